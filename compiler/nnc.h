@@ -1,0 +1,163 @@
+/*
+ * nnc.h — the compiler's internal declarations, one section per phase in
+ * pipeline order: arena, diagnostics, AST (lex.l parse.y ast.c), semantic
+ * loading (sema.c), graph IR (graph.c verify.c), shapes (shape.c), lowering
+ * (lower.c), autodiff (grad.c), simplification (simplify.c), codegen and link.
+ *
+ * Invariants: everything the compiler builds lives in one arena and is
+ * freed at exit as a whole; no IR node is freed one at a time.  User errors
+ * go through diag_error and never abort; compiler bugs go through
+ * nnc_unreachable and say so.
+ */
+#ifndef NNC_H
+#define NNC_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define NNC_VERSION "0.1.0"
+
+/* ---- arena.c ---------------------------------------------------------- */
+
+void *arena_alloc(size_t n); /* zeroed, 16-byte aligned, never NULL */
+char *arena_strdup(const char *s);
+char *arena_strndup(const char *s, size_t n);
+char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Append x to a growable array of pointers living in the arena. */
+void arena_push(void ***items, int *n, int *cap, void *x);
+#define PUSH(arr, n, cap, x) arena_push((void ***)&(arr), &(n), &(cap), (void *)(x))
+
+/* ---- diag.c ----------------------------------------------------------- */
+
+typedef struct SrcFile {
+  const char *path; /* as given on the command line or resolved import */
+  const char *text; /* whole file, NUL-terminated */
+  size_t len;
+} SrcFile;
+
+typedef struct Loc {
+  const SrcFile *file; /* NULL for compiler-made nodes */
+  int line, col;       /* 1-based */
+} Loc;
+
+SrcFile *src_load(const char *path); /* NULL (and no message) if unreadable */
+SrcFile *src_from_string(const char *path, const char *text);
+
+/* `file:line:col: error: msg`, then the source line and a caret under col. */
+void diag_error(Loc at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void diag_note(Loc at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void diag_warning(Loc at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int diag_error_count(void);
+/* Where diagnostics go (stderr by default; tests may redirect). */
+void diag_set_stream(FILE *f);
+
+/* A compiler bug, not the user's fault: prints "internal compiler error"
+ * with the C location and exits with status 70. */
+_Noreturn void nnc_unreachable_at(const char *file, int line, const char *fmt, ...);
+#define nnc_unreachable(...) nnc_unreachable_at(__FILE__, __LINE__, __VA_ARGS__)
+#define nnc_assert(c) \
+  ((c) ? (void)0 : nnc_unreachable_at(__FILE__, __LINE__, "assertion failed: %s", #c))
+
+/* ---- the AST (ast.c; built by parse.y) -------------------------------- */
+
+typedef enum {
+  DT_F32 = 0, DT_F64 = 1, DT_I32 = 2, DT_BOOL = 3,
+} Dtype;
+const char *dtype_name(Dtype d);
+
+typedef enum {
+  /* top level */
+  AST_PROGRAM,  /* list: top-level items in source order */
+  AST_IMPORT,   /* name: the imported path as written ("nn" or "x/y.nn") */
+  AST_MODEL,    /* name; args: constructor params (AST_ARG); list: items */
+  AST_FN,       /* name; args: params (AST_ARG); a: return type or NULL; list: body */
+  AST_DATA,     /* name; list: AST_FIELD */
+  AST_TRAIN,    /* name: model; name2: data source; list: statements / AST_STEP */
+  AST_CONST,    /* name; a: value */
+  /* inside models, data, params */
+  AST_PARAM,    /* name; a: type; b: initialiser expr or NULL */
+  AST_STATE,    /* name; a: type; b: initialiser expr or NULL (non-trainable) */
+  AST_LAYER,    /* name; a: constructor call, e.g. Dense(784, 256) */
+  AST_ARG,      /* name; a: type or NULL (fn param / ctor param) */
+  AST_FIELD,    /* name; a: per-sample type or NULL; b: source expr; op: 1 if `test` */
+  AST_TYPE,     /* op: Dtype; args: dims (exprs: AST_NUM, AST_NAME, arithmetic);
+                   op2: 1 for the scalar types `int`/`float` of ctor params */
+  /* statements */
+  AST_ASSIGN,   /* name; a: value */
+  AST_RETURN,   /* a: value */
+  AST_EXPR_STMT,/* a: expr */
+  AST_MINIMIZE, /* a: loss; args: wrt list (exprs); b: optimizer expr */
+  AST_FOR,      /* name: loop var; a: lo; b: hi (exclusive); list: body */
+  AST_STEP,     /* list: body of a custom training step */
+  /* expressions */
+  AST_NUM,      /* num; is_int */
+  AST_STR,      /* name: contents, escapes resolved */
+  AST_NAME,     /* name */
+  AST_BINOP,    /* op: one of '+' '-' '*' '/' '@' '^' (for **) '<' '>' or TK_EQ...; a, b */
+  AST_UNOP,     /* op: '-'; a */
+  AST_CALL,     /* a: callee (AST_NAME or AST_MEMBER); args: AST_KWARG or exprs */
+  AST_KWARG,    /* name; a: value */
+  AST_MEMBER,   /* a: object; name: member */
+  AST_INDEX,    /* a: object; args: exprs or AST_SLICE */
+  AST_SLICE,    /* a: lo or NULL; b: hi or NULL */
+  AST_LIST,     /* args: elements ([1, 2], [[0, 1], [1, 0]]) */
+  AST__COUNT
+} AstKind;
+
+/* Binary operator codes beyond single characters. */
+enum { OPC_EQ = 256, OPC_NE, OPC_LE, OPC_GE };
+
+typedef struct Ast Ast;
+struct Ast {
+  AstKind kind;
+  Loc loc;      /* where the construct starts (operators: the operator) */
+  Loc end;      /* closing '}' of blocks, if any */
+  const char *name;
+  const char *name2;
+  double num;
+  bool is_int;
+  int op, op2;
+  Ast *a, *b;
+  Ast **list; int nlist, caplist;
+  Ast **args; int nargs, capargs;
+};
+
+Ast *ast_new(AstKind k, Loc loc);
+void ast_add(Ast *parent, Ast *child);     /* append to list */
+void ast_add_arg(Ast *parent, Ast *child); /* append to args */
+const char *ast_kind_name(AstKind k);
+void ast_dump(const Ast *prog, FILE *out); /* `nnc emit ast` */
+void ast_print_expr(const Ast *e, FILE *out); /* source-like, one line */
+
+/* ---- lex.l / parse.y -------------------------------------------------- */
+
+/* Parse a whole file.  Reports every syntax error it can recover from
+ * (resynchronising at ';' and '}') and always returns an AST_PROGRAM of what
+ * it could read. */
+Ast *parse_file(const SrcFile *f);
+/* `nnc emit tokens`: one token per line, "line:col KIND text". */
+void lex_dump_tokens(const SrcFile *f, FILE *out);
+
+/* ---- sema.c: loading, imports, top-level names ------------------------ */
+
+typedef struct Module {
+  Ast **items; int nitems, capitems;  /* all top-level items, imports first */
+  const char *main_path;
+} Module;
+
+/* Where `import "nn";` looks: NNC_STDLIB_DIR, or $NNC_STDLIB if set. */
+const char *sema_stdlib_dir(void);
+/* Parse path and its imports (transitively, each once), check top-level
+ * declarations (duplicates, unknown models/data in train blocks, bad types
+ * in declarations).  Returns NULL only if path cannot be read. */
+Module *sema_load(const char *path);
+Ast *sema_find(const Module *m, AstKind kind, const char *name);
+Ast *sema_find_member(const Ast *model, AstKind kind, const char *name);
+
+/* ---- the graph IR (graph.c) ------------------------------------------- */
+#include "graph.h"
+
+#endif

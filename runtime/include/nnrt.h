@@ -1,0 +1,147 @@
+/*
+ * nnrt.h — the public C API of libnnrt, the runtime every nnc executable
+ * links against.
+ *
+ * An executable made by nnc contains only generated code: a setup function
+ * that *describes* the program to the runtime (slots, initialisers, data,
+ * optimizer, kernels) and the kernels themselves.  Its main() is
+ *
+ *     int main(int argc, char **argv) { return nnrt_main(argc, argv, nnc_setup); }
+ *
+ * The runtime owns everything else: memory, data loading, batching,
+ * shuffling, the optimizer step, checkpoints, progress and the CLI
+ * (`train`, `eval`, `info`, `gradcheck`).
+ *
+ * Slots.  Every tensor a kernel touches is a *slot*, numbered densely from 0
+ * by the compiler.  A kernel receives `void **slots` (slot i's base pointer
+ * at index i) plus a scratch block for its temporaries.  Dims equal to
+ * NNRT_BATCH stand for the batch size of the current call.
+ *
+ * Invariants: all slot memory is allocated by the runtime through
+ * nnrt_alloc; kernels never allocate.  Nothing here is thread-unsafe except
+ * the program description, which is built once by setup.
+ */
+#ifndef NNRT_H
+#define NNRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NNRT_BATCH (-1) /* a dim that is the batch size of the call */
+#define NNRT_MAX_RANK 8
+
+typedef enum { NNRT_F32 = 0, NNRT_F64 = 1, NNRT_I32 = 2, NNRT_U8 = 3 } NnrtDtype;
+
+typedef enum {
+  NNRT_SLOT_PARAM = 0,  /* trainable parameter, initialised, saved, updated */
+  NNRT_SLOT_GRAD = 1,   /* gradient of a param, written by a train kernel */
+  NNRT_SLOT_INPUT = 2,  /* one batch of a data field, filled by the runtime */
+  NNRT_SLOT_OUTPUT = 3, /* a scalar or tensor result read by the runtime */
+  NNRT_SLOT_STATE = 4,  /* non-trainable state (e.g. running mean), saved */
+} NnrtRole;
+
+/* What an OUTPUT slot means to the runtime. */
+#define NNRT_OUT_LOSS "loss"       /* scalar: mean loss over the batch */
+#define NNRT_OUT_CORRECT "correct" /* scalar: number of correct predictions */
+
+typedef struct NnrtProgram NnrtProgram;
+
+/* A generated kernel: ctx is the runtime context (for RNG and, later,
+ * thread pools), slots the slot table, scratch a block of at least
+ * scratch_bytes(batch) bytes, aligned to 64. */
+typedef void (*NnrtKernel)(void *ctx, void **slots, char *scratch, int64_t batch);
+typedef int64_t (*NnrtScratchFn)(int64_t batch);
+typedef void (*NnrtSetupFn)(NnrtProgram *p);
+
+/* ---- Called by generated setup code (nnc_setup) ---------------------- */
+
+void nnrt_program(NnrtProgram *p, const char *name, const char *source);
+/* Declare slot `slot` (slots must be declared 0,1,2,... in order). */
+void nnrt_slot(NnrtProgram *p, int slot, NnrtRole role, const char *name,
+               NnrtDtype dtype, int rank, const int64_t *dims);
+/* Initialiser of a PARAM (or STATE) slot.  init is one of: zeros ones
+ * constant(a0) normal(a0=mean,a1=std) uniform(a0=lo,a1=hi) xavier_uniform
+ * xavier_normal he_uniform he_normal (aliases: xavier=xavier_uniform,
+ * glorot*, kaiming*).  fan_in/fan_out are computed by the compiler. */
+void nnrt_init(NnrtProgram *p, int slot, const char *init, int nargs,
+               const double *args, int64_t fan_in, int64_t fan_out);
+/* grad_slot holds d loss / d param_slot after a train kernel; param_slot
+ * is updated by optimizer opt (see nnrt_optimizer). */
+void nnrt_grad(NnrtProgram *p, int grad_slot, int param_slot, int opt);
+/* INPUT slot `slot` receives batches of data field `field`. */
+void nnrt_input(NnrtProgram *p, int slot, const char *field);
+/* OUTPUT slot `slot` means `what` (NNRT_OUT_LOSS, NNRT_OUT_CORRECT, ...). */
+void nnrt_output(NnrtProgram *p, int slot, const char *what);
+
+/* Data.  split is "train" or "test".  A field's per-sample shape is given
+ * by the INPUT slot it feeds (dims after the batch dim).  IDX files may be
+ * gzipped; u8 images are kept as bytes and converted (times scale) only
+ * when a batch is gathered. */
+void nnrt_data_idx(NnrtProgram *p, const char *field, const char *split,
+                   const char *path, double scale);
+/* An inline table: n samples of per_sample values each, row-major. */
+void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,
+                     int64_t n, int64_t per_sample, const double *values);
+
+/* Training configuration from the `train` block; CLI flags override. */
+void nnrt_train_config(NnrtProgram *p, int64_t epochs, int64_t batch, uint64_t seed);
+/* Optimizer number `opt` (0, 1, ...): name in sgd momentum nesterov adagrad
+ * adadelta rmsprop adam adamw; keys such as lr momentum beta1 beta2 eps rho
+ * weight_decay nesterov. */
+void nnrt_optimizer(NnrtProgram *p, int opt, const char *name, int nkw,
+                    const char *const *keys, const double *vals);
+/* Learning-rate schedule of optimizer opt: constant step exponential cosine
+ * warmup (keys: step_size gamma warmup_epochs min_lr ...). */
+void nnrt_schedule(NnrtProgram *p, int opt, const char *name, int nkw,
+                   const char *const *keys, const double *vals);
+
+/* The kernels.  train computes outputs and grads; eval only outputs, in
+ * inference mode. */
+void nnrt_kernels(NnrtProgram *p, NnrtKernel train, NnrtScratchFn train_scratch,
+                  NnrtKernel eval, NnrtScratchFn eval_scratch);
+
+/* One row of `OUT info`: a layer (or op) name, its kind, its output shape
+ * as text (e.g. "[B, 256]"), its parameter count and forward FLOPs per
+ * sample (0 if unknown). */
+void nnrt_info_row(NnrtProgram *p, const char *name, const char *kind,
+                   const char *shape, int64_t params, int64_t flops);
+
+/* The CLI: train / eval / info / gradcheck.  Returns the process exit code. */
+int nnrt_main(int argc, char **argv, NnrtSetupFn setup);
+
+/* ---- Called by generated kernels ------------------------------------- */
+
+/* Row-major C = alpha * op(A) * op(B) + beta * C, op = transpose if t*. */
+void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                const float *a, int64_t lda, const float *b, int64_t ldb,
+                float beta, float *c, int64_t ldc);
+void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
+                const double *a, int64_t lda, const double *b, int64_t ldb,
+                double beta, double *c, int64_t ldc);
+/* A uniform [0,1) draw from the run's seeded generator (dropout masks). */
+double nnrt_uniform(void *ctx);
+
+/* ---- Runtime services (also used by tests) --------------------------- */
+
+/* Every runtime allocation goes through this hook; `what` names the
+ * allocation for the out-of-memory message.  Tests set a failure countdown. */
+void *nnrt_alloc(size_t bytes, const char *what);
+void nnrt_free(void *ptr);
+void nnrt_alloc_fail_after(long n); /* n-th next allocation fails; -1 off */
+
+/* Seeded generator (xoshiro256**-class): bit-identical streams per seed. */
+typedef struct NnrtRng { uint64_t s[4]; } NnrtRng;
+void nnrt_rng_seed(NnrtRng *r, uint64_t seed);
+uint64_t nnrt_rng_next(NnrtRng *r);
+double nnrt_rng_uniform(NnrtRng *r);            /* [0, 1) */
+double nnrt_rng_normal(NnrtRng *r);             /* N(0, 1) */
+void nnrt_rng_shuffle(NnrtRng *r, int64_t *idx, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

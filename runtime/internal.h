@@ -1,0 +1,99 @@
+/*
+ * internal.h — declarations shared between libnnrt's own files; not part of
+ * the public API in include/nnrt.h.
+ *
+ * Error convention: functions that read files return 0 on success and -1 on
+ * failure, writing a one-line message into err (at most errlen bytes)
+ * that names the file and, for malformed content, the byte offset, e.g.
+ *   "data/train.idx.gz: byte 16: truncated: expected 47040000 bytes of pixels, file has 1200"
+ * They never read out of bounds, never abort, and free what they allocated
+ * on failure.  All allocations go through nnrt_alloc.
+ */
+#ifndef NNRT_INTERNAL_H
+#define NNRT_INTERNAL_H
+
+#include "nnrt.h"
+#include <stdbool.h>
+#include <stdio.h>
+
+size_t nnrt_dtype_size(NnrtDtype d);
+const char *nnrt_dtype_name(NnrtDtype d); /* "F32", "F64", "I32", "U8" (safetensors names) */
+
+/* A dense row-major array in memory (data owned, freed with nnrt_array_free). */
+typedef struct NnrtArray {
+  NnrtDtype dtype;
+  int rank;
+  int64_t dims[NNRT_MAX_RANK];
+  void *data;
+} NnrtArray;
+int64_t nnrt_array_count(const NnrtArray *a); /* product of dims */
+void nnrt_array_free(NnrtArray *a);
+
+/* ---- data/idx.c: IDX files, gzipped or plain (detected by magic) ------
+ * u8 data stays U8; i32 becomes I32; f32/f64 keep their type. */
+int nnrt_load_idx(const char *path, NnrtArray *out, char *err, size_t errlen);
+
+/* ---- data/csv.c: numeric CSV, optional header line.  The result is F64
+ * of shape (rows, cols).  label_col >= 0 splits that column off into
+ * *labels (I32, shape (rows)); pass -1 to keep all columns. */
+int nnrt_load_csv(const char *path, bool header, int label_col, NnrtArray *out,
+                  NnrtArray *labels, char *err, size_t errlen);
+
+/* ---- data/npy.c: NumPy .npy v1/v2/v3, little-endian f4 f8 u1 i8 i4, C order.
+ * i8 (int64) is narrowed to I32 with a range check. */
+int nnrt_load_npy(const char *path, NnrtArray *out, char *err, size_t errlen);
+
+/* ---- ckpt.c: safetensors checkpoints --------------------------------- */
+
+typedef struct NnrtNamedTensor {
+  const char *name;
+  NnrtDtype dtype;
+  int rank;
+  int64_t dims[NNRT_MAX_RANK];
+  void *data; /* nnrt_dtype_size(dtype) * product(dims) bytes */
+} NnrtNamedTensor;
+
+typedef struct NnrtKV { const char *key; const char *value; } NnrtKV;
+
+/* Write atomically: PATH.tmp, fsync, rename, fsync the directory.  On any
+ * failure the previous file at path is untouched. metadata goes into the
+ * "__metadata__" object (string values only, as safetensors requires). */
+int nnrt_ckpt_save(const char *path, const NnrtNamedTensor *ts, int n,
+                   const NnrtKV *meta, int nmeta, char *err, size_t errlen);
+
+typedef struct NnrtCkpt NnrtCkpt; /* a loaded checkpoint, opaque */
+int nnrt_ckpt_load(const char *path, NnrtCkpt **out, char *err, size_t errlen);
+const NnrtNamedTensor *nnrt_ckpt_find(const NnrtCkpt *c, const char *name);
+const char *nnrt_ckpt_meta(const NnrtCkpt *c, const char *key); /* NULL if absent */
+int nnrt_ckpt_count(const NnrtCkpt *c);
+const NnrtNamedTensor *nnrt_ckpt_at(const NnrtCkpt *c, int i);
+void nnrt_ckpt_free(NnrtCkpt *c);
+
+/* ---- optim.c ---------------------------------------------------------- */
+
+typedef enum {
+  NNRT_OPT_SGD, NNRT_OPT_MOMENTUM, NNRT_OPT_NESTEROV, NNRT_OPT_ADAGRAD,
+  NNRT_OPT_ADADELTA, NNRT_OPT_RMSPROP, NNRT_OPT_ADAM, NNRT_OPT_ADAMW,
+} NnrtOptKind;
+
+typedef struct NnrtOptConfig {
+  NnrtOptKind kind;
+  double lr, momentum, beta1, beta2, eps, rho, weight_decay;
+} NnrtOptConfig;
+
+/* Parse name + keyword arguments; returns -1 and a message on an unknown
+ * name or key. */
+int nnrt_opt_config(NnrtOptConfig *c, const char *name, int nkw,
+                    const char *const *keys, const double *vals,
+                    char *err, size_t errlen);
+/* Number of state buffers (each the size of the parameter) it keeps. */
+int nnrt_opt_nstate(NnrtOptKind k);
+/* One update of n elements; state holds nnrt_opt_nstate() arrays of n, zero
+ * at start; t is the 1-based step count (Adam's bias correction); lr is the
+ * scheduled rate for this step. */
+void nnrt_opt_step_f32(const NnrtOptConfig *c, double lr, int64_t t, float *param,
+                       const float *grad, float **state, int64_t n);
+void nnrt_opt_step_f64(const NnrtOptConfig *c, double lr, int64_t t, double *param,
+                       const double *grad, double **state, int64_t n);
+
+#endif
