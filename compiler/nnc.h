@@ -132,6 +132,28 @@ const char *ast_kind_name(AstKind k);
 void ast_dump(const Ast *prog, FILE *out); /* `nnc emit ast` */
 void ast_print_expr(const Ast *e, FILE *out); /* source-like, one line */
 
+/* Constructors, one per production shape, so that each action in parse.y
+ * is one call.  A "seq" is a throwaway holder (an AST_LIST) for a sequence
+ * while it is parsed; the constructors take its elements over.  NULL items
+ * (what an error production yields) are skipped. */
+Ast *ast_seq(void);
+Ast *ast_seq_add(Ast *seq, Ast *item);    /* returns seq */
+Ast *ast_seq_end(Ast *seq, Loc closing);  /* records the closing '}' */
+Ast *ast_node(AstKind k, Loc at, const char *name, Ast *a, Ast *b);
+Ast *ast_fn(Loc at, const char *name, Ast *params, Ast *ret, Ast *body);
+Ast *ast_model(Loc at, const char *name, Ast *params, Ast *members);
+Ast *ast_data(Loc at, const char *name, Ast *fields);
+Ast *ast_train(Loc at, const char *model, const char *data, Ast *body);
+Ast *ast_step(Loc at, Ast *body);
+Ast *ast_field(Loc at, bool test, const char *name, Ast *type, Ast *src);
+Ast *ast_type(Loc at, Dtype d, Ast *dims); /* dims: seq; NULL for int/float */
+Ast *ast_minimize(Loc at, Ast *loss, Ast *wrt, Ast *optimizer);
+Ast *ast_for(Loc at, const char *var, Ast *lo, Ast *hi, Ast *body);
+Ast *ast_num(Loc at, const char *text);   /* is_int unless '.' or exponent */
+Ast *ast_binop(Loc at, int op, Ast *a, Ast *b);
+Ast *ast_neg(Loc at, Ast *a);
+Ast *ast_with_args(AstKind k, Loc at, Ast *a, Ast *args); /* CALL INDEX LIST */
+
 /* ---- lex.l / parse.y -------------------------------------------------- */
 
 /* Parse a whole file.  Reports every syntax error it can recover from

@@ -28,6 +28,21 @@ typedef struct NnrtArray {
 } NnrtArray;
 int64_t nnrt_array_count(const NnrtArray *a); /* product of dims */
 void nnrt_array_free(NnrtArray *a);
+/* Bytes of a dense dtype array of these dims into *bytes: -1 if the rank is
+ * outside 0..NNRT_MAX_RANK, a dim is negative, the product overflows or the
+ * total exceeds cap (the loaders' guard against absurd headers). */
+int nnrt_shape_bytes(NnrtDtype d, int rank, const int64_t *dims, uint64_t cap,
+                     uint64_t *bytes);
+
+/* Each loader's core also runs on a memory buffer (fuzzers, tests); name
+ * stands for the file in messages.  Same contract as the path versions. */
+int nnrt_parse_idx_buffer(const void *buf, size_t len, const char *name,
+                          NnrtArray *out, char *err, size_t errlen);
+int nnrt_parse_csv_buffer(const char *buf, size_t len, const char *name, bool header,
+                          int label_col, NnrtArray *out, NnrtArray *labels,
+                          char *err, size_t errlen);
+int nnrt_parse_npy_buffer(const void *buf, size_t len, const char *name,
+                          NnrtArray *out, char *err, size_t errlen);
 
 /* ---- data/idx.c: IDX files, gzipped or plain (detected by magic) ------
  * u8 data stays U8; i32 becomes I32; f32/f64 keep their type. */
@@ -63,6 +78,8 @@ int nnrt_ckpt_save(const char *path, const NnrtNamedTensor *ts, int n,
 
 typedef struct NnrtCkpt NnrtCkpt; /* a loaded checkpoint, opaque */
 int nnrt_ckpt_load(const char *path, NnrtCkpt **out, char *err, size_t errlen);
+int nnrt_ckpt_parse_buffer(const void *buf, size_t len, const char *name,
+                           NnrtCkpt **out, char *err, size_t errlen);
 const NnrtNamedTensor *nnrt_ckpt_find(const NnrtCkpt *c, const char *name);
 const char *nnrt_ckpt_meta(const NnrtCkpt *c, const char *key); /* NULL if absent */
 int nnrt_ckpt_count(const NnrtCkpt *c);

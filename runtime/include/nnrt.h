@@ -80,9 +80,17 @@ void nnrt_output(NnrtProgram *p, int slot, const char *what);
 /* Data.  split is "train" or "test".  A field's per-sample shape is given
  * by the INPUT slot it feeds (dims after the batch dim).  IDX files may be
  * gzipped; u8 images are kept as bytes and converted (times scale) only
- * when a batch is gathered. */
+ * when a batch is gathered.  scale multiplies values gathered into F32/F64
+ * slots (0 means 1); I32 slots get the raw values, which must be integers.
+ * A path ending in ".npy" is read as NumPy, one ending in ".csv" as CSV
+ * (all columns; a non-numeric first line is a header). */
 void nnrt_data_idx(NnrtProgram *p, const char *field, const char *split,
                    const char *path, double scale);
+/* Columns [col_begin, col_end) of a numeric CSV file (col_end < 0: to the
+ * last column); header != 0 skips the first line. */
+void nnrt_data_csv(NnrtProgram *p, const char *field, const char *split,
+                   const char *path, int header, int64_t col_begin,
+                   int64_t col_end, double scale);
 /* An inline table: n samples of per_sample values each, row-major. */
 void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,
                      int64_t n, int64_t per_sample, const double *values);

@@ -1,0 +1,437 @@
+/*
+ * ast.c — building and printing the syntax tree.
+ *
+ * The constructors mirror parse.y's productions one to one, so each Bison
+ * action is a single call.  The printers are used by `nnc emit ast` and by
+ * golden tests, so their output is deterministic and changes only on
+ * purpose.  Nothing here checks meaning: that is sema.c and lower.c.
+ *
+ * ast_dump prints one construct per line, indented two spaces per level:
+ * declarations as `kind name @line:col` with their parts below them,
+ * statements as one line each, expressions in the source-like form of
+ * ast_print_expr (binary and unary operators fully parenthesised).
+ */
+#include "nnc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+Ast *ast_new(AstKind k, Loc loc) {
+  Ast *n = arena_alloc(sizeof *n);
+  n->kind = k;
+  n->loc = loc;
+  return n;
+}
+
+void ast_add(Ast *parent, Ast *child) { PUSH(parent->list, parent->nlist, parent->caplist, child); }
+
+void ast_add_arg(Ast *parent, Ast *child) { PUSH(parent->args, parent->nargs, parent->capargs, child); }
+
+/* ---- constructors for parse.y ------------------------------------------ */
+
+Ast *ast_seq(void) { return ast_new(AST_LIST, (Loc){0}); }
+
+Ast *ast_seq_add(Ast *seq, Ast *item) {
+  if (item)
+    ast_add_arg(seq, item);
+  return seq;
+}
+
+Ast *ast_seq_end(Ast *seq, Loc closing) {
+  seq->end = closing;
+  return seq;
+}
+
+static void take_args(Ast *n, const Ast *seq) {
+  if (!seq)
+    return;
+  n->args = seq->args;
+  n->nargs = seq->nargs;
+  n->capargs = seq->capargs;
+}
+
+static void take_list(Ast *n, const Ast *seq) {
+  if (!seq)
+    return;
+  n->list = seq->args;
+  n->nlist = seq->nargs;
+  n->caplist = seq->capargs;
+  n->end = seq->end;
+}
+
+Ast *ast_node(AstKind k, Loc at, const char *name, Ast *a, Ast *b) {
+  Ast *n = ast_new(k, at);
+  n->name = name;
+  n->a = a;
+  n->b = b;
+  return n;
+}
+
+Ast *ast_fn(Loc at, const char *name, Ast *params, Ast *ret, Ast *body) {
+  Ast *n = ast_node(AST_FN, at, name, ret, NULL);
+  take_args(n, params);
+  take_list(n, body);
+  return n;
+}
+
+Ast *ast_model(Loc at, const char *name, Ast *params, Ast *members) {
+  Ast *n = ast_node(AST_MODEL, at, name, NULL, NULL);
+  take_args(n, params);
+  take_list(n, members);
+  return n;
+}
+
+Ast *ast_data(Loc at, const char *name, Ast *fields) {
+  Ast *n = ast_node(AST_DATA, at, name, NULL, NULL);
+  take_list(n, fields);
+  return n;
+}
+
+Ast *ast_train(Loc at, const char *model, const char *data, Ast *body) {
+  Ast *n = ast_node(AST_TRAIN, at, model, NULL, NULL);
+  n->name2 = data;
+  take_list(n, body);
+  return n;
+}
+
+Ast *ast_step(Loc at, Ast *body) {
+  Ast *n = ast_new(AST_STEP, at);
+  take_list(n, body);
+  return n;
+}
+
+Ast *ast_field(Loc at, bool test, const char *name, Ast *type, Ast *src) {
+  Ast *n = ast_node(AST_FIELD, at, name, type, src);
+  n->op = test;
+  return n;
+}
+
+Ast *ast_type(Loc at, Dtype d, Ast *dims) {
+  Ast *n = ast_new(AST_TYPE, at);
+  n->op = d;
+  n->op2 = dims == NULL;
+  take_args(n, dims);
+  return n;
+}
+
+Ast *ast_minimize(Loc at, Ast *loss, Ast *wrt, Ast *optimizer) {
+  Ast *n = ast_node(AST_MINIMIZE, at, NULL, loss, optimizer);
+  take_args(n, wrt);
+  return n;
+}
+
+Ast *ast_for(Loc at, const char *var, Ast *lo, Ast *hi, Ast *body) {
+  Ast *n = ast_node(AST_FOR, at, var, lo, hi);
+  take_list(n, body);
+  return n;
+}
+
+Ast *ast_num(Loc at, const char *text) {
+  Ast *n = ast_new(AST_NUM, at);
+  n->num = strtod(text, NULL);
+  n->is_int = !strpbrk(text, ".eE");
+  return n;
+}
+
+Ast *ast_binop(Loc at, int op, Ast *a, Ast *b) {
+  Ast *n = ast_node(AST_BINOP, at, NULL, a, b);
+  n->op = op;
+  return n;
+}
+
+Ast *ast_neg(Loc at, Ast *a) {
+  Ast *n = ast_node(AST_UNOP, at, NULL, a, NULL);
+  n->op = '-';
+  return n;
+}
+
+Ast *ast_with_args(AstKind k, Loc at, Ast *a, Ast *args) {
+  Ast *n = ast_node(k, at, NULL, a, NULL);
+  take_args(n, args);
+  return n;
+}
+
+/* ---- printing ---------------------------------------------------------- */
+
+static const char *const kind_names[AST__COUNT] = {
+  [AST_PROGRAM] = "program", [AST_IMPORT] = "import",     [AST_MODEL] = "model",
+  [AST_FN] = "fn",           [AST_DATA] = "data",         [AST_TRAIN] = "train",
+  [AST_CONST] = "const",     [AST_PARAM] = "param",       [AST_STATE] = "state",
+  [AST_LAYER] = "layer",     [AST_ARG] = "arg",           [AST_FIELD] = "field",
+  [AST_TYPE] = "type",       [AST_ASSIGN] = "assign",     [AST_RETURN] = "return",
+  [AST_EXPR_STMT] = "expr",  [AST_MINIMIZE] = "minimize", [AST_FOR] = "for",
+  [AST_STEP] = "step",       [AST_NUM] = "num",           [AST_STR] = "str",
+  [AST_NAME] = "name",       [AST_BINOP] = "binop",       [AST_UNOP] = "unop",
+  [AST_CALL] = "call",       [AST_KWARG] = "kwarg",       [AST_MEMBER] = "member",
+  [AST_INDEX] = "index",     [AST_SLICE] = "slice",       [AST_LIST] = "list",
+};
+
+const char *ast_kind_name(AstKind k) {
+  if (k < 0 || k >= AST__COUNT || !kind_names[k])
+    return "?";
+  return kind_names[k];
+}
+
+static const char *op_text(int op) {
+  switch (op) {
+  case '^': return "**";
+  case OPC_EQ: return "==";
+  case OPC_NE: return "!=";
+  case OPC_LE: return "<=";
+  case OPC_GE: return ">=";
+  case '+': return "+";
+  case '-': return "-";
+  case '*': return "*";
+  case '/': return "/";
+  case '@': return "@";
+  case '<': return "<";
+  case '>': return ">";
+  }
+  return "?";
+}
+
+/* The shortest %g form that reads back as the same double, with ".0"
+ * added when it would otherwise look like an integer. */
+static void print_num(const Ast *e, FILE *out) {
+  if (e->is_int && e->num < 1e18 && e->num > -1e18) {
+    fprintf(out, "%.0f", e->num);
+    return;
+  }
+  char buf[64];
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, e->num);
+    if (strtod(buf, NULL) == e->num)
+      break;
+  }
+  fputs(buf, out);
+  if (!strpbrk(buf, ".eni"))  /* not 1e+20, inf, nan */
+    fputs(".0", out);
+}
+
+static void print_str(const char *s, FILE *out) {
+  fputc('"', out);
+  for (; *s; s++) {
+    switch (*s) {
+    case '"': fputs("\\\"", out); break;
+    case '\\': fputs("\\\\", out); break;
+    case '\n': fputs("\\n", out); break;
+    case '\t': fputs("\\t", out); break;
+    default: fputc(*s, out);
+    }
+  }
+  fputc('"', out);
+}
+
+static void print_args(Ast *const *args, int n, FILE *out) {
+  for (int i = 0; i < n; i++) {
+    if (i)
+      fputs(", ", out);
+    ast_print_expr(args[i], out);
+  }
+}
+
+void ast_print_expr(const Ast *e, FILE *out) {
+  if (!e) {
+    fputs("<missing>", out);
+    return;
+  }
+  switch (e->kind) {
+  case AST_NUM: print_num(e, out); break;
+  case AST_STR: print_str(e->name, out); break;
+  case AST_NAME: fputs(e->name, out); break;
+  case AST_BINOP:
+    fputc('(', out);
+    ast_print_expr(e->a, out);
+    fprintf(out, " %s ", op_text(e->op));
+    ast_print_expr(e->b, out);
+    fputc(')', out);
+    break;
+  case AST_UNOP:
+    fputs("(-", out);
+    ast_print_expr(e->a, out);
+    fputc(')', out);
+    break;
+  case AST_CALL:
+    ast_print_expr(e->a, out);
+    fputc('(', out);
+    print_args(e->args, e->nargs, out);
+    fputc(')', out);
+    break;
+  case AST_KWARG:
+    fprintf(out, "%s=", e->name);
+    ast_print_expr(e->a, out);
+    break;
+  case AST_MEMBER:
+    ast_print_expr(e->a, out);
+    fprintf(out, ".%s", e->name);
+    break;
+  case AST_INDEX:
+    ast_print_expr(e->a, out);
+    fputc('[', out);
+    print_args(e->args, e->nargs, out);
+    fputc(']', out);
+    break;
+  case AST_SLICE:
+    if (e->a)
+      ast_print_expr(e->a, out);
+    fputc(':', out);
+    if (e->b)
+      ast_print_expr(e->b, out);
+    break;
+  case AST_LIST:
+    fputc('[', out);
+    print_args(e->args, e->nargs, out);
+    fputc(']', out);
+    break;
+  case AST_TYPE:
+    if (e->op2) {
+      fputs(e->op == DT_I32 ? "int" : "float", out);
+      break;
+    }
+    fprintf(out, "%s[", dtype_name((Dtype)e->op));
+    print_args(e->args, e->nargs, out);
+    fputc(']', out);
+    break;
+  default:
+    fprintf(out, "<%s>", ast_kind_name(e->kind));
+  }
+}
+
+static void indent(FILE *out, int depth) {
+  for (int i = 0; i < depth; i++)
+    fputs("  ", out);
+}
+
+static void print_at(const Ast *n, FILE *out) { fprintf(out, " @%d:%d\n", n->loc.line, n->loc.col); }
+
+/* `label expr` on its own line, if e is there. */
+static void dump_expr_line(const char *label, const Ast *e, FILE *out, int depth) {
+  if (!e)
+    return;
+  indent(out, depth);
+  fprintf(out, "%s ", label);
+  ast_print_expr(e, out);
+  fputc('\n', out);
+}
+
+/* `name` or `name: type`, as params and fields are written. */
+static void print_typed(const char *name, const Ast *type, FILE *out) {
+  fputs(name, out);
+  if (type) {
+    fputs(": ", out);
+    ast_print_expr(type, out);
+  }
+}
+
+static void dump(const Ast *n, FILE *out, int depth);
+
+static void dump_all(Ast *const *items, int count, FILE *out, int depth) {
+  for (int i = 0; i < count; i++)
+    dump(items[i], out, depth);
+}
+
+static void dump(const Ast *n, FILE *out, int depth) {
+  indent(out, depth);
+  switch (n->kind) {
+  case AST_PROGRAM:
+    fputs("program\n", out);
+    dump_all(n->list, n->nlist, out, depth + 1);
+    return;
+  case AST_IMPORT:
+    fputs("import ", out);
+    print_str(n->name, out);
+    print_at(n, out);
+    return;
+  case AST_CONST:
+    fprintf(out, "const %s", n->name);
+    print_at(n, out);
+    dump_expr_line("value", n->a, out, depth + 1);
+    return;
+  case AST_MODEL:
+  case AST_FN:
+    fprintf(out, "%s %s", ast_kind_name(n->kind), n->name);
+    print_at(n, out);
+    dump_all(n->args, n->nargs, out, depth + 1);
+    dump_expr_line("returns", n->a, out, depth + 1);
+    dump_all(n->list, n->nlist, out, depth + 1);
+    return;
+  case AST_DATA:
+    fprintf(out, "data %s", n->name);
+    print_at(n, out);
+    dump_all(n->list, n->nlist, out, depth + 1);
+    return;
+  case AST_TRAIN:
+    fprintf(out, "train %s on %s", n->name, n->name2);
+    print_at(n, out);
+    dump_all(n->list, n->nlist, out, depth + 1);
+    return;
+  case AST_STEP:
+    fputs("step", out);
+    print_at(n, out);
+    dump_all(n->list, n->nlist, out, depth + 1);
+    return;
+  case AST_PARAM:
+  case AST_STATE:
+    fprintf(out, "%s %s", ast_kind_name(n->kind), n->name);
+    print_at(n, out);
+    dump_expr_line("type", n->a, out, depth + 1);
+    dump_expr_line("init", n->b, out, depth + 1);
+    return;
+  case AST_LAYER:
+    fprintf(out, "layer %s", n->name);
+    print_at(n, out);
+    dump_expr_line("ctor", n->a, out, depth + 1);
+    return;
+  case AST_ARG:
+    fputs("arg ", out);
+    print_typed(n->name, n->a, out);
+    fputc('\n', out);
+    return;
+  case AST_FIELD:
+    fputs(n->op ? "test field " : "field ", out);
+    print_typed(n->name, n->a, out);
+    fputs(" = ", out);
+    ast_print_expr(n->b, out);
+    fputc('\n', out);
+    return;
+  case AST_ASSIGN:
+    fprintf(out, "assign %s = ", n->name);
+    ast_print_expr(n->a, out);
+    fputc('\n', out);
+    return;
+  case AST_RETURN:
+  case AST_EXPR_STMT:
+    fprintf(out, "%s ", ast_kind_name(n->kind));
+    ast_print_expr(n->a, out);
+    fputc('\n', out);
+    return;
+  case AST_MINIMIZE:
+    fputs("minimize ", out);
+    ast_print_expr(n->a, out);
+    fputs(" wrt ", out);
+    print_args(n->args, n->nargs, out);
+    fputs(" using ", out);
+    ast_print_expr(n->b, out);
+    fputc('\n', out);
+    return;
+  case AST_FOR:
+    fprintf(out, "for %s in ", n->name);
+    ast_print_expr(n->a, out);
+    fputs(" .. ", out);
+    ast_print_expr(n->b, out);
+    fputc('\n', out);
+    dump_all(n->list, n->nlist, out, depth + 1);
+    return;
+  default:
+    /* an expression where a declaration or statement was expected */
+    fputs("expr ", out);
+    ast_print_expr(n, out);
+    fputc('\n', out);
+    return;
+  }
+}
+
+void ast_dump(const Ast *prog, FILE *out) {
+  if (prog)
+    dump(prog, out, 0);
+}

@@ -1,0 +1,729 @@
+/*
+ * codegen/llvm.c — kernels and the program description to LLVM IR through
+ * the LLVM C API, then to an x86-64 object file.
+ *
+ * Each Kernel becomes `void nnc_<name>(i8 *ctx, i8 **slots, i8 *scratch,
+ * i64 batch)`: one loop nest per scheduled node (element-wise ops as
+ * strided maps with broadcasting, reductions as strided accumulations,
+ * softmax rows, GEMM as a call into libnnrt).  Constants are never
+ * materialised: they are folded into the loops that read them.  Reshapes
+ * alias their input (every buffer is dense and row-major).  Temporaries
+ * live in the scratch block at offsets computed from the batch size;
+ * `nnc_<name>_scratch(batch)` returns its size.
+ *
+ * `nnc_setup` describes the program to the runtime (slots, initialisers,
+ * data, optimizer, kernels, info rows) and `main` hands over to nnrt_main.
+ *
+ * Not done here (yet): fusion of element-wise chains into one loop and
+ * buffer reuse across lifetimes; each node gets its own loop and buffer.
+ */
+#include "../nnc.h"
+#include "../../runtime/include/nnrt.h"
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Cg {
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMTypeRef i8, i32, i64, f32, f64, ptr, vd;
+  LLVMValueRef fn;   /* current function */
+  LLVMValueRef batch;
+} Cg;
+
+static Cg cg;
+
+static LLVMTypeRef ty(Dtype d) {
+  switch (d) {
+  case DT_F32: return cg.f32;
+  case DT_F64: return cg.f64;
+  case DT_I32: return cg.i32;
+  case DT_BOOL: return cg.i8;
+  }
+  return cg.f32;
+}
+static size_t dsize(Dtype d) { return d == DT_F64 ? 8 : d == DT_BOOL ? 1 : 4; }
+static bool isf(Dtype d) { return d == DT_F32 || d == DT_F64; }
+static LLVMValueRef ci64(int64_t v) { return LLVMConstInt(cg.i64, (unsigned long long)v, 1); }
+static LLVMValueRef ci32(int v) { return LLVMConstInt(cg.i32, (unsigned long long)v, 1); }
+static LLVMValueRef cfl(double v, Dtype d) { return isf(d) ? LLVMConstReal(ty(d), v) : LLVMConstInt(ty(d), (unsigned long long)(int64_t)v, 1); }
+
+static LLVMValueRef dimval(Dim d) {
+  if (d.b == 0) return ci64(d.k);
+  LLVMValueRef v = cg.batch;
+  for (int i = 1; i < d.b; i++) v = LLVMBuildMul(cg.b, v, cg.batch, "");
+  return d.k == 1 ? v : LLVMBuildMul(cg.b, ci64(d.k), v, "dim");
+}
+
+static LLVMValueRef numel(const Shape *s) { return dimval(shape_numel(s)); }
+
+/* Contiguous row-major strides of s (in elements). */
+static void strides(const Shape *s, LLVMValueRef *st) {
+  LLVMValueRef acc = ci64(1);
+  for (int i = s->rank - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc = LLVMBuildMul(cg.b, acc, dimval(s->d[i]), "");
+  }
+}
+
+static LLVMValueRef intrinsic(const char *name, Dtype d, LLVMValueRef *args, int n) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  LLVMTypeRef t = ty(d);
+  LLVMValueRef f = LLVMGetIntrinsicDeclaration(cg.mod, id, &t, 1);
+  LLVMTypeRef ft = LLVMIntrinsicGetType(cg.ctx, id, &t, 1);
+  return LLVMBuildCall2(cg.b, ft, f, args, (unsigned)n, "");
+}
+
+static LLVMValueRef libm(const char *base, Dtype d, LLVMValueRef x) {
+  char name[32];
+  snprintf(name, sizeof name, "%s%s", base, d == DT_F32 ? "f" : "");
+  LLVMTypeRef t = ty(d);
+  LLVMTypeRef ft = LLVMFunctionType(t, &t, 1, 0);
+  LLVMValueRef f = LLVMGetNamedFunction(cg.mod, name);
+  if (!f) {
+    f = LLVMAddFunction(cg.mod, name, ft);
+    LLVMSetLinkage(f, LLVMExternalLinkage);
+  }
+  return LLVMBuildCall2(cg.b, ft, f, &x, 1, "");
+}
+
+static LLVMValueRef fsel(LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSelect(cg.b, c, a, b, ""); }
+
+/* The scalar computation of an element-wise op. */
+static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
+  Dtype d = n->dt;
+  LLVMBuilderRef b = cg.b;
+  LLVMValueRef zero = cfl(0, d), one = cfl(1, d), x = v[0];
+  switch (n->op) {
+  case OP_NEG: return isf(d) ? LLVMBuildFNeg(b, x, "") : LLVMBuildNeg(b, x, "");
+  case OP_EXP: return intrinsic("llvm.exp", d, &x, 1);
+  case OP_LOG: return intrinsic("llvm.log", d, &x, 1);
+  case OP_SQRT: return intrinsic("llvm.sqrt", d, &x, 1);
+  case OP_ABS: return intrinsic("llvm.fabs", d, &x, 1);
+  case OP_TANH: return libm("tanh", d, x);
+  case OP_ERF: return libm("erf", d, x);
+  case OP_SIGMOID: {
+    LLVMValueRef e = intrinsic("llvm.exp", d, (LLVMValueRef[]){LLVMBuildFNeg(b, x, "")}, 1);
+    return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, e, ""), "");
+  }
+  case OP_RELU: return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, zero);
+  case OP_STEP: return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), one, zero);
+  case OP_SIGN:
+    return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), one,
+                fsel(LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""), cfl(-1, d), zero));
+  case OP_LEAKY_RELU:
+    return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, LLVMBuildFMul(b, x, cfl(n->fv, d), ""));
+  case OP_ELU: {
+    LLVMValueRef e = LLVMBuildFSub(b, intrinsic("llvm.exp", d, &x, 1), one, "");
+    return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, LLVMBuildFMul(b, e, cfl(n->fv, d), ""));
+  }
+  case OP_SOFTPLUS: { /* max(x, 0) + log1p(exp(-|x|)): no overflow */
+    LLVMValueRef ax = intrinsic("llvm.fabs", d, &x, 1);
+    LLVMValueRef e = intrinsic("llvm.exp", d, (LLVMValueRef[]){LLVMBuildFNeg(b, ax, "")}, 1);
+    LLVMValueRef mx = fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, zero);
+    return LLVMBuildFAdd(b, mx, libm("log1p", d, e), "");
+  }
+  case OP_GELU: {
+    LLVMValueRef e = libm("erf", d, LLVMBuildFMul(b, x, cfl(M_SQRT1_2, d), ""));
+    return LLVMBuildFMul(b, LLVMBuildFMul(b, x, cfl(0.5, d), ""), LLVMBuildFAdd(b, one, e, ""), "");
+  }
+  case OP_CAST: {
+    Dtype s = n->in[0]->dt;
+    if (isf(s) && isf(d)) return s == DT_F32 ? LLVMBuildFPExt(b, x, ty(d), "") : LLVMBuildFPTrunc(b, x, ty(d), "");
+    if (isf(d)) return LLVMBuildSIToFP(b, x, ty(d), "");
+    if (isf(s)) return LLVMBuildFPToSI(b, x, ty(d), "");
+    return LLVMBuildIntCast2(b, x, ty(d), 1, "");
+  }
+  case OP_ADD: return isf(d) ? LLVMBuildFAdd(b, x, v[1], "") : LLVMBuildAdd(b, x, v[1], "");
+  case OP_SUB: return isf(d) ? LLVMBuildFSub(b, x, v[1], "") : LLVMBuildSub(b, x, v[1], "");
+  case OP_MUL: return isf(d) ? LLVMBuildFMul(b, x, v[1], "") : LLVMBuildMul(b, x, v[1], "");
+  case OP_DIV: return isf(d) ? LLVMBuildFDiv(b, x, v[1], "") : LLVMBuildSDiv(b, x, v[1], "");
+  case OP_POW: return intrinsic("llvm.pow", d, v, 2);
+  case OP_MAXIMUM: return fsel(LLVMBuildFCmp(b, LLVMRealOGE, x, v[1], ""), x, v[1]);
+  case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
+    Dtype s = n->in[0]->dt;
+    LLVMValueRef c;
+    if (isf(s)) {
+      LLVMRealPredicate p[] = {LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE};
+      c = LLVMBuildFCmp(b, p[n->op - OP_EQ], x, v[1], "");
+    } else {
+      LLVMIntPredicate p[] = {LLVMIntEQ, LLVMIntNE, LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE};
+      c = LLVMBuildICmp(b, p[n->op - OP_EQ], x, v[1], "");
+    }
+    return fsel(c, one, zero);
+  }
+  case OP_SELECT: {
+    Dtype s = n->in[0]->dt;
+    LLVMValueRef c = isf(s) ? LLVMBuildFCmp(b, LLVMRealUNE, x, cfl(0, s), "") : LLVMBuildICmp(b, LLVMIntNE, x, cfl(0, s), "");
+    return fsel(c, v[1], v[2]);
+  }
+  default: nnc_unreachable("no scalar code for '%s'", op_info[n->op].name);
+  }
+}
+
+/* ---- loops ---------------------------------------------------------------- */
+
+typedef struct Loop { LLVMBasicBlockRef header, body, latch, exit; LLVMValueRef i; } Loop;
+
+static Loop loop_begin(LLVMValueRef n, const char *name) {
+  Loop l;
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg.b);
+  l.header = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, name);
+  l.body = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "body");
+  l.exit = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "exit");
+  LLVMBuildBr(cg.b, l.header);
+  LLVMPositionBuilderAtEnd(cg.b, l.header);
+  l.i = LLVMBuildPhi(cg.b, cg.i64, "i");
+  LLVMValueRef z = ci64(0);
+  LLVMAddIncoming(l.i, &z, &pre, 1);
+  LLVMBuildCondBr(cg.b, LLVMBuildICmp(cg.b, LLVMIntSLT, l.i, n, ""), l.body, l.exit);
+  LLVMPositionBuilderAtEnd(cg.b, l.body);
+  return l;
+}
+
+static void loop_end(Loop *l) {
+  LLVMValueRef next = LLVMBuildAdd(cg.b, l->i, ci64(1), "");
+  LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg.b);
+  LLVMAddIncoming(l->i, &next, &cur, 1);
+  LLVMBuildBr(cg.b, l->header);
+  LLVMPositionBuilderAtEnd(cg.b, l->exit);
+}
+
+/* An operand of a strided loop: a buffer read with strides, or a constant. */
+typedef struct Operand {
+  LLVMValueRef ptr, base, st[MAX_RANK], cval;
+  Dtype dt;
+} Operand;
+
+static LLVMValueRef gep(Dtype d, LLVMValueRef p, LLVMValueRef off) { return LLVMBuildGEP2(cg.b, ty(d), p, &off, 1, ""); }
+static LLVMValueRef load(Dtype d, LLVMValueRef p, LLVMValueRef off) { return LLVMBuildLoad2(cg.b, ty(d), gep(d, p, off), ""); }
+static void store(Dtype d, LLVMValueRef v, LLVMValueRef p, LLVMValueRef off) { LLVMBuildStore(cg.b, v, gep(d, p, off)); }
+
+typedef enum { LOOP_MAP, LOOP_SUM, LOOP_MAX } LoopMode;
+
+/* for idx in shape: out[out.base + idx·out.st] (=, +=, max=) f(in_j[...]) */
+static void strided(const Node *n, const Shape *sh, Operand *out, Operand *in, int nin, LoopMode mode) {
+  Loop loops[MAX_RANK];
+  LLVMValueRef off_o = out->base ? out->base : ci64(0), off[3];
+  for (int j = 0; j < nin; j++) off[j] = in[j].base ? in[j].base : ci64(0);
+  for (int d = 0; d < sh->rank; d++) {
+    loops[d] = loop_begin(dimval(sh->d[d]), "loop");
+    off_o = LLVMBuildAdd(cg.b, off_o, LLVMBuildMul(cg.b, loops[d].i, out->st[d], ""), "");
+    for (int j = 0; j < nin; j++)
+      if (!in[j].cval) off[j] = LLVMBuildAdd(cg.b, off[j], LLVMBuildMul(cg.b, loops[d].i, in[j].st[d], ""), "");
+  }
+  LLVMValueRef v[3];
+  for (int j = 0; j < nin; j++) v[j] = in[j].cval ? in[j].cval : load(in[j].dt, in[j].ptr, off[j]);
+  LLVMValueRef r;
+  if (mode == LOOP_MAP) r = n ? scalar(n, v) : v[0];
+  else {
+    LLVMValueRef acc = load(out->dt, out->ptr, off_o);
+    if (mode == LOOP_SUM) r = LLVMBuildFAdd(cg.b, acc, v[0], "");
+    else r = fsel(LLVMBuildFCmp(cg.b, LLVMRealOGE, acc, v[0], ""), acc, v[0]);
+  }
+  store(out->dt, r, out->ptr, off_o);
+  for (int d = sh->rank - 1; d >= 0; d--) loop_end(&loops[d]);
+}
+
+/* ---- kernels --------------------------------------------------------------- */
+
+typedef struct Buf { LLVMValueRef ptr; bool in_slot; } Buf;
+
+static LLVMValueRef const_value(const Node *c, Dtype d) {
+  LLVMValueRef v = cfl(c->fv, isf(d) ? d : DT_F64);
+  if (c->bpow == 0) return isf(d) ? v : LLVMConstInt(ty(d), (unsigned long long)(int64_t)c->fv, 1);
+  LLVMValueRef bf = LLVMBuildSIToFP(cg.b, cg.batch, ty(d), "");
+  for (int i = 0; i < abs(c->bpow); i++) v = c->bpow > 0 ? LLVMBuildFMul(cg.b, v, bf, "") : LLVMBuildFDiv(cg.b, v, bf, "");
+  return v;
+}
+
+/* Operand reading node x broadcast into shape sh (right-aligned). */
+static Operand operand(Buf *bufs, const Node *x, const Shape *sh, Dtype want) {
+  Operand o = {0};
+  o.dt = x->dt;
+  if (x->op == OP_CONST) {
+    o.cval = const_value(x, want);
+    o.dt = want;
+    return o;
+  }
+  o.ptr = bufs[x->id].ptr;
+  LLVMValueRef st[MAX_RANK];
+  strides(&x->sh, st);
+  int off = sh->rank - x->sh.rank;
+  for (int d = 0; d < sh->rank; d++) {
+    int j = d - off;
+    bool bcast = j < 0 || (x->sh.d[j].k == 1 && x->sh.d[j].b == 0 && !(sh->d[d].k == 1 && sh->d[d].b == 0));
+    o.st[d] = bcast ? ci64(0) : st[j];
+  }
+  return o;
+}
+
+static Operand dense(LLVMValueRef ptr, const Shape *sh, Dtype d) {
+  Operand o = {0};
+  o.ptr = ptr;
+  o.dt = d;
+  strides(sh, o.st);
+  return o;
+}
+
+static void fill(LLVMValueRef ptr, const Shape *sh, Dtype d, LLVMValueRef v) {
+  Shape flat = {1, {shape_numel(sh)}};
+  Operand out = dense(ptr, &flat, d);
+  Operand in = {.cval = v, .dt = d};
+  strided(NULL, &flat, &out, &in, 1, LOOP_MAP);
+}
+
+static void emit_row(const Node *n, Buf *bufs) {
+  Dtype d = n->dt;
+  LLVMValueRef last = dimval(n->sh.d[n->sh.rank - 1]);
+  Shape rows_sh = n->sh;
+  rows_sh.rank--;
+  LLVMValueRef rows = numel(&rows_sh);
+  LLVMValueRef in = bufs[n->in[0]->id].ptr, out = bufs[n->id].ptr;
+  Loop r = loop_begin(rows, "row");
+  LLVMValueRef base = LLVMBuildMul(cg.b, r.i, last, "");
+  LLVMValueRef pi = gep(d, in, base), po = gep(d, out, base);
+  LLVMValueRef acc = LLVMBuildAlloca(cg.b, ty(d), "acc");
+  /* pass 1: max */
+  LLVMBuildStore(cg.b, cfl(-INFINITY, d), acc);
+  Loop l1 = loop_begin(last, "max");
+  LLVMValueRef x = load(d, pi, l1.i), m = LLVMBuildLoad2(cg.b, ty(d), acc, "");
+  LLVMBuildStore(cg.b, fsel(LLVMBuildFCmp(cg.b, LLVMRealOGT, x, m, ""), x, m), acc);
+  loop_end(&l1);
+  LLVMValueRef mx = LLVMBuildLoad2(cg.b, ty(d), acc, "max");
+  /* pass 2: sum of exp(x - max); softmax stores the exps on the way */
+  LLVMBuildStore(cg.b, cfl(0, d), acc);
+  Loop l2 = loop_begin(last, "sum");
+  LLVMValueRef e = intrinsic("llvm.exp", d, (LLVMValueRef[]){LLVMBuildFSub(cg.b, load(d, pi, l2.i), mx, "")}, 1);
+  if (n->op == OP_SOFTMAX) store(d, e, po, l2.i);
+  LLVMBuildStore(cg.b, LLVMBuildFAdd(cg.b, LLVMBuildLoad2(cg.b, ty(d), acc, ""), e, ""), acc);
+  loop_end(&l2);
+  LLVMValueRef s = LLVMBuildLoad2(cg.b, ty(d), acc, "s");
+  Loop l3 = loop_begin(last, "out");
+  LLVMValueRef y;
+  if (n->op == OP_SOFTMAX) y = LLVMBuildFDiv(cg.b, load(d, po, l3.i), s, "");
+  else y = LLVMBuildFSub(cg.b, LLVMBuildFSub(cg.b, load(d, pi, l3.i), mx, ""), intrinsic("llvm.log", d, &s, 1), "");
+  store(d, y, po, l3.i);
+  loop_end(&l3);
+  loop_end(&r);
+}
+
+static LLVMValueRef rt_fn(const char *name, LLVMTypeRef ret, LLVMTypeRef *params, int n, LLVMTypeRef *fty) {
+  *fty = LLVMFunctionType(ret, params, (unsigned)n, 0);
+  LLVMValueRef f = LLVMGetNamedFunction(cg.mod, name);
+  if (!f) f = LLVMAddFunction(cg.mod, name, *fty);
+  return f;
+}
+
+static void emit_matmul(const Node *n, Buf *bufs) {
+  Node *a = n->in[0], *bb = n->in[1];
+  int ta = (int)n->ia[0], tb = (int)n->ia[1];
+  Dtype d = n->dt;
+  LLVMValueRef M = dimval(n->sh.d[0]), N = dimval(n->sh.d[1]);
+  LLVMValueRef K = dimval(a->sh.d[ta ? 0 : 1]);
+  LLVMValueRef lda = dimval(a->sh.d[1]), ldb = dimval(bb->sh.d[1]);
+  LLVMTypeRef fp = ty(d);
+  LLVMTypeRef ps[] = {cg.i32, cg.i32, cg.i64, cg.i64, cg.i64, fp, cg.ptr, cg.i64, cg.ptr, cg.i64, fp, cg.ptr, cg.i64};
+  LLVMTypeRef fty;
+  LLVMValueRef f = rt_fn(d == DT_F32 ? "nnrt_sgemm" : "nnrt_dgemm", cg.vd, ps, 13, &fty);
+  LLVMValueRef args[] = {ci32(ta), ci32(tb), M, N, K, cfl(1, d), bufs[a->id].ptr, lda, bufs[bb->id].ptr, ldb,
+                         cfl(0, d), bufs[n->id].ptr, N};
+  LLVMBuildCall2(cg.b, fty, f, args, 13, "");
+}
+
+static void emit_node(const Node *n, Buf *bufs) {
+  Dtype d = n->dt;
+  LLVMValueRef out = bufs[n->id].ptr;
+  switch (op_info[n->op].kind) {
+  case OK_LEAF: return;
+  case OK_EWISE: {
+    Operand o = dense(out, &n->sh, d), in[3];
+    for (int j = 0; j < n->nin; j++) {
+      Dtype want = n->in[j]->dt;
+      if (n->in[j]->op == OP_CONST) { /* a constant takes its partner's type */
+        want = isf(d) ? d : DT_F32;
+        for (int k = 0; k < n->nin; k++)
+          if (k != j && n->in[k]->op != OP_CONST && (j > 0 || n->op != OP_SELECT)) want = n->in[k]->dt;
+        if (n->op == OP_SELECT && j == 0) want = n->in[0]->dt;
+      }
+      in[j] = operand(bufs, n->in[j], &n->sh, want);
+    }
+    strided(n, &n->sh, &o, in, n->nin, LOOP_MAP);
+    return;
+  }
+  case OK_REDUCE: {
+    const Node *x = n->in[0];
+    fill(out, &n->sh, d, n->op == OP_SUM ? cfl(0, d) : cfl(-INFINITY, d));
+    Operand o = dense(out, &n->sh, d);
+    for (int k = 0; k < x->sh.rank; k++)
+      if (n->ia[0] >> k & 1) o.st[k] = ci64(0);
+    Operand in = operand(bufs, x, &x->sh, x->dt);
+    strided(NULL, &x->sh, &o, &in, 1, n->op == OP_SUM ? LOOP_SUM : LOOP_MAX);
+    return;
+  }
+  case OK_ROW: emit_row(n, bufs); return;
+  case OK_MATMUL: emit_matmul(n, bufs); return;
+  case OK_MOVE: {
+    const Node *x = n->in[0];
+    Operand o = dense(out, &n->sh, d);
+    switch (n->op) {
+    case OP_RESHAPE: return; /* aliased */
+    case OP_BROADCAST: {
+      Operand in = operand(bufs, x, &n->sh, d);
+      strided(NULL, &n->sh, &o, &in, 1, LOOP_MAP);
+      return;
+    }
+    case OP_TRANSPOSE: {
+      Operand in = dense(bufs[x->id].ptr, &x->sh, d);
+      LLVMValueRef st[MAX_RANK];
+      for (int k = 0; k < n->sh.rank; k++) st[k] = in.st[n->ia[k]];
+      memcpy(in.st, st, sizeof st);
+      strided(NULL, &n->sh, &o, &in, 1, LOOP_MAP);
+      return;
+    }
+    case OP_SLICE: case OP_PAD: {
+      bool pad = n->op == OP_PAD;
+      const Shape *big = pad ? &n->sh : &x->sh;
+      Operand src = dense(bufs[x->id].ptr, &x->sh, d);
+      LLVMValueRef bst[MAX_RANK], base = ci64(0);
+      strides(big, bst);
+      for (int k = 0; k < n->sh.rank; k++) base = LLVMBuildAdd(cg.b, base, LLVMBuildMul(cg.b, ci64(n->ia[k]), bst[k], ""), "");
+      if (pad) {
+        fill(out, &n->sh, d, cfl(0, d));
+        memcpy(o.st, bst, sizeof bst);
+        o.base = base;
+        strided(NULL, &x->sh, &o, &src, 1, LOOP_MAP);
+      } else {
+        memcpy(src.st, bst, sizeof bst);
+        src.base = base;
+        strided(NULL, &n->sh, &o, &src, 1, LOOP_MAP);
+      }
+      return;
+    }
+    case OP_CONCAT: {
+      int ax = (int)n->ia[0];
+      for (int j = 0; j < 2; j++) {
+        const Node *p = n->in[j];
+        Operand src = p->op == OP_CONST ? (Operand){.cval = const_value(p, d), .dt = d} : dense(bufs[p->id].ptr, &p->sh, d);
+        Operand dst = dense(out, &n->sh, d);
+        if (j == 1) dst.base = LLVMBuildMul(cg.b, ci64(n->in[0]->sh.d[ax].k), dst.st[ax], "");
+        strided(NULL, &p->sh, &dst, &src, 1, LOOP_MAP);
+      }
+      return;
+    }
+    default: break;
+    }
+    break;
+  }
+  case OK_INDEX: {
+    const Node *x = n->in[0];
+    if (n->op == OP_ONEHOT) {
+      int64_t k = n->sh.d[n->sh.rank - 1].k;
+      fill(out, &n->sh, d, cfl(0, d));
+      Loop l = loop_begin(numel(&x->sh), "onehot");
+      LLVMValueRef lab = LLVMBuildSExt(cg.b, load(DT_I32, bufs[x->id].ptr, l.i), cg.i64, "");
+      LLVMValueRef ok = LLVMBuildAnd(cg.b, LLVMBuildICmp(cg.b, LLVMIntSGE, lab, ci64(0), ""),
+                                     LLVMBuildICmp(cg.b, LLVMIntSLT, lab, ci64(k), ""), "");
+      LLVMBasicBlockRef set = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "set");
+      LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "cont");
+      LLVMBuildCondBr(cg.b, ok, set, cont);
+      LLVMPositionBuilderAtEnd(cg.b, set);
+      store(d, cfl(1, d), out, LLVMBuildAdd(cg.b, LLVMBuildMul(cg.b, l.i, ci64(k), ""), lab, ""));
+      LLVMBuildBr(cg.b, cont);
+      LLVMPositionBuilderAtEnd(cg.b, cont);
+      loop_end(&l);
+      return;
+    }
+    if (n->op == OP_ARGMAX) {
+      Dtype xd = x->dt;
+      LLVMValueRef last = dimval(x->sh.d[x->sh.rank - 1]);
+      LLVMValueRef best = LLVMBuildAlloca(cg.b, ty(xd), "best"), bi = LLVMBuildAlloca(cg.b, cg.i64, "bi");
+      Loop r = loop_begin(numel(&n->sh), "row");
+      LLVMValueRef row = gep(xd, bufs[x->id].ptr, LLVMBuildMul(cg.b, r.i, last, ""));
+      LLVMBuildStore(cg.b, cfl(-INFINITY, xd), best);
+      LLVMBuildStore(cg.b, ci64(0), bi);
+      Loop c = loop_begin(last, "col");
+      LLVMValueRef v = load(xd, row, c.i);
+      LLVMValueRef gt = LLVMBuildFCmp(cg.b, LLVMRealOGT, v, LLVMBuildLoad2(cg.b, ty(xd), best, ""), "");
+      LLVMBuildStore(cg.b, fsel(gt, v, LLVMBuildLoad2(cg.b, ty(xd), best, "")), best);
+      LLVMBuildStore(cg.b, fsel(gt, c.i, LLVMBuildLoad2(cg.b, cg.i64, bi, "")), bi);
+      loop_end(&c);
+      store(DT_I32, LLVMBuildTrunc(cg.b, LLVMBuildLoad2(cg.b, cg.i64, bi, ""), cg.i32, ""), out, r.i);
+      loop_end(&r);
+      return;
+    }
+    break;
+  }
+  }
+  nnc_unreachable("no code for '%s'", op_info[n->op].name);
+}
+
+/* Lay out buffers; returns total scratch bytes (an i64 value). */
+static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef scratch) {
+  LLVMValueRef total = ci64(0);
+  int cap = graph_node_count() + 1;
+  int *out_slot = arena_alloc(sizeof(int) * cap);
+  for (int i = 0; i < cap; i++) out_slot[i] = -1;
+  for (int i = 0; i < k->nouts; i++) {
+    Node *n = k->outs[i].node;
+    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && out_slot[n->id] < 0) out_slot[n->id] = k->outs[i].slot;
+  }
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    if (n->op == OP_CONST) continue;
+    if (n->op == OP_PARAM || n->op == OP_STATE || n->op == OP_INPUT || out_slot[n->id] >= 0) {
+      int s = n->slot >= 0 && op_info[n->op].kind == OK_LEAF ? n->slot : out_slot[n->id];
+      if (slots) {
+        LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.ptr, slots, (LLVMValueRef[]){ci64(s)}, 1, "");
+        bufs[n->id].ptr = LLVMBuildLoad2(cg.b, cg.ptr, p, n->name ? n->name : "out");
+      }
+      bufs[n->id].in_slot = true;
+      continue;
+    }
+    if (n->op == OP_RESHAPE) {
+      bufs[n->id] = bufs[n->in[0]->id];
+      continue;
+    }
+    LLVMValueRef bytes = LLVMBuildMul(cg.b, numel(&n->sh), ci64((int64_t)dsize(n->dt)), "");
+    bytes = LLVMBuildAnd(cg.b, LLVMBuildAdd(cg.b, bytes, ci64(63), ""), ci64(~(int64_t)63), "");
+    if (scratch) bufs[n->id].ptr = LLVMBuildGEP2(cg.b, cg.i8, scratch, &total, 1, "t");
+    total = LLVMBuildAdd(cg.b, total, bytes, "");
+  }
+  return total;
+}
+
+static void emit_kernel(Kernel *k) {
+  LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.i64};
+  LLVMTypeRef ft = LLVMFunctionType(cg.vd, ps, 4, 0);
+  Buf *bufs = arena_alloc(sizeof(Buf) * (graph_node_count() + 1));
+  /* scratch size */
+  cg.fn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s_scratch", k->name), LLVMFunctionType(cg.i64, &cg.i64, 1, 0));
+  LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
+  cg.batch = LLVMGetParam(cg.fn, 0);
+  LLVMBuildRet(cg.b, plan(k, bufs, NULL, NULL));
+  /* the kernel */
+  cg.fn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s", k->name), ft);
+  LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
+  LLVMValueRef slots = LLVMGetParam(cg.fn, 1), scratch = LLVMGetParam(cg.fn, 2);
+  cg.batch = LLVMGetParam(cg.fn, 3);
+  memset(bufs, 0, sizeof(Buf) * (graph_node_count() + 1));
+  plan(k, bufs, slots, scratch);
+  for (int i = 0; i < k->nsched; i++) emit_node(k->sched[i], bufs);
+  /* outputs that are leaves, constants or shared need a copy into their slot */
+  for (int i = 0; i < k->nouts; i++) {
+    Node *n = k->outs[i].node;
+    LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.ptr, slots, (LLVMValueRef[]){ci64(k->outs[i].slot)}, 1, "");
+    LLVMValueRef dst = LLVMBuildLoad2(cg.b, cg.ptr, p, "dst");
+    if (bufs[n->id].ptr && bufs[n->id].in_slot && op_info[n->op].kind != OK_LEAF) {
+      bool first = true;
+      for (int j = 0; j < i; j++)
+        if (k->outs[j].node == n) first = false;
+      if (first && n->op != OP_RESHAPE) continue; /* computed in place */
+    }
+    Operand o = dense(dst, &n->sh, n->dt);
+    Operand in = n->op == OP_CONST ? (Operand){.cval = const_value(n, n->dt), .dt = n->dt} : dense(bufs[n->id].ptr, &n->sh, n->dt);
+    strided(NULL, &n->sh, &o, &in, 1, LOOP_MAP);
+  }
+  LLVMBuildRetVoid(cg.b);
+}
+
+/* ---- the program description --------------------------------------------- */
+
+static LLVMValueRef str(const char *s) { return LLVMBuildGlobalStringPtr(cg.b, s ? s : "", "str"); }
+
+static LLVMValueRef global_array(LLVMTypeRef et, LLVMValueRef *vals, int n) {
+  LLVMTypeRef at = LLVMArrayType2(et, (uint64_t)(n ? n : 1));
+  LLVMValueRef zero = LLVMConstNull(et);
+  LLVMValueRef g = LLVMAddGlobal(cg.mod, at, "tab");
+  LLVMSetInitializer(g, LLVMConstArray2(et, n ? vals : &zero, (uint64_t)(n ? n : 1)));
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetLinkage(g, LLVMPrivateLinkage);
+  return g;
+}
+
+static LLVMValueRef f64_array(const double *v, int n) {
+  LLVMValueRef *c = arena_alloc(sizeof *c * (n + 1));
+  for (int i = 0; i < n; i++) c[i] = LLVMConstReal(cg.f64, v[i]);
+  return global_array(cg.f64, c, n);
+}
+
+static void call_rt(const char *name, LLVMTypeRef *ps, LLVMValueRef *args, int n) {
+  LLVMTypeRef fty;
+  LLVMValueRef f = rt_fn(name, cg.vd, ps, n, &fty);
+  LLVMBuildCall2(cg.b, fty, f, args, (unsigned)n, "");
+}
+
+static void emit_hyper(const char *fn, int idx, const HyperCall *h) {
+  LLVMValueRef keys[16], vals = f64_array(h->vals, h->n);
+  for (int i = 0; i < h->n; i++) keys[i] = LLVMConstPointerNull(cg.ptr);
+  LLVMValueRef kg = global_array(cg.ptr, keys, h->n);
+  /* keys are filled at run time from string globals (constant pointers to
+   * globals are fine in an initializer, but building them needs a builder) */
+  LLVMValueRef karr = LLVMBuildArrayAlloca(cg.b, cg.ptr, ci64(h->n ? h->n : 1), "keys");
+  for (int i = 0; i < h->n; i++)
+    LLVMBuildStore(cg.b, str(h->keys[i] ? h->keys[i] : ""), LLVMBuildGEP2(cg.b, cg.ptr, karr, (LLVMValueRef[]){ci64(i)}, 1, ""));
+  (void)kg;
+  LLVMTypeRef ps[] = {cg.ptr, cg.i32, cg.ptr, cg.i32, cg.ptr, cg.ptr};
+  LLVMValueRef args[] = {LLVMGetParam(cg.fn, 0), ci32(idx), str(h->name), ci32(h->n), karr, vals};
+  call_rt(fn, ps, args, 6);
+}
+
+static void emit_setup(Program *p) {
+  cg.fn = LLVMAddFunction(cg.mod, "nnc_setup", LLVMFunctionType(cg.vd, &cg.ptr, 1, 0));
+  LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
+  LLVMValueRef P = LLVMGetParam(cg.fn, 0);
+  {
+    LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr};
+    call_rt("nnrt_program", ps, (LLVMValueRef[]){P, str(p->name), str(p->source)}, 3);
+  }
+  for (int i = 0; i < p->nslots; i++) {
+    SlotDesc *s = p->slots[i];
+    LLVMValueRef dims[MAX_RANK];
+    for (int d = 0; d < s->sh.rank; d++) dims[d] = ci64(s->sh.d[d].b ? NNRT_BATCH : s->sh.d[d].k);
+    int rdt = s->dt == DT_F64 ? NNRT_F64 : s->dt == DT_I32 ? NNRT_I32 : NNRT_F32;
+    LLVMTypeRef ps[] = {cg.ptr, cg.i32, cg.i32, cg.ptr, cg.i32, cg.i32, cg.ptr};
+    LLVMValueRef args[] = {P, ci32(i), ci32(s->role), str(s->name), ci32(rdt), ci32(s->sh.rank), global_array(cg.i64, dims, s->sh.rank)};
+    call_rt("nnrt_slot", ps, args, 7);
+    if (s->role == NNRT_SLOT_PARAM || s->role == NNRT_SLOT_STATE) {
+      LLVMTypeRef ip[] = {cg.ptr, cg.i32, cg.ptr, cg.i32, cg.ptr, cg.i64, cg.i64};
+      LLVMValueRef ia[] = {P, ci32(i), str(s->initc.name), ci32(s->initc.n), f64_array(s->initc.vals, s->initc.n),
+                           ci64(s->fan_in), ci64(s->fan_out)};
+      call_rt("nnrt_init", ip, ia, 7);
+    } else if (s->role == NNRT_SLOT_GRAD) {
+      LLVMTypeRef gp[] = {cg.ptr, cg.i32, cg.i32, cg.i32};
+      call_rt("nnrt_grad", gp, (LLVMValueRef[]){P, ci32(i), ci32(s->grad_of), ci32(0)}, 4);
+    } else if (s->role == NNRT_SLOT_INPUT) {
+      LLVMTypeRef gp[] = {cg.ptr, cg.i32, cg.ptr};
+      call_rt("nnrt_input", gp, (LLVMValueRef[]){P, ci32(i), str(s->field)}, 3);
+    } else if (s->role == NNRT_SLOT_OUTPUT) {
+      LLVMTypeRef gp[] = {cg.ptr, cg.i32, cg.ptr};
+      call_rt("nnrt_output", gp, (LLVMValueRef[]){P, ci32(i), str(s->what)}, 3);
+    }
+  }
+  for (int i = 0; i < p->nsrcs; i++) {
+    DataSrc *d = p->srcs[i];
+    if (d->path) {
+      LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr, cg.f64};
+      call_rt("nnrt_data_idx", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), LLVMConstReal(cg.f64, d->scale)}, 5);
+    } else {
+      LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.i64, cg.i64, cg.ptr};
+      call_rt("nnrt_data_table", ps,
+              (LLVMValueRef[]){P, str(d->field), str(d->split), ci64(d->n), ci64(d->per), f64_array(d->table, (int)(d->n * d->per))}, 6);
+    }
+  }
+  {
+    LLVMTypeRef ps[] = {cg.ptr, cg.i64, cg.i64, cg.i64};
+    call_rt("nnrt_train_config", ps, (LLVMValueRef[]){P, ci64(p->epochs), ci64(p->batch), ci64(p->seed)}, 4);
+  }
+  emit_hyper("nnrt_optimizer", 0, &p->opt);
+  if (p->sched.name) emit_hyper("nnrt_schedule", 0, &p->sched);
+  {
+    LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr, cg.ptr};
+    LLVMValueRef args[] = {P, LLVMGetNamedFunction(cg.mod, "nnc_train"), LLVMGetNamedFunction(cg.mod, "nnc_train_scratch"),
+                           LLVMGetNamedFunction(cg.mod, "nnc_eval"), LLVMGetNamedFunction(cg.mod, "nnc_eval_scratch")};
+    call_rt("nnrt_kernels", ps, args, 5);
+  }
+  for (int i = 0; i < p->ninfo; i++) {
+    struct InfoRow *r = &p->info[i];
+    LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr, cg.i64, cg.i64};
+    call_rt("nnrt_info_row", ps, (LLVMValueRef[]){P, str(r->name), str(r->kind), str(r->shape), ci64(r->params), ci64(r->flops)}, 6);
+  }
+  LLVMBuildRetVoid(cg.b);
+  /* main */
+  LLVMTypeRef mp[] = {cg.i32, cg.ptr};
+  cg.fn = LLVMAddFunction(cg.mod, "main", LLVMFunctionType(cg.i32, mp, 2, 0));
+  LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
+  LLVMTypeRef np[] = {cg.i32, cg.ptr, cg.ptr};
+  LLVMTypeRef fty;
+  LLVMValueRef nm = rt_fn("nnrt_main", cg.i32, np, 3, &fty);
+  LLVMValueRef r = LLVMBuildCall2(cg.b, fty, nm, (LLVMValueRef[]){LLVMGetParam(cg.fn, 0), LLVMGetParam(cg.fn, 1), LLVMGetNamedFunction(cg.mod, "nnc_setup")}, 3, "");
+  LLVMBuildRet(cg.b, r);
+}
+
+static LLVMTargetMachineRef target_machine(int opt) {
+  LLVMInitializeX86TargetInfo();
+  LLVMInitializeX86Target();
+  LLVMInitializeX86TargetMC();
+  LLVMInitializeX86AsmPrinter();
+  char *triple = LLVMGetDefaultTargetTriple();
+  LLVMTargetRef t;
+  char *err = NULL;
+  if (LLVMGetTargetFromTriple(triple, &t, &err)) nnc_unreachable("no LLVM target for %s: %s", triple, err);
+  char *cpu = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
+  LLVMCodeGenOptLevel lvl = opt == 0 ? LLVMCodeGenLevelNone : opt == 1 ? LLVMCodeGenLevelLess : opt == 2 ? LLVMCodeGenLevelDefault : LLVMCodeGenLevelAggressive;
+  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(t, triple, cpu, feat, lvl, LLVMRelocPIC, LLVMCodeModelDefault);
+  LLVMDisposeMessage(triple);
+  LLVMDisposeMessage(cpu);
+  LLVMDisposeMessage(feat);
+  return tm;
+}
+
+void *codegen_module(Program *p, const CodegenOptions *o) {
+  cg.ctx = LLVMContextCreate();
+  cg.mod = LLVMModuleCreateWithNameInContext(p->source, cg.ctx);
+  cg.b = LLVMCreateBuilderInContext(cg.ctx);
+  cg.i8 = LLVMInt8TypeInContext(cg.ctx);
+  cg.i32 = LLVMInt32TypeInContext(cg.ctx);
+  cg.i64 = LLVMInt64TypeInContext(cg.ctx);
+  cg.f32 = LLVMFloatTypeInContext(cg.ctx);
+  cg.f64 = LLVMDoubleTypeInContext(cg.ctx);
+  cg.ptr = LLVMPointerTypeInContext(cg.ctx, 0);
+  cg.vd = LLVMVoidTypeInContext(cg.ctx);
+  LLVMTargetMachineRef tm = target_machine(o->opt_level);
+  char *triple = LLVMGetTargetMachineTriple(tm);
+  LLVMSetTarget(cg.mod, triple);
+  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+  char *layout = LLVMCopyStringRepOfTargetData(td);
+  LLVMSetDataLayout(cg.mod, layout);
+  LLVMDisposeMessage(layout);
+  LLVMDisposeMessage(triple);
+  emit_kernel(&p->train_k);
+  emit_kernel(&p->eval_k);
+  emit_setup(p);
+  char *err = NULL;
+  if (LLVMVerifyModule(cg.mod, LLVMReturnStatusAction, &err)) {
+    fprintf(stderr, "%s\n", err);
+    nnc_unreachable("generated LLVM IR does not verify");
+  }
+  LLVMDisposeMessage(err);
+  if (o->opt_level > 0) {
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
+    LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
+    const char *pipe = o->opt_level == 1 ? "default<O1>" : o->opt_level == 2 ? "default<O2>" : "default<O3>";
+    LLVMErrorRef e = LLVMRunPasses(cg.mod, pipe, tm, po);
+    if (e) {
+      char *m = LLVMGetErrorMessage(e);
+      nnc_unreachable("LLVM passes failed: %s", m);
+    }
+    LLVMDisposePassBuilderOptions(po);
+  }
+  LLVMDisposeTargetMachine(tm);
+  return cg.mod;
+}
+
+int codegen_print_ir(void *module, FILE *out) {
+  char *s = LLVMPrintModuleToString((LLVMModuleRef)module);
+  fputs(s, out);
+  LLVMDisposeMessage(s);
+  return 0;
+}
+
+int codegen_emit(void *module, const CodegenOptions *o, const char *path, bool assembly) {
+  LLVMTargetMachineRef tm = target_machine(o->opt_level);
+  char *err = NULL;
+  if (LLVMTargetMachineEmitToFile(tm, (LLVMModuleRef)module, path, assembly ? LLVMAssemblyFile : LLVMObjectFile, &err)) {
+    fprintf(stderr, "nnc: error: cannot write %s: %s\n", path, err);
+    LLVMDisposeMessage(err);
+    LLVMDisposeTargetMachine(tm);
+    return -1;
+  }
+  LLVMDisposeTargetMachine(tm);
+  return 0;
+}

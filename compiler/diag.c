@@ -1,0 +1,158 @@
+/*
+ * diag.c — source files and diagnostics.
+ *
+ * A diagnostic is `path:line:col: severity: message`, then the source line
+ * as written (tabs kept) and a caret line whose padding mirrors it, so the
+ * caret sits under the column in any terminal.  Columns count characters:
+ * a tab is one column, and so is a multi-byte UTF-8 character (continuation
+ * bytes 0x80-0xBF count for nothing), the same rule lex.l uses.
+ *
+ * Only errors are counted; notes and warnings are not.  Compiler bugs go
+ * through nnc_unreachable_at, which never blames the user's program.
+ */
+#include "nnc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static FILE *diag_stream;
+static int nerrors;
+
+static FILE *out(void) { return diag_stream ? diag_stream : stderr; }
+
+void diag_set_stream(FILE *f) { diag_stream = f; }
+
+int diag_error_count(void) { return nerrors; }
+
+SrcFile *src_from_string(const char *path, const char *text) {
+  SrcFile *f = arena_alloc(sizeof *f);
+  f->path = arena_strdup(path);
+  f->len = strlen(text);
+  f->text = arena_strndup(text, f->len);
+  return f;
+}
+
+SrcFile *src_load(const char *path) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp)
+    return NULL;
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (!buf)
+      break;
+    len += fread(buf + len, 1, cap - len, fp);
+    if (len < cap)
+      break;
+    char *grown = realloc(buf, cap * 2);
+    if (!grown) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    buf = grown;
+    cap *= 2;
+  }
+  /* A directory opens but cannot be read: treat it as unreadable. */
+  bool failed = ferror(fp) || !buf;
+  fclose(fp);
+  if (failed) {
+    free(buf);
+    return NULL;
+  }
+  SrcFile *f = arena_alloc(sizeof *f);
+  f->path = arena_strdup(path);
+  f->text = arena_strndup(buf, len);
+  f->len = len;
+  free(buf);
+  return f;
+}
+
+static bool is_continuation(unsigned char c) { return c >= 0x80 && c < 0xC0; }
+
+/* The source line, then spaces (tabs where the line has tabs) up to col,
+ * then '^'. */
+static void show_line(const SrcFile *f, int line, int col) {
+  const char *p = f->text, *end = f->text + f->len;
+  for (int l = 1; l < line && p < end; p++)
+    if (*p == '\n')
+      l++;
+  const char *eol = p;
+  while (eol < end && *eol != '\n')
+    eol++;
+  if (eol > p && eol[-1] == '\r')
+    eol--;
+  FILE *o = out();
+  fwrite(p, 1, (size_t)(eol - p), o);
+  fputc('\n', o);
+  int c = 1;
+  for (const char *q = p; q < eol && c < col; q++) {
+    if (is_continuation((unsigned char)*q))
+      continue;
+    fputc(*q == '\t' ? '\t' : ' ', o);
+    c++;
+  }
+  for (; c < col; c++)
+    fputc(' ', o);
+  fputs("^\n", o);
+}
+
+static void report(Loc at, const char *severity, const char *fmt, va_list ap) {
+  FILE *o = out();
+  if (!at.file)
+    fprintf(o, "<builtin>: %s: ", severity);
+  else if (at.line <= 0)
+    fprintf(o, "%s: %s: ", at.file->path, severity);
+  else
+    fprintf(o, "%s:%d:%d: %s: ", at.file->path, at.line, at.col, severity);
+  vfprintf(o, fmt, ap);
+  fputc('\n', o);
+  if (at.file && at.line > 0)
+    show_line(at.file, at.line, at.col);
+  fflush(o);
+}
+
+void diag_error(Loc at, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report(at, "error", fmt, ap);
+  va_end(ap);
+  nerrors++;
+}
+
+void diag_note(Loc at, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report(at, "note", fmt, ap);
+  va_end(ap);
+}
+
+void diag_warning(Loc at, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report(at, "warning", fmt, ap);
+  va_end(ap);
+}
+
+_Noreturn void nnc_unreachable_at(const char *file, int line, const char *fmt, ...) {
+  FILE *o = out();
+  fflush(stdout);
+  fprintf(o, "%s:%d: internal compiler error: ", file, line);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(o, fmt, ap);
+  va_end(ap);
+  fputs(" (this is a bug in nnc, not in your program)\n", o);
+  fflush(o);
+  exit(70);
+}
+
+const char *dtype_name(Dtype d) {
+  switch (d) {
+  case DT_F32: return "f32";
+  case DT_F64: return "f64";
+  case DT_I32: return "i32";
+  case DT_BOOL: return "bool";
+  }
+  return "?";
+}

@@ -1,0 +1,140 @@
+/*
+ * grad.c — symbolic reverse-mode differentiation: one derivative rule per
+ * primitive, and one reverse walk.
+ *
+ * The walk visits the nodes the loss depends on in decreasing id (a
+ * reverse topological order, since ids grow with creation), skips those
+ * that do not depend on any requested parameter, and sums each input's
+ * contributions, un-broadcasting them to the input's shape.  Rules build
+ * ordinary graph nodes through the g_* builders, so the backward graph is
+ * simplified (and later fused) like the forward one.
+ *
+ * No rule here knows about layers or losses: composite functions (dense,
+ * cross-entropy, batch norm) are differentiated through their primitives.
+ */
+#include "nnc.h"
+#include <math.h>
+#include <string.h>
+
+static Node *c_like(double v, const Node *n) { return g_const(v, 0, n->dt, shape_scalar()); }
+static Node *add(Node *a, Node *b) { return g_binary(OP_ADD, a, b); }
+static Node *sub(Node *a, Node *b) { return g_binary(OP_SUB, a, b); }
+static Node *mul(Node *a, Node *b) { return g_binary(OP_MUL, a, b); }
+static Node *dv(Node *a, Node *b) { return g_binary(OP_DIV, a, b); }
+static Node *last_sum(Node *x) { return g_reduce(OP_SUM, x, 1ull << (x->sh.rank - 1)); }
+
+/* Contributions of adjoint g of node n to each input, before un-broadcasting. */
+static void rule(Node *n, Node *g, Node **d) {
+  Node *x = n->in[0], *y = n->nin > 1 ? n->in[1] : NULL;
+  switch (n->op) {
+  case OP_NEG: d[0] = g_unary(OP_NEG, g); break;
+  case OP_EXP: d[0] = mul(g, n); break;
+  case OP_LOG: d[0] = dv(g, x); break;
+  case OP_SQRT: d[0] = mul(dv(g, n), c_like(0.5, n)); break;
+  case OP_ABS: d[0] = mul(g, g_unary(OP_SIGN, x)); break;
+  case OP_TANH: d[0] = mul(g, sub(c_like(1, n), mul(n, n))); break;
+  case OP_SIGMOID: d[0] = mul(g, mul(n, sub(c_like(1, n), n))); break;
+  case OP_RELU: d[0] = mul(g, g_unary(OP_STEP, x)); break;
+  case OP_LEAKY_RELU: {
+    Node *s = g_unary(OP_STEP, x);
+    d[0] = mul(g, add(mul(s, c_like(1 - n->fv, n)), c_like(n->fv, n)));
+    break;
+  }
+  case OP_ELU: /* 1 where x > 0, else alpha*e^x = elu(x) + alpha */
+    d[0] = mul(g, g_select(g_unary(OP_STEP, x), c_like(1, n), add(n, c_like(n->fv, n))));
+    break;
+  case OP_SOFTPLUS: d[0] = mul(g, g_unary(OP_SIGMOID, x)); break;
+  case OP_GELU: { /* x*Phi(x): Phi(x) + x*phi(x) */
+    Node *cdf = mul(add(g_unary(OP_ERF, mul(x, c_like(M_SQRT1_2, n))), c_like(1, n)), c_like(0.5, n));
+    Node *pdf = mul(g_unary(OP_EXP, mul(mul(x, x), c_like(-0.5, n))), c_like(0.5 * M_2_SQRTPI * M_SQRT1_2, n));
+    d[0] = mul(g, add(cdf, mul(x, pdf)));
+    break;
+  }
+  case OP_ERF: d[0] = mul(g, mul(g_unary(OP_EXP, g_unary(OP_NEG, mul(x, x))), c_like(M_2_SQRTPI, n))); break;
+  case OP_CAST: d[0] = g_cast(g, x->dt); break;
+  case OP_ADD: d[0] = g; d[1] = g; break;
+  case OP_SUB: d[0] = g; d[1] = g_unary(OP_NEG, g); break;
+  case OP_MUL: d[0] = mul(g, y); d[1] = mul(g, x); break;
+  case OP_DIV: d[0] = dv(g, y); d[1] = g_unary(OP_NEG, dv(mul(g, n), y)); break;
+  case OP_POW:
+    d[0] = mul(g, mul(y, g_binary(OP_POW, x, sub(y, c_like(1, n)))));
+    d[1] = mul(g, mul(n, g_unary(OP_LOG, x)));
+    break;
+  case OP_MAXIMUM: d[0] = mul(g, g_binary(OP_GE, x, y)); d[1] = mul(g, g_binary(OP_LT, x, y)); break;
+  case OP_SELECT: {
+    Node *z = c_like(0, n);
+    d[1] = g_select(x, g, z);
+    d[2] = g_select(x, z, g);
+    break;
+  }
+  case OP_SUM: d[0] = g_broadcast(g, x->sh); break;
+  case OP_MAX: d[0] = mul(g_broadcast(g, x->sh), g_binary(OP_EQ, x, g_broadcast(n, x->sh))); break;
+  case OP_SOFTMAX: d[0] = mul(n, sub(g, last_sum(mul(g, n)))); break;
+  case OP_LOG_SOFTMAX: d[0] = sub(g, mul(g_row(OP_SOFTMAX, x), last_sum(g))); break;
+  case OP_MATMUL: {
+    int ta = (int)n->ia[0], tb = (int)n->ia[1];
+    if (!ta && !tb) { d[0] = g_matmul(g, y, 0, 1); d[1] = g_matmul(x, g, 1, 0); }
+    else if (!ta && tb) { d[0] = g_matmul(g, y, 0, 0); d[1] = g_matmul(g, x, 1, 0); }
+    else if (ta && !tb) { d[0] = g_matmul(y, g, 0, 1); d[1] = g_matmul(x, g, 0, 0); }
+    else { d[0] = g_matmul(y, g, 1, 1); d[1] = g_matmul(g, x, 1, 1); }
+    break;
+  }
+  case OP_RESHAPE: d[0] = g_reshape(g, x->sh); break;
+  case OP_BROADCAST: d[0] = g_unbroadcast(g, x->sh); break;
+  case OP_TRANSPOSE: {
+    int64_t inv[MAX_RANK] = {0};
+    for (int i = 0; i < n->sh.rank; i++) inv[n->ia[i]] = i;
+    d[0] = g_transpose(g, inv);
+    break;
+  }
+  case OP_SLICE: d[0] = g_pad(g, n->ia, x->sh); break;
+  case OP_PAD: d[0] = g_slice(g, n->ia, x->sh); break;
+  case OP_CONCAT: {
+    int64_t start[MAX_RANK] = {0};
+    d[0] = g_slice(g, start, x->sh);
+    start[n->ia[0]] = x->sh.d[n->ia[0]].k;
+    d[1] = g_slice(g, start, y->sh);
+    break;
+  }
+  default:
+    nnc_unreachable("no derivative rule for '%s'", op_info[n->op].name);
+  }
+}
+
+void grad_build(Node *loss, Node **wrt, int nwrt, Node **out) {
+  Kernel k = {.name = "grad"};
+  kernel_add_out(&k, loss, -1, "loss");
+  kernel_schedule(&k);
+  int cap = graph_node_count() + 1;
+  bool *dep = arena_alloc(cap);
+  Node **adj = arena_alloc(sizeof *adj * cap);
+  for (int i = 0; i < nwrt; i++) dep[wrt[i]->id] = true;
+  /* forward: which nodes depend on a requested parameter */
+  for (int i = 0; i < k.nsched; i++) {
+    Node *n = k.sched[i];
+    if (!op_info[n->op].has_grad) continue;
+    for (int j = 0; j < n->nin; j++) dep[n->id] |= dep[n->in[j]->id];
+  }
+  int ntop = graph_node_count();
+  Loc saved = graph_loc();
+  adj[loss->id] = g_const(1, 0, loss->dt, loss->sh);
+  /* sched is a topological order; walk it backwards */
+  for (int i = k.nsched - 1; i >= 0; i--) {
+    Node *n = k.sched[i];
+    nnc_assert(n->id < ntop);
+    Node *g = adj[n->id];
+    if (!g || !dep[n->id] || op_info[n->op].kind == OK_LEAF) continue;
+    graph_set_loc(n->loc); /* backward nodes point at the forward expression */
+    Node *d[3] = {0};
+    rule(n, g, d);
+    for (int j = 0; j < n->nin; j++) {
+      Node *x = n->in[j];
+      if (!d[j] || !dep[x->id]) continue;
+      Node *c = g_unbroadcast(d[j], x->sh);
+      if (!c) nnc_unreachable("gradient of '%s' has shape that does not fit: %s", op_info[n->op].name, shape_error());
+      adj[x->id] = adj[x->id] ? add(adj[x->id], c) : c;
+    }
+  }
+  graph_set_loc(saved);
+  for (int i = 0; i < nwrt; i++) out[i] = adj[wrt[i]->id];
+}

@@ -1,0 +1,235 @@
+/*
+ * graph.c — the interning node constructor, shapes as text, node printing
+ * and kernels (outputs + schedule).
+ *
+ * Invariant: node_intern returns the existing node for an equal key, so a
+ * graph never holds two equal nodes.  The source location is not part of
+ * the key: the first expression to build a node names it.
+ */
+#include "nnc.h"
+#include <string.h>
+
+const OpInfo op_info[OP__COUNT] = {
+#define X(name, str, arity, kind, grad) {str, arity, OK_##kind, grad},
+    NNC_OPS(X)
+#undef X
+};
+
+#define HASH_SIZE 65536
+static Node *table[HASH_SIZE];
+static int next_id;
+static Loc cur_loc;
+
+void graph_set_loc(Loc loc) { cur_loc = loc; }
+Loc graph_loc(void) { return cur_loc; }
+int graph_node_count(void) { return next_id; }
+
+Shape shape_scalar(void) {
+  Shape s = {0};
+  return s;
+}
+
+Shape shape_of(int rank, const Dim *d) {
+  Shape s = {0};
+  s.rank = rank;
+  for (int i = 0; i < rank; i++) s.d[i] = d[i];
+  return s;
+}
+
+bool shape_eq(const Shape *a, const Shape *b) {
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->d[i].k != b->d[i].k || a->d[i].b != b->d[i].b) return false;
+  return true;
+}
+
+Dim shape_numel(const Shape *s) {
+  Dim n = {1, 0};
+  for (int i = 0; i < s->rank; i++) {
+    n.k *= s->d[i].k;
+    n.b += s->d[i].b;
+  }
+  return n;
+}
+
+char *dim_str(Dim d) {
+  if (d.b == 0) return arena_printf("%lld", (long long)d.k);
+  if (d.k == 1) return arena_printf("B");
+  return arena_printf("%lld*B", (long long)d.k);
+}
+
+char *shape_str(const Shape *s) {
+  char buf[256];
+  size_t len = 0;
+  buf[len++] = '[';
+  for (int i = 0; i < s->rank; i++) {
+    len += snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "", dim_str(s->d[i]));
+    if (len >= sizeof buf - 8) break;
+  }
+  snprintf(buf + len, sizeof buf - len, "]");
+  return arena_strdup(buf);
+}
+
+static uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h;
+}
+
+Node *node_intern(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *ia,
+                  double fv, int bpow, int slot, const char *name, Loc loc) {
+  int64_t attrs[MAX_RANK] = {0};
+  if (ia) memcpy(attrs, ia, sizeof attrs);
+  uint64_t h = mix(op, dt);
+  h = mix(h, (uint64_t)sh.rank);
+  for (int i = 0; i < sh.rank; i++) h = mix(mix(h, (uint64_t)sh.d[i].k), (uint64_t)sh.d[i].b);
+  for (int i = 0; i < nin; i++) h = mix(h, (uint64_t)in[i]->id);
+  for (int i = 0; i < MAX_RANK; i++) h = mix(h, (uint64_t)attrs[i]);
+  uint64_t fbits;
+  memcpy(&fbits, &fv, sizeof fbits);
+  h = mix(mix(mix(h, fbits), (uint64_t)bpow), (uint64_t)slot);
+  Node **bucket = &table[h % HASH_SIZE];
+  for (Node *n = *bucket; n; n = n->hnext) {
+    if (n->op != op || n->dt != dt || n->nin != nin || n->bpow != bpow || n->slot != slot) continue;
+    if (!shape_eq(&n->sh, &sh) || memcmp(n->ia, attrs, sizeof attrs) != 0) continue;
+    if (memcmp(&n->fv, &fv, sizeof fv) != 0) continue;
+    bool same = true;
+    for (int i = 0; i < nin; i++) same = same && n->in[i] == in[i];
+    if (same) return n;
+  }
+  Node *n = arena_alloc(sizeof *n);
+  n->id = next_id++;
+  n->op = op;
+  n->dt = dt;
+  n->sh = sh;
+  n->nin = nin;
+  for (int i = 0; i < nin; i++) n->in[i] = in[i];
+  memcpy(n->ia, attrs, sizeof attrs);
+  n->fv = fv;
+  n->bpow = bpow;
+  n->slot = slot;
+  n->name = name;
+  n->loc = loc;
+  n->hnext = *bucket;
+  *bucket = n;
+  return n;
+}
+
+Node *g_param(const char *name, int slot, Dtype dt, Shape sh) {
+  return node_intern(OP_PARAM, dt, sh, NULL, 0, NULL, 0, 0, slot, name, cur_loc);
+}
+Node *g_state(const char *name, int slot, Dtype dt, Shape sh) {
+  return node_intern(OP_STATE, dt, sh, NULL, 0, NULL, 0, 0, slot, name, cur_loc);
+}
+Node *g_input(const char *name, int slot, Dtype dt, Shape sh) {
+  return node_intern(OP_INPUT, dt, sh, NULL, 0, NULL, 0, 0, slot, name, cur_loc);
+}
+Node *g_const(double v, int bpow, Dtype dt, Shape sh) {
+  if (v == 0) v = 0; /* fold -0.0 into 0.0 so both intern alike */
+  return node_intern(OP_CONST, dt, sh, NULL, 0, NULL, v, v == 0 ? 0 : bpow, -1, NULL, cur_loc);
+}
+Node *g_scalar(double v, Dtype dt) { return g_const(v, 0, dt, shape_scalar()); }
+
+static void print_const(double v, int bpow, FILE *out) {
+  if (bpow == 0) { fprintf(out, "%.9g", v); return; }
+  if (bpow == -1) {
+    if (v == 1) fprintf(out, "1/B");
+    else if (v == -1) fprintf(out, "-1/B");
+    else fprintf(out, "%.9g/B", v);
+    return;
+  }
+  fprintf(out, "%.9g*B^%d", v, bpow);
+}
+
+void node_print(const Node *n, FILE *out) {
+  fprintf(out, "%%%d = %s %s%s", n->id, op_info[n->op].name, dtype_name(n->dt), shape_str(&n->sh));
+  switch (n->op) {
+  case OP_PARAM: case OP_STATE: case OP_INPUT:
+    fprintf(out, " %s (slot %d)\n", n->name, n->slot);
+    return;
+  case OP_CONST:
+    fprintf(out, " ");
+    print_const(n->fv, n->bpow, out);
+    fprintf(out, "\n");
+    return;
+  default: break;
+  }
+  for (int i = 0; i < n->nin; i++) fprintf(out, "%s %%%d", i ? "," : "", n->in[i]->id);
+  switch (n->op) {
+  case OP_SUM: case OP_MAX: {
+    fprintf(out, " axes=");
+    int first = 1;
+    for (int i = 0; i < n->in[0]->sh.rank; i++)
+      if (n->ia[0] >> i & 1) { fprintf(out, "%s%d", first ? "" : ",", i); first = 0; }
+    break;
+  }
+  case OP_MATMUL:
+    if (n->ia[0] || n->ia[1]) fprintf(out, " trans=%s%s", n->ia[0] ? "a" : "", n->ia[1] ? "b" : "");
+    break;
+  case OP_TRANSPOSE: case OP_SLICE: case OP_PAD: {
+    fprintf(out, " %s=(", n->op == OP_TRANSPOSE ? "perm" : "start");
+    for (int i = 0; i < n->sh.rank; i++) fprintf(out, "%s%lld", i ? "," : "", (long long)n->ia[i]);
+    fprintf(out, ")");
+    break;
+  }
+  case OP_CONCAT: fprintf(out, " axis=%lld", (long long)n->ia[0]); break;
+  case OP_LEAKY_RELU: fprintf(out, " slope=%.9g", n->fv); break;
+  case OP_ELU: fprintf(out, " alpha=%.9g", n->fv); break;
+  default: break;
+  }
+  fprintf(out, "\n");
+}
+
+void kernel_add_out(Kernel *k, Node *n, int slot, const char *label) {
+  if (k->nouts == k->capouts) {
+    int cap = k->capouts ? 2 * k->capouts : 8;
+    KOut *o = arena_alloc(sizeof *o * cap);
+    if (k->nouts) memcpy(o, k->outs, sizeof *o * k->nouts);
+    k->outs = o;
+    k->capouts = cap;
+  }
+  k->outs[k->nouts++] = (KOut){n, slot, label};
+}
+
+/* Post-order DFS with an explicit stack (graphs can be deep). */
+void kernel_schedule(Kernel *k) {
+  int cap = graph_node_count() + 1;
+  char *seen = arena_alloc(cap);
+  Node **order = arena_alloc(sizeof *order * cap);
+  Node **stack = arena_alloc(sizeof *stack * cap * 4);
+  int *next = arena_alloc(sizeof *next * cap * 4);
+  int norder = 0;
+  for (int o = 0; o < k->nouts; o++) {
+    int sp = 0;
+    if (seen[k->outs[o].node->id]) continue;
+    stack[sp] = k->outs[o].node;
+    next[sp++] = 0;
+    seen[k->outs[o].node->id] = 1;
+    while (sp) {
+      Node *n = stack[sp - 1];
+      if (next[sp - 1] < n->nin) {
+        Node *c = n->in[next[sp - 1]++];
+        if (!seen[c->id]) {
+          seen[c->id] = 1;
+          stack[sp] = c;
+          next[sp++] = 0;
+        }
+      } else {
+        order[norder++] = n;
+        sp--;
+      }
+    }
+  }
+  k->sched = order;
+  k->nsched = norder;
+}
+
+void kernel_print(const Kernel *k, FILE *out, bool grads_only) {
+  fprintf(out, "kernel %s {\n", k->name);
+  for (int i = 0; i < k->nsched; i++) {
+    fprintf(out, "  ");
+    node_print(k->sched[i], out);
+  }
+  for (int i = 0; i < k->nouts; i++)
+    fprintf(out, "  %s <- %%%d\n", k->outs[i].label, k->outs[i].node->id);
+  fprintf(out, "}\n");
+}

@@ -1,0 +1,191 @@
+/*
+ * graph.h — the tensor-graph IR and the passes over it (included by nnc.h).
+ *
+ * A Node is immutable and interned: building a node equal to an existing
+ * one (same op, dtype, shape, inputs and attributes) returns the existing
+ * one, so common subexpressions are shared for free and equality is pointer
+ * equality.  Node ids grow with creation, so increasing id is a topological
+ * order.  Passes build new nodes; they never edit old ones.
+ *
+ * Shapes are static except for the batch dimension: a Dim is k * B^b with
+ * b in {0, 1}, B being the batch size of the kernel call.
+ */
+#ifndef NNC_GRAPH_H
+#define NNC_GRAPH_H
+
+#include "ops.h"
+
+#define MAX_RANK 8
+
+typedef struct Dim { int64_t k; int b; } Dim; /* k * B^b */
+typedef struct Shape { int rank; Dim d[MAX_RANK]; } Shape;
+
+Shape shape_scalar(void);
+Shape shape_of(int rank, const Dim *d);
+bool shape_eq(const Shape *a, const Shape *b);
+Dim shape_numel(const Shape *s);  /* product; b may exceed 1 for odd shapes */
+char *shape_str(const Shape *s);  /* "[B, 784]" in the arena */
+char *dim_str(Dim d);
+
+typedef struct Node Node;
+struct Node {
+  int id;
+  Op op;
+  Dtype dt;
+  Shape sh;
+  Node *in[3];
+  int nin;
+  int64_t ia[MAX_RANK]; /* integer attributes: axes mask, perm, offsets, flags */
+  double fv;            /* CONST value, LEAKY_RELU slope, ELU alpha */
+  int bpow;             /* CONST: value is fv * B^bpow */
+  int slot;             /* PARAM/STATE/INPUT: runtime slot; else -1 */
+  const char *name;     /* PARAM/STATE/INPUT name */
+  Loc loc;              /* the source expression that made it */
+  Node *hnext;          /* intern table chain */
+};
+
+/* ---- graph.c: interning builder --------------------------------------- */
+
+/* The raw interning constructor; most code uses the g_* helpers, which go
+ * through the simplifier's rewrite rules unless simplification is off. */
+Node *node_intern(Op op, Dtype dt, Shape sh, Node **in, int nin,
+                  const int64_t *ia, double fv, int bpow, int slot,
+                  const char *name, Loc loc);
+void graph_set_loc(Loc loc); /* location given to nodes built from now on */
+Loc graph_loc(void);
+int graph_node_count(void);
+
+/* Leaves */
+Node *g_param(const char *name, int slot, Dtype dt, Shape sh);
+Node *g_state(const char *name, int slot, Dtype dt, Shape sh);
+Node *g_input(const char *name, int slot, Dtype dt, Shape sh);
+Node *g_const(double v, int bpow, Dtype dt, Shape sh);
+Node *g_scalar(double v, Dtype dt);
+
+/* Builders with shape rules (shape.c).  They return NULL after reporting a
+ * user error at graph_loc() (broadcast mismatch, bad axis, ...). */
+Node *g_unary(Op op, Node *a);
+Node *g_unary_attr(Op op, Node *a, double fv);
+Node *g_binary(Op op, Node *a, Node *b);
+Node *g_select(Node *c, Node *a, Node *b);
+Node *g_reduce(Op op, Node *a, uint64_t axes_mask);     /* keeps size-1 dims */
+Node *g_row(Op op, Node *a);                            /* softmax family */
+Node *g_matmul(Node *a, Node *b, int ta, int tb);
+Node *g_reshape(Node *a, Shape sh);
+Node *g_broadcast(Node *a, Shape sh);
+Node *g_transpose(Node *a, const int64_t *perm);
+Node *g_slice(Node *a, const int64_t *start, Shape out);
+Node *g_pad(Node *a, const int64_t *start, Shape out);
+Node *g_concat(Node *a, Node *b, int axis);
+Node *g_onehot(Node *labels, int64_t n, Dtype dt);
+Node *g_argmax(Node *a);
+Node *g_cast(Node *a, Dtype dt);
+/* Sum a broadcast result back to shape sh (gradient of broadcasting). */
+Node *g_unbroadcast(Node *a, Shape sh);
+bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
+/* Why the last g_* builder returned NULL ("shapes [B, 3] and [4] ..."). */
+const char *shape_error(void);
+
+/* Printing: `%12 = mul f32[B, 10] %10, %11` */
+void node_print(const Node *n, FILE *out);
+
+/* ---- a kernel: named outputs over the graph --------------------------- */
+
+typedef struct KOut {
+  Node *node;
+  int slot;          /* slot to write (OUTPUT or GRAD) */
+  const char *label; /* "loss", "correct", "grad W1" */
+} KOut;
+
+typedef struct Kernel {
+  const char *name; /* "train", "eval" */
+  KOut *outs; int nouts, capouts;
+  Node **sched; int nsched; /* computed by kernel_schedule: post-order */
+} Kernel;
+
+void kernel_add_out(Kernel *k, Node *n, int slot, const char *label);
+void kernel_schedule(Kernel *k);       /* DFS post-order from outputs (DCE) */
+void kernel_print(const Kernel *k, FILE *out, bool grads_only);
+void verify_kernel(const Kernel *k);   /* IR invariants; nnc_unreachable on a bug */
+
+/* ---- simplify.c -------------------------------------------------------- */
+
+extern bool simplify_enabled;
+/* Rewrite rules applied at construction: returns a simpler equivalent
+ * node or NULL if no rule applies. */
+Node *simplify_rules(Op op, Dtype dt, Shape sh, Node **in, int nin,
+                     const int64_t *ia, double fv, int bpow);
+bool node_is_const(const Node *n, double *v, int *bpow);
+
+/* ---- grad.c ------------------------------------------------------------ */
+
+/* d loss / d wrt[i] for each i (loss a scalar); NULL where it does not
+ * depend on it. */
+void grad_build(Node *loss, Node **wrt, int nwrt, Node **out);
+
+/* ---- lower.c: AST → slots and kernels ---------------------------------- */
+
+/* A call with named numeric settings: sgd(lr=0.5, momentum=0.9), normal(0, 0.1). */
+typedef struct HyperCall {
+  const char *name;
+  int n;
+  const char *keys[16]; /* NULL for positional */
+  double vals[16];
+} HyperCall;
+
+typedef struct SlotDesc {
+  int role;          /* NNRT_SLOT_* */
+  const char *name;
+  Dtype dt;
+  Shape sh;          /* batch dims as b=1 */
+  Ast *init;         /* PARAM/STATE initialiser expr */
+  HyperCall initc;   /* ... evaluated: name and positional args */
+  int64_t fan_in, fan_out;
+  int grad_of, opt;  /* GRAD: its param; the optimizer index */
+  const char *field; /* INPUT: data field */
+  const char *what;  /* OUTPUT: "loss", "correct" */
+  Node *node;        /* leaf node for PARAM/STATE/INPUT */
+} SlotDesc;
+
+/* One data field of one split, as the runtime will load it. */
+typedef struct DataSrc {
+  const char *field, *split; /* split: "train" or "test" */
+  const char *path;          /* idx(...) file, or NULL for a table */
+  double scale;
+  int64_t n, per;            /* table: n samples of per values */
+  double *table;
+} DataSrc;
+
+typedef struct Program {
+  const char *name;
+  const char *source;
+  Ast *train;        /* the train block */
+  Ast *data;         /* its data block */
+  SlotDesc **slots; int nslots, capslots;
+  DataSrc **srcs; int nsrcs, capsrcs;
+  Kernel train_k, eval_k;
+  Node *loss;        /* the forward loss */
+  Ast *optimizer;    /* call expr: sgd(lr=0.5, ...) */
+  Ast *schedule;     /* or NULL */
+  HyperCall opt, sched; /* ... evaluated (sched.name NULL if none) */
+  int64_t epochs, batch, seed;
+  struct InfoRow { const char *name, *kind, *shape; int64_t params, flops; } *info;
+  int ninfo, capinfo;
+} Program;
+
+/* Lower the module's (single) train block; NULL after reporting errors. */
+Program *lower_program(Module *m, bool with_grads);
+
+/* ---- codegen/llvm.c and link.c ---------------------------------------- */
+
+typedef struct CodegenOptions {
+  int opt_level; /* 0..3 */
+} CodegenOptions;
+
+/* Build the LLVM module for the program; returns an LLVMModuleRef as void*. */
+void *codegen_module(Program *p, const CodegenOptions *o);
+int codegen_print_ir(void *module, FILE *out);
+int codegen_emit(void *module, const CodegenOptions *o, const char *path, bool assembly);
+int link_executable(const char *obj, const char *out);
+
+#endif

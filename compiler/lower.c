@@ -1,0 +1,1257 @@
+/*
+ * lower.c — from the checked AST to slots and kernels: name resolution in
+ * scopes, model instantiation (parameters become slots), function inlining,
+ * static shape checking through the g_* builders, and the train block's
+ * loss, metric and gradients.
+ *
+ * Every function call is inlined: a `fn` is a template over shapes, and the
+ * dimension names in its signature (B, in, out) are bound by unifying the
+ * declared types with the actual arguments.  Values that are not tensors
+ * (integers, dims, strings, lists, model instances, data sources) are
+ * compile-time values and never reach the graph.
+ *
+ * Errors are reported where the user wrote the culprit, with both shapes;
+ * evaluation then continues with a NULL value ("poison") that silences
+ * follow-on errors from the same expression.
+ */
+#include "nnc.h"
+#include "../runtime/include/nnrt.h"
+#include <math.h>
+#include <string.h>
+
+typedef struct Inst Inst;
+typedef struct Env Env;
+
+typedef enum { V_TENSOR, V_NUM, V_DIM, V_STR, V_LIST, V_INST, V_DATA, V_FN } VKind;
+
+typedef struct Value {
+  VKind k;
+  Node *n;            /* V_TENSOR */
+  double num;         /* V_NUM */
+  bool is_int;
+  Dim dim;            /* V_DIM */
+  const char *s;      /* V_STR; V_DATA: path */
+  struct Value **items; int nitems, capitems; /* V_LIST */
+  Inst *inst;         /* V_INST; V_FN: owner (or NULL) */
+  Ast *fn;            /* V_FN */
+  double scale;       /* V_DATA */
+  Loc loc;            /* where the value was made (for notes) */
+} Value;
+
+typedef struct Binding { const char *name; Value *v; struct Binding *next; } Binding;
+struct Env { Binding *b; Env *parent; Inst *self; };
+
+struct Inst {
+  Ast *model;
+  const char *prefix; /* "" for the trained model, "l1." for its layer l1 */
+  Env *ctor;          /* constructor arguments */
+  Binding *members;   /* params, states, layers */
+  const char *out_shape;
+  int64_t params, flops;
+  int info_row;
+};
+
+static Module *mod;
+static Program *prog;
+static int depth;
+static Inst *cur_inst;              /* the instance whose fn is running (FLOP accounting) */
+static Node *clf_pred, *clf_target; /* the classifier loss seen at train level */
+static const char *clf_kind;
+
+/* ---- values and scopes -------------------------------------------------- */
+
+static Value *mk(VKind k, Loc loc) {
+  Value *v = arena_alloc(sizeof *v);
+  v->k = k;
+  v->loc = loc;
+  return v;
+}
+static Value *mk_tensor(Node *n, Loc loc) {
+  if (!n) return NULL;
+  Value *v = mk(V_TENSOR, loc);
+  v->n = n;
+  return v;
+}
+static Value *mk_num(double x, bool is_int, Loc loc) {
+  Value *v = mk(V_NUM, loc);
+  v->num = x;
+  v->is_int = is_int;
+  return v;
+}
+
+static void bind(Env *e, const char *name, Value *v) {
+  Binding *b = arena_alloc(sizeof *b);
+  b->name = name;
+  b->v = v;
+  b->next = e->b;
+  e->b = b;
+}
+static Value *lookup_b(Binding *b, const char *name) {
+  for (; b; b = b->next)
+    if (strcmp(b->name, name) == 0) return b->v;
+  return NULL;
+}
+static Env *env_new(Env *parent, Inst *self) {
+  Env *e = arena_alloc(sizeof *e);
+  e->parent = parent;
+  e->self = self;
+  return e;
+}
+
+static const char *vkind_name(const Value *v) {
+  switch (v->k) {
+  case V_TENSOR: return arena_printf("tensor %s%s", dtype_name(v->n->dt), shape_str(&v->n->sh));
+  case V_NUM: return v->is_int ? "integer" : "number";
+  case V_DIM: return "dimension";
+  case V_STR: return "string";
+  case V_LIST: return "list";
+  case V_INST: return arena_printf("layer of model '%s'", v->inst->model->name);
+  case V_DATA: return "data source";
+  case V_FN: return "function";
+  }
+  return "value";
+}
+
+static char *tstr(const Node *n) { return arena_printf("%s%s", dtype_name(n->dt), shape_str(&n->sh)); }
+
+/* ---- compile-time numbers and dims -------------------------------------- */
+
+static Value *eval(Env *e, Ast *x);
+
+static bool as_int(Value *v, Ast *at, int64_t *out) {
+  if (!v) return false;
+  if (v->k == V_NUM && v->is_int) { *out = (int64_t)v->num; return true; }
+  if (v->k == V_NUM && v->num == floor(v->num) && fabs(v->num) < 9e15) { *out = (int64_t)v->num; return true; }
+  if (v->k == V_DIM && v->dim.b == 0) { *out = v->dim.k; return true; }
+  diag_error(at->loc, "expected an integer here, found %s", vkind_name(v));
+  return false;
+}
+
+static bool as_num(Value *v, Ast *at, double *out) {
+  if (!v) return false;
+  if (v->k == V_NUM) { *out = v->num; return true; }
+  if (v->k == V_DIM && v->dim.b == 0) { *out = (double)v->dim.k; return true; }
+  diag_error(at->loc, "expected a number here, found %s", vkind_name(v));
+  return false;
+}
+
+static bool as_dim(Value *v, Ast *at, Dim *out) {
+  if (!v) return false;
+  if (v->k == V_DIM) { *out = v->dim; return true; }
+  int64_t k;
+  if (v->k == V_NUM && as_int(v, at, &k)) {
+    if (k < 0) { diag_error(at->loc, "a dimension cannot be negative (%lld)", (long long)k); return false; }
+    *out = (Dim){k, 0};
+    return true;
+  }
+  diag_error(at->loc, "expected a dimension here, found %s", vkind_name(v));
+  return false;
+}
+
+/* Evaluate a declared type in env e.  Unknown dim names are bound in
+ * `dims` (unification) when `actual` is given, else they are an error
+ * unless allow_batch names the batch dim. */
+static bool eval_type(Env *e, Ast *t, Env *dims, const Shape *actual, Shape *out) {
+  Shape s = {0};
+  if (t->nargs > MAX_RANK) { diag_error(t->loc, "rank %d exceeds the maximum of %d", t->nargs, MAX_RANK); return false; }
+  s.rank = t->nargs;
+  bool ok = true;
+  for (int i = 0; i < t->nargs; i++) {
+    Ast *d = t->args[i];
+    if (d->kind == AST_NAME && dims && !lookup_b(dims->b, d->name)) {
+      Value *v = NULL;
+      for (Env *p = e; p && !v; p = p->parent) v = lookup_b(p->b, d->name);
+      if (!v && e->self && e->self->ctor) v = lookup_b(e->self->ctor->b, d->name);
+      if (!v) {
+        if (!actual || i >= actual->rank) {
+          s.d[i] = (Dim){1, 1}; /* a free dim name in an unchecked type is the batch */
+          continue;
+        }
+        Value *dv = mk(V_DIM, d->loc);
+        dv->dim = actual->d[i];
+        bind(dims, d->name, dv);
+        s.d[i] = dv->dim;
+        continue;
+      }
+    }
+    Env *scope = dims ? dims : e;
+    Value *v;
+    if (d->kind == AST_NAME && dims && lookup_b(dims->b, d->name)) v = lookup_b(dims->b, d->name);
+    else v = eval(scope == dims ? e : scope, d);
+    Dim dd;
+    if (!as_dim(v, d, &dd)) { ok = false; continue; }
+    s.d[i] = dd;
+  }
+  *out = s;
+  return ok;
+}
+
+/* ---- reporting tensor-op errors ------------------------------------------ */
+
+static void note_operand(Ast *x, Value *v, const char *which) {
+  if (!x || !v || v->k != V_TENSOR) return;
+  diag_note(x->loc, "%s has type %s", which, tstr(v->n));
+  Node *n = v->n;
+  if ((n->op == OP_PARAM || n->op == OP_INPUT || n->op == OP_STATE) && n->loc.file)
+    diag_note(n->loc, "'%s' is declared here", n->name);
+}
+
+static Value *op_result(Node *n, Ast *at, Ast *xa, Value *va, Ast *xb, Value *vb) {
+  if (n) return mk_tensor(n, at->loc);
+  diag_error(at->loc, "%s", shape_error());
+  note_operand(xa, va, xb ? "left operand" : "operand");
+  if (xb) note_operand(xb, vb, "right operand");
+  return NULL;
+}
+
+/* A number used next to a tensor becomes a scalar constant of its dtype. */
+static Node *to_node(Value *v, Dtype like, Ast *at) {
+  if (!v) return NULL;
+  if (v->k == V_TENSOR) return v->n;
+  if (v->k == V_NUM) return g_scalar(v->num, like);
+  if (v->k == V_DIM) return g_const((double)v->dim.k, v->dim.b, like, shape_scalar());
+  diag_error(at->loc, "expected a tensor here, found %s", vkind_name(v));
+  return NULL;
+}
+
+static Dtype float_of(Value *a, Value *b) {
+  if (a && a->k == V_TENSOR) return a->n->dt;
+  if (b && b->k == V_TENSOR) return b->n->dt;
+  return DT_F32;
+}
+
+/* ---- expressions --------------------------------------------------------- */
+
+static Value *call(Env *e, Ast *x);
+static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs);
+
+static Value *lookup(Env *e, const char *name) {
+  for (Env *p = e; p; p = p->parent) {
+    Value *v = lookup_b(p->b, name);
+    if (v) return v;
+  }
+  for (Env *p = e; p; p = p->parent) {
+    if (!p->self) continue;
+    Value *v = lookup_b(p->self->members, name);
+    if (v) return v;
+    if (p->self->ctor && (v = lookup_b(p->self->ctor->b, name))) return v;
+    Ast *fn = sema_find_member(p->self->model, AST_FN, name);
+    if (fn) {
+      Value *f = mk(V_FN, fn->loc);
+      f->fn = fn;
+      f->inst = p->self;
+      return f;
+    }
+    break;
+  }
+  Ast *top = sema_find(mod, AST_FN, name);
+  if (top) {
+    Value *f = mk(V_FN, top->loc);
+    f->fn = top;
+    return f;
+  }
+  Ast *c = sema_find(mod, AST_CONST, name);
+  if (c) return eval(env_new(NULL, NULL), c->a);
+  return NULL;
+}
+
+static Value *binop(Env *e, Ast *x) {
+  Value *a = eval(e, x->a), *b = eval(e, x->b);
+  if (!a || !b) return NULL;
+  bool ta = a->k == V_TENSOR, tb = b->k == V_TENSOR;
+  if (!ta && !tb) { /* compile-time arithmetic */
+    if (a->k == V_DATA && x->op == '/' && b->k == V_NUM) {
+      Value *d = mk(V_DATA, x->loc);
+      *d = *a;
+      d->scale = a->scale / b->num;
+      return d;
+    }
+    if (a->k == V_DATA && x->op == '*' && b->k == V_NUM) {
+      Value *d = mk(V_DATA, x->loc);
+      *d = *a;
+      d->scale = a->scale * b->num;
+      return d;
+    }
+    if ((a->k == V_DIM || b->k == V_DIM) && (x->op == '*' || x->op == '+')) {
+      Dim da, db;
+      if (!as_dim(a, x->a, &da) || !as_dim(b, x->b, &db)) return NULL;
+      Value *v = mk(V_DIM, x->loc);
+      if (x->op == '*' && da.b + db.b <= 1) v->dim = (Dim){da.k * db.k, da.b + db.b};
+      else if (x->op == '+' && da.b == 0 && db.b == 0) v->dim = (Dim){da.k + db.k, 0};
+      else { diag_error(x->loc, "this dimension arithmetic is not supported"); return NULL; }
+      return v;
+    }
+    double p, q;
+    if (!as_num(a, x->a, &p) || !as_num(b, x->b, &q)) return NULL;
+    bool ints = a->is_int && b->is_int && a->k == V_NUM && b->k == V_NUM;
+    switch (x->op) {
+    case '+': return mk_num(p + q, ints, x->loc);
+    case '-': return mk_num(p - q, ints, x->loc);
+    case '*': return mk_num(p * q, ints, x->loc);
+    case '/':
+      if (q == 0 && ints) { diag_error(x->loc, "division by zero"); return NULL; }
+      return mk_num(ints ? (double)((int64_t)p / (int64_t)q) : p / q, ints, x->loc);
+    case '^': return mk_num(pow(p, q), ints && q >= 0, x->loc);
+    case '<': return mk_num(p < q, true, x->loc);
+    case '>': return mk_num(p > q, true, x->loc);
+    case OPC_EQ: return mk_num(p == q, true, x->loc);
+    case OPC_NE: return mk_num(p != q, true, x->loc);
+    case OPC_LE: return mk_num(p <= q, true, x->loc);
+    case OPC_GE: return mk_num(p >= q, true, x->loc);
+    case '@': diag_error(x->loc, "'@' needs two tensors, found %s and %s", vkind_name(a), vkind_name(b)); return NULL;
+    }
+    nnc_unreachable("binary operator %d", x->op);
+  }
+  Dtype dt = float_of(a, b);
+  Node *na = to_node(a, dt, x->a), *nb = to_node(b, dt, x->b);
+  if (!na || !nb) return NULL;
+  graph_set_loc(x->loc);
+  Node *r;
+  switch (x->op) {
+  case '+': r = g_binary(OP_ADD, na, nb); break;
+  case '-': r = g_binary(OP_SUB, na, nb); break;
+  case '*': r = g_binary(OP_MUL, na, nb); break;
+  case '/': r = g_binary(OP_DIV, na, nb); break;
+  case '^': r = g_binary(OP_POW, na, nb); break;
+  case '<': r = g_binary(OP_LT, na, nb); break;
+  case '>': r = g_binary(OP_GT, na, nb); break;
+  case OPC_EQ: r = g_binary(OP_EQ, na, nb); break;
+  case OPC_NE: r = g_binary(OP_NE, na, nb); break;
+  case OPC_LE: r = g_binary(OP_LE, na, nb); break;
+  case OPC_GE: r = g_binary(OP_GE, na, nb); break;
+  case '@':
+    r = g_matmul(na, nb, 0, 0);
+    if (r && cur_inst && na->sh.rank == 2) {
+      int64_t m = na->sh.d[0].b ? 1 : na->sh.d[0].k;
+      cur_inst->flops += 2 * m * na->sh.d[1].k * nb->sh.d[1].k;
+    }
+    break;
+  default: nnc_unreachable("binary operator %d", x->op);
+  }
+  return op_result(r, x, x->a, a, x->b, b);
+}
+
+static Value *index_expr(Env *e, Ast *x) {
+  Value *a = eval(e, x->a);
+  if (!a) return NULL;
+  if (a->k == V_LIST) {
+    int64_t i;
+    if (x->nargs != 1 || !as_int(eval(e, x->args[0]), x->args[0], &i)) return NULL;
+    if (i < 0) i += a->nitems;
+    if (i < 0 || i >= a->nitems) { diag_error(x->args[0]->loc, "index %lld out of range for a list of %d", (long long)i, a->nitems); return NULL; }
+    return a->items[i];
+  }
+  if (a->k != V_TENSOR) { diag_error(x->loc, "cannot index a %s", vkind_name(a)); return NULL; }
+  Node *n = a->n;
+  if (x->nargs > n->sh.rank) {
+    diag_error(x->loc, "%d indices for a tensor of rank %d (%s)", x->nargs, n->sh.rank, tstr(n));
+    return NULL;
+  }
+  int64_t start[MAX_RANK] = {0};
+  Shape out = n->sh, squeezed = {0};
+  for (int i = 0; i < n->sh.rank; i++) {
+    Ast *ix = i < x->nargs ? x->args[i] : NULL;
+    Dim d = n->sh.d[i];
+    if (!ix || (ix->kind == AST_SLICE && !ix->a && !ix->b)) { squeezed.d[squeezed.rank++] = d; continue; }
+    if (d.b) { diag_error(ix->loc, "cannot index the batch dimension"); return NULL; }
+    int64_t lo = 0, hi = d.k;
+    if (ix->kind == AST_SLICE) {
+      if (ix->a && !as_int(eval(e, ix->a), ix->a, &lo)) return NULL;
+      if (ix->b && !as_int(eval(e, ix->b), ix->b, &hi)) return NULL;
+    } else {
+      if (!as_int(eval(e, ix), ix, &lo)) return NULL;
+      hi = lo + 1;
+    }
+    if (lo < 0) lo += d.k;
+    if (hi < 0) hi += d.k;
+    if (lo < 0 || hi > d.k || lo >= hi) {
+      diag_error(ix->loc, "index range %lld:%lld is out of bounds for dimension %d of size %lld", (long long)lo,
+                 (long long)hi, i, (long long)d.k);
+      return NULL;
+    }
+    start[i] = lo;
+    out.d[i] = (Dim){hi - lo, 0};
+    if (ix->kind == AST_SLICE) squeezed.d[squeezed.rank++] = out.d[i];
+  }
+  graph_set_loc(x->loc);
+  Node *r = g_slice(n, start, out);
+  if (r) r = g_reshape(r, squeezed);
+  return op_result(r, x, x->a, a, NULL, NULL);
+}
+
+static Value *eval(Env *e, Ast *x) {
+  if (!x) return NULL;
+  switch (x->kind) {
+  case AST_NUM: return mk_num(x->num, x->is_int, x->loc);
+  case AST_STR: {
+    Value *v = mk(V_STR, x->loc);
+    v->s = x->name;
+    return v;
+  }
+  case AST_NAME: {
+    Value *v = lookup(e, x->name);
+    if (!v) {
+      if (sema_find(mod, AST_MODEL, x->name))
+        diag_error(x->loc, "model '%s' used as a value; declare it with 'layer NAME = %s(...);'", x->name, x->name);
+      else
+        diag_error(x->loc, "unknown name '%s'", x->name);
+    }
+    return v;
+  }
+  case AST_LIST: {
+    Value *v = mk(V_LIST, x->loc);
+    for (int i = 0; i < x->nargs; i++) {
+      Value *it = eval(e, x->args[i]);
+      if (!it) return NULL;
+      PUSH(v->items, v->nitems, v->capitems, it);
+    }
+    return v;
+  }
+  case AST_UNOP: {
+    Value *a = eval(e, x->a);
+    if (!a) return NULL;
+    if (a->k == V_NUM) return mk_num(-a->num, a->is_int, x->loc);
+    if (a->k != V_TENSOR) { diag_error(x->loc, "cannot negate a %s", vkind_name(a)); return NULL; }
+    graph_set_loc(x->loc);
+    return mk_tensor(g_unary(OP_NEG, a->n), x->loc);
+  }
+  case AST_BINOP: return binop(e, x);
+  case AST_CALL: return call(e, x);
+  case AST_INDEX: return index_expr(e, x);
+  case AST_MEMBER: {
+    Value *o = eval(e, x->a);
+    if (!o) return NULL;
+    if (o->k != V_INST) { diag_error(x->loc, "a %s has no member '%s'", vkind_name(o), x->name); return NULL; }
+    Value *v = lookup_b(o->inst->members, x->name);
+    if (v) return v;
+    Ast *fn = sema_find_member(o->inst->model, AST_FN, x->name);
+    if (fn) {
+      Value *f = mk(V_FN, x->loc);
+      f->fn = fn;
+      f->inst = o->inst;
+      return f;
+    }
+    diag_error(x->loc, "model '%s' has no member '%s'", o->inst->model->name, x->name);
+    return NULL;
+  }
+  default:
+    diag_error(x->loc, "expected an expression");
+    return NULL;
+  }
+}
+
+/* ---- builtins ------------------------------------------------------------ */
+
+typedef struct Args {
+  Ast *site;
+  Value *pos[8]; Ast *pos_ast[8]; int npos;
+  const char *kw[8]; Value *kwv[8]; Ast *kw_ast[8]; int nkw;
+} Args;
+
+static Value *kwarg(Args *a, const char *name, Ast **at) {
+  for (int i = 0; i < a->nkw; i++)
+    if (strcmp(a->kw[i], name) == 0) {
+      if (at) *at = a->kw_ast[i];
+      return a->kwv[i];
+    }
+  return NULL;
+}
+
+static Node *tensor_arg(Args *a, int i, const char *fname) {
+  if (i >= a->npos) {
+    diag_error(a->site->loc, "'%s' needs at least %d argument%s", fname, i + 1, i ? "s" : "");
+    return NULL;
+  }
+  if (!a->pos[i]) return NULL;
+  if (a->pos[i]->k == V_NUM) return g_scalar(a->pos[i]->num, DT_F32);
+  if (a->pos[i]->k != V_TENSOR) {
+    diag_error(a->pos_ast[i]->loc, "argument %d of '%s' must be a tensor, found %s", i + 1, fname, vkind_name(a->pos[i]));
+    return NULL;
+  }
+  return a->pos[i]->n;
+}
+
+static bool axis_arg(Args *a, const char *fname, int rank, uint64_t *mask, bool *given) {
+  Ast *at = NULL;
+  Value *v = kwarg(a, "axis", &at);
+  if (!v && a->npos > 1) { v = a->pos[1]; at = a->pos_ast[1]; }
+  *given = v != NULL;
+  if (!v) { *mask = rank ? (1ull << rank) - 1 : 0; return true; }
+  *mask = 0;
+  Value *one[1] = {v};
+  Value **items = v->k == V_LIST ? v->items : one;
+  int n = v->k == V_LIST ? v->nitems : 1;
+  for (int i = 0; i < n; i++) {
+    int64_t ax;
+    if (!as_int(items[i], at, &ax)) return false;
+    if (ax < 0) ax += rank;
+    if (ax < 0 || ax >= rank) {
+      diag_error(at->loc, "axis %lld is out of range for '%s' on a tensor of rank %d", (long long)ax, fname, rank);
+      return false;
+    }
+    *mask |= 1ull << ax;
+  }
+  return true;
+}
+
+static Value *reduce_builtin(Args *a, Op op, bool mean, const char *fname) {
+  Node *x = tensor_arg(a, 0, fname);
+  if (!x) return NULL;
+  uint64_t mask;
+  bool given;
+  if (!axis_arg(a, fname, x->sh.rank, &mask, &given)) return NULL;
+  Value *kd = kwarg(a, "keepdim", NULL);
+  bool keep = kd && kd->k == V_NUM && kd->num != 0;
+  Node *r = g_reduce(op, x, mask);
+  if (mean) {
+    Dim cnt = {1, 0};
+    for (int i = 0; i < x->sh.rank; i++)
+      if (mask >> i & 1) { cnt.k *= x->sh.d[i].k; cnt.b += x->sh.d[i].b; }
+    r = g_binary(OP_MUL, r, g_const(1.0 / (double)cnt.k, -cnt.b, x->dt, shape_scalar()));
+  }
+  if (!keep) {
+    Shape s = {0};
+    for (int i = 0; i < x->sh.rank; i++)
+      if (!(mask >> i & 1)) s.d[s.rank++] = x->sh.d[i];
+    r = g_reshape(r, s);
+  }
+  return op_result(r, a->site, a->pos_ast[0], a->pos[0], NULL, NULL);
+}
+
+static bool shape_list(Args *a, Value *v, Ast *at, Shape *s) {
+  if (!v || v->k != V_LIST) { diag_error(at->loc, "expected a list of dimensions like [B, 784]"); return false; }
+  if (v->nitems > MAX_RANK) { diag_error(at->loc, "too many dimensions"); return false; }
+  s->rank = v->nitems;
+  for (int i = 0; i < v->nitems; i++) {
+    if (v->items[i]->k == V_NUM && v->items[i]->num == -1) { s->d[i] = (Dim){-1, 0}; continue; }
+    if (!as_dim(v->items[i], at, &s->d[i])) return false;
+  }
+  return true;
+}
+
+static const char *unary_names[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf", "sign", NULL};
+static const Op unary_ops[] = {OP_EXP, OP_LOG, OP_SQRT, OP_ABS, OP_TANH, OP_SIGMOID, OP_RELU, OP_SOFTPLUS, OP_GELU, OP_ERF, OP_SIGN};
+
+static bool is_builtin(const char *name) {
+  static const char *names[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf",
+                                "sign", "leaky_relu", "elu", "softmax", "log_softmax", "sum", "mean", "max",
+                                "reshape", "transpose", "concat", "onehot", "argmax", "size", "maximum", "where",
+                                "idx", "matmul", NULL};
+  for (int i = 0; names[i]; i++)
+    if (strcmp(names[i], name) == 0) return true;
+  return false;
+}
+
+static Value *builtin(const char *name, Args *a) {
+  Ast *site = a->site;
+  graph_set_loc(site->loc);
+  for (int i = 0; unary_names[i]; i++)
+    if (strcmp(name, unary_names[i]) == 0) {
+      Node *x = tensor_arg(a, 0, name);
+      return x ? op_result(g_unary(unary_ops[i], x), site, a->pos_ast[0], a->pos[0], NULL, NULL) : NULL;
+    }
+  if (!strcmp(name, "leaky_relu") || !strcmp(name, "elu")) {
+    Node *x = tensor_arg(a, 0, name);
+    bool leaky = name[0] == 'l';
+    double p = leaky ? 0.01 : 1.0;
+    Ast *at;
+    Value *v = kwarg(a, leaky ? "slope" : "alpha", &at);
+    if (!v && a->npos > 1) { v = a->pos[1]; at = a->pos_ast[1]; }
+    if (v && !as_num(v, at, &p)) return NULL;
+    return x ? op_result(g_unary_attr(leaky ? OP_LEAKY_RELU : OP_ELU, x, p), site, a->pos_ast[0], a->pos[0], NULL, NULL) : NULL;
+  }
+  if (!strcmp(name, "softmax") || !strcmp(name, "log_softmax")) {
+    Node *x = tensor_arg(a, 0, name);
+    if (!x) return NULL;
+    uint64_t mask;
+    bool given;
+    if (!axis_arg(a, name, x->sh.rank, &mask, &given)) return NULL;
+    if (given && mask != 1ull << (x->sh.rank - 1)) {
+      diag_error(site->loc, "'%s' is supported over the last axis only", name);
+      return NULL;
+    }
+    return op_result(g_row(name[0] == 's' ? OP_SOFTMAX : OP_LOG_SOFTMAX, x), site, a->pos_ast[0], a->pos[0], NULL, NULL);
+  }
+  if (!strcmp(name, "sum")) return reduce_builtin(a, OP_SUM, false, name);
+  if (!strcmp(name, "mean")) return reduce_builtin(a, OP_SUM, true, name);
+  if (!strcmp(name, "max")) return reduce_builtin(a, OP_MAX, false, name);
+  if (!strcmp(name, "matmul")) {
+    Node *x = tensor_arg(a, 0, name), *y = tensor_arg(a, 1, name);
+    return x && y ? op_result(g_matmul(x, y, 0, 0), site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]) : NULL;
+  }
+  if (!strcmp(name, "maximum")) {
+    Node *x = tensor_arg(a, 0, name), *y = tensor_arg(a, 1, name);
+    if (x && y && x->dt != y->dt) { if (x->op == OP_CONST) x = g_cast(x, y->dt); else y = g_cast(y, x->dt); }
+    return x && y ? op_result(g_binary(OP_MAXIMUM, x, y), site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]) : NULL;
+  }
+  if (!strcmp(name, "where")) {
+    Node *c = tensor_arg(a, 0, name), *x = tensor_arg(a, 1, name), *y = tensor_arg(a, 2, name);
+    if (!c || !x || !y) return NULL;
+    if (x->op == OP_CONST && x->sh.rank == 0) x = g_cast(x, y->dt);
+    if (y->op == OP_CONST && y->sh.rank == 0) y = g_cast(y, x->dt);
+    return op_result(g_select(c, x, y), site, a->pos_ast[1], a->pos[1], a->pos_ast[2], a->pos[2]);
+  }
+  if (!strcmp(name, "reshape")) {
+    Node *x = tensor_arg(a, 0, name);
+    Shape s;
+    if (!x || a->npos < 2 || !shape_list(a, a->pos[1], a->pos_ast[1], &s)) {
+      if (x && a->npos < 2) diag_error(site->loc, "'reshape' needs a shape: reshape(x, [B, 784])");
+      return NULL;
+    }
+    int infer = -1;
+    Dim known = {1, 0}, total = shape_numel(&x->sh);
+    for (int i = 0; i < s.rank; i++) {
+      if (s.d[i].k == -1) {
+        if (infer >= 0) { diag_error(a->pos_ast[1]->loc, "only one dimension can be -1"); return NULL; }
+        infer = i;
+      } else {
+        known.k *= s.d[i].k;
+        known.b += s.d[i].b;
+      }
+    }
+    if (infer >= 0) {
+      if (known.k == 0 || total.k % known.k || total.b < known.b) {
+        diag_error(a->pos_ast[1]->loc, "cannot infer the -1 dimension reshaping %s", tstr(x));
+        return NULL;
+      }
+      s.d[infer] = (Dim){total.k / known.k, total.b - known.b};
+    }
+    return op_result(g_reshape(x, s), site, a->pos_ast[0], a->pos[0], NULL, NULL);
+  }
+  if (!strcmp(name, "transpose")) {
+    Node *x = tensor_arg(a, 0, name);
+    if (!x) return NULL;
+    int64_t perm[MAX_RANK] = {0};
+    if (a->npos > 1) {
+      Value *p = a->pos[1];
+      if (!p || p->k != V_LIST || p->nitems != x->sh.rank) {
+        diag_error(a->pos_ast[1]->loc, "expected a permutation of %d axes", x->sh.rank);
+        return NULL;
+      }
+      for (int i = 0; i < p->nitems; i++)
+        if (!as_int(p->items[i], a->pos_ast[1], &perm[i])) return NULL;
+    } else {
+      if (x->sh.rank != 2) { diag_error(site->loc, "transpose(x) without a permutation needs a matrix, got %s", tstr(x)); return NULL; }
+      perm[0] = 1;
+    }
+    return op_result(g_transpose(x, perm), site, a->pos_ast[0], a->pos[0], NULL, NULL);
+  }
+  if (!strcmp(name, "concat")) {
+    Value *l = a->npos ? a->pos[0] : NULL;
+    if (!l || l->k != V_LIST || l->nitems < 1) { diag_error(site->loc, "'concat' takes a list of tensors: concat([a, b], axis=1)"); return NULL; }
+    int64_t axis = -1;
+    Ast *at;
+    Value *av = kwarg(a, "axis", &at);
+    if (av && !as_int(av, at, &axis)) return NULL;
+    Node *r = to_node(l->items[0], DT_F32, a->pos_ast[0]);
+    for (int i = 1; i < l->nitems && r; i++)
+      r = g_concat(r, to_node(l->items[i], r->dt, a->pos_ast[0]), (int)axis);
+    return op_result(r, site, a->pos_ast[0], NULL, NULL, NULL);
+  }
+  if (!strcmp(name, "onehot")) {
+    Node *y = tensor_arg(a, 0, name);
+    int64_t n;
+    if (!y || a->npos < 2) { if (y) diag_error(site->loc, "'onehot' needs the number of classes"); return NULL; }
+    if (!as_int(a->pos[1], a->pos_ast[1], &n)) return NULL;
+    if (y->dt == DT_F32 || y->dt == DT_F64) { /* already a distribution over classes */
+      if (y->sh.rank && y->sh.d[y->sh.rank - 1].k == n && !y->sh.d[y->sh.rank - 1].b) return a->pos[0];
+      diag_error(site->loc, "float targets %s are not a distribution over %lld classes", tstr(y), (long long)n);
+      return NULL;
+    }
+    Value *dv = kwarg(a, "like", NULL);
+    Dtype dt = dv && dv->k == V_TENSOR ? dv->n->dt : DT_F32;
+    return op_result(g_onehot(y, n, dt), site, a->pos_ast[0], a->pos[0], NULL, NULL);
+  }
+  if (!strcmp(name, "argmax")) {
+    Node *x = tensor_arg(a, 0, name);
+    return x ? op_result(g_argmax(x), site, a->pos_ast[0], a->pos[0], NULL, NULL) : NULL;
+  }
+  if (!strcmp(name, "size")) {
+    Node *x = tensor_arg(a, 0, name);
+    int64_t ax = 0;
+    if (!x || a->npos < 2 || !as_int(a->pos[1], a->pos_ast[1], &ax)) return NULL;
+    if (ax < 0) ax += x->sh.rank;
+    if (ax < 0 || ax >= x->sh.rank) { diag_error(a->pos_ast[1]->loc, "axis out of range for %s", tstr(x)); return NULL; }
+    Value *v = mk(V_DIM, site->loc);
+    v->dim = x->sh.d[ax];
+    return v;
+  }
+  if (!strcmp(name, "idx")) {
+    if (a->npos != 1 || !a->pos[0] || a->pos[0]->k != V_STR) {
+      diag_error(site->loc, "'idx' takes one file path: idx(\"train-images-idx3-ubyte.gz\")");
+      return NULL;
+    }
+    Value *d = mk(V_DATA, site->loc);
+    d->s = a->pos[0]->s;
+    d->scale = 1;
+    Ast *at;
+    Value *sc = kwarg(a, "scale", &at);
+    if (sc && !as_num(sc, at, &d->scale)) return NULL;
+    return d;
+  }
+  nnc_unreachable("builtin '%s' has no implementation", name);
+}
+
+/* ---- calls --------------------------------------------------------------- */
+
+static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *prefix);
+static bool hyper_eval(Ast *c, HyperCall *h);
+
+static Value *call(Env *e, Ast *x) {
+  Args a = {.site = x};
+  for (int i = 0; i < x->nargs; i++) {
+    Ast *arg = x->args[i];
+    if (arg->kind == AST_KWARG) {
+      if (a.nkw == 8) { diag_error(arg->loc, "too many keyword arguments"); return NULL; }
+      a.kw[a.nkw] = arg->name;
+      a.kw_ast[a.nkw] = arg->a;
+      a.kwv[a.nkw++] = eval(e, arg->a);
+    } else {
+      if (a.npos == 8) { diag_error(arg->loc, "too many arguments"); return NULL; }
+      a.pos_ast[a.npos] = arg;
+      a.pos[a.npos++] = eval(e, arg);
+    }
+  }
+  Ast *callee = x->a;
+  Value *f = NULL;
+  if (callee->kind == AST_NAME) {
+    f = NULL;
+    for (Env *p = e; p && !f; p = p->parent) f = lookup_b(p->b, callee->name);
+    if (!f) {
+      Value *m = lookup(e, callee->name);
+      if (m) f = m;
+    }
+    if (!f && is_builtin(callee->name)) {
+      for (int i = 0; i < a.npos; i++)
+        if (!a.pos[i]) return NULL;
+      return builtin(callee->name, &a);
+    }
+    if (!f) {
+      Ast *model = sema_find(mod, AST_MODEL, callee->name);
+      if (model) {
+        diag_error(x->loc, "model '%s' can only be instantiated in a 'layer' declaration", callee->name);
+        return NULL;
+      }
+      diag_error(callee->loc, "unknown function '%s'", callee->name);
+      return NULL;
+    }
+  } else {
+    f = eval(e, callee);
+    if (!f) return NULL;
+  }
+  for (int i = 0; i < a.npos; i++)
+    if (!a.pos[i]) return NULL;
+  if (a.nkw) {
+    diag_error(a.kw_ast[0]->loc, "keyword arguments are only accepted by built-in functions");
+    return NULL;
+  }
+  if (f->k == V_INST) { /* calling a layer calls its forward */
+    Ast *fn = sema_find_member(f->inst->model, AST_FN, "forward");
+    if (!fn) { diag_error(x->loc, "model '%s' has no 'forward' function", f->inst->model->name); return NULL; }
+    return call_fn(fn, f->inst, x, a.pos, a.npos);
+  }
+  if (f->k != V_FN) { diag_error(x->loc, "a %s is not callable", vkind_name(f)); return NULL; }
+  Value *r = call_fn(f->fn, f->inst, x, a.pos, a.npos);
+  /* remember the classifier loss written at train level, for the metric */
+  if (r && depth == 0 && a.npos >= 2 && a.pos[0]->k == V_TENSOR && a.pos[1]->k == V_TENSOR) {
+    const char *nm = f->fn->name;
+    if (!strcmp(nm, "cross_entropy") || !strcmp(nm, "bce") || !strcmp(nm, "binary_cross_entropy")) {
+      clf_kind = nm;
+      clf_pred = a.pos[0]->n;
+      clf_target = a.pos[1]->n;
+    }
+  }
+  return r;
+}
+
+static bool check_arg_type(Env *fenv, Env *dims, Ast *param, Value *v, Ast *site, Ast *fn) {
+  if (!param->a) return true;
+  Ast *t = param->a;
+  if (t->op2) { /* int / float scalar argument */
+    if (v->k == V_NUM || v->k == V_DIM) return true;
+    diag_error(site->loc, "argument '%s' of '%s' must be a number, found %s", param->name, fn->name, vkind_name(v));
+    return false;
+  }
+  if (v->k != V_TENSOR) {
+    diag_error(site->loc, "argument '%s' of '%s' must be a tensor, found %s", param->name, fn->name, vkind_name(v));
+    return false;
+  }
+  Shape want;
+  if (!eval_type(fenv, t, dims, &v->n->sh, &want)) return false;
+  if ((Dtype)t->op != v->n->dt || !shape_eq(&want, &v->n->sh)) {
+    diag_error(site->loc, "argument '%s' of '%s' expects %s%s, got %s", param->name, fn->name, dtype_name((Dtype)t->op),
+               shape_str(&want), tstr(v->n));
+    diag_note(param->loc, "'%s' is declared here", param->name);
+    return false;
+  }
+  return true;
+}
+
+static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs) {
+  if (nargs != fn->nargs) {
+    diag_error(site->loc, "'%s' takes %d argument%s, %d given", fn->name, fn->nargs, fn->nargs == 1 ? "" : "s", nargs);
+    diag_note(fn->loc, "'%s' is defined here", fn->name);
+    return NULL;
+  }
+  if (depth >= 64) {
+    diag_error(site->loc, "calls nested too deeply (is '%s' recursive?)", fn->name);
+    return NULL;
+  }
+  Env *fenv = env_new(NULL, self);
+  Env *dims = env_new(NULL, NULL);
+  for (int i = 0; i < nargs; i++) {
+    Ast *at = site->kind == AST_CALL && i < site->nargs ? site->args[i] : site;
+    if (!check_arg_type(fenv, dims, fn->args[i], args[i], at, fn)) return NULL;
+  }
+  for (Binding *b = dims->b; b; b = b->next) bind(fenv, b->name, b->v);
+  for (int i = 0; i < nargs; i++) bind(fenv, fn->args[i]->name, args[i]);
+  Inst *saved = cur_inst;
+  if (self) cur_inst = self;
+  depth++;
+  Value *ret = NULL;
+  bool returned = false, bad = false;
+  for (int i = 0; i < fn->nlist && !returned; i++) {
+    Ast *s = fn->list[i];
+    switch (s->kind) {
+    case AST_ASSIGN: {
+      Value *v = eval(fenv, s->a);
+      if (!v) bad = true;
+      bind(fenv, s->name, v);
+      break;
+    }
+    case AST_RETURN: ret = eval(fenv, s->a); returned = true; break;
+    case AST_EXPR_STMT: eval(fenv, s->a); break;
+    default: diag_error(s->loc, "this statement is not supported inside a function yet"); bad = true; break;
+    }
+  }
+  depth--;
+  cur_inst = saved;
+  if (!returned) {
+    diag_error(fn->end.file ? fn->end : fn->loc, "function '%s' ends without 'return'", fn->name);
+    return NULL;
+  }
+  if (!ret || bad) return NULL;
+  if (fn->a && ret->k == V_TENSOR) {
+    Shape want;
+    if (eval_type(fenv, fn->a, dims, &ret->n->sh, &want) &&
+        ((Dtype)fn->a->op != ret->n->dt || !shape_eq(&want, &ret->n->sh))) {
+      diag_error(ret->loc, "'%s' returns %s but is declared to return %s%s", fn->name, tstr(ret->n),
+                 dtype_name((Dtype)fn->a->op), shape_str(&want));
+      diag_note(fn->a->loc, "return type declared here");
+      return NULL;
+    }
+  }
+  if (self && strcmp(fn->name, "forward") == 0 && ret->k == V_TENSOR && !self->out_shape)
+    self->out_shape = shape_str(&ret->n->sh);
+  return ret;
+}
+
+/* ---- models and parameters ----------------------------------------------- */
+
+static SlotDesc *new_slot(int role, const char *name, Dtype dt, Shape sh) {
+  SlotDesc *s = arena_alloc(sizeof *s);
+  s->role = role;
+  s->name = name;
+  s->dt = dt;
+  s->sh = sh;
+  s->grad_of = -1;
+  PUSH(prog->slots, prog->nslots, prog->capslots, s);
+  return s;
+}
+
+static const char *init_names[] = {"zeros", "ones", "constant", "normal", "uniform", "xavier", "xavier_uniform",
+                                   "xavier_normal", "glorot", "glorot_uniform", "glorot_normal", "he", "he_uniform",
+                                   "he_normal", "kaiming", "kaiming_uniform", "kaiming_normal", NULL};
+
+static bool check_init(Ast *init) {
+  if (!init) return true;
+  Ast *nm = init->kind == AST_CALL ? init->a : init;
+  if (init->kind == AST_NUM) return true;
+  if (nm->kind == AST_NAME)
+    for (int i = 0; init_names[i]; i++)
+      if (!strcmp(nm->name, init_names[i])) return true;
+  diag_error(init->loc, "unknown initialiser; expected one of zeros, ones, constant(v), normal(mean, std), "
+                        "uniform(lo, hi), xavier_uniform, xavier_normal, he_uniform, he_normal, or a number");
+  return false;
+}
+
+static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *prefix) {
+  Inst *in = arena_alloc(sizeof *in);
+  in->model = model;
+  in->prefix = prefix;
+  in->ctor = env_new(NULL, NULL);
+  in->info_row = -1;
+  if (nargs != model->nargs) {
+    diag_error(site->loc, "model '%s' takes %d argument%s, %d given", model->name, model->nargs,
+               model->nargs == 1 ? "" : "s", nargs);
+    diag_note(model->loc, "'%s' is defined here", model->name);
+    return NULL;
+  }
+  for (int i = 0; i < nargs; i++) {
+    if (!args[i] || (args[i]->k != V_NUM && args[i]->k != V_DIM)) {
+      diag_error(site->loc, "argument '%s' of model '%s' must be a number", model->args[i]->name, model->name);
+      return NULL;
+    }
+    bind(in->ctor, model->args[i]->name, args[i]);
+  }
+  int64_t before = 0;
+  for (int i = 0; i < prog->nslots; i++)
+    if (prog->slots[i]->role == NNRT_SLOT_PARAM) before += shape_numel(&prog->slots[i]->sh).k;
+  Env *env = env_new(NULL, in);
+  for (int i = 0; i < model->nlist; i++) {
+    Ast *m = model->list[i];
+    if (m->kind == AST_PARAM || m->kind == AST_STATE) {
+      Shape sh;
+      if (!eval_type(env, m->a, NULL, NULL, &sh)) continue;
+      for (int d = 0; d < sh.rank; d++)
+        if (sh.d[d].b) {
+          diag_error(m->a->loc, "parameter '%s' cannot have a batch dimension", m->name);
+          sh.rank = 0;
+        }
+      if (!check_init(m->b)) continue;
+      HyperCall ic = {0};
+      if (m->b && !hyper_eval(m->b, &ic)) continue;
+      if (!m->b) ic.name = sh.rank >= 2 ? "xavier_uniform" : "zeros";
+      const char *full = arena_printf("%s%s", prefix, m->name);
+      bool is_param = m->kind == AST_PARAM;
+      SlotDesc *s = new_slot(is_param ? NNRT_SLOT_PARAM : NNRT_SLOT_STATE, full, (Dtype)m->a->op, sh);
+      s->init = m->b;
+      s->initc = ic;
+      /* fans: dense (in, out); conv (out, in/groups, kh, kw) later */
+      if (sh.rank == 2) { s->fan_in = sh.d[0].k; s->fan_out = sh.d[1].k; }
+      else if (sh.rank == 1) { s->fan_in = sh.d[0].k; s->fan_out = sh.d[0].k; }
+      else if (sh.rank > 2) {
+        int64_t rf = 1;
+        for (int d = 2; d < sh.rank; d++) rf *= sh.d[d].k;
+        s->fan_in = sh.d[1].k * rf;
+        s->fan_out = sh.d[0].k * rf;
+      } else { s->fan_in = s->fan_out = 1; }
+      graph_set_loc(m->loc);
+      int slot = prog->nslots - 1;
+      s->node = is_param ? g_param(full, slot, s->dt, sh) : g_state(full, slot, s->dt, sh);
+      Binding *b = arena_alloc(sizeof *b);
+      b->name = m->name;
+      b->v = mk_tensor(s->node, m->loc);
+      b->next = in->members;
+      in->members = b;
+    } else if (m->kind == AST_LAYER) {
+      Ast *c = m->a;
+      Ast *mm = c->kind == AST_CALL && c->a->kind == AST_NAME ? sema_find(mod, AST_MODEL, c->a->name) : NULL;
+      if (!mm) {
+        diag_error(c->loc, "a layer must be a model instance like Dense(784, 256)");
+        continue;
+      }
+      if (mm == model || depth > 32) { diag_error(c->loc, "model '%s' contains itself", mm->name); continue; }
+      Value *av[8];
+      int na = 0;
+      bool ok = true;
+      for (int j = 0; j < c->nargs && na < 8; j++) {
+        av[na] = eval(in->ctor ? env_new(in->ctor, NULL) : env, c->args[j]);
+        ok = ok && av[na];
+        na++;
+      }
+      if (!ok) continue;
+      int row = prog->ninfo;
+      struct InfoRow r = {arena_printf("%s%s", prefix, m->name), mm->name, NULL, 0, 0};
+      if (prog->ninfo == prog->capinfo) {
+        int cap = prog->capinfo ? prog->capinfo * 2 : 16;
+        struct InfoRow *ni = arena_alloc(sizeof *ni * cap);
+        if (prog->ninfo) memcpy(ni, prog->info, sizeof *ni * prog->ninfo);
+        prog->info = ni;
+        prog->capinfo = cap;
+      }
+      prog->info[prog->ninfo++] = r;
+      depth++;
+      Inst *sub = instantiate(mm, c, av, na, arena_printf("%s%s.", prefix, m->name));
+      depth--;
+      if (!sub) continue;
+      sub->info_row = row;
+      Value *v = mk(V_INST, m->loc);
+      v->inst = sub;
+      Binding *b = arena_alloc(sizeof *b);
+      b->name = m->name;
+      b->v = v;
+      b->next = in->members;
+      in->members = b;
+    }
+  }
+  int64_t after = 0;
+  for (int i = 0; i < prog->nslots; i++)
+    if (prog->slots[i]->role == NNRT_SLOT_PARAM) after += shape_numel(&prog->slots[i]->sh).k;
+  in->params = after - before;
+  return in;
+}
+
+/* ---- data and the train block -------------------------------------------- */
+
+static bool lower_data(Ast *data, Env *tenv) {
+  bool ok = true;
+  for (int i = 0; i < data->nlist; i++) {
+    Ast *f = data->list[i];
+    bool test = f->op == 1;
+    Ast *type = f->a;
+    if (!type) {
+      /* a test field takes the type of the train field of the same name */
+      for (int j = 0; j < data->nlist && !type; j++)
+        if (data->list[j]->op == 0 && !strcmp(data->list[j]->name, f->name)) type = data->list[j]->a;
+      if (!type) { diag_error(f->loc, "field '%s' needs a per-sample type, e.g. %s: f32[784]", f->name, f->name); ok = false; continue; }
+    }
+    if (type->op2) { diag_error(type->loc, "a data field needs a tensor type like f32[784]"); ok = false; continue; }
+    Shape ps;
+    if (!eval_type(tenv, type, NULL, NULL, &ps)) { ok = false; continue; }
+    if (ps.rank >= MAX_RANK) { diag_error(type->loc, "rank too high"); ok = false; continue; }
+    Value *src = eval(tenv, f->b);
+    if (!src) { ok = false; continue; }
+    const char *split = test ? "test" : "train";
+    int64_t per = shape_numel(&ps).k;
+    SlotDesc *s = NULL;
+    if (!test) {
+      Shape sh = {0};
+      sh.rank = ps.rank + 1;
+      sh.d[0] = (Dim){1, 1};
+      for (int d = 0; d < ps.rank; d++) sh.d[d + 1] = ps.d[d];
+      s = new_slot(NNRT_SLOT_INPUT, f->name, (Dtype)type->op, sh);
+      s->field = f->name;
+      graph_set_loc(f->loc);
+      s->node = g_input(f->name, prog->nslots - 1, s->dt, sh);
+      bind(tenv, f->name, mk_tensor(s->node, f->loc));
+    }
+    DataSrc *ds = arena_alloc(sizeof *ds);
+    ds->field = f->name;
+    ds->split = split;
+    if (src->k == V_DATA) {
+      ds->path = src->s;
+      ds->scale = src->scale;
+    } else if (src->k == V_LIST) {
+      /* a table: a list of samples, each flattening to per values */
+      int64_t n = src->nitems, k = 0;
+      double *vals = arena_alloc(sizeof(double) * (size_t)(n * per + 1));
+      for (int64_t r = 0; r < n && ok; r++) {
+        Value *row = src->items[r];
+        Value *one[1] = {row};
+        Value **cells = row->k == V_LIST ? row->items : one;
+        int nc = row->k == V_LIST ? row->nitems : 1;
+        if (nc != per) {
+          diag_error(f->b->loc, "row %lld of '%s' has %d values, but its type %s%s needs %lld", (long long)r, f->name, nc,
+                     dtype_name((Dtype)type->op), shape_str(&ps), (long long)per);
+          ok = false;
+          break;
+        }
+        for (int c = 0; c < nc; c++) {
+          double x;
+          if (!as_num(cells[c], f->b, &x)) { ok = false; break; }
+          vals[k++] = x;
+        }
+      }
+      ds->n = n;
+      ds->per = per;
+      ds->table = vals;
+    } else {
+      diag_error(f->b->loc, "a data field is idx(\"file\") or a table literal, found %s", vkind_name(src));
+      ok = false;
+      continue;
+    }
+    (void)s;
+    PUSH(prog->srcs, prog->nsrcs, prog->capsrcs, ds);
+  }
+  return ok;
+}
+
+static bool known_optimizer(const char *name) {
+  static const char *names[] = {"sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw", NULL};
+  for (int i = 0; names[i]; i++)
+    if (!strcmp(names[i], name)) return true;
+  return false;
+}
+
+static bool hyper_eval(Ast *c, HyperCall *h) {
+  Ast *nm = c->kind == AST_CALL ? c->a : c;
+  h->name = nm->kind == AST_NAME ? nm->name : "constant";
+  h->n = 0;
+  if (c->kind == AST_NUM || c->kind == AST_UNOP) { /* `= 0.5`: constant(0.5) */
+    double x;
+    if (!as_num(eval(env_new(NULL, NULL), c), c, &x)) return false;
+    h->vals[h->n++] = x;
+    return true;
+  }
+  if (c->kind != AST_CALL) return true;
+  for (int i = 0; i < c->nargs && h->n < 16; i++) {
+    Ast *a = c->args[i];
+    Ast *v = a->kind == AST_KWARG ? a->a : a;
+    double x;
+    if (!as_num(eval(env_new(NULL, NULL), v), v, &x)) return false;
+    h->keys[h->n] = a->kind == AST_KWARG ? a->name : NULL;
+    h->vals[h->n++] = x;
+  }
+  return true;
+}
+
+static bool check_hyper_call(Ast *c, const char *what, bool (*known)(const char *)) {
+  if (c->kind != AST_CALL || c->a->kind != AST_NAME) {
+    diag_error(c->loc, "%s must be a call like %s", what, !strcmp(what, "optimizer") ? "sgd(lr=0.1)" : "cosine()");
+    return false;
+  }
+  if (!known(c->a->name)) {
+    diag_error(c->a->loc, "unknown %s '%s'", what, c->a->name);
+    return false;
+  }
+  for (int i = 0; i < c->nargs; i++) {
+    Ast *a = c->args[i];
+    if (a->kind != AST_KWARG) { diag_error(a->loc, "%s settings are named, e.g. lr=0.1", what); return false; }
+    Value *v = eval(env_new(NULL, NULL), a->a);
+    double x;
+    if (!v || !as_num(v, a->a, &x)) return false;
+  }
+  return true;
+}
+
+static bool known_schedule(const char *name) {
+  return !strcmp(name, "constant") || !strcmp(name, "step") || !strcmp(name, "exponential") ||
+         !strcmp(name, "cosine") || !strcmp(name, "warmup");
+}
+
+Program *lower_program(Module *m, bool with_grads) {
+  mod = m;
+  prog = arena_alloc(sizeof *prog);
+  prog->train_k.name = "train";
+  prog->eval_k.name = "eval";
+  prog->epochs = 10;
+  prog->batch = 32;
+  prog->seed = 1;
+  Ast *train = NULL;
+  for (int i = 0; i < m->nitems; i++)
+    if (m->items[i]->kind == AST_TRAIN && m->items[i]->loc.file && !strcmp(m->items[i]->loc.file->path, m->main_path)) {
+      if (train) { diag_error(m->items[i]->loc, "only one train block per program is supported yet"); return NULL; }
+      train = m->items[i];
+    }
+  if (!train) {
+    Loc l = {0};
+    for (int i = 0; i < m->nitems; i++)
+      if (m->items[i]->loc.file && !strcmp(m->items[i]->loc.file->path, m->main_path)) { l = m->items[i]->loc; break; }
+    if (l.file) diag_error(l, "no 'train' block: nothing to build (write 'train MODEL on DATA { loss = ...; }')");
+    else diag_error(l, "the program is empty: nothing to build");
+    return NULL;
+  }
+  prog->train = train;
+  prog->name = train->name;
+  prog->source = m->main_path;
+  Ast *model = sema_find(m, AST_MODEL, train->name);
+  Ast *data = sema_find(m, AST_DATA, train->name2);
+  if (!model || !data) return NULL; /* sema reported it */
+  prog->data = data;
+  Inst *inst = instantiate(model, train, NULL, 0, "");
+  if (!inst || diag_error_count()) return NULL;
+  Env *tenv = env_new(NULL, inst);
+  int first_input = prog->nslots;
+  if (!lower_data(data, tenv)) return NULL;
+  (void)first_input;
+  /* the train block body */
+  Value *loss = NULL;
+  Ast *loss_at = train;
+  for (int i = 0; i < train->nlist; i++) {
+    Ast *s = train->list[i];
+    if (s->kind == AST_ASSIGN) {
+      const char *k = s->name;
+      if (!strcmp(k, "optimizer")) {
+        if (check_hyper_call(s->a, "optimizer", known_optimizer) && hyper_eval(s->a, &prog->opt)) prog->optimizer = s->a;
+      } else if (!strcmp(k, "schedule")) {
+        if (check_hyper_call(s->a, "schedule", known_schedule) && hyper_eval(s->a, &prog->sched)) prog->schedule = s->a;
+      } else if (!strcmp(k, "epochs") || !strcmp(k, "batch") || !strcmp(k, "seed")) {
+        int64_t v;
+        if (!as_int(eval(tenv, s->a), s->a, &v)) continue;
+        if (v < (strcmp(k, "seed") ? 1 : 0)) { diag_error(s->a->loc, "'%s' must be positive", k); continue; }
+        if (!strcmp(k, "epochs")) prog->epochs = v;
+        else if (!strcmp(k, "batch")) prog->batch = v;
+        else prog->seed = v;
+      } else {
+        Value *v = eval(tenv, s->a);
+        if (!strcmp(k, "loss")) { loss = v; loss_at = s->a; }
+        bind(tenv, k, v);
+      }
+    } else if (s->kind == AST_MINIMIZE) {
+      loss = eval(tenv, s->a);
+      loss_at = s->a;
+      if (s->b && check_hyper_call(s->b, "optimizer", known_optimizer) && hyper_eval(s->b, &prog->opt)) prog->optimizer = s->b;
+    } else if (s->kind == AST_EXPR_STMT) {
+      eval(tenv, s->a);
+    } else {
+      diag_error(s->loc, "this statement is not supported in a train block yet");
+    }
+  }
+  if (diag_error_count()) return NULL;
+  if (!loss) { diag_error(train->loc, "train block has no 'loss'"); return NULL; }
+  if (loss->k != V_TENSOR || loss->n->sh.rank != 0 || (loss->n->dt != DT_F32 && loss->n->dt != DT_F64)) {
+    diag_error(loss_at->loc, "the loss must be a float scalar, found %s", vkind_name(loss));
+    if (loss->k == V_TENSOR) diag_note(loss_at->loc, "reduce it with mean(...) or sum(...)");
+    return NULL;
+  }
+  if (!prog->optimizer) {
+    diag_error(train->loc, "train block has no optimizer (e.g. 'optimizer = sgd(lr=0.1);')");
+    return NULL;
+  }
+  prog->loss = loss->n;
+  Dtype ldt = loss->n->dt;
+  SlotDesc *ls = new_slot(NNRT_SLOT_OUTPUT, "loss", ldt, shape_scalar());
+  ls->what = NNRT_OUT_LOSS;
+  int loss_slot = prog->nslots - 1;
+  kernel_add_out(&prog->train_k, loss->n, loss_slot, "loss");
+  kernel_add_out(&prog->eval_k, loss->n, loss_slot, "loss");
+  /* the metric: accuracy of the classifier the loss was computed from */
+  if (clf_pred && clf_target) {
+    Node *correct = NULL;
+    Node *p = clf_pred, *y = clf_target;
+    graph_set_loc(loss_at->loc);
+    if (!strcmp(clf_kind, "cross_entropy") && p->sh.rank == 2) {
+      Node *pred = g_argmax(p);
+      Node *lab = y->dt == DT_I32 ? y : (y->sh.rank == 2 ? g_argmax(y) : NULL);
+      if (lab && shape_eq(&lab->sh, &pred->sh)) correct = g_binary(OP_EQ, g_cast(pred, DT_I32), lab);
+    } else if (shape_eq(&p->sh, &y->sh) && y->dt == p->dt) {
+      Node *half = g_scalar(0.5, p->dt);
+      correct = g_binary(OP_EQ, g_binary(OP_GT, p, half), g_binary(OP_GT, y, half));
+    }
+    if (correct) {
+      correct = g_cast(correct, ldt);
+      Node *sum = g_reshape(g_reduce(OP_SUM, correct, (1ull << correct->sh.rank) - 1), shape_scalar());
+      SlotDesc *cs = new_slot(NNRT_SLOT_OUTPUT, "correct", ldt, shape_scalar());
+      cs->what = NNRT_OUT_CORRECT;
+      kernel_add_out(&prog->train_k, sum, prog->nslots - 1, "correct");
+      kernel_add_out(&prog->eval_k, sum, prog->nslots - 1, "correct");
+    }
+  }
+  /* gradients of every trainable parameter */
+  int nparams = 0;
+  for (int i = 0; i < prog->nslots; i++)
+    if (prog->slots[i]->role == NNRT_SLOT_PARAM) nparams++;
+  Node **wrt = arena_alloc(sizeof(Node *) * (nparams + 1));
+  int *pslot = arena_alloc(sizeof(int) * (nparams + 1));
+  int np = 0;
+  for (int i = 0; i < prog->nslots; i++)
+    if (prog->slots[i]->role == NNRT_SLOT_PARAM) { pslot[np] = i; wrt[np++] = prog->slots[i]->node; }
+  if (with_grads) {
+    Node **g = arena_alloc(sizeof(Node *) * (nparams + 1));
+    grad_build(loss->n, wrt, np, g);
+    for (int i = 0; i < np; i++) {
+      SlotDesc *p = prog->slots[pslot[i]];
+      SlotDesc *gs = new_slot(NNRT_SLOT_GRAD, arena_printf("grad %s", p->name), p->dt, p->sh);
+      gs->grad_of = pslot[i];
+      Node *gi = g[i] ? g[i] : g_const(0, 0, p->dt, p->sh);
+      if (!g[i]) diag_warning(train->loc, "the loss does not depend on parameter '%s'", p->name);
+      kernel_add_out(&prog->train_k, gi, prog->nslots - 1, gs->name);
+    }
+  }
+  /* info rows: the layers in declaration order, and the top model's own params */
+  for (Binding *b = inst->members; b; b = b->next) {
+    if (b->v->k != V_INST) continue;
+    Inst *sub = b->v->inst;
+    if (sub->info_row >= 0) {
+      prog->info[sub->info_row].shape = sub->out_shape ? sub->out_shape : "-";
+      prog->info[sub->info_row].params = sub->params;
+      prog->info[sub->info_row].flops = sub->flops;
+    }
+  }
+  kernel_schedule(&prog->train_k);
+  kernel_schedule(&prog->eval_k);
+  verify_kernel(&prog->train_k);
+  verify_kernel(&prog->eval_k);
+  return diag_error_count() ? NULL : prog;
+}

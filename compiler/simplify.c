@@ -1,0 +1,214 @@
+/*
+ * simplify.c — algebraic rewrite rules, applied as nodes are built.
+ *
+ * Because nodes are interned, CSE is free and DCE is the scheduler's walk
+ * from the outputs; what is left here is constant folding and identities.
+ * Every g_* builder asks simplify_rules first; a rule returns an equivalent
+ * node of exactly the requested dtype and shape, or NULL.  Rules only ever
+ * make graphs smaller or more canonical (constants to the right, negations
+ * outward), so rebuilding through them terminates.
+ *
+ * The rules that matter most for teaching: log(softmax(z)) becomes
+ * log_softmax(z), and the gradient of cross-entropy over softmax collapses
+ * to (p - y) * 1/B — the form the lecture derives by hand.
+ *
+ * Deliberately not done: reassociation of floating-point sums (it would
+ * change results between runs with and without simplification by more than
+ * rounding), and x*0 -> 0 when x may be inf or nan is accepted as in most
+ * compilers' fast paths for training graphs.
+ */
+#include "nnc.h"
+#include <math.h>
+#include <string.h>
+
+bool simplify_enabled = true;
+
+bool node_is_const(const Node *n, double *v, int *bpow) {
+  if (!n || n->op != OP_CONST) return false;
+  if (v) *v = n->fv;
+  if (bpow) *bpow = n->bpow;
+  return true;
+}
+
+static bool is_c(const Node *n, double v) { return n && n->op == OP_CONST && n->bpow == 0 && n->fv == v; }
+
+/* x given the output shape sh: x itself or broadcast to sh. */
+static Node *fit(Node *x, Shape sh) {
+  if (!x) return NULL;
+  if (shape_eq(&x->sh, &sh)) return x;
+  return g_broadcast(x, sh);
+}
+
+static double fold1(Op op, double x, double attr) {
+  switch (op) {
+  case OP_NEG: return -x;
+  case OP_EXP: return exp(x);
+  case OP_LOG: return log(x);
+  case OP_SQRT: return sqrt(x);
+  case OP_ABS: return fabs(x);
+  case OP_TANH: return tanh(x);
+  case OP_SIGMOID: return 1 / (1 + exp(-x));
+  case OP_RELU: return x > 0 ? x : 0;
+  case OP_STEP: return x > 0 ? 1 : 0;
+  case OP_SIGN: return (x > 0) - (x < 0);
+  case OP_LEAKY_RELU: return x > 0 ? x : attr * x;
+  case OP_SOFTPLUS: return log1p(exp(x));
+  case OP_ERF: return erf(x);
+  default: return NAN;
+  }
+}
+
+static Node *rules_unary(Op op, Dtype dt, Shape sh, Node *a, double fv) {
+  double v;
+  int bp;
+  if (node_is_const(a, &v, &bp)) {
+    if (op == OP_NEG) return g_const(-v, bp, dt, sh);
+    if (bp == 0 && op != OP_ELU && op != OP_GELU && op != OP_CAST) return g_const(fold1(op, v, fv), 0, dt, sh);
+  }
+  if (op == OP_NEG) {
+    if (a->op == OP_NEG) return a->in[0];
+    if (a->op == OP_SUB) return g_binary(OP_SUB, a->in[1], a->in[0]);
+    if (a->op == OP_MUL && node_is_const(a->in[1], &v, &bp)) return g_binary(OP_MUL, a->in[0], g_const(-v, bp, dt, a->in[1]->sh));
+  }
+  if (op == OP_LOG) {
+    if (a->op == OP_SOFTMAX) return g_row(OP_LOG_SOFTMAX, a->in[0]);
+    if (a->op == OP_EXP) return a->in[0];
+    /* log(sigmoid(z)) = -softplus(-z); log(1 - sigmoid(z)) = -softplus(z) */
+    if (a->op == OP_SIGMOID) return g_unary(OP_NEG, g_unary(OP_SOFTPLUS, g_unary(OP_NEG, a->in[0])));
+    if (a->op == OP_SUB && is_c(a->in[0], 1) && a->in[1]->op == OP_SIGMOID && shape_eq(&a->in[1]->sh, &sh))
+      return g_unary(OP_NEG, g_unary(OP_SOFTPLUS, a->in[1]->in[0]));
+  }
+  if (op == OP_EXP && a->op == OP_LOG_SOFTMAX) return g_row(OP_SOFTMAX, a->in[0]);
+  if (op == OP_EXP && a->op == OP_LOG) return a->in[0];
+  return NULL;
+}
+
+static Node *rules_binary(Op op, Dtype dt, Shape sh, Node *a, Node *b) {
+  double va, vb;
+  int ba, bb;
+  bool ca = node_is_const(a, &va, &ba), cb = node_is_const(b, &vb, &bb);
+  if (ca && cb) {
+    switch (op) {
+    case OP_ADD: if (ba == bb || va == 0 || vb == 0) return g_const(va + vb, va ? ba : bb, dt, sh); break;
+    case OP_SUB: if (ba == bb || va == 0 || vb == 0) return g_const(va - vb, va ? ba : bb, dt, sh); break;
+    case OP_MUL: return g_const(va * vb, ba + bb, dt, sh);
+    case OP_DIV: return g_const(va / vb, ba - bb, dt, sh);
+    default:
+      if (ba == 0 && bb == 0) {
+        double r = NAN;
+        switch (op) {
+        case OP_POW: r = pow(va, vb); break;
+        case OP_MAXIMUM: r = va > vb ? va : vb; break;
+        case OP_EQ: r = va == vb; break;
+        case OP_NE: r = va != vb; break;
+        case OP_LT: r = va < vb; break;
+        case OP_LE: r = va <= vb; break;
+        case OP_GT: r = va > vb; break;
+        case OP_GE: r = va >= vb; break;
+        default: break;
+        }
+        return g_const(r, 0, dt, sh);
+      }
+    }
+  }
+  /* a uniform constant operand needs no shape of its own */
+  if (cb && b->sh.rank && shape_eq(&a->sh, &sh)) return g_binary(op, a, g_const(vb, bb, b->dt, shape_scalar()));
+  if (ca && a->sh.rank && shape_eq(&b->sh, &sh)) return g_binary(op, g_const(va, ba, a->dt, shape_scalar()), b);
+  switch (op) {
+  case OP_ADD:
+    if (is_c(b, 0)) return fit(a, sh);
+    if (is_c(a, 0)) return fit(b, sh);
+    if (ca && !cb) return g_binary(OP_ADD, b, a);
+    if (b->op == OP_NEG) return g_binary(OP_SUB, a, b->in[0]);
+    if (a->op == OP_NEG) return g_binary(OP_SUB, b, a->in[0]);
+    /* a*c + b*c = (a + b)*c */
+    if (a->op == OP_MUL && b->op == OP_MUL && a->in[1] == b->in[1] && node_is_const(a->in[1], NULL, NULL))
+      return g_binary(OP_MUL, g_binary(OP_ADD, a->in[0], b->in[0]), a->in[1]);
+    break;
+  case OP_SUB:
+    if (is_c(b, 0)) return fit(a, sh);
+    if (is_c(a, 0)) return fit(g_unary(OP_NEG, b), sh);
+    if (a == b) return g_const(0, 0, dt, sh);
+    if (b->op == OP_NEG) return g_binary(OP_ADD, a, b->in[0]);
+    if (a->op == OP_MUL && b->op == OP_MUL && a->in[1] == b->in[1] && node_is_const(a->in[1], NULL, NULL))
+      return g_binary(OP_MUL, g_binary(OP_SUB, a->in[0], b->in[0]), a->in[1]);
+    break;
+  case OP_MUL:
+    if (ca && !cb) return g_binary(OP_MUL, b, a); /* constants go right */
+    if (is_c(b, 1)) return fit(a, sh);
+    if (is_c(b, 0)) return g_const(0, 0, dt, sh);
+    if (is_c(b, -1)) return fit(g_unary(OP_NEG, a), sh);
+    if (cb && a->op == OP_MUL && node_is_const(a->in[1], &va, &ba))
+      return g_binary(OP_MUL, a->in[0], g_const(va * vb, ba + bb, dt, shape_scalar()));
+    if (cb && a->op == OP_NEG) return g_binary(OP_MUL, a->in[0], g_const(-vb, bb, dt, b->sh));
+    /* (a - b) * -c = (b - a) * c: keeps p - y the right way round */
+    if (cb && vb < 0 && a->op == OP_SUB)
+      return g_binary(OP_MUL, g_binary(OP_SUB, a->in[1], a->in[0]), g_const(-vb, bb, dt, b->sh));
+    if (a->op == OP_NEG && b->op == OP_NEG) return g_binary(OP_MUL, a->in[0], b->in[0]);
+    break;
+  case OP_DIV:
+    if (is_c(b, 1)) return fit(a, sh);
+    if (cb && vb != 0) return g_binary(OP_MUL, a, g_const(1 / vb, -bb, dt, b->sh));
+    break;
+  case OP_POW:
+    if (is_c(b, 1)) return fit(a, sh);
+    if (is_c(b, 2)) return g_binary(OP_MUL, a, a);
+    break;
+  default: break;
+  }
+  return NULL;
+}
+
+static Node *rules_reduce(Op op, Dtype dt, Shape sh, Node *a, uint64_t mask) {
+  double v;
+  int bp;
+  /* reducing only size-1 axes changes nothing */
+  bool trivial = true;
+  for (int i = 0; i < a->sh.rank; i++)
+    if ((mask >> i & 1) && !(a->sh.d[i].k == 1 && a->sh.d[i].b == 0)) trivial = false;
+  if (trivial) return a;
+  if (op == OP_SUM) {
+    if (node_is_const(a, &v, &bp)) {
+      int64_t k = 1;
+      int b = 0;
+      for (int i = 0; i < a->sh.rank; i++)
+        if (mask >> i & 1) { k *= a->sh.d[i].k; b += a->sh.d[i].b; }
+      return g_const(v * (double)k, bp + b, dt, sh);
+    }
+    /* sum(x * c) = sum(x) * c for a uniform c */
+    if (a->op == OP_MUL && node_is_const(a->in[1], &v, &bp) && shape_eq(&a->in[0]->sh, &a->sh))
+      return g_binary(OP_MUL, g_reduce(OP_SUM, a->in[0], mask), a->in[1]);
+    if (a->op == OP_NEG) return g_unary(OP_NEG, g_reduce(OP_SUM, a->in[0], mask));
+    /* each row of a one-hot matrix sums to one */
+    if (a->op == OP_ONEHOT && mask == 1ull << (a->sh.rank - 1)) return g_const(1, 0, dt, sh);
+  }
+  if (op == OP_MAX && node_is_const(a, &v, &bp)) return g_const(v, bp, dt, sh);
+  return NULL;
+}
+
+Node *simplify_rules(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *ia, double fv, int bpow) {
+  double v;
+  int bp;
+  switch (op_info[op].kind) {
+  case OK_EWISE:
+    if (nin == 1) return rules_unary(op, dt, sh, in[0], fv);
+    if (nin == 2) return rules_binary(op, dt, sh, in[0], in[1]);
+    return NULL;
+  case OK_REDUCE: return rules_reduce(op, dt, sh, in[0], (uint64_t)ia[0]);
+  case OK_MOVE:
+    if (op != OP_CONCAT && op != OP_PAD && node_is_const(in[0], &v, &bp)) return g_const(v, bp, dt, sh);
+    if ((op == OP_RESHAPE || op == OP_BROADCAST) && in[0]->op == op) {
+      if (op == OP_RESHAPE) return g_reshape(in[0]->in[0], sh);
+      return g_broadcast(in[0]->in[0], sh);
+    }
+    return NULL;
+  case OK_INDEX:
+    if (op == OP_ARGMAX && (in[0]->op == OP_SOFTMAX || in[0]->op == OP_LOG_SOFTMAX)) return g_argmax(in[0]->in[0]);
+    return NULL;
+  case OK_MATMUL:
+    if (in[0]->op == OP_TRANSPOSE && in[0]->sh.rank == 2) return g_matmul(in[0]->in[0], in[1], !ia[0], (int)ia[1]);
+    if (in[1]->op == OP_TRANSPOSE && in[1]->sh.rank == 2) return g_matmul(in[0], in[1]->in[0], (int)ia[0], !ia[1]);
+    return NULL;
+  default: return NULL;
+  }
+}

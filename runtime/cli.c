@@ -1,0 +1,221 @@
+/*
+ * cli.c — nnrt_main: runs the generated setup, parses the command line and
+ * dispatches to train / eval / info / gradcheck.
+ *
+ *   OUT train [--epochs N] [--batch N] [--lr X] [--seed N] [--save FILE]
+ *             [--resume FILE] [--log FILE.csv] [--quiet] [--threads N]
+ *   OUT eval [--load FILE] [--batch N] [--threads N]
+ *   OUT info
+ *   OUT gradcheck [--eps X] [--tol X] [--batch N] [--seed N]
+ *   OUT --help
+ * Flags take "--flag value" or "--flag=value".
+ *
+ * Exit codes: 0 success; 1 a run-time error (bad data, checkpoint, out of
+ * memory, failed gradcheck); 2 a usage error (unknown command or flag, bad
+ * number), reported in one line plus a hint; 3 the loss became NaN/Inf.
+ * Invariants: every byte the program description and the session
+ * allocate is freed before returning, on every path.
+ */
+#include "program.h"
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8 };
+
+typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_QUIET,
+               F_THREADS, F_EPS, F_TOL } FlagId;
+
+static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
+  {"epochs", F_EPOCHS, C_TRAIN, true},
+  {"batch", F_BATCH, C_TRAIN | C_EVAL | C_GRADCHECK, true},
+  {"lr", F_LR, C_TRAIN, true},
+  {"seed", F_SEED, C_TRAIN | C_EVAL | C_GRADCHECK, true},
+  {"save", F_SAVE, C_TRAIN, true},
+  {"resume", F_RESUME, C_TRAIN, true},
+  {"load", F_LOAD, C_EVAL, true},
+  {"log", F_LOG, C_TRAIN, true},
+  {"quiet", F_QUIET, C_TRAIN | C_EVAL | C_GRADCHECK | C_INFO, false},
+  {"threads", F_THREADS, C_TRAIN | C_EVAL | C_GRADCHECK, true},
+  {"eps", F_EPS, C_GRADCHECK, true},
+  {"tol", F_TOL, C_GRADCHECK, true},
+};
+
+static void usage(FILE *f, const char *prog) {
+  fprintf(f,
+          "usage: %s COMMAND [FLAGS]\n"
+          "\n"
+          "commands:\n"
+          "  train      train the model on its data\n"
+          "    --epochs N      total epochs (counting those of a resumed run)\n"
+          "    --batch N       mini-batch size (>= samples: full batch; 1: SGD)\n"
+          "    --lr X          base learning rate of every optimizer\n"
+          "    --seed N        seed for initialisation, shuffling and dropout\n"
+          "    --save FILE     save a safetensors checkpoint after every epoch\n"
+          "    --resume FILE   continue from a checkpoint (and keep saving to it)\n"
+          "    --log FILE.csv  write epoch,loss,accuracy,lr,seconds per epoch\n"
+          "    --quiet         no progress output, only the final line\n"
+          "    --threads N     OpenMP/oneDNN threads\n"
+          "  eval       evaluate weights on the train and test data\n"
+          "    --load FILE     checkpoint to evaluate (default: fresh initialisation)\n"
+          "    --batch N       evaluation batch size\n"
+          "  info       print the layers, shapes, parameter counts and FLOPs\n"
+          "  gradcheck  compare symbolic gradients with finite differences\n"
+          "    --eps X         finite-difference step (default 1e-6)\n"
+          "    --tol X         relative tolerance (default 1e-5)\n"
+          "\n"
+          "The last line of train and eval is key=value pairs, e.g.\n"
+          "  epoch=10 loss=0.31 accuracy=0.89 test_loss=0.35 test_accuracy=0.87\n"
+          "exit status: 0 ok, 1 error, 2 usage error, 3 loss became nan\n",
+          prog);
+}
+
+static int usage_error(const char *prog, const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, "error: ");
+  fprintf(stderr, fmt, a, b);
+  fprintf(stderr, "\nhint: run '%s --help' for usage\n", prog);
+  return 2;
+}
+
+static bool parse_int(const char *v, int64_t lo, int64_t *out) {
+  if (!v || !*v || (*v == '-' && lo >= 0))
+    return false;
+  errno = 0;
+  char *end;
+  long long x = strtoll(v, &end, 10);
+  if (errno || *end || x < lo)
+    return false;
+  *out = x;
+  return true;
+}
+
+static bool parse_u64(const char *v, uint64_t *out) {
+  if (!v || !*v || *v == '-' || *v == '+')
+    return false;
+  errno = 0;
+  char *end;
+  unsigned long long x = strtoull(v, &end, 10);
+  if (errno || *end)
+    return false;
+  *out = x;
+  return true;
+}
+
+static bool parse_pos(const char *v, double *out) {
+  if (!v || !*v)
+    return false;
+  errno = 0;
+  char *end;
+  double x = strtod(v, &end);
+  if (errno || *end || !isfinite(x) || x <= 0)
+    return false;
+  *out = x;
+  return true;
+}
+
+/* Parse argv[2..] into o; returns 0 or the usage exit code. */
+static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
+  const char *prog = argv[0], *cmdname = argv[1];
+  for (int i = 2; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      usage(stdout, prog);
+      return -1;
+    }
+    if (strncmp(arg, "--", 2) != 0)
+      return usage_error(prog, "unexpected argument '%s' for '%s'", arg, cmdname);
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    int f = -1;
+    for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+      if (strlen(flags[k].name) == len && strncmp(flags[k].name, name, len) == 0)
+        f = (int)k;
+    if (f < 0 || !(flags[f].cmds & cmd)) {
+      char flag[64];
+      snprintf(flag, sizeof flag, "--%.*s", (int)(len < 40 ? len : 40), name);
+      return usage_error(prog, "unknown flag '%s' for '%s'", flag, cmdname);
+    }
+    const char *v = NULL;
+    if (flags[f].value) {
+      if (eq)
+        v = eq + 1;
+      else if (i + 1 < argc)
+        v = argv[++i];
+      else
+        return usage_error(prog, "flag '%s' needs a value%s", arg, "");
+    } else if (eq) {
+      return usage_error(prog, "flag '--%s' takes no value%s", flags[f].name, "");
+    }
+    bool ok = true;
+    int64_t n;
+    switch (flags[f].id) {
+    case F_EPOCHS: ok = parse_int(v, 0, &o->epochs); break;
+    case F_BATCH: ok = parse_int(v, 1, &o->batch); break;
+    case F_THREADS: ok = parse_int(v, 1, &n) && n <= 4096; o->threads = (int)n; break;
+    case F_LR: ok = parse_pos(v, &o->lr); break;
+    case F_EPS: ok = parse_pos(v, &o->eps); break;
+    case F_TOL: ok = parse_pos(v, &o->tol); break;
+    case F_SEED: ok = parse_u64(v, &o->seed); o->has_seed = true; break;
+    case F_SAVE: o->save = v; ok = *v; break;
+    case F_RESUME: o->resume = v; ok = *v; break;
+    case F_LOAD: o->load = v; ok = *v; break;
+    case F_LOG: o->log = v; ok = *v; break;
+    case F_QUIET: o->quiet = true; break;
+    }
+    if (!ok)
+      return usage_error(prog, "bad value '%s' for --%s", v, flags[f].name);
+  }
+  return 0;
+}
+
+int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
+  const char *prog = argc > 0 && argv[0] ? argv[0] : "model";
+  if (argc < 2) {
+    usage(stderr, prog);
+    return 2;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    usage(stdout, prog);
+    return 0;
+  }
+  int cmd = strcmp(argv[1], "train") == 0 ? C_TRAIN
+          : strcmp(argv[1], "eval") == 0 ? C_EVAL
+          : strcmp(argv[1], "info") == 0 ? C_INFO
+          : strcmp(argv[1], "gradcheck") == 0 ? C_GRADCHECK : 0;
+  if (!cmd)
+    return usage_error(prog, "unknown command '%s'%s (expected train, eval, info or gradcheck)",
+                       argv[1], "");
+  NnrtOptions o = {.epochs = -1, .batch = -1, .lr = -1, .eps = -1, .tol = -1};
+  int rc = parse_flags(argc, argv, cmd, &o);
+  if (rc != 0)
+    return rc < 0 ? 0 : rc;
+
+  NnrtProgram *p = nnrt_alloc(sizeof *p, "program description");
+  if (!p) {
+    nnrt_oom("program description", sizeof *p);
+    return 1;
+  }
+  memset(p, 0, sizeof *p);
+  p->epochs = 10;
+  p->batch = 32;
+  setup(p);
+  if (p->failed) {
+    fprintf(stderr, "error: %s\n", p->err);
+    nnrt_program_free(p);
+    return 1;
+  }
+  if (o.threads > 0)
+    omp_set_num_threads(o.threads);
+  switch (cmd) {
+  case C_TRAIN: rc = nnrt_cmd_train(p, &o); break;
+  case C_EVAL: rc = nnrt_cmd_eval(p, &o); break;
+  case C_INFO: rc = nnrt_cmd_info(p, &o); break;
+  case C_GRADCHECK: rc = nnrt_cmd_gradcheck(p, &o); break;
+  }
+  fflush(stdout);
+  nnrt_program_free(p);
+  return rc;
+}

@@ -1,0 +1,91 @@
+/*
+ * eval.c — evaluation with the eval kernel (inference mode) and the `eval`
+ * command, which prints the same machine-readable line as the end of
+ * `train`: `loss=X accuracy=Y test_loss=X test_accuracy=Y`.
+ *
+ * Invariants: samples are visited in file order in batches of s->B, and
+ * the eval kernel draws from its own generator, reseeded from the run's
+ * seed before every pass, so evaluating never disturbs the training
+ * stream and the same weights always give the same numbers (this is what
+ * makes `train --save f` and `eval --load f` print identical values).
+ * A program without an eval kernel is evaluated with its train kernel.
+ */
+#include "program.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *accuracy) {
+  NnrtKernel k = s->p->eval ? s->p->eval : s->p->train;
+  double sum = 0, correct = 0;
+  nnrt_rng_seed(&s->eval_rng, s->seed ^ 0x6576616c5eedull);
+  for (int64_t start = 0; start < sp->n; start += s->B) {
+    int64_t bs = sp->n - start < s->B ? sp->n - start : s->B;
+    nnrt_session_gather(s, sp, NULL, start, bs);
+    k(&s->eval_ctx, s->slots, s->scratch, bs);
+    if (s->loss_slot >= 0)
+      sum += nnrt_session_read(s, s->loss_slot) * (double)bs;
+    if (s->correct_slot >= 0)
+      correct += nnrt_session_read(s, s->correct_slot);
+  }
+  *loss = sp->n ? sum / (double)sp->n : 0;
+  *accuracy = sp->n ? correct / (double)sp->n : 0;
+}
+
+void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m) {
+  m->has_accuracy = s->correct_slot >= 0;
+  m->has_test = s->test.present;
+  if (!test_only && s->train.present)
+    nnrt_eval_split(s, &s->train, &m->loss, &m->accuracy);
+  if (s->test.present)
+    nnrt_eval_split(s, &s->test, &m->test_loss, &m->test_accuracy);
+}
+
+void nnrt_print_result(const NnrtMetrics *m, int64_t epoch) {
+  if (epoch >= 0)
+    printf("epoch=%lld ", (long long)epoch);
+  printf("loss=%.6g", m->loss);
+  if (m->has_accuracy)
+    printf(" accuracy=%.6g", m->accuracy);
+  if (m->has_test) {
+    printf(" test_loss=%.6g", m->test_loss);
+    if (m->has_accuracy)
+      printf(" test_accuracy=%.6g", m->test_accuracy);
+  }
+  printf("\n");
+  fflush(stdout);
+}
+
+int nnrt_cmd_eval(NnrtProgram *p, const NnrtOptions *o) {
+  if (!p->eval && !p->train) {
+    fprintf(stderr, "error: program '%s' has no kernels to evaluate\n", p->name ? p->name : "");
+    return 1;
+  }
+  NnrtCkpt *c = NULL;
+  int64_t B = o->batch > 0 ? o->batch : p->batch;
+  if (o->load) {
+    if (!(c = nnrt_ckpt_open(o->load)))
+      return 1;
+    /* Default to the batch the checkpoint was trained with, so the sums
+     * run in the same order as the evaluation at the end of training. */
+    const char *b = nnrt_ckpt_meta(c, "batch");
+    long long v = b ? atoll(b) : 0;
+    if (o->batch <= 0 && v > 0)
+      B = v;
+  }
+  NnrtSession s;
+  if (nnrt_session_open(&s, p, o, B, SESSION_DATA | SESSION_TEST) != 0) {
+    nnrt_ckpt_free(c);
+    return 1;
+  }
+  if (c && nnrt_session_restore(&s, c, o->load, false) != 0) {
+    nnrt_ckpt_free(c);
+    nnrt_session_free(&s);
+    return 1;
+  }
+  nnrt_ckpt_free(c);
+  NnrtMetrics m;
+  nnrt_evaluate(&s, false, &m);
+  nnrt_print_result(&m, -1);
+  nnrt_session_free(&s);
+  return 0;
+}

@@ -1,0 +1,175 @@
+/*
+ * optim.c — the optimizer step, one textbook rule per kind, applied
+ * elementwise to a parameter, its gradient and the optimizer's state.
+ *
+ *   g' = g + wd·θ                      (L2 weight decay, all but AdamW)
+ *   sgd       θ -= lr·g'
+ *   momentum  v = μv + g';  θ -= lr·v              (PyTorch convention: the
+ *             velocity accumulates raw gradients and lr scales the step,
+ *             equivalent to the lecture's v = μv − lr·g; θ += v for fixed lr)
+ *   nesterov  v = μv + g';  θ -= lr·(g' + μv)      (NAG rewritten for the
+ *             stored parameter: the look-ahead point θ − lr·μv is the one
+ *             kept, as in PyTorch and Sutskever et al. 2013)
+ *   adagrad   G += g'²;  θ -= lr·g'/(sqrt(G) + eps)
+ *   adadelta  E[g²] = ρE[g²] + (1−ρ)g'²;  Δ = −sqrt(E[Δ²]+eps)/sqrt(E[g²]+eps)·g';
+ *             E[Δ²] = ρE[Δ²] + (1−ρ)Δ²;  θ += lr·Δ      (Zeiler 2012; lr 1.0)
+ *   rmsprop   E = ρE + (1−ρ)g'²;  θ -= lr·g'/(sqrt(E) + eps)   (ρ = 0.9 as in
+ *             Hinton's lecture and Keras; PyTorch's alpha is 0.99 — pass rho)
+ *   adam      m = β1m + (1−β1)g';  v = β2v + (1−β2)g'²;
+ *             θ -= lr·(m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + eps)
+ *   adamw     θ -= lr·wd·θ, then adam with the raw gradient (Loshchilov & Hutter)
+ *
+ * Defaults: lr 0.01 (adadelta 1.0, adam/adamw 0.001); momentum 0.9 for
+ * "momentum"/"nesterov" ("sgd" with momentum > 0 is momentum, and with
+ * nesterov = 1 is nesterov); beta1 0.9, beta2 0.999; eps 1e-8 (adagrad
+ * 1e-10, adadelta 1e-6); rho 0.9; weight_decay 0 (adamw 0.01).
+ *
+ * Invariants: arithmetic happens in the parameter's precision; only the
+ * bias corrections (powers of β) are computed in double.  State arrays
+ * start at zero and are the whole optimizer state (so checkpoints carry
+ * it).  It does not clip gradients or schedule the rate (sched.c does).
+ */
+#include "program.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct { const char *name; NnrtOptKind kind; } kinds[] = {
+  {"sgd", NNRT_OPT_SGD}, {"momentum", NNRT_OPT_MOMENTUM},
+  {"nesterov", NNRT_OPT_NESTEROV}, {"nag", NNRT_OPT_NESTEROV},
+  {"adagrad", NNRT_OPT_ADAGRAD}, {"adadelta", NNRT_OPT_ADADELTA},
+  {"rmsprop", NNRT_OPT_RMSPROP}, {"adam", NNRT_OPT_ADAM}, {"adamw", NNRT_OPT_ADAMW},
+};
+
+int nnrt_opt_config(NnrtOptConfig *c, const char *name, int nkw,
+                    const char *const *keys, const double *vals,
+                    char *err, size_t errlen) {
+  int found = -1;
+  for (size_t i = 0; name && i < sizeof kinds / sizeof kinds[0]; i++)
+    if (strcmp(kinds[i].name, name) == 0)
+      found = (int)i;
+  if (found < 0) {
+    snprintf(err, errlen, "unknown optimizer '%s' (expected sgd, momentum, nesterov, "
+             "adagrad, adadelta, rmsprop, adam or adamw)", name ? name : "(null)");
+    return -1;
+  }
+  NnrtOptKind k = kinds[found].kind;
+  *c = (NnrtOptConfig){.kind = k, .lr = 0.01, .momentum = 0, .beta1 = 0.9,
+                       .beta2 = 0.999, .eps = 1e-8, .rho = 0.9, .weight_decay = 0};
+  if (k == NNRT_OPT_MOMENTUM || k == NNRT_OPT_NESTEROV) c->momentum = 0.9;
+  if (k == NNRT_OPT_ADADELTA) { c->lr = 1.0; c->eps = 1e-6; }
+  if (k == NNRT_OPT_ADAGRAD) c->eps = 1e-10;
+  if (k == NNRT_OPT_ADAM || k == NNRT_OPT_ADAMW) c->lr = 0.001;
+  if (k == NNRT_OPT_ADAMW) c->weight_decay = 0.01;
+  bool nesterov = false;
+  for (int i = 0; i < nkw; i++) {
+    const char *key = keys[i];
+    double v = vals[i];
+    if (!isfinite(v)) {
+      snprintf(err, errlen, "optimizer '%s': %s must be finite", name, key);
+      return -1;
+    }
+    if (strcmp(key, "lr") == 0 || strcmp(key, "learning_rate") == 0) c->lr = v;
+    else if (strcmp(key, "momentum") == 0) c->momentum = v;
+    else if (strcmp(key, "beta1") == 0) c->beta1 = v;
+    else if (strcmp(key, "beta2") == 0) c->beta2 = v;
+    else if (strcmp(key, "eps") == 0 || strcmp(key, "epsilon") == 0) c->eps = v;
+    else if (strcmp(key, "rho") == 0 || strcmp(key, "alpha") == 0 || strcmp(key, "decay") == 0) c->rho = v;
+    else if (strcmp(key, "weight_decay") == 0 || strcmp(key, "wd") == 0) c->weight_decay = v;
+    else if (strcmp(key, "nesterov") == 0) nesterov = v != 0;
+    else {
+      snprintf(err, errlen, "optimizer '%s': unknown option '%s' (expected lr, momentum, "
+               "beta1, beta2, eps, rho, weight_decay or nesterov)", name, key);
+      return -1;
+    }
+  }
+  if ((c->kind == NNRT_OPT_SGD || c->kind == NNRT_OPT_MOMENTUM) && nesterov) {
+    c->kind = NNRT_OPT_NESTEROV;
+    if (c->momentum == 0) c->momentum = 0.9;
+  } else if (c->kind == NNRT_OPT_SGD && c->momentum > 0) {
+    c->kind = NNRT_OPT_MOMENTUM;
+  }
+  if (c->lr < 0 || c->eps < 0 || c->momentum < 0 || c->momentum >= 1 + 1e-12) {
+    snprintf(err, errlen, "optimizer '%s': lr and eps must be >= 0 and momentum in [0, 1)", name);
+    return -1;
+  }
+  return 0;
+}
+
+int nnrt_opt_nstate(NnrtOptKind k) {
+  switch (k) {
+  case NNRT_OPT_SGD: return 0;
+  case NNRT_OPT_MOMENTUM: case NNRT_OPT_NESTEROV: case NNRT_OPT_ADAGRAD:
+  case NNRT_OPT_RMSPROP: return 1;
+  case NNRT_OPT_ADADELTA: case NNRT_OPT_ADAM: case NNRT_OPT_ADAMW: return 2;
+  }
+  return 0;
+}
+
+/* One body for both precisions: T is float or double, SQRT its sqrt. */
+#define OPT_STEP(NAME, T, SQRT)                                                     \
+  void NAME(const NnrtOptConfig *c, double lr_d, int64_t t, T *p, const T *grad,     \
+            T **st, int64_t n) {                                                    \
+    const T lr = (T)lr_d, wd = (T)c->weight_decay, mu = (T)c->momentum;             \
+    const T eps = (T)c->eps, rho = (T)c->rho, b1 = (T)c->beta1, b2 = (T)c->beta2;   \
+    const T l2 = c->kind == NNRT_OPT_ADAMW ? (T)0 : wd;                             \
+    switch (c->kind) {                                                              \
+    case NNRT_OPT_SGD:                                                              \
+      for (int64_t i = 0; i < n; i++) p[i] -= lr * (grad[i] + l2 * p[i]);           \
+      break;                                                                        \
+    case NNRT_OPT_MOMENTUM:                                                         \
+      for (int64_t i = 0; i < n; i++) {                                             \
+        T g = grad[i] + l2 * p[i];                                                  \
+        st[0][i] = mu * st[0][i] + g;                                               \
+        p[i] -= lr * st[0][i];                                                      \
+      }                                                                             \
+      break;                                                                        \
+    case NNRT_OPT_NESTEROV:                                                         \
+      for (int64_t i = 0; i < n; i++) {                                             \
+        T g = grad[i] + l2 * p[i];                                                  \
+        st[0][i] = mu * st[0][i] + g;                                               \
+        p[i] -= lr * (g + mu * st[0][i]);                                           \
+      }                                                                             \
+      break;                                                                        \
+    case NNRT_OPT_ADAGRAD:                                                          \
+      for (int64_t i = 0; i < n; i++) {                                             \
+        T g = grad[i] + l2 * p[i];                                                  \
+        st[0][i] += g * g;                                                          \
+        p[i] -= lr * g / (SQRT(st[0][i]) + eps);                                    \
+      }                                                                             \
+      break;                                                                        \
+    case NNRT_OPT_ADADELTA:                                                         \
+      for (int64_t i = 0; i < n; i++) {                                             \
+        T g = grad[i] + l2 * p[i];                                                  \
+        st[0][i] = rho * st[0][i] + (1 - rho) * g * g;                              \
+        T d = -SQRT(st[1][i] + eps) / SQRT(st[0][i] + eps) * g;                     \
+        st[1][i] = rho * st[1][i] + (1 - rho) * d * d;                              \
+        p[i] += lr * d;                                                             \
+      }                                                                             \
+      break;                                                                        \
+    case NNRT_OPT_RMSPROP:                                                          \
+      for (int64_t i = 0; i < n; i++) {                                             \
+        T g = grad[i] + l2 * p[i];                                                  \
+        st[0][i] = rho * st[0][i] + (1 - rho) * g * g;                              \
+        p[i] -= lr * g / (SQRT(st[0][i]) + eps);                                    \
+      }                                                                             \
+      break;                                                                        \
+    case NNRT_OPT_ADAM:                                                             \
+    case NNRT_OPT_ADAMW: {                                                          \
+      const T ic1 = (T)(1.0 / (1.0 - pow(c->beta1, (double)t)));                    \
+      const T ic2 = (T)(1.0 / (1.0 - pow(c->beta2, (double)t)));                    \
+      const T decay = c->kind == NNRT_OPT_ADAMW ? lr * wd : (T)0;                   \
+      for (int64_t i = 0; i < n; i++) {                                             \
+        T g = grad[i] + l2 * p[i];                                                  \
+        p[i] -= decay * p[i];                                                       \
+        st[0][i] = b1 * st[0][i] + (1 - b1) * g;                                    \
+        st[1][i] = b2 * st[1][i] + (1 - b2) * g * g;                                \
+        p[i] -= lr * (st[0][i] * ic1) / (SQRT(st[1][i] * ic2) + eps);               \
+      }                                                                             \
+      break;                                                                        \
+    }                                                                               \
+    }                                                                               \
+  }
+
+OPT_STEP(nnrt_opt_step_f32, float, sqrtf)
+OPT_STEP(nnrt_opt_step_f64, double, sqrt)

@@ -1,0 +1,371 @@
+/*
+ * program.c — stores the description that generated nnc_setup code builds
+ * with the nnrt_* calls: slots, initialisers, grads, inputs, outputs, data,
+ * train config, optimizers, schedules, kernels and info rows.
+ *
+ * Invariants: every array and string is copied into memory from nnrt_alloc
+ * (the caller's may be temporaries); the first error (a misuse by generated
+ * code, an unknown name, out of memory) is recorded in p->err and makes all
+ * later calls no-ops, so nnrt_main reports exactly one cause.  Nothing is
+ * loaded or allocated for running here; session.c does that.
+ */
+#include "program.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void fail(NnrtProgram *p, const char *fmt, ...) {
+  if (p->failed)
+    return;
+  p->failed = true;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->err, sizeof p->err, fmt, ap);
+  va_end(ap);
+}
+
+static void *alloc(NnrtProgram *p, size_t bytes, const char *what) {
+  void *q = nnrt_alloc(bytes, what);
+  if (!q)
+    fail(p, "out of memory allocating %s (%zu bytes)", what, bytes);
+  return q;
+}
+
+static char *dup(NnrtProgram *p, const char *s, const char *what) {
+  if (!s)
+    s = "";
+  size_t n = strlen(s) + 1;
+  char *d = alloc(p, n, what);
+  if (d)
+    memcpy(d, s, n);
+  return d;
+}
+
+/* Make room for index i in a dynamic array; new elements are zeroed. */
+static bool reserve(NnrtProgram *p, void **arr, int *cap, int i, size_t elem, const char *what) {
+  if (p->failed || i < 0)
+    return false;
+  if (i < *cap)
+    return true;
+  int ncap = *cap ? *cap : 8;
+  while (ncap <= i)
+    ncap *= 2;
+  char *q = alloc(p, (size_t)ncap * elem, what);
+  if (!q)
+    return false;
+  memset(q, 0, (size_t)ncap * elem);
+  if (*arr)
+    memcpy(q, *arr, (size_t)*cap * elem);
+  nnrt_free(*arr);
+  *arr = q;
+  *cap = ncap;
+  return true;
+}
+
+static NnrtSlotDesc *slot_at(NnrtProgram *p, int slot, const char *caller) {
+  if (p->failed)
+    return NULL;
+  if (slot < 0 || slot >= p->nslots) {
+    fail(p, "%s: slot %d is not declared (the program has %d slots)", caller, slot, p->nslots);
+    return NULL;
+  }
+  return &p->slots[slot];
+}
+
+void nnrt_program(NnrtProgram *p, const char *name, const char *source) {
+  if (p->failed)
+    return;
+  nnrt_free(p->name);
+  nnrt_free(p->source);
+  p->name = dup(p, name, "program name");
+  p->source = dup(p, source, "program source name");
+}
+
+void nnrt_slot(NnrtProgram *p, int slot, NnrtRole role, const char *name,
+               NnrtDtype dtype, int rank, const int64_t *dims) {
+  if (p->failed)
+    return;
+  if (slot != p->nslots) {
+    fail(p, "nnrt_slot: slot %d declared out of order (expected %d)", slot, p->nslots);
+    return;
+  }
+  if (rank < 0 || rank > NNRT_MAX_RANK || (rank > 0 && !dims) || (unsigned)dtype > NNRT_U8 ||
+      (unsigned)role > NNRT_SLOT_STATE) {
+    fail(p, "nnrt_slot: slot %d ('%s') has a bad rank, dtype or role", slot, name ? name : "");
+    return;
+  }
+  for (int i = 0; i < rank; i++)
+    if (dims[i] < 0 && dims[i] != NNRT_BATCH) {
+      fail(p, "nnrt_slot: slot %d ('%s') has negative dim %lld", slot, name ? name : "",
+           (long long)dims[i]);
+      return;
+    }
+  if (!reserve(p, (void **)&p->slots, &p->cap_slots, slot, sizeof *p->slots, "slot table"))
+    return;
+  NnrtSlotDesc *s = &p->slots[slot];
+  s->name = dup(p, name, "slot name");
+  if (!s->name)
+    return;
+  s->role = role;
+  s->dtype = dtype;
+  s->rank = rank;
+  for (int i = 0; i < rank; i++)
+    s->dims[i] = dims[i];
+  p->nslots++;
+}
+
+void nnrt_init(NnrtProgram *p, int slot, const char *init, int nargs,
+               const double *args, int64_t fan_in, int64_t fan_out) {
+  NnrtSlotDesc *s = slot_at(p, slot, "nnrt_init");
+  if (!s)
+    return;
+  if (!nnrt_init_known(init)) {
+    fail(p, "slot '%s': unknown initialiser '%s' (expected zeros, ones, constant, normal, "
+         "uniform, xavier_uniform, xavier_normal, he_uniform, he_normal, lecun_uniform, "
+         "lecun_normal)", s->name, init ? init : "(null)");
+    return;
+  }
+  if (nargs < 0 || nargs > 4 || (nargs > 0 && !args)) {
+    fail(p, "slot '%s': initialiser '%s' takes at most 4 arguments", s->name, init);
+    return;
+  }
+  nnrt_free(s->init);
+  s->init = dup(p, init, "initialiser name");
+  s->ninit = nargs;
+  for (int i = 0; i < nargs; i++)
+    s->init_args[i] = args[i];
+  s->fan_in = fan_in;
+  s->fan_out = fan_out;
+}
+
+void nnrt_grad(NnrtProgram *p, int grad_slot, int param_slot, int opt) {
+  NnrtSlotDesc *g = slot_at(p, grad_slot, "nnrt_grad");
+  NnrtSlotDesc *w = slot_at(p, param_slot, "nnrt_grad");
+  if (!g || !w)
+    return;
+  if (g->role != NNRT_SLOT_GRAD || w->role != NNRT_SLOT_PARAM || g->dtype != w->dtype ||
+      nnrt_slot_count(g, 1) != nnrt_slot_count(w, 1) || opt < 0) {
+    fail(p, "nnrt_grad: slot '%s' is not a gradient matching param '%s'", g->name, w->name);
+    return;
+  }
+  if (!reserve(p, (void **)&p->grads, &p->cap_grads, p->ngrads, sizeof *p->grads, "grad table"))
+    return;
+  p->grads[p->ngrads++] = (NnrtGradDesc){grad_slot, param_slot, opt};
+}
+
+void nnrt_input(NnrtProgram *p, int slot, const char *field) {
+  NnrtSlotDesc *s = slot_at(p, slot, "nnrt_input");
+  if (!s)
+    return;
+  if (s->role != NNRT_SLOT_INPUT) {
+    fail(p, "nnrt_input: slot '%s' is not an INPUT slot", s->name);
+    return;
+  }
+  nnrt_free(s->field);
+  s->field = dup(p, field, "field name");
+}
+
+void nnrt_output(NnrtProgram *p, int slot, const char *what) {
+  NnrtSlotDesc *s = slot_at(p, slot, "nnrt_output");
+  if (!s)
+    return;
+  if (s->role != NNRT_SLOT_OUTPUT) {
+    fail(p, "nnrt_output: slot '%s' is not an OUTPUT slot", s->name);
+    return;
+  }
+  nnrt_free(s->what);
+  s->what = dup(p, what, "output name");
+}
+
+static NnrtDataDesc *add_data(NnrtProgram *p, const char *field, const char *split) {
+  if (p->failed)
+    return NULL;
+  if (!split || (strcmp(split, "train") != 0 && strcmp(split, "test") != 0)) {
+    fail(p, "data field '%s': split must be \"train\" or \"test\", not \"%s\"",
+         field ? field : "", split ? split : "(null)");
+    return NULL;
+  }
+  if (!reserve(p, (void **)&p->data, &p->cap_data, p->ndata, sizeof *p->data, "data table"))
+    return NULL;
+  NnrtDataDesc *d = &p->data[p->ndata];
+  d->field = dup(p, field, "field name");
+  d->split = dup(p, split, "split name");
+  if (!d->field || !d->split) {
+    nnrt_free(d->field);
+    nnrt_free(d->split);
+    memset(d, 0, sizeof *d);
+    return NULL;
+  }
+  d->scale = 1.0;
+  p->ndata++;
+  return d;
+}
+
+void nnrt_data_idx(NnrtProgram *p, const char *field, const char *split,
+                   const char *path, double scale) {
+  NnrtDataDesc *d = add_data(p, field, split);
+  if (!d)
+    return;
+  d->kind = DATA_FILE;
+  d->path = dup(p, path, "data path");
+  d->scale = scale;
+}
+
+void nnrt_data_csv(NnrtProgram *p, const char *field, const char *split, const char *path,
+                   int header, int64_t col_begin, int64_t col_end, double scale) {
+  NnrtDataDesc *d = add_data(p, field, split);
+  if (!d)
+    return;
+  d->kind = DATA_CSV;
+  d->path = dup(p, path, "data path");
+  d->scale = scale;
+  d->header = header != 0;
+  d->col_begin = col_begin;
+  d->col_end = col_end;
+}
+
+void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,
+                     int64_t n, int64_t per_sample, const double *values) {
+  if (!p->failed && (n < 0 || per_sample < 0 || (n * per_sample > 0 && !values))) {
+    fail(p, "data field '%s': bad inline table (%lld x %lld)", field ? field : "",
+         (long long)n, (long long)per_sample);
+    return;
+  }
+  NnrtDataDesc *d = add_data(p, field, split);
+  if (!d)
+    return;
+  d->kind = DATA_TABLE;
+  d->n = n;
+  d->per = per_sample;
+  size_t bytes = (size_t)(n * per_sample) * sizeof(double);
+  d->values = alloc(p, bytes, "inline data table");
+  if (d->values && bytes)
+    memcpy(d->values, values, bytes);
+}
+
+void nnrt_train_config(NnrtProgram *p, int64_t epochs, int64_t batch, uint64_t seed) {
+  if (p->failed)
+    return;
+  if (epochs < 0 || batch < 1) {
+    fail(p, "train config: epochs must be >= 0 and batch >= 1 (got %lld, %lld)",
+         (long long)epochs, (long long)batch);
+    return;
+  }
+  p->epochs = epochs;
+  p->batch = batch;
+  p->seed = seed;
+}
+
+static NnrtOptDesc *opt_at(NnrtProgram *p, int opt) {
+  if (!reserve(p, (void **)&p->opts, &p->cap_opts, opt, sizeof *p->opts, "optimizer table"))
+    return NULL;
+  if (opt >= p->nopts)
+    p->nopts = opt + 1;
+  return &p->opts[opt];
+}
+
+void nnrt_optimizer(NnrtProgram *p, int opt, const char *name, int nkw,
+                    const char *const *keys, const double *vals) {
+  NnrtOptDesc *o = opt_at(p, opt);
+  if (!o)
+    return;
+  char err[256];
+  if (nnrt_opt_config(&o->cfg, name, nkw, keys, vals, err, sizeof err) != 0) {
+    fail(p, "%s", err);
+    return;
+  }
+  o->declared = true;
+}
+
+void nnrt_schedule(NnrtProgram *p, int opt, const char *name, int nkw,
+                   const char *const *keys, const double *vals) {
+  NnrtOptDesc *o = opt_at(p, opt);
+  if (!o)
+    return;
+  char err[256];
+  if (nnrt_sched_config(&o->sched, name, nkw, keys, vals, err, sizeof err) != 0)
+    fail(p, "%s", err);
+}
+
+void nnrt_kernels(NnrtProgram *p, NnrtKernel train, NnrtScratchFn train_scratch,
+                  NnrtKernel eval, NnrtScratchFn eval_scratch) {
+  p->train = train;
+  p->train_scratch = train_scratch;
+  p->eval = eval;
+  p->eval_scratch = eval_scratch;
+}
+
+void nnrt_info_row(NnrtProgram *p, const char *name, const char *kind,
+                   const char *shape, int64_t params, int64_t flops) {
+  if (!reserve(p, (void **)&p->rows, &p->cap_rows, p->nrows, sizeof *p->rows, "info table"))
+    return;
+  NnrtInfoRow *r = &p->rows[p->nrows];
+  r->name = dup(p, name, "info row");
+  r->kind = dup(p, kind, "info row");
+  r->shape = dup(p, shape, "info row");
+  r->params = params;
+  r->flops = flops;
+  p->nrows++;
+}
+
+void nnrt_program_free(NnrtProgram *p) {
+  if (!p)
+    return;
+  for (int i = 0; i < p->nslots; i++) {
+    NnrtSlotDesc *s = &p->slots[i];
+    nnrt_free(s->name); nnrt_free(s->init); nnrt_free(s->field); nnrt_free(s->what);
+  }
+  for (int i = 0; i < p->ndata; i++) {
+    NnrtDataDesc *d = &p->data[i];
+    nnrt_free(d->field); nnrt_free(d->split); nnrt_free(d->path); nnrt_free(d->values);
+  }
+  for (int i = 0; i < p->nrows; i++) {
+    nnrt_free(p->rows[i].name); nnrt_free(p->rows[i].kind); nnrt_free(p->rows[i].shape);
+  }
+  nnrt_free(p->slots); nnrt_free(p->grads); nnrt_free(p->data);
+  nnrt_free(p->opts); nnrt_free(p->rows);
+  nnrt_free(p->name); nnrt_free(p->source);
+  nnrt_free(p);
+}
+
+int nnrt_program_find_output(const NnrtProgram *p, const char *what) {
+  for (int i = 0; i < p->nslots; i++)
+    if (p->slots[i].role == NNRT_SLOT_OUTPUT && p->slots[i].what &&
+        strcmp(p->slots[i].what, what) == 0)
+      return i;
+  return -1;
+}
+
+bool nnrt_slot_has_batch(const NnrtSlotDesc *s) {
+  for (int i = 0; i < s->rank; i++)
+    if (s->dims[i] == NNRT_BATCH)
+      return true;
+  return false;
+}
+
+int64_t nnrt_slot_sample_count(const NnrtSlotDesc *s) {
+  int64_t n = 1;
+  for (int i = 0; i < s->rank; i++)
+    if (s->dims[i] != NNRT_BATCH)
+      n *= s->dims[i];
+  return n;
+}
+
+int64_t nnrt_slot_count(const NnrtSlotDesc *s, int64_t batch) {
+  int64_t n = 1;
+  for (int i = 0; i < s->rank; i++)
+    n *= s->dims[i] == NNRT_BATCH ? batch : s->dims[i];
+  return n;
+}
+
+void nnrt_format_shape(char *buf, size_t len, int rank, const int64_t *dims) {
+  size_t used = (size_t)snprintf(buf, len, "[");
+  for (int i = 0; i < rank && used < len; i++) {
+    if (dims[i] == NNRT_BATCH)
+      used += (size_t)snprintf(buf + used, len - used, "%sB", i ? ", " : "");
+    else
+      used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? ", " : "", (long long)dims[i]);
+  }
+  if (used < len)
+    snprintf(buf + used, len - used, "]");
+}

@@ -1,0 +1,197 @@
+/*
+ * program.h — the program description built by nnc_setup and the run-time
+ * session built from it; shared by program.c, session.c, train.c, eval.c,
+ * gradcheck.c, info.c and cli.c.  Not part of the public API.
+ *
+ * Invariants: a NnrtProgram is filled once by the description calls and
+ * read-only afterwards; the first description error (or out-of-memory) is
+ * kept in p->err and every later description call is a no-op.  A session
+ * owns every byte it allocates and session_free releases all of it, on
+ * success and on every error path.
+ */
+#ifndef NNRT_PROGRAM_H
+#define NNRT_PROGRAM_H
+
+#include "internal.h"
+#include <stdbool.h>
+
+/* ---- sched.c: learning-rate schedules, applied per epoch -------------- */
+
+typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_EXPONENTIAL, SCHED_COSINE,
+               SCHED_WARMUP, SCHED_WARMUP_COSINE } NnrtSchedKind;
+
+typedef struct NnrtSched {
+  NnrtSchedKind kind;
+  double step_size, gamma, warmup_epochs, min_lr, t_max; /* t_max 0: total epochs */
+} NnrtSched;
+
+int nnrt_sched_config(NnrtSched *s, const char *name, int nkw,
+                      const char *const *keys, const double *vals,
+                      char *err, size_t errlen);
+/* The rate for 0-based epoch `epoch` of `epochs`, from base rate lr. */
+double nnrt_sched_lr(const NnrtSched *s, double lr, int64_t epoch, int64_t epochs);
+
+/* ---- init.c ------------------------------------------------------------ */
+
+bool nnrt_init_known(const char *name);
+/* Fill n elements of data (F32 or F64) per initialiser `name`. */
+int nnrt_init_fill(NnrtRng *r, const char *name, int nargs, const double *args,
+                   int64_t fan_in, int64_t fan_out, NnrtDtype dtype, void *data,
+                   int64_t n, char *err, size_t errlen);
+
+/* ---- the description (program.c) -------------------------------------- */
+
+typedef struct NnrtSlotDesc {
+  NnrtRole role;
+  char *name;
+  NnrtDtype dtype;
+  int rank;
+  int64_t dims[NNRT_MAX_RANK]; /* NNRT_BATCH where the batch goes */
+  char *init;                  /* PARAM/STATE initialiser, NULL = zeros */
+  int ninit;
+  double init_args[4];
+  int64_t fan_in, fan_out;
+  char *field; /* INPUT: the data field it receives */
+  char *what;  /* OUTPUT: "loss", "correct", ... */
+} NnrtSlotDesc;
+
+typedef struct NnrtGradDesc { int grad, param, opt; } NnrtGradDesc;
+
+typedef enum { DATA_FILE, DATA_TABLE, DATA_CSV } NnrtDataKind;
+
+typedef struct NnrtDataDesc {
+  NnrtDataKind kind;
+  char *field, *split, *path;
+  double scale;
+  int64_t n, per;  /* DATA_TABLE */
+  double *values;  /* DATA_TABLE, n*per, owned */
+  bool header;     /* DATA_CSV */
+  int64_t col_begin, col_end;
+} NnrtDataDesc;
+
+typedef struct NnrtOptDesc {
+  bool declared;
+  NnrtOptConfig cfg;
+  NnrtSched sched;
+} NnrtOptDesc;
+
+typedef struct NnrtInfoRow { char *name, *kind, *shape; int64_t params, flops; } NnrtInfoRow;
+
+struct NnrtProgram {
+  char *name, *source;
+  NnrtSlotDesc *slots; int nslots, cap_slots;
+  NnrtGradDesc *grads; int ngrads, cap_grads;
+  NnrtDataDesc *data; int ndata, cap_data;
+  NnrtOptDesc *opts; int nopts, cap_opts;
+  NnrtInfoRow *rows; int nrows, cap_rows;
+  int64_t epochs, batch;
+  uint64_t seed;
+  NnrtKernel train, eval;
+  NnrtScratchFn train_scratch, eval_scratch;
+  bool failed;
+  char err[512];
+};
+
+void nnrt_program_free(NnrtProgram *p);
+int nnrt_program_find_output(const NnrtProgram *p, const char *what); /* -1 if none */
+int64_t nnrt_slot_sample_count(const NnrtSlotDesc *s); /* product of non-batch dims */
+bool nnrt_slot_has_batch(const NnrtSlotDesc *s);
+int64_t nnrt_slot_count(const NnrtSlotDesc *s, int64_t batch);
+void nnrt_format_shape(char *buf, size_t len, int rank, const int64_t *dims);
+
+/* ---- the session (session.c) ------------------------------------------ */
+
+/* What kernels receive as ctx.  nnrt_uniform draws from *rng. */
+typedef struct NnrtCtx { NnrtRng *rng; } NnrtCtx;
+
+typedef struct NnrtSplit {
+  bool present;
+  int64_t n;         /* samples */
+  NnrtArray *fields; /* one per slot, indexed by slot number; data NULL if not INPUT */
+  double *scale;     /* per slot */
+} NnrtSplit;
+
+typedef struct NnrtOptions {
+  int64_t epochs, batch;     /* -1: from the program */
+  uint64_t seed; bool has_seed;
+  double lr;                 /* <= 0: from the program */
+  const char *save, *resume, *load, *log;
+  bool quiet;
+  int threads;               /* 0: default */
+  double eps, tol;           /* gradcheck, <= 0: default */
+} NnrtOptions;
+
+typedef struct NnrtSession {
+  NnrtProgram *p;
+  const NnrtOptions *o;
+  int64_t B;          /* the batch size slots are sized for */
+  char *block;        /* slots and optimizer state, one allocation */
+  void **slots;
+  void ***opt_state;  /* per grad entry: nnrt_opt_nstate pointers */
+  char *scratch;
+  int64_t *perm;      /* a permutation of the train samples */
+  NnrtSplit train, test;
+  NnrtOptConfig *cfg; /* per optimizer, with CLI overrides */
+  NnrtRng rng, eval_rng;
+  NnrtCtx ctx, eval_ctx;
+  int64_t epoch, step, epochs;
+  uint64_t seed;
+  int loss_slot, correct_slot;
+  NnrtNamedTensor *tensors; int ntensors, nsaved; /* checkpoint table */
+  char **names;       /* owned names of optimizer-state tensors */
+} NnrtSession;
+
+enum { SESSION_DATA = 1, SESSION_TEST = 2, SESSION_OPT = 4 };
+
+/* Build a session: load data (flags), size slots for batch B, initialise
+ * params.  On failure prints "error: ..." and returns -1 (session freed). */
+int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o,
+                      int64_t B, int flags);
+void nnrt_session_free(NnrtSession *s);
+/* Fill the INPUT slots with samples idx[0..bs) of split sp, or with
+ * samples start..start+bs when idx is NULL. */
+void nnrt_session_gather(NnrtSession *s, const NnrtSplit *sp, const int64_t *idx,
+                         int64_t start, int64_t bs);
+double nnrt_session_read(const NnrtSession *s, int slot); /* scalar OUTPUT */
+void nnrt_session_zero_grads(NnrtSession *s);
+/* Checkpoints.  load restores params and state (and, with resume, the
+ * optimizer state, epoch, step and RNG). */
+int nnrt_session_save(NnrtSession *s, const char *path);
+int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bool resume);
+/* Load a checkpoint, printing "error: ..." on failure. */
+NnrtCkpt *nnrt_ckpt_open(const char *path);
+
+/* eval.c: mean loss and accuracy of the train and test splits with the
+ * eval kernel (inference mode), in order, batches of s->B. */
+typedef struct NnrtMetrics {
+  double loss, accuracy, test_loss, test_accuracy;
+  bool has_accuracy, has_test;
+} NnrtMetrics;
+void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *accuracy);
+void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m);
+/* The machine-readable last line: [epoch=N ]loss=X [accuracy=Y] [test_...]. */
+void nnrt_print_result(const NnrtMetrics *m, int64_t epoch);
+int nnrt_cmd_eval(NnrtProgram *p, const NnrtOptions *o);
+int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o);
+int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o);
+int nnrt_cmd_info(NnrtProgram *p, const NnrtOptions *o);
+
+/* progress.c: what the user sees while training. */
+typedef struct NnrtProgress {
+  bool bar, lines;       /* live bar on stderr (a terminal); plain lines on stdout */
+  int64_t epochs, every; /* lines are shown every `every` epochs and at the end */
+  double t_epoch, t_draw;
+  int64_t n;             /* samples per epoch */
+} NnrtProgress;
+void nnrt_progress_start(NnrtProgress *g, bool quiet, int64_t epochs, int64_t n);
+bool nnrt_progress_shows(const NnrtProgress *g, int64_t epoch); /* 1-based */
+void nnrt_progress_batch(NnrtProgress *g, int64_t epoch, int64_t done, double loss,
+                         double accuracy, bool has_accuracy);
+void nnrt_progress_epoch(NnrtProgress *g, int64_t epoch, const NnrtMetrics *m, double seconds);
+void nnrt_progress_abort(NnrtProgress *g);
+
+/* Helpers */
+double nnrt_now(void); /* monotonic seconds */
+void nnrt_oom(const char *what, size_t bytes); /* prints the out-of-memory error */
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * progress.c — what a person sees while a model trains.
+ *
+ * On a terminal (stderr is a tty, no --quiet) a live bar is redrawn in
+ * place at most ten times a second: epoch, batch progress, samples/s, ETA
+ * and the running loss/accuracy.  Otherwise (pipes, logs, tests) one plain
+ * line per epoch goes to stdout:
+ *     epoch 3/10  loss=0.4123  accuracy=0.8570  12345 samples/s
+ * For long runs only about 20 such lines are printed, evenly spaced, plus
+ * the last epoch.  --quiet prints neither.
+ *
+ * Invariants: nothing here touches the model or the generator, so what is
+ * shown never changes what is computed.  It does not print the final
+ * machine-readable line (eval.c does).
+ */
+#include "program.h"
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+double nnrt_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+void nnrt_progress_start(NnrtProgress *g, bool quiet, int64_t epochs, int64_t n) {
+  g->bar = !quiet && isatty(STDERR_FILENO);
+  g->lines = !quiet && !g->bar;
+  g->epochs = epochs;
+  g->every = epochs > 20 ? (epochs + 19) / 20 : 1;
+  g->n = n;
+  g->t_epoch = g->t_draw = nnrt_now();
+}
+
+bool nnrt_progress_shows(const NnrtProgress *g, int64_t epoch) {
+  return (g->bar || g->lines) && (epoch % g->every == 0 || epoch == g->epochs);
+}
+
+void nnrt_progress_batch(NnrtProgress *g, int64_t epoch, int64_t done, double loss,
+                         double accuracy, bool has_accuracy) {
+  if (!g->bar)
+    return;
+  double now = nnrt_now();
+  if (now - g->t_draw < 0.1 && done < g->n)
+    return;
+  g->t_draw = now;
+  double el = now - g->t_epoch, rate = el > 0 ? (double)done / el : 0;
+  double eta = rate > 0 ? (double)(g->n - done) / rate : 0;
+  char bar[31];
+  int fill = g->n ? (int)(30 * done / g->n) : 30;
+  for (int i = 0; i < 30; i++)
+    bar[i] = i < fill ? '#' : '.';
+  bar[30] = 0;
+  fprintf(stderr, "\repoch %lld/%lld [%s] %lld/%lld  %.0f samples/s  ETA %d:%02d  loss=%.4f",
+          (long long)epoch, (long long)g->epochs, bar, (long long)done, (long long)g->n, rate,
+          (int)eta / 60, (int)eta % 60, loss);
+  if (has_accuracy)
+    fprintf(stderr, "  acc=%.4f", accuracy);
+  fprintf(stderr, "\033[K");
+  fflush(stderr);
+}
+
+void nnrt_progress_epoch(NnrtProgress *g, int64_t epoch, const NnrtMetrics *m, double seconds) {
+  double rate = seconds > 0 ? (double)g->n / seconds : 0;
+  if (nnrt_progress_shows(g, epoch)) {
+    FILE *f = g->bar ? stderr : stdout;
+    if (g->bar)
+      fprintf(f, "\r\033[K");
+    fprintf(f, "epoch %lld/%lld  loss=%.4f", (long long)epoch, (long long)g->epochs, m->loss);
+    if (m->has_accuracy)
+      fprintf(f, "  accuracy=%.4f", m->accuracy);
+    if (m->has_test) {
+      fprintf(f, "  test_loss=%.4f", m->test_loss);
+      if (m->has_accuracy)
+        fprintf(f, "  test_accuracy=%.4f", m->test_accuracy);
+    }
+    fprintf(f, "  %.0f samples/s\n", rate);
+    fflush(f);
+  }
+  g->t_epoch = nnrt_now();
+}
+
+void nnrt_progress_abort(NnrtProgress *g) {
+  if (g->bar) {
+    fprintf(stderr, "\n");
+    fflush(stderr);
+  }
+}

@@ -1,0 +1,615 @@
+/*
+ * session.c — turns a program description into something that runs: loads
+ * and checks the data of each split, plans and allocates every slot and the
+ * optimizer state in one block, initialises parameters from the seeded
+ * generator, gathers batches, and saves/restores checkpoints.
+ *
+ * Invariants:
+ *  - every field of a split has the same sample count, and its per-sample
+ *    element count equals its INPUT slot's non-batch element count;
+ *  - values bound for I32 slots are checked to be integers once, at load;
+ *  - slots with NNRT_BATCH dims are sized for s->B rows; a call with a
+ *    smaller batch uses the leading rows;
+ *  - params are initialised in slot order, so the seed fixes them;
+ *  - the checkpoint table (params, STATE, then __opt__/<param>/<i>) points
+ *    into the slot block, so saving copies nothing.
+ * It does not train or print progress (train.c, eval.c do).
+ */
+#include "program.h"
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERRLEN 512
+
+static void *salloc(size_t bytes, const char *what) {
+  void *q = nnrt_alloc(bytes, what);
+  if (!q)
+    nnrt_oom(what, bytes);
+  return q;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static const char *source_name(const NnrtDataDesc *d) {
+  return d->kind == DATA_TABLE ? "inline table" : d->path;
+}
+
+/* Copy columns [c0, c1) of a rank-2 F64 array into a new array. */
+static int slice_columns(NnrtArray *a, int64_t c0, int64_t c1, const char *path) {
+  int64_t rows = a->dims[0], cols = a->rank > 1 ? a->dims[1] : 1;
+  if (c1 < 0)
+    c1 = cols;
+  if (c0 < 0 || c0 >= c1 || c1 > cols) {
+    fprintf(stderr, "error: %s: columns %lld..%lld are out of range (the file has %lld)\n",
+            path, (long long)c0, (long long)c1, (long long)cols);
+    return -1;
+  }
+  if (c0 == 0 && c1 == cols)
+    return 0;
+  int64_t w = c1 - c0;
+  double *out = salloc((size_t)(rows * w) * sizeof(double), "CSV columns");
+  if (!out)
+    return -1;
+  const double *in = a->data;
+  for (int64_t r = 0; r < rows; r++)
+    memcpy(out + r * w, in + r * cols + c0, (size_t)w * sizeof(double));
+  nnrt_free(a->data);
+  a->data = out;
+  a->dims[1] = w;
+  a->rank = 2;
+  return 0;
+}
+
+static int load_one(const NnrtDataDesc *d, NnrtArray *a) {
+  char err[ERRLEN] = "";
+  memset(a, 0, sizeof *a);
+  if (d->kind == DATA_TABLE) {
+    size_t bytes = (size_t)(d->n * d->per) * sizeof(double);
+    a->data = salloc(bytes, "inline data table");
+    if (!a->data)
+      return -1;
+    if (bytes)
+      memcpy(a->data, d->values, bytes);
+    a->dtype = NNRT_F64;
+    a->rank = 2;
+    a->dims[0] = d->n;
+    a->dims[1] = d->per;
+    return 0;
+  }
+  int rc;
+  if (d->kind == DATA_CSV) {
+    rc = nnrt_load_csv(d->path, d->header, -1, a, NULL, err, sizeof err);
+    if (rc == 0 && slice_columns(a, d->col_begin, d->col_end, d->path) != 0) {
+      nnrt_array_free(a);
+      return -1;
+    }
+  } else if (ends_with(d->path, ".npy")) {
+    rc = nnrt_load_npy(d->path, a, err, sizeof err);
+  } else if (ends_with(d->path, ".csv")) {
+    rc = nnrt_load_csv(d->path, false, -1, a, NULL, err, sizeof err);
+    if (rc != 0) { /* perhaps a header line: try once more skipping it */
+      char err2[ERRLEN];
+      memset(a, 0, sizeof *a);
+      rc = nnrt_load_csv(d->path, true, -1, a, NULL, err2, sizeof err2);
+    }
+  } else {
+    rc = nnrt_load_idx(d->path, a, err, sizeof err);
+  }
+  if (rc != 0) {
+    fprintf(stderr, "error: %s\n", err[0] ? err : d->path);
+    return -1;
+  }
+  if (a->rank < 1) {
+    fprintf(stderr, "error: %s: data must have a sample dimension (got a scalar)\n", d->path);
+    nnrt_array_free(a);
+    return -1;
+  }
+  return 0;
+}
+
+static double get_value(const NnrtArray *a, int64_t i) {
+  switch (a->dtype) {
+  case NNRT_F32: return ((const float *)a->data)[i];
+  case NNRT_F64: return ((const double *)a->data)[i];
+  case NNRT_I32: return ((const int32_t *)a->data)[i];
+  case NNRT_U8: return ((const uint8_t *)a->data)[i];
+  }
+  return 0;
+}
+
+/* Load every INPUT slot's field of one split and check the invariants. */
+static int load_split(NnrtSession *s, NnrtSplit *sp, const char *split) {
+  NnrtProgram *p = s->p;
+  sp->fields = salloc((size_t)p->nslots * sizeof *sp->fields, "data table");
+  sp->scale = salloc((size_t)p->nslots * sizeof *sp->scale, "data table");
+  if (!sp->fields || !sp->scale)
+    return -1;
+  memset(sp->fields, 0, (size_t)p->nslots * sizeof *sp->fields);
+  sp->present = true;
+  const NnrtDataDesc *first = NULL;
+  sp->n = 1; /* a program without inputs (e.g. minimising a function) runs once per epoch */
+  for (int i = 0; i < p->nslots; i++) {
+    const NnrtSlotDesc *slot = &p->slots[i];
+    if (slot->role != NNRT_SLOT_INPUT)
+      continue;
+    const NnrtDataDesc *d = NULL;
+    for (int j = 0; j < p->ndata; j++)
+      if (strcmp(p->data[j].split, split) == 0 && slot->field &&
+          strcmp(p->data[j].field, slot->field) == 0)
+        d = &p->data[j];
+    if (!d) {
+      fprintf(stderr, "error: no %s data for field '%s' (input '%s')\n", split,
+              slot->field ? slot->field : "?", slot->name);
+      return -1;
+    }
+    NnrtArray *a = &sp->fields[i];
+    if (load_one(d, a) != 0)
+      return -1;
+    sp->scale[i] = d->scale == 0 ? 1.0 : d->scale;
+    int64_t n = a->dims[0], count = nnrt_array_count(a);
+    int64_t per = n ? count / n : 0, want = nnrt_slot_sample_count(slot);
+    char shape[128], dshape[128];
+    nnrt_format_shape(shape, sizeof shape, slot->rank, slot->dims);
+    nnrt_format_shape(dshape, sizeof dshape, a->rank, a->dims);
+    if (n == 0) {
+      fprintf(stderr, "error: field '%s' (%s) has no samples\n", d->field, source_name(d));
+      return -1;
+    }
+    if (per != want) {
+      fprintf(stderr, "error: field '%s' (%s) has %lld values per sample (data shape %s), "
+              "but input '%s' %s expects %lld\n", d->field, source_name(d), (long long)per,
+              dshape, slot->name, shape, (long long)want);
+      return -1;
+    }
+    if (!first) {
+      first = d;
+      sp->n = n;
+    } else if (n != sp->n) {
+      fprintf(stderr, "error: field '%s' (%s) has %lld samples, but field '%s' (%s) has %lld\n",
+              d->field, source_name(d), (long long)n, first->field, source_name(first),
+              (long long)sp->n);
+      return -1;
+    }
+    if (slot->dtype == NNRT_I32 && (a->dtype == NNRT_F32 || a->dtype == NNRT_F64)) {
+      for (int64_t k = 0; k < count; k++) {
+        double v = get_value(a, k);
+        if (v != floor(v) || fabs(v) > 2147483647.0) {
+          fprintf(stderr, "error: field '%s' (%s): sample %lld has value %g, but input '%s' "
+                  "takes integers\n", d->field, source_name(d), (long long)(k / per), v,
+                  slot->name);
+          return -1;
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+static bool has_split(const NnrtProgram *p, const char *split) {
+  for (int j = 0; j < p->ndata; j++)
+    if (strcmp(p->data[j].split, split) == 0)
+      return true;
+  return false;
+}
+
+/* ---- gathering --------------------------------------------------------- */
+
+#define CONVERT(DT, ST, EXPR)                         \
+  do {                                                \
+    DT *o = (DT *)dst;                                \
+    const ST *in = (const ST *)src;                   \
+    for (int64_t k = 0; k < per; k++) o[k] = EXPR;    \
+  } while (0)
+
+/* Convert `per` values of one sample from src (dtype st) into dst (dt). */
+static void convert(NnrtDtype dt, void *dst, NnrtDtype st, const void *src, int64_t per,
+                    double scale) {
+  if (dt == st && (scale == 1.0 || dt == NNRT_I32 || dt == NNRT_U8)) {
+    memcpy(dst, src, (size_t)per * nnrt_dtype_size(dt));
+    return;
+  }
+  float fs = (float)scale;
+  switch (dt) {
+  case NNRT_F32:
+    switch (st) {
+    case NNRT_U8: CONVERT(float, uint8_t, (float)in[k] * fs); break;
+    case NNRT_I32: CONVERT(float, int32_t, (float)((double)in[k] * scale)); break;
+    case NNRT_F32: CONVERT(float, float, in[k] * fs); break;
+    case NNRT_F64: CONVERT(float, double, (float)(in[k] * scale)); break;
+    }
+    break;
+  case NNRT_F64:
+    switch (st) {
+    case NNRT_U8: CONVERT(double, uint8_t, in[k] * scale); break;
+    case NNRT_I32: CONVERT(double, int32_t, in[k] * scale); break;
+    case NNRT_F32: CONVERT(double, float, (double)in[k] * scale); break;
+    case NNRT_F64: CONVERT(double, double, in[k] * scale); break;
+    }
+    break;
+  case NNRT_I32: /* integrality was checked at load */
+    switch (st) {
+    case NNRT_U8: CONVERT(int32_t, uint8_t, (int32_t)in[k]); break;
+    case NNRT_I32: CONVERT(int32_t, int32_t, in[k]); break;
+    case NNRT_F32: CONVERT(int32_t, float, (int32_t)in[k]); break;
+    case NNRT_F64: CONVERT(int32_t, double, (int32_t)in[k]); break;
+    }
+    break;
+  case NNRT_U8:
+    switch (st) {
+    case NNRT_U8: CONVERT(uint8_t, uint8_t, in[k]); break;
+    case NNRT_I32: CONVERT(uint8_t, int32_t, (uint8_t)in[k]); break;
+    case NNRT_F32: CONVERT(uint8_t, float, (uint8_t)in[k]); break;
+    case NNRT_F64: CONVERT(uint8_t, double, (uint8_t)in[k]); break;
+    }
+    break;
+  }
+}
+
+void nnrt_session_gather(NnrtSession *s, const NnrtSplit *sp, const int64_t *idx,
+                         int64_t start, int64_t bs) {
+  const NnrtProgram *p = s->p;
+  for (int i = 0; i < p->nslots; i++) {
+    const NnrtSlotDesc *slot = &p->slots[i];
+    if (slot->role != NNRT_SLOT_INPUT)
+      continue;
+    const NnrtArray *a = &sp->fields[i];
+    int64_t per = nnrt_slot_sample_count(slot);
+    size_t dsz = nnrt_dtype_size(slot->dtype), ssz = nnrt_dtype_size(a->dtype);
+    char *dst = s->slots[i];
+    const char *src = a->data;
+    for (int64_t r = 0; r < bs; r++)
+      convert(slot->dtype, dst + (size_t)(r * per) * dsz, a->dtype,
+              src + (size_t)((idx ? idx[r] : start + r) * per) * ssz, per, sp->scale[i]);
+  }
+}
+
+double nnrt_session_read(const NnrtSession *s, int slot) {
+  const void *q = s->slots[slot];
+  switch (s->p->slots[slot].dtype) {
+  case NNRT_F32: return *(const float *)q;
+  case NNRT_F64: return *(const double *)q;
+  case NNRT_I32: return *(const int32_t *)q;
+  case NNRT_U8: return *(const uint8_t *)q;
+  }
+  return 0;
+}
+
+void nnrt_session_zero_grads(NnrtSession *s) {
+  for (int i = 0; i < s->p->nslots; i++) {
+    const NnrtSlotDesc *slot = &s->p->slots[i];
+    if (slot->role == NNRT_SLOT_GRAD)
+      memset(s->slots[i], 0, (size_t)nnrt_slot_count(slot, s->B) * nnrt_dtype_size(slot->dtype));
+  }
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static int plan_and_allocate(NnrtSession *s, bool with_opt) {
+  NnrtProgram *p = s->p;
+  size_t total = 0;
+  for (int i = 0; i < p->nslots; i++)
+    total += align64((size_t)nnrt_slot_count(&p->slots[i], s->B) * nnrt_dtype_size(p->slots[i].dtype));
+  if (with_opt)
+    for (int g = 0; g < p->ngrads; g++) {
+      const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
+      size_t one = align64((size_t)nnrt_slot_count(w, 1) * nnrt_dtype_size(w->dtype));
+      total += one * (size_t)nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+    }
+  s->slots = salloc((size_t)p->nslots * sizeof(void *) + 8, "slot table");
+  s->opt_state = salloc((size_t)p->ngrads * sizeof(void **) + 8, "optimizer table");
+  if (!s->slots || !s->opt_state)
+    return -1;
+  memset(s->opt_state, 0, (size_t)p->ngrads * sizeof(void **));
+  s->block = salloc(total, "slots and optimizer state");
+  if (!s->block)
+    return -1;
+  memset(s->block, 0, total);
+  char *at = s->block;
+  for (int i = 0; i < p->nslots; i++) {
+    s->slots[i] = at;
+    at += align64((size_t)nnrt_slot_count(&p->slots[i], s->B) * nnrt_dtype_size(p->slots[i].dtype));
+  }
+  if (with_opt)
+    for (int g = 0; g < p->ngrads; g++) {
+      const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
+      int ns = nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+      s->opt_state[g] = salloc((size_t)(ns + 1) * sizeof(void *), "optimizer table");
+      if (!s->opt_state[g])
+        return -1;
+      for (int k = 0; k < ns; k++) {
+        s->opt_state[g][k] = at;
+        at += align64((size_t)nnrt_slot_count(w, 1) * nnrt_dtype_size(w->dtype));
+      }
+    }
+  return 0;
+}
+
+static int build_ckpt_table(NnrtSession *s, bool with_opt) {
+  NnrtProgram *p = s->p;
+  int n = 0, nopt = 0;
+  for (int i = 0; i < p->nslots; i++)
+    if (p->slots[i].role == NNRT_SLOT_PARAM || p->slots[i].role == NNRT_SLOT_STATE)
+      n++;
+  if (with_opt)
+    for (int g = 0; g < p->ngrads; g++)
+      nopt += nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+  s->tensors = salloc((size_t)(n + nopt + 1) * sizeof *s->tensors, "checkpoint table");
+  s->names = salloc((size_t)(nopt + 1) * sizeof(char *), "checkpoint table");
+  if (!s->tensors || !s->names)
+    return -1;
+  memset(s->names, 0, (size_t)(nopt + 1) * sizeof(char *));
+  int t = 0;
+  for (int i = 0; i < p->nslots; i++) {
+    const NnrtSlotDesc *slot = &p->slots[i];
+    if (slot->role != NNRT_SLOT_PARAM && slot->role != NNRT_SLOT_STATE)
+      continue;
+    NnrtNamedTensor *nt = &s->tensors[t++];
+    nt->name = slot->name;
+    nt->dtype = slot->dtype;
+    nt->rank = slot->rank;
+    for (int d = 0; d < slot->rank; d++)
+      nt->dims[d] = slot->dims[d] == NNRT_BATCH ? s->B : slot->dims[d];
+    nt->data = s->slots[i];
+  }
+  s->nsaved = t;
+  int k = 0;
+  if (with_opt)
+    for (int g = 0; g < p->ngrads; g++) {
+      const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
+      int ns = nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+      for (int j = 0; j < ns; j++) {
+        size_t len = strlen(w->name) + 32;
+        char *name = salloc(len, "checkpoint names");
+        if (!name)
+          return -1;
+        snprintf(name, len, "__opt__/%s/%d", w->name, j);
+        s->names[k++] = name;
+        NnrtNamedTensor *nt = &s->tensors[t++];
+        nt->name = name;
+        nt->dtype = w->dtype;
+        nt->rank = w->rank;
+        for (int d = 0; d < w->rank; d++)
+          nt->dims[d] = w->dims[d];
+        nt->data = s->opt_state[g][j];
+      }
+    }
+  s->ntensors = t;
+  return 0;
+}
+
+int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int64_t B, int flags) {
+  memset(s, 0, sizeof *s);
+  s->p = p;
+  s->o = o;
+  s->B = B;
+  s->loss_slot = nnrt_program_find_output(p, NNRT_OUT_LOSS);
+  s->correct_slot = nnrt_program_find_output(p, NNRT_OUT_CORRECT);
+  s->seed = o->has_seed ? o->seed : p->seed;
+  s->epochs = o->epochs >= 0 ? o->epochs : p->epochs;
+  nnrt_rng_seed(&s->rng, s->seed);
+  s->ctx.rng = &s->rng;
+  s->eval_ctx.rng = &s->eval_rng;
+
+  int nopt = p->nopts > 0 ? p->nopts : 1;
+  for (int g = 0; g < p->ngrads; g++)
+    if (p->grads[g].opt >= nopt)
+      nopt = p->grads[g].opt + 1;
+  s->cfg = salloc((size_t)nopt * sizeof *s->cfg, "optimizer table");
+  if (!s->cfg)
+    goto fail;
+  for (int i = 0; i < nopt; i++) {
+    char err[64];
+    if (i < p->nopts && p->opts[i].declared)
+      s->cfg[i] = p->opts[i].cfg;
+    else
+      nnrt_opt_config(&s->cfg[i], "sgd", 0, NULL, NULL, err, sizeof err);
+    if (o->lr > 0)
+      s->cfg[i].lr = o->lr;
+  }
+
+  if ((flags & SESSION_DATA) && load_split(s, &s->train, "train") != 0)
+    goto fail;
+  if ((flags & SESSION_TEST) && has_split(p, "test") && load_split(s, &s->test, "test") != 0)
+    goto fail;
+  if (plan_and_allocate(s, flags & SESSION_OPT) != 0)
+    goto fail;
+  int64_t ts = p->train_scratch ? p->train_scratch(B) : 0;
+  int64_t es = p->eval_scratch ? p->eval_scratch(B) : 0;
+  int64_t sb = ts > es ? ts : es;
+  if (sb < 0)
+    sb = 0;
+  s->scratch = salloc((size_t)sb, "kernel scratch");
+  if (!s->scratch)
+    goto fail;
+  if (s->train.present) {
+    s->perm = salloc((size_t)s->train.n * sizeof(int64_t), "sample permutation");
+    if (!s->perm)
+      goto fail;
+  }
+  if (build_ckpt_table(s, flags & SESSION_OPT) != 0)
+    goto fail;
+  for (int i = 0; i < p->nslots; i++) {
+    const NnrtSlotDesc *slot = &p->slots[i];
+    if ((slot->role != NNRT_SLOT_PARAM && slot->role != NNRT_SLOT_STATE) || !slot->init)
+      continue;
+    char err[ERRLEN];
+    if (nnrt_init_fill(&s->rng, slot->init, slot->ninit, slot->init_args, slot->fan_in,
+                       slot->fan_out, slot->dtype, s->slots[i], nnrt_slot_count(slot, s->B),
+                       err, sizeof err) != 0) {
+      fprintf(stderr, "error: slot '%s': %s\n", slot->name, err);
+      goto fail;
+    }
+  }
+  return 0;
+fail:
+  nnrt_session_free(s);
+  return -1;
+}
+
+static void split_free(NnrtSplit *sp, int nslots) {
+  if (sp->fields)
+    for (int i = 0; i < nslots; i++)
+      if (sp->fields[i].data)
+        nnrt_array_free(&sp->fields[i]);
+  nnrt_free(sp->fields);
+  nnrt_free(sp->scale);
+  memset(sp, 0, sizeof *sp);
+}
+
+void nnrt_session_free(NnrtSession *s) {
+  if (!s->p)
+    return;
+  split_free(&s->train, s->p->nslots);
+  split_free(&s->test, s->p->nslots);
+  if (s->opt_state)
+    for (int g = 0; g < s->p->ngrads; g++)
+      nnrt_free(s->opt_state[g]);
+  if (s->names)
+    for (int i = 0; s->names[i]; i++)
+      nnrt_free(s->names[i]);
+  nnrt_free(s->names);
+  nnrt_free(s->tensors);
+  nnrt_free(s->opt_state);
+  nnrt_free(s->slots);
+  nnrt_free(s->block);
+  nnrt_free(s->scratch);
+  nnrt_free(s->perm);
+  nnrt_free(s->cfg);
+  memset(s, 0, sizeof *s);
+}
+
+/* ---- checkpoints ------------------------------------------------------- */
+
+int nnrt_session_save(NnrtSession *s, const char *path) {
+  char epoch[32], step[32], seed[32], batch[32], rng[80];
+  snprintf(epoch, sizeof epoch, "%lld", (long long)s->epoch);
+  snprintf(step, sizeof step, "%lld", (long long)s->step);
+  snprintf(seed, sizeof seed, "%" PRIu64, s->seed);
+  snprintf(batch, sizeof batch, "%lld", (long long)s->B);
+  snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
+           s->rng.s[0], s->rng.s[1], s->rng.s[2], s->rng.s[3]);
+  NnrtKV meta[] = {
+    {"format", "nnc-1"}, {"program", s->p->name ? s->p->name : ""}, {"epoch", epoch},
+    {"step", step}, {"seed", seed}, {"batch", batch}, {"rng", rng},
+  };
+  char err[ERRLEN] = "";
+  if (nnrt_ckpt_save(path, s->tensors, s->ntensors, meta, (int)(sizeof meta / sizeof meta[0]),
+                     err, sizeof err) != 0) {
+    fprintf(stderr, "error: %s\n", err[0] ? err : path);
+    return -1;
+  }
+  return 0;
+}
+
+NnrtCkpt *nnrt_ckpt_open(const char *path) {
+  NnrtCkpt *c = NULL;
+  char err[ERRLEN] = "";
+  if (nnrt_ckpt_load(path, &c, err, sizeof err) != 0) {
+    fprintf(stderr, "error: %s\n", err[0] ? err : path);
+    return NULL;
+  }
+  return c;
+}
+
+static bool same_shape(const NnrtNamedTensor *a, const NnrtNamedTensor *b) {
+  if (a->dtype != b->dtype || a->rank != b->rank)
+    return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i] != b->dims[i])
+      return false;
+  return true;
+}
+
+static void describe(char *buf, size_t len, const NnrtNamedTensor *t) {
+  char shape[128];
+  nnrt_format_shape(shape, sizeof shape, t->rank, t->dims);
+  snprintf(buf, len, "%s %s", nnrt_dtype_name(t->dtype), shape);
+}
+
+static int parse_i64(const char *v, int64_t *out) {
+  if (!v || !*v)
+    return -1;
+  char *end;
+  long long x = strtoll(v, &end, 10);
+  if (*end || x < 0)
+    return -1;
+  *out = x;
+  return 0;
+}
+
+int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bool resume) {
+  int want = resume ? s->ntensors : s->nsaved;
+  for (int i = 0; i < want; i++) {
+    const NnrtNamedTensor *t = &s->tensors[i];
+    const NnrtNamedTensor *f = nnrt_ckpt_find(c, t->name);
+    if (!f) {
+      fprintf(stderr, "error: %s: no tensor '%s' (the program '%s' needs it)\n", path, t->name,
+              s->p->name ? s->p->name : "");
+      return -1;
+    }
+    if (!same_shape(t, f)) {
+      char a[160], b[160];
+      describe(a, sizeof a, f);
+      describe(b, sizeof b, t);
+      fprintf(stderr, "error: %s: tensor '%s' is %s, but the program expects %s\n", path,
+              t->name, a, b);
+      return -1;
+    }
+  }
+  for (int i = 0; i < nnrt_ckpt_count(c); i++) {
+    const char *name = nnrt_ckpt_at(c, i)->name;
+    bool opt = strncmp(name, "__opt__/", 8) == 0, known = false;
+    for (int j = 0; j < s->ntensors && !known; j++)
+      known = strcmp(s->tensors[j].name, name) == 0;
+    if (!known && (!opt || resume)) {
+      fprintf(stderr, "error: %s: tensor '%s' is not part of program '%s'\n", path, name,
+              s->p->name ? s->p->name : "");
+      return -1;
+    }
+  }
+  NnrtRng rng = s->rng;
+  int64_t epoch = 0, step = 0;
+  if (resume) {
+    const char *r = nnrt_ckpt_meta(c, "rng");
+    int ok = r && strlen(r) == 64;
+    for (int w = 0; ok && w < 4; w++) {
+      char word[17];
+      memcpy(word, r + 16 * w, 16);
+      word[16] = 0;
+      char *end;
+      rng.s[w] = strtoull(word, &end, 16);
+      ok = *end == 0;
+    }
+    if (!ok || parse_i64(nnrt_ckpt_meta(c, "epoch"), &epoch) != 0 ||
+        parse_i64(nnrt_ckpt_meta(c, "step"), &step) != 0) {
+      fprintf(stderr, "error: %s: not a resumable checkpoint (missing or bad 'rng', 'epoch' "
+              "or 'step' metadata)\n", path);
+      return -1;
+    }
+  }
+  for (int i = 0; i < want; i++) {
+    const NnrtNamedTensor *t = &s->tensors[i];
+    const NnrtNamedTensor *f = nnrt_ckpt_find(c, t->name);
+    int64_t n = 1;
+    for (int d = 0; d < t->rank; d++)
+      n *= t->dims[d];
+    memcpy(t->data, f->data, (size_t)n * nnrt_dtype_size(t->dtype));
+  }
+  if (resume) {
+    s->rng = rng;
+    s->epoch = epoch;
+    s->step = step;
+  }
+  const char *seed = nnrt_ckpt_meta(c, "seed"); /* eval's generator derives from it */
+  if (seed)
+    s->seed = strtoull(seed, NULL, 10);
+  return 0;
+}

@@ -1,0 +1,170 @@
+/*
+ * train.c — the `train` command: epochs of shuffled mini-batches through
+ * the train kernel, an optimizer step per batch, checkpoints, a CSV log,
+ * and a final evaluation whose line is the last thing printed to stdout.
+ *
+ * Each epoch: the permutation 0..N-1 is shuffled from the run's generator
+ * (batch >= N is full-batch GD, batch 1 is SGD, and the last partial batch
+ * runs with batch = remainder); each batch's INPUT slots are gathered, GRAD
+ * slots zeroed, the train kernel called, OUTPUT "loss" (mean over the
+ * batch) and "correct" (a count) read, and every (grad, param, optimizer)
+ * stepped with t = global step count and the epoch's scheduled rate.
+ *
+ * Invariants: everything random comes from one generator whose state is
+ * saved after every epoch, with params, STATE and optimizer state, so a run
+ * resumed from epoch k is bit-identical to one that never stopped.  A
+ * non-finite loss stops the run (exit 3) before anything is saved.
+ */
+#include "program.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void opt_step(NnrtSession *s, int64_t epoch) {
+  NnrtProgram *p = s->p;
+  for (int g = 0; g < p->ngrads; g++) {
+    const NnrtGradDesc *gd = &p->grads[g];
+    const NnrtOptConfig *c = &s->cfg[gd->opt];
+    NnrtSched constant = {.kind = SCHED_CONSTANT};
+    const NnrtSched *sc = gd->opt < p->nopts ? &p->opts[gd->opt].sched : &constant;
+    double lr = nnrt_sched_lr(sc, c->lr, epoch, s->epochs);
+    int64_t n = nnrt_slot_count(&p->slots[gd->param], 1);
+    if (p->slots[gd->param].dtype == NNRT_F32)
+      nnrt_opt_step_f32(c, lr, s->step, s->slots[gd->param], s->slots[gd->grad],
+                        (float **)s->opt_state[g], n);
+    else
+      nnrt_opt_step_f64(c, lr, s->step, s->slots[gd->param], s->slots[gd->grad],
+                        (double **)s->opt_state[g], n);
+  }
+}
+
+static double current_lr(const NnrtSession *s, int64_t epoch) {
+  const NnrtProgram *p = s->p;
+  NnrtSched constant = {.kind = SCHED_CONSTANT};
+  const NnrtSched *sc = p->nopts > 0 ? &p->opts[0].sched : &constant;
+  return nnrt_sched_lr(sc, s->cfg[0].lr, epoch, s->epochs);
+}
+
+static int check_trainable(const NnrtProgram *p) {
+  const char *name = p->name ? p->name : "";
+  if (!p->train) {
+    fprintf(stderr, "error: program '%s' has no train kernel\n", name);
+    return -1;
+  }
+  if (nnrt_program_find_output(p, NNRT_OUT_LOSS) < 0) {
+    fprintf(stderr, "error: program '%s' has no 'loss' output\n", name);
+    return -1;
+  }
+  for (int g = 0; g < p->ngrads; g++)
+    if (p->slots[p->grads[g].param].dtype != NNRT_F32 &&
+        p->slots[p->grads[g].param].dtype != NNRT_F64) {
+      fprintf(stderr, "error: param '%s' must be f32 or f64 to be trained\n",
+              p->slots[p->grads[g].param].name);
+      return -1;
+    }
+  return 0;
+}
+
+/* Run the remaining epochs.  Returns the exit code. */
+static int run_epochs(NnrtSession *s, const char *save, FILE *log) {
+  NnrtProgram *p = s->p;
+  const NnrtSplit *tr = &s->train;
+  NnrtProgress g;
+  nnrt_progress_start(&g, s->o->quiet, s->epochs, tr->n);
+  bool has_acc = s->correct_slot >= 0;
+  for (int64_t epoch = s->epoch; epoch < s->epochs; epoch++) {
+    double t0 = nnrt_now(), loss_sum = 0, correct = 0;
+    for (int64_t i = 0; i < tr->n; i++)
+      s->perm[i] = i;
+    nnrt_rng_shuffle(&s->rng, s->perm, tr->n);
+    int64_t batch_no = 0;
+    for (int64_t start = 0; start < tr->n; start += s->B, batch_no++) {
+      int64_t bs = tr->n - start < s->B ? tr->n - start : s->B;
+      nnrt_session_gather(s, tr, s->perm + start, 0, bs);
+      nnrt_session_zero_grads(s);
+      p->train(&s->ctx, s->slots, s->scratch, bs);
+      double loss = nnrt_session_read(s, s->loss_slot);
+      if (!isfinite(loss)) {
+        nnrt_progress_abort(&g);
+        fprintf(stderr, "error: loss became %s at epoch %lld batch %lld\n",
+                isnan(loss) ? "nan" : "inf", (long long)epoch + 1, (long long)batch_no + 1);
+        return 3;
+      }
+      loss_sum += loss * (double)bs;
+      if (has_acc)
+        correct += nnrt_session_read(s, s->correct_slot);
+      s->step++;
+      opt_step(s, epoch);
+      int64_t done = start + bs;
+      nnrt_progress_batch(&g, epoch + 1, done, loss_sum / (double)done,
+                          correct / (double)done, has_acc);
+    }
+    s->epoch = epoch + 1;
+    double seconds = nnrt_now() - t0;
+    NnrtMetrics m = {.loss = loss_sum / (double)tr->n, .accuracy = correct / (double)tr->n,
+                     .has_accuracy = has_acc};
+    if (save && nnrt_session_save(s, save) != 0)
+      return 1;
+    if (s->test.present && (log || nnrt_progress_shows(&g, s->epoch)))
+      nnrt_evaluate(s, true, &m);
+    if (log) {
+      fprintf(log, "%lld,%.9g,", (long long)s->epoch, m.loss);
+      if (has_acc)
+        fprintf(log, "%.9g", m.accuracy);
+      fprintf(log, ",%.9g,%.6f", current_lr(s, epoch), seconds);
+      if (s->test.present) {
+        fprintf(log, ",%.9g,", m.test_loss);
+        if (has_acc)
+          fprintf(log, "%.9g", m.test_accuracy);
+      }
+      fprintf(log, "\n");
+      fflush(log);
+    }
+    nnrt_progress_epoch(&g, s->epoch, &m, seconds);
+  }
+  return 0;
+}
+
+int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
+  if (check_trainable(p) != 0)
+    return 1;
+  int64_t B = o->batch > 0 ? o->batch : p->batch;
+  NnrtSession s;
+  if (nnrt_session_open(&s, p, o, B, SESSION_DATA | SESSION_TEST | SESSION_OPT) != 0)
+    return 1;
+  int rc = 1;
+  FILE *log = NULL;
+  if (o->resume) {
+    NnrtCkpt *c = nnrt_ckpt_open(o->resume);
+    if (!c)
+      goto out;
+    int r = nnrt_session_restore(&s, c, o->resume, true);
+    nnrt_ckpt_free(c);
+    if (r != 0)
+      goto out;
+  }
+  /* --resume without --save keeps saving to the file it resumed from. */
+  const char *save = o->save ? o->save : o->resume;
+  if (o->log) {
+    if (!(log = fopen(o->log, "w"))) {
+      fprintf(stderr, "error: %s: cannot open log file: %s\n", o->log, strerror(errno));
+      goto out;
+    }
+    fprintf(log, "epoch,loss,accuracy,lr,seconds%s\n",
+            s.test.present ? ",test_loss,test_accuracy" : "");
+  }
+  rc = run_epochs(&s, save, log);
+  if (rc == 0) {
+    NnrtMetrics m;
+    nnrt_evaluate(&s, false, &m);
+    nnrt_print_result(&m, s.epoch);
+  }
+out:
+  if (log && fclose(log) != 0 && rc == 0) {
+    fprintf(stderr, "error: %s: cannot write log file\n", o->log);
+    rc = 1;
+  }
+  nnrt_session_free(&s);
+  return rc;
+}

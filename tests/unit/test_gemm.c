@@ -1,0 +1,98 @@
+/*
+ * test_gemm.c — nnrt_sgemm/nnrt_dgemm against a naive triple loop for all
+ * four transpose combinations, sizes on both sides of the small-size
+ * cutoff, padded leading dimensions, beta = 0 over NaN garbage and beta ≠ 0.
+ * With NNRT_GEMM_BENCH=1 it also prints the timings behind the cutoff.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "nnrt.h"
+
+static double ref(int ta, int tb, const double *a, int64_t lda, const double *b, int64_t ldb,
+                  int64_t i, int64_t j, int64_t k) {
+  double s = 0;
+  for (int64_t p = 0; p < k; p++)
+    s += (ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+  return s;
+}
+
+static void check(int64_t m, int64_t n, int64_t k, int ta, int tb, double alpha, double beta) {
+  int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+  int64_t ra = ta ? k : m, rb = tb ? n : k;
+  double *a = malloc(sizeof(double) * (size_t)(ra * lda + 1));
+  double *b = malloc(sizeof(double) * (size_t)(rb * ldb + 1));
+  double *c = malloc(sizeof(double) * (size_t)(m * ldc + 1));
+  double *c0 = malloc(sizeof(double) * (size_t)(m * ldc + 1));
+  float *af = malloc(sizeof(float) * (size_t)(ra * lda + 1));
+  float *bf = malloc(sizeof(float) * (size_t)(rb * ldb + 1));
+  float *cf = malloc(sizeof(float) * (size_t)(m * ldc + 1));
+  for (int64_t i = 0; i < ra * lda; i++) af[i] = (float)(a[i] = ((i * 7) % 13 - 6) / 8.0);
+  for (int64_t i = 0; i < rb * ldb; i++) bf[i] = (float)(b[i] = ((i * 5) % 11 - 5) / 4.0);
+  for (int64_t i = 0; i < m * ldc; i++) {
+    c0[i] = (i % 3) - 1.0;
+    c[i] = beta == 0 ? NAN : c0[i];
+    cf[i] = (float)c[i];
+  }
+  nnrt_dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  nnrt_sgemm(ta, tb, m, n, k, (float)alpha, af, lda, bf, ldb, (float)beta, cf, ldc);
+  double maxd = 0, maxf = 0;
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) {
+      double want = alpha * ref(ta, tb, a, lda, b, ldb, i, j, k) + (beta == 0 ? 0 : beta * c0[i * ldc + j]);
+      double dd = fabs(c[i * ldc + j] - want), df = fabs(cf[i * ldc + j] - want);
+      if (!(dd <= 1e-12 * (1 + fabs(want))) || !(df <= 1e-4 * (1 + fabs(want))))
+        fail_msg("m=%lld n=%lld k=%lld ta=%d tb=%d at (%lld,%lld): want %.12g, dgemm %.12g, sgemm %.9g",
+                 (long long)m, (long long)n, (long long)k, ta, tb, (long long)i, (long long)j,
+                 want, c[i * ldc + j], cf[i * ldc + j]);
+      maxd = fmax(maxd, dd);
+      maxf = fmax(maxf, df);
+    }
+  free(a); free(b); free(c); free(c0); free(af); free(bf); free(cf);
+}
+
+static void test_all(void **st) {
+  (void)st;
+  const int64_t sizes[][3] = {{1, 1, 1}, {3, 4, 5}, {7, 2, 9}, {16, 16, 16}, {33, 17, 65},
+                              {64, 48, 80}, {5, 100, 3}, {4, 3, 0}};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+    for (int ta = 0; ta < 2; ta++)
+      for (int tb = 0; tb < 2; tb++) {
+        check(sizes[s][0], sizes[s][1], sizes[s][2], ta, tb, 1.0, 0.0);
+        check(sizes[s][0], sizes[s][1], sizes[s][2], ta, tb, 0.5, -2.0);
+      }
+}
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void bench(void) {
+  static float a[64 * 64], b[64 * 64], c[64 * 64];
+  static double ad[64 * 64], bd[64 * 64], cd[64 * 64];
+  for (int s = 4; s <= 32; s += 4) {
+    int reps = 20000;
+    double t0 = now();
+    for (int r = 0; r < reps; r++) nnrt_sgemm(0, 0, s, s, s, 1, a, s, b, s, 0, c, s);
+    double t1 = now();
+    for (int r = 0; r < reps; r++) nnrt_dgemm(0, 0, s, s, s, 1, ad, s, bd, s, 0, cd, s);
+    double t2 = now();
+    printf("m=n=k=%-3d m*n*k=%-6d sgemm %.2f us  dgemm %.2f us\n", s, s * s * s,
+           (t1 - t0) / reps * 1e6, (t2 - t1) / reps * 1e6);
+  }
+}
+
+int main(void) {
+  if (getenv("NNRT_GEMM_BENCH"))
+    bench();
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_all)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
