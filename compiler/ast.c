@@ -190,22 +190,21 @@ static const char *op_text(int op) {
   return "?";
 }
 
-/* The shortest %g form that reads back as the same double, with ".0"
- * added when it would otherwise look like an integer. */
+/* Integers as written; other numbers in the shortest form that reads back
+ * as the same double, always with a '.' or an exponent. */
 static void print_num(const Ast *e, FILE *out) {
-  if (e->is_int && e->num < 1e18 && e->num > -1e18) {
-    fprintf(out, "%.0f", e->num);
+  double v = e->num;
+  if (v < 1e15 && v > -1e15 && v == (double)(long long)v) {
+    fprintf(out, e->is_int ? "%.0f" : "%.1f", v);
     return;
   }
   char buf[64];
   for (int prec = 1; prec <= 17; prec++) {
-    snprintf(buf, sizeof buf, "%.*g", prec, e->num);
-    if (strtod(buf, NULL) == e->num)
+    snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v)
       break;
   }
   fputs(buf, out);
-  if (!strpbrk(buf, ".eni"))  /* not 1e+20, inf, nan */
-    fputs(".0", out);
 }
 
 static void print_str(const char *s, FILE *out) {

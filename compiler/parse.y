@@ -8,9 +8,9 @@
  * Statement and field lists resynchronise at ';' (`error ';'`) or at the
  * '}' that closes them (`close`).  Member lists and the top level skip to
  * the next keyword that can start a member or an item (a bare `error`),
- * since a member may itself be a braced fn body.  Bison stays quiet until three tokens
- * have been shifted after an error, which keeps one mistake from producing
- * a cascade.  LAC makes the "expected" sets in messages exact.
+ * since a member may itself be a braced fn body.  Bison stays quiet until
+ * three tokens have been shifted after an error, which keeps one mistake
+ * from producing a cascade.  LAC makes the "expected" sets exact.
  *
  * Messages come from yyreport_syntax_error below: "expected ';' before
  * 'return'", "unexpected '}'", and at end of file inside a block, what was
