@@ -22,7 +22,6 @@ int link_executable(const char *obj, const char *out) {
   char *libs = arena_strdup(NNRT_LINK_LIBS " " NNC_SANITIZE_FLAGS);
   for (char *t = strtok(libs, " "); t && n < 56; t = strtok(NULL, " "))
     if (*t) argv[n++] = t;
-  argv[n++] = "-lcjson";
   argv[n++] = "-lm";
   argv[n++] = "-o";
   argv[n++] = out;

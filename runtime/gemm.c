@@ -9,7 +9,8 @@
  *        512      0.65 / 1.17 µs            0.66 / 2.02 µs
  *       1728      2.14 / 1.25 µs            2.18 / 2.28 µs
  *       4096      4.83 / 1.31 µs            5.02 / 2.60 µs
- * so the loop is used below 1024 (f32) and 2048 (f64).
+ * so the loop is used below 1024 (f32) and 2048 (f64).  Rerun with
+ * NNRT_GEMM_BENCH=1 tests/unit/test_gemm to see the numbers on a new machine.
  *
  * Invariants: beta = 0 never reads C (it may hold garbage or NaN); every
  * size may be 0.  It does not check leading dimensions: the compiler emits
@@ -22,16 +23,19 @@
 #define SMALL_SGEMM 1024
 #define SMALL_DGEMM 2048
 
+/* op(A)(i,p) = a[i*ai + p*ap], op(B)(p,j) = b[p*bp + j*bj]: strides instead
+ * of a transpose test in the inner loop. */
 #define NAIVE_GEMM(NAME, T)                                                          \
   static void NAME(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha,         \
                    const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,   \
                    int64_t ldc) {                                                    \
+    const int64_t ai = ta ? 1 : lda, ap = ta ? lda : 1;                              \
+    const int64_t bp = tb ? 1 : ldb, bj = tb ? ldb : 1;                              \
     for (int64_t i = 0; i < m; i++)                                                  \
       for (int64_t j = 0; j < n; j++) {                                              \
         T sum = 0;                                                                   \
         for (int64_t p = 0; p < k; p++)                                              \
-          sum += (ta ? a[p * lda + i] : a[i * lda + p]) *                            \
-                 (tb ? b[j * ldb + p] : b[p * ldb + j]);                             \
+          sum += a[i * ai + p * ap] * b[p * bp + j * bj];                            \
         c[i * ldc + j] = beta == 0 ? alpha * sum : alpha * sum + beta * c[i * ldc + j]; \
       }                                                                              \
   }

@@ -126,11 +126,13 @@ static double get_value(const NnrtArray *a, int64_t i) {
 /* Load every INPUT slot's field of one split and check the invariants. */
 static int load_split(NnrtSession *s, NnrtSplit *sp, const char *split) {
   NnrtProgram *p = s->p;
-  sp->fields = salloc((size_t)p->nslots * sizeof *sp->fields, "data table");
-  sp->scale = salloc((size_t)p->nslots * sizeof *sp->scale, "data table");
-  if (!sp->fields || !sp->scale)
+  sp->fields = salloc((size_t)p->nslots * sizeof *sp->fields, "data field table");
+  if (!sp->fields)
     return -1;
   memset(sp->fields, 0, (size_t)p->nslots * sizeof *sp->fields);
+  sp->scale = salloc((size_t)p->nslots * sizeof *sp->scale, "data scale table");
+  if (!sp->scale)
+    return -1;
   sp->present = true;
   const NnrtDataDesc *first = NULL;
   sp->n = 1; /* a program without inputs (e.g. minimising a function) runs once per epoch */
@@ -303,11 +305,13 @@ static int plan_and_allocate(NnrtSession *s, bool with_opt) {
       size_t one = align64((size_t)nnrt_slot_count(w, 1) * nnrt_dtype_size(w->dtype));
       total += one * (size_t)nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
     }
-  s->slots = salloc((size_t)p->nslots * sizeof(void *) + 8, "slot table");
-  s->opt_state = salloc((size_t)p->ngrads * sizeof(void **) + 8, "optimizer table");
-  if (!s->slots || !s->opt_state)
+  s->opt_state = salloc((size_t)p->ngrads * sizeof(void **), "optimizer table");
+  if (!s->opt_state)
     return -1;
   memset(s->opt_state, 0, (size_t)p->ngrads * sizeof(void **));
+  s->slots = salloc((size_t)p->nslots * sizeof(void *), "slot table");
+  if (!s->slots)
+    return -1;
   s->block = salloc(total, "slots and optimizer state");
   if (!s->block)
     return -1;
@@ -341,11 +345,13 @@ static int build_ckpt_table(NnrtSession *s, bool with_opt) {
   if (with_opt)
     for (int g = 0; g < p->ngrads; g++)
       nopt += nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
-  s->tensors = salloc((size_t)(n + nopt + 1) * sizeof *s->tensors, "checkpoint table");
-  s->names = salloc((size_t)(nopt + 1) * sizeof(char *), "checkpoint table");
-  if (!s->tensors || !s->names)
+  s->names = salloc((size_t)(nopt + 1) * sizeof(char *), "checkpoint names");
+  if (!s->names)
     return -1;
   memset(s->names, 0, (size_t)(nopt + 1) * sizeof(char *));
+  s->tensors = salloc((size_t)(n + nopt + 1) * sizeof *s->tensors, "checkpoint table");
+  if (!s->tensors)
+    return -1;
   int t = 0;
   for (int i = 0; i < p->nslots; i++) {
     const NnrtSlotDesc *slot = &p->slots[i];
@@ -419,6 +425,10 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
     goto fail;
   if ((flags & SESSION_TEST) && has_split(p, "test") && load_split(s, &s->test, "test") != 0)
     goto fail;
+  /* A batch beyond the data is full-batch: size the slots for the data. */
+  int64_t most = s->train.n > s->test.n ? s->train.n : s->test.n;
+  if ((flags & SESSION_DATA) && most > 0 && s->B > most)
+    s->B = B = most;
   if (plan_and_allocate(s, flags & SESSION_OPT) != 0)
     goto fail;
   int64_t ts = p->train_scratch ? p->train_scratch(B) : 0;

@@ -82,15 +82,15 @@ static int parse_str(NpyParse *p, char *out, size_t cap) {
   if (q != '\'' && q != '"')
     return PFAIL(p, "header: expected a quoted string");
   size_t start = ++p->pos, n = 0;
-  while (p->pos < p->end && p->s[p->pos] != q) {
+  while (p->pos < p->end && p->s[p->pos] != q && p->s[p->pos] != '\n') {
     unsigned char ch = p->s[p->pos];
-    if (ch == '\\' || ch == '\n' || ch < 0x20 || ch >= 0x7f)
+    if (ch == '\\' || ch < 0x20 || ch >= 0x7f)
       return PFAIL(p, "header: unsupported character 0x%02x in string", ch);
     if (n + 1 < cap)
       out[n++] = (char)ch;
     p->pos++;
   }
-  if (p->pos >= p->end) {
+  if (p->pos >= p->end || p->s[p->pos] == '\n') {
     p->pos = start - 1;
     return PFAIL(p, "header: unterminated string");
   }

@@ -1,0 +1,302 @@
+/*
+ * test_train.c — the whole runtime driven through nnrt_main with the
+ * hand-written fake program (fake_program.c): it learns, the final line
+ * has the documented format, `eval --load` reproduces `train --save`,
+ * an interrupted-then-resumed run writes a byte-identical checkpoint,
+ * same seed ⇒ same bits, and CLI/data/checkpoint errors are one clean
+ * line with the documented exit codes.
+ *
+ * The test binary is also the program: with a command as argv[1] it runs
+ * nnrt_main(fake_setup), and the tests run it as a child process.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "fake_program.h"
+
+static char dir[64], self[4096];
+static char out[1 << 16], err[1 << 16];
+
+static void slurp(const char *path, char *buf, size_t len) {
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+  buf[n] = 0;
+  if (f)
+    fclose(f);
+}
+
+/* Run the program with space-separated args and "K=V" environment
+ * entries; capture stdout/stderr into out/err; return the exit status. */
+static int run(const char *env, const char *fmt, ...) {
+  char args[1024], envbuf[256], op[128], ep[128];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(op, sizeof op, "%s/stdout", dir);
+  snprintf(ep, sizeof ep, "%s/stderr", dir);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = "fake";
+    for (char *t = strtok(args, " "); t && argc < 63; t = strtok(NULL, " "))
+      argv[argc++] = t;
+    argv[argc] = NULL;
+    if (env) {
+      snprintf(envbuf, sizeof envbuf, "%s", env);
+      for (char *t = strtok(envbuf, " "); t; t = strtok(NULL, " "))
+        putenv(t);
+    }
+    if (!freopen(op, "w", stdout) || !freopen(ep, "w", stderr))
+      _exit(99);
+    execv(self, argv);
+    _exit(98);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  slurp(op, out, sizeof out);
+  slurp(ep, err, sizeof err);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static const char *last_line(const char *s) {
+  static char line[1024];
+  size_t n = strlen(s);
+  while (n > 0 && s[n - 1] == '\n')
+    n--;
+  size_t b = n;
+  while (b > 0 && s[b - 1] != '\n')
+    b--;
+  snprintf(line, sizeof line, "%.*s", (int)(n - b), s + b);
+  return line;
+}
+
+static double key(const char *line, const char *k) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "%s=", k);
+  const char *at = line;
+  while ((at = strstr(at, pat)) && at != line && at[-1] != ' ')
+    at++;
+  if (!at)
+    fail_msg("no '%s' in '%s'", k, line);
+  return atof(at + strlen(pat));
+}
+
+static void test_learns(void **st) {
+  (void)st;
+  int rc = run(NULL, "train --epochs 20 --quiet");
+  if (rc != 0)
+    fail_msg("rc %d: %s", rc, err);
+  const char *line = last_line(out);
+  assert_true(strchr(out, '\n') == out + strlen(out) - 1); /* --quiet: only the result */
+  assert_int_equal((int)key(line, "epoch"), 20);
+  assert_true(key(line, "accuracy") > 0.9);
+  assert_true(key(line, "test_accuracy") > 0.85);
+  assert_true(key(line, "loss") < 0.35);
+  assert_true(strncmp(line, "epoch=20 loss=", 14) == 0);
+  assert_non_null(strstr(line, " accuracy="));
+  assert_non_null(strstr(line, " test_loss="));
+  assert_non_null(strstr(line, " test_accuracy="));
+  assert_null(strstr(line, "  "));
+  /* every optimizer trains the fake program without blowing up */
+  const char *opts[] = {"sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw"};
+  for (int i = 0; i < 8; i++) {
+    char env[64];
+    snprintf(env, sizeof env, "FAKE_OPT=%s", opts[i]);
+    assert_int_equal(run(env, "train --epochs 15 --quiet"), 0);
+    if (key(last_line(out), "accuracy") < 0.85)
+      fail_msg("%s: %s", opts[i], last_line(out));
+  }
+}
+
+static void test_epoch_lines(void **st) {
+  (void)st;
+  assert_int_equal(run("FAKE_NOTEST=1", "train --epochs 100 --batch 240"), 0);
+  int lines = 0;
+  for (const char *s = out; (s = strstr(s, "epoch ")); s++)
+    lines += s == out || s[-1] == '\n';
+  assert_true(lines >= 10 && lines <= 21);
+  assert_non_null(strstr(out, "epoch 100/100  loss="));
+  assert_non_null(strstr(out, "samples/s"));
+  const char *line = last_line(out);
+  assert_true(strncmp(line, "epoch=100 loss=", 15) == 0);
+  assert_null(strstr(line, "test_"));
+}
+
+static void test_save_eval_identical(void **st) {
+  (void)st;
+  char ck[128];
+  snprintf(ck, sizeof ck, "%s/model.safetensors", dir);
+  assert_int_equal(run(NULL, "train --epochs 5 --batch 7 --save %s --quiet", ck), 0);
+  char trained[1024];
+  snprintf(trained, sizeof trained, "%s", strchr(last_line(out), ' ') + 1);
+  int rc = run(NULL, "eval --load %s", ck);
+  if (rc != 0)
+    fail_msg("eval rc %d: %s", rc, err);
+  assert_string_equal(last_line(out), trained);
+  /* eval without --load evaluates a fresh initialisation: different */
+  assert_int_equal(run(NULL, "eval"), 0);
+  assert_string_not_equal(last_line(out), trained);
+}
+
+static int same_file(const char *a, const char *b) {
+  static char x[1 << 16], y[1 << 16];
+  FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+  if (!fa || !fb) {
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return 0;
+  }
+  size_t na = fread(x, 1, sizeof x, fa), nb = fread(y, 1, sizeof y, fb);
+  fclose(fa);
+  fclose(fb);
+  return na == nb && na > 0 && memcmp(x, y, na) == 0;
+}
+
+static void test_resume_bit_identical(void **st) {
+  (void)st;
+  char a[128], b[128];
+  snprintf(a, sizeof a, "%s/full.safetensors", dir);
+  snprintf(b, sizeof b, "%s/part.safetensors", dir);
+  assert_int_equal(run(NULL, "train --epochs 7 --batch 10 --seed 5 --save %s --quiet", a), 0);
+  char full[1024];
+  snprintf(full, sizeof full, "%s", last_line(out));
+  /* the same run killed in epoch 4 (3·240 + 50 samples seen): the file
+   * holds epoch 3; resuming must reproduce the uninterrupted run */
+  assert_int_equal(run("FAKE_KILL_AT=770", "train --epochs 7 --batch 10 --seed 5 --save %s --quiet", b), 137);
+  assert_false(same_file(a, b));
+  int rc = run(NULL, "train --epochs 7 --batch 10 --resume %s --quiet", b);
+  if (rc != 0)
+    fail_msg("resume rc %d: %s", rc, err);
+  assert_string_equal(last_line(out), full);
+  assert_true(same_file(a, b));
+  /* resuming a finished run trains nothing and reports the same result */
+  assert_int_equal(run(NULL, "train --epochs 7 --batch 10 --resume %s --quiet", b), 0);
+  assert_string_equal(last_line(out), full);
+}
+
+static void test_seed(void **st) {
+  (void)st;
+  char first[1024];
+  assert_int_equal(run(NULL, "train --epochs 3 --seed 11 --quiet"), 0);
+  snprintf(first, sizeof first, "%s", last_line(out));
+  assert_int_equal(run(NULL, "train --epochs 3 --seed 11 --quiet"), 0);
+  assert_string_equal(last_line(out), first);
+  assert_int_equal(run(NULL, "train --epochs 3 --seed 12 --quiet"), 0);
+  assert_string_not_equal(last_line(out), first);
+}
+
+static void test_log(void **st) {
+  (void)st;
+  char log[128], buf[4096];
+  snprintf(log, sizeof log, "%s/log.csv", dir);
+  assert_int_equal(run(NULL, "train --epochs 4 --log %s --quiet", log), 0);
+  slurp(log, buf, sizeof buf);
+  assert_true(strncmp(buf, "epoch,loss,accuracy,lr,seconds,test_loss,test_accuracy\n", 55) == 0);
+  int rows = 0;
+  for (char *s = buf; *s; s++)
+    rows += *s == '\n';
+  assert_int_equal(rows, 5);
+  assert_non_null(strstr(buf, "\n1,"));
+  assert_non_null(strstr(buf, "\n4,"));
+}
+
+static void test_gradcheck_info_help(void **st) {
+  (void)st;
+  int rc = run(NULL, "gradcheck");
+  if (rc != 0)
+    fail_msg("gradcheck rc %d:\n%s%s", rc, out, err);
+  assert_true(strncmp(last_line(out), "gradcheck=pass max_err=", 23) == 0);
+  assert_non_null(strstr(out, "\nW max_abs_err="));
+  assert_non_null(strstr(out, "\nb max_abs_err="));
+  assert_int_equal(run(NULL, "info"), 0);
+  assert_non_null(strstr(out, "dense (linear+sigmoid)"));
+  assert_non_null(strstr(out, "Trainable params: 3"));
+  assert_non_null(strstr(out, "State (non-trainable): 1"));
+  assert_non_null(strstr(out, "Parameter bytes: 32"));
+  assert_int_equal(run(NULL, "--help"), 0);
+  assert_non_null(strstr(out, "usage:"));
+  assert_int_equal(run(NULL, "train --help"), 0);
+}
+
+static int one_line(const char *s) {
+  const char *nl = strchr(s, '\n');
+  return nl && strchr(nl + 1, '\n') == NULL;
+}
+
+static void test_errors(void **st) {
+  (void)st;
+  assert_int_equal(run(NULL, "train --epochz 3"), 2);
+  assert_true(strncmp(err, "error: unknown flag '--epochz' for 'train'\nhint: ", 49) == 0);
+  assert_int_equal(run(NULL, "train --epochs abc"), 2);
+  assert_true(strncmp(err, "error: bad value 'abc' for --epochs\n", 36) == 0);
+  assert_int_equal(run(NULL, "train --batch 0"), 2);
+  assert_int_equal(run(NULL, "train --lr -1"), 2);
+  assert_int_equal(run(NULL, "train --epochs"), 2);
+  assert_int_equal(run(NULL, "eval --epochs 3"), 2);
+  assert_int_equal(run(NULL, "fly"), 2);
+  assert_non_null(strstr(err, "unknown command 'fly'"));
+  assert_int_equal(run(NULL, ""), 2);
+
+  assert_int_equal(run("FAKE_NAN=1", "train --epochs 5 --quiet"), 3);
+  assert_true(strncmp(err, "error: loss became nan at epoch 3 batch ", 40) == 0);
+  assert_true(one_line(err));
+
+  assert_int_equal(run("FAKE_BADDATA=1", "train"), 1);
+  assert_non_null(strstr(err, "error: field 'x' (inline table) has 3 values per sample"));
+  assert_non_null(strstr(err, "input 'x' [B, 2] expects 2"));
+  assert_true(one_line(err));
+
+  char ck[128];
+  snprintf(ck, sizeof ck, "%s/shape.safetensors", dir);
+  assert_int_equal(run(NULL, "train --epochs 1 --save %s --quiet", ck), 0);
+  assert_int_equal(run("FAKE_SHAPE=1", "eval --load %s", ck), 1);
+  assert_non_null(strstr(err, "shape.safetensors: tensor 'W' is F64 [2], but the program expects F64 [1, 2]"));
+  assert_true(one_line(err));
+  assert_int_equal(run("FAKE_OPT=sgd", "train --epochs 2 --resume %s", ck), 1);
+  assert_non_null(strstr(err, "__opt__/W/0"));
+  assert_int_equal(run(NULL, "eval --load %s/missing.safetensors", dir), 1);
+  assert_true(strncmp(err, "error: ", 7) == 0 && one_line(err));
+}
+
+static int setup(void **st) {
+  (void)st;
+  snprintf(dir, sizeof dir, "/tmp/nnrt_train_XXXXXX");
+  if (!mkdtemp(dir))
+    return -1;
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0)
+    return -1;
+  self[n] = 0;
+  return 0;
+}
+
+static int teardown(void **st) {
+  (void)st;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && argv[1][0] != '-' ? 1 : argc > 1 && strcmp(argv[1], "--help") == 0)
+    return nnrt_main(argc, argv, fake_setup);
+  if (argc == 1 && strcmp(argv[0], "fake") == 0)
+    return nnrt_main(argc, argv, fake_setup);
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_learns), cmocka_unit_test(test_epoch_lines),
+    cmocka_unit_test(test_save_eval_identical), cmocka_unit_test(test_resume_bit_identical),
+    cmocka_unit_test(test_seed), cmocka_unit_test(test_log),
+    cmocka_unit_test(test_gradcheck_info_help), cmocka_unit_test(test_errors),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
