@@ -150,7 +150,10 @@ typedef struct SlotDesc {
 /* One data field of one split, as the runtime will load it. */
 typedef struct DataSrc {
   const char *field, *split; /* split: "train" or "test" */
-  const char *path;          /* idx(...) file, or NULL for a table */
+  const char *path;          /* idx/npy/csv file, or NULL for a table */
+  int kind;                  /* 0 idx or npy (by extension), 1 csv */
+  int64_t col_begin, col_end; /* csv: columns [begin, end); end -1 = all */
+  int header;                /* csv: 1 yes, 0 no, -1 detect */
   double scale;
   int64_t n, per;            /* table: n samples of per values */
   double *table;

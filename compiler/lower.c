@@ -35,6 +35,9 @@ typedef struct Value {
   Inst *inst;         /* V_INST; V_FN: owner (or NULL) */
   Ast *fn;            /* V_FN */
   double scale;       /* V_DATA */
+  int dkind;          /* V_DATA: 0 idx/npy, 1 csv */
+  int64_t c0, c1;     /* V_DATA csv columns [c0, c1) */
+  int header;         /* V_DATA csv header: -1 detect */
   Loc loc;            /* where the value was made (for notes) */
 } Value;
 
@@ -536,7 +539,7 @@ static bool is_builtin(const char *name) {
   static const char *names[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf",
                                 "sign", "leaky_relu", "elu", "softmax", "log_softmax", "sum", "mean", "max",
                                 "reshape", "transpose", "concat", "onehot", "argmax", "size", "maximum", "where",
-                                "idx", "matmul", NULL};
+                                "idx", "npy", "csv", "matmul", NULL};
   for (int i = 0; names[i]; i++)
     if (strcmp(names[i], name) == 0) return true;
   return false;
@@ -676,14 +679,38 @@ static Value *builtin(const char *name, Args *a) {
     v->dim = x->sh.d[ax];
     return v;
   }
-  if (!strcmp(name, "idx")) {
+  if (!strcmp(name, "idx") || !strcmp(name, "npy") || !strcmp(name, "csv")) {
     if (a->npos != 1 || !a->pos[0] || a->pos[0]->k != V_STR) {
-      diag_error(site->loc, "'idx' takes one file path: idx(\"train-images-idx3-ubyte.gz\")");
+      diag_error(site->loc, "'%s' takes one file path: %s(\"file\")", name, name);
       return NULL;
     }
     Value *d = mk(V_DATA, site->loc);
     d->s = a->pos[0]->s;
     d->scale = 1;
+    d->dkind = name[0] == 'c';
+    d->c0 = 0;
+    d->c1 = -1;
+    d->header = -1;
+    if (d->dkind) { /* csv("f.csv", cols = [0, 4], header = 1) */
+      Ast *ca;
+      Value *cols = kwarg(a, "cols", &ca), *hd = kwarg(a, "header", &ca);
+      if (cols) {
+        if (cols->k == V_NUM) {
+          if (!as_int(cols, ca, &d->c0)) return NULL;
+          d->c1 = d->c0 + 1;
+        } else if (cols->k == V_LIST && cols->nitems == 2) {
+          if (!as_int(cols->items[0], ca, &d->c0) || !as_int(cols->items[1], ca, &d->c1)) return NULL;
+        } else {
+          diag_error(ca->loc, "cols is a column number or a range [first, end)");
+          return NULL;
+        }
+      }
+      int64_t h;
+      if (hd) {
+        if (!as_int(hd, ca, &h)) return NULL;
+        d->header = h != 0;
+      }
+    }
     Ast *at;
     Value *sc = kwarg(a, "scale", &at);
     if (sc && !as_num(sc, at, &d->scale)) return NULL;
@@ -1022,6 +1049,10 @@ static bool lower_data(Ast *data, Env *tenv) {
     if (src->k == V_DATA) {
       ds->path = src->s;
       ds->scale = src->scale;
+      ds->kind = src->dkind;
+      ds->col_begin = src->c0;
+      ds->col_end = src->c1;
+      ds->header = src->header;
     } else if (src->k == V_LIST) {
       /* a table: a list of samples, each flattening to per values */
       int64_t n = src->nitems, k = 0;

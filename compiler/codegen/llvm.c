@@ -608,7 +608,11 @@ static void emit_setup(Program *p) {
   }
   for (int i = 0; i < p->nsrcs; i++) {
     DataSrc *d = p->srcs[i];
-    if (d->path) {
+    if (d->path && d->kind == 1 && (d->header >= 0 || d->col_begin != 0 || d->col_end != -1)) {
+      LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr, cg.i32, cg.i64, cg.i64, cg.f64};
+      call_rt("nnrt_data_csv", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), ci32(d->header > 0),
+                                                   ci64(d->col_begin), ci64(d->col_end), LLVMConstReal(cg.f64, d->scale)}, 8);
+    } else if (d->path) {
       LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr, cg.f64};
       call_rt("nnrt_data_idx", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), LLVMConstReal(cg.f64, d->scale)}, 5);
     } else {
