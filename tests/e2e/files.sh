@@ -1,0 +1,59 @@
+#!/bin/sh
+# files.sh — what a compiled program does with the files it is given:
+#   resume       train 2000 epochs vs 1000 + resume to 2000: identical checkpoints
+#   corrupt-idx  a truncated gzipped IDX file: one clear error, exit != 0
+#   corrupt-ckpt a checkpoint cut short or scribbled on: one clear error, exit != 0
+# usage: files.sh NNC MODE   (run from the repository root)
+set -u
+nnc=$1
+mode=$2
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-files.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$nnc" build examples/lecture02/xor.nn -o "$tmp/xor" || fail "build xor"
+case $mode in
+resume)
+  "$tmp/xor" train --epochs 600 --save "$tmp/full.st" --quiet >/dev/null || fail "full run"
+  "$tmp/xor" train --epochs 250 --save "$tmp/part.st" --quiet >/dev/null || fail "first half"
+  "$tmp/xor" train --epochs 600 --resume "$tmp/part.st" --save "$tmp/part.st" --quiet >/dev/null || fail "resume"
+  cmp "$tmp/full.st" "$tmp/part.st" || fail "resumed checkpoint differs from the uninterrupted one"
+  echo "resumed run is byte-identical"
+  ;;
+corrupt-idx)
+  src=/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+  [ -f "$src" ] || { echo "no Fashion-MNIST"; exit 77; }
+  zcat "$src" | head -c 5000 | gzip >"$tmp/labels.gz"
+  zcat /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz | head -c 16 >"$tmp/images"
+  sed -e "s#/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz#$tmp/labels.gz#" \
+      examples/lecture02/fashion_mlp.nn >"$tmp/m.nn"
+  sed -i -e 's#^import "nn";#import "nn";#' "$tmp/m.nn"
+  NNC_STDLIB=stdlib "$nnc" build "$tmp/m.nn" -o "$tmp/m" || fail "build"
+  "$tmp/m" train --epochs 1 >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  cat "$tmp/err"
+  [ $rc -ne 0 ] || fail "exit status 0 on a truncated file"
+  [ $rc -lt 128 ] || fail "crashed (status $rc)"
+  grep -q "labels.gz" "$tmp/err" || fail "message does not name the file"
+  grep -q "byte" "$tmp/err" || fail "message does not give the byte offset"
+  ;;
+corrupt-ckpt)
+  "$tmp/xor" train --epochs 5 --save "$tmp/good.st" --quiet >/dev/null || fail "train"
+  size=$(wc -c <"$tmp/good.st")
+  for cut in 0 4 8 20 $((size / 2)) $((size - 1)); do
+    head -c "$cut" "$tmp/good.st" >"$tmp/bad.st"
+    "$tmp/xor" eval --load "$tmp/bad.st" >/dev/null 2>"$tmp/err"
+    rc=$?
+    [ $rc -ne 0 ] && [ $rc -lt 128 ] || fail "cut at $cut: status $rc"
+    grep -q "bad.st" "$tmp/err" || fail "cut at $cut: message does not name the file: $(cat "$tmp/err")"
+    [ "$(wc -l <"$tmp/err")" -le 2 ] || fail "cut at $cut: more than a short message"
+  done
+  printf '\377\377\377\377\377\377\377\177' | dd of="$tmp/good.st" bs=1 conv=notrunc 2>/dev/null
+  "$tmp/xor" eval --load "$tmp/good.st" >/dev/null 2>"$tmp/err"
+  rc=$?
+  [ $rc -ne 0 ] && [ $rc -lt 128 ] || fail "huge header length: status $rc"
+  cat "$tmp/err"
+  ;;
+*) echo "unknown mode $mode"; exit 2 ;;
+esac
+echo PASS
