@@ -55,6 +55,7 @@ struct Inst {
 };
 
 static Module *mod;
+static Value poison; /* bound to a name whose value failed: silences follow-on errors */
 static Program *prog;
 static int depth;
 static Inst *cur_inst;              /* the instance whose fn is running (FLOP accounting) */
@@ -393,6 +394,7 @@ static Value *eval(Env *e, Ast *x) {
   }
   case AST_NAME: {
     Value *v = lookup(e, x->name);
+    if (v == &poison) return NULL;
     if (!v) {
       if (sema_find(mod, AST_MODEL, x->name))
         diag_error(x->loc, "model '%s' used as a value; declare it with 'layer NAME = %s(...);'", x->name, x->name);
@@ -766,6 +768,7 @@ static Value *call(Env *e, Ast *x) {
     f = eval(e, callee);
     if (!f) return NULL;
   }
+  if (f == &poison) return NULL;
   for (int i = 0; i < a.npos; i++)
     if (!a.pos[i]) return NULL;
   if (a.nkw) {
@@ -843,7 +846,7 @@ static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs) {
     case AST_ASSIGN: {
       Value *v = eval(fenv, s->a);
       if (!v) bad = true;
-      bind(fenv, s->name, v);
+      bind(fenv, s->name, v ? v : &poison);
       break;
     }
     case AST_RETURN: ret = eval(fenv, s->a); returned = true; break;
@@ -888,12 +891,12 @@ static SlotDesc *new_slot(int role, const char *name, Dtype dt, Shape sh) {
 
 static const char *init_names[] = {"zeros", "ones", "constant", "normal", "uniform", "xavier", "xavier_uniform",
                                    "xavier_normal", "glorot", "glorot_uniform", "glorot_normal", "he", "he_uniform",
-                                   "he_normal", "kaiming", "kaiming_uniform", "kaiming_normal", NULL};
+                                   "he_normal", "kaiming", "kaiming_uniform", "kaiming_normal", "lecun_uniform", "lecun_normal", NULL};
 
 static bool check_init(Ast *init) {
   if (!init) return true;
   Ast *nm = init->kind == AST_CALL ? init->a : init;
-  if (init->kind == AST_NUM) return true;
+  if (init->kind == AST_NUM || (init->kind == AST_UNOP && init->a->kind == AST_NUM)) return true;
   if (nm->kind == AST_NAME)
     for (int i = 0; init_names[i]; i++)
       if (!strcmp(nm->name, init_names[i])) return true;
@@ -1089,7 +1092,7 @@ static bool lower_data(Ast *data, Env *tenv) {
 }
 
 static bool known_optimizer(const char *name) {
-  static const char *names[] = {"sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw", NULL};
+  static const char *names[] = {"sgd", "momentum", "nesterov", "nag", "adagrad", "adadelta", "rmsprop", "adam", "adamw", NULL};
   for (int i = 0; names[i]; i++)
     if (!strcmp(names[i], name)) return true;
   return false;
@@ -1138,7 +1141,7 @@ static bool check_hyper_call(Ast *c, const char *what, bool (*known)(const char 
 
 static bool known_schedule(const char *name) {
   return !strcmp(name, "constant") || !strcmp(name, "step") || !strcmp(name, "exponential") ||
-         !strcmp(name, "cosine") || !strcmp(name, "warmup");
+         !strcmp(name, "cosine") || !strcmp(name, "warmup") || !strcmp(name, "warmup_cosine");
 }
 
 Program *lower_program(Module *m, bool with_grads) {
@@ -1197,7 +1200,7 @@ Program *lower_program(Module *m, bool with_grads) {
       } else {
         Value *v = eval(tenv, s->a);
         if (!strcmp(k, "loss")) { loss = v; loss_at = s->a; }
-        bind(tenv, k, v);
+        bind(tenv, k, v ? v : &poison);
       }
     } else if (s->kind == AST_MINIMIZE) {
       loss = eval(tenv, s->a);

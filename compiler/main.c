@@ -33,7 +33,10 @@ static int bad_usage(const char *msg) {
   return 2;
 }
 
+int plot_main(int argc, char **argv); /* plot_main.c */
+
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "plot")) return plot_main(argc - 1, argv + 1);
   const char *cmd = NULL, *kind = NULL, *file = NULL, *out = NULL;
   CodegenOptions opts = {.opt_level = 2};
   for (int i = 1; i < argc; i++) {

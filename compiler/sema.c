@@ -214,7 +214,7 @@ static void check_train(const Module *m, const Ast *train) {
   const Ast *step = NULL;
   for (int i = 0; i < train->nlist; i++) {
     const Ast *s = train->list[i];
-    if (s->kind == AST_ASSIGN && !strcmp(s->name, "loss"))
+    if ((s->kind == AST_ASSIGN && !strcmp(s->name, "loss")) || s->kind == AST_MINIMIZE)
       has_loss = true;
     if (s->kind == AST_STEP) {
       if (step) {
@@ -225,7 +225,7 @@ static void check_train(const Module *m, const Ast *train) {
     }
   }
   if (!has_loss && !step)
-    diag_error(train->loc, "train block needs a 'loss = ...;' assignment or a 'step' block");
+    diag_error(train->loc, "train block needs a 'loss = ...;' assignment, a 'minimize' statement or a 'step' block");
   check_stmts(train->list, train->nlist, false, true);
 }
 

@@ -341,7 +341,9 @@ static void emit_node(const Node *n, Buf *bufs) {
   Dtype d = n->dt;
   LLVMValueRef out = bufs[n->id].ptr;
   switch (op_info[n->op].kind) {
-  case OK_LEAF: return;
+  case OK_LEAF:
+    if (n->op == OP_CONST && out && !bufs[n->id].in_slot) fill(out, &n->sh, d, const_value(n, d));
+    return;
   case OK_EWISE: {
     Operand o = dense(out, &n->sh, d), in[3];
     for (int j = 0; j < n->nin; j++) {
@@ -373,7 +375,9 @@ static void emit_node(const Node *n, Buf *bufs) {
     const Node *x = n->in[0];
     Operand o = dense(out, &n->sh, d);
     switch (n->op) {
-    case OP_RESHAPE: return; /* aliased */
+    case OP_RESHAPE: /* aliased, except a reshaped constant (built with --no-simplify) */
+      if (x->op == OP_CONST) fill(out, &n->sh, d, const_value(x, d));
+      return;
     case OP_BROADCAST: {
       Operand in = operand(bufs, x, &n->sh, d);
       strided(NULL, &n->sh, &o, &in, 1, LOOP_MAP);
@@ -474,9 +478,18 @@ static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef 
     Node *n = k->outs[i].node;
     if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && out_slot[n->id] < 0) out_slot[n->id] = k->outs[i].slot;
   }
+  /* constants are folded into loops, except where a consumer needs memory */
+  char *need = arena_alloc(cap);
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
-    if (n->op == OP_CONST) continue;
+    OpKind kd = op_info[n->op].kind;
+    bool reads_consts = kd == OK_EWISE || kd == OK_REDUCE || n->op == OP_BROADCAST || n->op == OP_CONCAT;
+    for (int j = 0; j < n->nin; j++)
+      if (n->in[j]->op == OP_CONST && !reads_consts) need[n->in[j]->id] = 1;
+  }
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    if (n->op == OP_CONST && !need[n->id]) continue;
     if (n->op == OP_PARAM || n->op == OP_STATE || n->op == OP_INPUT || out_slot[n->id] >= 0) {
       int s = n->slot >= 0 && op_info[n->op].kind == OK_LEAF ? n->slot : out_slot[n->id];
       if (slots) {
@@ -486,7 +499,7 @@ static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef 
       bufs[n->id].in_slot = true;
       continue;
     }
-    if (n->op == OP_RESHAPE) {
+    if (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) { /* a constant has no buffer to alias */
       bufs[n->id] = bufs[n->in[0]->id];
       continue;
     }
