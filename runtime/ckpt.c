@@ -250,20 +250,20 @@ static int write_all(FILE *f, const void *p, size_t n) {
   return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1;
 }
 
-// fsync of the directory holding path, so the rename itself is durable.
-static int sync_dir(const char *path) {
+// Fills dir (strlen(path) + 2 bytes) with the directory that holds path.
+static void dir_of(const char *path, char *dir) {
   const char *slash = strrchr(path, '/');
-  char *dir = nnrt_alloc(slash ? (size_t)(slash - path) + 2 : 2, "checkpoint dir");
-  if (!dir)
-    return -1;
   if (!slash)
     strcpy(dir, ".");
   else if (slash == path)
     strcpy(dir, "/");
   else
     memcpy(dir, path, (size_t)(slash - path)), dir[slash - path] = 0;
+}
+
+// fsync of a directory, so that a rename in it is durable.
+static int sync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  nnrt_free(dir);
   if (fd < 0)
     return -1;
   int r = fsync(fd);
@@ -281,13 +281,15 @@ int nnrt_ckpt_save(const char *path, const NnrtNamedTensor *ts, int n, const Nnr
     return -1;
   size_t jlen = strlen(json), hlen = (jlen + 7) / 8 * 8;
   size_t plen = strlen(path);
-  char *tmp = nnrt_alloc(plen + 5, "checkpoint path");
+  char *tmp = nnrt_alloc(2 * plen + 7, "checkpoint path"); // PATH.tmp, then its directory
   if (!tmp) {
     nnrt_free(json);
     return fail(err, errlen, "%s: out of memory", path);
   }
   memcpy(tmp, path, plen);
   memcpy(tmp + plen, ".tmp", 5);
+  char *dir = tmp + plen + 5;
+  dir_of(path, dir);
   const char *what = NULL;
   int saved_errno = 0;
   FILE *f = NULL;
@@ -327,11 +329,12 @@ int nnrt_ckpt_save(const char *path, const NnrtNamedTensor *ts, int n, const Nnr
   what = "cannot rename over it from";
   if (rename(tmp, path) != 0)
     goto io_fail;
+  int r = sync_dir(dir), e = errno;
   nnrt_free(json);
   nnrt_free(tmp);
-  if (sync_dir(path) < 0) // the new file is in place; only its durability is in doubt
+  if (r < 0) // the new file is in place; only its durability is in doubt
     return fail(err, errlen, "%s: saved, but fsync of its directory failed: %s", path,
-                strerror(errno));
+                strerror(e));
   return 0;
 io_fail:
   saved_errno = errno;
@@ -524,6 +527,10 @@ static int ckpt_build(const Src *s, const cJSON *root, uint64_t data_start, Nnrt
     n++;
   }
   int nmeta = meta ? cJSON_GetArraySize(meta) : 0;
+  nnrt_free(names);
+  names = nnrt_alloc((nmeta ? (size_t)nmeta : 1) * sizeof *names, "checkpoint entries");
+  if (!names)
+    goto oom;
   k = 0;
   for (const cJSON *m = meta ? meta->child : NULL; m; m = m->next)
     names[k++] = m->string;

@@ -3,7 +3,7 @@
  * dispatches to train / eval / info / gradcheck.
  *
  *   OUT train [--epochs N] [--batch N] [--lr X] [--seed N] [--save FILE]
- *             [--resume FILE] [--log FILE.csv] [--quiet] [--threads N]
+ *             [--resume FILE] [--log FILE.csv] [--plot FILE.svg] [--quiet] [--threads N]
  *   OUT eval [--load FILE] [--batch N] [--threads N]
  *   OUT info
  *   OUT gradcheck [--eps X] [--tol X] [--batch N] [--seed N]
@@ -26,7 +26,7 @@
 
 enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8 };
 
-typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_QUIET,
+typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
                F_THREADS, F_EPS, F_TOL } FlagId;
 
 static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
@@ -38,6 +38,7 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"resume", F_RESUME, C_TRAIN, true},
   {"load", F_LOAD, C_EVAL, true},
   {"log", F_LOG, C_TRAIN, true},
+  {"plot", F_PLOT, C_TRAIN, true},
   {"quiet", F_QUIET, C_TRAIN | C_EVAL | C_GRADCHECK | C_INFO, false},
   {"threads", F_THREADS, C_TRAIN | C_EVAL | C_GRADCHECK, true},
   {"eps", F_EPS, C_GRADCHECK, true},
@@ -57,6 +58,7 @@ static void usage(FILE *f, const char *prog) {
           "    --save FILE     save a safetensors checkpoint after every epoch\n"
           "    --resume FILE   continue from a checkpoint (and keep saving to it)\n"
           "    --log FILE.csv  write epoch,loss,accuracy,lr,seconds per epoch\n"
+          "    --plot FILE.svg draw the loss and accuracy curves (SVG) after training\n"
           "    --quiet         no progress output, only the final line\n"
           "    --threads N     OpenMP/oneDNN threads\n"
           "  eval       evaluate weights on the train and test data\n"
@@ -163,6 +165,7 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_RESUME: o->resume = v; ok = *v; break;
     case F_LOAD: o->load = v; ok = *v; break;
     case F_LOG: o->log = v; ok = *v; break;
+    case F_PLOT: o->plot = v; ok = *v; break;
     case F_QUIET: o->quiet = true; break;
     }
     if (!ok)

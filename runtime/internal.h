@@ -45,7 +45,7 @@ int nnrt_parse_npy_buffer(const void *buf, size_t len, const char *name,
                           NnrtArray *out, char *err, size_t errlen);
 
 /* ---- data/idx.c: IDX files, gzipped or plain (detected by magic) ------
- * u8 data stays U8; i32 becomes I32; f32/f64 keep their type. */
+ * u8 data stays U8; i8, i16, i32 become I32; f32/f64 keep their type. */
 int nnrt_load_idx(const char *path, NnrtArray *out, char *err, size_t errlen);
 
 /* ---- data/csv.c: numeric CSV, optional header line.  The result is F64

@@ -115,7 +115,7 @@ typedef struct NnrtOptions {
   int64_t epochs, batch;     /* -1: from the program */
   uint64_t seed; bool has_seed;
   double lr;                 /* <= 0: from the program */
-  const char *save, *resume, *load, *log;
+  const char *save, *resume, *load, *log, *plot;
   bool quiet;
   int threads;               /* 0: default */
   double eps, tol;           /* gradcheck, <= 0: default */

@@ -15,6 +15,7 @@
  * resumed from epoch k is bit-identical to one that never stopped.  A
  * non-finite loss stops the run (exit 3) before anything is saved.
  */
+#include "plot.h"
 #include "program.h"
 #include <errno.h>
 #include <math.h>
@@ -67,7 +68,7 @@ static int check_trainable(const NnrtProgram *p) {
 }
 
 /* Run the remaining epochs.  Returns the exit code. */
-static int run_epochs(NnrtSession *s, const char *save, FILE *log) {
+static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot *plot) {
   NnrtProgram *p = s->p;
   const NnrtSplit *tr = &s->train;
   NnrtProgress g;
@@ -106,7 +107,7 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log) {
                      .has_accuracy = has_acc};
     if (save && nnrt_session_save(s, save) != 0)
       return 1;
-    if (s->test.present && (log || nnrt_progress_shows(&g, s->epoch)))
+    if (s->test.present && (log || plot || nnrt_progress_shows(&g, s->epoch)))
       nnrt_evaluate(s, true, &m);
     if (log) {
       fprintf(log, "%lld,%.9g,", (long long)s->epoch, m.loss);
@@ -118,9 +119,12 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log) {
         if (has_acc)
           fprintf(log, "%.9g", m.test_accuracy);
       }
+      nnrt_traj_log_values(log, s);
       fprintf(log, "\n");
       fflush(log);
     }
+    if (plot)
+      nnrt_trainplot_add(plot, s, s->epoch, &m);
     nnrt_progress_epoch(&g, s->epoch, &m, seconds);
   }
   return 0;
@@ -135,6 +139,7 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     return 1;
   int rc = 1;
   FILE *log = NULL;
+  NnrtTrainPlot plot, *plotp = NULL;
   if (o->resume) {
     NnrtCkpt *c = nnrt_ckpt_open(o->resume);
     if (!c)
@@ -151,10 +156,20 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
       fprintf(stderr, "error: %s: cannot open log file: %s\n", o->log, strerror(errno));
       goto out;
     }
-    fprintf(log, "epoch,loss,accuracy,lr,seconds%s\n",
+    fprintf(log, "epoch,loss,accuracy,lr,seconds%s",
             s.test.present ? ",test_loss,test_accuracy" : "");
+    nnrt_traj_log_header(log, &s);
+    fprintf(log, "\n");
   }
-  rc = run_epochs(&s, save, log);
+  if (o->plot) {
+    if (nnrt_trainplot_open(&plot, &s) != 0)
+      goto out;
+    plotp = &plot;
+  }
+  nnrt_traj_start(&s, log, plotp);
+  rc = run_epochs(&s, save, log, plotp);
+  if (plotp && (rc == 0 || rc == 3) && nnrt_trainplot_save(plotp, &s, o->plot) != 0)
+    rc = 1;
   if (rc == 0) {
     NnrtMetrics m;
     nnrt_evaluate(&s, false, &m);
@@ -165,6 +180,8 @@ out:
     fprintf(stderr, "error: %s: cannot write log file\n", o->log);
     rc = 1;
   }
+  if (plotp)
+    nnrt_trainplot_free(plotp);
   nnrt_session_free(&s);
   return rc;
 }

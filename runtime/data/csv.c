@@ -173,7 +173,7 @@ static int scan(Csv *c, bool header, int label_col, int64_t *rows, int64_t *cols
   while (next_line(c)) {
     bool is_header = first && header;
     int64_t k = 0;
-    Field f;
+    Field f = {0};
     do {
       if (next_field(c, &f) < 0)
         return -1;
@@ -181,7 +181,7 @@ static int scan(Csv *c, bool header, int label_col, int64_t *rows, int64_t *cols
         return fail_at(c, f.col, "row has more than %" PRId64 " fields (the first row has %" PRId64 ")",
                        ncols, ncols);
       if (!is_header) {
-        double v;
+        double v = 0;
         if (parse_number(c, &f, &v) < 0)
           return -1;
         if (k == label_col) {

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #define IDX_MAX_BYTES (UINT64_C(4) << 30)
@@ -30,6 +31,7 @@ typedef struct IdxStream {
   FILE *f;                  // file input, or NULL for memory input
   const unsigned char *mem; // memory input
   size_t memlen, mempos;
+  uint64_t raw_size; // size of the raw input, UINT64_MAX if unknown
   const unsigned char *in; // unread raw input
   size_t in_avail;
   bool in_eof;
@@ -54,13 +56,17 @@ static int fail(IdxStream *s, uint64_t off, const char *fmt, ...) {
 }
 
 static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
+  (void)opaque;
   size_t n;
   if (__builtin_mul_overflow((size_t)items, (size_t)size, &n))
     return Z_NULL;
   return nnrt_alloc(n, "gzip inflate state");
 }
 
-static void z_free(voidpf opaque, voidpf p) { nnrt_free(p); }
+static void z_free(voidpf opaque, voidpf p) {
+  (void)opaque;
+  nnrt_free(p);
+}
 
 // Next chunk of raw input into s->in; sets in_eof at the end.
 static int refill(IdxStream *s) {
@@ -230,6 +236,15 @@ static int idx_read(IdxStream *s, NnrtArray *out) {
                 nnrt_dtype_name(dtype), IDX_MAX_BYTES >> 30);
   int64_t count = (int64_t)(bytes / nnrt_dtype_size(dtype));
   size_t in_bytes = (size_t)count * in_size;
+  // Before allocating, a cheap bound from the input size: deflate cannot
+  // expand more than 1032:1, so a tiny file cannot claim gigabytes.
+  if (s->raw_size != UINT64_MAX) {
+    uint64_t can = s->gz ? s->raw_size * 1032 : s->raw_size - s->pos;
+    if (in_bytes > can)
+      return fail(s, s->pos, "truncated: dims %s need %zu bytes of data, %s %" PRIu64, shape,
+                  in_bytes, s->gz ? "more than a gzip stream this size can hold:" : "file has",
+                  can);
+  }
 
   out->data = nnrt_alloc(bytes ? bytes : 1, "IDX data");
   if (!out->data)
@@ -274,6 +289,7 @@ static IdxStream *stream_new(const char *name, char *err, size_t errlen) {
   }
   memset(s, 0, offsetof(IdxStream, inbuf));
   s->name = name;
+  s->raw_size = UINT64_MAX;
   s->err = err;
   s->errlen = errlen;
   return s;
@@ -288,6 +304,7 @@ int nnrt_parse_idx_buffer(const void *buf, size_t len, const char *name, NnrtArr
   }
   s->mem = buf ? buf : (const void *)"";
   s->memlen = buf ? len : 0;
+  s->raw_size = s->memlen;
   int r = idx_run(s, out);
   nnrt_free(s);
   return r;
@@ -305,6 +322,9 @@ int nnrt_load_idx(const char *path, NnrtArray *out, char *err, size_t errlen) {
   int r = -1;
   if (s) {
     s->f = f;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+      s->raw_size = (uint64_t)st.st_size;
     r = idx_run(s, out);
     nnrt_free(s);
   }

@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "npy.c assumes a little-endian host");
 
@@ -350,6 +351,9 @@ int nnrt_parse_npy_buffer(const void *buf, size_t len, const char *name, NnrtArr
 
 static int load_file(FILE *f, const char *path, unsigned char *chunk, size_t chunk_len,
                      NnrtArray *out, char *err, size_t errlen) {
+  struct stat st;
+  uint64_t size = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size
+                                                                    : UINT64_MAX;
   size_t got = fread(chunk, 1, 12, f);
   uint64_t hlen;
   size_t n = preamble(chunk, got, path, &hlen, err, errlen);
@@ -360,6 +364,10 @@ static int load_file(FILE *f, const char *path, unsigned char *chunk, size_t chu
   NpyHeader h;
   if (parse_header(chunk, got, path, &h, err, errlen) < 0)
     return -1;
+  if (size != UINT64_MAX && size - h.data_off < h.in_bytes) // before allocating
+    return fail_at(path, h.data_off, err, errlen,
+                   "truncated: shape needs %" PRIu64 " bytes of data, file has %" PRIu64,
+                   h.in_bytes, size - h.data_off);
   if (alloc_out(&h, out, path, err, errlen) < 0)
     return -1;
   size_t per = chunk_len / h.item;

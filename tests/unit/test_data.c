@@ -27,9 +27,14 @@
 static char tmpdir[] = "/tmp/nnrt_test_data_XXXXXX";
 static char err[512];
 
-static int group_setup(void **state) { return mkdtemp(tmpdir) ? 0 : -1; }
+static int group_setup(void **state) {
+  (void)state;
+  (void)state;
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
 
 static int group_teardown(void **state) { // the directory is flat
+  (void)state;
   DIR *d = opendir(tmpdir);
   for (struct dirent *e; d && (e = readdir(d));) {
     char p[600];
@@ -128,6 +133,7 @@ static void check_small(const NnrtArray *a) {
 }
 
 static void test_dtype_helpers(void **state) {
+  (void)state;
   assert_int_equal(nnrt_dtype_size(NNRT_F32), 4);
   assert_int_equal(nnrt_dtype_size(NNRT_F64), 8);
   assert_int_equal(nnrt_dtype_size(NNRT_I32), 4);
@@ -150,6 +156,7 @@ static void test_dtype_helpers(void **state) {
 }
 
 static void test_idx_plain_and_gz(void **state) {
+  (void)state;
   unsigned char b[64];
   size_t n = idx_small(b);
   NnrtArray a;
@@ -187,6 +194,7 @@ static void test_idx_plain_and_gz(void **state) {
 }
 
 static void test_idx_types(void **state) {
+  (void)state;
   unsigned char b[128];
   uint32_t d3[1] = {3};
   NnrtArray a;
@@ -243,6 +251,7 @@ static void test_idx_types(void **state) {
 }
 
 static void test_idx_truncated(void **state) {
+  (void)state;
   unsigned char b[64], cut[64];
   size_t n = idx_small(b);
   NnrtArray a;
@@ -277,6 +286,7 @@ static void test_idx_truncated(void **state) {
 }
 
 static void test_idx_gzip_corrupt(void **state) {
+  (void)state;
   unsigned char b[64];
   size_t n = idx_small(b), gl;
   unsigned char *g = read_all(write_gz("c.gz", b, n), &gl);
@@ -312,6 +322,7 @@ static void test_idx_gzip_corrupt(void **state) {
 }
 
 static void test_idx_malicious(void **state) {
+  (void)state;
   unsigned char b[64];
   NnrtArray a;
   uint32_t d1[1] = {4};
@@ -349,6 +360,7 @@ static void test_idx_malicious(void **state) {
 }
 
 static void test_idx_oom(void **state) {
+  (void)state;
   unsigned char b[64];
   size_t n = idx_small(b);
   const char *p = write_gz("oom.gz", b, n);
@@ -369,6 +381,7 @@ static void test_idx_oom(void **state) {
 }
 
 static void test_idx_fuzz_smoke(void **state) {
+  (void)state;
   unsigned char b[64], m[64];
   size_t n = idx_small(b), gl;
   unsigned char *g = read_all(write_gz("fz.gz", b, n), &gl);
@@ -392,6 +405,7 @@ static void test_idx_fuzz_smoke(void **state) {
 }
 
 static void test_fashion_mnist(void **state) {
+  (void)state;
   const char *dir = "/usr/share/datasets/fashion-mnist";
   char p[256];
   snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", dir);
@@ -438,6 +452,7 @@ static int csv(const char *text, bool header, int label_col, NnrtArray *x, NnrtA
 }
 
 static void test_csv_good(void **state) {
+  (void)state;
   NnrtArray x, y;
   assert_int_equal(csv("a,b,label\r\n1,2.5,3\r\n-4e1, 5 ,\"6\"\r\n", true, 2, &x, &y), 0);
   assert_int_equal(x.dtype, NNRT_F64);
@@ -473,6 +488,7 @@ static void test_csv_good(void **state) {
 }
 
 static void test_csv_errors(void **state) {
+  (void)state;
   NnrtArray x, y;
   expect_fail(csv("1,2\n3\n", false, -1, &x, NULL), "t.csv:2:2:", "1 fields, expected 2");
   assert_null(x.data);
@@ -506,6 +522,7 @@ static void test_csv_errors(void **state) {
 }
 
 static void test_csv_truncated(void **state) {
+  (void)state;
   const char *text = "f1,f2,y\r\n1.5,-2,0\r\n3,\"4e2\",1\r\n5,6,2\r\n";
   size_t n = strlen(text);
   NnrtArray x, y;
@@ -525,6 +542,7 @@ static void test_csv_truncated(void **state) {
 }
 
 static void test_csv_oom_and_fuzz(void **state) {
+  (void)state;
   const char *text = "a,b,c\n1,2,3\n4,5,6\n";
   const char *p = write_file("oom.csv", text, strlen(text));
   NnrtArray x, y;
@@ -586,6 +604,7 @@ static int npy(const char *name, int version, const char *dict, const void *data
 }
 
 static void test_npy_good(void **state) {
+  (void)state;
   NnrtArray a;
   float f[6] = {1, 2, 3, 4, 5, -6.5f};
   assert_int_equal(
@@ -641,6 +660,7 @@ static void test_npy_good(void **state) {
 }
 
 static void test_npy_truncated(void **state) {
+  (void)state;
   unsigned char b[256], cut[256];
   int64_t l[3] = {1, 2, 3};
   size_t n = make_npy(b, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", l, 24);
@@ -663,6 +683,7 @@ static void test_npy_truncated(void **state) {
 }
 
 static void test_npy_malicious(void **state) {
+  (void)state;
   NnrtArray a;
   char data[64] = {0};
   static const struct {
@@ -700,7 +721,7 @@ static void test_npy_malicious(void **state) {
   expect_fail(npy("big.npy", 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", l, 16,
                   &a),
               "big.npy: byte 128", "does not fit in int32");
-  unsigned char b[128];
+  unsigned char b[256];
   size_t n = make_npy(b, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data, 8);
   b[6] = 4;
   expect_fail(nnrt_parse_npy_buffer(b, n, "v4.npy", &a, err, sizeof err), "v4.npy: byte 6",
@@ -719,6 +740,7 @@ static void test_npy_malicious(void **state) {
 }
 
 static void test_npy_oom_and_fuzz(void **state) {
+  (void)state;
   unsigned char b[256], m[256];
   int64_t l[3] = {1, 2, 3};
   size_t n = make_npy(b, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", l, 24);

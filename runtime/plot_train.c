@@ -1,0 +1,176 @@
+/*
+ * plot_train.c — what `train --plot FILE.svg` records and draws, and the
+ * parameter columns `train --log` adds for tiny models (see plot.h).
+ *
+ * One row per epoch: epoch, train loss, accuracy, test loss and accuracy
+ * (NaN where the model or data has none: the writer leaves a gap), and the
+ * tracked parameter elements after that epoch.  The SVG is written once,
+ * after the last epoch (also after a run stopped by a NaN loss, which is
+ * when a picture helps most).
+ *
+ * Invariants: reading parameters and evaluating epoch 0 use the eval
+ * generator only, so recording never changes what training computes.
+ * Lives apart from plot.c because plot.c is also linked into nnc, which
+ * has no session and no nnrt_alloc.
+ */
+#include "plot.h"
+#include "program.h"
+#include <math.h>
+#include <string.h>
+
+int nnrt_traj_names(const NnrtSession *s, char names[NNRT_TRAJ_MAX][64]) {
+  const NnrtProgram *p = s->p;
+  int64_t total = 0;
+  for (int i = 0; i < p->nslots; i++)
+    if (p->slots[i].role == NNRT_SLOT_PARAM)
+      total += nnrt_slot_count(&p->slots[i], 1);
+  if (total == 0 || total > NNRT_TRAJ_MAX)
+    return 0;
+  int k = 0;
+  for (int i = 0; i < p->nslots; i++) {
+    const NnrtSlotDesc *d = &p->slots[i];
+    if (d->role != NNRT_SLOT_PARAM)
+      continue;
+    int64_t n = nnrt_slot_count(d, 1);
+    for (int64_t j = 0; j < n; j++, k++)
+      if (d->rank == 0)
+        snprintf(names[k], 64, "%s", d->name);
+      else
+        snprintf(names[k], 64, "%s[%lld]", d->name, (long long)j);
+  }
+  return k;
+}
+
+/* The tracked elements' current values, in nnrt_traj_names order. */
+static int traj_values(const NnrtSession *s, double *v) {
+  const NnrtProgram *p = s->p;
+  char names[NNRT_TRAJ_MAX][64];
+  int n = nnrt_traj_names(s, names), k = 0;
+  for (int i = 0; n && i < p->nslots; i++) {
+    const NnrtSlotDesc *d = &p->slots[i];
+    if (d->role != NNRT_SLOT_PARAM)
+      continue;
+    int64_t c = nnrt_slot_count(d, 1);
+    for (int64_t j = 0; j < c; j++, k++)
+      v[k] = d->dtype == NNRT_F64 ? ((const double *)s->slots[i])[j]
+                                  : (double)((const float *)s->slots[i])[j];
+  }
+  return n;
+}
+
+void nnrt_traj_log_header(FILE *log, const NnrtSession *s) {
+  char names[NNRT_TRAJ_MAX][64];
+  int n = nnrt_traj_names(s, names);
+  for (int k = 0; k < n; k++)
+    fprintf(log, ",%s", names[k]);
+}
+
+void nnrt_traj_log_values(FILE *log, const NnrtSession *s) {
+  double v[NNRT_TRAJ_MAX];
+  int n = traj_values(s, v);
+  for (int k = 0; k < n; k++)
+    fprintf(log, ",%.9g", v[k]);
+}
+
+int nnrt_trainplot_open(NnrtTrainPlot *tp, const NnrtSession *s) {
+  memset(tp, 0, sizeof *tp);
+  tp->ntraj = nnrt_traj_names(s, tp->names);
+  tp->cap = (s->epochs > s->epoch ? s->epochs - s->epoch : 0) + 1;
+  double **cols[5 + NNRT_TRAJ_MAX] = {&tp->epoch, &tp->loss, &tp->acc, &tp->test_loss,
+                                      &tp->test_acc};
+  for (int k = 0; k < tp->ntraj; k++)
+    cols[5 + k] = &tp->traj[k];
+  for (int c = 0; c < 5 + tp->ntraj; c++)
+    if (!(*cols[c] = nnrt_alloc((size_t)tp->cap * sizeof(double), "plot history"))) {
+      nnrt_oom("plot history", (size_t)tp->cap * sizeof(double));
+      nnrt_trainplot_free(tp);
+      return -1;
+    }
+  return 0;
+}
+
+void nnrt_trainplot_add(NnrtTrainPlot *tp, const NnrtSession *s, int64_t epoch,
+                        const NnrtMetrics *m) {
+  if (tp->n >= tp->cap)
+    return;
+  int64_t i = tp->n++;
+  tp->epoch[i] = (double)epoch;
+  tp->loss[i] = m->loss;
+  tp->acc[i] = m->has_accuracy ? m->accuracy : NAN;
+  tp->test_loss[i] = m->has_test ? m->test_loss : NAN;
+  tp->test_acc[i] = m->has_test && m->has_accuracy ? m->test_accuracy : NAN;
+  double v[NNRT_TRAJ_MAX];
+  traj_values(s, v);
+  for (int k = 0; k < tp->ntraj; k++)
+    tp->traj[k][i] = v[k];
+}
+
+void nnrt_traj_start(NnrtSession *s, FILE *log, NnrtTrainPlot *tp) {
+  char names[NNRT_TRAJ_MAX][64];
+  if (s->epoch != 0 || nnrt_traj_names(s, names) == 0)
+    return;
+  NnrtMetrics m = {.has_accuracy = s->correct_slot >= 0};
+  nnrt_eval_split(s, &s->train, &m.loss, &m.accuracy);
+  if (log) {
+    fprintf(log, "0,%.9g,", m.loss);
+    if (m.has_accuracy)
+      fprintf(log, "%.9g", m.accuracy);
+    NnrtSched constant = {.kind = SCHED_CONSTANT};
+    const NnrtSched *sc = s->p->nopts > 0 ? &s->p->opts[0].sched : &constant;
+    fprintf(log, ",%.9g,0", nnrt_sched_lr(sc, s->cfg[0].lr, 0, s->epochs));
+    if (s->test.present)
+      fprintf(log, ",,");
+    nnrt_traj_log_values(log, s);
+    fprintf(log, "\n");
+  }
+  if (tp)
+    nnrt_trainplot_add(tp, s, 0, &m);
+}
+
+int nnrt_trainplot_save(const NnrtTrainPlot *tp, const NnrtSession *s, const char *path) {
+  const char *name = s->p->name ? s->p->name : "model";
+  bool has_test = s->test.present, has_acc = s->correct_slot >= 0;
+  NnrtSeries loss[2] = {{"train loss", tp->epoch, tp->loss, tp->n},
+                        {"test loss", tp->epoch, tp->test_loss, tp->n}};
+  NnrtSeries acc[2] = {{"train accuracy", tp->epoch, tp->acc, tp->n},
+                       {"test accuracy", tp->epoch, tp->test_acc, tp->n}};
+  char traj_name[136];
+  snprintf(traj_name, sizeof traj_name, "(%s, %s)", tp->names[0], tp->names[1]);
+  NnrtSeries path2 = {traj_name, tp->traj[0], tp->traj[1], tp->n};
+  /* A loss that falls by more than two decades reads better on a log axis. */
+  double lo = INFINITY, hi = 0;
+  for (int64_t i = 0; i < tp->n; i++)
+    if (isfinite(tp->loss[i]) && tp->loss[i] > 0) {
+      lo = tp->loss[i] < lo ? tp->loss[i] : lo;
+      hi = tp->loss[i] > hi ? tp->loss[i] : hi;
+    }
+  NnrtChart charts[3];
+  int n = 0;
+  charts[n++] = (NnrtChart){.title = "loss", .xlabel = "epoch", .ylabel = "loss",
+                            .log_y = hi > 100 * lo, .series = loss,
+                            .nseries = has_test ? 2 : 1};
+  if (has_acc)
+    charts[n++] = (NnrtChart){.title = "accuracy", .xlabel = "epoch", .ylabel = "accuracy",
+                              .series = acc, .nseries = has_test ? 2 : 1};
+  if (tp->ntraj == 2)
+    charts[n++] = (NnrtChart){.title = "parameter trajectory", .xlabel = tp->names[0],
+                              .ylabel = tp->names[1], .trajectory = true,
+                              .series = &path2, .nseries = 1};
+  char err[512];
+  if (nnrt_plot_save(path, name, charts, n, err, sizeof err) != 0) {
+    fprintf(stderr, "error: %s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
+void nnrt_trainplot_free(NnrtTrainPlot *tp) {
+  double **cols[5 + NNRT_TRAJ_MAX] = {&tp->epoch, &tp->loss, &tp->acc, &tp->test_loss,
+                                      &tp->test_acc};
+  for (int k = 0; k < NNRT_TRAJ_MAX; k++)
+    cols[5 + k] = &tp->traj[k];
+  for (int c = 0; c < 5 + NNRT_TRAJ_MAX; c++) {
+    nnrt_free(*cols[c]);
+    *cols[c] = NULL;
+  }
+}
