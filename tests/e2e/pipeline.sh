@@ -1,0 +1,113 @@
+#!/bin/sh
+# pipeline.sh — the lecture-2 examples through the whole pipeline:
+#   xor          train XOR: the last line has accuracy=1 and loss < 0.02
+#   fashion      Fashion-MNIST MLP, 3 epochs: test_accuracy >= 0.85
+#                (exit 77, skipped, when the dataset is not installed)
+#   grad-ce      `nnc emit grad` of the MLP holds the simplified softmax
+#                cross-entropy gradient: sub(softmax, onehot), then * 1/B
+#   llvm         `nnc emit llvm` of XOR defines @nnc_train and calls the GEMM
+#                or has a loop
+#   save-load    train --save; eval --load: the same loss= and accuracy=
+#   determinism  the same seed twice gives byte-identical checkpoints
+# usage: pipeline.sh NNC MODE   (run from the repository root)
+set -u
+
+if [ $# -ne 2 ]; then
+  echo "usage: $0 NNC MODE" >&2
+  exit 2
+fi
+nnc=$1
+mode=$2
+xor=examples/lecture02/xor.nn
+mlp=examples/lecture02/fashion_mlp.nn
+fashion_dir=/usr/share/datasets/fashion-mnist
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-pipeline.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+fail() { echo "FAIL: $*"; exit 1; }
+
+# field KEY LINE: the value of KEY=VALUE in a key=value line (empty if absent)
+field() {
+  printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1
+}
+
+# at_least X Y, below X Y: X >= Y, X < Y as numbers
+at_least() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x + 0 >= y + 0) }'; }
+below() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x + 0 < y + 0) }'; }
+
+build() { "$nnc" build "$1" -o "$2" || fail "nnc build $1"; }
+
+case $mode in
+xor)
+  build "$xor" "$tmp/xor"
+  "$tmp/xor" train --quiet >"$tmp/out" || fail "xor train exited with status $?"
+  last=$(tail -n 1 "$tmp/out")
+  echo "$last"
+  acc=$(field accuracy "$last")
+  loss=$(field loss "$last")
+  [ -n "$acc" ] && [ -n "$loss" ] || fail "no loss= and accuracy= in the last line"
+  at_least "$acc" 1 || fail "accuracy $acc, expected 1"
+  below "$loss" 0.02 || fail "loss $loss, expected < 0.02"
+  ;;
+fashion)
+  for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+    if [ ! -f "$fashion_dir/$f" ]; then
+      echo "SKIP: $fashion_dir/$f is missing"
+      exit 77
+    fi
+  done
+  build "$mlp" "$tmp/mlp"
+  "$tmp/mlp" train --epochs 3 --quiet >"$tmp/out" || fail "fashion train exited with status $?"
+  last=$(tail -n 1 "$tmp/out")
+  echo "$last"
+  acc=$(field test_accuracy "$last")
+  [ -n "$acc" ] || fail "no test_accuracy= in the last line"
+  at_least "$acc" 0.85 || fail "test_accuracy $acc, expected >= 0.85"
+  ;;
+grad-ce)
+  "$nnc" emit grad "$mlp" >"$tmp/grad" || fail "nnc emit grad $mlp"
+  # %S = softmax ..., %O = onehot ..., %D = sub ... %S, %O, then mul ... %D, %C
+  # with %C = const ... 1/B (either operand order of the mul).
+  awk '
+    $3 == "softmax" { sm[$1] = 1 }
+    $3 == "onehot" { oh[$1] = 1 }
+    $3 == "const" && $NF == "1/B" { invb[$1] = 1 }
+    $3 == "sub" { a = $(NF - 1); sub(/,$/, "", a); if (sm[a] && oh[$NF]) d[$1] = 1 }
+    $3 == "mul" { a = $(NF - 1); sub(/,$/, "", a); b = $NF
+                  if ((d[a] && invb[b]) || (d[b] && invb[a])) { print; found = 1 } }
+    END { exit !found }
+  ' "$tmp/grad" || fail "no mul(sub(softmax, onehot), 1/B) in the gradient of $mlp"
+  ;;
+llvm)
+  "$nnc" emit llvm "$xor" >"$tmp/ll" || fail "nnc emit llvm $xor"
+  grep -q 'define void @nnc_train' "$tmp/ll" || fail "no 'define void @nnc_train'"
+  grep -q 'call void @nnrt_sgemm' "$tmp/ll" || grep -q '^loop' "$tmp/ll" || fail "no GEMM call and no loop"
+  ;;
+save-load)
+  build "$xor" "$tmp/xor"
+  "$tmp/xor" train --save "$tmp/ckpt" --quiet >"$tmp/train" || fail "train --save exited with status $?"
+  "$tmp/xor" eval --load "$tmp/ckpt" >"$tmp/eval" || fail "eval --load exited with status $?"
+  t=$(tail -n 1 "$tmp/train")
+  e=$(tail -n 1 "$tmp/eval")
+  echo "train: $t"
+  echo "eval:  $e"
+  for k in loss accuracy; do
+    tv=$(field $k "$t")
+    ev=$(field $k "$e")
+    [ -n "$tv" ] || fail "no $k= in the train line"
+    [ "$tv" = "$ev" ] || fail "$k differs: train $tv, eval $ev"
+  done
+  ;;
+determinism)
+  build "$xor" "$tmp/xor"
+  "$tmp/xor" train --seed 5 --epochs 300 --save "$tmp/a" --quiet >/dev/null || fail "first run"
+  "$tmp/xor" train --seed 5 --epochs 300 --save "$tmp/b" --quiet >/dev/null || fail "second run"
+  cmp "$tmp/a" "$tmp/b" || fail "two runs with seed 5 wrote different checkpoints"
+  ;;
+*)
+  echo "unknown mode '$mode'" >&2
+  exit 2
+  ;;
+esac
+echo "PASS $mode"

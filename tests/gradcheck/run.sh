@@ -1,0 +1,34 @@
+#!/bin/sh
+# run.sh — build one gradcheck program and compare its symbolic gradients
+# with central differences (`OUT gradcheck`, runtime/gradcheck.c).
+# usage: run.sh NNC FILE.nn OUTDIR [NNC-FLAGS...]
+#   NNC-FLAGS go to `nnc build`, e.g. --no-simplify to check the rules on
+#   the graph as lowered, without algebraic rewrites.
+# Exit status: 0 when gradcheck passes, 1 otherwise.
+set -u
+
+if [ $# -lt 3 ]; then
+  echo "usage: $0 NNC FILE.nn OUTDIR [NNC-FLAGS...]" >&2
+  exit 2
+fi
+nnc=$1
+nn=$2
+outdir=$3
+shift 3
+
+name=$(basename "$nn" .nn)
+for flag in "$@"; do name=$name$flag; done
+mkdir -p "$outdir" || exit 1
+exe=$outdir/$name
+
+if ! "$nnc" build "$nn" "$@" -o "$exe"; then
+  echo "FAIL $nn: nnc build failed"
+  exit 1
+fi
+"$exe" gradcheck
+status=$?
+if [ $status -ne 0 ]; then
+  echo "FAIL $nn: gradcheck exit status $status"
+  exit 1
+fi
+echo "PASS $nn"
