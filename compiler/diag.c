@@ -11,6 +11,7 @@
  * through nnc_unreachable_at, which never blames the user's program.
  */
 #include "nnc.h"
+#include <stdint.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -112,16 +113,40 @@ static void report(Loc at, const char *severity, const char *fmt, va_list ap) {
   fflush(o);
 }
 
+/* An inlined function is lowered once per call, so the same error can be
+ * found twice; each (place, message) is reported once, with its notes. */
+static bool suppressed;
+
+static bool seen_before(Loc at, const char *fmt, va_list ap) {
+  static uint64_t seen[4096];
+  static int nseen;
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  uint64_t h = 1469598103934665603ull;
+  for (const char *c = msg; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+  h = (h ^ (uintptr_t)at.file) * 1099511628211ull;
+  h = (h ^ (uint64_t)at.line << 20 ^ (uint64_t)at.col) * 1099511628211ull;
+  for (int i = 0; i < nseen; i++)
+    if (seen[i] == h) return true;
+  if (nseen < 4096) seen[nseen++] = h;
+  return false;
+}
+
 void diag_error(Loc at, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  report(at, "error", fmt, ap);
+  suppressed = seen_before(at, fmt, ap);
   va_end(ap);
   nerrors++;
+  if (suppressed) return;
+  va_start(ap, fmt);
+  report(at, "error", fmt, ap);
+  va_end(ap);
 }
 
 void diag_note(Loc at, const char *fmt, ...) {
   va_list ap;
+  if (suppressed) return;
   va_start(ap, fmt);
   report(at, "note", fmt, ap);
   va_end(ap);

@@ -121,6 +121,7 @@ static char *tstr(const Node *n) { return arena_printf("%s%s", dtype_name(n->dt)
 /* ---- compile-time numbers and dims -------------------------------------- */
 
 static Value *eval(Env *e, Ast *x);
+static Value *lookup(Env *e, const char *name);
 
 static bool as_int(Value *v, Ast *at, int64_t *out) {
   if (!v) return false;
@@ -177,6 +178,12 @@ static bool eval_type(Env *e, Ast *t, Env *dims, const Shape *actual, Shape *out
         s.d[i] = dv->dim;
         continue;
       }
+    }
+    if (d->kind == AST_NAME && !dims && !lookup(e, d->name)) {
+      diag_error(d->loc, "unknown dimension '%s': this shape must be static (the batch dimension exists only in "
+                         "function signatures; data fields get it added)", d->name);
+      ok = false;
+      continue;
     }
     Env *scope = dims ? dims : e;
     Value *v;
@@ -725,6 +732,44 @@ static Value *builtin(const char *name, Args *a) {
 
 static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *prefix);
 static bool hyper_eval(Ast *c, HyperCall *h);
+static bool known_optimizer(const char *name);
+
+static int edit_distance(const char *a, const char *b) {
+  int la = (int)strlen(a), lb = (int)strlen(b);
+  if (la > 40 || lb > 40) return 99;
+  int d[41][41];
+  for (int i = 0; i <= la; i++) d[i][0] = i;
+  for (int j = 0; j <= lb; j++) d[0][j] = j;
+  for (int i = 1; i <= la; i++)
+    for (int j = 1; j <= lb; j++) {
+      int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+      d[i][j] = c;
+    }
+  return d[la][lb];
+}
+
+/* The closest known function name within two edits, for "did you mean". */
+static const char *nearest_function(const char *name) {
+  static const char *builtins[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf",
+                                   "sign", "leaky_relu", "elu", "softmax", "log_softmax", "sum", "mean", "max",
+                                   "reshape", "transpose", "concat", "onehot", "argmax", "size", "maximum", "where",
+                                   "idx", "npy", "csv", "matmul", NULL};
+  const char *best = NULL;
+  int bd = 3;
+  for (int i = 0; builtins[i]; i++) {
+    int d = edit_distance(name, builtins[i]);
+    if (d < bd) { bd = d; best = builtins[i]; }
+  }
+  for (int i = 0; i < mod->nitems; i++) {
+    Ast *it = mod->items[i];
+    if (it->kind != AST_FN) continue;
+    int d = edit_distance(name, it->name);
+    if (d < bd) { bd = d; best = it->name; }
+  }
+  return bd <= 2 && (int)strlen(name) > bd ? best : NULL;
+}
 
 static Value *call(Env *e, Ast *x) {
   Args a = {.site = x};
@@ -761,7 +806,9 @@ static Value *call(Env *e, Ast *x) {
         diag_error(x->loc, "model '%s' can only be instantiated in a 'layer' declaration", callee->name);
         return NULL;
       }
-      diag_error(callee->loc, "unknown function '%s'", callee->name);
+      const char *near = nearest_function(callee->name);
+      if (near) diag_error(callee->loc, "unknown function '%s'; did you mean '%s'?", callee->name, near);
+      else diag_error(callee->loc, "unknown function '%s'", callee->name);
       return NULL;
     }
   } else {
@@ -900,8 +947,9 @@ static bool check_init(Ast *init) {
   if (nm->kind == AST_NAME)
     for (int i = 0; init_names[i]; i++)
       if (!strcmp(nm->name, init_names[i])) return true;
-  diag_error(init->loc, "unknown initialiser; expected one of zeros, ones, constant(v), normal(mean, std), "
-                        "uniform(lo, hi), xavier_uniform, xavier_normal, he_uniform, he_normal, or a number");
+  diag_error(init->loc, "unknown initialiser '%s'; expected one of zeros, ones, constant(v), normal(mean, std), "
+                        "uniform(lo, hi), xavier_uniform, xavier_normal, he_uniform, he_normal, or a number",
+             nm->kind == AST_NAME ? nm->name : "?");
   return false;
 }
 
@@ -1086,6 +1134,15 @@ static bool lower_data(Ast *data, Env *tenv) {
       continue;
     }
     (void)s;
+    /* inline tables of one split must agree on the number of samples */
+    for (int j = 0; ok && ds->table && j < prog->nsrcs; j++) {
+      DataSrc *o = prog->srcs[j];
+      if (o->table && !strcmp(o->split, ds->split) && o->n != ds->n) {
+        diag_error(f->b->loc, "'%s' has %lld samples but '%s' has %lld in the %s split", f->name, (long long)ds->n,
+                   o->field, (long long)o->n, split);
+        ok = false;
+      }
+    }
     PUSH(prog->srcs, prog->nsrcs, prog->capsrcs, ds);
   }
   return ok;
@@ -1126,7 +1183,9 @@ static bool check_hyper_call(Ast *c, const char *what, bool (*known)(const char 
     return false;
   }
   if (!known(c->a->name)) {
-    diag_error(c->a->loc, "unknown %s '%s'", what, c->a->name);
+    diag_error(c->a->loc, "unknown %s '%s' (expected %s)", what, c->a->name,
+               known == known_optimizer ? "sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam or adamw"
+                                        : "constant, step, exponential, cosine, warmup or warmup_cosine");
     return false;
   }
   for (int i = 0; i < c->nargs; i++) {
