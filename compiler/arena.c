@@ -2,7 +2,8 @@
  * arena.c — the compiler's one allocator.
  *
  * Memory comes from big chunks carved front to back; nothing is freed one
- * object at a time, and the chunks live until exit.  Every block is zeroed
+ * object at a time; the chunks live until arena_free_all (at exit) or
+ * arena_reset (between inputs of a fuzz target).  Every block is zeroed
  * and 16-byte aligned.  Running out of memory is fatal: there is no caller
  * that could do anything better than stop.
  */
@@ -92,4 +93,32 @@ void arena_push(void ***items, int *n, int *cap, void *x) {
     *cap = ncap;
   }
   (*items)[(*n)++] = x;
+}
+
+void arena_free_all(void) {
+  while (current) {
+    Chunk *next = current->next;
+    free(current);
+    current = next;
+  }
+}
+
+void arena_reset(void) {
+  /* Keep one ordinary chunk: a fresh calloc of it per input is most of a
+   * small input's cost under ASan. */
+  Chunk *keep = NULL;
+  while (current) {
+    Chunk *next = current->next;
+    if (!keep && current->size == CHUNK_SIZE)
+      keep = current;
+    else
+      free(current);
+    current = next;
+  }
+  if (keep) {
+    memset(keep->data, 0, keep->used);
+    keep->used = 0;
+    keep->next = NULL;
+  }
+  current = keep;
 }

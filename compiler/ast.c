@@ -126,6 +126,13 @@ Ast *ast_for(Loc at, const char *var, Ast *lo, Ast *hi, Ast *body) {
   return n;
 }
 
+Ast *ast_if(Loc at, Ast *cond, Ast *then_body, Ast *else_body) {
+  Ast *n = ast_node(AST_IF, at, NULL, cond, NULL);
+  take_list(n, then_body);
+  take_args(n, else_body);
+  return n;
+}
+
 Ast *ast_num(Loc at, const char *text) {
   Ast *n = ast_new(AST_NUM, at);
   n->num = strtod(text, NULL);
@@ -159,7 +166,7 @@ static const char *const kind_names[AST__COUNT] = {
   [AST_CONST] = "const",     [AST_PARAM] = "param",       [AST_STATE] = "state",
   [AST_LAYER] = "layer",     [AST_ARG] = "arg",           [AST_FIELD] = "field",
   [AST_TYPE] = "type",       [AST_ASSIGN] = "assign",     [AST_RETURN] = "return",
-  [AST_EXPR_STMT] = "expr",  [AST_MINIMIZE] = "minimize", [AST_FOR] = "for",
+  [AST_EXPR_STMT] = "expr",  [AST_MINIMIZE] = "minimize", [AST_FOR] = "for", [AST_IF] = "if",
   [AST_STEP] = "step",       [AST_NUM] = "num",           [AST_STR] = "str",
   [AST_NAME] = "name",       [AST_BINOP] = "binop",       [AST_UNOP] = "unop",
   [AST_CALL] = "call",       [AST_KWARG] = "kwarg",       [AST_MEMBER] = "member",
@@ -412,6 +419,17 @@ static void dump(const Ast *n, FILE *out, int depth) {
     fputs(" using ", out);
     ast_print_expr(n->b, out);
     fputc('\n', out);
+    return;
+  case AST_IF:
+    fputs("if ", out);
+    ast_print_expr(n->a, out);
+    fputc('\n', out);
+    dump_all(n->list, n->nlist, out, depth + 1);
+    if (n->nargs) {
+      indent(out, depth);
+      fputs("else\n", out);
+      dump_all(n->args, n->nargs, out, depth + 1);
+    }
     return;
   case AST_FOR:
     fprintf(out, "for %s in ", n->name);

@@ -33,6 +33,8 @@ SrcFile *src_from_string(const char *path, const char *text) {
   return f;
 }
 
+enum { SRC_MAX = 64 << 20 }; /* bytes: the largest source file nnc reads */
+
 SrcFile *src_load(const char *path) {
   FILE *fp = fopen(path, "rb");
   if (!fp)
@@ -45,6 +47,11 @@ SrcFile *src_load(const char *path) {
     len += fread(buf + len, 1, cap - len, fp);
     if (len < cap)
       break;
+    if (cap >= SRC_MAX) { /* /dev/zero, or not a program: refuse, do not grow forever */
+      free(buf);
+      buf = NULL;
+      break;
+    }
     char *grown = realloc(buf, cap * 2);
     if (!grown) {
       free(buf);
@@ -132,13 +139,26 @@ static bool seen_before(Loc at, const char *fmt, va_list ap) {
   return false;
 }
 
+/* Past MAX_SHOWN errors the rest are counted but not shown (nor their
+ * notes): a file of a million stray bytes must not cost a million line
+ * scans, and nobody reads that far. */
+enum { MAX_SHOWN = 50 };
+
 void diag_error(Loc at, const char *fmt, ...) {
+  static int shown;
   va_list ap;
+  nerrors++;
+  if (shown >= MAX_SHOWN) {
+    suppressed = true;
+    if (shown++ == MAX_SHOWN)
+      fprintf(out(), "nnc: too many errors; not showing the rest\n");
+    return;
+  }
   va_start(ap, fmt);
   suppressed = seen_before(at, fmt, ap);
   va_end(ap);
-  nerrors++;
   if (suppressed) return;
+  shown++;
   va_start(ap, fmt);
   report(at, "error", fmt, ap);
   va_end(ap);

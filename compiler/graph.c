@@ -187,7 +187,7 @@ void kernel_add_out(Kernel *k, Node *n, int slot, const char *label) {
     k->outs = o;
     k->capouts = cap;
   }
-  k->outs[k->nouts++] = (KOut){n, slot, label};
+  k->outs[k->nouts++] = (KOut){n, slot, label, false};
 }
 
 /* Post-order DFS with an explicit stack (graphs can be deep). */

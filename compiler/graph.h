@@ -80,6 +80,9 @@ Node *g_concat(Node *a, Node *b, int axis);
 Node *g_onehot(Node *labels, int64_t n, Dtype dt);
 Node *g_argmax(Node *a);
 Node *g_cast(Node *a, Dtype dt);
+/* Fresh random numbers of shape sh (kind 0 uniform [0,1), 1 normal); never
+ * shared with another draw. */
+Node *g_rand(int kind, Dtype dt, Shape sh);
 /* Sum a broadcast result back to shape sh (gradient of broadcasting). */
 Node *g_unbroadcast(Node *a, Shape sh);
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
@@ -93,8 +96,9 @@ void node_print(const Node *n, FILE *out);
 
 typedef struct KOut {
   Node *node;
-  int slot;          /* slot to write (OUTPUT or GRAD) */
-  const char *label; /* "loss", "correct", "grad W1" */
+  int slot;          /* slot to write (OUTPUT, GRAD or STATE) */
+  const char *label; /* "loss", "correct", "grad W1", "state bn.mean" */
+  bool deferred;     /* written after everything else (the slot is also read) */
 } KOut;
 
 typedef struct Kernel {
@@ -155,6 +159,7 @@ typedef struct DataSrc {
   int64_t col_begin, col_end; /* csv: columns [begin, end); end -1 = all */
   int header;                /* csv: 1 yes, 0 no, -1 detect */
   double scale;
+  bool normalize;            /* standardise per feature on the train split */
   int64_t n, per;            /* table: n samples of per values */
   double *table;
 } DataSrc;
@@ -172,6 +177,7 @@ typedef struct Program {
   Ast *schedule;     /* or NULL */
   HyperCall opt, sched; /* ... evaluated (sched.name NULL if none) */
   int64_t epochs, batch, seed;
+  double valid;      /* fraction of the train split held out, 0 = none */
   struct InfoRow { const char *name, *kind, *shape; int64_t params, flops; } *info;
   int ninfo, capinfo;
 } Program;
@@ -183,6 +189,7 @@ Program *lower_program(Module *m, bool with_grads);
 
 typedef struct CodegenOptions {
   int opt_level; /* 0..3 */
+  const char *cuda_arch; /* non-NULL: also embed PTX for it (nnc build --cuda) */
 } CodegenOptions;
 
 /* Build the LLVM module for the program; returns an LLVMModuleRef as void*. */
@@ -190,5 +197,13 @@ void *codegen_module(Program *p, const CodegenOptions *o);
 int codegen_print_ir(void *module, FILE *out);
 int codegen_emit(void *module, const CodegenOptions *o, const char *path, bool assembly);
 int link_executable(const char *obj, const char *out);
+
+/* ---- codegen/nvptx.c: the GPU kernels --------------------------------- */
+
+const char *nvptx_arch(void); /* $NNC_CUDA_ARCH or sm_80 */
+/* PTX text of every GPU kernel of p (in the arena); also plans the launch
+ * schedule that nvptx_attach then adds to the host module. */
+char *nvptx_emit(Program *p, const char *arch, int opt_level);
+void nvptx_attach(Program *p, void *host_module, const char *ptx);
 
 #endif

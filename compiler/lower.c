@@ -38,6 +38,7 @@ typedef struct Value {
   int dkind;          /* V_DATA: 0 idx/npy, 1 csv */
   int64_t c0, c1;     /* V_DATA csv columns [c0, c1) */
   int header;         /* V_DATA csv header: -1 detect */
+  bool normalize;     /* V_DATA: normalize = 1 */
   Loc loc;            /* where the value was made (for notes) */
 } Value;
 
@@ -56,6 +57,9 @@ struct Inst {
 
 static Module *mod;
 static Value poison; /* bound to a name whose value failed: silences follow-on errors */
+static bool training_mode;          /* which program is being lowered: train or eval kernel */
+typedef struct StateUpd { int slot; Node *node; const char *name; } StateUpd;
+static StateUpd *upd; static int nupd, capupd; /* state assignments made in training mode */
 static Program *prog;
 static int depth;
 static Inst *cur_inst;              /* the instance whose fn is running (FLOP accounting) */
@@ -263,6 +267,8 @@ static Value *lookup(Env *e, const char *name) {
   }
   Ast *c = sema_find(mod, AST_CONST, name);
   if (c) return eval(env_new(NULL, NULL), c->a);
+  /* `training` is 1 while lowering the training program, 0 for inference */
+  if (!strcmp(name, "training")) return mk_num(training_mode, true, (Loc){0});
   return NULL;
 }
 
@@ -548,7 +554,7 @@ static bool is_builtin(const char *name) {
   static const char *names[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf",
                                 "sign", "leaky_relu", "elu", "softmax", "log_softmax", "sum", "mean", "max",
                                 "reshape", "transpose", "concat", "onehot", "argmax", "size", "maximum", "where",
-                                "idx", "npy", "csv", "matmul", NULL};
+                                "idx", "npy", "csv", "matmul", "rand_uniform", "rand_normal", NULL};
   for (int i = 0; names[i]; i++)
     if (strcmp(names[i], name) == 0) return true;
   return false;
@@ -678,6 +684,16 @@ static Value *builtin(const char *name, Args *a) {
     Node *x = tensor_arg(a, 0, name);
     return x ? op_result(g_argmax(x), site, a->pos_ast[0], a->pos[0], NULL, NULL) : NULL;
   }
+  if (!strcmp(name, "rand_uniform") || !strcmp(name, "rand_normal")) {
+    /* rand_uniform(x): fresh U[0,1) numbers shaped like x; rand_normal(x): N(0,1) */
+    Node *x = tensor_arg(a, 0, name);
+    if (!x) return NULL;
+    if (x->dt != DT_F32 && x->dt != DT_F64) {
+      diag_error(site->loc, "'%s' needs a float tensor to take its shape from, got %s", name, tstr(x));
+      return NULL;
+    }
+    return mk_tensor(g_rand(name[5] == 'n', x->dt, x->sh), site->loc);
+  }
   if (!strcmp(name, "size")) {
     Node *x = tensor_arg(a, 0, name);
     int64_t ax = 0;
@@ -723,6 +739,12 @@ static Value *builtin(const char *name, Args *a) {
     Ast *at;
     Value *sc = kwarg(a, "scale", &at);
     if (sc && !as_num(sc, at, &d->scale)) return NULL;
+    Value *nz = kwarg(a, "normalize", &at);
+    int64_t z;
+    if (nz) {
+      if (!as_int(nz, at, &z)) return NULL;
+      d->normalize = z != 0;
+    }
     return d;
   }
   nnc_unreachable("builtin '%s' has no implementation", name);
@@ -832,13 +854,82 @@ static Value *call(Env *e, Ast *x) {
   /* remember the classifier loss written at train level, for the metric */
   if (r && depth == 0 && a.npos >= 2 && a.pos[0]->k == V_TENSOR && a.pos[1]->k == V_TENSOR) {
     const char *nm = f->fn->name;
-    if (!strcmp(nm, "cross_entropy") || !strcmp(nm, "bce") || !strcmp(nm, "binary_cross_entropy")) {
-      clf_kind = nm;
+    if (!strncmp(nm, "cross_entropy", 13) || !strcmp(nm, "bce") || !strcmp(nm, "binary_cross_entropy")) {
+      clf_kind = strncmp(nm, "cross_entropy", 13) ? nm : "cross_entropy";
       clf_pred = a.pos[0]->n;
       clf_target = a.pos[1]->n;
     }
   }
   return r;
+}
+
+/* `name = value` where name is a state member of the running model (and not
+ * a local): the new value of that state after a training step. */
+static bool state_assign(Env *fenv, Inst *self, Ast *s, Value *v) {
+  if (!self || lookup_b(fenv->b, s->name)) return false;
+  Value *m = lookup_b(self->members, s->name);
+  if (!m || m->k != V_TENSOR || m->n->op != OP_STATE) {
+    if (m) diag_error(s->loc, "'%s' is a %s of model '%s'; only 'state' members can be assigned", s->name,
+                      m->k == V_TENSOR && m->n->op == OP_PARAM ? "parameter" : "member", self->model->name);
+    return m != NULL;
+  }
+  if (!v) return true;
+  if (!training_mode) {
+    diag_error(s->loc, "state '%s' can only be updated in training mode (inside 'if training { ... }')", s->name);
+    return true;
+  }
+  Node *st = m->n, *n = v->k == V_TENSOR ? v->n : to_node(v, st->dt, s->a);
+  if (n && n->dt == st->dt && !shape_eq(&n->sh, &st->sh) && shape_numel(&n->sh).k == shape_numel(&st->sh).k &&
+      shape_numel(&n->sh).b == 0)
+    n = g_reshape(n, st->sh); /* e.g. a [1, C] mean into a [C] running mean */
+  if (n && n->sh.rank == 0 && st->sh.rank) n = g_broadcast(n, st->sh);
+  if (!n || n->dt != st->dt || !shape_eq(&n->sh, &st->sh)) {
+    if (n) diag_error(s->loc, "state '%s' is %s%s but is assigned %s", s->name, dtype_name(st->dt), shape_str(&st->sh), tstr(n));
+    return true;
+  }
+  for (int i = 0; i < nupd; i++)
+    if (upd[i].slot == st->slot) { upd[i].node = n; return true; }
+  if (nupd == capupd) {
+    capupd = capupd ? capupd * 2 : 8;
+    StateUpd *nu = arena_alloc(sizeof *nu * capupd);
+    if (nupd) memcpy(nu, upd, sizeof *nu * nupd);
+    upd = nu;
+  }
+  upd[nupd++] = (StateUpd){st->slot, n, st->name};
+  return true;
+}
+
+/* Run a function body (or a branch of it); stops at `return`. */
+static void exec_stmts(Env *fenv, Inst *self, Ast **list, int n, Value **ret, bool *returned, bool *bad) {
+  for (int i = 0; i < n && !*returned; i++) {
+    Ast *s = list[i];
+    switch (s->kind) {
+    case AST_ASSIGN: {
+      Value *v = eval(fenv, s->a);
+      if (!v) *bad = true;
+      if (state_assign(fenv, self, s, v)) break;
+      bind(fenv, s->name, v ? v : &poison);
+      break;
+    }
+    case AST_RETURN: *ret = eval(fenv, s->a); *returned = true; break;
+    case AST_EXPR_STMT: eval(fenv, s->a); break;
+    case AST_IF: {
+      Value *c = eval(fenv, s->a);
+      double x;
+      if (!c) { *bad = true; break; }
+      if (c->k == V_TENSOR) {
+        diag_error(s->a->loc, "'if' needs a condition known when compiling (like 'training'); for tensors use where(c, a, b)");
+        *bad = true;
+        break;
+      }
+      if (!as_num(c, s->a, &x)) { *bad = true; break; }
+      if (x != 0) exec_stmts(fenv, self, s->list, s->nlist, ret, returned, bad);
+      else exec_stmts(fenv, self, s->args, s->nargs, ret, returned, bad);
+      break;
+    }
+    default: diag_error(s->loc, "this statement is not supported inside a function yet"); *bad = true; break;
+    }
+  }
 }
 
 static bool check_arg_type(Env *fenv, Env *dims, Ast *param, Value *v, Ast *site, Ast *fn) {
@@ -887,20 +978,7 @@ static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs) {
   depth++;
   Value *ret = NULL;
   bool returned = false, bad = false;
-  for (int i = 0; i < fn->nlist && !returned; i++) {
-    Ast *s = fn->list[i];
-    switch (s->kind) {
-    case AST_ASSIGN: {
-      Value *v = eval(fenv, s->a);
-      if (!v) bad = true;
-      bind(fenv, s->name, v ? v : &poison);
-      break;
-    }
-    case AST_RETURN: ret = eval(fenv, s->a); returned = true; break;
-    case AST_EXPR_STMT: eval(fenv, s->a); break;
-    default: diag_error(s->loc, "this statement is not supported inside a function yet"); bad = true; break;
-    }
-  }
+  exec_stmts(fenv, self, fn->list, fn->nlist, &ret, &returned, &bad);
   depth--;
   cur_inst = saved;
   if (!returned) {
@@ -1104,6 +1182,7 @@ static bool lower_data(Ast *data, Env *tenv) {
       ds->col_begin = src->c0;
       ds->col_end = src->c1;
       ds->header = src->header;
+      ds->normalize = src->normalize;
     } else if (src->k == V_LIST) {
       /* a table: a list of samples, each flattening to per values */
       int64_t n = src->nitems, k = 0;
@@ -1203,6 +1282,83 @@ static bool known_schedule(const char *name) {
          !strcmp(name, "cosine") || !strcmp(name, "warmup") || !strcmp(name, "warmup_cosine");
 }
 
+/* The statements of a train block.  Settings (optimizer, epochs, ...) are
+ * read in the first pass only; expressions are lowered in both. */
+static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, Ast **loss_at) {
+  for (int i = 0; i < n; i++) {
+    Ast *s = list[i];
+    if (s->kind == AST_ASSIGN) {
+      const char *k = s->name;
+      bool key = !strcmp(k, "optimizer") || !strcmp(k, "schedule") || !strcmp(k, "epochs") || !strcmp(k, "batch") ||
+                 !strcmp(k, "seed");
+      if (key && !first) continue; /* settings are read once, in the first pass */
+      if (!strcmp(k, "optimizer")) {
+        if (check_hyper_call(s->a, "optimizer", known_optimizer) && hyper_eval(s->a, &prog->opt)) prog->optimizer = s->a;
+      } else if (!strcmp(k, "schedule")) {
+        if (check_hyper_call(s->a, "schedule", known_schedule) && hyper_eval(s->a, &prog->sched)) prog->schedule = s->a;
+      } else if (!strcmp(k, "valid")) {
+        double v;
+        if (!as_num(eval(tenv, s->a), s->a, &v)) continue;
+        if (!(v >= 0 && v < 1)) { diag_error(s->a->loc, "'valid' is the fraction of the training data held out, in [0, 1)"); continue; }
+        prog->valid = v;
+      } else if (!strcmp(k, "epochs") || !strcmp(k, "batch") || !strcmp(k, "seed")) {
+        int64_t v;
+        if (!as_int(eval(tenv, s->a), s->a, &v)) continue;
+        if (v < (strcmp(k, "seed") ? 1 : 0)) { diag_error(s->a->loc, "'%s' must be positive", k); continue; }
+        if (!strcmp(k, "epochs")) prog->epochs = v;
+        else if (!strcmp(k, "batch")) prog->batch = v;
+        else prog->seed = v;
+      } else {
+        Value *v = eval(tenv, s->a);
+        if (!strcmp(k, "loss")) { *loss = v; *loss_at = s->a; }
+        bind(tenv, k, v ? v : &poison);
+      }
+    } else if (s->kind == AST_MINIMIZE) {
+      *loss = eval(tenv, s->a);
+      *loss_at = s->a;
+      if (first && s->b && check_hyper_call(s->b, "optimizer", known_optimizer) && hyper_eval(s->b, &prog->opt)) prog->optimizer = s->b;
+    } else if (s->kind == AST_IF) {
+      Value *c = eval(tenv, s->a);
+      double x;
+      if (!c || c->k == V_TENSOR || !as_num(c, s->a, &x)) {
+        if (c && c->k == V_TENSOR) diag_error(s->a->loc, "'if' needs a condition known when compiling");
+        continue;
+      }
+      if (x != 0) train_stmts(tenv, s->list, s->nlist, first, loss, loss_at);
+      else train_stmts(tenv, s->args, s->nargs, first, loss, loss_at);
+    } else if (s->kind == AST_EXPR_STMT) {
+      eval(tenv, s->a);
+    } else {
+      diag_error(s->loc, "this statement is not supported in a train block yet");
+    }
+  }
+}
+
+/* The accuracy of the classifier the loss was computed from, or NULL. */
+static Node *metric_node(Node *p, Node *y, const char *kind, Dtype ldt, Loc at) {
+  if (!p || !y) return NULL;
+  Node *correct = NULL;
+  graph_set_loc(at);
+  if (!strcmp(kind, "cross_entropy") && p->sh.rank == 2) {
+    Node *pred = g_argmax(p);
+    Node *lab = y->dt == DT_I32 ? y : (y->sh.rank == 2 ? g_argmax(y) : NULL);
+    if (lab && shape_eq(&lab->sh, &pred->sh)) correct = g_binary(OP_EQ, g_cast(pred, DT_I32), lab);
+  } else if (shape_eq(&p->sh, &y->sh) && y->dt == p->dt) {
+    Node *half = g_scalar(0.5, p->dt);
+    correct = g_binary(OP_EQ, g_binary(OP_GT, p, half), g_binary(OP_GT, y, half));
+  }
+  if (!correct) return NULL;
+  correct = g_cast(correct, ldt);
+  return g_reshape(g_reduce(OP_SUM, correct, (1ull << correct->sh.rank) - 1), shape_scalar());
+}
+
+static bool check_loss(Value *loss, Ast *at) {
+  if (loss->k == V_TENSOR && loss->n->sh.rank == 0 && (loss->n->dt == DT_F32 || loss->n->dt == DT_F64)) return true;
+  diag_error(at->loc, "the loss must be a float scalar, found %s", vkind_name(loss));
+  if (loss->k == V_TENSOR) diag_note(at->loc, "reduce it with mean(...) or sum(...)");
+  return false;
+}
+
 Program *lower_program(Module *m, bool with_grads) {
   mod = m;
   prog = arena_alloc(sizeof *prog);
@@ -1234,50 +1390,30 @@ Program *lower_program(Module *m, bool with_grads) {
   prog->data = data;
   Inst *inst = instantiate(model, train, NULL, 0, "");
   if (!inst || diag_error_count()) return NULL;
-  Env *tenv = env_new(NULL, inst);
-  int first_input = prog->nslots;
-  if (!lower_data(data, tenv)) return NULL;
-  (void)first_input;
-  /* the train block body */
-  Value *loss = NULL;
+  Env *base = env_new(NULL, inst);
+  if (!lower_data(data, base)) return NULL;
+  /* The train block is lowered twice: as the training program (dropout on,
+   * batch statistics, state updates) and as the inference program.  Nodes
+   * that do not depend on the mode are shared by interning. */
+  Value *loss = NULL, *eloss = NULL;
   Ast *loss_at = train;
-  for (int i = 0; i < train->nlist; i++) {
-    Ast *s = train->list[i];
-    if (s->kind == AST_ASSIGN) {
-      const char *k = s->name;
-      if (!strcmp(k, "optimizer")) {
-        if (check_hyper_call(s->a, "optimizer", known_optimizer) && hyper_eval(s->a, &prog->opt)) prog->optimizer = s->a;
-      } else if (!strcmp(k, "schedule")) {
-        if (check_hyper_call(s->a, "schedule", known_schedule) && hyper_eval(s->a, &prog->sched)) prog->schedule = s->a;
-      } else if (!strcmp(k, "epochs") || !strcmp(k, "batch") || !strcmp(k, "seed")) {
-        int64_t v;
-        if (!as_int(eval(tenv, s->a), s->a, &v)) continue;
-        if (v < (strcmp(k, "seed") ? 1 : 0)) { diag_error(s->a->loc, "'%s' must be positive", k); continue; }
-        if (!strcmp(k, "epochs")) prog->epochs = v;
-        else if (!strcmp(k, "batch")) prog->batch = v;
-        else prog->seed = v;
-      } else {
-        Value *v = eval(tenv, s->a);
-        if (!strcmp(k, "loss")) { loss = v; loss_at = s->a; }
-        bind(tenv, k, v ? v : &poison);
-      }
-    } else if (s->kind == AST_MINIMIZE) {
-      loss = eval(tenv, s->a);
-      loss_at = s->a;
-      if (s->b && check_hyper_call(s->b, "optimizer", known_optimizer) && hyper_eval(s->b, &prog->opt)) prog->optimizer = s->b;
-    } else if (s->kind == AST_EXPR_STMT) {
-      eval(tenv, s->a);
-    } else {
-      diag_error(s->loc, "this statement is not supported in a train block yet");
-    }
+  Node *mp[2] = {0}, *my[2] = {0};
+  const char *mk_[2] = {0};
+  for (int pass = 0; pass < 2; pass++) {
+    training_mode = pass == 0;
+    clf_pred = clf_target = NULL;
+    clf_kind = NULL;
+    Value *l = NULL;
+    train_stmts(env_new(base, inst), train->list, train->nlist, pass == 0, &l, &loss_at);
+    if (diag_error_count()) return NULL;
+    if (!l) { diag_error(train->loc, "train block has no 'loss'"); return NULL; }
+    if (!check_loss(l, loss_at)) return NULL;
+    if (pass == 0) loss = l; else eloss = l;
+    mp[pass] = clf_pred;
+    my[pass] = clf_target;
+    mk_[pass] = clf_kind;
   }
-  if (diag_error_count()) return NULL;
-  if (!loss) { diag_error(train->loc, "train block has no 'loss'"); return NULL; }
-  if (loss->k != V_TENSOR || loss->n->sh.rank != 0 || (loss->n->dt != DT_F32 && loss->n->dt != DT_F64)) {
-    diag_error(loss_at->loc, "the loss must be a float scalar, found %s", vkind_name(loss));
-    if (loss->k == V_TENSOR) diag_note(loss_at->loc, "reduce it with mean(...) or sum(...)");
-    return NULL;
-  }
+  training_mode = true;
   if (!prog->optimizer) {
     diag_error(train->loc, "train block has no optimizer (e.g. 'optimizer = sgd(lr=0.1);')");
     return NULL;
@@ -1288,28 +1424,14 @@ Program *lower_program(Module *m, bool with_grads) {
   ls->what = NNRT_OUT_LOSS;
   int loss_slot = prog->nslots - 1;
   kernel_add_out(&prog->train_k, loss->n, loss_slot, "loss");
-  kernel_add_out(&prog->eval_k, loss->n, loss_slot, "loss");
-  /* the metric: accuracy of the classifier the loss was computed from */
-  if (clf_pred && clf_target) {
-    Node *correct = NULL;
-    Node *p = clf_pred, *y = clf_target;
-    graph_set_loc(loss_at->loc);
-    if (!strcmp(clf_kind, "cross_entropy") && p->sh.rank == 2) {
-      Node *pred = g_argmax(p);
-      Node *lab = y->dt == DT_I32 ? y : (y->sh.rank == 2 ? g_argmax(y) : NULL);
-      if (lab && shape_eq(&lab->sh, &pred->sh)) correct = g_binary(OP_EQ, g_cast(pred, DT_I32), lab);
-    } else if (shape_eq(&p->sh, &y->sh) && y->dt == p->dt) {
-      Node *half = g_scalar(0.5, p->dt);
-      correct = g_binary(OP_EQ, g_binary(OP_GT, p, half), g_binary(OP_GT, y, half));
-    }
-    if (correct) {
-      correct = g_cast(correct, ldt);
-      Node *sum = g_reshape(g_reduce(OP_SUM, correct, (1ull << correct->sh.rank) - 1), shape_scalar());
-      SlotDesc *cs = new_slot(NNRT_SLOT_OUTPUT, "correct", ldt, shape_scalar());
-      cs->what = NNRT_OUT_CORRECT;
-      kernel_add_out(&prog->train_k, sum, prog->nslots - 1, "correct");
-      kernel_add_out(&prog->eval_k, sum, prog->nslots - 1, "correct");
-    }
+  kernel_add_out(&prog->eval_k, eloss->n, loss_slot, "loss");
+  Node *tc = metric_node(mp[0], my[0], mk_[0], ldt, loss_at->loc);
+  Node *ec = metric_node(mp[1], my[1], mk_[1], ldt, loss_at->loc);
+  if (tc && ec) {
+    SlotDesc *cs = new_slot(NNRT_SLOT_OUTPUT, "correct", ldt, shape_scalar());
+    cs->what = NNRT_OUT_CORRECT;
+    kernel_add_out(&prog->train_k, tc, prog->nslots - 1, "correct");
+    kernel_add_out(&prog->eval_k, ec, prog->nslots - 1, "correct");
   }
   /* gradients of every trainable parameter */
   int nparams = 0;
@@ -1331,6 +1453,11 @@ Program *lower_program(Module *m, bool with_grads) {
       if (!g[i]) diag_warning(train->loc, "the loss does not depend on parameter '%s'", p->name);
       kernel_add_out(&prog->train_k, gi, prog->nslots - 1, gs->name);
     }
+  }
+  /* new values of state (running statistics), written after the step */
+  for (int i = 0; i < nupd; i++) {
+    kernel_add_out(&prog->train_k, upd[i].node, upd[i].slot, arena_printf("state %s", upd[i].name));
+    prog->train_k.outs[prog->train_k.nouts - 1].deferred = true;
   }
   /* info rows: the layers in declaration order, and the top model's own params */
   for (Binding *b = inst->members; b; b = b->next) {

@@ -28,6 +28,9 @@ char *arena_strndup(const char *s, size_t n);
 char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Append x to a growable array of pointers living in the arena. */
 void arena_push(void ***items, int *n, int *cap, void *x);
+/* Free every chunk: all arena pointers die (exit, or between fuzz inputs). */
+void arena_free_all(void);
+void arena_reset(void); /* the same, but keeps one chunk for reuse */
 #define PUSH(arr, n, cap, x) arena_push((void ***)&(arr), &(n), &(cap), (void *)(x))
 
 /* ---- diag.c ----------------------------------------------------------- */
@@ -92,6 +95,7 @@ typedef enum {
   AST_MINIMIZE, /* a: loss; args: wrt list (exprs); b: optimizer expr */
   AST_FOR,      /* name: loop var; a: lo; b: hi (exclusive); list: body */
   AST_STEP,     /* list: body of a custom training step */
+  AST_IF,       /* a: condition (compile-time); list: then-body; args: else-body */
   /* expressions */
   AST_NUM,      /* num; is_int */
   AST_STR,      /* name: contents, escapes resolved */
@@ -149,6 +153,7 @@ Ast *ast_field(Loc at, bool test, const char *name, Ast *type, Ast *src);
 Ast *ast_type(Loc at, Dtype d, Ast *dims); /* dims: seq; NULL for int/float */
 Ast *ast_minimize(Loc at, Ast *loss, Ast *wrt, Ast *optimizer);
 Ast *ast_for(Loc at, const char *var, Ast *lo, Ast *hi, Ast *body);
+Ast *ast_if(Loc at, Ast *cond, Ast *then_body, Ast *else_body);
 Ast *ast_num(Loc at, const char *text);   /* is_int unless '.' or exponent */
 Ast *ast_binop(Loc at, int op, Ast *a, Ast *b);
 Ast *ast_neg(Loc at, Ast *a);
@@ -176,6 +181,8 @@ const char *sema_stdlib_dir(void);
  * declarations (duplicates, unknown models/data in train blocks, bad types
  * in declarations).  Returns NULL only if path cannot be read. */
 Module *sema_load(const char *path);
+/* The same for a file already in memory (imports are still read from disk). */
+Module *sema_load_src(SrcFile *f);
 Ast *sema_find(const Module *m, AstKind kind, const char *name);
 Ast *sema_find_member(const Ast *model, AstKind kind, const char *name);
 

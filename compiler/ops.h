@@ -65,7 +65,8 @@
   X(PAD, "pad", 1, MOVE, true)                            \
   X(CONCAT, "concat", 2, MOVE, true)                      \
   X(ONEHOT, "onehot", 1, INDEX, false)                    \
-  X(ARGMAX, "argmax", 1, INDEX, false)
+  X(ARGMAX, "argmax", 1, INDEX, false)                    \
+  X(RAND, "rand", 0, INDEX, false)
 
 typedef enum {
 #define X(name, str, arity, kind, grad) OP_##name,

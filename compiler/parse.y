@@ -79,7 +79,7 @@ static void yyerror(YYLTYPE *at, yyscan_t scanner, ParseState *ps, const char *m
 %token KW_TRAIN "'train'" KW_ON "'on'" KW_TEST "'test'" KW_RETURN "'return'"
 %token KW_MINIMIZE "'minimize'" KW_WRT "'wrt'" KW_USING "'using'" KW_FOR "'for'"
 %token KW_IN "'in'" KW_STEP "'step'" KW_F32 "'f32'" KW_F64 "'f64'" KW_I32 "'i32'"
-%token KW_BOOL "'bool'" KW_INT "'int'" KW_FLOAT "'float'"
+%token KW_BOOL "'bool'" KW_INT "'int'" KW_FLOAT "'float'" KW_IF "'if'" KW_ELSE "'else'"
 %token TK_POW "'**'" TK_EQ "'=='" TK_NE "'!='" TK_LE "'<='" TK_GE "'>='"
 %token TK_DOTDOT "'..'" TK_ARROW "'->'"
 
@@ -245,6 +245,8 @@ stmt:
                                       { $$ = ast_minimize(LOC(@1), $2, $4, $6); }
   | KW_FOR IDENT KW_IN expr TK_DOTDOT expr block
                                       { $$ = ast_for(LOC(@1), $2, $4, $6, $7); }
+  | KW_IF expr block                  { $$ = ast_if(LOC(@1), $2, $3, NULL); }
+  | KW_IF expr block KW_ELSE block    { $$ = ast_if(LOC(@1), $2, $3, $5); }
   | expr ';'                          { $$ = ast_node(AST_EXPR_STMT, LOC(@1), NULL, $1, NULL); }
   | error ';'                         { yyerrok; $$ = NULL; }
   ;

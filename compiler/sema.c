@@ -125,8 +125,10 @@ static void check_stmts(Ast *const *stmts, int n, bool in_fn, bool in_train) {
       diag_error(s->loc, "'return' outside a function");
     if (s->kind == AST_MINIMIZE && !in_train)
       diag_error(s->loc, "'minimize' outside a train block");
-    if (s->kind == AST_FOR || s->kind == AST_STEP)
+    if (s->kind == AST_FOR || s->kind == AST_STEP || s->kind == AST_IF)
       check_stmts(s->list, s->nlist, in_fn, in_train);
+    if (s->kind == AST_IF)
+      check_stmts(s->args, s->nargs, in_fn, in_train);
   }
 }
 
@@ -253,12 +255,14 @@ static void check_module(const Module *m) {
 
 Module *sema_load(const char *path) {
   SrcFile *f = src_load(path);
-  if (!f)
-    return NULL;
+  return f ? sema_load_src(f) : NULL;
+}
+
+Module *sema_load_src(SrcFile *f) {
   Loader ld = {.m = arena_alloc(sizeof(Module))};
   ld.m->main_path = f->path;
   int errors_before = diag_error_count();
-  seen_before(&ld, path);
+  seen_before(&ld, f->path);
   load_file(&ld, f);
   if (diag_error_count() == errors_before)
     check_module(ld.m);

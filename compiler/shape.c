@@ -227,6 +227,12 @@ Node *g_argmax(Node *a) {
   return build(OP_ARGMAX, DT_I32, s, in, 1, NULL, 0);
 }
 
+Node *g_rand(int kind, Dtype dt, Shape sh) {
+  static int64_t draws;
+  int64_t ia[MAX_RANK] = {++draws, kind};
+  return node_intern(OP_RAND, dt, sh, NULL, 0, ia, 0, 0, -1, NULL, graph_loc());
+}
+
 Node *g_cast(Node *a, Dtype dt) {
   if (!a) return NULL;
   if (a->dt == dt) return a;

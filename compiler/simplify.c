@@ -84,8 +84,8 @@ static Node *rules_unary(Op op, Dtype dt, Shape sh, Node *a, double fv) {
 }
 
 static Node *rules_binary(Op op, Dtype dt, Shape sh, Node *a, Node *b) {
-  double va, vb;
-  int ba, bb;
+  double va = 0, vb = 0;
+  int ba = 0, bb = 0;
   bool ca = node_is_const(a, &va, &ba), cb = node_is_const(b, &vb, &bb);
   if (ca && cb) {
     switch (op) {

@@ -72,3 +72,4 @@ void nnrt_rng_shuffle(NnrtRng *r, int64_t *idx, int64_t n) {
 }
 
 double nnrt_uniform(void *ctx) { return nnrt_rng_uniform(((NnrtCtx *)ctx)->rng); }
+double nnrt_normal(void *ctx) { return nnrt_rng_normal(((NnrtCtx *)ctx)->rng); }

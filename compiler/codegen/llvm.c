@@ -444,6 +444,17 @@ static void emit_node(const Node *n, Buf *bufs) {
       loop_end(&l);
       return;
     }
+    if (n->op == OP_RAND) { /* sequential draws: the same seed gives the same numbers */
+      LLVMTypeRef ps[] = {cg.ptr};
+      LLVMTypeRef fty;
+      LLVMValueRef f = rt_fn(n->ia[1] ? "nnrt_normal" : "nnrt_uniform", cg.f64, ps, 1, &fty);
+      Loop l = loop_begin(numel(&n->sh), "rand");
+      LLVMValueRef v = LLVMBuildCall2(cg.b, fty, f, (LLVMValueRef[]){LLVMGetParam(cg.fn, 0)}, 1, "");
+      if (d == DT_F32) v = LLVMBuildFPTrunc(cg.b, v, cg.f32, "");
+      store(d, v, out, l.i);
+      loop_end(&l);
+      return;
+    }
     if (n->op == OP_ARGMAX) {
       Dtype xd = x->dt;
       LLVMValueRef last = dimval(x->sh.d[x->sh.rank - 1]);
@@ -476,7 +487,8 @@ static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef 
   for (int i = 0; i < cap; i++) out_slot[i] = -1;
   for (int i = 0; i < k->nouts; i++) {
     Node *n = k->outs[i].node;
-    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && out_slot[n->id] < 0) out_slot[n->id] = k->outs[i].slot;
+    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && out_slot[n->id] < 0 && !k->outs[i].deferred)
+      out_slot[n->id] = k->outs[i].slot;
   }
   /* constants are folded into loops, except where a consumer needs memory */
   char *need = arena_alloc(cap);
@@ -533,7 +545,7 @@ static void emit_kernel(Kernel *k) {
     Node *n = k->outs[i].node;
     LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.ptr, slots, (LLVMValueRef[]){ci64(k->outs[i].slot)}, 1, "");
     LLVMValueRef dst = LLVMBuildLoad2(cg.b, cg.ptr, p, "dst");
-    if (bufs[n->id].ptr && bufs[n->id].in_slot && op_info[n->op].kind != OK_LEAF) {
+    if (!k->outs[i].deferred && bufs[n->id].ptr && bufs[n->id].in_slot && op_info[n->op].kind != OK_LEAF) {
       bool first = true;
       for (int j = 0; j < i; j++)
         if (k->outs[j].node == n) first = false;
@@ -633,10 +645,18 @@ static void emit_setup(Program *p) {
       call_rt("nnrt_data_table", ps,
               (LLVMValueRef[]){P, str(d->field), str(d->split), ci64(d->n), ci64(d->per), f64_array(d->table, (int)(d->n * d->per))}, 6);
     }
+    if (d->normalize) {
+      LLVMTypeRef ps[] = {cg.ptr, cg.ptr};
+      call_rt("nnrt_data_normalize", ps, (LLVMValueRef[]){P, str(d->field)}, 2);
+    }
   }
   {
     LLVMTypeRef ps[] = {cg.ptr, cg.i64, cg.i64, cg.i64};
     call_rt("nnrt_train_config", ps, (LLVMValueRef[]){P, ci64(p->epochs), ci64(p->batch), ci64(p->seed)}, 4);
+  }
+  if (p->valid > 0) {
+    LLVMTypeRef ps[] = {cg.ptr, cg.f64};
+    call_rt("nnrt_validation", ps, (LLVMValueRef[]){P, LLVMConstReal(cg.f64, p->valid)}, 2);
   }
   emit_hyper("nnrt_optimizer", 0, &p->opt);
   if (p->sched.name) emit_hyper("nnrt_schedule", 0, &p->sched);
@@ -703,6 +723,8 @@ void *codegen_module(Program *p, const CodegenOptions *o) {
   emit_kernel(&p->train_k);
   emit_kernel(&p->eval_k);
   emit_setup(p);
+  if (o->cuda_arch) /* nnc build --cuda: the GPU kernels ride along (codegen/nvptx.c) */
+    nvptx_attach(p, cg.mod, nvptx_emit(p, o->cuda_arch, o->opt_level));
   char *err = NULL;
   if (LLVMVerifyModule(cg.mod, LLVMReturnStatusAction, &err)) {
     fprintf(stderr, "%s\n", err);

@@ -95,8 +95,16 @@ void nnrt_data_csv(NnrtProgram *p, const char *field, const char *split,
 void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,
                      int64_t n, int64_t per_sample, const double *values);
 
+/* Standardise data field `field` per feature: (x - mean) / std, with mean
+ * and std computed in double on the training split (after the validation
+ * hold-out) and applied to every split.  Call after the field's data. */
+void nnrt_data_normalize(NnrtProgram *p, const char *field);
+
 /* Training configuration from the `train` block; CLI flags override. */
 void nnrt_train_config(NnrtProgram *p, int64_t epochs, int64_t batch, uint64_t seed);
+/* Hold out `fraction` (0 <= fraction < 1; 0: none) of the train split as a
+ * validation split, drawn once from the seed before training. */
+void nnrt_validation(NnrtProgram *p, double fraction);
 /* Optimizer number `opt` (0, 1, ...): name in sgd momentum nesterov adagrad
  * adadelta rmsprop adam adamw; keys such as lr momentum beta1 beta2 eps rho
  * weight_decay nesterov. */
@@ -132,6 +140,8 @@ void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
                 double beta, double *c, int64_t ldc);
 /* A uniform [0,1) draw from the run's seeded generator (dropout masks). */
 double nnrt_uniform(void *ctx);
+/* A standard normal draw from the same generator (reparameterisation, noise). */
+double nnrt_normal(void *ctx);
 
 /* ---- Runtime services (also used by tests) --------------------------- */
 

@@ -1,0 +1,994 @@
+/*
+ * codegen/nvptx.c — the program's kernels as PTX for NVIDIA GPUs, through
+ * LLVM's NVPTX target (nvptx64-nvidia-cuda, sm_80 unless $NNC_CUDA_ARCH
+ * says e.g. sm_90), plus the launch schedule the runtime walks.
+ *
+ * One PTX module holds every GPU kernel of the program:
+ *   nnc_train_<id>, nnc_eval_<id>   one per scheduled node that computes
+ *       something (element-wise, broadcast and move ops: one thread per
+ *       output element in a grid-stride loop, input offsets from the flat
+ *       index; reductions: one thread per output element looping over the
+ *       reduced elements in the CPU's order; softmax/log_softmax/argmax:
+ *       one thread per row; onehot: one thread per output element), and
+ *       the copies into output slots the CPU kernel also makes;
+ *   nnc_opt_f32/_f64   the optimizer step (every rule of runtime/optim.c,
+ *       chosen by an argument), nnc_acc   the per-epoch loss/correct sums.
+ * GEMMs are not generated: the schedule says "cuBLAS" and the runtime
+ * calls it.  Each kernel takes (ptr bufs, i64 batch): bufs is the device
+ * table of buffer addresses (runtime/cuda/schedule.h), so every launch has
+ * the same two arguments.
+ *
+ * Transcendentals: NVPTX has no libm and libdevice is not assumed, so exp,
+ * log, expm1, erf, pow are expanded here in double precision (range
+ * reduction plus polynomials/series, a few ulp) and rounded to f32 where
+ * the op is f32.  Memory-bound kernels do not notice the f64 arithmetic.
+ *
+ * With `nnc build --cuda` the PTX text and the schedule tables are added to
+ * the host module and nnc_setup hands them to nnrt_cuda_program; the CPU
+ * kernels stay, and `OUT train --device cuda` picks the GPU at run time.
+ *
+ * Not done here (yet): fusion across nodes, block-level reductions with
+ * shared memory (a reduction is one thread per output element), conv.
+ */
+#include "../nnc.h"
+#include "../../runtime/include/nnrt.h"
+#include "../../runtime/cuda/schedule.h"
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Px {
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMTypeRef i1, i8, i32, i64, f32, f64, ptr, vd;
+  LLVMValueRef fn, batch, bufs;
+} Px;
+
+static Px px;
+
+/* ---- small builders ------------------------------------------------------ */
+
+static LLVMTypeRef ty(Dtype d) {
+  switch (d) {
+  case DT_F32: return px.f32;
+  case DT_F64: return px.f64;
+  case DT_I32: return px.i32;
+  case DT_BOOL: return px.i8;
+  }
+  return px.f32;
+}
+static int dsize(Dtype d) { return d == DT_F64 ? 8 : d == DT_BOOL ? 1 : 4; }
+static bool isf(Dtype d) { return d == DT_F32 || d == DT_F64; }
+static LLVMValueRef ci64(int64_t v) { return LLVMConstInt(px.i64, (unsigned long long)v, 1); }
+static LLVMValueRef ci32(int v) { return LLVMConstInt(px.i32, (unsigned long long)v, 1); }
+static LLVMValueRef cd(double v) { return LLVMConstReal(px.f64, v); }
+static LLVMValueRef cfl(double v, Dtype d) {
+  return isf(d) ? LLVMConstReal(ty(d), v) : LLVMConstInt(ty(d), (unsigned long long)(int64_t)v, 1);
+}
+#define B px.b
+static LLVMValueRef fadd(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(B, a, b, ""); }
+static LLVMValueRef fsub(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(B, a, b, ""); }
+static LLVMValueRef fmul(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(B, a, b, ""); }
+static LLVMValueRef fdiv(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(B, a, b, ""); }
+static LLVMValueRef fcmp(LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFCmp(B, p, a, b, ""); }
+static LLVMValueRef sel(LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSelect(B, c, a, b, ""); }
+static LLVMValueRef iadd(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(B, a, b, ""); }
+static LLVMValueRef imul(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildMul(B, a, b, ""); }
+
+static LLVMValueRef intrinsic(const char *name, LLVMTypeRef t, LLVMValueRef *args, int n) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  if (!id) nnc_unreachable("no intrinsic %s", name);
+  LLVMValueRef f = LLVMGetIntrinsicDeclaration(px.mod, id, t ? &t : NULL, t ? 1 : 0);
+  LLVMTypeRef ft = LLVMIntrinsicGetType(px.ctx, id, t ? &t : NULL, t ? 1 : 0);
+  return LLVMBuildCall2(B, ft, f, args, (unsigned)n, "");
+}
+static LLVMValueRef un(const char *name, LLVMValueRef x) { return intrinsic(name, LLVMTypeOf(x), &x, 1); }
+static LLVMValueRef sreg(const char *name) { return LLVMBuildZExt(B, intrinsic(name, NULL, NULL, 0), px.i64, ""); }
+
+static LLVMValueRef dimval(Dim d) {
+  if (d.b == 0) return ci64(d.k);
+  LLVMValueRef v = px.batch;
+  for (int i = 1; i < d.b; i++) v = imul(v, px.batch);
+  return d.k == 1 ? v : imul(ci64(d.k), v);
+}
+static LLVMValueRef numel(const Shape *s) { return dimval(shape_numel(s)); }
+static bool is_one(Dim d) { return d.k == 1 && d.b == 0; }
+
+static void strides(const Shape *s, LLVMValueRef *st) {
+  LLVMValueRef acc = ci64(1);
+  for (int i = s->rank - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc = imul(acc, dimval(s->d[i]));
+  }
+}
+
+static LLVMValueRef gep(LLVMTypeRef t, LLVMValueRef p, LLVMValueRef off) { return LLVMBuildGEP2(B, t, p, &off, 1, ""); }
+static LLVMValueRef load(Dtype d, LLVMValueRef p, LLVMValueRef off) { return LLVMBuildLoad2(B, ty(d), gep(ty(d), p, off), ""); }
+static void store(Dtype d, LLVMValueRef v, LLVMValueRef p, LLVMValueRef off) { LLVMBuildStore(B, v, gep(ty(d), p, off)); }
+
+/* A counted loop `for (i = 0; i < n; i++)` with the body at the insert point. */
+typedef struct Loop { LLVMBasicBlockRef header, exit; LLVMValueRef i, step; } Loop;
+
+static Loop loop_from(LLVMValueRef start, LLVMValueRef n, LLVMValueRef step) {
+  Loop l = {.step = step};
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(B);
+  l.header = LLVMAppendBasicBlockInContext(px.ctx, px.fn, "loop");
+  LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(px.ctx, px.fn, "body");
+  l.exit = LLVMAppendBasicBlockInContext(px.ctx, px.fn, "exit");
+  LLVMBuildBr(B, l.header);
+  LLVMPositionBuilderAtEnd(B, l.header);
+  l.i = LLVMBuildPhi(B, LLVMTypeOf(start), "i");
+  LLVMAddIncoming(l.i, &start, &pre, 1);
+  LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, l.i, n, ""), body, l.exit);
+  LLVMPositionBuilderAtEnd(B, body);
+  return l;
+}
+static Loop loop_begin(LLVMValueRef n) { return loop_from(LLVMConstNull(LLVMTypeOf(n)), n, LLVMConstInt(LLVMTypeOf(n), 1, 0)); }
+static void loop_end(Loop *l) {
+  LLVMValueRef next = iadd(l->i, l->step);
+  LLVMBasicBlockRef cur = LLVMGetInsertBlock(B);
+  LLVMAddIncoming(l->i, &next, &cur, 1);
+  LLVMBuildBr(B, l->header);
+  LLVMPositionBuilderAtEnd(B, l->exit);
+}
+
+/* A scalar accumulator kept in a stack slot (mem2reg makes it a register). */
+static LLVMValueRef var(LLVMTypeRef t, LLVMValueRef init) {
+  LLVMBasicBlockRef cur = LLVMGetInsertBlock(B);
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(px.fn);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first) LLVMPositionBuilderBefore(B, first);
+  else LLVMPositionBuilderAtEnd(B, entry);
+  LLVMValueRef a = LLVMBuildAlloca(B, t, "v");
+  LLVMPositionBuilderAtEnd(B, cur);
+  LLVMBuildStore(B, init, a);
+  return a;
+}
+static LLVMValueRef get(LLVMValueRef v) { return LLVMBuildLoad2(B, LLVMGetAllocatedType(v), v, ""); }
+static void set(LLVMValueRef v, LLVMValueRef x) { LLVMBuildStore(B, x, v); }
+
+/* ---- double-precision math, one internal function each ------------------- */
+
+static LLVMValueRef math_fn(const char *name, int nargs, LLVMValueRef *arg) {
+  LLVMTypeRef ps[2] = {px.f64, px.f64};
+  LLVMValueRef f = LLVMAddFunction(px.mod, name, LLVMFunctionType(px.f64, ps, (unsigned)nargs, 0));
+  LLVMSetLinkage(f, LLVMInternalLinkage);
+  px.fn = f;
+  LLVMPositionBuilderAtEnd(B, LLVMAppendBasicBlockInContext(px.ctx, f, "entry"));
+  for (int i = 0; i < nargs; i++) arg[i] = LLVMGetParam(f, (unsigned)i);
+  return f;
+}
+
+static LLVMValueRef call_math(const char *name, LLVMValueRef *args, int n) {
+  LLVMValueRef f = LLVMGetNamedFunction(px.mod, name);
+  LLVMTypeRef ps[2] = {px.f64, px.f64};
+  return LLVMBuildCall2(B, LLVMFunctionType(px.f64, ps, (unsigned)n, 0), f, args, (unsigned)n, "");
+}
+static LLVMValueRef m1(const char *name, LLVMValueRef x) { return call_math(name, &x, 1); }
+
+static LLVMValueRef horner(LLVMValueRef x, const double *c, int n) { /* c[0] + c[1]x + ... */
+  LLVMValueRef r = cd(c[n - 1]);
+  for (int i = n - 2; i >= 0; i--) r = fadd(fmul(r, x), cd(c[i]));
+  return r;
+}
+
+static LLVMValueRef pow2i(LLVMValueRef k) { /* 2^k for k in [-1022, 1023], i64 */
+  return LLVMBuildBitCast(B, LLVMBuildShl(B, iadd(k, ci64(1023)), ci64(52), ""), px.f64, "");
+}
+
+static void emit_math(void) {
+  LLVMValueRef a[2];
+  double fact[20];
+  fact[0] = 1;
+  for (int i = 1; i < 20; i++) fact[i] = fact[i - 1] * i;
+  double taylor[15];
+  for (int i = 0; i < 15; i++) taylor[i] = 1 / fact[i];
+  const double ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
+
+  /* exp: x = n ln2 + r, |r| <= ln2/2, e^r by Taylor to r^14, times 2^n */
+  math_fn("nnc_exp", 1, a);
+  {
+    LLVMValueRef x = a[0], xs = sel(fcmp(LLVMRealORD, x, x), x, cd(0));
+    xs = sel(fcmp(LLVMRealOGT, xs, cd(710)), cd(710), sel(fcmp(LLVMRealOLT, xs, cd(-746)), cd(-746), xs));
+    LLVMValueRef n = un("llvm.rint", fmul(xs, cd(M_LOG2E)));
+    LLVMValueRef r = fsub(fsub(xs, fmul(n, cd(ln2hi))), fmul(n, cd(ln2lo)));
+    LLVMValueRef p = horner(r, taylor, 15);
+    LLVMValueRef ni = LLVMBuildFPToSI(B, n, px.i64, ""), h = LLVMBuildSDiv(B, ni, ci64(2), "");
+    LLVMValueRef y = fmul(fmul(p, pow2i(h)), pow2i(LLVMBuildSub(B, ni, h, "")));
+    y = sel(fcmp(LLVMRealOGT, x, cd(709.782712893384)), cd(INFINITY), y);
+    y = sel(fcmp(LLVMRealOLT, x, cd(-745.2)), cd(0), y);
+    LLVMBuildRet(B, sel(fcmp(LLVMRealUNO, x, x), x, y));
+  }
+  /* expm1: Taylor for |x| < 0.5 (no cancellation), exp(x) - 1 beyond */
+  math_fn("nnc_expm1", 1, a);
+  {
+    LLVMValueRef x = a[0];
+    LLVMValueRef small = fmul(x, horner(x, taylor + 1, 14));
+    LLVMValueRef big = fsub(m1("nnc_exp", x), cd(1));
+    LLVMBuildRet(B, sel(fcmp(LLVMRealOLT, un("llvm.fabs", x), cd(0.5)), small, big));
+  }
+  /* log: x = m 2^e, m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m-1)/(m+1) */
+  math_fn("nnc_log", 1, a);
+  {
+    LLVMValueRef x = a[0];
+    LLVMValueRef sub = fcmp(LLVMRealOLT, x, cd(2.2250738585072014e-308));
+    LLVMValueRef xn = sel(sub, fmul(x, cd(18014398509481984.0)), x); /* 2^54 */
+    LLVMValueRef bits = LLVMBuildBitCast(B, xn, px.i64, "");
+    LLVMValueRef e = LLVMBuildSub(B, LLVMBuildAnd(B, LLVMBuildLShr(B, bits, ci64(52), ""), ci64(0x7ff), ""), ci64(1023), "");
+    e = sel(sub, LLVMBuildSub(B, e, ci64(54), ""), e);
+    LLVMValueRef m = LLVMBuildBitCast(B, LLVMBuildOr(B, LLVMBuildAnd(B, bits, ci64(0x000fffffffffffffLL), ""), ci64(0x3ff0000000000000LL), ""), px.f64, "");
+    LLVMValueRef big = fcmp(LLVMRealOGT, m, cd(M_SQRT2));
+    m = sel(big, fmul(m, cd(0.5)), m);
+    e = sel(big, iadd(e, ci64(1)), e);
+    LLVMValueRef s = fdiv(fsub(m, cd(1)), fadd(m, cd(1))), s2 = fmul(s, s);
+    double c[12];
+    for (int i = 0; i < 12; i++) c[i] = 1.0 / (2 * i + 1);
+    LLVMValueRef lm = fmul(fmul(cd(2), s), horner(s2, c, 12));
+    LLVMValueRef ef = LLVMBuildSIToFP(B, e, px.f64, "");
+    LLVMValueRef y = fadd(fmul(ef, cd(ln2hi)), fadd(fmul(ef, cd(ln2lo)), lm));
+    y = sel(fcmp(LLVMRealOEQ, x, cd(INFINITY)), x, y);
+    y = sel(fcmp(LLVMRealOEQ, x, cd(0)), cd(-INFINITY), y);
+    y = sel(fcmp(LLVMRealOLT, x, cd(0)), cd(NAN), y);
+    LLVMBuildRet(B, sel(fcmp(LLVMRealUNO, x, x), x, y));
+  }
+  /* log1p(z) = log(u) * z / (u - 1), u = 1 + z (exact where u != 1) */
+  math_fn("nnc_log1p", 1, a);
+  {
+    LLVMValueRef z = a[0], u = fadd(cd(1), z), d = fsub(u, cd(1));
+    LLVMValueRef y = fdiv(fmul(m1("nnc_log", u), z), d);
+    y = sel(fcmp(LLVMRealOEQ, d, cd(0)), z, y);
+    LLVMBuildRet(B, sel(fcmp(LLVMRealOEQ, u, cd(INFINITY)), u, y));
+  }
+  /* tanh(x) = sign(x) t / (t + 2), t = expm1(2|x|) */
+  math_fn("nnc_tanh", 1, a);
+  {
+    LLVMValueRef x = a[0], ax = un("llvm.fabs", x);
+    LLVMValueRef t = m1("nnc_expm1", fmul(cd(2), ax));
+    LLVMValueRef y = sel(fcmp(LLVMRealOGT, ax, cd(22)), cd(1), fdiv(t, fadd(t, cd(2))));
+    LLVMBuildRet(B, intrinsic("llvm.copysign", px.f64, (LLVMValueRef[]){y, x}, 2));
+  }
+  /* erf: Maclaurin series for |x| < 2 (60 terms), 1 - erfc by its continued
+   * fraction (depth 60, evaluated backwards) beyond */
+  math_fn("nnc_erf", 1, a);
+  {
+    LLVMValueRef x = a[0], ax = un("llvm.fabs", x), x2 = fmul(x, x);
+    LLVMValueRef sum = var(px.f64, cd(0)), term = var(px.f64, x);
+    Loop l = loop_begin(ci64(60));
+    LLVMValueRef nf = LLVMBuildSIToFP(B, l.i, px.f64, "");
+    set(sum, fadd(get(sum), fdiv(get(term), fadd(fmul(cd(2), nf), cd(1)))));
+    set(term, fdiv(fmul(LLVMBuildFNeg(B, get(term), ""), x2), fadd(nf, cd(1))));
+    loop_end(&l);
+    LLVMValueRef series = fmul(get(sum), cd(M_2_SQRTPI));
+    LLVMValueRef k = var(px.f64, ax);
+    Loop c = loop_begin(ci64(60));
+    LLVMValueRef n = LLVMBuildSIToFP(B, LLVMBuildSub(B, ci64(60), c.i, ""), px.f64, "");
+    set(k, fadd(ax, fdiv(fmul(n, cd(0.5)), get(k))));
+    loop_end(&c);
+    LLVMValueRef erfc = fdiv(fmul(m1("nnc_exp", LLVMBuildFNeg(B, x2, "")), cd(0.5 * M_2_SQRTPI)), get(k));
+    LLVMValueRef tail = fsub(cd(1), erfc);
+    tail = sel(fcmp(LLVMRealOLT, x, cd(0)), LLVMBuildFNeg(B, tail, ""), tail);
+    LLVMValueRef y = sel(fcmp(LLVMRealOLT, ax, cd(2)), series, tail);
+    LLVMBuildRet(B, sel(fcmp(LLVMRealUNO, x, x), x, y));
+  }
+  /* pow(a, b) = exp(b log|a|), with the sign of an odd integer power and
+   * pow(a, 0) = 1 */
+  math_fn("nnc_pow", 2, a);
+  {
+    LLVMValueRef x = a[0], y = a[1];
+    LLVMValueRef r = m1("nnc_exp", fmul(y, m1("nnc_log", un("llvm.fabs", x))));
+    LLVMValueRef integer = fcmp(LLVMRealOEQ, un("llvm.floor", y), y);
+    LLVMValueRef half = fmul(y, cd(0.5));
+    LLVMValueRef odd = LLVMBuildAnd(B, integer, fcmp(LLVMRealONE, un("llvm.floor", half), half), "");
+    LLVMValueRef neg = sel(odd, LLVMBuildFNeg(B, r, ""), r);
+    r = sel(fcmp(LLVMRealOLT, x, cd(0)), sel(integer, neg, cd(NAN)), r);
+    LLVMBuildRet(B, sel(fcmp(LLVMRealOEQ, y, cd(0)), cd(1), r));
+  }
+}
+
+/* f(x) in double, returned in x's type */
+static LLVMValueRef via_f64(const char *fn, LLVMValueRef *v, int n, Dtype d) {
+  LLVMValueRef w[2];
+  for (int i = 0; i < n; i++) w[i] = d == DT_F32 ? LLVMBuildFPExt(B, v[i], px.f64, "") : v[i];
+  LLVMValueRef r = call_math(fn, w, n);
+  return d == DT_F32 ? LLVMBuildFPTrunc(B, r, px.f32, "") : r;
+}
+static LLVMValueRef m_unary(const char *fn, LLVMValueRef x, Dtype d) { return via_f64(fn, &x, 1, d); }
+
+/* The scalar computation of an element-wise op (as in codegen/llvm.c). */
+static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
+  Dtype d = n->dt;
+  LLVMValueRef zero = cfl(0, d), one = cfl(1, d), x = v[0];
+  switch (n->op) {
+  case OP_NEG: return isf(d) ? LLVMBuildFNeg(B, x, "") : LLVMBuildNeg(B, x, "");
+  case OP_EXP: return m_unary("nnc_exp", x, d);
+  case OP_LOG: return m_unary("nnc_log", x, d);
+  case OP_SQRT: return un("llvm.sqrt", x);
+  case OP_ABS: return un("llvm.fabs", x);
+  case OP_TANH: return m_unary("nnc_tanh", x, d);
+  case OP_ERF: return m_unary("nnc_erf", x, d);
+  case OP_SIGMOID: return fdiv(one, fadd(one, m_unary("nnc_exp", LLVMBuildFNeg(B, x, ""), d)));
+  case OP_RELU: return sel(fcmp(LLVMRealOGT, x, zero), x, zero);
+  case OP_STEP: return sel(fcmp(LLVMRealOGT, x, zero), one, zero);
+  case OP_SIGN:
+    return sel(fcmp(LLVMRealOGT, x, zero), one, sel(fcmp(LLVMRealOLT, x, zero), cfl(-1, d), zero));
+  case OP_LEAKY_RELU: return sel(fcmp(LLVMRealOGT, x, zero), x, fmul(x, cfl(n->fv, d)));
+  case OP_ELU: {
+    LLVMValueRef e = fsub(m_unary("nnc_exp", x, d), one);
+    return sel(fcmp(LLVMRealOGT, x, zero), x, fmul(e, cfl(n->fv, d)));
+  }
+  case OP_SOFTPLUS: {
+    LLVMValueRef e = m_unary("nnc_exp", LLVMBuildFNeg(B, un("llvm.fabs", x), ""), d);
+    return fadd(sel(fcmp(LLVMRealOGT, x, zero), x, zero), m_unary("nnc_log1p", e, d));
+  }
+  case OP_GELU: {
+    LLVMValueRef e = m_unary("nnc_erf", fmul(x, cfl(M_SQRT1_2, d)), d);
+    return fmul(fmul(x, cfl(0.5, d)), fadd(one, e));
+  }
+  case OP_CAST: {
+    Dtype s = n->in[0]->dt;
+    if (isf(s) && isf(d)) return s == DT_F32 ? LLVMBuildFPExt(B, x, ty(d), "") : LLVMBuildFPTrunc(B, x, ty(d), "");
+    if (isf(d)) return LLVMBuildSIToFP(B, x, ty(d), "");
+    if (isf(s)) return LLVMBuildFPToSI(B, x, ty(d), "");
+    return LLVMBuildIntCast2(B, x, ty(d), 1, "");
+  }
+  case OP_ADD: return isf(d) ? fadd(x, v[1]) : iadd(x, v[1]);
+  case OP_SUB: return isf(d) ? fsub(x, v[1]) : LLVMBuildSub(B, x, v[1], "");
+  case OP_MUL: return isf(d) ? fmul(x, v[1]) : imul(x, v[1]);
+  case OP_DIV: return isf(d) ? fdiv(x, v[1]) : LLVMBuildSDiv(B, x, v[1], "");
+  case OP_POW: return via_f64("nnc_pow", v, 2, d);
+  case OP_MAXIMUM: return sel(fcmp(LLVMRealOGE, x, v[1]), x, v[1]);
+  case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
+    Dtype s = n->in[0]->dt;
+    LLVMValueRef c;
+    if (isf(s)) {
+      LLVMRealPredicate p[] = {LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE};
+      c = fcmp(p[n->op - OP_EQ], x, v[1]);
+    } else {
+      LLVMIntPredicate p[] = {LLVMIntEQ, LLVMIntNE, LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE};
+      c = LLVMBuildICmp(B, p[n->op - OP_EQ], x, v[1], "");
+    }
+    return sel(c, one, zero);
+  }
+  case OP_SELECT: {
+    Dtype s = n->in[0]->dt;
+    LLVMValueRef c = isf(s) ? fcmp(LLVMRealUNE, x, cfl(0, s)) : LLVMBuildICmp(B, LLVMIntNE, x, cfl(0, s), "");
+    return sel(c, v[1], v[2]);
+  }
+  default: nnc_unreachable("no scalar code for '%s'", op_info[n->op].name);
+  }
+}
+
+/* ---- buffer plan (mirrors plan() in codegen/llvm.c) ---------------------- */
+
+typedef struct Plan {
+  int *buf;            /* node id -> buffer index, -1: none (folded constant) */
+  int64_t *bufs;       /* NNRT_CUDA_BUF_WORDS per buffer */
+  int nbufs, capbufs;
+  int64_t *steps;      /* NNRT_CUDA_STEP_WORDS per step */
+  int nsteps, capsteps;
+} Plan;
+
+static int add_buf(Plan *pl, int64_t slot, Dim n, int ds) {
+  if (pl->nbufs == pl->capbufs) {
+    pl->capbufs = pl->capbufs ? 2 * pl->capbufs : 32;
+    int64_t *nb = arena_alloc(sizeof(int64_t) * NNRT_CUDA_BUF_WORDS * pl->capbufs);
+    if (pl->nbufs) memcpy(nb, pl->bufs, sizeof(int64_t) * NNRT_CUDA_BUF_WORDS * pl->nbufs);
+    pl->bufs = nb;
+  }
+  int64_t *w = pl->bufs + NNRT_CUDA_BUF_WORDS * pl->nbufs;
+  w[NNRT_CUDA_BUF_SLOT] = slot;
+  w[NNRT_CUDA_BUF_K] = n.k;
+  w[NNRT_CUDA_BUF_B] = n.b;
+  w[NNRT_CUDA_BUF_DSIZE] = ds;
+  return pl->nbufs++;
+}
+
+static int64_t *add_step(Plan *pl, int kind) {
+  if (pl->nsteps == pl->capsteps) {
+    pl->capsteps = pl->capsteps ? 2 * pl->capsteps : 64;
+    int64_t *ns = arena_alloc(sizeof(int64_t) * NNRT_CUDA_STEP_WORDS * pl->capsteps);
+    if (pl->nsteps) memcpy(ns, pl->steps, sizeof(int64_t) * NNRT_CUDA_STEP_WORDS * pl->nsteps);
+    pl->steps = ns;
+  }
+  int64_t *w = pl->steps + NNRT_CUDA_STEP_WORDS * pl->nsteps++;
+  w[NNRT_CUDA_STEP_KIND] = kind;
+  w[NNRT_CUDA_STEP_ID] = pl->nsteps - 1;
+  return w;
+}
+
+static int slot_buf(Plan *pl, int slot) {
+  for (int i = 0; i < pl->nbufs; i++)
+    if (pl->bufs[NNRT_CUDA_BUF_WORDS * i + NNRT_CUDA_BUF_SLOT] == slot) return i;
+  return add_buf(pl, slot, (Dim){0, 0}, 0);
+}
+
+static void plan_kernel(Kernel *k, Plan *pl) {
+  int cap = graph_node_count() + 1;
+  pl->buf = arena_alloc(sizeof(int) * cap);
+  int *out_slot = arena_alloc(sizeof(int) * cap);
+  for (int i = 0; i < cap; i++) pl->buf[i] = out_slot[i] = -1;
+  for (int i = 0; i < k->nouts; i++) {
+    Node *n = k->outs[i].node;
+    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && out_slot[n->id] < 0 && !k->outs[i].deferred)
+      out_slot[n->id] = k->outs[i].slot;
+  }
+  char *need = arena_alloc(cap);
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    OpKind kd = op_info[n->op].kind;
+    bool reads_consts = kd == OK_EWISE || kd == OK_REDUCE || n->op == OP_BROADCAST || n->op == OP_CONCAT;
+    for (int j = 0; j < n->nin; j++)
+      if (n->in[j]->op == OP_CONST && !reads_consts) need[n->in[j]->id] = 1;
+  }
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    if (n->op == OP_CONST && !need[n->id]) continue;
+    if (n->op == OP_PARAM || n->op == OP_STATE || n->op == OP_INPUT || out_slot[n->id] >= 0) {
+      int s = n->slot >= 0 && op_info[n->op].kind == OK_LEAF ? n->slot : out_slot[n->id];
+      pl->buf[n->id] = slot_buf(pl, s);
+      continue;
+    }
+    if (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) {
+      pl->buf[n->id] = pl->buf[n->in[0]->id];
+      continue;
+    }
+    pl->buf[n->id] = add_buf(pl, -1, shape_numel(&n->sh), dsize(n->dt));
+  }
+}
+
+/* ---- kernels ------------------------------------------------------------- */
+
+static LLVMValueRef begin_fn(const char *name, LLVMTypeRef *ps, int n) {
+  LLVMValueRef f = LLVMAddFunction(px.mod, name, LLVMFunctionType(px.vd, ps, (unsigned)n, 0));
+  LLVMMetadataRef md[] = {LLVMValueAsMetadata(f), LLVMMDStringInContext2(px.ctx, "kernel", 6),
+                          LLVMValueAsMetadata(ci32(1))};
+  LLVMAddNamedMetadataOperand(px.mod, "nvvm.annotations", LLVMMetadataAsValue(px.ctx, LLVMMDNodeInContext2(px.ctx, md, 3)));
+  px.fn = f;
+  LLVMPositionBuilderAtEnd(B, LLVMAppendBasicBlockInContext(px.ctx, f, "entry"));
+  return f;
+}
+
+static void begin_kernel(const char *name) {
+  LLVMTypeRef ps[] = {px.ptr, px.i64};
+  LLVMValueRef f = begin_fn(name, ps, 2);
+  px.bufs = LLVMGetParam(f, 0);
+  px.batch = LLVMGetParam(f, 1);
+}
+
+static LLVMValueRef bufptr(Plan *pl, const Node *x) {
+  int b = pl->buf[x->id];
+  if (b < 0) nnc_unreachable("node %%%d has no GPU buffer", x->id);
+  return LLVMBuildLoad2(B, px.ptr, gep(px.ptr, px.bufs, ci64(b)), "buf");
+}
+
+/* Grid-stride loop over [0, n): the body goes at the insert point. */
+static Loop grid_loop(LLVMValueRef n) {
+  LLVMValueRef tid = sreg("llvm.nvvm.read.ptx.sreg.tid.x"), ctaid = sreg("llvm.nvvm.read.ptx.sreg.ctaid.x");
+  LLVMValueRef ntid = sreg("llvm.nvvm.read.ptx.sreg.ntid.x"), nctaid = sreg("llvm.nvvm.read.ptx.sreg.nctaid.x");
+  return loop_from(iadd(imul(ctaid, ntid), tid), n, imul(ntid, nctaid));
+}
+
+/* Multi-index of flat index i in shape sh (row-major). */
+static void unflatten(LLVMValueRef i, const Shape *sh, LLVMValueRef *idx) {
+  LLVMValueRef rem = i;
+  for (int d = sh->rank - 1; d >= 0; d--) {
+    if (is_one(sh->d[d])) { idx[d] = ci64(0); continue; }
+    if (d == 0) { idx[d] = rem; break; }
+    LLVMValueRef dim = dimval(sh->d[d]);
+    idx[d] = LLVMBuildURem(B, rem, dim, "");
+    rem = LLVMBuildUDiv(B, rem, dim, "");
+  }
+}
+
+static LLVMValueRef dot(LLVMValueRef *idx, LLVMValueRef *st, int rank, LLVMValueRef base) {
+  LLVMValueRef off = base ? base : ci64(0);
+  for (int d = 0; d < rank; d++)
+    if (st[d]) off = iadd(off, imul(idx[d], st[d]));
+  return off;
+}
+
+typedef struct Operand { LLVMValueRef ptr, st[MAX_RANK], cval; Dtype dt; } Operand;
+
+static LLVMValueRef const_value(const Node *c, Dtype d) {
+  LLVMValueRef v = cfl(c->fv, isf(d) ? d : DT_F64);
+  if (c->bpow == 0) return isf(d) ? v : LLVMConstInt(ty(d), (unsigned long long)(int64_t)c->fv, 1);
+  LLVMValueRef bf = LLVMBuildSIToFP(B, px.batch, ty(d), "");
+  for (int i = 0; i < abs(c->bpow); i++) v = c->bpow > 0 ? fmul(v, bf) : fdiv(v, bf);
+  return v;
+}
+
+/* Operand reading x broadcast (right-aligned) into shape sh; NULL strides
+ * are broadcast dims. */
+static Operand operand(Plan *pl, const Node *x, const Shape *sh, Dtype want) {
+  Operand o = {.dt = x->dt};
+  if (x->op == OP_CONST) {
+    o.cval = const_value(x, want);
+    o.dt = want;
+    return o;
+  }
+  o.ptr = bufptr(pl, x);
+  LLVMValueRef st[MAX_RANK];
+  strides(&x->sh, st);
+  int off = sh->rank - x->sh.rank;
+  for (int d = 0; d < sh->rank; d++) {
+    int j = d - off;
+    bool bcast = j < 0 || (is_one(x->sh.d[j]) && !is_one(sh->d[d]));
+    o.st[d] = bcast ? NULL : st[j];
+  }
+  return o;
+}
+
+static LLVMValueRef read(Operand *o, LLVMValueRef *idx, int rank) {
+  return o->cval ? o->cval : load(o->dt, o->ptr, dot(idx, o->st, rank, NULL));
+}
+
+static void set_threads(int64_t *w, Dim n) {
+  w[NNRT_CUDA_STEP_NK] = n.k;
+  w[NNRT_CUDA_STEP_NB] = n.b;
+}
+
+static const char *step_name(Kernel *k, int64_t *w) { return arena_printf("nnc_%s_%lld", k->name, (long long)w[NNRT_CUDA_STEP_ID]); }
+
+/* out[i] = v for i < numel(sh) */
+static void emit_fill(Kernel *k, Plan *pl, int buf, const Shape *sh, Dtype d, const Node *c) {
+  int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
+  set_threads(w, shape_numel(sh));
+  begin_kernel(step_name(k, w));
+  LLVMValueRef out = LLVMBuildLoad2(B, px.ptr, gep(px.ptr, px.bufs, ci64(buf)), "buf");
+  LLVMValueRef v = c ? const_value(c, d) : cfl(0, d);
+  Loop l = grid_loop(numel(sh));
+  store(d, v, out, l.i);
+  loop_end(&l);
+  LLVMBuildRetVoid(B);
+}
+
+static void emit_gemm(Plan *pl, const Node *n) {
+  Node *a = n->in[0], *bb = n->in[1];
+  int ta = (int)n->ia[0], tb = (int)n->ia[1];
+  int64_t *w = add_step(pl, NNRT_CUDA_GEMM);
+  Dim K = a->sh.d[ta ? 0 : 1];
+  w[NNRT_CUDA_STEP_DT] = n->dt == DT_F64 ? NNRT_F64 : NNRT_F32;
+  w[NNRT_CUDA_STEP_TA] = ta;
+  w[NNRT_CUDA_STEP_TB] = tb;
+  w[NNRT_CUDA_STEP_MK] = n->sh.d[0].k, w[NNRT_CUDA_STEP_MB] = n->sh.d[0].b;
+  w[NNRT_CUDA_STEP_GNK] = n->sh.d[1].k, w[NNRT_CUDA_STEP_GNB] = n->sh.d[1].b;
+  w[NNRT_CUDA_STEP_KK] = K.k, w[NNRT_CUDA_STEP_KB] = K.b;
+  w[NNRT_CUDA_STEP_LDAK] = a->sh.d[1].k, w[NNRT_CUDA_STEP_LDAB] = a->sh.d[1].b;
+  w[NNRT_CUDA_STEP_LDBK] = bb->sh.d[1].k, w[NNRT_CUDA_STEP_LDBB] = bb->sh.d[1].b;
+  w[NNRT_CUDA_STEP_A] = pl->buf[a->id];
+  w[NNRT_CUDA_STEP_B] = pl->buf[bb->id];
+  w[NNRT_CUDA_STEP_C] = pl->buf[n->id];
+}
+
+static void emit_row(const Node *n, LLVMValueRef in, LLVMValueRef out, LLVMValueRef r) {
+  Dtype d = n->dt;
+  LLVMValueRef last = dimval(n->sh.d[n->sh.rank - 1]);
+  LLVMValueRef base = imul(r, last);
+  LLVMValueRef pi = gep(ty(d), in, base), po = gep(ty(d), out, base);
+  LLVMValueRef acc = var(ty(d), cfl(-INFINITY, d));
+  Loop l1 = loop_begin(last);
+  LLVMValueRef x = load(d, pi, l1.i), m = get(acc);
+  set(acc, sel(fcmp(LLVMRealOGT, x, m), x, m));
+  loop_end(&l1);
+  LLVMValueRef mx = get(acc);
+  set(acc, cfl(0, d));
+  Loop l2 = loop_begin(last);
+  LLVMValueRef e = m_unary("nnc_exp", fsub(load(d, pi, l2.i), mx), d);
+  if (n->op == OP_SOFTMAX) store(d, e, po, l2.i);
+  set(acc, fadd(get(acc), e));
+  loop_end(&l2);
+  LLVMValueRef s = get(acc), ls = n->op == OP_SOFTMAX ? NULL : m_unary("nnc_log", s, d);
+  Loop l3 = loop_begin(last);
+  LLVMValueRef y = n->op == OP_SOFTMAX ? fdiv(load(d, po, l3.i), s) : fsub(fsub(load(d, pi, l3.i), mx), ls);
+  store(d, y, po, l3.i);
+  loop_end(&l3);
+}
+
+static void emit_node(Kernel *k, Plan *pl, const Node *n) {
+  Dtype d = n->dt;
+  OpKind kd = op_info[n->op].kind;
+  if (kd == OK_LEAF) {
+    if (n->op == OP_CONST && pl->buf[n->id] >= 0) emit_fill(k, pl, pl->buf[n->id], &n->sh, d, n);
+    return;
+  }
+  if (n->op == OP_RESHAPE) {
+    if (n->in[0]->op == OP_CONST) emit_fill(k, pl, pl->buf[n->id], &n->sh, d, n->in[0]);
+    return;
+  }
+  if (kd == OK_MATMUL) { emit_gemm(pl, n); return; }
+  if (n->op == OP_RAND) { /* drawn on the host from the run's generator, as on the CPU */
+    int64_t *w = add_step(pl, NNRT_CUDA_RAND);
+    set_threads(w, shape_numel(&n->sh));
+    w[NNRT_CUDA_STEP_DT] = d == DT_F64 ? NNRT_F64 : NNRT_F32;
+    w[NNRT_CUDA_STEP_TA] = n->ia[1];
+    w[NNRT_CUDA_STEP_C] = pl->buf[n->id];
+    return;
+  }
+  const Node *x = n->in[0];
+  int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
+  bool per_row = kd == OK_ROW || n->op == OP_ARGMAX;
+  Shape rows = per_row ? x->sh : n->sh;
+  if (per_row) rows.rank--;
+  set_threads(w, shape_numel(&rows));
+  begin_kernel(step_name(k, w));
+  LLVMValueRef out = bufptr(pl, n);
+  Operand in[3];
+  switch (kd) {
+  case OK_EWISE:
+    for (int j = 0; j < n->nin; j++) {
+      Dtype want = n->in[j]->dt;
+      if (n->in[j]->op == OP_CONST) { /* a constant takes its partner's type */
+        want = isf(d) ? d : DT_F32;
+        for (int q = 0; q < n->nin; q++)
+          if (q != j && n->in[q]->op != OP_CONST && (j > 0 || n->op != OP_SELECT)) want = n->in[q]->dt;
+        if (n->op == OP_SELECT && j == 0) want = n->in[0]->dt;
+      }
+      in[j] = operand(pl, n->in[j], &n->sh, want);
+    }
+    break;
+  case OK_REDUCE: in[0] = operand(pl, x, &x->sh, x->dt); break;
+  case OK_MOVE:
+    if (n->op == OP_BROADCAST) in[0] = operand(pl, x, &n->sh, d);
+    else if (n->op == OP_CONCAT)
+      for (int j = 0; j < 2; j++) in[j] = operand(pl, n->in[j], &n->in[j]->sh, d);
+    else in[0] = operand(pl, x, &x->sh, d);
+    break;
+  default: in[0] = (Operand){.ptr = bufptr(pl, x), .dt = x->dt}; break;
+  }
+  Loop l = grid_loop(numel(&rows));
+  LLVMValueRef idx[MAX_RANK], v[3];
+  switch (kd) {
+  case OK_EWISE:
+    unflatten(l.i, &n->sh, idx);
+    for (int j = 0; j < n->nin; j++) v[j] = read(&in[j], idx, n->sh.rank);
+    store(d, scalar(n, v), out, l.i);
+    break;
+  case OK_REDUCE: { /* one thread per output; reduced dims in row-major order */
+    unflatten(l.i, &n->sh, idx);
+    Shape red = {0};
+    int axes[MAX_RANK];
+    for (int q = 0; q < x->sh.rank; q++)
+      if (n->ia[0] >> q & 1) { axes[red.rank] = q; red.d[red.rank++] = x->sh.d[q]; }
+    LLVMValueRef kept[MAX_RANK];
+    for (int q = 0; q < x->sh.rank; q++) kept[q] = n->ia[0] >> q & 1 ? NULL : in[0].st[q];
+    LLVMValueRef base = dot(idx, kept, x->sh.rank, NULL);
+    LLVMValueRef acc = var(ty(d), n->op == OP_SUM ? cfl(0, d) : cfl(-INFINITY, d));
+    Loop r = loop_begin(numel(&red));
+    LLVMValueRef ridx[MAX_RANK], rst[MAX_RANK];
+    unflatten(r.i, &red, ridx);
+    for (int q = 0; q < red.rank; q++) rst[q] = in[0].st[axes[q]];
+    LLVMValueRef xv = load(x->dt, in[0].ptr, dot(ridx, rst, red.rank, base)), a = get(acc);
+    set(acc, n->op == OP_SUM ? fadd(a, xv) : sel(fcmp(LLVMRealOGE, a, xv), a, xv));
+    loop_end(&r);
+    store(d, get(acc), out, l.i);
+    break;
+  }
+  case OK_ROW: emit_row(n, in[0].ptr, out, l.i); break;
+  case OK_MOVE:
+    unflatten(l.i, &n->sh, idx);
+    switch (n->op) {
+    case OP_BROADCAST: store(d, read(&in[0], idx, n->sh.rank), out, l.i); break;
+    case OP_TRANSPOSE: {
+      LLVMValueRef st[MAX_RANK];
+      for (int q = 0; q < n->sh.rank; q++) st[q] = in[0].st[n->ia[q]];
+      store(d, load(d, in[0].ptr, dot(idx, st, n->sh.rank, NULL)), out, l.i);
+      break;
+    }
+    case OP_SLICE: {
+      LLVMValueRef base = ci64(0);
+      for (int q = 0; q < n->sh.rank; q++) base = iadd(base, imul(ci64(n->ia[q]), in[0].st[q] ? in[0].st[q] : ci64(0)));
+      store(d, load(d, in[0].ptr, dot(idx, in[0].st, n->sh.rank, base)), out, l.i);
+      break;
+    }
+    case OP_PAD: { /* inside the copied region: x[idx - start], else 0 */
+      LLVMValueRef inside = LLVMConstInt(px.i1, 1, 0), off = ci64(0);
+      LLVMValueRef st[MAX_RANK];
+      strides(&x->sh, st);
+      for (int q = 0; q < n->sh.rank; q++) {
+        LLVMValueRef j = LLVMBuildSub(B, idx[q], ci64(n->ia[q]), "");
+        inside = LLVMBuildAnd(B, inside, LLVMBuildICmp(B, LLVMIntSGE, j, ci64(0), ""), "");
+        inside = LLVMBuildAnd(B, inside, LLVMBuildICmp(B, LLVMIntSLT, j, dimval(x->sh.d[q]), ""), "");
+        off = iadd(off, imul(j, st[q]));
+      }
+      LLVMValueRef safe = sel(inside, off, ci64(0));
+      store(d, sel(inside, load(d, in[0].ptr, safe), cfl(0, d)), out, l.i);
+      break;
+    }
+    case OP_CONCAT: {
+      int ax = (int)n->ia[0];
+      LLVMValueRef n0 = dimval(n->in[0]->sh.d[ax]), first = LLVMBuildICmp(B, LLVMIntSLT, idx[ax], n0, "");
+      LLVMValueRef v0 = in[0].cval, v1 = in[1].cval;
+      LLVMValueRef i0 = sel(first, idx[ax], ci64(0)), i1 = sel(first, ci64(0), LLVMBuildSub(B, idx[ax], n0, ""));
+      LLVMValueRef save = idx[ax];
+      idx[ax] = i0;
+      if (!v0) v0 = load(d, in[0].ptr, dot(idx, in[0].st, n->sh.rank, NULL));
+      idx[ax] = i1;
+      if (!v1) v1 = load(d, in[1].ptr, dot(idx, in[1].st, n->sh.rank, NULL));
+      idx[ax] = save;
+      store(d, sel(first, v0, v1), out, l.i);
+      break;
+    }
+    default: nnc_unreachable("no GPU code for '%s'", op_info[n->op].name);
+    }
+    break;
+  case OK_INDEX:
+    if (n->op == OP_ONEHOT) {
+      LLVMValueRef kk = ci64(n->sh.d[n->sh.rank - 1].k);
+      LLVMValueRef lab = LLVMBuildSExt(B, load(DT_I32, in[0].ptr, LLVMBuildUDiv(B, l.i, kk, "")), px.i64, "");
+      LLVMValueRef hit = LLVMBuildICmp(B, LLVMIntEQ, lab, LLVMBuildURem(B, l.i, kk, ""), "");
+      store(d, sel(hit, cfl(1, d), cfl(0, d)), out, l.i);
+    } else { /* ARGMAX: first maximum of the row */
+      Dtype xd = x->dt;
+      LLVMValueRef last = dimval(x->sh.d[x->sh.rank - 1]);
+      LLVMValueRef row = gep(ty(xd), in[0].ptr, imul(l.i, last));
+      LLVMValueRef best = var(ty(xd), cfl(-INFINITY, xd)), bi = var(px.i64, ci64(0));
+      Loop c = loop_begin(last);
+      LLVMValueRef xv = load(xd, row, c.i), gt = fcmp(LLVMRealOGT, xv, get(best));
+      set(best, sel(gt, xv, get(best)));
+      set(bi, sel(gt, c.i, get(bi)));
+      loop_end(&c);
+      store(DT_I32, LLVMBuildTrunc(B, get(bi), px.i32, ""), out, l.i);
+    }
+    break;
+  default: nnc_unreachable("no GPU code for '%s'", op_info[n->op].name);
+  }
+  loop_end(&l);
+  LLVMBuildRetVoid(B);
+}
+
+/* A copy of node n's buffer into slot buffer dst. */
+static void emit_copy(Kernel *k, Plan *pl, const Node *n, int dst) {
+  int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
+  set_threads(w, shape_numel(&n->sh));
+  begin_kernel(step_name(k, w));
+  LLVMValueRef out = LLVMBuildLoad2(B, px.ptr, gep(px.ptr, px.bufs, ci64(dst)), "dst");
+  LLVMValueRef src = bufptr(pl, n);
+  Loop l = grid_loop(numel(&n->sh));
+  store(n->dt, load(n->dt, src, l.i), out, l.i);
+  loop_end(&l);
+  LLVMBuildRetVoid(B);
+}
+
+static void emit_kernel(Kernel *k, Plan *pl) {
+  plan_kernel(k, pl);
+  for (int i = 0; i < k->nsched; i++) emit_node(k, pl, k->sched[i]);
+  /* outputs that are leaves, constants or shared need a copy (as on the CPU) */
+  for (int i = 0; i < k->nouts; i++) {
+    Node *n = k->outs[i].node;
+    int b = pl->buf[n->id];
+    bool in_slot = b >= 0 && pl->bufs[NNRT_CUDA_BUF_WORDS * b + NNRT_CUDA_BUF_SLOT] >= 0;
+    if (!k->outs[i].deferred && in_slot && op_info[n->op].kind != OK_LEAF) {
+      bool first = true;
+      for (int j = 0; j < i; j++)
+        if (k->outs[j].node == n) first = false;
+      if (first && n->op != OP_RESHAPE) continue; /* computed in place */
+    }
+    int dst = slot_buf(pl, k->outs[i].slot);
+    if (n->op == OP_CONST) emit_fill(k, pl, dst, &n->sh, n->dt, n);
+    else emit_copy(k, pl, n, dst);
+  }
+}
+
+/* The optimizer step of runtime/optim.c, one thread per element; `kind` is
+ * NnrtOptKind (sgd 0, momentum 1, nesterov 2, adagrad 3, adadelta 4,
+ * rmsprop 5, adam 6, adamw 7); hyper-parameters arrive as double and are
+ * rounded to the parameter's type, as the CPU step does. */
+static void emit_optimizer(Dtype d) {
+  LLVMTypeRef ps[17] = {px.ptr, px.ptr, px.ptr, px.ptr, px.i64, px.i32};
+  for (int i = 6; i < 16; i++) ps[i] = px.f64;
+  LLVMValueRef f = begin_fn(d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", ps, 16);
+  LLVMValueRef P = LLVMGetParam(f, 0), G = LLVMGetParam(f, 1), S0 = LLVMGetParam(f, 2), S1 = LLVMGetParam(f, 3);
+  LLVMValueRef n = LLVMGetParam(f, 4), kind = LLVMGetParam(f, 5), h[10];
+  for (int i = 0; i < 10; i++) {
+    h[i] = LLVMGetParam(f, (unsigned)(6 + i));
+    if (d == DT_F32) h[i] = LLVMBuildFPTrunc(B, h[i], px.f32, "");
+  }
+  LLVMValueRef lr = h[0], l2 = h[1], decay = h[2], mu = h[3], eps = h[4], rho = h[5], b1 = h[6], b2 = h[7], ic1 = h[8], ic2 = h[9];
+  LLVMValueRef one = cfl(1, d);
+  Loop l = grid_loop(n);
+  LLVMValueRef pp = gep(ty(d), P, l.i), gp = gep(ty(d), G, l.i), s0p = gep(ty(d), S0, l.i), s1p = gep(ty(d), S1, l.i);
+  LLVMValueRef p = LLVMBuildLoad2(B, ty(d), pp, "p");
+  LLVMValueRef g = fadd(LLVMBuildLoad2(B, ty(d), gp, "g"), fmul(l2, p));
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(px.ctx, f, "join");
+  LLVMBasicBlockRef bb[8];
+  LLVMValueRef sw = LLVMBuildSwitch(B, kind, join, 8);
+  for (int i = 0; i < 8; i++) {
+    bb[i] = LLVMAppendBasicBlockInContext(px.ctx, f, "rule");
+    LLVMAddCase(sw, ci32(i), bb[i]);
+  }
+#define LD(q) LLVMBuildLoad2(B, ty(d), q, "")
+#define ST(v, q) LLVMBuildStore(B, v, q)
+  for (int i = 0; i < 8; i++) {
+    LLVMPositionBuilderAtEnd(B, bb[i]);
+    switch (i) {
+    case 0: ST(fsub(p, fmul(lr, g)), pp); break;
+    case 1: case 2: {
+      LLVMValueRef v = fadd(fmul(mu, LD(s0p)), g);
+      ST(v, s0p);
+      ST(fsub(p, fmul(lr, i == 1 ? v : fadd(g, fmul(mu, v)))), pp);
+      break;
+    }
+    case 3: {
+      LLVMValueRef s = fadd(LD(s0p), fmul(g, g));
+      ST(s, s0p);
+      ST(fsub(p, fdiv(fmul(lr, g), fadd(un("llvm.sqrt", s), eps))), pp);
+      break;
+    }
+    case 4: {
+      LLVMValueRef s = fadd(fmul(rho, LD(s0p)), fmul(fmul(fsub(one, rho), g), g));
+      ST(s, s0p);
+      LLVMValueRef dd = fmul(fdiv(LLVMBuildFNeg(B, un("llvm.sqrt", fadd(LD(s1p), eps)), ""), un("llvm.sqrt", fadd(s, eps))), g);
+      ST(fadd(fmul(rho, LD(s1p)), fmul(fmul(fsub(one, rho), dd), dd)), s1p);
+      ST(fadd(p, fmul(lr, dd)), pp);
+      break;
+    }
+    case 5: {
+      LLVMValueRef s = fadd(fmul(rho, LD(s0p)), fmul(fmul(fsub(one, rho), g), g));
+      ST(s, s0p);
+      ST(fsub(p, fdiv(fmul(lr, g), fadd(un("llvm.sqrt", s), eps))), pp);
+      break;
+    }
+    default: {
+      LLVMValueRef q = fsub(p, fmul(decay, p));
+      LLVMValueRef m = fadd(fmul(b1, LD(s0p)), fmul(fsub(one, b1), g));
+      LLVMValueRef v = fadd(fmul(b2, LD(s1p)), fmul(fmul(fsub(one, b2), g), g));
+      ST(m, s0p);
+      ST(v, s1p);
+      ST(fsub(q, fdiv(fmul(lr, fmul(m, ic1)), fadd(un("llvm.sqrt", fmul(v, ic2)), eps))), pp);
+      break;
+    }
+    }
+    LLVMBuildBr(B, join);
+  }
+#undef LD
+#undef ST
+  LLVMPositionBuilderAtEnd(B, join);
+  loop_end(&l);
+  LLVMBuildRetVoid(B);
+}
+
+/* acc[0] += loss * bs; acc[1] += correct (f64 sums, one thread).  Types:
+ * 0 f32, 1 f64, 2 i32; correct may be NULL. */
+static void emit_acc(void) {
+  LLVMTypeRef ps[] = {px.ptr, px.i32, px.ptr, px.i32, px.ptr, px.i64};
+  LLVMValueRef f = begin_fn("nnc_acc", ps, 6);
+  LLVMValueRef acc = LLVMGetParam(f, 4);
+  for (int k = 0; k < 2; k++) {
+    LLVMValueRef q = LLVMGetParam(f, (unsigned)(2 * k)), t = LLVMGetParam(f, (unsigned)(2 * k + 1));
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(px.ctx, f, "add"), next = LLVMAppendBasicBlockInContext(px.ctx, f, "next");
+    LLVMBuildCondBr(B, LLVMBuildIsNotNull(B, q, ""), yes, next);
+    LLVMPositionBuilderAtEnd(B, yes);
+    LLVMValueRef vf = LLVMBuildFPExt(B, LLVMBuildLoad2(B, px.f32, q, ""), px.f64, "");
+    LLVMValueRef vd = LLVMBuildLoad2(B, px.f64, q, "");
+    LLVMValueRef vi = LLVMBuildSIToFP(B, LLVMBuildLoad2(B, px.i32, q, ""), px.f64, "");
+    LLVMValueRef v = sel(LLVMBuildICmp(B, LLVMIntEQ, t, ci32(0), ""), vf, sel(LLVMBuildICmp(B, LLVMIntEQ, t, ci32(1), ""), vd, vi));
+    if (k == 0) v = fmul(v, LLVMBuildSIToFP(B, LLVMGetParam(f, 5), px.f64, ""));
+    LLVMValueRef a = gep(px.f64, acc, ci64(k));
+    LLVMBuildStore(B, fadd(LLVMBuildLoad2(B, px.f64, a, ""), v), a);
+    LLVMBuildBr(B, next);
+    LLVMPositionBuilderAtEnd(B, next);
+  }
+  LLVMBuildRetVoid(B);
+}
+
+/* ---- the module ------------------------------------------------------------ */
+
+static Plan plans[2];
+
+static LLVMTargetMachineRef nvptx_machine(const char *arch, int opt) {
+  LLVMInitializeNVPTXTargetInfo();
+  LLVMInitializeNVPTXTarget();
+  LLVMInitializeNVPTXTargetMC();
+  LLVMInitializeNVPTXAsmPrinter();
+  LLVMTargetRef t;
+  char *err = NULL;
+  if (LLVMGetTargetFromTriple("nvptx64-nvidia-cuda", &t, &err)) nnc_unreachable("no NVPTX target in this LLVM: %s", err);
+  LLVMCodeGenOptLevel lvl = opt == 0 ? LLVMCodeGenLevelNone : opt == 1 ? LLVMCodeGenLevelLess : LLVMCodeGenLevelDefault;
+  return LLVMCreateTargetMachine(t, "nvptx64-nvidia-cuda", arch, "", lvl, LLVMRelocDefault, LLVMCodeModelDefault);
+}
+
+const char *nvptx_arch(void) {
+  const char *a = getenv("NNC_CUDA_ARCH");
+  return a && *a ? a : "sm_80";
+}
+
+char *nvptx_emit(Program *p, const char *arch, int opt_level) {
+  px.ctx = LLVMContextCreate();
+  px.mod = LLVMModuleCreateWithNameInContext("nnc_cuda", px.ctx);
+  px.b = LLVMCreateBuilderInContext(px.ctx);
+  px.i1 = LLVMInt1TypeInContext(px.ctx);
+  px.i8 = LLVMInt8TypeInContext(px.ctx);
+  px.i32 = LLVMInt32TypeInContext(px.ctx);
+  px.i64 = LLVMInt64TypeInContext(px.ctx);
+  px.f32 = LLVMFloatTypeInContext(px.ctx);
+  px.f64 = LLVMDoubleTypeInContext(px.ctx);
+  px.ptr = LLVMPointerTypeInContext(px.ctx, 0);
+  px.vd = LLVMVoidTypeInContext(px.ctx);
+  LLVMTargetMachineRef tm = nvptx_machine(arch, opt_level);
+  LLVMSetTarget(px.mod, "nvptx64-nvidia-cuda");
+  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+  char *layout = LLVMCopyStringRepOfTargetData(td);
+  LLVMSetDataLayout(px.mod, layout);
+  LLVMDisposeMessage(layout);
+  emit_math();
+  memset(plans, 0, sizeof plans);
+  emit_kernel(&p->train_k, &plans[0]);
+  emit_kernel(&p->eval_k, &plans[1]);
+  emit_optimizer(DT_F32);
+  emit_optimizer(DT_F64);
+  emit_acc();
+  char *err = NULL;
+  if (LLVMVerifyModule(px.mod, LLVMReturnStatusAction, &err)) {
+    fprintf(stderr, "%s\n", err);
+    nnc_unreachable("generated NVPTX IR does not verify");
+  }
+  LLVMDisposeMessage(err);
+  if (opt_level > 0) {
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef e = LLVMRunPasses(px.mod, "default<O2>", tm, po);
+    if (e) nnc_unreachable("LLVM passes failed: %s", LLVMGetErrorMessage(e));
+    LLVMDisposePassBuilderOptions(po);
+  }
+  LLVMMemoryBufferRef mb;
+  if (LLVMTargetMachineEmitToMemoryBuffer(tm, px.mod, LLVMAssemblyFile, &err, &mb))
+    nnc_unreachable("PTX emission failed: %s", err);
+  size_t n = LLVMGetBufferSize(mb);
+  char *ptx = arena_alloc(n + 1);
+  memcpy(ptx, LLVMGetBufferStart(mb), n);
+  ptx[n] = 0;
+  LLVMDisposeMemoryBuffer(mb);
+  LLVMDisposeTargetMachine(tm);
+  LLVMDisposeBuilder(px.b);
+  LLVMDisposeModule(px.mod);
+  LLVMContextDispose(px.ctx);
+  return ptx;
+}
+
+/* ---- host side: the PTX and schedule as globals, handed over in nnc_setup - */
+
+static LLVMValueRef table(LLVMModuleRef m, Plan *pl) {
+  LLVMContextRef c = LLVMGetModuleContext(m);
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(c);
+  int n = 2 + NNRT_CUDA_BUF_WORDS * pl->nbufs + NNRT_CUDA_STEP_WORDS * pl->nsteps;
+  LLVMValueRef *v = arena_alloc(sizeof *v * n);
+  int at = 0;
+  v[at++] = LLVMConstInt(i64, (unsigned long long)pl->nbufs, 0);
+  v[at++] = LLVMConstInt(i64, (unsigned long long)pl->nsteps, 0);
+  for (int i = 0; i < NNRT_CUDA_BUF_WORDS * pl->nbufs; i++) v[at++] = LLVMConstInt(i64, (unsigned long long)pl->bufs[i], 1);
+  for (int i = 0; i < NNRT_CUDA_STEP_WORDS * pl->nsteps; i++) v[at++] = LLVMConstInt(i64, (unsigned long long)pl->steps[i], 1);
+  LLVMValueRef g = LLVMAddGlobal(m, LLVMArrayType2(i64, (uint64_t)n), "nnc_cuda_table");
+  LLVMSetInitializer(g, LLVMConstArray2(i64, v, (uint64_t)n));
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetLinkage(g, LLVMPrivateLinkage);
+  return g;
+}
+
+void nvptx_attach(Program *p, void *host_module, const char *ptx) {
+  LLVMModuleRef m = host_module;
+  LLVMContextRef c = LLVMGetModuleContext(m);
+  LLVMTypeRef ptr = LLVMPointerTypeInContext(c, 0), vd = LLVMVoidTypeInContext(c);
+  size_t len = strlen(ptx);
+  LLVMValueRef s = LLVMAddGlobal(m, LLVMArrayType2(LLVMInt8TypeInContext(c), len + 1), "nnc_cuda_ptx");
+  LLVMSetInitializer(s, LLVMConstStringInContext(c, ptx, (unsigned)len, 0));
+  LLVMSetGlobalConstant(s, 1);
+  LLVMSetLinkage(s, LLVMPrivateLinkage);
+  LLVMValueRef tt = table(m, &plans[0]), te = table(m, &plans[1]);
+  LLVMTypeRef ps[] = {ptr, ptr, ptr, ptr};
+  LLVMTypeRef ft = LLVMFunctionType(vd, ps, 4, 0);
+  LLVMValueRef f = LLVMGetNamedFunction(m, "nnrt_cuda_program");
+  if (!f) f = LLVMAddFunction(m, "nnrt_cuda_program", ft);
+  LLVMValueRef setup = LLVMGetNamedFunction(m, "nnc_setup");
+  if (!setup) nnc_unreachable("nvptx_attach before nnc_setup exists");
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
+  LLVMPositionBuilderBefore(b, LLVMGetBasicBlockTerminator(LLVMGetLastBasicBlock(setup)));
+  LLVMValueRef args[] = {LLVMGetParam(setup, 0), s, tt, te};
+  LLVMBuildCall2(b, ft, f, args, 4, "");
+  LLVMDisposeBuilder(b);
+  (void)p;
+}
