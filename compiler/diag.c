@@ -124,9 +124,10 @@ static void report(Loc at, const char *severity, const char *fmt, va_list ap) {
  * found twice; each (place, message) is reported once, with its notes. */
 static bool suppressed;
 
+static uint64_t seen[4096];
+static int nseen;
+
 static bool seen_before(Loc at, const char *fmt, va_list ap) {
-  static uint64_t seen[4096];
-  static int nseen;
   char msg[512];
   vsnprintf(msg, sizeof msg, fmt, ap);
   uint64_t h = 1469598103934665603ull;
@@ -143,9 +144,14 @@ static bool seen_before(Loc at, const char *fmt, va_list ap) {
  * notes): a file of a million stray bytes must not cost a million line
  * scans, and nobody reads that far. */
 enum { MAX_SHOWN = 50 };
+static int shown;
+
+void diag_reset(void) {
+  nerrors = shown = nseen = 0;
+  suppressed = false;
+}
 
 void diag_error(Loc at, const char *fmt, ...) {
-  static int shown;
   va_list ap;
   nerrors++;
   if (shown >= MAX_SHOWN) {

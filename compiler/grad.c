@@ -96,6 +96,27 @@ static void rule(Node *n, Node *g, Node **d) {
     d[1] = g_slice(g, start, y->sh);
     break;
   }
+  case OP_COS: d[0] = mul(g, g_unary(OP_NEG, g_unary(OP_SIN, x))); break;
+  case OP_SIN: d[0] = mul(g, g_unary(OP_COS, x)); break;
+  /* the convolution family is closed under differentiation */
+  case OP_CONV2D:
+    d[0] = g_conv2d_bwd_data(g, y, n->ia, x->sh);
+    d[1] = g_conv2d_bwd_weights(x, g, n->ia, y->sh);
+    break;
+  case OP_CONV2D_BWD_DATA: /* n = convT(dy=x, w=y) */
+    d[0] = g_conv2d(g, y, n->ia);
+    d[1] = g_conv2d_bwd_weights(g, x, n->ia, y->sh);
+    break;
+  case OP_CONV2D_BWD_WEIGHTS: /* n = dW(x, dy=y) */
+    d[0] = g_conv2d_bwd_data(y, g, n->ia, x->sh);
+    d[1] = g_conv2d(x, g, n->ia);
+    break;
+  /* pooling: max routes the gradient to where the maximum was */
+  case OP_MAXPOOL: d[0] = g_pool_adjoint(OP_UNPOOL, g, g_pool(OP_POOLIDX, x, n->ia), n->ia, x->sh); break;
+  case OP_UNPOOL: d[0] = g_pool_adjoint(OP_GATHER2D, g, y, n->ia, x->sh); break;
+  case OP_GATHER2D: d[0] = g_pool_adjoint(OP_UNPOOL, g, y, n->ia, x->sh); break;
+  case OP_AVGPOOL: d[0] = g_pool_adjoint(OP_AVGPOOL_BWD, g, NULL, n->ia, x->sh); break;
+  case OP_AVGPOOL_BWD: d[0] = g_pool(OP_AVGPOOL, g, n->ia); break;
   default:
     nnc_unreachable("no derivative rule for '%s'", op_info[n->op].name);
   }

@@ -83,6 +83,16 @@ Node *g_cast(Node *a, Dtype dt);
 /* Fresh random numbers of shape sh (kind 0 uniform [0,1), 1 normal); never
  * shared with another draw. */
 Node *g_rand(int kind, Dtype dt, Shape sh);
+/* 0, 1, ..., n-1 */
+Node *g_iota(int64_t n, Dtype dt);
+/* Convolution family.  geo = {sh, sw, ph, pw, dh, dw, groups}; the output
+ * shape of the two adjoints is given (it is the shape of what they undo). */
+Node *g_conv2d(Node *x, Node *w, const int64_t *geo);
+Node *g_conv2d_bwd_data(Node *dy, Node *w, const int64_t *geo, Shape xsh);
+Node *g_conv2d_bwd_weights(Node *x, Node *dy, const int64_t *geo, Shape wsh);
+/* Pooling family.  geo = {kh, kw, sh, sw, ph, pw}. */
+Node *g_pool(Op op, Node *x, const int64_t *geo);               /* MAXPOOL, POOLIDX, AVGPOOL */
+Node *g_pool_adjoint(Op op, Node *v, Node *idx, const int64_t *geo, Shape out); /* UNPOOL, GATHER2D, AVGPOOL_BWD */
 /* Sum a broadcast result back to shape sh (gradient of broadcasting). */
 Node *g_unbroadcast(Node *a, Shape sh);
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
@@ -192,7 +202,8 @@ typedef struct CodegenOptions {
   const char *cuda_arch; /* non-NULL: also embed PTX for it (nnc build --cuda) */
 } CodegenOptions;
 
-/* Build the LLVM module for the program; returns an LLVMModuleRef as void*. */
+/* Build the LLVM module for the program; returns an LLVMModuleRef as void*
+ * (NULL only when o->cuda_arch is set and an op has no GPU code). */
 void *codegen_module(Program *p, const CodegenOptions *o);
 int codegen_print_ir(void *module, FILE *out);
 int codegen_emit(void *module, const CodegenOptions *o, const char *path, bool assembly);
@@ -201,8 +212,9 @@ int link_executable(const char *obj, const char *out);
 /* ---- codegen/nvptx.c: the GPU kernels --------------------------------- */
 
 const char *nvptx_arch(void); /* $NNC_CUDA_ARCH or sm_80 */
-/* PTX text of every GPU kernel of p (in the arena); also plans the launch
- * schedule that nvptx_attach then adds to the host module. */
+/* PTX text of every GPU kernel of p (in the arena), or NULL after reporting
+ * an op with no GPU code; also plans the launch schedule that nvptx_attach
+ * then adds to the host module. */
 char *nvptx_emit(Program *p, const char *arch, int opt_level);
 void nvptx_attach(Program *p, void *host_module, const char *ptx);
 

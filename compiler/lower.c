@@ -547,14 +547,31 @@ static bool shape_list(Args *a, Value *v, Ast *at, Shape *s) {
   return true;
 }
 
-static const char *unary_names[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf", "sign", NULL};
-static const Op unary_ops[] = {OP_EXP, OP_LOG, OP_SQRT, OP_ABS, OP_TANH, OP_SIGMOID, OP_RELU, OP_SOFTPLUS, OP_GELU, OP_ERF, OP_SIGN};
+/* A number or a [h, w] pair. */
+static bool pair_value(Value *v, Ast *at, int64_t *out) {
+  if (v && v->k == V_LIST && v->nitems == 2) return as_int(v->items[0], at, &out[0]) && as_int(v->items[1], at, &out[1]);
+  if (!as_int(v, at, &out[0])) return false;
+  out[1] = out[0];
+  return true;
+}
+
+static bool pair_arg(Args *a, const char *key, int64_t dflt, int64_t *out) {
+  Ast *at;
+  Value *v = kwarg(a, key, &at);
+  if (!v) { out[0] = out[1] = dflt; return true; }
+  return pair_value(v, at, out);
+}
+
+static const char *unary_names[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf", "sign", "cos", "sin", NULL};
+static const Op unary_ops[] = {OP_EXP, OP_LOG, OP_SQRT, OP_ABS, OP_TANH, OP_SIGMOID, OP_RELU, OP_SOFTPLUS, OP_GELU, OP_ERF, OP_SIGN, OP_COS, OP_SIN};
 
 static bool is_builtin(const char *name) {
   static const char *names[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf",
                                 "sign", "leaky_relu", "elu", "softmax", "log_softmax", "sum", "mean", "max",
                                 "reshape", "transpose", "concat", "onehot", "argmax", "size", "maximum", "where",
-                                "idx", "npy", "csv", "matmul", "rand_uniform", "rand_normal", NULL};
+                                "idx", "npy", "csv", "matmul", "rand_uniform", "rand_normal", "cos", "sin", "conv2d",
+                                "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_pool2d_indices", "max_unpool2d",
+                                "arange", NULL};
   for (int i = 0; names[i]; i++)
     if (strcmp(names[i], name) == 0) return true;
   return false;
@@ -694,6 +711,78 @@ static Value *builtin(const char *name, Args *a) {
     }
     return mk_tensor(g_rand(name[5] == 'n', x->dt, x->sh), site->loc);
   }
+  if (!strcmp(name, "arange")) {
+    int64_t n;
+    if (a->npos != 1 || !as_int(a->pos[0], a->pos_ast[0], &n)) {
+      if (a->npos != 1) diag_error(site->loc, "'arange' takes a count: arange(n)");
+      return NULL;
+    }
+    if (n < 1 || n > (1 << 24)) { diag_error(a->pos_ast[0]->loc, "arange(%lld): the count must be in 1..16777216", (long long)n); return NULL; }
+    return mk_tensor(g_iota(n, DT_F32), site->loc);
+  }
+  if (!strcmp(name, "conv2d") || !strcmp(name, "conv_transpose2d")) {
+    /* conv2d(x, w, stride=1, padding=0, dilation=1, groups=1); the transposed
+     * convolution also takes output_padding and has weights [C_in, C_out/g, kh, kw] */
+    Node *x = tensor_arg(a, 0, name), *w = tensor_arg(a, 1, name);
+    if (!x || !w) return NULL;
+    int64_t s[2], p[2], dl[2], op[2], g = 1;
+    if (!pair_arg(a, "stride", 1, s) || !pair_arg(a, "padding", 0, p) || !pair_arg(a, "dilation", 1, dl) ||
+        !pair_arg(a, "output_padding", 0, op))
+      return NULL;
+    Ast *gat;
+    Value *gv = kwarg(a, "groups", &gat);
+    if (gv && !as_int(gv, gat, &g)) return NULL;
+    int64_t geo[7] = {s[0], s[1], p[0], p[1], dl[0], dl[1], g};
+    Node *r;
+    if (name[4] == '2') {
+      r = g_conv2d(x, w, geo);
+      if (r && cur_inst) cur_inst->flops += 2 * shape_numel(&r->sh).k * shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1);
+    } else {
+      if (x->sh.rank != 4 || w->sh.rank != 4) {
+        diag_error(site->loc, "conv_transpose2d needs NCHW input and [C_in, C_out/groups, kh, kw] weights, got %s and %s", tstr(x), tstr(w));
+        return NULL;
+      }
+      if (op[0] >= s[0] && op[0] >= dl[0]) { diag_error(site->loc, "output_padding must be smaller than the stride or the dilation"); return NULL; }
+      /* (N - 1)·S - 2P + D·(K - 1) + OP + 1, which is (N - 1)·S + K - 2P for D = 1 */
+      int64_t oh = (x->sh.d[2].k - 1) * s[0] - 2 * p[0] + dl[0] * (w->sh.d[2].k - 1) + op[0] + 1;
+      int64_t ow = (x->sh.d[3].k - 1) * s[1] - 2 * p[1] + dl[1] * (w->sh.d[3].k - 1) + op[1] + 1;
+      if (oh < 1 || ow < 1) {
+        diag_error(site->loc, "conv_transpose2d: the output size (N-1)*S + K - 2C = %lldx%lld is empty for input %s", (long long)oh,
+                   (long long)ow, tstr(x));
+        return NULL;
+      }
+      Dim d[4] = {x->sh.d[0], {w->sh.d[1].k * g, 0}, {oh, 0}, {ow, 0}};
+      r = g_conv2d_bwd_data(x, w, geo, shape_of(4, d));
+    }
+    return op_result(r, site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]);
+  }
+  if (!strcmp(name, "max_pool2d") || !strcmp(name, "avg_pool2d") || !strcmp(name, "max_pool2d_indices") ||
+      !strcmp(name, "max_unpool2d")) {
+    /* max_pool2d(x, kernel, stride=kernel, padding=0); max_unpool2d(v, idx, kernel, stride=, padding=) */
+    bool unpool = !strcmp(name, "max_unpool2d");
+    Node *x = tensor_arg(a, 0, name), *idx = unpool ? tensor_arg(a, 1, name) : NULL;
+    if (!x || (unpool && !idx)) return NULL;
+    int ki = unpool ? 2 : 1;
+    if (a->npos <= ki) { diag_error(site->loc, "'%s' needs a kernel size", name); return NULL; }
+    int64_t k[2], s[2], p[2];
+    if (!pair_value(a->pos[ki], a->pos_ast[ki], k)) return NULL;
+    if (!pair_arg(a, "stride", -1, s) || !pair_arg(a, "padding", 0, p)) return NULL;
+    if (s[0] < 0) { s[0] = k[0]; s[1] = k[1]; }
+    int64_t geo[6] = {k[0], k[1], s[0], s[1], p[0], p[1]};
+    Node *r;
+    if (unpool) {
+      if (x->sh.rank != 4) { diag_error(site->loc, "max_unpool2d needs NCHW values, got %s", tstr(x)); return NULL; }
+      /* the size the pooling came from: (N - 1)·S + K - 2P */
+      Dim d[4] = {x->sh.d[0], x->sh.d[1], {(x->sh.d[2].k - 1) * s[0] + k[0] - 2 * p[0], 0},
+                  {(x->sh.d[3].k - 1) * s[1] + k[1] - 2 * p[1], 0}};
+      Value *like = kwarg(a, "like", NULL);
+      Shape out = like && like->k == V_TENSOR ? like->n->sh : shape_of(4, d);
+      r = g_pool_adjoint(OP_UNPOOL, x, idx, geo, out);
+    } else {
+      r = g_pool(name[0] == 'a' ? OP_AVGPOOL : strcmp(name, "max_pool2d_indices") ? OP_MAXPOOL : OP_POOLIDX, x, geo);
+    }
+    return op_result(r, site, a->pos_ast[0], a->pos[0], NULL, NULL);
+  }
   if (!strcmp(name, "size")) {
     Node *x = tensor_arg(a, 0, name);
     int64_t ax = 0;
@@ -777,7 +866,9 @@ static const char *nearest_function(const char *name) {
   static const char *builtins[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf",
                                    "sign", "leaky_relu", "elu", "softmax", "log_softmax", "sum", "mean", "max",
                                    "reshape", "transpose", "concat", "onehot", "argmax", "size", "maximum", "where",
-                                   "idx", "npy", "csv", "matmul", NULL};
+                                   "idx", "npy", "csv", "matmul", "rand_uniform", "rand_normal", "cos", "sin",
+                                   "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_pool2d_indices",
+                                   "max_unpool2d", "arange", NULL};
   const char *best = NULL;
   int bd = 3;
   for (int i = 0; builtins[i]; i++) {

@@ -6,6 +6,7 @@
  *   lower: shapes, graph, autodiff, simplify (lower.c grad.c simplify.c)
  *                                    -> emit ir (forward) / grad (training step)
  *   codegen (codegen/llvm.c)         -> emit llvm / asm
+ *   GPU kernels (codegen/nvptx.c)    -> emit ptx; nnc build --cuda embeds them
  *   object + link (link.c)           -> nnc build
  *
  * Exit codes: 0 success, 1 errors in the user's program, 2 bad usage,
@@ -21,9 +22,11 @@ static void usage(FILE *f) {
           "usage: nnc build FILE.nn [-o OUT] [-O0|-O1|-O2|-O3]   compile to a native executable\n"
           "       nnc check FILE.nn                             report diagnostics only\n"
           "       nnc emit KIND FILE.nn [-O0..-O3]               dump a phase to stdout\n"
-          "             KIND: tokens ast ir grad llvm asm\n"
+          "             KIND: tokens ast ir grad llvm asm ptx\n"
           "       nnc --help | --version\n"
           "options: --no-simplify   build the graph without algebraic rewrites\n"
+          "         --cuda          also embed GPU kernels (PTX for $NNC_CUDA_ARCH, default sm_80);\n"
+          "                         the executable then takes --device cuda\n"
           "The executable it builds: OUT train|eval|info|gradcheck [--help]\n");
 }
 
@@ -48,6 +51,12 @@ int main(int argc, char **argv) {
       out = argv[i];
     } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
       opts.opt_level = a[2] - '0';
+    } else if (!strcmp(a, "--cuda")) {
+#ifdef NNC_CUDA
+      opts.cuda_arch = nvptx_arch();
+#else
+      return bad_usage("--cuda: this nnc was built without CUDA support (configure with -DNNC_CUDA=ON)");
+#endif
     } else if (!strcmp(a, "--no-simplify")) {
       simplify_enabled = false;
     } else if (a[0] == '-' && a[1]) {
@@ -65,12 +74,12 @@ int main(int argc, char **argv) {
   if (!cmd) return bad_usage("no command given");
   if (strcmp(cmd, "build") && strcmp(cmd, "check") && strcmp(cmd, "emit"))
     return bad_usage(arena_printf("unknown command '%s'", cmd));
-  static const char *kinds[] = {"tokens", "ast", "ir", "grad", "llvm", "asm", NULL};
+  static const char *kinds[] = {"tokens", "ast", "ir", "grad", "llvm", "asm", "ptx", NULL};
   if (!strcmp(cmd, "emit")) {
     if (!kind) return bad_usage("emit needs a KIND");
     bool ok = false;
     for (int i = 0; kinds[i]; i++) ok = ok || !strcmp(kinds[i], kind);
-    if (!ok) return bad_usage(arena_printf("unknown emit kind '%s' (expected tokens, ast, ir, grad, llvm or asm)", kind));
+    if (!ok) return bad_usage(arena_printf("unknown emit kind '%s' (expected tokens, ast, ir, grad, llvm, asm or ptx)", kind));
   }
   if (!file) return bad_usage("no input file");
 
@@ -100,7 +109,14 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "check")) return 0;
   if (kind && !strcmp(kind, "ir")) { kernel_print(&p->eval_k, stdout, false); return 0; }
   if (kind && !strcmp(kind, "grad")) { kernel_print(&p->train_k, stdout, false); return 0; }
+  if (kind && !strcmp(kind, "ptx")) {
+    char *ptx = nvptx_emit(p, nvptx_arch(), opts.opt_level);
+    if (!ptx) return 1;
+    fputs(ptx, stdout);
+    return 0;
+  }
   void *mod = codegen_module(p, &opts);
+  if (!mod) return 1; /* a GPU build of an op with no GPU code, reported */
   if (kind && !strcmp(kind, "llvm")) return codegen_print_ir(mod, stdout);
   if (kind && !strcmp(kind, "asm")) {
     char tmp[] = "/tmp/nnc-asm-XXXXXX";

@@ -54,6 +54,7 @@ void diag_error(Loc at, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void diag_note(Loc at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void diag_warning(Loc at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int diag_error_count(void);
+void diag_reset(void); /* forget every error so far (fuzz targets, between inputs) */
 /* Where diagnostics go (stderr by default; tests may redirect). */
 void diag_set_stream(FILE *f);
 

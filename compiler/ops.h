@@ -10,7 +10,8 @@
  *           ROW      a row-wise op over the last axis (softmax family)
  *           MATMUL   GEMM through the runtime
  *           MOVE     data movement (reshape, transpose, slice, concat, ...)
- *           INDEX    integer-index ops (onehot, argmax)
+ *           INDEX    integer-index ops (onehot, argmax), random draws, iota
+ *           LIB      a runtime kernel: convolution (oneDNN), pooling
  *   has_grad whether grad.c has a derivative rule (false: the op is not
  *           differentiable, e.g. comparisons, or its inputs are integers).
  * Adding a primitive is one row here plus its shape rule (shape.c), its
@@ -66,7 +67,19 @@
   X(CONCAT, "concat", 2, MOVE, true)                      \
   X(ONEHOT, "onehot", 1, INDEX, false)                    \
   X(ARGMAX, "argmax", 1, INDEX, false)                    \
-  X(RAND, "rand", 0, INDEX, false)
+  X(RAND, "rand", 0, INDEX, false)                        \
+  X(CONV2D, "conv2d", 2, LIB, true)                       \
+  X(CONV2D_BWD_DATA, "conv2d_bwd_data", 2, LIB, true)     \
+  X(CONV2D_BWD_WEIGHTS, "conv2d_bwd_weights", 2, LIB, true) \
+  X(MAXPOOL, "max_pool2d", 1, LIB, true)                  \
+  X(POOLIDX, "pool_indices", 1, LIB, false)               \
+  X(UNPOOL, "max_unpool2d", 2, LIB, true)                 \
+  X(GATHER2D, "gather2d", 2, LIB, true)                   \
+  X(AVGPOOL, "avg_pool2d", 1, LIB, true)                  \
+  X(AVGPOOL_BWD, "avg_pool2d_bwd", 1, LIB, true)          \
+  X(COS, "cos", 1, EWISE, true)                           \
+  X(SIN, "sin", 1, EWISE, true)                           \
+  X(IOTA, "iota", 0, INDEX, false)
 
 typedef enum {
 #define X(name, str, arity, kind, grad) OP_##name,
@@ -75,7 +88,7 @@ typedef enum {
   OP__COUNT
 } Op;
 
-typedef enum { OK_LEAF, OK_EWISE, OK_REDUCE, OK_ROW, OK_MATMUL, OK_MOVE, OK_INDEX } OpKind;
+typedef enum { OK_LEAF, OK_EWISE, OK_REDUCE, OK_ROW, OK_MATMUL, OK_MOVE, OK_INDEX, OK_LIB } OpKind;
 
 typedef struct OpInfo {
   const char *name;

@@ -252,3 +252,136 @@ Node *g_unbroadcast(Node *a, Shape sh) {
   Node *s = g_reduce(OP_SUM, a, mask);
   return g_reshape(s, sh);
 }
+
+Node *g_iota(int64_t n, Dtype dt) {
+  Dim d = {n, 0};
+  int64_t ia[MAX_RANK] = {n};
+  return node_intern(OP_IOTA, dt, shape_of(1, &d), NULL, 0, ia, 0, 0, -1, NULL, graph_loc());
+}
+
+/* ---- convolution and pooling (NCHW) ---------------------------------------- */
+
+static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+/* Checks x [N, C, H, W] against w [O, C/g, KH, KW] and gives y's shape. */
+static bool conv_shapes(const Node *x, const Node *w, const int64_t *geo, Shape *y) {
+  int64_t sh = geo[0], sw = geo[1], ph = geo[2], pw = geo[3], dh = geo[4], dw = geo[5], g = geo[6];
+  if (x->sh.rank != 4 || w->sh.rank != 4) {
+    fail("conv2d needs an NCHW input and OIHW weights (rank 4), got %s and %s", tstr(x), tstr(w));
+    return false;
+  }
+  if (x->dt != w->dt || !is_float(x->dt)) {
+    fail("conv2d needs float input and weights of one type, got %s and %s", tstr(x), tstr(w));
+    return false;
+  }
+  for (int i = 1; i < 4; i++)
+    if (x->sh.d[i].b || w->sh.d[i - 1].b || w->sh.d[3].b) {
+      fail("only the batch dimension of a convolution's input may depend on the batch");
+      return false;
+    }
+  if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || ph < 0 || pw < 0 || g < 1) {
+    fail("conv2d: stride and dilation must be >= 1, padding >= 0, groups >= 1");
+    return false;
+  }
+  int64_t c = x->sh.d[1].k, o = w->sh.d[0].k;
+  if (c % g || o % g) {
+    fail("conv2d: %lld input and %lld output channels are not divisible by groups=%lld", (long long)c, (long long)o,
+         (long long)g);
+    return false;
+  }
+  if (w->sh.d[1].k != c / g) {
+    fail("conv2d: weights %s need %lld input channels per group (input %s has %lld channels, groups=%lld)", tstr(w),
+         (long long)(c / g), tstr(x), (long long)c, (long long)g);
+    return false;
+  }
+  int64_t oh = conv_out(x->sh.d[2].k, w->sh.d[2].k, sh, ph, dh), ow = conv_out(x->sh.d[3].k, w->sh.d[3].k, sw, pw, dw);
+  if (oh < 1 || ow < 1) {
+    fail("conv2d: a %lldx%lld kernel (dilation %lld) does not fit the %lldx%lld input with padding %lld",
+         (long long)w->sh.d[2].k, (long long)w->sh.d[3].k, (long long)dh, (long long)x->sh.d[2].k,
+         (long long)x->sh.d[3].k, (long long)ph);
+    return false;
+  }
+  Dim d[4] = {x->sh.d[0], {o, 0}, {oh, 0}, {ow, 0}};
+  *y = shape_of(4, d);
+  return true;
+}
+
+static Node *lib2(Op op, Dtype dt, Shape sh, Node *a, Node *b, const int64_t *geo, int ngeo) {
+  int64_t ia[MAX_RANK] = {0};
+  memcpy(ia, geo, sizeof(int64_t) * ngeo);
+  Node *in[2] = {a, b};
+  return build(op, dt, sh, in, b ? 2 : 1, ia, 0);
+}
+
+Node *g_conv2d(Node *x, Node *w, const int64_t *geo) {
+  if (!x || !w) return NULL;
+  Shape y;
+  if (!conv_shapes(x, w, geo, &y)) return NULL;
+  return lib2(OP_CONV2D, x->dt, y, x, w, geo, 7);
+}
+
+Node *g_conv2d_bwd_data(Node *dy, Node *w, const int64_t *geo, Shape xsh) {
+  if (!dy || !w) return NULL;
+  Node probe = {.dt = w->dt, .sh = xsh};
+  Shape y;
+  if (!conv_shapes(&probe, w, geo, &y)) return NULL;
+  if (!shape_eq(&y, &dy->sh))
+    return fail("transposed convolution: input %s does not fit the output %s%s (a forward convolution of that "
+                "output gives %s)", tstr(dy), dtype_name(w->dt), shape_str(&xsh), shape_str(&y));
+  return lib2(OP_CONV2D_BWD_DATA, w->dt, xsh, dy, w, geo, 7);
+}
+
+Node *g_conv2d_bwd_weights(Node *x, Node *dy, const int64_t *geo, Shape wsh) {
+  if (!x || !dy) return NULL;
+  Node probe = {.dt = x->dt, .sh = wsh};
+  Shape y;
+  if (!conv_shapes(x, &probe, geo, &y) || !shape_eq(&y, &dy->sh))
+    return fail("conv2d weight gradient: shapes do not fit");
+  return lib2(OP_CONV2D_BWD_WEIGHTS, x->dt, wsh, x, dy, geo, 7);
+}
+
+static bool pool_shape(const Node *x, const int64_t *geo, Shape *y) {
+  int64_t kh = geo[0], kw = geo[1], sh = geo[2], sw = geo[3], ph = geo[4], pw = geo[5];
+  if (x->sh.rank != 4 || x->sh.d[2].b || x->sh.d[3].b || x->sh.d[1].b) {
+    fail("2-D pooling needs an NCHW input, got %s", tstr(x));
+    return false;
+  }
+  if (!is_float(x->dt)) { fail("pooling needs a float tensor, got %s", tstr(x)); return false; }
+  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw) {
+    fail("pooling: kernel and stride must be >= 1 and padding at most half the kernel");
+    return false;
+  }
+  int64_t oh = (x->sh.d[2].k + 2 * ph - kh) / sh + 1, ow = (x->sh.d[3].k + 2 * pw - kw) / sw + 1;
+  if (oh < 1 || ow < 1 || x->sh.d[2].k + 2 * ph < kh || x->sh.d[3].k + 2 * pw < kw) {
+    fail("pooling: a %lldx%lld window does not fit the %lldx%lld input", (long long)kh, (long long)kw,
+         (long long)x->sh.d[2].k, (long long)x->sh.d[3].k);
+    return false;
+  }
+  Dim d[4] = {x->sh.d[0], x->sh.d[1], {oh, 0}, {ow, 0}};
+  *y = shape_of(4, d);
+  return true;
+}
+
+Node *g_pool(Op op, Node *x, const int64_t *geo) {
+  if (!x) return NULL;
+  Shape y;
+  if (!pool_shape(x, geo, &y)) return NULL;
+  return lib2(op, op == OP_POOLIDX ? DT_I32 : x->dt, y, x, NULL, geo, 6);
+}
+
+Node *g_pool_adjoint(Op op, Node *v, Node *idx, const int64_t *geo, Shape out) {
+  if (!v) return NULL;
+  /* the geometry runs from `big` (the pooled input) to `small` (windows) */
+  Node probe = {.dt = v->dt, .sh = op == OP_GATHER2D ? v->sh : out};
+  Shape small;
+  if (!pool_shape(&probe, geo, &small)) return NULL;
+  Shape have = op == OP_GATHER2D ? idx->sh : v->sh;
+  if (!shape_eq(&small, &have))
+    return fail("%s: %s does not fit the pooling of %s%s", op_info[op].name, tstr(op == OP_GATHER2D ? idx : v),
+                dtype_name(v->dt), shape_str(&probe.sh));
+  if (idx && (idx->dt != DT_I32 || !shape_eq(&idx->sh, &small)))
+    return fail("%s: indices %s do not match the pooled values %s", op_info[op].name, tstr(idx), shape_str(&small));
+  return lib2(op, v->dt, out, v, idx, geo, 6);
+}

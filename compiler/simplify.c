@@ -54,6 +54,8 @@ static double fold1(Op op, double x, double attr) {
   case OP_LEAKY_RELU: return x > 0 ? x : attr * x;
   case OP_SOFTPLUS: return log1p(exp(x));
   case OP_ERF: return erf(x);
+  case OP_COS: return cos(x);
+  case OP_SIN: return sin(x);
   default: return NAN;
   }
 }

@@ -107,6 +107,8 @@ static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
   case OP_SQRT: return intrinsic("llvm.sqrt", d, &x, 1);
   case OP_ABS: return intrinsic("llvm.fabs", d, &x, 1);
   case OP_TANH: return libm("tanh", d, x);
+  case OP_COS: return intrinsic("llvm.cos", d, &x, 1);
+  case OP_SIN: return intrinsic("llvm.sin", d, &x, 1);
   case OP_ERF: return libm("erf", d, x);
   case OP_SIGMOID: {
     LLVMValueRef e = intrinsic("llvm.exp", d, (LLVMValueRef[]){LLVMBuildFNeg(b, x, "")}, 1);
@@ -337,6 +339,61 @@ static void emit_matmul(const Node *n, Buf *bufs) {
   LLVMBuildCall2(cg.b, fty, f, args, 13, "");
 }
 
+/* An i64 array on the stack holding vals (a geometry struct for the runtime). */
+static LLVMValueRef geo_struct(LLVMValueRef *vals, int n) {
+  LLVMValueRef a = LLVMBuildArrayAlloca(cg.b, cg.i64, ci64(n), "geo");
+  for (int i = 0; i < n; i++) LLVMBuildStore(cg.b, vals[i], LLVMBuildGEP2(cg.b, cg.i64, a, (LLVMValueRef[]){ci64(i)}, 1, ""));
+  return a;
+}
+
+static void emit_lib(const Node *n, Buf *bufs) {
+  Dtype d = n->dt == DT_I32 ? n->in[0]->dt : n->dt;
+  const char *sfx = d == DT_F64 ? "_f64" : "_f32";
+  LLVMValueRef out = bufs[n->id].ptr, a = bufs[n->in[0]->id].ptr, b = n->nin > 1 ? bufs[n->in[1]->id].ptr : NULL;
+  LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr};
+  LLVMTypeRef fty;
+  const char *fname;
+  LLVMValueRef geo;
+  if (n->op == OP_CONV2D || n->op == OP_CONV2D_BWD_DATA || n->op == OP_CONV2D_BWD_WEIGHTS) {
+    const Shape *xs = n->op == OP_CONV2D_BWD_DATA ? &n->sh : &n->in[0]->sh;
+    const Shape *ws = n->op == OP_CONV2D_BWD_WEIGHTS ? &n->sh : &n->in[1]->sh;
+    const Shape *ys = n->op == OP_CONV2D ? &n->sh : n->op == OP_CONV2D_BWD_DATA ? &n->in[0]->sh : &n->in[1]->sh;
+    LLVMValueRef v[16] = {dimval(xs->d[0]), dimval(xs->d[1]), dimval(xs->d[2]), dimval(xs->d[3]),
+                          dimval(ws->d[0]), dimval(ws->d[2]), dimval(ws->d[3]), dimval(ys->d[2]), dimval(ys->d[3])};
+    for (int i = 0; i < 7; i++) v[9 + i] = ci64(n->ia[i]);
+    geo = geo_struct(v, 16);
+    fname = n->op == OP_CONV2D ? "nnrt_conv2d" : n->op == OP_CONV2D_BWD_DATA ? "nnrt_conv2d_bwd_data" : "nnrt_conv2d_bwd_weights";
+  } else {
+    bool big_out = n->op == OP_UNPOOL || n->op == OP_AVGPOOL_BWD;
+    const Shape *big = big_out ? &n->sh : &n->in[0]->sh;
+    const Shape *small = big_out ? &n->in[0]->sh : &n->sh;
+    LLVMValueRef v[12] = {dimval(big->d[0]), dimval(big->d[1]), dimval(big->d[2]), dimval(big->d[3]),
+                          dimval(small->d[2]), dimval(small->d[3])};
+    for (int i = 0; i < 6; i++) v[6 + i] = ci64(n->ia[i]);
+    geo = geo_struct(v, 12);
+    switch (n->op) {
+    case OP_MAXPOOL: case OP_POOLIDX: {
+      /* one runtime call makes both values and indices; the other half of
+       * this node's buffer holds the part not asked for */
+      LLVMValueRef half = LLVMBuildMul(cg.b, numel(&n->sh), ci64(8), "");
+      LLVMValueRef other = LLVMBuildGEP2(cg.b, cg.i8, out, &half, 1, "");
+      LLVMValueRef vals = n->op == OP_MAXPOOL ? out : other, idx = n->op == OP_MAXPOOL ? other : out;
+      LLVMValueRef f = rt_fn(arena_printf("nnrt_maxpool2d%s", sfx), cg.vd, ps, 4, &fty);
+      LLVMBuildCall2(cg.b, fty, f, (LLVMValueRef[]){geo, vals, idx, a}, 4, "");
+      return;
+    }
+    case OP_UNPOOL: fname = "nnrt_unpool2d"; break;
+    case OP_GATHER2D: fname = "nnrt_gather2d"; break;
+    case OP_AVGPOOL: fname = "nnrt_avgpool2d"; break;
+    default: fname = "nnrt_avgpool2d_bwd"; break;
+    }
+  }
+  int na = b ? 4 : 3;
+  LLVMValueRef f = rt_fn(arena_printf("%s%s", fname, sfx), cg.vd, ps, na, &fty);
+  LLVMValueRef args[4] = {geo, out, a, b};
+  LLVMBuildCall2(cg.b, fty, f, args, (unsigned)na, "");
+}
+
 static void emit_node(const Node *n, Buf *bufs) {
   Dtype d = n->dt;
   LLVMValueRef out = bufs[n->id].ptr;
@@ -370,6 +427,7 @@ static void emit_node(const Node *n, Buf *bufs) {
     return;
   }
   case OK_ROW: emit_row(n, bufs); return;
+  case OK_LIB: emit_lib(n, bufs); return;
   case OK_MATMUL: emit_matmul(n, bufs); return;
   case OK_MOVE: {
     const Node *x = n->in[0];
@@ -455,6 +513,12 @@ static void emit_node(const Node *n, Buf *bufs) {
       loop_end(&l);
       return;
     }
+    if (n->op == OP_IOTA) {
+      Loop l = loop_begin(numel(&n->sh), "iota");
+      store(d, isf(d) ? LLVMBuildSIToFP(cg.b, l.i, ty(d), "") : LLVMBuildTrunc(cg.b, l.i, ty(d), ""), out, l.i);
+      loop_end(&l);
+      return;
+    }
     if (n->op == OP_ARGMAX) {
       Dtype xd = x->dt;
       LLVMValueRef last = dimval(x->sh.d[x->sh.rank - 1]);
@@ -487,7 +551,8 @@ static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef 
   for (int i = 0; i < cap; i++) out_slot[i] = -1;
   for (int i = 0; i < k->nouts; i++) {
     Node *n = k->outs[i].node;
-    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && out_slot[n->id] < 0 && !k->outs[i].deferred)
+    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && n->op != OP_MAXPOOL && n->op != OP_POOLIDX &&
+        out_slot[n->id] < 0 && !k->outs[i].deferred)
       out_slot[n->id] = k->outs[i].slot;
   }
   /* constants are folded into loops, except where a consumer needs memory */
@@ -516,11 +581,36 @@ static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef 
       continue;
     }
     LLVMValueRef bytes = LLVMBuildMul(cg.b, numel(&n->sh), ci64((int64_t)dsize(n->dt)), "");
+    if (n->op == OP_MAXPOOL || n->op == OP_POOLIDX) bytes = LLVMBuildMul(cg.b, numel(&n->sh), ci64(12), "");
     bytes = LLVMBuildAnd(cg.b, LLVMBuildAdd(cg.b, bytes, ci64(63), ""), ci64(~(int64_t)63), "");
     if (scratch) bufs[n->id].ptr = LLVMBuildGEP2(cg.b, cg.i8, scratch, &total, 1, "t");
     total = LLVMBuildAdd(cg.b, total, bytes, "");
   }
   return total;
+}
+
+/* --check-numerics: after a float op, `if (ctx->check_numerics)
+ * nnrt_check_finite(ctx, out, numel, dtype, site)`; site numbers index
+ * check_sites, which nnc_setup hands to the runtime (nnrt_site). */
+static Node **check_sites; static int nchecks, capchecks;
+
+static void emit_check(Node *n, Buf *bufs) {
+  OpKind kd = op_info[n->op].kind;
+  if (!isf(n->dt) || kd == OK_LEAF || n->op == OP_RESHAPE || !bufs[n->id].ptr) return;
+  LLVMValueRef ctx = LLVMGetParam(cg.fn, 0);
+  LLVMValueRef flagp = LLVMBuildGEP2(cg.b, cg.i8, ctx, (LLVMValueRef[]){ci64(NNRT_CTX_CHECK_NUMERICS)}, 1, "");
+  LLVMValueRef on = LLVMBuildICmp(cg.b, LLVMIntNE, LLVMBuildLoad2(cg.b, cg.i32, flagp, "check"), ci32(0), "");
+  LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "check");
+  LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "checked");
+  LLVMBuildCondBr(cg.b, on, check, cont);
+  LLVMPositionBuilderAtEnd(cg.b, check);
+  LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.i64, cg.i32, cg.i32}, fty;
+  LLVMValueRef f = rt_fn("nnrt_check_finite", cg.vd, ps, 5, &fty);
+  LLVMValueRef args[] = {ctx, bufs[n->id].ptr, numel(&n->sh), ci32(n->dt == DT_F64 ? NNRT_F64 : NNRT_F32), ci32(nchecks)};
+  LLVMBuildCall2(cg.b, fty, f, args, 5, "");
+  LLVMBuildBr(cg.b, cont);
+  LLVMPositionBuilderAtEnd(cg.b, cont);
+  PUSH(check_sites, nchecks, capchecks, n);
 }
 
 static void emit_kernel(Kernel *k) {
@@ -539,7 +629,10 @@ static void emit_kernel(Kernel *k) {
   cg.batch = LLVMGetParam(cg.fn, 3);
   memset(bufs, 0, sizeof(Buf) * (graph_node_count() + 1));
   plan(k, bufs, slots, scratch);
-  for (int i = 0; i < k->nsched; i++) emit_node(k->sched[i], bufs);
+  for (int i = 0; i < k->nsched; i++) {
+    emit_node(k->sched[i], bufs);
+    emit_check(k->sched[i], bufs);
+  }
   /* outputs that are leaves, constants or shared need a copy into their slot */
   for (int i = 0; i < k->nouts; i++) {
     Node *n = k->outs[i].node;
@@ -671,6 +764,14 @@ static void emit_setup(Program *p) {
     LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr, cg.i64, cg.i64};
     call_rt("nnrt_info_row", ps, (LLVMValueRef[]){P, str(r->name), str(r->kind), str(r->shape), ci64(r->params), ci64(r->flops)}, 6);
   }
+  for (int i = 0; i < nchecks; i++) {
+    const Node *n = check_sites[i];
+    const Loc *l = &n->loc;
+    const char *where = l->file ? arena_printf("%s:%d:%d", l->file->path, l->line, l->col) : "<builtin>";
+    LLVMTypeRef ps[] = {cg.ptr, cg.i32, cg.ptr, cg.ptr, cg.ptr};
+    call_rt("nnrt_site", ps, (LLVMValueRef[]){P, ci32(i), str(where), str(op_info[n->op].name),
+                                             str(arena_printf("%s%s", dtype_name(n->dt), shape_str(&n->sh)))}, 5);
+  }
   LLVMBuildRetVoid(cg.b);
   /* main */
   LLVMTypeRef mp[] = {cg.i32, cg.ptr};
@@ -702,6 +803,7 @@ static LLVMTargetMachineRef target_machine(int opt) {
 }
 
 void *codegen_module(Program *p, const CodegenOptions *o) {
+  nchecks = 0;
   cg.ctx = LLVMContextCreate();
   cg.mod = LLVMModuleCreateWithNameInContext(p->source, cg.ctx);
   cg.b = LLVMCreateBuilderInContext(cg.ctx);
@@ -723,8 +825,11 @@ void *codegen_module(Program *p, const CodegenOptions *o) {
   emit_kernel(&p->train_k);
   emit_kernel(&p->eval_k);
   emit_setup(p);
-  if (o->cuda_arch) /* nnc build --cuda: the GPU kernels ride along (codegen/nvptx.c) */
-    nvptx_attach(p, cg.mod, nvptx_emit(p, o->cuda_arch, o->opt_level));
+  if (o->cuda_arch) { /* nnc build --cuda: the GPU kernels ride along (codegen/nvptx.c) */
+    char *ptx = nvptx_emit(p, o->cuda_arch, o->opt_level);
+    if (!ptx) return NULL;
+    nvptx_attach(p, cg.mod, ptx);
+  }
   char *err = NULL;
   if (LLVMVerifyModule(cg.mod, LLVMReturnStatusAction, &err)) {
     fprintf(stderr, "%s\n", err);

@@ -777,8 +777,10 @@ static void emit_kernel(Kernel *k, Plan *pl) {
 
 /* The optimizer step of runtime/optim.c, one thread per element; `kind` is
  * NnrtOptKind (sgd 0, momentum 1, nesterov 2, adagrad 3, adadelta 4,
- * rmsprop 5, adam 6, adamw 7); hyper-parameters arrive as double and are
- * rounded to the parameter's type, as the CPU step does. */
+ * rmsprop 5, adam 6, adamw 7).  Arguments after kind: lr, l2 (weight decay
+ * added to the gradient), wd (AdamW's decoupled decay), momentum, eps, rho,
+ * beta1, beta2 and Adam's bias corrections 1/(1-beta^t), all double and
+ * rounded to the parameter's type here, as the CPU step does. */
 static void emit_optimizer(Dtype d) {
   LLVMTypeRef ps[17] = {px.ptr, px.ptr, px.ptr, px.ptr, px.i64, px.i32};
   for (int i = 6; i < 16; i++) ps[i] = px.f64;
@@ -789,7 +791,7 @@ static void emit_optimizer(Dtype d) {
     h[i] = LLVMGetParam(f, (unsigned)(6 + i));
     if (d == DT_F32) h[i] = LLVMBuildFPTrunc(B, h[i], px.f32, "");
   }
-  LLVMValueRef lr = h[0], l2 = h[1], decay = h[2], mu = h[3], eps = h[4], rho = h[5], b1 = h[6], b2 = h[7], ic1 = h[8], ic2 = h[9];
+  LLVMValueRef lr = h[0], l2 = h[1], decay = fmul(h[0], h[2]) /* lr * adamw's wd */, mu = h[3], eps = h[4], rho = h[5], b1 = h[6], b2 = h[7], ic1 = h[8], ic2 = h[9];
   LLVMValueRef one = cfl(1, d);
   Loop l = grid_loop(n);
   LLVMValueRef pp = gep(ty(d), P, l.i), gp = gep(ty(d), G, l.i), s0p = gep(ty(d), S0, l.i), s1p = gep(ty(d), S1, l.i);
@@ -898,7 +900,23 @@ const char *nvptx_arch(void) {
   return a && *a ? a : "sm_80";
 }
 
+/* Ops with no GPU code yet: a clear error rather than a compiler bug. */
+static bool supported(Program *p) {
+  bool ok = true;
+  Kernel *ks[] = {&p->train_k, &p->eval_k};
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < ks[k]->nsched; i++) {
+      const Node *n = ks[k]->sched[i];
+      if (op_info[n->op].kind == OK_LIB || n->op == OP_SIN || n->op == OP_COS || n->op == OP_IOTA) {
+        fprintf(stderr, "nnc: error: no GPU code for '%s' yet (nnc emit ptx / build --cuda)\n", op_info[n->op].name);
+        return false;
+      }
+    }
+  return ok;
+}
+
 char *nvptx_emit(Program *p, const char *arch, int opt_level) {
+  if (!supported(p)) return NULL;
   px.ctx = LLVMContextCreate();
   px.mod = LLVMModuleCreateWithNameInContext("nnc_cuda", px.ctx);
   px.b = LLVMCreateBuilderInContext(px.ctx);

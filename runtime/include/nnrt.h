@@ -120,6 +120,17 @@ void nnrt_schedule(NnrtProgram *p, int opt, const char *name, int nkw,
 void nnrt_kernels(NnrtProgram *p, NnrtKernel train, NnrtScratchFn train_scratch,
                   NnrtKernel eval, NnrtScratchFn eval_scratch);
 
+/* The GPU code of `nnc build --cuda`: the PTX module and the train and eval
+ * launch schedules (runtime/cuda/schedule.h); used by --device cuda. */
+void nnrt_cuda_program(NnrtProgram *p, const char *ptx, const int64_t *train,
+                       const int64_t *eval);
+
+/* `--check-numerics` site number `site`: the .nn location of the expression
+ * an op came from ("x.nn:12:9"), the op ("log") and its shape ("f32[B, 1]").
+ * Sites are declared 0, 1, 2, ... in order. */
+void nnrt_site(NnrtProgram *p, int site, const char *where, const char *op,
+               const char *shape);
+
 /* One row of `OUT info`: a layer (or op) name, its kind, its output shape
  * as text (e.g. "[B, 256]"), its parameter count and forward FLOPs per
  * sample (0 if unknown). */
@@ -138,6 +149,49 @@ void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
 void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
                 const double *a, int64_t lda, const double *b, int64_t ldb,
                 double beta, double *c, int64_t ldc);
+/* 2-D convolution geometry, NCHW activations and OIHW weights
+ * [o, c/groups, kh, kw]: oh = (h + 2ph - dh(kh-1) - 1)/sh + 1, likewise ow.
+ * The three functions are the forward pass and its two adjoints; together
+ * they are closed under differentiation (conv_transpose2d is bwd_data). */
+typedef struct NnrtConv {
+  int64_t n, c, h, w;      /* input */
+  int64_t o, kh, kw;       /* filters */
+  int64_t oh, ow;          /* output */
+  int64_t sh, sw, ph, pw, dh, dw, groups;
+} NnrtConv;
+void nnrt_conv2d_f32(const NnrtConv *g, float *y, const float *x, const float *w);
+void nnrt_conv2d_bwd_data_f32(const NnrtConv *g, float *dx, const float *dy, const float *w);
+void nnrt_conv2d_bwd_weights_f32(const NnrtConv *g, float *dw, const float *x, const float *dy);
+void nnrt_conv2d_f64(const NnrtConv *g, double *y, const double *x, const double *w);
+void nnrt_conv2d_bwd_data_f64(const NnrtConv *g, double *dx, const double *dy, const double *w);
+void nnrt_conv2d_bwd_weights_f64(const NnrtConv *g, double *dw, const double *x, const double *dy);
+
+/* 2-D pooling geometry over NCHW (kernel kh x kw, stride, zero padding).
+ * Indices are flat positions h*w_in + w inside one (n, c) input plane. */
+typedef struct NnrtPool {
+  int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
+} NnrtPool;
+/* y = max over each window, idx = where it was (the first maximum). */
+void nnrt_maxpool2d_f32(const NnrtPool *g, float *y, int32_t *idx, const float *x);
+void nnrt_maxpool2d_f64(const NnrtPool *g, double *y, int32_t *idx, const double *x);
+/* Max un-pooling: out (n, c, h, w) = zeros, plus v scattered (added) at idx. */
+void nnrt_unpool2d_f32(const NnrtPool *g, float *out, const float *v, const int32_t *idx);
+void nnrt_unpool2d_f64(const NnrtPool *g, double *out, const double *v, const int32_t *idx);
+/* Its adjoint: y (n, c, oh, ow) = x at idx. */
+void nnrt_gather2d_f32(const NnrtPool *g, float *y, const float *x, const int32_t *idx);
+void nnrt_gather2d_f64(const NnrtPool *g, double *y, const double *x, const int32_t *idx);
+/* Average pooling (padding counts as zeros, divisor kh*kw) and its adjoint. */
+void nnrt_avgpool2d_f32(const NnrtPool *g, float *y, const float *x);
+void nnrt_avgpool2d_f64(const NnrtPool *g, double *y, const double *x);
+void nnrt_avgpool2d_bwd_f32(const NnrtPool *g, float *dx, const float *dy);
+void nnrt_avgpool2d_bwd_f64(const NnrtPool *g, double *dx, const double *dy);
+
+/* ctx + NNRT_CTX_CHECK_NUMERICS is an int32, nonzero under --check-numerics:
+ * then a kernel calls nnrt_check_finite on each float op's output, which
+ * reports the first NaN/Inf against site `site` and exits with status 3. */
+#define NNRT_CTX_CHECK_NUMERICS 8
+void nnrt_check_finite(void *ctx, const void *data, int64_t count, int32_t dtype,
+                       int32_t site);
 /* A uniform [0,1) draw from the run's seeded generator (dropout masks). */
 double nnrt_uniform(void *ctx);
 /* A standard normal draw from the same generator (reparameterisation, noise). */
