@@ -338,7 +338,7 @@ static Value *binop(Env *e, Ast *x) {
   case OPC_GE: r = g_binary(OP_GE, na, nb); break;
   case '@':
     r = g_matmul(na, nb, 0, 0);
-    if (r && cur_inst && na->sh.rank == 2) {
+    if (r && cur_inst && training_mode && na->sh.rank == 2) {
       int64_t m = na->sh.d[0].b ? 1 : na->sh.d[0].k;
       cur_inst->flops += 2 * m * na->sh.d[1].k * nb->sh.d[1].k;
     }
@@ -736,7 +736,7 @@ static Value *builtin(const char *name, Args *a) {
     Node *r;
     if (name[4] == '2') {
       r = g_conv2d(x, w, geo);
-      if (r && cur_inst) cur_inst->flops += 2 * shape_numel(&r->sh).k * shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1);
+      if (r && cur_inst && training_mode) cur_inst->flops += 2 * shape_numel(&r->sh).k * shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1);
     } else {
       if (x->sh.rank != 4 || w->sh.rank != 4) {
         diag_error(site->loc, "conv_transpose2d needs NCHW input and [C_in, C_out/groups, kh, kw] weights, got %s and %s", tstr(x), tstr(w));
