@@ -2,8 +2,9 @@
  * arena.c — the compiler's one allocator.
  *
  * Memory comes from big chunks carved front to back; nothing is freed one
- * object at a time; the chunks live until arena_free_all (at exit) or
- * arena_reset (between inputs of a fuzz target).  Every block is zeroed
+ * object at a time; the chunks live until exit (reachable from `current`,
+ * so LeakSanitizer is content) or until arena_reset (between the inputs of
+ * a fuzz target).  Every block is zeroed
  * and 16-byte aligned.  Running out of memory is fatal: there is no caller
  * that could do anything better than stop.
  */
@@ -93,14 +94,6 @@ void arena_push(void ***items, int *n, int *cap, void *x) {
     *cap = ncap;
   }
   (*items)[(*n)++] = x;
-}
-
-void arena_free_all(void) {
-  while (current) {
-    Chunk *next = current->next;
-    free(current);
-    current = next;
-  }
 }
 
 void arena_reset(void) {

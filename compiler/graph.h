@@ -111,16 +111,49 @@ typedef struct KOut {
   bool deferred;     /* written after everything else (the slot is also read) */
 } KOut;
 
+/* A run of the schedule that becomes one loop nest (fuse.c). */
+typedef struct Group {
+  Node **nodes; int n, cap;
+  Shape space;      /* iteration space of a fused group */
+  bool fused;       /* element-wise members in one loop */
+  bool closed;      /* ends with a reduction over the space */
+  const char *why;  /* why the next node did not join */
+} Group;
+
+/* Where each scratch buffer lives (memplan.c). */
+typedef struct MemPlan {
+  char *arena;           /* by node id: 0 none, 1 batch arena, 2 fixed arena */
+  int64_t *off;          /* bytes per unit of B (arena 1) or bytes (arena 2) */
+  int64_t totalB, total0; /* the block is totalB·B + total0 bytes */
+  int64_t naiveB, naive0; /* without reuse */
+  int nbufs;
+} MemPlan;
+
 typedef struct Kernel {
   const char *name; /* "train", "eval" */
   KOut *outs; int nouts, capouts;
   Node **sched; int nsched; /* computed by kernel_schedule: post-order */
+  Group *groups; int ngroups; /* computed by fuse_kernel */
+  char *stored;     /* by node id: the value needs memory */
+  char *needs_mem;  /* by node id: a constant some consumer reads from memory */
+  MemPlan *plan;    /* computed by memplan_kernel */
 } Kernel;
 
 void kernel_add_out(Kernel *k, Node *n, int slot, const char *label);
 void kernel_schedule(Kernel *k);       /* DFS post-order from outputs (DCE) */
 void kernel_print(const Kernel *k, FILE *out, bool grads_only);
 void verify_kernel(const Kernel *k);   /* IR invariants; nnc_unreachable on a bug */
+
+/* ---- fuse.c ------------------------------------------------------------ */
+
+extern bool fusion_enabled;
+void fuse_kernel(Kernel *k);
+void fuse_print(const Kernel *k, FILE *out);  /* `nnc emit fused` */
+
+/* ---- memplan.c ---------------------------------------------------------- */
+
+void memplan_kernel(Kernel *k);
+void memplan_print(const Kernel *k, int64_t batch, FILE *out); /* `nnc emit memplan` */
 
 /* ---- simplify.c -------------------------------------------------------- */
 
@@ -182,6 +215,7 @@ typedef struct Program {
   SlotDesc **slots; int nslots, capslots;
   DataSrc **srcs; int nsrcs, capsrcs;
   Kernel train_k, eval_k;
+  Kernel train_chk, eval_chk; /* unfused copies that check every op (--check-numerics) */
   Node *loss;        /* the forward loss */
   Ast *optimizer;    /* call expr: sgd(lr=0.5, ...) */
   Ast *schedule;     /* or NULL */

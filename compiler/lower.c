@@ -58,6 +58,8 @@ struct Inst {
 static Module *mod;
 static Value poison; /* bound to a name whose value failed: silences follow-on errors */
 static bool training_mode;          /* which program is being lowered: train or eval kernel */
+static Value *show_value;           /* `show = ...;` of the train block (inference mode) */
+static Ast *show_at;
 typedef struct StateUpd { int slot; Node *node; const char *name; } StateUpd;
 static StateUpd *upd; static int nupd, capupd; /* state assignments made in training mode */
 static Program *prog;
@@ -1382,6 +1384,10 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
       const char *k = s->name;
       bool key = !strcmp(k, "optimizer") || !strcmp(k, "schedule") || !strcmp(k, "epochs") || !strcmp(k, "batch") ||
                  !strcmp(k, "seed");
+      if (!strcmp(k, "show")) { /* what `OUT show` draws: evaluated in inference mode */
+        if (!first) show_value = eval(tenv, s->a), show_at = s->a;
+        continue;
+      }
       if (key && !first) continue; /* settings are read once, in the first pass */
       if (!strcmp(k, "optimizer")) {
         if (check_hyper_call(s->a, "optimizer", known_optimizer) && hyper_eval(s->a, &prog->opt)) prog->optimizer = s->a;
@@ -1545,6 +1551,17 @@ Program *lower_program(Module *m, bool with_grads) {
       kernel_add_out(&prog->train_k, gi, prog->nslots - 1, gs->name);
     }
   }
+  if (show_value) {
+    Node *n = show_value->k == V_TENSOR ? show_value->n : NULL;
+    if (!n || n->sh.rank < 2 || n->sh.d[0].b != 1 || n->sh.d[0].k != 1 || (n->dt != DT_F32 && n->dt != DT_F64)) {
+      diag_error(show_at->loc, "'show' must be a float tensor with the batch first, like forward(x), found %s",
+                 vkind_name(show_value));
+      return NULL;
+    }
+    SlotDesc *ss = new_slot(NNRT_SLOT_OUTPUT, "show", n->dt, n->sh);
+    ss->what = "show";
+    kernel_add_out(&prog->eval_k, n, prog->nslots - 1, "show");
+  }
   /* new values of state (running statistics), written after the step */
   for (int i = 0; i < nupd; i++) {
     kernel_add_out(&prog->train_k, upd[i].node, upd[i].slot, arena_printf("state %s", upd[i].name));
@@ -1562,6 +1579,22 @@ Program *lower_program(Module *m, bool with_grads) {
   }
   kernel_schedule(&prog->train_k);
   kernel_schedule(&prog->eval_k);
+  fuse_kernel(&prog->train_k);
+  fuse_kernel(&prog->eval_k);
+  memplan_kernel(&prog->train_k);
+  memplan_kernel(&prog->eval_k);
+  /* --check-numerics runs unfused copies, so every op's value is in memory */
+  bool fuse_saved = fusion_enabled;
+  fusion_enabled = false;
+  prog->train_chk = prog->train_k;
+  prog->train_chk.name = "train_checked";
+  prog->eval_chk = prog->eval_k;
+  prog->eval_chk.name = "eval_checked";
+  fuse_kernel(&prog->train_chk);
+  fuse_kernel(&prog->eval_chk);
+  memplan_kernel(&prog->train_chk);
+  memplan_kernel(&prog->eval_chk);
+  fusion_enabled = fuse_saved;
   verify_kernel(&prog->train_k);
   verify_kernel(&prog->eval_k);
   return diag_error_count() ? NULL : prog;

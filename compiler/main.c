@@ -22,9 +22,10 @@ static void usage(FILE *f) {
           "usage: nnc build FILE.nn [-o OUT] [-O0|-O1|-O2|-O3]   compile to a native executable\n"
           "       nnc check FILE.nn                             report diagnostics only\n"
           "       nnc emit KIND FILE.nn [-O0..-O3]               dump a phase to stdout\n"
-          "             KIND: tokens ast ir grad llvm asm ptx\n"
+          "             KIND: tokens ast ir grad fused memplan llvm asm ptx\n"
           "       nnc --help | --version\n"
           "options: --no-simplify   build the graph without algebraic rewrites\n"
+          "         --no-fuse       one loop per op (no operator fusion)\n"
           "         --cuda          also embed GPU kernels (PTX for $NNC_CUDA_ARCH, default sm_80);\n"
           "                         the executable then takes --device cuda\n"
           "The executable it builds: OUT train|eval|info|gradcheck [--help]\n");
@@ -57,6 +58,8 @@ int main(int argc, char **argv) {
 #else
       return bad_usage("--cuda: this nnc was built without CUDA support (configure with -DNNC_CUDA=ON)");
 #endif
+    } else if (!strcmp(a, "--no-fuse")) {
+      fusion_enabled = false;
     } else if (!strcmp(a, "--no-simplify")) {
       simplify_enabled = false;
     } else if (a[0] == '-' && a[1]) {
@@ -74,7 +77,7 @@ int main(int argc, char **argv) {
   if (!cmd) return bad_usage("no command given");
   if (strcmp(cmd, "build") && strcmp(cmd, "check") && strcmp(cmd, "emit"))
     return bad_usage(arena_printf("unknown command '%s'", cmd));
-  static const char *kinds[] = {"tokens", "ast", "ir", "grad", "llvm", "asm", "ptx", NULL};
+  static const char *kinds[] = {"tokens", "ast", "ir", "grad", "fused", "memplan", "llvm", "asm", "ptx", NULL};
   if (!strcmp(cmd, "emit")) {
     if (!kind) return bad_usage("emit needs a KIND");
     bool ok = false;
@@ -109,6 +112,16 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "check")) return 0;
   if (kind && !strcmp(kind, "ir")) { kernel_print(&p->eval_k, stdout, false); return 0; }
   if (kind && !strcmp(kind, "grad")) { kernel_print(&p->train_k, stdout, false); return 0; }
+  if (kind && !strcmp(kind, "memplan")) {
+    memplan_print(&p->train_k, p->batch, stdout);
+    memplan_print(&p->eval_k, p->batch, stdout);
+    return 0;
+  }
+  if (kind && !strcmp(kind, "fused")) {
+    fuse_print(&p->train_k, stdout);
+    fuse_print(&p->eval_k, stdout);
+    return 0;
+  }
   if (kind && !strcmp(kind, "ptx")) {
     char *ptx = nvptx_emit(p, nvptx_arch(), opts.opt_level);
     if (!ptx) return 1;

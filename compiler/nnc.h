@@ -28,9 +28,9 @@ char *arena_strndup(const char *s, size_t n);
 char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Append x to a growable array of pointers living in the arena. */
 void arena_push(void ***items, int *n, int *cap, void *x);
-/* Free every chunk: all arena pointers die (exit, or between fuzz inputs). */
-void arena_free_all(void);
-void arena_reset(void); /* the same, but keeps one chunk for reuse */
+/* Free everything allocated so far (one chunk is kept, zeroed, for reuse):
+ * every arena pointer dies.  For fuzz targets, between inputs. */
+void arena_reset(void);
 #define PUSH(arr, n, cap, x) arena_push((void ***)&(arr), &(n), &(cap), (void *)(x))
 
 /* ---- diag.c ----------------------------------------------------------- */

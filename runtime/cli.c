@@ -1,12 +1,14 @@
 /*
  * cli.c — nnrt_main: runs the generated setup, parses the command line and
- * dispatches to train / eval / info / gradcheck.
+ * dispatches to train / eval / info / gradcheck / show.
  *
- *   OUT train [--epochs N] [--batch N] [--lr X] [--seed N] [--save FILE]
+ *   OUT train [--epochs N] [--batch N] [--lr X] [--seed N] [--valid X] [--limit N] [--save FILE]
  *             [--resume FILE] [--log FILE.csv] [--plot FILE.svg] [--quiet] [--threads N]
- *   OUT eval [--load FILE] [--batch N] [--threads N]
+ *   OUT eval [--load FILE] [--batch N] [--valid X] [--threads N]
  *   OUT info
+ *   OUT show [--load FILE] [--count N] [-o FILE.png]
  *   OUT gradcheck [--eps X] [--tol X] [--batch N] [--seed N]
+ *   (train, eval and gradcheck also take --device cpu|cuda; runtime/cuda)
  *   OUT --help
  * Flags take "--flag value" or "--flag=value".
  *
@@ -24,25 +26,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8 };
+#ifdef NNRT_CUDA
+#include "cuda/cuda.h"
+#else /* a runtime built without the GPU path */
+static int nnrt_cuda_select(NnrtProgram *p) {
+  (void)p;
+  fprintf(stderr, "error: --device cuda: this runtime was built without CUDA support (NNC_CUDA=OFF)\n");
+  return -1;
+}
+static int nnrt_cuda_cmd_train(NnrtProgram *p, const NnrtOptions *o) { (void)p, (void)o; return 1; }
+#endif
+
+enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8, C_SHOW = 16 };
 
 typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
-               F_THREADS, F_EPS, F_TOL } FlagId;
+               F_THREADS, F_EPS, F_TOL, F_VALID, F_DEVICE, F_CHECK_NUMERICS,
+               F_LIMIT, F_COUNT, F_OUT } FlagId;
 
 static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
   {"epochs", F_EPOCHS, C_TRAIN, true},
   {"batch", F_BATCH, C_TRAIN | C_EVAL | C_GRADCHECK, true},
   {"lr", F_LR, C_TRAIN, true},
-  {"seed", F_SEED, C_TRAIN | C_EVAL | C_GRADCHECK, true},
+  {"seed", F_SEED, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW, true},
   {"save", F_SAVE, C_TRAIN, true},
   {"resume", F_RESUME, C_TRAIN, true},
-  {"load", F_LOAD, C_EVAL, true},
+  {"load", F_LOAD, C_EVAL | C_SHOW, true},
   {"log", F_LOG, C_TRAIN, true},
   {"plot", F_PLOT, C_TRAIN, true},
   {"quiet", F_QUIET, C_TRAIN | C_EVAL | C_GRADCHECK | C_INFO, false},
-  {"threads", F_THREADS, C_TRAIN | C_EVAL | C_GRADCHECK, true},
+  {"threads", F_THREADS, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW, true},
   {"eps", F_EPS, C_GRADCHECK, true},
   {"tol", F_TOL, C_GRADCHECK, true},
+  {"valid", F_VALID, C_TRAIN | C_EVAL, true},
+  {"device", F_DEVICE, C_TRAIN | C_EVAL | C_GRADCHECK, true},
+  {"check-numerics", F_CHECK_NUMERICS, C_TRAIN | C_EVAL | C_GRADCHECK, false},
+  {"limit", F_LIMIT, C_TRAIN, true},
+  {"count", F_COUNT, C_SHOW, true},
+  {"out", F_OUT, C_SHOW, true}, /* also -o */
 };
 
 static void usage(FILE *f, const char *prog) {
@@ -55,23 +75,36 @@ static void usage(FILE *f, const char *prog) {
           "    --batch N       mini-batch size (>= samples: full batch; 1: SGD)\n"
           "    --lr X          base learning rate of every optimizer\n"
           "    --seed N        seed for initialisation, shuffling and dropout\n"
+          "    --valid X       hold out fraction X of the train split for validation\n"
+          "    --limit N       train on the first N training samples only (quick runs)\n"
           "    --save FILE     save a safetensors checkpoint after every epoch\n"
           "    --resume FILE   continue from a checkpoint (and keep saving to it)\n"
-          "    --log FILE.csv  write epoch,loss,accuracy,lr,seconds per epoch\n"
+          "    --log FILE.csv  write epoch,loss,accuracy,lr,seconds,... per epoch\n"
           "    --plot FILE.svg draw the loss and accuracy curves (SVG) after training\n"
           "    --quiet         no progress output, only the final line\n"
           "    --threads N     OpenMP/oneDNN threads\n"
+          "    --device D      cpu (default) or cuda (train, eval, gradcheck; needs nnc build --cuda)\n"
+          "    --check-numerics  stop at the first op that makes a NaN/Inf, naming its .nn line\n"
+          "                    (train, eval, gradcheck; CPU)\n"
           "  eval       evaluate weights on the train and test data\n"
           "    --load FILE     checkpoint to evaluate (default: fresh initialisation)\n"
+          "    --valid X       validation fraction (default: the checkpoint's, else the program's)\n"
           "    --batch N       evaluation batch size\n"
           "  info       print the layers, shapes, parameter counts and FLOPs\n"
+          "  show       draw the first test samples next to the train block's `show = ...;`\n"
+          "             output, evaluated in inference mode, as a PNG grid\n"
+          "    --load FILE     checkpoint to draw (default: fresh initialisation)\n"
+          "    --count N       samples drawn (default 16)\n"
+          "    -o FILE.png     where to write it (default show.png)\n"
           "  gradcheck  compare symbolic gradients with finite differences\n"
           "    --eps X         finite-difference step (default 1e-6)\n"
           "    --tol X         relative tolerance (default 1e-5)\n"
           "\n"
           "The last line of train and eval is key=value pairs, e.g.\n"
           "  epoch=10 loss=0.31 accuracy=0.89 test_loss=0.35 test_accuracy=0.87\n"
-          "exit status: 0 ok, 1 error, 2 usage error, 3 loss became nan\n",
+          "(a validation split adds val_loss= val_accuracy= before test_loss=)\n"
+          "exit status: 0 ok, 1 error, 2 usage error, 3 loss became nan (or, with\n"
+          "--check-numerics, an op produced nan/inf)\n",
           prog);
 }
 
@@ -118,11 +151,23 @@ static bool parse_pos(const char *v, double *out) {
   return true;
 }
 
+static bool parse_fraction(const char *v, double *out) {
+  if (!v || !*v)
+    return false;
+  errno = 0;
+  char *end;
+  double x = strtod(v, &end);
+  if (errno || *end || !(x >= 0 && x < 1))
+    return false;
+  *out = x;
+  return true;
+}
+
 /* Parse argv[2..] into o; returns 0 or the usage exit code. */
 static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
   const char *prog = argv[0], *cmdname = argv[1];
   for (int i = 2; i < argc; i++) {
-    const char *arg = argv[i];
+    const char *arg = strcmp(argv[i], "-o") == 0 ? "--out" : argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
       usage(stdout, prog);
       return -1;
@@ -160,6 +205,8 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_LR: ok = parse_pos(v, &o->lr); break;
     case F_EPS: ok = parse_pos(v, &o->eps); break;
     case F_TOL: ok = parse_pos(v, &o->tol); break;
+    case F_VALID: ok = parse_fraction(v, &o->valid); o->has_valid = true; break;
+    case F_DEVICE: o->device = v; ok = !strcmp(v, "cpu") || !strcmp(v, "cuda"); break;
     case F_SEED: ok = parse_u64(v, &o->seed); o->has_seed = true; break;
     case F_SAVE: o->save = v; ok = *v; break;
     case F_RESUME: o->resume = v; ok = *v; break;
@@ -167,6 +214,10 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_LOG: o->log = v; ok = *v; break;
     case F_PLOT: o->plot = v; ok = *v; break;
     case F_QUIET: o->quiet = true; break;
+    case F_CHECK_NUMERICS: o->check_numerics = true; break;
+    case F_LIMIT: ok = parse_int(v, 1, &o->limit); break;
+    case F_COUNT: ok = parse_int(v, 1, &o->count) && o->count <= 4096; break;
+    case F_OUT: o->out = v; ok = *v; break;
     }
     if (!ok)
       return usage_error(prog, "bad value '%s' for --%s", v, flags[f].name);
@@ -187,9 +238,10 @@ int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
   int cmd = strcmp(argv[1], "train") == 0 ? C_TRAIN
           : strcmp(argv[1], "eval") == 0 ? C_EVAL
           : strcmp(argv[1], "info") == 0 ? C_INFO
-          : strcmp(argv[1], "gradcheck") == 0 ? C_GRADCHECK : 0;
+          : strcmp(argv[1], "gradcheck") == 0 ? C_GRADCHECK
+          : strcmp(argv[1], "show") == 0 ? C_SHOW : 0;
   if (!cmd)
-    return usage_error(prog, "unknown command '%s'%s (expected train, eval, info or gradcheck)",
+    return usage_error(prog, "unknown command '%s'%s (expected train, eval, info, gradcheck or show)",
                        argv[1], "");
   NnrtOptions o = {.epochs = -1, .batch = -1, .lr = -1, .eps = -1, .tol = -1};
   int rc = parse_flags(argc, argv, cmd, &o);
@@ -211,12 +263,18 @@ int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
     return 1;
   }
   if (o.threads > 0)
-    omp_set_num_threads(o.threads);
+    nnrt_threads_set(o.threads);
+  bool gpu = o.device && !strcmp(o.device, "cuda");
+  if (gpu && nnrt_cuda_select(p) != 0) {
+    nnrt_program_free(p);
+    return 1;
+  }
   switch (cmd) {
-  case C_TRAIN: rc = nnrt_cmd_train(p, &o); break;
+  case C_TRAIN: rc = gpu ? nnrt_cuda_cmd_train(p, &o) : nnrt_cmd_train(p, &o); break;
   case C_EVAL: rc = nnrt_cmd_eval(p, &o); break;
   case C_INFO: rc = nnrt_cmd_info(p, &o); break;
   case C_GRADCHECK: rc = nnrt_cmd_gradcheck(p, &o); break;
+  case C_SHOW: rc = nnrt_cmd_show(p, &o); break;
   }
   fflush(stdout);
   nnrt_program_free(p);

@@ -1,7 +1,9 @@
 /*
  * eval.c — evaluation with the eval kernel (inference mode) and the `eval`
  * command, which prints the same machine-readable line as the end of
- * `train`: `loss=X accuracy=Y test_loss=X test_accuracy=Y`.
+ * `train`: `loss=X accuracy=Y [val_loss=X val_accuracy=Y] test_loss=X
+ * test_accuracy=Y`.  A --load'ed checkpoint's seed and validation fraction
+ * are used, so its splits (and normalisation) are those it was trained on.
  *
  * Invariants: samples are visited in file order in batches of s->B, and
  * the eval kernel draws from its own generator, reseeded from the run's
@@ -34,8 +36,11 @@ void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *
 void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m) {
   m->has_accuracy = s->correct_slot >= 0;
   m->has_test = s->test.present;
+  m->has_val = s->valid.present;
   if (!test_only && s->train.present)
     nnrt_eval_split(s, &s->train, &m->loss, &m->accuracy);
+  if (s->valid.present)
+    nnrt_eval_split(s, &s->valid, &m->val_loss, &m->val_accuracy);
   if (s->test.present)
     nnrt_eval_split(s, &s->test, &m->test_loss, &m->test_accuracy);
 }
@@ -46,6 +51,11 @@ void nnrt_print_result(const NnrtMetrics *m, int64_t epoch) {
   printf("loss=%.6g", m->loss);
   if (m->has_accuracy)
     printf(" accuracy=%.6g", m->accuracy);
+  if (m->has_val) {
+    printf(" val_loss=%.6g", m->val_loss);
+    if (m->has_accuracy)
+      printf(" val_accuracy=%.6g", m->val_accuracy);
+  }
   if (m->has_test) {
     printf(" test_loss=%.6g", m->test_loss);
     if (m->has_accuracy)
@@ -61,10 +71,14 @@ int nnrt_cmd_eval(NnrtProgram *p, const NnrtOptions *o) {
     return 1;
   }
   NnrtCkpt *c = NULL;
+  NnrtOptions lo;
   int64_t B = o->batch > 0 ? o->batch : p->batch;
   if (o->load) {
     if (!(c = nnrt_ckpt_open(o->load)))
       return 1;
+    lo = *o;
+    nnrt_options_from_ckpt(&lo, c);
+    o = &lo;
     /* Default to the batch the checkpoint was trained with, so the sums
      * run in the same order as the evaluation at the end of training. */
     const char *b = nnrt_ckpt_meta(c, "batch");

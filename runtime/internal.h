@@ -30,7 +30,8 @@ int64_t nnrt_array_count(const NnrtArray *a); /* product of dims */
 void nnrt_array_free(NnrtArray *a);
 /* Bytes of a dense dtype array of these dims into *bytes: -1 if the rank is
  * outside 0..NNRT_MAX_RANK, a dim is negative, the product overflows or the
- * total exceeds cap (the loaders' guard against absurd headers). */
+ * total exceeds cap (the loaders' guard against absurd headers).  The
+ * product of the non-zero dims is held to cap too, so (5e18, 3, 0) fails. */
 int nnrt_shape_bytes(NnrtDtype d, int rank, const int64_t *dims, uint64_t cap,
                      uint64_t *bytes);
 

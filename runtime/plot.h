@@ -54,7 +54,7 @@ struct NnrtSession;
 struct NnrtMetrics;
 typedef struct NnrtTrainPlot {
   int64_t n, cap;                     /* rows recorded, rows allocated */
-  double *epoch, *loss, *acc, *test_loss, *test_acc;
+  double *epoch, *loss, *acc, *test_loss, *test_acc, *val_loss, *val_acc;
   double *traj[NNRT_TRAJ_MAX];        /* parameter elements, when tracked */
   int ntraj;
   char names[NNRT_TRAJ_MAX][64];
@@ -68,7 +68,7 @@ void nnrt_traj_log_values(FILE *log, const struct NnrtSession *s);
 int nnrt_trainplot_open(NnrtTrainPlot *tp, const struct NnrtSession *s);
 void nnrt_trainplot_add(NnrtTrainPlot *tp, const struct NnrtSession *s, int64_t epoch,
                         const struct NnrtMetrics *m);
-/* Write the charts: loss (train and test), accuracy when the model has one,
+/* Write the charts: loss (train, validation and test), accuracy when the model has one,
  * and the 2-D path when exactly two parameter elements are tracked. */
 int nnrt_trainplot_save(const NnrtTrainPlot *tp, const struct NnrtSession *s, const char *path);
 void nnrt_trainplot_free(NnrtTrainPlot *tp);

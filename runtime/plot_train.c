@@ -2,9 +2,9 @@
  * plot_train.c — what `train --plot FILE.svg` records and draws, and the
  * parameter columns `train --log` adds for tiny models (see plot.h).
  *
- * One row per epoch: epoch, train loss, accuracy, test loss and accuracy
- * (NaN where the model or data has none: the writer leaves a gap), and the
- * tracked parameter elements after that epoch.  The SVG is written once,
+ * One row per epoch: epoch, train loss, accuracy, test and validation loss
+ * and accuracy (NaN where the model or data has none: the writer leaves a
+ * gap), and the tracked parameter elements after that epoch.  The SVG is written once,
  * after the last epoch (also after a run stopped by a NaN loss, which is
  * when a picture helps most).
  *
@@ -76,11 +76,11 @@ int nnrt_trainplot_open(NnrtTrainPlot *tp, const NnrtSession *s) {
   memset(tp, 0, sizeof *tp);
   tp->ntraj = nnrt_traj_names(s, tp->names);
   tp->cap = (s->epochs > s->epoch ? s->epochs - s->epoch : 0) + 1;
-  double **cols[5 + NNRT_TRAJ_MAX] = {&tp->epoch, &tp->loss, &tp->acc, &tp->test_loss,
-                                      &tp->test_acc};
+  double **cols[7 + NNRT_TRAJ_MAX] = {&tp->epoch, &tp->loss, &tp->acc, &tp->test_loss,
+                                      &tp->test_acc, &tp->val_loss, &tp->val_acc};
   for (int k = 0; k < tp->ntraj; k++)
-    cols[5 + k] = &tp->traj[k];
-  for (int c = 0; c < 5 + tp->ntraj; c++)
+    cols[7 + k] = &tp->traj[k];
+  for (int c = 0; c < 7 + tp->ntraj; c++)
     if (!(*cols[c] = nnrt_alloc((size_t)tp->cap * sizeof(double), "plot history"))) {
       nnrt_oom("plot history", (size_t)tp->cap * sizeof(double));
       nnrt_trainplot_free(tp);
@@ -99,6 +99,8 @@ void nnrt_trainplot_add(NnrtTrainPlot *tp, const NnrtSession *s, int64_t epoch,
   tp->acc[i] = m->has_accuracy ? m->accuracy : NAN;
   tp->test_loss[i] = m->has_test ? m->test_loss : NAN;
   tp->test_acc[i] = m->has_test && m->has_accuracy ? m->test_accuracy : NAN;
+  tp->val_loss[i] = m->has_val ? m->val_loss : NAN;
+  tp->val_acc[i] = m->has_val && m->has_accuracy ? m->val_accuracy : NAN;
   double v[NNRT_TRAJ_MAX];
   traj_values(s, v);
   for (int k = 0; k < tp->ntraj; k++)
@@ -120,6 +122,8 @@ void nnrt_traj_start(NnrtSession *s, FILE *log, NnrtTrainPlot *tp) {
     fprintf(log, ",%.9g,0", nnrt_sched_lr(sc, s->cfg[0].lr, 0, s->epochs));
     if (s->test.present)
       fprintf(log, ",,");
+    if (s->valid.present)
+      fprintf(log, ",,");
     nnrt_traj_log_values(log, s);
     fprintf(log, "\n");
   }
@@ -129,11 +133,18 @@ void nnrt_traj_start(NnrtSession *s, FILE *log, NnrtTrainPlot *tp) {
 
 int nnrt_trainplot_save(const NnrtTrainPlot *tp, const NnrtSession *s, const char *path) {
   const char *name = s->p->name ? s->p->name : "model";
-  bool has_test = s->test.present, has_acc = s->correct_slot >= 0;
-  NnrtSeries loss[2] = {{"train loss", tp->epoch, tp->loss, tp->n},
-                        {"test loss", tp->epoch, tp->test_loss, tp->n}};
-  NnrtSeries acc[2] = {{"train accuracy", tp->epoch, tp->acc, tp->n},
-                       {"test accuracy", tp->epoch, tp->test_acc, tp->n}};
+  bool has_acc = s->correct_slot >= 0;
+  NnrtSeries loss[3] = {{"train loss", tp->epoch, tp->loss, tp->n}};
+  NnrtSeries acc[3] = {{"train accuracy", tp->epoch, tp->acc, tp->n}};
+  int nser = 1;
+  if (s->valid.present) {
+    loss[nser] = (NnrtSeries){"validation loss", tp->epoch, tp->val_loss, tp->n};
+    acc[nser++] = (NnrtSeries){"validation accuracy", tp->epoch, tp->val_acc, tp->n};
+  }
+  if (s->test.present) {
+    loss[nser] = (NnrtSeries){"test loss", tp->epoch, tp->test_loss, tp->n};
+    acc[nser++] = (NnrtSeries){"test accuracy", tp->epoch, tp->test_acc, tp->n};
+  }
   char traj_name[136];
   snprintf(traj_name, sizeof traj_name, "(%s, %s)", tp->names[0], tp->names[1]);
   NnrtSeries path2 = {traj_name, tp->traj[0], tp->traj[1], tp->n};
@@ -148,10 +159,10 @@ int nnrt_trainplot_save(const NnrtTrainPlot *tp, const NnrtSession *s, const cha
   int n = 0;
   charts[n++] = (NnrtChart){.title = "loss", .xlabel = "epoch", .ylabel = "loss",
                             .log_y = hi > 100 * lo, .series = loss,
-                            .nseries = has_test ? 2 : 1};
+                            .nseries = nser};
   if (has_acc)
     charts[n++] = (NnrtChart){.title = "accuracy", .xlabel = "epoch", .ylabel = "accuracy",
-                              .series = acc, .nseries = has_test ? 2 : 1};
+                              .series = acc, .nseries = nser};
   if (tp->ntraj == 2)
     charts[n++] = (NnrtChart){.title = "parameter trajectory", .xlabel = tp->names[0],
                               .ylabel = tp->names[1], .trajectory = true,
@@ -165,11 +176,11 @@ int nnrt_trainplot_save(const NnrtTrainPlot *tp, const NnrtSession *s, const cha
 }
 
 void nnrt_trainplot_free(NnrtTrainPlot *tp) {
-  double **cols[5 + NNRT_TRAJ_MAX] = {&tp->epoch, &tp->loss, &tp->acc, &tp->test_loss,
-                                      &tp->test_acc};
+  double **cols[7 + NNRT_TRAJ_MAX] = {&tp->epoch, &tp->loss, &tp->acc, &tp->test_loss,
+                                      &tp->test_acc, &tp->val_loss, &tp->val_acc};
   for (int k = 0; k < NNRT_TRAJ_MAX; k++)
-    cols[5 + k] = &tp->traj[k];
-  for (int c = 0; c < 5 + NNRT_TRAJ_MAX; c++) {
+    cols[7 + k] = &tp->traj[k];
+  for (int c = 0; c < 7 + NNRT_TRAJ_MAX; c++) {
     nnrt_free(*cols[c]);
     *cols[c] = NULL;
   }

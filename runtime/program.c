@@ -243,6 +243,17 @@ void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,
     memcpy(d->values, values, bytes);
 }
 
+void nnrt_data_normalize(NnrtProgram *p, const char *field) {
+  if (p->failed)
+    return;
+  bool found = false;
+  for (int i = 0; i < p->ndata; i++)
+    if (field && strcmp(p->data[i].field, field) == 0)
+      found = p->data[i].normalize = true;
+  if (!found)
+    fail(p, "nnrt_data_normalize: no data for field '%s'", field ? field : "(null)");
+}
+
 void nnrt_train_config(NnrtProgram *p, int64_t epochs, int64_t batch, uint64_t seed) {
   if (p->failed)
     return;
@@ -254,6 +265,16 @@ void nnrt_train_config(NnrtProgram *p, int64_t epochs, int64_t batch, uint64_t s
   p->epochs = epochs;
   p->batch = batch;
   p->seed = seed;
+}
+
+void nnrt_validation(NnrtProgram *p, double fraction) {
+  if (p->failed)
+    return;
+  if (!(fraction >= 0 && fraction < 1)) {
+    fail(p, "train config: valid must be a fraction in [0, 1) (got %g)", fraction);
+    return;
+  }
+  p->valid = fraction;
 }
 
 static NnrtOptDesc *opt_at(NnrtProgram *p, int opt) {
@@ -324,6 +345,7 @@ void nnrt_program_free(NnrtProgram *p) {
   }
   nnrt_free(p->slots); nnrt_free(p->grads); nnrt_free(p->data);
   nnrt_free(p->opts); nnrt_free(p->rows);
+  nnrt_sites_free(p);
   nnrt_free(p->name); nnrt_free(p->source);
   nnrt_free(p);
 }

@@ -67,6 +67,7 @@ typedef struct NnrtDataDesc {
   double *values;  /* DATA_TABLE, n*per, owned */
   bool header;     /* DATA_CSV */
   int64_t col_begin, col_end;
+  bool normalize;  /* standardise the field per feature (nnrt_data_normalize) */
 } NnrtDataDesc;
 
 typedef struct NnrtOptDesc {
@@ -74,6 +75,9 @@ typedef struct NnrtOptDesc {
   NnrtOptConfig cfg;
   NnrtSched sched;
 } NnrtOptDesc;
+
+typedef struct NnrtSite { char *where, *op, *shape; } NnrtSite;
+void nnrt_sites_free(NnrtProgram *p); /* numerics.c */
 
 typedef struct NnrtInfoRow { char *name, *kind, *shape; int64_t params, flops; } NnrtInfoRow;
 
@@ -86,8 +90,10 @@ struct NnrtProgram {
   NnrtInfoRow *rows; int nrows, cap_rows;
   int64_t epochs, batch;
   uint64_t seed;
+  double valid;    /* fraction of the train split held out for validation */
   NnrtKernel train, eval;
   NnrtScratchFn train_scratch, eval_scratch;
+  NnrtSite *sites; int nsites, cap_sites; /* numerics.c: per checked op */
   bool failed;
   char err[512];
 };
@@ -102,7 +108,11 @@ void nnrt_format_shape(char *buf, size_t len, int rank, const int64_t *dims);
 /* ---- the session (session.c) ------------------------------------------ */
 
 /* What kernels receive as ctx.  nnrt_uniform draws from *rng. */
-typedef struct NnrtCtx { NnrtRng *rng; } NnrtCtx;
+typedef struct NnrtCtx {
+  NnrtRng *rng;
+  int32_t check_numerics;   /* at NNRT_CTX_CHECK_NUMERICS: --check-numerics */
+  const NnrtProgram *p;     /* its numerics sites */
+} NnrtCtx;
 
 typedef struct NnrtSplit {
   bool present;
@@ -115,10 +125,16 @@ typedef struct NnrtOptions {
   int64_t epochs, batch;     /* -1: from the program */
   uint64_t seed; bool has_seed;
   double lr;                 /* <= 0: from the program */
+  double valid; bool has_valid; /* validation fraction, else the program's */
   const char *save, *resume, *load, *log, *plot;
+  const char *device;        /* --device: NULL or "cpu", or "cuda" (runtime/cuda) */
   bool quiet;
+  bool check_numerics;       /* check every op's output for NaN/Inf */
   int threads;               /* 0: default */
   double eps, tol;           /* gradcheck, <= 0: default */
+  int64_t limit;             /* train --limit: only the first N training samples (0: all) */
+  int64_t count;             /* show --count: samples drawn (0: 16) */
+  const char *out;           /* show -o: the PNG written (NULL: show.png) */
 } NnrtOptions;
 
 typedef struct NnrtSession {
@@ -130,7 +146,8 @@ typedef struct NnrtSession {
   void ***opt_state;  /* per grad entry: nnrt_opt_nstate pointers */
   char *scratch;
   int64_t *perm;      /* a permutation of the train samples */
-  NnrtSplit train, test;
+  NnrtSplit train, test, valid; /* valid: held out of the file's train split */
+  double valid_fraction;
   NnrtOptConfig *cfg; /* per optimizer, with CLI overrides */
   NnrtRng rng, eval_rng;
   NnrtCtx ctx, eval_ctx;
@@ -160,21 +177,27 @@ int nnrt_session_save(NnrtSession *s, const char *path);
 int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bool resume);
 /* Load a checkpoint, printing "error: ..." on failure. */
 NnrtCkpt *nnrt_ckpt_open(const char *path);
+/* Take the seed and validation fraction (unless --valid was given) that
+ * checkpoint c was trained with, so a resumed or evaluated run draws the
+ * same validation split and normalisation statistics. */
+void nnrt_options_from_ckpt(NnrtOptions *o, const NnrtCkpt *c);
 
-/* eval.c: mean loss and accuracy of the train and test splits with the
- * eval kernel (inference mode), in order, batches of s->B. */
+/* eval.c: mean loss and accuracy of the train, validation and test splits
+ * with the eval kernel (inference mode), in order, batches of s->B. */
 typedef struct NnrtMetrics {
-  double loss, accuracy, test_loss, test_accuracy;
-  bool has_accuracy, has_test;
+  double loss, accuracy, test_loss, test_accuracy, val_loss, val_accuracy;
+  bool has_accuracy, has_test, has_val;
 } NnrtMetrics;
 void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *accuracy);
+/* test_only: skip the train split (validation and test are evaluated). */
 void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m);
-/* The machine-readable last line: [epoch=N ]loss=X [accuracy=Y] [test_...]. */
+/* The machine-readable last line: [epoch=N ]loss=X [accuracy=Y] [val_...] [test_...]. */
 void nnrt_print_result(const NnrtMetrics *m, int64_t epoch);
 int nnrt_cmd_eval(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_info(NnrtProgram *p, const NnrtOptions *o);
+int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o); /* show.c: the PNG grid */
 
 /* progress.c: what the user sees while training. */
 typedef struct NnrtProgress {
@@ -193,5 +216,7 @@ void nnrt_progress_abort(NnrtProgress *g);
 /* Helpers */
 double nnrt_now(void); /* monotonic seconds */
 void nnrt_oom(const char *what, size_t bytes); /* prints the out-of-memory error */
+void nnrt_threads_set(int n); /* threads.c: OpenMP threads for --threads N (0: default) */
+void nnrt_bench_mark(const char *what); /* bench.c: NNRT_BENCH timestamps */
 
 #endif

@@ -70,6 +70,11 @@ void nnrt_progress_epoch(NnrtProgress *g, int64_t epoch, const NnrtMetrics *m, d
     fprintf(f, "epoch %lld/%lld  loss=%.4f", (long long)epoch, (long long)g->epochs, m->loss);
     if (m->has_accuracy)
       fprintf(f, "  accuracy=%.4f", m->accuracy);
+    if (m->has_val) {
+      fprintf(f, "  val_loss=%.4f", m->val_loss);
+      if (m->has_accuracy)
+        fprintf(f, "  val_accuracy=%.4f", m->val_accuracy);
+    }
     if (m->has_test) {
       fprintf(f, "  test_loss=%.4f", m->test_loss);
       if (m->has_accuracy)

@@ -8,6 +8,9 @@
  *  - every field of a split has the same sample count, and its per-sample
  *    element count equals its INPUT slot's non-batch element count;
  *  - values bound for I32 slots are checked to be integers once, at load;
+ *  - the validation split is drawn from the seed alone, before anything
+ *    else uses the generator, and normalised fields take their statistics
+ *    from the training split only (after the hold-out);
  *  - slots with NNRT_BATCH dims are sized for s->B rows; a call with a
  *    smaller batch uses the leading rows;
  *  - params are initialised in slot order, so the seed fixes them;
@@ -198,6 +201,158 @@ static bool has_split(const NnrtProgram *p, const char *split) {
     if (strcmp(p->data[j].split, split) == 0)
       return true;
   return false;
+}
+
+/* ---- validation split and normalisation -------------------------------- */
+
+/* Move about `fraction` of the train samples into s->valid.  The samples
+ * are drawn by a generator seeded from the seed alone, never the training
+ * stream, so the split is the same in every run (and resumed run) with that
+ * seed, and adding a split does not change initialisation or shuffling.
+ * Both splits keep file order. */
+static int split_validation(NnrtSession *s, double fraction) {
+  NnrtProgram *p = s->p;
+  NnrtSplit *tr = &s->train, *va = &s->valid;
+  int64_t n = tr->n, nv = (int64_t)floor(fraction * (double)n + 0.5);
+  if (nv < 1)
+    nv = 1;
+  if (nv >= n) {
+    fprintf(stderr, "error: valid = %g would hold out %lld of the %lld training samples, "
+            "leaving none to train on\n", fraction, (long long)nv, (long long)n);
+    return -1;
+  }
+  int64_t *perm = salloc((size_t)n * sizeof *perm, "validation split");
+  char *held = salloc((size_t)n, "validation split");
+  va->fields = salloc((size_t)p->nslots * sizeof *va->fields, "data field table");
+  va->scale = salloc((size_t)p->nslots * sizeof *va->scale, "data scale table");
+  int rc = -1;
+  if (!perm || !held || !va->fields || !va->scale)
+    goto out;
+  memset(va->fields, 0, (size_t)p->nslots * sizeof *va->fields);
+  memcpy(va->scale, tr->scale, (size_t)p->nslots * sizeof *va->scale);
+  va->present = true;
+  va->n = nv;
+  for (int64_t i = 0; i < n; i++)
+    perm[i] = i;
+  NnrtRng r;
+  nnrt_rng_seed(&r, s->seed ^ 0x76616c6964ull);
+  nnrt_rng_shuffle(&r, perm, n);
+  memset(held, 0, (size_t)n);
+  for (int64_t i = 0; i < nv; i++)
+    held[perm[i]] = 1;
+  for (int i = 0; i < p->nslots; i++) {
+    NnrtArray *a = &tr->fields[i];
+    if (!a->data)
+      continue;
+    size_t row = (size_t)(nnrt_array_count(a) / n) * nnrt_dtype_size(a->dtype);
+    NnrtArray t = *a, v = *a;
+    t.dims[0] = n - nv;
+    v.dims[0] = nv;
+    t.data = salloc(row * (size_t)(n - nv) + 1, "training split");
+    v.data = salloc(row * (size_t)nv + 1, "validation split");
+    if (!t.data || !v.data) {
+      nnrt_free(t.data);
+      nnrt_free(v.data);
+      goto out;
+    }
+    char *to_t = t.data, *to_v = v.data;
+    const char *from = a->data;
+    for (int64_t k = 0; k < n; k++) {
+      char **to = held[k] ? &to_v : &to_t;
+      memcpy(*to, from + (size_t)k * row, row);
+      *to += row;
+    }
+    nnrt_array_free(a);
+    *a = t;
+    va->fields[i] = v;
+  }
+  tr->n = n - nv;
+  rc = 0;
+out:
+  nnrt_free(perm);
+  nnrt_free(held);
+  return rc;
+}
+
+static bool field_normalized(const NnrtProgram *p, const char *field) {
+  for (int j = 0; field && j < p->ndata; j++)
+    if (p->data[j].normalize && strcmp(p->data[j].field, field) == 0)
+      return true;
+  return false;
+}
+
+/* Replace a split's field by (x * scale - mean) / sd per feature, in the
+ * INPUT slot's dtype (computed in double), so gathering is a plain copy. */
+static int standardize(NnrtSplit *sp, int i, NnrtDtype dt, const double *mean,
+                       const double *sd, int64_t per) {
+  NnrtArray *a = &sp->fields[i], z = *a;
+  int64_t n = a->dims[0];
+  z.dtype = dt;
+  z.data = salloc((size_t)(n * per) * nnrt_dtype_size(dt) + 1, "normalised data");
+  if (!z.data)
+    return -1;
+  for (int64_t r = 0; r < n; r++)
+    for (int64_t k = 0; k < per; k++) {
+      double x = (get_value(a, r * per + k) * sp->scale[i] - mean[k]) / sd[k];
+      if (dt == NNRT_F64)
+        ((double *)z.data)[r * per + k] = x;
+      else
+        ((float *)z.data)[r * per + k] = (float)x;
+    }
+  nnrt_array_free(a);
+  *a = z;
+  sp->scale[i] = 1.0;
+  return 0;
+}
+
+/* Standardise every field marked by nnrt_data_normalize: per feature, mean
+ * and (population) standard deviation of the training split, in double and
+ * in sample order; a constant feature (sd 0) is only centred. */
+static int normalize_fields(NnrtSession *s) {
+  NnrtProgram *p = s->p;
+  for (int i = 0; i < p->nslots; i++) {
+    const NnrtSlotDesc *slot = &p->slots[i];
+    if (slot->role != NNRT_SLOT_INPUT || !field_normalized(p, slot->field) ||
+        !s->train.fields[i].data)
+      continue;
+    if (slot->dtype != NNRT_F32 && slot->dtype != NNRT_F64) {
+      fprintf(stderr, "error: field '%s': normalize needs a float field, but input '%s' is %s\n",
+              slot->field, slot->name, nnrt_dtype_name(slot->dtype));
+      return -1;
+    }
+    const NnrtArray *a = &s->train.fields[i];
+    int64_t n = s->train.n, per = nnrt_slot_sample_count(slot);
+    double sc = s->train.scale[i];
+    double *mean = salloc((size_t)(2 * per) * sizeof(double) + 1, "normalisation statistics");
+    if (!mean)
+      return -1;
+    double *sd = mean + per;
+    memset(mean, 0, (size_t)(2 * per) * sizeof(double));
+    for (int64_t r = 0; r < n; r++)
+      for (int64_t k = 0; k < per; k++)
+        mean[k] += get_value(a, r * per + k) * sc;
+    for (int64_t k = 0; k < per; k++)
+      mean[k] /= (double)n;
+    for (int64_t r = 0; r < n; r++)
+      for (int64_t k = 0; k < per; k++) {
+        double d = get_value(a, r * per + k) * sc - mean[k];
+        sd[k] += d * d;
+      }
+    for (int64_t k = 0; k < per; k++) {
+      sd[k] = sqrt(sd[k] / (double)n);
+      if (!(sd[k] > 0))
+        sd[k] = 1.0;
+    }
+    NnrtSplit *splits[] = {&s->train, &s->valid, &s->test};
+    int rc = 0;
+    for (int k = 0; k < 3 && rc == 0; k++)
+      if (splits[k]->present && splits[k]->fields[i].data)
+        rc = standardize(splits[k], i, slot->dtype, mean, sd, per);
+    nnrt_free(mean);
+    if (rc != 0)
+      return -1;
+  }
+  return 0;
 }
 
 /* ---- gathering --------------------------------------------------------- */
@@ -400,9 +555,12 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
   s->correct_slot = nnrt_program_find_output(p, NNRT_OUT_CORRECT);
   s->seed = o->has_seed ? o->seed : p->seed;
   s->epochs = o->epochs >= 0 ? o->epochs : p->epochs;
+  s->valid_fraction = o->has_valid ? o->valid : p->valid;
   nnrt_rng_seed(&s->rng, s->seed);
   s->ctx.rng = &s->rng;
   s->eval_ctx.rng = &s->eval_rng;
+  s->ctx.p = s->eval_ctx.p = p;
+  s->ctx.check_numerics = s->eval_ctx.check_numerics = o->check_numerics;
 
   int nopt = p->nopts > 0 ? p->nopts : 1;
   for (int g = 0; g < p->ngrads; g++)
@@ -423,7 +581,12 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
 
   if ((flags & SESSION_DATA) && load_split(s, &s->train, "train") != 0)
     goto fail;
+  if ((flags & SESSION_DATA) && s->valid_fraction > 0 &&
+      split_validation(s, s->valid_fraction) != 0)
+    goto fail;
   if ((flags & SESSION_TEST) && has_split(p, "test") && load_split(s, &s->test, "test") != 0)
+    goto fail;
+  if ((flags & SESSION_DATA) && normalize_fields(s) != 0)
     goto fail;
   /* A batch beyond the data is full-batch: size the slots for the data. */
   int64_t most = s->train.n > s->test.n ? s->train.n : s->test.n;
@@ -479,6 +642,7 @@ void nnrt_session_free(NnrtSession *s) {
     return;
   split_free(&s->train, s->p->nslots);
   split_free(&s->test, s->p->nslots);
+  split_free(&s->valid, s->p->nslots);
   if (s->opt_state)
     for (int g = 0; g < s->p->ngrads; g++)
       nnrt_free(s->opt_state[g]);
@@ -506,13 +670,15 @@ int nnrt_session_save(NnrtSession *s, const char *path) {
   snprintf(batch, sizeof batch, "%lld", (long long)s->B);
   snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
            s->rng.s[0], s->rng.s[1], s->rng.s[2], s->rng.s[3]);
+  char valid[32];
+  snprintf(valid, sizeof valid, "%.17g", s->valid_fraction);
   NnrtKV meta[] = {
     {"format", "nnc-1"}, {"program", s->p->name ? s->p->name : ""}, {"epoch", epoch},
-    {"step", step}, {"seed", seed}, {"batch", batch}, {"rng", rng},
+    {"step", step}, {"seed", seed}, {"batch", batch}, {"rng", rng}, {"valid", valid},
   };
+  int nmeta = (int)(sizeof meta / sizeof meta[0]) - (s->valid_fraction > 0 ? 0 : 1);
   char err[ERRLEN] = "";
-  if (nnrt_ckpt_save(path, s->tensors, s->ntensors, meta, (int)(sizeof meta / sizeof meta[0]),
-                     err, sizeof err) != 0) {
+  if (nnrt_ckpt_save(path, s->tensors, s->ntensors, meta, nmeta, err, sizeof err) != 0) {
     fprintf(stderr, "error: %s\n", err[0] ? err : path);
     return -1;
   }
@@ -527,6 +693,19 @@ NnrtCkpt *nnrt_ckpt_open(const char *path) {
     return NULL;
   }
   return c;
+}
+
+void nnrt_options_from_ckpt(NnrtOptions *o, const NnrtCkpt *c) {
+  const char *seed = nnrt_ckpt_meta(c, "seed"), *valid = nnrt_ckpt_meta(c, "valid");
+  if (seed) {
+    o->seed = strtoull(seed, NULL, 10);
+    o->has_seed = true;
+  }
+  if (!o->has_valid) {
+    double v = valid ? strtod(valid, NULL) : 0;
+    o->valid = v >= 0 && v < 1 ? v : 0;
+    o->has_valid = true;
+  }
 }
 
 static bool same_shape(const NnrtNamedTensor *a, const NnrtNamedTensor *b) {

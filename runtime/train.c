@@ -9,6 +9,9 @@
  * slots zeroed, the train kernel called, OUTPUT "loss" (mean over the
  * batch) and "correct" (a count) read, and every (grad, param, optimizer)
  * stepped with t = global step count and the epoch's scheduled rate.
+ * After an epoch that is logged, plotted or shown, the validation split
+ * (held out by session.c) and the test split are evaluated with the eval
+ * kernel.
  *
  * Invariants: everything random comes from one generator whose state is
  * saved after every epoch, with params, STATE and optimizer state, so a run
@@ -74,6 +77,8 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
   NnrtProgress g;
   nnrt_progress_start(&g, s->o->quiet, s->epochs, tr->n);
   bool has_acc = s->correct_slot >= 0;
+  int64_t first_step = s->step + 1;
+  nnrt_bench_mark("train_start");
   for (int64_t epoch = s->epoch; epoch < s->epochs; epoch++) {
     double t0 = nnrt_now(), loss_sum = 0, correct = 0;
     for (int64_t i = 0; i < tr->n; i++)
@@ -97,6 +102,8 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
         correct += nnrt_session_read(s, s->correct_slot);
       s->step++;
       opt_step(s, epoch);
+      if (s->step == first_step)
+        nnrt_bench_mark("first_step");
       int64_t done = start + bs;
       nnrt_progress_batch(&g, epoch + 1, done, loss_sum / (double)done,
                           correct / (double)done, has_acc);
@@ -107,7 +114,7 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
                      .has_accuracy = has_acc};
     if (save && nnrt_session_save(s, save) != 0)
       return 1;
-    if (s->test.present && (log || plot || nnrt_progress_shows(&g, s->epoch)))
+    if ((s->test.present || s->valid.present) && (log || plot || nnrt_progress_shows(&g, s->epoch)))
       nnrt_evaluate(s, true, &m);
     if (log) {
       fprintf(log, "%lld,%.9g,", (long long)s->epoch, m.loss);
@@ -119,6 +126,11 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
         if (has_acc)
           fprintf(log, "%.9g", m.test_accuracy);
       }
+      if (s->valid.present) {
+        fprintf(log, ",%.9g,", m.val_loss);
+        if (has_acc)
+          fprintf(log, "%.9g", m.val_accuracy);
+      }
       nnrt_traj_log_values(log, s);
       fprintf(log, "\n");
       fflush(log);
@@ -127,6 +139,7 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
       nnrt_trainplot_add(plot, s, s->epoch, &m);
     nnrt_progress_epoch(&g, s->epoch, &m, seconds);
   }
+  nnrt_bench_mark("train_end");
   return 0;
 }
 
@@ -134,16 +147,26 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
   if (check_trainable(p) != 0)
     return 1;
   int64_t B = o->batch > 0 ? o->batch : p->batch;
+  NnrtCkpt *c = NULL;
+  NnrtOptions ro; /* o with the resumed run's seed and validation split */
+  if (o->resume) {
+    if (!(c = nnrt_ckpt_open(o->resume)))
+      return 1;
+    ro = *o;
+    nnrt_options_from_ckpt(&ro, c);
+    o = &ro;
+  }
   NnrtSession s;
-  if (nnrt_session_open(&s, p, o, B, SESSION_DATA | SESSION_TEST | SESSION_OPT) != 0)
+  if (nnrt_session_open(&s, p, o, B, SESSION_DATA | SESSION_TEST | SESSION_OPT) != 0) {
+    nnrt_ckpt_free(c);
     return 1;
+  }
+  if (o->limit > 0 && s.train.n > o->limit) /* --limit: a quick run on the first N samples */
+    s.train.n = o->limit;
   int rc = 1;
   FILE *log = NULL;
   NnrtTrainPlot plot, *plotp = NULL;
-  if (o->resume) {
-    NnrtCkpt *c = nnrt_ckpt_open(o->resume);
-    if (!c)
-      goto out;
+  if (c) {
     int r = nnrt_session_restore(&s, c, o->resume, true);
     nnrt_ckpt_free(c);
     if (r != 0)
@@ -156,8 +179,9 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
       fprintf(stderr, "error: %s: cannot open log file: %s\n", o->log, strerror(errno));
       goto out;
     }
-    fprintf(log, "epoch,loss,accuracy,lr,seconds%s",
-            s.test.present ? ",test_loss,test_accuracy" : "");
+    fprintf(log, "epoch,loss,accuracy,lr,seconds%s%s",
+            s.test.present ? ",test_loss,test_accuracy" : "",
+            s.valid.present ? ",val_loss,val_accuracy" : "");
     nnrt_traj_log_header(log, &s);
     fprintf(log, "\n");
   }

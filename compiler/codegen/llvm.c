@@ -48,7 +48,6 @@ static LLVMTypeRef ty(Dtype d) {
   }
   return cg.f32;
 }
-static size_t dsize(Dtype d) { return d == DT_F64 ? 8 : d == DT_BOOL ? 1 : 4; }
 static bool isf(Dtype d) { return d == DT_F32 || d == DT_F64; }
 static LLVMValueRef ci64(int64_t v) { return LLVMConstInt(cg.i64, (unsigned long long)v, 1); }
 static LLVMValueRef ci32(int v) { return LLVMConstInt(cg.i32, (unsigned long long)v, 1); }
@@ -394,6 +393,79 @@ static void emit_lib(const Node *n, Buf *bufs) {
   LLVMBuildCall2(cg.b, fty, f, args, (unsigned)na, "");
 }
 
+/* The type a constant input j of element-wise node n is read as. */
+static Dtype const_want(const Node *n, int j) {
+  Dtype d = n->dt, want = isf(d) ? d : DT_F32;
+  for (int k = 0; k < n->nin; k++)
+    if (k != j && n->in[k]->op != OP_CONST && (j > 0 || n->op != OP_SELECT)) want = n->in[k]->dt;
+  if (n->op == OP_SELECT && j == 0) want = n->in[0]->dt;
+  return want;
+}
+
+/* A fused group: one loop nest over the group's space; members are
+ * registers, stored only where the kernel reads them later. */
+static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
+  const Shape *sp = &g->space;
+  int cap = graph_node_count() + 1;
+  Node *last = g->nodes[g->n - 1];
+  bool red = g->closed;
+  int nm = red ? g->n - 1 : g->n; /* element-wise members */
+  if (red) fill(bufs[last->id].ptr, &last->sh, last->dt, last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt));
+  /* the external inputs, each with its strides into the space */
+  int *ext = arena_alloc(sizeof(int) * cap);
+  Node **xs = arena_alloc(sizeof(Node *) * (3 * g->n + 1));
+  Operand *xo = arena_alloc(sizeof(Operand) * (3 * g->n + 1));
+  char *member = arena_alloc(cap);
+  for (int i = 0; i < g->n; i++) member[g->nodes[i]->id] = 1;
+  int nx = 0;
+  for (int i = 0; i < nm; i++) {
+    Node *n = g->nodes[i];
+    for (int j = 0; j < n->nin; j++) {
+      Node *x = n->in[j];
+      if (member[x->id] || x->op == OP_CONST || ext[x->id]) continue;
+      xs[nx] = x;
+      xo[nx] = operand(bufs, x, sp, x->dt);
+      ext[x->id] = ++nx;
+    }
+  }
+  LLVMValueRef cst[MAX_RANK], rst[MAX_RANK];
+  strides(sp, cst);
+  if (red) {
+    strides(&last->sh, rst);
+    for (int d = 0; d < sp->rank; d++)
+      if (last->ia[0] >> d & 1) rst[d] = ci64(0);
+  }
+  Loop loops[MAX_RANK];
+  LLVMValueRef lin = ci64(0), roff = ci64(0);
+  LLVMValueRef *off = arena_alloc(sizeof(LLVMValueRef) * (nx + 1));
+  for (int i = 0; i < nx; i++) off[i] = ci64(0);
+  for (int d = 0; d < sp->rank; d++) {
+    loops[d] = loop_begin(dimval(sp->d[d]), "fused");
+    lin = LLVMBuildAdd(cg.b, lin, LLVMBuildMul(cg.b, loops[d].i, cst[d], ""), "");
+    if (red) roff = LLVMBuildAdd(cg.b, roff, LLVMBuildMul(cg.b, loops[d].i, rst[d], ""), "");
+    for (int i = 0; i < nx; i++) off[i] = LLVMBuildAdd(cg.b, off[i], LLVMBuildMul(cg.b, loops[d].i, xo[i].st[d], ""), "");
+  }
+  LLVMValueRef *val = arena_alloc(sizeof(LLVMValueRef) * cap);
+  for (int i = 0; i < nx; i++) val[xs[i]->id] = load(xs[i]->dt, xo[i].ptr, off[i]);
+  for (int i = 0; i < nm; i++) {
+    Node *n = g->nodes[i];
+    LLVMValueRef v[3];
+    for (int j = 0; j < n->nin; j++)
+      v[j] = n->in[j]->op == OP_CONST ? const_value(n->in[j], const_want(n, j)) : val[n->in[j]->id];
+    val[n->id] = scalar(n, v);
+    if (k->stored[n->id]) store(n->dt, val[n->id], bufs[n->id].ptr, lin);
+  }
+  if (red) {
+    Dtype d = last->dt;
+    LLVMValueRef x = val[last->in[0]->id];
+    LLVMValueRef acc = load(d, bufs[last->id].ptr, roff);
+    LLVMValueRef r = last->op == OP_SUM ? LLVMBuildFAdd(cg.b, acc, x, "")
+                                        : fsel(LLVMBuildFCmp(cg.b, LLVMRealOGE, acc, x, ""), acc, x);
+    store(d, r, bufs[last->id].ptr, roff);
+  }
+  for (int d = sp->rank - 1; d >= 0; d--) loop_end(&loops[d]);
+}
+
 static void emit_node(const Node *n, Buf *bufs) {
   Dtype d = n->dt;
   LLVMValueRef out = bufs[n->id].ptr;
@@ -555,15 +627,9 @@ static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef 
         out_slot[n->id] < 0 && !k->outs[i].deferred)
       out_slot[n->id] = k->outs[i].slot;
   }
-  /* constants are folded into loops, except where a consumer needs memory */
-  char *need = arena_alloc(cap);
-  for (int i = 0; i < k->nsched; i++) {
-    Node *n = k->sched[i];
-    OpKind kd = op_info[n->op].kind;
-    bool reads_consts = kd == OK_EWISE || kd == OK_REDUCE || n->op == OP_BROADCAST || n->op == OP_CONCAT;
-    for (int j = 0; j < n->nin; j++)
-      if (n->in[j]->op == OP_CONST && !reads_consts) need[n->in[j]->id] = 1;
-  }
+  char *need = k->needs_mem;
+  const MemPlan *mp = k->plan;
+  LLVMValueRef arenaB = LLVMBuildMul(cg.b, ci64(mp->totalB), cg.batch, "arenaB");
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
     if (n->op == OP_CONST && !need[n->id]) continue;
@@ -580,13 +646,13 @@ static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef 
       bufs[n->id] = bufs[n->in[0]->id];
       continue;
     }
-    LLVMValueRef bytes = LLVMBuildMul(cg.b, numel(&n->sh), ci64((int64_t)dsize(n->dt)), "");
-    if (n->op == OP_MAXPOOL || n->op == OP_POOLIDX) bytes = LLVMBuildMul(cg.b, numel(&n->sh), ci64(12), "");
-    bytes = LLVMBuildAnd(cg.b, LLVMBuildAdd(cg.b, bytes, ci64(63), ""), ci64(~(int64_t)63), "");
-    if (scratch) bufs[n->id].ptr = LLVMBuildGEP2(cg.b, cg.i8, scratch, &total, 1, "t");
-    total = LLVMBuildAdd(cg.b, total, bytes, "");
+    if (!mp->arena[n->id]) continue; /* lives in registers */
+    LLVMValueRef off = mp->arena[n->id] == 1 ? LLVMBuildMul(cg.b, ci64(mp->off[n->id]), cg.batch, "")
+                                             : LLVMBuildAdd(cg.b, arenaB, ci64(mp->off[n->id]), "");
+    if (scratch) bufs[n->id].ptr = LLVMBuildGEP2(cg.b, cg.i8, scratch, &off, 1, "t");
   }
-  return total;
+  (void)total;
+  return LLVMBuildAdd(cg.b, arenaB, ci64(mp->total0 ? mp->total0 : 64), "scratch");
 }
 
 /* --check-numerics: after a float op, `if (ctx->check_numerics)
@@ -613,25 +679,53 @@ static void emit_check(Node *n, Buf *bufs) {
   PUSH(check_sites, nchecks, capchecks, n);
 }
 
-static void emit_kernel(Kernel *k) {
+/* Kernel k as nnc_<name>; with `checked`, it first tests the run's
+ * --check-numerics flag and, when set, runs that unfused copy instead, whose
+ * every op is checked for NaN/Inf after it runs. */
+static void emit_kernel(Kernel *k, Kernel *checked) {
   LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.i64};
   LLVMTypeRef ft = LLVMFunctionType(cg.vd, ps, 4, 0);
   Buf *bufs = arena_alloc(sizeof(Buf) * (graph_node_count() + 1));
-  /* scratch size */
+  /* scratch size: the larger of the two variants */
   cg.fn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s_scratch", k->name), LLVMFunctionType(cg.i64, &cg.i64, 1, 0));
   LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
   cg.batch = LLVMGetParam(cg.fn, 0);
-  LLVMBuildRet(cg.b, plan(k, bufs, NULL, NULL));
+  LLVMValueRef total = plan(k, bufs, NULL, NULL);
+  if (checked) {
+    LLVMValueRef t2 = plan(checked, bufs, NULL, NULL);
+    total = LLVMBuildSelect(cg.b, LLVMBuildICmp(cg.b, LLVMIntSGT, t2, total, ""), t2, total, "");
+  }
+  LLVMBuildRet(cg.b, total);
   /* the kernel */
   cg.fn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s", k->name), ft);
   LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
   LLVMValueRef slots = LLVMGetParam(cg.fn, 1), scratch = LLVMGetParam(cg.fn, 2);
   cg.batch = LLVMGetParam(cg.fn, 3);
+  if (checked) {
+    LLVMValueRef ctx = LLVMGetParam(cg.fn, 0);
+    LLVMValueRef flagp = LLVMBuildGEP2(cg.b, cg.i8, ctx, (LLVMValueRef[]){ci64(NNRT_CTX_CHECK_NUMERICS)}, 1, "");
+    LLVMValueRef on = LLVMBuildICmp(cg.b, LLVMIntNE, LLVMBuildLoad2(cg.b, cg.i32, flagp, "check"), ci32(0), "");
+    LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "checked");
+    LLVMBasicBlockRef fast = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "fast");
+    LLVMBuildCondBr(cg.b, on, slow, fast);
+    LLVMPositionBuilderAtEnd(cg.b, slow);
+    LLVMValueRef cf = LLVMGetNamedFunction(cg.mod, arena_printf("nnc_%s", checked->name));
+    LLVMBuildCall2(cg.b, ft, cf, (LLVMValueRef[]){ctx, slots, scratch, cg.batch}, 4, "");
+    LLVMBuildRetVoid(cg.b);
+    LLVMPositionBuilderAtEnd(cg.b, fast);
+  }
   memset(bufs, 0, sizeof(Buf) * (graph_node_count() + 1));
   plan(k, bufs, slots, scratch);
-  for (int i = 0; i < k->nsched; i++) {
-    emit_node(k->sched[i], bufs);
-    emit_check(k->sched[i], bufs);
+  bool checks = !checked && strstr(k->name, "checked");
+  for (int i = 0; i < k->nsched; i++) /* constants that live in memory */
+    if (k->sched[i]->op == OP_CONST) emit_node(k->sched[i], bufs);
+  for (int g = 0; g < k->ngroups; g++) {
+    Group *gr = &k->groups[g];
+    if (gr->fused && (gr->n > 1 || gr->closed)) emit_group(k, gr, bufs);
+    else
+      for (int j = 0; j < gr->n; j++) emit_node(gr->nodes[j], bufs);
+    if (checks)
+      for (int j = 0; j < gr->n; j++) emit_check(gr->nodes[j], bufs);
   }
   /* outputs that are leaves, constants or shared need a copy into their slot */
   for (int i = 0; i < k->nouts; i++) {
@@ -821,9 +915,12 @@ void *codegen_module(Program *p, const CodegenOptions *o) {
   char *layout = LLVMCopyStringRepOfTargetData(td);
   LLVMSetDataLayout(cg.mod, layout);
   LLVMDisposeMessage(layout);
+  LLVMDisposeTargetData(td);
   LLVMDisposeMessage(triple);
-  emit_kernel(&p->train_k);
-  emit_kernel(&p->eval_k);
+  emit_kernel(&p->train_chk, NULL);
+  emit_kernel(&p->eval_chk, NULL);
+  emit_kernel(&p->train_k, &p->train_chk);
+  emit_kernel(&p->eval_k, &p->eval_chk);
   emit_setup(p);
   if (o->cuda_arch) { /* nnc build --cuda: the GPU kernels ride along (codegen/nvptx.c) */
     char *ptx = nvptx_emit(p, o->cuda_arch, o->opt_level);

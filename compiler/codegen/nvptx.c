@@ -934,6 +934,7 @@ char *nvptx_emit(Program *p, const char *arch, int opt_level) {
   char *layout = LLVMCopyStringRepOfTargetData(td);
   LLVMSetDataLayout(px.mod, layout);
   LLVMDisposeMessage(layout);
+  LLVMDisposeTargetData(td);
   emit_math();
   memset(plans, 0, sizeof plans);
   emit_kernel(&p->train_k, &plans[0]);

@@ -51,12 +51,20 @@ int nnrt_shape_bytes(NnrtDtype d, int rank, const int64_t *dims, uint64_t cap,
   uint64_t n = nnrt_dtype_size(d);
   if (n == 0 || rank < 0 || rank > NNRT_MAX_RANK)
     return -1;
+  /* A zero dim makes the total 0, but the other dims must still be sane:
+   * code that multiplies dims left to right (nnrt_array_count, strides)
+   * would overflow on (5e18, 3, 0).  So the product with zeros taken as 1
+   * is held to the cap too. */
+  bool empty = false;
   for (int i = 0; i < rank; i++) {
-    if (dims[i] < 0 || __builtin_mul_overflow(n, (uint64_t)dims[i], &n))
+    if (dims[i] < 0)
+      return -1;
+    empty |= dims[i] == 0;
+    if (dims[i] > 0 && __builtin_mul_overflow(n, (uint64_t)dims[i], &n))
       return -1;
   }
   if (n > cap)
     return -1;
-  *bytes = n;
+  *bytes = empty ? 0 : n;
   return 0;
 }

@@ -9,6 +9,9 @@
 #                or has a loop
 #   save-load    train --save; eval --load: the same loss= and accuracy=
 #   determinism  the same seed twice gives byte-identical checkpoints
+#   threads      the program runs OpenMP with OMP_WAIT_POLICY=passive unless
+#                the user set it; the MLP's checkpoint after one epoch is
+#                byte-identical with --threads 1 and --threads 2
 # usage: pipeline.sh NNC MODE   (run from the repository root)
 set -u
 
@@ -104,6 +107,23 @@ determinism)
   "$tmp/xor" train --seed 5 --epochs 300 --save "$tmp/a" --quiet >/dev/null || fail "first run"
   "$tmp/xor" train --seed 5 --epochs 300 --save "$tmp/b" --quiet >/dev/null || fail "second run"
   cmp "$tmp/a" "$tmp/b" || fail "two runs with seed 5 wrote different checkpoints"
+  ;;
+threads)
+  build "$xor" "$tmp/xor"
+  OMP_DISPLAY_ENV=true "$tmp/xor" info 2>&1 | grep -q "OMP_WAIT_POLICY = 'PASSIVE'" ||
+    fail "OpenMP does not run with OMP_WAIT_POLICY=passive"
+  OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=true "$tmp/xor" info 2>&1 |
+    grep -q "OMP_WAIT_POLICY = 'ACTIVE'" || fail "the user's OMP_WAIT_POLICY was overridden"
+  if [ ! -f "$fashion_dir/train-images-idx3-ubyte.gz" ]; then
+    echo "SKIP: Fashion-MNIST is missing (OpenMP environment checked)"
+    exit 77
+  fi
+  build "$mlp" "$tmp/mlp"
+  for t in 1 2; do
+    "$tmp/mlp" train --epochs 1 --threads $t --save "$tmp/t$t" --quiet >/dev/null ||
+      fail "mlp --threads $t"
+  done
+  cmp "$tmp/t1" "$tmp/t2" || fail "--threads 1 and --threads 2 wrote different checkpoints"
   ;;
 *)
   echo "unknown mode '$mode'" >&2

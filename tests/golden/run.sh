@@ -5,6 +5,8 @@
 #   X.ast     nnc emit ast X.nn      (stdout, exit 0)
 #   X.ir      nnc emit ir X.nn       (stdout, exit 0)
 #   X.grad    nnc emit grad X.nn     (stdout, exit 0)
+#   X.fused   nnc emit fused X.nn    (stdout, exit 0)
+#   X.memplan nnc emit memplan X.nn  (stdout, exit 0)
 #   X.err     nnc check X.nn         (stderr, exit 1)
 # Run it from the repository root so paths in messages are relative.
 #
@@ -33,7 +35,7 @@ failed=0
 for nn in "$@"; do
   base=${nn%.nn}
   found=0
-  for ext in tokens ast ir grad err; do
+  for ext in tokens ast ir grad fused memplan err; do
     expected=$base.$ext
     [ -f "$expected" ] || continue
     found=1

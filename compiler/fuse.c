@@ -1,0 +1,125 @@
+/*
+ * fuse.c — operator fusion: the schedule of a kernel cut into groups that
+ * codegen turns into one loop nest each.
+ *
+ * A fused group is a run of element-wise nodes over one iteration space
+ * (the shape of the group's first node), optionally closed by a reduction
+ * of a member over that same space.  Inside the loop every member's value
+ * is a register; only members used after the group (or written to an
+ * output slot) are stored.  Everything else — GEMM, convolution, softmax
+ * rows, data movement, index ops — is a group of one, and is the reason a
+ * fused group ends.
+ *
+ * The groups are contiguous runs of the topological schedule, so every
+ * input of a group is computed before the group starts.  The reverse walk
+ * of autodiff and the DFS scheduler both keep producer chains together, so
+ * contiguity costs little; a better scheduler is future work.
+ */
+#include "nnc.h"
+#include <string.h>
+
+bool fusion_enabled = true;
+
+static bool fusible(const Node *n) { return op_info[n->op].kind == OK_EWISE; }
+
+void fuse_kernel(Kernel *k) {
+  int cap = graph_node_count() + 1;
+  int *group_of = arena_alloc(sizeof(int) * cap);
+  int *uses_outside = arena_alloc(sizeof(int) * cap);
+  for (int i = 0; i < cap; i++) group_of[i] = -1;
+  k->groups = arena_alloc(sizeof(Group) * (k->nsched + 1));
+  k->ngroups = 0;
+  Group *cur = NULL;
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    if (op_info[n->op].kind == OK_LEAF) continue;
+    /* a reshape is free (it aliases its input), unless it reads the open loop */
+    if (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST && !(cur && group_of[n->in[0]->id] == k->ngroups - 1 && cur->fused && !cur->closed))
+      continue;
+    bool join = false;
+    const char *why = NULL;
+    if (cur && cur->fused && !cur->closed) {
+      if (fusible(n) && shape_eq(&n->sh, &cur->space)) join = true;
+      else if (op_info[n->op].kind == OK_REDUCE && n->in[0]->sh.rank == cur->space.rank &&
+               shape_eq(&n->in[0]->sh, &cur->space) && group_of[n->in[0]->id] == k->ngroups - 1) {
+        join = true; /* the reduction closes the loop it reads from */
+      } else if (fusible(n)) {
+        why = arena_printf("%%%d has another shape (%s, the loop is %s)", n->id, shape_str(&n->sh), shape_str(&cur->space));
+      } else {
+        why = arena_printf("%%%d is %s (%s)", n->id, op_info[n->op].name,
+                           op_info[n->op].kind == OK_MATMUL ? "a GEMM call" :
+                           op_info[n->op].kind == OK_LIB ? "a library kernel" :
+                           op_info[n->op].kind == OK_ROW ? "a row-wise op" :
+                           op_info[n->op].kind == OK_MOVE ? "data movement" :
+                           op_info[n->op].kind == OK_REDUCE ? "a reduction over another space" : "not element-wise");
+      }
+    }
+    if (!fusion_enabled) { join = false; why = "fusion is off"; }
+    if (join) {
+      PUSH(cur->nodes, cur->n, cur->cap, n);
+      if (op_info[n->op].kind == OK_REDUCE) cur->closed = true;
+    } else {
+      if (cur && !cur->why)
+        cur->why = why ? why : cur->closed ? "a reduction closes the loop" : arena_printf("%%%d starts a new group", n->id);
+      cur = &k->groups[k->ngroups++];
+      memset(cur, 0, sizeof *cur);
+      cur->fused = fusible(n) && fusion_enabled;
+      if (!cur->fused)
+        cur->why = fusion_enabled ? arena_printf("%s runs alone (%s)", op_info[n->op].name,
+                                                 op_info[n->op].kind == OK_MATMUL ? "GEMM library call" :
+                                                 op_info[n->op].kind == OK_LIB ? "library kernel" :
+                                                 op_info[n->op].kind == OK_ROW ? "row-wise, three passes" :
+                                                 op_info[n->op].kind == OK_MOVE ? "data movement" :
+                                                 op_info[n->op].kind == OK_REDUCE ? "reduction of a stored value" :
+                                                 "index op") : "fusion is off";
+      cur->space = n->sh;
+      PUSH(cur->nodes, cur->n, cur->cap, n);
+    }
+    group_of[n->id] = k->ngroups - 1;
+  }
+  if (cur && !cur->why) cur->why = "end of the kernel";
+  /* constants are folded into loops, except where a consumer reads memory */
+  k->needs_mem = arena_alloc(cap);
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    OpKind kd = op_info[n->op].kind;
+    bool reads_consts = kd == OK_EWISE || kd == OK_REDUCE || n->op == OP_BROADCAST || n->op == OP_CONCAT;
+    for (int j = 0; j < n->nin; j++)
+      if (n->in[j]->op == OP_CONST && !reads_consts) k->needs_mem[n->in[j]->id] = 1;
+  }
+  /* a member is stored if anything outside its group reads it (a free
+   * reshape counts as outside: it aliases the stored value) */
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    for (int j = 0; j < n->nin; j++)
+      if (group_of[n->in[j]->id] != group_of[n->id] || group_of[n->id] < 0) uses_outside[n->in[j]->id]++;
+  }
+  for (int i = 0; i < k->nouts; i++) uses_outside[k->outs[i].node->id]++;
+  k->stored = arena_alloc(cap);
+  for (int g = 0; g < k->ngroups; g++)
+    for (int j = 0; j < k->groups[g].n; j++) {
+      Node *n = k->groups[g].nodes[j];
+      bool last = j == k->groups[g].n - 1;
+      k->stored[n->id] = !k->groups[g].fused || uses_outside[n->id] > 0 || last;
+    }
+}
+
+void fuse_print(const Kernel *k, FILE *out) {
+  int ops = 0, loops = 0, free_ops = 0;
+  for (int g = 0; g < k->ngroups; g++) ops += k->groups[g].n;
+  for (int i = 0; i < k->nsched; i++)
+    if (op_info[k->sched[i]->op].kind != OK_LEAF) free_ops++;
+  free_ops -= ops;
+  fprintf(out, "kernel %s: %d ops in %d loops or calls (+%d reshapes, which alias memory)\n", k->name, ops,
+          k->ngroups, free_ops);
+  for (int g = 0; g < k->ngroups; g++) {
+    const Group *gr = &k->groups[g];
+    if (gr->fused) loops++;
+    fprintf(out, "  k%d %s %s%s:", g, gr->fused ? "fused" : "single", shape_str(&gr->space),
+            gr->closed ? " +reduce" : "");
+    for (int j = 0; j < gr->n; j++)
+      fprintf(out, " %s%%%d=%s", k->stored[gr->nodes[j]->id] ? "" : "~", gr->nodes[j]->id, op_info[gr->nodes[j]->op].name);
+    fprintf(out, "\n      ends: %s\n", gr->why ? gr->why : "-");
+  }
+  fprintf(out, "  (~ marks values that stay in registers)\n");
+}
