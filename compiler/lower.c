@@ -53,7 +53,14 @@ struct Inst {
   const char *out_shape;
   int64_t params, flops;
   int info_row;
+  Inst *parent;       /* the model this one is a layer of */
 };
+
+/* Forward FLOPs per sample, charged to the running layer and its parents
+ * (counted while lowering the training program only: once). */
+static void add_flops(Inst *in, int64_t f) {
+  for (; in; in = in->parent) in->flops += f;
+}
 
 static Module *mod;
 static Value poison; /* bound to a name whose value failed: silences follow-on errors */
@@ -339,10 +346,30 @@ static Value *binop(Env *e, Ast *x) {
   case OPC_LE: r = g_binary(OP_LE, na, nb); break;
   case OPC_GE: r = g_binary(OP_GE, na, nb); break;
   case '@':
+    if (na->sh.rank > 2 && nb->sh.rank == 2 && na->dt == nb->dt) {
+      /* [..., K] @ [K, N]: the leading dimensions are rows of one GEMM */
+      Shape rows = na->sh, flat = {0};
+      rows.rank--;
+      flat.rank = 2;
+      flat.d[0] = shape_numel(&rows);
+      flat.d[1] = na->sh.d[na->sh.rank - 1];
+      if (flat.d[0].b <= 1) {
+        Node *m = g_matmul(g_reshape(na, flat), nb, 0, 0);
+        if (m) {
+          Shape out = na->sh;
+          out.d[out.rank - 1] = m->sh.d[1];
+          r = g_reshape(m, out);
+          if (cur_inst && training_mode) add_flops(cur_inst, 2 * flat.d[0].k * flat.d[1].k * nb->sh.d[1].k);
+        } else {
+          r = NULL;
+        }
+        break;
+      }
+    }
     r = g_matmul(na, nb, 0, 0);
     if (r && cur_inst && training_mode && na->sh.rank == 2) {
       int64_t m = na->sh.d[0].b ? 1 : na->sh.d[0].k;
-      cur_inst->flops += 2 * m * na->sh.d[1].k * nb->sh.d[1].k;
+      add_flops(cur_inst, 2 * m * na->sh.d[1].k * nb->sh.d[1].k);
     }
     break;
   default: nnc_unreachable("binary operator %d", x->op);
@@ -738,7 +765,7 @@ static Value *builtin(const char *name, Args *a) {
     Node *r;
     if (name[4] == '2') {
       r = g_conv2d(x, w, geo);
-      if (r && cur_inst && training_mode) cur_inst->flops += 2 * shape_numel(&r->sh).k * shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1);
+      if (r && cur_inst && training_mode) add_flops(cur_inst, 2 * shape_numel(&r->sh).k * (shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1)));
     } else {
       if (x->sh.rank != 4 || w->sh.rank != 4) {
         diag_error(site->loc, "conv_transpose2d needs NCHW input and [C_in, C_out/groups, kh, kw] weights, got %s and %s", tstr(x), tstr(w));
@@ -755,6 +782,8 @@ static Value *builtin(const char *name, Args *a) {
       }
       Dim d[4] = {x->sh.d[0], {w->sh.d[1].k * g, 0}, {oh, 0}, {ow, 0}};
       r = g_conv2d_bwd_data(x, w, geo, shape_of(4, d));
+      /* each input element meets every filter tap it feeds */
+      if (r && cur_inst && training_mode) add_flops(cur_inst, 2 * shape_numel(&x->sh).k * (shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1)));
     }
     return op_result(r, site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]);
   }
@@ -1215,6 +1244,7 @@ static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const c
       depth--;
       if (!sub) continue;
       sub->info_row = row;
+      sub->parent = in;
       Value *v = mk(V_INST, m->loc);
       v->inst = sub;
       Binding *b = arena_alloc(sizeof *b);
@@ -1373,6 +1403,20 @@ static bool check_hyper_call(Ast *c, const char *what, bool (*known)(const char 
 static bool known_schedule(const char *name) {
   return !strcmp(name, "constant") || !strcmp(name, "step") || !strcmp(name, "exponential") ||
          !strcmp(name, "cosine") || !strcmp(name, "warmup") || !strcmp(name, "warmup_cosine");
+}
+
+/* Info rows of every layer, nested ones included. */
+static void fill_info(Inst *in) {
+  for (Binding *b = in->members; b; b = b->next) {
+    if (b->v->k != V_INST) continue;
+    Inst *sub = b->v->inst;
+    if (sub->info_row >= 0) {
+      prog->info[sub->info_row].shape = sub->out_shape ? sub->out_shape : "-";
+      prog->info[sub->info_row].params = sub->params;
+      prog->info[sub->info_row].flops = sub->flops;
+    }
+    fill_info(sub);
+  }
 }
 
 /* The statements of a train block.  Settings (optimizer, epochs, ...) are
@@ -1568,15 +1612,7 @@ Program *lower_program(Module *m, bool with_grads) {
     prog->train_k.outs[prog->train_k.nouts - 1].deferred = true;
   }
   /* info rows: the layers in declaration order, and the top model's own params */
-  for (Binding *b = inst->members; b; b = b->next) {
-    if (b->v->k != V_INST) continue;
-    Inst *sub = b->v->inst;
-    if (sub->info_row >= 0) {
-      prog->info[sub->info_row].shape = sub->out_shape ? sub->out_shape : "-";
-      prog->info[sub->info_row].params = sub->params;
-      prog->info[sub->info_row].flops = sub->flops;
-    }
-  }
+  fill_info(inst);
   kernel_schedule(&prog->train_k);
   kernel_schedule(&prog->eval_k);
   fuse_kernel(&prog->train_k);
