@@ -173,6 +173,11 @@ def main():
     say("Target: ≥ 70% of the fp32 peak at 1024–2048 (pct_peak, wall clock). "
         "cpu_pct_core is per CPU-second of the process against one core's peak: "
         "what the kernel reaches when it is scheduled, independent of the load.")
+    notes = os.path.join(ROOT, "bench", "analysis.md")  # threads and profile, by hand
+    if os.path.exists(notes):
+        say()
+        with open(notes) as f:
+            say(f.read().rstrip())
     if a.out:
         with open(a.out, "w") as f:
             f.write("\n".join(out) + "\n")

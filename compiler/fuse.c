@@ -22,8 +22,89 @@ bool fusion_enabled = true;
 
 static bool fusible(const Node *n) { return op_info[n->op].kind == OK_EWISE; }
 
+/* Reorder the schedule so that consumers join the loop of their producer:
+ * list scheduling that, among the ready nodes, prefers one that can join
+ * the open fused group, then the earliest in the original order.  Random
+ * draws keep their relative order (the stream must not depend on fusion). */
+static void reorder(Kernel *k) {
+  int cap = graph_node_count() + 1, n = k->nsched;
+  int *deps = arena_alloc(sizeof(int) * cap), *pos = arena_alloc(sizeof(int) * cap);
+  char *placed = arena_alloc(cap), *member = arena_alloc(cap);
+  int **cons = arena_alloc(sizeof(int *) * cap), *ncons = arena_alloc(sizeof(int) * cap), *ccap = arena_alloc(sizeof(int) * cap);
+  Node **order = arena_alloc(sizeof(Node *) * (n + 1));
+  int norder = 0, last_rand = -1;
+  for (int i = 0; i < n; i++) pos[k->sched[i]->id] = i;
+  for (int i = 0; i < n; i++) {
+    Node *x = k->sched[i];
+    Node *ins[4];
+    int nin = 0;
+    for (int j = 0; j < x->nin; j++) ins[nin++] = x->in[j];
+    if (x->op == OP_RAND) {
+      if (last_rand >= 0) ins[nin++] = k->sched[last_rand];
+      last_rand = i;
+    }
+    for (int j = 0; j < nin; j++) {
+      if (op_info[ins[j]->op].kind == OK_LEAF) continue;
+      deps[x->id]++;
+      int id = ins[j]->id;
+      if (ncons[id] == ccap[id]) {
+        int c2 = ccap[id] ? ccap[id] * 2 : 4;
+        int *nc = arena_alloc(sizeof(int) * c2);
+        if (ncons[id]) memcpy(nc, cons[id], sizeof(int) * ncons[id]);
+        cons[id] = nc;
+        ccap[id] = c2;
+      }
+      cons[id][ncons[id]++] = x->id;
+    }
+  }
+  Node **byid = arena_alloc(sizeof(Node *) * cap);
+  for (int i = 0; i < n; i++) byid[k->sched[i]->id] = k->sched[i];
+  for (int i = 0; i < n; i++)
+    if (op_info[k->sched[i]->op].kind == OK_LEAF) { order[norder++] = k->sched[i]; placed[k->sched[i]->id] = 1; }
+  bool open = false, first = true;
+  Shape space = {0};
+  while (norder < n) {
+    Node *pick = NULL, *early = NULL;
+    for (int i = 0; i < n; i++) {
+      Node *x = k->sched[i];
+      if (placed[x->id] || deps[x->id]) continue;
+      if (!early) early = x;
+      bool joins = open && ((fusible(x) && shape_eq(&x->sh, &space)) ||
+                            (op_info[x->op].kind == OK_REDUCE && member[x->in[0]->id] && shape_eq(&x->in[0]->sh, &space)));
+      if (joins) {
+        for (int j = 0; j < x->nin; j++) /* never read a reshape of the open loop inside it */
+          if (x->in[j]->op == OP_RESHAPE && member[x->in[j]->in[0]->id]) joins = false;
+      }
+      if (joins) { pick = x; break; }
+    }
+    if (!pick) pick = early;
+    nnc_assert(pick);
+    /* the light model of fuse_kernel's grouping */
+    bool free_reshape = pick->op == OP_RESHAPE && pick->in[0]->op != OP_CONST && !(open && member[pick->in[0]->id]);
+    if (!free_reshape) {
+      bool joins = open && ((fusible(pick) && shape_eq(&pick->sh, &space)) ||
+                            (op_info[pick->op].kind == OK_REDUCE && member[pick->in[0]->id]));
+      if (!joins) {
+        memset(member, 0, cap);
+        open = fusible(pick);
+        space = pick->sh;
+      } else if (op_info[pick->op].kind == OK_REDUCE) {
+        open = false;
+      }
+      member[pick->id] = 1;
+    }
+    (void)first;
+    order[norder++] = pick;
+    placed[pick->id] = 1;
+    for (int c = 0; c < ncons[pick->id]; c++) deps[cons[pick->id][c]]--;
+  }
+  (void)byid;
+  memcpy(k->sched, order, sizeof(Node *) * n);
+}
+
 void fuse_kernel(Kernel *k) {
   int cap = graph_node_count() + 1;
+  if (fusion_enabled) reorder(k);
   int *group_of = arena_alloc(sizeof(int) * cap);
   int *uses_outside = arena_alloc(sizeof(int) * cap);
   for (int i = 0; i < cap; i++) group_of[i] = -1;

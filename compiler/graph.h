@@ -222,6 +222,7 @@ typedef struct Program {
   HyperCall opt, sched; /* ... evaluated (sched.name NULL if none) */
   int64_t epochs, batch, seed;
   double valid;      /* fraction of the train split held out, 0 = none */
+  int64_t early_stop; /* patience in epochs on the validation loss, 0 = off */
   struct InfoRow { const char *name, *kind, *shape; int64_t params, flops; } *info;
   int ninfo, capinfo;
 } Program;

@@ -1427,7 +1427,7 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
     if (s->kind == AST_ASSIGN) {
       const char *k = s->name;
       bool key = !strcmp(k, "optimizer") || !strcmp(k, "schedule") || !strcmp(k, "epochs") || !strcmp(k, "batch") ||
-                 !strcmp(k, "seed");
+                 !strcmp(k, "seed") || !strcmp(k, "early_stop");
       if (!strcmp(k, "show")) { /* what `OUT show` draws: evaluated in inference mode */
         if (!first) show_value = eval(tenv, s->a), show_at = s->a;
         continue;
@@ -1442,6 +1442,11 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
         if (!as_num(eval(tenv, s->a), s->a, &v)) continue;
         if (!(v >= 0 && v < 1)) { diag_error(s->a->loc, "'valid' is the fraction of the training data held out, in [0, 1)"); continue; }
         prog->valid = v;
+      } else if (!strcmp(k, "early_stop")) {
+        int64_t v;
+        if (!as_int(eval(tenv, s->a), s->a, &v)) continue;
+        if (v < 0) { diag_error(s->a->loc, "'early_stop' is a patience in epochs, >= 0 (0: off)"); continue; }
+        prog->early_stop = v;
       } else if (!strcmp(k, "epochs") || !strcmp(k, "batch") || !strcmp(k, "seed")) {
         int64_t v;
         if (!as_int(eval(tenv, s->a), s->a, &v)) continue;

@@ -2,7 +2,8 @@
  * cli.c — nnrt_main: runs the generated setup, parses the command line and
  * dispatches to train / eval / info / gradcheck / show.
  *
- *   OUT train [--epochs N] [--batch N] [--lr X] [--seed N] [--valid X] [--limit N] [--save FILE]
+ *   OUT train [--epochs N] [--batch N] [--lr X] [--seed N] [--valid X] [--early-stop N]
+ *             [--limit N] [--save FILE]
  *             [--resume FILE] [--log FILE.csv] [--plot FILE.svg] [--quiet] [--threads N]
  *   OUT eval [--load FILE] [--batch N] [--valid X] [--threads N]
  *   OUT info
@@ -41,7 +42,7 @@ enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8, C_SHOW = 16 };
 
 typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
                F_THREADS, F_EPS, F_TOL, F_VALID, F_DEVICE, F_CHECK_NUMERICS,
-               F_LIMIT, F_COUNT, F_OUT } FlagId;
+               F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP } FlagId;
 
 static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
   {"epochs", F_EPOCHS, C_TRAIN, true},
@@ -63,6 +64,7 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"limit", F_LIMIT, C_TRAIN, true},
   {"count", F_COUNT, C_SHOW, true},
   {"out", F_OUT, C_SHOW, true}, /* also -o */
+  {"early-stop", F_EARLY_STOP, C_TRAIN, true},
 };
 
 static void usage(FILE *f, const char *prog) {
@@ -76,6 +78,8 @@ static void usage(FILE *f, const char *prog) {
           "    --lr X          base learning rate of every optimizer\n"
           "    --seed N        seed for initialisation, shuffling and dropout\n"
           "    --valid X       hold out fraction X of the train split for validation\n"
+          "    --early-stop N  stop after N epochs without a better validation loss and\n"
+          "                    restore the best epoch's weights (0: off; needs --valid)\n"
           "    --limit N       train on the first N training samples only (quick runs)\n"
           "    --save FILE     save a safetensors checkpoint after every epoch\n"
           "    --resume FILE   continue from a checkpoint (and keep saving to it)\n"
@@ -102,7 +106,8 @@ static void usage(FILE *f, const char *prog) {
           "\n"
           "The last line of train and eval is key=value pairs, e.g.\n"
           "  epoch=10 loss=0.31 accuracy=0.89 test_loss=0.35 test_accuracy=0.87\n"
-          "(a validation split adds val_loss= val_accuracy= before test_loss=)\n"
+          "(a validation split adds val_loss= val_accuracy= before test_loss=;\n"
+          "early stopping ends train's line with [stopped_early=N] best_epoch=E)\n"
           "exit status: 0 ok, 1 error, 2 usage error, 3 loss became nan (or, with\n"
           "--check-numerics, an op produced nan/inf)\n",
           prog);
@@ -216,6 +221,7 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_QUIET: o->quiet = true; break;
     case F_CHECK_NUMERICS: o->check_numerics = true; break;
     case F_LIMIT: ok = parse_int(v, 1, &o->limit); break;
+    case F_EARLY_STOP: ok = parse_int(v, 0, &o->early_stop); o->has_early_stop = true; break;
     case F_COUNT: ok = parse_int(v, 1, &o->count) && o->count <= 4096; break;
     case F_OUT: o->out = v; ok = *v; break;
     }
@@ -265,6 +271,11 @@ int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
   if (o.threads > 0)
     nnrt_threads_set(o.threads);
   bool gpu = o.device && !strcmp(o.device, "cuda");
+  if (gpu && cmd == C_TRAIN && (o.has_early_stop ? o.early_stop : p->early_stop) > 0) {
+    fprintf(stderr, "error: early stopping runs on the CPU only (drop --device cuda, or pass --early-stop 0)\n");
+    nnrt_program_free(p);
+    return 1;
+  }
   if (gpu && nnrt_cuda_select(p) != 0) {
     nnrt_program_free(p);
     return 1;

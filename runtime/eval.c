@@ -37,6 +37,7 @@ void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m) {
   m->has_accuracy = s->correct_slot >= 0;
   m->has_test = s->test.present;
   m->has_val = s->valid.present;
+  m->stopped_early = m->best_epoch = 0;
   if (!test_only && s->train.present)
     nnrt_eval_split(s, &s->train, &m->loss, &m->accuracy);
   if (s->valid.present)
@@ -61,6 +62,10 @@ void nnrt_print_result(const NnrtMetrics *m, int64_t epoch) {
     if (m->has_accuracy)
       printf(" test_accuracy=%.6g", m->test_accuracy);
   }
+  if (m->stopped_early > 0)
+    printf(" stopped_early=%lld", (long long)m->stopped_early);
+  if (m->best_epoch > 0)
+    printf(" best_epoch=%lld", (long long)m->best_epoch);
   printf("\n");
   fflush(stdout);
 }

@@ -277,6 +277,16 @@ void nnrt_validation(NnrtProgram *p, double fraction) {
   p->valid = fraction;
 }
 
+void nnrt_early_stopping(NnrtProgram *p, int64_t patience) {
+  if (p->failed)
+    return;
+  if (patience < 0) {
+    fail(p, "train config: early_stop must be >= 0 (got %lld)", (long long)patience);
+    return;
+  }
+  p->early_stop = patience;
+}
+
 static NnrtOptDesc *opt_at(NnrtProgram *p, int opt) {
   if (!reserve(p, (void **)&p->opts, &p->cap_opts, opt, sizeof *p->opts, "optimizer table"))
     return NULL;

@@ -91,6 +91,7 @@ struct NnrtProgram {
   int64_t epochs, batch;
   uint64_t seed;
   double valid;    /* fraction of the train split held out for validation */
+  int64_t early_stop; /* patience on the validation loss, 0 = off */
   NnrtKernel train, eval;
   NnrtScratchFn train_scratch, eval_scratch;
   NnrtSite *sites; int nsites, cap_sites; /* numerics.c: per checked op */
@@ -133,6 +134,7 @@ typedef struct NnrtOptions {
   int threads;               /* 0: default */
   double eps, tol;           /* gradcheck, <= 0: default */
   int64_t limit;             /* train --limit: only the first N training samples (0: all) */
+  int64_t early_stop; bool has_early_stop; /* train --early-stop patience (0: off), else the program's */
   int64_t count;             /* show --count: samples drawn (0: 16) */
   const char *out;           /* show -o: the PNG written (NULL: show.png) */
 } NnrtOptions;
@@ -187,6 +189,7 @@ void nnrt_options_from_ckpt(NnrtOptions *o, const NnrtCkpt *c);
 typedef struct NnrtMetrics {
   double loss, accuracy, test_loss, test_accuracy, val_loss, val_accuracy;
   bool has_accuracy, has_test, has_val;
+  int64_t stopped_early, best_epoch; /* early stopping (train): 0 = none */
 } NnrtMetrics;
 void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *accuracy);
 /* test_only: skip the train split (validation and test are evaluated). */

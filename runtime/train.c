@@ -13,6 +13,14 @@
  * (held out by session.c) and the test split are evaluated with the eval
  * kernel.
  *
+ * Early stopping (`early_stop = P;`, --early-stop P) evaluates the
+ * validation split after every epoch and keeps a copy of the PARAM and
+ * STATE slots of the epoch with the lowest validation loss; after P epochs
+ * without a lower one training stops.  Either way the best epoch's weights
+ * are restored at the end (and saved again with --save), so the final line
+ * and the saved file describe the best epoch.  The copy is not saved in
+ * checkpoints: a resumed run starts its patience count afresh.
+ *
  * Invariants: everything random comes from one generator whose state is
  * saved after every epoch, with params, STATE and optimizer state, so a run
  * resumed from epoch k is bit-identical to one that never stopped.  A
@@ -70,8 +78,64 @@ static int check_trainable(const NnrtProgram *p) {
   return 0;
 }
 
+/* The best epoch so far, for early stopping: a copy of the checkpoint
+ * table's PARAM and STATE tensors (the first s->nsaved), back to back. */
+typedef struct EarlyStop {
+  int64_t patience;     /* 0: off */
+  int64_t best_epoch;   /* 1-based; 0 before the first epoch */
+  int64_t stopped;      /* the epoch training stopped after, 0 if it ran out */
+  double best_loss;
+  char *best;
+  size_t bytes;
+} EarlyStop;
+
+static size_t tensor_bytes(const NnrtNamedTensor *t) {
+  size_t n = nnrt_dtype_size(t->dtype);
+  for (int d = 0; d < t->rank; d++)
+    n *= (size_t)t->dims[d];
+  return n;
+}
+
+static int early_open(EarlyStop *e, const NnrtSession *s, int64_t patience) {
+  memset(e, 0, sizeof *e);
+  e->patience = patience;
+  e->best_loss = INFINITY;
+  if (patience <= 0)
+    return 0;
+  for (int i = 0; i < s->nsaved; i++)
+    e->bytes += tensor_bytes(&s->tensors[i]);
+  if (!(e->best = nnrt_alloc(e->bytes + 1, "early-stopping weights"))) {
+    nnrt_oom("early-stopping weights", e->bytes + 1);
+    return -1;
+  }
+  return 0;
+}
+
+/* Copy the weights into the best copy (keep) or back from it. */
+static void early_copy(EarlyStop *e, NnrtSession *s, bool keep) {
+  char *at = e->best;
+  for (int i = 0; i < s->nsaved; i++) {
+    size_t n = tensor_bytes(&s->tensors[i]);
+    if (keep)
+      memcpy(at, s->tensors[i].data, n);
+    else
+      memcpy(s->tensors[i].data, at, n);
+    at += n;
+  }
+}
+
+/* After epoch s->epoch with validation loss val: true when it is time to stop. */
+static bool early_update(EarlyStop *e, NnrtSession *s, double val) {
+  if (val < e->best_loss) { /* NaN never improves */
+    e->best_loss = val;
+    e->best_epoch = s->epoch;
+    early_copy(e, s, true);
+  }
+  return s->epoch - e->best_epoch >= e->patience;
+}
+
 /* Run the remaining epochs.  Returns the exit code. */
-static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot *plot) {
+static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot *plot, EarlyStop *es) {
   NnrtProgram *p = s->p;
   const NnrtSplit *tr = &s->train;
   NnrtProgress g;
@@ -116,6 +180,8 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
       return 1;
     if ((s->test.present || s->valid.present) && (log || plot || nnrt_progress_shows(&g, s->epoch)))
       nnrt_evaluate(s, true, &m);
+    else if (es->patience > 0)
+      nnrt_eval_split(s, &s->valid, &m.val_loss, &m.val_accuracy);
     if (log) {
       fprintf(log, "%lld,%.9g,", (long long)s->epoch, m.loss);
       if (has_acc)
@@ -138,8 +204,23 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
     if (plot)
       nnrt_trainplot_add(plot, s, s->epoch, &m);
     nnrt_progress_epoch(&g, s->epoch, &m, seconds);
+    if (es->patience > 0 && early_update(es, s, m.val_loss) && s->epoch < s->epochs) {
+      es->stopped = s->epoch;
+      if (!s->o->quiet)
+        printf("early stopping after epoch %lld: no better validation loss for %lld epochs\n",
+               (long long)s->epoch, (long long)es->patience);
+      break;
+    }
   }
   nnrt_bench_mark("train_end");
+  if (es->best_epoch > 0 && es->best_epoch != s->epoch) {
+    early_copy(es, s, false);
+    if (!s->o->quiet)
+      printf("restored the weights of epoch %lld (val_loss=%.6g)\n", (long long)es->best_epoch,
+             es->best_loss);
+    if (save && nnrt_session_save(s, save) != 0)
+      return 1;
+  }
   return 0;
 }
 
@@ -156,11 +237,19 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     nnrt_options_from_ckpt(&ro, c);
     o = &ro;
   }
+  int64_t patience = o->has_early_stop ? o->early_stop : p->early_stop;
+  if (patience > 0 && !((o->has_valid ? o->valid : p->valid) > 0)) {
+    fprintf(stderr, "error: early stopping watches the validation loss, but there is no validation "
+            "split (add `valid = 0.2;` to the train block or pass --valid 0.2)\n");
+    nnrt_ckpt_free(c);
+    return 1;
+  }
   NnrtSession s;
   if (nnrt_session_open(&s, p, o, B, SESSION_DATA | SESSION_TEST | SESSION_OPT) != 0) {
     nnrt_ckpt_free(c);
     return 1;
   }
+  EarlyStop es = {0};
   if (o->limit > 0 && s.train.n > o->limit) /* --limit: a quick run on the first N samples */
     s.train.n = o->limit;
   int rc = 1;
@@ -191,12 +280,16 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     plotp = &plot;
   }
   nnrt_traj_start(&s, log, plotp);
-  rc = run_epochs(&s, save, log, plotp);
+  if (early_open(&es, &s, patience) != 0)
+    goto out;
+  rc = run_epochs(&s, save, log, plotp, &es);
   if (plotp && (rc == 0 || rc == 3) && nnrt_trainplot_save(plotp, &s, o->plot) != 0)
     rc = 1;
   if (rc == 0) {
     NnrtMetrics m;
     nnrt_evaluate(&s, false, &m);
+    m.stopped_early = es.stopped;
+    m.best_epoch = es.best_epoch;
     nnrt_print_result(&m, s.epoch);
   }
 out:
@@ -206,6 +299,7 @@ out:
   }
   if (plotp)
     nnrt_trainplot_free(plotp);
+  nnrt_free(es.best);
   nnrt_session_free(&s);
   return rc;
 }

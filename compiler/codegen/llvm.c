@@ -845,6 +845,10 @@ static void emit_setup(Program *p) {
     LLVMTypeRef ps[] = {cg.ptr, cg.f64};
     call_rt("nnrt_validation", ps, (LLVMValueRef[]){P, LLVMConstReal(cg.f64, p->valid)}, 2);
   }
+  if (p->early_stop > 0) {
+    LLVMTypeRef ps[] = {cg.ptr, cg.i64};
+    call_rt("nnrt_early_stopping", ps, (LLVMValueRef[]){P, ci64(p->early_stop)}, 2);
+  }
   emit_hyper("nnrt_optimizer", 0, &p->opt);
   if (p->sched.name) emit_hyper("nnrt_schedule", 0, &p->sched);
   {

@@ -372,6 +372,7 @@ typedef struct Plan {
   int nbufs, capbufs;
   int64_t *steps;      /* NNRT_CUDA_STEP_WORDS per step */
   int nsteps, capsteps;
+  int64_t totalB, total0; /* Kernel.plan's scratch block: totalB*B + total0 bytes */
 } Plan;
 
 static int add_buf(Plan *pl, int64_t slot, Dim n, int ds) {
@@ -408,6 +409,11 @@ static int slot_buf(Plan *pl, int slot) {
   return add_buf(pl, slot, (Dim){0, 0}, 0);
 }
 
+
+/* Buffers: slots for leaves and outputs computed in place, aliases for
+ * reshapes, Kernel.plan's offsets (memplan.c) for the scratch values fusion
+ * leaves in memory, nothing for members of a fused group that stay in
+ * registers, and an own buffer for anything else the GPU needs. */
 static void plan_kernel(Kernel *k, Plan *pl) {
   int cap = graph_node_count() + 1;
   pl->buf = arena_alloc(sizeof(int) * cap);
@@ -418,14 +424,16 @@ static void plan_kernel(Kernel *k, Plan *pl) {
     if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && out_slot[n->id] < 0 && !k->outs[i].deferred)
       out_slot[n->id] = k->outs[i].slot;
   }
-  char *need = arena_alloc(cap);
-  for (int i = 0; i < k->nsched; i++) {
-    Node *n = k->sched[i];
-    OpKind kd = op_info[n->op].kind;
-    bool reads_consts = kd == OK_EWISE || kd == OK_REDUCE || n->op == OP_BROADCAST || n->op == OP_CONCAT;
-    for (int j = 0; j < n->nin; j++)
-      if (n->in[j]->op == OP_CONST && !reads_consts) need[n->in[j]->id] = 1;
+  char *need = k->needs_mem;
+  char *in_reg = arena_alloc(cap); /* members of a fused loop that stay in registers */
+  for (int g = 0; g < k->ngroups; g++) {
+    const Group *gr = &k->groups[g];
+    if (gr->fused && (gr->n > 1 || gr->closed))
+      for (int j = 0; j < gr->n; j++) in_reg[gr->nodes[j]->id] = !k->stored[gr->nodes[j]->id];
   }
+  const MemPlan *mp = k->plan;
+  pl->totalB = mp ? mp->totalB : 0;
+  pl->total0 = mp ? mp->total0 : 0;
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
     if (n->op == OP_CONST && !need[n->id]) continue;
@@ -438,7 +446,12 @@ static void plan_kernel(Kernel *k, Plan *pl) {
       pl->buf[n->id] = pl->buf[n->in[0]->id];
       continue;
     }
-    pl->buf[n->id] = add_buf(pl, -1, shape_numel(&n->sh), dsize(n->dt));
+    if (in_reg[n->id]) continue;
+    if (mp && mp->arena[n->id]) { /* K: offset, B: arena (1 batch, 2 fixed) */
+      pl->buf[n->id] = add_buf(pl, NNRT_CUDA_BUF_PLANNED, (Dim){mp->off[n->id], mp->arena[n->id]}, 0);
+      continue;
+    }
+    pl->buf[n->id] = add_buf(pl, NNRT_CUDA_BUF_OWN, shape_numel(&n->sh), dsize(n->dt));
   }
 }
 
@@ -755,9 +768,99 @@ static void emit_copy(Kernel *k, Plan *pl, const Node *n, int dst) {
   LLVMBuildRetVoid(B);
 }
 
+/* The type a constant input j of element-wise node n is read as. */
+static Dtype const_want(const Node *n, int j) {
+  Dtype d = n->dt, want = isf(d) ? d : DT_F32;
+  for (int q = 0; q < n->nin; q++)
+    if (q != j && n->in[q]->op != OP_CONST && (j > 0 || n->op != OP_SELECT)) want = n->in[q]->dt;
+  if (n->op == OP_SELECT && j == 0) want = n->in[0]->dt;
+  return want;
+}
+
+/* A fused group (fuse.c) as one kernel.  Open: one thread per element of
+ * the space, every member a register, stored only where Kernel.stored
+ * says.  Closed by a reduction: one thread per output element of the
+ * reduction, looping over the reduced elements in row-major order (the
+ * CPU's order, so the sums are the same and deterministic) and computing
+ * the element-wise chain at each; every element of the space is visited by
+ * exactly one thread, so stored members are written once. */
+static void emit_group(Kernel *k, Plan *pl, const Group *g) {
+  const Shape *sp = &g->space;
+  int cap = graph_node_count() + 1;
+  Node *last = g->nodes[g->n - 1];
+  bool red = g->closed;
+  int nm = red ? g->n - 1 : g->n;
+  int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
+  set_threads(w, shape_numel(red ? &last->sh : sp));
+  begin_kernel(step_name(k, w));
+  char *member = arena_alloc(cap);
+  int *ext = arena_alloc(sizeof(int) * cap);
+  for (int i = 0; i < g->n; i++) member[g->nodes[i]->id] = 1;
+  Node **xs = arena_alloc(sizeof(Node *) * (3 * g->n + 1));
+  Operand *xo = arena_alloc(sizeof(Operand) * (3 * g->n + 1));
+  int nx = 0;
+  for (int i = 0; i < nm; i++) {
+    Node *n = g->nodes[i];
+    for (int j = 0; j < n->nin; j++) {
+      Node *x = n->in[j];
+      if (member[x->id] || x->op == OP_CONST || ext[x->id]) continue;
+      xs[nx] = x;
+      xo[nx] = operand(pl, x, sp, x->dt);
+      ext[x->id] = ++nx;
+    }
+  }
+  LLVMValueRef *optr = arena_alloc(sizeof(LLVMValueRef) * cap);
+  for (int i = 0; i < g->n; i++)
+    if (k->stored[g->nodes[i]->id] || (red && i == g->n - 1)) optr[g->nodes[i]->id] = bufptr(pl, g->nodes[i]);
+  LLVMValueRef cst[MAX_RANK], idx[MAX_RANK];
+  strides(sp, cst);
+  Loop l = grid_loop(numel(red ? &last->sh : sp));
+  Loop r = {0};
+  LLVMValueRef acc = NULL;
+  if (red) {
+    LLVMValueRef oidx[MAX_RANK], ridx[MAX_RANK];
+    unflatten(l.i, &last->sh, oidx);
+    Shape rs = {0};
+    for (int q = 0; q < sp->rank; q++)
+      if (last->ia[0] >> q & 1) rs.d[rs.rank++] = sp->d[q];
+    acc = var(ty(last->dt), last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt));
+    r = loop_begin(numel(&rs));
+    unflatten(r.i, &rs, ridx);
+    for (int q = 0, m = 0; q < sp->rank; q++) idx[q] = last->ia[0] >> q & 1 ? ridx[m++] : oidx[q];
+  } else {
+    unflatten(l.i, sp, idx);
+  }
+  LLVMValueRef lin = red ? dot(idx, cst, sp->rank, NULL) : l.i;
+  LLVMValueRef *val = arena_alloc(sizeof(LLVMValueRef) * cap);
+  for (int i = 0; i < nx; i++) val[xs[i]->id] = read(&xo[i], idx, sp->rank);
+  for (int i = 0; i < nm; i++) {
+    Node *n = g->nodes[i];
+    LLVMValueRef v[3];
+    for (int j = 0; j < n->nin; j++)
+      v[j] = n->in[j]->op == OP_CONST ? const_value(n->in[j], const_want(n, j)) : val[n->in[j]->id];
+    val[n->id] = scalar(n, v);
+    if (k->stored[n->id]) store(n->dt, val[n->id], optr[n->id], lin);
+  }
+  if (red) {
+    LLVMValueRef x = val[last->in[0]->id], a = get(acc);
+    set(acc, last->op == OP_SUM ? fadd(a, x) : sel(fcmp(LLVMRealOGE, a, x), a, x));
+    loop_end(&r);
+    store(last->dt, get(acc), optr[last->id], l.i);
+  }
+  loop_end(&l);
+  LLVMBuildRetVoid(B);
+}
+
 static void emit_kernel(Kernel *k, Plan *pl) {
   plan_kernel(k, pl);
-  for (int i = 0; i < k->nsched; i++) emit_node(k, pl, k->sched[i]);
+  for (int i = 0; i < k->nsched; i++) /* constants that live in memory */
+    if (k->sched[i]->op == OP_CONST) emit_node(k, pl, k->sched[i]);
+  for (int g = 0; g < k->ngroups; g++) {
+    const Group *gr = &k->groups[g];
+    if (gr->fused && (gr->n > 1 || gr->closed)) emit_group(k, pl, gr);
+    else
+      for (int j = 0; j < gr->n; j++) emit_node(k, pl, gr->nodes[j]);
+  }
   /* outputs that are leaves, constants or shared need a copy (as on the CPU) */
   for (int i = 0; i < k->nouts; i++) {
     Node *n = k->outs[i].node;
@@ -780,17 +883,37 @@ static void emit_kernel(Kernel *k, Plan *pl) {
  * rmsprop 5, adam 6, adamw 7).  Arguments after kind: lr, l2 (weight decay
  * added to the gradient), wd (AdamW's decoupled decay), momentum, eps, rho,
  * beta1, beta2 and Adam's bias corrections 1/(1-beta^t), all double and
- * rounded to the parameter's type here, as the CPU step does. */
+ * rounded to the parameter's type here, as the CPU step does; then dyn: a
+ * device pointer to {lr, ic1, ic2} that replaces those three when not
+ * null (CUDA graphs replay one captured step with new values). */
 static void emit_optimizer(Dtype d) {
   LLVMTypeRef ps[17] = {px.ptr, px.ptr, px.ptr, px.ptr, px.i64, px.i32};
   for (int i = 6; i < 16; i++) ps[i] = px.f64;
-  LLVMValueRef f = begin_fn(d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", ps, 16);
+  ps[16] = px.ptr;
+  LLVMValueRef f = begin_fn(d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", ps, 17);
   LLVMValueRef P = LLVMGetParam(f, 0), G = LLVMGetParam(f, 1), S0 = LLVMGetParam(f, 2), S1 = LLVMGetParam(f, 3);
   LLVMValueRef n = LLVMGetParam(f, 4), kind = LLVMGetParam(f, 5), h[10];
-  for (int i = 0; i < 10; i++) {
-    h[i] = LLVMGetParam(f, (unsigned)(6 + i));
-    if (d == DT_F32) h[i] = LLVMBuildFPTrunc(B, h[i], px.f32, "");
+  for (int i = 0; i < 10; i++) h[i] = LLVMGetParam(f, (unsigned)(6 + i));
+  { /* dyn (last argument), when not null: lr, ic1, ic2 read from device
+     * memory, so that a captured CUDA graph replays with this step's values */
+    LLVMValueRef dyn = LLVMGetParam(f, 16);
+    LLVMBasicBlockRef entry = LLVMGetInsertBlock(B);
+    LLVMBasicBlockRef rd = LLVMAppendBasicBlockInContext(px.ctx, f, "dyn"), go = LLVMAppendBasicBlockInContext(px.ctx, f, "go");
+    LLVMBuildCondBr(B, LLVMBuildIsNull(B, dyn, ""), go, rd);
+    LLVMPositionBuilderAtEnd(B, rd);
+    int at[3] = {0, 8, 9};
+    LLVMValueRef got[3];
+    for (int q = 0; q < 3; q++) got[q] = load(DT_F64, dyn, ci64(q));
+    LLVMBuildBr(B, go);
+    LLVMPositionBuilderAtEnd(B, go);
+    for (int q = 0; q < 3; q++) {
+      LLVMValueRef ph = LLVMBuildPhi(B, px.f64, "");
+      LLVMAddIncoming(ph, (LLVMValueRef[]){h[at[q]], got[q]}, (LLVMBasicBlockRef[]){entry, rd}, 2);
+      h[at[q]] = ph;
+    }
   }
+  if (d == DT_F32)
+    for (int i = 0; i < 10; i++) h[i] = LLVMBuildFPTrunc(B, h[i], px.f32, "");
   LLVMValueRef lr = h[0], l2 = h[1], decay = fmul(h[0], h[2]) /* lr * adamw's wd */, mu = h[3], eps = h[4], rho = h[5], b1 = h[6], b2 = h[7], ic1 = h[8], ic2 = h[9];
   LLVMValueRef one = cfl(1, d);
   Loop l = grid_loop(n);
@@ -974,11 +1097,13 @@ char *nvptx_emit(Program *p, const char *arch, int opt_level) {
 static LLVMValueRef table(LLVMModuleRef m, Plan *pl) {
   LLVMContextRef c = LLVMGetModuleContext(m);
   LLVMTypeRef i64 = LLVMInt64TypeInContext(c);
-  int n = 2 + NNRT_CUDA_BUF_WORDS * pl->nbufs + NNRT_CUDA_STEP_WORDS * pl->nsteps;
+  int n = NNRT_CUDA_HEAD_WORDS + NNRT_CUDA_BUF_WORDS * pl->nbufs + NNRT_CUDA_STEP_WORDS * pl->nsteps;
   LLVMValueRef *v = arena_alloc(sizeof *v * n);
   int at = 0;
   v[at++] = LLVMConstInt(i64, (unsigned long long)pl->nbufs, 0);
   v[at++] = LLVMConstInt(i64, (unsigned long long)pl->nsteps, 0);
+  v[at++] = LLVMConstInt(i64, (unsigned long long)pl->totalB, 0);
+  v[at++] = LLVMConstInt(i64, (unsigned long long)pl->total0, 0);
   for (int i = 0; i < NNRT_CUDA_BUF_WORDS * pl->nbufs; i++) v[at++] = LLVMConstInt(i64, (unsigned long long)pl->bufs[i], 1);
   for (int i = 0; i < NNRT_CUDA_STEP_WORDS * pl->nsteps; i++) v[at++] = LLVMConstInt(i64, (unsigned long long)pl->steps[i], 1);
   LLVMValueRef g = LLVMAddGlobal(m, LLVMArrayType2(i64, (uint64_t)n), "nnc_cuda_table");

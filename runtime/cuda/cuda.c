@@ -29,7 +29,7 @@
 
 typedef int CUresult;
 typedef int CUdevice;
-typedef void *CUcontext, *CUmodule, *CUfunction, *CUstream, *CUevent;
+typedef void *CUcontext, *CUmodule, *CUfunction, *CUstream, *CUevent, *CUgraph, *CUgraphExec;
 
 static struct {
   CUresult (*Init)(unsigned);
@@ -55,6 +55,13 @@ static struct {
   CUresult (*MemHostRegister)(void *, size_t, unsigned);
   CUresult (*MemHostUnregister)(void *);
   CUresult (*GetErrorName)(CUresult, const char **);
+  /* CUDA graphs (optional: without them every step is launched one by one) */
+  CUresult (*StreamBeginCapture)(CUstream, int);
+  CUresult (*StreamEndCapture)(CUstream, CUgraph *);
+  CUresult (*GraphInstantiate)(CUgraphExec *, CUgraph, unsigned long long);
+  CUresult (*GraphLaunch)(CUgraphExec, CUstream);
+  CUresult (*GraphDestroy)(CUgraph);
+  CUresult (*GraphExecDestroy)(CUgraphExec);
 } cu;
 
 typedef void *cublasHandle_t;
@@ -90,6 +97,11 @@ static struct {
   NnrtDevPtr dtab[2];     /* ... and on the device */
   NnrtDevPtr sums;        /* 2 doubles */
   double *hsums;
+  NnrtDevPtr hyper;       /* NNRT_CUDA_STAGES x ngrads x {lr, ic1, ic2} */
+  bool capturing, capture_bad;
+  CUgraphExec exec[NNRT_CUDA_STAGES];
+  NnrtDevPtr exec_block[NNRT_CUDA_STAGES]; /* G.block when captured */
+  int64_t launches;       /* kernel launches and GEMM calls, for NNRT_CUDA_STATS */
 } G;
 
 void nnrt_cuda_program(NnrtProgram *p, const char *ptx, const int64_t *train, const int64_t *eval) {
@@ -140,6 +152,12 @@ static int load_driver(void) {
   S(EventSynchronize, "cuEventSynchronize") S(MemHostRegister, "cuMemHostRegister_v2")
   S(MemHostUnregister, "cuMemHostUnregister") S(GetErrorName, "cuGetErrorName")
 #undef S
+  *(void **)&cu.StreamBeginCapture = dlsym(lib, "cuStreamBeginCapture_v2");
+  *(void **)&cu.StreamEndCapture = dlsym(lib, "cuStreamEndCapture");
+  *(void **)&cu.GraphInstantiate = dlsym(lib, "cuGraphInstantiateWithFlags");
+  *(void **)&cu.GraphLaunch = dlsym(lib, "cuGraphLaunch");
+  *(void **)&cu.GraphDestroy = dlsym(lib, "cuGraphDestroy");
+  *(void **)&cu.GraphExecDestroy = dlsym(lib, "cuGraphExecDestroy");
   return 0;
 }
 
@@ -215,7 +233,7 @@ int nnrt_cuda_select(NnrtProgram *p) {
     for (int w = 0; w < 2; w++) {
       const int64_t *t = tables[w];
       int64_t nb = t[0], ns = t[1];
-      const int64_t *steps = t + 2 + nb * NNRT_CUDA_BUF_WORDS;
+      const int64_t *steps = t + NNRT_CUDA_HEAD_WORDS + nb * NNRT_CUDA_BUF_WORDS;
       G.fns[w] = calloc((size_t)(ns ? ns : 1), sizeof(CUfunction));
       if (!G.fns[w]) {
         nnrt_oom("kernel table", (size_t)ns * sizeof(CUfunction));
@@ -271,17 +289,17 @@ int nnrt_cuda_reserve(const NnrtProgram *p, int64_t B, const NnrtSession *s) {
       total += align256(slot_bytes(p, p->grads[g].param, 1)) * (size_t)nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
   size_t scratch = 0;
   for (int w = 0; w < 2; w++) {
-    size_t mine = 0;
     const int64_t *t = tables[w];
+    size_t mine = align256((size_t)(t[NNRT_CUDA_HEAD_TOTALB] * B + t[NNRT_CUDA_HEAD_TOTAL0]));
     for (int64_t i = 0; i < t[0]; i++) {
-      const int64_t *b = t + 2 + i * NNRT_CUDA_BUF_WORDS;
-      if (b[NNRT_CUDA_BUF_SLOT] < 0)
+      const int64_t *b = t + NNRT_CUDA_HEAD_WORDS + i * NNRT_CUDA_BUF_WORDS;
+      if (b[NNRT_CUDA_BUF_SLOT] == NNRT_CUDA_BUF_OWN)
         mine += align256((size_t)(dimv(b[NNRT_CUDA_BUF_K], b[NNRT_CUDA_BUF_B], B) * b[NNRT_CUDA_BUF_DSIZE]));
     }
     total += align256((size_t)t[0] * sizeof(NnrtDevPtr));
     scratch = mine > scratch ? mine : scratch;
   }
-  total += scratch + 256;
+  total += scratch + 256 + align256((size_t)NNRT_CUDA_STAGES * 3 * sizeof(double) * (size_t)(p->ngrads + 1));
   CUresult r = cu.MemAlloc(&G.block, total);
   if (r != 0) {
     fprintf(stderr, "error: cuda: cannot allocate %.1f MiB of GPU memory (%s)\n", (double)total / 1048576, errname(r));
@@ -308,17 +326,22 @@ int nnrt_cuda_reserve(const NnrtProgram *p, int64_t B, const NnrtSession *s) {
   }
   G.sums = at;
   at += 256;
+  G.hyper = at;
+  at += align256((size_t)NNRT_CUDA_STAGES * 3 * sizeof(double) * (size_t)(p->ngrads + 1));
   NnrtDevPtr scr0 = at;
   at += scratch;
   for (int w = 0; w < 2; w++) {
     const int64_t *t = tables[w];
     free(G.bufs[w]);
     G.bufs[w] = calloc((size_t)t[0] + 1, sizeof(NnrtDevPtr));
-    NnrtDevPtr sa = scr0;
+    NnrtDevPtr sa = scr0 + align256((size_t)(t[NNRT_CUDA_HEAD_TOTALB] * B + t[NNRT_CUDA_HEAD_TOTAL0]));
     for (int64_t i = 0; i < t[0]; i++) {
-      const int64_t *b = t + 2 + i * NNRT_CUDA_BUF_WORDS;
+      const int64_t *b = t + NNRT_CUDA_HEAD_WORDS + i * NNRT_CUDA_BUF_WORDS;
       if (b[NNRT_CUDA_BUF_SLOT] >= 0) {
         G.bufs[w][i] = G.slot[b[NNRT_CUDA_BUF_SLOT]];
+      } else if (b[NNRT_CUDA_BUF_SLOT] == NNRT_CUDA_BUF_PLANNED) { /* memplan.c's block, laid out for B */
+        int64_t off = b[NNRT_CUDA_BUF_K];
+        G.bufs[w][i] = scr0 + (NnrtDevPtr)(b[NNRT_CUDA_BUF_B] == 1 ? off * B : t[NNRT_CUDA_HEAD_TOTALB] * B + off);
       } else {
         G.bufs[w][i] = sa;
         sa += align256((size_t)(dimv(b[NNRT_CUDA_BUF_K], b[NNRT_CUDA_BUF_B], B) * b[NNRT_CUDA_BUF_DSIZE]));
@@ -364,9 +387,11 @@ void nnrt_cuda_sync(void) { check(cu.StreamSynchronize(G.st), "cuStreamSynchroni
 void nnrt_cuda_mark_copies(void) { check(cu.EventRecord(G.copies, G.st), "cuEventRecord"); }
 void nnrt_cuda_wait_copies(void) { check(cu.EventSynchronize(G.copies), "cuEventSynchronize"); }
 
-void nnrt_cuda_pin(void *host, size_t bytes) {
-  if (cu.MemHostRegister(host, bytes, 0) != 0)
-    fprintf(stderr, "warning: cuda: could not page-lock %zu bytes; batch copies will be synchronous\n", bytes);
+int nnrt_cuda_pin(void *host, size_t bytes) {
+  if (cu.MemHostRegister(host, bytes, 0) == 0)
+    return 0;
+  fprintf(stderr, "warning: cuda: could not page-lock %zu bytes; batch copies will be synchronous\n", bytes);
+  return -1;
 }
 void nnrt_cuda_unpin(void *host) { cu.MemHostUnregister(host); }
 
@@ -378,12 +403,13 @@ static unsigned grid(int64_t n) {
 }
 
 static void launch(CUfunction f, int64_t n, void **args) {
+  G.launches += !G.capturing;
   check(cu.LaunchKernel(f, grid(n), 1, 1, NNRT_CUDA_BLOCK, 1, 1, 0, G.st, args, NULL), "cuLaunchKernel");
 }
 
 void nnrt_cuda_run(int which, int64_t batch, void *ctx) {
   const int64_t *t = tables[which];
-  const int64_t *steps = t + 2 + t[0] * NNRT_CUDA_BUF_WORDS;
+  const int64_t *steps = t + NNRT_CUDA_HEAD_WORDS + t[0] * NNRT_CUDA_BUF_WORDS;
   NnrtDevPtr *bufs = G.bufs[which];
   for (int64_t i = 0; i < t[1]; i++) {
     const int64_t *s = steps + i * NNRT_CUDA_STEP_WORDS;
@@ -406,6 +432,7 @@ void nnrt_cuda_run(int which, int64_t batch, void *ctx) {
       NnrtDevPtr a = bufs[s[NNRT_CUDA_STEP_A]], b = bufs[s[NNRT_CUDA_STEP_B]], c = bufs[s[NNRT_CUDA_STEP_C]];
       if (M == 0 || N == 0)
         break;
+      G.launches += !G.capturing;
       int r;
       if (s[NNRT_CUDA_STEP_DT] == NNRT_F64) {
         const double one = 1, zero = 0;
@@ -414,7 +441,9 @@ void nnrt_cuda_run(int which, int64_t batch, void *ctx) {
         const float one = 1, zero = 0;
         r = blas.Sgemm(G.h, tb, ta, N, M, K, &one, (const float *)b, ldb, (const float *)a, lda, &zero, (float *)c, N);
       }
-      if (r != 0) {
+      if (r != 0 && G.capturing) { /* the capture is abandoned; steps run one by one */
+        G.capture_bad = true;
+      } else if (r != 0) {
         fprintf(stderr, "error: cuda: cuBLAS gemm failed (status %d)\n", r);
         exit(1);
       }
@@ -441,18 +470,26 @@ void nnrt_cuda_run(int which, int64_t batch, void *ctx) {
   }
 }
 
-void nnrt_cuda_opt_step(const NnrtOptConfig *c, double lr, int64_t t, NnrtDtype dt,
-                        NnrtDevPtr param, NnrtDevPtr grad, NnrtDevPtr s0, NnrtDevPtr s1, int64_t n) {
-  int kind = (int)c->kind;
-  double l2 = c->kind == NNRT_OPT_ADAMW ? 0 : c->weight_decay;
-  double wd = c->kind == NNRT_OPT_ADAMW ? c->weight_decay : 0;
+void nnrt_cuda_opt_hyper(const NnrtOptConfig *c, double lr, int64_t t, double out[3]) {
   double ic1 = 0, ic2 = 0;
   if (c->kind == NNRT_OPT_ADAM || c->kind == NNRT_OPT_ADAMW) {
     ic1 = 1.0 / (1.0 - pow(c->beta1, (double)t));
     ic2 = 1.0 / (1.0 - pow(c->beta2, (double)t));
   }
+  out[0] = lr, out[1] = ic1, out[2] = ic2;
+}
+
+void nnrt_cuda_opt_step(const NnrtOptConfig *c, double lr, int64_t t, NnrtDtype dt,
+                        NnrtDevPtr param, NnrtDevPtr grad, NnrtDevPtr s0, NnrtDevPtr s1, int64_t n,
+                        NnrtDevPtr dyn) {
+  int kind = (int)c->kind;
+  double l2 = c->kind == NNRT_OPT_ADAMW ? 0 : c->weight_decay;
+  double wd = c->kind == NNRT_OPT_ADAMW ? c->weight_decay : 0;
+  double h[3];
+  nnrt_cuda_opt_hyper(c, lr, t, h);
+  double ic1 = h[1], ic2 = h[2];
   double mu = c->momentum, eps = c->eps, rho = c->rho, b1 = c->beta1, b2 = c->beta2;
-  void *args[] = {&param, &grad, &s0, &s1, &n, &kind, &lr, &l2, &wd, &mu, &eps, &rho, &b1, &b2, &ic1, &ic2};
+  void *args[] = {&param, &grad, &s0, &s1, &n, &kind, &lr, &l2, &wd, &mu, &eps, &rho, &b1, &b2, &ic1, &ic2, &dyn};
   launch(G.opt[dt == NNRT_F64], n, args);
 }
 
@@ -498,3 +535,70 @@ static void wrap(int which, void *ctx, void **slots, int64_t batch) {
 
 static void wrap_train(void *ctx, void **slots, char *scratch, int64_t batch) { (void)scratch; wrap(0, ctx, slots, batch); }
 static void wrap_eval(void *ctx, void **slots, char *scratch, int64_t batch) { (void)scratch; wrap(1, ctx, slots, batch); }
+
+/* ---- CUDA graphs: a whole training step captured once, replayed ---------- */
+
+bool nnrt_cuda_graphs_usable(int which) {
+  if (!cu.StreamBeginCapture || !cu.StreamEndCapture || !cu.GraphInstantiate || !cu.GraphLaunch)
+    return false;
+  const char *e = getenv("NNRT_CUDA_GRAPHS");
+  if (e && !strcmp(e, "0"))
+    return false;
+  const int64_t *t = tables[which];
+  const int64_t *steps = t + NNRT_CUDA_HEAD_WORDS + t[0] * NNRT_CUDA_BUF_WORDS;
+  for (int64_t i = 0; i < t[1]; i++) /* host random numbers need a host in the loop */
+    if (steps[i * NNRT_CUDA_STEP_WORDS + NNRT_CUDA_STEP_KIND] == NNRT_CUDA_RAND)
+      return false;
+  return true;
+}
+
+NnrtDevPtr nnrt_cuda_hyper(int stage, int grad) {
+  return G.hyper + (NnrtDevPtr)(((size_t)stage * (size_t)(G.p->ngrads + 1) + (size_t)grad) * 3 * sizeof(double));
+}
+
+bool nnrt_cuda_graph_ready(int stage) { return G.exec[stage] && G.exec_block[stage] == G.block; }
+
+void nnrt_cuda_capture_begin(void) {
+  check(cu.StreamBeginCapture(G.st, 2 /* CU_STREAM_CAPTURE_MODE_RELAXED */), "cuStreamBeginCapture");
+  G.capturing = true;
+  G.capture_bad = false;
+}
+
+int nnrt_cuda_capture_end(int stage) {
+  CUgraph g = NULL;
+  CUresult r = cu.StreamEndCapture(G.st, &g);
+  G.capturing = false;
+  if (r == 0 && !G.capture_bad && g) {
+    if (G.exec[stage] && cu.GraphExecDestroy)
+      cu.GraphExecDestroy(G.exec[stage]);
+    G.exec[stage] = NULL;
+    r = cu.GraphInstantiate(&G.exec[stage], g, 0);
+  }
+  if (g && cu.GraphDestroy)
+    cu.GraphDestroy(g);
+  if (r != 0 || G.capture_bad || !G.exec[stage]) {
+    fprintf(stderr, "warning: cuda: capturing the training step as a CUDA graph failed (%s); steps run one by one\n",
+            r ? errname(r) : "a cuBLAS call failed");
+    G.exec[stage] = NULL;
+    return -1;
+  }
+  G.exec_block[stage] = G.block;
+  return 0;
+}
+
+void nnrt_cuda_graph_launch(int stage) {
+  G.launches++;
+  check(cu.GraphLaunch(G.exec[stage], G.st), "cuGraphLaunch");
+}
+
+void nnrt_cuda_record(int stage, bool wait) {
+  static CUevent ev[NNRT_CUDA_STAGES];
+  if (!ev[stage])
+    check(cu.EventCreate(&ev[stage], 2 /* CU_EVENT_DISABLE_TIMING */), "cuEventCreate");
+  if (wait)
+    check(cu.EventSynchronize(ev[stage]), "cuEventSynchronize");
+  else
+    check(cu.EventRecord(ev[stage], G.st), "cuEventRecord");
+}
+
+int64_t nnrt_cuda_launches(void) { return G.launches; }

@@ -37,16 +37,32 @@ void nnrt_cuda_download(int slot, void *host, int64_t batch);
 void nnrt_cuda_copy(NnrtDevPtr dst, const void *src, size_t n, bool to_device);
 /* Run kernel 0 (train) or 1 (eval) for batch rows on the stream. */
 void nnrt_cuda_run(int which, int64_t batch, void *ctx);
-/* One optimizer step of n elements (see optim.c). */
+/* One optimizer step of n elements (see optim.c).  dyn, when not 0, is a
+ * device address of {lr, ic1, ic2} (nnrt_cuda_opt_hyper) read by the
+ * kernel instead of the values passed (so a CUDA graph can replay it). */
 void nnrt_cuda_opt_step(const NnrtOptConfig *c, double lr, int64_t t, NnrtDtype dt,
                         NnrtDevPtr param, NnrtDevPtr grad, NnrtDevPtr s0, NnrtDevPtr s1,
-                        int64_t n);
+                        int64_t n, NnrtDevPtr dyn);
+void nnrt_cuda_opt_hyper(const NnrtOptConfig *c, double lr, int64_t t, double out[3]);
+
+/* CUDA graphs (train.c): each of NNRT_CUDA_STAGES staging areas has its
+ * own captured step (its copies read that area's pinned host memory). */
+#define NNRT_CUDA_STAGES 3
+bool nnrt_cuda_graphs_usable(int which); /* driver has them, no host steps, not NNRT_CUDA_GRAPHS=0 */
+NnrtDevPtr nnrt_cuda_hyper(int stage, int grad); /* 3 doubles on the device */
+bool nnrt_cuda_graph_ready(int stage);
+void nnrt_cuda_capture_begin(void);
+int nnrt_cuda_capture_end(int stage); /* 0: instantiated; -1: warned, run uncaptured */
+void nnrt_cuda_graph_launch(int stage);
+/* An event per stage: record it on the stream, or wait for it. */
+void nnrt_cuda_record(int stage, bool wait);
+int64_t nnrt_cuda_launches(void); /* kernel launches and GEMM calls so far */
 /* acc[0] += loss * bs, acc[1] += correct, on the stream. */
 void nnrt_cuda_accumulate(int loss_slot, int correct_slot, int64_t bs);
 void nnrt_cuda_read_acc(double acc[2]); /* waits; then zeroes the sums */
 void nnrt_cuda_sync(void);
 /* Page-lock host memory for asynchronous copies (best effort). */
-void nnrt_cuda_pin(void *host, size_t bytes);
+int nnrt_cuda_pin(void *host, size_t bytes); /* 0: locked */
 void nnrt_cuda_unpin(void *host);
 /* An event after the copies just queued, and waiting for it. */
 void nnrt_cuda_mark_copies(void);

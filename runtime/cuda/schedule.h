@@ -4,12 +4,18 @@
  * runtime/cuda/cuda.c (reader).  Plain int64 words so the generated table
  * is one constant array.
  *
- * A table is  [nbufs, nsteps, bufs[nbufs][NNRT_CUDA_BUF_WORDS],
+ * A table is  [nbufs, nsteps, totalB, total0,
+ *              bufs[nbufs][NNRT_CUDA_BUF_WORDS],
  *              steps[nsteps][NNRT_CUDA_STEP_WORDS]].
- * A buffer is a slot (slot >= 0) or a scratch temporary of k * B^b
- * elements of `dsize` bytes (slot < 0).  Reshapes share their input's
- * buffer.  Scratch is laid out for the session's largest batch, so one
- * pointer table serves every batch size up to it.
+ * A buffer is a slot (slot >= 0); or, with slot NNRT_CUDA_BUF_PLANNED, a
+ * place in the kernel's memory plan (compiler/memplan.c: a block of
+ * totalB * B + total0 bytes; k is the offset, b the arena: 1 the batch
+ * arena, at k * B, 2 the fixed one, at totalB * B + k); or, with slot
+ * NNRT_CUDA_BUF_OWN, a buffer of its own of k * B^b elements of `dsize`
+ * bytes after that block.  Reshapes share their input's buffer; values a
+ * fused kernel keeps in registers have none.  Scratch is laid out for the
+ * session's largest batch, so one pointer table serves every batch size up
+ * to it.
  *
  * A step is a generated kernel `nnc_<kernel>_<id>(ptr bufs, i64 batch)`
  * launched over n_k * B^n_b threads (grid-stride, so any grid works), or a
@@ -21,6 +27,8 @@
 #define NNRT_CUDA_SCHEDULE_H
 
 enum { NNRT_CUDA_BUF_SLOT, NNRT_CUDA_BUF_K, NNRT_CUDA_BUF_B, NNRT_CUDA_BUF_DSIZE, NNRT_CUDA_BUF_WORDS };
+enum { NNRT_CUDA_BUF_PLANNED = -1, NNRT_CUDA_BUF_OWN = -2 };
+enum { NNRT_CUDA_HEAD_NBUFS, NNRT_CUDA_HEAD_NSTEPS, NNRT_CUDA_HEAD_TOTALB, NNRT_CUDA_HEAD_TOTAL0, NNRT_CUDA_HEAD_WORDS };
 
 enum {
   NNRT_CUDA_STEP_KIND,  /* NNRT_CUDA_KERNEL or NNRT_CUDA_GEMM */

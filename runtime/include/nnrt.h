@@ -105,6 +105,9 @@ void nnrt_train_config(NnrtProgram *p, int64_t epochs, int64_t batch, uint64_t s
 /* Hold out `fraction` (0 <= fraction < 1; 0: none) of the train split as a
  * validation split, drawn once from the seed before training. */
 void nnrt_validation(NnrtProgram *p, double fraction);
+/* Stop training after `patience` epochs (>= 0; 0: off) in which the
+ * validation loss did not improve, and restore the best epoch's weights. */
+void nnrt_early_stopping(NnrtProgram *p, int64_t patience);
 /* Optimizer number `opt` (0, 1, ...): name in sgd momentum nesterov adagrad
  * adadelta rmsprop adam adamw; keys such as lr momentum beta1 beta2 eps rho
  * weight_decay nesterov. */
