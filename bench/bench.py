@@ -1,8 +1,10 @@
 """The benchmark harness behind bench/run.sh: nnc and PyTorch side by side.
 
 For each workload (XOR 2-4-1, full batch, SGD+momentum, 2000 steps; the
-Fashion-MNIST MLP 784-256-256-10, batch 128, Adam 1e-3, one epoch) and each
-thread count it runs nnc's executable (NNRT_BENCH=1) and
+Fashion-MNIST MLP 784-256-256-10, batch 128, Adam 1e-3, one epoch; LeNet-5
+on Fashion-MNIST, batch 64, SGD lr 0.05 momentum 0.9, one pass over the
+first --limit training samples, `train --epochs 1 --limit N` on nnc's
+side) and each thread count it runs nnc's executable (NNRT_BENCH=1) and
 bench/torch_cpu.py, each REPS times under /usr/bin/time, and takes from
 every run: the training rate (between the train_start and train_end
 marks), the time from launching the process to the end of the first
@@ -10,17 +12,20 @@ training step, peak RSS, and the final metrics.  PyTorch runs twice: as
 installed, and with OPENBLAS_CORETYPE=SkylakeX ("at its best" where its
 BLAS is OpenBLAS).  It also times `nnc build -O2` and runs bench/gemm.
 Rates are reported as best and median of REPS; the ratio table uses the
-best of each side.  Writes the report to stdout and to --out.
+best of each side.  Writes the report to stdout and to --out; sections of
+the old --out headed "GPU" (written by the GPU benchmark, not by this
+script) are kept, appended after the new report.
 usage: python3 bench.py --nnc NNC --gemm GEMM --work DIR [--threads "1 2"]
-                        [--reps N] [--out RESULTS.md] [--command "..."]
+                        [--reps N] [--limit N] [--out RESULTS.md] [--command "..."]
 """
 import argparse, os, platform, re, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TORCH = ["/usr/bin/python3", os.path.join(ROOT, "bench", "torch_cpu.py")]
-EXAMPLES = {"xor": "examples/lecture02/xor.nn", "mlp": "examples/lecture02/fashion_mlp.nn"}
+EXAMPLES = {"xor": "examples/lecture02/xor.nn", "mlp": "examples/lecture02/fashion_mlp.nn",
+            "lenet": "examples/lecture07/lenet5.nn"}
 TARGETS = {  # issue 6, ratios nnc / PyTorch at its best (higher is better)
-    "xor rate": 200, "mlp rate": 2, "first step": 10, "peak rss": 4}
+    "xor rate": 200, "mlp rate": 2, "lenet rate": 2, "first step": 10, "peak rss": 4}
 
 
 def loadavg():
@@ -48,6 +53,29 @@ def run(cmd, env_extra, work):
             "blas": blas[0] if blas else ""}
 
 
+def kept_sections(path):
+    """The sections of an existing report whose heading names the GPU: each
+    from its heading to the next heading of the same or a higher level."""
+    if not path or not os.path.exists(path):
+        return []
+    with open(path) as f:
+        lines = f.read().splitlines()
+    kept, level = [], 0  # level: the heading level of the section being kept, 0 if none
+    fence = False
+    for line in lines:
+        if line.startswith("```"):
+            fence = not fence
+        h = None if fence else re.match(r"^(#{1,6})\s+(.*)$", line)
+        if h and level and len(h.group(1)) <= level:
+            level = 0
+        if h and not level and re.search(r"\bGPU\b", h.group(2)):
+            level = len(h.group(1))
+            kept.append([])
+        if level:
+            kept[-1].append(line)
+    return ["\n".join(sec).rstrip() for sec in kept]
+
+
 def summarise(runs, units):
     """units(run) -> the rate; best and median over the runs."""
     rates = [units(r) for r in runs]
@@ -64,6 +92,8 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--threads", default="1 2")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=10000,
+                    help="LeNet-5: training samples in the timed pass (both sides)")
     ap.add_argument("--out")
     ap.add_argument("--command", default="bench/run.sh")
     a = ap.parse_args()
@@ -94,15 +124,22 @@ def main():
                 for _ in range(a.reps):
                     if side == "nnc":
                         cmd = [exe[name], "train", "--quiet", "--threads", t]
-                        if name == "mlp":
+                        if name in ("mlp", "lenet"):
                             cmd += ["--epochs", "1"]
+                        if name == "lenet":
+                            cmd += ["--limit", str(a.limit)]
                         runs.append(run(cmd, {}, a.work))
                     else:
-                        runs.append(run(TORCH + [name, "--threads", t], env, a.work))
+                        cmd = TORCH + [name, "--threads", t]
+                        if name == "lenet":
+                            cmd += ["--limit", str(a.limit)]
+                        runs.append(run(cmd, env, a.work))
                 if name == "xor":
                     per[side] = summarise(runs, lambda r: 2000 / r["rate_s"])
-                else:
+                elif name == "mlp":
                     per[side] = summarise(runs, lambda r: 60000 / r["rate_s"])
+                else:
+                    per[side] = summarise(runs, lambda r: a.limit / r["rate_s"])
             results[(name, t)] = per
 
     gemm = {}
@@ -127,7 +164,7 @@ def main():
     say(f"PyTorch {subprocess.run(TORCH[:1] + ['-c', 'import torch; print(torch.__version__)'], capture_output=True, text=True).stdout.strip()}; its BLAS: {blas}.")
     say()
     for t in a.threads.split():
-        x, m = results[("xor", t)], results[("mlp", t)]
+        x, m, le = results[("xor", t)], results[("mlp", t)], results[("lenet", t)]
         say(f"## {t} thread{'s' if t != '1' else ''}")
         say()
         say("| metric | nnc | PyTorch | PyTorch best | nnc / best | target |")
@@ -158,6 +195,15 @@ def main():
         say(f"| MLP test accuracy, 1 epoch | {accs[0]} | {accs[1]} | {accs[2]} | | same |")
         xl = [x[s]["kv"].get("loss", "?") for s in ("nnc", "torch", "torch best")]
         say(f"| XOR final loss | {xl[0]} | {xl[1]} | {xl[2]} | | |")
+        d = le
+        row("LeNet-5 samples/s, best", "best", lambda v: f"{v:,.0f}", True, TARGETS["lenet rate"])
+        row("LeNet-5 samples/s, median", "median", lambda v: f"{v:,.0f}", True, None)
+        row("LeNet-5 start → first step, s (best)", "first_best", lambda v: f"{v:.3f}", False,
+            TARGETS["first step"])
+        row("LeNet-5 peak RSS, MB", "rss", lambda v: f"{v:.0f}", False, TARGETS["peak rss"])
+        accs = [le[s]["kv"].get("test_accuracy", "?") for s in ("nnc", "torch", "torch best")]
+        say(f"| LeNet-5 test accuracy, {a.limit:,} samples | {accs[0]} | {accs[1]} | {accs[2]} "
+            "| | |")
         say()
     say("## nnc compile time (`nnc build -O2`, best / median)")
     say()
@@ -179,8 +225,14 @@ def main():
         with open(notes) as f:
             say(f.read().rstrip())
     if a.out:
+        kept = kept_sections(a.out)  # read before the file is rewritten
+        body = "\n".join(out).rstrip() + "\n"
+        for sec in kept:
+            body += "\n" + sec + "\n"
         with open(a.out, "w") as f:
-            f.write("\n".join(out) + "\n")
+            f.write(body)
+        if kept:
+            print(f"bench: kept {len(kept)} GPU section(s) of the old {a.out}", flush=True)
 
 
 main()

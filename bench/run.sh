@@ -3,7 +3,8 @@
 # bench/gemm, then runs bench/bench.py: nnc against PyTorch on the CPU, the
 # same workloads and thread counts, a table of ratios on stdout and in
 # bench/RESULTS.md.
-# usage: bench/run.sh [--threads "1 2"] [--reps N]     (from anywhere)
+# usage: bench/run.sh [--threads "1 2"] [--reps N] [--limit N]   (from anywhere;
+#        --limit: LeNet-5 training samples timed, default 10000)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build-bench}

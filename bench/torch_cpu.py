@@ -1,13 +1,14 @@
 """PyTorch eager on the CPU: the side of bench/run.sh that nnc is compared with.
 
-The same workloads as examples/lecture02/xor.nn and fashion_mlp.nn (models,
-initialisers, optimizers, batch sizes, data, a shuffle per epoch), one
-epoch of the MLP.  Fashion-MNIST is read with gzip and kept as uint8 until
+The same workloads as examples/lecture02/xor.nn, fashion_mlp.nn and
+examples/lecture07/lenet5.nn (models, initialisers, optimizers, batch sizes,
+data, a shuffle per epoch): one epoch of the MLP, and one pass of LeNet-5
+over the first --limit training samples (nnc's `train --limit N`).  Fashion-MNIST is read with gzip and kept as uint8 until
 a batch is gathered, as nnc does.  Prints, like an nnc program run with
 NNRT_BENCH=1, "bench: WHAT_unix=SECONDS" lines on stderr (import_done,
 train_start, first_step, train_end), a "blas: ..." line naming the BLAS the
 process loaded, and a last line of key=value pairs on stdout.
-usage: /usr/bin/python3 torch_cpu.py xor|mlp --threads N [--epochs E]
+usage: /usr/bin/python3 torch_cpu.py xor|mlp|lenet --threads N [--epochs E] [--limit N]
 """
 import ctypes, gzip, os, sys, time
 
@@ -99,7 +100,7 @@ def main():
             acc = ((m(x) > 0.5).float() == y).float().mean().item()
         print(f"blas: {blas_info()}", file=sys.stderr)
         print(f"steps={epochs or 2000} loss={loss:.6g} accuracy={acc:.6g}")
-    else:
+    elif what == "mlp":
         x = idx(f"{FASHION}/train-images-idx3-ubyte.gz").reshape(-1, 784)
         y = idx(f"{FASHION}/train-labels-idx1-ubyte.gz").long()
         tx = idx(f"{FASHION}/t10k-images-idx3-ubyte.gz").reshape(-1, 784)
@@ -113,14 +114,44 @@ def main():
             nn.init.zeros_(layer.bias)
         opt = torch.optim.Adam(m.parameters(), lr=1e-3)
         loss = train(m, nn.CrossEntropyLoss(), opt, x, y, 128, epochs or 1, 1 / 255)
-        correct = 0
-        with torch.no_grad():
-            for s in range(0, tx.shape[0], 1000):
-                z = m(tx[s:s + 1000].float() / 255)
-                correct += (z.argmax(1) == ty[s:s + 1000]).sum().item()
-        print(f"blas: {blas_info()}", file=sys.stderr)
-        print(f"samples={x.shape[0] * (epochs or 1)} last_loss={loss:.6g} "
-              f"test_accuracy={correct / tx.shape[0]:.6g}")
+        report(m, x, tx, ty, loss, epochs)
+    elif what == "lenet":
+        # examples/lecture07/lenet5.nn: Conv2d = he_normal weights (fan_in =
+        # c_in*k*k), zero bias; Dense = xavier_uniform, zero bias; softmax +
+        # cross-entropy (CrossEntropyLoss on the logits); sgd lr 0.05
+        # momentum 0.9; batch 64; x / 255.
+        limit = int(sys.argv[sys.argv.index("--limit") + 1]) if "--limit" in sys.argv else None
+        x = idx(f"{FASHION}/train-images-idx3-ubyte.gz").reshape(-1, 1, 28, 28)[:limit]
+        y = idx(f"{FASHION}/train-labels-idx1-ubyte.gz").long()[:limit]
+        tx = idx(f"{FASHION}/t10k-images-idx3-ubyte.gz").reshape(-1, 1, 28, 28)
+        ty = idx(f"{FASHION}/t10k-labels-idx1-ubyte.gz").long()
+        m = nn.Sequential(nn.Conv2d(1, 6, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(6, 16, 5, 1, 0), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(400, 120), nn.ReLU(),
+                          nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+        for layer in m:
+            if isinstance(layer, nn.Conv2d):
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")  # he_normal
+                nn.init.zeros_(layer.bias)
+            elif isinstance(layer, nn.Linear):
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+        opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
+        loss = train(m, nn.CrossEntropyLoss(), opt, x, y, 64, epochs or 1, 1 / 255)
+        report(m, x, tx, ty, loss, epochs)
+    else:
+        sys.exit(f"torch_cpu.py: unknown workload '{what}' (expected xor, mlp or lenet)")
 
+
+def report(m, x, tx, ty, loss, epochs):
+    """Test accuracy, the BLAS line and the last key=value line."""
+    correct = 0
+    with torch.no_grad():
+        for s in range(0, tx.shape[0], 1000):
+            z = m(tx[s:s + 1000].float() / 255)
+            correct += (z.argmax(1) == ty[s:s + 1000]).sum().item()
+    print(f"blas: {blas_info()}", file=sys.stderr)
+    print(f"samples={x.shape[0] * (epochs or 1)} last_loss={loss:.6g} "
+          f"test_accuracy={correct / tx.shape[0]:.6g}")
 
 main()

@@ -100,6 +100,11 @@ static int load_one(const NnrtDataDesc *d, NnrtArray *a) {
       char err2[ERRLEN];
       memset(a, 0, sizeof *a);
       rc = nnrt_load_csv(d->path, true, -1, a, NULL, err2, sizeof err2);
+      /* when the first line was the problem, the header reading got further:
+       * its error is the one that names the real culprit */
+      char line1[ERRLEN + 8];
+      snprintf(line1, sizeof line1, "%s:1:", d->path);
+      if (rc != 0 && strncmp(err, line1, strlen(line1)) == 0) memcpy(err, err2, sizeof err);
     }
   } else {
     rc = nnrt_load_idx(d->path, a, err, sizeof err);

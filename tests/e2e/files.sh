@@ -3,6 +3,8 @@
 #   resume       train 2000 epochs vs 1000 + resume to 2000: identical checkpoints
 #   corrupt-idx  a truncated gzipped IDX file: one clear error, exit != 0
 #   corrupt-ckpt a checkpoint cut short or scribbled on: one clear error, exit != 0
+#   corrupt-csv  a ragged or non-numeric CSV file: file:line:col error, exit != 0
+#   corrupt-npy  a truncated or malformed .npy file: file and byte error, exit != 0
 # usage: files.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -53,6 +55,53 @@ corrupt-ckpt)
   rc=$?
   [ $rc -ne 0 ] && [ $rc -lt 128 ] || fail "huge header length: status $rc"
   cat "$tmp/err"
+  ;;
+corrupt-csv|corrupt-npy)
+  ext=${mode#corrupt-}
+  cat >"$tmp/m.nn" <<EOF2
+import "nn";
+data t {
+  x: f32[2] = $ext("$tmp/x.$ext");
+  y: f32[1] = [[0], [1], [1], [0]];
+}
+model M {
+  layer d = Dense(2, 1);
+  fn forward(x: f32[B, 2]) -> f32[B, 1] { return sigmoid(d(x)); }
+}
+train M on t { loss = bce(forward(x), y); optimizer = sgd(lr = 0.1); epochs = 2; batch = 4; }
+EOF2
+  NNC_STDLIB=stdlib "$nnc" build "$tmp/m.nn" -o "$tmp/m" || fail "build"
+  # a good file first: the program must run
+  if [ $ext = csv ]; then
+    printf 'a,b\n0,0\n0,1\n1,0\n1,1\n' >"$tmp/x.csv"
+  else
+    python3 - "$tmp/x.npy" <<'PY'
+import struct, sys
+hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2), }"
+hdr += " " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + "\n"
+data = struct.pack("<8f", 0, 0, 0, 1, 1, 0, 1, 1)
+open(sys.argv[1], "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr.encode() + data)
+PY
+  fi
+  "$tmp/m" train --quiet >/dev/null || fail "a good $ext file does not train"
+  cp "$tmp/x.$ext" "$tmp/good"
+  i=0
+  for bad in cut ragged text; do
+    case $ext-$bad in
+    csv-cut) head -c 9 "$tmp/good" >"$tmp/x.csv" ;;
+    csv-ragged) printf 'a,b\n0,0\n0,1,7\n1,0\n1,1\n' >"$tmp/x.csv" ;;
+    csv-text) printf 'a,b\n0,0\n0,oops\n1,0\n1,1\n' >"$tmp/x.csv" ;;
+    npy-cut) head -c 100 "$tmp/good" >"$tmp/x.npy" ;;
+    npy-ragged) head -c 20 "$tmp/good" >"$tmp/x.npy" ;;
+    npy-text) sed 's/<f4/<c8/' "$tmp/good" >"$tmp/x.npy" ;;
+    esac
+    "$tmp/m" train --quiet >/dev/null 2>"$tmp/err"
+    rc=$?
+    echo "$bad: $(cat "$tmp/err")"
+    [ $rc -ne 0 ] && [ $rc -lt 128 ] || fail "$ext $bad: status $rc"
+    grep -q "x.$ext" "$tmp/err" || fail "$ext $bad: message does not name the file"
+    [ "$(wc -l <"$tmp/err")" -le 2 ] || fail "$ext $bad: more than a short message"
+  done
   ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac

@@ -6,7 +6,7 @@
 # 0 and variance 1 (the training-mode loss, from --log).  A last row is
 # batch norm in inference mode: the running statistics after that one step
 # (momentum 0.1) are not the batch's, so nothing is standardised.  < 1 s a
-# program.
+# program to build.
 # usage: run.sh [OUT_DIR]      (default: out/ beside this script)
 #   NNC=path/to/nnc overrides the compiler (default: build/compiler/nnc)
 set -eu
