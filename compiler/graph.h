@@ -220,6 +220,8 @@ typedef struct Program {
   Ast *optimizer;    /* call expr: sgd(lr=0.5, ...) */
   Ast *schedule;     /* or NULL */
   HyperCall opt, sched; /* ... evaluated (sched.name NULL if none) */
+  HyperCall augment;    /* images(crop=, flip=, rotate=) */
+  bool has_augment;
   int64_t epochs, batch, seed;
   double valid;      /* fraction of the train split held out, 0 = none */
   int64_t early_stop; /* patience in epochs on the validation loss, 0 = off */

@@ -64,6 +64,7 @@ static void add_flops(Inst *in, int64_t f) {
 
 static Module *mod;
 static Value poison; /* bound to a name whose value failed: silences follow-on errors */
+static Ast *last_return;            /* the expression of the last `return` executed */
 static bool training_mode;          /* which program is being lowered: train or eval kernel */
 static Value *show_value;           /* `show = ...;` of the train block (inference mode) */
 static Ast *show_at;
@@ -747,7 +748,8 @@ static Value *builtin(const char *name, Args *a) {
       return NULL;
     }
     if (n < 1 || n > (1 << 24)) { diag_error(a->pos_ast[0]->loc, "arange(%lld): the count must be in 1..16777216", (long long)n); return NULL; }
-    return mk_tensor(g_iota(n, DT_F32), site->loc);
+    Value *like = kwarg(a, "like", NULL);
+    return mk_tensor(g_iota(n, like && like->k == V_TENSOR ? like->n->dt : DT_F32), site->loc);
   }
   if (!strcmp(name, "conv2d") || !strcmp(name, "conv_transpose2d")) {
     /* conv2d(x, w, stride=1, padding=0, dilation=1, groups=1); the transposed
@@ -770,6 +772,25 @@ static Value *builtin(const char *name, Args *a) {
       if (x->sh.rank != 4 || w->sh.rank != 4) {
         diag_error(site->loc, "conv_transpose2d needs NCHW input and [C_in, C_out/groups, kh, kw] weights, got %s and %s", tstr(x), tstr(w));
         return NULL;
+      }
+      Ast *osat;
+      Value *osv = kwarg(a, "output_size", &osat);
+      if (osv) { /* output_size = [h, w]: the output padding that gives it, if any */
+        int64_t want[2];
+        if (!pair_value(osv, osat, want)) return NULL;
+        for (int i = 0; i < 2; i++) {
+          int64_t n = x->sh.d[2 + i].k, k = w->sh.d[2 + i].k;
+          int64_t base = (n - 1) * s[i] - 2 * p[i] + dl[i] * (k - 1) + 1;
+          if (want[i] < base || want[i] >= base + s[i]) {
+            diag_error(osat->loc,
+                       "conv_transpose2d cannot make %s %lld from an input of %lld: (N-1)*S + K - 2C = (%lld-1)*%lld + %lld "
+                       "- 2*%lld = %lld, and output padding adds at most %lld",
+                       i ? "width" : "height", (long long)want[i], (long long)n, (long long)n, (long long)s[i],
+                       (long long)(dl[i] * (k - 1) + 1), (long long)p[i], (long long)base, (long long)(s[i] - 1));
+            return NULL;
+          }
+          op[i] = want[i] - base;
+        }
       }
       if (op[0] >= s[0] && op[0] >= dl[0]) { diag_error(site->loc, "output_padding must be smaller than the stride or the dilation"); return NULL; }
       /* (N - 1)·S - 2P + D·(K - 1) + OP + 1, which is (N - 1)·S + K - 2P for D = 1 */
@@ -1033,7 +1054,11 @@ static void exec_stmts(Env *fenv, Inst *self, Ast **list, int n, Value **ret, bo
       bind(fenv, s->name, v ? v : &poison);
       break;
     }
-    case AST_RETURN: *ret = eval(fenv, s->a); *returned = true; break;
+    case AST_RETURN:
+      *ret = eval(fenv, s->a);
+      last_return = s->a; /* after eval: nested calls set it too */
+      *returned = true;
+      break;
     case AST_EXPR_STMT: eval(fenv, s->a); break;
     case AST_IF: {
       Value *c = eval(fenv, s->a);
@@ -1112,7 +1137,7 @@ static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs) {
     Shape want;
     if (eval_type(fenv, fn->a, dims, &ret->n->sh, &want) &&
         ((Dtype)fn->a->op != ret->n->dt || !shape_eq(&want, &ret->n->sh))) {
-      diag_error(ret->loc, "'%s' returns %s but is declared to return %s%s", fn->name, tstr(ret->n),
+      diag_error(last_return ? last_return->loc : ret->loc, "'%s' returns %s but is declared to return %s%s", fn->name, tstr(ret->n),
                  dtype_name((Dtype)fn->a->op), shape_str(&want));
       diag_note(fn->a->loc, "return type declared here");
       return NULL;
@@ -1427,7 +1452,7 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
     if (s->kind == AST_ASSIGN) {
       const char *k = s->name;
       bool key = !strcmp(k, "optimizer") || !strcmp(k, "schedule") || !strcmp(k, "epochs") || !strcmp(k, "batch") ||
-                 !strcmp(k, "seed") || !strcmp(k, "early_stop");
+                 !strcmp(k, "seed") || !strcmp(k, "early_stop") || !strcmp(k, "augment");
       if (!strcmp(k, "show")) { /* what `OUT show` draws: evaluated in inference mode */
         if (!first) show_value = eval(tenv, s->a), show_at = s->a;
         continue;
@@ -1437,6 +1462,24 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
         if (check_hyper_call(s->a, "optimizer", known_optimizer) && hyper_eval(s->a, &prog->opt)) prog->optimizer = s->a;
       } else if (!strcmp(k, "schedule")) {
         if (check_hyper_call(s->a, "schedule", known_schedule) && hyper_eval(s->a, &prog->sched)) prog->schedule = s->a;
+      } else if (!strcmp(k, "augment")) {
+        /* augment = images(crop = 2, flip = 1, rotate = 10): random crops after
+         * zero padding, horizontal flips and small rotations of image inputs,
+         * drawn from the training stream, in training batches only */
+        Ast *c = s->a;
+        if (c->kind != AST_CALL || c->a->kind != AST_NAME || strcmp(c->a->name, "images")) {
+          diag_error(c->loc, "augmentation is written augment = images(crop = 2, flip = 1, rotate = 10);");
+          continue;
+        }
+        bool args_ok = true;
+        for (int j = 0; j < c->nargs && args_ok; j++) {
+          Ast *a = c->args[j];
+          if (a->kind != AST_KWARG || (strcmp(a->name, "crop") && strcmp(a->name, "flip") && strcmp(a->name, "rotate"))) {
+            diag_error(a->loc, "images() takes crop = PIXELS, flip = 0|1 and rotate = DEGREES");
+            args_ok = false;
+          }
+        }
+        if (args_ok && hyper_eval(c, &prog->augment)) prog->has_augment = true;
       } else if (!strcmp(k, "valid")) {
         double v;
         if (!as_num(eval(tenv, s->a), s->a, &v)) continue;

@@ -845,6 +845,7 @@ static void emit_setup(Program *p) {
     LLVMTypeRef ps[] = {cg.ptr, cg.f64};
     call_rt("nnrt_validation", ps, (LLVMValueRef[]){P, LLVMConstReal(cg.f64, p->valid)}, 2);
   }
+  if (p->has_augment) emit_hyper("nnrt_augment", 0, &p->augment);
   if (p->early_stop > 0) {
     LLVMTypeRef ps[] = {cg.ptr, cg.i64};
     call_rt("nnrt_early_stopping", ps, (LLVMValueRef[]){P, ci64(p->early_stop)}, 2);

@@ -105,6 +105,14 @@ void nnrt_train_config(NnrtProgram *p, int64_t epochs, int64_t batch, uint64_t s
 /* Hold out `fraction` (0 <= fraction < 1; 0: none) of the train split as a
  * validation split, drawn once from the seed before training. */
 void nnrt_validation(NnrtProgram *p, double fraction);
+/* Data augmentation of image inputs (INPUT slots whose per-sample shape is
+ * [C, H, W] or [H, W]) in training batches: keys crop (zero-pad by that many
+ * pixels, then a random crop back to H x W), flip (1: horizontal flip with
+ * probability 1/2), rotate (a random rotation within +-that many degrees,
+ * bilinear, zeros outside).  Draws come from the training generator, so a
+ * seed gives the same augmented batches.  `which` is reserved (0). */
+void nnrt_augment(NnrtProgram *p, int which, const char *name, int nkw,
+                  const char *const *keys, const double *vals);
 /* Stop training after `patience` epochs (>= 0; 0: off) in which the
  * validation loss did not improve, and restore the best epoch's weights. */
 void nnrt_early_stopping(NnrtProgram *p, int64_t patience);

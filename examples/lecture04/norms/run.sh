@@ -5,8 +5,8 @@
 # and prints, per norm and axis set, the worst group's deviation from mean
 # 0 and variance 1 (the training-mode loss, from --log).  A last row is
 # batch norm in inference mode: the running statistics after that one step
-# (momentum 0.1) are not the batch's, so nothing is standardised.  < 1 s a
-# program to build.
+# (momentum 0.1) are not the batch's, so nothing is standardised.  About
+# 5 s a program, mostly building it.
 # usage: run.sh [OUT_DIR]      (default: out/ beside this script)
 #   NNC=path/to/nnc overrides the compiler (default: build/compiler/nnc)
 set -eu
