@@ -717,6 +717,13 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   memset(bufs, 0, sizeof(Buf) * (graph_node_count() + 1));
   plan(k, bufs, slots, scratch);
   bool checks = !checked && strstr(k->name, "checked");
+  if (checks) { /* a debugging path: not worth optimisation time at build */
+    static const char *attrs[] = {"optnone", "noinline"};
+    for (int i = 0; i < 2; i++) {
+      unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+      LLVMAddAttributeAtIndex(cg.fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg.ctx, kind, 0));
+    }
+  }
   for (int i = 0; i < k->nsched; i++) /* constants that live in memory */
     if (k->sched[i]->op == OP_CONST) emit_node(k->sched[i], bufs);
   for (int g = 0; g < k->ngroups; g++) {
