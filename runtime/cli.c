@@ -3,7 +3,7 @@
  * dispatches to train / eval / info / gradcheck / show.
  *
  *   OUT train [--epochs N] [--batch N] [--lr X] [--seed N] [--valid X] [--early-stop N]
- *             [--limit N] [--save FILE]
+ *             [--limit N] [--no-augment] [--save FILE]
  *             [--resume FILE] [--log FILE.csv] [--plot FILE.svg] [--quiet] [--threads N]
  *   OUT eval [--load FILE] [--batch N] [--valid X] [--threads N]
  *   OUT info
@@ -42,7 +42,7 @@ enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8, C_SHOW = 16 };
 
 typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
                F_THREADS, F_EPS, F_TOL, F_VALID, F_DEVICE, F_CHECK_NUMERICS,
-               F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP } FlagId;
+               F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP, F_NO_AUGMENT } FlagId;
 
 static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
   {"epochs", F_EPOCHS, C_TRAIN, true},
@@ -65,6 +65,7 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"count", F_COUNT, C_SHOW, true},
   {"out", F_OUT, C_SHOW, true}, /* also -o */
   {"early-stop", F_EARLY_STOP, C_TRAIN, true},
+  {"no-augment", F_NO_AUGMENT, C_TRAIN, false},
 };
 
 static void usage(FILE *f, const char *prog) {
@@ -81,6 +82,7 @@ static void usage(FILE *f, const char *prog) {
           "    --early-stop N  stop after N epochs without a better validation loss and\n"
           "                    restore the best epoch's weights (0: off; needs --valid)\n"
           "    --limit N       train on the first N training samples only (quick runs)\n"
+          "    --no-augment    train without the train block's `augment = images(...);`\n"
           "    --save FILE     save a safetensors checkpoint after every epoch\n"
           "    --resume FILE   continue from a checkpoint (and keep saving to it)\n"
           "    --log FILE.csv  write epoch,loss,accuracy,lr,seconds,... per epoch\n"
@@ -222,6 +224,7 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_CHECK_NUMERICS: o->check_numerics = true; break;
     case F_LIMIT: ok = parse_int(v, 1, &o->limit); break;
     case F_EARLY_STOP: ok = parse_int(v, 0, &o->early_stop); o->has_early_stop = true; break;
+    case F_NO_AUGMENT: o->no_augment = true; break;
     case F_COUNT: ok = parse_int(v, 1, &o->count) && o->count <= 4096; break;
     case F_OUT: o->out = v; ok = *v; break;
     }

@@ -1,7 +1,7 @@
 /*
  * program.c — stores the description that generated nnc_setup code builds
  * with the nnrt_* calls: slots, initialisers, grads, inputs, outputs, data,
- * train config, optimizers, schedules, kernels and info rows.
+ * train config, augmentation, optimizers, schedules, kernels and info rows.
  *
  * Invariants: every array and string is copied into memory from nnrt_alloc
  * (the caller's may be temporaries); the first error (a misuse by generated
@@ -10,6 +10,7 @@
  * loaded or allocated for running here; session.c does that.
  */
 #include "program.h"
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -275,6 +276,44 @@ void nnrt_validation(NnrtProgram *p, double fraction) {
     return;
   }
   p->valid = fraction;
+}
+
+void nnrt_augment(NnrtProgram *p, int which, const char *name, int nkw,
+                  const char *const *keys, const double *vals) {
+  if (p->failed)
+    return;
+  if (which != 0 || !name || strcmp(name, "images") != 0 || nkw < 0 || (nkw > 0 && (!keys || !vals))) {
+    fail(p, "train config: augment must be images(crop = ..., flip = ..., rotate = ...)");
+    return;
+  }
+  NnrtAugment a = {.on = true};
+  for (int i = 0; i < nkw; i++) {
+    const char *k = keys[i] ? keys[i] : "";
+    double v = vals[i];
+    if (strcmp(k, "crop") == 0 && v >= 0 && v <= 1024 && v == floor(v))
+      a.crop = (int64_t)v;
+    else if (strcmp(k, "flip") == 0 && (v == 0 || v == 1))
+      a.flip = v == 1;
+    else if (strcmp(k, "rotate") == 0 && v >= 0 && v <= 180)
+      a.rotate = v;
+    else if (strcmp(k, "crop") && strcmp(k, "flip") && strcmp(k, "rotate")) {
+      fail(p, "augment: unknown key '%s' (expected crop, flip, rotate)", k);
+      return;
+    } else {
+      fail(p, "augment: bad %s = %g (crop: pixels >= 0, flip: 0 or 1, rotate: degrees in "
+           "[0, 180])", k, v);
+      return;
+    }
+  }
+  bool images = false;
+  for (int i = 0; i < p->nslots; i++)
+    images |= nnrt_slot_is_image(&p->slots[i]);
+  if (!images) {
+    fail(p, "augment = images(...) needs an image input (f32[C, H, W] or f32[H, W] per "
+         "sample), but no input of '%s' is shaped like one", p->name ? p->name : "");
+    return;
+  }
+  p->augment = a;
 }
 
 void nnrt_early_stopping(NnrtProgram *p, int64_t patience) {

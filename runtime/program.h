@@ -81,6 +81,14 @@ void nnrt_sites_free(NnrtProgram *p); /* numerics.c */
 
 typedef struct NnrtInfoRow { char *name, *kind, *shape; int64_t params, flops; } NnrtInfoRow;
 
+/* `augment = images(crop = c, flip = f, rotate = r);` (augment.c applies it). */
+typedef struct NnrtAugment {
+  bool on;
+  int64_t crop;  /* zero padding, then a random crop back: offsets in [0, 2*crop] */
+  bool flip;     /* horizontal flip with probability 1/2 */
+  double rotate; /* a uniform angle in [-rotate, rotate] degrees */
+} NnrtAugment;
+
 struct NnrtProgram {
   char *name, *source;
   NnrtSlotDesc *slots; int nslots, cap_slots;
@@ -92,6 +100,7 @@ struct NnrtProgram {
   uint64_t seed;
   double valid;    /* fraction of the train split held out for validation */
   int64_t early_stop; /* patience on the validation loss, 0 = off */
+  NnrtAugment augment;
   NnrtKernel train, eval;
   NnrtScratchFn train_scratch, eval_scratch;
   NnrtSite *sites; int nsites, cap_sites; /* numerics.c: per checked op */
@@ -135,6 +144,7 @@ typedef struct NnrtOptions {
   double eps, tol;           /* gradcheck, <= 0: default */
   int64_t limit;             /* train --limit: only the first N training samples (0: all) */
   int64_t early_stop; bool has_early_stop; /* train --early-stop patience (0: off), else the program's */
+  bool no_augment;           /* train --no-augment: ignore the program's augmentation */
   int64_t count;             /* show --count: samples drawn (0: 16) */
   const char *out;           /* show -o: the PNG written (NULL: show.png) */
 } NnrtOptions;
@@ -158,6 +168,7 @@ typedef struct NnrtSession {
   int loss_slot, correct_slot;
   NnrtNamedTensor *tensors; int ntensors, nsaved; /* checkpoint table */
   char **names;       /* owned names of optimizer-state tensors */
+  void *aug_tmp;      /* one image sample (augment.c); NULL: no augmentation */
 } NnrtSession;
 
 enum { SESSION_DATA = 1, SESSION_TEST = 2, SESSION_OPT = 4 };
@@ -201,6 +212,24 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_info(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o); /* show.c: the PNG grid */
+
+/* augment.c: data augmentation of training batches.  An image slot is a
+ * float INPUT slot shaped [B, C, H, W] or [B, H, W]. */
+bool nnrt_slot_is_image(const NnrtSlotDesc *s);
+/* One sample's transform: crop offsets, flip, angle in degrees. */
+typedef struct NnrtAugDraw { int64_t dy, dx; bool flip; double angle; } NnrtAugDraw;
+/* Draw one sample's transform from r (the order is in augment.c). */
+void nnrt_augment_draw(const NnrtAugment *a, NnrtRng *r, NnrtAugDraw *d);
+/* dst (h, w) = src (h, w) cropped (with a->crop), flipped, then rotated
+ * per d.  dst and src must not overlap. */
+void nnrt_augment_image_f32(float *dst, const float *src, int64_t h, int64_t w,
+                            int64_t crop, const NnrtAugDraw *d);
+void nnrt_augment_image_f64(double *dst, const double *src, int64_t h, int64_t w,
+                            int64_t crop, const NnrtAugDraw *d);
+/* Allocate s->aug_tmp when the program augments (and --no-augment is off). */
+int nnrt_augment_open(NnrtSession *s);
+/* Augment the image slots' first bs samples in place (no-op when off). */
+void nnrt_augment_batch(NnrtSession *s, int64_t bs);
 
 /* progress.c: what the user sees while training. */
 typedef struct NnrtProgress {

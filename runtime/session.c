@@ -612,6 +612,8 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
     if (!s->perm)
       goto fail;
   }
+  if ((flags & SESSION_OPT) && nnrt_augment_open(s) != 0) /* training only */
+    goto fail;
   if (build_ckpt_table(s, flags & SESSION_OPT) != 0)
     goto fail;
   for (int i = 0; i < p->nslots; i++) {
@@ -661,6 +663,7 @@ void nnrt_session_free(NnrtSession *s) {
   nnrt_free(s->block);
   nnrt_free(s->scratch);
   nnrt_free(s->perm);
+  nnrt_free(s->aug_tmp);
   nnrt_free(s->cfg);
   memset(s, 0, sizeof *s);
 }

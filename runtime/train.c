@@ -5,10 +5,11 @@
  *
  * Each epoch: the permutation 0..N-1 is shuffled from the run's generator
  * (batch >= N is full-batch GD, batch 1 is SGD, and the last partial batch
- * runs with batch = remainder); each batch's INPUT slots are gathered, GRAD
- * slots zeroed, the train kernel called, OUTPUT "loss" (mean over the
- * batch) and "correct" (a count) read, and every (grad, param, optimizer)
- * stepped with t = global step count and the epoch's scheduled rate.
+ * runs with batch = remainder); each batch's INPUT slots are gathered (and
+ * image inputs augmented, augment.c), GRAD slots zeroed, the train kernel
+ * called, OUTPUT "loss" (mean over the batch) and "correct" (a count) read,
+ * and every (grad, param, optimizer) stepped with t = global step count and
+ * the epoch's scheduled rate.
  * After an epoch that is logged, plotted or shown, the validation split
  * (held out by session.c) and the test split are evaluated with the eval
  * kernel.
@@ -152,6 +153,7 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
     for (int64_t start = 0; start < tr->n; start += s->B, batch_no++) {
       int64_t bs = tr->n - start < s->B ? tr->n - start : s->B;
       nnrt_session_gather(s, tr, s->perm + start, 0, bs);
+      nnrt_augment_batch(s, bs); /* training batches only; draws from s->rng */
       nnrt_session_zero_grads(s);
       p->train(&s->ctx, s->slots, s->scratch, bs);
       double loss = nnrt_session_read(s, s->loss_slot);

@@ -4,13 +4,18 @@
  * says e.g. sm_90), plus the launch schedule the runtime walks.
  *
  * One PTX module holds every GPU kernel of the program:
- *   nnc_train_<id>, nnc_eval_<id>   one per scheduled node that computes
- *       something (element-wise, broadcast and move ops: one thread per
- *       output element in a grid-stride loop, input offsets from the flat
- *       index; reductions: one thread per output element looping over the
- *       reduced elements in the CPU's order; softmax/log_softmax/argmax:
- *       one thread per row; onehot: one thread per output element), and
- *       the copies into output slots the CPU kernel also makes;
+ *   nnc_train_<id>, nnc_eval_<id>   one per fused group of fuse.c with
+ *       more than one member or a closing reduction (emit_group: the
+ *       element-wise chain in registers, members stored where
+ *       Kernel.stored says; closed: one thread per output element of the
+ *       reduction looping over the reduced elements in the CPU's order), and
+ *       one per other scheduled node that computes something (element-wise,
+ *       broadcast and move ops: one thread per output element in a
+ *       grid-stride loop, input offsets from the flat index; reductions:
+ *       one thread per output element; softmax/log_softmax/argmax: one
+ *       thread per row; onehot: one thread per output element), and the
+ *       copies into output slots the CPU kernel also makes.  Scratch
+ *       buffers sit where Kernel.plan (memplan.c) puts them;
  *   nnc_opt_f32/_f64   the optimizer step (every rule of runtime/optim.c,
  *       chosen by an argument), nnc_acc   the per-epoch loss/correct sums.
  * GEMMs are not generated: the schedule says "cuBLAS" and the runtime
@@ -27,8 +32,8 @@
  * the host module and nnc_setup hands them to nnrt_cuda_program; the CPU
  * kernels stay, and `OUT train --device cuda` picks the GPU at run time.
  *
- * Not done here (yet): fusion across nodes, block-level reductions with
- * shared memory (a reduction is one thread per output element), conv.
+ * Not done here (yet): block-level reductions with shared memory (a
+ * reduction is one thread per output element), conv and pooling.
  */
 #include "../nnc.h"
 #include "../../runtime/include/nnrt.h"

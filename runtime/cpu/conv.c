@@ -34,6 +34,7 @@
 #include "internal.h"
 #include <dnnl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- direct loops (f64, and the f32 fallback) ------------------------- */
@@ -122,15 +123,23 @@ void nnrt_conv2d_bwd_weights_f64(const NnrtConv *g, double *dw, const double *x,
 
 typedef enum { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHTS } ConvKind;
 
-/* Memory objects by role: FWD (src, weights, dst), BWD_DATA (diff_dst,
- * weights, diff_src), BWD_WEIGHTS (src, diff_dst, diff_weights) — the last
- * is always the output, matching the public argument order reversed. */
+/* Arguments by role: FWD (src, weights, dst), BWD_DATA (diff_dst, weights,
+ * diff_src), BWD_WEIGHTS (src, diff_dst, diff_weights) — the last is always
+ * the output, matching the public argument order reversed.  user[i] is a
+ * plain (nchw / oihw / goihw) memory object whose handle is pointed at the
+ * caller's array on each call.  Where the primitive wants another layout,
+ * mem[i] is a persistent buffer in that layout (buf[i], from nnrt_alloc)
+ * and reorder[i] copies user -> mem before the convolution (inputs) or
+ * mem -> user after it (the output); elsewhere mem[i] is user[i]. */
 typedef struct ConvEntry {
   ConvKind kind;
   NnrtConv g;
   dnnl_primitive_t prim; /* NULL: empty slot */
-  dnnl_memory_t mem[3];
-  int arg[3];            /* DNNL_ARG_* of mem[i] */
+  dnnl_memory_t user[3];
+  dnnl_memory_t mem[3];        /* == user[i] when no reorder */
+  dnnl_primitive_t reorder[3]; /* NULL: none */
+  void *buf[3];
+  int arg[3];                  /* DNNL_ARG_* of mem[i] */
   uint64_t last_use;
 } ConvEntry;
 
@@ -167,62 +176,80 @@ static bool ensure_engine(void) {
 }
 
 static void entry_free(ConvEntry *e) {
-  for (int i = 0; i < 3; i++)
-    if (e->mem[i])
+  for (int i = 0; i < 3; i++) {
+    if (e->reorder[i])
+      dnnl_primitive_destroy(e->reorder[i]);
+    if (e->mem[i] && e->mem[i] != e->user[i])
       dnnl_memory_destroy(e->mem[i]);
+    if (e->user[i])
+      dnnl_memory_destroy(e->user[i]);
+    nnrt_free(e->buf[i]);
+  }
   if (e->prim)
     dnnl_primitive_destroy(e->prim);
   memset(e, 0, sizeof *e);
+}
+
+/* The plain memory descriptors of g by role (src, weights, dst); with
+ * `any`, ones that leave the layout to oneDNN (dnnl_format_tag_any). */
+enum { ROLE_SRC, ROLE_WEI, ROLE_DST };
+static dnnl_status_t conv_mds(dnnl_memory_desc_t md[3], const NnrtConv *g, bool any) {
+  dnnl_dims_t sd = {g->n, g->c, g->h, g->w}, dd = {g->n, g->o, g->oh, g->ow};
+  dnnl_dims_t gwd = {g->groups, g->o / g->groups, g->c / g->groups, g->kh, g->kw};
+  dnnl_dims_t wd = {g->o, g->c, g->kh, g->kw};
+  dnnl_status_t s;
+  if ((s = dnnl_memory_desc_init_by_tag(&md[ROLE_SRC], 4, sd, dnnl_f32,
+                                        any ? dnnl_format_tag_any : dnnl_nchw)) ||
+      (s = dnnl_memory_desc_init_by_tag(&md[ROLE_DST], 4, dd, dnnl_f32,
+                                        any ? dnnl_format_tag_any : dnnl_nchw)))
+    return s;
+  if (g->groups > 1)
+    return dnnl_memory_desc_init_by_tag(&md[ROLE_WEI], 5, gwd, dnnl_f32,
+                                        any ? dnnl_format_tag_any : dnnl_goihw);
+  return dnnl_memory_desc_init_by_tag(&md[ROLE_WEI], 4, wd, dnnl_f32,
+                                      any ? dnnl_format_tag_any : dnnl_oihw);
 }
 
 /* The operation descriptor of one kind.  oneDNN counts dilation from 0
  * (d - 1) and wants an explicit right padding; the tight one below may be
  * negative (down to 1 - stride) when the last window stops short of the
  * edge, which oneDNN accepts. */
-static dnnl_status_t conv_desc(dnnl_convolution_desc_t *d, ConvKind kind, const NnrtConv *g) {
-  dnnl_memory_desc_t src, wei, dst;
-  dnnl_dims_t sd = {g->n, g->c, g->h, g->w}, dd = {g->n, g->o, g->oh, g->ow};
-  dnnl_dims_t gwd = {g->groups, g->o / g->groups, g->c / g->groups, g->kh, g->kw};
-  dnnl_dims_t wd = {g->o, g->c, g->kh, g->kw};
+static dnnl_status_t conv_desc(dnnl_convolution_desc_t *d, ConvKind kind, const NnrtConv *g,
+                               bool any) {
+  dnnl_memory_desc_t md[3];
   dnnl_dims_t strides = {g->sh, g->sw}, dil = {g->dh - 1, g->dw - 1}, pl = {g->ph, g->pw};
   dnnl_dims_t pr = {(g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1 - g->h - g->ph,
                     (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1 - g->w - g->pw};
   dnnl_status_t s;
-  if ((s = dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_nchw)) ||
-      (s = dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_nchw)))
+  if ((s = conv_mds(md, g, any)))
     return s;
-  if (g->groups > 1)
-    s = dnnl_memory_desc_init_by_tag(&wei, 5, gwd, dnnl_f32, dnnl_goihw);
-  else
-    s = dnnl_memory_desc_init_by_tag(&wei, 4, wd, dnnl_f32, dnnl_oihw);
-  if (s)
-    return s;
+  const dnnl_memory_desc_t *src = &md[ROLE_SRC], *wei = &md[ROLE_WEI], *dst = &md[ROLE_DST];
   switch (kind) {
   case CONV_FWD:
     return dnnl_dilated_convolution_forward_desc_init(d, dnnl_forward_training,
-                                                      dnnl_convolution_direct, &src, &wei, NULL,
-                                                      &dst, strides, dil, pl, pr);
+                                                      dnnl_convolution_direct, src, wei, NULL,
+                                                      dst, strides, dil, pl, pr);
   case CONV_BWD_DATA:
-    return dnnl_dilated_convolution_backward_data_desc_init(d, dnnl_convolution_direct, &src,
-                                                            &wei, &dst, strides, dil, pl, pr);
+    return dnnl_dilated_convolution_backward_data_desc_init(d, dnnl_convolution_direct, src,
+                                                            wei, dst, strides, dil, pl, pr);
   case CONV_BWD_WEIGHTS:
     return dnnl_dilated_convolution_backward_weights_desc_init(
-        d, dnnl_convolution_direct, &src, &wei, NULL, &dst, strides, dil, pl, pr);
+        d, dnnl_convolution_direct, src, wei, NULL, dst, strides, dil, pl, pr);
   }
   return dnnl_invalid_arguments;
 }
 
 /* The primitive descriptor of one kind; backward ones need a forward one as
- * a hint, made here and dropped. */
+ * a hint, made here (with the same layout freedom) and dropped. */
 static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, ConvKind kind, const NnrtConv *g,
-                             const_dnnl_primitive_attr_t attr) {
+                             const_dnnl_primitive_attr_t attr, bool any) {
   dnnl_convolution_desc_t d, fd;
   dnnl_primitive_desc_t hint = NULL;
   dnnl_status_t s;
-  if ((s = conv_desc(&d, kind, g)))
+  if ((s = conv_desc(&d, kind, g, any)))
     return s;
   if (kind != CONV_FWD) {
-    if ((s = conv_desc(&fd, CONV_FWD, g)) ||
+    if ((s = conv_desc(&fd, CONV_FWD, g, any)) ||
         (s = dnnl_primitive_desc_create(&hint, &fd, attr, engine, NULL)))
       return s;
   }
@@ -257,19 +284,60 @@ static bool scratch_reserve(size_t bytes) {
   return true;
 }
 
+/* Whether kind on g lets oneDNN choose layouts (see the header). */
+static bool want_any(ConvKind kind, const NnrtConv *g) {
+  const char *e = getenv("NNRT_CONV_ANY");
+  int mask = e ? atoi(e) : 7;
+  return mask >> kind & 1;
+}
+
+/* Argument i of e: the plain view of the caller's array and, where the
+ * primitive's layout `md` differs, a buffer in that layout and a reorder. */
+static bool entry_arg(ConvEntry *e, int i, const dnnl_memory_desc_t *plain,
+                      const dnnl_memory_desc_t *md, const_dnnl_primitive_attr_t attr) {
+  if (dnnl_memory_create(&e->user[i], plain, engine, DNNL_MEMORY_NONE))
+    return false;
+  if (dnnl_memory_desc_equal(plain, md)) {
+    e->mem[i] = e->user[i];
+    return true;
+  }
+  size_t bytes = dnnl_memory_desc_get_size(md);
+  if (!(e->buf[i] = nnrt_alloc(bytes ? bytes : 1, "convolution buffer")) ||
+      dnnl_memory_create(&e->mem[i], md, engine, e->buf[i]))
+    return false;
+  bool out = i == 2;
+  dnnl_primitive_desc_t rpd;
+  if (dnnl_reorder_primitive_desc_create(&rpd, out ? md : plain, engine, out ? plain : md, engine,
+                                         attr))
+    return false;
+  const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0);
+  bool ok = scratch_reserve(sp ? dnnl_memory_desc_get_size(sp) : 0) &&
+            !dnnl_primitive_create(&e->reorder[i], rpd);
+  dnnl_primitive_desc_destroy(rpd);
+  return ok;
+}
+
 static bool entry_create(ConvEntry *e, ConvKind kind, const NnrtConv *g) {
   static const int args[3][3] = {
       {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
       {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
       {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS},
   };
+  static const int roles[3][3] = {
+      {ROLE_SRC, ROLE_WEI, ROLE_DST},
+      {ROLE_DST, ROLE_WEI, ROLE_SRC},
+      {ROLE_SRC, ROLE_DST, ROLE_WEI},
+  };
   dnnl_primitive_attr_t attr;
   dnnl_primitive_desc_t pd = NULL;
+  dnnl_memory_desc_t plain[3];
   if (dnnl_primitive_attr_create(&attr))
     return false;
   bool ok = !dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) &&
-            !conv_pd(&pd, kind, g, attr);
-  dnnl_primitive_attr_destroy(attr);
+            !conv_mds(plain, g, false);
+  /* Free layouts where chosen, else (or if that fails) the plain ones. */
+  if (ok && !(want_any(kind, g) && !conv_pd(&pd, kind, g, attr, true)))
+    ok = !conv_pd(&pd, kind, g, attr, false);
   memset(e, 0, sizeof *e);
   e->kind = kind;
   e->g = *g;
@@ -281,11 +349,12 @@ static bool entry_create(ConvEntry *e, ConvKind kind, const NnrtConv *g) {
     int a = args[kind][i];
     const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, a);
     e->arg[i] = a;
-    ok = md && !dnnl_memory_create(&e->mem[i], md, engine, DNNL_MEMORY_NONE);
+    ok = md && entry_arg(e, i, &plain[roles[kind][i]], md, attr);
   }
   ok = ok && !dnnl_primitive_create(&e->prim, pd);
   if (pd)
     dnnl_primitive_desc_destroy(pd);
+  dnnl_primitive_attr_destroy(attr);
   if (!ok)
     entry_free(e);
   return ok;
@@ -313,22 +382,35 @@ static ConvEntry *entry_get(ConvKind kind, const NnrtConv *g) {
   return victim;
 }
 
+/* One primitive on (arg, mem) pairs plus the shared scratchpad. */
+static bool exec(dnnl_primitive_t p, int n, const int *arg, dnnl_memory_t const *mem) {
+  dnnl_exec_arg_t args[4];
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    args[k++] = (dnnl_exec_arg_t){arg[i], mem[i]};
+  if (scratch_mem)
+    args[k++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratch_mem};
+  return !dnnl_primitive_execute(p, stream, k, args);
+}
+
 /* Run (kind, g) on a = input, b = input, out = output (the mem[] order). */
 static bool run_dnnl(ConvKind kind, const NnrtConv *g, const void *a, const void *b, void *out) {
+  static const int reorder_args[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
   bool ok = false;
   pthread_mutex_lock(&conv_lock);
   ConvEntry *e = ensure_engine() ? entry_get(kind, g) : NULL;
   if (e) {
     void *ptr[3] = {(void *)a, (void *)b, out};
-    dnnl_exec_arg_t args[4];
-    int nargs = 0;
-    for (int i = 0; i < 3; i++) {
-      dnnl_memory_set_data_handle(e->mem[i], ptr[i]);
-      args[nargs++] = (dnnl_exec_arg_t){e->arg[i], e->mem[i]};
-    }
-    if (scratch_mem)
-      args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratch_mem};
-    ok = !dnnl_primitive_execute(e->prim, stream, nargs, args) && !dnnl_stream_wait(stream);
+    ok = true;
+    for (int i = 0; i < 3; i++)
+      ok = ok && !dnnl_memory_set_data_handle(e->user[i], ptr[i]);
+    for (int i = 0; ok && i < 2; i++)
+      if (e->reorder[i])
+        ok = exec(e->reorder[i], 2, reorder_args, (dnnl_memory_t[]){e->user[i], e->mem[i]});
+    ok = ok && exec(e->prim, 3, e->arg, e->mem);
+    if (ok && e->reorder[2])
+      ok = exec(e->reorder[2], 2, reorder_args, (dnnl_memory_t[]){e->mem[2], e->user[2]});
+    ok = ok && !dnnl_stream_wait(stream);
     if (!ok)
       warn_fallback("execution");
   }

@@ -21,35 +21,160 @@
  */
 #include "internal.h"
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
+/* The columns whose windows lie wholly inside a row of width w: ox in
+ * [*lo, *hi), 0 <= lo <= hi <= ow; the rest are edge columns. */
+static void interior(int64_t w, int64_t ow, int64_t k, int64_t s, int64_t p, int64_t *lo,
+                     int64_t *hi) {
+  int64_t l = (p + s - 1) / s, h = w - k + p >= 0 ? (w - k + p) / s + 1 : 0;
+  l = l < ow ? l : ow;
+  h = h < ow ? h : ow;
+  *lo = l;
+  *hi = h > l ? h : l;
+}
+
+/* Max pooling walks each output row by window element: for every (ky, kx)
+ * in row-major order, one pass over the row's interior columns updates
+ * their running maximum, so each window still sees its elements in
+ * row-major order (the same first maximum, the same NaN rule) while the
+ * pass over columns is a vectorisable select (no data-dependent branch).
+ * `take` is the comparison of the plain loop, written branch-free. */
+#define POOL_ROWS(SUFFIX, T)                                                          \
+  static inline __attribute__((always_inline)) void max_pass_##SUFFIX(                \
+      T *restrict best, int32_t *restrict at, const T *restrict row, int32_t base,     \
+      int64_t n, int64_t sw) {                                                        \
+    for (int64_t i = 0; i < n; i++) {                                                 \
+      const T v = row[i * sw], b = best[i];                                           \
+      const int take = (v > b) | ((v != v) & (b == b));                               \
+      best[i] = take ? v : b;                                                         \
+      at[i] = take ? base + (int32_t)(i * sw) : at[i];                                \
+    }                                                                                 \
+  }                                                                                   \
+  static inline __attribute__((always_inline)) void sum_pass_##SUFFIX(                \
+      T *restrict sum, const T *restrict row, int64_t n, int64_t sw) {                \
+    for (int64_t i = 0; i < n; i++)                                                   \
+      sum[i] += row[i * sw];                                                          \
+  }                                                                                   \
+  /* One max-pooling step of the plain loop, branch-free: take v if it beats   \
+   * b, or if it is the first NaN.  ok is b == b, carried as an int32 mask so  \
+   * that the compiler can vectorise the select chain. */                      \
+  static inline __attribute__((always_inline)) void max_step_##SUFFIX(                \
+      T *b, int32_t *a, int32_t *ok, T v, int32_t at) {                               \
+    const int32_t take = -(int32_t)(v > *b) | (-(int32_t)(v != v) & *ok);             \
+    *b = take ? v : *b;                                                               \
+    *a = take ? at : *a;                                                              \
+    *ok = take ? -(int32_t)(v == v) : *ok;                                            \
+  }                                                                                   \
+  /* The 2x2 stride-2 window (the usual one) in one pass over columns, rows r0  \
+   * and r1 = r0 + w inside the plane: the four steps in row-major order,      \
+   * vectorised across columns. */                                             \
+  static void max_win22_##SUFFIX(T *restrict y, int32_t *restrict idx,                \
+                                 const T *restrict r0, const T *restrict r1,           \
+                                 int32_t base, int32_t w, int64_t n) {                 \
+    for (int64_t i = 0; i < n; i++) {                                                 \
+      const int32_t at = base + 2 * (int32_t)i;                                       \
+      T b = -INFINITY;                                                                \
+      int32_t a = -1, ok = -1;                                                        \
+      max_step_##SUFFIX(&b, &a, &ok, r0[2 * i], at);                                  \
+      max_step_##SUFFIX(&b, &a, &ok, r0[2 * i + 1], at + 1);                          \
+      max_step_##SUFFIX(&b, &a, &ok, r1[2 * i], at + w);                              \
+      max_step_##SUFFIX(&b, &a, &ok, r1[2 * i + 1], at + w + 1);                      \
+      y[i] = b;                                                                       \
+      idx[i] = a;                                                                     \
+    }                                                                                 \
+  }                                                                                   \
+  /* The fused windows; false: use max_row per window element instead. */            \
+  static bool max_fused_##SUFFIX(T *y, int32_t *idx, const T *row, int32_t base,       \
+                                 int64_t w, int64_t n, int64_t kh, int64_t kw,         \
+                                 int64_t sw) {                                         \
+    if (kh == 2 && kw == 2 && sw == 2) {                                              \
+      max_win22_##SUFFIX(y, idx, row, row + w, base, (int32_t)w, n);                  \
+      return true;                                                                    \
+    }                                                                                 \
+    return false;                                                                     \
+  }                                                                                   \
+  /* Constant strides 1 and 2 let the compiler vectorise the strided loads. */       \
+  static void max_row_##SUFFIX(T *best, int32_t *at, const T *row, int32_t base,      \
+                               int64_t n, int64_t sw) {                               \
+    if (sw == 1)                                                                      \
+      max_pass_##SUFFIX(best, at, row, base, n, 1);                                   \
+    else if (sw == 2)                                                                 \
+      max_pass_##SUFFIX(best, at, row, base, n, 2);                                   \
+    else                                                                              \
+      max_pass_##SUFFIX(best, at, row, base, n, sw);                                  \
+  }                                                                                   \
+  static void sum_row_##SUFFIX(T *sum, const T *row, int64_t n, int64_t sw) {         \
+    if (sw == 1)                                                                      \
+      sum_pass_##SUFFIX(sum, row, n, 1);                                              \
+    else if (sw == 2)                                                                 \
+      sum_pass_##SUFFIX(sum, row, n, 2);                                              \
+    else                                                                              \
+      sum_pass_##SUFFIX(sum, row, n, sw);                                             \
+  }
+
+POOL_ROWS(f32, float)
+POOL_ROWS(f64, double)
+
 #define POOL(SUFFIX, T)                                                               \
+  /* One window the plain way (edge columns). */                                     \
+  static void max_window_##SUFFIX(const NnrtPool *g, const T *xp, int64_t oy,         \
+                                  int64_t ox, T *y, int32_t *idx) {                   \
+    T best = -INFINITY;                                                               \
+    int32_t at = -1;                                                                  \
+    for (int64_t ky = 0; ky < g->kh; ky++) {                                          \
+      const int64_t iy = oy * g->sh - g->ph + ky;                                     \
+      if (iy < 0 || iy >= g->h)                                                       \
+        continue;                                                                     \
+      for (int64_t kx = 0; kx < g->kw; kx++) {                                        \
+        const int64_t ix = ox * g->sw - g->pw + kx;                                   \
+        if (ix < 0 || ix >= g->w)                                                     \
+          continue;                                                                   \
+        const T v = xp[iy * g->w + ix];                                               \
+        if (v > best || (isnan(v) && !isnan(best))) {                                 \
+          best = v;                                                                   \
+          at = (int32_t)(iy * g->w + ix);                                             \
+        }                                                                             \
+      }                                                                               \
+    }                                                                                 \
+    *y = best;                                                                        \
+    *idx = at;                                                                        \
+  }                                                                                   \
+                                                                                      \
   void nnrt_maxpool2d_##SUFFIX(const NnrtPool *g, T *y, int32_t *idx, const T *x) {   \
+    int64_t lo, hi;                                                                   \
+    interior(g->w, g->ow, g->kw, g->sw, g->pw, &lo, &hi);                             \
     for (int64_t p = 0; p < g->n * g->c; p++) {                                       \
       const T *xp = x + p * g->h * g->w; /* (h, w) */                                 \
-      for (int64_t oy = 0; oy < g->oh; oy++)                                          \
-        for (int64_t ox = 0; ox < g->ow; ox++) {                                      \
-          T best = -INFINITY;                                                         \
-          int32_t at = -1;                                                            \
-          for (int64_t ky = 0; ky < g->kh; ky++) {                                    \
-            const int64_t iy = oy * g->sh - g->ph + ky;                               \
-            if (iy < 0 || iy >= g->h)                                                 \
-              continue;                                                               \
-            for (int64_t kx = 0; kx < g->kw; kx++) {                                  \
-              const int64_t ix = ox * g->sw - g->pw + kx;                             \
-              if (ix < 0 || ix >= g->w)                                               \
-                continue;                                                             \
-              const T v = xp[iy * g->w + ix];                                         \
-              if (v > best || (isnan(v) && !isnan(best))) {                           \
-                best = v;                                                             \
-                at = (int32_t)(iy * g->w + ix);                                       \
-              }                                                                       \
-            }                                                                         \
-          }                                                                           \
-          const int64_t o = (p * g->oh + oy) * g->ow + ox;                            \
-          y[o] = best;                                                                \
-          idx[o] = at;                                                                \
+      for (int64_t oy = 0; oy < g->oh; oy++) {                                        \
+        T *yr = y + (p * g->oh + oy) * g->ow;                                         \
+        int32_t *ir = idx + (p * g->oh + oy) * g->ow;                                 \
+        for (int64_t ox = 0; ox < lo; ox++)                                           \
+          max_window_##SUFFIX(g, xp, oy, ox, yr + ox, ir + ox);                       \
+        for (int64_t ox = hi; ox < g->ow; ox++)                                       \
+          max_window_##SUFFIX(g, xp, oy, ox, yr + ox, ir + ox);                       \
+        const int64_t iy0 = oy * g->sh - g->ph, ix0 = lo * g->sw - g->pw;           \
+        if (iy0 >= 0 && iy0 + g->kh <= g->h &&                                        \
+            max_fused_##SUFFIX(yr + lo, ir + lo, xp + iy0 * g->w + ix0,                \
+                               (int32_t)(iy0 * g->w + ix0), g->w, hi - lo, g->kh,      \
+                               g->kw, g->sw))                                         \
+          continue;                                                                   \
+        for (int64_t ox = lo; ox < hi; ox++) {                                        \
+          yr[ox] = -INFINITY;                                                         \
+          ir[ox] = -1;                                                                \
         }                                                                             \
+        for (int64_t ky = 0; ky < g->kh; ky++) {                                      \
+          const int64_t iy = oy * g->sh - g->ph + ky;                                 \
+          if (iy < 0 || iy >= g->h)                                                   \
+            continue;                                                                 \
+          for (int64_t kx = 0; kx < g->kw; kx++) {                                    \
+            const int64_t ix = lo * g->sw - g->pw + kx; /* column of window lo */     \
+            max_row_##SUFFIX(yr + lo, ir + lo, xp + iy * g->w + ix,                   \
+                             (int32_t)(iy * g->w + ix), hi - lo, g->sw);              \
+          }                                                                           \
+        }                                                                             \
+      }                                                                               \
     }                                                                                 \
   }                                                                                   \
                                                                                       \
@@ -73,12 +198,20 @@
     }                                                                                 \
   }                                                                                   \
                                                                                       \
+  /* Interior columns as in max pooling: the same sum, in the same order. */          \
   void nnrt_avgpool2d_##SUFFIX(const NnrtPool *g, T *y, const T *x) {                 \
     const T scale = (T)1 / (T)(g->kh * g->kw);                                        \
+    int64_t lo, hi;                                                                   \
+    interior(g->w, g->ow, g->kw, g->sw, g->pw, &lo, &hi);                             \
     for (int64_t p = 0; p < g->n * g->c; p++) {                                       \
       const T *xp = x + p * g->h * g->w;                                              \
-      for (int64_t oy = 0; oy < g->oh; oy++)                                          \
+      for (int64_t oy = 0; oy < g->oh; oy++) {                                        \
+        T *yr = y + (p * g->oh + oy) * g->ow;                                         \
         for (int64_t ox = 0; ox < g->ow; ox++) {                                      \
+          if (ox == lo && hi > lo) {                                                  \
+            ox = hi - 1; /* interior below */                                         \
+            continue;                                                                 \
+          }                                                                           \
           T sum = 0;                                                                  \
           for (int64_t ky = 0; ky < g->kh; ky++) {                                    \
             const int64_t iy = oy * g->sh - g->ph + ky;                               \
@@ -90,8 +223,21 @@
                 sum += xp[iy * g->w + ix];                                            \
             }                                                                         \
           }                                                                           \
-          y[(p * g->oh + oy) * g->ow + ox] = sum * scale;                             \
+          yr[ox] = sum * scale;                                                       \
         }                                                                             \
+        for (int64_t ox = lo; ox < hi; ox++)                                          \
+          yr[ox] = 0;                                                                 \
+        for (int64_t ky = 0; ky < g->kh; ky++) {                                      \
+          const int64_t iy = oy * g->sh - g->ph + ky;                                 \
+          if (iy < 0 || iy >= g->h)                                                   \
+            continue;                                                                 \
+          for (int64_t kx = 0; kx < g->kw; kx++)                                      \
+            sum_row_##SUFFIX(yr + lo, xp + iy * g->w + lo * g->sw - g->pw + kx,       \
+                             hi - lo, g->sw);                                         \
+        }                                                                             \
+        for (int64_t ox = lo; ox < hi; ox++)                                          \
+          yr[ox] *= scale;                                                            \
+      }                                                                               \
     }                                                                                 \
   }                                                                                   \
                                                                                       \

@@ -189,6 +189,7 @@ static int run_epochs(NnrtSession *s, const char *save) {
       /* the first step runs uncaptured (cuBLAS sets itself up), then graphs */
       nnrt_cuda_wait_copies(); /* the last uncaptured batch has left the INPUT slots */
       nnrt_session_gather(s, tr, s->perm + start, 0, bs);
+      nnrt_augment_batch(s, bs); /* on the host, as the CPU path does */
       if (st.on && bs == s->B && nstep > 1) {
         graph_step(s, &st, (int)(nstep % NNRT_CUDA_STAGES), epoch);
         if (st.on)
