@@ -13,7 +13,10 @@
  *       broadcast and move ops: one thread per output element in a
  *       grid-stride loop, input offsets from the flat index; reductions:
  *       one thread per output element; softmax/log_softmax/argmax: one
- *       thread per row; onehot: one thread per output element), and the
+ *       thread per row; onehot, iota: one thread per output element;
+ *       conv2d and its adjoints, pooling, unpool, gather (emit_lib): one
+ *       thread per output element gathering what the CPU loops scatter, no
+ *       atomics, sums in the CPU direct loops' order), and the
  *       copies into output slots the CPU kernel also makes.  Scratch
  *       buffers sit where Kernel.plan (memplan.c) puts them;
  *   nnc_opt_f32/_f64   the optimizer step (every rule of runtime/optim.c,
@@ -33,7 +36,8 @@
  * kernels stay, and `OUT train --device cuda` picks the GPU at run time.
  *
  * Not done here (yet): block-level reductions with shared memory (a
- * reduction is one thread per output element), conv and pooling.
+ * reduction is one thread per output element), tiled or implicit-GEMM
+ * convolution (emit_lib's loops are direct and simple).
  */
 #include "../nnc.h"
 #include "../../runtime/include/nnrt.h"
@@ -281,6 +285,31 @@ static void emit_math(void) {
     LLVMValueRef y = sel(fcmp(LLVMRealOLT, ax, cd(2)), series, tail);
     LLVMBuildRet(B, sel(fcmp(LLVMRealUNO, x, x), x, y));
   }
+  /* sin, cos: x = k pi/2 + r (three-part Cody-Waite), |r| <= pi/4, Taylor
+   * polynomials to r^19 / r^18, the quadrant k mod 4 picking +-sin r or
+   * +-cos r; cos(x) is sin with the quadrant shifted by one */
+  for (int c = 0; c < 2; c++) {
+    math_fn(c ? "nnc_cos" : "nnc_sin", 1, a);
+    LLVMValueRef x = a[0], fin = fcmp(LLVMRealOLT, un("llvm.fabs", x), cd(1e18));
+    LLVMValueRef xs = sel(fin, x, cd(0));
+    LLVMValueRef kf = un("llvm.rint", fmul(xs, cd(M_2_PI)));
+    LLVMValueRef r = fsub(xs, fmul(kf, cd(1.57079632673412561417e+00)));
+    r = fsub(r, fmul(kf, cd(6.07710050630396597660e-11)));
+    r = fsub(r, fmul(kf, cd(2.02226624871116645580e-21)));
+    LLVMValueRef r2 = fmul(r, r);
+    double sc[10], cc[10];
+    for (int j = 0; j < 10; j++) {
+      sc[j] = (j & 1 ? -1.0 : 1.0) / fact[2 * j + 1];
+      cc[j] = (j & 1 ? -1.0 : 1.0) / fact[2 * j];
+    }
+    LLVMValueRef sv = fmul(r, horner(r2, sc, 10)), cv = horner(r2, cc, 10);
+    LLVMValueRef q = LLVMBuildAnd(B, iadd(LLVMBuildFPToSI(B, kf, px.i64, ""), ci64(c)), ci64(3), "");
+    LLVMValueRef odd = LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildAnd(B, q, ci64(1), ""), ci64(1), "");
+    LLVMValueRef neg = LLVMBuildICmp(B, LLVMIntUGE, q, ci64(2), "");
+    LLVMValueRef y = sel(odd, cv, sv);
+    y = sel(neg, LLVMBuildFNeg(B, y, ""), y);
+    LLVMBuildRet(B, sel(fin, y, cd(NAN)));
+  }
   /* pow(a, b) = exp(b log|a|), with the sign of an odd integer power and
    * pow(a, 0) = 1 */
   math_fn("nnc_pow", 2, a);
@@ -317,6 +346,8 @@ static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
   case OP_ABS: return un("llvm.fabs", x);
   case OP_TANH: return m_unary("nnc_tanh", x, d);
   case OP_ERF: return m_unary("nnc_erf", x, d);
+  case OP_SIN: return m_unary("nnc_sin", x, d);
+  case OP_COS: return m_unary("nnc_cos", x, d);
   case OP_SIGMOID: return fdiv(one, fadd(one, m_unary("nnc_exp", LLVMBuildFNeg(B, x, ""), d)));
   case OP_RELU: return sel(fcmp(LLVMRealOGT, x, zero), x, zero);
   case OP_STEP: return sel(fcmp(LLVMRealOGT, x, zero), one, zero);
@@ -426,7 +457,8 @@ static void plan_kernel(Kernel *k, Plan *pl) {
   for (int i = 0; i < cap; i++) pl->buf[i] = out_slot[i] = -1;
   for (int i = 0; i < k->nouts; i++) {
     Node *n = k->outs[i].node;
-    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && out_slot[n->id] < 0 && !k->outs[i].deferred)
+    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && n->op != OP_MAXPOOL && n->op != OP_POOLIDX &&
+        out_slot[n->id] < 0 && !k->outs[i].deferred)
       out_slot[n->id] = k->outs[i].slot;
   }
   char *need = k->needs_mem;
@@ -456,7 +488,8 @@ static void plan_kernel(Kernel *k, Plan *pl) {
       pl->buf[n->id] = add_buf(pl, NNRT_CUDA_BUF_PLANNED, (Dim){mp->off[n->id], mp->arena[n->id]}, 0);
       continue;
     }
-    pl->buf[n->id] = add_buf(pl, NNRT_CUDA_BUF_OWN, shape_numel(&n->sh), dsize(n->dt));
+    int es = n->op == OP_MAXPOOL || n->op == OP_POOLIDX ? 16 : dsize(n->dt); /* values and indices */
+    pl->buf[n->id] = add_buf(pl, NNRT_CUDA_BUF_OWN, shape_numel(&n->sh), es);
   }
 }
 
@@ -608,6 +641,171 @@ static void emit_row(const Node *n, LLVMValueRef in, LLVMValueRef out, LLVMValue
   loop_end(&l3);
 }
 
+/* ---- convolution and pooling (the runtime's LIB ops of runtime/cpu/conv.c
+ * and pool.c): one thread per output element, gathering what the CPU loops
+ * scatter, so there are no atomics and every sum runs in a fixed order
+ * (for the adjoints, the order in which the CPU's direct loops add). ---- */
+
+static LLVMValueRef ult(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(B, LLVMIntULT, a, b, ""); }
+static LLVMValueRef band(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAnd(B, a, b, ""); }
+static LLVMValueRef isub(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSub(B, a, b, ""); }
+static LLVMValueRef idiv(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSDiv(B, a, b, ""); }
+static LLVMValueRef irem(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSRem(B, a, b, ""); }
+static LLVMValueRef ieq(LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(B, LLVMIntEQ, a, b, ""); }
+
+/* The output position o with o*s - p + k*dil == i, and whether there is one
+ * inside [0, n). */
+static LLVMValueRef back_pos(LLVMValueRef i, LLVMValueRef k, int64_t s, int64_t p, int64_t dil, LLVMValueRef n, LLVMValueRef *ok) {
+  LLVMValueRef t = isub(iadd(i, ci64(p)), imul(k, ci64(dil)));
+  LLVMValueRef o = idiv(t, ci64(s));
+  *ok = band(ieq(irem(t, ci64(s)), ci64(0)), ult(o, n));
+  return o;
+}
+
+static void emit_lib(Kernel *k, Plan *pl, const Node *n) {
+  int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
+  set_threads(w, shape_numel(&n->sh));
+  begin_kernel(step_name(k, w));
+  Op op = n->op;
+  Dtype d = op == OP_POOLIDX ? n->in[0]->dt : n->dt;
+  LLVMValueRef out = bufptr(pl, n), a = bufptr(pl, n->in[0]), b = n->nin > 1 ? bufptr(pl, n->in[1]) : NULL;
+  LLVMValueRef zero = cfl(0, d);
+  const int64_t *ia = n->ia;
+  Loop l = grid_loop(numel(&n->sh));
+  LLVMValueRef i = l.i;
+  if (op == OP_CONV2D || op == OP_CONV2D_BWD_DATA || op == OP_CONV2D_BWD_WEIGHTS) {
+    const Shape *xs = op == OP_CONV2D_BWD_DATA ? &n->sh : &n->in[0]->sh;
+    const Shape *ws = op == OP_CONV2D_BWD_WEIGHTS ? &n->sh : &n->in[1]->sh;
+    const Shape *ys = op == OP_CONV2D ? &n->sh : op == OP_CONV2D_BWD_DATA ? &n->in[0]->sh : &n->in[1]->sh;
+    LLVMValueRef N = dimval(xs->d[0]), C = dimval(xs->d[1]), H = dimval(xs->d[2]), W = dimval(xs->d[3]);
+    LLVMValueRef O = dimval(ws->d[0]), KH = dimval(ws->d[2]), KW = dimval(ws->d[3]), OH = dimval(ys->d[2]), OW = dimval(ys->d[3]);
+    int64_t sh = ia[0], sw = ia[1], ph = ia[2], pw = ia[3], dh = ia[4], dw = ia[5], G = ia[6];
+    LLVMValueRef cg = idiv(C, ci64(G)), og = idiv(O, ci64(G));
+    LLVMValueRef acc = var(ty(d), zero);
+    if (op == OP_CONV2D) { /* y[b, oc, oy, ox] */
+      LLVMValueRef ox = irem(i, OW), t = idiv(i, OW), oy = irem(t, OH);
+      t = idiv(t, OH);
+      LLVMValueRef oc = irem(t, O), bb = idiv(t, O), c0 = imul(idiv(oc, og), cg);
+      Loop lc = loop_begin(cg);
+      Loop ly = loop_begin(KH);
+      LLVMValueRef iy = iadd(isub(imul(oy, ci64(sh)), ci64(ph)), imul(ly.i, ci64(dh)));
+      Loop lx = loop_begin(KW);
+      LLVMValueRef ix = iadd(isub(imul(ox, ci64(sw)), ci64(pw)), imul(lx.i, ci64(dw)));
+      LLVMValueRef ok = band(ult(iy, H), ult(ix, W));
+      LLVMValueRef xo = iadd(imul(iadd(imul(iadd(imul(bb, C), iadd(c0, lc.i)), H), iy), W), ix);
+      LLVMValueRef wo = iadd(imul(iadd(imul(iadd(imul(oc, cg), lc.i), KH), ly.i), KW), lx.i);
+      LLVMValueRef pr = fmul(load(d, a, sel(ok, xo, ci64(0))), load(d, b, wo));
+      set(acc, fadd(get(acc), sel(ok, pr, zero)));
+      loop_end(&lx);
+      loop_end(&ly);
+      loop_end(&lc);
+    } else if (op == OP_CONV2D_BWD_DATA) { /* dx[b, c, iy, ix]: filters of c's group, (oy, ox) ascending */
+      LLVMValueRef ix = irem(i, W), t = idiv(i, W), iy = irem(t, H);
+      t = idiv(t, H);
+      LLVMValueRef c = irem(t, C), bb = idiv(t, C), gi = idiv(c, cg), cl = isub(c, imul(gi, cg));
+      Loop lq = loop_begin(og);
+      LLVMValueRef oc = iadd(imul(gi, og), lq.i);
+      Loop ly = loop_begin(KH);
+      LLVMValueRef ky = isub(isub(KH, ci64(1)), ly.i), oky, okx;
+      LLVMValueRef oy = back_pos(iy, ky, sh, ph, dh, OH, &oky);
+      Loop lx = loop_begin(KW);
+      LLVMValueRef kx = isub(isub(KW, ci64(1)), lx.i);
+      LLVMValueRef ox = back_pos(ix, kx, sw, pw, dw, OW, &okx);
+      LLVMValueRef ok = band(oky, okx);
+      LLVMValueRef yo = iadd(imul(iadd(imul(iadd(imul(bb, O), oc), OH), oy), OW), ox);
+      LLVMValueRef wo = iadd(imul(iadd(imul(iadd(imul(oc, cg), cl), KH), ky), KW), kx);
+      LLVMValueRef pr = fmul(load(d, a, sel(ok, yo, ci64(0))), load(d, b, wo));
+      set(acc, fadd(get(acc), sel(ok, pr, zero)));
+      loop_end(&lx);
+      loop_end(&ly);
+      loop_end(&lq);
+    } else { /* dw[oc, ic, ky, kx]: over b, oy, ox */
+      LLVMValueRef kx = irem(i, KW), t = idiv(i, KW), ky = irem(t, KH);
+      t = idiv(t, KH);
+      LLVMValueRef ic = irem(t, cg), oc = idiv(t, cg), c = iadd(imul(idiv(oc, og), cg), ic);
+      Loop lb = loop_begin(N);
+      Loop ly = loop_begin(OH);
+      LLVMValueRef iy = iadd(isub(imul(ly.i, ci64(sh)), ci64(ph)), imul(ky, ci64(dh)));
+      Loop lx = loop_begin(OW);
+      LLVMValueRef ix = iadd(isub(imul(lx.i, ci64(sw)), ci64(pw)), imul(kx, ci64(dw)));
+      LLVMValueRef ok = band(ult(iy, H), ult(ix, W));
+      LLVMValueRef yo = iadd(imul(iadd(imul(iadd(imul(lb.i, O), oc), OH), ly.i), OW), lx.i);
+      LLVMValueRef xo = iadd(imul(iadd(imul(iadd(imul(lb.i, C), c), H), iy), W), ix);
+      LLVMValueRef pr = fmul(load(d, b, yo), load(d, a, sel(ok, xo, ci64(0))));
+      set(acc, fadd(get(acc), sel(ok, pr, zero)));
+      loop_end(&lx);
+      loop_end(&ly);
+      loop_end(&lb);
+    }
+    store(d, get(acc), out, i);
+  } else {
+    bool big_out = op == OP_UNPOOL || op == OP_AVGPOOL_BWD;
+    const Shape *big = big_out ? &n->sh : &n->in[0]->sh, *small = big_out ? &n->in[0]->sh : &n->sh;
+    LLVMValueRef H = dimval(big->d[2]), W = dimval(big->d[3]), OH = dimval(small->d[2]), OW = dimval(small->d[3]);
+    int64_t kh = ia[0], kw = ia[1], sh = ia[2], sw = ia[3], ph = ia[4], pw = ia[5];
+    LLVMValueRef scale = fdiv(cfl(1, d), cfl((double)(kh * kw), d));
+    if (!big_out) { /* one thread per window (p, oy, ox) */
+      LLVMValueRef ox = irem(i, OW), t = idiv(i, OW), oy = irem(t, OH), p = idiv(t, OH);
+      LLVMValueRef xp = imul(p, imul(H, W));
+      if (op == OP_GATHER2D) {
+        LLVMValueRef id = LLVMBuildSExt(B, load(DT_I32, b, i), px.i64, "");
+        LLVMValueRef has = LLVMBuildICmp(B, LLVMIntSGE, id, ci64(0), "");
+        LLVMValueRef v = load(d, a, iadd(xp, sel(has, id, ci64(0))));
+        store(d, sel(has, v, zero), out, i);
+      } else {
+        bool mx = op != OP_AVGPOOL;
+        LLVMValueRef best = var(ty(d), mx ? cfl(-INFINITY, d) : zero), at = var(px.i64, ci64(-1));
+        Loop ly = loop_begin(ci64(kh));
+        LLVMValueRef iy = iadd(isub(imul(oy, ci64(sh)), ci64(ph)), ly.i);
+        Loop lx = loop_begin(ci64(kw));
+        LLVMValueRef ix = iadd(isub(imul(ox, ci64(sw)), ci64(pw)), lx.i);
+        LLVMValueRef ok = band(ult(iy, H), ult(ix, W)), pos = iadd(imul(iy, W), ix);
+        LLVMValueRef v = load(d, a, iadd(xp, sel(ok, pos, ci64(0)))), bv = get(best);
+        if (mx) { /* first maximum; the first NaN wins */
+          LLVMValueRef take = LLVMBuildOr(B, fcmp(LLVMRealOGT, v, bv), band(fcmp(LLVMRealUNO, v, v), fcmp(LLVMRealORD, bv, bv)), "");
+          take = band(ok, take);
+          set(best, sel(take, v, bv));
+          set(at, sel(take, pos, get(at)));
+        } else {
+          set(best, fadd(bv, sel(ok, v, zero)));
+        }
+        loop_end(&lx);
+        loop_end(&ly);
+        if (mx) {
+          LLVMValueRef half = imul(numel(&n->sh), ci64(8));
+          LLVMValueRef other = LLVMBuildGEP2(B, px.i8, out, &half, 1, "");
+          store(d, get(best), op == OP_MAXPOOL ? out : other, i);
+          store(DT_I32, LLVMBuildTrunc(B, get(at), px.i32, ""), op == OP_MAXPOOL ? other : out, i);
+        } else {
+          store(d, fmul(get(best), scale), out, i);
+        }
+      }
+    } else { /* one thread per input element (p, iy, ix): the windows covering it, (oy, ox) ascending */
+      LLVMValueRef ix = irem(i, W), t = idiv(i, W), iy = irem(t, H), p = idiv(t, H);
+      LLVMValueRef pos = iadd(imul(iy, W), ix), acc = var(ty(d), zero);
+      Loop ly = loop_begin(ci64(kh));
+      LLVMValueRef oky, okx, oy = back_pos(iy, isub(ci64(kh - 1), ly.i), sh, ph, 1, OH, &oky);
+      Loop lx = loop_begin(ci64(kw));
+      LLVMValueRef ox = back_pos(ix, isub(ci64(kw - 1), lx.i), sw, pw, 1, OW, &okx);
+      LLVMValueRef ok = band(oky, okx);
+      LLVMValueRef so = sel(ok, iadd(imul(iadd(imul(p, OH), oy), OW), ox), ci64(0));
+      LLVMValueRef v = load(d, a, so);
+      if (op == OP_UNPOOL) {
+        LLVMValueRef id = LLVMBuildSExt(B, load(DT_I32, b, so), px.i64, "");
+        ok = band(ok, ieq(id, pos));
+      } else {
+        v = fmul(v, scale);
+      }
+      set(acc, fadd(get(acc), sel(ok, v, zero)));
+      loop_end(&lx);
+      loop_end(&ly);
+      store(d, get(acc), out, i);
+    }
+  }
+  loop_end(&l);
+  LLVMBuildRetVoid(B);
+}
+
 static void emit_node(Kernel *k, Plan *pl, const Node *n) {
   Dtype d = n->dt;
   OpKind kd = op_info[n->op].kind;
@@ -626,6 +824,18 @@ static void emit_node(Kernel *k, Plan *pl, const Node *n) {
     w[NNRT_CUDA_STEP_DT] = d == DT_F64 ? NNRT_F64 : NNRT_F32;
     w[NNRT_CUDA_STEP_TA] = n->ia[1];
     w[NNRT_CUDA_STEP_C] = pl->buf[n->id];
+    return;
+  }
+  if (kd == OK_LIB) { emit_lib(k, pl, n); return; }
+  if (n->op == OP_IOTA) {
+    int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
+    set_threads(w, shape_numel(&n->sh));
+    begin_kernel(step_name(k, w));
+    LLVMValueRef out = bufptr(pl, n);
+    Loop l = grid_loop(numel(&n->sh));
+    store(d, isf(d) ? LLVMBuildSIToFP(B, l.i, ty(d), "") : LLVMBuildTrunc(B, l.i, ty(d), ""), out, l.i);
+    loop_end(&l);
+    LLVMBuildRetVoid(B);
     return;
   }
   const Node *x = n->in[0];
@@ -1028,19 +1238,11 @@ const char *nvptx_arch(void) {
   return a && *a ? a : "sm_80";
 }
 
-/* Ops with no GPU code yet: a clear error rather than a compiler bug. */
+/* Every op has GPU code (conv and pooling included, emit_lib); this stays
+ * the place to refuse an op, with a clear error, before its code exists. */
 static bool supported(Program *p) {
-  bool ok = true;
-  Kernel *ks[] = {&p->train_k, &p->eval_k};
-  for (int k = 0; k < 2; k++)
-    for (int i = 0; i < ks[k]->nsched; i++) {
-      const Node *n = ks[k]->sched[i];
-      if (op_info[n->op].kind == OK_LIB || n->op == OP_SIN || n->op == OP_COS || n->op == OP_IOTA) {
-        fprintf(stderr, "nnc: error: no GPU code for '%s' yet (nnc emit ptx / build --cuda)\n", op_info[n->op].name);
-        return false;
-      }
-    }
-  return ok;
+  (void)p;
+  return true;
 }
 
 char *nvptx_emit(Program *p, const char *arch, int opt_level) {

@@ -7,25 +7,35 @@
  * Primitives are cached: creating one costs far more than running a small
  * one, and a program calls the same few geometries every batch.  The cache
  * is a small table keyed by (kind, the whole NnrtConv), evicting the least
- * recently used entry; each entry owns its primitive and three memory
- * objects created without buffers, whose handles are pointed at the
- * caller's arrays on each call.  The memory descriptors are plain nchw /
- * oihw (goihw for groups > 1, the same bytes), so nothing is reordered.
- * Primitives run in user-managed scratchpad mode out of one buffer shared
- * by all entries, grown through nnrt_alloc when an entry is created; a call
- * on a cached geometry allocates nothing of ours.  A mutex guards the
- * cache, the shared scratchpad and the memory objects, so calls from
+ * recently used entry.  Each entry's primitive is created with
+ * dnnl_format_tag_any, letting oneDNN pick its blocked layouts (nChw16c /
+ * nChw8c activations, OIhw16i16o-style weights) and with them its direct
+ * JIT kernels: for LeNet's layers these run 2-6x faster than the gemm
+ * (im2col) implementation it picks on plain nchw/oihw, reorders included.
+ * Per argument the entry owns a plain memory object, pointed at the
+ * caller's array on each call, and, where the primitive's layout differs,
+ * a persistent buffer in that layout (nnrt_alloc'd at entry creation) and
+ * a cached reorder primitive: inputs are reordered into the buffers before
+ * the convolution, the output out of its buffer after it.  If oneDNN
+ * cannot create the free-layout primitive, the entry uses plain layouts
+ * (no buffers, no reorders).  All primitives, reorders included, run in
+ * user-managed scratchpad mode out of one buffer shared by all entries,
+ * grown through nnrt_alloc when an entry is created; a call on a cached
+ * geometry allocates nothing of ours.  A mutex guards the cache, the
+ * shared scratchpad, the buffers and the memory objects, so calls from
  * several threads are safe (and serialised).
  *
  * Determinism: oneDNN documents bit-identical run-to-run results for a
  * fixed environment (machine/ISA, library version, thread count), except
  * for implementations built on atomics; 3.4 added a "deterministic"
- * attribute to exclude those, 2.6 has none.  On plain layouts 2.6 picks
- * x64:gemm:jit for all three directions (DNNL_VERBOSE=1), which splits work
- * statically over threads and sums per-thread weight gradients in a fixed
- * order, so equal inputs and thread counts give equal bits; test_conv
- * checks a repeated backward-weights call bit for bit.  A different thread
- * count or CPU may change the last bits.
+ * attribute to exclude those, 2.6 has none.  For LeNet 2.6 picks
+ * jit:avx512_core / jit:avx2 convolutions and jit reorders
+ * (DNNL_VERBOSE=1); their work split is static over threads and the
+ * backward-weights reduction sums per-thread partials in a fixed order, so
+ * equal inputs and thread counts give equal bits (training LeNet twice
+ * gives byte-identical checkpoints at 1 and at 2 threads; test_conv checks
+ * a repeated backward-weights call bit for bit).  A different thread count
+ * or CPU may change the last bits (as with the gemm path before).
  *
  * If oneDNN cannot create a primitive (no implementation, out of memory),
  * the f32 call falls back to the direct loops after one warning on stderr
@@ -33,8 +43,8 @@
  */
 #include "internal.h"
 #include <dnnl.h>
+#include <omp.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* ---- direct loops (f64, and the f32 fallback) ------------------------- */
@@ -284,13 +294,6 @@ static bool scratch_reserve(size_t bytes) {
   return true;
 }
 
-/* Whether kind on g lets oneDNN choose layouts (see the header). */
-static bool want_any(ConvKind kind, const NnrtConv *g) {
-  const char *e = getenv("NNRT_CONV_ANY");
-  int mask = e ? atoi(e) : 7;
-  return mask >> kind & 1;
-}
-
 /* Argument i of e: the plain view of the caller's array and, where the
  * primitive's layout `md` differs, a buffer in that layout and a reorder. */
 static bool entry_arg(ConvEntry *e, int i, const dnnl_memory_desc_t *plain,
@@ -335,9 +338,11 @@ static bool entry_create(ConvEntry *e, ConvKind kind, const NnrtConv *g) {
     return false;
   bool ok = !dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) &&
             !conv_mds(plain, g, false);
-  /* Free layouts where chosen, else (or if that fails) the plain ones. */
-  if (ok && !(want_any(kind, g) && !conv_pd(&pd, kind, g, attr, true)))
+  /* Layouts of oneDNN's choosing; the plain ones if that fails. */
+  if (ok && conv_pd(&pd, kind, g, attr, true)) {
+    pd = NULL;
     ok = !conv_pd(&pd, kind, g, attr, false);
+  }
   memset(e, 0, sizeof *e);
   e->kind = kind;
   e->g = *g;
@@ -398,6 +403,11 @@ static bool run_dnnl(ConvKind kind, const NnrtConv *g, const void *a, const void
   static const int reorder_args[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
   bool ok = false;
   pthread_mutex_lock(&conv_lock);
+  /* oneDNN splits work (and weight-gradient sums) by its thread count, so
+   * results would change with --threads; nnc promises the same bits for any
+   * thread count, so convolutions are created and run on one thread */
+  int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
   ConvEntry *e = ensure_engine() ? entry_get(kind, g) : NULL;
   if (e) {
     void *ptr[3] = {(void *)a, (void *)b, out};
@@ -414,6 +424,7 @@ static bool run_dnnl(ConvKind kind, const NnrtConv *g, const void *a, const void
     if (!ok)
       warn_fallback("execution");
   }
+  omp_set_num_threads(threads);
   pthread_mutex_unlock(&conv_lock);
   return ok;
 }

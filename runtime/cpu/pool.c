@@ -1,7 +1,15 @@
 /*
- * pool.c — 2-D max and average pooling over NCHW and their adjoints, as
- * plain loops in memory order: one (n, c) plane at a time, output rows
- * outer, the window inner.
+ * pool.c — 2-D max and average pooling over NCHW and their adjoints: one
+ * (n, c) plane at a time, output rows outer.
+ *
+ * Forward pooling vectorises across the output columns of a row: the
+ * "interior" columns (windows wholly inside the row) are updated by one
+ * pass per window element (ky, kx) in row-major order, a branch-free
+ * select over the columns, so every window still sees its elements in the
+ * order of the plain loop and gives the same bits (the same first maximum,
+ * the same sum order).  2x2 stride-2 max pooling fuses the four passes into
+ * one (NaN-free rows; a row holding a NaN is redone by passes).  Edge
+ * columns and the adjoints are plain loops.
  *
  * Window (oy, ox) covers input rows oy*sh - ph .. + kh-1 and columns
  * ox*sw - pw .. + kw-1; positions outside the plane are padding.
@@ -35,12 +43,9 @@ static void interior(int64_t w, int64_t ow, int64_t k, int64_t s, int64_t p, int
   *hi = h > l ? h : l;
 }
 
-/* Max pooling walks each output row by window element: for every (ky, kx)
- * in row-major order, one pass over the row's interior columns updates
- * their running maximum, so each window still sees its elements in
- * row-major order (the same first maximum, the same NaN rule) while the
- * pass over columns is a vectorisable select (no data-dependent branch).
- * `take` is the comparison of the plain loop, written branch-free. */
+/* One pass of window element (ky, kx) over n interior columns: their
+ * running maximum (with the plain loop's test, written branch-free:
+ * greater, or the first NaN) or sum. */
 #define POOL_ROWS(SUFFIX, T)                                                          \
   static inline __attribute__((always_inline)) void max_pass_##SUFFIX(                \
       T *restrict best, int32_t *restrict at, const T *restrict row, int32_t base,     \
@@ -57,43 +62,40 @@ static void interior(int64_t w, int64_t ow, int64_t k, int64_t s, int64_t p, int
     for (int64_t i = 0; i < n; i++)                                                   \
       sum[i] += row[i * sw];                                                          \
   }                                                                                   \
-  /* One max-pooling step of the plain loop, branch-free: take v if it beats   \
-   * b, or if it is the first NaN.  ok is b == b, carried as an int32 mask so  \
-   * that the compiler can vectorise the select chain. */                      \
-  static inline __attribute__((always_inline)) void max_step_##SUFFIX(                \
-      T *b, int32_t *a, int32_t *ok, T v, int32_t at) {                               \
-    const int32_t take = -(int32_t)(v > *b) | (-(int32_t)(v != v) & *ok);             \
-    *b = take ? v : *b;                                                               \
-    *a = take ? at : *a;                                                              \
-    *ok = take ? -(int32_t)(v == v) : *ok;                                            \
-  }                                                                                   \
   /* The 2x2 stride-2 window (the usual one) in one pass over columns, rows r0  \
-   * and r1 = r0 + w inside the plane: the four steps in row-major order,      \
-   * vectorised across columns. */                                             \
-  static void max_win22_##SUFFIX(T *restrict y, int32_t *restrict idx,                \
+   * and r1 = r0 + w inside the plane: the four steps of the plain loop in      \
+   * row-major order, vectorised across columns.  Without NaNs the NaN rule     \
+   * never fires, so the pass only compares and notes whether any NaN was      \
+   * seen; false: there was one, redo the row the plain way. */                \
+  static bool max_win22_##SUFFIX(T *restrict y, int32_t *restrict idx,                \
                                  const T *restrict r0, const T *restrict r1,           \
                                  int32_t base, int32_t w, int64_t n) {                 \
+    int32_t nan = 0;                                                                  \
     for (int64_t i = 0; i < n; i++) {                                                 \
       const int32_t at = base + 2 * (int32_t)i;                                       \
+      const T v0 = r0[2 * i], v1 = r0[2 * i + 1], v2 = r1[2 * i], v3 = r1[2 * i + 1];  \
       T b = -INFINITY;                                                                \
-      int32_t a = -1, ok = -1;                                                        \
-      max_step_##SUFFIX(&b, &a, &ok, r0[2 * i], at);                                  \
-      max_step_##SUFFIX(&b, &a, &ok, r0[2 * i + 1], at + 1);                          \
-      max_step_##SUFFIX(&b, &a, &ok, r1[2 * i], at + w);                              \
-      max_step_##SUFFIX(&b, &a, &ok, r1[2 * i + 1], at + w + 1);                      \
+      int32_t a = -1;                                                                 \
+      a = v0 > b ? at : a;                                                            \
+      b = v0 > b ? v0 : b;                                                            \
+      a = v1 > b ? at + 1 : a;                                                        \
+      b = v1 > b ? v1 : b;                                                            \
+      a = v2 > b ? at + w : a;                                                        \
+      b = v2 > b ? v2 : b;                                                            \
+      a = v3 > b ? at + w + 1 : a;                                                    \
+      b = v3 > b ? v3 : b;                                                            \
+      nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);                       \
       y[i] = b;                                                                       \
       idx[i] = a;                                                                     \
     }                                                                                 \
+    return !nan;                                                                      \
   }                                                                                   \
   /* The fused windows; false: use max_row per window element instead. */            \
   static bool max_fused_##SUFFIX(T *y, int32_t *idx, const T *row, int32_t base,       \
                                  int64_t w, int64_t n, int64_t kh, int64_t kw,         \
                                  int64_t sw) {                                         \
-    if (kh == 2 && kw == 2 && sw == 2) {                                              \
-      max_win22_##SUFFIX(y, idx, row, row + w, base, (int32_t)w, n);                  \
-      return true;                                                                    \
-    }                                                                                 \
-    return false;                                                                     \
+    return kh == 2 && kw == 2 && sw == 2 &&                                           \
+           max_win22_##SUFFIX(y, idx, row, row + w, base, (int32_t)w, n);             \
   }                                                                                   \
   /* Constant strides 1 and 2 let the compiler vectorise the strided loads. */       \
   static void max_row_##SUFFIX(T *best, int32_t *at, const T *row, int32_t base,      \

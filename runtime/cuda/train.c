@@ -262,6 +262,8 @@ int nnrt_cuda_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     nnrt_ckpt_free(c);
     return 1;
   }
+  if (o->limit > 0 && s.train.n > o->limit) /* --limit, as on the CPU */
+    s.train.n = o->limit;
   int rc = 1;
   char *lo = NULL, *hi = NULL; /* the INPUT slots, page-locked as one range */
   if (c) {

@@ -5,6 +5,7 @@
 #   corrupt-ckpt a checkpoint cut short or scribbled on: one clear error, exit != 0
 #   corrupt-csv  a ragged or non-numeric CSV file: file:line:col error, exit != 0
 #   corrupt-npy  a truncated or malformed .npy file: file and byte error, exit != 0
+#   threads-conv a CNN (oneDNN convolutions) trains to the same bits with 1 and 2 threads
 # usage: files.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -102,6 +103,15 @@ PY
     grep -q "x.$ext" "$tmp/err" || fail "$ext $bad: message does not name the file"
     [ "$(wc -l <"$tmp/err")" -le 2 ] || fail "$ext $bad: more than a short message"
   done
+  ;;
+threads-conv)
+  [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST"; exit 77; }
+  "$nnc" build examples/lecture07/lenet5.nn -o "$tmp/lenet" || fail "build lenet"
+  for t in 1 2; do
+    "$tmp/lenet" train --epochs 1 --limit 640 --threads $t --quiet --save "$tmp/t$t.st" >/dev/null || fail "train --threads $t"
+  done
+  cmp "$tmp/t1.st" "$tmp/t2.st" || fail "--threads 1 and --threads 2 differ"
+  echo "same bits with 1 and 2 threads"
   ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
