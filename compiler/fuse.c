@@ -185,6 +185,21 @@ void fuse_kernel(Kernel *k) {
     }
 }
 
+int group_inputs(const Group *g, Node **xs) {
+  int cap = graph_node_count() + 1, nx = 0;
+  char *seen = arena_alloc(cap);
+  for (int i = 0; i < g->n; i++) seen[g->nodes[i]->id] = 1; /* members are registers */
+  int nm = g->closed ? g->n - 1 : g->n;
+  for (int i = 0; i < nm; i++)
+    for (int j = 0; j < g->nodes[i]->nin; j++) {
+      Node *x = g->nodes[i]->in[j];
+      if (seen[x->id] || x->op == OP_CONST) continue;
+      seen[x->id] = 1;
+      xs[nx++] = x;
+    }
+  return nx;
+}
+
 void fuse_print(const Kernel *k, FILE *out) {
   int ops = 0, loops = 0, free_ops = 0;
   for (int g = 0; g < k->ngroups; g++) ops += k->groups[g].n;

@@ -149,6 +149,9 @@ void verify_kernel(const Kernel *k);   /* IR invariants; nnc_unreachable on a bu
 extern bool fusion_enabled;
 void fuse_kernel(Kernel *k);
 void fuse_print(const Kernel *k, FILE *out);  /* `nnc emit fused` */
+/* The values a fused group reads from memory (not members, not constants),
+ * each once, in first-use order; xs needs room for 3·g->n entries. */
+int group_inputs(const Group *g, Node **xs);
 
 /* ---- memplan.c ---------------------------------------------------------- */
 

@@ -412,22 +412,10 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   int nm = red ? g->n - 1 : g->n; /* element-wise members */
   if (red) fill(bufs[last->id].ptr, &last->sh, last->dt, last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt));
   /* the external inputs, each with its strides into the space */
-  int *ext = arena_alloc(sizeof(int) * cap);
   Node **xs = arena_alloc(sizeof(Node *) * (3 * g->n + 1));
   Operand *xo = arena_alloc(sizeof(Operand) * (3 * g->n + 1));
-  char *member = arena_alloc(cap);
-  for (int i = 0; i < g->n; i++) member[g->nodes[i]->id] = 1;
-  int nx = 0;
-  for (int i = 0; i < nm; i++) {
-    Node *n = g->nodes[i];
-    for (int j = 0; j < n->nin; j++) {
-      Node *x = n->in[j];
-      if (member[x->id] || x->op == OP_CONST || ext[x->id]) continue;
-      xs[nx] = x;
-      xo[nx] = operand(bufs, x, sp, x->dt);
-      ext[x->id] = ++nx;
-    }
-  }
+  int nx = group_inputs(g, xs);
+  for (int i = 0; i < nx; i++) xo[i] = operand(bufs, xs[i], sp, xs[i]->dt);
   LLVMValueRef cst[MAX_RANK], rst[MAX_RANK];
   strides(sp, cst);
   if (red) {
@@ -663,19 +651,12 @@ static Node **check_sites; static int nchecks, capchecks;
 static void emit_check(Node *n, Buf *bufs) {
   OpKind kd = op_info[n->op].kind;
   if (!isf(n->dt) || kd == OK_LEAF || n->op == OP_RESHAPE || !bufs[n->id].ptr) return;
+  /* no flag test here: the checked kernels run only when the flag is set */
   LLVMValueRef ctx = LLVMGetParam(cg.fn, 0);
-  LLVMValueRef flagp = LLVMBuildGEP2(cg.b, cg.i8, ctx, (LLVMValueRef[]){ci64(NNRT_CTX_CHECK_NUMERICS)}, 1, "");
-  LLVMValueRef on = LLVMBuildICmp(cg.b, LLVMIntNE, LLVMBuildLoad2(cg.b, cg.i32, flagp, "check"), ci32(0), "");
-  LLVMBasicBlockRef check = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "check");
-  LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "checked");
-  LLVMBuildCondBr(cg.b, on, check, cont);
-  LLVMPositionBuilderAtEnd(cg.b, check);
   LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.i64, cg.i32, cg.i32}, fty;
   LLVMValueRef f = rt_fn("nnrt_check_finite", cg.vd, ps, 5, &fty);
   LLVMValueRef args[] = {ctx, bufs[n->id].ptr, numel(&n->sh), ci32(n->dt == DT_F64 ? NNRT_F64 : NNRT_F32), ci32(nchecks)};
   LLVMBuildCall2(cg.b, fty, f, args, 5, "");
-  LLVMBuildBr(cg.b, cont);
-  LLVMPositionBuilderAtEnd(cg.b, cont);
   PUSH(check_sites, nchecks, capchecks, n);
 }
 

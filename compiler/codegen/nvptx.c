@@ -1008,22 +1008,10 @@ static void emit_group(Kernel *k, Plan *pl, const Group *g) {
   int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
   set_threads(w, shape_numel(red ? &last->sh : sp));
   begin_kernel(step_name(k, w));
-  char *member = arena_alloc(cap);
-  int *ext = arena_alloc(sizeof(int) * cap);
-  for (int i = 0; i < g->n; i++) member[g->nodes[i]->id] = 1;
   Node **xs = arena_alloc(sizeof(Node *) * (3 * g->n + 1));
   Operand *xo = arena_alloc(sizeof(Operand) * (3 * g->n + 1));
-  int nx = 0;
-  for (int i = 0; i < nm; i++) {
-    Node *n = g->nodes[i];
-    for (int j = 0; j < n->nin; j++) {
-      Node *x = n->in[j];
-      if (member[x->id] || x->op == OP_CONST || ext[x->id]) continue;
-      xs[nx] = x;
-      xo[nx] = operand(pl, x, sp, x->dt);
-      ext[x->id] = ++nx;
-    }
-  }
+  int nx = group_inputs(g, xs);
+  for (int i = 0; i < nx; i++) xo[i] = operand(pl, xs[i], sp, xs[i]->dt);
   LLVMValueRef *optr = arena_alloc(sizeof(LLVMValueRef) * cap);
   for (int i = 0; i < g->n; i++)
     if (k->stored[g->nodes[i]->id] || (red && i == g->n - 1)) optr[g->nodes[i]->id] = bufptr(pl, g->nodes[i]);
