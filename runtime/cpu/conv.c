@@ -19,23 +19,28 @@
  * the convolution, the output out of its buffer after it.  If oneDNN
  * cannot create the free-layout primitive, the entry uses plain layouts
  * (no buffers, no reorders).  All primitives, reorders included, run in
- * user-managed scratchpad mode out of one buffer shared by all entries,
- * grown through nnrt_alloc when an entry is created; a call on a cached
- * geometry allocates nothing of ours.  A mutex guards the cache, the
- * shared scratchpad, the buffers and the memory objects, so calls from
- * several threads are safe (and serialised).
+ * user-managed scratchpad mode; a call on a cached geometry allocates
+ * nothing of ours.  A mutex guards the cache and everything it owns, so
+ * calls from several threads are safe (and serialised).
  *
- * Determinism: oneDNN documents bit-identical run-to-run results for a
- * fixed environment (machine/ISA, library version, thread count), except
- * for implementations built on atomics; 3.4 added a "deterministic"
- * attribute to exclude those, 2.6 has none.  For LeNet 2.6 picks
- * jit:avx512_core / jit:avx2 convolutions and jit reorders
- * (DNNL_VERBOSE=1); their work split is static over threads and the
- * backward-weights reduction sums per-thread partials in a fixed order, so
- * equal inputs and thread counts give equal bits (training LeNet twice
- * gives byte-identical checkpoints at 1 and at 2 threads; test_conv checks
- * a repeated backward-weights call bit for bit).  A different thread count
- * or CPU may change the last bits (as with the gemm path before).
+ * Threads and determinism: nnc promises the same bits for any --threads,
+ * but oneDNN splits its work, and the backward-weights sums, by its thread
+ * count.  So every primitive here is created for one thread, and a call is
+ * split into up to CONV_SLOTS chunks of the batch by a rule that depends
+ * on the batch size alone (conv_chunks); the chunks run in parallel on the
+ * OpenMP threads (one chunk per thread at a time; oneDNN runs single-
+ * threaded inside a parallel region), each through its own cached
+ * primitive, buffers, scratchpad and stream (its "slot").  Forward and
+ * backward-data chunks write disjoint samples; backward-weights chunk j
+ * writes a partial sum (chunk 0 into the output, the others into per-slot
+ * buffers) and the partials are added in chunk order afterwards.  Which
+ * thread runs a chunk never changes what it computes, so any thread count
+ * gives the bits of --threads 1 (tests/e2e: threads-conv; test_conv checks
+ * 1 and 2 threads bit for bit).  oneDNN documents bit-identical run-to-run
+ * results for a fixed machine, library and thread count except for
+ * implementations built on atomics (2.6 has no attribute to exclude them);
+ * for LeNet it picks jit:avx512_core / jit:avx2 convolutions and jit
+ * reorders (DNNL_VERBOSE=1), whose single-thread runs are sequential.
  *
  * If oneDNN cannot create a primitive (no implementation, out of memory),
  * the f32 call falls back to the direct loops after one warning on stderr
@@ -143,6 +148,7 @@ typedef enum { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHTS } ConvKind;
  * mem -> user after it (the output); elsewhere mem[i] is user[i]. */
 typedef struct ConvEntry {
   ConvKind kind;
+  int slot; /* which chunk of a split call; owns that slot's scratchpad */
   NnrtConv g;
   dnnl_primitive_t prim; /* NULL: empty slot */
   dnnl_memory_t user[3];
@@ -153,20 +159,46 @@ typedef struct ConvEntry {
   uint64_t last_use;
 } ConvEntry;
 
+/* Chunks of one call: at most CONV_SLOTS, and at least 8 samples each so
+ * that a chunk still fills oneDNN's kernels. */
+#define CONV_SLOTS 4
+#define CONV_CHUNK_MIN 8
+
 /* Per geometry a program uses up to 3 kinds × 2 batch sizes (the last
- * partial batch); 64 covers ten conv layers. */
-#define CONV_CACHE 64
+ * partial batch) × CONV_SLOTS chunks; 256 covers ten conv layers. */
+#define CONV_CACHE 256
+
+/* What each slot owns besides its cache entries: all are used by one
+ * thread at a time (the one running that chunk). */
+typedef struct ConvSlot {
+  dnnl_stream_t stream;
+  void *scratch; /* user-managed scratchpad of the slot's primitives */
+  size_t scratch_bytes;
+  dnnl_memory_t scratch_mem; /* NULL when no primitive needs scratchpad */
+  float *partial;            /* backward-weights partial sum (slots > 0) */
+  size_t partial_bytes;
+} ConvSlot;
 
 static pthread_mutex_t conv_lock = PTHREAD_MUTEX_INITIALIZER;
 static dnnl_engine_t engine;
-static dnnl_stream_t stream;
 static bool dnnl_broken; /* engine creation failed: always use the loops */
 static ConvEntry cache[CONV_CACHE];
+static ConvSlot slots[CONV_SLOTS];
 static uint64_t use_clock;
-static void *scratch;    /* shared user-managed scratchpad */
-static size_t scratch_bytes;
-static dnnl_memory_t scratch_mem; /* NULL when no primitive needs scratchpad */
 static bool warned;
+
+/* How many chunks a batch of n is split into: a function of n only. */
+static int conv_chunks(int64_t n) {
+  int64_t k = n / CONV_CHUNK_MIN;
+  return k < 1 ? 1 : k > CONV_SLOTS ? CONV_SLOTS : (int)k;
+}
+
+/* Chunk j of k over n samples: the first n % k chunks take one more. */
+static void chunk_range(int64_t n, int k, int j, int64_t *start, int64_t *size) {
+  int64_t base = n / k, extra = n % k;
+  *start = j * base + (j < extra ? j : extra);
+  *size = base + (j < extra);
+}
 
 static void warn_fallback(const char *why) {
   if (!warned)
@@ -177,8 +209,10 @@ static void warn_fallback(const char *why) {
 static bool ensure_engine(void) {
   if (engine || dnnl_broken)
     return !dnnl_broken;
-  if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success ||
-      dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) {
+  bool ok = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success;
+  for (int j = 0; ok && j < CONV_SLOTS; j++)
+    ok = dnnl_stream_create(&slots[j].stream, engine, dnnl_stream_default_flags) == dnnl_success;
+  if (!ok) {
     dnnl_broken = true;
     warn_fallback("engine");
   }
@@ -269,10 +303,10 @@ static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, ConvKind kind, const Nnr
   return s;
 }
 
-/* Grow the shared scratchpad to `bytes`; the old block is no longer in use
- * (calls are serialised). */
-static bool scratch_reserve(size_t bytes) {
-  if (bytes <= scratch_bytes)
+/* Grow a slot's scratchpad to `bytes`; the old block is no longer in use
+ * (calls are serialised, and entries are made outside parallel regions). */
+static bool scratch_reserve(ConvSlot *sl, size_t bytes) {
+  if (bytes <= sl->scratch_bytes)
     return true;
   void *p = nnrt_alloc(bytes, "convolution scratchpad");
   if (!p)
@@ -285,12 +319,12 @@ static bool scratch_reserve(size_t bytes) {
     nnrt_free(p);
     return false;
   }
-  if (scratch_mem)
-    dnnl_memory_destroy(scratch_mem);
-  nnrt_free(scratch);
-  scratch = p;
-  scratch_bytes = bytes;
-  scratch_mem = m;
+  if (sl->scratch_mem)
+    dnnl_memory_destroy(sl->scratch_mem);
+  nnrt_free(sl->scratch);
+  sl->scratch = p;
+  sl->scratch_bytes = bytes;
+  sl->scratch_mem = m;
   return true;
 }
 
@@ -314,13 +348,13 @@ static bool entry_arg(ConvEntry *e, int i, const dnnl_memory_desc_t *plain,
                                          attr))
     return false;
   const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0);
-  bool ok = scratch_reserve(sp ? dnnl_memory_desc_get_size(sp) : 0) &&
+  bool ok = scratch_reserve(&slots[e->slot], sp ? dnnl_memory_desc_get_size(sp) : 0) &&
             !dnnl_primitive_create(&e->reorder[i], rpd);
   dnnl_primitive_desc_destroy(rpd);
   return ok;
 }
 
-static bool entry_create(ConvEntry *e, ConvKind kind, const NnrtConv *g) {
+static bool entry_create(ConvEntry *e, ConvKind kind, const NnrtConv *g, int slot) {
   static const int args[3][3] = {
       {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
       {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
@@ -345,10 +379,11 @@ static bool entry_create(ConvEntry *e, ConvKind kind, const NnrtConv *g) {
   }
   memset(e, 0, sizeof *e);
   e->kind = kind;
+  e->slot = slot;
   e->g = *g;
   if (ok) {
     const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    ok = scratch_reserve(sp ? dnnl_memory_desc_get_size(sp) : 0);
+    ok = scratch_reserve(&slots[slot], sp ? dnnl_memory_desc_get_size(sp) : 0);
   }
   for (int i = 0; ok && i < 3; i++) {
     int a = args[kind][i];
@@ -365,12 +400,14 @@ static bool entry_create(ConvEntry *e, ConvKind kind, const NnrtConv *g) {
   return ok;
 }
 
-/* The cached entry for (kind, g), made on a miss; NULL if oneDNN cannot. */
-static ConvEntry *entry_get(ConvKind kind, const NnrtConv *g) {
+/* The cached entry for (kind, g, slot), made on a miss; NULL if oneDNN
+ * cannot.  Call with one OpenMP thread: primitives fix their thread split
+ * when they are created. */
+static ConvEntry *entry_get(ConvKind kind, const NnrtConv *g, int slot) {
   ConvEntry *victim = &cache[0];
   for (int i = 0; i < CONV_CACHE; i++) {
     ConvEntry *e = &cache[i];
-    if (e->prim && e->kind == kind && !memcmp(&e->g, g, sizeof *g)) {
+    if (e->prim && e->kind == kind && e->slot == slot && !memcmp(&e->g, g, sizeof *g)) {
       e->last_use = ++use_clock;
       return e;
     }
@@ -379,7 +416,7 @@ static ConvEntry *entry_get(ConvKind kind, const NnrtConv *g) {
   }
   if (victim->prim)
     entry_free(victim);
-  if (!entry_create(victim, kind, g)) {
+  if (!entry_create(victim, kind, g, slot)) {
     warn_fallback("primitive creation");
     return NULL;
   }
@@ -387,44 +424,93 @@ static ConvEntry *entry_get(ConvKind kind, const NnrtConv *g) {
   return victim;
 }
 
-/* One primitive on (arg, mem) pairs plus the shared scratchpad. */
-static bool exec(dnnl_primitive_t p, int n, const int *arg, dnnl_memory_t const *mem) {
+/* One primitive on (arg, mem) pairs plus the slot's scratchpad. */
+static bool exec(const ConvSlot *sl, dnnl_primitive_t p, int n, const int *arg,
+                 dnnl_memory_t const *mem) {
   dnnl_exec_arg_t args[4];
   int k = 0;
   for (int i = 0; i < n; i++)
     args[k++] = (dnnl_exec_arg_t){arg[i], mem[i]};
-  if (scratch_mem)
-    args[k++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratch_mem};
-  return !dnnl_primitive_execute(p, stream, k, args);
+  if (sl->scratch_mem)
+    args[k++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, sl->scratch_mem};
+  return !dnnl_primitive_execute(p, sl->stream, k, args);
 }
 
-/* Run (kind, g) on a = input, b = input, out = output (the mem[] order). */
-static bool run_dnnl(ConvKind kind, const NnrtConv *g, const void *a, const void *b, void *out) {
+/* Run one entry on a = input, b = input, out = output (the mem[] order). */
+static bool entry_run(ConvEntry *e, const void *a, const void *b, void *out) {
   static const int reorder_args[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
-  bool ok = false;
+  const ConvSlot *sl = &slots[e->slot];
+  void *ptr[3] = {(void *)a, (void *)b, out};
+  bool ok = true;
+  for (int i = 0; i < 3; i++)
+    ok = ok && !dnnl_memory_set_data_handle(e->user[i], ptr[i]);
+  for (int i = 0; ok && i < 2; i++)
+    if (e->reorder[i])
+      ok = exec(sl, e->reorder[i], 2, reorder_args, (dnnl_memory_t[]){e->user[i], e->mem[i]});
+  ok = ok && exec(sl, e->prim, 3, e->arg, e->mem);
+  if (ok && e->reorder[2])
+    ok = exec(sl, e->reorder[2], 2, reorder_args, (dnnl_memory_t[]){e->mem[2], e->user[2]});
+  return ok && !dnnl_stream_wait(sl->stream);
+}
+
+/* Elements per sample of the batched arguments by kind, in the mem[]
+ * order (0: not batched — the weights). */
+static void per_sample(ConvKind kind, const NnrtConv *g, int64_t per[3]) {
+  const int64_t in = g->c * g->h * g->w, out = g->o * g->oh * g->ow;
+  switch (kind) {
+  case CONV_FWD: per[0] = in, per[1] = 0, per[2] = out; break;
+  case CONV_BWD_DATA: per[0] = out, per[1] = 0, per[2] = in; break;
+  case CONV_BWD_WEIGHTS: per[0] = in, per[1] = out, per[2] = 0; break;
+  }
+}
+
+/* Run (kind, g) on a = input, b = input, out = output (the mem[] order),
+ * split into chunks of the batch as the header describes. */
+static bool run_dnnl(ConvKind kind, const NnrtConv *g, const float *a, const float *b,
+                     float *out) {
   pthread_mutex_lock(&conv_lock);
-  /* oneDNN splits work (and weight-gradient sums) by its thread count, so
-   * results would change with --threads; nnc promises the same bits for any
-   * thread count, so convolutions are created and run on one thread */
-  int threads = omp_get_max_threads();
+  const int threads = omp_get_max_threads(), k = conv_chunks(g->n);
+  const int64_t wbytes = (int64_t)sizeof(float) * g->o * (g->c / g->groups) * g->kh * g->kw;
+  ConvEntry *e[CONV_SLOTS] = {0};
   omp_set_num_threads(1);
-  ConvEntry *e = ensure_engine() ? entry_get(kind, g) : NULL;
-  if (e) {
-    void *ptr[3] = {(void *)a, (void *)b, out};
-    ok = true;
-    for (int i = 0; i < 3; i++)
-      ok = ok && !dnnl_memory_set_data_handle(e->user[i], ptr[i]);
-    for (int i = 0; ok && i < 2; i++)
-      if (e->reorder[i])
-        ok = exec(e->reorder[i], 2, reorder_args, (dnnl_memory_t[]){e->user[i], e->mem[i]});
-    ok = ok && exec(e->prim, 3, e->arg, e->mem);
-    if (ok && e->reorder[2])
-      ok = exec(e->reorder[2], 2, reorder_args, (dnnl_memory_t[]){e->mem[2], e->user[2]});
-    ok = ok && !dnnl_stream_wait(stream);
+  bool ok = ensure_engine();
+  for (int j = 0; ok && j < k; j++) {
+    NnrtConv sub = *g;
+    int64_t start;
+    chunk_range(g->n, k, j, &start, &sub.n);
+    ok = (e[j] = entry_get(kind, &sub, j)) != NULL;
+    ConvSlot *sl = &slots[j];
+    if (ok && kind == CONV_BWD_WEIGHTS && j > 0 && sl->partial_bytes < (size_t)wbytes) {
+      nnrt_free(sl->partial);
+      sl->partial_bytes = 0;
+      ok = (sl->partial = nnrt_alloc((size_t)wbytes, "convolution partial sums")) != NULL;
+      sl->partial_bytes = ok ? (size_t)wbytes : 0;
+    }
+  }
+  omp_set_num_threads(threads);
+  if (ok) {
+    int64_t per[3];
+    per_sample(kind, g, per);
+    int failed = 0;
+#pragma omp parallel for num_threads(threads < k ? threads : k) schedule(static, 1) \
+    reduction(| : failed)
+    for (int j = 0; j < k; j++) {
+      int64_t start, size;
+      chunk_range(g->n, k, j, &start, &size);
+      float *dst = kind == CONV_BWD_WEIGHTS && j > 0 ? slots[j].partial : out + start * per[2];
+      failed |= !entry_run(e[j], a + start * per[0], b + start * per[1], dst);
+    }
+    ok = !failed;
+    /* The partial weight gradients, added in chunk order. */
+    const int64_t nw = wbytes / (int64_t)sizeof(float);
+    for (int j = 1; ok && kind == CONV_BWD_WEIGHTS && j < k; j++) {
+      const float *p = slots[j].partial;
+      for (int64_t i = 0; i < nw; i++)
+        out[i] += p[i];
+    }
     if (!ok)
       warn_fallback("execution");
   }
-  omp_set_num_threads(threads);
   pthread_mutex_unlock(&conv_lock);
   return ok;
 }

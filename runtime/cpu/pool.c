@@ -24,11 +24,68 @@
  *     adds: overlapping windows (stride < kernel) may share an index.
  *   - Average pooling counts padding as zeros: the divisor is always kh*kw.
  *
- * The idx array is laid out like y: (n, c, oh, ow).  Nothing here threads
- * or allocates.
+ * The idx array is laid out like y: (n, c, oh, ow).  Large 2x2/2 max
+ * pooling, unpool and gather split their planes (rows) among the OpenMP
+ * threads; what a plane gets never depends on the thread, so results are
+ * the same for any thread count.  Nothing here allocates.
  */
 #include "internal.h"
 #include <math.h>
+#include <omp.h>
+
+/* Below this many outputs a parallel region costs more than it saves. */
+#define POOL_PARALLEL_MIN 16384
+
+/* The runtime is built for any x86-64.  The 2x2 stride-2 f32 row below
+ * also comes as an AVX-512 kernel, picked at run time by CPU: rows of
+ * LeNet's pooling layers are 14 and 5 columns, shorter than the vector the
+ * compiler's own loop waits for, so it would run them scalar.  The kernel
+ * does the plain loop's compares and selects in the same order, lanes
+ * masked past the row's end: the same bits as the portable loop. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define POOL_AVX512 1
+__attribute__((target("avx512f"))) static bool max_win22_avx512(float *y, int32_t *idx,
+                                                                const float *r0,
+                                                                const float *r1, int32_t base,
+                                                                int32_t w, int64_t n) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+  __mmask16 nan = 0;
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t left = n - i < 16 ? n - i : 16;
+    const __mmask16 m = (__mmask16)((1u << left) - 1);
+    const __mmask16 mlo = (__mmask16)(left >= 8 ? 0xFFFF : (1u << (2 * left)) - 1);
+    const __mmask16 mhi = (__mmask16)(left <= 8 ? 0 : (1u << (2 * (left - 8))) - 1);
+    const __m512 t0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * i), t1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * i + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * i), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * i + 16);
+    const __m512 v[4] = {_mm512_permutex2var_ps(t0, even, t1), _mm512_permutex2var_ps(t0, odd, t1),
+                         _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1)};
+    const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(base + 2 * (int32_t)i), lane2);
+    const __m512i off[4] = {at, _mm512_add_epi32(at, _mm512_set1_epi32(1)),
+                            _mm512_add_epi32(at, _mm512_set1_epi32(w)),
+                            _mm512_add_epi32(at, _mm512_set1_epi32(w + 1))};
+    __m512 b = _mm512_set1_ps(-INFINITY);
+    __m512i a = _mm512_set1_epi32(-1);
+    for (int k = 0; k < 4; k++) {
+      const __mmask16 take = _mm512_cmp_ps_mask(v[k], b, _CMP_GT_OQ);
+      b = _mm512_mask_mov_ps(b, take, v[k]);
+      a = _mm512_mask_mov_epi32(a, take, off[k]);
+      nan |= _mm512_cmp_ps_mask(v[k], v[k], _CMP_UNORD_Q);
+    }
+    _mm512_mask_storeu_ps(y + i, m, b);
+    _mm512_mask_storeu_epi32(idx + i, m, a);
+  }
+  return !(nan & 0xFFFF);
+}
+static bool have_avx512(void) {
+  static int have = -1;
+  if (have < 0)
+    have = __builtin_cpu_supports("avx512f");
+  return have;
+}
+#endif
 #include <stdbool.h>
 #include <string.h>
 
@@ -67,7 +124,7 @@ static void interior(int64_t w, int64_t ow, int64_t k, int64_t s, int64_t p, int
    * row-major order, vectorised across columns.  Without NaNs the NaN rule     \
    * never fires, so the pass only compares and notes whether any NaN was      \
    * seen; false: there was one, redo the row the plain way. */                \
-  static bool max_win22_##SUFFIX(T *restrict y, int32_t *restrict idx,                \
+  static inline __attribute__((always_inline)) bool max_win22_##SUFFIX(T *restrict y, int32_t *restrict idx,                \
                                  const T *restrict r0, const T *restrict r1,           \
                                  int32_t base, int32_t w, int64_t n) {                 \
     int32_t nan = 0;                                                                  \
@@ -119,6 +176,20 @@ static void interior(int64_t w, int64_t ow, int64_t k, int64_t s, int64_t p, int
 POOL_ROWS(f32, float)
 POOL_ROWS(f64, double)
 
+/* One 2x2 stride-2 row, the fastest way this CPU has. */
+static bool max_fast22_f32(float *y, int32_t *idx, const float *r0, const float *r1,
+                           int32_t base, int32_t w, int64_t n) {
+#ifdef POOL_AVX512
+  if (have_avx512())
+    return max_win22_avx512(y, idx, r0, r1, base, w, n);
+#endif
+  return max_win22_f32(y, idx, r0, r1, base, w, n);
+}
+static bool max_fast22_f64(double *y, int32_t *idx, const double *r0, const double *r1,
+                           int32_t base, int32_t w, int64_t n) {
+  return max_win22_f64(y, idx, r0, r1, base, w, n);
+}
+
 #define POOL(SUFFIX, T)                                                               \
   /* One window the plain way (edge columns). */                                     \
   static void max_window_##SUFFIX(const NnrtPool *g, const T *xp, int64_t oy,         \
@@ -144,7 +215,42 @@ POOL_ROWS(f64, double)
     *idx = at;                                                                        \
   }                                                                                   \
                                                                                       \
+  /* 2x2 windows, stride 2, no padding, even sizes (LeNet's, VGG's): output     \
+   * row r of the whole tensor reads input rows 2r and 2r+1, so one loop over   \
+   * all rows, each vectorised across its columns; rows in parallel (each      \
+   * row's result does not depend on which thread computes it). */             \
+  /* 2x2 windows, stride 2, no padding, even sizes (LeNet's, VGG's): output     \
+   * row r of the whole tensor reads input rows 2r and 2r+1, so one loop over   \
+   * rows, each vectorised across its columns. */                              \
+  static void max22_rows_##SUFFIX(const NnrtPool *g, T *y, int32_t *idx,   \
+                                              const T *x, int64_t r0, int64_t r1) {   \
+    const int64_t w = g->w, ow = g->ow;                                               \
+    for (int64_t r = r0; r < r1; r++) {                                               \
+      const int64_t oy = r % g->oh;                                                   \
+      const T *in = x + 2 * r * w;                                                    \
+      if (!max_fast22_##SUFFIX(y + r * ow, idx + r * ow, in, in + w,                   \
+                              (int32_t)(2 * oy * w), (int32_t)w, ow))                 \
+        for (int64_t ox = 0; ox < ow; ox++) /* a NaN: the plain way */              \
+          max_window_##SUFFIX(g, x + r / g->oh * g->h * w, oy, ox, y + r * ow + ox,    \
+                              idx + r * ow + ox);                                     \
+    }                                                                                 \
+  }                                                                                   \
+  /* Rows in parallel: a row's result does not depend on its thread. */             \
+  static void max22_all_##SUFFIX(const NnrtPool *g, T *y, int32_t *idx, const T *x) { \
+    const int64_t rows = g->n * g->c * g->oh;                                         \
+    _Pragma("omp parallel if (rows * g->ow >= POOL_PARALLEL_MIN)")                   \
+    {                                                                                 \
+      const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();             \
+      max22_rows_##SUFFIX(g, y, idx, x, rows * t / nt, rows * (t + 1) / nt);          \
+    }                                                                                 \
+  }                                                                                   \
+                                                                                      \
   void nnrt_maxpool2d_##SUFFIX(const NnrtPool *g, T *y, int32_t *idx, const T *x) {   \
+    if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 &&          \
+        g->pw == 0 && g->h == 2 * g->oh && g->w == 2 * g->ow) {                       \
+      max22_all_##SUFFIX(g, y, idx, x);                                               \
+      return;                                                                         \
+    }                                                                                 \
     int64_t lo, hi;                                                                   \
     interior(g->w, g->ow, g->kw, g->sw, g->pw, &lo, &hi);                             \
     for (int64_t p = 0; p < g->n * g->c; p++) {                                       \
@@ -180,11 +286,13 @@ POOL_ROWS(f64, double)
     }                                                                                 \
   }                                                                                   \
                                                                                       \
+  /* Planes in parallel: each is cleared and filled by one thread. */                \
   void nnrt_unpool2d_##SUFFIX(const NnrtPool *g, T *out, const T *v, const int32_t *idx) { \
-    memset(out, 0, sizeof(T) * (size_t)(g->n * g->c * g->h * g->w));                  \
-    const int64_t per = g->oh * g->ow;                                                \
-    for (int64_t p = 0; p < g->n * g->c; p++) {                                       \
+    const int64_t per = g->oh * g->ow, planes = g->n * g->c;                          \
+    _Pragma("omp parallel for if (planes * g->h * g->w >= POOL_PARALLEL_MIN)")       \
+    for (int64_t p = 0; p < planes; p++) {                                            \
       T *op = out + p * g->h * g->w; /* (h, w) */                                     \
+      memset(op, 0, sizeof(T) * (size_t)(g->h * g->w));                               \
       for (int64_t i = 0; i < per; i++)                                               \
         if (idx[p * per + i] >= 0)                                                    \
           op[idx[p * per + i]] += v[p * per + i];                                     \
@@ -192,8 +300,9 @@ POOL_ROWS(f64, double)
   }                                                                                   \
                                                                                       \
   void nnrt_gather2d_##SUFFIX(const NnrtPool *g, T *y, const T *x, const int32_t *idx) { \
-    const int64_t per = g->oh * g->ow;                                                \
-    for (int64_t p = 0; p < g->n * g->c; p++) {                                       \
+    const int64_t per = g->oh * g->ow, planes = g->n * g->c;                          \
+    _Pragma("omp parallel for if (planes * per >= POOL_PARALLEL_MIN)")               \
+    for (int64_t p = 0; p < planes; p++) {                                            \
       const T *xp = x + p * g->h * g->w; /* (h, w) */                                 \
       for (int64_t i = 0; i < per; i++)                                               \
         y[p * per + i] = idx[p * per + i] >= 0 ? xp[idx[p * per + i]] : 0;            \

@@ -2,8 +2,8 @@
  * test_conv.c — runtime/cpu/conv.c and pool.c: convolution (f32 through
  * oneDNN, f64 direct) against a naive reference on odd sizes with stride,
  * padding, dilation, groups and depthwise; the adjoint identities
- * <conv(x,w), y> = <x, bwd_data(y,w)> = <w, bwd_weights(x,y)>; bit-identical
- * repeats, a cache overflow and a failed scratchpad allocation; max pooling (first maximum, overlapping
+ * <conv(x,w), y> = <x, bwd_data(y,w)> = <w, bwd_weights(x,y)>; batches split
+ * into chunks; the same bits for 1, 2 and 3 threads; bit-identical repeats, a cache overflow and a failed scratchpad allocation; max pooling (first maximum, overlapping
  * windows), unpool/gather and avgpool/avgpool_bwd adjointness.  Prints the
  * cost of LeNet's first convolution (not an assertion).
  */
@@ -160,6 +160,42 @@ static void test_conv_geometries(void **st) {
   check_geom(geom(2, 4, 8, 11, 8, 2, 4, 3, 1, 2, 1, 3, 2, 4));  /* asymmetric everything */
   /* The last partial batch: same geometry with a smaller n. */
   check_geom(geom(1, 4, 11, 9, 6, 3, 3, 2, 2, 1, 1, 2, 2, 2));
+  /* Batches split into chunks (conv.c): 37 = 10 + 9 + 9 + 9, and 17 = 9 + 8. */
+  check_geom(geom(37, 3, 9, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1));
+  check_geom(geom(17, 2, 6, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2));
+}
+
+void nnrt_threads_set(int n); /* runtime/threads.c */
+
+/* The three f32 calls of one geometry give the same bits with 1, 2 and 3
+ * threads (a batch of 64 is split into 4 chunks whatever the count). */
+static void test_conv_thread_count(void **st) {
+  (void)st;
+  NnrtConv g = geom(64, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1); /* LeNet's second */
+  int64_t nx = xcount(&g), nw = wcount(&g), ny = ycount(&g);
+  float *xf, *wf, *dyf;
+  double *x = rand_both(nx, &xf), *w = rand_both(nw, &wf), *dy = rand_both(ny, &dyf);
+  float *out[3][3];
+  for (int t = 0; t < 3; t++) {
+    nnrt_threads_set(t + 1);
+    out[t][0] = malloc(sizeof(float) * (size_t)ny);
+    out[t][1] = malloc(sizeof(float) * (size_t)nx);
+    out[t][2] = malloc(sizeof(float) * (size_t)nw);
+    nnrt_conv2d_f32(&g, out[t][0], xf, wf);
+    nnrt_conv2d_bwd_data_f32(&g, out[t][1], dyf, wf);
+    nnrt_conv2d_bwd_weights_f32(&g, out[t][2], xf, dyf);
+  }
+  nnrt_threads_set(1);
+  const int64_t count[3] = {ny, nx, nw};
+  static const char *what[3] = {"conv", "bwd_data", "bwd_weights"};
+  for (int t = 1; t < 3; t++)
+    for (int k = 0; k < 3; k++)
+      if (memcmp(out[0][k], out[t][k], sizeof(float) * (size_t)count[k]))
+        fail_msg("%s f32: %d threads differ from 1 thread", what[k], t + 1);
+  for (int t = 0; t < 3; t++)
+    for (int k = 0; k < 3; k++)
+      free(out[t][k]);
+  free(x); free(w); free(dy); free(xf); free(wf); free(dyf);
 }
 
 /* More geometries than the cache holds, then the first ones again. */
@@ -306,6 +342,12 @@ static void test_pool(void **st) {
   check_pool(pgeom(2, 3, 9, 11, 3, 3, 2, 2, 0, 0)); /* overlapping k3 s2 */
   check_pool(pgeom(1, 4, 10, 7, 3, 3, 2, 2, 1, 1)); /* overlapping and padded */
   check_pool(pgeom(3, 2, 7, 9, 3, 2, 1, 3, 1, 1));  /* stride 1 rows, asymmetric */
+  /* 2x2/2 on even sizes (pool.c's whole-tensor path; AVX-512 rows of 14, 5,
+   * 16 and 33 columns: one masked vector, exactly one, and three) */
+  check_pool(pgeom(3, 2, 28, 28, 2, 2, 2, 2, 0, 0));
+  check_pool(pgeom(2, 3, 10, 10, 2, 2, 2, 2, 0, 0));
+  check_pool(pgeom(1, 2, 4, 32, 2, 2, 2, 2, 0, 0));
+  check_pool(pgeom(2, 1, 6, 66, 2, 2, 2, 2, 0, 0));
 }
 
 static void test_maxpool_nan(void **st) {
@@ -316,6 +358,25 @@ static void test_maxpool_nan(void **st) {
   nnrt_maxpool2d_f32(&g, y, idx, x);
   assert_true(isnan(y[0]));
   assert_int_equal(idx[0], 1);
+  /* A long row (the vector path): a NaN in one window, one window all -inf
+   * (index -1), ties; f32 must match the f64 loops value for value. */
+  enum { W = 40 };
+  NnrtPool h = pgeom(1, 1, 2, W, 2, 2, 2, 2, 0, 0);
+  float xf[2 * W], yf[W / 2];
+  double xd[2 * W], yd[W / 2];
+  int32_t idf[W / 2], idd[W / 2];
+  for (int i = 0; i < 2 * W; i++) xd[i] = xf[i] = (float)(i % 7 == 3 ? 2 : i % 5);
+  xd[5] = xf[5] = NAN;
+  for (int k = 0; k < 2; k++)
+    xd[20 + k] = xf[20 + k] = xd[W + 20 + k] = xf[W + 20 + k] = -INFINITY;
+  nnrt_maxpool2d_f32(&h, yf, idf, xf);
+  nnrt_maxpool2d_f64(&h, yd, idd, xd);
+  for (int i = 0; i < W / 2; i++) {
+    assert_int_equal(idf[i], idd[i]);
+    assert_true((isnan(yf[i]) && isnan(yd[i])) || (double)yf[i] == yd[i]);
+  }
+  assert_true(isnan(yf[2]));
+  assert_int_equal(idf[10], -1);
 }
 
 /* ---- timing ----------------------------------------------------------- */
@@ -363,6 +424,7 @@ static void test_lenet_timing(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_geometries),
+      cmocka_unit_test(test_conv_thread_count),
       cmocka_unit_test(test_conv_cache_overflow),
       cmocka_unit_test(test_conv_alloc_failure),
       cmocka_unit_test(test_pool),
