@@ -216,9 +216,12 @@ def main():
     for t, g in gemm.items():
         say(g)
     say("```")
-    say("Target: ≥ 70% of the fp32 peak at 1024–2048 (pct_peak, wall clock). "
-        "cpu_pct_core is per CPU-second of the process against one core's peak: "
-        "what the kernel reaches when it is scheduled, independent of the load.")
+    say("Target: ≥ 70% of the fp32 peak at 1024–2048 (pct_peak: against the nominal "
+        "310 GFLOP/s for 2 cores, wall clock).  pct_fma_peak is against fma_peak_N, the "
+        "FMA throughput this machine gave at that moment with no memory traffic at all "
+        "(an upper bound no GEMM reaches).  cpu_pct_core is per CPU-second of the "
+        "process against one core's nominal peak: what the kernel reaches when it is "
+        "scheduled, independent of the load.")
     notes = os.path.join(ROOT, "bench", "analysis.md")  # threads and profile, by hand
     if os.path.exists(notes):
         say()
