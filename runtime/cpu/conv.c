@@ -234,18 +234,19 @@ static void entry_free(ConvEntry *e) {
   memset(e, 0, sizeof *e);
 }
 
-/* The plain memory descriptors of g by role (src, weights, dst); with
- * `any`, ones that leave the layout to oneDNN (dnnl_format_tag_any). */
+/* The memory descriptors of g by role (src, weights, dst), activations in
+ * layout `act`: dnnl_nchw gives the plain ones (and oihw / goihw weights);
+ * anything else leaves the weights' layout to oneDNN (dnnl_format_tag_any). */
 enum { ROLE_SRC, ROLE_WEI, ROLE_DST };
-static dnnl_status_t conv_mds(dnnl_memory_desc_t md[3], const NnrtConv *g, bool any) {
+static dnnl_status_t conv_mds(dnnl_memory_desc_t md[3], const NnrtConv *g,
+                              dnnl_format_tag_t act) {
+  const bool any = act != dnnl_nchw;
   dnnl_dims_t sd = {g->n, g->c, g->h, g->w}, dd = {g->n, g->o, g->oh, g->ow};
   dnnl_dims_t gwd = {g->groups, g->o / g->groups, g->c / g->groups, g->kh, g->kw};
   dnnl_dims_t wd = {g->o, g->c, g->kh, g->kw};
   dnnl_status_t s;
-  if ((s = dnnl_memory_desc_init_by_tag(&md[ROLE_SRC], 4, sd, dnnl_f32,
-                                        any ? dnnl_format_tag_any : dnnl_nchw)) ||
-      (s = dnnl_memory_desc_init_by_tag(&md[ROLE_DST], 4, dd, dnnl_f32,
-                                        any ? dnnl_format_tag_any : dnnl_nchw)))
+  if ((s = dnnl_memory_desc_init_by_tag(&md[ROLE_SRC], 4, sd, dnnl_f32, act)) ||
+      (s = dnnl_memory_desc_init_by_tag(&md[ROLE_DST], 4, dd, dnnl_f32, act)))
     return s;
   if (g->groups > 1)
     return dnnl_memory_desc_init_by_tag(&md[ROLE_WEI], 5, gwd, dnnl_f32,
@@ -259,13 +260,13 @@ static dnnl_status_t conv_mds(dnnl_memory_desc_t md[3], const NnrtConv *g, bool 
  * negative (down to 1 - stride) when the last window stops short of the
  * edge, which oneDNN accepts. */
 static dnnl_status_t conv_desc(dnnl_convolution_desc_t *d, ConvKind kind, const NnrtConv *g,
-                               bool any) {
+                               dnnl_format_tag_t act) {
   dnnl_memory_desc_t md[3];
   dnnl_dims_t strides = {g->sh, g->sw}, dil = {g->dh - 1, g->dw - 1}, pl = {g->ph, g->pw};
   dnnl_dims_t pr = {(g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1 - g->h - g->ph,
                     (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1 - g->w - g->pw};
   dnnl_status_t s;
-  if ((s = conv_mds(md, g, any)))
+  if ((s = conv_mds(md, g, act)))
     return s;
   const dnnl_memory_desc_t *src = &md[ROLE_SRC], *wei = &md[ROLE_WEI], *dst = &md[ROLE_DST];
   switch (kind) {
@@ -286,14 +287,14 @@ static dnnl_status_t conv_desc(dnnl_convolution_desc_t *d, ConvKind kind, const 
 /* The primitive descriptor of one kind; backward ones need a forward one as
  * a hint, made here (with the same layout freedom) and dropped. */
 static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, ConvKind kind, const NnrtConv *g,
-                             const_dnnl_primitive_attr_t attr, bool any) {
+                             const_dnnl_primitive_attr_t attr, dnnl_format_tag_t act) {
   dnnl_convolution_desc_t d, fd;
   dnnl_primitive_desc_t hint = NULL;
   dnnl_status_t s;
-  if ((s = conv_desc(&d, kind, g, any)))
+  if ((s = conv_desc(&d, kind, g, act)))
     return s;
   if (kind != CONV_FWD) {
-    if ((s = conv_desc(&fd, CONV_FWD, g, any)) ||
+    if ((s = conv_desc(&fd, CONV_FWD, g, act)) ||
         (s = dnnl_primitive_desc_create(&hint, &fd, attr, engine, NULL)))
       return s;
   }
@@ -371,11 +372,24 @@ static bool entry_create(ConvEntry *e, ConvKind kind, const NnrtConv *g, int slo
   if (dnnl_primitive_attr_create(&attr))
     return false;
   bool ok = !dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) &&
-            !conv_mds(plain, g, false);
-  /* Layouts of oneDNN's choosing; the plain ones if that fails. */
-  if (ok && conv_pd(&pd, kind, g, attr, true)) {
+            !conv_mds(plain, g, dnnl_nchw);
+  /* Layouts of oneDNN's choosing; the plain ones if that fails.  Except for
+   * the weight gradient of a layer with 2-15 (or 17-31, ...) input channels:
+   * with free layouts oneDNN 2.6 picks channel blocks of 8 and its AVX2
+   * kernel there, with channels-last activations its AVX-512 one, 2-3x
+   * faster for LeNet's second convolution (bench/analysis.md).  A rule of
+   * the geometry alone, so the choice never varies from run to run. */
+  const dnnl_format_tag_t tries[3] = {
+      kind == CONV_BWD_WEIGHTS && g->c > 1 && g->c % 16 ? dnnl_nhwc : dnnl_format_tag_any,
+      dnnl_format_tag_any, dnnl_nchw};
+  for (int t = 0; ok && t < 3; t++) {
+    if (t > 0 && tries[t] == tries[t - 1])
+      continue;
     pd = NULL;
-    ok = !conv_pd(&pd, kind, g, attr, false);
+    if (!conv_pd(&pd, kind, g, attr, tries[t]))
+      break;
+    pd = NULL;
+    ok = t < 2;
   }
   memset(e, 0, sizeof *e);
   e->kind = kind;
