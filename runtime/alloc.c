@@ -9,19 +9,25 @@
  *
  * It does not print anything and does not exit: callers report
  * "error: out of memory allocating <what> (<bytes> bytes)" (nnrt_oom) and
- * unwind.  Not thread-safe; the runtime allocates from one thread.
+ * unwind.  Thread-safe: session.c loads data files on several threads, so
+ * the countdown is atomic (exactly one allocation fails, whichever thread
+ * makes it).
  */
 #include "program.h"
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static long fail_countdown = -1;
+static _Atomic long fail_countdown = -1;
 
-void nnrt_alloc_fail_after(long n) { fail_countdown = n < 0 ? -1 : n; }
+void nnrt_alloc_fail_after(long n) { atomic_store(&fail_countdown, n < 0 ? -1 : n); }
 
 void *nnrt_alloc(size_t bytes, const char *what) {
   (void)what;
-  if (fail_countdown >= 0 && fail_countdown-- == 0)
+  long c = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+  while (c >= 0 && !atomic_compare_exchange_weak(&fail_countdown, &c, c - 1))
+    ;
+  if (c == 0)
     return NULL;
   if (bytes > SIZE_MAX - 64)
     return NULL;
@@ -32,5 +38,5 @@ void *nnrt_alloc(size_t bytes, const char *what) {
 void nnrt_free(void *ptr) { free(ptr); }
 
 void nnrt_oom(const char *what, size_t bytes) {
-  fprintf(stderr, "error: out of memory allocating %s (%zu bytes)\n", what, bytes);
+  fprintf(stderr, NNRT_OOM_FORMAT, what, bytes);
 }

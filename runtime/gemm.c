@@ -12,6 +12,13 @@
  * so the loop is used below 1024 (f32) and 2048 (f64).  Rerun with
  * NNRT_GEMM_BENCH=1 tests/unit/test_gemm to see the numbers on a new machine.
  *
+ * oneDNN generates its sgemm kernels (about twenty, with Xbyak) on the
+ * first dnnl_sgemm call of the process: 45-80 ms here, which used to land
+ * in the first training step.  nnrt_gemm_warm makes that first call, and
+ * session.c runs it on a helper thread while the data loads.  The kernels
+ * are process-wide and do not depend on the calling thread or its thread
+ * count, so every later product (and its bits) is the same as without it.
+ *
  * Invariants: beta = 0 never reads C (it may hold garbage or NaN); every
  * size may be 0.  It does not check leading dimensions: the compiler emits
  * them from static shapes.
@@ -19,6 +26,7 @@
 #include "program.h"
 #include <cblas.h>
 #include <dnnl.h>
+#include <omp.h>
 
 #define SMALL_SGEMM 1024
 #define SMALL_DGEMM 2048
@@ -45,6 +53,21 @@ NAIVE_GEMM(naive_dgemm, double)
 
 static int small(int64_t m, int64_t n, int64_t k, double limit) {
   return k <= 0 || (double)m * (double)n * (double)k < limit;
+}
+
+bool nnrt_sgemm_uses_dnnl(int64_t m, int64_t n, int64_t k) {
+  return m > 0 && n > 0 && !small(m, n, k, SMALL_SGEMM);
+}
+
+void nnrt_gemm_warm(void) {
+  /* OpenMP's thread count is per thread (--threads set the main thread's):
+   * a 2x2 product on one thread opens no OpenMP team on a helper thread,
+   * none that could outlive or spin after it; the caller's count is put back. */
+  int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  float a[4] = {0}, b[4] = {0}, c[4];
+  dnnl_sgemm('N', 'N', 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
+  omp_set_num_threads(threads);
 }
 
 void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,

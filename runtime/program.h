@@ -247,8 +247,14 @@ void nnrt_progress_abort(NnrtProgress *g);
 
 /* Helpers */
 double nnrt_now(void); /* monotonic seconds */
-void nnrt_oom(const char *what, size_t bytes); /* prints the out-of-memory error */
+void nnrt_oom(const char *what, size_t bytes); /* prints the out-of-memory error: */
+#define NNRT_OOM_FORMAT "error: out of memory allocating %s (%zu bytes)\n"
 void nnrt_threads_set(int n); /* threads.c: OpenMP threads for --threads N (0: default) */
 void nnrt_bench_mark(const char *what); /* bench.c: NNRT_BENCH timestamps */
+/* gemm.c: whether nnrt_sgemm hands an m x n x k product to oneDNN; and a
+ * call that makes oneDNN build its sgemm kernels now (on any thread, once
+ * is enough; it must return before the program exits). */
+bool nnrt_sgemm_uses_dnnl(int64_t m, int64_t n, int64_t k);
+void nnrt_gemm_warm(void);
 
 #endif

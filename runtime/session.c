@@ -17,15 +17,29 @@
  *  - the checkpoint table (params, STATE, then __opt__/<param>/<i>) points
  *    into the slot block, so saving copies nothing.
  * It does not train or print progress (train.c, eval.c do).
+ *
+ * Start-up is mostly waiting for data (inflating Fashion-MNIST's 26 MB of
+ * gzipped training images takes a quarter of a second) and for oneDNN to
+ * build its kernels on its first call, so they overlap: the data files are
+ * read on a few threads at once, and oneDNN is warmed up (gemm.c) by one of
+ * them when it runs out of files.  The results, and every message and its
+ * order, are those of reading the files one after the other.
  */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "program.h"
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define ERRLEN 512
+#define MSGLEN (ERRLEN + 4096 + 256) /* one message of load_one: a path and a loader's error */
 
 static void *salloc(size_t bytes, const char *what) {
   void *q = nnrt_alloc(bytes, what);
@@ -43,20 +57,39 @@ static const char *source_name(const NnrtDataDesc *d) {
   return d->kind == DATA_TABLE ? "inline table" : d->path;
 }
 
+/* An error of load_one: printed at once when msg is NULL, else kept in msg
+ * (MSGLEN bytes) for the main thread to print in its turn. */
+static void say(char *msg, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  if (msg)
+    vsnprintf(msg, MSGLEN, fmt, ap);
+  else
+    vfprintf(stderr, fmt, ap);
+  va_end(ap);
+}
+
+static void *load_alloc(size_t bytes, const char *what, char *msg) {
+  void *q = nnrt_alloc(bytes, what);
+  if (!q)
+    say(msg, NNRT_OOM_FORMAT, what, bytes);
+  return q;
+}
+
 /* Copy columns [c0, c1) of a rank-2 F64 array into a new array. */
-static int slice_columns(NnrtArray *a, int64_t c0, int64_t c1, const char *path) {
+static int slice_columns(NnrtArray *a, int64_t c0, int64_t c1, const char *path, char *msg) {
   int64_t rows = a->dims[0], cols = a->rank > 1 ? a->dims[1] : 1;
   if (c1 < 0)
     c1 = cols;
   if (c0 < 0 || c0 >= c1 || c1 > cols) {
-    fprintf(stderr, "error: %s: columns %lld..%lld are out of range (the file has %lld)\n",
-            path, (long long)c0, (long long)c1, (long long)cols);
+    say(msg, "error: %s: columns %lld..%lld are out of range (the file has %lld)\n",
+        path, (long long)c0, (long long)c1, (long long)cols);
     return -1;
   }
   if (c0 == 0 && c1 == cols)
     return 0;
   int64_t w = c1 - c0;
-  double *out = salloc((size_t)(rows * w) * sizeof(double), "CSV columns");
+  double *out = load_alloc((size_t)(rows * w) * sizeof(double), "CSV columns", msg);
   if (!out)
     return -1;
   const double *in = a->data;
@@ -69,12 +102,14 @@ static int slice_columns(NnrtArray *a, int64_t c0, int64_t c1, const char *path)
   return 0;
 }
 
-static int load_one(const NnrtDataDesc *d, NnrtArray *a) {
+/* Load one field's data into a; on failure print its error (or keep it in
+ * msg, see say) and leave a empty.  Safe on several threads at once. */
+static int load_one(const NnrtDataDesc *d, NnrtArray *a, char *msg) {
   char err[ERRLEN] = "";
   memset(a, 0, sizeof *a);
   if (d->kind == DATA_TABLE) {
     size_t bytes = (size_t)(d->n * d->per) * sizeof(double);
-    a->data = salloc(bytes, "inline data table");
+    a->data = load_alloc(bytes, "inline data table", msg);
     if (!a->data)
       return -1;
     if (bytes)
@@ -88,7 +123,7 @@ static int load_one(const NnrtDataDesc *d, NnrtArray *a) {
   int rc;
   if (d->kind == DATA_CSV) {
     rc = nnrt_load_csv(d->path, d->header, -1, a, NULL, err, sizeof err);
-    if (rc == 0 && slice_columns(a, d->col_begin, d->col_end, d->path) != 0) {
+    if (rc == 0 && slice_columns(a, d->col_begin, d->col_end, d->path, msg) != 0) {
       nnrt_array_free(a);
       return -1;
     }
@@ -110,15 +145,181 @@ static int load_one(const NnrtDataDesc *d, NnrtArray *a) {
     rc = nnrt_load_idx(d->path, a, err, sizeof err);
   }
   if (rc != 0) {
-    fprintf(stderr, "error: %s\n", err[0] ? err : d->path);
+    say(msg, "error: %s\n", err[0] ? err : d->path);
     return -1;
   }
   if (a->rank < 1) {
-    fprintf(stderr, "error: %s: data must have a sample dimension (got a scalar)\n", d->path);
+    say(msg, "error: %s: data must have a sample dimension (got a scalar)\n", d->path);
     nnrt_array_free(a);
     return -1;
   }
   return 0;
+}
+
+/* The data an INPUT slot reads in a split (the last one declared), or NULL. */
+static const NnrtDataDesc *field_data(const NnrtProgram *p, const NnrtSlotDesc *slot,
+                                      const char *split) {
+  const NnrtDataDesc *d = NULL;
+  for (int j = 0; j < p->ndata; j++)
+    if (strcmp(p->data[j].split, split) == 0 && slot->field &&
+        strcmp(p->data[j].field, slot->field) == 0)
+      d = &p->data[j];
+  return d;
+}
+
+/* ---- reading the files of the splits at once --------------------------- */
+
+/* The files are read by up to LOADERS threads (the calling one among them),
+ * each taking the largest file left, so the biggest inflate starts first
+ * and the small ones fill in beside it; the oneDNN warm-up is the last job,
+ * so it adds no thread of its own to compete for the cores.  Only files:
+ * an inline table is a copy, made by load_split.  A file that comes after
+ * a failed one in load order is skipped: load_split stops at the failure
+ * and never asks for it.  A message is kept with its file, and load_split
+ * prints it when it reaches that file, so the first failure in load order
+ * is the one reported, as if the files had been read one after the other. */
+#define LOADERS 4
+
+typedef struct LoadJob {
+  const NnrtSplit *sp;   /* the split and INPUT slot it is for */
+  int slot;
+  const NnrtDataDesc *d; /* NULL: the oneDNN warm-up */
+  uint64_t bytes;        /* the file's size: the largest start first */
+  int rc;                /* 0 loaded, -1 failed (msg says why), 1 not run */
+  NnrtArray a;           /* moved into the split by load_split */
+  char msg[MSGLEN];
+} LoadJob;
+
+typedef struct Loads {
+  LoadJob *jobs; /* in load order: the order load_split asks for them */
+  int *order;    /* job numbers, largest file first */
+  int n, next;   /* next: the next entry of order to take */
+  int failed;    /* the first failed job in load order; n if none */
+  pthread_mutex_t lock;
+} Loads;
+
+/* The files load_split(split) will read, in its order, into jobs (NULL:
+ * only count them).  Stops where load_split would: at a field without data. */
+static int plan_split(NnrtSession *s, NnrtSplit *sp, const char *split, LoadJob *jobs) {
+  const NnrtProgram *p = s->p;
+  int n = 0;
+  for (int i = 0; i < p->nslots; i++) {
+    const NnrtSlotDesc *slot = &p->slots[i];
+    if (slot->role != NNRT_SLOT_INPUT)
+      continue;
+    const NnrtDataDesc *d = field_data(p, slot, split);
+    if (!d)
+      break;
+    if (d->kind == DATA_TABLE)
+      continue;
+    if (jobs) {
+      LoadJob *j = &jobs[n];
+      struct stat st;
+      memset(j, 0, offsetof(LoadJob, msg));
+      j->msg[0] = 0;
+      j->sp = sp;
+      j->slot = i;
+      j->d = d;
+      j->bytes = stat(d->path, &st) == 0 ? (uint64_t)st.st_size : 0;
+      j->rc = 1;
+    }
+    n++;
+  }
+  return n;
+}
+
+static void *load_worker(void *arg) {
+  Loads *l = arg;
+  for (;;) {
+    int k = -1;
+    pthread_mutex_lock(&l->lock);
+    while (k < 0 && l->next < l->n) {
+      k = l->order[l->next++];
+      if (k > l->failed)
+        k = -1;
+    }
+    pthread_mutex_unlock(&l->lock);
+    if (k < 0)
+      return NULL;
+    LoadJob *j = &l->jobs[k];
+    int rc = 0;
+    if (j->d)
+      rc = load_one(j->d, &j->a, j->msg);
+    else
+      nnrt_gemm_warm();
+    pthread_mutex_lock(&l->lock);
+    j->rc = rc;
+    if (rc != 0 && k < l->failed)
+      l->failed = k;
+    pthread_mutex_unlock(&l->lock);
+  }
+}
+
+static void loads_free(Loads *l) {
+  for (int k = 0; k < l->n; k++)
+    nnrt_array_free(&l->jobs[k].a);
+  nnrt_free(l->jobs);
+  nnrt_free(l->order);
+  memset(l, 0, sizeof *l);
+}
+
+/* Read the files of the train split (train) and of the test split (test),
+ * and warm oneDNN up (warm), replacing what l held.  Returns -1 only when
+ * out of memory for its own tables (said on stderr); a file's failure is
+ * kept for load_split. */
+static int loads_run(Loads *l, NnrtSession *s, bool train, bool test, bool warm) {
+  loads_free(l);
+  int nt = train ? plan_split(s, &s->train, "train", NULL) : 0;
+  int nf = nt + (test ? plan_split(s, &s->test, "test", NULL) : 0);
+  int n = nf + warm;
+  if (n == 0)
+    return 0;
+  l->jobs = salloc((size_t)n * sizeof *l->jobs, "data file loads");
+  l->order = salloc((size_t)n * sizeof *l->order, "data file loads");
+  if (!l->jobs || !l->order) {
+    loads_free(l);
+    return -1;
+  }
+  if (train)
+    plan_split(s, &s->train, "train", l->jobs);
+  if (test)
+    plan_split(s, &s->test, "test", l->jobs + nt);
+  if (warm) { /* size 0: after every file */
+    memset(&l->jobs[nf], 0, offsetof(LoadJob, msg));
+    l->jobs[nf].msg[0] = 0;
+  }
+  l->n = l->failed = n;
+  for (int k = 0; k < n; k++) { /* insertion sort, largest first; ties in load order */
+    int at = k;
+    for (; at > 0 && l->jobs[l->order[at - 1]].bytes < l->jobs[k].bytes; at--)
+      l->order[at] = l->order[at - 1];
+    l->order[at] = k;
+  }
+  /* More threads than the cores this process may run on would only take
+   * turns on them. */
+  cpu_set_t cpus;
+  int cores = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : LOADERS;
+  int want = n < LOADERS ? n : LOADERS;
+  if (cores > 0 && cores < want)
+    want = cores;
+  pthread_t t[LOADERS - 1];
+  int started = 0;
+  pthread_mutex_init(&l->lock, NULL);
+  while (started < want - 1 && pthread_create(&t[started], NULL, load_worker, l) == 0)
+    started++;
+  load_worker(l); /* if no thread started, this one reads every file */
+  for (int i = 0; i < started; i++)
+    pthread_join(t[i], NULL);
+  pthread_mutex_destroy(&l->lock);
+  return 0;
+}
+
+/* The job that read slot's file for split sp, if any. */
+static LoadJob *loaded(Loads *l, const NnrtSplit *sp, int slot) {
+  for (int k = 0; k < l->n; k++)
+    if (l->jobs[k].sp == sp && l->jobs[k].slot == slot)
+      return &l->jobs[k];
+  return NULL;
 }
 
 static double get_value(const NnrtArray *a, int64_t i) {
@@ -131,8 +332,9 @@ static double get_value(const NnrtArray *a, int64_t i) {
   return 0;
 }
 
-/* Load every INPUT slot's field of one split and check the invariants. */
-static int load_split(NnrtSession *s, NnrtSplit *sp, const char *split) {
+/* Load every INPUT slot's field of one split and check the invariants.
+ * Files already read by loads_run are taken from l. */
+static int load_split(NnrtSession *s, NnrtSplit *sp, const char *split, Loads *l) {
   NnrtProgram *p = s->p;
   sp->fields = salloc((size_t)p->nslots * sizeof *sp->fields, "data field table");
   if (!sp->fields)
@@ -148,19 +350,23 @@ static int load_split(NnrtSession *s, NnrtSplit *sp, const char *split) {
     const NnrtSlotDesc *slot = &p->slots[i];
     if (slot->role != NNRT_SLOT_INPUT)
       continue;
-    const NnrtDataDesc *d = NULL;
-    for (int j = 0; j < p->ndata; j++)
-      if (strcmp(p->data[j].split, split) == 0 && slot->field &&
-          strcmp(p->data[j].field, slot->field) == 0)
-        d = &p->data[j];
+    const NnrtDataDesc *d = field_data(p, slot, split);
     if (!d) {
       fprintf(stderr, "error: no %s data for field '%s' (input '%s')\n", split,
               slot->field ? slot->field : "?", slot->name);
       return -1;
     }
     NnrtArray *a = &sp->fields[i];
-    if (load_one(d, a) != 0)
+    LoadJob *j = loaded(l, sp, i);
+    if (j && j->rc == 0) {
+      *a = j->a;
+      memset(&j->a, 0, sizeof j->a);
+    } else if (j && j->rc < 0) {
+      fputs(j->msg, stderr);
       return -1;
+    } else if (load_one(d, a, NULL) != 0) { /* a table (or a file not read yet) */
+      return -1;
+    }
     sp->scale[i] = d->scale == 0 ? 1.0 : d->scale;
     int64_t n = a->dims[0], count = nnrt_array_count(a);
     int64_t per = n ? count / n : 0, want = nnrt_slot_sample_count(slot);
@@ -277,6 +483,13 @@ out:
   nnrt_free(perm);
   nnrt_free(held);
   return rc;
+}
+
+static bool any_normalized(const NnrtProgram *p) {
+  for (int j = 0; j < p->ndata; j++)
+    if (p->data[j].normalize)
+      return true;
+  return false;
 }
 
 static bool field_normalized(const NnrtProgram *p, const char *field) {
@@ -551,8 +764,35 @@ static int build_ckpt_table(NnrtSession *s, bool with_opt) {
   return 0;
 }
 
+/* Whether the CPU kernels will call oneDNN, guessed from the f32 weights:
+ * a convolution's (4-d), or a matrix (k, n) whose B x k x n products go to
+ * dnnl_sgemm rather than the small-product loop.  A wrong guess costs
+ * little: a needless warm-up runs beside the data loading, a missed one
+ * leaves oneDNN's start-up in the first step, as it always was. */
+static bool uses_onednn(const NnrtProgram *p, const NnrtOptions *o, int64_t B) {
+  if (o->device && strcmp(o->device, "cuda") == 0)
+    return false;
+  for (int i = 0; i < p->nslots; i++) {
+    const NnrtSlotDesc *w = &p->slots[i];
+    if (w->role != NNRT_SLOT_PARAM || w->dtype != NNRT_F32 || w->rank < 2 || w->dims[0] <= 0)
+      continue;
+    if (w->rank == 4 || nnrt_sgemm_uses_dnnl(B, w->dims[0], nnrt_slot_count(w, 1) / w->dims[0]))
+      return true;
+  }
+  return false;
+}
+
+static void *warm_thread(void *arg) {
+  (void)arg;
+  nnrt_gemm_warm();
+  return NULL;
+}
+
 int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int64_t B, int flags) {
   memset(s, 0, sizeof *s);
+  Loads loads = {0};
+  pthread_t warmer;
+  bool warming = false;
   s->p = p;
   s->o = o;
   s->B = B;
@@ -584,15 +824,29 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
       s->cfg[i].lr = o->lr;
   }
 
-  if ((flags & SESSION_DATA) && load_split(s, &s->train, "train") != 0)
+  bool test = (flags & SESSION_TEST) && has_split(p, "test");
+  /* Cutting a validation split out of the training data, and standardising
+   * fields, hold a copy of the data for a moment: the peak memory.  The
+   * test files are then read after the cut, not beside it, and oneDNN's
+   * warm-up (about 7 MB of its own) starts after both. */
+  bool cut = (flags & SESSION_DATA) && s->valid_fraction > 0;
+  bool twice = cut || ((flags & SESSION_DATA) && any_normalized(p));
+  bool warm = uses_onednn(p, o, B);
+  if (loads_run(&loads, s, (flags & SESSION_DATA) != 0, test && !cut, warm && !twice) != 0)
     goto fail;
-  if ((flags & SESSION_DATA) && s->valid_fraction > 0 &&
-      split_validation(s, s->valid_fraction) != 0)
+  if ((flags & SESSION_DATA) && load_split(s, &s->train, "train", &loads) != 0)
     goto fail;
-  if ((flags & SESSION_TEST) && has_split(p, "test") && load_split(s, &s->test, "test") != 0)
+  if (cut && split_validation(s, s->valid_fraction) != 0)
     goto fail;
+  if (test && cut && loads_run(&loads, s, false, true, false) != 0)
+    goto fail;
+  if (test && load_split(s, &s->test, "test", &loads) != 0)
+    goto fail;
+  loads_free(&loads);
   if ((flags & SESSION_DATA) && normalize_fields(s) != 0)
     goto fail;
+  if (warm && twice) /* if no thread starts, the first product pays as it used to */
+    warming = pthread_create(&warmer, NULL, warm_thread, NULL) == 0;
   /* A batch beyond the data is full-batch: size the slots for the data. */
   int64_t most = s->train.n > s->test.n ? s->train.n : s->test.n;
   if ((flags & SESSION_DATA) && most > 0 && s->B > most)
@@ -628,8 +882,13 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
       goto fail;
     }
   }
+  if (warming)
+    pthread_join(warmer, NULL);
   return 0;
 fail:
+  if (warming) /* oneDNN must not be mid-call when the program exits */
+    pthread_join(warmer, NULL);
+  loads_free(&loads);
   nnrt_session_free(s);
   return -1;
 }

@@ -1,5 +1,5 @@
-# Checkpoint resume, corrupt data and corrupt checkpoints (tests/e2e/files.sh).
-foreach(mode resume corrupt-idx corrupt-ckpt corrupt-csv corrupt-npy threads-conv)
+# Checkpoint resume, corrupt data and checkpoints, data error order (tests/e2e/files.sh).
+foreach(mode resume corrupt-idx corrupt-ckpt corrupt-csv corrupt-npy threads-conv load-order)
   add_test(NAME e2e_files_${mode}
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/files.sh $<TARGET_FILE:nnc> ${mode}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

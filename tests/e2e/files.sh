@@ -6,6 +6,9 @@
 #   corrupt-csv  a ragged or non-numeric CSV file: file:line:col error, exit != 0
 #   corrupt-npy  a truncated or malformed .npy file: file and byte error, exit != 0
 #   threads-conv a CNN (oneDNN convolutions) trains to the same bits with 1 and 2 threads
+#   load-order   several data files fail at once: the message is the one reading them one
+#                by one reports (the first in load order), even when a later, bigger file
+#                (read first, on another thread) fails too
 # usage: files.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -112,6 +115,55 @@ threads-conv)
   done
   cmp "$tmp/t1.st" "$tmp/t2.st" || fail "--threads 1 and --threads 2 differ"
   echo "same bits with 1 and 2 threads"
+  ;;
+load-order)
+  cat >"$tmp/m.nn" <<EOF2
+import "nn";
+data t {
+  x: f32[2] = csv("$tmp/x.csv");
+  y: f32[1] = csv("$tmp/y.csv");
+  test x = csv("$tmp/tx.csv");
+  test y = csv("$tmp/ty.csv");
+}
+model M {
+  layer d = Dense(2, 1);
+  fn forward(x: f32[B, 2]) -> f32[B, 1] { return sigmoid(d(x)); }
+}
+train M on t { loss = bce(forward(x), y); optimizer = sgd(lr = 0.1); epochs = 2; batch = 4; }
+EOF2
+  NNC_STDLIB=stdlib "$nnc" build "$tmp/m.nn" -o "$tmp/m" || fail "build"
+  good() {
+    printf '0,0\n0,1\n1,0\n1,1\n' >"$tmp/x.csv"; printf '0\n1\n1\n0\n' >"$tmp/y.csv"
+    cp "$tmp/x.csv" "$tmp/tx.csv"; cp "$tmp/y.csv" "$tmp/ty.csv"
+  }
+  # a file far bigger than the others (so it is read first) that fails at its end
+  big_bad() { awk 'BEGIN { for (i = 0; i < 200000; i++) print "0"; print "1,2" }' >"$1"; }
+  good
+  "$tmp/m" train --quiet >/dev/null || fail "good files do not train"
+  # each case: the first failure (left in place) and a later one (undone for the reference run)
+  for case in x-missing:ty y-ragged:tx tx-columns:ty x-big:y; do
+    first=${case%%:*} later=${case#*:}
+    good
+    case $first in
+    x-missing) rm "$tmp/x.csv" ;;
+    y-ragged) printf '0\n1,1\n1\n0\n' >"$tmp/y.csv" ;;
+    tx-columns) printf '0,0,0\n0,1,0\n1,0,0\n1,1,0\n' >"$tmp/tx.csv" ;;
+    x-big) awk 'BEGIN { for (i = 0; i < 200000; i++) print "0,0"; print "1" }' >"$tmp/x.csv" ;;
+    esac
+    "$tmp/m" train --quiet >/dev/null 2>"$tmp/want"
+    [ $? -eq 1 ] || fail "$first: exit status"
+    [ "$(wc -l <"$tmp/want")" -eq 1 ] || fail "$first: not one line: $(cat "$tmp/want")"
+    case $later in
+    ty|tx) big_bad "$tmp/$later.csv" ;;
+    y) rm "$tmp/y.csv" ;;
+    esac
+    for run in 1 2 3; do
+      "$tmp/m" train --quiet >/dev/null 2>"$tmp/got"
+      [ $? -eq 1 ] || fail "$first + $later: exit status"
+      cmp -s "$tmp/want" "$tmp/got" || fail "$first + $later: got '$(cat "$tmp/got")', want '$(cat "$tmp/want")'"
+    done
+    echo "$first + $later: $(cat "$tmp/got")"
+  done
   ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac

@@ -14,9 +14,12 @@
  *   FAKE_NOTEST=1      no test split
  *   FAKE_KILL_AT=n     the process dies (_exit 137) once n samples were seen,
  *                      as if killed mid-epoch
+ *   FAKE_FILES=dir     the data in CSV files written to dir (x and y of each
+ *                      split: four files, read in parallel) instead of tables
  */
 #include "fake_program.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,8 +84,23 @@ static void blobs(NnrtProgram *p, const char *split, int64_t n, uint64_t seed) {
     for (int k = 0; k < per; k++)
       x[i * per + k] = (y[i] ? 1.0 : -1.0) + 0.9 * nnrt_rng_normal(&r);
   }
-  nnrt_data_table(p, "x", split, n, per, x);
-  nnrt_data_table(p, "y", split, n, 1, y);
+  const char *dir = getenv("FAKE_FILES");
+  if (dir) {
+    for (int f = 0; f < 2; f++) {
+      char path[512];
+      snprintf(path, sizeof path, "%s/%s_%s.csv", dir, split, f ? "y" : "x");
+      FILE *out = fopen(path, "w");
+      for (int64_t i = 0; out && i < n; i++)
+        for (int k = 0; k < (f ? 1 : per); k++)
+          fprintf(out, "%.17g%c", f ? y[i] : x[i * per + k], k + 1 < (f ? 1 : per) ? ',' : '\n');
+      if (out)
+        fclose(out);
+      nnrt_data_csv(p, f ? "y" : "x", split, path, 0, 0, -1, 1.0);
+    }
+  } else {
+    nnrt_data_table(p, "x", split, n, per, x);
+    nnrt_data_table(p, "y", split, n, 1, y);
+  }
   free(x);
   free(y);
 }

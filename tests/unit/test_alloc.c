@@ -5,7 +5,9 @@
  * program fails, and every run must end with exit status 1 and one
  * "error: ... out of memory ..." line — never a crash — until n is large
  * enough for the run to succeed.  Run under ASan this also proves that
- * every error path frees what it allocated.
+ * every error path frees what it allocated.  The walk runs twice: with the
+ * data in inline tables, and in CSV files, which session.c reads on
+ * several threads (so the failing allocation may be on any of them).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,10 +81,11 @@ static int run_captured(long fail_at, char *errbuf, size_t len) {
   return rc;
 }
 
-static void test_oom_walk(void **st) {
-  (void)st;
+static void oom_walk(bool files) {
   snprintf(dir, sizeof dir, "/tmp/nnrt_alloc_XXXXXX");
   assert_non_null(mkdtemp(dir));
+  if (files)
+    setenv("FAKE_FILES", dir, 1);
   char errbuf[4096];
   int n;
   for (n = 0; n < 2000; n++) {
@@ -96,14 +99,26 @@ static void test_oom_walk(void **st) {
         strchr(errbuf, '\n') != errbuf + strlen(errbuf) - 1)
       fail_msg("failing allocation %d: exit %d, stderr: %s", n, rc, errbuf);
   }
-  printf("oom walk: %d allocation points fail cleanly\n", n);
+  unsetenv("FAKE_FILES");
+  printf("oom walk (%s): %d allocation points fail cleanly\n", files ? "files" : "tables", n);
   assert_true(n > 10 && n < 2000);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   assert_int_equal(system(cmd), 0);
 }
 
+static void test_oom_walk(void **st) {
+  (void)st;
+  oom_walk(false);
+}
+
+static void test_oom_walk_files(void **st) {
+  (void)st;
+  oom_walk(true);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_hook), cmocka_unit_test(test_oom_walk)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_hook), cmocka_unit_test(test_oom_walk),
+                                     cmocka_unit_test(test_oom_walk_files)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
