@@ -240,14 +240,19 @@ Program *lower_program(Module *m, bool with_grads);
 typedef struct CodegenOptions {
   int opt_level; /* 0..3 */
   const char *cuda_arch; /* non-NULL: also embed PTX for it (nnc build --cuda) */
+  bool split; /* a module per kernel, compiled in parallel (nnc build); else one */
 } CodegenOptions;
 
-/* Build the LLVM module for the program; returns an LLVMModuleRef as void*
- * (NULL only when o->cuda_arch is set and an op has no GPU code). */
+/* Build the program's LLVM modules ("units"); returns them as void* (NULL
+ * only when o->cuda_arch is set and an op has no GPU code). */
 void *codegen_module(Program *p, const CodegenOptions *o);
-int codegen_print_ir(void *module, FILE *out);
-int codegen_emit(void *module, const CodegenOptions *o, const char *path, bool assembly);
-int link_executable(const char *obj, const char *out);
+int codegen_units(void *units); /* how many: codegen_emit writes one file each */
+/* Optimise at o->opt_level and print every unit's IR. */
+int codegen_print_ir(void *units, const CodegenOptions *o, FILE *out);
+/* Optimise and compile unit i to paths[i] (object or assembly), on several
+ * threads; 0, or -1 after reporting a file that could not be written. */
+int codegen_emit(void *units, const CodegenOptions *o, const char **paths, bool assembly);
+int link_executable(const char **objs, int nobjs, const char *out);
 
 /* ---- codegen/nvptx.c: the GPU kernels --------------------------------- */
 

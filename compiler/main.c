@@ -10,11 +10,13 @@
  *   object + link (link.c)           -> nnc build
  *
  * Exit codes: 0 success, 1 errors in the user's program, 2 bad usage,
- * 70 internal compiler error.
+ * 70 internal compiler error.  NNC_TIME=1 prints each phase's time.
  */
 #include "nnc.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *f) {
@@ -38,6 +40,24 @@ static int bad_usage(const char *msg) {
 }
 
 int plot_main(int argc, char **argv); /* plot_main.c */
+
+/* NNC_TIME=1: wall and CPU time of each phase since the last, on stderr
+ * (the CPU time includes the linker's).  NULL starts the clock. */
+static void phase_done(const char *phase) {
+  static double wall0, cpu0;
+  if (!getenv("NNC_TIME")) return;
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  double wall = t.tv_sec * 1e3 + t.tv_nsec / 1e6, cpu = 0;
+  struct rusage ru[2];
+  getrusage(RUSAGE_SELF, &ru[0]);
+  getrusage(RUSAGE_CHILDREN, &ru[1]);
+  for (int i = 0; i < 2; i++)
+    cpu += (ru[i].ru_utime.tv_sec + ru[i].ru_stime.tv_sec) * 1e3 + (ru[i].ru_utime.tv_usec + ru[i].ru_stime.tv_usec) / 1e3;
+  if (phase) fprintf(stderr, "nnc: time: %-14s %7.1f ms wall %7.1f ms CPU\n", phase, wall - wall0, cpu - cpu0);
+  wall0 = wall;
+  cpu0 = cpu;
+}
 
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "plot")) return plot_main(argc - 1, argv + 1);
@@ -92,7 +112,9 @@ int main(int argc, char **argv) {
     lex_dump_tokens(f, stdout);
     return diag_error_count() ? 1 : 0;
   }
+  phase_done(NULL);
   Module *m = sema_load(file);
+  phase_done("parse+sema");
   if (!m) { fprintf(stderr, "nnc: error: cannot read '%s'\n", file); return 1; }
   if (kind && !strcmp(kind, "ast")) {
     for (int i = 0; i < m->nitems; i++) {
@@ -108,6 +130,7 @@ int main(int argc, char **argv) {
   if (diag_error_count()) return 1;
   bool grads = !kind || strcmp(kind, "ir") != 0;
   Program *p = lower_program(m, grads);
+  phase_done("lower");
   if (!p || diag_error_count()) return 1;
   if (!strcmp(cmd, "check")) return 0;
   if (kind && !strcmp(kind, "ir")) { kernel_print(&p->eval_k, stdout, false); return 0; }
@@ -128,15 +151,17 @@ int main(int argc, char **argv) {
     fputs(ptx, stdout);
     return 0;
   }
+  opts.split = !kind; /* emit llvm/asm: one module, as one listing */
   void *mod = codegen_module(p, &opts);
+  phase_done("llvm ir");
   if (!mod) return 1; /* a GPU build of an op with no GPU code, reported */
-  if (kind && !strcmp(kind, "llvm")) return codegen_print_ir(mod, stdout);
+  if (kind && !strcmp(kind, "llvm")) return codegen_print_ir(mod, &opts, stdout);
   if (kind && !strcmp(kind, "asm")) {
     char tmp[] = "/tmp/nnc-asm-XXXXXX";
     int fd = mkstemp(tmp);
     if (fd < 0) { perror("nnc: mkstemp"); return 1; }
     close(fd);
-    if (codegen_emit(mod, &opts, tmp, true)) { unlink(tmp); return 1; }
+    if (codegen_emit(mod, &opts, (const char *[]){tmp}, true)) { unlink(tmp); return 1; }
     FILE *f = fopen(tmp, "r");
     char buf[65536];
     size_t n;
@@ -155,9 +180,13 @@ int main(int argc, char **argv) {
     else o = arena_printf("%s.out", o);
     out = o;
   }
-  char *obj = arena_printf("%s.o.tmp%d", out, (int)getpid());
-  if (codegen_emit(mod, &opts, obj, false)) return 1;
-  int rc = link_executable(obj, out);
-  unlink(obj);
+  int nobj = codegen_units(mod);
+  const char **objs = arena_alloc(sizeof *objs * nobj);
+  for (int i = 0; i < nobj; i++) objs[i] = arena_printf("%s.o.tmp%d.%d", out, (int)getpid(), i);
+  int rc = codegen_emit(mod, &opts, objs, false);
+  phase_done("llvm opt+obj");
+  if (!rc) rc = link_executable(objs, nobj, out);
+  phase_done("link");
+  for (int i = 0; i < nobj; i++) unlink(objs[i]);
   return rc ? 1 : 0;
 }

@@ -6,7 +6,12 @@
 #   grad-ce      `nnc emit grad` of the MLP holds the simplified softmax
 #                cross-entropy gradient: sub(softmax, onehot), then * 1/B
 #   llvm         `nnc emit llvm` of XOR defines @nnc_train and calls the GEMM
-#                or has a loop
+#                or has a loop; the MLP's @nnc_train at -O2 has a vector loop;
+#                LeNet-5's bias + relu over 28x28 planes is one loop of 784
+#   units        nnc build compiles each kernel as a module of its own (on
+#                several threads) and links them: NNC_TIME=1 lists the units
+#                and phases; the checked copies, compiled as cold (-O0) code,
+#                train XOR to the same checkpoint as the optimised kernels
 #   save-load    train --save; eval --load: the same loss= and accuracy=
 #   determinism  the same seed twice gives byte-identical checkpoints
 #   threads      the program runs OpenMP with OMP_WAIT_POLICY=passive unless
@@ -86,6 +91,28 @@ llvm)
   "$nnc" emit llvm "$xor" >"$tmp/ll" || fail "nnc emit llvm $xor"
   grep -q 'define void @nnc_train' "$tmp/ll" || fail "no 'define void @nnc_train'"
   grep -q 'call void @nnrt_sgemm' "$tmp/ll" || grep -q '^loop' "$tmp/ll" || fail "no GEMM call and no loop"
+  # the -O2 pipeline (no unrolling) must still vectorise the element-wise loops
+  "$nnc" emit llvm "$mlp" -O2 >"$tmp/mlp.ll" || fail "nnc emit llvm $mlp"
+  sed -n '/^define void @nnc_train(/,/^}/p' "$tmp/mlp.ll" | grep -q '^vector.body' ||
+    fail "no vectorized loop in @nnc_train of $mlp at -O2"
+  # dimensions every operand walks contiguously are merged into one loop
+  "$nnc" emit llvm examples/lecture07/lenet5.nn -O0 >"$tmp/lenet.ll" || fail "nnc emit llvm lenet5.nn"
+  grep -Eq 'icmp slt i64 %i[0-9]*, 784$' "$tmp/lenet.ll" || fail "no loop of 784 in lenet5.nn"
+  grep -Eq 'icmp slt i64 %i[0-9]*, 28$' "$tmp/lenet.ll" && fail "a loop of 28 in lenet5.nn"
+  ;;
+units)
+  NNC_TIME=1 "$nnc" build "$xor" -o "$tmp/xor" 2>"$tmp/time" || fail "nnc build $xor"
+  cat "$tmp/time"
+  for u in train eval train_checked eval_checked setup; do
+    grep -q "^nnc: time:   $u " "$tmp/time" || fail "NNC_TIME=1 lists no unit $u"
+  done
+  for p in parse+sema lower 'llvm ir' 'llvm opt+obj' link; do
+    grep -q "^nnc: time: $p " "$tmp/time" || fail "NNC_TIME=1 lists no phase $p"
+  done
+  "$tmp/xor" train --seed 5 --epochs 300 --save "$tmp/a" --quiet >/dev/null || fail "train"
+  "$tmp/xor" train --seed 5 --epochs 300 --save "$tmp/b" --quiet --check-numerics >/dev/null ||
+    fail "train --check-numerics"
+  cmp "$tmp/a" "$tmp/b" || fail "the checked kernels trained to a different checkpoint"
   ;;
 save-load)
   build "$xor" "$tmp/xor"
