@@ -205,6 +205,41 @@ static void loop_end(Loop *l) {
   LLVMPositionBuilderAtEnd(cg.b, l->exit);
 }
 
+/* The running value of a reduction whose output does not move along the
+ * innermost loop (the loop runs over reduced elements): kept in a register
+ * across that loop, loaded before it and stored after it, instead of a
+ * load and a store per element (LLVM cannot keep it there itself: every
+ * buffer is an offset into one arena, so it must assume the member stores
+ * may alias the accumulator).  The additions happen in the same order, so
+ * the results are the same bits; the chain of dependent adds is what is
+ * left (bias gradients of convolutions: ~4 instead of ~9 cycles an element). */
+typedef struct RegAcc { LLVMValueRef phi, ptr, off; Dtype dt; } RegAcc;
+static void store(Dtype d, LLVMValueRef v, LLVMValueRef p, LLVMValueRef off);
+
+static bool const_zero(LLVMValueRef v) {
+  return LLVMIsAConstantInt(v) && LLVMConstIntGetZExtValue(v) == 0;
+}
+
+/* Call right after loop_begin of the innermost loop: the phi, starting
+ * from acc0 (loaded before the loop). */
+static RegAcc regacc_begin(const Loop *l, LLVMValueRef acc0, LLVMValueRef ptr, LLVMValueRef off, Dtype d) {
+  RegAcc a = {.ptr = ptr, .off = off, .dt = d};
+  LLVMBasicBlockRef pre = LLVMGetInstructionParent(acc0);
+  LLVMPositionBuilderBefore(cg.b, LLVMGetNextInstruction(l->i));
+  a.phi = LLVMBuildPhi(cg.b, ty(d), "acc");
+  LLVMAddIncoming(a.phi, &acc0, &pre, 1);
+  LLVMPositionBuilderAtEnd(cg.b, l->body);
+  return a;
+}
+
+/* The new running value r at the end of the body; ends the loop and stores. */
+static void regacc_end(RegAcc *a, Loop *l, LLVMValueRef r) {
+  LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg.b);
+  LLVMAddIncoming(a->phi, &r, &cur, 1);
+  loop_end(l);
+  store(a->dt, a->phi, a->ptr, a->off);
+}
+
 /* An operand of a strided loop: a buffer read with strides, or a constant. */
 typedef struct Operand {
   LLVMValueRef ptr, base, st[MAX_RANK], cval;
@@ -264,8 +299,12 @@ static void strided(const Node *n, const Shape *sh, Operand *out, Operand *in, i
     }
   for (int d = 0; d < sh->rank; d++) size[d] = dimval(sh->d[d]);
   int rank = collapse(sh->rank, size, sts, nst);
+  bool inreg = mode != LOOP_MAP && rank > 0 && const_zero(st[0][rank - 1]);
+  RegAcc ra = {0};
   for (int d = 0; d < rank; d++) {
+    LLVMValueRef acc0 = inreg && d == rank - 1 ? load(out->dt, out->ptr, off_o) : NULL;
     loops[d] = loop_begin(size[d], "loop");
+    if (acc0) ra = regacc_begin(&loops[d], acc0, out->ptr, off_o, out->dt);
     off_o = LLVMBuildAdd(cg.b, off_o, LLVMBuildMul(cg.b, loops[d].i, st[0][d], ""), "");
     for (int j = 0, k = 1; j < nin; j++)
       if (!in[j].cval) off[j] = LLVMBuildAdd(cg.b, off[j], LLVMBuildMul(cg.b, loops[d].i, st[k++][d], ""), "");
@@ -275,12 +314,16 @@ static void strided(const Node *n, const Shape *sh, Operand *out, Operand *in, i
   LLVMValueRef r;
   if (mode == LOOP_MAP) r = n ? scalar(n, v) : v[0];
   else {
-    LLVMValueRef acc = load(out->dt, out->ptr, off_o);
+    LLVMValueRef acc = inreg ? ra.phi : load(out->dt, out->ptr, off_o);
     if (mode == LOOP_SUM) r = LLVMBuildFAdd(cg.b, acc, v[0], "");
     else r = fsel(LLVMBuildFCmp(cg.b, LLVMRealOGE, acc, v[0], ""), acc, v[0]);
   }
-  store(out->dt, r, out->ptr, off_o);
-  for (int d = rank - 1; d >= 0; d--) loop_end(&loops[d]);
+  int d = rank - 1;
+  if (inreg)
+    regacc_end(&ra, &loops[d--], r);
+  else
+    store(out->dt, r, out->ptr, off_o);
+  for (; d >= 0; d--) loop_end(&loops[d]);
 }
 
 /* ---- kernels --------------------------------------------------------------- */
@@ -485,8 +528,12 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   LLVMValueRef lin = ci64(0), roff = ci64(0);
   LLVMValueRef *off = arena_alloc(sizeof(LLVMValueRef) * (nx + 1));
   for (int i = 0; i < nx; i++) off[i] = ci64(0);
+  bool inreg = red && rank > 0 && const_zero(rst[rank - 1]);
+  RegAcc ra = {0};
   for (int d = 0; d < rank; d++) {
+    LLVMValueRef acc0 = inreg && d == rank - 1 ? load(last->dt, bufs[last->id].ptr, roff) : NULL;
     loops[d] = loop_begin(size[d], "fused");
+    if (acc0) ra = regacc_begin(&loops[d], acc0, bufs[last->id].ptr, roff, last->dt);
     lin = LLVMBuildAdd(cg.b, lin, LLVMBuildMul(cg.b, loops[d].i, cst[d], ""), "");
     if (red) roff = LLVMBuildAdd(cg.b, roff, LLVMBuildMul(cg.b, loops[d].i, rst[d], ""), "");
     for (int i = 0; i < nx; i++) off[i] = LLVMBuildAdd(cg.b, off[i], LLVMBuildMul(cg.b, loops[d].i, xo[i].st[d], ""), "");
@@ -501,15 +548,18 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
     val[n->id] = scalar(n, v);
     if (k->stored[n->id]) store(n->dt, val[n->id], bufs[n->id].ptr, lin);
   }
+  int d = rank - 1;
   if (red) {
-    Dtype d = last->dt;
     LLVMValueRef x = val[last->in[0]->id];
-    LLVMValueRef acc = load(d, bufs[last->id].ptr, roff);
+    LLVMValueRef acc = inreg ? ra.phi : load(last->dt, bufs[last->id].ptr, roff);
     LLVMValueRef r = last->op == OP_SUM ? LLVMBuildFAdd(cg.b, acc, x, "")
                                         : fsel(LLVMBuildFCmp(cg.b, LLVMRealOGE, acc, x, ""), acc, x);
-    store(d, r, bufs[last->id].ptr, roff);
+    if (inreg)
+      regacc_end(&ra, &loops[d--], r);
+    else
+      store(last->dt, r, bufs[last->id].ptr, roff);
   }
-  for (int d = rank - 1; d >= 0; d--) loop_end(&loops[d]);
+  for (; d >= 0; d--) loop_end(&loops[d]);
 }
 
 static void emit_node(const Node *n, Buf *bufs) {

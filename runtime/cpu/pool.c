@@ -45,7 +45,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define POOL_AVX512 1
-__attribute__((target("avx512f"))) static bool max_win22_avx512(float *y, int32_t *idx,
+static inline __attribute__((always_inline, target("avx512f"))) bool max_win22_avx512(float *y, int32_t *idx,
                                                                 const float *r0,
                                                                 const float *r1, int32_t base,
                                                                 int32_t w, int64_t n) {
@@ -84,6 +84,28 @@ static bool have_avx512(void) {
   if (have < 0)
     have = __builtin_cpu_supports("avx512f");
   return have;
+}
+
+static void max_window_f32(const NnrtPool *g, const float *xp, int64_t oy, int64_t ox, float *y,
+                           int32_t *idx); /* below, from POOL */
+
+/* Output rows r0..r1 of the whole tensor (see max22_all), the row's plane
+ * and window row followed incrementally: LeNet's second pooling has rows
+ * of 5 columns, where a division and a call per row cost as much as the
+ * row itself. */
+__attribute__((target("avx512f"))) static void max22_rows_avx512(const NnrtPool *g, float *y,
+                                                                 int32_t *idx, const float *x,
+                                                                 int64_t r0, int64_t r1) {
+  const int64_t w = g->w, ow = g->ow, oh = g->oh;
+  int64_t oy = r0 % oh;
+  for (int64_t r = r0; r < r1; r++) {
+    const float *in = x + 2 * r * w;
+    if (!max_win22_avx512(y + r * ow, idx + r * ow, in, in + w, (int32_t)(2 * oy * w),
+                          (int32_t)w, ow))
+      for (int64_t ox = 0; ox < ow; ox++) /* a NaN: the plain way */
+        max_window_f32(g, x + r / oh * g->h * w, oy, ox, y + r * ow + ox, idx + r * ow + ox);
+    oy = oy + 1 == oh ? 0 : oy + 1;
+  }
 }
 #endif
 #include <stdbool.h>
@@ -176,18 +198,20 @@ static void interior(int64_t w, int64_t ow, int64_t k, int64_t s, int64_t p, int
 POOL_ROWS(f32, float)
 POOL_ROWS(f64, double)
 
-/* One 2x2 stride-2 row, the fastest way this CPU has. */
-static bool max_fast22_f32(float *y, int32_t *idx, const float *r0, const float *r1,
-                           int32_t base, int32_t w, int64_t n) {
+/* 2x2 stride-2 rows r0..r1 through a vector kernel; false: none here. */
+static bool max22_vec_f32(const NnrtPool *g, float *y, int32_t *idx, const float *x, int64_t r0,
+                          int64_t r1) {
 #ifdef POOL_AVX512
-  if (have_avx512())
-    return max_win22_avx512(y, idx, r0, r1, base, w, n);
+  if (have_avx512()) {
+    max22_rows_avx512(g, y, idx, x, r0, r1);
+    return true;
+  }
 #endif
-  return max_win22_f32(y, idx, r0, r1, base, w, n);
+  return false;
 }
-static bool max_fast22_f64(double *y, int32_t *idx, const double *r0, const double *r1,
-                           int32_t base, int32_t w, int64_t n) {
-  return max_win22_f64(y, idx, r0, r1, base, w, n);
+static bool max22_vec_f64(const NnrtPool *g, double *y, int32_t *idx, const double *x,
+                          int64_t r0, int64_t r1) {
+  return false;
 }
 
 #define POOL(SUFFIX, T)                                                               \
@@ -224,11 +248,13 @@ static bool max_fast22_f64(double *y, int32_t *idx, const double *r0, const doub
    * rows, each vectorised across its columns. */                              \
   static void max22_rows_##SUFFIX(const NnrtPool *g, T *y, int32_t *idx,   \
                                               const T *x, int64_t r0, int64_t r1) {   \
+    if (max22_vec_##SUFFIX(g, y, idx, x, r0, r1))                                     \
+      return;                                                                         \
     const int64_t w = g->w, ow = g->ow;                                               \
     for (int64_t r = r0; r < r1; r++) {                                               \
       const int64_t oy = r % g->oh;                                                   \
       const T *in = x + 2 * r * w;                                                    \
-      if (!max_fast22_##SUFFIX(y + r * ow, idx + r * ow, in, in + w,                   \
+      if (!max_win22_##SUFFIX(y + r * ow, idx + r * ow, in, in + w,                    \
                               (int32_t)(2 * oy * w), (int32_t)w, ow))                 \
         for (int64_t ox = 0; ox < ow; ox++) /* a NaN: the plain way */              \
           max_window_##SUFFIX(g, x + r / g->oh * g->h * w, oy, ox, y + r * ow + ox,    \
