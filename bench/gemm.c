@@ -129,8 +129,11 @@ int main(int argc, char **argv) {
   nnrt_threads_set(threads);
   double peak = peak2 * (threads < 2 ? threads : 2) / 2;
   double measured = fma_peak(threads);
-  printf("fma_peak_1=%.1f fma_peak_%d=%.1f (measured now; 0: no AVX-512)\n", fma_peak(1), threads,
-         measured);
+  if (threads == 1)
+    printf("fma_peak_1=%.1f (measured now; 0: no AVX-512)\n", measured);
+  else
+    printf("fma_peak_1=%.1f fma_peak_%d=%.1f (measured now; 0: no AVX-512)\n", fma_peak(1),
+           threads, measured);
   for (int s = 0; s < nsizes; s++) {
     int64_t m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
     int ta = trans[s][0], tb = trans[s][1];
