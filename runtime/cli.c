@@ -204,7 +204,7 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
       return usage_error(prog, "flag '--%s' takes no value%s", flags[f].name, "");
     }
     bool ok = true;
-    int64_t n;
+    int64_t n = 0; /* read below even when parsing failed */
     switch (flags[f].id) {
     case F_EPOCHS: ok = parse_int(v, 0, &o->epochs); break;
     case F_BATCH: ok = parse_int(v, 1, &o->batch); break;
