@@ -24,6 +24,16 @@ void graph_set_loc(Loc loc) { cur_loc = loc; }
 Loc graph_loc(void) { return cur_loc; }
 int graph_node_count(void) { return next_id; }
 
+Dtype ewise_input_dtype(const Node *n, int j) {
+  if (n->in[j]->op != OP_CONST)
+    return n->in[j]->dt;
+  Dtype want = n->dt == DT_F32 || n->dt == DT_F64 ? n->dt : DT_F32;
+  for (int k = 0; k < n->nin; k++)
+    if (k != j && n->in[k]->op != OP_CONST && (j > 0 || n->op != OP_SELECT)) want = n->in[k]->dt;
+  if (n->op == OP_SELECT && j == 0) want = n->in[0]->dt;
+  return want;
+}
+
 Shape shape_scalar(void) {
   Shape s = {0};
   return s;

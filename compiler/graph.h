@@ -54,6 +54,11 @@ Node *node_intern(Op op, Dtype dt, Shape sh, Node **in, int nin,
 void graph_set_loc(Loc loc); /* location given to nodes built from now on */
 Loc graph_loc(void);
 int graph_node_count(void);
+/* The type input j of element-wise node n is read as by the backends: its
+ * own, except that a constant takes its partner's (the last non-constant
+ * input's; a select's condition keeps its own), or n's float type when it
+ * has no partner. */
+Dtype ewise_input_dtype(const Node *n, int j);
 
 /* Leaves */
 Node *g_param(const char *name, int slot, Dtype dt, Shape sh);

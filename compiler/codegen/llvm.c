@@ -487,15 +487,6 @@ static void emit_lib(const Node *n, Buf *bufs) {
   LLVMBuildCall2(cg.b, fty, f, args, (unsigned)na, "");
 }
 
-/* The type a constant input j of element-wise node n is read as. */
-static Dtype const_want(const Node *n, int j) {
-  Dtype d = n->dt, want = isf(d) ? d : DT_F32;
-  for (int k = 0; k < n->nin; k++)
-    if (k != j && n->in[k]->op != OP_CONST && (j > 0 || n->op != OP_SELECT)) want = n->in[k]->dt;
-  if (n->op == OP_SELECT && j == 0) want = n->in[0]->dt;
-  return want;
-}
-
 /* A fused group: one loop nest over the group's space; members are
  * registers, stored only where the kernel reads them later. */
 static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
@@ -544,7 +535,7 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
     Node *n = g->nodes[i];
     LLVMValueRef v[3];
     for (int j = 0; j < n->nin; j++)
-      v[j] = n->in[j]->op == OP_CONST ? const_value(n->in[j], const_want(n, j)) : val[n->in[j]->id];
+      v[j] = n->in[j]->op == OP_CONST ? const_value(n->in[j], ewise_input_dtype(n, j)) : val[n->in[j]->id];
     val[n->id] = scalar(n, v);
     if (k->stored[n->id]) store(n->dt, val[n->id], bufs[n->id].ptr, lin);
   }
@@ -571,16 +562,8 @@ static void emit_node(const Node *n, Buf *bufs) {
     return;
   case OK_EWISE: {
     Operand o = dense(out, &n->sh, d), in[3];
-    for (int j = 0; j < n->nin; j++) {
-      Dtype want = n->in[j]->dt;
-      if (n->in[j]->op == OP_CONST) { /* a constant takes its partner's type */
-        want = isf(d) ? d : DT_F32;
-        for (int k = 0; k < n->nin; k++)
-          if (k != j && n->in[k]->op != OP_CONST && (j > 0 || n->op != OP_SELECT)) want = n->in[k]->dt;
-        if (n->op == OP_SELECT && j == 0) want = n->in[0]->dt;
-      }
-      in[j] = operand(bufs, n->in[j], &n->sh, want);
-    }
+    for (int j = 0; j < n->nin; j++)
+      in[j] = operand(bufs, n->in[j], &n->sh, ewise_input_dtype(n, j));
     strided(n, &n->sh, &o, in, n->nin, LOOP_MAP);
     return;
   }

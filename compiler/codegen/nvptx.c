@@ -849,16 +849,8 @@ static void emit_node(Kernel *k, Plan *pl, const Node *n) {
   Operand in[3];
   switch (kd) {
   case OK_EWISE:
-    for (int j = 0; j < n->nin; j++) {
-      Dtype want = n->in[j]->dt;
-      if (n->in[j]->op == OP_CONST) { /* a constant takes its partner's type */
-        want = isf(d) ? d : DT_F32;
-        for (int q = 0; q < n->nin; q++)
-          if (q != j && n->in[q]->op != OP_CONST && (j > 0 || n->op != OP_SELECT)) want = n->in[q]->dt;
-        if (n->op == OP_SELECT && j == 0) want = n->in[0]->dt;
-      }
-      in[j] = operand(pl, n->in[j], &n->sh, want);
-    }
+    for (int j = 0; j < n->nin; j++)
+      in[j] = operand(pl, n->in[j], &n->sh, ewise_input_dtype(n, j));
     break;
   case OK_REDUCE: in[0] = operand(pl, x, &x->sh, x->dt); break;
   case OK_MOVE:
@@ -983,15 +975,6 @@ static void emit_copy(Kernel *k, Plan *pl, const Node *n, int dst) {
   LLVMBuildRetVoid(B);
 }
 
-/* The type a constant input j of element-wise node n is read as. */
-static Dtype const_want(const Node *n, int j) {
-  Dtype d = n->dt, want = isf(d) ? d : DT_F32;
-  for (int q = 0; q < n->nin; q++)
-    if (q != j && n->in[q]->op != OP_CONST && (j > 0 || n->op != OP_SELECT)) want = n->in[q]->dt;
-  if (n->op == OP_SELECT && j == 0) want = n->in[0]->dt;
-  return want;
-}
-
 /* A fused group (fuse.c) as one kernel.  Open: one thread per element of
  * the space, every member a register, stored only where Kernel.stored
  * says.  Closed by a reduction: one thread per output element of the
@@ -1040,7 +1023,7 @@ static void emit_group(Kernel *k, Plan *pl, const Group *g) {
     Node *n = g->nodes[i];
     LLVMValueRef v[3];
     for (int j = 0; j < n->nin; j++)
-      v[j] = n->in[j]->op == OP_CONST ? const_value(n->in[j], const_want(n, j)) : val[n->in[j]->id];
+      v[j] = n->in[j]->op == OP_CONST ? const_value(n->in[j], ewise_input_dtype(n, j)) : val[n->in[j]->id];
     val[n->id] = scalar(n, v);
     if (k->stored[n->id]) store(n->dt, val[n->id], optr[n->id], lin);
   }

@@ -382,15 +382,12 @@ static bool entry_create(ConvEntry *e, ConvKind kind, const NnrtConv *g, int slo
   const dnnl_format_tag_t tries[3] = {
       kind == CONV_BWD_WEIGHTS && g->c > 1 && g->c % 16 ? dnnl_nhwc : dnnl_format_tag_any,
       dnnl_format_tag_any, dnnl_nchw};
-  for (int t = 0; ok && t < 3; t++) {
-    if (t > 0 && tries[t] == tries[t - 1])
-      continue;
-    pd = NULL;
-    if (!conv_pd(&pd, kind, g, attr, tries[t]))
-      break;
-    pd = NULL;
-    ok = t < 2;
-  }
+  bool made = false;
+  for (int t = 0; ok && !made && t < 3; t++)
+    made = (t == 0 || tries[t] != tries[t - 1]) && !conv_pd(&pd, kind, g, attr, tries[t]);
+  if (!made)
+    pd = NULL; /* a failed attempt may leave anything there */
+  ok = ok && made;
   memset(e, 0, sizeof *e);
   e->kind = kind;
   e->slot = slot;
