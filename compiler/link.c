@@ -4,9 +4,9 @@
  *
  * The driver is run with an argument vector, never through a shell, so no
  * path or option is ever interpreted by one.  $NNC_CC overrides "cc".
- * NNC_FUSE_LD picks lld or gold when the build found that the driver can
- * use one (compiler/CMakeLists.txt): GNU ld took ~100 ms of CPU time per
- * program here, lld ~25.
+ * NNC_FUSE_LD picks gold when the build found that the driver can use it
+ * (compiler/CMakeLists.txt): GNU ld took ~100 ms of CPU time per program
+ * here, gold and lld ~25.
  */
 #include "nnc.h"
 #include <errno.h>

@@ -1,10 +1,16 @@
 /*
  * gemm.c — row-major C = alpha·op(A)·op(B) + beta·C for generated kernels:
- * f32 through oneDNN's dnnl_sgemm, f64 through BLIS's cblas_dgemm.
+ * f32 through oneDNN's dnnl_sgemm, f64 through CBLAS's cblas_dgemm.  The
+ * build compiles against netlib's cblas-netlib.h from libblas-dev (see
+ * CMakeLists.txt); at run time Debian's libblas.so.3 alternative picks the
+ * BLAS (netlib, OpenBLAS or BLIS).  Only what every cblas.h declares is
+ * used: sizes go as plain int, which each header's integer type (netlib's
+ * CBLAS_INT, OpenBLAS's blasint, BLIS's f77_int) accepts, so the file also
+ * builds against any of them.
  *
  * Products with m·n·k below a threshold go through a plain loop instead:
  * library dispatch costs more than the arithmetic there.  Measured here
- * (square m=n=k, -O2, 20000 calls each; oneDNN 2.6, BLIS):
+ * (square m=n=k, -O2, 20000 calls each; oneDNN 2.6, BLIS as libblas):
  *      m·n·k    f32 loop / dnnl_sgemm     f64 loop / cblas_dgemm
  *        512      0.65 / 1.17 µs            0.66 / 2.02 µs
  *       1728      2.14 / 1.25 µs            2.18 / 2.28 µs
@@ -24,8 +30,15 @@
  * them from static shapes.
  */
 #include "program.h"
+#ifdef NNRT_CBLAS_NETLIB
+#include <cblas-netlib.h>
+#else
 #include <cblas.h>
+#endif
 #include <dnnl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <omp.h>
 
 #define SMALL_SGEMM 1024
@@ -91,7 +104,14 @@ void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
     naive_dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
+  /* The 32-bit CBLAS interface: f64 products are gradient checks of small
+   * models, far below INT_MAX in every dimension. */
+  if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
+      ldc > INT_MAX) {
+    fprintf(stderr, "error: f64 matrix product of %lldx%lldx%lld exceeds the CBLAS int range\n",
+            (long long)m, (long long)n, (long long)k);
+    exit(1);
+  }
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              (f77_int)m, (f77_int)n, (f77_int)k, alpha, a, (f77_int)lda, b, (f77_int)ldb,
-              beta, c, (f77_int)ldc);
+              (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
-# The second README command (and CI's): install dependencies, build, and
-# run the whole test suite through ctest; then build again with ASan and
+# The second README command (and CI's): install dependencies, build, check
+# that the build used only scripts/deps.sh's packages (scripts/check-install),
+# and run the whole test suite through ctest; then build again with ASan and
 # UBSan (-DNNC_SANITIZE=ON, in build-asan) and run the suite there, so a
 # memory error or undefined behaviour in the compiler, the runtime or a
 # generated program fails CI.  To stay inside CI's 20 minutes on 2 cores
@@ -10,15 +11,22 @@
 # skips the pass.  Leak detection stays on.
 set -eu
 cd "$(dirname "$0")/.."
-./scripts/deps.sh
+. ./scripts/steps.sh
 j=$(nproc)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$j"
+step "install dependencies" "$NNC_DEPS_HINT" ./scripts/deps.sh
+step "configure (cmake)" "$NNC_CONFIGURE_HINT" configure build -DCMAKE_BUILD_TYPE=Release
+step "build nnc" "$NNC_BUILD_HINT" cmake --build build -j"$j"
+step "check the install (scripts/check-install)" \
+  "the build used a file from a package scripts/deps.sh does not install (named above): add that package to scripts/deps.sh, or make the build stop using it" \
+  ./scripts/check-install build
+cat "$STEP_LOG"
+echo "== tests (ctest)"
 ctest --test-dir build --output-on-failure -j"$j"
 [ "${NNC_ASAN:-1}" = 0 ] && exit 0
-echo "== under AddressSanitizer + UBSan (build-asan)"
-cmake -S . -B build-asan -DNNC_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-asan -j"$j"
+step "configure the sanitizer build (build-asan)" "$NNC_CONFIGURE_HINT" \
+  configure build-asan -DNNC_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+step "build with AddressSanitizer + UBSan" "$NNC_BUILD_HINT" cmake --build build-asan -j"$j"
+echo "== tests under AddressSanitizer + UBSan (build-asan)"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 if [ "${NNC_ASAN:-1}" = all ]; then
