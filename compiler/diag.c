@@ -185,10 +185,19 @@ void diag_warning(Loc at, const char *fmt, ...) {
   va_end(ap);
 }
 
+static const char *cur_pass, *cur_verify;
+
+void diag_set_pass(const char *pass, bool verifying) {
+  cur_pass = pass;
+  cur_verify = verifying ? pass : NULL;
+}
+
 _Noreturn void nnc_unreachable_at(const char *file, int line, const char *fmt, ...) {
   FILE *o = out();
   fflush(stdout);
   fprintf(o, "%s:%d: internal compiler error: ", file, line);
+  if (cur_verify) fprintf(o, "the IR after pass '%s' is broken: ", cur_verify);
+  else if (cur_pass) fprintf(o, "in pass '%s': ", cur_pass);
   va_list ap;
   va_start(ap, fmt);
   vfprintf(o, fmt, ap);

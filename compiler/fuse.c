@@ -18,8 +18,6 @@
 #include "nnc.h"
 #include <string.h>
 
-bool fusion_enabled = true;
-
 static bool fusible(const Node *n) { return op_info[n->op].kind == OK_EWISE; }
 
 /* Reorder the schedule so that consumers join the loop of their producer:
@@ -102,9 +100,9 @@ static void reorder(Kernel *k) {
   memcpy(k->sched, order, sizeof(Node *) * n);
 }
 
-void fuse_kernel(Kernel *k) {
+void fuse_kernel(Kernel *k, bool fuse) {
   int cap = graph_node_count() + 1;
-  if (fusion_enabled) reorder(k);
+  if (fuse) reorder(k);
   int *group_of = arena_alloc(sizeof(int) * cap);
   int *uses_outside = arena_alloc(sizeof(int) * cap);
   for (int i = 0; i < cap; i++) group_of[i] = -1;
@@ -135,7 +133,7 @@ void fuse_kernel(Kernel *k) {
                            op_info[n->op].kind == OK_REDUCE ? "a reduction over another space" : "not element-wise");
       }
     }
-    if (!fusion_enabled) { join = false; why = "fusion is off"; }
+    if (!fuse) { join = false; why = "fusion is off"; }
     if (join) {
       PUSH(cur->nodes, cur->n, cur->cap, n);
       if (op_info[n->op].kind == OK_REDUCE) cur->closed = true;
@@ -144,9 +142,9 @@ void fuse_kernel(Kernel *k) {
         cur->why = why ? why : cur->closed ? "a reduction closes the loop" : arena_printf("%%%d starts a new group", n->id);
       cur = &k->groups[k->ngroups++];
       memset(cur, 0, sizeof *cur);
-      cur->fused = fusible(n) && fusion_enabled;
+      cur->fused = fusible(n) && fuse;
       if (!cur->fused)
-        cur->why = fusion_enabled ? arena_printf("%s runs alone (%s)", op_info[n->op].name,
+        cur->why = fuse ? arena_printf("%s runs alone (%s)", op_info[n->op].name,
                                                  op_info[n->op].kind == OK_MATMUL ? "GEMM library call" :
                                                  op_info[n->op].kind == OK_LIB ? "library kernel" :
                                                  op_info[n->op].kind == OK_ROW ? "row-wise, three passes" :

@@ -13,6 +13,7 @@
  * cross-entropy, batch norm) are differentiated through their primitives.
  */
 #include "nnc.h"
+#include "../runtime/include/nnrt.h"
 #include <math.h>
 #include <string.h>
 
@@ -158,4 +159,38 @@ void grad_build(Node *loss, Node **wrt, int nwrt, Node **out) {
   }
   graph_set_loc(saved);
   for (int i = 0; i < nwrt; i++) out[i] = adj[wrt[i]->id];
+}
+
+/* The autodiff pass: a gradient output (and slot) for every trainable
+ * parameter of the training kernel.  They go before the deferred state
+ * updates, which the runtime writes after the step. */
+void grad_program(Program *p) {
+  int nparams = 0;
+  for (int i = 0; i < p->nslots; i++)
+    if (p->slots[i]->role == NNRT_SLOT_PARAM) nparams++;
+  Node **wrt = arena_alloc(sizeof(Node *) * (nparams + 1));
+  Node **g = arena_alloc(sizeof(Node *) * (nparams + 1));
+  int *pslot = arena_alloc(sizeof(int) * (nparams + 1));
+  int np = 0;
+  for (int i = 0; i < p->nslots; i++)
+    if (p->slots[i]->role == NNRT_SLOT_PARAM) { pslot[np] = i; wrt[np++] = p->slots[i]->node; }
+  grad_build(p->loss, wrt, np, g);
+  Kernel *k = &p->train_k;
+  int ndeferred = 0;
+  while (ndeferred < k->nouts && k->outs[k->nouts - 1 - ndeferred].deferred) ndeferred++;
+  KOut *deferred = arena_alloc(sizeof(KOut) * (ndeferred + 1));
+  memcpy(deferred, k->outs + k->nouts - ndeferred, sizeof(KOut) * ndeferred);
+  k->nouts -= ndeferred;
+  for (int i = 0; i < np; i++) {
+    SlotDesc *ps = p->slots[pslot[i]];
+    SlotDesc *gs = program_add_slot(p, NNRT_SLOT_GRAD, arena_printf("grad %s", ps->name), ps->dt, ps->sh);
+    gs->grad_of = pslot[i];
+    Node *gi = g[i] ? g[i] : g_const(0, 0, ps->dt, ps->sh);
+    if (!g[i]) diag_warning(p->train->loc, "the loss does not depend on parameter '%s'", ps->name);
+    kernel_add_out(k, gi, p->nslots - 1, gs->name);
+  }
+  for (int i = 0; i < ndeferred; i++) {
+    kernel_add_out(k, deferred[i].node, deferred[i].slot, deferred[i].label);
+    k->outs[k->nouts - 1].deferred = true;
+  }
 }

@@ -189,6 +189,17 @@ void node_print(const Node *n, FILE *out) {
   fprintf(out, "\n");
 }
 
+SlotDesc *program_add_slot(Program *p, int role, const char *name, Dtype dt, Shape sh) {
+  SlotDesc *s = arena_alloc(sizeof *s);
+  s->role = role;
+  s->name = name;
+  s->dt = dt;
+  s->sh = sh;
+  s->grad_of = -1;
+  PUSH(p->slots, p->nslots, p->capslots, s);
+  return s;
+}
+
 void kernel_add_out(Kernel *k, Node *n, int slot, const char *label) {
   if (k->nouts == k->capouts) {
     int cap = k->capouts ? 2 * k->capouts : 8;

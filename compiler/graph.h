@@ -132,6 +132,8 @@ typedef struct MemPlan {
   int64_t totalB, total0; /* the block is totalB·B + total0 bytes */
   int64_t naiveB, naive0; /* without reuse */
   int nbufs;
+  int *first, *last;     /* by node id: the groups that write and last read it */
+  int64_t *size;         /* by node id: bytes (per unit of B in arena 1) */
 } MemPlan;
 
 typedef struct Kernel {
@@ -151,8 +153,8 @@ void verify_kernel(const Kernel *k);   /* IR invariants; nnc_unreachable on a bu
 
 /* ---- fuse.c ------------------------------------------------------------ */
 
-extern bool fusion_enabled;
-void fuse_kernel(Kernel *k);
+/* fuse = false: every op its own group (--no-fuse, the checked kernels). */
+void fuse_kernel(Kernel *k, bool fuse);
 void fuse_print(const Kernel *k, FILE *out);  /* `nnc emit fused` */
 /* The values a fused group reads from memory (not members, not constants),
  * each once, in first-use order; xs needs room for 3·g->n entries. */
@@ -165,11 +167,14 @@ void memplan_print(const Kernel *k, int64_t batch, FILE *out); /* `nnc emit memp
 
 /* ---- simplify.c -------------------------------------------------------- */
 
-extern bool simplify_enabled;
 /* Rewrite rules applied at construction: returns a simpler equivalent
- * node or NULL if no rule applies. */
+ * node or NULL if no rule applies.  The g_* builders (shape.c) call the
+ * rewriter the pass manager installs (shape_set_rewriter): these rules, or
+ * none under --no-simplify; shape.c itself does not know simplify.c. */
 Node *simplify_rules(Op op, Dtype dt, Shape sh, Node **in, int nin,
                      const int64_t *ia, double fv, int bpow);
+typedef Node *(*Rewriter)(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *ia, double fv, int bpow);
+void shape_set_rewriter(Rewriter r); /* NULL: intern as built */
 bool node_is_const(const Node *n, double *v, int *bpow);
 
 /* ---- grad.c ------------------------------------------------------------ */
@@ -237,8 +242,20 @@ typedef struct Program {
   int ninfo, capinfo;
 } Program;
 
-/* Lower the module's (single) train block; NULL after reporting errors. */
-Program *lower_program(Module *m, bool with_grads);
+/* Lower the module's (single) train block to the forward graphs of the
+ * training and inference kernels (outputs only, not yet scheduled); NULL
+ * after reporting errors. */
+Program *lower_program(Module *m);
+/* Append a slot to the program's table. */
+SlotDesc *program_add_slot(Program *p, int role, const char *name, Dtype dt, Shape sh);
+/* The autodiff pass (grad.c): gradient outputs of every parameter. */
+void grad_program(Program *p);
+
+/* The stages of the pipeline verify_program knows what to expect at. */
+typedef enum { VS_LOWERED, VS_SCHEDULED, VS_FUSED, VS_PLANNED } VerifyStage;
+/* Every IR invariant that holds at stage s, on every kernel of p
+ * (nnc_unreachable on a broken one: a compiler bug). */
+void verify_program(const Program *p, VerifyStage s);
 
 /* ---- codegen/llvm.c and link.c ---------------------------------------- */
 
@@ -267,5 +284,45 @@ const char *nvptx_arch(void); /* $NNC_CUDA_ARCH or sm_80 */
  * then adds to the host module. */
 char *nvptx_emit(Program *p, const char *arch, int opt_level);
 void nvptx_attach(Program *p, void *host_module, const char *ptx);
+
+/* ---- passes.c: the pipeline ------------------------------------------- */
+
+typedef struct PassOptions {
+  bool simplify;    /* algebraic rewrites as nodes are built (--no-simplify) */
+  bool fuse;        /* operator fusion (--no-fuse) */
+  bool grads;       /* the autodiff pass runs (emit ir leaves it out) */
+  bool verify_each; /* verify_program after every pass (--verify-each) */
+} PassOptions;
+
+/* One compilation: the options and what each pass hands to the next. */
+typedef struct Compilation {
+  const char *path;  /* the .nn file */
+  const char *out;   /* nnc build -o */
+  PassOptions po;
+  CodegenOptions co;
+  bool check_only;   /* nnc check: stop after the graph passes */
+  bool assembly;     /* the emit pass writes assembly (for nnc emit asm) */
+  Module *m;         /* parse */
+  Program *p;        /* lower ... checked */
+  void *units;       /* codegen */
+  const char **objs; int nobjs; /* emit */
+  const char *asm_path;
+} Compilation;
+
+typedef struct Pass {
+  const char *name;
+  const char *what;                        /* one line for `nnc emit passes` */
+  bool (*run)(Compilation *c);             /* false: stop (errors reported) */
+  int (*dump)(Compilation *c, FILE *out);  /* `nnc emit NAME`; NULL: none */
+  int verify;                              /* the VerifyStage after it; -1: no IR yet */
+} Pass;
+
+/* Run the passes in order; with dump set, up to the pass it names (a pass
+ * or an older alias such as ir, grad, fused) and print it.  Returns the
+ * exit code: 0, or 1 after errors were reported. */
+int pipeline_run(Compilation *c, const char *dump);
+bool passes_known_dump(const char *kind);
+const char *passes_dump_names(void); /* for usage messages */
+void passes_print(FILE *out);         /* `nnc emit passes` */
 
 #endif

@@ -1151,14 +1151,7 @@ static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs) {
 /* ---- models and parameters ----------------------------------------------- */
 
 static SlotDesc *new_slot(int role, const char *name, Dtype dt, Shape sh) {
-  SlotDesc *s = arena_alloc(sizeof *s);
-  s->role = role;
-  s->name = name;
-  s->dt = dt;
-  s->sh = sh;
-  s->grad_of = -1;
-  PUSH(prog->slots, prog->nslots, prog->capslots, s);
-  return s;
+  return program_add_slot(prog, role, name, dt, sh);
 }
 
 static const char *init_names[] = {"zeros", "ones", "constant", "normal", "uniform", "xavier", "xavier_uniform",
@@ -1548,7 +1541,7 @@ static bool check_loss(Value *loss, Ast *at) {
   return false;
 }
 
-Program *lower_program(Module *m, bool with_grads) {
+Program *lower_program(Module *m) {
   mod = m;
   prog = arena_alloc(sizeof *prog);
   prog->train_k.name = "train";
@@ -1622,27 +1615,6 @@ Program *lower_program(Module *m, bool with_grads) {
     kernel_add_out(&prog->train_k, tc, prog->nslots - 1, "correct");
     kernel_add_out(&prog->eval_k, ec, prog->nslots - 1, "correct");
   }
-  /* gradients of every trainable parameter */
-  int nparams = 0;
-  for (int i = 0; i < prog->nslots; i++)
-    if (prog->slots[i]->role == NNRT_SLOT_PARAM) nparams++;
-  Node **wrt = arena_alloc(sizeof(Node *) * (nparams + 1));
-  int *pslot = arena_alloc(sizeof(int) * (nparams + 1));
-  int np = 0;
-  for (int i = 0; i < prog->nslots; i++)
-    if (prog->slots[i]->role == NNRT_SLOT_PARAM) { pslot[np] = i; wrt[np++] = prog->slots[i]->node; }
-  if (with_grads) {
-    Node **g = arena_alloc(sizeof(Node *) * (nparams + 1));
-    grad_build(loss->n, wrt, np, g);
-    for (int i = 0; i < np; i++) {
-      SlotDesc *p = prog->slots[pslot[i]];
-      SlotDesc *gs = new_slot(NNRT_SLOT_GRAD, arena_printf("grad %s", p->name), p->dt, p->sh);
-      gs->grad_of = pslot[i];
-      Node *gi = g[i] ? g[i] : g_const(0, 0, p->dt, p->sh);
-      if (!g[i]) diag_warning(train->loc, "the loss does not depend on parameter '%s'", p->name);
-      kernel_add_out(&prog->train_k, gi, prog->nslots - 1, gs->name);
-    }
-  }
   if (show_value) {
     Node *n = show_value->k == V_TENSOR ? show_value->n : NULL;
     if (!n || n->sh.rank < 2 || n->sh.d[0].b != 1 || n->sh.d[0].k != 1 || (n->dt != DT_F32 && n->dt != DT_F64)) {
@@ -1661,25 +1633,5 @@ Program *lower_program(Module *m, bool with_grads) {
   }
   /* info rows: the layers in declaration order, and the top model's own params */
   fill_info(inst);
-  kernel_schedule(&prog->train_k);
-  kernel_schedule(&prog->eval_k);
-  fuse_kernel(&prog->train_k);
-  fuse_kernel(&prog->eval_k);
-  memplan_kernel(&prog->train_k);
-  memplan_kernel(&prog->eval_k);
-  /* --check-numerics runs unfused copies, so every op's value is in memory */
-  bool fuse_saved = fusion_enabled;
-  fusion_enabled = false;
-  prog->train_chk = prog->train_k;
-  prog->train_chk.name = "train_checked";
-  prog->eval_chk = prog->eval_k;
-  prog->eval_chk.name = "eval_checked";
-  fuse_kernel(&prog->train_chk);
-  fuse_kernel(&prog->eval_chk);
-  memplan_kernel(&prog->train_chk);
-  memplan_kernel(&prog->eval_chk);
-  fusion_enabled = fuse_saved;
-  verify_kernel(&prog->train_k);
-  verify_kernel(&prog->eval_k);
   return diag_error_count() ? NULL : prog;
 }

@@ -49,6 +49,9 @@ void memplan_kernel(Kernel *k) {
   MemPlan *mp = arena_alloc(sizeof *mp);
   mp->arena = arena_alloc(cap);
   mp->off = arena_alloc(sizeof(int64_t) * cap);
+  mp->first = arena_alloc(sizeof(int) * cap);
+  mp->last = arena_alloc(sizeof(int) * cap);
+  mp->size = arena_alloc(sizeof(int64_t) * cap);
   int *def = arena_alloc(sizeof(int) * cap), *last = arena_alloc(sizeof(int) * cap);
   char *in_slot = arena_alloc(cap);
   for (int i = 0; i < cap; i++) def[i] = last[i] = -1;
@@ -102,6 +105,9 @@ void memplan_kernel(Kernel *k) {
   for (int i = 0; i < nreq; i++) {
     Node *n = req[i].n;
     int64_t size = req[i].size;
+    mp->first[n->id] = req[i].start;
+    mp->last[n->id] = req[i].end;
+    mp->size[n->id] = size;
     if (shape_numel(&n->sh).b == 0) {
       mp->arena[n->id] = 2;
       mp->off[n->id] = place(live0, &n0, size, req[i].start, req[i].end);

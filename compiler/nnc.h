@@ -61,6 +61,9 @@ void diag_set_stream(FILE *f);
 /* A compiler bug, not the user's fault: prints "internal compiler error"
  * with the C location and exits with status 70. */
 _Noreturn void nnc_unreachable_at(const char *file, int line, const char *fmt, ...);
+/* The pass running (or just verified, verifying = true), named by an
+ * internal compiler error; NULL outside the pipeline. */
+void diag_set_pass(const char *pass, bool verifying);
 #define nnc_unreachable(...) nnc_unreachable_at(__FILE__, __LINE__, __VA_ARGS__)
 #define nnc_assert(c) \
   ((c) ? (void)0 : nnc_unreachable_at(__FILE__, __LINE__, "assertion failed: %s", #c))

@@ -24,10 +24,14 @@ static Node *fail(const char *fmt, ...) {
 
 static char *tstr(const Node *n) { return arena_printf("%s%s", dtype_name(n->dt), shape_str(&n->sh)); }
 
+static Rewriter rewriter; /* passes.c installs simplify_rules (or none) */
+
+void shape_set_rewriter(Rewriter r) { rewriter = r; }
+
 /* Every builder ends here: try the rewrite rules, else intern. */
 static Node *build(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *ia, double fv) {
-  if (simplify_enabled) {
-    Node *s = simplify_rules(op, dt, sh, in, nin, ia, fv, 0);
+  if (rewriter) {
+    Node *s = rewriter(op, dt, sh, in, nin, ia, fv, 0);
     if (s) return s;
   }
   return node_intern(op, dt, sh, in, nin, ia, fv, 0, -1, NULL, graph_loc());

@@ -21,8 +21,6 @@
 #include <math.h>
 #include <string.h>
 
-bool simplify_enabled = true;
-
 bool node_is_const(const Node *n, double *v, int *bpow) {
   if (!n || n->op != OP_CONST) return false;
   if (v) *v = n->fv;

@@ -8,7 +8,8 @@
 # the sanitizer pass runs the unit, errors, golden and e2e labels and a
 # gradcheck subset that covers each kernel family (GEMM, rows, losses,
 # conv, pooling, norms, slicing); NNC_ASAN=all runs everything, NNC_ASAN=0
-# skips the pass.  Leak detection stays on.
+# skips the pass.  Leak detection stays on, and so does the IR verifier
+# after every compiler pass (NNC_VERIFY_EACH=1).
 set -eu
 cd "$(dirname "$0")/.."
 . ./scripts/steps.sh
@@ -29,6 +30,7 @@ step "build with AddressSanitizer + UBSan" "$NNC_BUILD_HINT" cmake --build build
 echo "== tests under AddressSanitizer + UBSan (build-asan)"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export NNC_VERIFY_EACH=1 # the IR verifier after every pass of every program compiled
 if [ "${NNC_ASAN:-1}" = all ]; then
   ctest --test-dir build-asan --output-on-failure -j"$j"
 else

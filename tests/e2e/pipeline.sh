@@ -12,6 +12,9 @@
 #                several threads) and links them: NNC_TIME=1 lists the units
 #                and phases; the checked copies, compiled as cold (-O0) code,
 #                train XOR to the same checkpoint as the optimised kernels
+#   passes       `nnc emit passes` lists the pipeline in order; `nnc emit NAME`
+#                dumps after each pass; every example and golden program
+#                passes the IR verifier after every pass (--verify-each)
 #   save-load    train --save; eval --load: the same loss= and accuracy=
 #   determinism  the same seed twice gives byte-identical checkpoints
 #   threads      the program runs OpenMP with OMP_WAIT_POLICY=passive unless
@@ -106,13 +109,35 @@ units)
   for u in train eval train_checked eval_checked setup; do
     grep -q "^nnc: time:   $u " "$tmp/time" || fail "NNC_TIME=1 lists no unit $u"
   done
-  for p in parse+sema lower 'llvm ir' 'llvm opt+obj' link; do
+  for p in parse lower autodiff schedule fuse memplan checked codegen emit link; do
     grep -q "^nnc: time: $p " "$tmp/time" || fail "NNC_TIME=1 lists no phase $p"
   done
   "$tmp/xor" train --seed 5 --epochs 300 --save "$tmp/a" --quiet >/dev/null || fail "train"
   "$tmp/xor" train --seed 5 --epochs 300 --save "$tmp/b" --quiet --check-numerics >/dev/null ||
     fail "train --check-numerics"
   cmp "$tmp/a" "$tmp/b" || fail "the checked kernels trained to a different checkpoint"
+  ;;
+passes)
+  "$nnc" emit passes >"$tmp/passes" || fail "nnc emit passes"
+  cat "$tmp/passes"
+  order=$(sed -n 's/^ *[0-9][0-9]* \([a-z]*\) .*/\1/p' "$tmp/passes" | tr '\n' ' ')
+  [ "$order" = "parse lower autodiff schedule fuse memplan checked codegen emit link " ] ||
+    fail "the pass list is '$order'"
+  for p in parse lower autodiff schedule fuse memplan checked codegen emit; do
+    "$nnc" emit "$p" --verify-each "$xor" >"$tmp/$p" 2>&1 || fail "nnc emit $p exited with status $?"
+    [ -s "$tmp/$p" ] || fail "nnc emit $p printed nothing"
+  done
+  grep -q '^kernel train {' "$tmp/autodiff" || fail "emit autodiff shows no training kernel"
+  grep -q '^kernel eval: ' "$tmp/memplan" || fail "emit memplan shows no plan of the eval kernel"
+  "$nnc" emit link "$xor" >/dev/null 2>&1 && fail "emit link (a pass with no dump) was accepted"
+  n=0
+  for f in $(find examples tests/golden tests/gradcheck -name '*.nn' | sort); do
+    "$nnc" check "$f" >/dev/null 2>&1 || continue # a library file or an error test
+    "$nnc" check --verify-each "$f" >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "nnc check --verify-each $f"; }
+    n=$((n + 1))
+  done
+  echo "the IR verifier passed after every pass on $n programs"
+  [ "$n" -ge 50 ] || fail "only $n programs checked"
   ;;
 save-load)
   build "$xor" "$tmp/xor"
