@@ -24,50 +24,49 @@ static Node *mul(Node *a, Node *b) { return g_binary(OP_MUL, a, b); }
 static Node *dv(Node *a, Node *b) { return g_binary(OP_DIV, a, b); }
 static Node *last_sum(Node *x) { return g_reduce(OP_SUM, x, 1ull << (x->sh.rank - 1)); }
 
+/* Element-wise ops: the DERIV column of ops.h, one function each. */
+#define K(v) c_like((v), n)
+#define neg(u) g_unary(OP_NEG, u)
+#define un(op, u) g_unary(op, u)
+#define bin(op, u, v) g_binary(op, u, v)
+#define sel(k, u, v) g_select(k, u, v)
+#define a (n->fv)
+#define DERIV(...) __VA_ARGS__
+#define NODERIV
+#define E(NAME, str, arity, surface, attr, flops, fold, deriv, scalar)                  \
+  static void d_##NAME(Node *n, Node *g, Node **d) {                                    \
+    Node *x = n->in[0], *y = n->nin > 1 ? n->in[1] : NULL, *z = n->nin > 2 ? n->in[2] : NULL; \
+    Node *d0 = NULL, *d1 = NULL, *d2 = NULL;                                            \
+    (void)x, (void)y, (void)z, (void)g;                                                 \
+    deriv;                                                                              \
+    d[0] = d0, d[1] = d1, d[2] = d2;                                                    \
+  }
+NNC_EWISE_OPS(E)
+#undef E
+#undef K
+#undef neg
+#undef un
+#undef bin
+#undef sel
+#undef a
+#undef DERIV
+#undef NODERIV
+
+typedef void (*RuleFn)(Node *n, Node *g, Node **d);
+static const RuleFn ewise_rule[OP__COUNT] = {
+#define E(NAME, str, arity, surface, attr, flops, fold, deriv, scalar) [OP_##NAME] = d_##NAME,
+  NNC_EWISE_OPS(E)
+#undef E
+};
+
 /* Contributions of adjoint g of node n to each input, before un-broadcasting. */
 static void rule(Node *n, Node *g, Node **d) {
   Node *x = n->in[0], *y = n->nin > 1 ? n->in[1] : NULL;
+  if (op_info[n->op].kind == OK_EWISE) {
+    ewise_rule[n->op](n, g, d);
+    return;
+  }
   switch (n->op) {
-  case OP_NEG: d[0] = g_unary(OP_NEG, g); break;
-  case OP_EXP: d[0] = mul(g, n); break;
-  case OP_LOG: d[0] = dv(g, x); break;
-  case OP_SQRT: d[0] = mul(dv(g, n), c_like(0.5, n)); break;
-  case OP_ABS: d[0] = mul(g, g_unary(OP_SIGN, x)); break;
-  case OP_TANH: d[0] = mul(g, sub(c_like(1, n), mul(n, n))); break;
-  case OP_SIGMOID: d[0] = mul(g, mul(n, sub(c_like(1, n), n))); break;
-  case OP_RELU: d[0] = mul(g, g_unary(OP_STEP, x)); break;
-  case OP_LEAKY_RELU: {
-    Node *s = g_unary(OP_STEP, x);
-    d[0] = mul(g, add(mul(s, c_like(1 - n->fv, n)), c_like(n->fv, n)));
-    break;
-  }
-  case OP_ELU: /* 1 where x > 0, else alpha*e^x = elu(x) + alpha */
-    d[0] = mul(g, g_select(g_unary(OP_STEP, x), c_like(1, n), add(n, c_like(n->fv, n))));
-    break;
-  case OP_SOFTPLUS: d[0] = mul(g, g_unary(OP_SIGMOID, x)); break;
-  case OP_GELU: { /* x*Phi(x): Phi(x) + x*phi(x) */
-    Node *cdf = mul(add(g_unary(OP_ERF, mul(x, c_like(M_SQRT1_2, n))), c_like(1, n)), c_like(0.5, n));
-    Node *pdf = mul(g_unary(OP_EXP, mul(mul(x, x), c_like(-0.5, n))), c_like(0.5 * M_2_SQRTPI * M_SQRT1_2, n));
-    d[0] = mul(g, add(cdf, mul(x, pdf)));
-    break;
-  }
-  case OP_ERF: d[0] = mul(g, mul(g_unary(OP_EXP, g_unary(OP_NEG, mul(x, x))), c_like(M_2_SQRTPI, n))); break;
-  case OP_CAST: d[0] = g_cast(g, x->dt); break;
-  case OP_ADD: d[0] = g; d[1] = g; break;
-  case OP_SUB: d[0] = g; d[1] = g_unary(OP_NEG, g); break;
-  case OP_MUL: d[0] = mul(g, y); d[1] = mul(g, x); break;
-  case OP_DIV: d[0] = dv(g, y); d[1] = g_unary(OP_NEG, dv(mul(g, n), y)); break;
-  case OP_POW:
-    d[0] = mul(g, mul(y, g_binary(OP_POW, x, sub(y, c_like(1, n)))));
-    d[1] = mul(g, mul(n, g_unary(OP_LOG, x)));
-    break;
-  case OP_MAXIMUM: d[0] = mul(g, g_binary(OP_GE, x, y)); d[1] = mul(g, g_binary(OP_LT, x, y)); break;
-  case OP_SELECT: {
-    Node *z = c_like(0, n);
-    d[1] = g_select(x, g, z);
-    d[2] = g_select(x, z, g);
-    break;
-  }
   case OP_SUM: d[0] = g_broadcast(g, x->sh); break;
   case OP_MAX: d[0] = mul(g_broadcast(g, x->sh), g_binary(OP_EQ, x, g_broadcast(n, x->sh))); break;
   case OP_SOFTMAX: d[0] = mul(n, sub(g, last_sum(mul(g, n)))); break;
@@ -97,8 +96,6 @@ static void rule(Node *n, Node *g, Node **d) {
     d[1] = g_slice(g, start, y->sh);
     break;
   }
-  case OP_COS: d[0] = mul(g, g_unary(OP_NEG, g_unary(OP_SIN, x))); break;
-  case OP_SIN: d[0] = mul(g, g_unary(OP_COS, x)); break;
   /* the convolution family is closed under differentiation */
   case OP_CONV2D:
     d[0] = g_conv2d_bwd_data(g, y, n->ia, x->sh);

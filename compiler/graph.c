@@ -9,11 +9,26 @@
 #include "nnc.h"
 #include <string.h>
 
+#define NOATTR NULL, 0
+#define ATTR(key, dflt) key, dflt
+#define FN true
+#define INTERNAL false
+#define NODERIV false
+#define DERIV(...) true
 const OpInfo op_info[OP__COUNT] = {
-#define X(name, str, arity, kind, grad) {str, arity, OK_##kind, grad},
-    NNC_OPS(X)
+#define E(NAME, str, arity, surface, attr, flops, fold, deriv, scalar) \
+  [OP_##NAME] = {str, arity, OK_EWISE, deriv, surface, attr, flops},
+#define X(NAME, str, arity, kind, grad) [OP_##NAME] = {str, arity, OK_##kind, grad},
+    NNC_EWISE_OPS(E) NNC_OTHER_OPS(X)
+#undef E
 #undef X
 };
+#undef NOATTR
+#undef ATTR
+#undef FN
+#undef INTERNAL
+#undef NODERIV
+#undef DERIV
 
 #define HASH_SIZE 65536
 static Node *table[HASH_SIZE];
@@ -182,9 +197,9 @@ void node_print(const Node *n, FILE *out) {
     break;
   }
   case OP_CONCAT: fprintf(out, " axis=%lld", (long long)n->ia[0]); break;
-  case OP_LEAKY_RELU: fprintf(out, " slope=%.9g", n->fv); break;
-  case OP_ELU: fprintf(out, " alpha=%.9g", n->fv); break;
-  default: break;
+  default:
+    if (op_info[n->op].attr) fprintf(out, " %s=%.9g", op_info[n->op].attr, n->fv);
+    break;
   }
   fprintf(out, "\n");
 }

@@ -72,6 +72,8 @@ Node *g_scalar(double v, Dtype dt);
 Node *g_unary(Op op, Node *a);
 Node *g_unary_attr(Op op, Node *a, double fv);
 Node *g_binary(Op op, Node *a, Node *b);
+/* An element-wise op of n inputs of one float type, broadcast together. */
+Node *g_ewise(Op op, Node **in, int n);
 Node *g_select(Node *c, Node *a, Node *b);
 Node *g_reduce(Op op, Node *a, uint64_t axes_mask);     /* keeps size-1 dims */
 Node *g_row(Op op, Node *a);                            /* softmax family */

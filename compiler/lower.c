@@ -592,39 +592,60 @@ static bool pair_arg(Args *a, const char *key, int64_t dflt, int64_t *out) {
   return pair_value(v, at, out);
 }
 
-static const char *unary_names[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf", "sign", "cos", "sin", NULL};
-static const Op unary_ops[] = {OP_EXP, OP_LOG, OP_SQRT, OP_ABS, OP_TANH, OP_SIGMOID, OP_RELU, OP_SOFTPLUS, OP_GELU, OP_ERF, OP_SIGN, OP_COS, OP_SIN};
+/* The element-wise primitive a builtin name calls (ops.h rows marked FN),
+ * or OP__COUNT. */
+static Op ewise_builtin(const char *name) {
+  for (int op = 0; op < OP__COUNT; op++)
+    if (op_info[op].builtin && !strcmp(op_info[op].name, name)) return (Op)op;
+  return OP__COUNT;
+}
+
+/* A call of an element-wise builtin: its tensors (a constant takes its
+ * partner's element type) and its attribute, as a keyword or after them. */
+static Value *ewise_call(Args *a, Op op, const char *name) {
+  Ast *site = a->site;
+  int ar = op_info[op].arity;
+  Node *in[3] = {0};
+  bool ok = true;
+  for (int i = 0; i < ar; i++) ok = (in[i] = tensor_arg(a, i, name)) && ok; /* report each bad argument */
+  if (!ok) return NULL;
+  if (ar == 1) {
+    double p = op_info[op].attr_default;
+    if (op_info[op].attr) {
+      Ast *at;
+      Value *v = kwarg(a, op_info[op].attr, &at);
+      if (!v && a->npos > 1) { v = a->pos[1]; at = a->pos_ast[1]; }
+      if (v && !as_num(v, at, &p)) return NULL;
+    }
+    return op_result(g_unary_attr(op, in[0], p), site, a->pos_ast[0], a->pos[0], NULL, NULL);
+  }
+  if (ar == 2) { /* the second follows the first, unless the first is a constant */
+    if (in[0]->dt != in[1]->dt) {
+      if (in[0]->op == OP_CONST) in[0] = g_cast(in[0], in[1]->dt);
+      else in[1] = g_cast(in[1], in[0]->dt);
+    }
+    return op_result(g_binary(op, in[0], in[1]), site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]);
+  }
+  for (int i = 1; i < ar; i++) /* the others follow the first */
+    if (in[i]->dt != in[0]->dt) in[i] = g_cast(in[i], in[0]->dt);
+  return op_result(g_ewise(op, in, ar), site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]);
+}
 
 static bool is_builtin(const char *name) {
-  static const char *names[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf",
-                                "sign", "leaky_relu", "elu", "softmax", "log_softmax", "sum", "mean", "max",
-                                "reshape", "transpose", "concat", "onehot", "argmax", "size", "maximum", "where",
-                                "idx", "npy", "csv", "matmul", "rand_uniform", "rand_normal", "cos", "sin", "conv2d",
-                                "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_pool2d_indices", "max_unpool2d",
-                                "arange", NULL};
+  static const char *names[] = {"softmax", "log_softmax", "sum", "mean", "max", "reshape", "transpose", "concat",
+                                "onehot", "argmax", "size", "where", "idx", "npy", "csv", "matmul", "rand_uniform",
+                                "rand_normal", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+                                "max_pool2d_indices", "max_unpool2d", "arange", NULL};
   for (int i = 0; names[i]; i++)
     if (strcmp(names[i], name) == 0) return true;
-  return false;
+  return ewise_builtin(name) != OP__COUNT;
 }
 
 static Value *builtin(const char *name, Args *a) {
   Ast *site = a->site;
   graph_set_loc(site->loc);
-  for (int i = 0; unary_names[i]; i++)
-    if (strcmp(name, unary_names[i]) == 0) {
-      Node *x = tensor_arg(a, 0, name);
-      return x ? op_result(g_unary(unary_ops[i], x), site, a->pos_ast[0], a->pos[0], NULL, NULL) : NULL;
-    }
-  if (!strcmp(name, "leaky_relu") || !strcmp(name, "elu")) {
-    Node *x = tensor_arg(a, 0, name);
-    bool leaky = name[0] == 'l';
-    double p = leaky ? 0.01 : 1.0;
-    Ast *at;
-    Value *v = kwarg(a, leaky ? "slope" : "alpha", &at);
-    if (!v && a->npos > 1) { v = a->pos[1]; at = a->pos_ast[1]; }
-    if (v && !as_num(v, at, &p)) return NULL;
-    return x ? op_result(g_unary_attr(leaky ? OP_LEAKY_RELU : OP_ELU, x, p), site, a->pos_ast[0], a->pos[0], NULL, NULL) : NULL;
-  }
+  Op eop = ewise_builtin(name);
+  if (eop != OP__COUNT) return ewise_call(a, eop, name);
   if (!strcmp(name, "softmax") || !strcmp(name, "log_softmax")) {
     Node *x = tensor_arg(a, 0, name);
     if (!x) return NULL;
@@ -643,11 +664,6 @@ static Value *builtin(const char *name, Args *a) {
   if (!strcmp(name, "matmul")) {
     Node *x = tensor_arg(a, 0, name), *y = tensor_arg(a, 1, name);
     return x && y ? op_result(g_matmul(x, y, 0, 0), site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]) : NULL;
-  }
-  if (!strcmp(name, "maximum")) {
-    Node *x = tensor_arg(a, 0, name), *y = tensor_arg(a, 1, name);
-    if (x && y && x->dt != y->dt) { if (x->op == OP_CONST) x = g_cast(x, y->dt); else y = g_cast(y, x->dt); }
-    return x && y ? op_result(g_binary(OP_MAXIMUM, x, y), site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]) : NULL;
   }
   if (!strcmp(name, "where")) {
     Node *c = tensor_arg(a, 0, name), *x = tensor_arg(a, 1, name), *y = tensor_arg(a, 2, name);

@@ -1,59 +1,122 @@
 /*
  * ops.h — the one table of graph primitives.
  *
- * Each row: X(NAME, "print name", arity, kind, has_grad)
- *   arity   number of tensor inputs
- *   kind    how codegen and (later) fusion treat it:
+ * Element-wise primitives are described whole here, one row each, and every
+ * pass that needs to know one of them expands this table (an X-macro, as
+ * QBE's ops.h): the enum and names (graph.c), the builtins a .nn program
+ * calls (lower.c), constant folding (simplify.c), the derivative (grad.c)
+ * and the scalar code both backends emit (codegen/scalar.c).  Adding an
+ * element-wise primitive is one row.
+ *
+ *   E(NAME, "name", arity, surface, attr, flops, FOLD(..), DERIV(..), SCALAR(..))
+ *     surface  FN: a builtin of that name in the language (it takes the
+ *              attribute as a keyword or a trailing positional argument);
+ *              INTERNAL: made by the compiler, an operator or another
+ *              builtin (sign is FN, step is INTERNAL: relu's derivative)
+ *     attr     NOATTR, or ATTR("key", default): the op's one float
+ *              attribute, read as `a` below and printed as key=value
+ *     flops    floating-point operations per element (the info rows' cost)
+ *     FOLD     the value for constant inputs, a C double expression of x,
+ *              y, z and a; NOFOLD: never folded
+ *     DERIV    statements setting d0, d1, d2 (the contributions to each
+ *              input's adjoint, before un-broadcasting) from the adjoint g,
+ *              the node n, its inputs x, y, z and a, with graph builders:
+ *              add sub mul dv neg un(OP, .) bin(OP, ., .) sel K(v) (a
+ *              constant of n's type); NODERIV: not differentiable
+ *     SCALAR   the element's value, an expression of the LLVM values x, y,
+ *              z (already of the op's element type) with the s_* helpers of
+ *              codegen/scalar.c; s_math calls the target's math library
+ *
+ * Every other primitive: X(NAME, "print name", arity, kind, has_grad)
+ *   kind    how codegen and fusion treat it:
  *           LEAF     no computation (params, inputs, constants)
- *           EWISE    element-wise with broadcasting (strided map)
  *           REDUCE   reduction over a mask of axes, kept as size-1 dims
  *           ROW      a row-wise op over the last axis (softmax family)
  *           MATMUL   GEMM through the runtime
  *           MOVE     data movement (reshape, transpose, slice, concat, ...)
  *           INDEX    integer-index ops (onehot, argmax), random draws, iota
  *           LIB      a runtime kernel: convolution (oneDNN), pooling
- *   has_grad whether grad.c has a derivative rule (false: the op is not
- *           differentiable, e.g. comparisons, or its inputs are integers).
- * Adding a primitive is one row here plus its shape rule (shape.c), its
- * derivative (grad.c) and its scalar code (codegen/llvm.c).
+ *   has_grad whether grad.c has a derivative rule for it.
+ * Such a primitive also needs its shape rule (shape.c), its derivative
+ * (grad.c) and its code (the backends).
  */
 #ifndef NNC_OPS_H
 #define NNC_OPS_H
 
-#define NNC_OPS(X)                                        \
+#define NNC_EWISE_OPS(E)                                                                                         \
+  E(NEG, "neg", 1, INTERNAL, NOATTR, 1, FOLD(-x), DERIV(d0 = neg(g)), SCALAR(s_neg(x)))                           \
+  E(EXP, "exp", 1, FN, NOATTR, 8, FOLD(exp(x)), DERIV(d0 = mul(g, n)), SCALAR(s_math(M_EXP, x)))                  \
+  E(LOG, "log", 1, FN, NOATTR, 8, FOLD(log(x)), DERIV(d0 = dv(g, x)), SCALAR(s_math(M_LOG, x)))                   \
+  E(SQRT, "sqrt", 1, FN, NOATTR, 4, FOLD(sqrt(x)), DERIV(d0 = mul(dv(g, n), K(0.5))),                             \
+    SCALAR(s_intr("llvm.sqrt", x)))                                                                              \
+  E(ABS, "abs", 1, FN, NOATTR, 1, FOLD(fabs(x)), DERIV(d0 = mul(g, un(OP_SIGN, x))), SCALAR(s_intr("llvm.fabs", x))) \
+  E(TANH, "tanh", 1, FN, NOATTR, 8, FOLD(tanh(x)), DERIV(d0 = mul(g, sub(K(1), mul(n, n)))),                      \
+    SCALAR(s_math(M_TANH, x)))                                                                                   \
+  E(SIGMOID, "sigmoid", 1, FN, NOATTR, 10, FOLD(1 / (1 + exp(-x))), DERIV(d0 = mul(g, mul(n, sub(K(1), n)))),   \
+    SCALAR(s_div(ONE, s_add(ONE, s_math(M_EXP, s_neg(x))))))                                                     \
+  E(RELU, "relu", 1, FN, NOATTR, 1, FOLD(x > 0 ? x : 0), DERIV(d0 = mul(g, un(OP_STEP, x))),                     \
+    SCALAR(s_sel(s_gt(x, ZERO), x, ZERO)))                                                                       \
+  E(LEAKY_RELU, "leaky_relu", 1, FN, ATTR("slope", 0.01), 2, FOLD(x > 0 ? x : a * x),                            \
+    DERIV({                                                                                                      \
+      Node *s_ = un(OP_STEP, x);                                                                                 \
+      d0 = mul(g, add(mul(s_, K(1 - a)), K(a)));                                                                 \
+    }),                                                                                                          \
+    SCALAR(s_sel(s_gt(x, ZERO), x, s_mul(x, K(a)))))                                                             \
+  /* 1 where x > 0, else alpha*e^x = elu(x) + alpha */                                                           \
+  E(ELU, "elu", 1, FN, ATTR("alpha", 1.0), 10, NOFOLD, DERIV(d0 = mul(g, sel(un(OP_STEP, x), K(1), add(n, K(a))))), \
+    SCALAR(({                                                                                                    \
+      LLVMValueRef e_ = s_sub(s_math(M_EXP, x), ONE);                                                            \
+      s_sel(s_gt(x, ZERO), x, s_mul(e_, K(a)));                                                                  \
+    })))                                                                                                         \
+  /* max(x, 0) + log1p(exp(-|x|)): no overflow */                                                                \
+  E(SOFTPLUS, "softplus", 1, FN, NOATTR, 20, FOLD(log1p(exp(x))), DERIV(d0 = mul(g, un(OP_SIGMOID, x))),         \
+    SCALAR(({                                                                                                    \
+      LLVMValueRef e_ = s_math(M_EXP, s_neg(s_intr("llvm.fabs", x)));                                            \
+      LLVMValueRef m_ = s_sel(s_gt(x, ZERO), x, ZERO);                                                           \
+      s_add(m_, s_math(M_LOG1P, e_));                                                                            \
+    })))                                                                                                         \
+  /* x*Phi(x): the derivative is Phi(x) + x*phi(x) */                                                            \
+  E(GELU, "gelu", 1, FN, NOATTR, 20, NOFOLD, DERIV({                                                             \
+      Node *cdf_ = mul(add(un(OP_ERF, mul(x, K(M_SQRT1_2))), K(1)), K(0.5));                                     \
+      Node *pdf_ = mul(un(OP_EXP, mul(mul(x, x), K(-0.5))), K(0.5 * M_2_SQRTPI * M_SQRT1_2));                    \
+      d0 = mul(g, add(cdf_, mul(x, pdf_)));                                                                      \
+    }),                                                                                                          \
+    SCALAR(({                                                                                                    \
+      LLVMValueRef e_ = s_math(M_ERF, s_mul(x, K(M_SQRT1_2)));                                                   \
+      s_mul(s_mul(x, K(0.5)), s_add(ONE, e_));                                                                   \
+    })))                                                                                                         \
+  E(ERF, "erf", 1, FN, NOATTR, 20, FOLD(erf(x)), DERIV(d0 = mul(g, mul(un(OP_EXP, neg(mul(x, x))), K(M_2_SQRTPI)))), \
+    SCALAR(s_math(M_ERF, x)))                                                                                    \
+  E(STEP, "step", 1, INTERNAL, NOATTR, 1, FOLD(x > 0 ? 1 : 0), NODERIV, SCALAR(s_sel(s_gt(x, ZERO), ONE, ZERO)))  \
+  E(SIGN, "sign", 1, FN, NOATTR, 2, FOLD((x > 0) - (x < 0)), NODERIV,                                            \
+    SCALAR(s_sel(s_gt(x, ZERO), ONE, s_sel(s_lt(x, ZERO), K(-1), ZERO))))                                        \
+  E(CAST, "cast", 1, INTERNAL, NOATTR, 0, NOFOLD, DERIV(d0 = g_cast(g, x->dt)), SCALAR(s_cast(x)))                \
+  E(ADD, "add", 2, INTERNAL, NOATTR, 1, FOLD(x + y), DERIV(d0 = g; d1 = g), SCALAR(s_add(x, y)))                  \
+  E(SUB, "sub", 2, INTERNAL, NOATTR, 1, FOLD(x - y), DERIV(d0 = g; d1 = neg(g)), SCALAR(s_sub(x, y)))             \
+  E(MUL, "mul", 2, INTERNAL, NOATTR, 1, FOLD(x * y), DERIV(d0 = mul(g, y); d1 = mul(g, x)), SCALAR(s_mul(x, y)))  \
+  E(DIV, "div", 2, INTERNAL, NOATTR, 1, FOLD(x / y), DERIV(d0 = dv(g, y); d1 = neg(dv(mul(g, n), y))),            \
+    SCALAR(s_div(x, y)))                                                                                         \
+  E(POW, "pow", 2, INTERNAL, NOATTR, 20, FOLD(pow(x, y)),                                                         \
+    DERIV(d0 = mul(g, mul(y, bin(OP_POW, x, sub(y, K(1))))); d1 = mul(g, mul(n, un(OP_LOG, x)))),               \
+    SCALAR(s_math2(M_POW, x, y)))                                                                                \
+  E(MAXIMUM, "maximum", 2, FN, NOATTR, 1, FOLD(x > y ? x : y),                                                    \
+    DERIV(d0 = mul(g, bin(OP_GE, x, y)); d1 = mul(g, bin(OP_LT, x, y))), SCALAR(s_sel(s_ge(x, y), x, y)))        \
+  E(EQ, "eq", 2, INTERNAL, NOATTR, 1, FOLD(x == y), NODERIV, SCALAR(s_sel(s_cmp(0, x, y), ONE, ZERO)))           \
+  E(NE, "ne", 2, INTERNAL, NOATTR, 1, FOLD(x != y), NODERIV, SCALAR(s_sel(s_cmp(1, x, y), ONE, ZERO)))           \
+  E(LT, "lt", 2, INTERNAL, NOATTR, 1, FOLD(x < y), NODERIV, SCALAR(s_sel(s_cmp(2, x, y), ONE, ZERO)))            \
+  E(LE, "le", 2, INTERNAL, NOATTR, 1, FOLD(x <= y), NODERIV, SCALAR(s_sel(s_cmp(3, x, y), ONE, ZERO)))           \
+  E(GT, "gt", 2, INTERNAL, NOATTR, 1, FOLD(x > y), NODERIV, SCALAR(s_sel(s_cmp(4, x, y), ONE, ZERO)))            \
+  E(GE, "ge", 2, INTERNAL, NOATTR, 1, FOLD(x >= y), NODERIV, SCALAR(s_sel(s_cmp(5, x, y), ONE, ZERO)))           \
+  E(SELECT, "select", 3, INTERNAL, NOATTR, 1, NOFOLD, DERIV(d1 = sel(x, g, K(0)); d2 = sel(x, K(0), g)),         \
+    SCALAR(s_sel(s_nonzero(x), y, z)))                                                                           \
+  E(COS, "cos", 1, FN, NOATTR, 8, FOLD(cos(x)), DERIV(d0 = mul(g, neg(un(OP_SIN, x)))), SCALAR(s_math(M_COS, x))) \
+  E(SIN, "sin", 1, FN, NOATTR, 8, FOLD(sin(x)), DERIV(d0 = mul(g, un(OP_COS, x))), SCALAR(s_math(M_SIN, x)))
+
+#define NNC_OTHER_OPS(X)                                  \
   X(PARAM, "param", 0, LEAF, false)                       \
   X(STATE, "state", 0, LEAF, false)                       \
   X(INPUT, "input", 0, LEAF, false)                       \
   X(CONST, "const", 0, LEAF, false)                       \
-  X(NEG, "neg", 1, EWISE, true)                           \
-  X(EXP, "exp", 1, EWISE, true)                           \
-  X(LOG, "log", 1, EWISE, true)                           \
-  X(SQRT, "sqrt", 1, EWISE, true)                         \
-  X(ABS, "abs", 1, EWISE, true)                           \
-  X(TANH, "tanh", 1, EWISE, true)                         \
-  X(SIGMOID, "sigmoid", 1, EWISE, true)                   \
-  X(RELU, "relu", 1, EWISE, true)                         \
-  X(LEAKY_RELU, "leaky_relu", 1, EWISE, true)             \
-  X(ELU, "elu", 1, EWISE, true)                           \
-  X(SOFTPLUS, "softplus", 1, EWISE, true)                 \
-  X(GELU, "gelu", 1, EWISE, true)                         \
-  X(ERF, "erf", 1, EWISE, true)                           \
-  X(STEP, "step", 1, EWISE, false)                        \
-  X(SIGN, "sign", 1, EWISE, false)                        \
-  X(CAST, "cast", 1, EWISE, true)                         \
-  X(ADD, "add", 2, EWISE, true)                           \
-  X(SUB, "sub", 2, EWISE, true)                           \
-  X(MUL, "mul", 2, EWISE, true)                           \
-  X(DIV, "div", 2, EWISE, true)                           \
-  X(POW, "pow", 2, EWISE, true)                           \
-  X(MAXIMUM, "maximum", 2, EWISE, true)                   \
-  X(EQ, "eq", 2, EWISE, false)                            \
-  X(NE, "ne", 2, EWISE, false)                            \
-  X(LT, "lt", 2, EWISE, false)                            \
-  X(LE, "le", 2, EWISE, false)                            \
-  X(GT, "gt", 2, EWISE, false)                            \
-  X(GE, "ge", 2, EWISE, false)                            \
-  X(SELECT, "select", 3, EWISE, true)                     \
   X(SUM, "sum", 1, REDUCE, true)                          \
   X(MAX, "max", 1, REDUCE, true)                          \
   X(SOFTMAX, "softmax", 1, ROW, true)                     \
@@ -77,13 +140,13 @@
   X(GATHER2D, "gather2d", 2, LIB, true)                   \
   X(AVGPOOL, "avg_pool2d", 1, LIB, true)                  \
   X(AVGPOOL_BWD, "avg_pool2d_bwd", 1, LIB, true)          \
-  X(COS, "cos", 1, EWISE, true)                           \
-  X(SIN, "sin", 1, EWISE, true)                           \
   X(IOTA, "iota", 0, INDEX, false)
 
 typedef enum {
+#define E(name, str, arity, surface, attr, flops, fold, deriv, scalar) OP_##name,
 #define X(name, str, arity, kind, grad) OP_##name,
-  NNC_OPS(X)
+  NNC_EWISE_OPS(E) NNC_OTHER_OPS(X)
+#undef E
 #undef X
   OP__COUNT
 } Op;
@@ -95,6 +158,10 @@ typedef struct OpInfo {
   int arity;
   OpKind kind;
   bool has_grad;
+  bool builtin;        /* element-wise, callable from .nn by name */
+  const char *attr;    /* element-wise: the float attribute's key, or NULL */
+  double attr_default;
+  int flops;           /* element-wise: per element */
 } OpInfo;
 
 extern const OpInfo op_info[OP__COUNT];

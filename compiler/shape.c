@@ -81,6 +81,21 @@ Node *g_binary(Op op, Node *a, Node *b) {
   return build(op, dt, s, in, 2, NULL, 0);
 }
 
+Node *g_ewise(Op op, Node **in, int n) {
+  Shape s = shape_scalar(), t;
+  for (int i = 0; i < n; i++) {
+    if (!in[i]) return NULL;
+    if (in[i]->dt != in[0]->dt)
+      return fail("operands of '%s' have different element types: %s and %s", op_info[op].name, tstr(in[0]), tstr(in[i]));
+    if (!shape_broadcast(&s, &in[i]->sh, &t))
+      return fail("operand %d of '%s', %s, cannot be broadcast with the others to %s", i + 1, op_info[op].name,
+                  tstr(in[i]), shape_str(&s));
+    s = t;
+  }
+  if (!is_float(in[0]->dt)) return fail("'%s' needs floating-point tensors, got %s", op_info[op].name, tstr(in[0]));
+  return build(op, in[0]->dt, s, in, n, NULL, 0);
+}
+
 Node *g_select(Node *c, Node *a, Node *b) {
   if (!c || !a || !b) return NULL;
   Shape s1, s;

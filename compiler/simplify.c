@@ -37,33 +37,43 @@ static Node *fit(Node *x, Shape sh) {
   return g_broadcast(x, sh);
 }
 
-static double fold1(Op op, double x, double attr) {
-  switch (op) {
-  case OP_NEG: return -x;
-  case OP_EXP: return exp(x);
-  case OP_LOG: return log(x);
-  case OP_SQRT: return sqrt(x);
-  case OP_ABS: return fabs(x);
-  case OP_TANH: return tanh(x);
-  case OP_SIGMOID: return 1 / (1 + exp(-x));
-  case OP_RELU: return x > 0 ? x : 0;
-  case OP_STEP: return x > 0 ? 1 : 0;
-  case OP_SIGN: return (x > 0) - (x < 0);
-  case OP_LEAKY_RELU: return x > 0 ? x : attr * x;
-  case OP_SOFTPLUS: return log1p(exp(x));
-  case OP_ERF: return erf(x);
-  case OP_COS: return cos(x);
-  case OP_SIN: return sin(x);
-  default: return NAN;
+/* The FOLD column of ops.h: an element-wise op's value for constant
+ * inputs; NAN where the op is not folded (can_fold says which are). */
+#define FOLD(...) return (__VA_ARGS__);
+#define NOFOLD return NAN;
+#define E(NAME, str, arity, surface, attr, flops, fold, deriv, scalar) \
+  static double f_##NAME(double x, double y, double a) {               \
+    (void)x, (void)y, (void)a;                                         \
+    fold                                                               \
   }
-}
+NNC_EWISE_OPS(E)
+#undef E
+#undef FOLD
+#undef NOFOLD
+typedef double (*FoldFn)(double x, double y, double a);
+static const FoldFn fold_fn[OP__COUNT] = {
+#define E(NAME, str, arity, surface, attr, flops, fold, deriv, scalar) [OP_##NAME] = f_##NAME,
+  NNC_EWISE_OPS(E)
+#undef E
+};
+#define FOLD(...) true
+#define NOFOLD false
+static const bool can_fold[OP__COUNT] = {
+#define E(NAME, str, arity, surface, attr, flops, fold, deriv, scalar) [OP_##NAME] = fold,
+  NNC_EWISE_OPS(E)
+#undef E
+};
+#undef FOLD
+#undef NOFOLD
+
+static double fold1(Op op, double x, double attr) { return fold_fn[op](x, 0, attr); }
 
 static Node *rules_unary(Op op, Dtype dt, Shape sh, Node *a, double fv) {
   double v;
   int bp;
   if (node_is_const(a, &v, &bp)) {
     if (op == OP_NEG) return g_const(-v, bp, dt, sh);
-    if (bp == 0 && op != OP_ELU && op != OP_GELU && op != OP_CAST) return g_const(fold1(op, v, fv), 0, dt, sh);
+    if (bp == 0 && can_fold[op]) return g_const(fold1(op, v, fv), 0, dt, sh);
   }
   if (op == OP_NEG) {
     if (a->op == OP_NEG) return a->in[0];
@@ -95,18 +105,7 @@ static Node *rules_binary(Op op, Dtype dt, Shape sh, Node *a, Node *b) {
     case OP_DIV: return g_const(va / vb, ba - bb, dt, sh);
     default:
       if (ba == 0 && bb == 0) {
-        double r = NAN;
-        switch (op) {
-        case OP_POW: r = pow(va, vb); break;
-        case OP_MAXIMUM: r = va > vb ? va : vb; break;
-        case OP_EQ: r = va == vb; break;
-        case OP_NE: r = va != vb; break;
-        case OP_LT: r = va < vb; break;
-        case OP_LE: r = va <= vb; break;
-        case OP_GT: r = va > vb; break;
-        case OP_GE: r = va >= vb; break;
-        default: break;
-        }
+        double r = can_fold[op] ? fold_fn[op](va, vb, 0) : NAN;
         return g_const(r, 0, dt, sh);
       }
     }

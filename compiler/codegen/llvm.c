@@ -25,6 +25,7 @@
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "../nnc.h"
 #include "../../runtime/include/nnrt.h"
+#include "scalar.h"
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Target.h>
@@ -103,78 +104,26 @@ static LLVMValueRef libm(const char *base, Dtype d, LLVMValueRef x) {
 
 static LLVMValueRef fsel(LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSelect(cg.b, c, a, b, ""); }
 
-/* The scalar computation of an element-wise op. */
+/* The x86-64 math library: LLVM's intrinsics where they lower to libm or
+ * vector code, libm itself for the rest. */
+static LLVMValueRef cpu_math(MathFn f, Dtype d, LLVMValueRef *v, int n) {
+  switch (f) {
+  case M_EXP: return intrinsic("llvm.exp", d, v, 1);
+  case M_LOG: return intrinsic("llvm.log", d, v, 1);
+  case M_SIN: return intrinsic("llvm.sin", d, v, 1);
+  case M_COS: return intrinsic("llvm.cos", d, v, 1);
+  case M_POW: return intrinsic("llvm.pow", d, v, 2);
+  case M_LOG1P: return libm("log1p", d, v[0]);
+  case M_TANH: return libm("tanh", d, v[0]);
+  case M_ERF: return libm("erf", d, v[0]);
+  }
+  nnc_unreachable("no math function %d", (int)f);
+}
+
+/* The scalar computation of an element-wise op (codegen/scalar.c). */
 static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
-  Dtype d = n->dt;
-  LLVMBuilderRef b = cg.b;
-  LLVMValueRef zero = cfl(0, d), one = cfl(1, d), x = v[0];
-  switch (n->op) {
-  case OP_NEG: return isf(d) ? LLVMBuildFNeg(b, x, "") : LLVMBuildNeg(b, x, "");
-  case OP_EXP: return intrinsic("llvm.exp", d, &x, 1);
-  case OP_LOG: return intrinsic("llvm.log", d, &x, 1);
-  case OP_SQRT: return intrinsic("llvm.sqrt", d, &x, 1);
-  case OP_ABS: return intrinsic("llvm.fabs", d, &x, 1);
-  case OP_TANH: return libm("tanh", d, x);
-  case OP_COS: return intrinsic("llvm.cos", d, &x, 1);
-  case OP_SIN: return intrinsic("llvm.sin", d, &x, 1);
-  case OP_ERF: return libm("erf", d, x);
-  case OP_SIGMOID: {
-    LLVMValueRef e = intrinsic("llvm.exp", d, (LLVMValueRef[]){LLVMBuildFNeg(b, x, "")}, 1);
-    return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, e, ""), "");
-  }
-  case OP_RELU: return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, zero);
-  case OP_STEP: return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), one, zero);
-  case OP_SIGN:
-    return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), one,
-                fsel(LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""), cfl(-1, d), zero));
-  case OP_LEAKY_RELU:
-    return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, LLVMBuildFMul(b, x, cfl(n->fv, d), ""));
-  case OP_ELU: {
-    LLVMValueRef e = LLVMBuildFSub(b, intrinsic("llvm.exp", d, &x, 1), one, "");
-    return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, LLVMBuildFMul(b, e, cfl(n->fv, d), ""));
-  }
-  case OP_SOFTPLUS: { /* max(x, 0) + log1p(exp(-|x|)): no overflow */
-    LLVMValueRef ax = intrinsic("llvm.fabs", d, &x, 1);
-    LLVMValueRef e = intrinsic("llvm.exp", d, (LLVMValueRef[]){LLVMBuildFNeg(b, ax, "")}, 1);
-    LLVMValueRef mx = fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, zero);
-    return LLVMBuildFAdd(b, mx, libm("log1p", d, e), "");
-  }
-  case OP_GELU: {
-    LLVMValueRef e = libm("erf", d, LLVMBuildFMul(b, x, cfl(M_SQRT1_2, d), ""));
-    return LLVMBuildFMul(b, LLVMBuildFMul(b, x, cfl(0.5, d), ""), LLVMBuildFAdd(b, one, e, ""), "");
-  }
-  case OP_CAST: {
-    Dtype s = n->in[0]->dt;
-    if (isf(s) && isf(d)) return s == DT_F32 ? LLVMBuildFPExt(b, x, ty(d), "") : LLVMBuildFPTrunc(b, x, ty(d), "");
-    if (isf(d)) return LLVMBuildSIToFP(b, x, ty(d), "");
-    if (isf(s)) return LLVMBuildFPToSI(b, x, ty(d), "");
-    return LLVMBuildIntCast2(b, x, ty(d), 1, "");
-  }
-  case OP_ADD: return isf(d) ? LLVMBuildFAdd(b, x, v[1], "") : LLVMBuildAdd(b, x, v[1], "");
-  case OP_SUB: return isf(d) ? LLVMBuildFSub(b, x, v[1], "") : LLVMBuildSub(b, x, v[1], "");
-  case OP_MUL: return isf(d) ? LLVMBuildFMul(b, x, v[1], "") : LLVMBuildMul(b, x, v[1], "");
-  case OP_DIV: return isf(d) ? LLVMBuildFDiv(b, x, v[1], "") : LLVMBuildSDiv(b, x, v[1], "");
-  case OP_POW: return intrinsic("llvm.pow", d, v, 2);
-  case OP_MAXIMUM: return fsel(LLVMBuildFCmp(b, LLVMRealOGE, x, v[1], ""), x, v[1]);
-  case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
-    Dtype s = n->in[0]->dt;
-    LLVMValueRef c;
-    if (isf(s)) {
-      LLVMRealPredicate p[] = {LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE};
-      c = LLVMBuildFCmp(b, p[n->op - OP_EQ], x, v[1], "");
-    } else {
-      LLVMIntPredicate p[] = {LLVMIntEQ, LLVMIntNE, LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE};
-      c = LLVMBuildICmp(b, p[n->op - OP_EQ], x, v[1], "");
-    }
-    return fsel(c, one, zero);
-  }
-  case OP_SELECT: {
-    Dtype s = n->in[0]->dt;
-    LLVMValueRef c = isf(s) ? LLVMBuildFCmp(b, LLVMRealUNE, x, cfl(0, s), "") : LLVMBuildICmp(b, LLVMIntNE, x, cfl(0, s), "");
-    return fsel(c, v[1], v[2]);
-  }
-  default: nnc_unreachable("no scalar code for '%s'", op_info[n->op].name);
-  }
+  ScalarTarget t = {cg.b, ty, intrinsic, cpu_math};
+  return scalar_emit(&t, n, v);
 }
 
 /* ---- loops ---------------------------------------------------------------- */

@@ -42,6 +42,7 @@
 #include "../nnc.h"
 #include "../../runtime/include/nnrt.h"
 #include "../../runtime/cuda/schedule.h"
+#include "scalar.h"
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Target.h>
@@ -334,70 +335,22 @@ static LLVMValueRef via_f64(const char *fn, LLVMValueRef *v, int n, Dtype d) {
 }
 static LLVMValueRef m_unary(const char *fn, LLVMValueRef x, Dtype d) { return via_f64(fn, &x, 1, d); }
 
-/* The scalar computation of an element-wise op (as in codegen/llvm.c). */
+/* NVPTX has no libm: every math function is one of emit_math's, in double
+ * precision (see the file comment). */
+static LLVMValueRef gpu_math(MathFn f, Dtype d, LLVMValueRef *v, int n) {
+  static const char *names[] = {[M_EXP] = "nnc_exp", [M_LOG] = "nnc_log", [M_LOG1P] = "nnc_log1p",
+                                [M_TANH] = "nnc_tanh", [M_ERF] = "nnc_erf", [M_SIN] = "nnc_sin",
+                                [M_COS] = "nnc_cos", [M_POW] = "nnc_pow"};
+  return via_f64(names[f], v, n, d);
+}
+static LLVMValueRef gpu_intrinsic(const char *name, Dtype d, LLVMValueRef *args, int n) {
+  return intrinsic(name, ty(d), args, n);
+}
+
+/* The scalar computation of an element-wise op (codegen/scalar.c). */
 static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
-  Dtype d = n->dt;
-  LLVMValueRef zero = cfl(0, d), one = cfl(1, d), x = v[0];
-  switch (n->op) {
-  case OP_NEG: return isf(d) ? LLVMBuildFNeg(B, x, "") : LLVMBuildNeg(B, x, "");
-  case OP_EXP: return m_unary("nnc_exp", x, d);
-  case OP_LOG: return m_unary("nnc_log", x, d);
-  case OP_SQRT: return un("llvm.sqrt", x);
-  case OP_ABS: return un("llvm.fabs", x);
-  case OP_TANH: return m_unary("nnc_tanh", x, d);
-  case OP_ERF: return m_unary("nnc_erf", x, d);
-  case OP_SIN: return m_unary("nnc_sin", x, d);
-  case OP_COS: return m_unary("nnc_cos", x, d);
-  case OP_SIGMOID: return fdiv(one, fadd(one, m_unary("nnc_exp", LLVMBuildFNeg(B, x, ""), d)));
-  case OP_RELU: return sel(fcmp(LLVMRealOGT, x, zero), x, zero);
-  case OP_STEP: return sel(fcmp(LLVMRealOGT, x, zero), one, zero);
-  case OP_SIGN:
-    return sel(fcmp(LLVMRealOGT, x, zero), one, sel(fcmp(LLVMRealOLT, x, zero), cfl(-1, d), zero));
-  case OP_LEAKY_RELU: return sel(fcmp(LLVMRealOGT, x, zero), x, fmul(x, cfl(n->fv, d)));
-  case OP_ELU: {
-    LLVMValueRef e = fsub(m_unary("nnc_exp", x, d), one);
-    return sel(fcmp(LLVMRealOGT, x, zero), x, fmul(e, cfl(n->fv, d)));
-  }
-  case OP_SOFTPLUS: {
-    LLVMValueRef e = m_unary("nnc_exp", LLVMBuildFNeg(B, un("llvm.fabs", x), ""), d);
-    return fadd(sel(fcmp(LLVMRealOGT, x, zero), x, zero), m_unary("nnc_log1p", e, d));
-  }
-  case OP_GELU: {
-    LLVMValueRef e = m_unary("nnc_erf", fmul(x, cfl(M_SQRT1_2, d)), d);
-    return fmul(fmul(x, cfl(0.5, d)), fadd(one, e));
-  }
-  case OP_CAST: {
-    Dtype s = n->in[0]->dt;
-    if (isf(s) && isf(d)) return s == DT_F32 ? LLVMBuildFPExt(B, x, ty(d), "") : LLVMBuildFPTrunc(B, x, ty(d), "");
-    if (isf(d)) return LLVMBuildSIToFP(B, x, ty(d), "");
-    if (isf(s)) return LLVMBuildFPToSI(B, x, ty(d), "");
-    return LLVMBuildIntCast2(B, x, ty(d), 1, "");
-  }
-  case OP_ADD: return isf(d) ? fadd(x, v[1]) : iadd(x, v[1]);
-  case OP_SUB: return isf(d) ? fsub(x, v[1]) : LLVMBuildSub(B, x, v[1], "");
-  case OP_MUL: return isf(d) ? fmul(x, v[1]) : imul(x, v[1]);
-  case OP_DIV: return isf(d) ? fdiv(x, v[1]) : LLVMBuildSDiv(B, x, v[1], "");
-  case OP_POW: return via_f64("nnc_pow", v, 2, d);
-  case OP_MAXIMUM: return sel(fcmp(LLVMRealOGE, x, v[1]), x, v[1]);
-  case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
-    Dtype s = n->in[0]->dt;
-    LLVMValueRef c;
-    if (isf(s)) {
-      LLVMRealPredicate p[] = {LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE};
-      c = fcmp(p[n->op - OP_EQ], x, v[1]);
-    } else {
-      LLVMIntPredicate p[] = {LLVMIntEQ, LLVMIntNE, LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE};
-      c = LLVMBuildICmp(B, p[n->op - OP_EQ], x, v[1], "");
-    }
-    return sel(c, one, zero);
-  }
-  case OP_SELECT: {
-    Dtype s = n->in[0]->dt;
-    LLVMValueRef c = isf(s) ? fcmp(LLVMRealUNE, x, cfl(0, s)) : LLVMBuildICmp(B, LLVMIntNE, x, cfl(0, s), "");
-    return sel(c, v[1], v[2]);
-  }
-  default: nnc_unreachable("no scalar code for '%s'", op_info[n->op].name);
-  }
+  ScalarTarget t = {B, ty, gpu_intrinsic, gpu_math};
+  return scalar_emit(&t, n, v);
 }
 
 /* ---- buffer plan (mirrors plan() in codegen/llvm.c) ---------------------- */
