@@ -110,7 +110,9 @@
   E(SELECT, "select", 3, INTERNAL, NOATTR, 1, NOFOLD, DERIV(d1 = sel(x, g, K(0)); d2 = sel(x, K(0), g)),         \
     SCALAR(s_sel(s_nonzero(x), y, z)))                                                                           \
   E(COS, "cos", 1, FN, NOATTR, 8, FOLD(cos(x)), DERIV(d0 = mul(g, neg(un(OP_SIN, x)))), SCALAR(s_math(M_COS, x))) \
-  E(SIN, "sin", 1, FN, NOATTR, 8, FOLD(sin(x)), DERIV(d0 = mul(g, un(OP_COS, x))), SCALAR(s_math(M_SIN, x)))
+  E(SIN, "sin", 1, FN, NOATTR, 8, FOLD(sin(x)), DERIV(d0 = mul(g, un(OP_COS, x))), SCALAR(s_math(M_SIN, x)))   \
+  /* piecewise constant: the gradient is zero, as in PyTorch */                                                  \
+  E(FLOOR, "floor", 1, FN, NOATTR, 1, FOLD(floor(x)), DERIV(d0 = mul(g, K(0))), SCALAR(s_intr("llvm.floor", x)))
 
 #define NNC_OTHER_OPS(X)                                  \
   X(PARAM, "param", 0, LEAF, false)                       \
