@@ -112,7 +112,10 @@
   E(COS, "cos", 1, FN, NOATTR, 8, FOLD(cos(x)), DERIV(d0 = mul(g, neg(un(OP_SIN, x)))), SCALAR(s_math(M_COS, x))) \
   E(SIN, "sin", 1, FN, NOATTR, 8, FOLD(sin(x)), DERIV(d0 = mul(g, un(OP_COS, x))), SCALAR(s_math(M_SIN, x)))   \
   /* piecewise constant: the gradient is zero, as in PyTorch */                                                  \
-  E(FLOOR, "floor", 1, FN, NOATTR, 1, FOLD(floor(x)), DERIV(d0 = mul(g, K(0))), SCALAR(s_intr("llvm.floor", x)))
+  E(FLOOR, "floor", 1, FN, NOATTR, 1, FOLD(floor(x)), DERIV(d0 = mul(g, K(0))), SCALAR(s_intr("llvm.floor", x))) \
+  /* ties go to the first operand, as maximum's */                                                               \
+  E(MINIMUM, "minimum", 2, FN, NOATTR, 1, FOLD(x <= y ? x : y),                                                   \
+    DERIV(d0 = mul(g, bin(OP_LE, x, y)); d1 = mul(g, bin(OP_GT, x, y))), SCALAR(s_sel(s_ge(y, x), x, y)))
 
 #define NNC_OTHER_OPS(X)                                  \
   X(PARAM, "param", 0, LEAF, false)                       \
