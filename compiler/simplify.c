@@ -42,15 +42,15 @@ static Node *fit(Node *x, Shape sh) {
 #define FOLD(...) return (__VA_ARGS__);
 #define NOFOLD return NAN;
 #define E(NAME, str, arity, surface, attr, flops, fold, deriv, scalar) \
-  static double f_##NAME(double x, double y, double a) {               \
-    (void)x, (void)y, (void)a;                                         \
+  static double f_##NAME(double x, double y, double z, double a) {     \
+    (void)x, (void)y, (void)z, (void)a;                                \
     fold                                                               \
   }
 NNC_EWISE_OPS(E)
 #undef E
 #undef FOLD
 #undef NOFOLD
-typedef double (*FoldFn)(double x, double y, double a);
+typedef double (*FoldFn)(double x, double y, double z, double a);
 static const FoldFn fold_fn[OP__COUNT] = {
 #define E(NAME, str, arity, surface, attr, flops, fold, deriv, scalar) [OP_##NAME] = f_##NAME,
   NNC_EWISE_OPS(E)
@@ -66,7 +66,7 @@ static const bool can_fold[OP__COUNT] = {
 #undef FOLD
 #undef NOFOLD
 
-static double fold1(Op op, double x, double attr) { return fold_fn[op](x, 0, attr); }
+static double fold1(Op op, double x, double attr) { return fold_fn[op](x, 0, 0, attr); }
 
 static Node *rules_unary(Op op, Dtype dt, Shape sh, Node *a, double fv) {
   double v;
@@ -105,7 +105,7 @@ static Node *rules_binary(Op op, Dtype dt, Shape sh, Node *a, Node *b) {
     case OP_DIV: return g_const(va / vb, ba - bb, dt, sh);
     default:
       if (ba == 0 && bb == 0) {
-        double r = can_fold[op] ? fold_fn[op](va, vb, 0) : NAN;
+        double r = can_fold[op] ? fold_fn[op](va, vb, 0, 0) : NAN;
         return g_const(r, 0, dt, sh);
       }
     }
@@ -192,6 +192,13 @@ Node *simplify_rules(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_
   case OK_EWISE:
     if (nin == 1) return rules_unary(op, dt, sh, in[0], fv);
     if (nin == 2) return rules_binary(op, dt, sh, in[0], in[1]);
+    if (can_fold[op]) { /* three constants (select is not folded) */
+      double c[3];
+      int bc[3];
+      for (int i = 0; i < 3; i++)
+        if (!node_is_const(in[i], &c[i], &bc[i]) || bc[i]) return NULL;
+      return g_const(fold_fn[op](c[0], c[1], c[2], fv), 0, dt, sh);
+    }
     return NULL;
   case OK_REDUCE: return rules_reduce(op, dt, sh, in[0], (uint64_t)ia[0]);
   case OK_MOVE:
