@@ -115,7 +115,19 @@
   E(FLOOR, "floor", 1, FN, NOATTR, 1, FOLD(floor(x)), DERIV(d0 = mul(g, K(0))), SCALAR(s_intr("llvm.floor", x))) \
   /* ties go to the first operand, as maximum's */                                                               \
   E(MINIMUM, "minimum", 2, FN, NOATTR, 1, FOLD(x <= y ? x : y),                                                   \
-    DERIV(d0 = mul(g, bin(OP_LE, x, y)); d1 = mul(g, bin(OP_GT, x, y))), SCALAR(s_sel(s_ge(y, x), x, y)))
+    DERIV(d0 = mul(g, bin(OP_LE, x, y)); d1 = mul(g, bin(OP_GT, x, y))), SCALAR(s_sel(s_ge(y, x), x, y)))        \
+  /* minimum(maximum(x, lo), hi), as torch.clamp (hi wins when lo > hi) */                                       \
+  E(CLAMP, "clamp", 3, FN, NOATTR, 2, FOLD(((x >= y ? x : y) <= z) ? (x >= y ? x : y) : z),                     \
+    DERIV({                                                                                                      \
+      Node *m_ = bin(OP_MAXIMUM, x, y), *in_ = bin(OP_LE, m_, z);                                                \
+      d0 = mul(g, mul(bin(OP_GE, x, y), in_));                                                                   \
+      d1 = mul(g, mul(bin(OP_LT, x, y), in_));                                                                   \
+      d2 = mul(g, bin(OP_GT, m_, z));                                                                            \
+    }),                                                                                                          \
+    SCALAR(({                                                                                                    \
+      LLVMValueRef m_ = s_sel(s_ge(x, y), x, y);                                                                 \
+      s_sel(s_ge(z, m_), m_, z);                                                                                 \
+    })))
 
 #define NNC_OTHER_OPS(X)                                  \
   X(PARAM, "param", 0, LEAF, false)                       \
