@@ -127,7 +127,9 @@
     SCALAR(({                                                                                                    \
       LLVMValueRef m_ = s_sel(s_ge(x, y), x, y);                                                                 \
       s_sel(s_ge(z, m_), m_, z);                                                                                 \
-    })))
+    })))                                                                                                         \
+  /* log(1 + x), exact for small x */                                                                            \
+  E(LOG1P, "log1p", 1, FN, NOATTR, 8, FOLD(log1p(x)), DERIV(d0 = dv(g, add(x, K(1)))), SCALAR(s_math(M_LOG1P, x)))
 
 #define NNC_OTHER_OPS(X)                                  \
   X(PARAM, "param", 0, LEAF, false)                       \
