@@ -128,6 +128,7 @@ void fuse_kernel(Kernel *k, bool fuse) {
         why = arena_printf("%%%d is %s (%s)", n->id, op_info[n->op].name,
                            op_info[n->op].kind == OK_MATMUL ? "a GEMM call" :
                            op_info[n->op].kind == OK_LIB ? "a library kernel" :
+                           op_info[n->op].kind == OK_GEN ? "a kernel of its own" :
                            op_info[n->op].kind == OK_ROW ? "a row-wise op" :
                            op_info[n->op].kind == OK_MOVE ? "data movement" :
                            op_info[n->op].kind == OK_REDUCE ? "a reduction over another space" : "not element-wise");
@@ -147,6 +148,7 @@ void fuse_kernel(Kernel *k, bool fuse) {
         cur->why = fuse ? arena_printf("%s runs alone (%s)", op_info[n->op].name,
                                                  op_info[n->op].kind == OK_MATMUL ? "GEMM library call" :
                                                  op_info[n->op].kind == OK_LIB ? "library kernel" :
+                                                 op_info[n->op].kind == OK_GEN ? "a kernel of its own" :
                                                  op_info[n->op].kind == OK_ROW ? "row-wise, three passes" :
                                                  op_info[n->op].kind == OK_MOVE ? "data movement" :
                                                  op_info[n->op].kind == OK_REDUCE ? "reduction of a stored value" :

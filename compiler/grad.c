@@ -66,6 +66,10 @@ static void rule(Node *n, Node *g, Node **d) {
     ewise_rule[n->op](n, g, d);
     return;
   }
+  if (op_info[n->op].spec) {
+    op_info[n->op].spec->grad(n, g, d);
+    return;
+  }
   switch (n->op) {
   case OP_SUM: d[0] = g_broadcast(g, x->sh); break;
   case OP_MAX: d[0] = mul(g_broadcast(g, x->sh), g_binary(OP_EQ, x, g_broadcast(n, x->sh))); break;

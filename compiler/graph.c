@@ -19,9 +19,11 @@ const OpInfo op_info[OP__COUNT] = {
 #define E(NAME, str, arity, surface, attr, flops, fold, deriv, scalar) \
   [OP_##NAME] = {str, arity, OK_EWISE, deriv, surface, attr, flops},
 #define X(NAME, str, arity, kind, grad) [OP_##NAME] = {str, arity, OK_##kind, grad},
-    NNC_EWISE_OPS(E) NNC_OTHER_OPS(X)
+#define G(NAME, str, arity, spec_) [OP_##NAME] = {str, arity, OK_GEN, true, .spec = &spec_},
+    NNC_EWISE_OPS(E) NNC_OTHER_OPS(X) NNC_GEN_OPS(G)
 #undef E
 #undef X
+#undef G
 };
 #undef NOATTR
 #undef ATTR
@@ -199,6 +201,9 @@ void node_print(const Node *n, FILE *out) {
   case OP_CONCAT: fprintf(out, " axis=%lld", (long long)n->ia[0]); break;
   default:
     if (op_info[n->op].attr) fprintf(out, " %s=%.9g", op_info[n->op].attr, n->fv);
+    if (op_info[n->op].spec)
+      for (int i = 0; i < op_info[n->op].spec->nattrs; i++)
+        fprintf(out, " %s=%lld", op_info[n->op].spec->attrs[i].name, (long long)n->ia[i]);
     break;
   }
   fprintf(out, "\n");

@@ -44,6 +44,24 @@ struct Node {
   Node *hnext;          /* intern table chain */
 };
 
+/* ---- ops of kind GEN: the typed attribute schema and the op's rules ---- */
+
+typedef enum { AT_INT, AT_BOOL, AT_AXIS } AttrType; /* AT_AXIS: negative counts from the end */
+typedef struct AttrSpec { const char *name; AttrType type; int64_t dflt; } AttrSpec;
+struct KernelTarget;
+typedef struct OpSpec {
+  const AttrSpec *attrs; int nattrs; /* stored in Node.ia in this order */
+  /* the node for these inputs and attributes (axes already normalised), or
+   * NULL with shape_error() set; most end in g_node */
+  Node *(*build)(Op op, Node **in, const int64_t *attr);
+  /* contributions of the adjoint g to each input (as grad.c's rules) */
+  void (*grad)(Node *n, Node *g, Node **d);
+  /* independent work items: one GPU thread each, a loop on the CPU */
+  Dim (*extent)(const Node *n);
+  /* the kernel computing n, for either target (codegen/kernel.h) */
+  void (*emit)(const struct KernelTarget *t, const Node *n);
+} OpSpec;
+
 /* ---- graph.c: interning builder --------------------------------------- */
 
 /* The raw interning constructor; most code uses the g_* helpers, which go
@@ -72,6 +90,11 @@ Node *g_scalar(double v, Dtype dt);
 Node *g_unary(Op op, Node *a);
 Node *g_unary_attr(Op op, Node *a, double fv);
 Node *g_binary(Op op, Node *a, Node *b);
+/* The generic builder: rewrite rules, else intern (for OpSpec.build). */
+Node *g_node(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *ia);
+/* An op of kind GEN from its inputs and attributes (in schema order, axes
+ * not yet normalised): checks the attributes, then the op's build. */
+Node *g_gen(Op op, Node **in, const int64_t *attr);
 /* An element-wise op of n inputs of one float type, broadcast together. */
 Node *g_ewise(Op op, Node **in, int n);
 Node *g_select(Node *c, Node *a, Node *b);

@@ -631,6 +631,46 @@ static Value *ewise_call(Args *a, Op op, const char *name) {
   return op_result(g_ewise(op, in, ar), site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]);
 }
 
+/* The op of kind GEN a builtin name calls, or OP__COUNT. */
+static Op gen_builtin(const char *name) {
+  for (int op = 0; op < OP__COUNT; op++)
+    if (op_info[op].spec && !strcmp(op_info[op].name, name)) return (Op)op;
+  return OP__COUNT;
+}
+
+/* name(x, ..., attr = value, ...): the tensors first, then the attributes of
+ * the op's schema by keyword or, in schema order, by position. */
+static Value *gen_call(Args *a, Op op, const char *name) {
+  const OpSpec *sp = op_info[op].spec;
+  int ar = op_info[op].arity;
+  Node *in[3] = {0};
+  bool ok = true;
+  for (int i = 0; i < ar; i++) ok = (in[i] = tensor_arg(a, i, name)) && ok;
+  int64_t attr[MAX_RANK] = {0};
+  for (int i = 0; i < sp->nattrs; i++) attr[i] = sp->attrs[i].dflt;
+  if (a->npos > ar + sp->nattrs) {
+    diag_error(a->pos_ast[ar + sp->nattrs]->loc, "'%s' takes %d tensor%s and %d attribute%s", name, ar, ar == 1 ? "" : "s",
+               sp->nattrs, sp->nattrs == 1 ? "" : "s");
+    return NULL;
+  }
+  for (int i = ar; i < a->npos; i++) ok = as_int(a->pos[i], a->pos_ast[i], &attr[i - ar]) && ok;
+  for (int k = 0; k < a->nkw; k++) {
+    int i = 0;
+    while (i < sp->nattrs && strcmp(sp->attrs[i].name, a->kw[k])) i++;
+    if (i == sp->nattrs) {
+      const char *names = "";
+      for (int j = 0; j < sp->nattrs; j++) names = arena_printf("%s%s%s", names, j ? ", " : "", sp->attrs[j].name);
+      diag_error(a->kw_ast[k]->loc, "'%s' has no argument '%s' (it takes %s)", name, a->kw[k], names);
+      ok = false;
+      continue;
+    }
+    ok = as_int(a->kwv[k], a->kw_ast[k], &attr[i]) && ok;
+  }
+  if (!ok) return NULL;
+  return op_result(g_gen(op, in, attr), a->site, a->pos_ast[0], a->pos[0], ar > 1 ? a->pos_ast[1] : NULL,
+                   ar > 1 ? a->pos[1] : NULL);
+}
+
 static bool is_builtin(const char *name) {
   static const char *names[] = {"softmax", "log_softmax", "sum", "mean", "max", "reshape", "transpose", "concat",
                                 "onehot", "argmax", "size", "where", "idx", "npy", "csv", "matmul", "rand_uniform",
@@ -638,7 +678,7 @@ static bool is_builtin(const char *name) {
                                 "max_pool2d_indices", "max_unpool2d", "arange", NULL};
   for (int i = 0; names[i]; i++)
     if (strcmp(names[i], name) == 0) return true;
-  return ewise_builtin(name) != OP__COUNT;
+  return ewise_builtin(name) != OP__COUNT || gen_builtin(name) != OP__COUNT;
 }
 
 static Value *builtin(const char *name, Args *a) {
@@ -646,6 +686,8 @@ static Value *builtin(const char *name, Args *a) {
   graph_set_loc(site->loc);
   Op eop = ewise_builtin(name);
   if (eop != OP__COUNT) return ewise_call(a, eop, name);
+  Op gop = gen_builtin(name);
+  if (gop != OP__COUNT) return gen_call(a, gop, name);
   if (!strcmp(name, "softmax") || !strcmp(name, "log_softmax")) {
     Node *x = tensor_arg(a, 0, name);
     if (!x) return NULL;

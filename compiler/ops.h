@@ -36,6 +36,7 @@
  *           MOVE     data movement (reshape, transpose, slice, concat, ...)
  *           INDEX    integer-index ops (onehot, argmax), random draws, iota
  *           LIB      a runtime kernel: convolution (oneDNN), pooling
+ *           GEN      a kernel of its own (the G rows below)
  *   has_grad whether grad.c has a derivative rule for it.
  * Such a primitive also needs its shape rule (shape.c), its derivative
  * (grad.c) and its code (the backends).
@@ -161,16 +162,35 @@
   X(AVGPOOL_BWD, "avg_pool2d_bwd", 1, LIB, true)          \
   X(IOTA, "iota", 0, INDEX, false)
 
+/*
+ * Primitives of a kind of their own, each complete in one file:
+ *   G(NAME, "name", arity, spec)
+ * with `const OpSpec spec` (graph.h) in that file: the attributes (a typed
+ * schema: their names, kinds and defaults, which the builtin call, the IR
+ * printer and the interning key all use), the shape rule, the derivative,
+ * the number of independent work items and the kernel, emitted once for
+ * both targets through codegen/kernel.h.  The builtin of the same name is
+ * called as name(x, ..., attr = value, ...).
+ */
+#define NNC_GEN_OPS(G) /* rows added one per commit */
+
 typedef enum {
 #define E(name, str, arity, surface, attr, flops, fold, deriv, scalar) OP_##name,
 #define X(name, str, arity, kind, grad) OP_##name,
-  NNC_EWISE_OPS(E) NNC_OTHER_OPS(X)
+#define G(name, str, arity, spec) OP_##name,
+  NNC_EWISE_OPS(E) NNC_OTHER_OPS(X) NNC_GEN_OPS(G)
 #undef E
 #undef X
+#undef G
   OP__COUNT
 } Op;
 
-typedef enum { OK_LEAF, OK_EWISE, OK_REDUCE, OK_ROW, OK_MATMUL, OK_MOVE, OK_INDEX, OK_LIB } OpKind;
+typedef enum { OK_LEAF, OK_EWISE, OK_REDUCE, OK_ROW, OK_MATMUL, OK_MOVE, OK_INDEX, OK_LIB, OK_GEN } OpKind;
+
+struct OpSpec;
+#define G(name, str, arity, spec) extern const struct OpSpec spec;
+NNC_GEN_OPS(G)
+#undef G
 
 typedef struct OpInfo {
   const char *name;
@@ -181,6 +201,7 @@ typedef struct OpInfo {
   const char *attr;    /* element-wise: the float attribute's key, or NULL */
   double attr_default;
   int flops;           /* element-wise: per element */
+  const struct OpSpec *spec; /* kind GEN: everything else about it */
 } OpInfo;
 
 extern const OpInfo op_info[OP__COUNT];

@@ -81,6 +81,30 @@ Node *g_binary(Op op, Node *a, Node *b) {
   return build(op, dt, s, in, 2, NULL, 0);
 }
 
+Node *g_node(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *ia) {
+  return build(op, dt, sh, in, nin, ia, 0);
+}
+
+Node *g_gen(Op op, Node **in, const int64_t *attr) {
+  const OpSpec *sp = op_info[op].spec;
+  for (int i = 0; i < op_info[op].arity; i++)
+    if (!in[i]) return NULL;
+  int64_t a[MAX_RANK] = {0};
+  for (int i = 0; i < sp->nattrs; i++) {
+    a[i] = attr[i];
+    if (sp->attrs[i].type == AT_AXIS) {
+      int rank = in[0]->sh.rank;
+      if (a[i] < -rank || a[i] >= rank)
+        return fail("%s = %lld is out of range for '%s' on %s", sp->attrs[i].name, (long long)a[i], op_info[op].name,
+                    tstr(in[0]));
+      if (a[i] < 0) a[i] += rank;
+    } else if (sp->attrs[i].type == AT_BOOL && a[i] != 0 && a[i] != 1) {
+      return fail("%s of '%s' must be 0 or 1, got %lld", sp->attrs[i].name, op_info[op].name, (long long)a[i]);
+    }
+  }
+  return sp->build(op, in, a);
+}
+
 Node *g_ewise(Op op, Node **in, int n) {
   Shape s = shape_scalar(), t;
   for (int i = 0; i < n; i++) {

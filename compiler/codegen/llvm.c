@@ -25,7 +25,7 @@
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "../nnc.h"
 #include "../../runtime/include/nnrt.h"
-#include "scalar.h"
+#include "kernel.h"
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Target.h>
@@ -502,6 +502,37 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   for (; d >= 0; d--) loop_end(&loops[d]);
 }
 
+/* ---- ops of kind GEN: their own emitter over this target (kernel.h) ----- */
+
+static Buf *gen_bufs;
+static LLVMValueRef gen_buffer(const Node *x) {
+  if (!gen_bufs[x->id].ptr) nnc_unreachable("%%%d (%s) has no buffer", x->id, op_info[x->op].name);
+  return gen_bufs[x->id].ptr;
+}
+/* the CPU runs the work items in order, in one loop */
+static void *gen_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i) {
+  Loop *l = arena_alloc(sizeof *l);
+  *l = loop_begin(n, par ? "item" : "seq");
+  *i = l->i;
+  return l;
+}
+static void gen_loop_end(void *l) { loop_end(l); }
+static LLVMValueRef gen_local(LLVMTypeRef t) {
+  LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg.b);
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(cg.fn);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first) LLVMPositionBuilderBefore(cg.b, first);
+  else LLVMPositionBuilderAtEnd(cg.b, entry);
+  LLVMValueRef a = LLVMBuildAlloca(cg.b, t, "local");
+  LLVMPositionBuilderAtEnd(cg.b, cur);
+  return a;
+}
+static void emit_gen(const Node *n, Buf *bufs) {
+  gen_bufs = bufs;
+  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.i64, dimval, gen_buffer, gen_loop_begin, gen_loop_end, gen_local};
+  op_info[n->op].spec->emit(&t, n);
+}
+
 static void emit_node(const Node *n, Buf *bufs) {
   Dtype d = n->dt;
   LLVMValueRef out = bufs[n->id].ptr;
@@ -528,6 +559,7 @@ static void emit_node(const Node *n, Buf *bufs) {
   }
   case OK_ROW: emit_row(n, bufs); return;
   case OK_LIB: emit_lib(n, bufs); return;
+  case OK_GEN: emit_gen(n, bufs); return;
   case OK_MATMUL: emit_matmul(n, bufs); return;
   case OK_MOVE: {
     const Node *x = n->in[0];

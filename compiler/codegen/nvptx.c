@@ -42,7 +42,7 @@
 #include "../nnc.h"
 #include "../../runtime/include/nnrt.h"
 #include "../../runtime/cuda/schedule.h"
-#include "scalar.h"
+#include "kernel.h"
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Target.h>
@@ -759,6 +759,39 @@ static void emit_lib(Kernel *k, Plan *pl, const Node *n) {
   LLVMBuildRetVoid(B);
 }
 
+/* ---- ops of kind GEN: their own emitter over this target (kernel.h) ----- */
+
+static Plan *gen_plan;
+static LLVMValueRef gen_buffer(const Node *x) { return bufptr(gen_plan, x); }
+/* the work items are the launch's threads, a grid-stride loop */
+static void *gen_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i) {
+  Loop *l = arena_alloc(sizeof *l);
+  *l = par ? grid_loop(n) : loop_begin(n);
+  *i = l->i;
+  return l;
+}
+static void gen_loop_end(void *l) { loop_end(l); }
+static LLVMValueRef gen_local(LLVMTypeRef t) {
+  LLVMBasicBlockRef cur = LLVMGetInsertBlock(B);
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(px.fn);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first) LLVMPositionBuilderBefore(B, first);
+  else LLVMPositionBuilderAtEnd(B, entry);
+  LLVMValueRef a = LLVMBuildAlloca(B, t, "local");
+  LLVMPositionBuilderAtEnd(B, cur);
+  return a;
+}
+static void emit_gen(Kernel *k, Plan *pl, const Node *n) {
+  const OpSpec *sp = op_info[n->op].spec;
+  int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
+  set_threads(w, sp->extent(n));
+  begin_kernel(step_name(k, w));
+  gen_plan = pl;
+  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.i64, dimval, gen_buffer, gen_loop_begin, gen_loop_end, gen_local};
+  sp->emit(&t, n);
+  LLVMBuildRetVoid(B);
+}
+
 static void emit_node(Kernel *k, Plan *pl, const Node *n) {
   Dtype d = n->dt;
   OpKind kd = op_info[n->op].kind;
@@ -780,6 +813,7 @@ static void emit_node(Kernel *k, Plan *pl, const Node *n) {
     return;
   }
   if (kd == OK_LIB) { emit_lib(k, pl, n); return; }
+  if (kd == OK_GEN) { emit_gen(k, pl, n); return; }
   if (n->op == OP_IOTA) {
     int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
     set_threads(w, shape_numel(&n->sh));

@@ -1,0 +1,28 @@
+/*
+ * codegen/kernel.c — the small builders of codegen/kernel.h, the same for
+ * both targets: they only use the builder and the types a KernelTarget
+ * carries.
+ */
+#include "kernel.h"
+
+#define B (t->s.b)
+LLVMValueRef k_i64(const KernelTarget *t, int64_t v) { return LLVMConstInt(t->i64, (unsigned long long)v, 1); }
+LLVMValueRef k_load(const KernelTarget *t, Dtype d, LLVMValueRef base, LLVMValueRef off) {
+  LLVMTypeRef ty = t->s.ty(d);
+  return LLVMBuildLoad2(B, ty, LLVMBuildGEP2(B, ty, base, &off, 1, ""), "");
+}
+void k_store(const KernelTarget *t, Dtype d, LLVMValueRef v, LLVMValueRef base, LLVMValueRef off) {
+  LLVMTypeRef ty = t->s.ty(d);
+  LLVMBuildStore(B, v, LLVMBuildGEP2(B, ty, base, &off, 1, ""));
+}
+LLVMValueRef k_add(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(B, a, b, ""); }
+LLVMValueRef k_mul(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildMul(B, a, b, ""); }
+LLVMValueRef k_sub(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSub(B, a, b, ""); }
+LLVMValueRef k_div(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSDiv(B, a, b, ""); }
+LLVMValueRef k_rem(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSRem(B, a, b, ""); }
+LLVMValueRef k_fadd(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(B, a, b, ""); }
+LLVMValueRef k_extent(const KernelTarget *t, const Shape *s, int from, int to) {
+  LLVMValueRef v = k_i64(t, 1);
+  for (int i = from; i < to; i++) v = s->d[i].k == 1 && s->d[i].b == 0 ? v : k_mul(t, v, t->dim(s->d[i]));
+  return v;
+}

@@ -1,0 +1,45 @@
+/*
+ * codegen/kernel.h — what the kernel emitter of an op of kind GEN
+ * (OpSpec.emit, one per op file in compiler/ops/) builds with: the same
+ * calls on the x86-64 and NVPTX targets, each backend filling the table.
+ *
+ * The emitter sees its op's node, the base pointers of its inputs' and its
+ * own values (dense, row-major), the run's batch size through dim(), and
+ * two loops: the parallel one over OpSpec.extent work items (on the GPU a
+ * grid-stride loop, one thread per item; on the CPU a plain loop) and
+ * sequential loops inside an item.  The CPU and GPU therefore run the same
+ * arithmetic in the same order per element: same bits, as the backends
+ * promise for every op.
+ */
+#ifndef NNC_CODEGEN_KERNEL_H
+#define NNC_CODEGEN_KERNEL_H
+
+#include "scalar.h"
+
+typedef struct KernelTarget {
+  ScalarTarget s;                       /* builder, types, math library */
+  LLVMTypeRef i64;
+  LLVMValueRef (*dim)(Dim d);           /* a dimension's value (B at run time) */
+  LLVMValueRef (*buffer)(const Node *n); /* n's values: an input of the op, or the op itself */
+  /* for *i in [0, n): par = over the op's work items (at most one such loop,
+   * outermost); the loop handle goes back to loop_end */
+  void *(*loop_begin)(LLVMValueRef n, bool par, LLVMValueRef *i);
+  void (*loop_end)(void *loop);
+  /* a mutable local of type t (a stack slot at the function's entry) */
+  LLVMValueRef (*local)(LLVMTypeRef t);
+} KernelTarget;
+
+/* Small builders over a KernelTarget, for the op files. */
+LLVMValueRef k_i64(const KernelTarget *t, int64_t v);
+LLVMValueRef k_load(const KernelTarget *t, Dtype d, LLVMValueRef base, LLVMValueRef off);
+void k_store(const KernelTarget *t, Dtype d, LLVMValueRef v, LLVMValueRef base, LLVMValueRef off);
+LLVMValueRef k_add(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* i64 */
+LLVMValueRef k_mul(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* i64 */
+LLVMValueRef k_sub(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* i64 */
+LLVMValueRef k_div(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* i64, signed */
+LLVMValueRef k_rem(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* i64, signed */
+LLVMValueRef k_fadd(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* float */
+/* the product of dims [from, to) of s, as a value */
+LLVMValueRef k_extent(const KernelTarget *t, const Shape *s, int from, int to);
+
+#endif
