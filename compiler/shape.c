@@ -261,8 +261,11 @@ Node *g_iota(int64_t n, Dtype dt) {
 
 /* ---- convolution and pooling (NCHW) ---------------------------------------- */
 
+/* floor((in + 2p - d(k-1) - 1)/s) + 1, or 0 when the kernel does not fit:
+ * C's division rounds a negative span toward zero, which gave 1. */
 static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
-  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+  int64_t span = in + 2 * p - d * (k - 1) - 1;
+  return span < 0 ? 0 : span / s + 1;
 }
 
 /* Checks x [N, C, H, W] against w [O, C/g, KH, KW] and gives y's shape. */

@@ -235,6 +235,15 @@ static void test_conv2d(void **st) {
   int64_t grouped[7] = {1, 1, 0, 0, 1, 1, 2};
   assert_null(g_conv2d(x, big, grouped));
   assert_string_equal(shape_error(), "conv2d: a 11x11 kernel (dilation 1) does not fit the 9x9 input with padding 0");
+  /* a kernel wider than the input never fits, whatever the stride: with
+   * stride 2, (4 - 5)/2 rounds toward zero in C and gave a 1x1 output */
+  int64_t s2[7] = {2, 2, 0, 0, 1, 1, 1};
+  assert_null(g_conv2d(I("csmall", DT_F32, "B,1,4,4"), P("c5", "2,1,5,5"), s2));
+  assert_string_equal(shape_error(), "conv2d: a 5x5 kernel (dilation 1) does not fit the 4x4 input with padding 0");
+  int64_t d2s3[7] = {3, 3, 0, 0, 2, 2, 1}; /* dilation 2: a 5x5 footprint on 4x4 */
+  assert_null(g_conv2d(I("csmall", DT_F32, "B,1,4,4"), P("c3x3", "2,1,3,3"), d2s3));
+  assert_shape_error("does not fit the 4x4 input");
+  assert_shape(g_conv2d(I("csmall", DT_F32, "B,1,4,4"), P("c4", "2,1,4,4"), s2), "[B, 2, 1, 1]"); /* just fits */
   assert_null(g_conv2d(P("c3", "4,9,9"), w, geo));
   assert_shape_error("needs an NCHW input and OIHW weights (rank 4)");
   assert_null(g_conv2d(I("cb", DT_F32, "1,B,9,9"), w, geo));
