@@ -211,6 +211,7 @@ Node *g_concat(Node *a, Node *b, int axis) {
 Node *g_onehot(Node *labels, int64_t n, Dtype dt) {
   if (!labels) return NULL;
   if (labels->dt != DT_I32) return fail("onehot needs integer labels, got %s", tstr(labels));
+  if (n < 1) return fail("onehot needs at least one class, got %lld", (long long)n);
   if (labels->sh.rank >= MAX_RANK) return fail("labels of too high a rank");
   Shape s = labels->sh;
   s.d[s.rank++] = (Dim){n, 0};

@@ -188,6 +188,12 @@ static void test_index_ops(void **st) {
   assert_int_equal(h->dt, DT_F32);
   assert_null(g_onehot(P("fl", "B"), 10, DT_F32));
   assert_string_equal(shape_error(), "onehot needs integer labels, got f32[B]");
+  /* a class count below one gave f32[B, 0] or f32[B, -3] tensors that compiled */
+  assert_null(g_onehot(labels, 0, DT_F32));
+  assert_string_equal(shape_error(), "onehot needs at least one class, got 0");
+  assert_null(g_onehot(labels, -3, DT_F32));
+  assert_string_equal(shape_error(), "onehot needs at least one class, got -3");
+  assert_shape(g_onehot(labels, 1, DT_F32), "[B, 1]");
   Node *am = g_argmax(P("z", "B,10"));
   assert_shape(am, "[B]");
   assert_int_equal(am->dt, DT_I32);
