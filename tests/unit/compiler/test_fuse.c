@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static bool fusion = true; /* what FUSED asks for */
+
 static Kernel *fused(Node *out, ...) {
   Kernel *k = arena_alloc(sizeof *k);
   k->name = "t";
@@ -21,7 +23,7 @@ static Kernel *fused(Node *out, ...) {
   for (Node *n = out; n; n = va_arg(ap, Node *)) kernel_add_out(k, n, k->nouts, "out");
   va_end(ap);
   kernel_schedule(k);
-  fuse_kernel(k);
+  fuse_with(k, fusion);
   verify_kernel(k); /* the reordered schedule is still topological */
   return k;
 }
@@ -109,9 +111,9 @@ static void test_fusion_off(void **st) {
   (void)st;
   Node *x = P("x", "4,8");
   Node *y = g_unary(OP_RELU, g_binary(OP_ADD, g_binary(OP_MUL, x, C(2)), C(1)));
-  fusion_enabled = false;
+  fusion = false;
   Kernel *k = FUSED(y);
-  fusion_enabled = true;
+  fusion = true;
   assert_string_equal(groups(k), "{single [4, 8]: mul} {single [4, 8]: add} {single [4, 8]: relu}");
   for (int g = 0; g < k->ngroups; g++) assert_string_equal(k->groups[g].why, "fusion is off");
 }
@@ -173,9 +175,9 @@ static void test_reorder(void **st) {
   Node *e = g_unary(OP_EXP, x), *mm = g_matmul(p, q, 0, 0), *t = g_unary(OP_TANH, e);
   Kernel *k = FUSED(e, mm, t); /* post-order: exp, matmul, tanh */
   assert_string_equal(groups(k), "{fused [4, 8]: exp tanh} {single [4, 8]: matmul}");
-  fusion_enabled = false;
+  fusion = false;
   Kernel *off = FUSED(e, mm, t);
-  fusion_enabled = true;
+  fusion = true;
   assert_string_equal(groups(off), "{single [4, 8]: exp} {single [4, 8]: matmul} {single [4, 8]: tanh}");
 }
 
@@ -187,5 +189,5 @@ int main(void) {
       cmocka_unit_test(test_reshape_is_free),   cmocka_unit_test(test_constants_needing_memory),
       cmocka_unit_test(test_group_inputs),      cmocka_unit_test(test_reorder),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup_compiler, NULL);
 }

@@ -491,5 +491,5 @@ int main(void) {
       cmocka_unit_test(test_seed_and_independence), cmocka_unit_test(test_backward_location),
       cmocka_unit_test(test_every_rule_tested),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup_compiler, NULL);
 }

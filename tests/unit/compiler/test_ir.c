@@ -199,5 +199,5 @@ int main(void) {
       cmocka_unit_test(test_verify_arity),       cmocka_unit_test(test_verify_ewise_shape),
       cmocka_unit_test(test_verify_reduce_rank), cmocka_unit_test(test_verify_output_scheduled),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup_compiler, NULL);
 }

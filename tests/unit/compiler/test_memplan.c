@@ -22,7 +22,7 @@ static Kernel *planned(Node *out, ...) {
   for (Node *n = out; n; n = va_arg(ap, Node *)) kernel_add_out(k, n, k->nouts, "out");
   va_end(ap);
   kernel_schedule(k);
-  fuse_kernel(k);
+  fuse_with(k, true);
   memplan_kernel(k);
   return k;
 }
@@ -217,5 +217,5 @@ int main(void) {
       cmocka_unit_test(test_reshape_extends_life), cmocka_unit_test(test_materialised_constant),
       cmocka_unit_test(test_pooling_element_size),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup_compiler, NULL);
 }

@@ -388,5 +388,5 @@ int main(void) {
       cmocka_unit_test(test_conv2d),         cmocka_unit_test(test_pool),
       cmocka_unit_test(test_diag_format_and_count), cmocka_unit_test(test_lowering_reports_shape_error),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup_compiler, NULL);
 }

@@ -403,9 +403,9 @@ static void test_matmul_transpose(void **st) {
 static void test_simplify_off(void **st) {
   (void)st;
   Node *x = P("x", "4");
-  simplify_enabled = false;
+  set_simplify(false);
   Node *m = bin(OP_MUL, x, C(1)), *l = un(OP_LOG, un(OP_EXP, x)), *f = bin(OP_ADD, C(2), C(3));
-  simplify_enabled = true;
+  set_simplify(true);
   assert_expr(m, "(mul x 1)");
   assert_expr(l, "(log (exp x))");
   assert_expr(f, "(add 2 3)");
@@ -459,5 +459,5 @@ int main(void) {
       cmocka_unit_test(test_matmul_transpose),
       cmocka_unit_test(test_simplify_off),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup_compiler, NULL);
 }

@@ -84,6 +84,21 @@ const char *E(const Node *n) {
   return arena_printf("%s)", s);
 }
 
+void set_simplify(bool on) { simplify_enabled = on; }
+
+void fuse_with(Kernel *k, bool on) {
+  bool saved = fusion_enabled;
+  fusion_enabled = on;
+  fuse_kernel(k);
+  fusion_enabled = saved;
+}
+
+int setup_compiler(void **state) {
+  (void)state;
+  set_simplify(true);
+  return 0;
+}
+
 Kernel *kernel_of(const char *name, Node *out, ...) {
   Kernel *k = arena_alloc(sizeof *k);
   k->name = name;

@@ -34,6 +34,14 @@ Node *C(double v);                                            /* f32 scalar */
  * apart: (sum x axes=0), (reshape x [3]), (matmul a b trans=b). */
 const char *E(const Node *n);
 
+/* The compiler's switches, in one place: today they are globals
+ * (simplify_enabled, fusion_enabled); where a pass manager turns them into
+ * options, only these three change.  Every main passes setup_compiler to
+ * cmocka_run_group_tests. */
+void set_simplify(bool on);
+void fuse_with(Kernel *k, bool on);
+int setup_compiler(void **state); /* the builders simplify, as in nnc */
+
 /* A kernel over the given outputs (NULL-terminated), scheduled. */
 Kernel *kernel_of(const char *name, Node *out, ...);
 
