@@ -108,6 +108,35 @@ static void test_node_print(void **st) {
   free(buf);
 }
 
+/* The type an element-wise input is read as (ewise_input_dtype): its own,
+ * except that a constant takes its partner's, and a select's condition
+ * keeps its own. */
+static void test_ewise_input_dtype(void **st) {
+  (void)st;
+  Node *x = Pd("d64", DT_F64, "3"), *c = C(2); /* an f32 constant */
+  Node *in[2] = {x, c}, *in2[2] = {c, x};
+  Node *n = node_intern(OP_ADD, DT_F64, x->sh, in, 2, NULL, 0, 0, -1, NULL, (Loc){0});
+  assert_int_equal(ewise_input_dtype(n, 0), DT_F64);
+  assert_int_equal(ewise_input_dtype(n, 1), DT_F64);
+  Node *m = node_intern(OP_SUB, DT_F64, x->sh, in2, 2, NULL, 0, 0, -1, NULL, (Loc){0});
+  assert_int_equal(ewise_input_dtype(m, 0), DT_F64);
+  /* a comparison of integers is f32, but its constant is read as an integer */
+  Node *i = I("ints", DT_I32, "B"), *eq = g_binary(OP_EQ, i, g_scalar(3, DT_I32));
+  assert_int_equal(eq->dt, DT_F32);
+  assert_int_equal(ewise_input_dtype(eq, 1), DT_I32);
+  /* a select's constant condition keeps its type; its branches take the other branch's */
+  Node *cond = g_scalar(1, DT_I32), *sin3[3] = {cond, x, c};
+  Node *s = node_intern(OP_SELECT, DT_F64, x->sh, sin3, 3, NULL, 0, 0, -1, NULL, (Loc){0});
+  assert_int_equal(ewise_input_dtype(s, 0), DT_I32);
+  assert_int_equal(ewise_input_dtype(s, 2), DT_F64);
+  /* a constant with no partner is read as the result's float type, or f32 */
+  Node *lone = node_intern(OP_EXP, DT_F64, S(""), &c, 1, NULL, 0, 0, -1, NULL, (Loc){0});
+  assert_int_equal(ewise_input_dtype(lone, 0), DT_F64);
+  Node *ci = g_scalar(3, DT_I32);
+  Node *neg = node_intern(OP_NEG, DT_I32, S(""), &ci, 1, NULL, 0, 0, -1, NULL, (Loc){0});
+  assert_int_equal(ewise_input_dtype(neg, 0), DT_F32);
+}
+
 /* The schedule is a post-order from the outputs: inputs first, each node
  * once, and nothing the outputs do not need. */
 static void test_schedule(void **st) {
@@ -195,7 +224,7 @@ int main(void) {
       cmocka_unit_test(test_leaves_intern),      cmocka_unit_test(test_constants_intern),
       cmocka_unit_test(test_ops_intern),         cmocka_unit_test(test_location_not_in_key),
       cmocka_unit_test(test_rand_never_shared),  cmocka_unit_test(test_node_print),
-      cmocka_unit_test(test_schedule),           cmocka_unit_test(test_verify_order),
+      cmocka_unit_test(test_ewise_input_dtype),  cmocka_unit_test(test_schedule),           cmocka_unit_test(test_verify_order),
       cmocka_unit_test(test_verify_arity),       cmocka_unit_test(test_verify_ewise_shape),
       cmocka_unit_test(test_verify_reduce_rank), cmocka_unit_test(test_verify_output_scheduled),
   };
