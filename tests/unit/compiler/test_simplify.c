@@ -139,6 +139,10 @@ static void test_fold_mul_div(void **st) {
   assert_expr(bin(OP_MUL, K(2, -1, ""), K(3, 1, "")), "6");
   assert_expr(bin(OP_DIV, C(1), K(2, 1, "")), "0.5/B");
   assert_expr(bin(OP_DIV, K(3, 0, "2"), C(2)), "1.5[2]");
+  /* integers fold as the program would compute them: 7 / 2 is 3, -7 / 2 is -3 */
+  assert_expr(bin(OP_DIV, g_scalar(7, DT_I32), g_scalar(2, DT_I32)), "3");
+  assert_expr(bin(OP_DIV, g_scalar(-7, DT_I32), g_scalar(2, DT_I32)), "-3");
+  assert_int_equal(bin(OP_DIV, g_scalar(7, DT_I32), g_scalar(0, DT_I32))->op, OP_DIV); /* not folded to inf */
 }
 
 static void test_fold_other_binary(void **st) {
@@ -291,6 +295,10 @@ static void test_div(void **st) {
   assert_expr(bin(OP_DIV, x, K(2, 1, "")), "(mul x 0.5/B)");
   assert_expr(bin(OP_DIV, x, C(0)), "(div x 0)"); /* no 1/0 */
   assert_expr(bin(OP_DIV, x, y), "(div x y)");
+  /* integer division truncates: y / 2 is not y * 0.5 (an i32 0.5 is 0) */
+  Node *labels = I("labels", DT_I32, "B"), *two = g_scalar(2, DT_I32);
+  assert_expr(bin(OP_DIV, labels, two), "(div labels 2)");
+  assert_ptr_equal(bin(OP_DIV, labels, g_scalar(1, DT_I32)), labels);
 }
 
 static void test_pow(void **st) {
