@@ -71,6 +71,8 @@ Node *g_binary(Op op, Node *a, Node *b) {
   Shape s;
   if (!shape_broadcast(&a->sh, &b->sh, &s))
     return fail("shapes %s and %s cannot be broadcast together for '%s'", tstr(a), tstr(b), op_info[op].name);
+  if (op == OP_POW && !is_float(a->dt))
+    return fail("'**' needs floating-point operands, got %s and %s (write x * x for integers)", tstr(a), tstr(b));
   Dtype dt = a->dt;
   if (op >= OP_EQ && op <= OP_GE && !is_float(dt)) dt = DT_F32; /* comparisons give 0/1 */
   Node *in[2] = {a, b};

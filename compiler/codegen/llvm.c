@@ -113,7 +113,9 @@ static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
   case OP_EXP: return intrinsic("llvm.exp", d, &x, 1);
   case OP_LOG: return intrinsic("llvm.log", d, &x, 1);
   case OP_SQRT: return intrinsic("llvm.sqrt", d, &x, 1);
-  case OP_ABS: return intrinsic("llvm.fabs", d, &x, 1);
+  case OP_ABS: /* abs, sign and maximum also take i32 */
+    if (!isf(d)) return fsel(LLVMBuildICmp(b, LLVMIntSLT, x, zero, ""), LLVMBuildNeg(b, x, ""), x);
+    return intrinsic("llvm.fabs", d, &x, 1);
   case OP_TANH: return libm("tanh", d, x);
   case OP_COS: return intrinsic("llvm.cos", d, &x, 1);
   case OP_SIN: return intrinsic("llvm.sin", d, &x, 1);
@@ -125,6 +127,9 @@ static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
   case OP_RELU: return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, zero);
   case OP_STEP: return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), one, zero);
   case OP_SIGN:
+    if (!isf(d))
+      return fsel(LLVMBuildICmp(b, LLVMIntSGT, x, zero, ""), one,
+                  fsel(LLVMBuildICmp(b, LLVMIntSLT, x, zero, ""), cfl(-1, d), zero));
     return fsel(LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), one,
                 fsel(LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""), cfl(-1, d), zero));
   case OP_LEAKY_RELU:
@@ -155,7 +160,9 @@ static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
   case OP_MUL: return isf(d) ? LLVMBuildFMul(b, x, v[1], "") : LLVMBuildMul(b, x, v[1], "");
   case OP_DIV: return isf(d) ? LLVMBuildFDiv(b, x, v[1], "") : LLVMBuildSDiv(b, x, v[1], "");
   case OP_POW: return intrinsic("llvm.pow", d, v, 2);
-  case OP_MAXIMUM: return fsel(LLVMBuildFCmp(b, LLVMRealOGE, x, v[1], ""), x, v[1]);
+  case OP_MAXIMUM:
+    if (!isf(d)) return fsel(LLVMBuildICmp(b, LLVMIntSGE, x, v[1], ""), x, v[1]);
+    return fsel(LLVMBuildFCmp(b, LLVMRealOGE, x, v[1], ""), x, v[1]);
   case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
     Dtype s = n->in[0]->dt;
     LLVMValueRef c;

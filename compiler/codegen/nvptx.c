@@ -343,7 +343,9 @@ static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
   case OP_EXP: return m_unary("nnc_exp", x, d);
   case OP_LOG: return m_unary("nnc_log", x, d);
   case OP_SQRT: return un("llvm.sqrt", x);
-  case OP_ABS: return un("llvm.fabs", x);
+  case OP_ABS: /* abs, sign and maximum also take i32 */
+    if (!isf(d)) return sel(LLVMBuildICmp(B, LLVMIntSLT, x, zero, ""), LLVMBuildNeg(B, x, ""), x);
+    return un("llvm.fabs", x);
   case OP_TANH: return m_unary("nnc_tanh", x, d);
   case OP_ERF: return m_unary("nnc_erf", x, d);
   case OP_SIN: return m_unary("nnc_sin", x, d);
@@ -352,6 +354,9 @@ static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
   case OP_RELU: return sel(fcmp(LLVMRealOGT, x, zero), x, zero);
   case OP_STEP: return sel(fcmp(LLVMRealOGT, x, zero), one, zero);
   case OP_SIGN:
+    if (!isf(d))
+      return sel(LLVMBuildICmp(B, LLVMIntSGT, x, zero, ""), one,
+                 sel(LLVMBuildICmp(B, LLVMIntSLT, x, zero, ""), cfl(-1, d), zero));
     return sel(fcmp(LLVMRealOGT, x, zero), one, sel(fcmp(LLVMRealOLT, x, zero), cfl(-1, d), zero));
   case OP_LEAKY_RELU: return sel(fcmp(LLVMRealOGT, x, zero), x, fmul(x, cfl(n->fv, d)));
   case OP_ELU: {
@@ -378,7 +383,9 @@ static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
   case OP_MUL: return isf(d) ? fmul(x, v[1]) : imul(x, v[1]);
   case OP_DIV: return isf(d) ? fdiv(x, v[1]) : LLVMBuildSDiv(B, x, v[1], "");
   case OP_POW: return via_f64("nnc_pow", v, 2, d);
-  case OP_MAXIMUM: return sel(fcmp(LLVMRealOGE, x, v[1]), x, v[1]);
+  case OP_MAXIMUM:
+    if (!isf(d)) return sel(LLVMBuildICmp(B, LLVMIntSGE, x, v[1], ""), x, v[1]);
+    return sel(fcmp(LLVMRealOGE, x, v[1]), x, v[1]);
   case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
     Dtype s = n->in[0]->dt;
     LLVMValueRef c;

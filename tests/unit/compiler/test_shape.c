@@ -51,6 +51,9 @@ static void test_binary(void **st) {
   assert_int_equal(g_binary(OP_EQ, i, j)->dt, DT_F32);
   assert_int_equal(g_binary(OP_LT, d, d)->dt, DT_F64);
   assert_int_equal(g_binary(OP_ADD, i, j)->dt, DT_I32);
+  /* ** has no integer code: it says so instead of an internal error in codegen */
+  assert_null(g_binary(OP_POW, i, j));
+  assert_string_equal(shape_error(), "'**' needs floating-point operands, got i32[B] and i32[B] (write x * x for integers)");
   /* an error propagates: a NULL operand gives NULL */
   assert_null(g_binary(OP_ADD, NULL, b));
   assert_null(g_unary(OP_EXP, NULL));
