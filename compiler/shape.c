@@ -95,6 +95,8 @@ Node *g_reduce(Op op, Node *a, uint64_t mask) {
   for (int i = 0; i < s.rank; i++)
     if (mask >> i & 1) s.d[i] = (Dim){1, 0};
   if (mask == 0) return a;
+  if (!is_float(a->dt)) /* the reduction loops have float code only */
+    return fail("'%s' needs a floating-point tensor, got %s", op_info[op].name, tstr(a));
   int64_t ia[MAX_RANK] = {(int64_t)mask};
   Node *in[1] = {a};
   return build(op, a->dt, s, in, 1, ia, 0);
@@ -224,6 +226,7 @@ Node *g_onehot(Node *labels, int64_t n, Dtype dt) {
 Node *g_argmax(Node *a) {
   if (!a) return NULL;
   if (a->sh.rank < 1) return fail("argmax needs rank >= 1, got %s", tstr(a));
+  if (!is_float(a->dt)) return fail("argmax needs a floating-point tensor, got %s", tstr(a));
   Shape s = a->sh;
   s.rank--;
   Node *in[1] = {a};

@@ -88,6 +88,11 @@ static void test_reduce(void **st) {
   assert_shape(g_reduce(OP_MAX, x, 7), "[1, 1, 1]");
   assert_ptr_equal(g_reduce(OP_SUM, x, 0), x); /* no axes: nothing to do */
   assert_int_equal(g_reduce(OP_SUM, x, 2)->ia[0], 2);
+  /* the reduction loops have float code only: integers are refused, not miscompiled */
+  assert_null(g_reduce(OP_SUM, I("li", DT_I32, "B"), 1));
+  assert_string_equal(shape_error(), "'sum' needs a floating-point tensor, got i32[B]");
+  assert_null(g_reduce(OP_MAX, I("li", DT_I32, "B"), 1));
+  assert_string_equal(shape_error(), "'max' needs a floating-point tensor, got i32[B]");
 }
 
 static void test_row(void **st) {
@@ -202,6 +207,8 @@ static void test_index_ops(void **st) {
   assert_int_equal(am->dt, DT_I32);
   assert_null(g_argmax(C(1)));
   assert_string_equal(shape_error(), "argmax needs rank >= 1, got f32[]");
+  assert_null(g_argmax(I("iz", DT_I32, "B,3")));
+  assert_string_equal(shape_error(), "argmax needs a floating-point tensor, got i32[B, 3]");
   assert_shape(g_iota(5, DT_I32), "[5]");
   assert_ptr_equal(g_cast(labels, DT_I32), labels);
   assert_int_equal(g_cast(labels, DT_F32)->dt, DT_F32);
