@@ -457,6 +457,20 @@ static void test_backward_location(void **st) {
   assert_null(graph_loc().file); /* restored */
 }
 
+/* The rules and the rewrites together: the gradient of mean cross-entropy
+ * over softmax is the lecture's (p - y)/B, because log(softmax) becomes
+ * log_softmax and each one-hot row sums to one. */
+static void test_cross_entropy_collapses(void **st) {
+  (void)st;
+  Node *x = I("x", DT_F32, "B,4"), *W = P("W", "4,10");
+  Node *h = g_onehot(I("y", DT_I32, "B"), 10, DT_F32);
+  Node *logp = g_unary(OP_LOG, g_row(OP_SOFTMAX, g_matmul(x, W, 0, 0)));
+  Node *loss = g_binary(OP_MUL, g_reduce(OP_SUM, g_binary(OP_MUL, h, logp), 3), g_const(-1, -1, DT_F32, S("")));
+  Node *dW = NULL;
+  grad_build(loss, &W, 1, &dW);
+  assert_expr(dW, "(matmul x (mul (sub (softmax (matmul x W)) (onehot y 10)) 1/B) trans=a)");
+}
+
 static void test_every_rule_tested(void **st) {
   (void)st;
   for (int op = 0; op < OP__COUNT; op++)
@@ -489,7 +503,7 @@ int main(void) {
       cmocka_unit_test(test_avgpool),       cmocka_unit_test(test_avgpool_bwd),
       cmocka_unit_test(test_unbroadcast),   cmocka_unit_test(test_contributions_add),
       cmocka_unit_test(test_seed_and_independence), cmocka_unit_test(test_backward_location),
-      cmocka_unit_test(test_every_rule_tested),
+      cmocka_unit_test(test_cross_entropy_collapses), cmocka_unit_test(test_every_rule_tested),
   };
   return cmocka_run_group_tests(tests, setup_compiler, NULL);
 }
