@@ -50,7 +50,7 @@
   E(LOG, "log", 1, FN, NOATTR, 8, FOLD(log(x)), DERIV(d0 = dv(g, x)), SCALAR(s_math(M_LOG, x)))                   \
   E(SQRT, "sqrt", 1, FN, NOATTR, 4, FOLD(sqrt(x)), DERIV(d0 = mul(dv(g, n), K(0.5))),                             \
     SCALAR(s_intr("llvm.sqrt", x)))                                                                              \
-  E(ABS, "abs", 1, FN, NOATTR, 1, FOLD(fabs(x)), DERIV(d0 = mul(g, un(OP_SIGN, x))), SCALAR(s_intr("llvm.fabs", x))) \
+  E(ABS, "abs", 1, FN, NOATTR, 1, FOLD(fabs(x)), DERIV(d0 = mul(g, un(OP_SIGN, x))), SCALAR(s_abs(x)))              \
   E(TANH, "tanh", 1, FN, NOATTR, 8, FOLD(tanh(x)), DERIV(d0 = mul(g, sub(K(1), mul(n, n)))),                      \
     SCALAR(s_math(M_TANH, x)))                                                                                   \
   E(SIGMOID, "sigmoid", 1, FN, NOATTR, 10, FOLD(1 / (1 + exp(-x))), DERIV(d0 = mul(g, mul(n, sub(K(1), n)))),   \

@@ -75,6 +75,8 @@ Node *g_binary(Op op, Node *a, Node *b) {
   Shape s;
   if (!shape_broadcast(&a->sh, &b->sh, &s))
     return fail("shapes %s and %s cannot be broadcast together for '%s'", tstr(a), tstr(b), op_info[op].name);
+  if (op == OP_POW && !is_float(a->dt))
+    return fail("'**' needs floating-point operands, got %s and %s (write x * x for integers)", tstr(a), tstr(b));
   Dtype dt = a->dt;
   if (op >= OP_EQ && op <= OP_GE && !is_float(dt)) dt = DT_F32; /* comparisons give 0/1 */
   Node *in[2] = {a, b};
@@ -136,6 +138,8 @@ Node *g_reduce(Op op, Node *a, uint64_t mask) {
   for (int i = 0; i < s.rank; i++)
     if (mask >> i & 1) s.d[i] = (Dim){1, 0};
   if (mask == 0) return a;
+  if (!is_float(a->dt)) /* the reduction loops have float code only */
+    return fail("'%s' needs a floating-point tensor, got %s", op_info[op].name, tstr(a));
   int64_t ia[MAX_RANK] = {(int64_t)mask};
   Node *in[1] = {a};
   return build(op, a->dt, s, in, 1, ia, 0);
@@ -254,6 +258,7 @@ Node *g_concat(Node *a, Node *b, int axis) {
 Node *g_onehot(Node *labels, int64_t n, Dtype dt) {
   if (!labels) return NULL;
   if (labels->dt != DT_I32) return fail("onehot needs integer labels, got %s", tstr(labels));
+  if (n < 1) return fail("onehot needs at least one class, got %lld", (long long)n);
   if (labels->sh.rank >= MAX_RANK) return fail("labels of too high a rank");
   Shape s = labels->sh;
   s.d[s.rank++] = (Dim){n, 0};
@@ -264,6 +269,7 @@ Node *g_onehot(Node *labels, int64_t n, Dtype dt) {
 Node *g_argmax(Node *a) {
   if (!a) return NULL;
   if (a->sh.rank < 1) return fail("argmax needs rank >= 1, got %s", tstr(a));
+  if (!is_float(a->dt)) return fail("argmax needs a floating-point tensor, got %s", tstr(a));
   Shape s = a->sh;
   s.rank--;
   Node *in[1] = {a};
@@ -304,8 +310,11 @@ Node *g_iota(int64_t n, Dtype dt) {
 
 /* ---- convolution and pooling (NCHW) ---------------------------------------- */
 
+/* floor((in + 2p - d(k-1) - 1)/s) + 1, or 0 when the kernel does not fit:
+ * C's division rounds a negative span toward zero, which gave 1. */
 static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
-  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+  int64_t span = in + 2 * p - d * (k - 1) - 1;
+  return span < 0 ? 0 : span / s + 1;
 }
 
 /* Checks x [N, C, H, W] against w [O, C/g, KH, KW] and gives y's shape. */

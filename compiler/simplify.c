@@ -28,6 +28,7 @@ bool node_is_const(const Node *n, double *v, int *bpow) {
   return true;
 }
 
+static bool is_float(Dtype d) { return d == DT_F32 || d == DT_F64; }
 static bool is_c(const Node *n, double v) { return n && n->op == OP_CONST && n->bpow == 0 && n->fv == v; }
 
 /* x given the output shape sh: x itself or broadcast to sh. */
@@ -102,7 +103,10 @@ static Node *rules_binary(Op op, Dtype dt, Shape sh, Node *a, Node *b) {
     case OP_ADD: if (ba == bb || va == 0 || vb == 0) return g_const(va + vb, va ? ba : bb, dt, sh); break;
     case OP_SUB: if (ba == bb || va == 0 || vb == 0) return g_const(va - vb, va ? ba : bb, dt, sh); break;
     case OP_MUL: return g_const(va * vb, ba + bb, dt, sh);
-    case OP_DIV: return g_const(va / vb, ba - bb, dt, sh);
+    case OP_DIV: /* integers divide as the program would: truncated, never by zero */
+      if (is_float(dt)) return g_const(va / vb, ba - bb, dt, sh);
+      if (vb != 0 && ba == 0 && bb == 0) return g_const(trunc(va / vb), 0, dt, sh);
+      break;
     default:
       if (ba == 0 && bb == 0) {
         double r = can_fold[op] ? fold_fn[op](va, vb, 0, 0) : NAN;
@@ -147,7 +151,7 @@ static Node *rules_binary(Op op, Dtype dt, Shape sh, Node *a, Node *b) {
     break;
   case OP_DIV:
     if (is_c(b, 1)) return fit(a, sh);
-    if (cb && vb != 0) return g_binary(OP_MUL, a, g_const(1 / vb, -bb, dt, b->sh));
+    if (cb && vb != 0 && is_float(dt)) return g_binary(OP_MUL, a, g_const(1 / vb, -bb, dt, b->sh));
     break;
   case OP_POW:
     if (is_c(b, 1)) return fit(a, sh);

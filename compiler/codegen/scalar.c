@@ -29,7 +29,14 @@ static LLVMValueRef s_sub_(const Ctx *c, LLVMValueRef x, LLVMValueRef y) { retur
 static LLVMValueRef s_mul_(const Ctx *c, LLVMValueRef x, LLVMValueRef y) { return isf(c->d) ? LLVMBuildFMul(B, x, y, "") : LLVMBuildMul(B, x, y, ""); }
 static LLVMValueRef s_div_(const Ctx *c, LLVMValueRef x, LLVMValueRef y) { return isf(c->d) ? LLVMBuildFDiv(B, x, y, "") : LLVMBuildSDiv(B, x, y, ""); }
 static LLVMValueRef s_sel_(const Ctx *c, LLVMValueRef k, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildSelect(B, k, x, y, ""); }
-static LLVMValueRef s_fcmp_(const Ctx *c, LLVMRealPredicate p, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildFCmp(B, p, x, y, ""); }
+/* x > y, x < y, x >= y in the op's type (ordered for floats, signed for i32) */
+static LLVMValueRef s_order_(const Ctx *c, LLVMRealPredicate fp, LLVMIntPredicate ip, LLVMValueRef x, LLVMValueRef y) {
+  return isf(c->d) ? LLVMBuildFCmp(B, fp, x, y, "") : LLVMBuildICmp(B, ip, x, y, "");
+}
+static LLVMValueRef s_abs_(const Ctx *c, LLVMValueRef x) {
+  if (isf(c->d)) return c->t->intrinsic("llvm.fabs", c->d, &x, 1);
+  return LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, x, cst(c, 0, c->d), ""), LLVMBuildNeg(B, x, ""), x, "");
+}
 /* EQ NE LT LE GT GE, in the first input's type */
 static LLVMValueRef s_cmp_(const Ctx *c, int i, LLVMValueRef x, LLVMValueRef y) {
   static const LLVMRealPredicate fp[] = {LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE};
@@ -59,9 +66,10 @@ static LLVMValueRef s_math2_(const Ctx *c, MathFn f, LLVMValueRef x, LLVMValueRe
 #define s_mul(x, y) s_mul_(c, x, y)
 #define s_div(x, y) s_div_(c, x, y)
 #define s_sel(k, x, y) s_sel_(c, k, x, y)
-#define s_gt(x, y) s_fcmp_(c, LLVMRealOGT, x, y)
-#define s_lt(x, y) s_fcmp_(c, LLVMRealOLT, x, y)
-#define s_ge(x, y) s_fcmp_(c, LLVMRealOGE, x, y)
+#define s_gt(x, y) s_order_(c, LLVMRealOGT, LLVMIntSGT, x, y)
+#define s_lt(x, y) s_order_(c, LLVMRealOLT, LLVMIntSLT, x, y)
+#define s_ge(x, y) s_order_(c, LLVMRealOGE, LLVMIntSGE, x, y)
+#define s_abs(x) s_abs_(c, x)
 #define s_cmp(i, x, y) s_cmp_(c, i, x, y)
 #define s_nonzero(x) s_nonzero_(c, x)
 #define s_cast(x) s_cast_(c, x)

@@ -1,0 +1,193 @@
+/*
+ * test_fuse.c — fusion decisions (fuse.c) on small hand-made kernels:
+ * which nodes share a loop, why a group ends, which members stay in
+ * registers, which constants need memory, what a group reads, and how the
+ * list scheduler reorders to let a consumer join its producer's loop.
+ *
+ * A kernel's groups are summarised as text, one group per brace:
+ *   {fused [4, 8]: ~mul ~add relu} {single [B, 4]: matmul}
+ * with ~ marking members that never reach memory and + after a closing
+ * reduction.
+ */
+#include "util.h"
+#include <stdlib.h>
+#include <string.h>
+
+static bool fusion = true; /* what FUSED asks for */
+
+static Kernel *fused(Node *out, ...) {
+  Kernel *k = arena_alloc(sizeof *k);
+  k->name = "t";
+  va_list ap;
+  va_start(ap, out);
+  for (Node *n = out; n; n = va_arg(ap, Node *)) kernel_add_out(k, n, k->nouts, "out");
+  va_end(ap);
+  kernel_schedule(k);
+  fuse_with(k, fusion);
+  verify_kernel(k); /* the reordered schedule is still topological */
+  return k;
+}
+#define FUSED(...) fused(__VA_ARGS__, NULL)
+
+static const char *groups(const Kernel *k) {
+  const char *s = "";
+  for (int g = 0; g < k->ngroups; g++) {
+    const Group *gr = &k->groups[g];
+    s = arena_printf("%s%s{%s %s:", s, g ? " " : "", gr->fused ? "fused" : "single", shape_str(&gr->space));
+    for (int j = 0; j < gr->n; j++) {
+      const Node *n = gr->nodes[j];
+      s = arena_printf("%s %s%s%s", s, k->stored[n->id] ? "" : "~", op_info[n->op].name,
+                       gr->closed && j == gr->n - 1 ? "+" : "");
+    }
+    s = arena_printf("%s}", s);
+  }
+  return s;
+}
+
+static void test_elementwise_chain(void **st) {
+  (void)st;
+  Node *x = P("x", "4,8");
+  Node *y = g_unary(OP_RELU, g_binary(OP_ADD, g_binary(OP_MUL, x, C(2)), C(1)));
+  Kernel *k = FUSED(y);
+  assert_string_equal(groups(k), "{fused [4, 8]: ~mul ~add relu}");
+  assert_string_equal(k->groups[0].why, "end of the kernel");
+}
+
+static void test_reduction_closes_loop(void **st) {
+  (void)st;
+  Node *x = P("x", "4,8");
+  Node *lse = g_unary(OP_LOG, g_reduce(OP_SUM, g_unary(OP_EXP, x), 2));
+  Kernel *k = FUSED(lse);
+  assert_string_equal(groups(k), "{fused [4, 8]: ~exp sum+} {fused [4, 1]: log}");
+  assert_true(k->groups[0].closed);
+  assert_string_equal(k->groups[0].why, "a reduction closes the loop");
+  /* a reduction of a value computed elsewhere runs alone */
+  Node *s = g_reduce(OP_SUM, g_matmul(x, P("w", "8,3"), 0, 0), 1);
+  assert_string_equal(groups(FUSED(s)), "{single [4, 3]: matmul} {single [1, 3]: sum}");
+}
+
+static void test_matmul_runs_alone(void **st) {
+  (void)st;
+  Node *x = I("x", DT_F32, "B,3"), *w = P("w", "3,4"), *b = P("b", "4");
+  Node *h = g_unary(OP_RELU, g_binary(OP_ADD, g_matmul(x, w, 0, 0), b));
+  Kernel *k = FUSED(h);
+  assert_string_equal(groups(k), "{single [B, 4]: matmul} {fused [B, 4]: ~add relu}");
+  assert_string_equal(k->groups[0].why, "matmul runs alone (GEMM library call)");
+}
+
+static void test_why_groups_end(void **st) {
+  (void)st;
+  Node *x = P("x", "4,8"), *v = P("v", "8");
+  Node *e = g_unary(OP_EXP, x);
+  /* softmax is row-wise: it ends the open loop and runs alone */
+  Kernel *k = FUSED(g_row(OP_SOFTMAX, e));
+  assert_string_equal(groups(k), "{fused [4, 8]: exp} {single [4, 8]: softmax}");
+  char want[128];
+  snprintf(want, sizeof want, "%%%d is softmax (a row-wise op)", g_row(OP_SOFTMAX, e)->id);
+  assert_string_equal(k->groups[0].why, want);
+  assert_string_equal(k->groups[1].why, "softmax runs alone (row-wise, three passes)");
+  /* element-wise over another space starts another loop */
+  Node *t = g_unary(OP_TANH, v);
+  k = FUSED(e, t);
+  assert_string_equal(groups(k), "{fused [4, 8]: exp} {fused [8]: tanh}");
+  snprintf(want, sizeof want, "%%%d has another shape ([8], the loop is [4, 8])", t->id);
+  assert_string_equal(k->groups[0].why, want);
+}
+
+/* A member read after its group is stored; the rest stay in registers. */
+static void test_stored_members(void **st) {
+  (void)st;
+  Node *x = P("x", "4,8");
+  Node *e = g_unary(OP_EXP, x);
+  Node *p = g_binary(OP_DIV, e, g_reduce(OP_SUM, e, 2)); /* softmax by hand */
+  Kernel *k = FUSED(p);
+  assert_string_equal(groups(k), "{fused [4, 8]: exp sum+} {fused [4, 8]: div}");
+  /* two outputs of one loop are both stored */
+  Node *a = g_unary(OP_TANH, x), *b = g_unary(OP_SIN, a), *c = g_unary(OP_COS, b);
+  assert_string_equal(groups(FUSED(c, a)), "{fused [4, 8]: tanh ~sin cos}");
+}
+
+static void test_fusion_off(void **st) {
+  (void)st;
+  Node *x = P("x", "4,8");
+  Node *y = g_unary(OP_RELU, g_binary(OP_ADD, g_binary(OP_MUL, x, C(2)), C(1)));
+  fusion = false;
+  Kernel *k = FUSED(y);
+  fusion = true;
+  assert_string_equal(groups(k), "{single [4, 8]: mul} {single [4, 8]: add} {single [4, 8]: relu}");
+  for (int g = 0; g < k->ngroups; g++) assert_string_equal(k->groups[g].why, "fusion is off");
+}
+
+/* A reshape of a stored value aliases it: no group, no loop. */
+static void test_reshape_is_free(void **st) {
+  (void)st;
+  Node *x = P("x", "4,8");
+  Kernel *k = FUSED(g_unary(OP_TANH, g_reshape(x, S("32"))));
+  assert_string_equal(groups(k), "{fused [32]: tanh}");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  fuse_print(k, f);
+  fclose(f);
+  assert_non_null(strstr(buf, "kernel t: 1 ops in 1 loops or calls (+1 reshapes, which alias memory)"));
+  free(buf);
+  /* but a reshape of a value inside an open loop needs it stored first */
+  Node *e = g_unary(OP_EXP, x);
+  k = FUSED(g_unary(OP_TANH, g_reshape(e, S("32"))));
+  assert_string_equal(groups(k), "{fused [4, 8]: exp} {single [32]: reshape} {fused [32]: tanh}");
+}
+
+/* Constants are folded into loops, except where a non-element-wise
+ * consumer must read them from memory. */
+static void test_constants_needing_memory(void **st) {
+  (void)st;
+  Node *x = P("x", "4,8"), *c = g_const(0.5, 0, DT_F32, S("8,3"));
+  Node *m = g_matmul(x, c, 0, 0);
+  Node *y = g_binary(OP_MUL, m, C(3));
+  Kernel *k = FUSED(y);
+  assert_true(k->needs_mem[c->id]);
+  assert_false(k->needs_mem[C(3)->id]);
+}
+
+static void test_group_inputs(void **st) {
+  (void)st;
+  Node *x = P("x", "4,8"), *y = P("y", "4,8");
+  Node *z = g_binary(OP_ADD, g_binary(OP_MUL, y, x), g_binary(OP_MUL, x, C(3)));
+  Kernel *k = FUSED(z);
+  assert_int_equal(k->ngroups, 1);
+  Node *xs[64];
+  int n = group_inputs(&k->groups[0], xs);
+  assert_int_equal(n, 2); /* each once, constants and members excluded */
+  assert_ptr_equal(xs[0], y);
+  assert_ptr_equal(xs[1], x);
+  /* a closing reduction's input is a member, not a read */
+  Kernel *k2 = FUSED(g_reduce(OP_SUM, g_unary(OP_EXP, x), 3));
+  n = group_inputs(&k2->groups[0], xs);
+  assert_int_equal(n, 1);
+  assert_ptr_equal(xs[0], x);
+}
+
+/* The list scheduler lets a consumer join the open loop before an
+ * unrelated GEMM breaks it. */
+static void test_reorder(void **st) {
+  (void)st;
+  Node *x = P("x", "4,8"), *p = P("p", "4,8"), *q = P("q", "8,8");
+  Node *e = g_unary(OP_EXP, x), *mm = g_matmul(p, q, 0, 0), *t = g_unary(OP_TANH, e);
+  Kernel *k = FUSED(e, mm, t); /* post-order: exp, matmul, tanh */
+  assert_string_equal(groups(k), "{fused [4, 8]: exp tanh} {single [4, 8]: matmul}");
+  fusion = false;
+  Kernel *off = FUSED(e, mm, t);
+  fusion = true;
+  assert_string_equal(groups(off), "{single [4, 8]: exp} {single [4, 8]: matmul} {single [4, 8]: tanh}");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_elementwise_chain), cmocka_unit_test(test_reduction_closes_loop),
+      cmocka_unit_test(test_matmul_runs_alone), cmocka_unit_test(test_why_groups_end),
+      cmocka_unit_test(test_stored_members),    cmocka_unit_test(test_fusion_off),
+      cmocka_unit_test(test_reshape_is_free),   cmocka_unit_test(test_constants_needing_memory),
+      cmocka_unit_test(test_group_inputs),      cmocka_unit_test(test_reorder),
+  };
+  return cmocka_run_group_tests(tests, setup_compiler, NULL);
+}

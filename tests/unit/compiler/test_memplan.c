@@ -1,0 +1,221 @@
+/*
+ * test_memplan.c — the memory plan (memplan.c) on small hand-made kernels:
+ * buffers whose lifetimes overlap never share bytes, ones that do not may
+ * (and in a chain, do), sizes are rounded to 64 bytes, every offset is a
+ * multiple of 64, batch-sized buffers go to the batch arena and fixed ones
+ * to the fixed arena, outputs live in their slots, register values and free
+ * reshapes get nothing, and a reshape extends the life of what it aliases.
+ *
+ * check_plan recomputes each buffer's lifetime from the groups on its own
+ * (the group that defines it to the last group that reads it, through
+ * reshapes; outputs live to the end) and checks the plan against it.
+ */
+#include "util.h"
+#include <stdlib.h>
+#include <string.h>
+
+static Kernel *planned(Node *out, ...) {
+  Kernel *k = arena_alloc(sizeof *k);
+  k->name = "t";
+  va_list ap;
+  va_start(ap, out);
+  for (Node *n = out; n; n = va_arg(ap, Node *)) kernel_add_out(k, n, k->nouts, "out");
+  va_end(ap);
+  kernel_schedule(k);
+  fuse_with(k, true);
+  memplan_kernel(k);
+  return k;
+}
+#define PLANNED(...) planned(__VA_ARGS__, NULL)
+
+static int group_of(const Kernel *k, const Node *n) {
+  for (int g = 0; g < k->ngroups; g++)
+    for (int j = 0; j < k->groups[g].n; j++)
+      if (k->groups[g].nodes[j] == n) return g;
+  return -1;
+}
+
+/* The last group that reads n (directly or through free reshapes). */
+static int last_read(const Kernel *k, const Node *n) {
+  int last = -1;
+  for (int o = 0; o < k->nouts; o++)
+    if (k->outs[o].node == n) last = k->ngroups;
+  for (int i = 0; i < k->nsched; i++) {
+    const Node *m = k->sched[i];
+    for (int j = 0; j < m->nin; j++) {
+      if (m->in[j] != n) continue;
+      int g = group_of(k, m);
+      if (g < 0 && m->op == OP_RESHAPE) g = last_read(k, m);
+      if (g > last) last = g;
+    }
+  }
+  return last;
+}
+
+static int64_t size_of(const Node *n) {
+  int64_t e = n->dt == DT_F64 ? 8 : 4;
+  if (n->op == OP_MAXPOOL || n->op == OP_POOLIDX) e = 16;
+  return (shape_numel(&n->sh).k * e + 63) / 64 * 64;
+}
+
+static void check_plan(const Kernel *k) {
+  const MemPlan *mp = k->plan;
+  int64_t naive[3] = {0};
+  int nbufs = 0;
+  for (int i = 0; i < k->nsched; i++) {
+    const Node *a = k->sched[i];
+    int ar = mp->arena[a->id];
+    if (!ar) continue;
+    nbufs++;
+    assert_int_equal(ar, shape_numel(&a->sh).b ? 1 : 2);
+    assert_int_equal(mp->off[a->id] % 64, 0);
+    assert_true(mp->off[a->id] + size_of(a) <= (ar == 1 ? mp->totalB : mp->total0));
+    naive[ar] += size_of(a);
+    int a0 = a->op == OP_CONST ? 0 : group_of(k, a), a1 = a->op == OP_CONST ? k->ngroups : last_read(k, a);
+    for (int j = i + 1; j < k->nsched; j++) {
+      const Node *b = k->sched[j];
+      if (mp->arena[b->id] != ar) continue;
+      int b0 = b->op == OP_CONST ? 0 : group_of(k, b), b1 = b->op == OP_CONST ? k->ngroups : last_read(k, b);
+      bool live_together = a0 <= (b1 > b0 ? b1 : b0) && b0 <= (a1 > a0 ? a1 : a0);
+      bool share = mp->off[a->id] < mp->off[b->id] + size_of(b) && mp->off[b->id] < mp->off[a->id] + size_of(a);
+      if (live_together && share)
+        fail_msg("%%%d (groups %d..%d) and %%%d (groups %d..%d) overlap in time and in bytes", a->id, a0, a1, b->id,
+                 b0, b1);
+    }
+  }
+  assert_int_equal(nbufs, mp->nbufs);
+  assert_int_equal(naive[1], mp->naiveB);
+  assert_int_equal(naive[2], mp->naive0);
+}
+
+/* matmul, softmax, matmul, softmax, matmul: each value is read only by the
+ * next group, so the first and third share bytes, as do the second and
+ * fourth; the last is the output and lives in its slot. */
+static void test_chain_reuses(void **st) {
+  (void)st;
+  Node *x = I("x", DT_F32, "B,8"), *w = P("w", "8,8");
+  Node *a = g_matmul(x, w, 0, 0), *b = g_row(OP_SOFTMAX, a), *c = g_matmul(b, w, 0, 0);
+  Node *d = g_row(OP_SOFTMAX, c), *e = g_matmul(d, w, 0, 0);
+  Kernel *k = PLANNED(e);
+  check_plan(k);
+  const MemPlan *mp = k->plan;
+  assert_int_equal(mp->nbufs, 4);
+  assert_int_equal(mp->arena[e->id], 0); /* in its output slot */
+  assert_int_equal(mp->arena[a->id], 1);
+  assert_int_equal(mp->off[a->id], mp->off[c->id]);
+  assert_int_equal(mp->off[b->id], mp->off[d->id]);
+  assert_int_not_equal(mp->off[a->id], mp->off[b->id]);
+  assert_int_equal(mp->totalB, 2 * 64); /* 8 floats = 32 bytes per sample, rounded to 64 */
+  assert_int_equal(mp->naiveB, 4 * 64);
+  assert_int_equal(mp->total0, 0);
+}
+
+/* A value read at the end overlaps everything after it. */
+static void test_long_lived_value_is_not_shared(void **st) {
+  (void)st;
+  Node *x = I("x", DT_F32, "B,8"), *w = P("w", "8,8");
+  Node *a = g_matmul(x, w, 0, 0), *b = g_row(OP_SOFTMAX, a), *c = g_matmul(b, w, 0, 0);
+  Node *d = g_row(OP_SOFTMAX, c), *e = g_binary(OP_ADD, g_matmul(d, w, 0, 0), a); /* a lives to the end */
+  Kernel *k = PLANNED(e);
+  check_plan(k);
+  const MemPlan *mp = k->plan;
+  assert_int_not_equal(mp->off[a->id], mp->off[c->id]);
+  assert_int_equal(mp->off[b->id], mp->off[d->id]);
+}
+
+/* Batch-sized and fixed-size buffers go to their own arenas; sizes follow
+ * the element type. */
+static void test_arenas_and_sizes(void **st) {
+  (void)st;
+  Node *w = P("w", "8,8"), *x = I("x", DT_F32, "B,8");
+  Node *fixed = g_row(OP_SOFTMAX, g_matmul(w, w, 0, 0)); /* [8, 8]: 256 bytes */
+  Node *batch = g_row(OP_SOFTMAX, g_matmul(x, fixed, 0, 0));
+  Node *w64 = Pd("w64", DT_F64, "3,5");
+  Node *f64 = g_row(OP_SOFTMAX, g_matmul(w64, w64, 0, 1)); /* [3, 3] f64: 72 -> 128 bytes */
+  Kernel *k = PLANNED(g_reduce(OP_SUM, batch, 3), g_reduce(OP_SUM, f64, 3));
+  check_plan(k);
+  const MemPlan *mp = k->plan;
+  assert_int_equal(mp->arena[fixed->id], 2);
+  assert_int_equal(mp->arena[g_matmul(w, w, 0, 0)->id], 2);
+  assert_int_equal(mp->arena[batch->id], 1);
+  assert_int_equal(mp->arena[f64->id], 2);
+  assert_true(mp->total0 >= 256 + 128);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  memplan_print(k, 10, f);
+  fclose(f);
+  char want[160];
+  snprintf(want, sizeof want, "  at B = 10: planned %lld bytes, naive %lld bytes\n",
+           (long long)(mp->totalB * 10 + mp->total0), (long long)(mp->naiveB * 10 + mp->naive0));
+  assert_non_null(strstr(buf, want));
+  free(buf);
+}
+
+/* Members of a fused loop that stay in registers get no memory. */
+static void test_registers_get_nothing(void **st) {
+  (void)st;
+  Node *x = I("x", DT_F32, "B,8"), *w = P("w", "8,8");
+  Node *m = g_matmul(x, w, 0, 0);
+  Node *t = g_unary(OP_TANH, m), *s = g_unary(OP_SIN, t);
+  Node *l = g_reduce(OP_SUM, g_unary(OP_EXP, s), 3);
+  Kernel *k = PLANNED(l);
+  check_plan(k);
+  assert_int_equal(k->plan->arena[t->id], 0);
+  assert_int_equal(k->plan->arena[s->id], 0);
+  assert_int_equal(k->plan->arena[m->id], 1);
+  assert_int_equal(k->plan->arena[l->id], 0); /* the output */
+}
+
+/* A reshape aliases its input: the input lives as long as the reshape is
+ * read, so a buffer defined meanwhile cannot take its bytes. */
+static void test_reshape_extends_life(void **st) {
+  (void)st;
+  Node *x = I("x", DT_F32, "B,8"), *w = P("w", "8,8");
+  Node *a = g_matmul(x, w, 0, 0);
+  Node *r = g_reshape(a, S("B,2,4"));
+  Node *b = g_row(OP_SOFTMAX, g_matmul(x, w, 0, 1)); /* two groups that do not read a */
+  Node *c = g_binary(OP_ADD, r, g_reshape(b, S("B,2,4"))); /* a is computed first */
+  Kernel *k = PLANNED(c);
+  check_plan(k);
+  const MemPlan *mp = k->plan;
+  assert_int_equal(mp->arena[r->id], 0); /* no buffer of its own */
+  assert_int_not_equal(mp->off[a->id], mp->off[g_matmul(x, w, 0, 1)->id]);
+  assert_int_not_equal(mp->off[a->id], mp->off[b->id]);
+}
+
+/* A constant a GEMM reads is written when the kernel starts and lives to
+ * its end. */
+static void test_materialised_constant(void **st) {
+  (void)st;
+  Node *x = I("x", DT_F32, "B,8"), *c = g_const(0.5, 0, DT_F32, S("8,8"));
+  Node *a = g_row(OP_SOFTMAX, g_matmul(x, c, 0, 0));
+  Node *b = g_row(OP_SOFTMAX, g_matmul(a, c, 0, 0));
+  Kernel *k = PLANNED(g_reduce(OP_SUM, b, 3));
+  check_plan(k);
+  assert_int_equal(k->plan->arena[c->id], 2);
+  assert_int_equal(k->plan->total0, 256);
+}
+
+/* Pooling buffers hold a value and an index per element. */
+static void test_pooling_element_size(void **st) {
+  (void)st;
+  Node *x = I("img", DT_F32, "B,1,4,4");
+  int64_t geo[6] = {2, 2, 2, 2, 0, 0};
+  Node *p = g_pool(OP_MAXPOOL, x, geo);
+  Node *y = g_row(OP_SOFTMAX, g_reshape(p, S("B,4")));
+  Kernel *k = PLANNED(g_reduce(OP_SUM, y, 3));
+  check_plan(k);
+  assert_int_equal(k->plan->arena[p->id], 1);
+  assert_true(k->plan->naiveB >= 4 * 16); /* 4 elements of 16 bytes */
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_chain_reuses),         cmocka_unit_test(test_long_lived_value_is_not_shared),
+      cmocka_unit_test(test_arenas_and_sizes),     cmocka_unit_test(test_registers_get_nothing),
+      cmocka_unit_test(test_reshape_extends_life), cmocka_unit_test(test_materialised_constant),
+      cmocka_unit_test(test_pooling_element_size),
+  };
+  return cmocka_run_group_tests(tests, setup_compiler, NULL);
+}
