@@ -219,6 +219,56 @@ static void test_verify_output_scheduled(void **st) {
   expect_ice(verify_arg, k, "output lost is not scheduled");
 }
 
+/* After fusion: groups are contiguous runs of the schedule, in order, each
+ * node in one group; a fused group runs over one space. */
+static void verify_groups_arg(void *p) { verify_program(p, VS_FUSED); }
+static Program *program_of(Kernel *k) {
+  Program *p = arena_alloc(sizeof *p);
+  p->train_k = *k;
+  p->nslots = 4;
+  return p;
+}
+static void test_verify_groups(void **st) {
+  (void)st;
+  Node *x = P("gx", "4"), *y = P("gy", "2,4");
+  Node *a = g_unary(OP_TANH, x), *b = g_unary(OP_EXP, a), *c = g_binary(OP_ADD, b, y);
+  Kernel *k = kernel_of("groups", c, NULL);
+  fuse_kernel(k, true);
+  verify_program(program_of(k), VS_FUSED); /* what fuse made passes */
+  Kernel *swapped = kernel_of("groups", c, NULL);
+  fuse_kernel(swapped, true);
+  assert_true(swapped->ngroups >= 2);
+  Group t = swapped->groups[0];
+  swapped->groups[0] = swapped->groups[1];
+  swapped->groups[1] = t;
+  expect_ice(verify_groups_arg, program_of(swapped), "out of schedule order");
+  Kernel *space = kernel_of("groups", b, NULL);
+  fuse_kernel(space, true);
+  space->groups[0].space = S("5");
+  space->groups[0].fused = true;
+  assert_true(space->groups[0].n > 1); /* tanh and exp in one loop */
+  expect_ice(verify_groups_arg, program_of(space), "does not run over its space");
+}
+
+/* After the memory plan: two buffers live at once never share a byte. */
+static void verify_plan_arg(void *p) { verify_program(p, VS_PLANNED); }
+static void test_verify_plan(void **st) {
+  (void)st;
+  Node *x = P("mx", "64"), *w = P("mw", "64,64");
+  Node *h1 = g_matmul(g_reshape(x, S("1,64")), w, 0, 0);
+  Node *h2 = g_matmul(h1, w, 0, 0);
+  Node *h3 = g_binary(OP_ADD, g_matmul(h2, w, 0, 0), h1); /* h1 lives until h3 */
+  Kernel *k = kernel_of("plan", h3, NULL);
+  fuse_kernel(k, true);
+  memplan_kernel(k);
+  verify_program(program_of(k), VS_PLANNED); /* what memplan made passes */
+  MemPlan *mp = k->plan;
+  assert_int_equal(mp->arena[h1->id], 2);
+  assert_int_equal(mp->arena[h2->id], 2);
+  mp->off[h2->id] = mp->off[h1->id]; /* both live while h2 is computed */
+  expect_ice(verify_plan_arg, program_of(k), "are live together");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_leaves_intern),      cmocka_unit_test(test_constants_intern),
@@ -227,6 +277,7 @@ int main(void) {
       cmocka_unit_test(test_ewise_input_dtype),  cmocka_unit_test(test_schedule),           cmocka_unit_test(test_verify_order),
       cmocka_unit_test(test_verify_arity),       cmocka_unit_test(test_verify_ewise_shape),
       cmocka_unit_test(test_verify_reduce_rank), cmocka_unit_test(test_verify_output_scheduled),
+      cmocka_unit_test(test_verify_groups),      cmocka_unit_test(test_verify_plan),
   };
   return cmocka_run_group_tests(tests, setup_compiler, NULL);
 }
