@@ -128,6 +128,8 @@ Node *g_unbroadcast(Node *a, Shape sh);
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
 /* Why the last g_* builder returned NULL ("shapes [B, 3] and [4] ..."). */
 const char *shape_error(void);
+/* Leave a message for shape_error() and return NULL (for builders). */
+Node *shape_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Printing: `%12 = mul f32[B, 10] %10, %11` */
 void node_print(const Node *n, FILE *out);

@@ -13,8 +13,9 @@
 static char errbuf[512];
 const char *shape_error(void) { return errbuf; }
 
-static Node *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static Node *fail(const char *fmt, ...) {
+#define fail shape_fail
+
+Node *shape_fail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(errbuf, sizeof errbuf, fmt, ap);
