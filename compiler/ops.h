@@ -172,7 +172,8 @@
  * both targets through codegen/kernel.h.  The builtin of the same name is
  * called as name(x, ..., attr = value, ...).
  */
-#define NNC_GEN_OPS(G) /* rows added one per commit */
+#define NNC_GEN_OPS(G) \
+  G(CUMSUM, "cumsum", 1, cumsum_spec) /* ops/cumsum.c */
 
 typedef enum {
 #define E(name, str, arity, surface, attr, flops, fold, deriv, scalar) OP_##name,

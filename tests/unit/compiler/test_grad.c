@@ -166,6 +166,23 @@ static void test_log1p(void **st) {
   assert_expr(d1(g_unary(OP_LOG1P, x), x), "(div G (add x 1))");
 }
 
+/* a running sum's adjoint is the running sum of the adjoint the other way */
+static void test_cumsum(void **st) {
+  (void)st; covers(OP_CUMSUM);
+  Node *x = P("x", "2,3");
+  int64_t fwd[] = {1, 0};
+  Node *y = g_gen(OP_CUMSUM, &x, fwd);
+  Node *dx = d1(y, x);
+  assert_int_equal(dx->op, OP_CUMSUM);
+  assert_int_equal(dx->ia[0], 1);
+  assert_int_equal(dx->ia[1], 1); /* reversed */
+  assert_ptr_equal(dx->in[0], G_like(y));
+  int64_t neg_axis[] = {-2, 1};
+  Node *dx0 = d1(g_gen(OP_CUMSUM, &x, neg_axis), x); /* axis -2 is 0; reversed back to forward */
+  assert_int_equal(dx0->ia[0], 0);
+  assert_int_equal(dx0->ia[1], 0);
+}
+
 /* ---- element-wise binary and select --------------------------------------- */
 
 static void test_add(void **st) {
@@ -522,6 +539,7 @@ int main(void) {
       cmocka_unit_test(test_erf),           cmocka_unit_test(test_cast),
       cmocka_unit_test(test_cos),           cmocka_unit_test(test_sin),
       cmocka_unit_test(test_floor),         cmocka_unit_test(test_log1p),
+      cmocka_unit_test(test_cumsum),
       cmocka_unit_test(test_minimum),       cmocka_unit_test(test_clamp),
       cmocka_unit_test(test_add),           cmocka_unit_test(test_sub),
       cmocka_unit_test(test_mul),           cmocka_unit_test(test_div),
