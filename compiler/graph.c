@@ -220,6 +220,19 @@ SlotDesc *program_add_slot(Program *p, int role, const char *name, Dtype dt, Sha
   return s;
 }
 
+int *kernel_out_slots(const Kernel *k) {
+  int cap = graph_node_count() + 1;
+  int *slot = arena_alloc(sizeof(int) * cap);
+  for (int i = 0; i < cap; i++) slot[i] = -1;
+  for (int i = 0; i < k->nouts; i++) {
+    Node *n = k->outs[i].node;
+    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && n->op != OP_MAXPOOL && n->op != OP_POOLIDX &&
+        slot[n->id] < 0 && !k->outs[i].deferred)
+      slot[n->id] = k->outs[i].slot;
+  }
+  return slot;
+}
+
 void kernel_add_out(Kernel *k, Node *n, int slot, const char *label) {
   if (k->nouts == k->capouts) {
     int cap = k->capouts ? 2 * k->capouts : 8;

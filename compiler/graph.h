@@ -176,6 +176,10 @@ typedef struct Kernel {
 void kernel_add_out(Kernel *k, Node *n, int slot, const char *label);
 void kernel_schedule(Kernel *k);       /* DFS post-order from outputs (DCE) */
 void kernel_print(const Kernel *k, FILE *out, bool grads_only);
+/* By node id: the output slot a value is computed in, in place (not a leaf,
+ * an alias, a pooling pair or a deferred state update), or -1.  Memory
+ * planning and both backends follow this one rule. */
+int *kernel_out_slots(const Kernel *k);
 void verify_kernel(const Kernel *k);   /* IR invariants; nnc_unreachable on a bug */
 
 /* ---- fuse.c ------------------------------------------------------------ */

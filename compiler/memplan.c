@@ -58,12 +58,8 @@ void memplan_kernel(Kernel *k) {
   for (int g = 0; g < k->ngroups; g++)
     for (int j = 0; j < k->groups[g].n; j++) def[k->groups[g].nodes[j]->id] = g;
   /* outputs computed in place live in their slot (codegen's rule) */
-  for (int i = 0; i < k->nouts; i++) {
-    Node *n = k->outs[i].node;
-    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && n->op != OP_MAXPOOL && n->op != OP_POOLIDX &&
-        !k->outs[i].deferred)
-      in_slot[n->id] = 1;
-  }
+  int *out_slot = kernel_out_slots(k);
+  for (int i = 0; i < cap; i++) in_slot[i] = out_slot[i] >= 0;
   /* a reshape aliases its input: uses of the reshape are uses of the root */
   Node **root = arena_alloc(sizeof(Node *) * cap);
   int cur = 0;

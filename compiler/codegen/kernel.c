@@ -5,6 +5,23 @@
  */
 #include "kernel.h"
 
+LlvmTypes k_types(LLVMContextRef ctx) {
+  return (LlvmTypes){LLVMInt1TypeInContext(ctx),   LLVMInt8TypeInContext(ctx),   LLVMInt32TypeInContext(ctx),
+                     LLVMInt64TypeInContext(ctx),  LLVMFloatTypeInContext(ctx),  LLVMDoubleTypeInContext(ctx),
+                     LLVMPointerTypeInContext(ctx, 0), LLVMVoidTypeInContext(ctx)};
+}
+
+LLVMValueRef k_entry_alloca(LLVMBuilderRef b, LLVMValueRef fn, LLVMTypeRef t, const char *name) {
+  LLVMBasicBlockRef cur = LLVMGetInsertBlock(b);
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(fn);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first) LLVMPositionBuilderBefore(b, first);
+  else LLVMPositionBuilderAtEnd(b, entry);
+  LLVMValueRef a = LLVMBuildAlloca(b, t, name);
+  LLVMPositionBuilderAtEnd(b, cur);
+  return a;
+}
+
 #define B (t->s.b)
 LLVMValueRef k_i64(const KernelTarget *t, int64_t v) { return LLVMConstInt(t->i64, (unsigned long long)v, 1); }
 LLVMValueRef k_load(const KernelTarget *t, Dtype d, LLVMValueRef base, LLVMValueRef off) {

@@ -29,6 +29,13 @@ typedef struct KernelTarget {
   LLVMValueRef (*local)(LLVMTypeRef t);
 } KernelTarget;
 
+/* The LLVM types both backends build with, made in one context. */
+typedef struct LlvmTypes { LLVMTypeRef i1, i8, i32, i64, f32, f64, ptr, vd; } LlvmTypes;
+LlvmTypes k_types(LLVMContextRef ctx);
+/* A stack slot of type t at the entry of fn (mem2reg makes it a register);
+ * the builder goes back to where it was. */
+LLVMValueRef k_entry_alloca(LLVMBuilderRef b, LLVMValueRef fn, LLVMTypeRef t, const char *name);
+
 /* Small builders over a KernelTarget, for the op files. */
 LLVMValueRef k_i64(const KernelTarget *t, int64_t v);
 LLVMValueRef k_load(const KernelTarget *t, Dtype d, LLVMValueRef base, LLVMValueRef off);

@@ -42,7 +42,7 @@ typedef struct Cg {
   LLVMContextRef ctx;
   LLVMModuleRef mod;
   LLVMBuilderRef b;
-  LLVMTypeRef i8, i32, i64, f32, f64, ptr, vd;
+  LlvmTypes t;
   LLVMValueRef fn;   /* current function */
   LLVMValueRef batch;
 } Cg;
@@ -51,16 +51,16 @@ static Cg cg;
 
 static LLVMTypeRef ty(Dtype d) {
   switch (d) {
-  case DT_F32: return cg.f32;
-  case DT_F64: return cg.f64;
-  case DT_I32: return cg.i32;
-  case DT_BOOL: return cg.i8;
+  case DT_F32: return cg.t.f32;
+  case DT_F64: return cg.t.f64;
+  case DT_I32: return cg.t.i32;
+  case DT_BOOL: return cg.t.i8;
   }
-  return cg.f32;
+  return cg.t.f32;
 }
 static bool isf(Dtype d) { return d == DT_F32 || d == DT_F64; }
-static LLVMValueRef ci64(int64_t v) { return LLVMConstInt(cg.i64, (unsigned long long)v, 1); }
-static LLVMValueRef ci32(int v) { return LLVMConstInt(cg.i32, (unsigned long long)v, 1); }
+static LLVMValueRef ci64(int64_t v) { return LLVMConstInt(cg.t.i64, (unsigned long long)v, 1); }
+static LLVMValueRef ci32(int v) { return LLVMConstInt(cg.t.i32, (unsigned long long)v, 1); }
 static LLVMValueRef cfl(double v, Dtype d) { return isf(d) ? LLVMConstReal(ty(d), v) : LLVMConstInt(ty(d), (unsigned long long)(int64_t)v, 1); }
 
 static LLVMValueRef dimval(Dim d) {
@@ -138,7 +138,7 @@ static Loop loop_begin(LLVMValueRef n, const char *name) {
   l.exit = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "exit");
   LLVMBuildBr(cg.b, l.header);
   LLVMPositionBuilderAtEnd(cg.b, l.header);
-  l.i = LLVMBuildPhi(cg.b, cg.i64, "i");
+  l.i = LLVMBuildPhi(cg.b, cg.t.i64, "i");
   LLVMValueRef z = ci64(0);
   LLVMAddIncoming(l.i, &z, &pre, 1);
   LLVMBuildCondBr(cg.b, LLVMBuildICmp(cg.b, LLVMIntSLT, l.i, n, ""), l.body, l.exit);
@@ -373,9 +373,9 @@ static void emit_matmul(const Node *n, Buf *bufs) {
   LLVMValueRef K = dimval(a->sh.d[ta ? 0 : 1]);
   LLVMValueRef lda = dimval(a->sh.d[1]), ldb = dimval(bb->sh.d[1]);
   LLVMTypeRef fp = ty(d);
-  LLVMTypeRef ps[] = {cg.i32, cg.i32, cg.i64, cg.i64, cg.i64, fp, cg.ptr, cg.i64, cg.ptr, cg.i64, fp, cg.ptr, cg.i64};
+  LLVMTypeRef ps[] = {cg.t.i32, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.i64, fp, cg.t.ptr, cg.t.i64, cg.t.ptr, cg.t.i64, fp, cg.t.ptr, cg.t.i64};
   LLVMTypeRef fty;
-  LLVMValueRef f = rt_fn(d == DT_F32 ? "nnrt_sgemm" : "nnrt_dgemm", cg.vd, ps, 13, &fty);
+  LLVMValueRef f = rt_fn(d == DT_F32 ? "nnrt_sgemm" : "nnrt_dgemm", cg.t.vd, ps, 13, &fty);
   LLVMValueRef args[] = {ci32(ta), ci32(tb), M, N, K, cfl(1, d), bufs[a->id].ptr, lda, bufs[bb->id].ptr, ldb,
                          cfl(0, d), bufs[n->id].ptr, N};
   LLVMBuildCall2(cg.b, fty, f, args, 13, "");
@@ -383,8 +383,8 @@ static void emit_matmul(const Node *n, Buf *bufs) {
 
 /* An i64 array on the stack holding vals (a geometry struct for the runtime). */
 static LLVMValueRef geo_struct(LLVMValueRef *vals, int n) {
-  LLVMValueRef a = LLVMBuildArrayAlloca(cg.b, cg.i64, ci64(n), "geo");
-  for (int i = 0; i < n; i++) LLVMBuildStore(cg.b, vals[i], LLVMBuildGEP2(cg.b, cg.i64, a, (LLVMValueRef[]){ci64(i)}, 1, ""));
+  LLVMValueRef a = LLVMBuildArrayAlloca(cg.b, cg.t.i64, ci64(n), "geo");
+  for (int i = 0; i < n; i++) LLVMBuildStore(cg.b, vals[i], LLVMBuildGEP2(cg.b, cg.t.i64, a, (LLVMValueRef[]){ci64(i)}, 1, ""));
   return a;
 }
 
@@ -392,7 +392,7 @@ static void emit_lib(const Node *n, Buf *bufs) {
   Dtype d = n->dt == DT_I32 ? n->in[0]->dt : n->dt;
   const char *sfx = d == DT_F64 ? "_f64" : "_f32";
   LLVMValueRef out = bufs[n->id].ptr, a = bufs[n->in[0]->id].ptr, b = n->nin > 1 ? bufs[n->in[1]->id].ptr : NULL;
-  LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr};
+  LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr};
   LLVMTypeRef fty;
   const char *fname;
   LLVMValueRef geo;
@@ -418,9 +418,9 @@ static void emit_lib(const Node *n, Buf *bufs) {
       /* one runtime call makes both values and indices; the other half of
        * this node's buffer holds the part not asked for */
       LLVMValueRef half = LLVMBuildMul(cg.b, numel(&n->sh), ci64(8), "");
-      LLVMValueRef other = LLVMBuildGEP2(cg.b, cg.i8, out, &half, 1, "");
+      LLVMValueRef other = LLVMBuildGEP2(cg.b, cg.t.i8, out, &half, 1, "");
       LLVMValueRef vals = n->op == OP_MAXPOOL ? out : other, idx = n->op == OP_MAXPOOL ? other : out;
-      LLVMValueRef f = rt_fn(arena_printf("nnrt_maxpool2d%s", sfx), cg.vd, ps, 4, &fty);
+      LLVMValueRef f = rt_fn(arena_printf("nnrt_maxpool2d%s", sfx), cg.t.vd, ps, 4, &fty);
       LLVMBuildCall2(cg.b, fty, f, (LLVMValueRef[]){geo, vals, idx, a}, 4, "");
       return;
     }
@@ -431,13 +431,19 @@ static void emit_lib(const Node *n, Buf *bufs) {
     }
   }
   int na = b ? 4 : 3;
-  LLVMValueRef f = rt_fn(arena_printf("%s%s", fname, sfx), cg.vd, ps, na, &fty);
+  LLVMValueRef f = rt_fn(arena_printf("%s%s", fname, sfx), cg.t.vd, ps, na, &fty);
   LLVMValueRef args[4] = {geo, out, a, b};
   LLVMBuildCall2(cg.b, fty, f, args, (unsigned)na, "");
 }
 
 /* A fused group: one loop nest over the group's space; members are
  * registers, stored only where the kernel reads them later. */
+typedef struct GroupCtx { Buf *bufs; LLVMValueRef lin; } GroupCtx;
+static void group_store(const Node *n, LLVMValueRef v, void *ctx) {
+  GroupCtx *c = ctx;
+  store(n->dt, v, c->bufs[n->id].ptr, c->lin);
+}
+
 static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   const Shape *sp = &g->space;
   int cap = graph_node_count() + 1;
@@ -480,14 +486,9 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   }
   LLVMValueRef *val = arena_alloc(sizeof(LLVMValueRef) * cap);
   for (int i = 0; i < nx; i++) val[xs[i]->id] = load(xs[i]->dt, xo[i].ptr, off[i]);
-  for (int i = 0; i < nm; i++) {
-    Node *n = g->nodes[i];
-    LLVMValueRef v[3];
-    for (int j = 0; j < n->nin; j++)
-      v[j] = n->in[j]->op == OP_CONST ? const_value(n->in[j], ewise_input_dtype(n, j)) : val[n->in[j]->id];
-    val[n->id] = scalar(n, v);
-    if (k->stored[n->id]) store(n->dt, val[n->id], bufs[n->id].ptr, lin);
-  }
+  GroupCtx gc = {bufs, lin};
+  ScalarTarget st = {cg.b, ty, intrinsic, cpu_math};
+  scalar_group(&st, g, nm, val, k->stored, &(GroupEmit){const_value, group_store, &gc});
   int d = rank - 1;
   if (red) {
     LLVMValueRef x = val[last->in[0]->id];
@@ -517,19 +518,10 @@ static void *gen_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i) {
   return l;
 }
 static void gen_loop_end(void *l) { loop_end(l); }
-static LLVMValueRef gen_local(LLVMTypeRef t) {
-  LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg.b);
-  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(cg.fn);
-  LLVMValueRef first = LLVMGetFirstInstruction(entry);
-  if (first) LLVMPositionBuilderBefore(cg.b, first);
-  else LLVMPositionBuilderAtEnd(cg.b, entry);
-  LLVMValueRef a = LLVMBuildAlloca(cg.b, t, "local");
-  LLVMPositionBuilderAtEnd(cg.b, cur);
-  return a;
-}
+static LLVMValueRef gen_local(LLVMTypeRef t) { return k_entry_alloca(cg.b, cg.fn, t, "local"); }
 static void emit_gen(const Node *n, Buf *bufs) {
   gen_bufs = bufs;
-  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.i64, dimval, gen_buffer, gen_loop_begin, gen_loop_end, gen_local};
+  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, gen_buffer, gen_loop_begin, gen_loop_end, gen_local};
   op_info[n->op].spec->emit(&t, n);
 }
 
@@ -621,7 +613,7 @@ static void emit_node(const Node *n, Buf *bufs) {
       int64_t k = n->sh.d[n->sh.rank - 1].k;
       fill(out, &n->sh, d, cfl(0, d));
       Loop l = loop_begin(numel(&x->sh), "onehot");
-      LLVMValueRef lab = LLVMBuildSExt(cg.b, load(DT_I32, bufs[x->id].ptr, l.i), cg.i64, "");
+      LLVMValueRef lab = LLVMBuildSExt(cg.b, load(DT_I32, bufs[x->id].ptr, l.i), cg.t.i64, "");
       LLVMValueRef ok = LLVMBuildAnd(cg.b, LLVMBuildICmp(cg.b, LLVMIntSGE, lab, ci64(0), ""),
                                      LLVMBuildICmp(cg.b, LLVMIntSLT, lab, ci64(k), ""), "");
       LLVMBasicBlockRef set = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "set");
@@ -635,12 +627,12 @@ static void emit_node(const Node *n, Buf *bufs) {
       return;
     }
     if (n->op == OP_RAND) { /* sequential draws: the same seed gives the same numbers */
-      LLVMTypeRef ps[] = {cg.ptr};
+      LLVMTypeRef ps[] = {cg.t.ptr};
       LLVMTypeRef fty;
-      LLVMValueRef f = rt_fn(n->ia[1] ? "nnrt_normal" : "nnrt_uniform", cg.f64, ps, 1, &fty);
+      LLVMValueRef f = rt_fn(n->ia[1] ? "nnrt_normal" : "nnrt_uniform", cg.t.f64, ps, 1, &fty);
       Loop l = loop_begin(numel(&n->sh), "rand");
       LLVMValueRef v = LLVMBuildCall2(cg.b, fty, f, (LLVMValueRef[]){LLVMGetParam(cg.fn, 0)}, 1, "");
-      if (d == DT_F32) v = LLVMBuildFPTrunc(cg.b, v, cg.f32, "");
+      if (d == DT_F32) v = LLVMBuildFPTrunc(cg.b, v, cg.t.f32, "");
       store(d, v, out, l.i);
       loop_end(&l);
       return;
@@ -654,7 +646,7 @@ static void emit_node(const Node *n, Buf *bufs) {
     if (n->op == OP_ARGMAX) {
       Dtype xd = x->dt;
       LLVMValueRef last = dimval(x->sh.d[x->sh.rank - 1]);
-      LLVMValueRef best = LLVMBuildAlloca(cg.b, ty(xd), "best"), bi = LLVMBuildAlloca(cg.b, cg.i64, "bi");
+      LLVMValueRef best = LLVMBuildAlloca(cg.b, ty(xd), "best"), bi = LLVMBuildAlloca(cg.b, cg.t.i64, "bi");
       Loop r = loop_begin(numel(&n->sh), "row");
       LLVMValueRef row = gep(xd, bufs[x->id].ptr, LLVMBuildMul(cg.b, r.i, last, ""));
       LLVMBuildStore(cg.b, cfl(-INFINITY, xd), best);
@@ -663,9 +655,9 @@ static void emit_node(const Node *n, Buf *bufs) {
       LLVMValueRef v = load(xd, row, c.i);
       LLVMValueRef gt = LLVMBuildFCmp(cg.b, LLVMRealOGT, v, LLVMBuildLoad2(cg.b, ty(xd), best, ""), "");
       LLVMBuildStore(cg.b, fsel(gt, v, LLVMBuildLoad2(cg.b, ty(xd), best, "")), best);
-      LLVMBuildStore(cg.b, fsel(gt, c.i, LLVMBuildLoad2(cg.b, cg.i64, bi, "")), bi);
+      LLVMBuildStore(cg.b, fsel(gt, c.i, LLVMBuildLoad2(cg.b, cg.t.i64, bi, "")), bi);
       loop_end(&c);
-      store(DT_I32, LLVMBuildTrunc(cg.b, LLVMBuildLoad2(cg.b, cg.i64, bi, ""), cg.i32, ""), out, r.i);
+      store(DT_I32, LLVMBuildTrunc(cg.b, LLVMBuildLoad2(cg.b, cg.t.i64, bi, ""), cg.t.i32, ""), out, r.i);
       loop_end(&r);
       return;
     }
@@ -678,15 +670,7 @@ static void emit_node(const Node *n, Buf *bufs) {
 /* Lay out buffers; returns total scratch bytes (an i64 value). */
 static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef scratch) {
   LLVMValueRef total = ci64(0);
-  int cap = graph_node_count() + 1;
-  int *out_slot = arena_alloc(sizeof(int) * cap);
-  for (int i = 0; i < cap; i++) out_slot[i] = -1;
-  for (int i = 0; i < k->nouts; i++) {
-    Node *n = k->outs[i].node;
-    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && n->op != OP_MAXPOOL && n->op != OP_POOLIDX &&
-        out_slot[n->id] < 0 && !k->outs[i].deferred)
-      out_slot[n->id] = k->outs[i].slot;
-  }
+  int *out_slot = kernel_out_slots(k);
   char *need = k->needs_mem;
   const MemPlan *mp = k->plan;
   LLVMValueRef arenaB = LLVMBuildMul(cg.b, ci64(mp->totalB), cg.batch, "arenaB");
@@ -696,8 +680,8 @@ static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef 
     if (n->op == OP_PARAM || n->op == OP_STATE || n->op == OP_INPUT || out_slot[n->id] >= 0) {
       int s = n->slot >= 0 && op_info[n->op].kind == OK_LEAF ? n->slot : out_slot[n->id];
       if (slots) {
-        LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.ptr, slots, (LLVMValueRef[]){ci64(s)}, 1, "");
-        bufs[n->id].ptr = LLVMBuildLoad2(cg.b, cg.ptr, p, n->name ? n->name : "out");
+        LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.t.ptr, slots, (LLVMValueRef[]){ci64(s)}, 1, "");
+        bufs[n->id].ptr = LLVMBuildLoad2(cg.b, cg.t.ptr, p, n->name ? n->name : "out");
       }
       bufs[n->id].in_slot = true;
       continue;
@@ -709,7 +693,7 @@ static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef 
     if (!mp->arena[n->id]) continue; /* lives in registers */
     LLVMValueRef off = mp->arena[n->id] == 1 ? LLVMBuildMul(cg.b, ci64(mp->off[n->id]), cg.batch, "")
                                              : LLVMBuildAdd(cg.b, arenaB, ci64(mp->off[n->id]), "");
-    if (scratch) bufs[n->id].ptr = LLVMBuildGEP2(cg.b, cg.i8, scratch, &off, 1, "t");
+    if (scratch) bufs[n->id].ptr = LLVMBuildGEP2(cg.b, cg.t.i8, scratch, &off, 1, "t");
   }
   (void)total;
   return LLVMBuildAdd(cg.b, arenaB, ci64(mp->total0 ? mp->total0 : 64), "scratch");
@@ -725,8 +709,8 @@ static void emit_check(Node *n, Buf *bufs) {
   if (!isf(n->dt) || kd == OK_LEAF || n->op == OP_RESHAPE || !bufs[n->id].ptr) return;
   /* no flag test here: the checked kernels run only when the flag is set */
   LLVMValueRef ctx = LLVMGetParam(cg.fn, 0);
-  LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.i64, cg.i32, cg.i32}, fty;
-  LLVMValueRef f = rt_fn("nnrt_check_finite", cg.vd, ps, 5, &fty);
+  LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.i32, cg.t.i32}, fty;
+  LLVMValueRef f = rt_fn("nnrt_check_finite", cg.t.vd, ps, 5, &fty);
   LLVMValueRef args[] = {ctx, bufs[n->id].ptr, numel(&n->sh), ci32(n->dt == DT_F64 ? NNRT_F64 : NNRT_F32), ci32(nchecks)};
   LLVMBuildCall2(cg.b, fty, f, args, 5, "");
   PUSH(check_sites, nchecks, capchecks, n);
@@ -736,11 +720,11 @@ static void emit_check(Node *n, Buf *bufs) {
  * --check-numerics flag and, when set, runs that unfused copy instead, whose
  * every op is checked for NaN/Inf after it runs. */
 static void emit_kernel(Kernel *k, Kernel *checked) {
-  LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.i64};
-  LLVMTypeRef ft = LLVMFunctionType(cg.vd, ps, 4, 0);
+  LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64};
+  LLVMTypeRef ft = LLVMFunctionType(cg.t.vd, ps, 4, 0);
   Buf *bufs = arena_alloc(sizeof(Buf) * (graph_node_count() + 1));
   /* scratch size: the larger of the two variants */
-  cg.fn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s_scratch", k->name), LLVMFunctionType(cg.i64, &cg.i64, 1, 0));
+  cg.fn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s_scratch", k->name), LLVMFunctionType(cg.t.i64, &cg.t.i64, 1, 0));
   LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
   cg.batch = LLVMGetParam(cg.fn, 0);
   LLVMValueRef total = plan(k, bufs, NULL, NULL);
@@ -756,13 +740,13 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   cg.batch = LLVMGetParam(cg.fn, 3);
   if (checked) {
     LLVMValueRef ctx = LLVMGetParam(cg.fn, 0);
-    LLVMValueRef flagp = LLVMBuildGEP2(cg.b, cg.i8, ctx, (LLVMValueRef[]){ci64(NNRT_CTX_CHECK_NUMERICS)}, 1, "");
-    LLVMValueRef on = LLVMBuildICmp(cg.b, LLVMIntNE, LLVMBuildLoad2(cg.b, cg.i32, flagp, "check"), ci32(0), "");
+    LLVMValueRef flagp = LLVMBuildGEP2(cg.b, cg.t.i8, ctx, (LLVMValueRef[]){ci64(NNRT_CTX_CHECK_NUMERICS)}, 1, "");
+    LLVMValueRef on = LLVMBuildICmp(cg.b, LLVMIntNE, LLVMBuildLoad2(cg.b, cg.t.i32, flagp, "check"), ci32(0), "");
     LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "checked");
     LLVMBasicBlockRef fast = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "fast");
     LLVMBuildCondBr(cg.b, on, slow, fast);
     LLVMPositionBuilderAtEnd(cg.b, slow);
-    LLVMValueRef cf = rt_fn(arena_printf("nnc_%s", checked->name), cg.vd, ps, 4, &ft); /* another unit's */
+    LLVMValueRef cf = rt_fn(arena_printf("nnc_%s", checked->name), cg.t.vd, ps, 4, &ft); /* another unit's */
     LLVMBuildCall2(cg.b, ft, cf, (LLVMValueRef[]){ctx, slots, scratch, cg.batch}, 4, "");
     LLVMBuildRetVoid(cg.b);
     LLVMPositionBuilderAtEnd(cg.b, fast);
@@ -790,8 +774,8 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   /* outputs that are leaves, constants or shared need a copy into their slot */
   for (int i = 0; i < k->nouts; i++) {
     Node *n = k->outs[i].node;
-    LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.ptr, slots, (LLVMValueRef[]){ci64(k->outs[i].slot)}, 1, "");
-    LLVMValueRef dst = LLVMBuildLoad2(cg.b, cg.ptr, p, "dst");
+    LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.t.ptr, slots, (LLVMValueRef[]){ci64(k->outs[i].slot)}, 1, "");
+    LLVMValueRef dst = LLVMBuildLoad2(cg.b, cg.t.ptr, p, "dst");
     if (!k->outs[i].deferred && bufs[n->id].ptr && bufs[n->id].in_slot && op_info[n->op].kind != OK_LEAF) {
       bool first = true;
       for (int j = 0; j < i; j++)
@@ -821,37 +805,37 @@ static LLVMValueRef global_array(LLVMTypeRef et, LLVMValueRef *vals, int n) {
 
 static LLVMValueRef f64_array(const double *v, int n) {
   LLVMValueRef *c = arena_alloc(sizeof *c * (n + 1));
-  for (int i = 0; i < n; i++) c[i] = LLVMConstReal(cg.f64, v[i]);
-  return global_array(cg.f64, c, n);
+  for (int i = 0; i < n; i++) c[i] = LLVMConstReal(cg.t.f64, v[i]);
+  return global_array(cg.t.f64, c, n);
 }
 
 static void call_rt(const char *name, LLVMTypeRef *ps, LLVMValueRef *args, int n) {
   LLVMTypeRef fty;
-  LLVMValueRef f = rt_fn(name, cg.vd, ps, n, &fty);
+  LLVMValueRef f = rt_fn(name, cg.t.vd, ps, n, &fty);
   LLVMBuildCall2(cg.b, fty, f, args, (unsigned)n, "");
 }
 
 static void emit_hyper(const char *fn, int idx, const HyperCall *h) {
   LLVMValueRef keys[16], vals = f64_array(h->vals, h->n);
-  for (int i = 0; i < h->n; i++) keys[i] = LLVMConstPointerNull(cg.ptr);
-  LLVMValueRef kg = global_array(cg.ptr, keys, h->n);
+  for (int i = 0; i < h->n; i++) keys[i] = LLVMConstPointerNull(cg.t.ptr);
+  LLVMValueRef kg = global_array(cg.t.ptr, keys, h->n);
   /* keys are filled at run time from string globals (constant pointers to
    * globals are fine in an initializer, but building them needs a builder) */
-  LLVMValueRef karr = LLVMBuildArrayAlloca(cg.b, cg.ptr, ci64(h->n ? h->n : 1), "keys");
+  LLVMValueRef karr = LLVMBuildArrayAlloca(cg.b, cg.t.ptr, ci64(h->n ? h->n : 1), "keys");
   for (int i = 0; i < h->n; i++)
-    LLVMBuildStore(cg.b, str(h->keys[i] ? h->keys[i] : ""), LLVMBuildGEP2(cg.b, cg.ptr, karr, (LLVMValueRef[]){ci64(i)}, 1, ""));
+    LLVMBuildStore(cg.b, str(h->keys[i] ? h->keys[i] : ""), LLVMBuildGEP2(cg.b, cg.t.ptr, karr, (LLVMValueRef[]){ci64(i)}, 1, ""));
   (void)kg;
-  LLVMTypeRef ps[] = {cg.ptr, cg.i32, cg.ptr, cg.i32, cg.ptr, cg.ptr};
+  LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i32, cg.t.ptr, cg.t.i32, cg.t.ptr, cg.t.ptr};
   LLVMValueRef args[] = {LLVMGetParam(cg.fn, 0), ci32(idx), str(h->name), ci32(h->n), karr, vals};
   call_rt(fn, ps, args, 6);
 }
 
 static void emit_setup(Program *p) {
-  cg.fn = LLVMAddFunction(cg.mod, "nnc_setup", LLVMFunctionType(cg.vd, &cg.ptr, 1, 0));
+  cg.fn = LLVMAddFunction(cg.mod, "nnc_setup", LLVMFunctionType(cg.t.vd, &cg.t.ptr, 1, 0));
   LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
   LLVMValueRef P = LLVMGetParam(cg.fn, 0);
   {
-    LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr};
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr};
     call_rt("nnrt_program", ps, (LLVMValueRef[]){P, str(p->name), str(p->source)}, 3);
   }
   for (int i = 0; i < p->nslots; i++) {
@@ -859,90 +843,90 @@ static void emit_setup(Program *p) {
     LLVMValueRef dims[MAX_RANK];
     for (int d = 0; d < s->sh.rank; d++) dims[d] = ci64(s->sh.d[d].b ? NNRT_BATCH : s->sh.d[d].k);
     int rdt = s->dt == DT_F64 ? NNRT_F64 : s->dt == DT_I32 ? NNRT_I32 : NNRT_F32;
-    LLVMTypeRef ps[] = {cg.ptr, cg.i32, cg.i32, cg.ptr, cg.i32, cg.i32, cg.ptr};
-    LLVMValueRef args[] = {P, ci32(i), ci32(s->role), str(s->name), ci32(rdt), ci32(s->sh.rank), global_array(cg.i64, dims, s->sh.rank)};
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i32, cg.t.i32, cg.t.ptr, cg.t.i32, cg.t.i32, cg.t.ptr};
+    LLVMValueRef args[] = {P, ci32(i), ci32(s->role), str(s->name), ci32(rdt), ci32(s->sh.rank), global_array(cg.t.i64, dims, s->sh.rank)};
     call_rt("nnrt_slot", ps, args, 7);
     if (s->role == NNRT_SLOT_PARAM || s->role == NNRT_SLOT_STATE) {
-      LLVMTypeRef ip[] = {cg.ptr, cg.i32, cg.ptr, cg.i32, cg.ptr, cg.i64, cg.i64};
+      LLVMTypeRef ip[] = {cg.t.ptr, cg.t.i32, cg.t.ptr, cg.t.i32, cg.t.ptr, cg.t.i64, cg.t.i64};
       LLVMValueRef ia[] = {P, ci32(i), str(s->initc.name), ci32(s->initc.n), f64_array(s->initc.vals, s->initc.n),
                            ci64(s->fan_in), ci64(s->fan_out)};
       call_rt("nnrt_init", ip, ia, 7);
     } else if (s->role == NNRT_SLOT_GRAD) {
-      LLVMTypeRef gp[] = {cg.ptr, cg.i32, cg.i32, cg.i32};
+      LLVMTypeRef gp[] = {cg.t.ptr, cg.t.i32, cg.t.i32, cg.t.i32};
       call_rt("nnrt_grad", gp, (LLVMValueRef[]){P, ci32(i), ci32(s->grad_of), ci32(0)}, 4);
     } else if (s->role == NNRT_SLOT_INPUT) {
-      LLVMTypeRef gp[] = {cg.ptr, cg.i32, cg.ptr};
+      LLVMTypeRef gp[] = {cg.t.ptr, cg.t.i32, cg.t.ptr};
       call_rt("nnrt_input", gp, (LLVMValueRef[]){P, ci32(i), str(s->field)}, 3);
     } else if (s->role == NNRT_SLOT_OUTPUT) {
-      LLVMTypeRef gp[] = {cg.ptr, cg.i32, cg.ptr};
+      LLVMTypeRef gp[] = {cg.t.ptr, cg.t.i32, cg.t.ptr};
       call_rt("nnrt_output", gp, (LLVMValueRef[]){P, ci32(i), str(s->what)}, 3);
     }
   }
   for (int i = 0; i < p->nsrcs; i++) {
     DataSrc *d = p->srcs[i];
     if (d->path && d->kind == 1 && (d->header >= 0 || d->col_begin != 0 || d->col_end != -1)) {
-      LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr, cg.i32, cg.i64, cg.i64, cg.f64};
+      LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.f64};
       call_rt("nnrt_data_csv", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), ci32(d->header > 0),
-                                                   ci64(d->col_begin), ci64(d->col_end), LLVMConstReal(cg.f64, d->scale)}, 8);
+                                                   ci64(d->col_begin), ci64(d->col_end), LLVMConstReal(cg.t.f64, d->scale)}, 8);
     } else if (d->path) {
-      LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr, cg.f64};
-      call_rt("nnrt_data_idx", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), LLVMConstReal(cg.f64, d->scale)}, 5);
+      LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.f64};
+      call_rt("nnrt_data_idx", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), LLVMConstReal(cg.t.f64, d->scale)}, 5);
     } else {
-      LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.i64, cg.i64, cg.ptr};
+      LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.ptr};
       call_rt("nnrt_data_table", ps,
               (LLVMValueRef[]){P, str(d->field), str(d->split), ci64(d->n), ci64(d->per), f64_array(d->table, (int)(d->n * d->per))}, 6);
     }
     if (d->normalize) {
-      LLVMTypeRef ps[] = {cg.ptr, cg.ptr};
+      LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr};
       call_rt("nnrt_data_normalize", ps, (LLVMValueRef[]){P, str(d->field)}, 2);
     }
   }
   {
-    LLVMTypeRef ps[] = {cg.ptr, cg.i64, cg.i64, cg.i64};
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.i64};
     call_rt("nnrt_train_config", ps, (LLVMValueRef[]){P, ci64(p->epochs), ci64(p->batch), ci64(p->seed)}, 4);
   }
   if (p->valid > 0) {
-    LLVMTypeRef ps[] = {cg.ptr, cg.f64};
-    call_rt("nnrt_validation", ps, (LLVMValueRef[]){P, LLVMConstReal(cg.f64, p->valid)}, 2);
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.f64};
+    call_rt("nnrt_validation", ps, (LLVMValueRef[]){P, LLVMConstReal(cg.t.f64, p->valid)}, 2);
   }
   if (p->has_augment) emit_hyper("nnrt_augment", 0, &p->augment);
   if (p->early_stop > 0) {
-    LLVMTypeRef ps[] = {cg.ptr, cg.i64};
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i64};
     call_rt("nnrt_early_stopping", ps, (LLVMValueRef[]){P, ci64(p->early_stop)}, 2);
   }
   emit_hyper("nnrt_optimizer", 0, &p->opt);
   if (p->sched.name) emit_hyper("nnrt_schedule", 0, &p->sched);
   {
     /* the kernels are defined in other units (nnc build): declare them */
-    LLVMTypeRef kp[] = {cg.ptr, cg.ptr, cg.ptr, cg.i64}, fty;
+    LLVMTypeRef kp[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64}, fty;
     LLVMValueRef f[4];
     for (int i = 0; i < 4; i++)
-      f[i] = i % 2 ? rt_fn(i < 2 ? "nnc_train_scratch" : "nnc_eval_scratch", cg.i64, &cg.i64, 1, &fty)
-                   : rt_fn(i < 2 ? "nnc_train" : "nnc_eval", cg.vd, kp, 4, &fty);
-    LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr, cg.ptr};
+      f[i] = i % 2 ? rt_fn(i < 2 ? "nnc_train_scratch" : "nnc_eval_scratch", cg.t.i64, &cg.t.i64, 1, &fty)
+                   : rt_fn(i < 2 ? "nnc_train" : "nnc_eval", cg.t.vd, kp, 4, &fty);
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr};
     call_rt("nnrt_kernels", ps, (LLVMValueRef[]){P, f[0], f[1], f[2], f[3]}, 5);
   }
   for (int i = 0; i < p->ninfo; i++) {
     struct InfoRow *r = &p->info[i];
-    LLVMTypeRef ps[] = {cg.ptr, cg.ptr, cg.ptr, cg.ptr, cg.i64, cg.i64};
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.i64};
     call_rt("nnrt_info_row", ps, (LLVMValueRef[]){P, str(r->name), str(r->kind), str(r->shape), ci64(r->params), ci64(r->flops)}, 6);
   }
   for (int i = 0; i < nchecks; i++) {
     const Node *n = check_sites[i];
     const Loc *l = &n->loc;
     const char *where = l->file ? arena_printf("%s:%d:%d", l->file->path, l->line, l->col) : "<builtin>";
-    LLVMTypeRef ps[] = {cg.ptr, cg.i32, cg.ptr, cg.ptr, cg.ptr};
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i32, cg.t.ptr, cg.t.ptr, cg.t.ptr};
     call_rt("nnrt_site", ps, (LLVMValueRef[]){P, ci32(i), str(where), str(op_info[n->op].name),
                                              str(arena_printf("%s%s", dtype_name(n->dt), shape_str(&n->sh)))}, 5);
   }
   LLVMBuildRetVoid(cg.b);
   /* main */
-  LLVMTypeRef mp[] = {cg.i32, cg.ptr};
-  cg.fn = LLVMAddFunction(cg.mod, "main", LLVMFunctionType(cg.i32, mp, 2, 0));
+  LLVMTypeRef mp[] = {cg.t.i32, cg.t.ptr};
+  cg.fn = LLVMAddFunction(cg.mod, "main", LLVMFunctionType(cg.t.i32, mp, 2, 0));
   LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
-  LLVMTypeRef np[] = {cg.i32, cg.ptr, cg.ptr};
+  LLVMTypeRef np[] = {cg.t.i32, cg.t.ptr, cg.t.ptr};
   LLVMTypeRef fty;
-  LLVMValueRef nm = rt_fn("nnrt_main", cg.i32, np, 3, &fty);
+  LLVMValueRef nm = rt_fn("nnrt_main", cg.t.i32, np, 3, &fty);
   LLVMValueRef r = LLVMBuildCall2(cg.b, fty, nm, (LLVMValueRef[]){LLVMGetParam(cg.fn, 0), LLVMGetParam(cg.fn, 1), LLVMGetNamedFunction(cg.mod, "nnc_setup")}, 3, "");
   LLVMBuildRet(cg.b, r);
 }
@@ -1008,13 +992,7 @@ static void unit_begin(Units *us, const Program *p, const char *name, int rank, 
   cg.ctx = u->ctx = LLVMContextCreate();
   cg.mod = u->mod = LLVMModuleCreateWithNameInContext(name ? arena_printf("%s:%s", p->source, name) : p->source, cg.ctx);
   cg.b = LLVMCreateBuilderInContext(cg.ctx);
-  cg.i8 = LLVMInt8TypeInContext(cg.ctx);
-  cg.i32 = LLVMInt32TypeInContext(cg.ctx);
-  cg.i64 = LLVMInt64TypeInContext(cg.ctx);
-  cg.f32 = LLVMFloatTypeInContext(cg.ctx);
-  cg.f64 = LLVMDoubleTypeInContext(cg.ctx);
-  cg.ptr = LLVMPointerTypeInContext(cg.ctx, 0);
-  cg.vd = LLVMVoidTypeInContext(cg.ctx);
+  cg.t = k_types(cg.ctx);
   LLVMSetTarget(cg.mod, host.triple);
   LLVMSetDataLayout(cg.mod, host.layout);
 }

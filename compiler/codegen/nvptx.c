@@ -56,7 +56,7 @@ typedef struct Px {
   LLVMContextRef ctx;
   LLVMModuleRef mod;
   LLVMBuilderRef b;
-  LLVMTypeRef i1, i8, i32, i64, f32, f64, ptr, vd;
+  LlvmTypes t;
   LLVMValueRef fn, batch, bufs;
 } Px;
 
@@ -66,18 +66,18 @@ static Px px;
 
 static LLVMTypeRef ty(Dtype d) {
   switch (d) {
-  case DT_F32: return px.f32;
-  case DT_F64: return px.f64;
-  case DT_I32: return px.i32;
-  case DT_BOOL: return px.i8;
+  case DT_F32: return px.t.f32;
+  case DT_F64: return px.t.f64;
+  case DT_I32: return px.t.i32;
+  case DT_BOOL: return px.t.i8;
   }
-  return px.f32;
+  return px.t.f32;
 }
 static int dsize(Dtype d) { return d == DT_F64 ? 8 : d == DT_BOOL ? 1 : 4; }
 static bool isf(Dtype d) { return d == DT_F32 || d == DT_F64; }
-static LLVMValueRef ci64(int64_t v) { return LLVMConstInt(px.i64, (unsigned long long)v, 1); }
-static LLVMValueRef ci32(int v) { return LLVMConstInt(px.i32, (unsigned long long)v, 1); }
-static LLVMValueRef cd(double v) { return LLVMConstReal(px.f64, v); }
+static LLVMValueRef ci64(int64_t v) { return LLVMConstInt(px.t.i64, (unsigned long long)v, 1); }
+static LLVMValueRef ci32(int v) { return LLVMConstInt(px.t.i32, (unsigned long long)v, 1); }
+static LLVMValueRef cd(double v) { return LLVMConstReal(px.t.f64, v); }
 static LLVMValueRef cfl(double v, Dtype d) {
   return isf(d) ? LLVMConstReal(ty(d), v) : LLVMConstInt(ty(d), (unsigned long long)(int64_t)v, 1);
 }
@@ -99,7 +99,7 @@ static LLVMValueRef intrinsic(const char *name, LLVMTypeRef t, LLVMValueRef *arg
   return LLVMBuildCall2(B, ft, f, args, (unsigned)n, "");
 }
 static LLVMValueRef un(const char *name, LLVMValueRef x) { return intrinsic(name, LLVMTypeOf(x), &x, 1); }
-static LLVMValueRef sreg(const char *name) { return LLVMBuildZExt(B, intrinsic(name, NULL, NULL, 0), px.i64, ""); }
+static LLVMValueRef sreg(const char *name) { return LLVMBuildZExt(B, intrinsic(name, NULL, NULL, 0), px.t.i64, ""); }
 
 static LLVMValueRef dimval(Dim d) {
   if (d.b == 0) return ci64(d.k);
@@ -150,13 +150,7 @@ static void loop_end(Loop *l) {
 
 /* A scalar accumulator kept in a stack slot (mem2reg makes it a register). */
 static LLVMValueRef var(LLVMTypeRef t, LLVMValueRef init) {
-  LLVMBasicBlockRef cur = LLVMGetInsertBlock(B);
-  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(px.fn);
-  LLVMValueRef first = LLVMGetFirstInstruction(entry);
-  if (first) LLVMPositionBuilderBefore(B, first);
-  else LLVMPositionBuilderAtEnd(B, entry);
-  LLVMValueRef a = LLVMBuildAlloca(B, t, "v");
-  LLVMPositionBuilderAtEnd(B, cur);
+  LLVMValueRef a = k_entry_alloca(B, px.fn, t, "v");
   LLVMBuildStore(B, init, a);
   return a;
 }
@@ -166,8 +160,8 @@ static void set(LLVMValueRef v, LLVMValueRef x) { LLVMBuildStore(B, x, v); }
 /* ---- double-precision math, one internal function each ------------------- */
 
 static LLVMValueRef math_fn(const char *name, int nargs, LLVMValueRef *arg) {
-  LLVMTypeRef ps[2] = {px.f64, px.f64};
-  LLVMValueRef f = LLVMAddFunction(px.mod, name, LLVMFunctionType(px.f64, ps, (unsigned)nargs, 0));
+  LLVMTypeRef ps[2] = {px.t.f64, px.t.f64};
+  LLVMValueRef f = LLVMAddFunction(px.mod, name, LLVMFunctionType(px.t.f64, ps, (unsigned)nargs, 0));
   LLVMSetLinkage(f, LLVMInternalLinkage);
   px.fn = f;
   LLVMPositionBuilderAtEnd(B, LLVMAppendBasicBlockInContext(px.ctx, f, "entry"));
@@ -177,8 +171,8 @@ static LLVMValueRef math_fn(const char *name, int nargs, LLVMValueRef *arg) {
 
 static LLVMValueRef call_math(const char *name, LLVMValueRef *args, int n) {
   LLVMValueRef f = LLVMGetNamedFunction(px.mod, name);
-  LLVMTypeRef ps[2] = {px.f64, px.f64};
-  return LLVMBuildCall2(B, LLVMFunctionType(px.f64, ps, (unsigned)n, 0), f, args, (unsigned)n, "");
+  LLVMTypeRef ps[2] = {px.t.f64, px.t.f64};
+  return LLVMBuildCall2(B, LLVMFunctionType(px.t.f64, ps, (unsigned)n, 0), f, args, (unsigned)n, "");
 }
 static LLVMValueRef m1(const char *name, LLVMValueRef x) { return call_math(name, &x, 1); }
 
@@ -189,7 +183,7 @@ static LLVMValueRef horner(LLVMValueRef x, const double *c, int n) { /* c[0] + c
 }
 
 static LLVMValueRef pow2i(LLVMValueRef k) { /* 2^k for k in [-1022, 1023], i64 */
-  return LLVMBuildBitCast(B, LLVMBuildShl(B, iadd(k, ci64(1023)), ci64(52), ""), px.f64, "");
+  return LLVMBuildBitCast(B, LLVMBuildShl(B, iadd(k, ci64(1023)), ci64(52), ""), px.t.f64, "");
 }
 
 static void emit_math(void) {
@@ -209,7 +203,7 @@ static void emit_math(void) {
     LLVMValueRef n = un("llvm.rint", fmul(xs, cd(M_LOG2E)));
     LLVMValueRef r = fsub(fsub(xs, fmul(n, cd(ln2hi))), fmul(n, cd(ln2lo)));
     LLVMValueRef p = horner(r, taylor, 15);
-    LLVMValueRef ni = LLVMBuildFPToSI(B, n, px.i64, ""), h = LLVMBuildSDiv(B, ni, ci64(2), "");
+    LLVMValueRef ni = LLVMBuildFPToSI(B, n, px.t.i64, ""), h = LLVMBuildSDiv(B, ni, ci64(2), "");
     LLVMValueRef y = fmul(fmul(p, pow2i(h)), pow2i(LLVMBuildSub(B, ni, h, "")));
     y = sel(fcmp(LLVMRealOGT, x, cd(709.782712893384)), cd(INFINITY), y);
     y = sel(fcmp(LLVMRealOLT, x, cd(-745.2)), cd(0), y);
@@ -229,10 +223,10 @@ static void emit_math(void) {
     LLVMValueRef x = a[0];
     LLVMValueRef sub = fcmp(LLVMRealOLT, x, cd(2.2250738585072014e-308));
     LLVMValueRef xn = sel(sub, fmul(x, cd(18014398509481984.0)), x); /* 2^54 */
-    LLVMValueRef bits = LLVMBuildBitCast(B, xn, px.i64, "");
+    LLVMValueRef bits = LLVMBuildBitCast(B, xn, px.t.i64, "");
     LLVMValueRef e = LLVMBuildSub(B, LLVMBuildAnd(B, LLVMBuildLShr(B, bits, ci64(52), ""), ci64(0x7ff), ""), ci64(1023), "");
     e = sel(sub, LLVMBuildSub(B, e, ci64(54), ""), e);
-    LLVMValueRef m = LLVMBuildBitCast(B, LLVMBuildOr(B, LLVMBuildAnd(B, bits, ci64(0x000fffffffffffffLL), ""), ci64(0x3ff0000000000000LL), ""), px.f64, "");
+    LLVMValueRef m = LLVMBuildBitCast(B, LLVMBuildOr(B, LLVMBuildAnd(B, bits, ci64(0x000fffffffffffffLL), ""), ci64(0x3ff0000000000000LL), ""), px.t.f64, "");
     LLVMValueRef big = fcmp(LLVMRealOGT, m, cd(M_SQRT2));
     m = sel(big, fmul(m, cd(0.5)), m);
     e = sel(big, iadd(e, ci64(1)), e);
@@ -240,7 +234,7 @@ static void emit_math(void) {
     double c[12];
     for (int i = 0; i < 12; i++) c[i] = 1.0 / (2 * i + 1);
     LLVMValueRef lm = fmul(fmul(cd(2), s), horner(s2, c, 12));
-    LLVMValueRef ef = LLVMBuildSIToFP(B, e, px.f64, "");
+    LLVMValueRef ef = LLVMBuildSIToFP(B, e, px.t.f64, "");
     LLVMValueRef y = fadd(fmul(ef, cd(ln2hi)), fadd(fmul(ef, cd(ln2lo)), lm));
     y = sel(fcmp(LLVMRealOEQ, x, cd(INFINITY)), x, y);
     y = sel(fcmp(LLVMRealOEQ, x, cd(0)), cd(-INFINITY), y);
@@ -261,23 +255,23 @@ static void emit_math(void) {
     LLVMValueRef x = a[0], ax = un("llvm.fabs", x);
     LLVMValueRef t = m1("nnc_expm1", fmul(cd(2), ax));
     LLVMValueRef y = sel(fcmp(LLVMRealOGT, ax, cd(22)), cd(1), fdiv(t, fadd(t, cd(2))));
-    LLVMBuildRet(B, intrinsic("llvm.copysign", px.f64, (LLVMValueRef[]){y, x}, 2));
+    LLVMBuildRet(B, intrinsic("llvm.copysign", px.t.f64, (LLVMValueRef[]){y, x}, 2));
   }
   /* erf: Maclaurin series for |x| < 2 (60 terms), 1 - erfc by its continued
    * fraction (depth 60, evaluated backwards) beyond */
   math_fn("nnc_erf", 1, a);
   {
     LLVMValueRef x = a[0], ax = un("llvm.fabs", x), x2 = fmul(x, x);
-    LLVMValueRef sum = var(px.f64, cd(0)), term = var(px.f64, x);
+    LLVMValueRef sum = var(px.t.f64, cd(0)), term = var(px.t.f64, x);
     Loop l = loop_begin(ci64(60));
-    LLVMValueRef nf = LLVMBuildSIToFP(B, l.i, px.f64, "");
+    LLVMValueRef nf = LLVMBuildSIToFP(B, l.i, px.t.f64, "");
     set(sum, fadd(get(sum), fdiv(get(term), fadd(fmul(cd(2), nf), cd(1)))));
     set(term, fdiv(fmul(LLVMBuildFNeg(B, get(term), ""), x2), fadd(nf, cd(1))));
     loop_end(&l);
     LLVMValueRef series = fmul(get(sum), cd(M_2_SQRTPI));
-    LLVMValueRef k = var(px.f64, ax);
+    LLVMValueRef k = var(px.t.f64, ax);
     Loop c = loop_begin(ci64(60));
-    LLVMValueRef n = LLVMBuildSIToFP(B, LLVMBuildSub(B, ci64(60), c.i, ""), px.f64, "");
+    LLVMValueRef n = LLVMBuildSIToFP(B, LLVMBuildSub(B, ci64(60), c.i, ""), px.t.f64, "");
     set(k, fadd(ax, fdiv(fmul(n, cd(0.5)), get(k))));
     loop_end(&c);
     LLVMValueRef erfc = fdiv(fmul(m1("nnc_exp", LLVMBuildFNeg(B, x2, "")), cd(0.5 * M_2_SQRTPI)), get(k));
@@ -304,7 +298,7 @@ static void emit_math(void) {
       cc[j] = (j & 1 ? -1.0 : 1.0) / fact[2 * j];
     }
     LLVMValueRef sv = fmul(r, horner(r2, sc, 10)), cv = horner(r2, cc, 10);
-    LLVMValueRef q = LLVMBuildAnd(B, iadd(LLVMBuildFPToSI(B, kf, px.i64, ""), ci64(c)), ci64(3), "");
+    LLVMValueRef q = LLVMBuildAnd(B, iadd(LLVMBuildFPToSI(B, kf, px.t.i64, ""), ci64(c)), ci64(3), "");
     LLVMValueRef odd = LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildAnd(B, q, ci64(1), ""), ci64(1), "");
     LLVMValueRef neg = LLVMBuildICmp(B, LLVMIntUGE, q, ci64(2), "");
     LLVMValueRef y = sel(odd, cv, sv);
@@ -329,9 +323,9 @@ static void emit_math(void) {
 /* f(x) in double, returned in x's type */
 static LLVMValueRef via_f64(const char *fn, LLVMValueRef *v, int n, Dtype d) {
   LLVMValueRef w[2];
-  for (int i = 0; i < n; i++) w[i] = d == DT_F32 ? LLVMBuildFPExt(B, v[i], px.f64, "") : v[i];
+  for (int i = 0; i < n; i++) w[i] = d == DT_F32 ? LLVMBuildFPExt(B, v[i], px.t.f64, "") : v[i];
   LLVMValueRef r = call_math(fn, w, n);
-  return d == DT_F32 ? LLVMBuildFPTrunc(B, r, px.f32, "") : r;
+  return d == DT_F32 ? LLVMBuildFPTrunc(B, r, px.t.f32, "") : r;
 }
 static LLVMValueRef m_unary(const char *fn, LLVMValueRef x, Dtype d) { return via_f64(fn, &x, 1, d); }
 
@@ -406,14 +400,8 @@ static int slot_buf(Plan *pl, int slot) {
 static void plan_kernel(Kernel *k, Plan *pl) {
   int cap = graph_node_count() + 1;
   pl->buf = arena_alloc(sizeof(int) * cap);
-  int *out_slot = arena_alloc(sizeof(int) * cap);
-  for (int i = 0; i < cap; i++) pl->buf[i] = out_slot[i] = -1;
-  for (int i = 0; i < k->nouts; i++) {
-    Node *n = k->outs[i].node;
-    if (op_info[n->op].kind != OK_LEAF && n->op != OP_RESHAPE && n->op != OP_MAXPOOL && n->op != OP_POOLIDX &&
-        out_slot[n->id] < 0 && !k->outs[i].deferred)
-      out_slot[n->id] = k->outs[i].slot;
-  }
+  int *out_slot = kernel_out_slots(k);
+  for (int i = 0; i < cap; i++) pl->buf[i] = -1;
   char *need = k->needs_mem;
   char *in_reg = arena_alloc(cap); /* members of a fused loop that stay in registers */
   for (int g = 0; g < k->ngroups; g++) {
@@ -449,7 +437,7 @@ static void plan_kernel(Kernel *k, Plan *pl) {
 /* ---- kernels ------------------------------------------------------------- */
 
 static LLVMValueRef begin_fn(const char *name, LLVMTypeRef *ps, int n) {
-  LLVMValueRef f = LLVMAddFunction(px.mod, name, LLVMFunctionType(px.vd, ps, (unsigned)n, 0));
+  LLVMValueRef f = LLVMAddFunction(px.mod, name, LLVMFunctionType(px.t.vd, ps, (unsigned)n, 0));
   LLVMMetadataRef md[] = {LLVMValueAsMetadata(f), LLVMMDStringInContext2(px.ctx, "kernel", 6),
                           LLVMValueAsMetadata(ci32(1))};
   LLVMAddNamedMetadataOperand(px.mod, "nvvm.annotations", LLVMMetadataAsValue(px.ctx, LLVMMDNodeInContext2(px.ctx, md, 3)));
@@ -459,7 +447,7 @@ static LLVMValueRef begin_fn(const char *name, LLVMTypeRef *ps, int n) {
 }
 
 static void begin_kernel(const char *name) {
-  LLVMTypeRef ps[] = {px.ptr, px.i64};
+  LLVMTypeRef ps[] = {px.t.ptr, px.t.i64};
   LLVMValueRef f = begin_fn(name, ps, 2);
   px.bufs = LLVMGetParam(f, 0);
   px.batch = LLVMGetParam(f, 1);
@@ -468,7 +456,7 @@ static void begin_kernel(const char *name) {
 static LLVMValueRef bufptr(Plan *pl, const Node *x) {
   int b = pl->buf[x->id];
   if (b < 0) nnc_unreachable("node %%%d has no GPU buffer", x->id);
-  return LLVMBuildLoad2(B, px.ptr, gep(px.ptr, px.bufs, ci64(b)), "buf");
+  return LLVMBuildLoad2(B, px.t.ptr, gep(px.t.ptr, px.bufs, ci64(b)), "buf");
 }
 
 /* Grid-stride loop over [0, n): the body goes at the insert point. */
@@ -544,7 +532,7 @@ static void emit_fill(Kernel *k, Plan *pl, int buf, const Shape *sh, Dtype d, co
   int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
   set_threads(w, shape_numel(sh));
   begin_kernel(step_name(k, w));
-  LLVMValueRef out = LLVMBuildLoad2(B, px.ptr, gep(px.ptr, px.bufs, ci64(buf)), "buf");
+  LLVMValueRef out = LLVMBuildLoad2(B, px.t.ptr, gep(px.t.ptr, px.bufs, ci64(buf)), "buf");
   LLVMValueRef v = c ? const_value(c, d) : cfl(0, d);
   Loop l = grid_loop(numel(sh));
   store(d, v, out, l.i);
@@ -701,13 +689,13 @@ static void emit_lib(Kernel *k, Plan *pl, const Node *n) {
       LLVMValueRef ox = irem(i, OW), t = idiv(i, OW), oy = irem(t, OH), p = idiv(t, OH);
       LLVMValueRef xp = imul(p, imul(H, W));
       if (op == OP_GATHER2D) {
-        LLVMValueRef id = LLVMBuildSExt(B, load(DT_I32, b, i), px.i64, "");
+        LLVMValueRef id = LLVMBuildSExt(B, load(DT_I32, b, i), px.t.i64, "");
         LLVMValueRef has = LLVMBuildICmp(B, LLVMIntSGE, id, ci64(0), "");
         LLVMValueRef v = load(d, a, iadd(xp, sel(has, id, ci64(0))));
         store(d, sel(has, v, zero), out, i);
       } else {
         bool mx = op != OP_AVGPOOL;
-        LLVMValueRef best = var(ty(d), mx ? cfl(-INFINITY, d) : zero), at = var(px.i64, ci64(-1));
+        LLVMValueRef best = var(ty(d), mx ? cfl(-INFINITY, d) : zero), at = var(px.t.i64, ci64(-1));
         Loop ly = loop_begin(ci64(kh));
         LLVMValueRef iy = iadd(isub(imul(oy, ci64(sh)), ci64(ph)), ly.i);
         Loop lx = loop_begin(ci64(kw));
@@ -726,9 +714,9 @@ static void emit_lib(Kernel *k, Plan *pl, const Node *n) {
         loop_end(&ly);
         if (mx) {
           LLVMValueRef half = imul(numel(&n->sh), ci64(8));
-          LLVMValueRef other = LLVMBuildGEP2(B, px.i8, out, &half, 1, "");
+          LLVMValueRef other = LLVMBuildGEP2(B, px.t.i8, out, &half, 1, "");
           store(d, get(best), op == OP_MAXPOOL ? out : other, i);
-          store(DT_I32, LLVMBuildTrunc(B, get(at), px.i32, ""), op == OP_MAXPOOL ? other : out, i);
+          store(DT_I32, LLVMBuildTrunc(B, get(at), px.t.i32, ""), op == OP_MAXPOOL ? other : out, i);
         } else {
           store(d, fmul(get(best), scale), out, i);
         }
@@ -744,7 +732,7 @@ static void emit_lib(Kernel *k, Plan *pl, const Node *n) {
       LLVMValueRef so = sel(ok, iadd(imul(iadd(imul(p, OH), oy), OW), ox), ci64(0));
       LLVMValueRef v = load(d, a, so);
       if (op == OP_UNPOOL) {
-        LLVMValueRef id = LLVMBuildSExt(B, load(DT_I32, b, so), px.i64, "");
+        LLVMValueRef id = LLVMBuildSExt(B, load(DT_I32, b, so), px.t.i64, "");
         ok = band(ok, ieq(id, pos));
       } else {
         v = fmul(v, scale);
@@ -771,23 +759,14 @@ static void *gen_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i) {
   return l;
 }
 static void gen_loop_end(void *l) { loop_end(l); }
-static LLVMValueRef gen_local(LLVMTypeRef t) {
-  LLVMBasicBlockRef cur = LLVMGetInsertBlock(B);
-  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(px.fn);
-  LLVMValueRef first = LLVMGetFirstInstruction(entry);
-  if (first) LLVMPositionBuilderBefore(B, first);
-  else LLVMPositionBuilderAtEnd(B, entry);
-  LLVMValueRef a = LLVMBuildAlloca(B, t, "local");
-  LLVMPositionBuilderAtEnd(B, cur);
-  return a;
-}
+static LLVMValueRef gen_local(LLVMTypeRef t) { return k_entry_alloca(B, px.fn, t, "local"); }
 static void emit_gen(Kernel *k, Plan *pl, const Node *n) {
   const OpSpec *sp = op_info[n->op].spec;
   int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
   set_threads(w, sp->extent(n));
   begin_kernel(step_name(k, w));
   gen_plan = pl;
-  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.i64, dimval, gen_buffer, gen_loop_begin, gen_loop_end, gen_local};
+  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, gen_buffer, gen_loop_begin, gen_loop_end, gen_local};
   sp->emit(&t, n);
   LLVMBuildRetVoid(B);
 }
@@ -894,7 +873,7 @@ static void emit_node(Kernel *k, Plan *pl, const Node *n) {
       break;
     }
     case OP_PAD: { /* inside the copied region: x[idx - start], else 0 */
-      LLVMValueRef inside = LLVMConstInt(px.i1, 1, 0), off = ci64(0);
+      LLVMValueRef inside = LLVMConstInt(px.t.i1, 1, 0), off = ci64(0);
       LLVMValueRef st[MAX_RANK];
       strides(&x->sh, st);
       for (int q = 0; q < n->sh.rank; q++) {
@@ -927,20 +906,20 @@ static void emit_node(Kernel *k, Plan *pl, const Node *n) {
   case OK_INDEX:
     if (n->op == OP_ONEHOT) {
       LLVMValueRef kk = ci64(n->sh.d[n->sh.rank - 1].k);
-      LLVMValueRef lab = LLVMBuildSExt(B, load(DT_I32, in[0].ptr, LLVMBuildUDiv(B, l.i, kk, "")), px.i64, "");
+      LLVMValueRef lab = LLVMBuildSExt(B, load(DT_I32, in[0].ptr, LLVMBuildUDiv(B, l.i, kk, "")), px.t.i64, "");
       LLVMValueRef hit = LLVMBuildICmp(B, LLVMIntEQ, lab, LLVMBuildURem(B, l.i, kk, ""), "");
       store(d, sel(hit, cfl(1, d), cfl(0, d)), out, l.i);
     } else { /* ARGMAX: first maximum of the row */
       Dtype xd = x->dt;
       LLVMValueRef last = dimval(x->sh.d[x->sh.rank - 1]);
       LLVMValueRef row = gep(ty(xd), in[0].ptr, imul(l.i, last));
-      LLVMValueRef best = var(ty(xd), cfl(-INFINITY, xd)), bi = var(px.i64, ci64(0));
+      LLVMValueRef best = var(ty(xd), cfl(-INFINITY, xd)), bi = var(px.t.i64, ci64(0));
       Loop c = loop_begin(last);
       LLVMValueRef xv = load(xd, row, c.i), gt = fcmp(LLVMRealOGT, xv, get(best));
       set(best, sel(gt, xv, get(best)));
       set(bi, sel(gt, c.i, get(bi)));
       loop_end(&c);
-      store(DT_I32, LLVMBuildTrunc(B, get(bi), px.i32, ""), out, l.i);
+      store(DT_I32, LLVMBuildTrunc(B, get(bi), px.t.i32, ""), out, l.i);
     }
     break;
   default: nnc_unreachable("no GPU code for '%s'", op_info[n->op].name);
@@ -954,7 +933,7 @@ static void emit_copy(Kernel *k, Plan *pl, const Node *n, int dst) {
   int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
   set_threads(w, shape_numel(&n->sh));
   begin_kernel(step_name(k, w));
-  LLVMValueRef out = LLVMBuildLoad2(B, px.ptr, gep(px.ptr, px.bufs, ci64(dst)), "dst");
+  LLVMValueRef out = LLVMBuildLoad2(B, px.t.ptr, gep(px.t.ptr, px.bufs, ci64(dst)), "dst");
   LLVMValueRef src = bufptr(pl, n);
   Loop l = grid_loop(numel(&n->sh));
   store(n->dt, load(n->dt, src, l.i), out, l.i);
@@ -969,6 +948,12 @@ static void emit_copy(Kernel *k, Plan *pl, const Node *n, int dst) {
  * CPU's order, so the sums are the same and deterministic) and computing
  * the element-wise chain at each; every element of the space is visited by
  * exactly one thread, so stored members are written once. */
+typedef struct GroupCtx { LLVMValueRef *optr, lin; } GroupCtx;
+static void group_store(const Node *n, LLVMValueRef v, void *ctx) {
+  GroupCtx *c = ctx;
+  store(n->dt, v, c->optr[n->id], c->lin);
+}
+
 static void emit_group(Kernel *k, Plan *pl, const Group *g) {
   const Shape *sp = &g->space;
   int cap = graph_node_count() + 1;
@@ -1006,14 +991,9 @@ static void emit_group(Kernel *k, Plan *pl, const Group *g) {
   LLVMValueRef lin = red ? dot(idx, cst, sp->rank, NULL) : l.i;
   LLVMValueRef *val = arena_alloc(sizeof(LLVMValueRef) * cap);
   for (int i = 0; i < nx; i++) val[xs[i]->id] = read(&xo[i], idx, sp->rank);
-  for (int i = 0; i < nm; i++) {
-    Node *n = g->nodes[i];
-    LLVMValueRef v[3];
-    for (int j = 0; j < n->nin; j++)
-      v[j] = n->in[j]->op == OP_CONST ? const_value(n->in[j], ewise_input_dtype(n, j)) : val[n->in[j]->id];
-    val[n->id] = scalar(n, v);
-    if (k->stored[n->id]) store(n->dt, val[n->id], optr[n->id], lin);
-  }
+  GroupCtx gc = {optr, lin};
+  ScalarTarget st = {B, ty, gpu_intrinsic, gpu_math};
+  scalar_group(&st, g, nm, val, k->stored, &(GroupEmit){const_value, group_store, &gc});
   if (red) {
     LLVMValueRef x = val[last->in[0]->id], a = get(acc);
     set(acc, last->op == OP_SUM ? fadd(a, x) : sel(fcmp(LLVMRealOGE, a, x), a, x));
@@ -1060,9 +1040,9 @@ static void emit_kernel(Kernel *k, Plan *pl) {
  * device pointer to {lr, ic1, ic2} that replaces those three when not
  * null (CUDA graphs replay one captured step with new values). */
 static void emit_optimizer(Dtype d) {
-  LLVMTypeRef ps[17] = {px.ptr, px.ptr, px.ptr, px.ptr, px.i64, px.i32};
-  for (int i = 6; i < 16; i++) ps[i] = px.f64;
-  ps[16] = px.ptr;
+  LLVMTypeRef ps[17] = {px.t.ptr, px.t.ptr, px.t.ptr, px.t.ptr, px.t.i64, px.t.i32};
+  for (int i = 6; i < 16; i++) ps[i] = px.t.f64;
+  ps[16] = px.t.ptr;
   LLVMValueRef f = begin_fn(d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", ps, 17);
   LLVMValueRef P = LLVMGetParam(f, 0), G = LLVMGetParam(f, 1), S0 = LLVMGetParam(f, 2), S1 = LLVMGetParam(f, 3);
   LLVMValueRef n = LLVMGetParam(f, 4), kind = LLVMGetParam(f, 5), h[10];
@@ -1080,13 +1060,13 @@ static void emit_optimizer(Dtype d) {
     LLVMBuildBr(B, go);
     LLVMPositionBuilderAtEnd(B, go);
     for (int q = 0; q < 3; q++) {
-      LLVMValueRef ph = LLVMBuildPhi(B, px.f64, "");
+      LLVMValueRef ph = LLVMBuildPhi(B, px.t.f64, "");
       LLVMAddIncoming(ph, (LLVMValueRef[]){h[at[q]], got[q]}, (LLVMBasicBlockRef[]){entry, rd}, 2);
       h[at[q]] = ph;
     }
   }
   if (d == DT_F32)
-    for (int i = 0; i < 10; i++) h[i] = LLVMBuildFPTrunc(B, h[i], px.f32, "");
+    for (int i = 0; i < 10; i++) h[i] = LLVMBuildFPTrunc(B, h[i], px.t.f32, "");
   LLVMValueRef lr = h[0], l2 = h[1], decay = fmul(h[0], h[2]) /* lr * adamw's wd */, mu = h[3], eps = h[4], rho = h[5], b1 = h[6], b2 = h[7], ic1 = h[8], ic2 = h[9];
   LLVMValueRef one = cfl(1, d);
   Loop l = grid_loop(n);
@@ -1154,7 +1134,7 @@ static void emit_optimizer(Dtype d) {
 /* acc[0] += loss * bs; acc[1] += correct (f64 sums, one thread).  Types:
  * 0 f32, 1 f64, 2 i32; correct may be NULL. */
 static void emit_acc(void) {
-  LLVMTypeRef ps[] = {px.ptr, px.i32, px.ptr, px.i32, px.ptr, px.i64};
+  LLVMTypeRef ps[] = {px.t.ptr, px.t.i32, px.t.ptr, px.t.i32, px.t.ptr, px.t.i64};
   LLVMValueRef f = begin_fn("nnc_acc", ps, 6);
   LLVMValueRef acc = LLVMGetParam(f, 4);
   for (int k = 0; k < 2; k++) {
@@ -1162,13 +1142,13 @@ static void emit_acc(void) {
     LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(px.ctx, f, "add"), next = LLVMAppendBasicBlockInContext(px.ctx, f, "next");
     LLVMBuildCondBr(B, LLVMBuildIsNotNull(B, q, ""), yes, next);
     LLVMPositionBuilderAtEnd(B, yes);
-    LLVMValueRef vf = LLVMBuildFPExt(B, LLVMBuildLoad2(B, px.f32, q, ""), px.f64, "");
-    LLVMValueRef vd = LLVMBuildLoad2(B, px.f64, q, "");
-    LLVMValueRef vi = LLVMBuildSIToFP(B, LLVMBuildLoad2(B, px.i32, q, ""), px.f64, "");
+    LLVMValueRef vf = LLVMBuildFPExt(B, LLVMBuildLoad2(B, px.t.f32, q, ""), px.t.f64, "");
+    LLVMValueRef vd = LLVMBuildLoad2(B, px.t.f64, q, "");
+    LLVMValueRef vi = LLVMBuildSIToFP(B, LLVMBuildLoad2(B, px.t.i32, q, ""), px.t.f64, "");
     LLVMValueRef v = sel(LLVMBuildICmp(B, LLVMIntEQ, t, ci32(0), ""), vf, sel(LLVMBuildICmp(B, LLVMIntEQ, t, ci32(1), ""), vd, vi));
-    if (k == 0) v = fmul(v, LLVMBuildSIToFP(B, LLVMGetParam(f, 5), px.f64, ""));
-    LLVMValueRef a = gep(px.f64, acc, ci64(k));
-    LLVMBuildStore(B, fadd(LLVMBuildLoad2(B, px.f64, a, ""), v), a);
+    if (k == 0) v = fmul(v, LLVMBuildSIToFP(B, LLVMGetParam(f, 5), px.t.f64, ""));
+    LLVMValueRef a = gep(px.t.f64, acc, ci64(k));
+    LLVMBuildStore(B, fadd(LLVMBuildLoad2(B, px.t.f64, a, ""), v), a);
     LLVMBuildBr(B, next);
     LLVMPositionBuilderAtEnd(B, next);
   }
@@ -1208,14 +1188,7 @@ char *nvptx_emit(Program *p, const char *arch, int opt_level) {
   px.ctx = LLVMContextCreate();
   px.mod = LLVMModuleCreateWithNameInContext("nnc_cuda", px.ctx);
   px.b = LLVMCreateBuilderInContext(px.ctx);
-  px.i1 = LLVMInt1TypeInContext(px.ctx);
-  px.i8 = LLVMInt8TypeInContext(px.ctx);
-  px.i32 = LLVMInt32TypeInContext(px.ctx);
-  px.i64 = LLVMInt64TypeInContext(px.ctx);
-  px.f32 = LLVMFloatTypeInContext(px.ctx);
-  px.f64 = LLVMDoubleTypeInContext(px.ctx);
-  px.ptr = LLVMPointerTypeInContext(px.ctx, 0);
-  px.vd = LLVMVoidTypeInContext(px.ctx);
+  px.t = k_types(px.ctx);
   LLVMTargetMachineRef tm = nvptx_machine(arch, opt_level);
   LLVMSetTarget(px.mod, "nvptx64-nvidia-cuda");
   LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);

@@ -102,3 +102,15 @@ LLVMValueRef scalar_emit(const ScalarTarget *t, const Node *n, LLVMValueRef *v) 
   Ctx c = {t, n, n->dt, n->in[0]->dt};
   return emit_fn[n->op](&c, v[0], n->nin > 1 ? v[1] : NULL, n->nin > 2 ? v[2] : NULL);
 }
+
+void scalar_group(const ScalarTarget *t, const Group *g, int nm, LLVMValueRef *val, const char *stored,
+                  const GroupEmit *e) {
+  for (int i = 0; i < nm; i++) {
+    const Node *n = g->nodes[i];
+    LLVMValueRef v[3];
+    for (int j = 0; j < n->nin; j++)
+      v[j] = n->in[j]->op == OP_CONST ? e->konst(n->in[j], ewise_input_dtype(n, j)) : val[n->in[j]->id];
+    val[n->id] = scalar_emit(t, n, v);
+    if (stored[n->id]) e->store(n, val[n->id], e->ctx);
+  }
+}

@@ -30,4 +30,17 @@ typedef struct ScalarTarget {
  * of the type ewise_input_dtype gives it). */
 LLVMValueRef scalar_emit(const ScalarTarget *t, const Node *n, LLVMValueRef *v);
 
+/* The first nm members of a fused group (fuse.c: all but a closing
+ * reduction), in order, each computed from its
+ * inputs' values: val (by node id) already holds the group's external
+ * inputs; constants come from konst; every member marked in stored goes to
+ * store (the backend's buffer at the loop's index). */
+typedef struct GroupEmit {
+  LLVMValueRef (*konst)(const Node *c, Dtype d);
+  void (*store)(const Node *n, LLVMValueRef v, void *ctx);
+  void *ctx;
+} GroupEmit;
+void scalar_group(const ScalarTarget *t, const Group *g, int nm, LLVMValueRef *val, const char *stored,
+                  const GroupEmit *e);
+
 #endif
