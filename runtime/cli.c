@@ -21,11 +21,13 @@
  */
 #include "program.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef NNRT_CUDA
 #include "cuda/cuda.h"
@@ -234,7 +236,7 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
   return 0;
 }
 
-int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
+static int run_command(int argc, char **argv, NnrtSetupFn setup) {
   const char *prog = argc > 0 && argv[0] ? argv[0] : "model";
   if (argc < 2) {
     usage(stderr, prog);
@@ -290,7 +292,34 @@ int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
   case C_GRADCHECK: rc = nnrt_cmd_gradcheck(p, &o); break;
   case C_SHOW: rc = nnrt_cmd_show(p, &o); break;
   }
-  fflush(stdout);
   nnrt_program_free(p);
+  return rc;
+}
+
+/* The standard streams are checked like any output file.  A closed stdout
+ * (./model train >&-) would pass descriptor 1 to the next file opened, and
+ * the log or a checkpoint would receive the progress lines: refused before
+ * anything runs.  A closed stderr is given /dev/null (nothing can be said,
+ * but the exit status still tells).  A failed write to stdout (a full disk,
+ * > /dev/full) is an error at the end, whatever the command did. */
+int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
+  if (fcntl(STDERR_FILENO, F_GETFD) < 0) {
+    int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0 && fd != STDERR_FILENO)
+      close(fd); /* not descriptor 2: then 2 is open after all */
+  }
+  if (fcntl(STDOUT_FILENO, F_GETFD) < 0) {
+    fprintf(stderr, "error: standard output is closed: results would be lost (redirect it to a "
+            "file or /dev/null)\n");
+    return 1;
+  }
+  int rc = run_command(argc, argv, setup);
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "error: cannot write to standard output: %s\n",
+            errno ? strerror(errno) : "write error");
+    if (rc == 0)
+      rc = 1;
+  }
   return rc;
 }

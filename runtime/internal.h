@@ -13,6 +13,7 @@
 #define NNRT_INTERNAL_H
 
 #include "nnrt.h"
+#include "files.h"
 #include <stdbool.h>
 #include <stdio.h>
 

@@ -185,6 +185,7 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
     else if (es->patience > 0)
       nnrt_eval_split(s, &s->valid, &m.val_loss, &m.val_accuracy);
     if (log) {
+      errno = 0;
       fprintf(log, "%lld,%.9g,", (long long)s->epoch, m.loss);
       if (has_acc)
         fprintf(log, "%.9g", m.accuracy);
@@ -201,7 +202,12 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
       }
       nnrt_traj_log_values(log, s);
       fprintf(log, "\n");
-      fflush(log);
+      if (fflush(log) != 0 || ferror(log)) { /* a full disk stops the run: the log is its record */
+        nnrt_progress_abort(&g);
+        fprintf(stderr, "error: %s: cannot write log file: %s\n", s->o->log,
+                errno ? strerror(errno) : "write error");
+        return 1;
+      }
     }
     if (plot)
       nnrt_trainplot_add(plot, s, s->epoch, &m);
@@ -255,6 +261,7 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
   if (o->limit > 0 && s.train.n > o->limit) /* --limit: a quick run on the first N samples */
     s.train.n = o->limit;
   int rc = 1;
+  char err[512];
   FILE *log = NULL;
   NnrtTrainPlot plot, *plotp = NULL;
   if (c) {
@@ -265,9 +272,15 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
   }
   /* --resume without --save keeps saving to the file it resumed from. */
   const char *save = o->save ? o->save : o->resume;
+  /* Every output path is checked before the first epoch, not after the last. */
+  if ((save && nnrt_regular_or_new(save, err, sizeof err) != 0) ||
+      (o->plot && nnrt_regular_or_new(o->plot, err, sizeof err) != 0)) {
+    fprintf(stderr, "error: %s\n", err);
+    goto out;
+  }
   if (o->log) {
-    if (!(log = fopen(o->log, "w"))) {
-      fprintf(stderr, "error: %s: cannot open log file: %s\n", o->log, strerror(errno));
+    if (!(log = nnrt_open_output(o->log, "log file", err, sizeof err))) {
+      fprintf(stderr, "error: %s\n", err);
       goto out;
     }
     fprintf(log, "epoch,loss,accuracy,lr,seconds%s%s",
@@ -295,8 +308,8 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     nnrt_print_result(&m, s.epoch);
   }
 out:
-  if (log && fclose(log) != 0 && rc == 0) {
-    fprintf(stderr, "error: %s: cannot write log file\n", o->log);
+  if (log && nnrt_close_output(log, o->log, "log file", err, sizeof err) != 0 && rc != 1) {
+    fprintf(stderr, "error: %s\n", err);
     rc = 1;
   }
   if (plotp)

@@ -1,0 +1,21 @@
+/*
+ * files.h — opening the files a user names (files.c).  Self-contained (no
+ * nnrt.h), since `nnc plot` compiles plot.c and files.c into the compiler.
+ *
+ * Inputs must be regular files (a FIFO, directory or device is refused up
+ * front, without blocking); outputs must be regular files or new paths.
+ * nnrt_close_output checks every earlier write and the close.  On failure
+ * NULL / -1 and a one-line message naming the path in err.
+ */
+#ifndef NNRT_FILES_H
+#define NNRT_FILES_H
+
+#include <stdio.h>
+
+FILE *nnrt_open_input(const char *path, char *err, size_t errlen);
+int nnrt_regular_or_new(const char *path, char *err, size_t errlen);
+/* what: "log file", "plot file", ... for the message */
+FILE *nnrt_open_output(const char *path, const char *what, char *err, size_t errlen);
+int nnrt_close_output(FILE *f, const char *path, const char *what, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,169 @@
+#!/bin/sh
+# runtime.sh — a compiled program facing hostile files, streams and signals:
+#   outputs       --save/--log/--plot/show -o onto a device node or a FIFO: refused
+#                 before training (exit 1, the path named), the node left as it was
+#   streams       a closed stdout (>&-) is refused up front; stdout on a full device
+#                 (> /dev/full) is an error at the end (exit 1)
+#   disk-full     writes that fail (ulimit -f: EFBIG, as a full disk's ENOSPC): the
+#                 log and a checkpoint save are errors naming the path, exit 1, and
+#                 the previous checkpoint is kept, with no PATH.tmp left
+#   inputs        --load/--resume and data files that are FIFOs, directories or
+#                 devices: refused at once (never blocks), naming what they are
+#   sigterm-save  SIGTERM/SIGHUP while a save is in flight: status 128+sig, no
+#                 PATH.tmp left, the checkpoint still loads
+# usage: runtime.sh NNC MODE   (run from the repository root)
+set -u
+[ $# -eq 2 ] || { echo "usage: $0 NNC MODE" >&2; exit 2; }
+nnc=$1
+mode=$2
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-runtime.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+fail() { echo "FAIL: $*"; exit 1; }
+build() { NNC_STDLIB=stdlib "$nnc" build "$1" -o "$tmp/$2" || fail "nnc build $1"; }
+# expect RC PATTERN CMD...: CMD exits with RC within 20 s and says PATTERN on stderr, in one line
+expect() {
+  want=$1 pat=$2
+  shift 2
+  timeout 20 "$@" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  echo "$*: $(cat "$tmp/err")"
+  [ $rc -eq "$want" ] || fail "$*: exit status $rc, expected $want"
+  grep -qF -- "$pat" "$tmp/err" || fail "$*: expected '$pat' on stderr"
+  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$*: not a one-line message"
+}
+
+build examples/lecture02/xor.nn xor
+case $mode in
+outputs)
+  mkfifo "$tmp/fifo" || exit 77
+  for flag in --save --log --plot; do
+    for node in /dev/full /dev/null "$tmp/fifo"; do
+      expect 1 "$node: " "$tmp/xor" train --quiet --epochs 1 $flag "$node"
+      grep -q "not a regular file: refusing to write to it" "$tmp/err" || fail "$flag $node: message"
+    done
+  done
+  [ -p "$tmp/fifo" ] || fail "the FIFO was replaced"
+  [ -c /dev/full ] && [ -c /dev/null ] || fail "a device node was replaced"
+  mkdir "$tmp/dir"
+  expect 1 "$tmp/dir: is a directory" "$tmp/xor" train --quiet --epochs 1 --save "$tmp/dir"
+  # a resumed run keeps saving to the file it resumed from: the same check
+  "$tmp/xor" train --quiet --epochs 1 --save "$tmp/ck" >/dev/null || fail "train"
+  expect 1 "/dev/full: is a character device" "$tmp/xor" train --quiet --resume "$tmp/ck" --save /dev/full
+  build tests/e2e/runtime/show.nn show
+  expect 1 "/dev/full: is a character device" "$tmp/show" show -o /dev/full
+  expect 1 "$tmp/fifo: is a FIFO" "$tmp/show" show -o "$tmp/fifo"
+  [ -p "$tmp/fifo" ] || fail "show replaced the FIFO"
+  "$tmp/show" show -o "$tmp/ok.png" >/dev/null || fail "show to a new path"
+  ;;
+streams)
+  "$tmp/xor" train --quiet --epochs 1 >&- 2>"$tmp/err"
+  rc=$?
+  cat "$tmp/err"
+  [ $rc -eq 1 ] || fail ">&-: exit status $rc"
+  grep -q "standard output is closed" "$tmp/err" || fail ">&-: message"
+  for cmd in "train --quiet --epochs 1" "eval" "info" "--help"; do
+    "$tmp/xor" $cmd >/dev/full 2>"$tmp/err"
+    rc=$?
+    echo "$cmd >/dev/full: $(cat "$tmp/err")"
+    [ $rc -eq 1 ] || fail "$cmd >/dev/full: exit status $rc"
+    grep -q "cannot write to standard output" "$tmp/err" || fail "$cmd >/dev/full: message"
+  done
+  # a closed stderr: still the exit status, and no output lands in another file
+  "$tmp/xor" train --quiet --epochs 1 --log "$tmp/log.csv" 2>&- >"$tmp/out" || fail "2>&-: a good run failed"
+  grep -q "^epoch=1 " "$tmp/out" || fail "2>&-: no result line"
+  ;;
+disk-full)
+  # limited BLOCKS CMD...: CMD with files limited to BLOCKS 512-byte blocks
+  # (writes past it fail with EFBIG; SIGXFSZ ignored); its stderr goes
+  # through a pipe, which the limit does not touch, into $tmp/err
+  limited() {
+    blocks=$1
+    shift
+    ( (trap '' XFSZ; ulimit -f "$blocks"; exec "$@") 2>&1 >/dev/null; echo $? >"$tmp/rc") |
+      cat >"$tmp/err"
+  }
+  build tests/e2e/hardening/wide.nn wide
+  "$tmp/wide" train --quiet --epochs 1 --save "$tmp/ck" >/dev/null || fail "train"
+  cp "$tmp/ck" "$tmp/ck.good"
+  # 512-byte blocks: the 3 MB checkpoint does not fit, the log header does
+  limited 64 "$tmp/wide" train --quiet --resume "$tmp/ck" --epochs 3
+  rc=$(cat "$tmp/rc")
+  cat "$tmp/err"
+  [ $rc -eq 1 ] || fail "save past the file-size limit: exit status $rc"
+  grep -q "$tmp/ck: write error on $tmp/ck.tmp: File too large" "$tmp/err" || fail "save: message"
+  cmp "$tmp/ck" "$tmp/ck.good" || fail "the previous checkpoint was not kept"
+  [ -e "$tmp/ck.tmp" ] && fail "PATH.tmp left behind"
+  limited 0 "$tmp/xor" train --quiet --epochs 3 --log "$tmp/log.csv"
+  rc=$(cat "$tmp/rc")
+  cat "$tmp/err"
+  [ $rc -eq 1 ] || fail "log past the file-size limit: exit status $rc"
+  grep -q "$tmp/log.csv: cannot write log file: File too large" "$tmp/err" || fail "log: message"
+  ;;
+inputs)
+  mkfifo "$tmp/fifo" || exit 77
+  mkdir "$tmp/dir"
+  for node in "$tmp/fifo:is a FIFO" "$tmp/dir:is a directory" "/dev/zero:is a character device"; do
+    path=${node%%:*} what=${node#*:}
+    expect 1 "$path: $what" "$tmp/xor" eval --load "$path"
+    expect 1 "$path: $what" "$tmp/xor" train --resume "$path"
+  done
+  for ext in csv npy idx; do
+    case $ext in
+    csv) src="csv(\"$tmp/x.csv\")" ;;
+    npy) src="npy(\"$tmp/x.npy\")" ;;
+    idx) src="idx(\"$tmp/x.idx\")" ;;
+    esac
+    cat >"$tmp/m.nn" <<EOF2
+import "nn";
+data t {
+  x: f32[2] = $src;
+  y: f32[1] = [[0], [1], [1], [0]];
+}
+model M {
+  layer d = Dense(2, 1);
+  fn forward(x: f32[B, 2]) -> f32[B, 1] { return sigmoid(d(x)); }
+}
+train M on t { loss = bce(forward(x), y); optimizer = sgd(lr = 0.1); epochs = 2; batch = 4; }
+EOF2
+    build "$tmp/m.nn" m
+    rm -rf "$tmp/x.$ext"
+    mkfifo "$tmp/x.$ext"
+    expect 1 "$tmp/x.$ext: is a FIFO (named pipe), not a regular file" "$tmp/m" train --quiet
+    rm "$tmp/x.$ext"
+    mkdir "$tmp/x.$ext"
+    expect 1 "$tmp/x.$ext: is a directory, not a regular file" "$tmp/m" train --quiet
+    rmdir "$tmp/x.$ext"
+  done
+  ;;
+sigterm-save)
+  build tests/e2e/hardening/wide.nn wide
+  ck=$tmp/ck
+  "$tmp/wide" train --quiet --epochs 2 --save "$ck" >/dev/null || fail "first run"
+  hits=0 i=0
+  while [ $i -lt 12 ]; do
+    i=$((i + 1))
+    # (a background job of sh ignores SIGINT, so SIGHUP stands in for it)
+    sig=TERM status=143
+    [ $((i % 3)) -eq 0 ] && sig=HUP status=129
+    "$tmp/wide" train --quiet --resume "$ck" --epochs 1000000 >/dev/null 2>&1 &
+    pid=$!
+    n=0
+    while [ ! -e "$ck.tmp" ] && [ $n -lt 3000 ]; do n=$((n + 1)); sleep 0.002; done
+    [ -e "$ck.tmp" ] && hits=$((hits + 1))
+    kill -$sig $pid
+    wait $pid
+    rc=$?
+    [ $rc -eq $status ] || fail "SIG$sig $i: exit status $rc, expected $status"
+    [ -e "$ck.tmp" ] && fail "SIG$sig $i: $ck.tmp left behind"
+    "$tmp/wide" eval --load "$ck" >"$tmp/eval" 2>&1 || { cat "$tmp/eval"; fail "after SIG$sig $i the checkpoint does not load"; }
+  done
+  [ $hits -gt 0 ] || fail "no signal landed during a save"
+  echo "$hits of 12 signals sent with a save in flight; no PATH.tmp left"
+  ;;
+*)
+  echo "unknown mode '$mode'" >&2
+  exit 2
+  ;;
+esac
+echo "PASS $mode"
