@@ -15,7 +15,8 @@
  *
  * Exit codes: 0 success; 1 a run-time error (bad data, checkpoint, out of
  * memory, failed gradcheck); 2 a usage error (unknown command or flag, bad
- * number), reported in one line plus a hint; 3 the loss became NaN/Inf.
+ * number), reported in one line plus a hint; 3 the loss or a weight became
+ * NaN/Inf (train; nothing non-finite is saved), or eval's loss is not finite.
  * Invariants: every byte the program description and the session
  * allocate is freed before returning, on every path.
  */
@@ -112,8 +113,8 @@ static void usage(FILE *f, const char *prog) {
           "  epoch=10 loss=0.31 accuracy=0.89 test_loss=0.35 test_accuracy=0.87\n"
           "(a validation split adds val_loss= val_accuracy= before test_loss=;\n"
           "early stopping ends train's line with [stopped_early=N] best_epoch=E)\n"
-          "exit status: 0 ok, 1 error, 2 usage error, 3 loss became nan (or, with\n"
-          "--check-numerics, an op produced nan/inf)\n",
+          "exit status: 0 ok, 1 error, 2 usage error, 3 the loss or a weight became nan/inf\n"
+          "(eval: a non-finite loss; with --check-numerics, an op produced nan/inf)\n",
           prog);
 }
 

@@ -186,7 +186,14 @@ double nnrt_session_read(const NnrtSession *s, int slot); /* scalar OUTPUT */
 void nnrt_session_zero_grads(NnrtSession *s);
 /* Checkpoints.  load restores params and state (and, with resume, the
  * optimizer state, epoch, step and RNG). */
-int nnrt_session_save(NnrtSession *s, const char *path);
+int nnrt_session_save(NnrtSession *s, const char *path); /* -2: non-finite weights, not saved */
+/* The first checkpoint-table tensor holding a NaN or Inf (its index, the
+ * element and value), or -1.  One pass over params, state and optimizer
+ * state: train.c runs it after every epoch, save before every save. */
+int nnrt_session_nonfinite(const NnrtSession *s, int64_t *elem, double *value);
+/* "error: parameter 'W' became nan WHEN (element k of F32 [2, 3])", no newline. */
+void nnrt_report_nonfinite(const NnrtSession *s, int t, int64_t elem, double value,
+                           const char *when);
 int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bool resume);
 /* Load a checkpoint, printing "error: ..." on failure. */
 NnrtCkpt *nnrt_ckpt_open(const char *path);

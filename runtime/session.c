@@ -929,7 +929,59 @@ void nnrt_session_free(NnrtSession *s) {
 
 /* ---- checkpoints ------------------------------------------------------- */
 
+static bool slot_is_state(const NnrtProgram *p, const char *name) {
+  for (int i = 0; i < p->nslots; i++)
+    if (p->slots[i].role == NNRT_SLOT_STATE && strcmp(p->slots[i].name, name) == 0)
+      return true;
+  return false;
+}
+
+int nnrt_session_nonfinite(const NnrtSession *s, int64_t *elem, double *value) {
+  for (int i = 0; i < s->ntensors; i++) {
+    const NnrtNamedTensor *t = &s->tensors[i];
+    int64_t n = 1;
+    for (int d = 0; d < t->rank; d++)
+      n *= t->dims[d];
+    if (t->dtype == NNRT_F32) {
+      const float *x = t->data;
+      for (int64_t k = 0; k < n; k++)
+        if (!isfinite(x[k]))
+          return *elem = k, *value = x[k], i;
+    } else if (t->dtype == NNRT_F64) {
+      const double *x = t->data;
+      for (int64_t k = 0; k < n; k++)
+        if (!isfinite(x[k]))
+          return *elem = k, *value = x[k], i;
+    }
+  }
+  return -1;
+}
+
+void nnrt_report_nonfinite(const NnrtSession *s, int t, int64_t elem, double value,
+                           const char *when) {
+  const NnrtNamedTensor *nt = &s->tensors[t];
+  char shape[128];
+  nnrt_format_shape(shape, sizeof shape, nt->rank, nt->dims);
+  const char *v = isnan(value) ? "nan" : value > 0 ? "inf" : "-inf";
+  if (strncmp(nt->name, "__opt__/", 8) == 0)
+    fprintf(stderr, "error: optimizer state '%s' became %s %s (element %lld of %s %s)",
+            nt->name, v, when, (long long)elem, nnrt_dtype_name(nt->dtype), shape);
+  else
+    fprintf(stderr, "error: %s '%s' became %s %s (element %lld of %s %s)",
+            slot_is_state(s->p, nt->name) ? "state" : "parameter", nt->name, v, when,
+            (long long)elem, nnrt_dtype_name(nt->dtype), shape);
+}
+
 int nnrt_session_save(NnrtSession *s, const char *path) {
+  /* Never a checkpoint of non-finite weights: the last good one stays. */
+  int64_t elem;
+  double value;
+  int bad = nnrt_session_nonfinite(s, &elem, &value);
+  if (bad >= 0) {
+    nnrt_report_nonfinite(s, bad, elem, value, "before a save");
+    fprintf(stderr, "; not saved, %s keeps the previous checkpoint\n", path);
+    return -2;
+  }
   char epoch[32], step[32], seed[32], batch[32], rng[80];
   snprintf(epoch, sizeof epoch, "%lld", (long long)s->epoch);
   snprintf(step, sizeof step, "%lld", (long long)s->step);

@@ -25,7 +25,10 @@
  * Invariants: everything random comes from one generator whose state is
  * saved after every epoch, with params, STATE and optimizer state, so a run
  * resumed from epoch k is bit-identical to one that never stopped.  A
- * non-finite loss stops the run (exit 3) before anything is saved.
+ * non-finite loss, or a parameter, state or optimizer-state element that
+ * is NaN/Inf at the end of an epoch, stops the run (exit 3) before
+ * anything is saved: the checkpoint on disk stays that of the last good
+ * epoch.
  */
 #include "plot.h"
 #include "program.h"
@@ -176,10 +179,27 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
     }
     s->epoch = epoch + 1;
     double seconds = nnrt_now() - t0;
+    /* A weight can overflow in an epoch's last step while its loss was
+     * still finite: checked once per epoch (one pass over the weights,
+     * small beside an epoch), before anything is saved. */
+    int64_t elem;
+    double value;
+    int bad = nnrt_session_nonfinite(s, &elem, &value);
+    if (bad >= 0) {
+      char when[64];
+      snprintf(when, sizeof when, "in epoch %lld", (long long)s->epoch);
+      nnrt_progress_abort(&g);
+      nnrt_report_nonfinite(s, bad, elem, value, when);
+      if (save)
+        fprintf(stderr, "; %s keeps the checkpoint of epoch %lld\n", save, (long long)epoch);
+      else
+        fprintf(stderr, "\n");
+      return 3;
+    }
     NnrtMetrics m = {.loss = loss_sum / (double)tr->n, .accuracy = correct / (double)tr->n,
                      .has_accuracy = has_acc};
-    if (save && nnrt_session_save(s, save) != 0)
-      return 1;
+    if (save && (bad = nnrt_session_save(s, save)) != 0)
+      return bad == -2 ? 3 : 1;
     if ((s->test.present || s->valid.present) && (log || plot || nnrt_progress_shows(&g, s->epoch)))
       nnrt_evaluate(s, true, &m);
     else if (es->patience > 0)

@@ -9,6 +9,10 @@
 #                 the previous checkpoint is kept, with no PATH.tmp left
 #   inputs        --load/--resume and data files that are FIFOs, directories or
 #                 devices: refused at once (never blocks), naming what they are
+#   nonfinite     a weight that becomes inf in an epoch whose loss was finite
+#                 (runtime/overflow.nn): status 3, the parameter and epoch named,
+#                 the checkpoint of the epoch before kept; eval of a program whose
+#                 loss is inf (hardening/log_of_zero.nn) exits 3
 #   sigterm-save  SIGTERM/SIGHUP while a save is in flight: status 128+sig, no
 #                 PATH.tmp left, the checkpoint still loads
 # usage: runtime.sh NNC MODE   (run from the repository root)
@@ -135,6 +139,18 @@ EOF2
     expect 1 "$tmp/x.$ext: is a directory, not a regular file" "$tmp/m" train --quiet
     rmdir "$tmp/x.$ext"
   done
+  ;;
+nonfinite)
+  build tests/e2e/runtime/overflow.nn ovf
+  expect 3 "error: parameter 'w' became inf in epoch 4 (element 0 of F32 [1, 1]); $tmp/ck keeps the checkpoint of epoch 3" \
+    "$tmp/ovf" train --quiet --lr 1e38 --save "$tmp/ck"
+  LC_ALL=C grep -q '"epoch":"3"' "$tmp/ck" || fail "the checkpoint is not that of epoch 3"
+  "$tmp/ovf" eval --load "$tmp/ck" >"$tmp/out" || fail "eval of the kept checkpoint"
+  grep -q "^loss=-3e+38$" "$tmp/out" || fail "the kept checkpoint is not the finite w = 3e38: $(cat "$tmp/out")"
+  expect 3 "error: parameter 'w' became inf in epoch 4" "$tmp/ovf" train --quiet --lr 1e38
+  build tests/e2e/hardening/log_of_zero.nn logz
+  expect 3 "error: the train loss is inf with freshly initialised weights" "$tmp/logz" eval
+  grep -q "^loss=inf" "$tmp/out" || fail "eval prints its line all the same"
   ;;
 sigterm-save)
   build tests/e2e/hardening/wide.nn wide
