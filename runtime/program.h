@@ -195,6 +195,9 @@ int nnrt_session_nonfinite(const NnrtSession *s, int64_t *elem, double *value);
 void nnrt_report_nonfinite(const NnrtSession *s, int t, int64_t elem, double value,
                            const char *when);
 int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bool resume);
+/* -1 (said on stderr) when the epochs left would take the step counter
+ * past INT64_MAX (a resumed checkpoint's huge step, or --epochs). */
+int nnrt_session_check_steps(const NnrtSession *s, const char *resumed);
 /* Load a checkpoint, printing "error: ..." on failure. */
 NnrtCkpt *nnrt_ckpt_open(const char *path);
 /* Take the seed and validation fraction (unless --valid was given) that

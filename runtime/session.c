@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "program.h"
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -929,6 +930,22 @@ void nnrt_session_free(NnrtSession *s) {
 
 /* ---- checkpoints ------------------------------------------------------- */
 
+/* "adam,sgd": the kind of each optimizer the grads use, in index order (a
+ * checkpoint's "optimizers").  Cut at OPT_KINDS_LEN - 1 bytes. */
+#define OPT_KINDS_LEN 256
+static const char *opt_kinds(const NnrtSession *s, char *buf) {
+  int nopt = 0;
+  for (int g = 0; g < s->p->ngrads; g++)
+    if (s->p->grads[g].opt + 1 > nopt)
+      nopt = s->p->grads[g].opt + 1;
+  size_t at = 0;
+  buf[0] = 0;
+  for (int i = 0; i < nopt && at < OPT_KINDS_LEN; i++)
+    at += (size_t)snprintf(buf + at, OPT_KINDS_LEN - at, "%s%s", i ? "," : "",
+                           nnrt_opt_name(s->cfg[i].kind));
+  return buf;
+}
+
 static bool slot_is_state(const NnrtProgram *p, const char *name) {
   for (int i = 0; i < p->nslots; i++)
     if (p->slots[i].role == NNRT_SLOT_STATE && strcmp(p->slots[i].name, name) == 0)
@@ -972,6 +989,24 @@ void nnrt_report_nonfinite(const NnrtSession *s, int t, int64_t elem, double val
             (long long)elem, nnrt_dtype_name(nt->dtype), shape);
 }
 
+int nnrt_session_check_steps(const NnrtSession *s, const char *resumed) {
+  if (s->epochs <= s->epoch || s->train.n <= 0)
+    return 0;
+  int64_t per = s->train.n / s->B + (s->train.n % s->B != 0), steps, last;
+  if (__builtin_mul_overflow(s->epochs - s->epoch, per, &steps) ||
+      __builtin_add_overflow(s->step, steps, &last)) {
+    if (resumed)
+      fprintf(stderr, "error: %s: step %lld: %lld more epochs of %lld steps would overflow the "
+              "64-bit step counter\n", resumed, (long long)s->step,
+              (long long)(s->epochs - s->epoch), (long long)per);
+    else
+      fprintf(stderr, "error: --epochs %lld: %lld steps each would overflow the 64-bit step "
+              "counter\n", (long long)s->epochs, (long long)per);
+    return -1;
+  }
+  return 0;
+}
+
 int nnrt_session_save(NnrtSession *s, const char *path) {
   /* Never a checkpoint of non-finite weights: the last good one stays. */
   int64_t elem;
@@ -989,11 +1024,12 @@ int nnrt_session_save(NnrtSession *s, const char *path) {
   snprintf(batch, sizeof batch, "%lld", (long long)s->B);
   snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
            s->rng.s[0], s->rng.s[1], s->rng.s[2], s->rng.s[3]);
-  char valid[32];
+  char valid[32], kinds[OPT_KINDS_LEN];
   snprintf(valid, sizeof valid, "%.17g", s->valid_fraction);
   NnrtKV meta[] = {
     {"format", "nnc-1"}, {"program", s->p->name ? s->p->name : ""}, {"epoch", epoch},
-    {"step", step}, {"seed", seed}, {"batch", batch}, {"rng", rng}, {"valid", valid},
+    {"step", step}, {"seed", seed}, {"batch", batch}, {"rng", rng},
+    {"optimizers", opt_kinds(s, kinds)}, {"valid", valid},
   };
   int nmeta = (int)(sizeof meta / sizeof meta[0]) - (s->valid_fraction > 0 ? 0 : 1);
   char err[ERRLEN] = "";
@@ -1004,11 +1040,99 @@ int nnrt_session_save(NnrtSession *s, const char *path) {
   return 0;
 }
 
+/* Strict decimal integers: digits only (no sign, space or trailing text),
+ * no overflow, within [lo, hi]. */
+static int parse_i64(const char *v, int64_t lo, int64_t hi, int64_t *out) {
+  if (!v || *v < '0' || *v > '9')
+    return -1;
+  errno = 0;
+  char *end;
+  long long x = strtoll(v, &end, 10);
+  if (errno || *end || x < lo || x > hi)
+    return -1;
+  *out = x;
+  return 0;
+}
+
+static int parse_u64(const char *v, uint64_t *out) {
+  if (!v || *v < '0' || *v > '9')
+    return -1;
+  errno = 0;
+  char *end;
+  unsigned long long x = strtoull(v, &end, 10);
+  if (errno || *end)
+    return -1;
+  *out = x;
+  return 0;
+}
+
+/* The generator's state: 64 hex digits, not all zero (xoshiro's one
+ * fixed point, which would draw zeros forever). */
+static int parse_rng(const char *r, NnrtRng *rng) {
+  if (!r || strlen(r) != 64 || strspn(r, "0123456789abcdefABCDEF") != 64)
+    return -1;
+  uint64_t any = 0;
+  for (int w = 0; w < 4; w++) {
+    char word[17];
+    memcpy(word, r + 16 * w, 16);
+    word[16] = 0;
+    rng->s[w] = strtoull(word, NULL, 16);
+    any |= rng->s[w];
+  }
+  return any ? 0 : -1;
+}
+
+/* The metadata the runtime reads, checked before any of it is used: each
+ * key that is present must be well-formed (the ones a resume needs are
+ * required by nnrt_session_restore). */
+static int check_meta(const NnrtCkpt *c, const char *path) {
+  const char *v, *why = NULL;
+  int64_t i, epoch = -1, step = -1;
+  uint64_t u;
+  NnrtRng rng;
+  if ((v = nnrt_ckpt_meta(c, "format")) && strcmp(v, "nnc-1") != 0)
+    why = "'format' is not nnc-1";
+  else if ((v = nnrt_ckpt_meta(c, "seed")) && parse_u64(v, &u) != 0)
+    why = "'seed' is not an unsigned 64-bit integer";
+  else if ((v = nnrt_ckpt_meta(c, "batch")) && parse_i64(v, 1, INT64_MAX, &i) != 0)
+    why = "'batch' is not a positive integer";
+  else if ((v = nnrt_ckpt_meta(c, "epoch")) && parse_i64(v, 0, INT64_MAX, &epoch) != 0)
+    why = "'epoch' is not a non-negative 64-bit integer";
+  else if ((v = nnrt_ckpt_meta(c, "step")) && parse_i64(v, 0, INT64_MAX, &step) != 0)
+    why = "'step' is not a non-negative 64-bit integer";
+  else if (epoch >= 0 && step >= 0 && step < epoch)
+    why = "'step' is smaller than 'epoch' (every epoch takes at least one step)";
+  else if ((v = nnrt_ckpt_meta(c, "rng")) && parse_rng(v, &rng) != 0)
+    why = "'rng' is not 64 hex digits of a valid generator state";
+  if (!why && (v = nnrt_ckpt_meta(c, "valid"))) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || errno || !(x >= 0 && x < 1))
+      why = "'valid' is not a fraction in [0, 1)";
+  }
+  if (why) {
+    char b[48];
+    size_t n = strlen(v) < 40 ? strlen(v) : 40;
+    for (size_t k = 0; k < n; k++)
+      b[k] = (unsigned char)v[k] < 0x20 || v[k] == 0x7f ? '?' : v[k];
+    b[n] = 0;
+    fprintf(stderr, "error: %s: bad checkpoint metadata: %s (\"%s%s\")\n", path, why, b,
+            strlen(v) > n ? "..." : "");
+    return -1;
+  }
+  return 0;
+}
+
 NnrtCkpt *nnrt_ckpt_open(const char *path) {
   NnrtCkpt *c = NULL;
   char err[ERRLEN] = "";
   if (nnrt_ckpt_load(path, &c, err, sizeof err) != 0) {
     fprintf(stderr, "error: %s\n", err[0] ? err : path);
+    return NULL;
+  }
+  if (check_meta(c, path) != 0) {
+    nnrt_ckpt_free(c);
     return NULL;
   }
   return c;
@@ -1042,16 +1166,6 @@ static void describe(char *buf, size_t len, const NnrtNamedTensor *t) {
   snprintf(buf, len, "%s %s", nnrt_dtype_name(t->dtype), shape);
 }
 
-static int parse_i64(const char *v, int64_t *out) {
-  if (!v || !*v)
-    return -1;
-  char *end;
-  long long x = strtoll(v, &end, 10);
-  if (*end || x < 0)
-    return -1;
-  *out = x;
-  return 0;
-}
 
 int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bool resume) {
   int want = resume ? s->ntensors : s->nsaved;
@@ -1086,20 +1200,21 @@ int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bo
   NnrtRng rng = s->rng;
   int64_t epoch = 0, step = 0;
   if (resume) {
-    const char *r = nnrt_ckpt_meta(c, "rng");
-    int ok = r && strlen(r) == 64;
-    for (int w = 0; ok && w < 4; w++) {
-      char word[17];
-      memcpy(word, r + 16 * w, 16);
-      word[16] = 0;
-      char *end;
-      rng.s[w] = strtoull(word, &end, 16);
-      ok = *end == 0;
-    }
-    if (!ok || parse_i64(nnrt_ckpt_meta(c, "epoch"), &epoch) != 0 ||
-        parse_i64(nnrt_ckpt_meta(c, "step"), &step) != 0) {
+    if (parse_rng(nnrt_ckpt_meta(c, "rng"), &rng) != 0 ||
+        parse_i64(nnrt_ckpt_meta(c, "epoch"), 0, INT64_MAX, &epoch) != 0 ||
+        parse_i64(nnrt_ckpt_meta(c, "step"), epoch, INT64_MAX, &step) != 0) {
       fprintf(stderr, "error: %s: not a resumable checkpoint (missing or bad 'rng', 'epoch' "
               "or 'step' metadata)\n", path);
+      return -1;
+    }
+    /* Optimizer state of one kind read as another's (momentum's velocity
+     * as nesterov's, adam's moments as rmsprop's) would pass the shape
+     * checks above; checkpoints name their optimizers (older ones do not). */
+    char kinds[OPT_KINDS_LEN];
+    const char *was = nnrt_ckpt_meta(c, "optimizers");
+    if (was && strcmp(was, opt_kinds(s, kinds)) != 0) {
+      fprintf(stderr, "error: %s: trained with optimizers '%.64s', but the program uses '%.64s'\n",
+              path, was, kinds);
       return -1;
     }
   }
@@ -1110,6 +1225,15 @@ int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bo
     for (int d = 0; d < t->rank; d++)
       n *= t->dims[d];
     memcpy(t->data, f->data, (size_t)n * nnrt_dtype_size(t->dtype));
+  }
+  int64_t elem;
+  double value;
+  int bad = nnrt_session_nonfinite(s, &elem, &value);
+  if (bad >= 0 && bad < want) {
+    const NnrtNamedTensor *t = &s->tensors[bad];
+    fprintf(stderr, "error: %s: tensor '%s' holds %s (element %lld): not a usable checkpoint\n",
+            path, t->name, isnan(value) ? "nan" : value > 0 ? "inf" : "-inf", (long long)elem);
+    return -1;
   }
   if (resume) {
     s->rng = rng;

@@ -145,7 +145,7 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
   NnrtProgress g;
   nnrt_progress_start(&g, s->o->quiet, s->epochs, tr->n);
   bool has_acc = s->correct_slot >= 0;
-  int64_t first_step = s->step + 1;
+  int64_t step0 = s->step; /* (step0 + 1 may not exist: a resumed step can be INT64_MAX) */
   nnrt_bench_mark("train_start");
   for (int64_t epoch = s->epoch; epoch < s->epochs; epoch++) {
     double t0 = nnrt_now(), loss_sum = 0, correct = 0;
@@ -171,7 +171,7 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
         correct += nnrt_session_read(s, s->correct_slot);
       s->step++;
       opt_step(s, epoch);
-      if (s->step == first_step)
+      if (s->step - 1 == step0)
         nnrt_bench_mark("first_step");
       int64_t done = start + bs;
       nnrt_progress_batch(&g, epoch + 1, done, loss_sum / (double)done,
@@ -290,6 +290,8 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     if (r != 0)
       goto out;
   }
+  if (nnrt_session_check_steps(&s, o->resume) != 0)
+    goto out;
   /* --resume without --save keeps saving to the file it resumed from. */
   const char *save = o->save ? o->save : o->resume;
   /* Every output path is checked before the first epoch, not after the last. */

@@ -273,6 +273,8 @@ int nnrt_cuda_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     if (r != 0)
       goto out;
   }
+  if (nnrt_session_check_steps(&s, o->resume) != 0)
+    goto out;
   if (nnrt_cuda_reserve(p, s.B, &s) != 0)
     goto out;
   for (int i = 0; i < p->nslots; i++)

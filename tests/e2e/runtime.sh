@@ -13,6 +13,11 @@
 #                 (runtime/overflow.nn): status 3, the parameter and epoch named,
 #                 the checkpoint of the epoch before kept; eval of a program whose
 #                 loss is inf (hardening/log_of_zero.nn) exits 3
+#   ckpt-meta     checkpoints rewritten by runtime/ckpt_edit.py (bad step, epoch,
+#                 seed, batch, valid, rng, format, optimizer names; missing, renamed,
+#                 retyped or NaN tensors; a step that would overflow when resumed):
+#                 each one line naming the file, exit 1; a step just below the
+#                 limit still resumes (no signed overflow under UBSan)
 #   sigterm-save  SIGTERM/SIGHUP while a save is in flight: status 128+sig, no
 #                 PATH.tmp left, the checkpoint still loads
 # usage: runtime.sh NNC MODE   (run from the repository root)
@@ -151,6 +156,47 @@ nonfinite)
   build tests/e2e/hardening/log_of_zero.nn logz
   expect 3 "error: the train loss is inf with freshly initialised weights" "$tmp/logz" eval
   grep -q "^loss=inf" "$tmp/out" || fail "eval prints its line all the same"
+  ;;
+ckpt-meta)
+  build tests/e2e/hardening/wide.nn wide
+  "$tmp/wide" train --quiet --epochs 2 --save "$tmp/ck" >/dev/null || fail "train"
+  LC_ALL=C grep -q '"optimizers":"adam"' "$tmp/ck" || fail "the checkpoint does not name its optimizers"
+  max=9223372036854775807
+  edit() { python3 tests/e2e/runtime/ckpt_edit.py "$tmp/ck" "$tmp/bad" "$@" || fail "ckpt_edit $*"; }
+  bad() { # bad EDIT MESSAGE
+    edit "$1"
+    expect 1 "error: $tmp/bad: $2" "$tmp/wide" train --quiet --resume "$tmp/bad" --epochs 3
+  }
+  meta="bad checkpoint metadata:"
+  bad meta:step=$max "step $max: 1 more epochs of 1 steps would overflow the 64-bit step counter"
+  bad meta:step=99999999999999999999 "$meta 'step' is not a non-negative 64-bit integer"
+  bad meta:step=-5 "$meta 'step' is not a non-negative 64-bit integer"
+  bad meta:step=2x "$meta 'step' is not a non-negative 64-bit integer"
+  bad meta:epoch=3 "$meta 'step' is smaller than 'epoch'"
+  bad meta:epoch=-1 "$meta 'epoch' is not a non-negative 64-bit integer"
+  bad meta:seed=-1 "$meta 'seed' is not an unsigned 64-bit integer"
+  bad meta:batch=0 "$meta 'batch' is not a positive integer"
+  bad meta:valid=nan "$meta 'valid' is not a fraction in [0, 1)"
+  bad meta:valid=1 "$meta 'valid' is not a fraction in [0, 1)"
+  bad meta:format=nnc-9 "$meta 'format' is not nnc-1"
+  bad meta:rng=0000000000000000000000000000000000000000000000000000000000000000 "$meta 'rng' is not 64 hex digits"
+  bad meta:rng=-000000000000001000000000000000100000000000000010000000000000001 "$meta 'rng' is not 64 hex digits"
+  bad meta:rng=- "not a resumable checkpoint"
+  bad meta:optimizers=rmsprop "trained with optimizers 'rmsprop', but the program uses 'adam'"
+  bad drop:__opt__/W1/1 "no tensor '__opt__/W1/1'"
+  bad rename:__opt__/b3/1=__opt__/b4/1 "no tensor '__opt__/b3/1'"
+  bad f64:__opt__/b1/0 "tensor '__opt__/b1/0' is F64 [512], but the program expects F32 [512]"
+  bad nan:W2 "tensor 'W2' holds nan (element 0): not a usable checkpoint"
+  bad nan:__opt__/W2/1 "tensor '__opt__/W2/1' holds nan (element 0)"
+  # eval and show read the same metadata
+  edit meta:batch=-4
+  expect 1 "error: $tmp/bad: $meta 'batch' is not a positive integer" "$tmp/wide" eval --load "$tmp/bad"
+  # the last step a resumed run can take is INT64_MAX itself
+  edit meta:step=$((max - 1))
+  "$tmp/wide" train --quiet --resume "$tmp/bad" --epochs 3 >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "a resume to step INT64_MAX"; }
+  LC_ALL=C grep -q "\"step\":\"$max\"" "$tmp/bad" || fail "the resumed run did not save step $max"
+  expect 1 "error: --epochs $max: 2 steps each would overflow the 64-bit step counter" \
+    "$tmp/wide" train --quiet --epochs $max --batch 2
   ;;
 sigterm-save)
   build tests/e2e/hardening/wide.nn wide
