@@ -166,6 +166,18 @@ void nnrt_input(NnrtProgram *p, int slot, const char *field) {
   s->field = dup(p, field, "field name");
 }
 
+void nnrt_input_classes(NnrtProgram *p, int slot, int64_t classes) {
+  NnrtSlotDesc *s = slot_at(p, slot, "nnrt_input_classes");
+  if (!s)
+    return;
+  if (s->role != NNRT_SLOT_INPUT || classes < 1) {
+    fail(p, "nnrt_input_classes: slot '%s' is not an INPUT slot, or %lld classes", s->name,
+         (long long)classes);
+    return;
+  }
+  s->classes = classes;
+}
+
 void nnrt_output(NnrtProgram *p, int slot, const char *what) {
   NnrtSlotDesc *s = slot_at(p, slot, "nnrt_output");
   if (!s)

@@ -52,6 +52,7 @@ typedef struct NnrtSlotDesc {
   double init_args[4];
   int64_t fan_in, fan_out;
   char *field; /* INPUT: the data field it receives */
+  int64_t classes; /* INPUT: labels must lie in [0, classes); 0: not labels */
   char *what;  /* OUTPUT: "loss", "correct", ... */
 } NnrtSlotDesc;
 

@@ -333,6 +333,27 @@ static double get_value(const NnrtArray *a, int64_t i) {
   return 0;
 }
 
+/* Class labels (nnrt_input_classes): every value, as the kernel will see
+ * it (an I32 slot takes the raw value, a float one times the field's
+ * scale), an integer in [0, classes). */
+static int check_labels(const NnrtDataDesc *d, const NnrtArray *a, int64_t per, double scale,
+                        const NnrtSlotDesc *slot) {
+  int64_t count = nnrt_array_count(a);
+  for (int64_t k = 0; k < count; k++) {
+    double v = get_value(a, k) * (slot->dtype == NNRT_I32 ? 1.0 : scale);
+    if (v >= 0 && v < (double)slot->classes && v == floor(v))
+      continue;
+    char at[48] = "";
+    if (per > 1)
+      snprintf(at, sizeof at, " (value %lld of the sample)", (long long)(k % per));
+    fprintf(stderr, "error: %s: sample %lld%s: label %.17g is outside 0..%lld (field '%s' "
+            "feeds input '%s', %lld classes)\n", source_name(d), (long long)(k / per), at, v,
+            (long long)slot->classes - 1, d->field, slot->name, (long long)slot->classes);
+    return -1;
+  }
+  return 0;
+}
+
 /* Load every INPUT slot's field of one split and check the invariants.
  * Files already read by loads_run are taken from l. */
 static int load_split(NnrtSession *s, NnrtSplit *sp, const char *split, Loads *l) {
@@ -404,6 +425,8 @@ static int load_split(NnrtSession *s, NnrtSplit *sp, const char *split, Loads *l
         }
       }
     }
+    if (slot->classes > 0 && check_labels(d, a, per, sp->scale[i], slot) != 0)
+      return -1;
   }
   return 0;
 }
