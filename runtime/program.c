@@ -95,12 +95,19 @@ void nnrt_slot(NnrtProgram *p, int slot, NnrtRole role, const char *name,
     fail(p, "nnrt_slot: slot %d ('%s') has a bad rank, dtype or role", slot, name ? name : "");
     return;
   }
-  for (int i = 0; i < rank; i++)
+  int64_t bytes = (int64_t)nnrt_dtype_size(dtype); /* per sample: later products are checked */
+  for (int i = 0; i < rank; i++) {
     if (dims[i] < 0 && dims[i] != NNRT_BATCH) {
       fail(p, "nnrt_slot: slot %d ('%s') has negative dim %lld", slot, name ? name : "",
            (long long)dims[i]);
       return;
     }
+    if (dims[i] != NNRT_BATCH && __builtin_mul_overflow(bytes, dims[i], &bytes)) {
+      fail(p, "slot '%s': its size overflows 64 bits at dimension %d (%lld)", name ? name : "",
+           i, (long long)dims[i]);
+      return;
+    }
+  }
   if (!reserve(p, (void **)&p->slots, &p->cap_slots, slot, sizeof *p->slots, "slot table"))
     return;
   NnrtSlotDesc *s = &p->slots[slot];

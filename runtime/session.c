@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define ERRLEN 512
 #define MSGLEN (ERRLEN + 4096 + 256) /* one message of load_one: a path and a loader's error */
@@ -691,6 +692,71 @@ void nnrt_session_zero_grads(NnrtSession *s) {
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* Bytes of a slot at batch B, rounded to 64; false when that overflows. */
+static bool slot_bytes(const NnrtSlotDesc *d, int64_t B, uint64_t *out) {
+  uint64_t n = nnrt_dtype_size(d->dtype);
+  for (int i = 0; i < d->rank; i++)
+    if (__builtin_mul_overflow(n, (uint64_t)(d->dims[i] == NNRT_BATCH ? B : d->dims[i]), &n))
+      return false;
+  if (n > UINT64_MAX - 63)
+    return false;
+  *out = (n + 63) & ~(uint64_t)63;
+  return true;
+}
+
+/* Physical memory: a plan above it would only end in swapping or the OOM
+ * killer some minutes into training (overcommit lets the allocation pass). */
+static uint64_t machine_memory(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  uint64_t m;
+  if (pages <= 0 || size <= 0 || __builtin_mul_overflow((uint64_t)pages, (uint64_t)size, &m))
+    return UINT64_MAX;
+  return m;
+}
+
+/* The plan's total (slots, optimizer state, kernel scratch) checked for
+ * overflow and against the machine's memory before anything is allocated;
+ * the message names the size and its largest part. */
+static int check_plan(NnrtSession *s, bool with_opt, int64_t scratch) {
+  NnrtProgram *p = s->p;
+  uint64_t total = 0, big = 0, b;
+  const char *big_name = "?", *big_what = "slot";
+  bool over = scratch < 0;
+  if (!over) {
+    total = (uint64_t)scratch;
+    big = total, big_name = "kernel scratch", big_what = "";
+  }
+  for (int i = 0; i < p->nslots && !over; i++) {
+    over = !slot_bytes(&p->slots[i], s->B, &b) || __builtin_add_overflow(total, b, &total);
+    if (!over && b > big)
+      big = b, big_name = p->slots[i].name, big_what = "slot ";
+    if (over)
+      big_name = p->slots[i].name, big_what = "slot ";
+  }
+  for (int g = 0; with_opt && g < p->ngrads && !over; g++) {
+    const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
+    uint64_t k = (uint64_t)nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+    over = !slot_bytes(w, 1, &b) || __builtin_mul_overflow(b, k, &b) ||
+           __builtin_add_overflow(total, b, &total);
+    if (!over && b > big)
+      big = b, big_name = w->name, big_what = "optimizer state of ";
+  }
+  if (over) {
+    fprintf(stderr, "error: the memory plan overflows 64 bits at batch %lld (%s%s%s%s)\n",
+            (long long)s->B, big_what, *big_what ? "'" : "", big_name, *big_what ? "'" : "");
+    return -1;
+  }
+  uint64_t mem = machine_memory();
+  if (total > mem) {
+    fprintf(stderr, "error: the memory plan needs %" PRIu64 " bytes at batch %lld (the largest "
+            "part, %s%s%s%s, %" PRIu64 " bytes), more than this machine's %" PRIu64 " bytes "
+            "of memory\n", total, (long long)s->B, big_what, *big_what ? "'" : "", big_name,
+            *big_what ? "'" : "", big, mem);
+    return -1;
+  }
+  return 0;
+}
+
 static int plan_and_allocate(NnrtSession *s, bool with_opt) {
   NnrtProgram *p = s->p;
   size_t total = 0;
@@ -875,13 +941,11 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
   int64_t most = s->train.n > s->test.n ? s->train.n : s->test.n;
   if ((flags & SESSION_DATA) && most > 0 && s->B > most)
     s->B = B = most;
-  if (plan_and_allocate(s, flags & SESSION_OPT) != 0)
-    goto fail;
   int64_t ts = p->train_scratch ? p->train_scratch(B) : 0;
   int64_t es = p->eval_scratch ? p->eval_scratch(B) : 0;
-  int64_t sb = ts > es ? ts : es;
-  if (sb < 0)
-    sb = 0;
+  int64_t sb = ts < 0 || es < 0 ? -1 : ts > es ? ts : es; /* negative: the sizes overflowed */
+  if (check_plan(s, flags & SESSION_OPT, sb) != 0 || plan_and_allocate(s, flags & SESSION_OPT) != 0)
+    goto fail;
   s->scratch = salloc((size_t)sb, "kernel scratch");
   if (!s->scratch)
     goto fail;

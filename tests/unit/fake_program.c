@@ -16,6 +16,8 @@
  *                      as if killed mid-epoch
  *   FAKE_FILES=dir     the data in CSV files written to dir (x and y of each
  *                      split: four files, read in parallel) instead of tables
+ *   FAKE_HUGE=1        W (and dW) declared with 2^40 elements (8 TiB each)
+ *   FAKE_OVERFLOW=1    W declared (3037000500, 3037000500): 2^63 elements
  *   FAKE_CLASSES=1     y declared as 2-class labels (nnrt_input_classes)
  *   FAKE_BADLABEL=v    train sample 37's label is v
  *   FAKE_LABELS=path   the train labels read from an IDX or .npy file
@@ -121,6 +123,12 @@ void fake_setup(NnrtProgram *p) {
   if (env("FAKE_SHAPE")) {
     w_dims[0] = 1;
     w_dims[1] = 2;
+    w_rank = 2;
+  }
+  if (env("FAKE_HUGE"))
+    w_dims[0] = (int64_t)1 << 40;
+  if (env("FAKE_OVERFLOW")) {
+    w_dims[0] = w_dims[1] = 3037000500;
     w_rank = 2;
   }
   nnrt_program(p, "fake_logreg", "fake_logreg.nn");

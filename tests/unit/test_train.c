@@ -332,6 +332,22 @@ static void test_labels(void **st) {
     fail_msg("got: %s", err);
 }
 
+/* A plan larger than the machine is refused before anything is allocated,
+ * with its size; one whose size overflows 64 bits names the slot. */
+static void test_memory_plan(void **st) {
+  (void)st;
+  assert_int_equal(run("FAKE_HUGE=1", "train --epochs 1"), 1);
+  /* W, dW and Adam's two states: 4 x 2^43 bytes, plus the small slots */
+  assert_true(strncmp(err, "error: the memory plan needs 3518437208", 39) == 0);
+  assert_non_null(strstr(err, "(the largest part, optimizer state of 'W', 17592186044416 bytes), "
+                              "more than this machine's "));
+  assert_true(one_line(err));
+  assert_int_equal(run("FAKE_HUGE=1", "eval"), 1);
+  assert_non_null(strstr(err, "(the largest part, slot 'W', 8796093022208 bytes)"));
+  assert_int_equal(run("FAKE_OVERFLOW=1", "train --epochs 1"), 1);
+  assert_string_equal(err, "error: slot 'W': its size overflows 64 bits at dimension 1 (3037000500)\n");
+}
+
 static int setup(void **st) {
   (void)st;
   snprintf(dir, sizeof dir, "/tmp/nnrt_train_XXXXXX");
@@ -361,7 +377,7 @@ int main(int argc, char **argv) {
     cmocka_unit_test(test_save_eval_identical), cmocka_unit_test(test_resume_bit_identical),
     cmocka_unit_test(test_seed), cmocka_unit_test(test_log),
     cmocka_unit_test(test_gradcheck_info_help), cmocka_unit_test(test_errors),
-    cmocka_unit_test(test_labels),
+    cmocka_unit_test(test_labels), cmocka_unit_test(test_memory_plan),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
