@@ -237,6 +237,48 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
   return 0;
 }
 
+/* No output may overwrite an input or another output: `--log train.csv`
+ * would truncate the training data, `--save model` replace this very
+ * executable, `--log ck.st --save ck.st` interleave two files in one.  A
+ * save onto the checkpoint it resumed from is the intended default. */
+static int check_output_paths(const NnrtProgram *p, const NnrtOptions *o,
+                              int cmd) {
+  const char *outs[3], *out_flags[3];
+  int nout = 0;
+  const char *save = o->save ? o->save : o->resume;
+  if (cmd == C_TRAIN) {
+    if (save)
+      outs[nout] = save, out_flags[nout++] = o->save ? "--save" : "--resume (which keeps saving)";
+    if (o->log)
+      outs[nout] = o->log, out_flags[nout++] = "--log";
+    if (o->plot)
+      outs[nout] = o->plot, out_flags[nout++] = "--plot";
+  } else if (cmd == C_SHOW) {
+    outs[nout] = o->out ? o->out : "show.png", out_flags[nout++] = "-o";
+  }
+  for (int i = 0; i < nout; i++) {
+    char what[600] = "";
+    for (int j = 0; j < i && !what[0]; j++)
+      if (nnrt_same_file(outs[i], outs[j]))
+        snprintf(what, sizeof what, "the file of %s", out_flags[j]);
+    if (!what[0] && nnrt_same_file(outs[i], "/proc/self/exe"))
+      snprintf(what, sizeof what, "this program");
+    const char *ck = cmd == C_TRAIN ? o->resume : o->load;
+    if (!what[0] && ck && !(cmd == C_TRAIN && save && i == 0) && /* save onto --resume: fine */
+        nnrt_same_file(outs[i], ck))
+      snprintf(what, sizeof what, "the checkpoint it reads (%s)", cmd == C_TRAIN ? "--resume" : "--load");
+    for (int j = 0; j < p->ndata && !what[0]; j++)
+      if (p->data[j].kind != DATA_TABLE && p->data[j].path && nnrt_same_file(outs[i], p->data[j].path))
+        snprintf(what, sizeof what, "the %s data of field '%.64s'", p->data[j].split, p->data[j].field);
+    if (what[0]) {
+      fprintf(stderr, "error: %s %s is also %s: refusing to overwrite it\n", out_flags[i], outs[i],
+              what);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static int run_command(int argc, char **argv, NnrtSetupFn setup) {
   const char *prog = argc > 0 && argv[0] ? argv[0] : "model";
   if (argc < 2) {
@@ -273,6 +315,10 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
     fprintf(stderr, "error: %s\n", p->err);
     nnrt_program_free(p);
     return 1;
+  }
+  if ((rc = check_output_paths(p, &o, cmd)) != 0) {
+    nnrt_program_free(p);
+    return rc;
   }
   if (o.threads > 0)
     nnrt_threads_set(o.threads);

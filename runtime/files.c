@@ -22,6 +22,8 @@
 #include <stdbool.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <string.h>
@@ -44,6 +46,33 @@ static const char *kind_of(mode_t m) {
          : S_ISBLK(m)  ? "is a block device"
          : S_ISSOCK(m) ? "is a socket"
                        : "is not a regular file";
+}
+
+/* A path that does not exist yet as its directory's real path plus its
+ * last name ("./a.st" and "a.st" agree); false if the directory is not there. */
+static bool canonical(const char *path, char *out, size_t len) {
+  const char *slash = strrchr(path, '/');
+  char dir[PATH_MAX], real[PATH_MAX];
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else
+    snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+  if (!realpath(dir, real))
+    return false;
+  return (size_t)snprintf(out, len, "%s/%s", real, slash ? slash + 1 : path) < len;
+}
+
+bool nnrt_same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (strcmp(a, b) == 0)
+    return true;
+  bool ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+  if (ea && eb)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (ea || eb)
+    return false;
+  char ca[2 * PATH_MAX], cb[2 * PATH_MAX];
+  return canonical(a, ca, sizeof ca) && canonical(b, cb, sizeof cb) && strcmp(ca, cb) == 0;
 }
 
 int nnrt_regular_or_new(const char *path, char *err, size_t errlen) {

@@ -10,10 +10,13 @@
 #ifndef NNRT_FILES_H
 #define NNRT_FILES_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 FILE *nnrt_open_input(const char *path, char *err, size_t errlen);
 int nnrt_regular_or_new(const char *path, char *err, size_t errlen);
+/* The same path, or two names of one existing file (hard links, ./x and x). */
+bool nnrt_same_file(const char *a, const char *b);
 /* what: "log file", "plot file", ... for the message */
 FILE *nnrt_open_output(const char *path, const char *what, char *err, size_t errlen);
 int nnrt_close_output(FILE *f, const char *path, const char *what, char *err, size_t errlen);

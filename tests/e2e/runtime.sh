@@ -2,6 +2,9 @@
 # runtime.sh — a compiled program facing hostile files, streams and signals:
 #   outputs       --save/--log/--plot/show -o onto a device node or a FIFO: refused
 #                 before training (exit 1, the path named), the node left as it was
+#   overlap       an output that is an input or another output (--log onto a
+#                 data file, --save onto the executable, --plot onto the resumed
+#                 checkpoint, show -o onto --load, ./a and a): exit 1, untouched
 #   streams       a closed stdout (>&-) is refused up front; stdout on a full device
 #                 (> /dev/full) is an error at the end (exit 1)
 #   disk-full     writes that fail (ulimit -f: EFBIG, as a full disk's ENOSPC): the
@@ -64,6 +67,40 @@ outputs)
   expect 1 "$tmp/fifo: is a FIFO" "$tmp/show" show -o "$tmp/fifo"
   [ -p "$tmp/fifo" ] || fail "show replaced the FIFO"
   "$tmp/show" show -o "$tmp/ok.png" >/dev/null || fail "show to a new path"
+  ;;
+overlap)
+  cat >"$tmp/m.nn" <<EOF2
+import "nn";
+data t {
+  x: f32[2] = csv("$tmp/x.csv");
+  y: f32[1] = [[0], [1], [1], [0]];
+}
+model M {
+  layer d = Dense(2, 1);
+  fn forward(x: f32[B, 2]) -> f32[B, 1] { return sigmoid(d(x)); }
+}
+train M on t { loss = bce(forward(x), y); optimizer = sgd(lr = 0.1); epochs = 2; batch = 4; }
+EOF2
+  build "$tmp/m.nn" m
+  printf '0,0\n0,1\n1,0\n1,1\n' >"$tmp/x.csv"
+  cp "$tmp/x.csv" "$tmp/x.good"
+  cp "$tmp/m" "$tmp/m.good"
+  "$tmp/m" train --quiet --save "$tmp/ck" >/dev/null || fail "train"
+  cp "$tmp/ck" "$tmp/ck.good"
+  cd "$tmp" || exit 2
+  expect 1 "error: --log $tmp/x.csv is also the train data of field 'x': refusing to overwrite it" ./m train --log "$tmp/x.csv"
+  expect 1 "error: --save ./x.csv is also the train data of field 'x'" ./m train --save ./x.csv
+  expect 1 "error: --save m is also this program" ./m train --save m
+  expect 1 "error: --plot ck is also the file of --resume (which keeps saving)" ./m train --resume ck --plot ck
+  expect 1 "error: --log ck is also the checkpoint it reads (--resume)" ./m train --resume ck --save ck2 --log ck
+  expect 1 "error: --log ./new.csv is also the file of --save" ./m train --save new.csv --log ./new.csv
+  expect 1 "error: -o ck is also the checkpoint it reads (--load)" ./m show --load ck -o ck
+  cd - >/dev/null || exit 2
+  cmp "$tmp/x.csv" "$tmp/x.good" && cmp "$tmp/m" "$tmp/m.good" && cmp "$tmp/ck" "$tmp/ck.good" ||
+    fail "an input was touched"
+  [ -e "$tmp/new.csv" ] && fail "new.csv was written"
+  # the default: a resumed run saves onto the checkpoint it read
+  "$tmp/m" train --quiet --resume "$tmp/ck" --epochs 3 >/dev/null || fail "--resume without --save"
   ;;
 streams)
   "$tmp/xor" train --quiet --epochs 1 >&- 2>"$tmp/err"
