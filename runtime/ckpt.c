@@ -12,7 +12,7 @@
  * and tensor (each nnrt_alloc'd, so aligned for its dtype), in header order.
  * Saving is atomic: PATH.tmp, fsync, rename, fsync of the directory.  Only
  * onto a regular file or a new path (the rename would replace a device
- * node).  SIGTERM, SIGINT and SIGHUP during a save abandon it: the handler
+ * node).  SIGTERM, SIGINT, SIGHUP and SIGXFSZ during a save abandon it: the handler
  * removes PATH.tmp and the process dies of the signal as it would have
  * (status 128+sig), the previous checkpoint untouched.  JSON
  * goes through cJSON, whose allocations are routed to nnrt_alloc (global
@@ -271,13 +271,15 @@ static void dir_of(const char *path, char *dir) {
 // The temporary file of the save in flight ("" when none), for the handler.
 static char save_tmp[4096];
 static volatile sig_atomic_t save_busy;
-static const int save_signals[] = {SIGTERM, SIGINT, SIGHUP};
-static struct sigaction save_old[3];
+// SIGXFSZ: a write past ulimit -f kills by default, mid-save.
+static const int save_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGXFSZ};
+#define NSIG_SAVE ((int)(sizeof save_signals / sizeof save_signals[0]))
+static struct sigaction save_old[NSIG_SAVE];
 
 static void on_signal(int sig) {
   if (save_busy)
     unlink(save_tmp); // async-signal-safe; the rename may already have moved it: harmless
-  for (int i = 0; i < 3; i++) // the disposition the program had, then die of the signal
+  for (int i = 0; i < NSIG_SAVE; i++) // the disposition the program had, then die of the signal
     if (save_signals[i] == sig)
       sigaction(sig, &save_old[i], NULL);
   raise(sig);
@@ -295,7 +297,7 @@ static void guard_begin(const char *tmp) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < NSIG_SAVE; i++) {
     sigaction(save_signals[i], NULL, &save_old[i]);
     if (save_old[i].sa_handler == SIG_DFL)
       sigaction(save_signals[i], &sa, NULL);
@@ -307,7 +309,7 @@ static void guard_end(void) {
   if (!save_busy)
     return;
   save_busy = 0;
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < NSIG_SAVE; i++)
     if (save_old[i].sa_handler == SIG_DFL)
       sigaction(save_signals[i], &save_old[i], NULL);
 }

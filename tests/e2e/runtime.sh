@@ -9,7 +9,8 @@
 #                 (> /dev/full) is an error at the end (exit 1)
 #   disk-full     writes that fail (ulimit -f: EFBIG, as a full disk's ENOSPC): the
 #                 log and a checkpoint save are errors naming the path, exit 1, and
-#                 the previous checkpoint is kept, with no PATH.tmp left
+#                 the previous checkpoint is kept, with no PATH.tmp left (also
+#                 when SIGXFSZ kills the save)
 #   inputs        --load/--resume and data files that are FIFOs, directories or
 #                 devices: refused at once (never blocks), naming what they are
 #   nonfinite     a weight that becomes inf in an epoch whose loss was finite
@@ -140,6 +141,12 @@ disk-full)
   grep -q "$tmp/ck: write error on $tmp/ck.tmp: File too large" "$tmp/err" || fail "save: message"
   cmp "$tmp/ck" "$tmp/ck.good" || fail "the previous checkpoint was not kept"
   [ -e "$tmp/ck.tmp" ] && fail "PATH.tmp left behind"
+  # with SIGXFSZ at its default the save dies of it (153), still leaving no PATH.tmp
+  (ulimit -f 64; exec "$tmp/wide" train --quiet --resume "$tmp/ck" --epochs 3) >/dev/null 2>&1
+  rc=$?
+  [ $rc -eq 153 ] || fail "SIGXFSZ: exit status $rc, expected 153"
+  cmp "$tmp/ck" "$tmp/ck.good" || fail "SIGXFSZ: the previous checkpoint was not kept"
+  [ -e "$tmp/ck.tmp" ] && fail "SIGXFSZ: PATH.tmp left behind"
   limited 0 "$tmp/xor" train --quiet --epochs 3 --log "$tmp/log.csv"
   rc=$(cat "$tmp/rc")
   cat "$tmp/err"
