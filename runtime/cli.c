@@ -16,7 +16,8 @@
  * Exit codes: 0 success; 1 a run-time error (bad data, checkpoint, out of
  * memory, failed gradcheck); 2 a usage error (unknown command or flag, bad
  * number), reported in one line plus a hint; 3 the loss or a weight became
- * NaN/Inf (train; nothing non-finite is saved), or eval's loss is not finite.
+ * NaN/Inf (train; nothing non-finite is saved), or the final evaluation's
+ * loss (train, eval) is not finite.
  * Invariants: every byte the program description and the session
  * allocate is freed before returning, on every path.
  */

@@ -219,6 +219,9 @@ void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m);
 /* The machine-readable last line: [epoch=N ]loss=X [accuracy=Y] [val_...] [test_...]. */
 void nnrt_print_result(const NnrtMetrics *m, int64_t epoch);
 int nnrt_cmd_eval(NnrtProgram *p, const NnrtOptions *o);
+/* False (and "error: the test loss is inf WITH PATH" on stderr) when a
+ * loss of m is NaN/Inf: train and eval then exit 3. */
+bool nnrt_metrics_finite(const NnrtMetrics *m, const char *with, const char *path);
 int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_info(NnrtProgram *p, const NnrtOptions *o);

@@ -328,6 +328,8 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     m.stopped_early = es.stopped;
     m.best_epoch = es.best_epoch;
     nnrt_print_result(&m, s.epoch);
+    if (!nnrt_metrics_finite(&m, " after training", ""))
+      rc = 3;
   }
 out:
   if (log && nnrt_close_output(log, o->log, "log file", err, sizeof err) != 0 && rc != 1) {

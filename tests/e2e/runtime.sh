@@ -16,7 +16,8 @@
 #   nonfinite     a weight that becomes inf in an epoch whose loss was finite
 #                 (runtime/overflow.nn): status 3, the parameter and epoch named,
 #                 the checkpoint of the epoch before kept; eval of a program whose
-#                 loss is inf (hardening/log_of_zero.nn) exits 3
+#                 loss is inf (hardening/log_of_zero.nn) exits 3, and so does train
+#                 whose final test loss is inf (runtime/test_inf.nn)
 #   ckpt-meta     checkpoints rewritten by runtime/ckpt_edit.py (bad step, epoch,
 #                 seed, batch, valid, rng, format, optimizer names; missing, renamed,
 #                 retyped or NaN tensors; a step that would overflow when resumed):
@@ -200,6 +201,9 @@ nonfinite)
   build tests/e2e/hardening/log_of_zero.nn logz
   expect 3 "error: the train loss is inf with freshly initialised weights" "$tmp/logz" eval
   grep -q "^loss=inf" "$tmp/out" || fail "eval prints its line all the same"
+  build tests/e2e/runtime/test_inf.nn ti
+  expect 3 "error: the test loss is inf after training" "$tmp/ti" train --quiet
+  grep -q "^epoch=1 .* test_loss=inf$" "$tmp/out" || fail "train prints its line all the same"
   ;;
 ckpt-meta)
   build tests/e2e/hardening/wide.nn wide
