@@ -10,7 +10,11 @@
  *
  * Invariants: a loaded NnrtCkpt owns copies of every name, metadata string
  * and tensor (each nnrt_alloc'd, so aligned for its dtype), in header order.
- * Saving is atomic: PATH.tmp, fsync, rename, fsync of the directory.  JSON
+ * Saving is atomic: PATH.tmp, fsync, rename, fsync of the directory.  Only
+ * onto a regular file or a new path (the rename would replace a device
+ * node).  SIGTERM, SIGINT, SIGHUP and SIGXFSZ during a save abandon it: the handler
+ * removes PATH.tmp and the process dies of the signal as it would have
+ * (status 128+sig), the previous checkpoint untouched.  JSON
  * goes through cJSON, whose allocations are routed to nnrt_alloc (global
  * hooks, set once).  Numbers are written as exact integer text.
  * Does not: memory-map, read dtypes other than F32 F64 I32 U8, accept JSON
@@ -25,6 +29,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +266,54 @@ static void dir_of(const char *path, char *dir) {
     memcpy(dir, path, (size_t)(slash - path)), dir[slash - path] = 0;
 }
 
+// ---- signals during a save ---------------------------------------------------
+
+// The temporary file of the save in flight ("" when none), for the handler.
+static char save_tmp[4096];
+static volatile sig_atomic_t save_busy;
+// SIGXFSZ: a write past ulimit -f kills by default, mid-save.
+static const int save_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGXFSZ};
+#define NSIG_SAVE ((int)(sizeof save_signals / sizeof save_signals[0]))
+static struct sigaction save_old[NSIG_SAVE];
+
+static void on_signal(int sig) {
+  if (save_busy)
+    unlink(save_tmp); // async-signal-safe; the rename may already have moved it: harmless
+  for (int i = 0; i < NSIG_SAVE; i++) // the disposition the program had, then die of the signal
+    if (save_signals[i] == sig)
+      sigaction(sig, &save_old[i], NULL);
+  raise(sig);
+}
+
+// Install the handler for a save (only over default dispositions: an
+// ignored SIGHUP under nohup stays ignored).  The path is copied first, so
+// the handler never sees a half-written name.
+static void guard_begin(const char *tmp) {
+  size_t n = strlen(tmp);
+  if (n >= sizeof save_tmp)
+    return; // too long to keep: the save is only unprotected, not wrong
+  memcpy(save_tmp, tmp, n + 1);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < NSIG_SAVE; i++) {
+    sigaction(save_signals[i], NULL, &save_old[i]);
+    if (save_old[i].sa_handler == SIG_DFL)
+      sigaction(save_signals[i], &sa, NULL);
+  }
+  save_busy = 1;
+}
+
+static void guard_end(void) {
+  if (!save_busy)
+    return;
+  save_busy = 0;
+  for (int i = 0; i < NSIG_SAVE; i++)
+    if (save_old[i].sa_handler == SIG_DFL)
+      sigaction(save_signals[i], &save_old[i], NULL);
+}
+
 // fsync of a directory, so that a rename in it is durable.
 static int sync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -297,8 +350,17 @@ int nnrt_ckpt_save(const char *path, const NnrtNamedTensor *ts, int n, const Nnr
     fail(err, errlen, "%s: header of %zu bytes exceeds the 100 MB limit", path, hlen);
     goto out;
   }
-  f = fopen(tmp, "wb");
+  if (nnrt_regular_or_new(path, err, errlen) != 0)
+    goto out;
+  guard_begin(tmp);
+  // A fresh PATH.tmp (O_EXCL): a leftover of a killed run is removed first,
+  // and a FIFO or link planted there is never opened.
+  unlink(tmp);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  f = fd < 0 ? NULL : fdopen(fd, "wb");
   if (!f) {
+    if (fd >= 0)
+      close(fd);
     what = "cannot create";
     goto io_fail;
   }
@@ -329,6 +391,7 @@ int nnrt_ckpt_save(const char *path, const NnrtNamedTensor *ts, int n, const Nnr
   what = "cannot rename over it from";
   if (rename(tmp, path) != 0)
     goto io_fail;
+  guard_end();
   int r = sync_dir(dir), e = errno;
   nnrt_free(json);
   nnrt_free(tmp);
@@ -342,7 +405,9 @@ io_fail:
 out:
   if (f)
     fclose(f);
-  unlink(tmp);
+  if (saved_errno != EEXIST) // never remove a PATH.tmp this save did not create
+    unlink(tmp);
+  guard_end();
   nnrt_free(json);
   nnrt_free(tmp);
   return -1;
@@ -692,13 +757,13 @@ int nnrt_ckpt_parse_buffer(const void *buf, size_t len, const char *name, NnrtCk
 
 int nnrt_ckpt_load(const char *path, NnrtCkpt **out, char *err, size_t errlen) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
+  FILE *f = nnrt_open_input(path, err, errlen);
   if (!f)
-    return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return -1;
   struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fileno(f), &st) != 0) {
     fclose(f);
-    return fail(err, errlen, "%s: not a regular file", path);
+    return fail(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
   }
   Src s = {.name = path, .f = f, .size = (uint64_t)st.st_size};
   int r = ckpt_parse(&s, out, err, errlen);

@@ -15,17 +15,21 @@
  *
  * Exit codes: 0 success; 1 a run-time error (bad data, checkpoint, out of
  * memory, failed gradcheck); 2 a usage error (unknown command or flag, bad
- * number), reported in one line plus a hint; 3 the loss became NaN/Inf.
+ * number), reported in one line plus a hint; 3 the loss or a weight became
+ * NaN/Inf (train; nothing non-finite is saved), or the final evaluation's
+ * loss (train, eval) is not finite.
  * Invariants: every byte the program description and the session
  * allocate is freed before returning, on every path.
  */
 #include "program.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef NNRT_CUDA
 #include "cuda/cuda.h"
@@ -110,8 +114,8 @@ static void usage(FILE *f, const char *prog) {
           "  epoch=10 loss=0.31 accuracy=0.89 test_loss=0.35 test_accuracy=0.87\n"
           "(a validation split adds val_loss= val_accuracy= before test_loss=;\n"
           "early stopping ends train's line with [stopped_early=N] best_epoch=E)\n"
-          "exit status: 0 ok, 1 error, 2 usage error, 3 loss became nan (or, with\n"
-          "--check-numerics, an op produced nan/inf)\n",
+          "exit status: 0 ok, 1 error, 2 usage error, 3 the loss or a weight became nan/inf\n"
+          "(eval: a non-finite loss; with --check-numerics, an op produced nan/inf)\n",
           prog);
 }
 
@@ -234,7 +238,49 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
   return 0;
 }
 
-int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
+/* No output may overwrite an input or another output: `--log train.csv`
+ * would truncate the training data, `--save model` replace this very
+ * executable, `--log ck.st --save ck.st` interleave two files in one.  A
+ * save onto the checkpoint it resumed from is the intended default. */
+static int check_output_paths(const NnrtProgram *p, const NnrtOptions *o,
+                              int cmd) {
+  const char *outs[3], *out_flags[3];
+  int nout = 0;
+  const char *save = o->save ? o->save : o->resume;
+  if (cmd == C_TRAIN) {
+    if (save)
+      outs[nout] = save, out_flags[nout++] = o->save ? "--save" : "--resume (which keeps saving)";
+    if (o->log)
+      outs[nout] = o->log, out_flags[nout++] = "--log";
+    if (o->plot)
+      outs[nout] = o->plot, out_flags[nout++] = "--plot";
+  } else if (cmd == C_SHOW) {
+    outs[nout] = o->out ? o->out : "show.png", out_flags[nout++] = "-o";
+  }
+  for (int i = 0; i < nout; i++) {
+    char what[600] = "";
+    for (int j = 0; j < i && !what[0]; j++)
+      if (nnrt_same_file(outs[i], outs[j]))
+        snprintf(what, sizeof what, "the file of %s", out_flags[j]);
+    if (!what[0] && nnrt_same_file(outs[i], "/proc/self/exe"))
+      snprintf(what, sizeof what, "this program");
+    const char *ck = cmd == C_TRAIN ? o->resume : o->load;
+    if (!what[0] && ck && !(cmd == C_TRAIN && save && i == 0) && /* save onto --resume: fine */
+        nnrt_same_file(outs[i], ck))
+      snprintf(what, sizeof what, "the checkpoint it reads (%s)", cmd == C_TRAIN ? "--resume" : "--load");
+    for (int j = 0; j < p->ndata && !what[0]; j++)
+      if (p->data[j].kind != DATA_TABLE && p->data[j].path && nnrt_same_file(outs[i], p->data[j].path))
+        snprintf(what, sizeof what, "the %s data of field '%.64s'", p->data[j].split, p->data[j].field);
+    if (what[0]) {
+      fprintf(stderr, "error: %s %s is also %s: refusing to overwrite it\n", out_flags[i], outs[i],
+              what);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int run_command(int argc, char **argv, NnrtSetupFn setup) {
   const char *prog = argc > 0 && argv[0] ? argv[0] : "model";
   if (argc < 2) {
     usage(stderr, prog);
@@ -271,6 +317,10 @@ int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
     nnrt_program_free(p);
     return 1;
   }
+  if ((rc = check_output_paths(p, &o, cmd)) != 0) {
+    nnrt_program_free(p);
+    return rc;
+  }
   if (o.threads > 0)
     nnrt_threads_set(o.threads);
   bool gpu = o.device && !strcmp(o.device, "cuda");
@@ -290,7 +340,34 @@ int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
   case C_GRADCHECK: rc = nnrt_cmd_gradcheck(p, &o); break;
   case C_SHOW: rc = nnrt_cmd_show(p, &o); break;
   }
-  fflush(stdout);
   nnrt_program_free(p);
+  return rc;
+}
+
+/* The standard streams are checked like any output file.  A closed stdout
+ * (./model train >&-) would pass descriptor 1 to the next file opened, and
+ * the log or a checkpoint would receive the progress lines: refused before
+ * anything runs.  A closed stderr is given /dev/null (nothing can be said,
+ * but the exit status still tells).  A failed write to stdout (a full disk,
+ * > /dev/full) is an error at the end, whatever the command did. */
+int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
+  if (fcntl(STDERR_FILENO, F_GETFD) < 0) {
+    int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0 && fd != STDERR_FILENO)
+      close(fd); /* not descriptor 2: then 2 is open after all */
+  }
+  if (fcntl(STDOUT_FILENO, F_GETFD) < 0) {
+    fprintf(stderr, "error: standard output is closed: results would be lost (redirect it to a "
+            "file or /dev/null)\n");
+    return 1;
+  }
+  int rc = run_command(argc, argv, setup);
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "error: cannot write to standard output: %s\n",
+            errno ? strerror(errno) : "write error");
+    if (rc == 0)
+      rc = 1;
+  }
   return rc;
 }

@@ -13,6 +13,7 @@
  * A program without an eval kernel is evaluated with its train kernel.
  */
 #include "program.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -106,5 +107,19 @@ int nnrt_cmd_eval(NnrtProgram *p, const NnrtOptions *o) {
   nnrt_evaluate(&s, false, &m);
   nnrt_print_result(&m, -1);
   nnrt_session_free(&s);
-  return 0;
+  return nnrt_metrics_finite(&m, o->load ? " with the weights of " : " with freshly initialised weights",
+                             o->load ? o->load : "") ? 0 : 3;
+}
+
+bool nnrt_metrics_finite(const NnrtMetrics *m, const char *with, const char *path) {
+  /* The line is printed either way; a non-finite loss is not a result. */
+  const char *split = !isfinite(m->loss) ? "train"
+                      : m->has_val && !isfinite(m->val_loss) ? "validation"
+                      : m->has_test && !isfinite(m->test_loss) ? "test" : NULL;
+  if (!split)
+    return true;
+  double v = split[0] == 't' ? (split[1] == 'r' ? m->loss : m->test_loss) : m->val_loss;
+  fprintf(stderr, "error: the %s loss is %s%s%s\n", split, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf",
+          with, path);
+  return false;
 }

@@ -13,6 +13,7 @@
 #define NNRT_INTERNAL_H
 
 #include "nnrt.h"
+#include "files.h"
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -104,6 +105,7 @@ typedef struct NnrtOptConfig {
 int nnrt_opt_config(NnrtOptConfig *c, const char *name, int nkw,
                     const char *const *keys, const double *vals,
                     char *err, size_t errlen);
+const char *nnrt_opt_name(NnrtOptKind k); /* "sgd", "adam", ... */
 /* Number of state buffers (each the size of the parameter) it keeps. */
 int nnrt_opt_nstate(NnrtOptKind k);
 /* One update of n elements; state holds nnrt_opt_nstate() arrays of n, zero

@@ -41,6 +41,13 @@ static const struct { const char *name; NnrtOptKind kind; } kinds[] = {
   {"rmsprop", NNRT_OPT_RMSPROP}, {"adam", NNRT_OPT_ADAM}, {"adamw", NNRT_OPT_ADAMW},
 };
 
+const char *nnrt_opt_name(NnrtOptKind k) {
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (kinds[i].kind == k)
+      return kinds[i].name;
+  return "?";
+}
+
 int nnrt_opt_config(NnrtOptConfig *c, const char *name, int nkw,
                     const char *const *keys, const double *vals,
                     char *err, size_t errlen) {

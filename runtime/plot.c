@@ -14,6 +14,7 @@
  * truncates long names instead) and no smoothing: what is drawn is the data.
  */
 #include "plot.h"
+#include "files.h"
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -291,16 +292,9 @@ void nnrt_plot_write(FILE *f, const char *title, const NnrtChart *charts, int nc
 
 int nnrt_plot_save(const char *path, const char *title, const NnrtChart *charts,
                    int ncharts, char *err, size_t errlen) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot open plot file: %s", path, strerror(errno));
+  FILE *f = nnrt_open_output(path, "plot file", err, errlen);
+  if (!f)
     return -1;
-  }
   nnrt_plot_write(f, title, charts, ncharts);
-  bool bad = ferror(f);
-  if (fclose(f) != 0 || bad) {
-    snprintf(err, errlen, "%s: cannot write plot file", path);
-    return -1;
-  }
-  return 0;
+  return nnrt_close_output(f, path, "plot file", err, errlen);
 }

@@ -79,17 +79,12 @@ int nnrt_png_write(const char *path, const uint8_t *pix, int64_t w, int64_t h,
   size_t len;
   if (nnrt_png_encode(pix, w, h, channels, &png, &len, err, errlen) != 0)
     return -1;
-  FILE *f = fopen(path, "wb");
+  FILE *f = nnrt_open_output(path, "the picture", err, errlen);
   if (!f) {
-    snprintf(err, errlen, "%s: cannot open for writing: %s", path, strerror(errno));
     nnrt_free(png);
     return -1;
   }
-  size_t wrote = fwrite(png, 1, len, f);
+  fwrite(png, 1, len, f); /* a short write sets the error flag nnrt_close_output checks */
   nnrt_free(png);
-  if (fclose(f) != 0 || wrote != len) {
-    snprintf(err, errlen, "%s: write failed", path);
-    return -1;
-  }
-  return 0;
+  return nnrt_close_output(f, path, "the picture", err, errlen);
 }

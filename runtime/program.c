@@ -95,12 +95,19 @@ void nnrt_slot(NnrtProgram *p, int slot, NnrtRole role, const char *name,
     fail(p, "nnrt_slot: slot %d ('%s') has a bad rank, dtype or role", slot, name ? name : "");
     return;
   }
-  for (int i = 0; i < rank; i++)
+  int64_t bytes = (int64_t)nnrt_dtype_size(dtype); /* per sample: later products are checked */
+  for (int i = 0; i < rank; i++) {
     if (dims[i] < 0 && dims[i] != NNRT_BATCH) {
       fail(p, "nnrt_slot: slot %d ('%s') has negative dim %lld", slot, name ? name : "",
            (long long)dims[i]);
       return;
     }
+    if (dims[i] != NNRT_BATCH && __builtin_mul_overflow(bytes, dims[i], &bytes)) {
+      fail(p, "slot '%s': its size overflows 64 bits at dimension %d (%lld)", name ? name : "",
+           i, (long long)dims[i]);
+      return;
+    }
+  }
   if (!reserve(p, (void **)&p->slots, &p->cap_slots, slot, sizeof *p->slots, "slot table"))
     return;
   NnrtSlotDesc *s = &p->slots[slot];
@@ -164,6 +171,18 @@ void nnrt_input(NnrtProgram *p, int slot, const char *field) {
   }
   nnrt_free(s->field);
   s->field = dup(p, field, "field name");
+}
+
+void nnrt_input_classes(NnrtProgram *p, int slot, int64_t classes) {
+  NnrtSlotDesc *s = slot_at(p, slot, "nnrt_input_classes");
+  if (!s)
+    return;
+  if (s->role != NNRT_SLOT_INPUT || classes < 1) {
+    fail(p, "nnrt_input_classes: slot '%s' is not an INPUT slot, or %lld classes", s->name,
+         (long long)classes);
+    return;
+  }
+  s->classes = classes;
 }
 
 void nnrt_output(NnrtProgram *p, int slot, const char *what) {

@@ -52,6 +52,7 @@ typedef struct NnrtSlotDesc {
   double init_args[4];
   int64_t fan_in, fan_out;
   char *field; /* INPUT: the data field it receives */
+  int64_t classes; /* INPUT: labels must lie in [0, classes); 0: not labels */
   char *what;  /* OUTPUT: "loss", "correct", ... */
 } NnrtSlotDesc;
 
@@ -186,8 +187,18 @@ double nnrt_session_read(const NnrtSession *s, int slot); /* scalar OUTPUT */
 void nnrt_session_zero_grads(NnrtSession *s);
 /* Checkpoints.  load restores params and state (and, with resume, the
  * optimizer state, epoch, step and RNG). */
-int nnrt_session_save(NnrtSession *s, const char *path);
+int nnrt_session_save(NnrtSession *s, const char *path); /* -2: non-finite weights, not saved */
+/* The first checkpoint-table tensor holding a NaN or Inf (its index, the
+ * element and value), or -1.  One pass over params, state and optimizer
+ * state: train.c runs it after every epoch, save before every save. */
+int nnrt_session_nonfinite(const NnrtSession *s, int64_t *elem, double *value);
+/* "error: parameter 'W' became nan WHEN (element k of F32 [2, 3])", no newline. */
+void nnrt_report_nonfinite(const NnrtSession *s, int t, int64_t elem, double value,
+                           const char *when);
 int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bool resume);
+/* -1 (said on stderr) when the epochs left would take the step counter
+ * past INT64_MAX (a resumed checkpoint's huge step, or --epochs). */
+int nnrt_session_check_steps(const NnrtSession *s, const char *resumed);
 /* Load a checkpoint, printing "error: ..." on failure. */
 NnrtCkpt *nnrt_ckpt_open(const char *path);
 /* Take the seed and validation fraction (unless --valid was given) that
@@ -208,6 +219,9 @@ void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m);
 /* The machine-readable last line: [epoch=N ]loss=X [accuracy=Y] [val_...] [test_...]. */
 void nnrt_print_result(const NnrtMetrics *m, int64_t epoch);
 int nnrt_cmd_eval(NnrtProgram *p, const NnrtOptions *o);
+/* False (and "error: the test loss is inf WITH PATH" on stderr) when a
+ * loss of m is NaN/Inf: train and eval then exit 3. */
+bool nnrt_metrics_finite(const NnrtMetrics *m, const char *with, const char *path);
 int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_info(NnrtProgram *p, const NnrtOptions *o);

@@ -28,7 +28,7 @@ void nnrt_progress_start(NnrtProgress *g, bool quiet, int64_t epochs, int64_t n)
   g->bar = !quiet && isatty(STDERR_FILENO);
   g->lines = !quiet && !g->bar;
   g->epochs = epochs;
-  g->every = epochs > 20 ? (epochs + 19) / 20 : 1;
+  g->every = epochs > 20 ? epochs / 20 + (epochs % 20 != 0) : 1; /* no epochs + 19: INT64_MAX */
   g->n = n;
   g->t_epoch = g->t_draw = nnrt_now();
 }
@@ -47,8 +47,10 @@ void nnrt_progress_batch(NnrtProgress *g, int64_t epoch, int64_t done, double lo
   g->t_draw = now;
   double el = now - g->t_epoch, rate = el > 0 ? (double)done / el : 0;
   double eta = rate > 0 ? (double)(g->n - done) / rate : 0;
+  if (!(eta < 359999)) /* shown as m:ss; an int conversion of more is undefined */
+    eta = 359999;
   char bar[31];
-  int fill = g->n ? (int)(30 * done / g->n) : 30;
+  int fill = g->n > 0 ? (int)(30.0 * (double)done / (double)g->n) : 30; /* 30 * done overflows */
   for (int i = 0; i < 30; i++)
     bar[i] = i < fill ? '#' : '.';
   bar[30] = 0;

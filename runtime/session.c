@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "program.h"
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define ERRLEN 512
 #define MSGLEN (ERRLEN + 4096 + 256) /* one message of load_one: a path and a loader's error */
@@ -332,6 +334,27 @@ static double get_value(const NnrtArray *a, int64_t i) {
   return 0;
 }
 
+/* Class labels (nnrt_input_classes): every value, as the kernel will see
+ * it (an I32 slot takes the raw value, a float one times the field's
+ * scale), an integer in [0, classes). */
+static int check_labels(const NnrtDataDesc *d, const NnrtArray *a, int64_t per, double scale,
+                        const NnrtSlotDesc *slot) {
+  int64_t count = nnrt_array_count(a);
+  for (int64_t k = 0; k < count; k++) {
+    double v = get_value(a, k) * (slot->dtype == NNRT_I32 ? 1.0 : scale);
+    if (v >= 0 && v < (double)slot->classes && v == floor(v))
+      continue;
+    char at[48] = "";
+    if (per > 1)
+      snprintf(at, sizeof at, " (value %lld of the sample)", (long long)(k % per));
+    fprintf(stderr, "error: %s: sample %lld%s: label %.17g is outside 0..%lld (field '%s' "
+            "feeds input '%s', %lld classes)\n", source_name(d), (long long)(k / per), at, v,
+            (long long)slot->classes - 1, d->field, slot->name, (long long)slot->classes);
+    return -1;
+  }
+  return 0;
+}
+
 /* Load every INPUT slot's field of one split and check the invariants.
  * Files already read by loads_run are taken from l. */
 static int load_split(NnrtSession *s, NnrtSplit *sp, const char *split, Loads *l) {
@@ -403,6 +426,8 @@ static int load_split(NnrtSession *s, NnrtSplit *sp, const char *split, Loads *l
         }
       }
     }
+    if (slot->classes > 0 && check_labels(d, a, per, sp->scale[i], slot) != 0)
+      return -1;
   }
   return 0;
 }
@@ -667,6 +692,71 @@ void nnrt_session_zero_grads(NnrtSession *s) {
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* Bytes of a slot at batch B, rounded to 64; false when that overflows. */
+static bool slot_bytes(const NnrtSlotDesc *d, int64_t B, uint64_t *out) {
+  uint64_t n = nnrt_dtype_size(d->dtype);
+  for (int i = 0; i < d->rank; i++)
+    if (__builtin_mul_overflow(n, (uint64_t)(d->dims[i] == NNRT_BATCH ? B : d->dims[i]), &n))
+      return false;
+  if (n > UINT64_MAX - 63)
+    return false;
+  *out = (n + 63) & ~(uint64_t)63;
+  return true;
+}
+
+/* Physical memory: a plan above it would only end in swapping or the OOM
+ * killer some minutes into training (overcommit lets the allocation pass). */
+static uint64_t machine_memory(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  uint64_t m;
+  if (pages <= 0 || size <= 0 || __builtin_mul_overflow((uint64_t)pages, (uint64_t)size, &m))
+    return UINT64_MAX;
+  return m;
+}
+
+/* The plan's total (slots, optimizer state, kernel scratch) checked for
+ * overflow and against the machine's memory before anything is allocated;
+ * the message names the size and its largest part. */
+static int check_plan(NnrtSession *s, bool with_opt, int64_t scratch) {
+  NnrtProgram *p = s->p;
+  uint64_t total = 0, big = 0, b;
+  const char *big_name = "?", *big_what = "slot";
+  bool over = scratch < 0;
+  if (!over) {
+    total = (uint64_t)scratch;
+    big = total, big_name = "kernel scratch", big_what = "";
+  }
+  for (int i = 0; i < p->nslots && !over; i++) {
+    over = !slot_bytes(&p->slots[i], s->B, &b) || __builtin_add_overflow(total, b, &total);
+    if (!over && b > big)
+      big = b, big_name = p->slots[i].name, big_what = "slot ";
+    if (over)
+      big_name = p->slots[i].name, big_what = "slot ";
+  }
+  for (int g = 0; with_opt && g < p->ngrads && !over; g++) {
+    const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
+    uint64_t k = (uint64_t)nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+    over = !slot_bytes(w, 1, &b) || __builtin_mul_overflow(b, k, &b) ||
+           __builtin_add_overflow(total, b, &total);
+    if (!over && b > big)
+      big = b, big_name = w->name, big_what = "optimizer state of ";
+  }
+  if (over) {
+    fprintf(stderr, "error: the memory plan overflows 64 bits at batch %lld (%s%s%s%s)\n",
+            (long long)s->B, big_what, *big_what ? "'" : "", big_name, *big_what ? "'" : "");
+    return -1;
+  }
+  uint64_t mem = machine_memory();
+  if (total > mem) {
+    fprintf(stderr, "error: the memory plan needs %" PRIu64 " bytes at batch %lld (the largest "
+            "part, %s%s%s%s, %" PRIu64 " bytes), more than this machine's %" PRIu64 " bytes "
+            "of memory\n", total, (long long)s->B, big_what, *big_what ? "'" : "", big_name,
+            *big_what ? "'" : "", big, mem);
+    return -1;
+  }
+  return 0;
+}
+
 static int plan_and_allocate(NnrtSession *s, bool with_opt) {
   NnrtProgram *p = s->p;
   size_t total = 0;
@@ -851,13 +941,11 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
   int64_t most = s->train.n > s->test.n ? s->train.n : s->test.n;
   if ((flags & SESSION_DATA) && most > 0 && s->B > most)
     s->B = B = most;
-  if (plan_and_allocate(s, flags & SESSION_OPT) != 0)
-    goto fail;
   int64_t ts = p->train_scratch ? p->train_scratch(B) : 0;
   int64_t es = p->eval_scratch ? p->eval_scratch(B) : 0;
-  int64_t sb = ts > es ? ts : es;
-  if (sb < 0)
-    sb = 0;
+  int64_t sb = ts < 0 || es < 0 ? -1 : ts > es ? ts : es; /* negative: the sizes overflowed */
+  if (check_plan(s, flags & SESSION_OPT, sb) != 0 || plan_and_allocate(s, flags & SESSION_OPT) != 0)
+    goto fail;
   s->scratch = salloc((size_t)sb, "kernel scratch");
   if (!s->scratch)
     goto fail;
@@ -929,7 +1017,93 @@ void nnrt_session_free(NnrtSession *s) {
 
 /* ---- checkpoints ------------------------------------------------------- */
 
+/* "adam,sgd": the kind of each optimizer the grads use, in index order (a
+ * checkpoint's "optimizers").  Cut at OPT_KINDS_LEN - 1 bytes. */
+#define OPT_KINDS_LEN 256
+static const char *opt_kinds(const NnrtSession *s, char *buf) {
+  int nopt = 0;
+  for (int g = 0; g < s->p->ngrads; g++)
+    if (s->p->grads[g].opt + 1 > nopt)
+      nopt = s->p->grads[g].opt + 1;
+  size_t at = 0;
+  buf[0] = 0;
+  for (int i = 0; i < nopt && at < OPT_KINDS_LEN; i++)
+    at += (size_t)snprintf(buf + at, OPT_KINDS_LEN - at, "%s%s", i ? "," : "",
+                           nnrt_opt_name(s->cfg[i].kind));
+  return buf;
+}
+
+static bool slot_is_state(const NnrtProgram *p, const char *name) {
+  for (int i = 0; i < p->nslots; i++)
+    if (p->slots[i].role == NNRT_SLOT_STATE && strcmp(p->slots[i].name, name) == 0)
+      return true;
+  return false;
+}
+
+int nnrt_session_nonfinite(const NnrtSession *s, int64_t *elem, double *value) {
+  for (int i = 0; i < s->ntensors; i++) {
+    const NnrtNamedTensor *t = &s->tensors[i];
+    int64_t n = 1;
+    for (int d = 0; d < t->rank; d++)
+      n *= t->dims[d];
+    if (t->dtype == NNRT_F32) {
+      const float *x = t->data;
+      for (int64_t k = 0; k < n; k++)
+        if (!isfinite(x[k]))
+          return *elem = k, *value = x[k], i;
+    } else if (t->dtype == NNRT_F64) {
+      const double *x = t->data;
+      for (int64_t k = 0; k < n; k++)
+        if (!isfinite(x[k]))
+          return *elem = k, *value = x[k], i;
+    }
+  }
+  return -1;
+}
+
+void nnrt_report_nonfinite(const NnrtSession *s, int t, int64_t elem, double value,
+                           const char *when) {
+  const NnrtNamedTensor *nt = &s->tensors[t];
+  char shape[128];
+  nnrt_format_shape(shape, sizeof shape, nt->rank, nt->dims);
+  const char *v = isnan(value) ? "nan" : value > 0 ? "inf" : "-inf";
+  if (strncmp(nt->name, "__opt__/", 8) == 0)
+    fprintf(stderr, "error: optimizer state '%s' became %s %s (element %lld of %s %s)",
+            nt->name, v, when, (long long)elem, nnrt_dtype_name(nt->dtype), shape);
+  else
+    fprintf(stderr, "error: %s '%s' became %s %s (element %lld of %s %s)",
+            slot_is_state(s->p, nt->name) ? "state" : "parameter", nt->name, v, when,
+            (long long)elem, nnrt_dtype_name(nt->dtype), shape);
+}
+
+int nnrt_session_check_steps(const NnrtSession *s, const char *resumed) {
+  if (s->epochs <= s->epoch || s->train.n <= 0)
+    return 0;
+  int64_t per = s->train.n / s->B + (s->train.n % s->B != 0), steps, last;
+  if (__builtin_mul_overflow(s->epochs - s->epoch, per, &steps) ||
+      __builtin_add_overflow(s->step, steps, &last)) {
+    if (resumed)
+      fprintf(stderr, "error: %s: step %lld: %lld more epochs of %lld steps would overflow the "
+              "64-bit step counter\n", resumed, (long long)s->step,
+              (long long)(s->epochs - s->epoch), (long long)per);
+    else
+      fprintf(stderr, "error: --epochs %lld: %lld steps each would overflow the 64-bit step "
+              "counter\n", (long long)s->epochs, (long long)per);
+    return -1;
+  }
+  return 0;
+}
+
 int nnrt_session_save(NnrtSession *s, const char *path) {
+  /* Never a checkpoint of non-finite weights: the last good one stays. */
+  int64_t elem;
+  double value;
+  int bad = nnrt_session_nonfinite(s, &elem, &value);
+  if (bad >= 0) {
+    nnrt_report_nonfinite(s, bad, elem, value, "before a save");
+    fprintf(stderr, "; not saved, %s keeps the previous checkpoint\n", path);
+    return -2;
+  }
   char epoch[32], step[32], seed[32], batch[32], rng[80];
   snprintf(epoch, sizeof epoch, "%lld", (long long)s->epoch);
   snprintf(step, sizeof step, "%lld", (long long)s->step);
@@ -937,11 +1111,12 @@ int nnrt_session_save(NnrtSession *s, const char *path) {
   snprintf(batch, sizeof batch, "%lld", (long long)s->B);
   snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
            s->rng.s[0], s->rng.s[1], s->rng.s[2], s->rng.s[3]);
-  char valid[32];
+  char valid[32], kinds[OPT_KINDS_LEN];
   snprintf(valid, sizeof valid, "%.17g", s->valid_fraction);
   NnrtKV meta[] = {
     {"format", "nnc-1"}, {"program", s->p->name ? s->p->name : ""}, {"epoch", epoch},
-    {"step", step}, {"seed", seed}, {"batch", batch}, {"rng", rng}, {"valid", valid},
+    {"step", step}, {"seed", seed}, {"batch", batch}, {"rng", rng},
+    {"optimizers", opt_kinds(s, kinds)}, {"valid", valid},
   };
   int nmeta = (int)(sizeof meta / sizeof meta[0]) - (s->valid_fraction > 0 ? 0 : 1);
   char err[ERRLEN] = "";
@@ -952,11 +1127,99 @@ int nnrt_session_save(NnrtSession *s, const char *path) {
   return 0;
 }
 
+/* Strict decimal integers: digits only (no sign, space or trailing text),
+ * no overflow, within [lo, hi]. */
+static int parse_i64(const char *v, int64_t lo, int64_t hi, int64_t *out) {
+  if (!v || *v < '0' || *v > '9')
+    return -1;
+  errno = 0;
+  char *end;
+  long long x = strtoll(v, &end, 10);
+  if (errno || *end || x < lo || x > hi)
+    return -1;
+  *out = x;
+  return 0;
+}
+
+static int parse_u64(const char *v, uint64_t *out) {
+  if (!v || *v < '0' || *v > '9')
+    return -1;
+  errno = 0;
+  char *end;
+  unsigned long long x = strtoull(v, &end, 10);
+  if (errno || *end)
+    return -1;
+  *out = x;
+  return 0;
+}
+
+/* The generator's state: 64 hex digits, not all zero (xoshiro's one
+ * fixed point, which would draw zeros forever). */
+static int parse_rng(const char *r, NnrtRng *rng) {
+  if (!r || strlen(r) != 64 || strspn(r, "0123456789abcdefABCDEF") != 64)
+    return -1;
+  uint64_t any = 0;
+  for (int w = 0; w < 4; w++) {
+    char word[17];
+    memcpy(word, r + 16 * w, 16);
+    word[16] = 0;
+    rng->s[w] = strtoull(word, NULL, 16);
+    any |= rng->s[w];
+  }
+  return any ? 0 : -1;
+}
+
+/* The metadata the runtime reads, checked before any of it is used: each
+ * key that is present must be well-formed (the ones a resume needs are
+ * required by nnrt_session_restore). */
+static int check_meta(const NnrtCkpt *c, const char *path) {
+  const char *v, *why = NULL;
+  int64_t i, epoch = -1, step = -1;
+  uint64_t u;
+  NnrtRng rng;
+  if ((v = nnrt_ckpt_meta(c, "format")) && strcmp(v, "nnc-1") != 0)
+    why = "'format' is not nnc-1";
+  else if ((v = nnrt_ckpt_meta(c, "seed")) && parse_u64(v, &u) != 0)
+    why = "'seed' is not an unsigned 64-bit integer";
+  else if ((v = nnrt_ckpt_meta(c, "batch")) && parse_i64(v, 1, INT64_MAX, &i) != 0)
+    why = "'batch' is not a positive integer";
+  else if ((v = nnrt_ckpt_meta(c, "epoch")) && parse_i64(v, 0, INT64_MAX, &epoch) != 0)
+    why = "'epoch' is not a non-negative 64-bit integer";
+  else if ((v = nnrt_ckpt_meta(c, "step")) && parse_i64(v, 0, INT64_MAX, &step) != 0)
+    why = "'step' is not a non-negative 64-bit integer";
+  else if (epoch >= 0 && step >= 0 && step < epoch)
+    why = "'step' is smaller than 'epoch' (every epoch takes at least one step)";
+  else if ((v = nnrt_ckpt_meta(c, "rng")) && parse_rng(v, &rng) != 0)
+    why = "'rng' is not 64 hex digits of a valid generator state";
+  if (!why && (v = nnrt_ckpt_meta(c, "valid"))) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || errno || !(x >= 0 && x < 1))
+      why = "'valid' is not a fraction in [0, 1)";
+  }
+  if (why) {
+    char b[48];
+    size_t n = strlen(v) < 40 ? strlen(v) : 40;
+    for (size_t k = 0; k < n; k++)
+      b[k] = (unsigned char)v[k] < 0x20 || v[k] == 0x7f ? '?' : v[k];
+    b[n] = 0;
+    fprintf(stderr, "error: %s: bad checkpoint metadata: %s (\"%s%s\")\n", path, why, b,
+            strlen(v) > n ? "..." : "");
+    return -1;
+  }
+  return 0;
+}
+
 NnrtCkpt *nnrt_ckpt_open(const char *path) {
   NnrtCkpt *c = NULL;
   char err[ERRLEN] = "";
   if (nnrt_ckpt_load(path, &c, err, sizeof err) != 0) {
     fprintf(stderr, "error: %s\n", err[0] ? err : path);
+    return NULL;
+  }
+  if (check_meta(c, path) != 0) {
+    nnrt_ckpt_free(c);
     return NULL;
   }
   return c;
@@ -990,16 +1253,6 @@ static void describe(char *buf, size_t len, const NnrtNamedTensor *t) {
   snprintf(buf, len, "%s %s", nnrt_dtype_name(t->dtype), shape);
 }
 
-static int parse_i64(const char *v, int64_t *out) {
-  if (!v || !*v)
-    return -1;
-  char *end;
-  long long x = strtoll(v, &end, 10);
-  if (*end || x < 0)
-    return -1;
-  *out = x;
-  return 0;
-}
 
 int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bool resume) {
   int want = resume ? s->ntensors : s->nsaved;
@@ -1034,20 +1287,21 @@ int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bo
   NnrtRng rng = s->rng;
   int64_t epoch = 0, step = 0;
   if (resume) {
-    const char *r = nnrt_ckpt_meta(c, "rng");
-    int ok = r && strlen(r) == 64;
-    for (int w = 0; ok && w < 4; w++) {
-      char word[17];
-      memcpy(word, r + 16 * w, 16);
-      word[16] = 0;
-      char *end;
-      rng.s[w] = strtoull(word, &end, 16);
-      ok = *end == 0;
-    }
-    if (!ok || parse_i64(nnrt_ckpt_meta(c, "epoch"), &epoch) != 0 ||
-        parse_i64(nnrt_ckpt_meta(c, "step"), &step) != 0) {
+    if (parse_rng(nnrt_ckpt_meta(c, "rng"), &rng) != 0 ||
+        parse_i64(nnrt_ckpt_meta(c, "epoch"), 0, INT64_MAX, &epoch) != 0 ||
+        parse_i64(nnrt_ckpt_meta(c, "step"), epoch, INT64_MAX, &step) != 0) {
       fprintf(stderr, "error: %s: not a resumable checkpoint (missing or bad 'rng', 'epoch' "
               "or 'step' metadata)\n", path);
+      return -1;
+    }
+    /* Optimizer state of one kind read as another's (momentum's velocity
+     * as nesterov's, adam's moments as rmsprop's) would pass the shape
+     * checks above; checkpoints name their optimizers (older ones do not). */
+    char kinds[OPT_KINDS_LEN];
+    const char *was = nnrt_ckpt_meta(c, "optimizers");
+    if (was && strcmp(was, opt_kinds(s, kinds)) != 0) {
+      fprintf(stderr, "error: %s: trained with optimizers '%.64s', but the program uses '%.64s'\n",
+              path, was, kinds);
       return -1;
     }
   }
@@ -1058,6 +1312,15 @@ int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bo
     for (int d = 0; d < t->rank; d++)
       n *= t->dims[d];
     memcpy(t->data, f->data, (size_t)n * nnrt_dtype_size(t->dtype));
+  }
+  int64_t elem;
+  double value;
+  int bad = nnrt_session_nonfinite(s, &elem, &value);
+  if (bad >= 0 && bad < want) {
+    const NnrtNamedTensor *t = &s->tensors[bad];
+    fprintf(stderr, "error: %s: tensor '%s' holds %s (element %lld): not a usable checkpoint\n",
+            path, t->name, isnan(value) ? "nan" : value > 0 ? "inf" : "-inf", (long long)elem);
+    return -1;
   }
   if (resume) {
     s->rng = rng;

@@ -25,7 +25,10 @@
  * Invariants: everything random comes from one generator whose state is
  * saved after every epoch, with params, STATE and optimizer state, so a run
  * resumed from epoch k is bit-identical to one that never stopped.  A
- * non-finite loss stops the run (exit 3) before anything is saved.
+ * non-finite loss, or a parameter, state or optimizer-state element that
+ * is NaN/Inf at the end of an epoch, stops the run (exit 3) before
+ * anything is saved: the checkpoint on disk stays that of the last good
+ * epoch.
  */
 #include "plot.h"
 #include "program.h"
@@ -142,7 +145,7 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
   NnrtProgress g;
   nnrt_progress_start(&g, s->o->quiet, s->epochs, tr->n);
   bool has_acc = s->correct_slot >= 0;
-  int64_t first_step = s->step + 1;
+  int64_t step0 = s->step; /* (step0 + 1 may not exist: a resumed step can be INT64_MAX) */
   nnrt_bench_mark("train_start");
   for (int64_t epoch = s->epoch; epoch < s->epochs; epoch++) {
     double t0 = nnrt_now(), loss_sum = 0, correct = 0;
@@ -168,7 +171,7 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
         correct += nnrt_session_read(s, s->correct_slot);
       s->step++;
       opt_step(s, epoch);
-      if (s->step == first_step)
+      if (s->step - 1 == step0)
         nnrt_bench_mark("first_step");
       int64_t done = start + bs;
       nnrt_progress_batch(&g, epoch + 1, done, loss_sum / (double)done,
@@ -176,15 +179,33 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
     }
     s->epoch = epoch + 1;
     double seconds = nnrt_now() - t0;
+    /* A weight can overflow in an epoch's last step while its loss was
+     * still finite: checked once per epoch (one pass over the weights,
+     * small beside an epoch), before anything is saved. */
+    int64_t elem;
+    double value;
+    int bad = nnrt_session_nonfinite(s, &elem, &value);
+    if (bad >= 0) {
+      char when[64];
+      snprintf(when, sizeof when, "in epoch %lld", (long long)s->epoch);
+      nnrt_progress_abort(&g);
+      nnrt_report_nonfinite(s, bad, elem, value, when);
+      if (save)
+        fprintf(stderr, "; %s keeps the checkpoint of epoch %lld\n", save, (long long)epoch);
+      else
+        fprintf(stderr, "\n");
+      return 3;
+    }
     NnrtMetrics m = {.loss = loss_sum / (double)tr->n, .accuracy = correct / (double)tr->n,
                      .has_accuracy = has_acc};
-    if (save && nnrt_session_save(s, save) != 0)
-      return 1;
+    if (save && (bad = nnrt_session_save(s, save)) != 0)
+      return bad == -2 ? 3 : 1;
     if ((s->test.present || s->valid.present) && (log || plot || nnrt_progress_shows(&g, s->epoch)))
       nnrt_evaluate(s, true, &m);
     else if (es->patience > 0)
       nnrt_eval_split(s, &s->valid, &m.val_loss, &m.val_accuracy);
     if (log) {
+      errno = 0;
       fprintf(log, "%lld,%.9g,", (long long)s->epoch, m.loss);
       if (has_acc)
         fprintf(log, "%.9g", m.accuracy);
@@ -201,7 +222,12 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
       }
       nnrt_traj_log_values(log, s);
       fprintf(log, "\n");
-      fflush(log);
+      if (fflush(log) != 0 || ferror(log)) { /* a full disk stops the run: the log is its record */
+        nnrt_progress_abort(&g);
+        fprintf(stderr, "error: %s: cannot write log file: %s\n", s->o->log,
+                errno ? strerror(errno) : "write error");
+        return 1;
+      }
     }
     if (plot)
       nnrt_trainplot_add(plot, s, s->epoch, &m);
@@ -255,6 +281,7 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
   if (o->limit > 0 && s.train.n > o->limit) /* --limit: a quick run on the first N samples */
     s.train.n = o->limit;
   int rc = 1;
+  char err[512];
   FILE *log = NULL;
   NnrtTrainPlot plot, *plotp = NULL;
   if (c) {
@@ -263,11 +290,19 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     if (r != 0)
       goto out;
   }
+  if (nnrt_session_check_steps(&s, o->resume) != 0)
+    goto out;
   /* --resume without --save keeps saving to the file it resumed from. */
   const char *save = o->save ? o->save : o->resume;
+  /* Every output path is checked before the first epoch, not after the last. */
+  if ((save && nnrt_regular_or_new(save, err, sizeof err) != 0) ||
+      (o->plot && nnrt_regular_or_new(o->plot, err, sizeof err) != 0)) {
+    fprintf(stderr, "error: %s\n", err);
+    goto out;
+  }
   if (o->log) {
-    if (!(log = fopen(o->log, "w"))) {
-      fprintf(stderr, "error: %s: cannot open log file: %s\n", o->log, strerror(errno));
+    if (!(log = nnrt_open_output(o->log, "log file", err, sizeof err))) {
+      fprintf(stderr, "error: %s\n", err);
       goto out;
     }
     fprintf(log, "epoch,loss,accuracy,lr,seconds%s%s",
@@ -293,10 +328,12 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     m.stopped_early = es.stopped;
     m.best_epoch = es.best_epoch;
     nnrt_print_result(&m, s.epoch);
+    if (!nnrt_metrics_finite(&m, " after training", ""))
+      rc = 3;
   }
 out:
-  if (log && fclose(log) != 0 && rc == 0) {
-    fprintf(stderr, "error: %s: cannot write log file\n", o->log);
+  if (log && nnrt_close_output(log, o->log, "log file", err, sizeof err) != 0 && rc != 1) {
+    fprintf(stderr, "error: %s\n", err);
     rc = 1;
   }
   if (plotp)

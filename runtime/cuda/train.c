@@ -217,9 +217,10 @@ static int run_epochs(NnrtSession *s, const char *save) {
     bool shows = nnrt_progress_shows(&g, s->epoch);
     if (save || shows)
       sync_params(s, false);
-    if (save && nnrt_session_save(s, save) != 0) {
+    int r = save ? nnrt_session_save(s, save) : 0;
+    if (r != 0) { /* -2: non-finite weights, the last good checkpoint kept */
       stages_close(&st);
-      return 1;
+      return r == -2 ? 3 : 1;
     }
     if ((s->test.present || s->valid.present) && shows)
       nnrt_evaluate(s, true, &m);
@@ -272,6 +273,8 @@ int nnrt_cuda_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     if (r != 0)
       goto out;
   }
+  if (nnrt_session_check_steps(&s, o->resume) != 0)
+    goto out;
   if (nnrt_cuda_reserve(p, s.B, &s) != 0)
     goto out;
   for (int i = 0; i < p->nslots; i++)

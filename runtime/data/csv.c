@@ -263,9 +263,9 @@ int nnrt_load_csv(const char *path, bool header, int label_col, NnrtArray *out,
   memset(out, 0, sizeof *out);
   if (labels)
     memset(labels, 0, sizeof *labels);
-  FILE *f = fopen(path, "rb");
+  FILE *f = nnrt_open_input(path, err, errlen);
   if (!f)
-    return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return -1;
   long size = -1;
   if (fseek(f, 0, SEEK_END) == 0)
     size = ftell(f);

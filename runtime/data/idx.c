@@ -359,12 +359,9 @@ int nnrt_parse_idx_buffer(const void *buf, size_t len, const char *name, NnrtArr
 
 int nnrt_load_idx(const char *path, NnrtArray *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    if (err && errlen)
-      snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  FILE *f = nnrt_open_input(path, err, errlen);
+  if (!f)
     return -1;
-  }
   IdxStream *s = stream_new(path, err, errlen);
   int r = -1;
   if (s) {

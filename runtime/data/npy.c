@@ -394,12 +394,9 @@ static int load_file(FILE *f, const char *path, unsigned char *chunk, size_t chu
 
 int nnrt_load_npy(const char *path, NnrtArray *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    if (err && errlen)
-      snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  FILE *f = nnrt_open_input(path, err, errlen);
+  if (!f)
     return -1;
-  }
   size_t chunk_len = 12 + NPY_MAX_HEADER + 8; // header, then data in chunks
   unsigned char *chunk = nnrt_alloc(chunk_len, "npy read buffer");
   int r = -1;

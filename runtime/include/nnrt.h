@@ -74,6 +74,11 @@ void nnrt_init(NnrtProgram *p, int slot, const char *init, int nargs,
 void nnrt_grad(NnrtProgram *p, int grad_slot, int param_slot, int opt);
 /* INPUT slot `slot` receives batches of data field `field`. */
 void nnrt_input(NnrtProgram *p, int slot, const char *field);
+/* INPUT slot `slot` holds class labels in [0, classes) (it feeds
+ * onehot(y, classes)): every value is checked when the data is loaded, and
+ * one outside names the file, the sample and the value (a label of 10 for
+ * 10 classes would otherwise train against an all-zero one-hot). */
+void nnrt_input_classes(NnrtProgram *p, int slot, int64_t classes);
 /* OUTPUT slot `slot` means `what` (NNRT_OUT_LOSS, NNRT_OUT_CORRECT, ...). */
 void nnrt_output(NnrtProgram *p, int slot, const char *what);
 

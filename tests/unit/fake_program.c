@@ -16,6 +16,11 @@
  *                      as if killed mid-epoch
  *   FAKE_FILES=dir     the data in CSV files written to dir (x and y of each
  *                      split: four files, read in parallel) instead of tables
+ *   FAKE_HUGE=1        W (and dW) declared with 2^40 elements (8 TiB each)
+ *   FAKE_OVERFLOW=1    W declared (3037000500, 3037000500): 2^63 elements
+ *   FAKE_CLASSES=1     y declared as 2-class labels (nnrt_input_classes)
+ *   FAKE_BADLABEL=v    train sample 37's label is v
+ *   FAKE_LABELS=path   the train labels read from an IDX or .npy file
  */
 #include "fake_program.h"
 #include <math.h>
@@ -84,8 +89,15 @@ static void blobs(NnrtProgram *p, const char *split, int64_t n, uint64_t seed) {
     for (int k = 0; k < per; k++)
       x[i * per + k] = (y[i] ? 1.0 : -1.0) + 0.9 * nnrt_rng_normal(&r);
   }
+  /* FAKE_BADLABEL=v: train sample 37's label becomes v (with FAKE_CLASSES). */
+  if (getenv("FAKE_BADLABEL") && strcmp(split, "train") == 0)
+    y[37] = atof(getenv("FAKE_BADLABEL"));
   const char *dir = getenv("FAKE_FILES");
-  if (dir) {
+  const char *labels = getenv("FAKE_LABELS"); /* an IDX or .npy file of train labels */
+  if (labels && strcmp(split, "train") == 0) {
+    nnrt_data_table(p, "x", split, n, per, x);
+    nnrt_data_idx(p, "y", split, labels, 1.0);
+  } else if (dir) {
     for (int f = 0; f < 2; f++) {
       char path[512];
       snprintf(path, sizeof path, "%s/%s_%s.csv", dir, split, f ? "y" : "x");
@@ -113,6 +125,12 @@ void fake_setup(NnrtProgram *p) {
     w_dims[1] = 2;
     w_rank = 2;
   }
+  if (env("FAKE_HUGE"))
+    w_dims[0] = (int64_t)1 << 40;
+  if (env("FAKE_OVERFLOW")) {
+    w_dims[0] = w_dims[1] = 3037000500;
+    w_rank = 2;
+  }
   nnrt_program(p, "fake_logreg", "fake_logreg.nn");
   nnrt_slot(p, S_W, NNRT_SLOT_PARAM, "W", NNRT_F64, w_rank, w_dims);
   nnrt_slot(p, S_B, NNRT_SLOT_PARAM, "b", NNRT_F64, 1, &one);
@@ -129,6 +147,8 @@ void fake_setup(NnrtProgram *p) {
   nnrt_grad(p, S_DB, S_B, 0);
   nnrt_input(p, S_X, "x");
   nnrt_input(p, S_Y, "y");
+  if (env("FAKE_CLASSES")) /* y feeds a 2-class onehot */
+    nnrt_input_classes(p, S_Y, 2);
   nnrt_output(p, S_LOSS, NNRT_OUT_LOSS);
   nnrt_output(p, S_CORRECT, NNRT_OUT_CORRECT);
   blobs(p, "train", 240, 99);

@@ -287,10 +287,31 @@ static void test_atomic_save(void **state) {
               "dir.st", "cannot create");
   const char *dp = tpath("isdir.st");
   assert_int_equal(mkdir(dp, 0700), 0);
-  expect_fail(nnrt_ckpt_save(dp, &dup[0], 1, NULL, 0, err, sizeof err), "isdir.st", "rename");
+  expect_fail(nnrt_ckpt_save(dp, &dup[0], 1, NULL, 0, err, sizeof err), "isdir.st",
+              "is a directory, not a regular file");
   assert_false(exists(tpath("isdir.st.tmp")));
   struct stat st;
   assert_int_equal(stat(dp, &st), 0);
+  assert_true(S_ISDIR(st.st_mode));
+  // Only regular files or new paths: a FIFO (or a device node) is refused and
+  // stays what it was, where the rename would have replaced it.
+  const char *fp = tpath("fifo.st");
+  assert_int_equal(mkfifo(fp, 0600), 0);
+  expect_fail(nnrt_ckpt_save(fp, &dup[0], 1, NULL, 0, err, sizeof err), "fifo.st",
+              "is a FIFO (named pipe), not a regular file");
+  assert_int_equal(stat(fp, &st), 0);
+  assert_true(S_ISFIFO(st.st_mode));
+  // A FIFO planted at PATH.tmp is never opened (that would block): a fresh
+  // temporary file replaces it.
+  const char *tp = tpath("planted.st.tmp");
+  assert_int_equal(mkfifo(tp, 0600), 0);
+  assert_int_equal(nnrt_ckpt_save(tpath("planted.st"), &dup[0], 1, NULL, 0, err, sizeof err), 0);
+  assert_false(exists(tp));
+  // A directory at PATH.tmp is not removed: the save fails, naming it.
+  assert_int_equal(mkdir(tpath("blocked.st.tmp"), 0700), 0);
+  expect_fail(nnrt_ckpt_save(tpath("blocked.st"), &dup[0], 1, NULL, 0, err, sizeof err),
+              "blocked.st.tmp", "cannot create");
+  assert_int_equal(stat(tpath("blocked.st.tmp"), &st), 0);
   assert_true(S_ISDIR(st.st_mode));
   // A relative path (directory ".") works too.
   char cwd[512];

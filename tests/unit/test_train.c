@@ -271,6 +271,83 @@ static void test_errors(void **st) {
   assert_true(strncmp(err, "error: ", 7) == 0 && one_line(err));
 }
 
+/* Labels outside [0, classes) are refused when loaded, naming the file (or
+ * table), the sample and the value, from every kind of source. */
+static void test_labels(void **st) {
+  (void)st;
+  assert_int_equal(run("FAKE_CLASSES=1", "train --epochs 1 --quiet"), 0);
+  const char *bad[] = {"2", "255", "-1", "0.5"};
+  for (int i = 0; i < 4; i++) {
+    char env[64], want[160];
+    snprintf(env, sizeof env, "FAKE_CLASSES=1 FAKE_BADLABEL=%s", bad[i]);
+    assert_int_equal(run(env, "train --epochs 1 --quiet"), 1);
+    snprintf(want, sizeof want, "error: inline table: sample 37: label %s is outside 0..1 "
+             "(field 'y' feeds input 'y', 2 classes)\n", bad[i]);
+    if (strcmp(bad[i], "0.5") != 0) /* 0.5 is refused earlier: not an integer */
+      assert_string_equal(err, want);
+    assert_true(one_line(err));
+    /* eval and a resume read the same data */
+    assert_int_equal(run(env, "eval"), 1);
+  }
+  /* without classes declared, an I32 input is any integer */
+  assert_int_equal(run("FAKE_BADLABEL=255", "train --epochs 1 --quiet"), 0);
+  char env[256], want[256];
+  snprintf(env, sizeof env, "FAKE_CLASSES=1 FAKE_BADLABEL=255 FAKE_FILES=%s", dir);
+  assert_int_equal(run(env, "train --epochs 1 --quiet"), 1);
+  snprintf(want, sizeof want, "error: %s/train_y.csv: sample 37: label 255 is outside 0..1", dir);
+  assert_non_null(strstr(err, want));
+  /* IDX (u8) and NPY (i4) label files */
+  char path[128];
+  snprintf(path, sizeof path, "%s/labels.idx", dir);
+  FILE *f = fopen(path, "wb");
+  unsigned char head[8] = {0, 0, 8, 1, 0, 0, 0, 240}, lab[240];
+  for (int i = 0; i < 240; i++)
+    lab[i] = (unsigned char)(i % 2);
+  lab[100] = 10;
+  fwrite(head, 1, 8, f);
+  fwrite(lab, 1, 240, f);
+  fclose(f);
+  snprintf(env, sizeof env, "FAKE_CLASSES=1 FAKE_LABELS=%s", path);
+  assert_int_equal(run(env, "train --epochs 1 --quiet"), 1);
+  snprintf(want, sizeof want, "error: %s: sample 100: label 10 is outside 0..1", path);
+  assert_non_null(strstr(err, want));
+  snprintf(path, sizeof path, "%s/labels.npy", dir);
+  f = fopen(path, "wb");
+  char hdr[] = "{'descr': '<i4', 'fortran_order': False, 'shape': (240,), }";
+  char pad[128];
+  int hl = (int)strlen(hdr), total = ((10 + hl + 1 + 63) / 64) * 64;
+  snprintf(pad, sizeof pad, "%s%*s\n", hdr, total - 10 - hl - 1, "");
+  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(total - 10), 0};
+  fwrite(pre, 1, 10, f);
+  fwrite(pad, 1, strlen(pad), f);
+  for (int32_t i = 0; i < 240; i++) {
+    int32_t v = i == 5 ? -1 : i % 2;
+    fwrite(&v, 4, 1, f);
+  }
+  fclose(f);
+  snprintf(env, sizeof env, "FAKE_CLASSES=1 FAKE_LABELS=%s", path);
+  assert_int_equal(run(env, "train --epochs 1 --quiet"), 1);
+  snprintf(want, sizeof want, "error: %s: sample 5: label -1 is outside 0..1", path);
+  if (!strstr(err, want))
+    fail_msg("got: %s", err);
+}
+
+/* A plan larger than the machine is refused before anything is allocated,
+ * with its size; one whose size overflows 64 bits names the slot. */
+static void test_memory_plan(void **st) {
+  (void)st;
+  assert_int_equal(run("FAKE_HUGE=1", "train --epochs 1"), 1);
+  /* W, dW and Adam's two states: 4 x 2^43 bytes, plus the small slots */
+  assert_true(strncmp(err, "error: the memory plan needs 3518437208", 39) == 0);
+  assert_non_null(strstr(err, "(the largest part, optimizer state of 'W', 17592186044416 bytes), "
+                              "more than this machine's "));
+  assert_true(one_line(err));
+  assert_int_equal(run("FAKE_HUGE=1", "eval"), 1);
+  assert_non_null(strstr(err, "(the largest part, slot 'W', 8796093022208 bytes)"));
+  assert_int_equal(run("FAKE_OVERFLOW=1", "train --epochs 1"), 1);
+  assert_string_equal(err, "error: slot 'W': its size overflows 64 bits at dimension 1 (3037000500)\n");
+}
+
 static int setup(void **st) {
   (void)st;
   snprintf(dir, sizeof dir, "/tmp/nnrt_train_XXXXXX");
@@ -300,6 +377,7 @@ int main(int argc, char **argv) {
     cmocka_unit_test(test_save_eval_identical), cmocka_unit_test(test_resume_bit_identical),
     cmocka_unit_test(test_seed), cmocka_unit_test(test_log),
     cmocka_unit_test(test_gradcheck_info_help), cmocka_unit_test(test_errors),
+    cmocka_unit_test(test_labels), cmocka_unit_test(test_memory_plan),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
