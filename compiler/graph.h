@@ -234,6 +234,7 @@ typedef struct SlotDesc {
   int64_t fan_in, fan_out;
   int grad_of, opt;  /* GRAD: its param; the optimizer index */
   const char *field; /* INPUT: data field */
+  int64_t classes;   /* INPUT: labels of onehot(y, classes), checked at load; 0 if none */
   const char *what;  /* OUTPUT: "loss", "correct" */
   Node *node;        /* leaf node for PARAM/STATE/INPUT */
 } SlotDesc;

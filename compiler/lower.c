@@ -783,6 +783,7 @@ static Value *builtin(const char *name, Args *a) {
     }
     Value *dv = kwarg(a, "like", NULL);
     Dtype dt = dv && dv->k == V_TENSOR ? dv->n->dt : DT_F32;
+    if (y->op == OP_INPUT) prog->slots[y->slot]->classes = n;
     return op_result(g_onehot(y, n, dt), site, a->pos_ast[0], a->pos[0], NULL, NULL);
   }
   if (!strcmp(name, "argmax")) {

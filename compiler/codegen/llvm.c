@@ -857,6 +857,7 @@ static void emit_setup(Program *p) {
     } else if (s->role == NNRT_SLOT_INPUT) {
       LLVMTypeRef gp[] = {cg.t.ptr, cg.t.i32, cg.t.ptr};
       call_rt("nnrt_input", gp, (LLVMValueRef[]){P, ci32(i), str(s->field)}, 3);
+      if (s->classes > 0) call_rt("nnrt_input_classes", (LLVMTypeRef[]){cg.t.ptr, cg.t.i32, cg.t.i64}, (LLVMValueRef[]){P, ci32(i), ci64(s->classes)}, 3);
     } else if (s->role == NNRT_SLOT_OUTPUT) {
       LLVMTypeRef gp[] = {cg.t.ptr, cg.t.i32, cg.t.ptr};
       call_rt("nnrt_output", gp, (LLVMValueRef[]){P, ci32(i), str(s->what)}, 3);

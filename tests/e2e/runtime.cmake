@@ -1,6 +1,6 @@
 # What a compiled program does with hostile files, streams and signals
 # (tests/e2e/runtime.sh; issue 18's runtime items).
-foreach(mode outputs overlap streams disk-full inputs nonfinite ckpt-meta sigterm-save)
+foreach(mode outputs overlap streams disk-full inputs nonfinite ckpt-meta labels sigterm-save)
   add_test(NAME e2e_runtime_${mode}
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/runtime.sh $<TARGET_FILE:nnc> ${mode}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

@@ -23,6 +23,9 @@
 #                 retyped or NaN tensors; a step that would overflow when resumed):
 #                 each one line naming the file, exit 1; a step just below the
 #                 limit still resumes (no signed overflow under UBSan)
+#   labels        a label outside [0, classes) of onehot(y, classes) (3, 255, -1 for
+#                 3 classes; runtime/labels.nn): exit 1 naming the table or file,
+#                 the sample and the value
 #   sigterm-save  SIGTERM/SIGHUP while a save is in flight: status 128+sig, no
 #                 PATH.tmp left, the checkpoint still loads
 # usage: runtime.sh NNC MODE   (run from the repository root)
@@ -245,6 +248,19 @@ ckpt-meta)
   LC_ALL=C grep -q "\"step\":\"$max\"" "$tmp/bad" || fail "the resumed run did not save step $max"
   expect 1 "error: --epochs $max: 2 steps each would overflow the 64-bit step counter" \
     "$tmp/wide" train --quiet --epochs $max --batch 2
+  ;;
+labels)
+  build tests/e2e/runtime/labels.nn lab
+  "$tmp/lab" train --quiet >/dev/null || fail "good labels do not train"
+  for v in 3 255 -1; do
+    sed "s/y: i32\[\] = \[0, 1, 2, 0\]/y: i32[] = [0, 1, $v, 0]/" tests/e2e/runtime/labels.nn >"$tmp/bad.nn"
+    build "$tmp/bad.nn" bad
+    expect 1 "error: inline table: sample 2: label $v is outside 0..2 (field 'y' feeds input 'y', 3 classes)" "$tmp/bad" train --quiet
+  done
+  printf '0\n1\n2\n10\n' >"$tmp/y.csv"
+  sed "s#y: i32\[\] = \[0, 1, 2, 0\]#y: i32[] = csv(\"$tmp/y.csv\")#" tests/e2e/runtime/labels.nn >"$tmp/bad.nn"
+  build "$tmp/bad.nn" bad
+  expect 1 "error: $tmp/y.csv: sample 3: label 10 is outside 0..2" "$tmp/bad" train --quiet
   ;;
 sigterm-save)
   build tests/e2e/hardening/wide.nn wide
