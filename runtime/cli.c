@@ -39,7 +39,6 @@ static int nnrt_cuda_select(NnrtProgram *p) {
   fprintf(stderr, "error: --device cuda: this runtime was built without CUDA support (NNC_CUDA=OFF)\n");
   return -1;
 }
-static int nnrt_cuda_cmd_train(NnrtProgram *p, const NnrtOptions *o) { (void)p, (void)o; return 1; }
 #endif
 
 enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8, C_SHOW = 16 };
@@ -324,8 +323,8 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
   if (o.threads > 0)
     nnrt_threads_set(o.threads);
   bool gpu = o.device && !strcmp(o.device, "cuda");
-  if (gpu && cmd == C_TRAIN && (o.has_early_stop ? o.early_stop : p->early_stop) > 0) {
-    fprintf(stderr, "error: early stopping runs on the CPU only (drop --device cuda, or pass --early-stop 0)\n");
+  if (gpu && cmd == C_TRAIN && o.check_numerics) {
+    fprintf(stderr, "error: --check-numerics runs its checked kernels on the CPU only (drop --device cuda)\n");
     nnrt_program_free(p);
     return 1;
   }
@@ -334,7 +333,7 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
     return 1;
   }
   switch (cmd) {
-  case C_TRAIN: rc = gpu ? nnrt_cuda_cmd_train(p, &o) : nnrt_cmd_train(p, &o); break;
+  case C_TRAIN: rc = nnrt_cmd_train(p, &o); break; /* on o.device's backend */
   case C_EVAL: rc = nnrt_cmd_eval(p, &o); break;
   case C_INFO: rc = nnrt_cmd_info(p, &o); break;
   case C_GRADCHECK: rc = nnrt_cmd_gradcheck(p, &o); break;

@@ -223,6 +223,34 @@ int nnrt_cmd_eval(NnrtProgram *p, const NnrtOptions *o);
  * loss of m is NaN/Inf: train and eval then exit 3. */
 bool nnrt_metrics_finite(const NnrtMetrics *m, const char *with, const char *path);
 int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o);
+
+/* What the one training loop (train.c) asks of a device: the CPU
+ * (nnrt_cpu_backend, train.c) and the GPU (nnrt_cuda_backend, cuda/train.c).
+ * The loop itself — epochs, shuffling, gathering and augmenting batches on
+ * the host, progress, checkpoints, the log, the plot, evaluation, early
+ * stopping, the non-finite checks — is the same for both. */
+typedef struct NnrtBackend {
+  const char *name;
+  /* each batch's loss and correct count are on the host after step (the
+   * CPU); otherwise only the epoch's sums, after epoch_sums (the GPU) */
+  bool batch_loss;
+  /* after the session is open (and resumed): the weights go to the device */
+  int (*open)(NnrtSession *s, void **state);
+  void (*close)(NnrtSession *s, void *state);
+  /* one batch of bs rows, gathered into the host INPUT slots: forward,
+   * backward and the optimizer with this epoch's rates; s->step counts it */
+  void (*step)(NnrtSession *s, void *state, int64_t bs, int64_t epoch);
+  /* with batch_loss: the batch's mean loss and correct count; without: the
+   * epoch's loss sum (mean times rows) and correct count */
+  void (*metrics)(NnrtSession *s, void *state, double *loss, double *correct);
+  /* params, STATE and optimizer state: device -> host slots, and back */
+  void (*to_host)(NnrtSession *s, void *state);
+  void (*to_device)(NnrtSession *s, void *state);
+  /* before the host gathers a batch into the INPUT slots (the GPU waits
+   * until the previous batch's copies have left them); may be NULL */
+  void (*before_gather)(NnrtSession *s, void *state);
+} NnrtBackend;
+extern const NnrtBackend nnrt_cpu_backend;
 int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_info(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o); /* show.c: the PNG grid */

@@ -22,6 +22,13 @@
  * and the saved file describe the best epoch.  The copy is not saved in
  * checkpoints: a resumed run starts its patience count afresh.
  *
+ * One loop for every device: what differs is a table of operations
+ * (NnrtBackend, program.h) — run a step, read the loss, copy the weights
+ * between the device and the host slots.  The CPU's (below) runs the
+ * kernels on the host slots; the GPU's is cuda/train.c.  Batches are
+ * shuffled, gathered and augmented on the host for both, from the same
+ * generator, so a run draws the same batches on either.
+ *
  * Invariants: everything random comes from one generator whose state is
  * saved after every epoch, with params, STATE and optimizer state, so a run
  * resumed from epoch k is bit-identical to one that never stopped.  A
@@ -32,6 +39,9 @@
  */
 #include "plot.h"
 #include "program.h"
+#ifdef NNRT_CUDA
+#include "cuda/cuda.h"
+#endif
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -61,6 +71,24 @@ static double current_lr(const NnrtSession *s, int64_t epoch) {
   const NnrtSched *sc = p->nopts > 0 ? &p->opts[0].sched : &constant;
   return nnrt_sched_lr(sc, s->cfg[0].lr, epoch, s->epochs);
 }
+
+/* ---- the CPU backend: the kernels run on the host slots themselves ------- */
+
+static void cpu_step(NnrtSession *s, void *state, int64_t bs, int64_t epoch) {
+  (void)state;
+  nnrt_session_zero_grads(s);
+  s->p->train(&s->ctx, s->slots, s->scratch, bs);
+  s->step++;
+  opt_step(s, epoch);
+}
+
+static void cpu_metrics(NnrtSession *s, void *state, double *loss, double *correct) {
+  (void)state;
+  *loss = nnrt_session_read(s, s->loss_slot);
+  *correct = s->correct_slot >= 0 ? nnrt_session_read(s, s->correct_slot) : 0;
+}
+
+const NnrtBackend nnrt_cpu_backend = {"cpu", true, NULL, NULL, cpu_step, cpu_metrics, NULL, NULL, NULL};
 
 static int check_trainable(const NnrtProgram *p) {
   const char *name = p->name ? p->name : "";
@@ -138,9 +166,9 @@ static bool early_update(EarlyStop *e, NnrtSession *s, double val) {
   return s->epoch - e->best_epoch >= e->patience;
 }
 
-/* Run the remaining epochs.  Returns the exit code. */
-static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot *plot, EarlyStop *es) {
-  NnrtProgram *p = s->p;
+/* Run the remaining epochs on backend be.  Returns the exit code. */
+static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const char *save, FILE *log,
+                      NnrtTrainPlot *plot, EarlyStop *es) {
   const NnrtSplit *tr = &s->train;
   NnrtProgress g;
   nnrt_progress_start(&g, s->o->quiet, s->epochs, tr->n);
@@ -155,11 +183,17 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
     int64_t batch_no = 0;
     for (int64_t start = 0; start < tr->n; start += s->B, batch_no++) {
       int64_t bs = tr->n - start < s->B ? tr->n - start : s->B;
+      if (be->before_gather)
+        be->before_gather(s, bst);
       nnrt_session_gather(s, tr, s->perm + start, 0, bs);
       nnrt_augment_batch(s, bs); /* training batches only; draws from s->rng */
-      nnrt_session_zero_grads(s);
-      p->train(&s->ctx, s->slots, s->scratch, bs);
-      double loss = nnrt_session_read(s, s->loss_slot);
+      be->step(s, bst, bs, epoch);
+      if (s->step - 1 == step0)
+        nnrt_bench_mark("first_step");
+      if (!be->batch_loss)
+        continue;
+      double loss, c;
+      be->metrics(s, bst, &loss, &c);
       if (!isfinite(loss)) {
         nnrt_progress_abort(&g);
         fprintf(stderr, "error: loss became %s at epoch %lld batch %lld\n",
@@ -168,17 +202,26 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
       }
       loss_sum += loss * (double)bs;
       if (has_acc)
-        correct += nnrt_session_read(s, s->correct_slot);
-      s->step++;
-      opt_step(s, epoch);
-      if (s->step - 1 == step0)
-        nnrt_bench_mark("first_step");
+        correct += c;
       int64_t done = start + bs;
       nnrt_progress_batch(&g, epoch + 1, done, loss_sum / (double)done,
                           correct / (double)done, has_acc);
     }
+    if (!be->batch_loss) { /* the device summed the epoch */
+      be->metrics(s, bst, &loss_sum, &correct);
+      if (!isfinite(loss_sum)) {
+        nnrt_progress_abort(&g);
+        fprintf(stderr, "error: loss became %s in epoch %lld\n", isnan(loss_sum) ? "nan" : "inf",
+                (long long)epoch + 1);
+        return 3;
+      }
+      if (!has_acc)
+        correct = 0;
+    }
     s->epoch = epoch + 1;
     double seconds = nnrt_now() - t0;
+    if (be->to_host) /* the checks, saves, evaluations and copies below read the host slots */
+      be->to_host(s, bst);
     /* A weight can overflow in an epoch's last step while its loss was
      * still finite: checked once per epoch (one pass over the weights,
      * small beside an epoch), before anything is saved. */
@@ -243,6 +286,8 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
   nnrt_bench_mark("train_end");
   if (es->best_epoch > 0 && es->best_epoch != s->epoch) {
     early_copy(es, s, false);
+    if (be->to_device)
+      be->to_device(s, bst);
     if (!s->o->quiet)
       printf("restored the weights of epoch %lld (val_loss=%.6g)\n", (long long)es->best_epoch,
              es->best_loss);
@@ -255,6 +300,13 @@ static int run_epochs(NnrtSession *s, const char *save, FILE *log, NnrtTrainPlot
 int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
   if (check_trainable(p) != 0)
     return 1;
+  const NnrtBackend *be = &nnrt_cpu_backend;
+#ifdef NNRT_CUDA
+  if (o->device && !strcmp(o->device, "cuda"))
+    be = &nnrt_cuda_backend;
+#endif
+  void *bst = NULL;
+  bool be_open = false;
   int64_t B = o->batch > 0 ? o->batch : p->batch;
   NnrtCkpt *c = NULL;
   NnrtOptions ro; /* o with the resumed run's seed and validation split */
@@ -319,7 +371,12 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
   nnrt_traj_start(&s, log, plotp);
   if (early_open(&es, &s, patience) != 0)
     goto out;
-  rc = run_epochs(&s, save, log, plotp, &es);
+  if (be->open) {
+    if (be->open(&s, &bst) != 0)
+      goto out;
+    be_open = true;
+  }
+  rc = run_epochs(&s, be, bst, save, log, plotp, &es);
   if (plotp && (rc == 0 || rc == 3) && nnrt_trainplot_save(plotp, &s, o->plot) != 0)
     rc = 1;
   if (rc == 0) {
@@ -332,6 +389,8 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
       rc = 3;
   }
 out:
+  if (be_open && be->close)
+    be->close(&s, bst);
   if (log && nnrt_close_output(log, o->log, "log file", err, sizeof err) != 0 && rc != 1) {
     fprintf(stderr, "error: %s\n", err);
     rc = 1;

@@ -18,9 +18,10 @@
  * "error: --device cuda: ..." and returns -1 when that is impossible. */
 int nnrt_cuda_select(NnrtProgram *p);
 
-/* `train` with parameters, gradients, optimizer state and activations
- * resident on the GPU for the whole run (cuda/train.c). */
-int nnrt_cuda_cmd_train(NnrtProgram *p, const NnrtOptions *o);
+/* The GPU backend of the training loop (train.c): parameters, gradients,
+ * optimizer state and activations resident on the GPU for the whole run
+ * (cuda/train.c). */
+extern const NnrtBackend nnrt_cuda_backend;
 
 /* ---- shared by cuda.c and train.c ---------------------------------------- */
 

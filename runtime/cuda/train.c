@@ -14,12 +14,16 @@
  * (graph_step below); NNRT_CUDA_GRAPHS=0 turns that off and
  * NNRT_CUDA_STATS=1 prints host launches per step at the end.
  *
- * Differences from the CPU loop, by design: a non-finite loss is noticed
- * at the end of its epoch (not its batch); gradients are not zeroed (the
- * train kernel writes every element of every GRAD slot); --log and --plot
- * are not offered yet.  Checkpoints copy the device state into the host
- * slots and are written by the same code as on the CPU, so they load on
- * either device.
+ * This file is the GPU backend (nnrt_cuda_backend) of the one training
+ * loop in train.c, which does everything else (epochs, shuffling and
+ * gathering on the host, progress, --log, --plot, validation, early
+ * stopping, checkpoints).  Differences, by design: a non-finite loss is
+ * noticed at the end of its epoch (the sums stay on the device); gradients
+ * are not zeroed (the train kernel writes every element of every GRAD
+ * slot).  After each epoch the weights and optimizer state are copied to
+ * the host slots (to_host), where the loop checks, saves and evaluates
+ * them, so checkpoints are written by the CPU's code and load on either
+ * device.
  */
 #include "cuda.h"
 #include <math.h>
@@ -166,139 +170,95 @@ static void graph_step(NnrtSession *s, Stages *st, int stage, int64_t epoch) {
   st->used[stage] = true;
 }
 
-static int run_epochs(NnrtSession *s, const char *save) {
-  NnrtProgram *p = s->p;
-  const NnrtSplit *tr = &s->train;
-  NnrtProgress g;
-  nnrt_progress_start(&g, s->o->quiet, s->epochs, tr->n);
-  bool has_acc = s->correct_slot >= 0;
-  double acc[2];
+/* ---- the backend the training loop of train.c drives ------------------- */
+
+typedef struct CudaTrain {
   Stages st;
-  stages_open(&st, s);
-  int64_t nstep = 0, launches0 = nnrt_cuda_launches();
-  double tstart = nnrt_now();
-  nnrt_cuda_read_acc(acc); /* zero the sums */
-  for (int64_t epoch = s->epoch; epoch < s->epochs; epoch++) {
-    double t0 = nnrt_now();
-    for (int64_t i = 0; i < tr->n; i++)
-      s->perm[i] = i;
-    nnrt_rng_shuffle(&s->rng, s->perm, tr->n);
-    for (int64_t start = 0; start < tr->n; start += s->B) {
-      int64_t bs = tr->n - start < s->B ? tr->n - start : s->B;
-      nstep++;
-      /* the first step runs uncaptured (cuBLAS sets itself up), then graphs */
-      nnrt_cuda_wait_copies(); /* the last uncaptured batch has left the INPUT slots */
-      nnrt_session_gather(s, tr, s->perm + start, 0, bs);
-      nnrt_augment_batch(s, bs); /* on the host, as the CPU path does */
-      if (st.on && bs == s->B && nstep > 1) {
-        graph_step(s, &st, (int)(nstep % NNRT_CUDA_STAGES), epoch);
-        if (st.on)
-          continue;
-      }
-      for (int i = 0; i < p->nslots; i++)
-        if (p->slots[i].role == NNRT_SLOT_INPUT)
-          nnrt_cuda_upload(i, s->slots[i], bs, true);
-      nnrt_cuda_mark_copies();
-      nnrt_cuda_run(0, bs, &s->ctx);
-      nnrt_cuda_accumulate(s->loss_slot, s->correct_slot, bs);
-      s->step++;
-      opt_step(s, epoch, -1);
-    }
-    nnrt_cuda_read_acc(acc);
-    s->epoch = epoch + 1;
-    double seconds = nnrt_now() - t0;
-    if (!isfinite(acc[0])) {
-      nnrt_progress_abort(&g);
-      stages_close(&st);
-      fprintf(stderr, "error: loss became %s in epoch %lld\n", isnan(acc[0]) ? "nan" : "inf", (long long)epoch + 1);
-      return 3;
-    }
-    NnrtMetrics m = {.loss = acc[0] / (double)tr->n, .accuracy = acc[1] / (double)tr->n, .has_accuracy = has_acc};
-    bool shows = nnrt_progress_shows(&g, s->epoch);
-    if (save || shows)
-      sync_params(s, false);
-    int r = save ? nnrt_session_save(s, save) : 0;
-    if (r != 0) { /* -2: non-finite weights, the last good checkpoint kept */
-      stages_close(&st);
-      return r == -2 ? 3 : 1;
-    }
-    if ((s->test.present || s->valid.present) && shows)
-      nnrt_evaluate(s, true, &m);
-    nnrt_progress_epoch(&g, s->epoch, &m, seconds);
+  int64_t nstep, launches0;
+  double tstart;
+  char *lo, *hi; /* the INPUT slots, page-locked as one range */
+} CudaTrain;
+
+static int cuda_open(NnrtSession *s, void **state) {
+  NnrtProgram *p = s->p;
+  if (nnrt_cuda_reserve(p, s->B, s) != 0)
+    return -1;
+  CudaTrain *t = calloc(1, sizeof *t);
+  if (!t) {
+    nnrt_oom("the GPU loop's state", sizeof *t);
+    return -1;
   }
-  stages_close(&st);
-  if (getenv("NNRT_CUDA_STATS") && nstep)
-    fprintf(stderr, "cuda: %lld steps, %.1f launches/step from the host (%s), %.1f us/step\n", (long long)nstep,
-            (double)(nnrt_cuda_launches() - launches0) / (double)nstep, st.used[0] || st.used[1] || st.used[2] ? "CUDA graphs" : "no graphs",
-            1e6 * (nnrt_now() - tstart) / (double)nstep);
+  for (int i = 0; i < p->nslots; i++)
+    if (p->slots[i].role == NNRT_SLOT_INPUT) {
+      char *a = s->slots[i], *b = a + (size_t)nnrt_slot_count(&p->slots[i], s->B) * nnrt_dtype_size(p->slots[i].dtype);
+      t->lo = !t->lo || a < t->lo ? a : t->lo;
+      t->hi = !t->hi || b > t->hi ? b : t->hi;
+    }
+  if (t->lo && t->hi > t->lo)
+    nnrt_cuda_pin(t->lo, (size_t)(t->hi - t->lo));
+  sync_params(s, true);
+  nnrt_cuda_mark_copies();
+  if (!s->o->quiet)
+    fprintf(stderr, "device: %s\n", nnrt_cuda_device_name());
+  stages_open(&t->st, s);
+  t->launches0 = nnrt_cuda_launches();
+  t->tstart = nnrt_now();
+  double acc[2];
+  nnrt_cuda_read_acc(acc); /* zero the sums */
+  *state = t;
   return 0;
 }
 
-int nnrt_cuda_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
-  if (o->log || o->plot) {
-    fprintf(stderr, "error: --device cuda: --log and --plot are not supported on the GPU yet\n");
-    return 1;
-  }
-  if (!p->train || nnrt_program_find_output(p, NNRT_OUT_LOSS) < 0) {
-    fprintf(stderr, "error: program '%s' has no train kernel with a 'loss' output\n", p->name ? p->name : "");
-    return 1;
-  }
-  for (int g = 0; g < p->ngrads; g++)
-    if (p->slots[p->grads[g].param].dtype != NNRT_F32 && p->slots[p->grads[g].param].dtype != NNRT_F64) {
-      fprintf(stderr, "error: param '%s' must be f32 or f64 to be trained\n", p->slots[p->grads[g].param].name);
-      return 1;
-    }
-  int64_t B = o->batch > 0 ? o->batch : p->batch;
-  NnrtCkpt *c = NULL;
-  NnrtOptions ro;
-  if (o->resume) {
-    if (!(c = nnrt_ckpt_open(o->resume)))
-      return 1;
-    ro = *o;
-    nnrt_options_from_ckpt(&ro, c);
-    o = &ro;
-  }
-  NnrtSession s;
-  if (nnrt_session_open(&s, p, o, B, SESSION_DATA | SESSION_TEST | SESSION_OPT) != 0) {
-    nnrt_ckpt_free(c);
-    return 1;
-  }
-  if (o->limit > 0 && s.train.n > o->limit) /* --limit, as on the CPU */
-    s.train.n = o->limit;
-  int rc = 1;
-  char *lo = NULL, *hi = NULL; /* the INPUT slots, page-locked as one range */
-  if (c) {
-    int r = nnrt_session_restore(&s, c, o->resume, true);
-    nnrt_ckpt_free(c);
-    if (r != 0)
-      goto out;
-  }
-  if (nnrt_session_check_steps(&s, o->resume) != 0)
-    goto out;
-  if (nnrt_cuda_reserve(p, s.B, &s) != 0)
-    goto out;
-  for (int i = 0; i < p->nslots; i++)
-    if (p->slots[i].role == NNRT_SLOT_INPUT) {
-      char *a = s.slots[i], *b = a + (size_t)nnrt_slot_count(&p->slots[i], s.B) * nnrt_dtype_size(p->slots[i].dtype);
-      lo = !lo || a < lo ? a : lo;
-      hi = !hi || b > hi ? b : hi;
-    }
-  if (lo && hi > lo)
-    nnrt_cuda_pin(lo, (size_t)(hi - lo));
-  sync_params(&s, true);
-  nnrt_cuda_mark_copies();
-  if (!o->quiet)
-    fprintf(stderr, "device: %s\n", nnrt_cuda_device_name());
-  rc = run_epochs(&s, o->save ? o->save : o->resume);
-  if (rc == 0) {
-    sync_params(&s, false);
-    NnrtMetrics m;
-    nnrt_evaluate(&s, false, &m);
-    nnrt_print_result(&m, s.epoch);
-  }
-  if (lo && hi > lo)
-    nnrt_cuda_unpin(lo);
-out:
-  nnrt_session_free(&s);
-  return rc;
+static void cuda_close(NnrtSession *s, void *state) {
+  (void)s;
+  CudaTrain *t = state;
+  stages_close(&t->st);
+  if (getenv("NNRT_CUDA_STATS") && t->nstep)
+    fprintf(stderr, "cuda: %lld steps, %.1f launches/step from the host (%s), %.1f us/step\n", (long long)t->nstep,
+            (double)(nnrt_cuda_launches() - t->launches0) / (double)t->nstep,
+            t->st.used[0] || t->st.used[1] || t->st.used[2] ? "CUDA graphs" : "no graphs",
+            1e6 * (nnrt_now() - t->tstart) / (double)t->nstep);
+  if (t->lo && t->hi > t->lo)
+    nnrt_cuda_unpin(t->lo);
+  free(t);
 }
+
+/* The batch is in the host INPUT slots: the first step runs uncaptured
+ * (cuBLAS sets itself up), then full batches replay CUDA graphs. */
+static void cuda_step(NnrtSession *s, void *state, int64_t bs, int64_t epoch) {
+  NnrtProgram *p = s->p;
+  CudaTrain *t = state;
+  t->nstep++;
+  if (t->st.on && bs == s->B && t->nstep > 1) {
+    graph_step(s, &t->st, (int)(t->nstep % NNRT_CUDA_STAGES), epoch);
+    if (t->st.on)
+      return;
+  }
+  for (int i = 0; i < p->nslots; i++)
+    if (p->slots[i].role == NNRT_SLOT_INPUT)
+      nnrt_cuda_upload(i, s->slots[i], bs, true);
+  nnrt_cuda_mark_copies();
+  nnrt_cuda_run(0, bs, &s->ctx);
+  nnrt_cuda_accumulate(s->loss_slot, s->correct_slot, bs);
+  s->step++;
+  opt_step(s, epoch, -1);
+}
+
+/* The epoch's sums, summed on the device (and zeroed for the next). */
+static void cuda_metrics(NnrtSession *s, void *state, double *loss, double *correct) {
+  (void)s, (void)state;
+  double acc[2];
+  nnrt_cuda_read_acc(acc);
+  *loss = acc[0];
+  *correct = acc[1];
+}
+
+static void cuda_to_host(NnrtSession *s, void *state) { (void)state, sync_params(s, false); }
+static void cuda_to_device(NnrtSession *s, void *state) { (void)state, sync_params(s, true); }
+
+/* The host gathers the next batch into the INPUT slots only once the last
+ * uncaptured batch's copies have left them. */
+static void cuda_before_gather(NnrtSession *s, void *state) { (void)s, (void)state, nnrt_cuda_wait_copies(); }
+
+const NnrtBackend nnrt_cuda_backend = {"cuda",       false,        cuda_open,      cuda_close,        cuda_step,
+                                       cuda_metrics, cuda_to_host, cuda_to_device, cuda_before_gather};
