@@ -33,12 +33,6 @@
 #include <math.h>
 #include <string.h>
 
-bool nnrt_slot_is_image(const NnrtSlotDesc *s) {
-  return s->role == NNRT_SLOT_INPUT && (s->dtype == NNRT_F32 || s->dtype == NNRT_F64) &&
-         (s->rank == 3 || s->rank == 4) && s->dims[0] == NNRT_BATCH &&
-         s->dims[s->rank - 2] > 0 && s->dims[s->rank - 1] > 0;
-}
-
 /* A uniform integer in [0, n), n >= 1. */
 static int64_t draw_below(NnrtRng *r, int64_t n) {
   int64_t k = (int64_t)(nnrt_rng_uniform(r) * (double)n);

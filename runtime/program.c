@@ -433,6 +433,15 @@ bool nnrt_slot_has_batch(const NnrtSlotDesc *s) {
   return false;
 }
 
+/* An input that augmentation can treat as images: [B, C, H, W] or [B, H, W]
+ * floats (here, not in augment.c, so that the description's checks do not
+ * depend on the augmenter, which depends on them). */
+bool nnrt_slot_is_image(const NnrtSlotDesc *s) {
+  return s->role == NNRT_SLOT_INPUT && (s->dtype == NNRT_F32 || s->dtype == NNRT_F64) &&
+         (s->rank == 3 || s->rank == 4) && s->dims[0] == NNRT_BATCH &&
+         s->dims[s->rank - 2] > 0 && s->dims[s->rank - 1] > 0;
+}
+
 int64_t nnrt_slot_sample_count(const NnrtSlotDesc *s) {
   int64_t n = 1;
   for (int i = 0; i < s->rank; i++)
