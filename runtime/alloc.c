@@ -40,3 +40,10 @@ void nnrt_free(void *ptr) { free(ptr); }
 void nnrt_oom(const char *what, size_t bytes) {
   fprintf(stderr, NNRT_OOM_FORMAT, what, bytes);
 }
+
+void *nnrt_alloc_or_say(size_t bytes, const char *what) {
+  void *q = nnrt_alloc(bytes, what);
+  if (!q)
+    nnrt_oom(what, bytes);
+  return q;
+}

@@ -222,6 +222,12 @@ int nnrt_cmd_eval(NnrtProgram *p, const NnrtOptions *o);
 /* False (and "error: the test loss is inf WITH PATH" on stderr) when a
  * loss of m is NaN/Inf: train and eval then exit 3. */
 bool nnrt_metrics_finite(const NnrtMetrics *m, const char *with, const char *path);
+/* session.c's parts: the data of the splits the flags ask for, loaded,
+ * checked, cut and normalised (dataset.c; oneDNN's warm-up rides on a
+ * loader thread when warm, or is left to the caller: *warm_after); the
+ * checkpoint table over the slot block (session_ckpt.c). */
+int nnrt_session_load_data(NnrtSession *s, int flags, bool warm, bool *warm_after);
+int nnrt_session_ckpt_table(NnrtSession *s, bool with_opt);
 int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o);
 
 /* What the one training loop (train.c) asks of a device: the CPU
@@ -289,6 +295,8 @@ void nnrt_progress_abort(NnrtProgress *g);
 
 /* Helpers */
 double nnrt_now(void); /* monotonic seconds */
+/* nnrt_alloc, printing the out-of-memory error (nnrt_oom) when it fails */
+void *nnrt_alloc_or_say(size_t bytes, const char *what);
 void nnrt_oom(const char *what, size_t bytes); /* prints the out-of-memory error: */
 #define NNRT_OOM_FORMAT "error: out of memory allocating %s (%zu bytes)\n"
 void nnrt_threads_set(int n); /* threads.c: OpenMP threads for --threads N (0: default) */
