@@ -7,6 +7,7 @@
  * 70 internal compiler error.  NNC_TIME=1 prints each pass's time.
  */
 #include "nnc.h"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,20 @@ static int bad_usage(const char *msg) {
 
 int plot_main(int argc, char **argv); /* plot_main.c */
 
+static int run(int argc, char **argv);
+
+/* Whatever went to stdout (a dump, --help) must have arrived: a full disk
+ * or a closed stdout is an error, not a silent success. */
 int main(int argc, char **argv) {
+  int rc = run(argc, argv);
+  if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
+    fprintf(stderr, "nnc: error: writing to standard output failed: %s\n", strerror(errno));
+    if (!rc) rc = 1;
+  }
+  return rc;
+}
+
+static int run(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "plot")) return plot_main(argc - 1, argv + 1);
   const char *cmd = NULL, *kind = NULL, *file = NULL;
   Compilation c = {.po = {.simplify = true, .fuse = true, .grads = true}, .co = {.opt_level = 2, .split = true}};
@@ -90,8 +104,9 @@ int main(int argc, char **argv) {
   c.path = file;
 
   if (kind && !strcmp(kind, "tokens")) {
-    SrcFile *f = src_load(file);
-    if (!f) { fprintf(stderr, "nnc: error: cannot read '%s'\n", file); return 1; }
+    const char *why;
+    SrcFile *f = src_load(file, &why);
+    if (!f) { fprintf(stderr, "nnc: error: '%s' %s\n", file, why); return 1; }
     lex_dump_tokens(f, stdout);
     return diag_error_count() ? 1 : 0;
   }

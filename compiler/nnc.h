@@ -39,6 +39,7 @@ typedef struct SrcFile {
   const char *path; /* as given on the command line or resolved import */
   const char *text; /* whole file, NUL-terminated */
   size_t len;
+  uint64_t dev, ino; /* the file's identity on disk (0, 0 for text in memory) */
 } SrcFile;
 
 typedef struct Loc {
@@ -46,7 +47,11 @@ typedef struct Loc {
   int line, col;       /* 1-based */
 } Loc;
 
-SrcFile *src_load(const char *path); /* NULL (and no message) if unreadable */
+/* Read a regular file whole.  NULL if it cannot be read, with *why (if
+ * why is given) finishing the sentence "'PATH' ...": "is not a regular
+ * file", "is too large (...)", "cannot be read: No such file or
+ * directory".  Nothing is printed. */
+SrcFile *src_load(const char *path, const char **why);
 SrcFile *src_from_string(const char *path, const char *text);
 
 /* `file:line:col: error: msg`, then the source line and a caret under col. */
@@ -177,14 +182,16 @@ void lex_dump_tokens(const SrcFile *f, FILE *out);
 typedef struct Module {
   Ast **items; int nitems, capitems;  /* all top-level items, imports first */
   const char *main_path;
+  const SrcFile **files; int nfiles, capfiles; /* every file read, the main one first */
 } Module;
 
 /* Where `import "nn";` looks: NNC_STDLIB_DIR, or $NNC_STDLIB if set. */
 const char *sema_stdlib_dir(void);
 /* Parse path and its imports (transitively, each once), check top-level
  * declarations (duplicates, unknown models/data in train blocks, bad types
- * in declarations).  Returns NULL only if path cannot be read. */
-Module *sema_load(const char *path);
+ * in declarations).  Returns NULL only if path cannot be read, with *why
+ * as src_load gives it. */
+Module *sema_load(const char *path, const char **why);
 /* The same for a file already in memory (imports are still read from disk). */
 Module *sema_load_src(SrcFile *f);
 Ast *sema_find(const Module *m, AstKind kind, const char *name);

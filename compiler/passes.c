@@ -29,18 +29,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 /* ---- the passes ---------------------------------------------------------- */
 
-static bool run_parse(Compilation *c) {
-  c->m = sema_load(c->path);
-  if (!c->m) {
-    fprintf(stderr, "nnc: error: cannot read '%s'\n", c->path);
+/* `-o OUT` may be a new path or a regular file that is none of the
+ * program's sources; anything else (a directory, /dev/full, the .nn file
+ * itself under another name or through a hard link) is refused before
+ * anything is written.  Returns false after saying why. */
+static bool output_ok(const char *out, const Module *m) {
+  struct stat st;
+  if (stat(out, &st) != 0) return true; /* a new file (or the linker says why not) */
+  if (!S_ISREG(st.st_mode)) {
+    fprintf(stderr, "nnc: error: cannot write the executable to '%s': it is not a regular file\n", out);
     return false;
   }
+  for (int i = 0; m && i < m->nfiles; i++)
+    if (m->files[i]->dev == (uint64_t)st.st_dev && m->files[i]->ino == (uint64_t)st.st_ino) {
+      fprintf(stderr, "nnc: error: the output '%s' is the source file '%s'; refusing to overwrite it\n", out,
+              m->files[i]->path);
+      return false;
+    }
   return true;
+}
+
+static bool run_parse(Compilation *c) {
+  const char *why;
+  c->m = sema_load(c->path, &why);
+  if (!c->m) {
+    fprintf(stderr, "nnc: error: '%s' %s\n", c->path, why);
+    return false;
+  }
+  return !c->out || output_ok(c->out, c->m);
 }
 
 static bool run_lower(Compilation *c) {

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *sema_stdlib_dir(void) {
   const char *env = getenv("NNC_STDLIB");
@@ -68,19 +69,25 @@ static const char *import_path(const char *importer, const char *name) {
 }
 
 static void load_file(Loader *ld, const SrcFile *f) {
+  PUSH(ld->m->files, ld->m->nfiles, ld->m->capfiles, f);
   Ast *prog = parse_file(f);
   for (int i = 0; i < prog->nlist; i++) {
     Ast *imp = prog->list[i];
     if (imp->kind != AST_IMPORT)
       continue;
-    const char *path = import_path(f->path, imp->name);
-    SrcFile *g = src_load(path);
-    if (!g) {
+    const char *path = import_path(f->path, imp->name), *why;
+    if (seen_before(ld, path))
+      continue;
+    SrcFile *g = src_load(path, &why);
+    if (!g && access(path, F_OK) != 0) {
       diag_error(imp->loc, "cannot find import \"%s\" (looked in %s)", imp->name, path);
       continue;
     }
-    if (!seen_before(ld, path))
-      load_file(ld, g);
+    if (!g) {
+      diag_error(imp->loc, "import \"%s\": '%s' %s", imp->name, path, why);
+      continue;
+    }
+    load_file(ld, g);
   }
   for (int i = 0; i < prog->nlist; i++)
     if (prog->list[i]->kind != AST_IMPORT)
@@ -253,8 +260,8 @@ static void check_module(const Module *m) {
   }
 }
 
-Module *sema_load(const char *path) {
-  SrcFile *f = src_load(path);
+Module *sema_load(const char *path, const char **why) {
+  SrcFile *f = src_load(path, why);
   return f ? sema_load_src(f) : NULL;
 }
 
