@@ -76,6 +76,36 @@ static Inst *cur_inst;              /* the instance whose fn is running (FLOP ac
 static Node *clf_pred, *clf_target; /* the classifier loss seen at train level */
 static const char *clf_kind;
 
+/* What is being expanded right now, outermost first: constants being
+ * evaluated, functions being inlined, models being instantiated.  A
+ * declaration met again inside its own expansion is a cycle, reported with
+ * the path ("a -> b -> a").  After one, `stuck` makes every call and
+ * instantiation give up at once: expanding both operands of `f(x) + f(x)`
+ * down a runaway recursion would take 2^depth steps. */
+static Ast **expanding; static int nexpanding, capexpanding;
+static bool stuck;
+
+/* "a -> b -> a": the path from the latest expansion of decl back to it. */
+static const char *cycle_path(Ast *decl) {
+  int from = nexpanding;
+  for (int i = nexpanding - 1; i >= 0; i--)
+    if (expanding[i] == decl) { from = i; break; }
+  const char *path = "";
+  for (int i = from; i < nexpanding; i++) path = arena_printf("%s%s -> ", path, expanding[i]->name);
+  return arena_printf("%s%s", path, decl->name);
+}
+
+static bool is_expanding(Ast *decl) {
+  for (int i = 0; i < nexpanding; i++)
+    if (expanding[i] == decl) return true;
+  return false;
+}
+
+/* Constants are evaluated once per mode (the program is lowered in
+ * training and in inference mode, and `training` may appear in one). */
+typedef struct ConstVal { Ast *decl; bool mode; Value *v; struct ConstVal *next; } ConstVal;
+static ConstVal *const_vals;
+
 /* ---- values and scopes -------------------------------------------------- */
 
 static Value *mk(VKind k, Loc loc) {
@@ -136,6 +166,7 @@ static char *tstr(const Node *n) { return arena_printf("%s%s", dtype_name(n->dt)
 
 static Value *eval(Env *e, Ast *x);
 static Value *lookup(Env *e, const char *name);
+static Value *const_value(Ast *c);
 
 static bool as_int(Value *v, Ast *at, int64_t *out) {
   if (!v) return false;
@@ -250,6 +281,22 @@ static Dtype float_of(Value *a, Value *b) {
 static Value *call(Env *e, Ast *x);
 static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs);
 
+static Value *const_value(Ast *c) {
+  for (ConstVal *cv = const_vals; cv; cv = cv->next)
+    if (cv->decl == c && cv->mode == training_mode) return cv->v;
+  if (is_expanding(c)) {
+    diag_error(c->loc, "'%s' is defined in terms of itself: %s", c->name, cycle_path(c));
+    return &poison;
+  }
+  PUSH(expanding, nexpanding, capexpanding, c);
+  Value *v = eval(env_new(NULL, NULL), c->a);
+  nexpanding--;
+  ConstVal *cv = arena_alloc(sizeof *cv);
+  *cv = (ConstVal){c, training_mode, v ? v : &poison, const_vals};
+  const_vals = cv;
+  return cv->v;
+}
+
 static Value *lookup(Env *e, const char *name) {
   for (Env *p = e; p; p = p->parent) {
     Value *v = lookup_b(p->b, name);
@@ -276,7 +323,7 @@ static Value *lookup(Env *e, const char *name) {
     return f;
   }
   Ast *c = sema_find(mod, AST_CONST, name);
-  if (c) return eval(env_new(NULL, NULL), c->a);
+  if (c) return const_value(c);
   /* `training` is 1 while lowering the training program, 0 for inference */
   if (!strcmp(name, "training")) return mk_num(training_mode, true, (Loc){0});
   return NULL;
@@ -1124,8 +1171,15 @@ static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs) {
     diag_note(fn->loc, "'%s' is defined here", fn->name);
     return NULL;
   }
+  if (stuck) return NULL;
   if (depth >= 64) {
-    diag_error(site->loc, "calls nested too deeply (is '%s' recursive?)", fn->name);
+    /* every call is inlined: a function that calls itself never ends */
+    if (is_expanding(fn))
+      diag_error(site->loc, "'%s' is defined in terms of itself: %s (calls are inlined, so recursion is not supported)",
+                 fn->name, cycle_path(fn));
+    else
+      diag_error(site->loc, "calls nested more than 64 deep (inlining '%s')", fn->name);
+    stuck = true;
     return NULL;
   }
   Env *fenv = env_new(NULL, self);
@@ -1139,11 +1193,14 @@ static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs) {
   Inst *saved = cur_inst;
   if (self) cur_inst = self;
   depth++;
+  PUSH(expanding, nexpanding, capexpanding, fn);
   Value *ret = NULL;
   bool returned = false, bad = false;
   exec_stmts(fenv, self, fn->list, fn->nlist, &ret, &returned, &bad);
+  nexpanding--;
   depth--;
   cur_inst = saved;
+  if (stuck) return NULL;
   if (!returned) {
     diag_error(fn->end.file ? fn->end : fn->loc, "function '%s' ends without 'return'", fn->name);
     return NULL;
@@ -1253,7 +1310,13 @@ static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const c
         diag_error(c->loc, "a layer must be a model instance like Dense(784, 256)");
         continue;
       }
-      if (mm == model || depth > 32) { diag_error(c->loc, "model '%s' contains itself", mm->name); continue; }
+      if (stuck) return NULL;
+      PUSH(expanding, nexpanding, capexpanding, model);
+      bool cycle = is_expanding(mm);
+      if (cycle) diag_error(c->loc, "model '%s' contains itself: %s", mm->name, cycle_path(mm));
+      nexpanding--;
+      if (cycle) { stuck = true; return NULL; }
+      if (depth > 32) { diag_error(c->loc, "models nested more than 32 deep"); stuck = true; return NULL; }
       Value *av[8];
       int na = 0;
       bool ok = true;
@@ -1274,7 +1337,9 @@ static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const c
       }
       prog->info[prog->ninfo++] = r;
       depth++;
+      PUSH(expanding, nexpanding, capexpanding, model);
       Inst *sub = instantiate(mm, c, av, na, arena_printf("%s%s.", prefix, m->name));
+      nexpanding--;
       depth--;
       if (!sub) continue;
       sub->info_row = row;
@@ -1576,7 +1641,7 @@ Program *lower_program(Module *m) {
     for (int i = 0; i < m->nitems; i++)
       if (m->items[i]->loc.file && !strcmp(m->items[i]->loc.file->path, m->main_path)) { l = m->items[i]->loc; break; }
     if (l.file) diag_error(l, "no 'train' block: nothing to build (write 'train MODEL on DATA { loss = ...; }')");
-    else diag_error(l, "the program is empty: nothing to build");
+    else diag_error((Loc){m->nfiles ? m->files[0] : NULL, 0, 0}, "the program is empty: nothing to build");
     return NULL;
   }
   prog->train = train;
@@ -1586,6 +1651,9 @@ Program *lower_program(Module *m) {
   Ast *data = sema_find(m, AST_DATA, train->name2);
   if (!model || !data) return NULL; /* sema reported it */
   prog->data = data;
+  /* every constant once, used or not, so that a cycle among them is found */
+  for (int i = 0; i < m->nitems; i++)
+    if (m->items[i]->kind == AST_CONST) const_value(m->items[i]);
   Inst *inst = instantiate(model, train, NULL, 0, "");
   if (!inst || diag_error_count()) return NULL;
   Env *base = env_new(NULL, inst);
