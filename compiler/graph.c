@@ -34,8 +34,10 @@ const OpInfo op_info[OP__COUNT] = {
 static Node *table[HASH_SIZE];
 static int next_id;
 static Loc cur_loc;
+static int cur_grad_of;
 
 void graph_set_loc(Loc loc) { cur_loc = loc; }
+void graph_set_grad_of(int op) { cur_grad_of = op < 0 ? 0 : op + 1; }
 Loc graph_loc(void) { return cur_loc; }
 int graph_node_count(void) { return next_id; }
 
@@ -134,6 +136,7 @@ Node *node_intern(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *
   n->slot = slot;
   n->name = name;
   n->loc = loc;
+  n->grad_of = cur_grad_of;
   n->hnext = *bucket;
   *bucket = n;
   return n;

@@ -41,6 +41,7 @@ struct Node {
   int slot;             /* PARAM/STATE/INPUT: runtime slot; else -1 */
   const char *name;     /* PARAM/STATE/INPUT name */
   Loc loc;              /* the source expression that made it */
+  int grad_of;          /* built by the derivative rule of this op + 1; 0 if forward */
   Node *hnext;          /* intern table chain */
 };
 
@@ -52,6 +53,10 @@ Node *node_intern(Op op, Dtype dt, Shape sh, Node **in, int nin,
                   const int64_t *ia, double fv, int bpow, int slot,
                   const char *name, Loc loc);
 void graph_set_loc(Loc loc); /* location given to nodes built from now on */
+/* Nodes built from now on belong to the derivative of op (grad.c), or to
+ * the forward program for op < 0; messages name them by it ("gradient of
+ * sqrt"), not by their own primitive. */
+void graph_set_grad_of(int op);
 Loc graph_loc(void);
 int graph_node_count(void);
 /* The type input j of element-wise node n is read as by the backends: its

@@ -7,6 +7,9 @@
 #               refused with one line, the source untouched, exit 1
 #   stdout      `nnc emit ...` into /dev/full or a closed stdout: exit 1
 #               with the reason
+#   grad-numerics  --check-numerics names an op of the backward pass by
+#               what it differentiates ("gradient of sqrt" at the sqrt
+#               call), not by the primitive its rule is built from ('div')
 # usage: frontend.sh NNC MODE   (run from the repository root)
 set -u
 [ $# -eq 2 ] || { echo "usage: $0 NNC MODE" >&2; exit 2; }
@@ -73,6 +76,11 @@ stdout)
   expect 1 "nnc: error: writing to standard output failed: No space left on device" \
     sh -c '"$0" --help >/dev/full' "$nnc"
   "$nnc" emit ir "$prog" >/dev/null || fail "emit ir to /dev/null"
+  ;;
+grad-numerics)
+  "$nnc" build tests/e2e/frontend/sqrt_at_zero.nn -o "$tmp/sq" || fail "nnc build sqrt_at_zero.nn"
+  expect 3 "error: tests/e2e/frontend/sqrt_at_zero.nn:14:12: 'gradient of sqrt' produced inf (element 0 of f32[B, 1])" \
+    "$tmp/sq" train --quiet --check-numerics
   ;;
 *)
   fail "unknown mode $mode"
