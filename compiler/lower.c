@@ -1478,6 +1478,70 @@ static bool hyper_eval(Ast *c, HyperCall *h) {
   return true;
 }
 
+/* The settings an optimizer, a schedule or augment = images(...) accepts
+ * and the range of each, checked here so that a bad one is an error at its
+ * line, not a run that diverges or fails to start (runtime/optim.c and
+ * runtime/sched.c read them). */
+typedef struct Setting {
+  const char *names; /* ' '-separated spellings */
+  double lo, hi;     /* the range, open at an end marked below */
+  bool lo_open, hi_open, integer;
+  const char *range; /* as the message says it */
+} Setting;
+
+static const Setting optimizer_settings[] = {
+  {"lr learning_rate", 0, INFINITY, false, true, false, ">= 0"},
+  {"momentum", 0, 1, false, true, false, "in [0, 1)"},
+  {"beta1", 0, 1, false, true, false, "in [0, 1)"},
+  {"beta2", 0, 1, false, true, false, "in [0, 1)"},
+  {"rho alpha decay", 0, 1, false, true, false, "in [0, 1)"},
+  {"eps epsilon", 0, INFINITY, true, true, false, "> 0"},
+  {"weight_decay wd", 0, INFINITY, false, true, false, ">= 0"},
+  {"nesterov", 0, 1, false, false, true, "0 or 1"},
+  {NULL, 0, 0, false, false, false, "lr, momentum, beta1, beta2, eps, rho, weight_decay or nesterov"},
+};
+static const Setting schedule_settings[] = {
+  {"step_size", 1, INFINITY, false, true, true, "a whole number of epochs >= 1"},
+  {"gamma", 0, INFINITY, true, true, false, "> 0"},
+  {"warmup_epochs warmup", 0, INFINITY, false, true, false, ">= 0"},
+  {"min_lr", 0, INFINITY, false, true, false, ">= 0"},
+  {"t_max epochs", 0, INFINITY, false, true, false, ">= 0"},
+  {NULL, 0, 0, false, false, false, "step_size, gamma, warmup_epochs, min_lr or t_max"},
+};
+static const Setting augment_settings[] = {
+  {"crop", 0, 1024, false, false, true, "a whole number of pixels in [0, 1024]"},
+  {"flip", 0, 1, false, false, true, "0 or 1"},
+  {"rotate", 0, 180, false, false, false, "in [0, 180] degrees"},
+  {NULL, 0, 0, false, false, false, "crop, flip or rotate"},
+};
+
+static bool is_spelling(const char *names, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = names; *p;) {
+    size_t w = strcspn(p, " ");
+    if (w == n && !strncmp(p, name, n)) return true;
+    p += w;
+    while (*p == ' ') p++;
+  }
+  return false;
+}
+
+/* kw = value, a setting of `owner` (adam, cosine, images). */
+static bool check_setting(const Setting *table, const char *owner, Ast *kw, double v) {
+  const Setting *s = table;
+  while (s->names && !is_spelling(s->names, kw->name)) s++;
+  if (!s->names) {
+    diag_error(kw->loc, "'%s' has no setting '%s' (expected %s)", owner, kw->name, s->range);
+    return false;
+  }
+  bool below = s->lo_open ? !(v > s->lo) : !(v >= s->lo), above = s->hi_open ? !(v < s->hi) : !(v <= s->hi);
+  if (!isfinite(v) || below || above || (s->integer && v != floor(v))) {
+    diag_error(kw->a->loc, "'%s' of '%s' must be %s, not %g", kw->name, owner, s->range, v);
+    return false;
+  }
+  return true;
+}
+
 static bool check_hyper_call(Ast *c, const char *what, bool (*known)(const char *)) {
   if (c->kind != AST_CALL || c->a->kind != AST_NAME) {
     diag_error(c->loc, "%s must be a call like %s", what, !strcmp(what, "optimizer") ? "sgd(lr=0.1)" : "cosine()");
@@ -1489,14 +1553,16 @@ static bool check_hyper_call(Ast *c, const char *what, bool (*known)(const char 
                                         : "constant, step, exponential, cosine, warmup or warmup_cosine");
     return false;
   }
+  bool ok = true;
   for (int i = 0; i < c->nargs; i++) {
     Ast *a = c->args[i];
     if (a->kind != AST_KWARG) { diag_error(a->loc, "%s settings are named, e.g. lr=0.1", what); return false; }
     Value *v = eval(env_new(NULL, NULL), a->a);
     double x;
     if (!v || !as_num(v, a->a, &x)) return false;
+    ok = check_setting(known == known_optimizer ? optimizer_settings : schedule_settings, c->a->name, a, x) && ok;
   }
-  return true;
+  return ok;
 }
 
 static bool known_schedule(const char *name) {
@@ -1546,10 +1612,13 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
           continue;
         }
         bool args_ok = true;
-        for (int j = 0; j < c->nargs && args_ok; j++) {
+        for (int j = 0; j < c->nargs; j++) {
           Ast *a = c->args[j];
+          double x;
           if (a->kind != AST_KWARG || (strcmp(a->name, "crop") && strcmp(a->name, "flip") && strcmp(a->name, "rotate"))) {
             diag_error(a->loc, "images() takes crop = PIXELS, flip = 0|1 and rotate = DEGREES");
+            args_ok = false;
+          } else if (!as_num(eval(env_new(NULL, NULL), a->a), a->a, &x) || !check_setting(augment_settings, "images", a, x)) {
             args_ok = false;
           }
         }
