@@ -137,6 +137,8 @@ Ast *ast_num(Loc at, const char *text) {
   Ast *n = ast_new(AST_NUM, at);
   n->num = strtod(text, NULL);
   n->is_int = !strpbrk(text, ".eE");
+  if (n->is_int) /* too large for 64 bits: reported by the lexer; saturated here */
+    n->ival = strtoll(text, NULL, 10);
   return n;
 }
 
@@ -201,6 +203,10 @@ static const char *op_text(int op) {
  * as the same double, always with a '.' or an exponent. */
 static void print_num(const Ast *e, FILE *out) {
   double v = e->num;
+  if (e->is_int) {
+    fprintf(out, "%lld", (long long)e->ival);
+    return;
+  }
   if (v < 1e15 && v > -1e15 && v == (double)(long long)v) {
     fprintf(out, e->is_int ? "%.0f" : "%.1f", v);
     return;

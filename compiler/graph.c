@@ -70,13 +70,26 @@ bool shape_eq(const Shape *a, const Shape *b) {
   return true;
 }
 
+/* Saturating: a product past INT64_MAX is INT64_MAX, never a wrapped
+ * (negative) count; shape_check keeps such shapes out of the graph. */
 Dim shape_numel(const Shape *s) {
   Dim n = {1, 0};
   for (int i = 0; i < s->rank; i++) {
-    n.k *= s->d[i].k;
+    if (__builtin_mul_overflow(n.k, s->d[i].k, &n.k)) n.k = INT64_MAX;
     n.b += s->d[i].b;
   }
   return n;
+}
+
+const char *shape_check(const Shape *s) {
+  int64_t n = 1;
+  for (int i = 0; i < s->rank; i++) {
+    int64_t k = s->d[i].k;
+    if (k < 0) return arena_printf("dimension %d is negative (%lld)", i + 1, (long long)k);
+    if (__builtin_mul_overflow(n, k, &n) || n > NNC_MAX_ELEMS)
+      return arena_printf("dimension %d (%lld) takes it past 2^48 elements per sample", i + 1, (long long)k);
+  }
+  return NULL;
 }
 
 char *dim_str(Dim d) {

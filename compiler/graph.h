@@ -24,6 +24,12 @@ Shape shape_scalar(void);
 Shape shape_of(int rank, const Dim *d);
 bool shape_eq(const Shape *a, const Shape *b);
 Dim shape_numel(const Shape *s);  /* product; b may exceed 1 for odd shapes */
+/* Every shape in the graph has at most NNC_MAX_ELEMS elements per unit of
+ * the batch, so the byte count of any tensor (16 bytes an element at most)
+ * and a sum or product of two dimensions fit in 64 bits.  NULL if s is
+ * fine, else why not, naming the dimension. */
+#define NNC_MAX_ELEMS ((int64_t)1 << 48)
+const char *shape_check(const Shape *s);
 char *shape_str(const Shape *s);  /* "[B, 784]" in the arena */
 char *dim_str(Dim d);
 
@@ -253,6 +259,10 @@ typedef struct Program {
  * training and inference kernels (outputs only, not yet scheduled); NULL
  * after reporting errors. */
 Program *lower_program(Module *m);
+/* The slots and every kernel's scratch plan made so far, at the program's
+ * batch size, have a byte count below 2^62; false after reporting what
+ * does not fit (passes.c, after memplan and checked). */
+bool program_memory_fits(Program *p);
 /* Append a slot to the program's table. */
 SlotDesc *program_add_slot(Program *p, int role, const char *name, Dtype dt, Shape sh);
 /* The autodiff pass (grad.c): gradient outputs of every parameter. */

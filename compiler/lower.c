@@ -27,7 +27,8 @@ typedef enum { V_TENSOR, V_NUM, V_DIM, V_STR, V_LIST, V_INST, V_DATA, V_FN } VKi
 typedef struct Value {
   VKind k;
   Node *n;            /* V_TENSOR */
-  double num;         /* V_NUM */
+  double num;         /* V_NUM (also set for an integer) */
+  int64_t i;          /* V_NUM with is_int: the exact value */
   bool is_int;
   Dim dim;            /* V_DIM */
   const char *s;      /* V_STR; V_DATA: path */
@@ -59,7 +60,16 @@ struct Inst {
 /* Forward FLOPs per sample, charged to the running layer and its parents
  * (counted while lowering the training program only: once). */
 static void add_flops(Inst *in, int64_t f) {
-  for (; in; in = in->parent) in->flops += f;
+  for (; in; in = in->parent)
+    if (__builtin_add_overflow(in->flops, f, &in->flops)) in->flops = INT64_MAX;
+}
+
+/* a·b·c for FLOP counts: saturates rather than wraps (shapes are checked,
+ * but a product of three dimensions may still pass 2^63) */
+static int64_t sat_mul3(int64_t a, int64_t b, int64_t c) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r) || __builtin_mul_overflow(r, c, &r)) return INT64_MAX;
+  return r;
 }
 
 static Module *mod;
@@ -120,10 +130,17 @@ static Value *mk_tensor(Node *n, Loc loc) {
   v->n = n;
   return v;
 }
-static Value *mk_num(double x, bool is_int, Loc loc) {
+static Value *mk_num(double x, Loc loc) {
   Value *v = mk(V_NUM, loc);
   v->num = x;
-  v->is_int = is_int;
+  return v;
+}
+/* Integers are exact 64-bit values, never rounded through a double. */
+static Value *mk_int(int64_t i, Loc loc) {
+  Value *v = mk(V_NUM, loc);
+  v->i = i;
+  v->num = (double)i;
+  v->is_int = true;
   return v;
 }
 
@@ -170,7 +187,7 @@ static Value *const_value(Ast *c);
 
 static bool as_int(Value *v, Ast *at, int64_t *out) {
   if (!v) return false;
-  if (v->k == V_NUM && v->is_int) { *out = (int64_t)v->num; return true; }
+  if (v->k == V_NUM && v->is_int) { *out = v->i; return true; }
   if (v->k == V_NUM && v->num == floor(v->num) && fabs(v->num) < 9e15) { *out = (int64_t)v->num; return true; }
   if (v->k == V_DIM && v->dim.b == 0) { *out = v->dim.k; return true; }
   diag_error(at->loc, "expected an integer here, found %s", vkind_name(v));
@@ -237,6 +254,13 @@ static bool eval_type(Env *e, Ast *t, Env *dims, const Shape *actual, Shape *out
     Dim dd;
     if (!as_dim(v, d, &dd)) { ok = false; continue; }
     s.d[i] = dd;
+    Shape upto = s;
+    upto.rank = i + 1;
+    const char *big = shape_check(&upto);
+    if (big && ok) {
+      diag_error(d->loc, "%s%s is too large: %s", dtype_name((Dtype)t->op), shape_str(&s), big);
+      ok = false;
+    }
   }
   *out = s;
   return ok;
@@ -325,8 +349,45 @@ static Value *lookup(Env *e, const char *name) {
   Ast *c = sema_find(mod, AST_CONST, name);
   if (c) return const_value(c);
   /* `training` is 1 while lowering the training program, 0 for inference */
-  if (!strcmp(name, "training")) return mk_num(training_mode, true, (Loc){0});
+  if (!strcmp(name, "training")) return mk_int(training_mode, (Loc){0});
   return NULL;
+}
+
+/* Integer arithmetic when compiling: exact, and an overflow is an error
+ * (a wrapped dimension or count would be a silent wrong result). */
+static Value *int_binop(Ast *x, int64_t p, int64_t q) {
+  int64_t r = 0;
+  bool over = false;
+  switch (x->op) {
+  case '+': over = __builtin_add_overflow(p, q, &r); break;
+  case '-': over = __builtin_sub_overflow(p, q, &r); break;
+  case '*': over = __builtin_mul_overflow(p, q, &r); break;
+  case '/':
+    if (q == 0) { diag_error(x->loc, "division by zero"); return NULL; }
+    over = p == INT64_MIN && q == -1;
+    if (!over) r = p / q;
+    break;
+  case '^':
+    if (q < 0) return mk_num(pow((double)p, (double)q), x->loc);
+    if (p == 0 || p == 1) r = q == 0 ? 1 : p;
+    else if (p == -1) r = q % 2 ? -1 : 1;
+    else for (int64_t k = 0; k < q && !over; k++) over = __builtin_mul_overflow(k ? r : 1, p, &r); /* |p| >= 2: < 64 steps */
+    break;
+  case '<': r = p < q; break;
+  case '>': r = p > q; break;
+  case OPC_EQ: r = p == q; break;
+  case OPC_NE: r = p != q; break;
+  case OPC_LE: r = p <= q; break;
+  case OPC_GE: r = p >= q; break;
+  case '@': diag_error(x->loc, "'@' needs two tensors, found integer and integer"); return NULL;
+  default: nnc_unreachable("binary operator %d", x->op);
+  }
+  if (over) {
+    diag_error(x->loc, "integer overflow: %lld %s %lld does not fit in 64 bits", (long long)p,
+               x->op == '^' ? "**" : (char[]){(char)x->op, 0}, (long long)q);
+    return NULL;
+  }
+  return mk_int(r, x->loc);
 }
 
 static Value *binop(Env *e, Ast *x) {
@@ -350,28 +411,32 @@ static Value *binop(Env *e, Ast *x) {
       Dim da, db;
       if (!as_dim(a, x->a, &da) || !as_dim(b, x->b, &db)) return NULL;
       Value *v = mk(V_DIM, x->loc);
-      if (x->op == '*' && da.b + db.b <= 1) v->dim = (Dim){da.k * db.k, da.b + db.b};
-      else if (x->op == '+' && da.b == 0 && db.b == 0) v->dim = (Dim){da.k + db.k, 0};
+      bool over = false;
+      if (x->op == '*' && da.b + db.b <= 1) { v->dim.b = da.b + db.b; over = __builtin_mul_overflow(da.k, db.k, &v->dim.k); }
+      else if (x->op == '+' && da.b == 0 && db.b == 0) over = __builtin_add_overflow(da.k, db.k, &v->dim.k);
       else { diag_error(x->loc, "this dimension arithmetic is not supported"); return NULL; }
+      if (over) {
+        diag_error(x->loc, "dimension %s %c %s does not fit in 64 bits", dim_str(da), x->op, dim_str(db));
+        return NULL;
+      }
       return v;
     }
+    bool ints = a->is_int && b->is_int && a->k == V_NUM && b->k == V_NUM;
+    if (ints) return int_binop(x, a->i, b->i);
     double p, q;
     if (!as_num(a, x->a, &p) || !as_num(b, x->b, &q)) return NULL;
-    bool ints = a->is_int && b->is_int && a->k == V_NUM && b->k == V_NUM;
     switch (x->op) {
-    case '+': return mk_num(p + q, ints, x->loc);
-    case '-': return mk_num(p - q, ints, x->loc);
-    case '*': return mk_num(p * q, ints, x->loc);
-    case '/':
-      if (q == 0 && ints) { diag_error(x->loc, "division by zero"); return NULL; }
-      return mk_num(ints ? (double)((int64_t)p / (int64_t)q) : p / q, ints, x->loc);
-    case '^': return mk_num(pow(p, q), ints && q >= 0, x->loc);
-    case '<': return mk_num(p < q, true, x->loc);
-    case '>': return mk_num(p > q, true, x->loc);
-    case OPC_EQ: return mk_num(p == q, true, x->loc);
-    case OPC_NE: return mk_num(p != q, true, x->loc);
-    case OPC_LE: return mk_num(p <= q, true, x->loc);
-    case OPC_GE: return mk_num(p >= q, true, x->loc);
+    case '+': return mk_num(p + q, x->loc);
+    case '-': return mk_num(p - q, x->loc);
+    case '*': return mk_num(p * q, x->loc);
+    case '/': return mk_num(p / q, x->loc);
+    case '^': return mk_num(pow(p, q), x->loc);
+    case '<': return mk_int(p < q, x->loc);
+    case '>': return mk_int(p > q, x->loc);
+    case OPC_EQ: return mk_int(p == q, x->loc);
+    case OPC_NE: return mk_int(p != q, x->loc);
+    case OPC_LE: return mk_int(p <= q, x->loc);
+    case OPC_GE: return mk_int(p >= q, x->loc);
     case '@': diag_error(x->loc, "'@' needs two tensors, found %s and %s", vkind_name(a), vkind_name(b)); return NULL;
     }
     nnc_unreachable("binary operator %d", x->op);
@@ -407,7 +472,7 @@ static Value *binop(Env *e, Ast *x) {
           Shape out = na->sh;
           out.d[out.rank - 1] = m->sh.d[1];
           r = g_reshape(m, out);
-          if (cur_inst && training_mode) add_flops(cur_inst, 2 * flat.d[0].k * flat.d[1].k * nb->sh.d[1].k);
+          if (cur_inst && training_mode) add_flops(cur_inst, sat_mul3(2 * flat.d[0].k, flat.d[1].k, nb->sh.d[1].k));
         } else {
           r = NULL;
         }
@@ -417,7 +482,7 @@ static Value *binop(Env *e, Ast *x) {
     r = g_matmul(na, nb, 0, 0);
     if (r && cur_inst && training_mode && na->sh.rank == 2) {
       int64_t m = na->sh.d[0].b ? 1 : na->sh.d[0].k;
-      add_flops(cur_inst, 2 * m * na->sh.d[1].k * nb->sh.d[1].k);
+      add_flops(cur_inst, sat_mul3(2 * m, na->sh.d[1].k, nb->sh.d[1].k));
     }
     break;
   default: nnc_unreachable("binary operator %d", x->op);
@@ -454,7 +519,7 @@ static Value *index_expr(Env *e, Ast *x) {
       if (ix->b && !as_int(eval(e, ix->b), ix->b, &hi)) return NULL;
     } else {
       if (!as_int(eval(e, ix), ix, &lo)) return NULL;
-      hi = lo + 1;
+      hi = lo < INT64_MAX ? lo + 1 : lo; /* INT64_MAX is out of range below */
     }
     if (lo < 0) lo += d.k;
     if (hi < 0) hi += d.k;
@@ -476,7 +541,7 @@ static Value *index_expr(Env *e, Ast *x) {
 static Value *eval(Env *e, Ast *x) {
   if (!x) return NULL;
   switch (x->kind) {
-  case AST_NUM: return mk_num(x->num, x->is_int, x->loc);
+  case AST_NUM: return x->is_int ? mk_int(x->ival, x->loc) : mk_num(x->num, x->loc);
   case AST_STR: {
     Value *v = mk(V_STR, x->loc);
     v->s = x->name;
@@ -505,7 +570,11 @@ static Value *eval(Env *e, Ast *x) {
   case AST_UNOP: {
     Value *a = eval(e, x->a);
     if (!a) return NULL;
-    if (a->k == V_NUM) return mk_num(-a->num, a->is_int, x->loc);
+    if (a->k == V_NUM && a->is_int) {
+      if (a->i == INT64_MIN) { diag_error(x->loc, "integer overflow: -(%lld) does not fit in 64 bits", (long long)a->i); return NULL; }
+      return mk_int(-a->i, x->loc);
+    }
+    if (a->k == V_NUM) return mk_num(-a->num, x->loc);
     if (a->k != V_TENSOR) { diag_error(x->loc, "cannot negate a %s", vkind_name(a)); return NULL; }
     graph_set_loc(x->loc);
     return mk_tensor(g_unary(OP_NEG, a->n), x->loc);
@@ -688,6 +757,17 @@ static bool is_builtin(const char *name) {
   return ewise_builtin(name) != OP__COUNT;
 }
 
+/* The output size of a transposed convolution (or the input size a
+ * pooling came from): (N - 1)·S - 2P + D·(K - 1) + OP + 1, which is
+ * (N - 1)·S + K - 2P for D = 1.  False if a term overflows 64 bits (the
+ * stride and padding are the user's numbers). */
+static bool transposed_size(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, int64_t op, int64_t *out) {
+  int64_t r, t;
+  return !__builtin_mul_overflow(n - 1, s, &r) && !__builtin_mul_overflow(p, 2, &t) && !__builtin_sub_overflow(r, t, &r) &&
+         !__builtin_mul_overflow(d, k - 1, &t) && !__builtin_add_overflow(r, t, &r) && !__builtin_add_overflow(r, op, &r) &&
+         !__builtin_add_overflow(r, 1, out);
+}
+
 static Value *builtin(const char *name, Args *a) {
   Ast *site = a->site;
   graph_set_loc(site->loc);
@@ -733,7 +813,7 @@ static Value *builtin(const char *name, Args *a) {
         if (infer >= 0) { diag_error(a->pos_ast[1]->loc, "only one dimension can be -1"); return NULL; }
         infer = i;
       } else {
-        known.k *= s.d[i].k;
+        if (__builtin_mul_overflow(known.k, s.d[i].k, &known.k)) known.k = INT64_MAX; /* cannot match: reported below */
         known.b += s.d[i].b;
       }
     }
@@ -830,7 +910,7 @@ static Value *builtin(const char *name, Args *a) {
     Node *r;
     if (name[4] == '2') {
       r = g_conv2d(x, w, geo);
-      if (r && cur_inst && training_mode) add_flops(cur_inst, 2 * shape_numel(&r->sh).k * (shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1)));
+      if (r && cur_inst && training_mode) add_flops(cur_inst, sat_mul3(2, shape_numel(&r->sh).k, shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1)));
     } else {
       if (x->sh.rank != 4 || w->sh.rank != 4) {
         diag_error(site->loc, "conv_transpose2d needs NCHW input and [C_in, C_out/groups, kh, kw] weights, got %s and %s", tstr(x), tstr(w));
@@ -843,8 +923,13 @@ static Value *builtin(const char *name, Args *a) {
         if (!pair_value(osv, osat, want)) return NULL;
         for (int i = 0; i < 2; i++) {
           int64_t n = x->sh.d[2 + i].k, k = w->sh.d[2 + i].k;
-          int64_t base = (n - 1) * s[i] - 2 * p[i] + dl[i] * (k - 1) + 1;
-          if (want[i] < base || want[i] >= base + s[i]) {
+          int64_t base;
+          if (!transposed_size(n, k, s[i], p[i], dl[i], 0, &base)) {
+            diag_error(site->loc, "conv_transpose2d: the output %s does not fit in 64 bits (stride %lld)", i ? "width" : "height",
+                       (long long)s[i]);
+            return NULL;
+          }
+          if (want[i] < base || (base >= 0 && want[i] - base >= s[i])) {
             diag_error(osat->loc,
                        "conv_transpose2d cannot make %s %lld from an input of %lld: (N-1)*S + K - 2C = (%lld-1)*%lld + %lld "
                        "- 2*%lld = %lld, and output padding adds at most %lld",
@@ -856,9 +941,17 @@ static Value *builtin(const char *name, Args *a) {
         }
       }
       if (op[0] >= s[0] && op[0] >= dl[0]) { diag_error(site->loc, "output_padding must be smaller than the stride or the dilation"); return NULL; }
-      /* (N - 1)·S - 2P + D·(K - 1) + OP + 1, which is (N - 1)·S + K - 2P for D = 1 */
-      int64_t oh = (x->sh.d[2].k - 1) * s[0] - 2 * p[0] + dl[0] * (w->sh.d[2].k - 1) + op[0] + 1;
-      int64_t ow = (x->sh.d[3].k - 1) * s[1] - 2 * p[1] + dl[1] * (w->sh.d[3].k - 1) + op[1] + 1;
+      if (s[0] < 1 || s[1] < 1 || p[0] < 0 || p[1] < 0 || dl[0] < 1 || dl[1] < 1 || op[0] < 0 || op[1] < 0) {
+        diag_error(site->loc, "conv_transpose2d: stride and dilation must be >= 1, padding and output_padding >= 0");
+        return NULL;
+      }
+      int64_t oh, ow;
+      bool fits_h = transposed_size(x->sh.d[2].k, w->sh.d[2].k, s[0], p[0], dl[0], op[0], &oh);
+      if (!fits_h || !transposed_size(x->sh.d[3].k, w->sh.d[3].k, s[1], p[1], dl[1], op[1], &ow)) {
+        diag_error(site->loc, "conv_transpose2d: the output %s (N-1)*S + D*(K-1) + OP + 1 - 2C does not fit in 64 bits (stride %lldx%lld)",
+                   fits_h ? "width" : "height", (long long)s[0], (long long)s[1]);
+        return NULL;
+      }
       if (oh < 1 || ow < 1) {
         diag_error(site->loc, "conv_transpose2d: the output size (N-1)*S + K - 2C = %lldx%lld is empty for input %s", (long long)oh,
                    (long long)ow, tstr(x));
@@ -867,7 +960,7 @@ static Value *builtin(const char *name, Args *a) {
       Dim d[4] = {x->sh.d[0], {w->sh.d[1].k * g, 0}, {oh, 0}, {ow, 0}};
       r = g_conv2d_bwd_data(x, w, geo, shape_of(4, d));
       /* each input element meets every filter tap it feeds */
-      if (r && cur_inst && training_mode) add_flops(cur_inst, 2 * shape_numel(&x->sh).k * (shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1)));
+      if (r && cur_inst && training_mode) add_flops(cur_inst, sat_mul3(2, shape_numel(&x->sh).k, shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1)));
     }
     return op_result(r, site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]);
   }
@@ -888,8 +981,12 @@ static Value *builtin(const char *name, Args *a) {
     if (unpool) {
       if (x->sh.rank != 4) { diag_error(site->loc, "max_unpool2d needs NCHW values, got %s", tstr(x)); return NULL; }
       /* the size the pooling came from: (N - 1)·S + K - 2P */
-      Dim d[4] = {x->sh.d[0], x->sh.d[1], {(x->sh.d[2].k - 1) * s[0] + k[0] - 2 * p[0], 0},
-                  {(x->sh.d[3].k - 1) * s[1] + k[1] - 2 * p[1], 0}};
+      int64_t uh, uw;
+      if (!transposed_size(x->sh.d[2].k, k[0], s[0], p[0], 1, 0, &uh) || !transposed_size(x->sh.d[3].k, k[1], s[1], p[1], 1, 0, &uw)) {
+        diag_error(site->loc, "max_unpool2d: the output size (N-1)*S + K - 2P does not fit in 64 bits");
+        return NULL;
+      }
+      Dim d[4] = {x->sh.d[0], x->sh.d[1], {uh, 0}, {uw, 0}};
       Value *like = kwarg(a, "like", NULL);
       Shape out = like && like->k == V_TENSOR ? like->n->sh : shape_of(4, d);
       r = g_pool_adjoint(OP_UNPOOL, x, idx, geo, out);
@@ -1408,6 +1505,16 @@ static bool lower_data(Ast *data, Env *tenv) {
     } else if (src->k == V_LIST) {
       /* a table: a list of samples, each flattening to per values */
       int64_t n = src->nitems, k = 0;
+      for (int64_t r = 0; r < n && ok; r++) { /* every row has per values (so n·per is bounded by the text) */
+        Value *row = src->items[r];
+        int nc = row->k == V_LIST ? row->nitems : 1;
+        if (nc != per) {
+          diag_error(f->b->loc, "row %lld of '%s' has %d values, but its type %s%s needs %lld", (long long)r, f->name, nc,
+                     dtype_name((Dtype)type->op), shape_str(&ps), (long long)per);
+          ok = false;
+        }
+      }
+      if (!ok) continue;
       double *vals = arena_alloc(sizeof(double) * (size_t)(n * per + 1));
       for (int64_t r = 0; r < n && ok; r++) {
         Value *row = src->items[r];
@@ -1688,6 +1795,40 @@ static bool check_loss(Value *loss, Ast *at) {
   if (loss->k == V_TENSOR && loss->n->sh.rank == 0 && (loss->n->dt == DT_F32 || loss->n->dt == DT_F64)) return true;
   diag_error(at->loc, "the loss must be a float scalar, found %s", vkind_name(loss));
   if (loss->k == V_TENSOR) diag_note(at->loc, "reduce it with mean(...) or sum(...)");
+  return false;
+}
+
+/* n·B^b elements of dt at B = batch, in bytes; false past 2^62. */
+static bool bytes_at(int64_t k, int b, int64_t batch, int64_t esize, int64_t *out) {
+  int64_t r = k;
+  for (int i = 0; i < b; i++)
+    if (__builtin_mul_overflow(r, batch, &r)) return false;
+  return !__builtin_mul_overflow(r, esize, out) && *out <= (int64_t)1 << 62;
+}
+
+/* The slots and the largest scratch plan at the program's batch size must
+ * have a byte count (the runtime allocates them; a wrapped count would be a
+ * small allocation and a crash).  Reported at the train block. */
+bool program_memory_fits(Program *p) {
+  int64_t total = 0, b;
+  const char *what = NULL;
+  for (int i = 0; i < p->nslots && !what; i++) {
+    SlotDesc *sd = p->slots[i];
+    Dim d = shape_numel(&sd->sh);
+    if (!bytes_at(d.k, d.b, p->batch, sd->dt == DT_F64 ? 8 : 4, &b) || __builtin_add_overflow(total, b, &total))
+      what = arena_printf("'%s' %s%s", sd->name, dtype_name(sd->dt), shape_str(&sd->sh));
+  }
+  Kernel *ks[] = {&p->train_k, &p->eval_k, &p->train_chk, &p->eval_chk};
+  for (int i = 0; i < 4 && !what; i++) {
+    int64_t fixed;
+    if (!ks[i]->plan) continue; /* not planned yet */
+    if (!bytes_at(ks[i]->plan->totalB, 1, p->batch, 1, &b) || !bytes_at(ks[i]->plan->total0, 0, 1, 1, &fixed) ||
+        __builtin_add_overflow(b, fixed, &b) || __builtin_add_overflow(total, b, &b) || b > (int64_t)1 << 62)
+      what = arena_printf("the scratch memory of the %s program", ks[i]->name);
+  }
+  if (!what) return true;
+  diag_error(p->train->loc, "this program needs more than 2^62 bytes of memory at batch %lld: %s does not fit",
+             (long long)p->batch, what);
   return false;
 }
 

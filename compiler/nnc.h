@@ -106,7 +106,7 @@ typedef enum {
   AST_STEP,     /* list: body of a custom training step */
   AST_IF,       /* a: condition (compile-time); list: then-body; args: else-body */
   /* expressions */
-  AST_NUM,      /* num; is_int */
+  AST_NUM,      /* num; is_int and ival for an integer literal */
   AST_STR,      /* name: contents, escapes resolved */
   AST_NAME,     /* name */
   AST_BINOP,    /* op: one of '+' '-' '*' '/' '@' '^' (for **) '<' '>' or TK_EQ...; a, b */
@@ -131,6 +131,7 @@ struct Ast {
   const char *name;
   const char *name2;
   double num;
+  int64_t ival;  /* AST_NUM with is_int: the exact value */
   bool is_int;
   int op, op2;
   Ast *a, *b;

@@ -92,7 +92,7 @@ static bool run_fuse(Compilation *c) {
 static bool run_memplan(Compilation *c) {
   memplan_kernel(&c->p->train_k);
   memplan_kernel(&c->p->eval_k);
-  return true;
+  return program_memory_fits(c->p);
 }
 
 /* --check-numerics runs unfused copies, so every op's value is in memory
@@ -107,7 +107,7 @@ static bool run_checked(Compilation *c) {
   fuse_kernel(&p->eval_chk, false);
   memplan_kernel(&p->train_chk);
   memplan_kernel(&p->eval_chk);
-  return true;
+  return program_memory_fits(p);
 }
 
 static bool run_codegen(Compilation *c) {
