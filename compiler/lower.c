@@ -538,8 +538,29 @@ static Value *index_expr(Env *e, Ast *x) {
   return op_result(r, x, x->a, a, NULL, NULL);
 }
 
+/* How deep eval may recurse: an expression is at most NNC_MAX_HEIGHT tall
+ * (ast.c), but inlining stacks a function's expressions on its caller's,
+ * so the recursion itself is bounded too, on the stack main.c gives the
+ * compiler. */
+enum { MAX_EVAL_DEPTH = 2 * NNC_MAX_HEIGHT };
+static int eval_depth;
+
+static Value *eval_expr(Env *e, Ast *x);
+
 static Value *eval(Env *e, Ast *x) {
-  if (!x) return NULL;
+  if (!x || stuck) return NULL;
+  if (eval_depth >= MAX_EVAL_DEPTH) {
+    diag_error(x->loc, "expression nested more than %d deep once functions are inlined", MAX_EVAL_DEPTH);
+    stuck = true;
+    return NULL;
+  }
+  eval_depth++;
+  Value *v = eval_expr(e, x);
+  eval_depth--;
+  return v;
+}
+
+static Value *eval_expr(Env *e, Ast *x) {
   switch (x->kind) {
   case AST_NUM: return x->is_int ? mk_int(x->ival, x->loc) : mk_num(x->num, x->loc);
   case AST_STR: {

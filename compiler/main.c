@@ -8,6 +8,7 @@
  */
 #include "nnc.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,10 +40,33 @@ int plot_main(int argc, char **argv); /* plot_main.c */
 
 static int run(int argc, char **argv);
 
+/* The passes walk expressions recursively, up to NNC_MAX_HEIGHT levels (and
+ * lowering up to twice that once calls are inlined: ~400 MB of stack at
+ * that depth under AddressSanitizer, half that optimised), so the compiler
+ * runs on a thread with a 1 GiB stack.  Only the pages a program reaches
+ * are touched.  Where such a thread cannot be made (a strict overcommit
+ * limit), it runs on the main stack: ordinary programs fit there. */
+enum { COMPILER_STACK = 1024ul << 20 };
+typedef struct RunArgs { int argc; char **argv; int rc; } RunArgs;
+
+static void *run_thread(void *p) {
+  RunArgs *a = p;
+  a->rc = run(a->argc, a->argv);
+  return NULL;
+}
+
 /* Whatever went to stdout (a dump, --help) must have arrived: a full disk
  * or a closed stdout is an error, not a silent success. */
 int main(int argc, char **argv) {
-  int rc = run(argc, argv);
+  RunArgs a = {argc, argv, 0};
+  pthread_attr_t attr;
+  pthread_t t;
+  if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, COMPILER_STACK) ||
+      pthread_create(&t, &attr, run_thread, &a))
+    run_thread(&a);
+  else
+    pthread_join(t, NULL);
+  int rc = a.rc;
   if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
     fprintf(stderr, "nnc: error: writing to standard output failed: %s\n", strerror(errno));
     if (!rc) rc = 1;

@@ -134,11 +134,18 @@ struct Ast {
   int64_t ival;  /* AST_NUM with is_int: the exact value */
   bool is_int;
   int op, op2;
+  int height;   /* expressions: 1 + the tallest operand (see NNC_MAX_HEIGHT) */
   Ast *a, *b;
   Ast **list; int nlist, caplist;
   Ast **args; int nargs, capargs;
 };
 
+/* The tallest expression tree nnc accepts.  Bison bounds nesting that
+ * needs its stack (parentheses, right operands: 10000), but not a left-
+ * leaning chain such as a + a + ... + a, which every later pass walks
+ * recursively; past this height it is an error at the operator.  The
+ * driver runs the compiler on a stack sized for it (main.c). */
+#define NNC_MAX_HEIGHT 100000
 Ast *ast_new(AstKind k, Loc loc);
 void ast_add(Ast *parent, Ast *child);     /* append to list */
 void ast_add_arg(Ast *parent, Ast *child); /* append to args */

@@ -7,6 +7,10 @@
 #               refused with one line, the source untouched, exit 1
 #   stdout      `nnc emit ...` into /dev/full or a closed stdout: exit 1
 #               with the reason
+#   deep        a 16,000-term a + a + ... + a chain compiles and dumps (ast,
+#               ir, grad); a chain past NNC_MAX_HEIGHT (100,000), inlining
+#               that stacks chains past 200,000, and 20,000 nested
+#               parentheses are each one clean error, never a stack overflow
 #   grad-numerics  --check-numerics names an op of the backward pass by
 #               what it differentiates ("gradient of sqrt" at the sqrt
 #               call), not by the primitive its rule is built from ('div')
@@ -76,6 +80,41 @@ stdout)
   expect 1 "nnc: error: writing to standard output failed: No space left on device" \
     sh -c '"$0" --help >/dev/full' "$nnc"
   "$nnc" emit ir "$prog" >/dev/null || fail "emit ir to /dev/null"
+  ;;
+deep)
+  # chain N HEAD: HEAD + x + x ... (N terms in all), on one line
+  chain() { awk -v n="$1" -v head="$2" 'BEGIN { printf "%s", head; for (i = 1; i < n; i++) printf " + x"; }'; }
+  wrap() { # wrap BODY-FILE: a program whose loss is mean(forward(BODY))
+    printf 'data D { x: f32[2] = [[0, 1]]; }\n'
+    cat "$1"
+    printf 'model M {\n  param w: f32[2, 2];\n  fn forward(x: f32[B, 2]) -> f32[B, 2] { return x @ w; }\n}\n'
+    printf 'train M on D {\n  loss = mean(forward(%s));\n  optimizer = sgd(lr = 0.1);\n}\n' "$2"
+  }
+  { printf 'const c = '; chain 16000 x | sed 's/x/1/g'; printf ';\n'; } >"$tmp/consts"
+  wrap "$tmp/consts" "$(chain 16000 x) + x * c" >"$tmp/flat.nn"
+  for what in check "emit ast" "emit ir" "emit grad"; do
+    # shellcheck disable=SC2086
+    "$nnc" $what "$tmp/flat.nn" >/dev/null 2>"$tmp/err" || { head -c 2000 "$tmp/err"; fail "$what of a 16000-term chain"; }
+  done
+  { printf 'const c = '; chain 100001 1 | sed 's/x/1/g'; printf ';\n'; } >"$tmp/tall.nn"
+  expect_prefix() { # STATUS PREFIX CMD...: like expect, for the first line of stderr
+    want_rc=$1 want=$2
+    shift 2
+    timeout 60 "$@" >/dev/null 2>"$tmp/err"
+    rc=$?
+    head -n 1 "$tmp/err" | cut -c 1-300
+    [ $rc -eq "$want_rc" ] || fail "$*: exit status $rc, expected $want_rc"
+    head -n 1 "$tmp/err" | grep -qF "$want" || fail "$*: expected a first line with: $want"
+  }
+  expect_prefix 1 "$tmp/tall.nn:1:400009: error: expression nested more than 100000 deep" "$nnc" check "$tmp/tall.nn"
+  expect_prefix 1 "$tmp/tall.nn:1:400009: error: expression nested more than 100000 deep" "$nnc" emit ast "$tmp/tall.nn"
+  { for f in f:x g:'f(x)' h:'g(x)'; do
+      printf 'fn %s(x: f32[B, 2]) -> f32[B, 2] { return ' "${f%%:*}"; chain 99000 "${f#*:}"; printf '; }\n'
+    done; } >"$tmp/fns"
+  wrap "$tmp/fns" 'h(x)' >"$tmp/inlined.nn"
+  expect_prefix 1 "error: expression nested more than 200000 deep once functions are inlined" "$nnc" check "$tmp/inlined.nn"
+  awk 'BEGIN { printf "const c = "; for (i = 0; i < 20000; i++) printf "("; printf "1"; for (i = 0; i < 20000; i++) printf ")"; print ";" }' >"$tmp/parens.nn"
+  expect_prefix 1 "$tmp/parens.nn:1:10005: error: program nested too deeply" "$nnc" check "$tmp/parens.nn"
   ;;
 grad-numerics)
   "$nnc" build tests/e2e/frontend/sqrt_at_zero.nn -o "$tmp/sq" || fail "nnc build sqrt_at_zero.nn"
