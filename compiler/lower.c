@@ -423,14 +423,14 @@ static Value *binop(Env *e, Ast *x) {
     }
     bool ints = a->is_int && b->is_int && a->k == V_NUM && b->k == V_NUM;
     if (ints) return int_binop(x, a->i, b->i);
-    double p, q;
+    double p, q, r;
     if (!as_num(a, x->a, &p) || !as_num(b, x->b, &q)) return NULL;
     switch (x->op) {
-    case '+': return mk_num(p + q, x->loc);
-    case '-': return mk_num(p - q, x->loc);
-    case '*': return mk_num(p * q, x->loc);
-    case '/': return mk_num(p / q, x->loc);
-    case '^': return mk_num(pow(p, q), x->loc);
+    case '+': r = p + q; break;
+    case '-': r = p - q; break;
+    case '*': r = p * q; break;
+    case '/': r = p / q; break;
+    case '^': r = pow(p, q); break;
     case '<': return mk_int(p < q, x->loc);
     case '>': return mk_int(p > q, x->loc);
     case OPC_EQ: return mk_int(p == q, x->loc);
@@ -438,8 +438,14 @@ static Value *binop(Env *e, Ast *x) {
     case OPC_LE: return mk_int(p <= q, x->loc);
     case OPC_GE: return mk_int(p >= q, x->loc);
     case '@': diag_error(x->loc, "'@' needs two tensors, found %s and %s", vkind_name(a), vkind_name(b)); return NULL;
+    default: nnc_unreachable("binary operator %d", x->op);
     }
-    nnc_unreachable("binary operator %d", x->op);
+    /* a constant that is not finite would poison the program silently */
+    if (!isfinite(r) && isfinite(p) && isfinite(q)) {
+      diag_error(x->loc, "%g %s %g is not a finite number", p, x->op == '^' ? "**" : (char[]){(char)x->op, 0}, q);
+      return NULL;
+    }
+    return mk_num(r, x->loc);
   }
   Dtype dt = float_of(a, b);
   Node *na = to_node(a, dt, x->a), *nb = to_node(b, dt, x->b);
@@ -872,6 +878,10 @@ static Value *builtin(const char *name, Args *a) {
     Ast *at;
     Value *av = kwarg(a, "axis", &at);
     if (av && !as_int(av, at, &axis)) return NULL;
+    if (axis < -MAX_RANK || axis >= MAX_RANK) { /* before the cast to int below */
+      diag_error(at->loc, "concat axis %lld is out of range", (long long)axis);
+      return NULL;
+    }
     Node *r = to_node(l->items[0], DT_F32, a->pos_ast[0]);
     for (int i = 1; i < l->nitems && r; i++)
       r = g_concat(r, to_node(l->items[i], r->dt, a->pos_ast[0]), (int)axis);
@@ -924,7 +934,7 @@ static Value *builtin(const char *name, Args *a) {
     if (!pair_arg(a, "stride", 1, s) || !pair_arg(a, "padding", 0, p) || !pair_arg(a, "dilation", 1, dl) ||
         !pair_arg(a, "output_padding", 0, op))
       return NULL;
-    Ast *gat;
+    Ast *gat = NULL;
     Value *gv = kwarg(a, "groups", &gat);
     if (gv && !as_int(gv, gat, &g)) return NULL;
     int64_t geo[7] = {s[0], s[1], p[0], p[1], dl[0], dl[1], g};
@@ -978,7 +988,13 @@ static Value *builtin(const char *name, Args *a) {
                    (long long)ow, tstr(x));
         return NULL;
       }
-      Dim d[4] = {x->sh.d[0], {w->sh.d[1].k * g, 0}, {oh, 0}, {ow, 0}};
+      int64_t cout;
+      if (g < 1 || __builtin_mul_overflow(w->sh.d[1].k, g, &cout)) {
+        diag_error(gat ? gat->loc : site->loc, "conv_transpose2d: groups must be >= 1 and groups * %lld output channels must fit in 64 bits",
+                   (long long)w->sh.d[1].k);
+        return NULL;
+      }
+      Dim d[4] = {x->sh.d[0], {cout, 0}, {oh, 0}, {ow, 0}};
       r = g_conv2d_bwd_data(x, w, geo, shape_of(4, d));
       /* each input element meets every filter tap it feeds */
       if (r && cur_inst && training_mode) add_flops(cur_inst, sat_mul3(2, shape_numel(&x->sh).k, shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1)));
@@ -1044,11 +1060,16 @@ static Value *builtin(const char *name, Args *a) {
       if (cols) {
         if (cols->k == V_NUM) {
           if (!as_int(cols, ca, &d->c0)) return NULL;
-          d->c1 = d->c0 + 1;
+          d->c1 = d->c0 < INT64_MAX ? d->c0 + 1 : d->c0;
         } else if (cols->k == V_LIST && cols->nitems == 2) {
           if (!as_int(cols->items[0], ca, &d->c0) || !as_int(cols->items[1], ca, &d->c1)) return NULL;
         } else {
           diag_error(ca->loc, "cols is a column number or a range [first, end)");
+          return NULL;
+        }
+        if (d->c0 < 0 || d->c1 <= d->c0 || d->c1 > (1 << 24)) {
+          diag_error(ca->loc, "cols must name columns 0 to 16777215, first < end (got [%lld, %lld))", (long long)d->c0,
+                     (long long)d->c1);
           return NULL;
         }
       }
@@ -1362,6 +1383,26 @@ static bool check_init(Ast *init) {
   return false;
 }
 
+/* The numbers of an initialiser: finite, a normal's std >= 0, a uniform's
+ * lo <= hi (runtime/init.c draws from them as given). */
+static bool check_init_args(Ast *init, const HyperCall *h) {
+  for (int i = 0; i < h->n; i++)
+    if (!isfinite(h->vals[i])) {
+      diag_error(init->loc, "the initialiser's argument %d is not a finite number", i + 1);
+      return false;
+    }
+  bool normal = !strcmp(h->name, "normal"), uniform = !strcmp(h->name, "uniform");
+  if (normal && h->n >= 1 && h->vals[h->n >= 2] < 0) {
+    diag_error(init->loc, "normal(mean, std): the standard deviation must be >= 0, not %g", h->vals[h->n >= 2]);
+    return false;
+  }
+  if (uniform && ((h->n == 1 && h->vals[0] < 0) || (h->n >= 2 && h->vals[0] > h->vals[1]))) {
+    diag_error(init->loc, "uniform(lo, hi) needs lo <= hi (uniform(a) is uniform(-a, a), a >= 0)");
+    return false;
+  }
+  return true;
+}
+
 static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *prefix) {
   Inst *in = arena_alloc(sizeof *in);
   in->model = model;
@@ -1397,7 +1438,7 @@ static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const c
         }
       if (!check_init(m->b)) continue;
       HyperCall ic = {0};
-      if (m->b && !hyper_eval(m->b, &ic)) continue;
+      if (m->b && (!hyper_eval(m->b, &ic) || !check_init_args(m->b, &ic))) continue;
       if (!m->b) ic.name = sh.rank >= 2 ? "xavier_uniform" : "zeros";
       const char *full = arena_printf("%s%s", prefix, m->name);
       bool is_param = m->kind == AST_PARAM;
