@@ -291,7 +291,8 @@ int codegen_print_ir(void *units, const CodegenOptions *o, FILE *out);
 /* Optimise and compile unit i to paths[i] (object or assembly), on several
  * threads; 0, or -1 after reporting a file that could not be written. */
 int codegen_emit(void *units, const CodegenOptions *o, const char **paths, bool assembly);
-int link_executable(const char **objs, int nobjs, const char *out);
+/* Link objs and libnnrt into the executable out; messages call it name. */
+int link_executable(const char **objs, int nobjs, const char *out, const char *name);
 
 /* ---- codegen/nvptx.c: the GPU kernels --------------------------------- */
 

@@ -5,6 +5,10 @@
 #   output      -o naming the source (also through a hard link or another
 #               path), an import, a directory or a character device:
 #               refused with one line, the source untouched, exit 1
+#   build-atomic  a failed link, or SIGTERM while linking, leaves an older
+#               OUT as it was and no temporary files beside it
+#   plot-files  `nnc plot` refuses a FIFO or /dev/zero as a CSV and an
+#               output that is one of its inputs
 #   stdout      `nnc emit ...` into /dev/full or a closed stdout: exit 1
 #               with the reason
 #   deep        a 16,000-term a + a + ... + a chain compiles and dumps (ast,
@@ -46,6 +50,45 @@ nonregular)
     printf 'import "%s";\n' "$imp" >"$tmp/imp.nn"
     expect 1 "$tmp/imp.nn:1:1: error: import \"$imp\": '$imp' is not a regular file" "$nnc" check "$tmp/imp.nn"
   done
+  # a (sparse) 65 MiB import is refused by its size, before it is read
+  truncate -s 65M "$tmp/huge.nn" || exit 77
+  printf 'import "%s";\n' "$tmp/huge.nn" >"$tmp/imp.nn"
+  expect 1 "$tmp/imp.nn:1:1: error: import \"$tmp/huge.nn\": '$tmp/huge.nn' is too large (68157440 bytes; a source file is at most 64 MiB)" \
+    "$nnc" check "$tmp/imp.nn"
+  ;;
+build-atomic)
+  "$nnc" build "$prog" -o "$tmp/w" || fail "first build"
+  cp "$tmp/w" "$tmp/w.before"
+  expect 1 "nnc: error: linking $tmp/w failed" env NNC_CC=false "$nnc" build "$prog" -o "$tmp/w"
+  cmp "$tmp/w" "$tmp/w.before" || fail "a failed link changed the older executable"
+  ls "$tmp" | grep -q tmp && fail "a failed link left temporary files: $(ls "$tmp")"
+  # a linker that takes its time, and a SIGTERM while it runs
+  printf '#!/bin/sh\necho $$ >"%s/cc.pid"\nexec sleep 20\n' "$tmp" >"$tmp/slowcc"
+  chmod +x "$tmp/slowcc"
+  NNC_CC=$tmp/slowcc "$nnc" build "$prog" -o "$tmp/w" 2>/dev/null &
+  pid=$!
+  i=0
+  while [ ! -s "$tmp/cc.pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -s "$tmp/cc.pid" ] || fail "the build never reached the linker"
+  kill -TERM $pid
+  wait $pid
+  kill "$(cat "$tmp/cc.pid")" 2>/dev/null
+  rm -f "$tmp/cc.pid" "$tmp/slowcc"
+  cmp "$tmp/w" "$tmp/w.before" || fail "SIGTERM while linking changed the older executable"
+  ls "$tmp" | grep -q tmp && fail "SIGTERM while linking left temporary files: $(ls "$tmp")"
+  expect 1 "nnc: error: cannot write the executable to '$tmp/no/such/dir/w': No such file or directory" \
+    "$nnc" build "$prog" -o "$tmp/no/such/dir/w"
+  ;;
+plot-files)
+  printf 'epoch,loss\n1,0.5\n2,0.25\n' >"$tmp/log.csv"
+  cp "$tmp/log.csv" "$tmp/log.before"
+  mkfifo "$tmp/fifo.csv" || exit 77
+  expect 1 "nnc plot: error: '$tmp/fifo.csv' is not a regular file" "$nnc" plot "$tmp/fifo.csv" -o "$tmp/p.svg"
+  expect 1 "nnc plot: error: '/dev/zero' is not a regular file" "$nnc" plot /dev/zero -o "$tmp/p.svg"
+  expect 1 "nnc plot: error: the output '$tmp/log.csv' is the input '$tmp/log.csv'; refusing to overwrite it" \
+    "$nnc" plot "$tmp/log.csv" -o "$tmp/log.csv"
+  cmp "$tmp/log.csv" "$tmp/log.before" || fail "the log was overwritten"
+  "$nnc" plot "$tmp/log.csv" -o "$tmp/p.svg" || fail "a plain plot"
   ;;
 output)
   cp "$prog" "$tmp/w.nn"
