@@ -1383,6 +1383,19 @@ static bool check_init(Ast *init) {
   return false;
 }
 
+/* A parameter, state or data field with a dimension of 0 holds nothing:
+ * an error at that dimension rather than a run that fails (or divides by
+ * zero) later. */
+static bool no_empty_dim(Ast *type, const Shape *sh, const char *name) {
+  for (int d = 0; d < sh->rank; d++)
+    if (sh->d[d].k == 0 && !sh->d[d].b) {
+      diag_error(d < type->nargs ? type->args[d]->loc : type->loc, "dimension %d of '%s' is 0: it would hold no values", d + 1,
+                 name);
+      return false;
+    }
+  return true;
+}
+
 /* The numbers of an initialiser: finite, a normal's std >= 0, a uniform's
  * lo <= hi (runtime/init.c draws from them as given). */
 static bool check_init_args(Ast *init, const HyperCall *h) {
@@ -1430,7 +1443,7 @@ static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const c
     Ast *m = model->list[i];
     if (m->kind == AST_PARAM || m->kind == AST_STATE) {
       Shape sh;
-      if (!eval_type(env, m->a, NULL, NULL, &sh)) continue;
+      if (!eval_type(env, m->a, NULL, NULL, &sh) || !no_empty_dim(m->a, &sh, m->name)) continue;
       for (int d = 0; d < sh.rank; d++)
         if (sh.d[d].b) {
           diag_error(m->a->loc, "parameter '%s' cannot have a batch dimension", m->name);
@@ -1535,7 +1548,7 @@ static bool lower_data(Ast *data, Env *tenv) {
     }
     if (type->op2) { diag_error(type->loc, "a data field needs a tensor type like f32[784]"); ok = false; continue; }
     Shape ps;
-    if (!eval_type(tenv, type, NULL, NULL, &ps)) { ok = false; continue; }
+    if (!eval_type(tenv, type, NULL, NULL, &ps) || !no_empty_dim(type, &ps, f->name)) { ok = false; continue; }
     if (ps.rank >= MAX_RANK) { diag_error(type->loc, "rank too high"); ok = false; continue; }
     Value *src = eval(tenv, f->b);
     if (!src) { ok = false; continue; }
