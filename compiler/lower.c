@@ -288,6 +288,17 @@ static Value *op_result(Node *n, Ast *at, Ast *xa, Value *va, Ast *xb, Value *vb
 static Node *to_node(Value *v, Dtype like, Ast *at) {
   if (!v) return NULL;
   if (v->k == V_TENSOR) return v->n;
+  if ((v->k == V_NUM || v->k == V_DIM) && (like == DT_I32 || like == DT_BOOL)) {
+    /* next to an integer tensor the number is converted: 2.5 would quietly
+     * become 2, and 1e300 has no i32 at all */
+    double x = v->k == V_NUM ? v->num : (double)v->dim.k;
+    if ((v->k == V_DIM && v->dim.b) || x != floor(x) || x < INT32_MIN || x > INT32_MAX) {
+      diag_error(at->loc, "%s is not an integer that fits in %s, the type of the tensor it is used with",
+                 v->k == V_DIM ? dim_str(v->dim) : v->is_int ? arena_printf("%lld", (long long)v->i) : arena_printf("%g", x),
+                 dtype_name(like));
+      return NULL;
+    }
+  }
   if (v->k == V_NUM) return g_scalar(v->num, like);
   if (v->k == V_DIM) return g_const((double)v->dim.k, v->dim.b, like, shape_scalar());
   diag_error(at->loc, "expected a tensor here, found %s", vkind_name(v));
