@@ -367,7 +367,7 @@ static Value *lookup(Env *e, const char *name) {
 /* Integer arithmetic when compiling: exact, and an overflow is an error
  * (a wrapped dimension or count would be a silent wrong result). */
 static Value *int_binop(Ast *x, int64_t p, int64_t q) {
-  int64_t r = 0;
+  int64_t r = 0, q0 = q;
   bool over = false;
   switch (x->op) {
   case '+': over = __builtin_add_overflow(p, q, &r); break;
@@ -382,7 +382,8 @@ static Value *int_binop(Ast *x, int64_t p, int64_t q) {
     if (q < 0) return mk_num(pow((double)p, (double)q), x->loc);
     if (p == 0 || p == 1) r = q == 0 ? 1 : p;
     else if (p == -1) r = q % 2 ? -1 : 1;
-    else for (int64_t k = 0; k < q && !over; k++) over = __builtin_mul_overflow(k ? r : 1, p, &r); /* |p| >= 2: < 64 steps */
+    else
+      for (r = 1; q > 0 && !over; q--) over = __builtin_mul_overflow(r, p, &r); /* |p| >= 2: < 64 steps */
     break;
   case '<': r = p < q; break;
   case '>': r = p > q; break;
@@ -395,7 +396,7 @@ static Value *int_binop(Ast *x, int64_t p, int64_t q) {
   }
   if (over) {
     diag_error(x->loc, "integer overflow: %lld %s %lld does not fit in 64 bits", (long long)p,
-               x->op == '^' ? "**" : (char[]){(char)x->op, 0}, (long long)q);
+               x->op == '^' ? "**" : (char[]){(char)x->op, 0}, (long long)q0);
     return NULL;
   }
   return mk_int(r, x->loc);
