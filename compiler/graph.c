@@ -37,6 +37,13 @@ static Loc cur_loc;
 static int cur_grad_of;
 
 void graph_set_loc(Loc loc) { cur_loc = loc; }
+
+void graph_reset(void) {
+  memset(table, 0, sizeof table);
+  next_id = 0;
+  cur_loc = (Loc){0};
+  cur_grad_of = 0;
+}
 void graph_set_grad_of(int op) { cur_grad_of = op < 0 ? 0 : op + 1; }
 Loc graph_loc(void) { return cur_loc; }
 int graph_node_count(void) { return next_id; }

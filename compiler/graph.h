@@ -59,6 +59,9 @@ Node *node_intern(Op op, Dtype dt, Shape sh, Node **in, int nin,
                   const int64_t *ia, double fv, int bpow, int slot,
                   const char *name, Loc loc);
 void graph_set_loc(Loc loc); /* location given to nodes built from now on */
+/* Forget every node (their memory goes with the arena): for fuzz targets,
+ * between inputs, after arena_reset. */
+void graph_reset(void);
 /* Nodes built from now on belong to the derivative of op (grad.c), or to
  * the forward program for op < 0; messages name them by it ("gradient of
  * sqrt"), not by their own primitive. */

@@ -1920,6 +1920,18 @@ bool program_memory_fits(Program *p) {
 }
 
 Program *lower_program(Module *m) {
+  /* nothing is left over from an earlier program (fuzz_lower lowers many) */
+  last_return = NULL;
+  show_value = NULL;
+  show_at = NULL;
+  upd = NULL;
+  nupd = capupd = 0;
+  depth = eval_depth = 0;
+  cur_inst = NULL;
+  expanding = NULL;
+  nexpanding = capexpanding = 0;
+  stuck = false;
+  const_vals = NULL;
   mod = m;
   prog = arena_alloc(sizeof *prog);
   prog->train_k.name = "train";
