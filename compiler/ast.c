@@ -59,12 +59,34 @@ static void take_list(Ast *n, const Ast *seq) {
   n->end = seq->end;
 }
 
+/* An expression's height from its operands; an error once, at the node
+ * that passes NNC_MAX_HEIGHT (the operands are then dropped, so no pass
+ * ever walks the tall tree). */
+static Ast *with_height(Ast *n) {
+  if (n->kind < AST_NUM) /* statements and declarations: not expressions */
+    return n;
+  int h = 0;
+  if (n->a && n->a->height > h) h = n->a->height;
+  if (n->b && n->b->height > h) h = n->b->height;
+  for (int i = 0; i < n->nargs; i++)
+    if (n->args[i] && n->args[i]->height > h) h = n->args[i]->height;
+  n->height = h + 1;
+  if (n->height > NNC_MAX_HEIGHT) {
+    diag_error(n->loc, "expression nested more than %d deep", NNC_MAX_HEIGHT);
+    n->a = n->b = NULL;
+    n->nargs = 0;
+    n->height = 1;
+    n->kind = AST_NUM; /* a harmless leaf in its place */
+  }
+  return n;
+}
+
 Ast *ast_node(AstKind k, Loc at, const char *name, Ast *a, Ast *b) {
   Ast *n = ast_new(k, at);
   n->name = name;
   n->a = a;
   n->b = b;
-  return n;
+  return with_height(n);
 }
 
 Ast *ast_fn(Loc at, const char *name, Ast *params, Ast *ret, Ast *body) {
@@ -135,27 +157,33 @@ Ast *ast_if(Loc at, Ast *cond, Ast *then_body, Ast *else_body) {
 
 Ast *ast_num(Loc at, const char *text) {
   Ast *n = ast_new(AST_NUM, at);
+  n->height = 1;
   n->num = strtod(text, NULL);
   n->is_int = !strpbrk(text, ".eE");
+  if (n->is_int) /* too large for 64 bits: reported by the lexer; saturated here */
+    n->ival = strtoll(text, NULL, 10);
   return n;
 }
 
 Ast *ast_binop(Loc at, int op, Ast *a, Ast *b) {
   Ast *n = ast_node(AST_BINOP, at, NULL, a, b);
-  n->op = op;
+  if (n->kind == AST_BINOP)
+    n->op = op;
   return n;
 }
 
 Ast *ast_neg(Loc at, Ast *a) {
   Ast *n = ast_node(AST_UNOP, at, NULL, a, NULL);
-  n->op = '-';
+  if (n->kind == AST_UNOP)
+    n->op = '-';
   return n;
 }
 
 Ast *ast_with_args(AstKind k, Loc at, Ast *a, Ast *args) {
-  Ast *n = ast_node(k, at, NULL, a, NULL);
+  Ast *n = ast_new(k, at);
+  n->a = a;
   take_args(n, args);
-  return n;
+  return with_height(n);
 }
 
 /* ---- printing ---------------------------------------------------------- */
@@ -201,6 +229,10 @@ static const char *op_text(int op) {
  * as the same double, always with a '.' or an exponent. */
 static void print_num(const Ast *e, FILE *out) {
   double v = e->num;
+  if (e->is_int) {
+    fprintf(out, "%lld", (long long)e->ival);
+    return;
+  }
   if (v < 1e15 && v > -1e15 && v == (double)(long long)v) {
     fprintf(out, e->is_int ? "%.0f" : "%.1f", v);
     return;

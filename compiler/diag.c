@@ -13,8 +13,12 @@
 #include "nnc.h"
 #include <stdint.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static FILE *diag_stream;
 static int nerrors;
@@ -35,35 +39,50 @@ SrcFile *src_from_string(const char *path, const char *text) {
 
 enum { SRC_MAX = 64 << 20 }; /* bytes: the largest source file nnc reads */
 
-SrcFile *src_load(const char *path) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp)
+/* Only regular files are read: a FIFO would block forever, /dev/zero never
+ * ends, a directory has no text.  The file is opened without blocking (a
+ * FIFO with no writer would block in open) and checked with fstat, so what
+ * is checked is what is read. */
+SrcFile *src_load(const char *path, const char **why) {
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *why = arena_printf("cannot be read: %s", strerror(errno));
     return NULL;
-  size_t cap = 1 << 16, len = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (!buf)
-      break;
-    len += fread(buf + len, 1, cap - len, fp);
-    if (len < cap)
-      break;
-    if (cap >= SRC_MAX) { /* /dev/zero, or not a program: refuse, do not grow forever */
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    char *grown = realloc(buf, cap * 2);
-    if (!grown) {
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    buf = grown;
-    cap *= 2;
   }
-  /* A directory opens but cannot be read: treat it as unreadable. */
-  bool failed = ferror(fp) || !buf;
-  fclose(fp);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    *why = "is not a regular file";
+    close(fd);
+    return NULL;
+  }
+  if (st.st_size > SRC_MAX) {
+    *why = arena_printf("is too large (%lld bytes; a source file is at most %d MiB)", (long long)st.st_size, SRC_MAX >> 20);
+    close(fd);
+    return NULL;
+  }
+  size_t cap = (size_t)st.st_size + 1, len = 0;
+  char *buf = malloc(cap);
+  bool failed = !buf;
+  while (!failed) {
+    ssize_t got = read(fd, buf + len, cap - len);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0) {
+      *why = arena_printf("cannot be read: %s", strerror(errno));
+      failed = true;
+    } else if (got == 0) {
+      break;
+    } else if ((len += (size_t)got) == cap) { /* the file grew while read */
+      *why = "changed while it was read";
+      failed = true;
+    }
+  }
+  if (!buf)
+    *why = "cannot be read: out of memory";
+  close(fd);
   if (failed) {
     free(buf);
     return NULL;
@@ -72,6 +91,8 @@ SrcFile *src_load(const char *path) {
   f->path = arena_strdup(path);
   f->text = arena_strndup(buf, len);
   f->len = len;
+  f->dev = (uint64_t)st.st_dev;
+  f->ino = (uint64_t)st.st_ino;
   free(buf);
   return f;
 }
@@ -91,7 +112,8 @@ static void show_line(const SrcFile *f, int line, int col) {
   if (eol > p && eol[-1] == '\r')
     eol--;
   FILE *o = out();
-  fwrite(p, 1, (size_t)(eol - p), o);
+  for (const char *q = p; q < eol; q++) /* a NUL byte (an error of its own) shows as a space */
+    fputc(*q ? *q : ' ', o);
   fputc('\n', o);
   int c = 1;
   for (const char *q = p; q < eol && c < col; q++) {

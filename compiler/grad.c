@@ -148,6 +148,7 @@ void grad_build(Node *loss, Node **wrt, int nwrt, Node **out) {
     Node *g = adj[n->id];
     if (!g || !dep[n->id] || op_info[n->op].kind == OK_LEAF) continue;
     graph_set_loc(n->loc); /* backward nodes point at the forward expression */
+    graph_set_grad_of(n->op);
     Node *d[3] = {0};
     rule(n, g, d);
     for (int j = 0; j < n->nin; j++) {
@@ -159,6 +160,7 @@ void grad_build(Node *loss, Node **wrt, int nwrt, Node **out) {
     }
   }
   graph_set_loc(saved);
+  graph_set_grad_of(-1);
   for (int i = 0; i < nwrt; i++) out[i] = adj[wrt[i]->id];
 }
 

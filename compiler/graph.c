@@ -36,8 +36,17 @@ const OpInfo op_info[OP__COUNT] = {
 static Node *table[HASH_SIZE];
 static int next_id;
 static Loc cur_loc;
+static int cur_grad_of;
 
 void graph_set_loc(Loc loc) { cur_loc = loc; }
+
+void graph_reset(void) {
+  memset(table, 0, sizeof table);
+  next_id = 0;
+  cur_loc = (Loc){0};
+  cur_grad_of = 0;
+}
+void graph_set_grad_of(int op) { cur_grad_of = op < 0 ? 0 : op + 1; }
 Loc graph_loc(void) { return cur_loc; }
 int graph_node_count(void) { return next_id; }
 
@@ -70,13 +79,26 @@ bool shape_eq(const Shape *a, const Shape *b) {
   return true;
 }
 
+/* Saturating: a product past INT64_MAX is INT64_MAX, never a wrapped
+ * (negative) count; shape_check keeps such shapes out of the graph. */
 Dim shape_numel(const Shape *s) {
   Dim n = {1, 0};
   for (int i = 0; i < s->rank; i++) {
-    n.k *= s->d[i].k;
+    if (__builtin_mul_overflow(n.k, s->d[i].k, &n.k)) n.k = INT64_MAX;
     n.b += s->d[i].b;
   }
   return n;
+}
+
+const char *shape_check(const Shape *s) {
+  int64_t n = 1;
+  for (int i = 0; i < s->rank; i++) {
+    int64_t k = s->d[i].k;
+    if (k < 0) return arena_printf("dimension %d is negative (%lld)", i + 1, (long long)k);
+    if (__builtin_mul_overflow(n, k, &n) || n > NNC_MAX_ELEMS)
+      return arena_printf("dimension %d (%lld) takes it past 2^48 elements per sample", i + 1, (long long)k);
+  }
+  return NULL;
 }
 
 char *dim_str(Dim d) {
@@ -136,6 +158,7 @@ Node *node_intern(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *
   n->slot = slot;
   n->name = name;
   n->loc = loc;
+  n->grad_of = cur_grad_of;
   n->hnext = *bucket;
   *bucket = n;
   return n;

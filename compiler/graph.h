@@ -24,6 +24,12 @@ Shape shape_scalar(void);
 Shape shape_of(int rank, const Dim *d);
 bool shape_eq(const Shape *a, const Shape *b);
 Dim shape_numel(const Shape *s);  /* product; b may exceed 1 for odd shapes */
+/* Every shape in the graph has at most NNC_MAX_ELEMS elements per unit of
+ * the batch, so the byte count of any tensor (16 bytes an element at most)
+ * and a sum or product of two dimensions fit in 64 bits.  NULL if s is
+ * fine, else why not, naming the dimension. */
+#define NNC_MAX_ELEMS ((int64_t)1 << 48)
+const char *shape_check(const Shape *s);
 char *shape_str(const Shape *s);  /* "[B, 784]" in the arena */
 char *dim_str(Dim d);
 
@@ -41,6 +47,7 @@ struct Node {
   int slot;             /* PARAM/STATE/INPUT: runtime slot; else -1 */
   const char *name;     /* PARAM/STATE/INPUT name */
   Loc loc;              /* the source expression that made it */
+  int grad_of;          /* built by the derivative rule of this op + 1; 0 if forward */
   Node *hnext;          /* intern table chain */
 };
 
@@ -70,6 +77,13 @@ Node *node_intern(Op op, Dtype dt, Shape sh, Node **in, int nin,
                   const int64_t *ia, double fv, int bpow, int slot,
                   const char *name, Loc loc);
 void graph_set_loc(Loc loc); /* location given to nodes built from now on */
+/* Forget every node (their memory goes with the arena): for fuzz targets,
+ * between inputs, after arena_reset. */
+void graph_reset(void);
+/* Nodes built from now on belong to the derivative of op (grad.c), or to
+ * the forward program for op < 0; messages name them by it ("gradient of
+ * sqrt"), not by their own primitive. */
+void graph_set_grad_of(int op);
 Loc graph_loc(void);
 int graph_node_count(void);
 /* The type input j of element-wise node n is read as by the backends: its
@@ -278,6 +292,10 @@ typedef struct Program {
  * training and inference kernels (outputs only, not yet scheduled); NULL
  * after reporting errors. */
 Program *lower_program(Module *m);
+/* The slots and every kernel's scratch plan made so far, at the program's
+ * batch size, have a byte count below 2^62; false after reporting what
+ * does not fit (passes.c, after memplan and checked). */
+bool program_memory_fits(Program *p);
 /* Append a slot to the program's table. */
 SlotDesc *program_add_slot(Program *p, int role, const char *name, Dtype dt, Shape sh);
 /* The autodiff pass (grad.c): gradient outputs of every parameter. */
@@ -306,7 +324,8 @@ int codegen_print_ir(void *units, const CodegenOptions *o, FILE *out);
 /* Optimise and compile unit i to paths[i] (object or assembly), on several
  * threads; 0, or -1 after reporting a file that could not be written. */
 int codegen_emit(void *units, const CodegenOptions *o, const char **paths, bool assembly);
-int link_executable(const char **objs, int nobjs, const char *out);
+/* Link objs and libnnrt into the executable out; messages call it name. */
+int link_executable(const char **objs, int nobjs, const char *out, const char *name);
 
 /* ---- codegen/nvptx.c: the GPU kernels --------------------------------- */
 

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int link_executable(const char **objs, int nobjs, const char *out) {
+int link_executable(const char **objs, int nobjs, const char *out, const char *name) {
   const char **argv = arena_alloc(sizeof *argv * (64 + nobjs));
   int n = 0;
   const char *cc = getenv("NNC_CC");
@@ -46,7 +46,7 @@ int link_executable(const char **objs, int nobjs, const char *out) {
   }
   int st;
   if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-    fprintf(stderr, "nnc: error: linking %s failed\n", out);
+    fprintf(stderr, "nnc: error: linking %s failed\n", name);
     return -1;
   }
   return 0;

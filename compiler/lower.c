@@ -27,7 +27,8 @@ typedef enum { V_TENSOR, V_NUM, V_DIM, V_STR, V_LIST, V_INST, V_DATA, V_FN } VKi
 typedef struct Value {
   VKind k;
   Node *n;            /* V_TENSOR */
-  double num;         /* V_NUM */
+  double num;         /* V_NUM (also set for an integer) */
+  int64_t i;          /* V_NUM with is_int: the exact value */
   bool is_int;
   Dim dim;            /* V_DIM */
   const char *s;      /* V_STR; V_DATA: path */
@@ -59,7 +60,16 @@ struct Inst {
 /* Forward FLOPs per sample, charged to the running layer and its parents
  * (counted while lowering the training program only: once). */
 static void add_flops(Inst *in, int64_t f) {
-  for (; in; in = in->parent) in->flops += f;
+  for (; in; in = in->parent)
+    if (__builtin_add_overflow(in->flops, f, &in->flops)) in->flops = INT64_MAX;
+}
+
+/* a·b·c for FLOP counts: saturates rather than wraps (shapes are checked,
+ * but a product of three dimensions may still pass 2^63) */
+static int64_t sat_mul3(int64_t a, int64_t b, int64_t c) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r) || __builtin_mul_overflow(r, c, &r)) return INT64_MAX;
+  return r;
 }
 
 static Module *mod;
@@ -76,6 +86,36 @@ static Inst *cur_inst;              /* the instance whose fn is running (FLOP ac
 static Node *clf_pred, *clf_target; /* the classifier loss seen at train level */
 static const char *clf_kind;
 
+/* What is being expanded right now, outermost first: constants being
+ * evaluated, functions being inlined, models being instantiated.  A
+ * declaration met again inside its own expansion is a cycle, reported with
+ * the path ("a -> b -> a").  After one, `stuck` makes every call and
+ * instantiation give up at once: expanding both operands of `f(x) + f(x)`
+ * down a runaway recursion would take 2^depth steps. */
+static Ast **expanding; static int nexpanding, capexpanding;
+static bool stuck;
+
+/* "a -> b -> a": the path from the latest expansion of decl back to it. */
+static const char *cycle_path(Ast *decl) {
+  int from = nexpanding;
+  for (int i = nexpanding - 1; i >= 0; i--)
+    if (expanding[i] == decl) { from = i; break; }
+  const char *path = "";
+  for (int i = from; i < nexpanding; i++) path = arena_printf("%s%s -> ", path, expanding[i]->name);
+  return arena_printf("%s%s", path, decl->name);
+}
+
+static bool is_expanding(Ast *decl) {
+  for (int i = 0; i < nexpanding; i++)
+    if (expanding[i] == decl) return true;
+  return false;
+}
+
+/* Constants are evaluated once per mode (the program is lowered in
+ * training and in inference mode, and `training` may appear in one). */
+typedef struct ConstVal { Ast *decl; bool mode; Value *v; struct ConstVal *next; } ConstVal;
+static ConstVal *const_vals;
+
 /* ---- values and scopes -------------------------------------------------- */
 
 static Value *mk(VKind k, Loc loc) {
@@ -90,10 +130,17 @@ static Value *mk_tensor(Node *n, Loc loc) {
   v->n = n;
   return v;
 }
-static Value *mk_num(double x, bool is_int, Loc loc) {
+static Value *mk_num(double x, Loc loc) {
   Value *v = mk(V_NUM, loc);
   v->num = x;
-  v->is_int = is_int;
+  return v;
+}
+/* Integers are exact 64-bit values, never rounded through a double. */
+static Value *mk_int(int64_t i, Loc loc) {
+  Value *v = mk(V_NUM, loc);
+  v->i = i;
+  v->num = (double)i;
+  v->is_int = true;
   return v;
 }
 
@@ -136,10 +183,11 @@ static char *tstr(const Node *n) { return arena_printf("%s%s", dtype_name(n->dt)
 
 static Value *eval(Env *e, Ast *x);
 static Value *lookup(Env *e, const char *name);
+static Value *const_value(Ast *c);
 
 static bool as_int(Value *v, Ast *at, int64_t *out) {
   if (!v) return false;
-  if (v->k == V_NUM && v->is_int) { *out = (int64_t)v->num; return true; }
+  if (v->k == V_NUM && v->is_int) { *out = v->i; return true; }
   if (v->k == V_NUM && v->num == floor(v->num) && fabs(v->num) < 9e15) { *out = (int64_t)v->num; return true; }
   if (v->k == V_DIM && v->dim.b == 0) { *out = v->dim.k; return true; }
   diag_error(at->loc, "expected an integer here, found %s", vkind_name(v));
@@ -206,6 +254,13 @@ static bool eval_type(Env *e, Ast *t, Env *dims, const Shape *actual, Shape *out
     Dim dd;
     if (!as_dim(v, d, &dd)) { ok = false; continue; }
     s.d[i] = dd;
+    Shape upto = s;
+    upto.rank = i + 1;
+    const char *big = shape_check(&upto);
+    if (big && ok) {
+      diag_error(d->loc, "%s%s is too large: %s", dtype_name((Dtype)t->op), shape_str(&s), big);
+      ok = false;
+    }
   }
   *out = s;
   return ok;
@@ -233,6 +288,17 @@ static Value *op_result(Node *n, Ast *at, Ast *xa, Value *va, Ast *xb, Value *vb
 static Node *to_node(Value *v, Dtype like, Ast *at) {
   if (!v) return NULL;
   if (v->k == V_TENSOR) return v->n;
+  if ((v->k == V_NUM || v->k == V_DIM) && (like == DT_I32 || like == DT_BOOL)) {
+    /* next to an integer tensor the number is converted: 2.5 would quietly
+     * become 2, and 1e300 has no i32 at all */
+    double x = v->k == V_NUM ? v->num : (double)v->dim.k;
+    if ((v->k == V_DIM && v->dim.b) || x != floor(x) || x < INT32_MIN || x > INT32_MAX) {
+      diag_error(at->loc, "%s is not an integer that fits in %s, the type of the tensor it is used with",
+                 v->k == V_DIM ? dim_str(v->dim) : v->is_int ? arena_printf("%lld", (long long)v->i) : arena_printf("%g", x),
+                 dtype_name(like));
+      return NULL;
+    }
+  }
   if (v->k == V_NUM) return g_scalar(v->num, like);
   if (v->k == V_DIM) return g_const((double)v->dim.k, v->dim.b, like, shape_scalar());
   diag_error(at->loc, "expected a tensor here, found %s", vkind_name(v));
@@ -249,6 +315,22 @@ static Dtype float_of(Value *a, Value *b) {
 
 static Value *call(Env *e, Ast *x);
 static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs);
+
+static Value *const_value(Ast *c) {
+  for (ConstVal *cv = const_vals; cv; cv = cv->next)
+    if (cv->decl == c && cv->mode == training_mode) return cv->v;
+  if (is_expanding(c)) {
+    diag_error(c->loc, "'%s' is defined in terms of itself: %s", c->name, cycle_path(c));
+    return &poison;
+  }
+  PUSH(expanding, nexpanding, capexpanding, c);
+  Value *v = eval(env_new(NULL, NULL), c->a);
+  nexpanding--;
+  ConstVal *cv = arena_alloc(sizeof *cv);
+  *cv = (ConstVal){c, training_mode, v ? v : &poison, const_vals};
+  const_vals = cv;
+  return cv->v;
+}
 
 static Value *lookup(Env *e, const char *name) {
   for (Env *p = e; p; p = p->parent) {
@@ -276,10 +358,48 @@ static Value *lookup(Env *e, const char *name) {
     return f;
   }
   Ast *c = sema_find(mod, AST_CONST, name);
-  if (c) return eval(env_new(NULL, NULL), c->a);
+  if (c) return const_value(c);
   /* `training` is 1 while lowering the training program, 0 for inference */
-  if (!strcmp(name, "training")) return mk_num(training_mode, true, (Loc){0});
+  if (!strcmp(name, "training")) return mk_int(training_mode, (Loc){0});
   return NULL;
+}
+
+/* Integer arithmetic when compiling: exact, and an overflow is an error
+ * (a wrapped dimension or count would be a silent wrong result). */
+static Value *int_binop(Ast *x, int64_t p, int64_t q) {
+  int64_t r = 0, q0 = q;
+  bool over = false;
+  switch (x->op) {
+  case '+': over = __builtin_add_overflow(p, q, &r); break;
+  case '-': over = __builtin_sub_overflow(p, q, &r); break;
+  case '*': over = __builtin_mul_overflow(p, q, &r); break;
+  case '/':
+    if (q == 0) { diag_error(x->loc, "division by zero"); return NULL; }
+    over = p == INT64_MIN && q == -1;
+    if (!over) r = p / q;
+    break;
+  case '^':
+    if (q < 0) return mk_num(pow((double)p, (double)q), x->loc);
+    if (p == 0 || p == 1) r = q == 0 ? 1 : p;
+    else if (p == -1) r = q % 2 ? -1 : 1;
+    else
+      for (r = 1; q > 0 && !over; q--) over = __builtin_mul_overflow(r, p, &r); /* |p| >= 2: < 64 steps */
+    break;
+  case '<': r = p < q; break;
+  case '>': r = p > q; break;
+  case OPC_EQ: r = p == q; break;
+  case OPC_NE: r = p != q; break;
+  case OPC_LE: r = p <= q; break;
+  case OPC_GE: r = p >= q; break;
+  case '@': diag_error(x->loc, "'@' needs two tensors, found integer and integer"); return NULL;
+  default: nnc_unreachable("binary operator %d", x->op);
+  }
+  if (over) {
+    diag_error(x->loc, "integer overflow: %lld %s %lld does not fit in 64 bits", (long long)p,
+               x->op == '^' ? "**" : (char[]){(char)x->op, 0}, (long long)q0);
+    return NULL;
+  }
+  return mk_int(r, x->loc);
 }
 
 static Value *binop(Env *e, Ast *x) {
@@ -303,31 +423,41 @@ static Value *binop(Env *e, Ast *x) {
       Dim da, db;
       if (!as_dim(a, x->a, &da) || !as_dim(b, x->b, &db)) return NULL;
       Value *v = mk(V_DIM, x->loc);
-      if (x->op == '*' && da.b + db.b <= 1) v->dim = (Dim){da.k * db.k, da.b + db.b};
-      else if (x->op == '+' && da.b == 0 && db.b == 0) v->dim = (Dim){da.k + db.k, 0};
+      bool over = false;
+      if (x->op == '*' && da.b + db.b <= 1) { v->dim.b = da.b + db.b; over = __builtin_mul_overflow(da.k, db.k, &v->dim.k); }
+      else if (x->op == '+' && da.b == 0 && db.b == 0) over = __builtin_add_overflow(da.k, db.k, &v->dim.k);
       else { diag_error(x->loc, "this dimension arithmetic is not supported"); return NULL; }
+      if (over) {
+        diag_error(x->loc, "dimension %s %c %s does not fit in 64 bits", dim_str(da), x->op, dim_str(db));
+        return NULL;
+      }
       return v;
     }
-    double p, q;
-    if (!as_num(a, x->a, &p) || !as_num(b, x->b, &q)) return NULL;
     bool ints = a->is_int && b->is_int && a->k == V_NUM && b->k == V_NUM;
+    if (ints) return int_binop(x, a->i, b->i);
+    double p, q, r;
+    if (!as_num(a, x->a, &p) || !as_num(b, x->b, &q)) return NULL;
     switch (x->op) {
-    case '+': return mk_num(p + q, ints, x->loc);
-    case '-': return mk_num(p - q, ints, x->loc);
-    case '*': return mk_num(p * q, ints, x->loc);
-    case '/':
-      if (q == 0 && ints) { diag_error(x->loc, "division by zero"); return NULL; }
-      return mk_num(ints ? (double)((int64_t)p / (int64_t)q) : p / q, ints, x->loc);
-    case '^': return mk_num(pow(p, q), ints && q >= 0, x->loc);
-    case '<': return mk_num(p < q, true, x->loc);
-    case '>': return mk_num(p > q, true, x->loc);
-    case OPC_EQ: return mk_num(p == q, true, x->loc);
-    case OPC_NE: return mk_num(p != q, true, x->loc);
-    case OPC_LE: return mk_num(p <= q, true, x->loc);
-    case OPC_GE: return mk_num(p >= q, true, x->loc);
+    case '+': r = p + q; break;
+    case '-': r = p - q; break;
+    case '*': r = p * q; break;
+    case '/': r = p / q; break;
+    case '^': r = pow(p, q); break;
+    case '<': return mk_int(p < q, x->loc);
+    case '>': return mk_int(p > q, x->loc);
+    case OPC_EQ: return mk_int(p == q, x->loc);
+    case OPC_NE: return mk_int(p != q, x->loc);
+    case OPC_LE: return mk_int(p <= q, x->loc);
+    case OPC_GE: return mk_int(p >= q, x->loc);
     case '@': diag_error(x->loc, "'@' needs two tensors, found %s and %s", vkind_name(a), vkind_name(b)); return NULL;
+    default: nnc_unreachable("binary operator %d", x->op);
     }
-    nnc_unreachable("binary operator %d", x->op);
+    /* a constant that is not finite would poison the program silently */
+    if (!isfinite(r) && isfinite(p) && isfinite(q)) {
+      diag_error(x->loc, "%g %s %g is not a finite number", p, x->op == '^' ? "**" : (char[]){(char)x->op, 0}, q);
+      return NULL;
+    }
+    return mk_num(r, x->loc);
   }
   Dtype dt = float_of(a, b);
   Node *na = to_node(a, dt, x->a), *nb = to_node(b, dt, x->b);
@@ -360,7 +490,7 @@ static Value *binop(Env *e, Ast *x) {
           Shape out = na->sh;
           out.d[out.rank - 1] = m->sh.d[1];
           r = g_reshape(m, out);
-          if (cur_inst && training_mode) add_flops(cur_inst, 2 * flat.d[0].k * flat.d[1].k * nb->sh.d[1].k);
+          if (cur_inst && training_mode) add_flops(cur_inst, sat_mul3(2 * flat.d[0].k, flat.d[1].k, nb->sh.d[1].k));
         } else {
           r = NULL;
         }
@@ -370,7 +500,7 @@ static Value *binop(Env *e, Ast *x) {
     r = g_matmul(na, nb, 0, 0);
     if (r && cur_inst && training_mode && na->sh.rank == 2) {
       int64_t m = na->sh.d[0].b ? 1 : na->sh.d[0].k;
-      add_flops(cur_inst, 2 * m * na->sh.d[1].k * nb->sh.d[1].k);
+      add_flops(cur_inst, sat_mul3(2 * m, na->sh.d[1].k, nb->sh.d[1].k));
     }
     break;
   default: nnc_unreachable("binary operator %d", x->op);
@@ -407,7 +537,7 @@ static Value *index_expr(Env *e, Ast *x) {
       if (ix->b && !as_int(eval(e, ix->b), ix->b, &hi)) return NULL;
     } else {
       if (!as_int(eval(e, ix), ix, &lo)) return NULL;
-      hi = lo + 1;
+      hi = lo < INT64_MAX ? lo + 1 : lo; /* INT64_MAX is out of range below */
     }
     if (lo < 0) lo += d.k;
     if (hi < 0) hi += d.k;
@@ -426,10 +556,31 @@ static Value *index_expr(Env *e, Ast *x) {
   return op_result(r, x, x->a, a, NULL, NULL);
 }
 
+/* How deep eval may recurse: an expression is at most NNC_MAX_HEIGHT tall
+ * (ast.c), but inlining stacks a function's expressions on its caller's,
+ * so the recursion itself is bounded too, on the stack main.c gives the
+ * compiler. */
+enum { MAX_EVAL_DEPTH = 2 * NNC_MAX_HEIGHT };
+static int eval_depth;
+
+static Value *eval_expr(Env *e, Ast *x);
+
 static Value *eval(Env *e, Ast *x) {
-  if (!x) return NULL;
+  if (!x || stuck) return NULL;
+  if (eval_depth >= MAX_EVAL_DEPTH) {
+    diag_error(x->loc, "expression nested more than %d deep once functions are inlined", MAX_EVAL_DEPTH);
+    stuck = true;
+    return NULL;
+  }
+  eval_depth++;
+  Value *v = eval_expr(e, x);
+  eval_depth--;
+  return v;
+}
+
+static Value *eval_expr(Env *e, Ast *x) {
   switch (x->kind) {
-  case AST_NUM: return mk_num(x->num, x->is_int, x->loc);
+  case AST_NUM: return x->is_int ? mk_int(x->ival, x->loc) : mk_num(x->num, x->loc);
   case AST_STR: {
     Value *v = mk(V_STR, x->loc);
     v->s = x->name;
@@ -458,7 +609,11 @@ static Value *eval(Env *e, Ast *x) {
   case AST_UNOP: {
     Value *a = eval(e, x->a);
     if (!a) return NULL;
-    if (a->k == V_NUM) return mk_num(-a->num, a->is_int, x->loc);
+    if (a->k == V_NUM && a->is_int) {
+      if (a->i == INT64_MIN) { diag_error(x->loc, "integer overflow: -(%lld) does not fit in 64 bits", (long long)a->i); return NULL; }
+      return mk_int(-a->i, x->loc);
+    }
+    if (a->k == V_NUM) return mk_num(-a->num, x->loc);
     if (a->k != V_TENSOR) { diag_error(x->loc, "cannot negate a %s", vkind_name(a)); return NULL; }
     graph_set_loc(x->loc);
     return mk_tensor(g_unary(OP_NEG, a->n), x->loc);
@@ -681,6 +836,17 @@ static bool is_builtin(const char *name) {
   return ewise_builtin(name) != OP__COUNT || gen_builtin(name) != OP__COUNT;
 }
 
+/* The output size of a transposed convolution (or the input size a
+ * pooling came from): (N - 1)·S - 2P + D·(K - 1) + OP + 1, which is
+ * (N - 1)·S + K - 2P for D = 1.  False if a term overflows 64 bits (the
+ * stride and padding are the user's numbers). */
+static bool transposed_size(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, int64_t op, int64_t *out) {
+  int64_t r, t;
+  return !__builtin_mul_overflow(n - 1, s, &r) && !__builtin_mul_overflow(p, 2, &t) && !__builtin_sub_overflow(r, t, &r) &&
+         !__builtin_mul_overflow(d, k - 1, &t) && !__builtin_add_overflow(r, t, &r) && !__builtin_add_overflow(r, op, &r) &&
+         !__builtin_add_overflow(r, 1, out);
+}
+
 static Value *builtin(const char *name, Args *a) {
   Ast *site = a->site;
   graph_set_loc(site->loc);
@@ -728,7 +894,7 @@ static Value *builtin(const char *name, Args *a) {
         if (infer >= 0) { diag_error(a->pos_ast[1]->loc, "only one dimension can be -1"); return NULL; }
         infer = i;
       } else {
-        known.k *= s.d[i].k;
+        if (__builtin_mul_overflow(known.k, s.d[i].k, &known.k)) known.k = INT64_MAX; /* cannot match: reported below */
         known.b += s.d[i].b;
       }
     }
@@ -766,6 +932,10 @@ static Value *builtin(const char *name, Args *a) {
     Ast *at;
     Value *av = kwarg(a, "axis", &at);
     if (av && !as_int(av, at, &axis)) return NULL;
+    if (axis < -MAX_RANK || axis >= MAX_RANK) { /* before the cast to int below */
+      diag_error(at->loc, "concat axis %lld is out of range", (long long)axis);
+      return NULL;
+    }
     Node *r = to_node(l->items[0], DT_F32, a->pos_ast[0]);
     for (int i = 1; i < l->nitems && r; i++)
       r = g_concat(r, to_node(l->items[i], r->dt, a->pos_ast[0]), (int)axis);
@@ -819,14 +989,14 @@ static Value *builtin(const char *name, Args *a) {
     if (!pair_arg(a, "stride", 1, s) || !pair_arg(a, "padding", 0, p) || !pair_arg(a, "dilation", 1, dl) ||
         !pair_arg(a, "output_padding", 0, op))
       return NULL;
-    Ast *gat;
+    Ast *gat = NULL;
     Value *gv = kwarg(a, "groups", &gat);
     if (gv && !as_int(gv, gat, &g)) return NULL;
     int64_t geo[7] = {s[0], s[1], p[0], p[1], dl[0], dl[1], g};
     Node *r;
     if (name[4] == '2') {
       r = g_conv2d(x, w, geo);
-      if (r && cur_inst && training_mode) add_flops(cur_inst, 2 * shape_numel(&r->sh).k * (shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1)));
+      if (r && cur_inst && training_mode) add_flops(cur_inst, sat_mul3(2, shape_numel(&r->sh).k, shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1)));
     } else {
       if (x->sh.rank != 4 || w->sh.rank != 4) {
         diag_error(site->loc, "conv_transpose2d needs NCHW input and [C_in, C_out/groups, kh, kw] weights, got %s and %s", tstr(x), tstr(w));
@@ -839,8 +1009,13 @@ static Value *builtin(const char *name, Args *a) {
         if (!pair_value(osv, osat, want)) return NULL;
         for (int i = 0; i < 2; i++) {
           int64_t n = x->sh.d[2 + i].k, k = w->sh.d[2 + i].k;
-          int64_t base = (n - 1) * s[i] - 2 * p[i] + dl[i] * (k - 1) + 1;
-          if (want[i] < base || want[i] >= base + s[i]) {
+          int64_t base;
+          if (!transposed_size(n, k, s[i], p[i], dl[i], 0, &base)) {
+            diag_error(site->loc, "conv_transpose2d: the output %s does not fit in 64 bits (stride %lld)", i ? "width" : "height",
+                       (long long)s[i]);
+            return NULL;
+          }
+          if (want[i] < base || (base >= 0 && want[i] - base >= s[i])) {
             diag_error(osat->loc,
                        "conv_transpose2d cannot make %s %lld from an input of %lld: (N-1)*S + K - 2C = (%lld-1)*%lld + %lld "
                        "- 2*%lld = %lld, and output padding adds at most %lld",
@@ -852,18 +1027,32 @@ static Value *builtin(const char *name, Args *a) {
         }
       }
       if (op[0] >= s[0] && op[0] >= dl[0]) { diag_error(site->loc, "output_padding must be smaller than the stride or the dilation"); return NULL; }
-      /* (N - 1)·S - 2P + D·(K - 1) + OP + 1, which is (N - 1)·S + K - 2P for D = 1 */
-      int64_t oh = (x->sh.d[2].k - 1) * s[0] - 2 * p[0] + dl[0] * (w->sh.d[2].k - 1) + op[0] + 1;
-      int64_t ow = (x->sh.d[3].k - 1) * s[1] - 2 * p[1] + dl[1] * (w->sh.d[3].k - 1) + op[1] + 1;
+      if (s[0] < 1 || s[1] < 1 || p[0] < 0 || p[1] < 0 || dl[0] < 1 || dl[1] < 1 || op[0] < 0 || op[1] < 0) {
+        diag_error(site->loc, "conv_transpose2d: stride and dilation must be >= 1, padding and output_padding >= 0");
+        return NULL;
+      }
+      int64_t oh, ow;
+      bool fits_h = transposed_size(x->sh.d[2].k, w->sh.d[2].k, s[0], p[0], dl[0], op[0], &oh);
+      if (!fits_h || !transposed_size(x->sh.d[3].k, w->sh.d[3].k, s[1], p[1], dl[1], op[1], &ow)) {
+        diag_error(site->loc, "conv_transpose2d: the output %s (N-1)*S + D*(K-1) + OP + 1 - 2C does not fit in 64 bits (stride %lldx%lld)",
+                   fits_h ? "width" : "height", (long long)s[0], (long long)s[1]);
+        return NULL;
+      }
       if (oh < 1 || ow < 1) {
         diag_error(site->loc, "conv_transpose2d: the output size (N-1)*S + K - 2C = %lldx%lld is empty for input %s", (long long)oh,
                    (long long)ow, tstr(x));
         return NULL;
       }
-      Dim d[4] = {x->sh.d[0], {w->sh.d[1].k * g, 0}, {oh, 0}, {ow, 0}};
+      int64_t cout;
+      if (g < 1 || __builtin_mul_overflow(w->sh.d[1].k, g, &cout)) {
+        diag_error(gat ? gat->loc : site->loc, "conv_transpose2d: groups must be >= 1 and groups * %lld output channels must fit in 64 bits",
+                   (long long)w->sh.d[1].k);
+        return NULL;
+      }
+      Dim d[4] = {x->sh.d[0], {cout, 0}, {oh, 0}, {ow, 0}};
       r = g_conv2d_bwd_data(x, w, geo, shape_of(4, d));
       /* each input element meets every filter tap it feeds */
-      if (r && cur_inst && training_mode) add_flops(cur_inst, 2 * shape_numel(&x->sh).k * (shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1)));
+      if (r && cur_inst && training_mode) add_flops(cur_inst, sat_mul3(2, shape_numel(&x->sh).k, shape_numel(&w->sh).k / (w->sh.d[0].k ? w->sh.d[0].k : 1)));
     }
     return op_result(r, site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]);
   }
@@ -884,8 +1073,12 @@ static Value *builtin(const char *name, Args *a) {
     if (unpool) {
       if (x->sh.rank != 4) { diag_error(site->loc, "max_unpool2d needs NCHW values, got %s", tstr(x)); return NULL; }
       /* the size the pooling came from: (N - 1)·S + K - 2P */
-      Dim d[4] = {x->sh.d[0], x->sh.d[1], {(x->sh.d[2].k - 1) * s[0] + k[0] - 2 * p[0], 0},
-                  {(x->sh.d[3].k - 1) * s[1] + k[1] - 2 * p[1], 0}};
+      int64_t uh, uw;
+      if (!transposed_size(x->sh.d[2].k, k[0], s[0], p[0], 1, 0, &uh) || !transposed_size(x->sh.d[3].k, k[1], s[1], p[1], 1, 0, &uw)) {
+        diag_error(site->loc, "max_unpool2d: the output size (N-1)*S + K - 2P does not fit in 64 bits");
+        return NULL;
+      }
+      Dim d[4] = {x->sh.d[0], x->sh.d[1], {uh, 0}, {uw, 0}};
       Value *like = kwarg(a, "like", NULL);
       Shape out = like && like->k == V_TENSOR ? like->n->sh : shape_of(4, d);
       r = g_pool_adjoint(OP_UNPOOL, x, idx, geo, out);
@@ -922,11 +1115,16 @@ static Value *builtin(const char *name, Args *a) {
       if (cols) {
         if (cols->k == V_NUM) {
           if (!as_int(cols, ca, &d->c0)) return NULL;
-          d->c1 = d->c0 + 1;
+          d->c1 = d->c0 < INT64_MAX ? d->c0 + 1 : d->c0;
         } else if (cols->k == V_LIST && cols->nitems == 2) {
           if (!as_int(cols->items[0], ca, &d->c0) || !as_int(cols->items[1], ca, &d->c1)) return NULL;
         } else {
           diag_error(ca->loc, "cols is a column number or a range [first, end)");
+          return NULL;
+        }
+        if (d->c0 < 0 || d->c1 <= d->c0 || d->c1 > (1 << 24)) {
+          diag_error(ca->loc, "cols must name columns 0 to 16777215, first < end (got [%lld, %lld))", (long long)d->c0,
+                     (long long)d->c1);
           return NULL;
         }
       }
@@ -1167,8 +1365,15 @@ static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs) {
     diag_note(fn->loc, "'%s' is defined here", fn->name);
     return NULL;
   }
+  if (stuck) return NULL;
   if (depth >= 64) {
-    diag_error(site->loc, "calls nested too deeply (is '%s' recursive?)", fn->name);
+    /* every call is inlined: a function that calls itself never ends */
+    if (is_expanding(fn))
+      diag_error(site->loc, "'%s' is defined in terms of itself: %s (calls are inlined, so recursion is not supported)",
+                 fn->name, cycle_path(fn));
+    else
+      diag_error(site->loc, "calls nested more than 64 deep (inlining '%s')", fn->name);
+    stuck = true;
     return NULL;
   }
   Env *fenv = env_new(NULL, self);
@@ -1182,11 +1387,14 @@ static Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs) {
   Inst *saved = cur_inst;
   if (self) cur_inst = self;
   depth++;
+  PUSH(expanding, nexpanding, capexpanding, fn);
   Value *ret = NULL;
   bool returned = false, bad = false;
   exec_stmts(fenv, self, fn->list, fn->nlist, &ret, &returned, &bad);
+  nexpanding--;
   depth--;
   cur_inst = saved;
+  if (stuck) return NULL;
   if (!returned) {
     diag_error(fn->end.file ? fn->end : fn->loc, "function '%s' ends without 'return'", fn->name);
     return NULL;
@@ -1230,6 +1438,39 @@ static bool check_init(Ast *init) {
   return false;
 }
 
+/* A parameter, state or data field with a dimension of 0 holds nothing:
+ * an error at that dimension rather than a run that fails (or divides by
+ * zero) later. */
+static bool no_empty_dim(Ast *type, const Shape *sh, const char *name) {
+  for (int d = 0; d < sh->rank; d++)
+    if (sh->d[d].k == 0 && !sh->d[d].b) {
+      diag_error(d < type->nargs ? type->args[d]->loc : type->loc, "dimension %d of '%s' is 0: it would hold no values", d + 1,
+                 name);
+      return false;
+    }
+  return true;
+}
+
+/* The numbers of an initialiser: finite, a normal's std >= 0, a uniform's
+ * lo <= hi (runtime/init.c draws from them as given). */
+static bool check_init_args(Ast *init, const HyperCall *h) {
+  for (int i = 0; i < h->n; i++)
+    if (!isfinite(h->vals[i])) {
+      diag_error(init->loc, "the initialiser's argument %d is not a finite number", i + 1);
+      return false;
+    }
+  bool normal = !strcmp(h->name, "normal"), uniform = !strcmp(h->name, "uniform");
+  if (normal && h->n >= 1 && h->vals[h->n >= 2] < 0) {
+    diag_error(init->loc, "normal(mean, std): the standard deviation must be >= 0, not %g", h->vals[h->n >= 2]);
+    return false;
+  }
+  if (uniform && ((h->n == 1 && h->vals[0] < 0) || (h->n >= 2 && h->vals[0] > h->vals[1]))) {
+    diag_error(init->loc, "uniform(lo, hi) needs lo <= hi (uniform(a) is uniform(-a, a), a >= 0)");
+    return false;
+  }
+  return true;
+}
+
 static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *prefix) {
   Inst *in = arena_alloc(sizeof *in);
   in->model = model;
@@ -1257,7 +1498,7 @@ static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const c
     Ast *m = model->list[i];
     if (m->kind == AST_PARAM || m->kind == AST_STATE) {
       Shape sh;
-      if (!eval_type(env, m->a, NULL, NULL, &sh)) continue;
+      if (!eval_type(env, m->a, NULL, NULL, &sh) || !no_empty_dim(m->a, &sh, m->name)) continue;
       for (int d = 0; d < sh.rank; d++)
         if (sh.d[d].b) {
           diag_error(m->a->loc, "parameter '%s' cannot have a batch dimension", m->name);
@@ -1265,7 +1506,7 @@ static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const c
         }
       if (!check_init(m->b)) continue;
       HyperCall ic = {0};
-      if (m->b && !hyper_eval(m->b, &ic)) continue;
+      if (m->b && (!hyper_eval(m->b, &ic) || !check_init_args(m->b, &ic))) continue;
       if (!m->b) ic.name = sh.rank >= 2 ? "xavier_uniform" : "zeros";
       const char *full = arena_printf("%s%s", prefix, m->name);
       bool is_param = m->kind == AST_PARAM;
@@ -1296,7 +1537,13 @@ static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const c
         diag_error(c->loc, "a layer must be a model instance like Dense(784, 256)");
         continue;
       }
-      if (mm == model || depth > 32) { diag_error(c->loc, "model '%s' contains itself", mm->name); continue; }
+      if (stuck) return NULL;
+      PUSH(expanding, nexpanding, capexpanding, model);
+      bool cycle = is_expanding(mm);
+      if (cycle) diag_error(c->loc, "model '%s' contains itself: %s", mm->name, cycle_path(mm));
+      nexpanding--;
+      if (cycle) { stuck = true; return NULL; }
+      if (depth > 32) { diag_error(c->loc, "models nested more than 32 deep"); stuck = true; return NULL; }
       Value *av[8];
       int na = 0;
       bool ok = true;
@@ -1317,7 +1564,9 @@ static Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const c
       }
       prog->info[prog->ninfo++] = r;
       depth++;
+      PUSH(expanding, nexpanding, capexpanding, model);
       Inst *sub = instantiate(mm, c, av, na, arena_printf("%s%s.", prefix, m->name));
+      nexpanding--;
       depth--;
       if (!sub) continue;
       sub->info_row = row;
@@ -1354,7 +1603,7 @@ static bool lower_data(Ast *data, Env *tenv) {
     }
     if (type->op2) { diag_error(type->loc, "a data field needs a tensor type like f32[784]"); ok = false; continue; }
     Shape ps;
-    if (!eval_type(tenv, type, NULL, NULL, &ps)) { ok = false; continue; }
+    if (!eval_type(tenv, type, NULL, NULL, &ps) || !no_empty_dim(type, &ps, f->name)) { ok = false; continue; }
     if (ps.rank >= MAX_RANK) { diag_error(type->loc, "rank too high"); ok = false; continue; }
     Value *src = eval(tenv, f->b);
     if (!src) { ok = false; continue; }
@@ -1386,6 +1635,16 @@ static bool lower_data(Ast *data, Env *tenv) {
     } else if (src->k == V_LIST) {
       /* a table: a list of samples, each flattening to per values */
       int64_t n = src->nitems, k = 0;
+      for (int64_t r = 0; r < n && ok; r++) { /* every row has per values (so n·per is bounded by the text) */
+        Value *row = src->items[r];
+        int nc = row->k == V_LIST ? row->nitems : 1;
+        if (nc != per) {
+          diag_error(f->b->loc, "row %lld of '%s' has %d values, but its type %s%s needs %lld", (long long)r, f->name, nc,
+                     dtype_name((Dtype)type->op), shape_str(&ps), (long long)per);
+          ok = false;
+        }
+      }
+      if (!ok) continue;
       double *vals = arena_alloc(sizeof(double) * (size_t)(n * per + 1));
       for (int64_t r = 0; r < n && ok; r++) {
         Value *row = src->items[r];
@@ -1456,6 +1715,70 @@ static bool hyper_eval(Ast *c, HyperCall *h) {
   return true;
 }
 
+/* The settings an optimizer, a schedule or augment = images(...) accepts
+ * and the range of each, checked here so that a bad one is an error at its
+ * line, not a run that diverges or fails to start (runtime/optim.c and
+ * runtime/sched.c read them). */
+typedef struct Setting {
+  const char *names; /* ' '-separated spellings */
+  double lo, hi;     /* the range, open at an end marked below */
+  bool lo_open, hi_open, integer;
+  const char *range; /* as the message says it */
+} Setting;
+
+static const Setting optimizer_settings[] = {
+  {"lr learning_rate", 0, INFINITY, false, true, false, ">= 0"},
+  {"momentum", 0, 1, false, true, false, "in [0, 1)"},
+  {"beta1", 0, 1, false, true, false, "in [0, 1)"},
+  {"beta2", 0, 1, false, true, false, "in [0, 1)"},
+  {"rho alpha decay", 0, 1, false, true, false, "in [0, 1)"},
+  {"eps epsilon", 0, INFINITY, true, true, false, "> 0"},
+  {"weight_decay wd", 0, INFINITY, false, true, false, ">= 0"},
+  {"nesterov", 0, 1, false, false, true, "0 or 1"},
+  {NULL, 0, 0, false, false, false, "lr, momentum, beta1, beta2, eps, rho, weight_decay or nesterov"},
+};
+static const Setting schedule_settings[] = {
+  {"step_size", 1, INFINITY, false, true, true, "a whole number of epochs >= 1"},
+  {"gamma", 0, INFINITY, true, true, false, "> 0"},
+  {"warmup_epochs warmup", 0, INFINITY, false, true, false, ">= 0"},
+  {"min_lr", 0, INFINITY, false, true, false, ">= 0"},
+  {"t_max epochs", 0, INFINITY, false, true, false, ">= 0"},
+  {NULL, 0, 0, false, false, false, "step_size, gamma, warmup_epochs, min_lr or t_max"},
+};
+static const Setting augment_settings[] = {
+  {"crop", 0, 1024, false, false, true, "a whole number of pixels in [0, 1024]"},
+  {"flip", 0, 1, false, false, true, "0 or 1"},
+  {"rotate", 0, 180, false, false, false, "in [0, 180] degrees"},
+  {NULL, 0, 0, false, false, false, "crop, flip or rotate"},
+};
+
+static bool is_spelling(const char *names, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = names; *p;) {
+    size_t w = strcspn(p, " ");
+    if (w == n && !strncmp(p, name, n)) return true;
+    p += w;
+    while (*p == ' ') p++;
+  }
+  return false;
+}
+
+/* kw = value, a setting of `owner` (adam, cosine, images). */
+static bool check_setting(const Setting *table, const char *owner, Ast *kw, double v) {
+  const Setting *s = table;
+  while (s->names && !is_spelling(s->names, kw->name)) s++;
+  if (!s->names) {
+    diag_error(kw->loc, "'%s' has no setting '%s' (expected %s)", owner, kw->name, s->range);
+    return false;
+  }
+  bool below = s->lo_open ? !(v > s->lo) : !(v >= s->lo), above = s->hi_open ? !(v < s->hi) : !(v <= s->hi);
+  if (!isfinite(v) || below || above || (s->integer && v != floor(v))) {
+    diag_error(kw->a->loc, "'%s' of '%s' must be %s, not %g", kw->name, owner, s->range, v);
+    return false;
+  }
+  return true;
+}
+
 static bool check_hyper_call(Ast *c, const char *what, bool (*known)(const char *)) {
   if (c->kind != AST_CALL || c->a->kind != AST_NAME) {
     diag_error(c->loc, "%s must be a call like %s", what, !strcmp(what, "optimizer") ? "sgd(lr=0.1)" : "cosine()");
@@ -1467,14 +1790,16 @@ static bool check_hyper_call(Ast *c, const char *what, bool (*known)(const char 
                                         : "constant, step, exponential, cosine, warmup or warmup_cosine");
     return false;
   }
+  bool ok = true;
   for (int i = 0; i < c->nargs; i++) {
     Ast *a = c->args[i];
     if (a->kind != AST_KWARG) { diag_error(a->loc, "%s settings are named, e.g. lr=0.1", what); return false; }
     Value *v = eval(env_new(NULL, NULL), a->a);
     double x;
     if (!v || !as_num(v, a->a, &x)) return false;
+    ok = check_setting(known == known_optimizer ? optimizer_settings : schedule_settings, c->a->name, a, x) && ok;
   }
-  return true;
+  return ok;
 }
 
 static bool known_schedule(const char *name) {
@@ -1524,10 +1849,13 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
           continue;
         }
         bool args_ok = true;
-        for (int j = 0; j < c->nargs && args_ok; j++) {
+        for (int j = 0; j < c->nargs; j++) {
           Ast *a = c->args[j];
+          double x;
           if (a->kind != AST_KWARG || (strcmp(a->name, "crop") && strcmp(a->name, "flip") && strcmp(a->name, "rotate"))) {
             diag_error(a->loc, "images() takes crop = PIXELS, flip = 0|1 and rotate = DEGREES");
+            args_ok = false;
+          } else if (!as_num(eval(env_new(NULL, NULL), a->a), a->a, &x) || !check_setting(augment_settings, "images", a, x)) {
             args_ok = false;
           }
         }
@@ -1600,7 +1928,53 @@ static bool check_loss(Value *loss, Ast *at) {
   return false;
 }
 
+/* n·B^b elements of dt at B = batch, in bytes; false past 2^62. */
+static bool bytes_at(int64_t k, int b, int64_t batch, int64_t esize, int64_t *out) {
+  int64_t r = k;
+  for (int i = 0; i < b; i++)
+    if (__builtin_mul_overflow(r, batch, &r)) return false;
+  return !__builtin_mul_overflow(r, esize, out) && *out <= (int64_t)1 << 62;
+}
+
+/* The slots and the largest scratch plan at the program's batch size must
+ * have a byte count (the runtime allocates them; a wrapped count would be a
+ * small allocation and a crash).  Reported at the train block. */
+bool program_memory_fits(Program *p) {
+  int64_t total = 0, b;
+  const char *what = NULL;
+  for (int i = 0; i < p->nslots && !what; i++) {
+    SlotDesc *sd = p->slots[i];
+    Dim d = shape_numel(&sd->sh);
+    if (!bytes_at(d.k, d.b, p->batch, sd->dt == DT_F64 ? 8 : 4, &b) || __builtin_add_overflow(total, b, &total))
+      what = arena_printf("'%s' %s%s", sd->name, dtype_name(sd->dt), shape_str(&sd->sh));
+  }
+  Kernel *ks[] = {&p->train_k, &p->eval_k, &p->train_chk, &p->eval_chk};
+  for (int i = 0; i < 4 && !what; i++) {
+    int64_t fixed;
+    if (!ks[i]->plan) continue; /* not planned yet */
+    if (!bytes_at(ks[i]->plan->totalB, 1, p->batch, 1, &b) || !bytes_at(ks[i]->plan->total0, 0, 1, 1, &fixed) ||
+        __builtin_add_overflow(b, fixed, &b) || __builtin_add_overflow(total, b, &b) || b > (int64_t)1 << 62)
+      what = arena_printf("the scratch memory of the %s program", ks[i]->name);
+  }
+  if (!what) return true;
+  diag_error(p->train->loc, "this program needs more than 2^62 bytes of memory at batch %lld: %s does not fit",
+             (long long)p->batch, what);
+  return false;
+}
+
 Program *lower_program(Module *m) {
+  /* nothing is left over from an earlier program (fuzz_lower lowers many) */
+  last_return = NULL;
+  show_value = NULL;
+  show_at = NULL;
+  upd = NULL;
+  nupd = capupd = 0;
+  depth = eval_depth = 0;
+  cur_inst = NULL;
+  expanding = NULL;
+  nexpanding = capexpanding = 0;
+  stuck = false;
+  const_vals = NULL;
   mod = m;
   prog = arena_alloc(sizeof *prog);
   prog->train_k.name = "train";
@@ -1619,7 +1993,7 @@ Program *lower_program(Module *m) {
     for (int i = 0; i < m->nitems; i++)
       if (m->items[i]->loc.file && !strcmp(m->items[i]->loc.file->path, m->main_path)) { l = m->items[i]->loc; break; }
     if (l.file) diag_error(l, "no 'train' block: nothing to build (write 'train MODEL on DATA { loss = ...; }')");
-    else diag_error(l, "the program is empty: nothing to build");
+    else diag_error((Loc){m->nfiles ? m->files[0] : NULL, 0, 0}, "the program is empty: nothing to build");
     return NULL;
   }
   prog->train = train;
@@ -1629,6 +2003,9 @@ Program *lower_program(Module *m) {
   Ast *data = sema_find(m, AST_DATA, train->name2);
   if (!model || !data) return NULL; /* sema reported it */
   prog->data = data;
+  /* every constant once, used or not, so that a cycle among them is found */
+  for (int i = 0; i < m->nitems; i++)
+    if (m->items[i]->kind == AST_CONST) const_value(m->items[i]);
   Inst *inst = instantiate(model, train, NULL, 0, "");
   if (!inst || diag_error_count()) return NULL;
   Env *base = env_new(NULL, inst);

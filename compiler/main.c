@@ -7,6 +7,8 @@
  * 70 internal compiler error.  NNC_TIME=1 prints each pass's time.
  */
 #include "nnc.h"
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +38,43 @@ static int bad_usage(const char *msg) {
 
 int plot_main(int argc, char **argv); /* plot_main.c */
 
+static int run(int argc, char **argv);
+
+/* The passes walk expressions recursively, up to NNC_MAX_HEIGHT levels (and
+ * lowering up to twice that once calls are inlined: ~400 MB of stack at
+ * that depth under AddressSanitizer, half that optimised), so the compiler
+ * runs on a thread with a 1 GiB stack.  Only the pages a program reaches
+ * are touched.  Where such a thread cannot be made (a strict overcommit
+ * limit), it runs on the main stack: ordinary programs fit there. */
+enum { COMPILER_STACK = 1024ul << 20 };
+typedef struct RunArgs { int argc; char **argv; int rc; } RunArgs;
+
+static void *run_thread(void *p) {
+  RunArgs *a = p;
+  a->rc = run(a->argc, a->argv);
+  return NULL;
+}
+
+/* Whatever went to stdout (a dump, --help) must have arrived: a full disk
+ * or a closed stdout is an error, not a silent success. */
 int main(int argc, char **argv) {
+  RunArgs a = {argc, argv, 0};
+  pthread_attr_t attr;
+  pthread_t t;
+  if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, COMPILER_STACK) ||
+      pthread_create(&t, &attr, run_thread, &a))
+    run_thread(&a);
+  else
+    pthread_join(t, NULL);
+  int rc = a.rc;
+  if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
+    fprintf(stderr, "nnc: error: writing to standard output failed: %s\n", strerror(errno));
+    if (!rc) rc = 1;
+  }
+  return rc;
+}
+
+static int run(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "plot")) return plot_main(argc - 1, argv + 1);
   const char *cmd = NULL, *kind = NULL, *file = NULL;
   Compilation c = {.po = {.simplify = true, .fuse = true, .grads = true}, .co = {.opt_level = 2, .split = true}};
@@ -90,8 +128,9 @@ int main(int argc, char **argv) {
   c.path = file;
 
   if (kind && !strcmp(kind, "tokens")) {
-    SrcFile *f = src_load(file);
-    if (!f) { fprintf(stderr, "nnc: error: cannot read '%s'\n", file); return 1; }
+    const char *why;
+    SrcFile *f = src_load(file, &why);
+    if (!f) { fprintf(stderr, "nnc: error: '%s' %s\n", file, why); return 1; }
     lex_dump_tokens(f, stdout);
     return diag_error_count() ? 1 : 0;
   }

@@ -20,6 +20,14 @@ typedef struct Block { int64_t off, size; int end; } Block;
 
 static int64_t round64(int64_t x) { return (x + 63) & ~(int64_t)63; }
 
+/* Sums of buffer sizes saturate at INT64_MAX: each buffer is below 2^53
+ * bytes (graph.h's NNC_MAX_ELEMS), but many of them are not; the kernel's
+ * total is checked against 2^62 once placed. */
+static int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 static size_t elem(const Node *n) {
   size_t e = n->dt == DT_F64 ? 8 : n->dt == DT_BOOL ? 1 : 4;
   if (n->op == OP_MAXPOOL || n->op == OP_POOLIDX) e = 16; /* values (up to 8 bytes) and indices, either first */
@@ -36,7 +44,7 @@ static int64_t place(Block *live, int *nlive, int64_t size, int def, int end) {
   int pos = 0;
   for (; pos < *nlive; pos++) {
     if (live[pos].off - at >= size) break;
-    if (live[pos].off + live[pos].size > at) at = live[pos].off + live[pos].size;
+    if (sat_add(live[pos].off, live[pos].size) > at) at = sat_add(live[pos].off, live[pos].size);
   }
   memmove(&live[pos + 1], &live[pos], sizeof(Block) * (*nlive - pos));
   live[pos] = (Block){at, size, end};
@@ -107,13 +115,13 @@ void memplan_kernel(Kernel *k) {
     if (shape_numel(&n->sh).b == 0) {
       mp->arena[n->id] = 2;
       mp->off[n->id] = place(live0, &n0, size, req[i].start, req[i].end);
-      if (mp->off[n->id] + size > mp->total0) mp->total0 = mp->off[n->id] + size;
-      mp->naive0 += size;
+      if (sat_add(mp->off[n->id], size) > mp->total0) mp->total0 = sat_add(mp->off[n->id], size);
+      mp->naive0 = sat_add(mp->naive0, size);
     } else {
       mp->arena[n->id] = 1;
       mp->off[n->id] = place(liveB, &nB, size, req[i].start, req[i].end);
-      if (mp->off[n->id] + size > mp->totalB) mp->totalB = mp->off[n->id] + size;
-      mp->naiveB += size;
+      if (sat_add(mp->off[n->id], size) > mp->totalB) mp->totalB = sat_add(mp->off[n->id], size);
+      mp->naiveB = sat_add(mp->naiveB, size);
     }
     mp->nbufs++;
   }

@@ -39,6 +39,7 @@ typedef struct SrcFile {
   const char *path; /* as given on the command line or resolved import */
   const char *text; /* whole file, NUL-terminated */
   size_t len;
+  uint64_t dev, ino; /* the file's identity on disk (0, 0 for text in memory) */
 } SrcFile;
 
 typedef struct Loc {
@@ -46,7 +47,11 @@ typedef struct Loc {
   int line, col;       /* 1-based */
 } Loc;
 
-SrcFile *src_load(const char *path); /* NULL (and no message) if unreadable */
+/* Read a regular file whole.  NULL if it cannot be read, with *why (if
+ * why is given) finishing the sentence "'PATH' ...": "is not a regular
+ * file", "is too large (...)", "cannot be read: No such file or
+ * directory".  Nothing is printed. */
+SrcFile *src_load(const char *path, const char **why);
 SrcFile *src_from_string(const char *path, const char *text);
 
 /* `file:line:col: error: msg`, then the source line and a caret under col. */
@@ -101,7 +106,7 @@ typedef enum {
   AST_STEP,     /* list: body of a custom training step */
   AST_IF,       /* a: condition (compile-time); list: then-body; args: else-body */
   /* expressions */
-  AST_NUM,      /* num; is_int */
+  AST_NUM,      /* num; is_int and ival for an integer literal */
   AST_STR,      /* name: contents, escapes resolved */
   AST_NAME,     /* name */
   AST_BINOP,    /* op: one of '+' '-' '*' '/' '@' '^' (for **) '<' '>' or TK_EQ...; a, b */
@@ -126,13 +131,21 @@ struct Ast {
   const char *name;
   const char *name2;
   double num;
+  int64_t ival;  /* AST_NUM with is_int: the exact value */
   bool is_int;
   int op, op2;
+  int height;   /* expressions: 1 + the tallest operand (see NNC_MAX_HEIGHT) */
   Ast *a, *b;
   Ast **list; int nlist, caplist;
   Ast **args; int nargs, capargs;
 };
 
+/* The tallest expression tree nnc accepts.  Bison bounds nesting that
+ * needs its stack (parentheses, right operands: 10000), but not a left-
+ * leaning chain such as a + a + ... + a, which every later pass walks
+ * recursively; past this height it is an error at the operator.  The
+ * driver runs the compiler on a stack sized for it (main.c). */
+#define NNC_MAX_HEIGHT 100000
 Ast *ast_new(AstKind k, Loc loc);
 void ast_add(Ast *parent, Ast *child);     /* append to list */
 void ast_add_arg(Ast *parent, Ast *child); /* append to args */
@@ -177,14 +190,16 @@ void lex_dump_tokens(const SrcFile *f, FILE *out);
 typedef struct Module {
   Ast **items; int nitems, capitems;  /* all top-level items, imports first */
   const char *main_path;
+  const SrcFile **files; int nfiles, capfiles; /* every file read, the main one first */
 } Module;
 
 /* Where `import "nn";` looks: NNC_STDLIB_DIR, or $NNC_STDLIB if set. */
 const char *sema_stdlib_dir(void);
 /* Parse path and its imports (transitively, each once), check top-level
  * declarations (duplicates, unknown models/data in train blocks, bad types
- * in declarations).  Returns NULL only if path cannot be read. */
-Module *sema_load(const char *path);
+ * in declarations).  Returns NULL only if path cannot be read, with *why
+ * as src_load gives it. */
+Module *sema_load(const char *path, const char **why);
 /* The same for a file already in memory (imports are still read from disk). */
 Module *sema_load_src(SrcFile *f);
 Ast *sema_find(const Module *m, AstKind kind, const char *name);

@@ -273,6 +273,7 @@ expr:
   | NUMBER                            { $$ = ast_num(LOC(@1), $1); }
   | STRING                            { $$ = ast_node(AST_STR, LOC(@1), $1, NULL, NULL); }
   | IDENT                             { $$ = ast_node(AST_NAME, LOC(@1), $1, NULL, NULL); }
+  | KW_STEP                           { $$ = ast_node(AST_NAME, LOC(@1), "step", NULL, NULL); } /* schedule = step(...) */
   | '(' expr ')'                      { $$ = $2; }
   | '[' opt_exprs ']'                 { $$ = ast_with_args(AST_LIST, LOC(@1), NULL, $2); }
   ;
@@ -331,7 +332,7 @@ static const char *const continuing[] = {
 };
 /* Tokens that can start one. */
 static const char *const starting[] = {
-  "identifier", "number", "string", "'('", "'['", "'-'", NULL,
+  "identifier", "number", "string", "'('", "'['", "'-'", "'step'", NULL,
 };
 
 /* The token the parser choked on, as a message names it. */

@@ -26,21 +26,51 @@
  * NNC_VERIFY_EACH=1, or always in a build without NDEBUG.
  */
 #include "nnc.h"
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 /* ---- the passes ---------------------------------------------------------- */
 
-static bool run_parse(Compilation *c) {
-  c->m = sema_load(c->path);
-  if (!c->m) {
-    fprintf(stderr, "nnc: error: cannot read '%s'\n", c->path);
+/* `-o OUT` may be a new path or a regular file that is none of the
+ * program's sources; anything else (a directory, /dev/full, the .nn file
+ * itself under another name or through a hard link) is refused before
+ * anything is written.  Returns false after saying why. */
+static bool output_ok(const char *out, const Module *m) {
+  struct stat st;
+  if (stat(out, &st) != 0) { /* a new file: its directory must take it */
+    const char *slash = strrchr(out, '/');
+    const char *dir = !slash ? "." : slash == out ? "/" : arena_strndup(out, (size_t)(slash - out));
+    if (access(dir, W_OK | X_OK) == 0) return true;
+    fprintf(stderr, "nnc: error: cannot write the executable to '%s': %s\n", out, strerror(errno));
     return false;
   }
+  if (!S_ISREG(st.st_mode)) {
+    fprintf(stderr, "nnc: error: cannot write the executable to '%s': it is not a regular file\n", out);
+    return false;
+  }
+  for (int i = 0; m && i < m->nfiles; i++)
+    if (m->files[i]->dev == (uint64_t)st.st_dev && m->files[i]->ino == (uint64_t)st.st_ino) {
+      fprintf(stderr, "nnc: error: the output '%s' is the source file '%s'; refusing to overwrite it\n", out,
+              m->files[i]->path);
+      return false;
+    }
   return true;
+}
+
+static bool run_parse(Compilation *c) {
+  const char *why;
+  c->m = sema_load(c->path, &why);
+  if (!c->m) {
+    fprintf(stderr, "nnc: error: '%s' %s\n", c->path, why);
+    return false;
+  }
+  return !c->out || output_ok(c->out, c->m);
 }
 
 static bool run_lower(Compilation *c) {
@@ -70,7 +100,7 @@ static bool run_fuse(Compilation *c) {
 static bool run_memplan(Compilation *c) {
   memplan_kernel(&c->p->train_k);
   memplan_kernel(&c->p->eval_k);
-  return true;
+  return program_memory_fits(c->p);
 }
 
 /* --check-numerics runs unfused copies, so every op's value is in memory
@@ -85,7 +115,7 @@ static bool run_checked(Compilation *c) {
   fuse_kernel(&p->eval_chk, false);
   memplan_kernel(&p->train_chk);
   memplan_kernel(&p->eval_chk);
-  return true;
+  return program_memory_fits(p);
 }
 
 static bool run_codegen(Compilation *c) {
@@ -93,7 +123,29 @@ static bool run_codegen(Compilation *c) {
   return c->units != NULL; /* NULL: a GPU build of an op with no GPU code, reported */
 }
 
-/* Objects next to the output (or, for a dump, one assembly file). */
+/* The temporary files of a build in progress, removed if a signal ends it
+ * (unlink is async-signal-safe; the list is complete before it is set). */
+static const char **volatile tmp_paths;
+static volatile int ntmp_paths;
+
+static void remove_tmp_and_die(int sig) {
+  for (int i = 0; i < ntmp_paths; i++) unlink(tmp_paths[i]);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void cleanup_on_signal(const char **paths, int n) {
+  tmp_paths = paths;
+  ntmp_paths = n;
+  int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+  for (int i = 0; i < 3; i++) signal(sigs[i], remove_tmp_and_die);
+}
+
+/* Objects next to the output (or, for a dump, one assembly file).  They and
+ * the executable are written under temporary names (objs[nobjs] is the
+ * executable's); link renames the executable onto OUT only once it is
+ * whole, so a failed or interrupted build leaves an older OUT as it was,
+ * and no litter. */
 static bool run_emit(Compilation *c) {
   if (c->assembly) {
     static char tmp[] = "/tmp/nnc-asm-XXXXXX";
@@ -105,18 +157,25 @@ static bool run_emit(Compilation *c) {
     return true;
   }
   c->nobjs = codegen_units(c->units);
-  c->objs = arena_alloc(sizeof *c->objs * c->nobjs);
+  c->objs = arena_alloc(sizeof *c->objs * (c->nobjs + 1));
   for (int i = 0; i < c->nobjs; i++) c->objs[i] = arena_printf("%s.o.tmp%d.%d", c->out, (int)getpid(), i);
+  c->objs[c->nobjs] = arena_printf("%s.tmp%d", c->out, (int)getpid());
+  cleanup_on_signal(c->objs, c->nobjs + 1);
   if (codegen_emit(c->units, &c->co, c->objs, false)) {
-    for (int i = 0; i < c->nobjs; i++) unlink(c->objs[i]);
+    for (int i = 0; i <= c->nobjs; i++) unlink(c->objs[i]);
     return false;
   }
   return true;
 }
 
 static bool run_link(Compilation *c) {
-  int rc = link_executable(c->objs, c->nobjs, c->out);
-  for (int i = 0; i < c->nobjs; i++) unlink(c->objs[i]);
+  const char *exe = c->objs[c->nobjs];
+  int rc = link_executable(c->objs, c->nobjs, exe, c->out);
+  if (!rc && rename(exe, c->out) != 0) {
+    fprintf(stderr, "nnc: error: cannot write the executable to '%s': %s\n", c->out, strerror(errno));
+    rc = -1;
+  }
+  for (int i = 0; i <= c->nobjs; i++) unlink(c->objs[i]);
   return rc == 0;
 }
 

@@ -17,10 +17,10 @@
  */
 #include "nnc.h"
 #include "../runtime/plot.h"
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int plot_main(int argc, char **argv);
 
@@ -43,32 +43,17 @@ static int plot_bad_usage(const char *msg) {
   return 2;
 }
 
-/* Read a whole file into the arena, NUL-terminated; NULL on error. */
+/* Read a whole file into the arena, NUL-terminated; NULL on error.  Only
+ * a regular file of at most 64 MiB (src_load's rules): a FIFO would block
+ * forever and /dev/zero would fill memory. */
 static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
+  const char *why;
+  SrcFile *f = src_load(path, &why);
   if (!f) {
-    fprintf(stderr, "nnc plot: error: %s: %s\n", path, strerror(errno));
+    fprintf(stderr, "nnc plot: error: '%s' %s\n", path, why);
     return NULL;
   }
-  size_t cap = 1 << 16, len = 0;
-  char *buf = arena_alloc(cap);
-  size_t got;
-  while ((got = fread(buf + len, 1, cap - 1 - len, f)) > 0) {
-    len += got;
-    if (len + 1 == cap) {
-      char *bigger = arena_alloc(cap * 2);
-      memcpy(bigger, buf, len);
-      buf = bigger, cap *= 2;
-    }
-  }
-  bool bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    fprintf(stderr, "nnc plot: error: %s: read error\n", path);
-    return NULL;
-  }
-  buf[len] = 0;
-  return buf;
+  return (char *)f->text;
 }
 
 /* The index of column `name` in a header line, or -1. */
@@ -218,6 +203,15 @@ int plot_main(int argc, char **argv) {
   c.series = series;
   c.nseries = nfiles;
   c.title = title ? title : xy ? arena_printf("trajectory (%s, %s)", xcol, ycol) : ycol;
+  /* the chart never replaces one of the logs it is drawn from */
+  struct stat st;
+  for (int i = 0; i < nfiles && stat(out, &st) == 0; i++) {
+    struct stat in;
+    if (stat(files[i], &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino) {
+      fprintf(stderr, "nnc plot: error: the output '%s' is the input '%s'; refusing to overwrite it\n", out, files[i]);
+      return 1;
+    }
+  }
   char err[512];
   if (nnrt_plot_save(out, NULL, &c, 1, err, sizeof err) != 0) {
     fprintf(stderr, "nnc plot: error: %s\n", err);

@@ -2,8 +2,8 @@
  * sema.c — loading a program with its imports, and checking declarations.
  *
  * sema_load parses the main file, then each import depth first, each file
- * once however often it is imported (cycles included: a file is marked
- * loaded before its imports are followed).  Module.items holds the top-level
+ * once however often it is imported.  An import cycle (a file importing,
+ * through others, one still being loaded) is a warning naming it.  Module.items holds the top-level
  * items of every file, each file's imports before its own items; the import
  * statements themselves are not kept.
  *
@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *sema_stdlib_dir(void) {
   const char *env = getenv("NNC_STDLIB");
@@ -35,6 +36,7 @@ const char *sema_stdlib_dir(void) {
 typedef struct Loader {
   Module *m;
   const char **seen; int nseen, capseen; /* canonical paths already loaded */
+  const SrcFile **open; int nopen, capopen; /* the files being loaded, outermost first */
 } Loader;
 
 /* The name a file is known by for "load once": its real path if it has one. */
@@ -67,21 +69,48 @@ static const char *import_path(const char *importer, const char *name) {
   return arena_printf("%.*s/%s", (int)(slash - importer), importer, name);
 }
 
+/* An import of a file still being loaded closes a cycle: "a.nn -> b.nn ->
+ * a.nn".  It is legal (each file is loaded once, so the import that
+ * closes the cycle does nothing) but worth a warning naming it, since the
+ * importing file's items then come after, not before, the imported one's.
+ * A file reached twice along different paths is no cycle. */
+static bool import_cycle(Loader *ld, Ast *imp, const char *path) {
+  const char *c = canonical(path);
+  for (int i = 0; i < ld->nopen; i++) {
+    if (strcmp(canonical(ld->open[i]->path), c))
+      continue;
+    const char *chain = "";
+    for (int j = i; j < ld->nopen; j++) chain = arena_printf("%s%s -> ", chain, ld->open[j]->path);
+    diag_warning(imp->loc, "import cycle: %s%s (each file is loaded once; this import does nothing)", chain,
+                 ld->open[i]->path);
+    return true;
+  }
+  return false;
+}
+
 static void load_file(Loader *ld, const SrcFile *f) {
+  PUSH(ld->m->files, ld->m->nfiles, ld->m->capfiles, f);
+  PUSH(ld->open, ld->nopen, ld->capopen, f);
   Ast *prog = parse_file(f);
   for (int i = 0; i < prog->nlist; i++) {
     Ast *imp = prog->list[i];
     if (imp->kind != AST_IMPORT)
       continue;
-    const char *path = import_path(f->path, imp->name);
-    SrcFile *g = src_load(path);
-    if (!g) {
+    const char *path = import_path(f->path, imp->name), *why;
+    if (import_cycle(ld, imp, path) || seen_before(ld, path))
+      continue;
+    SrcFile *g = src_load(path, &why);
+    if (!g && access(path, F_OK) != 0) {
       diag_error(imp->loc, "cannot find import \"%s\" (looked in %s)", imp->name, path);
       continue;
     }
-    if (!seen_before(ld, path))
-      load_file(ld, g);
+    if (!g) {
+      diag_error(imp->loc, "import \"%s\": '%s' %s", imp->name, path, why);
+      continue;
+    }
+    load_file(ld, g);
   }
+  ld->nopen--;
   for (int i = 0; i < prog->nlist; i++)
     if (prog->list[i]->kind != AST_IMPORT)
       PUSH(ld->m->items, ld->m->nitems, ld->m->capitems, prog->list[i]);
@@ -253,8 +282,8 @@ static void check_module(const Module *m) {
   }
 }
 
-Module *sema_load(const char *path) {
-  SrcFile *f = src_load(path);
+Module *sema_load(const char *path, const char **why) {
+  SrcFile *f = src_load(path, why);
   return f ? sema_load_src(f) : NULL;
 }
 

@@ -31,6 +31,8 @@ void shape_set_rewriter(Rewriter r) { rewriter = r; }
 
 /* Every builder ends here: try the rewrite rules, else intern. */
 static Node *build(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *ia, double fv) {
+  const char *big = shape_check(&sh);
+  if (big) return fail("the result of '%s', %s%s, is too large: %s", op_info[op].name, dtype_name(dt), shape_str(&sh), big);
   if (rewriter) {
     Node *s = rewriter(op, dt, sh, in, nin, ia, fv, 0);
     if (s) return s;
@@ -173,6 +175,8 @@ Node *g_matmul(Node *a, Node *b, int ta, int tb) {
 
 Node *g_reshape(Node *a, Shape sh) {
   if (!a) return NULL;
+  const char *big = shape_check(&sh);
+  if (big) return fail("cannot reshape %s to %s: %s", tstr(a), shape_str(&sh), big);
   Dim x = shape_numel(&a->sh), y = shape_numel(&sh);
   if (!dims_eq(x, y))
     return fail("cannot reshape %s (%s elements) to %s (%s elements)", tstr(a), dim_str(x), shape_str(&sh), dim_str(y));
@@ -217,7 +221,7 @@ Node *g_slice(Node *a, const int64_t *start, Shape out) {
     Dim in = a->sh.d[i], o = out.d[i];
     if (in.b || o.b) {
       if (!dims_eq(in, o) || start[i]) return fail("cannot slice along the batch dimension");
-    } else if (start[i] < 0 || o.k < 0 || start[i] + o.k > in.k) {
+    } else if (start[i] < 0 || o.k < 0 || start[i] > in.k || o.k > in.k - start[i]) {
       return fail("slice %lld:%lld is out of range for a dimension of size %lld", (long long)start[i],
                   (long long)(start[i] + o.k), (long long)in.k);
     }
@@ -311,11 +315,14 @@ Node *g_iota(int64_t n, Dtype dt) {
 
 /* ---- convolution and pooling (NCHW) ---------------------------------------- */
 
-/* floor((in + 2p - d(k-1) - 1)/s) + 1, or 0 when the kernel does not fit:
- * C's division rounds a negative span toward zero, which gave 1. */
+/* (in + 2p - d(k - 1) - 1) / s + 1, or -1 (no output) where a term
+ * overflows: the operands come from the user's program. */
 static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
-  int64_t span = in + 2 * p - d * (k - 1) - 1;
-  return span < 0 ? 0 : span / s + 1;
+  int64_t pad2, span, t;
+  if (__builtin_mul_overflow(p, 2, &pad2) || __builtin_mul_overflow(d, k - 1, &span) ||
+      __builtin_add_overflow(in, pad2, &t) || __builtin_sub_overflow(t, span, &t) || t < 1)
+    return -1;
+  return (t - 1) / s + 1;
 }
 
 /* Checks x [N, C, H, W] against w [O, C/g, KH, KW] and gives y's shape. */
@@ -402,12 +409,13 @@ static bool pool_shape(const Node *x, const int64_t *geo, Shape *y) {
     return false;
   }
   if (!is_float(x->dt)) { fail("pooling needs a float tensor, got %s", tstr(x)); return false; }
-  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw) {
+  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || ph > kh / 2 || pw > kw / 2) {
     fail("pooling: kernel and stride must be >= 1 and padding at most half the kernel");
     return false;
   }
-  int64_t oh = (x->sh.d[2].k + 2 * ph - kh) / sh + 1, ow = (x->sh.d[3].k + 2 * pw - kw) / sw + 1;
-  if (oh < 1 || ow < 1 || x->sh.d[2].k + 2 * ph < kh || x->sh.d[3].k + 2 * pw < kw) {
+  /* padding is at most half the kernel, and the kernel must fit the padded input */
+  int64_t oh = conv_out(x->sh.d[2].k, kh, sh, ph, 1), ow = conv_out(x->sh.d[3].k, kw, sw, pw, 1);
+  if (oh < 1 || ow < 1) {
     fail("pooling: a %lldx%lld window does not fit the %lldx%lld input", (long long)kh, (long long)kw,
          (long long)x->sh.d[2].k, (long long)x->sh.d[3].k);
     return false;

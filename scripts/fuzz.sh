@@ -1,9 +1,9 @@
 #!/bin/sh
 # Run one libFuzzer target for a while:  scripts/fuzz.sh TARGET SECONDS [libFuzzer flags]
-#   TARGET: frontend idx csv npy safetensors
+#   TARGET: frontend lower idx csv npy safetensors
 # Builds build-fuzz (clang, -DNNC_FUZZ=ON, ASan+UBSan) if needed, seeds a
 # working corpus (build-fuzz/corpus/TARGET) from tests/fuzz/seeds/TARGET,
-# tests/fuzz/regress/TARGET and, for the frontend, every .nn in the tree,
+# tests/fuzz/regress/TARGET and, for frontend and lower, every .nn in the tree,
 # and runs one process (the machine is shared: no -jobs/-workers).  A crash
 # is written to build-fuzz/crashes/TARGET/; copy it to
 # tests/fuzz/regress/TARGET/ once fixed, and ctest replays it forever.
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 TARGET SECONDS [libFuzzer flags]" >&2; exit 2; }
 t=$1 secs=$2
 shift 2
-case $t in frontend|idx|csv|npy|safetensors) ;; *) echo "unknown target '$t'" >&2; exit 2;; esac
+case $t in frontend|lower|idx|csv|npy|safetensors) ;; *) echo "unknown target '$t'" >&2; exit 2;; esac
 B=build-fuzz
 if [ ! -f $B/CMakeCache.txt ]; then
   CC=${CC:-clang} cmake -S . -B $B -DNNC_FUZZ=ON -DNNC_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -24,7 +24,7 @@ mkdir -p "$corpus" "$crashes"
 for d in tests/fuzz/seeds/$t tests/fuzz/regress/$t; do
   [ -d "$d" ] && cp -n "$d"/* "$corpus"/ 2>/dev/null || true
 done
-if [ "$t" = frontend ]; then
+if [ "$t" = frontend ] || [ "$t" = lower ]; then
   find examples stdlib tests -name '*.nn' | while read -r f; do
     cp -n "$f" "$corpus/$(echo "$f" | tr / _)"
   done

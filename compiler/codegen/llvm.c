@@ -917,7 +917,9 @@ static void emit_setup(Program *p) {
     const Loc *l = &n->loc;
     const char *where = l->file ? arena_printf("%s:%d:%d", l->file->path, l->line, l->col) : "<builtin>";
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i32, cg.t.ptr, cg.t.ptr, cg.t.ptr};
-    call_rt("nnrt_site", ps, (LLVMValueRef[]){P, ci32(i), str(where), str(op_info[n->op].name),
+    /* a backward op is named by what it differentiates: "gradient of sqrt", not "div" */
+    const char *what = n->grad_of ? arena_printf("gradient of %s", op_info[n->grad_of - 1].name) : op_info[n->op].name;
+    call_rt("nnrt_site", ps, (LLVMValueRef[]){P, ci32(i), str(where), str(what),
                                              str(arena_printf("%s%s", dtype_name(n->dt), shape_str(&n->sh)))}, 5);
   }
   LLVMBuildRetVoid(cg.b);
