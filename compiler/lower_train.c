@@ -1,0 +1,495 @@
+/*
+ * lower_train.c — the train block: data sources become INPUT slots, the
+ * optimizer, schedule and settings are checked at their values, the block is
+ * lowered in training and inference mode (the loss, the metric, `show`,
+ * state updates), and lower_program returns the Program of forward graphs
+ * that the passes after it differentiate, fuse and plan.
+ */
+#include "lower.h"
+#include <math.h>
+#include <string.h>
+
+/* ---- data and the train block -------------------------------------------- */
+
+static bool lower_data(Ast *data, Env *tenv) {
+  bool ok = true;
+  for (int i = 0; i < data->nlist; i++) {
+    Ast *f = data->list[i];
+    bool test = f->op == 1;
+    Ast *type = f->a;
+    if (!type) {
+      /* a test field takes the type of the train field of the same name */
+      for (int j = 0; j < data->nlist && !type; j++)
+        if (data->list[j]->op == 0 && !strcmp(data->list[j]->name, f->name)) type = data->list[j]->a;
+      if (!type) { diag_error(f->loc, "field '%s' needs a per-sample type, e.g. %s: f32[784]", f->name, f->name); ok = false; continue; }
+    }
+    if (type->op2) { diag_error(type->loc, "a data field needs a tensor type like f32[784]"); ok = false; continue; }
+    Shape ps;
+    if (!eval_type(tenv, type, NULL, NULL, &ps) || !no_empty_dim(type, &ps, f->name)) { ok = false; continue; }
+    if (ps.rank >= MAX_RANK) { diag_error(type->loc, "rank too high"); ok = false; continue; }
+    Value *src = eval(tenv, f->b);
+    if (!src) { ok = false; continue; }
+    const char *split = test ? "test" : "train";
+    int64_t per = shape_numel(&ps).k;
+    SlotDesc *s = NULL;
+    if (!test) {
+      Shape sh = {0};
+      sh.rank = ps.rank + 1;
+      sh.d[0] = (Dim){1, 1};
+      for (int d = 0; d < ps.rank; d++) sh.d[d + 1] = ps.d[d];
+      s = new_slot(NNRT_SLOT_INPUT, f->name, (Dtype)type->op, sh);
+      s->field = f->name;
+      graph_set_loc(f->loc);
+      s->node = g_input(f->name, prog->nslots - 1, s->dt, sh);
+      bind(tenv, f->name, mk_tensor(s->node, f->loc));
+    }
+    DataSrc *ds = arena_alloc(sizeof *ds);
+    ds->field = f->name;
+    ds->split = split;
+    if (src->k == V_DATA) {
+      ds->path = src->s;
+      ds->scale = src->scale;
+      ds->kind = src->dkind;
+      ds->col_begin = src->c0;
+      ds->col_end = src->c1;
+      ds->header = src->header;
+      ds->normalize = src->normalize;
+    } else if (src->k == V_LIST) {
+      /* a table: a list of samples, each flattening to per values */
+      int64_t n = src->nitems, k = 0;
+      for (int64_t r = 0; r < n && ok; r++) { /* every row has per values (so n·per is bounded by the text) */
+        Value *row = src->items[r];
+        int nc = row->k == V_LIST ? row->nitems : 1;
+        if (nc != per) {
+          diag_error(f->b->loc, "row %lld of '%s' has %d values, but its type %s%s needs %lld", (long long)r, f->name, nc,
+                     dtype_name((Dtype)type->op), shape_str(&ps), (long long)per);
+          ok = false;
+        }
+      }
+      if (!ok) continue;
+      double *vals = arena_alloc(sizeof(double) * (size_t)(n * per + 1));
+      for (int64_t r = 0; r < n && ok; r++) {
+        Value *row = src->items[r];
+        Value *one[1] = {row};
+        Value **cells = row->k == V_LIST ? row->items : one;
+        int nc = row->k == V_LIST ? row->nitems : 1;
+        if (nc != per) {
+          diag_error(f->b->loc, "row %lld of '%s' has %d values, but its type %s%s needs %lld", (long long)r, f->name, nc,
+                     dtype_name((Dtype)type->op), shape_str(&ps), (long long)per);
+          ok = false;
+          break;
+        }
+        for (int c = 0; c < nc; c++) {
+          double x;
+          if (!as_num(cells[c], f->b, &x)) { ok = false; break; }
+          vals[k++] = x;
+        }
+      }
+      ds->n = n;
+      ds->per = per;
+      ds->table = vals;
+    } else {
+      diag_error(f->b->loc, "a data field is idx(\"file\") or a table literal, found %s", vkind_name(src));
+      ok = false;
+      continue;
+    }
+    (void)s;
+    /* inline tables of one split must agree on the number of samples */
+    for (int j = 0; ok && ds->table && j < prog->nsrcs; j++) {
+      DataSrc *o = prog->srcs[j];
+      if (o->table && !strcmp(o->split, ds->split) && o->n != ds->n) {
+        diag_error(f->b->loc, "'%s' has %lld samples but '%s' has %lld in the %s split", f->name, (long long)ds->n,
+                   o->field, (long long)o->n, split);
+        ok = false;
+      }
+    }
+    PUSH(prog->srcs, prog->nsrcs, prog->capsrcs, ds);
+  }
+  return ok;
+}
+
+bool known_optimizer(const char *name) {
+  static const char *names[] = {"sgd", "momentum", "nesterov", "nag", "adagrad", "adadelta", "rmsprop", "adam", "adamw", NULL};
+  for (int i = 0; names[i]; i++)
+    if (!strcmp(names[i], name)) return true;
+  return false;
+}
+
+bool hyper_eval(Ast *c, HyperCall *h) {
+  Ast *nm = c->kind == AST_CALL ? c->a : c;
+  h->name = nm->kind == AST_NAME ? nm->name : "constant";
+  h->n = 0;
+  if (c->kind == AST_NUM || c->kind == AST_UNOP) { /* `= 0.5`: constant(0.5) */
+    double x;
+    if (!as_num(eval(env_new(NULL, NULL), c), c, &x)) return false;
+    h->vals[h->n++] = x;
+    return true;
+  }
+  if (c->kind != AST_CALL) return true;
+  for (int i = 0; i < c->nargs && h->n < 16; i++) {
+    Ast *a = c->args[i];
+    Ast *v = a->kind == AST_KWARG ? a->a : a;
+    double x;
+    if (!as_num(eval(env_new(NULL, NULL), v), v, &x)) return false;
+    h->keys[h->n] = a->kind == AST_KWARG ? a->name : NULL;
+    h->vals[h->n++] = x;
+  }
+  return true;
+}
+
+/* The settings an optimizer, a schedule or augment = images(...) accepts
+ * and the range of each, checked here so that a bad one is an error at its
+ * line, not a run that diverges or fails to start (runtime/optim.c and
+ * runtime/sched.c read them). */
+typedef struct Setting {
+  const char *names; /* ' '-separated spellings */
+  double lo, hi;     /* the range, open at an end marked below */
+  bool lo_open, hi_open, integer;
+  const char *range; /* as the message says it */
+} Setting;
+
+static const Setting optimizer_settings[] = {
+  {"lr learning_rate", 0, INFINITY, false, true, false, ">= 0"},
+  {"momentum", 0, 1, false, true, false, "in [0, 1)"},
+  {"beta1", 0, 1, false, true, false, "in [0, 1)"},
+  {"beta2", 0, 1, false, true, false, "in [0, 1)"},
+  {"rho alpha decay", 0, 1, false, true, false, "in [0, 1)"},
+  {"eps epsilon", 0, INFINITY, true, true, false, "> 0"},
+  {"weight_decay wd", 0, INFINITY, false, true, false, ">= 0"},
+  {"nesterov", 0, 1, false, false, true, "0 or 1"},
+  {NULL, 0, 0, false, false, false, "lr, momentum, beta1, beta2, eps, rho, weight_decay or nesterov"},
+};
+static const Setting schedule_settings[] = {
+  {"step_size", 1, INFINITY, false, true, true, "a whole number of epochs >= 1"},
+  {"gamma", 0, INFINITY, true, true, false, "> 0"},
+  {"warmup_epochs warmup", 0, INFINITY, false, true, false, ">= 0"},
+  {"min_lr", 0, INFINITY, false, true, false, ">= 0"},
+  {"t_max epochs", 0, INFINITY, false, true, false, ">= 0"},
+  {NULL, 0, 0, false, false, false, "step_size, gamma, warmup_epochs, min_lr or t_max"},
+};
+static const Setting augment_settings[] = {
+  {"crop", 0, 1024, false, false, true, "a whole number of pixels in [0, 1024]"},
+  {"flip", 0, 1, false, false, true, "0 or 1"},
+  {"rotate", 0, 180, false, false, false, "in [0, 180] degrees"},
+  {NULL, 0, 0, false, false, false, "crop, flip or rotate"},
+};
+
+static bool is_spelling(const char *names, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = names; *p;) {
+    size_t w = strcspn(p, " ");
+    if (w == n && !strncmp(p, name, n)) return true;
+    p += w;
+    while (*p == ' ') p++;
+  }
+  return false;
+}
+
+/* kw = value, a setting of `owner` (adam, cosine, images). */
+static bool check_setting(const Setting *table, const char *owner, Ast *kw, double v) {
+  const Setting *s = table;
+  while (s->names && !is_spelling(s->names, kw->name)) s++;
+  if (!s->names) {
+    diag_error(kw->loc, "'%s' has no setting '%s' (expected %s)", owner, kw->name, s->range);
+    return false;
+  }
+  bool below = s->lo_open ? !(v > s->lo) : !(v >= s->lo), above = s->hi_open ? !(v < s->hi) : !(v <= s->hi);
+  if (!isfinite(v) || below || above || (s->integer && v != floor(v))) {
+    diag_error(kw->a->loc, "'%s' of '%s' must be %s, not %g", kw->name, owner, s->range, v);
+    return false;
+  }
+  return true;
+}
+
+static bool check_hyper_call(Ast *c, const char *what, bool (*known)(const char *)) {
+  if (c->kind != AST_CALL || c->a->kind != AST_NAME) {
+    diag_error(c->loc, "%s must be a call like %s", what, !strcmp(what, "optimizer") ? "sgd(lr=0.1)" : "cosine()");
+    return false;
+  }
+  if (!known(c->a->name)) {
+    diag_error(c->a->loc, "unknown %s '%s' (expected %s)", what, c->a->name,
+               known == known_optimizer ? "sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam or adamw"
+                                        : "constant, step, exponential, cosine, warmup or warmup_cosine");
+    return false;
+  }
+  bool ok = true;
+  for (int i = 0; i < c->nargs; i++) {
+    Ast *a = c->args[i];
+    if (a->kind != AST_KWARG) { diag_error(a->loc, "%s settings are named, e.g. lr=0.1", what); return false; }
+    Value *v = eval(env_new(NULL, NULL), a->a);
+    double x;
+    if (!v || !as_num(v, a->a, &x)) return false;
+    ok = check_setting(known == known_optimizer ? optimizer_settings : schedule_settings, c->a->name, a, x) && ok;
+  }
+  return ok;
+}
+
+static bool known_schedule(const char *name) {
+  return !strcmp(name, "constant") || !strcmp(name, "step") || !strcmp(name, "exponential") ||
+         !strcmp(name, "cosine") || !strcmp(name, "warmup") || !strcmp(name, "warmup_cosine");
+}
+
+/* Info rows of every layer, nested ones included. */
+static void fill_info(Inst *in) {
+  for (Binding *b = in->members; b; b = b->next) {
+    if (b->v->k != V_INST) continue;
+    Inst *sub = b->v->inst;
+    if (sub->info_row >= 0) {
+      prog->info[sub->info_row].shape = sub->out_shape ? sub->out_shape : "-";
+      prog->info[sub->info_row].params = sub->params;
+      prog->info[sub->info_row].flops = sub->flops;
+    }
+    fill_info(sub);
+  }
+}
+
+/* The statements of a train block.  Settings (optimizer, epochs, ...) are
+ * read in the first pass only; expressions are lowered in both. */
+static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, Ast **loss_at) {
+  for (int i = 0; i < n; i++) {
+    Ast *s = list[i];
+    if (s->kind == AST_ASSIGN) {
+      const char *k = s->name;
+      bool key = !strcmp(k, "optimizer") || !strcmp(k, "schedule") || !strcmp(k, "epochs") || !strcmp(k, "batch") ||
+                 !strcmp(k, "seed") || !strcmp(k, "early_stop") || !strcmp(k, "augment");
+      if (!strcmp(k, "show")) { /* what `OUT show` draws: evaluated in inference mode */
+        if (!first) show_value = eval(tenv, s->a), show_at = s->a;
+        continue;
+      }
+      if (key && !first) continue; /* settings are read once, in the first pass */
+      if (!strcmp(k, "optimizer")) {
+        if (check_hyper_call(s->a, "optimizer", known_optimizer) && hyper_eval(s->a, &prog->opt)) prog->optimizer = s->a;
+      } else if (!strcmp(k, "schedule")) {
+        if (check_hyper_call(s->a, "schedule", known_schedule) && hyper_eval(s->a, &prog->sched)) prog->schedule = s->a;
+      } else if (!strcmp(k, "augment")) {
+        /* augment = images(crop = 2, flip = 1, rotate = 10): random crops after
+         * zero padding, horizontal flips and small rotations of image inputs,
+         * drawn from the training stream, in training batches only */
+        Ast *c = s->a;
+        if (c->kind != AST_CALL || c->a->kind != AST_NAME || strcmp(c->a->name, "images")) {
+          diag_error(c->loc, "augmentation is written augment = images(crop = 2, flip = 1, rotate = 10);");
+          continue;
+        }
+        bool args_ok = true;
+        for (int j = 0; j < c->nargs; j++) {
+          Ast *a = c->args[j];
+          double x;
+          if (a->kind != AST_KWARG || (strcmp(a->name, "crop") && strcmp(a->name, "flip") && strcmp(a->name, "rotate"))) {
+            diag_error(a->loc, "images() takes crop = PIXELS, flip = 0|1 and rotate = DEGREES");
+            args_ok = false;
+          } else if (!as_num(eval(env_new(NULL, NULL), a->a), a->a, &x) || !check_setting(augment_settings, "images", a, x)) {
+            args_ok = false;
+          }
+        }
+        if (args_ok && hyper_eval(c, &prog->augment)) prog->has_augment = true;
+      } else if (!strcmp(k, "valid")) {
+        double v;
+        if (!as_num(eval(tenv, s->a), s->a, &v)) continue;
+        if (!(v >= 0 && v < 1)) { diag_error(s->a->loc, "'valid' is the fraction of the training data held out, in [0, 1)"); continue; }
+        prog->valid = v;
+      } else if (!strcmp(k, "early_stop")) {
+        int64_t v;
+        if (!as_int(eval(tenv, s->a), s->a, &v)) continue;
+        if (v < 0) { diag_error(s->a->loc, "'early_stop' is a patience in epochs, >= 0 (0: off)"); continue; }
+        prog->early_stop = v;
+      } else if (!strcmp(k, "epochs") || !strcmp(k, "batch") || !strcmp(k, "seed")) {
+        int64_t v;
+        if (!as_int(eval(tenv, s->a), s->a, &v)) continue;
+        if (v < (strcmp(k, "seed") ? 1 : 0)) { diag_error(s->a->loc, "'%s' must be positive", k); continue; }
+        if (!strcmp(k, "epochs")) prog->epochs = v;
+        else if (!strcmp(k, "batch")) prog->batch = v;
+        else prog->seed = v;
+      } else {
+        Value *v = eval(tenv, s->a);
+        if (!strcmp(k, "loss")) { *loss = v; *loss_at = s->a; }
+        bind(tenv, k, v ? v : &poison);
+      }
+    } else if (s->kind == AST_MINIMIZE) {
+      *loss = eval(tenv, s->a);
+      *loss_at = s->a;
+      if (first && s->b && check_hyper_call(s->b, "optimizer", known_optimizer) && hyper_eval(s->b, &prog->opt)) prog->optimizer = s->b;
+    } else if (s->kind == AST_IF) {
+      Value *c = eval(tenv, s->a);
+      double x;
+      if (!c || c->k == V_TENSOR || !as_num(c, s->a, &x)) {
+        if (c && c->k == V_TENSOR) diag_error(s->a->loc, "'if' needs a condition known when compiling");
+        continue;
+      }
+      if (x != 0) train_stmts(tenv, s->list, s->nlist, first, loss, loss_at);
+      else train_stmts(tenv, s->args, s->nargs, first, loss, loss_at);
+    } else if (s->kind == AST_EXPR_STMT) {
+      eval(tenv, s->a);
+    } else {
+      diag_error(s->loc, "this statement is not supported in a train block yet");
+    }
+  }
+}
+
+/* The accuracy of the classifier the loss was computed from, or NULL. */
+static Node *metric_node(Node *p, Node *y, const char *kind, Dtype ldt, Loc at) {
+  if (!p || !y) return NULL;
+  Node *correct = NULL;
+  graph_set_loc(at);
+  if (!strcmp(kind, "cross_entropy") && p->sh.rank == 2) {
+    Node *pred = g_argmax(p);
+    Node *lab = y->dt == DT_I32 ? y : (y->sh.rank == 2 ? g_argmax(y) : NULL);
+    if (lab && shape_eq(&lab->sh, &pred->sh)) correct = g_binary(OP_EQ, g_cast(pred, DT_I32), lab);
+  } else if (shape_eq(&p->sh, &y->sh) && y->dt == p->dt) {
+    Node *half = g_scalar(0.5, p->dt);
+    correct = g_binary(OP_EQ, g_binary(OP_GT, p, half), g_binary(OP_GT, y, half));
+  }
+  if (!correct) return NULL;
+  correct = g_cast(correct, ldt);
+  return g_reshape(g_reduce(OP_SUM, correct, (1ull << correct->sh.rank) - 1), shape_scalar());
+}
+
+static bool check_loss(Value *loss, Ast *at) {
+  if (loss->k == V_TENSOR && loss->n->sh.rank == 0 && (loss->n->dt == DT_F32 || loss->n->dt == DT_F64)) return true;
+  diag_error(at->loc, "the loss must be a float scalar, found %s", vkind_name(loss));
+  if (loss->k == V_TENSOR) diag_note(at->loc, "reduce it with mean(...) or sum(...)");
+  return false;
+}
+
+/* n·B^b elements of dt at B = batch, in bytes; false past 2^62. */
+static bool bytes_at(int64_t k, int b, int64_t batch, int64_t esize, int64_t *out) {
+  int64_t r = k;
+  for (int i = 0; i < b; i++)
+    if (__builtin_mul_overflow(r, batch, &r)) return false;
+  return !__builtin_mul_overflow(r, esize, out) && *out <= (int64_t)1 << 62;
+}
+
+/* The slots and the largest scratch plan at the program's batch size must
+ * have a byte count (the runtime allocates them; a wrapped count would be a
+ * small allocation and a crash).  Reported at the train block. */
+bool program_memory_fits(Program *p) {
+  int64_t total = 0, b;
+  const char *what = NULL;
+  for (int i = 0; i < p->nslots && !what; i++) {
+    SlotDesc *sd = p->slots[i];
+    Dim d = shape_numel(&sd->sh);
+    if (!bytes_at(d.k, d.b, p->batch, sd->dt == DT_F64 ? 8 : 4, &b) || __builtin_add_overflow(total, b, &total))
+      what = arena_printf("'%s' %s%s", sd->name, dtype_name(sd->dt), shape_str(&sd->sh));
+  }
+  Kernel *ks[] = {&p->train_k, &p->eval_k, &p->train_chk, &p->eval_chk};
+  for (int i = 0; i < 4 && !what; i++) {
+    int64_t fixed;
+    if (!ks[i]->plan) continue; /* not planned yet */
+    if (!bytes_at(ks[i]->plan->totalB, 1, p->batch, 1, &b) || !bytes_at(ks[i]->plan->total0, 0, 1, 1, &fixed) ||
+        __builtin_add_overflow(b, fixed, &b) || __builtin_add_overflow(total, b, &b) || b > (int64_t)1 << 62)
+      what = arena_printf("the scratch memory of the %s program", ks[i]->name);
+  }
+  if (!what) return true;
+  diag_error(p->train->loc, "this program needs more than 2^62 bytes of memory at batch %lld: %s does not fit",
+             (long long)p->batch, what);
+  return false;
+}
+
+Program *lower_program(Module *m) {
+  /* nothing is left over from an earlier program (fuzz_lower lowers many) */
+  last_return = NULL;
+  show_value = NULL;
+  show_at = NULL;
+  upd = NULL;
+  nupd = capupd = 0;
+  depth = eval_depth = 0;
+  cur_inst = NULL;
+  expanding = NULL;
+  nexpanding = capexpanding = 0;
+  stuck = false;
+  const_vals = NULL;
+  mod = m;
+  prog = arena_alloc(sizeof *prog);
+  prog->train_k.name = "train";
+  prog->eval_k.name = "eval";
+  prog->epochs = 10;
+  prog->batch = 32;
+  prog->seed = 1;
+  Ast *train = NULL;
+  for (int i = 0; i < m->nitems; i++)
+    if (m->items[i]->kind == AST_TRAIN && m->items[i]->loc.file && !strcmp(m->items[i]->loc.file->path, m->main_path)) {
+      if (train) { diag_error(m->items[i]->loc, "only one train block per program is supported yet"); return NULL; }
+      train = m->items[i];
+    }
+  if (!train) {
+    Loc l = {0};
+    for (int i = 0; i < m->nitems; i++)
+      if (m->items[i]->loc.file && !strcmp(m->items[i]->loc.file->path, m->main_path)) { l = m->items[i]->loc; break; }
+    if (l.file) diag_error(l, "no 'train' block: nothing to build (write 'train MODEL on DATA { loss = ...; }')");
+    else diag_error((Loc){m->nfiles ? m->files[0] : NULL, 0, 0}, "the program is empty: nothing to build");
+    return NULL;
+  }
+  prog->train = train;
+  prog->name = train->name;
+  prog->source = m->main_path;
+  Ast *model = sema_find(m, AST_MODEL, train->name);
+  Ast *data = sema_find(m, AST_DATA, train->name2);
+  if (!model || !data) return NULL; /* sema reported it */
+  prog->data = data;
+  /* every constant once, used or not, so that a cycle among them is found */
+  for (int i = 0; i < m->nitems; i++)
+    if (m->items[i]->kind == AST_CONST) const_value(m->items[i]);
+  Inst *inst = instantiate(model, train, NULL, 0, "");
+  if (!inst || diag_error_count()) return NULL;
+  Env *base = env_new(NULL, inst);
+  if (!lower_data(data, base)) return NULL;
+  /* The train block is lowered twice: as the training program (dropout on,
+   * batch statistics, state updates) and as the inference program.  Nodes
+   * that do not depend on the mode are shared by interning. */
+  Value *loss = NULL, *eloss = NULL;
+  Ast *loss_at = train;
+  Node *mp[2] = {0}, *my[2] = {0};
+  const char *mk_[2] = {0};
+  for (int pass = 0; pass < 2; pass++) {
+    training_mode = pass == 0;
+    clf_pred = clf_target = NULL;
+    clf_kind = NULL;
+    Value *l = NULL;
+    train_stmts(env_new(base, inst), train->list, train->nlist, pass == 0, &l, &loss_at);
+    if (diag_error_count()) return NULL;
+    if (!l) { diag_error(train->loc, "train block has no 'loss'"); return NULL; }
+    if (!check_loss(l, loss_at)) return NULL;
+    if (pass == 0) loss = l; else eloss = l;
+    mp[pass] = clf_pred;
+    my[pass] = clf_target;
+    mk_[pass] = clf_kind;
+  }
+  training_mode = true;
+  if (!prog->optimizer) {
+    diag_error(train->loc, "train block has no optimizer (e.g. 'optimizer = sgd(lr=0.1);')");
+    return NULL;
+  }
+  prog->loss = loss->n;
+  Dtype ldt = loss->n->dt;
+  SlotDesc *ls = new_slot(NNRT_SLOT_OUTPUT, "loss", ldt, shape_scalar());
+  ls->what = NNRT_OUT_LOSS;
+  int loss_slot = prog->nslots - 1;
+  kernel_add_out(&prog->train_k, loss->n, loss_slot, "loss");
+  kernel_add_out(&prog->eval_k, eloss->n, loss_slot, "loss");
+  Node *tc = metric_node(mp[0], my[0], mk_[0], ldt, loss_at->loc);
+  Node *ec = metric_node(mp[1], my[1], mk_[1], ldt, loss_at->loc);
+  if (tc && ec) {
+    SlotDesc *cs = new_slot(NNRT_SLOT_OUTPUT, "correct", ldt, shape_scalar());
+    cs->what = NNRT_OUT_CORRECT;
+    kernel_add_out(&prog->train_k, tc, prog->nslots - 1, "correct");
+    kernel_add_out(&prog->eval_k, ec, prog->nslots - 1, "correct");
+  }
+  if (show_value) {
+    Node *n = show_value->k == V_TENSOR ? show_value->n : NULL;
+    if (!n || n->sh.rank < 2 || n->sh.d[0].b != 1 || n->sh.d[0].k != 1 || (n->dt != DT_F32 && n->dt != DT_F64)) {
+      diag_error(show_at->loc, "'show' must be a float tensor with the batch first, like forward(x), found %s",
+                 vkind_name(show_value));
+      return NULL;
+    }
+    SlotDesc *ss = new_slot(NNRT_SLOT_OUTPUT, "show", n->dt, n->sh);
+    ss->what = "show";
+    kernel_add_out(&prog->eval_k, n, prog->nslots - 1, "show");
+  }
+  /* new values of state (running statistics), written after the step */
+  for (int i = 0; i < nupd; i++) {
+    kernel_add_out(&prog->train_k, upd[i].node, upd[i].slot, arena_printf("state %s", upd[i].name));
+    prog->train_k.outs[prog->train_k.nouts - 1].deferred = true;
+  }
+  /* info rows: the layers in declaration order, and the top model's own params */
+  fill_info(inst);
+  return diag_error_count() ? NULL : prog;
+}
