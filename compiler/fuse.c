@@ -20,14 +20,60 @@
 
 static bool fusible(const Node *n) { return op_info[n->op].kind == OK_EWISE; }
 
+/* A min-heap of schedule positions (for reorder). */
+typedef struct Heap { int *a, n, cap; } Heap;
+
+static void heap_push(Heap *h, int x) {
+  if (h->n == h->cap) {
+    int c2 = h->cap ? 2 * h->cap : 8;
+    int *na = arena_alloc(sizeof(int) * c2);
+    if (h->n) memcpy(na, h->a, sizeof(int) * h->n);
+    h->a = na;
+    h->cap = c2;
+  }
+  int i = h->n++;
+  for (; i > 0 && h->a[(i - 1) / 2] > x; i = (i - 1) / 2) h->a[i] = h->a[(i - 1) / 2];
+  h->a[i] = x;
+}
+
+static int heap_pop(Heap *h) {
+  int top = h->a[0], x = h->a[--h->n], i = 0;
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= h->n) break;
+    if (c + 1 < h->n && h->a[c + 1] < h->a[c]) c++;
+    if (h->a[c] >= x) break;
+    h->a[i] = h->a[c];
+    i = c;
+  }
+  if (h->n) h->a[i] = x;
+  return top;
+}
+
+/* The ready element-wise nodes of one shape, for reorder. */
+typedef struct ShapeHeap { Shape sh; Heap h; bool used; } ShapeHeap;
+
+static uint64_t shape_hash(const Shape *s) {
+  uint64_t h = (uint64_t)s->rank * 0x9E3779B97F4A7C15ull;
+  for (int i = 0; i < s->rank; i++) h = (h ^ (uint64_t)s->d[i].k ^ ((uint64_t)s->d[i].b << 56)) * 0x100000001B3ull;
+  return h;
+}
+
 /* Reorder the schedule so that consumers join the loop of their producer:
  * list scheduling that, among the ready nodes, prefers one that can join
  * the open fused group, then the earliest in the original order.  Random
- * draws keep their relative order (the stream must not depend on fusion). */
+ * draws keep their relative order (the stream must not depend on fusion).
+ *
+ * The ready nodes are kept in heaps by position, so a pick costs a log, not
+ * a scan of the schedule (which made this quadratic: 3,000 layers, ~1 s):
+ * all of them (the earliest), the element-wise ones by shape (those that
+ * can join an open loop of that shape), and the reductions of a member of
+ * the open loop.  Stale entries are skipped when they come to the top. */
 static void reorder(Kernel *k) {
   int cap = graph_node_count() + 1, n = k->nsched;
   int *deps = arena_alloc(sizeof(int) * cap), *pos = arena_alloc(sizeof(int) * cap);
-  char *placed = arena_alloc(cap), *member = arena_alloc(cap);
+  char *placed = arena_alloc(cap);
+  int *member = arena_alloc(sizeof(int) * cap); /* the loop (1, 2, ...) it is a member of */
   int **cons = arena_alloc(sizeof(int *) * cap), *ncons = arena_alloc(sizeof(int) * cap), *ccap = arena_alloc(sizeof(int) * cap);
   Node **order = arena_alloc(sizeof(Node *) * (n + 1));
   int norder = 0, last_rand = -1;
@@ -57,46 +103,105 @@ static void reorder(Kernel *k) {
   }
   Node **byid = arena_alloc(sizeof(Node *) * cap);
   for (int i = 0; i < n; i++) byid[k->sched[i]->id] = k->sched[i];
+  int nsh = 1;
+  while (nsh < 2 * n + 2) nsh *= 2;
+  ShapeHeap *shs = arena_alloc(sizeof *shs * nsh);
+  Heap ready = {0}, reds = {0};
+  int cur = 0; /* the open loop's number; 0: none yet */
+  bool open = false;
+  Shape space = {0};
+  #define SHAPE_HEAP(s) ({ \
+    int j_ = (int)(shape_hash(s) & (uint64_t)(nsh - 1)); \
+    while (shs[j_].used && !shape_eq(&shs[j_].sh, (s))) j_ = (j_ + 1) & (nsh - 1); \
+    if (!shs[j_].used) { shs[j_].used = true; shs[j_].sh = *(s); } \
+    &shs[j_].h; })
+  /* a node is ready: into the heaps it may be picked from */
+  #define MAKE_READY(x) do { \
+    Node *x_ = (x); \
+    heap_push(&ready, pos[x_->id]); \
+    if (fusible(x_)) heap_push(SHAPE_HEAP(&x_->sh), pos[x_->id]); \
+    if (op_info[x_->op].kind == OK_REDUCE && open && member[x_->in[0]->id] == cur) heap_push(&reds, pos[x_->id]); \
+  } while (0)
   for (int i = 0; i < n; i++)
     if (op_info[k->sched[i]->op].kind == OK_LEAF) { order[norder++] = k->sched[i]; placed[k->sched[i]->id] = 1; }
-  bool open = false, first = true;
-  Shape space = {0};
+  for (int i = 0; i < n; i++)
+    if (!placed[k->sched[i]->id] && !deps[k->sched[i]->id]) MAKE_READY(k->sched[i]);
   while (norder < n) {
-    Node *pick = NULL, *early = NULL;
-    for (int i = 0; i < n; i++) {
-      Node *x = k->sched[i];
-      if (placed[x->id] || deps[x->id]) continue;
-      if (!early) early = x;
-      bool joins = open && ((fusible(x) && shape_eq(&x->sh, &space)) ||
-                            (op_info[x->op].kind == OK_REDUCE && member[x->in[0]->id] && shape_eq(&x->in[0]->sh, &space)));
-      if (joins) {
+    Node *pick = NULL;
+    if (open) { /* the first ready node that joins the open loop */
+      Heap *eh = SHAPE_HEAP(&space);
+      int best = n, skipped[64], nskipped = 0;
+      while (eh->n && nskipped < 64) {
+        Node *x = k->sched[eh->a[0]];
+        if (placed[x->id]) { heap_pop(eh); continue; }
+        bool joins = true;
         for (int j = 0; j < x->nin; j++) /* never read a reshape of the open loop inside it */
-          if (x->in[j]->op == OP_RESHAPE && member[x->in[j]->in[0]->id]) joins = false;
+          if (x->in[j]->op == OP_RESHAPE && member[x->in[j]->in[0]->id] == cur) joins = false;
+        if (joins) { best = eh->a[0]; break; }
+        skipped[nskipped++] = heap_pop(eh);
       }
-      if (joins) { pick = x; break; }
+      if (nskipped == 64) { /* many excluded: fall back to a scan of this shape's heap */
+        for (int i = 0; i < eh->n; i++) {
+          Node *x = k->sched[eh->a[i]];
+          bool joins = !placed[x->id];
+          for (int j = 0; joins && j < x->nin; j++)
+            if (x->in[j]->op == OP_RESHAPE && member[x->in[j]->in[0]->id] == cur) joins = false;
+          if (joins && eh->a[i] < best) best = eh->a[i];
+        }
+      }
+      for (int i = 0; i < nskipped; i++) heap_push(eh, skipped[i]);
+      nskipped = 0;
+      while (reds.n && nskipped < 64) {
+        Node *x = k->sched[reds.a[0]];
+        if (placed[x->id] || member[x->in[0]->id] != cur) {
+          heap_pop(&reds);
+          continue;
+        }
+        bool joins = shape_eq(&x->in[0]->sh, &space);
+        for (int j = 0; j < x->nin; j++)
+          if (x->in[j]->op == OP_RESHAPE && member[x->in[j]->in[0]->id] == cur) joins = false;
+        if (joins) {
+          if (reds.a[0] < best) best = reds.a[0];
+          break;
+        }
+        skipped[nskipped++] = heap_pop(&reds);
+      }
+      nnc_assert(nskipped < 64); /* a reduction of a member reads no reshape of one */
+      for (int i = 0; i < nskipped; i++) heap_push(&reds, skipped[i]);
+      if (best < n) pick = k->sched[best];
     }
-    if (!pick) pick = early;
+    if (!pick) { /* the earliest ready node */
+      while (placed[k->sched[ready.a[0]]->id]) heap_pop(&ready);
+      pick = k->sched[ready.a[0]];
+    }
     nnc_assert(pick);
     /* the light model of fuse_kernel's grouping */
-    bool free_reshape = pick->op == OP_RESHAPE && pick->in[0]->op != OP_CONST && !(open && member[pick->in[0]->id]);
+    bool free_reshape = pick->op == OP_RESHAPE && pick->in[0]->op != OP_CONST && !(open && member[pick->in[0]->id] == cur);
     if (!free_reshape) {
       bool joins = open && ((fusible(pick) && shape_eq(&pick->sh, &space)) ||
-                            (op_info[pick->op].kind == OK_REDUCE && member[pick->in[0]->id]));
+                            (op_info[pick->op].kind == OK_REDUCE && member[pick->in[0]->id] == cur));
       if (!joins) {
-        memset(member, 0, cap);
+        cur++; /* a new loop: no members yet */
         open = fusible(pick);
         space = pick->sh;
+        reds.n = 0;
       } else if (op_info[pick->op].kind == OK_REDUCE) {
         open = false;
       }
-      member[pick->id] = 1;
+      member[pick->id] = cur;
+      if (open) /* its ready reductions may now join */
+        for (int c = 0; c < ncons[pick->id]; c++) {
+          Node *y = byid[cons[pick->id][c]];
+          if (!placed[y->id] && !deps[y->id] && op_info[y->op].kind == OK_REDUCE && y->in[0] == pick) heap_push(&reds, pos[y->id]);
+        }
     }
-    (void)first;
     order[norder++] = pick;
     placed[pick->id] = 1;
-    for (int c = 0; c < ncons[pick->id]; c++) deps[cons[pick->id][c]]--;
+    for (int c = 0; c < ncons[pick->id]; c++)
+      if (--deps[cons[pick->id][c]] == 0) MAKE_READY(byid[cons[pick->id][c]]);
   }
-  (void)byid;
+  #undef SHAPE_HEAP
+  #undef MAKE_READY
   memcpy(k->sched, order, sizeof(Node *) * n);
 }
 
