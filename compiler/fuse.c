@@ -290,9 +290,8 @@ void fuse_kernel(Kernel *k, bool fuse) {
     }
 }
 
-int group_inputs(const Group *g, Node **xs) {
-  int cap = graph_node_count() + 1, nx = 0;
-  char *seen = arena_alloc(cap);
+int group_inputs(const Group *g, Node **xs, char *seen) {
+  int nx = 0;
   for (int i = 0; i < g->n; i++) seen[g->nodes[i]->id] = 1; /* members are registers */
   int nm = g->closed ? g->n - 1 : g->n;
   for (int i = 0; i < nm; i++)
@@ -302,6 +301,8 @@ int group_inputs(const Group *g, Node **xs) {
       seen[x->id] = 1;
       xs[nx++] = x;
     }
+  for (int i = 0; i < g->n; i++) seen[g->nodes[i]->id] = 0;
+  for (int i = 0; i < nx; i++) seen[xs[i]->id] = 0;
   return nx;
 }
 

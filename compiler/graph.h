@@ -202,8 +202,10 @@ void verify_kernel(const Kernel *k);   /* IR invariants; nnc_unreachable on a bu
 void fuse_kernel(Kernel *k, bool fuse);
 void fuse_print(const Kernel *k, FILE *out);  /* `nnc emit fused` */
 /* The values a fused group reads from memory (not members, not constants),
- * each once, in first-use order; xs needs room for 3·g->n entries. */
-int group_inputs(const Group *g, Node **xs);
+ * each once, in first-use order; xs needs room for 3·g->n entries.  seen is
+ * a zeroed array by node id, left zeroed (one per kernel, not one per group:
+ * the work stays linear in the group's size). */
+int group_inputs(const Group *g, Node **xs, char *seen);
 
 /* ---- memplan.c ---------------------------------------------------------- */
 

@@ -277,7 +277,63 @@ static void strided(const Node *n, const Shape *sh, Operand *out, Operand *in, i
 
 /* ---- kernels --------------------------------------------------------------- */
 
-typedef struct Buf { LLVMValueRef ptr; bool in_slot; } Buf;
+/* Where a node's value lives, as plan() decides it: a slot (a parameter,
+ * input or output), an offset into the scratch arena (scaled by the batch,
+ * or after the batch-scaled part), or nowhere (registers, or a constant).  A
+ * reshape has its root's buffer.  The pointer itself is built on first use
+ * in each function (bptr), in that function's prelude block: a kernel is
+ * split into several functions (emit_kernel), and each builds only the
+ * pointers it uses, so the IR stays linear in the program's size. */
+enum { BUF_NONE, BUF_SLOT, BUF_SCALED, BUF_FIXED };
+typedef struct Buf {
+  int kind, root; /* root: the node whose buffer this is (itself, or a reshape's source) */
+  int64_t at;     /* the slot, or the offset (per batch row for BUF_SCALED) */
+  bool in_slot;
+  const char *name;
+  LLVMValueRef ptr;
+  unsigned gen; /* ptr belongs to the function emitted as FnState.gen */
+} Buf;
+
+/* The function being emitted: its prelude (the block the pointers go to,
+ * left open until the function is finished), its arguments and the start
+ * of the fixed-size part of scratch, built on first use. */
+typedef struct FnState {
+  LLVMValueRef fn, slots, scratch, arenaB;
+  LLVMBasicBlockRef prelude;
+  const MemPlan *mp;
+  unsigned gen;    /* a number of its own for each function begun */
+  bool outlined;   /* a work item's function: see emit_outlined */
+  struct Buf **roots; /* outlined: what its table holds, in order: a buffer, */
+  int nroots, caproots; /* or NULL for the next of sites */
+  Node **sites; int nsites, capsites;
+} FnState;
+static FnState fnst;
+static unsigned fn_gens;
+
+static LLVMValueRef bptr(Buf *bufs, int id) {
+  Buf *b = &bufs[bufs[id].root];
+  if (!b->kind) return NULL;
+  if (b->gen == fnst.gen) return b->ptr;
+  LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b);
+  LLVMPositionBuilderAtEnd(cg.b, fnst.prelude);
+  /* the slot or offset: a constant, or (outlined) the next of the table */
+  LLVMValueRef v = ci64(b->at);
+  if (fnst.outlined) {
+    v = LLVMBuildLoad2(cg.b, cg.t.i64, LLVMBuildGEP2(cg.b, cg.t.i64, LLVMGetParam(fnst.fn, 4), (LLVMValueRef[]){ci64(fnst.nroots)}, 1, ""), "at");
+    PUSH(fnst.roots, fnst.nroots, fnst.caproots, b);
+  }
+  if (b->kind == BUF_SLOT) {
+    LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.t.ptr, fnst.slots, &v, 1, "");
+    b->ptr = LLVMBuildLoad2(cg.b, cg.t.ptr, p, b->name && !fnst.outlined ? b->name : "out");
+  } else {
+    if (b->kind == BUF_FIXED && !fnst.arenaB) fnst.arenaB = LLVMBuildMul(cg.b, ci64(fnst.mp->totalB), cg.batch, "arenaB");
+    LLVMValueRef off = b->kind == BUF_SCALED ? LLVMBuildMul(cg.b, v, cg.batch, "") : LLVMBuildAdd(cg.b, fnst.arenaB, v, "");
+    b->ptr = LLVMBuildGEP2(cg.b, cg.t.i8, fnst.scratch, &off, 1, "t");
+  }
+  b->gen = fnst.gen;
+  LLVMPositionBuilderAtEnd(cg.b, at);
+  return b->ptr;
+}
 
 static LLVMValueRef const_value(const Node *c, Dtype d) {
   LLVMValueRef v = cfl(c->fv, isf(d) ? d : DT_F64);
@@ -296,7 +352,7 @@ static Operand operand(Buf *bufs, const Node *x, const Shape *sh, Dtype want) {
     o.dt = want;
     return o;
   }
-  o.ptr = bufs[x->id].ptr;
+  o.ptr = bptr(bufs, x->id);
   LLVMValueRef st[MAX_RANK];
   strides(&x->sh, st);
   int off = sh->rank - x->sh.rank;
@@ -329,7 +385,7 @@ static void emit_row(const Node *n, Buf *bufs) {
   Shape rows_sh = n->sh;
   rows_sh.rank--;
   LLVMValueRef rows = numel(&rows_sh);
-  LLVMValueRef in = bufs[n->in[0]->id].ptr, out = bufs[n->id].ptr;
+  LLVMValueRef in = bptr(bufs, n->in[0]->id), out = bptr(bufs, n->id);
   Loop r = loop_begin(rows, "row");
   LLVMValueRef base = LLVMBuildMul(cg.b, r.i, last, "");
   LLVMValueRef pi = gep(d, in, base), po = gep(d, out, base);
@@ -376,8 +432,8 @@ static void emit_matmul(const Node *n, Buf *bufs) {
   LLVMTypeRef ps[] = {cg.t.i32, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.i64, fp, cg.t.ptr, cg.t.i64, cg.t.ptr, cg.t.i64, fp, cg.t.ptr, cg.t.i64};
   LLVMTypeRef fty;
   LLVMValueRef f = rt_fn(d == DT_F32 ? "nnrt_sgemm" : "nnrt_dgemm", cg.t.vd, ps, 13, &fty);
-  LLVMValueRef args[] = {ci32(ta), ci32(tb), M, N, K, cfl(1, d), bufs[a->id].ptr, lda, bufs[bb->id].ptr, ldb,
-                         cfl(0, d), bufs[n->id].ptr, N};
+  LLVMValueRef args[] = {ci32(ta), ci32(tb), M, N, K, cfl(1, d), bptr(bufs, a->id), lda, bptr(bufs, bb->id), ldb,
+                         cfl(0, d), bptr(bufs, n->id), N};
   LLVMBuildCall2(cg.b, fty, f, args, 13, "");
 }
 
@@ -391,7 +447,7 @@ static LLVMValueRef geo_struct(LLVMValueRef *vals, int n) {
 static void emit_lib(const Node *n, Buf *bufs) {
   Dtype d = n->dt == DT_I32 ? n->in[0]->dt : n->dt;
   const char *sfx = d == DT_F64 ? "_f64" : "_f32";
-  LLVMValueRef out = bufs[n->id].ptr, a = bufs[n->in[0]->id].ptr, b = n->nin > 1 ? bufs[n->in[1]->id].ptr : NULL;
+  LLVMValueRef out = bptr(bufs, n->id), a = bptr(bufs, n->in[0]->id), b = n->nin > 1 ? bptr(bufs, n->in[1]->id) : NULL;
   LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr};
   LLVMTypeRef fty;
   const char *fname;
@@ -436,25 +492,28 @@ static void emit_lib(const Node *n, Buf *bufs) {
   LLVMBuildCall2(cg.b, fty, f, args, (unsigned)na, "");
 }
 
+/* By node id, for emit_group: allocated once per kernel, not per group. */
+static LLVMValueRef *group_val;
+static char *group_seen;
+
 /* A fused group: one loop nest over the group's space; members are
  * registers, stored only where the kernel reads them later. */
 typedef struct GroupCtx { Buf *bufs; LLVMValueRef lin; } GroupCtx;
 static void group_store(const Node *n, LLVMValueRef v, void *ctx) {
   GroupCtx *c = ctx;
-  store(n->dt, v, c->bufs[n->id].ptr, c->lin);
+  store(n->dt, v, bptr(c->bufs, n->id), c->lin);
 }
 
 static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   const Shape *sp = &g->space;
-  int cap = graph_node_count() + 1;
   Node *last = g->nodes[g->n - 1];
   bool red = g->closed;
   int nm = red ? g->n - 1 : g->n; /* element-wise members */
-  if (red) fill(bufs[last->id].ptr, &last->sh, last->dt, last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt));
+  if (red) fill(bptr(bufs, last->id), &last->sh, last->dt, last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt));
   /* the external inputs, each with its strides into the space */
   Node **xs = arena_alloc(sizeof(Node *) * (3 * g->n + 1));
   Operand *xo = arena_alloc(sizeof(Operand) * (3 * g->n + 1));
-  int nx = group_inputs(g, xs);
+  int nx = group_inputs(g, xs, group_seen);
   for (int i = 0; i < nx; i++) xo[i] = operand(bufs, xs[i], sp, xs[i]->dt);
   LLVMValueRef cst[MAX_RANK], rst[MAX_RANK];
   strides(sp, cst);
@@ -477,14 +536,14 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   bool inreg = red && rank > 0 && const_zero(rst[rank - 1]);
   RegAcc ra = {0};
   for (int d = 0; d < rank; d++) {
-    LLVMValueRef acc0 = inreg && d == rank - 1 ? load(last->dt, bufs[last->id].ptr, roff) : NULL;
+    LLVMValueRef acc0 = inreg && d == rank - 1 ? load(last->dt, bptr(bufs, last->id), roff) : NULL;
     loops[d] = loop_begin(size[d], "fused");
-    if (acc0) ra = regacc_begin(&loops[d], acc0, bufs[last->id].ptr, roff, last->dt);
+    if (acc0) ra = regacc_begin(&loops[d], acc0, bptr(bufs, last->id), roff, last->dt);
     lin = LLVMBuildAdd(cg.b, lin, LLVMBuildMul(cg.b, loops[d].i, cst[d], ""), "");
     if (red) roff = LLVMBuildAdd(cg.b, roff, LLVMBuildMul(cg.b, loops[d].i, rst[d], ""), "");
     for (int i = 0; i < nx; i++) off[i] = LLVMBuildAdd(cg.b, off[i], LLVMBuildMul(cg.b, loops[d].i, xo[i].st[d], ""), "");
   }
-  LLVMValueRef *val = arena_alloc(sizeof(LLVMValueRef) * cap);
+  LLVMValueRef *val = group_val;
   for (int i = 0; i < nx; i++) val[xs[i]->id] = load(xs[i]->dt, xo[i].ptr, off[i]);
   GroupCtx gc = {bufs, lin};
   ScalarTarget st = {cg.b, ty, intrinsic, cpu_math};
@@ -492,13 +551,13 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   int d = rank - 1;
   if (red) {
     LLVMValueRef x = val[last->in[0]->id];
-    LLVMValueRef acc = inreg ? ra.phi : load(last->dt, bufs[last->id].ptr, roff);
+    LLVMValueRef acc = inreg ? ra.phi : load(last->dt, bptr(bufs, last->id), roff);
     LLVMValueRef r = last->op == OP_SUM ? LLVMBuildFAdd(cg.b, acc, x, "")
                                         : fsel(LLVMBuildFCmp(cg.b, LLVMRealOGE, acc, x, ""), acc, x);
     if (inreg)
       regacc_end(&ra, &loops[d--], r);
     else
-      store(last->dt, r, bufs[last->id].ptr, roff);
+      store(last->dt, r, bptr(bufs, last->id), roff);
   }
   for (; d >= 0; d--) loop_end(&loops[d]);
 }
@@ -507,8 +566,9 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
 
 static Buf *gen_bufs;
 static LLVMValueRef gen_buffer(const Node *x) {
-  if (!gen_bufs[x->id].ptr) nnc_unreachable("%%%d (%s) has no buffer", x->id, op_info[x->op].name);
-  return gen_bufs[x->id].ptr;
+  LLVMValueRef p = bptr(gen_bufs, x->id);
+  if (!p) nnc_unreachable("%%%d (%s) has no buffer", x->id, op_info[x->op].name);
+  return p;
 }
 /* the CPU runs the work items in order, in one loop */
 static void *gen_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i) {
@@ -527,7 +587,7 @@ static void emit_gen(const Node *n, Buf *bufs) {
 
 static void emit_node(const Node *n, Buf *bufs) {
   Dtype d = n->dt;
-  LLVMValueRef out = bufs[n->id].ptr;
+  LLVMValueRef out = bptr(bufs, n->id);
   switch (op_info[n->op].kind) {
   case OK_LEAF:
     if (n->op == OP_CONST && out && !bufs[n->id].in_slot) fill(out, &n->sh, d, const_value(n, d));
@@ -566,7 +626,7 @@ static void emit_node(const Node *n, Buf *bufs) {
       return;
     }
     case OP_TRANSPOSE: {
-      Operand in = dense(bufs[x->id].ptr, &x->sh, d);
+      Operand in = dense(bptr(bufs, x->id), &x->sh, d);
       LLVMValueRef st[MAX_RANK];
       for (int k = 0; k < n->sh.rank; k++) st[k] = in.st[n->ia[k]];
       memcpy(in.st, st, sizeof st);
@@ -576,7 +636,7 @@ static void emit_node(const Node *n, Buf *bufs) {
     case OP_SLICE: case OP_PAD: {
       bool pad = n->op == OP_PAD;
       const Shape *big = pad ? &n->sh : &x->sh;
-      Operand src = dense(bufs[x->id].ptr, &x->sh, d);
+      Operand src = dense(bptr(bufs, x->id), &x->sh, d);
       LLVMValueRef bst[MAX_RANK], base = ci64(0);
       strides(big, bst);
       for (int k = 0; k < n->sh.rank; k++) base = LLVMBuildAdd(cg.b, base, LLVMBuildMul(cg.b, ci64(n->ia[k]), bst[k], ""), "");
@@ -596,7 +656,7 @@ static void emit_node(const Node *n, Buf *bufs) {
       int ax = (int)n->ia[0];
       for (int j = 0; j < 2; j++) {
         const Node *p = n->in[j];
-        Operand src = p->op == OP_CONST ? (Operand){.cval = const_value(p, d), .dt = d} : dense(bufs[p->id].ptr, &p->sh, d);
+        Operand src = p->op == OP_CONST ? (Operand){.cval = const_value(p, d), .dt = d} : dense(bptr(bufs, p->id), &p->sh, d);
         Operand dst = dense(out, &n->sh, d);
         if (j == 1) dst.base = LLVMBuildMul(cg.b, ci64(n->in[0]->sh.d[ax].k), dst.st[ax], "");
         strided(NULL, &p->sh, &dst, &src, 1, LOOP_MAP);
@@ -613,7 +673,7 @@ static void emit_node(const Node *n, Buf *bufs) {
       int64_t k = n->sh.d[n->sh.rank - 1].k;
       fill(out, &n->sh, d, cfl(0, d));
       Loop l = loop_begin(numel(&x->sh), "onehot");
-      LLVMValueRef lab = LLVMBuildSExt(cg.b, load(DT_I32, bufs[x->id].ptr, l.i), cg.t.i64, "");
+      LLVMValueRef lab = LLVMBuildSExt(cg.b, load(DT_I32, bptr(bufs, x->id), l.i), cg.t.i64, "");
       LLVMValueRef ok = LLVMBuildAnd(cg.b, LLVMBuildICmp(cg.b, LLVMIntSGE, lab, ci64(0), ""),
                                      LLVMBuildICmp(cg.b, LLVMIntSLT, lab, ci64(k), ""), "");
       LLVMBasicBlockRef set = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "set");
@@ -648,7 +708,7 @@ static void emit_node(const Node *n, Buf *bufs) {
       LLVMValueRef last = dimval(x->sh.d[x->sh.rank - 1]);
       LLVMValueRef best = LLVMBuildAlloca(cg.b, ty(xd), "best"), bi = LLVMBuildAlloca(cg.b, cg.t.i64, "bi");
       Loop r = loop_begin(numel(&n->sh), "row");
-      LLVMValueRef row = gep(xd, bufs[x->id].ptr, LLVMBuildMul(cg.b, r.i, last, ""));
+      LLVMValueRef row = gep(xd, bptr(bufs, x->id), LLVMBuildMul(cg.b, r.i, last, ""));
       LLVMBuildStore(cg.b, cfl(-INFINITY, xd), best);
       LLVMBuildStore(cg.b, ci64(0), bi);
       Loop c = loop_begin(last, "col");
@@ -667,35 +727,39 @@ static void emit_node(const Node *n, Buf *bufs) {
   nnc_unreachable("no code for '%s'", op_info[n->op].name);
 }
 
-/* Lay out buffers; returns total scratch bytes (an i64 value). */
-static LLVMValueRef plan(Kernel *k, Buf *bufs, LLVMValueRef slots, LLVMValueRef scratch) {
-  LLVMValueRef total = ci64(0);
+/* Lay out buffers: where each value of kernel k lives (see Buf); no IR. */
+static void plan(Kernel *k, Buf *bufs) {
+  int cap = graph_node_count() + 1;
   int *out_slot = kernel_out_slots(k);
+  memset(bufs, 0, sizeof(Buf) * cap);
+  for (int i = 0; i < cap; i++) bufs[i].root = i;
   char *need = k->needs_mem;
   const MemPlan *mp = k->plan;
-  LLVMValueRef arenaB = LLVMBuildMul(cg.b, ci64(mp->totalB), cg.batch, "arenaB");
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
+    Buf *b = &bufs[n->id];
+    b->name = n->name;
     if (n->op == OP_CONST && !need[n->id]) continue;
     if (n->op == OP_PARAM || n->op == OP_STATE || n->op == OP_INPUT || out_slot[n->id] >= 0) {
-      int s = n->slot >= 0 && op_info[n->op].kind == OK_LEAF ? n->slot : out_slot[n->id];
-      if (slots) {
-        LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.t.ptr, slots, (LLVMValueRef[]){ci64(s)}, 1, "");
-        bufs[n->id].ptr = LLVMBuildLoad2(cg.b, cg.t.ptr, p, n->name ? n->name : "out");
-      }
-      bufs[n->id].in_slot = true;
+      b->kind = BUF_SLOT;
+      b->at = n->slot >= 0 && op_info[n->op].kind == OK_LEAF ? n->slot : out_slot[n->id];
+      b->in_slot = true;
       continue;
     }
     if (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) { /* a constant has no buffer to alias */
-      bufs[n->id] = bufs[n->in[0]->id];
+      *b = bufs[n->in[0]->id];
       continue;
     }
     if (!mp->arena[n->id]) continue; /* lives in registers */
-    LLVMValueRef off = mp->arena[n->id] == 1 ? LLVMBuildMul(cg.b, ci64(mp->off[n->id]), cg.batch, "")
-                                             : LLVMBuildAdd(cg.b, arenaB, ci64(mp->off[n->id]), "");
-    if (scratch) bufs[n->id].ptr = LLVMBuildGEP2(cg.b, cg.t.i8, scratch, &off, 1, "t");
+    b->kind = mp->arena[n->id] == 1 ? BUF_SCALED : BUF_FIXED;
+    b->at = mp->off[n->id];
   }
-  (void)total;
+}
+
+/* Scratch bytes kernel k needs (an i64 value from cg.batch). */
+static LLVMValueRef scratch_bytes(const Kernel *k) {
+  const MemPlan *mp = k->plan;
+  LLVMValueRef arenaB = LLVMBuildMul(cg.b, ci64(mp->totalB), cg.batch, "arenaB");
   return LLVMBuildAdd(cg.b, arenaB, ci64(mp->total0 ? mp->total0 : 64), "scratch");
 }
 
@@ -706,15 +770,204 @@ static Node **check_sites; static int nchecks, capchecks;
 
 static void emit_check(Node *n, Buf *bufs) {
   OpKind kd = op_info[n->op].kind;
-  if (!isf(n->dt) || kd == OK_LEAF || n->op == OP_RESHAPE || !bufs[n->id].ptr) return;
+  if (!isf(n->dt) || kd == OK_LEAF || n->op == OP_RESHAPE || !bufs[n->id].kind) return;
   /* no flag test here: the checked kernels run only when the flag is set */
   LLVMValueRef ctx = LLVMGetParam(cg.fn, 0);
   LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.i32, cg.t.i32}, fty;
   LLVMValueRef f = rt_fn("nnrt_check_finite", cg.t.vd, ps, 5, &fty);
-  LLVMValueRef args[] = {ctx, bufs[n->id].ptr, numel(&n->sh), ci32(n->dt == DT_F64 ? NNRT_F64 : NNRT_F32), ci32(nchecks)};
+  LLVMValueRef site = ci32(nchecks);
+  if (fnst.outlined) { /* numbered by the caller, in its table */
+    LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.t.i64, LLVMGetParam(fnst.fn, 4), (LLVMValueRef[]){ci64(fnst.nroots)}, 1, "");
+    site = LLVMBuildTrunc(cg.b, LLVMBuildLoad2(cg.b, cg.t.i64, p, "site"), cg.t.i32, "");
+    PUSH(fnst.roots, fnst.nroots, fnst.caproots, NULL);
+    PUSH(fnst.sites, fnst.nsites, fnst.capsites, n);
+  } else {
+    PUSH(check_sites, nchecks, capchecks, n);
+  }
+  LLVMValueRef args[] = {ctx, bptr(bufs, n->id), numel(&n->sh), ci32(n->dt == DT_F64 ? NNRT_F64 : NNRT_F32), site};
   LLVMBuildCall2(cg.b, fty, f, args, 5, "");
-  PUSH(check_sites, nchecks, capchecks, n);
 }
+
+/* Start emitting the body of fn (a kernel or a part of one, all with the
+ * kernel's arguments), whose prelude block is open at the end: the body
+ * begins in a block of its own, which fn_end links the prelude to. */
+static LLVMBasicBlockRef fn_begin(LLVMValueRef fn, LLVMBasicBlockRef prelude, const MemPlan *mp) {
+  fnst = (FnState){0};
+  fnst.gen = ++fn_gens;
+  cg.fn = fnst.fn = fn;
+  fnst.prelude = prelude;
+  fnst.slots = LLVMGetParam(fn, 1);
+  fnst.scratch = LLVMGetParam(fn, 2);
+  fnst.arenaB = NULL;
+  fnst.mp = mp;
+  cg.batch = LLVMGetParam(fn, 3);
+  LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(cg.ctx, fn, "start");
+  LLVMPositionBuilderAtEnd(cg.b, start);
+  return start;
+}
+
+static void fn_end(LLVMBasicBlockRef start) {
+  LLVMBuildRetVoid(cg.b);
+  LLVMPositionBuilderAtEnd(cg.b, fnst.prelude);
+  LLVMBuildBr(cg.b, start);
+}
+
+static void add_attrs(LLVMValueRef fn, bool optnone) {
+  static const char *attrs[] = {"noinline", "optnone"};
+  for (int i = 0; i < 1 + optnone; i++) {
+    unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg.ctx, kind, 0));
+  }
+}
+
+/* Outlined groups, by their IR: a group whose code is the same as an
+ * earlier one's (the same ops on the same shapes, buffers aside) calls that
+ * function instead of a copy of its own.  The IR is compared as text,
+ * printed from a scratch module that holds only the group (printing a
+ * function of a big module numbers the whole module: quadratic).  Reset
+ * per kernel. */
+typedef struct Outlined { uint64_t hash; const char *ir; LLVMValueRef fn; } Outlined;
+static struct { Outlined *tab; int cap, n; LLVMModuleRef scratch; } outl;
+
+static uint64_t fnv1a(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+static Outlined *outlined_slot(const char *ir, uint64_t h) {
+  if (2 * (outl.n + 1) > outl.cap) {
+    Outlined *old = outl.tab;
+    int ocap = outl.cap;
+    outl.cap = outl.cap ? 2 * outl.cap : 256;
+    outl.tab = arena_alloc(sizeof *outl.tab * outl.cap);
+    for (int i = 0; i < ocap; i++)
+      if (old[i].ir) {
+        int j = (int)(old[i].hash & (uint64_t)(outl.cap - 1));
+        while (outl.tab[j].ir) j = (j + 1) & (outl.cap - 1);
+        outl.tab[j] = old[i];
+      }
+  }
+  int j = (int)(h & (uint64_t)(outl.cap - 1));
+  while (outl.tab[j].ir && !(outl.tab[j].hash == h && !strcmp(outl.tab[j].ir, ir))) j = (j + 1) & (outl.cap - 1);
+  return &outl.tab[j];
+}
+
+/* A kernel's code in order, as items: constants that live in memory, the
+ * groups, then the copies of outputs into their slots (those not computed
+ * in place: leaves, constants, values that are several outputs). */
+typedef struct Work { enum { W_CONST, W_GROUP, W_COPY } kind; int i, ops; } Work;
+
+static bool work_checks; /* emitting a checked kernel: every op checked */
+
+/* Where W_COPY's destination is: a Buf past the nodes' (index spare). */
+static void emit_work(const Kernel *k, Work w, Buf *bufs, int spare) {
+  switch (w.kind) {
+  case W_CONST: emit_node(k->sched[w.i], bufs); return;
+  case W_GROUP: {
+    const Group *gr = &k->groups[w.i];
+    if (gr->fused && (gr->n > 1 || gr->closed)) emit_group(k, gr, bufs);
+    else
+      for (int j = 0; j < gr->n; j++) emit_node(gr->nodes[j], bufs);
+    if (work_checks)
+      for (int j = 0; j < gr->n; j++) emit_check(gr->nodes[j], bufs);
+    return;
+  }
+  case W_COPY: {
+    const Node *n = k->outs[w.i].node;
+    bufs[spare] = (Buf){.kind = BUF_SLOT, .root = spare, .at = k->outs[w.i].slot, .name = "dst"};
+    Operand o = dense(bptr(bufs, spare), &n->sh, n->dt);
+    Operand in = n->op == OP_CONST ? (Operand){.cval = const_value(n, n->dt), .dt = n->dt} : dense(bptr(bufs, n->id), &n->sh, n->dt);
+    strided(NULL, &n->sh, &o, &in, 1, LOOP_MAP);
+    return;
+  }
+  }
+}
+
+/* Emit w as the body of a new function in cg.mod; returns it, with what
+ * its table holds in fnst.roots and fnst.sites. */
+static LLVMValueRef outline_work(const Kernel *k, Work w, Buf *bufs, int spare, LLVMTypeRef ft, const char *name) {
+  LLVMValueRef fn = LLVMAddFunction(cg.mod, name, ft);
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  add_attrs(fn, work_checks);
+  LLVMBasicBlockRef start = fn_begin(fn, LLVMAppendBasicBlockInContext(cg.ctx, fn, "entry"), k->plan);
+  fnst.outlined = true;
+  emit_work(k, w, bufs, spare);
+  fn_end(start);
+  return fn;
+}
+
+/* Item w of a parted kernel as a call to a function of its own,
+ * nnc_<kernel>.g<i>(ctx, slots, scratch, batch, tab): tab is a constant
+ * table, one per call, of what differs between items whose code is the
+ * same: the slot or scratch offset of each buffer it uses and the number of
+ * each check site.  An item's code depends only on its ops, their shapes
+ * and the kinds of its buffers, so a program of many alike layers compiles
+ * a few such functions, and a call and a table per item. */
+static void emit_outlined(const Kernel *k, Work w, Buf *bufs, int spare) {
+  LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.ptr};
+  LLVMTypeRef ft = LLVMFunctionType(cg.t.vd, ps, 5, 0);
+  FnState outer = fnst;
+  LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b);
+  LLVMModuleRef mod = cg.mod;
+  if (!outl.scratch) outl.scratch = LLVMModuleCreateWithNameInContext("outline", cg.ctx);
+  cg.mod = outl.scratch;
+  LLVMValueRef fn = outline_work(k, w, bufs, spare, ft, "g");
+  char *text = LLVMPrintValueToString(fn);
+  LLVMDeleteFunction(fn);
+  cg.mod = mod;
+  const char *body = strchr(text, '\n'); /* the first line names it */
+  body = body ? body : text;
+  uint64_t h = fnv1a(body);
+  Outlined *o = outlined_slot(body, h);
+  if (!o->ir) { /* new code: emitted again, into the kernel's module */
+    o->fn = outline_work(k, w, bufs, spare, ft, arena_printf("nnc_%s.g%d", k->name, outl.n));
+    o->ir = arena_strdup(body);
+    o->hash = h;
+    outl.n++;
+  }
+  LLVMDisposeMessage(text);
+  Buf **roots = fnst.roots;
+  Node **sites = fnst.sites;
+  int n = fnst.nroots;
+  fnst = outer;
+  cg.fn = fnst.fn;
+  cg.batch = LLVMGetParam(cg.fn, 3);
+  LLVMPositionBuilderAtEnd(cg.b, at);
+  /* the caller: its table, then the call */
+  LLVMValueRef *vals = arena_alloc(sizeof *vals * (n + 1));
+  for (int i = 0, si = 0; i < n; i++) {
+    if (roots[i]) {
+      vals[i] = ci64(roots[i]->at);
+    } else {
+      vals[i] = ci64(nchecks);
+      PUSH(check_sites, nchecks, capchecks, sites[si++]);
+    }
+  }
+  LLVMValueRef tab = LLVMAddGlobal(cg.mod, LLVMArrayType2(cg.t.i64, (uint64_t)(n ? n : 1)), "tab");
+  LLVMValueRef zero = ci64(0);
+  LLVMSetInitializer(tab, LLVMConstArray2(cg.t.i64, n ? vals : &zero, (uint64_t)(n ? n : 1)));
+  LLVMSetGlobalConstant(tab, 1);
+  LLVMSetLinkage(tab, LLVMPrivateLinkage);
+  LLVMValueRef args[5];
+  for (int i = 0; i < 4; i++) args[i] = LLVMGetParam(cg.fn, (unsigned)i);
+  args[4] = tab;
+  LLVMBuildCall2(cg.b, ft, o->fn, args, 5, "");
+}
+
+/* LLVM's optimiser and code generator take time superlinear in a
+ * function's size (dominator trees, SCEV's loop guards, live ranges across
+ * hundreds of loops: 300 Dense layers took 10 s to build, 3,000 over 300 s).
+ * So a kernel of more than PART_ABOVE ops is emitted as items that are
+ * functions of their own (emit_outlined), called from parts of about
+ * PART_OPS ops each, which the kernel calls in order.  Each loop's code is
+ * the same as in one big function, apart from the buffers' addresses coming
+ * from a table: nothing is optimised across loops (they communicate through
+ * memory only), so the results are the same bits.  PART_ABOVE: a kernel
+ * of 919 ops in one function took 1.7 s to build, parted 0.24 s; ResNet's
+ * and ShuffleNet's training kernels (421, 672 ops) are parted and train as
+ * fast and to the same bits; every other example is below. */
+enum { PART_ABOVE = 256, PART_OPS = 256 };
 
 /* Kernel k as nnc_<name>; with `checked`, it first tests the run's
  * --check-numerics flag and, when set, runs that unfused copy instead, whose
@@ -722,71 +975,89 @@ static void emit_check(Node *n, Buf *bufs) {
 static void emit_kernel(Kernel *k, Kernel *checked) {
   LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64};
   LLVMTypeRef ft = LLVMFunctionType(cg.t.vd, ps, 4, 0);
-  Buf *bufs = arena_alloc(sizeof(Buf) * (graph_node_count() + 1));
+  int cap = graph_node_count() + 1;
+  Buf *bufs = arena_alloc(sizeof(Buf) * (cap + 1)); /* and a spare, see emit_work */
+  memset(&outl, 0, sizeof outl); /* functions are shared within a kernel */
+  group_val = arena_alloc(sizeof *group_val * cap);
+  group_seen = arena_alloc(cap);
   /* scratch size: the larger of the two variants */
   cg.fn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s_scratch", k->name), LLVMFunctionType(cg.t.i64, &cg.t.i64, 1, 0));
   LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
   cg.batch = LLVMGetParam(cg.fn, 0);
-  LLVMValueRef total = plan(k, bufs, NULL, NULL);
+  LLVMValueRef total = scratch_bytes(k);
   if (checked) {
-    LLVMValueRef t2 = plan(checked, bufs, NULL, NULL);
+    LLVMValueRef t2 = scratch_bytes(checked);
     total = LLVMBuildSelect(cg.b, LLVMBuildICmp(cg.b, LLVMIntSGT, t2, total, ""), t2, total, "");
   }
   LLVMBuildRet(cg.b, total);
   /* the kernel */
-  cg.fn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s", k->name), ft);
-  LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
-  LLVMValueRef slots = LLVMGetParam(cg.fn, 1), scratch = LLVMGetParam(cg.fn, 2);
-  cg.batch = LLVMGetParam(cg.fn, 3);
+  LLVMValueRef kfn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s", k->name), ft);
+  LLVMBasicBlockRef prelude = LLVMAppendBasicBlockInContext(cg.ctx, kfn, "entry");
+  LLVMPositionBuilderAtEnd(cg.b, prelude);
+  LLVMValueRef args[4];
+  for (int i = 0; i < 4; i++) args[i] = LLVMGetParam(kfn, (unsigned)i);
   if (checked) {
-    LLVMValueRef ctx = LLVMGetParam(cg.fn, 0);
-    LLVMValueRef flagp = LLVMBuildGEP2(cg.b, cg.t.i8, ctx, (LLVMValueRef[]){ci64(NNRT_CTX_CHECK_NUMERICS)}, 1, "");
+    LLVMValueRef flagp = LLVMBuildGEP2(cg.b, cg.t.i8, args[0], (LLVMValueRef[]){ci64(NNRT_CTX_CHECK_NUMERICS)}, 1, "");
     LLVMValueRef on = LLVMBuildICmp(cg.b, LLVMIntNE, LLVMBuildLoad2(cg.b, cg.t.i32, flagp, "check"), ci32(0), "");
-    LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "checked");
-    LLVMBasicBlockRef fast = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "fast");
-    LLVMBuildCondBr(cg.b, on, slow, fast);
+    LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(cg.ctx, kfn, "checked");
+    prelude = LLVMAppendBasicBlockInContext(cg.ctx, kfn, "fast");
+    LLVMBuildCondBr(cg.b, on, slow, prelude);
     LLVMPositionBuilderAtEnd(cg.b, slow);
-    LLVMValueRef cf = rt_fn(arena_printf("nnc_%s", checked->name), cg.t.vd, ps, 4, &ft); /* another unit's */
-    LLVMBuildCall2(cg.b, ft, cf, (LLVMValueRef[]){ctx, slots, scratch, cg.batch}, 4, "");
+    LLVMTypeRef cft;
+    LLVMValueRef cf = rt_fn(arena_printf("nnc_%s", checked->name), cg.t.vd, ps, 4, &cft); /* another unit's */
+    LLVMBuildCall2(cg.b, cft, cf, args, 4, "");
     LLVMBuildRetVoid(cg.b);
-    LLVMPositionBuilderAtEnd(cg.b, fast);
   }
-  memset(bufs, 0, sizeof(Buf) * (graph_node_count() + 1));
-  plan(k, bufs, slots, scratch);
+  plan(k, bufs);
   bool checks = !checked && strstr(k->name, "checked");
-  if (checks) { /* a debugging path: not worth optimisation time at build */
-    static const char *attrs[] = {"optnone", "noinline"};
-    for (int i = 0; i < 2; i++) {
-      unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
-      LLVMAddAttributeAtIndex(cg.fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg.ctx, kind, 0));
-    }
-  }
-  for (int i = 0; i < k->nsched; i++) /* constants that live in memory */
-    if (k->sched[i]->op == OP_CONST) emit_node(k->sched[i], bufs);
-  for (int g = 0; g < k->ngroups; g++) {
-    Group *gr = &k->groups[g];
-    if (gr->fused && (gr->n > 1 || gr->closed)) emit_group(k, gr, bufs);
-    else
-      for (int j = 0; j < gr->n; j++) emit_node(gr->nodes[j], bufs);
-    if (checks)
-      for (int j = 0; j < gr->n; j++) emit_check(gr->nodes[j], bufs);
-  }
-  /* outputs that are leaves, constants or shared need a copy into their slot */
+  work_checks = checks;
+  if (checks) add_attrs(kfn, true); /* a debugging path: not worth optimisation time at build */
+  LLVMBasicBlockRef kstart = fn_begin(kfn, prelude, k->plan);
+  Work *ws = arena_alloc(sizeof *ws * (k->nsched + k->ngroups + k->nouts + 1));
+  int nw = 0, ops = 0;
+  for (int i = 0; i < k->nsched; i++)
+    if (k->sched[i]->op == OP_CONST) ws[nw++] = (Work){W_CONST, i, 1};
+  for (int g = 0; g < k->ngroups; g++) ws[nw++] = (Work){W_GROUP, g, k->groups[g].n};
+  char *copied = arena_alloc(cap); /* by node id: an earlier output is the same value */
   for (int i = 0; i < k->nouts; i++) {
     Node *n = k->outs[i].node;
-    LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.t.ptr, slots, (LLVMValueRef[]){ci64(k->outs[i].slot)}, 1, "");
-    LLVMValueRef dst = LLVMBuildLoad2(cg.b, cg.t.ptr, p, "dst");
-    if (!k->outs[i].deferred && bufs[n->id].ptr && bufs[n->id].in_slot && op_info[n->op].kind != OK_LEAF) {
-      bool first = true;
-      for (int j = 0; j < i; j++)
-        if (k->outs[j].node == n) first = false;
-      if (first && n->op != OP_RESHAPE) continue; /* computed in place */
-    }
-    Operand o = dense(dst, &n->sh, n->dt);
-    Operand in = n->op == OP_CONST ? (Operand){.cval = const_value(n, n->dt), .dt = n->dt} : dense(bufs[n->id].ptr, &n->sh, n->dt);
-    strided(NULL, &n->sh, &o, &in, 1, LOOP_MAP);
+    bool first = !copied[n->id];
+    copied[n->id] = 1;
+    if (!k->outs[i].deferred && bufs[n->id].kind && bufs[n->id].in_slot && op_info[n->op].kind != OK_LEAF &&
+        first && n->op != OP_RESHAPE)
+      continue; /* computed in place */
+    ws[nw++] = (Work){W_COPY, i, 1};
   }
-  LLVMBuildRetVoid(cg.b);
+  for (int i = 0; i < nw; i++) ops += ws[i].ops;
+  bool parted = ops > PART_ABOVE;
+  FnState kst; /* the kernel's, while a part is emitted */
+  LLVMBasicBlockRef pstart = NULL, kat = NULL;
+  for (int i = 0, nparts = 0, in_part = 0; i < nw; i++) {
+    if (parted && !pstart) { /* a new part, called from the kernel */
+      LLVMValueRef pfn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s.part%d", k->name, nparts++), ft);
+      LLVMSetLinkage(pfn, LLVMInternalLinkage);
+      add_attrs(pfn, checks);
+      LLVMBuildCall2(cg.b, ft, pfn, args, 4, "");
+      kst = fnst;
+      kat = LLVMGetInsertBlock(cg.b);
+      pstart = fn_begin(pfn, LLVMAppendBasicBlockInContext(cg.ctx, pfn, "entry"), k->plan);
+    }
+    if (parted) emit_outlined(k, ws[i], bufs, cap);
+    else emit_work(k, ws[i], bufs, cap);
+    in_part += ws[i].ops;
+    if (pstart && (in_part >= PART_OPS || i == nw - 1)) { /* back to the kernel */
+      fn_end(pstart);
+      fnst = kst;
+      cg.fn = fnst.fn;
+      cg.batch = LLVMGetParam(cg.fn, 3);
+      LLVMPositionBuilderAtEnd(cg.b, kat);
+      pstart = NULL;
+      in_part = 0;
+    }
+  }
+  fn_end(kstart);
+  if (outl.scratch) LLVMDisposeModule(outl.scratch);
+  outl.scratch = NULL;
 }
 
 /* ---- the program description --------------------------------------------- */
@@ -830,9 +1101,34 @@ static void emit_hyper(const char *fn, int idx, const HyperCall *h) {
   call_rt(fn, ps, args, 6);
 }
 
+/* nnc_setup makes a few calls per slot, data source, info row and check
+ * site: thousands in a big program, and code generation even at -O0 takes
+ * time superlinear in a function's size.  So after every SETUP_ITEMS items
+ * it goes on in a new function, nnc_setup.part<i>, which it calls. */
+enum { SETUP_ITEMS = 256 };
+static struct { LLVMValueRef main; LLVMBasicBlockRef bb; int items, parts; } setup;
+
+/* Before each item: the function to emit it into; returns its argument. */
+static LLVMValueRef setup_item(void) {
+  if (++setup.items % SETUP_ITEMS == 0) {
+    if (cg.fn != setup.main) LLVMBuildRetVoid(cg.b);
+    LLVMTypeRef fty = LLVMFunctionType(cg.t.vd, &cg.t.ptr, 1, 0);
+    LLVMValueRef f = LLVMAddFunction(cg.mod, arena_printf("nnc_setup.part%d", ++setup.parts), fty);
+    LLVMSetLinkage(f, LLVMInternalLinkage);
+    LLVMPositionBuilderAtEnd(cg.b, setup.bb);
+    LLVMBuildCall2(cg.b, fty, f, (LLVMValueRef[]){LLVMGetParam(setup.main, 0)}, 1, "");
+    cg.fn = f;
+    LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, f, "entry"));
+  }
+  return LLVMGetParam(cg.fn, 0);
+}
+
 static void emit_setup(Program *p) {
   cg.fn = LLVMAddFunction(cg.mod, "nnc_setup", LLVMFunctionType(cg.t.vd, &cg.t.ptr, 1, 0));
-  LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry"));
+  setup.main = cg.fn;
+  setup.bb = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "entry");
+  setup.items = setup.parts = 0;
+  LLVMPositionBuilderAtEnd(cg.b, setup.bb);
   LLVMValueRef P = LLVMGetParam(cg.fn, 0);
   {
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr};
@@ -840,6 +1136,7 @@ static void emit_setup(Program *p) {
   }
   for (int i = 0; i < p->nslots; i++) {
     SlotDesc *s = p->slots[i];
+    P = setup_item();
     LLVMValueRef dims[MAX_RANK];
     for (int d = 0; d < s->sh.rank; d++) dims[d] = ci64(s->sh.d[d].b ? NNRT_BATCH : s->sh.d[d].k);
     int rdt = s->dt == DT_F64 ? NNRT_F64 : s->dt == DT_I32 ? NNRT_I32 : NNRT_F32;
@@ -865,6 +1162,7 @@ static void emit_setup(Program *p) {
   }
   for (int i = 0; i < p->nsrcs; i++) {
     DataSrc *d = p->srcs[i];
+    P = setup_item();
     if (d->path && d->kind == 1 && (d->header >= 0 || d->col_begin != 0 || d->col_end != -1)) {
       LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.f64};
       call_rt("nnrt_data_csv", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), ci32(d->header > 0),
@@ -909,11 +1207,13 @@ static void emit_setup(Program *p) {
   }
   for (int i = 0; i < p->ninfo; i++) {
     struct InfoRow *r = &p->info[i];
+    P = setup_item();
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.i64};
     call_rt("nnrt_info_row", ps, (LLVMValueRef[]){P, str(r->name), str(r->kind), str(r->shape), ci64(r->params), ci64(r->flops)}, 6);
   }
   for (int i = 0; i < nchecks; i++) {
     const Node *n = check_sites[i];
+    P = setup_item();
     const Loc *l = &n->loc;
     const char *where = l->file ? arena_printf("%s:%d:%d", l->file->path, l->line, l->col) : "<builtin>";
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i32, cg.t.ptr, cg.t.ptr, cg.t.ptr};
@@ -921,6 +1221,11 @@ static void emit_setup(Program *p) {
     const char *what = n->grad_of ? arena_printf("gradient of %s", op_info[n->grad_of - 1].name) : op_info[n->op].name;
     call_rt("nnrt_site", ps, (LLVMValueRef[]){P, ci32(i), str(where), str(what),
                                              str(arena_printf("%s%s", dtype_name(n->dt), shape_str(&n->sh)))}, 5);
+  }
+  if (cg.fn != setup.main) {
+    LLVMBuildRetVoid(cg.b);
+    cg.fn = setup.main;
+    LLVMPositionBuilderAtEnd(cg.b, setup.bb);
   }
   LLVMBuildRetVoid(cg.b);
   /* main */

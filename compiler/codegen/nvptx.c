@@ -356,6 +356,8 @@ typedef struct Plan {
   int64_t *steps;      /* NNRT_CUDA_STEP_WORDS per step */
   int nsteps, capsteps;
   int64_t totalB, total0; /* Kernel.plan's scratch block: totalB*B + total0 bytes */
+  LLVMValueRef *val, *optr; /* by node id, for emit_group: one per kernel, not per group */
+  char *seen;
 } Plan;
 
 static int add_buf(Plan *pl, int64_t slot, Dim n, int ds) {
@@ -400,6 +402,9 @@ static int slot_buf(Plan *pl, int slot) {
 static void plan_kernel(Kernel *k, Plan *pl) {
   int cap = graph_node_count() + 1;
   pl->buf = arena_alloc(sizeof(int) * cap);
+  pl->val = arena_alloc(sizeof(LLVMValueRef) * cap);
+  pl->optr = arena_alloc(sizeof(LLVMValueRef) * cap);
+  pl->seen = arena_alloc(cap);
   int *out_slot = kernel_out_slots(k);
   for (int i = 0; i < cap; i++) pl->buf[i] = -1;
   char *need = k->needs_mem;
@@ -956,7 +961,6 @@ static void group_store(const Node *n, LLVMValueRef v, void *ctx) {
 
 static void emit_group(Kernel *k, Plan *pl, const Group *g) {
   const Shape *sp = &g->space;
-  int cap = graph_node_count() + 1;
   Node *last = g->nodes[g->n - 1];
   bool red = g->closed;
   int nm = red ? g->n - 1 : g->n;
@@ -965,9 +969,9 @@ static void emit_group(Kernel *k, Plan *pl, const Group *g) {
   begin_kernel(step_name(k, w));
   Node **xs = arena_alloc(sizeof(Node *) * (3 * g->n + 1));
   Operand *xo = arena_alloc(sizeof(Operand) * (3 * g->n + 1));
-  int nx = group_inputs(g, xs);
+  int nx = group_inputs(g, xs, pl->seen);
   for (int i = 0; i < nx; i++) xo[i] = operand(pl, xs[i], sp, xs[i]->dt);
-  LLVMValueRef *optr = arena_alloc(sizeof(LLVMValueRef) * cap);
+  LLVMValueRef *optr = pl->optr;
   for (int i = 0; i < g->n; i++)
     if (k->stored[g->nodes[i]->id] || (red && i == g->n - 1)) optr[g->nodes[i]->id] = bufptr(pl, g->nodes[i]);
   LLVMValueRef cst[MAX_RANK], idx[MAX_RANK];
@@ -989,7 +993,7 @@ static void emit_group(Kernel *k, Plan *pl, const Group *g) {
     unflatten(l.i, sp, idx);
   }
   LLVMValueRef lin = red ? dot(idx, cst, sp->rank, NULL) : l.i;
-  LLVMValueRef *val = arena_alloc(sizeof(LLVMValueRef) * cap);
+  LLVMValueRef *val = pl->val;
   for (int i = 0; i < nx; i++) val[xs[i]->id] = read(&xo[i], idx, sp->rank);
   GroupCtx gc = {optr, lin};
   ScalarTarget st = {B, ty, gpu_intrinsic, gpu_math};

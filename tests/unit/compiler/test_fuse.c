@@ -156,15 +156,23 @@ static void test_group_inputs(void **st) {
   Kernel *k = FUSED(z);
   assert_int_equal(k->ngroups, 1);
   Node *xs[64];
-  int n = group_inputs(&k->groups[0], xs);
+  int cap = graph_node_count() + 1;
+  char *seen = arena_alloc(cap);
+  int n = group_inputs(&k->groups[0], xs, seen);
   assert_int_equal(n, 2); /* each once, constants and members excluded */
   assert_ptr_equal(xs[0], y);
   assert_ptr_equal(xs[1], x);
   /* a closing reduction's input is a member, not a read */
   Kernel *k2 = FUSED(g_reduce(OP_SUM, g_unary(OP_EXP, x), 3));
-  n = group_inputs(&k2->groups[0], xs);
+  cap = graph_node_count() + 1;
+  char *seen2 = arena_alloc(cap);
+  n = group_inputs(&k2->groups[0], xs, seen2);
   assert_int_equal(n, 1);
   assert_ptr_equal(xs[0], x);
+  /* the scratch array is left zeroed, for the next group */
+  for (int i = 0; i < cap; i++) assert_int_equal(seen2[i], 0);
+  n = group_inputs(&k2->groups[0], xs, seen2);
+  assert_int_equal(n, 1);
 }
 
 /* The list scheduler lets a consumer join the open loop before an
