@@ -113,9 +113,53 @@ void bind(Env *e, const char *name, Value *v) {
   b->next = e->b;
   e->b = b;
 }
-Value *lookup_b(Binding *b, const char *name) {
-  for (; b; b = b->next)
+static unsigned name_hash(const char *s) {
+  unsigned h = 2166136261u;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
+}
+
+/* b is newer than every binding of its name in the index: it replaces it. */
+static void index_add(NameIndex *ix, Binding *b) {
+  if (2 * (ix->n + 1) > ix->cap) {
+    NameIndex old = *ix;
+    ix->cap = ix->cap ? 2 * ix->cap : 64;
+    ix->tab = arena_alloc(sizeof *ix->tab * ix->cap);
+    ix->n = 0;
+    for (int i = 0; i < old.cap; i++)
+      if (old.tab[i]) index_add(ix, old.tab[i]);
+  }
+  int j = (int)(name_hash(b->name) & (unsigned)(ix->cap - 1));
+  for (; ix->tab[j]; j = (j + 1) & (ix->cap - 1))
+    if (!strcmp(ix->tab[j]->name, b->name)) {
+      ix->tab[j] = b;
+      return;
+    }
+  ix->tab[j] = b;
+  ix->n++;
+}
+
+/* A short list is walked; a long one is indexed in ix (brought up to date
+ * here: what came since the last update is added, oldest first). */
+Value *lookup_b(Binding *head, NameIndex *ix, const char *name) {
+  enum { WALK = 32 };
+  int walked = 0;
+  Binding *b = head;
+  for (; b && b != ix->upto && walked < WALK; b = b->next, walked++)
     if (strcmp(b->name, name) == 0) return b->v;
+  if (!b) return NULL;
+  if (b != ix->upto) {
+    int n = 0;
+    for (Binding *c = head; c != ix->upto; c = c->next) n++;
+    Binding **fresh = arena_alloc(sizeof *fresh * n);
+    n = 0;
+    for (Binding *c = head; c != ix->upto; c = c->next) fresh[n++] = c;
+    while (n > 0) index_add(ix, fresh[--n]);
+    ix->upto = head;
+  }
+  if (!ix->cap) return NULL;
+  for (int j = (int)(name_hash(name) & (unsigned)(ix->cap - 1)); ix->tab[j]; j = (j + 1) & (ix->cap - 1))
+    if (!strcmp(ix->tab[j]->name, name)) return ix->tab[j]->v;
   return NULL;
 }
 Env *env_new(Env *parent, Inst *self) {
@@ -184,10 +228,10 @@ bool eval_type(Env *e, Ast *t, Env *dims, const Shape *actual, Shape *out) {
   bool ok = true;
   for (int i = 0; i < t->nargs; i++) {
     Ast *d = t->args[i];
-    if (d->kind == AST_NAME && dims && !lookup_b(dims->b, d->name)) {
+    if (d->kind == AST_NAME && dims && !lookup_b(dims->b, &dims->ix, d->name)) {
       Value *v = NULL;
-      for (Env *p = e; p && !v; p = p->parent) v = lookup_b(p->b, d->name);
-      if (!v && e->self && e->self->ctor) v = lookup_b(e->self->ctor->b, d->name);
+      for (Env *p = e; p && !v; p = p->parent) v = lookup_b(p->b, &p->ix, d->name);
+      if (!v && e->self && e->self->ctor) v = lookup_b(e->self->ctor->b, &e->self->ctor->ix, d->name);
       if (!v) {
         if (!actual || i >= actual->rank) {
           s.d[i] = (Dim){1, 1}; /* a free dim name in an unchecked type is the batch */
@@ -208,7 +252,7 @@ bool eval_type(Env *e, Ast *t, Env *dims, const Shape *actual, Shape *out) {
     }
     Env *scope = dims ? dims : e;
     Value *v;
-    if (d->kind == AST_NAME && dims && lookup_b(dims->b, d->name)) v = lookup_b(dims->b, d->name);
+    if (d->kind == AST_NAME && dims && lookup_b(dims->b, &dims->ix, d->name)) v = lookup_b(dims->b, &dims->ix, d->name);
     else v = eval(scope == dims ? e : scope, d);
     Dim dd;
     if (!as_dim(v, d, &dd)) { ok = false; continue; }
@@ -291,14 +335,14 @@ Value *const_value(Ast *c) {
 
 Value *lookup(Env *e, const char *name) {
   for (Env *p = e; p; p = p->parent) {
-    Value *v = lookup_b(p->b, name);
+    Value *v = lookup_b(p->b, &p->ix, name);
     if (v) return v;
   }
   for (Env *p = e; p; p = p->parent) {
     if (!p->self) continue;
-    Value *v = lookup_b(p->self->members, name);
+    Value *v = lookup_b(p->self->members, &p->self->mix, name);
     if (v) return v;
-    if (p->self->ctor && (v = lookup_b(p->self->ctor->b, name))) return v;
+    if (p->self->ctor && (v = lookup_b(p->self->ctor->b, &p->self->ctor->ix, name))) return v;
     Ast *fn = sema_find_member(p->self->model, AST_FN, name);
     if (fn) {
       Value *f = mk(V_FN, fn->loc);
@@ -582,7 +626,7 @@ static Value *eval_expr(Env *e, Ast *x) {
     Value *o = eval(e, x->a);
     if (!o) return NULL;
     if (o->k != V_INST) { diag_error(x->loc, "a %s has no member '%s'", vkind_name(o), x->name); return NULL; }
-    Value *v = lookup_b(o->inst->members, x->name);
+    Value *v = lookup_b(o->inst->members, &o->inst->mix, x->name);
     if (v) return v;
     Ast *fn = sema_find_member(o->inst->model, AST_FN, x->name);
     if (fn) {

@@ -69,7 +69,7 @@ Value *call(Env *e, Ast *x) {
   Value *f = NULL;
   if (callee->kind == AST_NAME) {
     f = NULL;
-    for (Env *p = e; p && !f; p = p->parent) f = lookup_b(p->b, callee->name);
+    for (Env *p = e; p && !f; p = p->parent) f = lookup_b(p->b, &p->ix, callee->name);
     if (!f) {
       Value *m = lookup(e, callee->name);
       if (m) f = m;
@@ -123,8 +123,8 @@ Value *call(Env *e, Ast *x) {
 /* `name = value` where name is a state member of the running model (and not
  * a local): the new value of that state after a training step. */
 static bool state_assign(Env *fenv, Inst *self, Ast *s, Value *v) {
-  if (!self || lookup_b(fenv->b, s->name)) return false;
-  Value *m = lookup_b(self->members, s->name);
+  if (!self || lookup_b(fenv->b, &fenv->ix, s->name)) return false;
+  Value *m = lookup_b(self->members, &self->mix, s->name);
   if (!m || m->k != V_TENSOR || m->n->op != OP_STATE) {
     if (m) diag_error(s->loc, "'%s' is a %s of model '%s'; only 'state' members can be assigned", s->name,
                       m->k == V_TENSOR && m->n->op == OP_PARAM ? "parameter" : "member", self->model->name);
