@@ -96,6 +96,30 @@ void arena_push(void ***items, int *n, int *cap, void *x) {
   (*items)[(*n)++] = x;
 }
 
+ArenaMark arena_mark(void) {
+  return (ArenaMark){current, current ? current->next : NULL, current ? current->used : 0};
+}
+
+void arena_release(ArenaMark m) {
+  /* newer chunks sit before the marked one; big blocks allocated since the
+   * mark sit between it and its old successor */
+  Chunk *mc = m.chunk;
+  while (current && current != mc) {
+    Chunk *next = current->next;
+    free(current);
+    current = next;
+  }
+  if (!mc)
+    return;
+  while (mc->next != m.next) {
+    Chunk *big = mc->next;
+    mc->next = big->next;
+    free(big);
+  }
+  memset(mc->data + m.used, 0, mc->used - m.used);
+  mc->used = m.used;
+}
+
 void arena_reset(void) {
   /* Keep one ordinary chunk: a fresh calloc of it per input is most of a
    * small input's cost under ASan. */

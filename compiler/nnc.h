@@ -31,6 +31,12 @@ void arena_push(void ***items, int *n, int *cap, void *x);
 /* Free everything allocated so far (one chunk is kept, zeroed, for reuse):
  * every arena pointer dies.  For fuzz targets, between inputs. */
 void arena_reset(void);
+/* A point to free back to: arena_release frees everything allocated after
+ * arena_mark (and zeroes it), keeping what came before; for a fuzz target
+ * that keeps the stdlib's parse across inputs.  Marks nest like a stack. */
+typedef struct ArenaMark { void *chunk, *next; size_t used; } ArenaMark;
+ArenaMark arena_mark(void);
+void arena_release(ArenaMark m);
 #define PUSH(arr, n, cap, x) arena_push((void ***)&(arr), &(n), &(cap), (void *)(x))
 
 /* ---- diag.c ----------------------------------------------------------- */
@@ -202,6 +208,12 @@ const char *sema_stdlib_dir(void);
 Module *sema_load(const char *path, const char **why);
 /* The same for a file already in memory (imports are still read from disk). */
 Module *sema_load_src(SrcFile *f);
+/* Parse path now and use that parse for every later import of it, instead
+ * of reading and parsing it again (the frontend fuzzer parses the stdlib
+ * once; nnc loads each file once anyway).  The arena memory it takes must
+ * outlive those loads (see arena_mark).  Returns false if path is
+ * unreadable or has a syntax error (and keeps nothing). */
+bool sema_keep_parsed(const char *path);
 Ast *sema_find(const Module *m, AstKind kind, const char *name);
 Ast *sema_find_member(const Ast *model, AstKind kind, const char *name);
 

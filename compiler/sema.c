@@ -88,10 +88,43 @@ static bool import_cycle(Loader *ld, Ast *imp, const char *path) {
   return false;
 }
 
-static void load_file(Loader *ld, const SrcFile *f) {
+/* sema_keep_parsed's files, by canonical path. */
+static struct Kept { const char *canon; SrcFile *f; Ast *prog; } *kept;
+static int nkept;
+
+static const struct Kept *find_kept(const char *path) {
+  if (!nkept)
+    return NULL;
+  const char *c = canonical(path);
+  for (int i = 0; i < nkept; i++)
+    if (!strcmp(kept[i].canon, c))
+      return &kept[i];
+  return NULL;
+}
+
+bool sema_keep_parsed(const char *path) {
+  const char *why;
+  SrcFile *f = src_load(path, &why);
+  if (!f)
+    return false;
+  int errors_before = diag_error_count();
+  Ast *prog = parse_file(f);
+  if (diag_error_count() != errors_before)
+    return false;
+  struct Kept *grown = realloc(kept, sizeof *kept * (size_t)(nkept + 1));
+  if (!grown)
+    return false;
+  kept = grown;
+  kept[nkept++] = (struct Kept){canonical(path), f, prog};
+  return true;
+}
+
+/* prog: f's syntax tree if already parsed (sema_keep_parsed), else NULL. */
+static void load_file(Loader *ld, const SrcFile *f, Ast *prog) {
   PUSH(ld->m->files, ld->m->nfiles, ld->m->capfiles, f);
   PUSH(ld->open, ld->nopen, ld->capopen, f);
-  Ast *prog = parse_file(f);
+  if (!prog)
+    prog = parse_file(f);
   for (int i = 0; i < prog->nlist; i++) {
     Ast *imp = prog->list[i];
     if (imp->kind != AST_IMPORT)
@@ -99,7 +132,8 @@ static void load_file(Loader *ld, const SrcFile *f) {
     const char *path = import_path(f->path, imp->name), *why;
     if (import_cycle(ld, imp, path) || seen_before(ld, path))
       continue;
-    SrcFile *g = src_load(path, &why);
+    const struct Kept *k = find_kept(path);
+    SrcFile *g = k ? k->f : src_load(path, &why);
     if (!g && access(path, F_OK) != 0) {
       diag_error(imp->loc, "cannot find import \"%s\" (looked in %s)", imp->name, path);
       continue;
@@ -108,7 +142,7 @@ static void load_file(Loader *ld, const SrcFile *f) {
       diag_error(imp->loc, "import \"%s\": '%s' %s", imp->name, path, why);
       continue;
     }
-    load_file(ld, g);
+    load_file(ld, g, k ? k->prog : NULL);
   }
   ld->nopen--;
   for (int i = 0; i < prog->nlist; i++)
@@ -292,7 +326,7 @@ Module *sema_load_src(SrcFile *f) {
   ld.m->main_path = f->path;
   int errors_before = diag_error_count();
   seen_before(&ld, f->path);
-  load_file(&ld, f);
+  load_file(&ld, f, NULL);
   if (diag_error_count() == errors_before)
     check_module(ld.m);
   return ld.m;
