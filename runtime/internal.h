@@ -100,6 +100,13 @@ typedef struct NnrtOptConfig {
   double lr, momentum, beta1, beta2, eps, rho, weight_decay;
 } NnrtOptConfig;
 
+/* The scalars of one step of the generated optimizer (NnrtOptKernel):
+ * lr, l2, wd, mu, eps, rho, beta1, beta2 and Adam's bias corrections. */
+void nnrt_opt_args(const NnrtOptConfig *c, double lr, int64_t t, double h[10]);
+/* One step of the generated kernel k over n elements (st: the state arrays). */
+void nnrt_opt_run(NnrtOptKernel k, const NnrtOptConfig *c, double lr, int64_t t, void *p, const void *g,
+                  void **st, int64_t n);
+
 /* Parse name + keyword arguments; returns -1 and a message on an unknown
  * name or key. */
 int nnrt_opt_config(NnrtOptConfig *c, const char *name, int nkw,

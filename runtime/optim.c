@@ -24,6 +24,12 @@
  * nesterov = 1 is nesterov); beta1 0.9, beta2 0.999; eps 1e-8 (adagrad
  * 1e-10, adadelta 1e-6); rho 0.9; weight_decay 0 (adamw 0.01).
  *
+ * Training runs the step nnc generates from the same rules
+ * (compiler/codegen/optim.c, for the CPU and the GPU alike), called through
+ * nnrt_opt_run with the scalars of nnrt_opt_args; the C loops below are its
+ * reference, which the unit tests and e2e_optim_reference compare it with
+ * bit for bit (NNRT_OPT_REFERENCE=1 trains with them).
+ *
  * Invariants: arithmetic happens in the parameter's precision; only the
  * bias corrections (powers of β) are computed in double.  State arrays
  * start at zero and are the whole optimizer state (so checkpoints carry
@@ -190,3 +196,21 @@ int nnrt_opt_nstate(NnrtOptKind k) {
 
 OPT_STEP(nnrt_opt_step_f32, float, sqrtf)
 OPT_STEP(nnrt_opt_step_f64, double, sqrt)
+
+void nnrt_opt_args(const NnrtOptConfig *c, double lr, int64_t t, double h[10]) {
+  bool adam = c->kind == NNRT_OPT_ADAM || c->kind == NNRT_OPT_ADAMW;
+  h[0] = lr;
+  h[1] = c->kind == NNRT_OPT_ADAMW ? 0 : c->weight_decay; /* l2: added to the gradient */
+  h[2] = c->kind == NNRT_OPT_ADAMW ? c->weight_decay : 0; /* adamw's decoupled decay */
+  h[3] = c->momentum, h[4] = c->eps, h[5] = c->rho, h[6] = c->beta1, h[7] = c->beta2;
+  h[8] = adam ? 1.0 / (1.0 - pow(c->beta1, (double)t)) : 0; /* the bias corrections, in double */
+  h[9] = adam ? 1.0 / (1.0 - pow(c->beta2, (double)t)) : 0;
+}
+
+void nnrt_opt_run(NnrtOptKernel k, const NnrtOptConfig *c, double lr, int64_t t, void *p, const void *g,
+                  void **st, int64_t n) {
+  double h[10];
+  nnrt_opt_args(c, lr, t, h);
+  int ns = nnrt_opt_nstate(c->kind); /* 0 to 2 state arrays */
+  k(p, g, ns > 0 ? st[0] : NULL, ns > 1 ? st[1] : NULL, n, (int32_t)c->kind, h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], NULL);
+}

@@ -384,6 +384,11 @@ void nnrt_kernels(NnrtProgram *p, NnrtKernel train, NnrtScratchFn train_scratch,
   p->eval_scratch = eval_scratch;
 }
 
+void nnrt_opt_kernels(NnrtProgram *p, NnrtOptKernel f32, NnrtOptKernel f64) {
+  p->opt_kernel[0] = f32;
+  p->opt_kernel[1] = f64;
+}
+
 void nnrt_info_row(NnrtProgram *p, const char *name, const char *kind,
                    const char *shape, int64_t params, int64_t flops) {
   if (!reserve(p, (void **)&p->rows, &p->cap_rows, p->nrows, sizeof *p->rows, "info table"))

@@ -103,6 +103,7 @@ struct NnrtProgram {
   int64_t early_stop; /* patience on the validation loss, 0 = off */
   NnrtAugment augment;
   NnrtKernel train, eval;
+  NnrtOptKernel opt_kernel[2]; /* the generated optimizer step, f32 and f64 (NULL: optim.c's) */
   NnrtScratchFn train_scratch, eval_scratch;
   NnrtSite *sites; int nsites, cap_sites; /* numerics.c: per checked op */
   bool failed;
@@ -157,6 +158,7 @@ typedef struct NnrtSession {
   char *block;        /* slots and optimizer state, one allocation */
   void **slots;
   void ***opt_state;  /* per grad entry: nnrt_opt_nstate pointers */
+  bool opt_reference; /* NNRT_OPT_REFERENCE=1: optim.c's C loops, not the generated step */
   char *scratch;
   int64_t *perm;      /* a permutation of the train samples */
   NnrtSplit train, test, valid; /* valid: held out of the file's train split */

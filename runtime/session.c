@@ -208,6 +208,8 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
   s->eval_ctx.rng = &s->eval_rng;
   s->ctx.p = s->eval_ctx.p = p;
   s->ctx.check_numerics = s->eval_ctx.check_numerics = o->check_numerics;
+  const char *ref = getenv("NNRT_OPT_REFERENCE");
+  s->opt_reference = ref && *ref && strcmp(ref, "0");
 
   int nopt = p->nopts > 0 ? p->nopts : 1;
   for (int g = 0; g < p->ngrads; g++)

@@ -56,7 +56,10 @@ static void opt_step(NnrtSession *s, int64_t epoch) {
     const NnrtSched *sc = gd->opt < p->nopts ? &p->opts[gd->opt].sched : &constant;
     double lr = nnrt_sched_lr(sc, c->lr, epoch, s->epochs);
     int64_t n = nnrt_slot_count(&p->slots[gd->param], 1);
-    if (p->slots[gd->param].dtype == NNRT_F32)
+    NnrtOptKernel k = p->opt_kernel[p->slots[gd->param].dtype == NNRT_F64];
+    if (k && !s->opt_reference) /* the step nnc generated (codegen/optim.c) */
+      nnrt_opt_run(k, c, lr, s->step, s->slots[gd->param], s->slots[gd->grad], s->opt_state[g], n);
+    else if (p->slots[gd->param].dtype == NNRT_F32)
       nnrt_opt_step_f32(c, lr, s->step, s->slots[gd->param], s->slots[gd->grad],
                         (float **)s->opt_state[g], n);
     else

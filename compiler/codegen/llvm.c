@@ -562,6 +562,21 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   for (; d >= 0; d--) loop_end(&loops[d]);
 }
 
+/* ---- the optimizer step (codegen/optim.c), a function of its own -------- */
+
+static void *cpu_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i);
+static void cpu_loop_end(void *l);
+static LLVMValueRef cpu_local(LLVMTypeRef t);
+static void emit_optim(Dtype d) {
+  LLVMTypeRef ps[17];
+  optim_params(&cg.t, ps);
+  LLVMValueRef f = LLVMAddFunction(cg.mod, d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", LLVMFunctionType(cg.t.vd, ps, 17, 0));
+  cg.fn = f;
+  LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, f, "entry"));
+  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, NULL, cpu_loop_begin, cpu_loop_end, cpu_local};
+  optim_emit(&t, d, f);
+}
+
 /* ---- ops of kind GEN: their own emitter over this target (kernel.h) ----- */
 
 static Buf *gen_bufs;
@@ -571,17 +586,17 @@ static LLVMValueRef gen_buffer(const Node *x) {
   return p;
 }
 /* the CPU runs the work items in order, in one loop */
-static void *gen_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i) {
+static void *cpu_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i) {
   Loop *l = arena_alloc(sizeof *l);
   *l = loop_begin(n, par ? "item" : "seq");
   *i = l->i;
   return l;
 }
-static void gen_loop_end(void *l) { loop_end(l); }
-static LLVMValueRef gen_local(LLVMTypeRef t) { return k_entry_alloca(cg.b, cg.fn, t, "local"); }
+static void cpu_loop_end(void *l) { loop_end(l); }
+static LLVMValueRef cpu_local(LLVMTypeRef t) { return k_entry_alloca(cg.b, cg.fn, t, "local"); }
 static void emit_gen(const Node *n, Buf *bufs) {
   gen_bufs = bufs;
-  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, gen_buffer, gen_loop_begin, gen_loop_end, gen_local};
+  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, gen_buffer, cpu_loop_begin, cpu_loop_end, cpu_local};
   op_info[n->op].spec->emit(&t, n);
 }
 
@@ -1204,6 +1219,10 @@ static void emit_setup(Program *p) {
                    : rt_fn(i < 2 ? "nnc_train" : "nnc_eval", cg.t.vd, kp, 4, &fty);
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr};
     call_rt("nnrt_kernels", ps, (LLVMValueRef[]){P, f[0], f[1], f[2], f[3]}, 5);
+    LLVMTypeRef op[17];
+    optim_params(&cg.t, op);
+    LLVMValueRef o32 = rt_fn("nnc_opt_f32", cg.t.vd, op, 17, &fty), o64 = rt_fn("nnc_opt_f64", cg.t.vd, op, 17, &fty);
+    call_rt("nnrt_opt_kernels", ps, (LLVMValueRef[]){P, o32, o64}, 3);
   }
   for (int i = 0; i < p->ninfo; i++) {
     struct InfoRow *r = &p->info[i];
@@ -1325,6 +1344,9 @@ void *codegen_module(Program *p, const CodegenOptions *o) {
   emit_kernel(&p->train_k, &p->train_chk);
   if (split) unit_begin(us, p, "eval", 1, false);
   emit_kernel(&p->eval_k, &p->eval_chk);
+  if (split) unit_begin(us, p, "optim", 2, false);
+  emit_optim(DT_F32);
+  emit_optim(DT_F64);
   if (split) unit_begin(us, p, "setup", 4, true);
   emit_setup(p);
   if (o->cuda_arch) { /* nnc build --cuda: the GPU kernels ride along (codegen/nvptx.c) */

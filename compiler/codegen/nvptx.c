@@ -19,8 +19,9 @@
  *       atomics, sums in the CPU direct loops' order), and the
  *       copies into output slots the CPU kernel also makes.  Scratch
  *       buffers sit where Kernel.plan (memplan.c) puts them;
- *   nnc_opt_f32/_f64   the optimizer step (every rule of runtime/optim.c,
- *       chosen by an argument), nnc_acc   the per-epoch loss/correct sums.
+ *   nnc_opt_f32/_f64   the optimizer step, one GPU thread per element, from
+ *       codegen/optim.c (the host module's copy comes from the same code),
+ *       nnc_acc   the per-epoch loss/correct sums.
  * GEMMs are not generated: the schedule says "cuBLAS" and the runtime
  * calls it.  Each kernel takes (ptr bufs, i64 batch): bufs is the device
  * table of buffer addresses (runtime/cuda/schedule.h), so every launch has
@@ -1044,99 +1045,13 @@ static void emit_kernel(Kernel *k, Plan *pl) {
  * device pointer to {lr, ic1, ic2} that replaces those three when not
  * null (CUDA graphs replay one captured step with new values). */
 static void emit_optimizer(Dtype d) {
-  LLVMTypeRef ps[17] = {px.t.ptr, px.t.ptr, px.t.ptr, px.t.ptr, px.t.i64, px.t.i32};
-  for (int i = 6; i < 16; i++) ps[i] = px.t.f64;
-  ps[16] = px.t.ptr;
+  LLVMTypeRef ps[17];
+  optim_params(&px.t, ps);
   LLVMValueRef f = begin_fn(d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", ps, 17);
-  LLVMValueRef P = LLVMGetParam(f, 0), G = LLVMGetParam(f, 1), S0 = LLVMGetParam(f, 2), S1 = LLVMGetParam(f, 3);
-  LLVMValueRef n = LLVMGetParam(f, 4), kind = LLVMGetParam(f, 5), h[10];
-  for (int i = 0; i < 10; i++) h[i] = LLVMGetParam(f, (unsigned)(6 + i));
-  { /* dyn (last argument), when not null: lr, ic1, ic2 read from device
-     * memory, so that a captured CUDA graph replays with this step's values */
-    LLVMValueRef dyn = LLVMGetParam(f, 16);
-    LLVMBasicBlockRef entry = LLVMGetInsertBlock(B);
-    LLVMBasicBlockRef rd = LLVMAppendBasicBlockInContext(px.ctx, f, "dyn"), go = LLVMAppendBasicBlockInContext(px.ctx, f, "go");
-    LLVMBuildCondBr(B, LLVMBuildIsNull(B, dyn, ""), go, rd);
-    LLVMPositionBuilderAtEnd(B, rd);
-    int at[3] = {0, 8, 9};
-    LLVMValueRef got[3];
-    for (int q = 0; q < 3; q++) got[q] = load(DT_F64, dyn, ci64(q));
-    LLVMBuildBr(B, go);
-    LLVMPositionBuilderAtEnd(B, go);
-    for (int q = 0; q < 3; q++) {
-      LLVMValueRef ph = LLVMBuildPhi(B, px.t.f64, "");
-      LLVMAddIncoming(ph, (LLVMValueRef[]){h[at[q]], got[q]}, (LLVMBasicBlockRef[]){entry, rd}, 2);
-      h[at[q]] = ph;
-    }
-  }
-  if (d == DT_F32)
-    for (int i = 0; i < 10; i++) h[i] = LLVMBuildFPTrunc(B, h[i], px.t.f32, "");
-  LLVMValueRef lr = h[0], l2 = h[1], decay = fmul(h[0], h[2]) /* lr * adamw's wd */, mu = h[3], eps = h[4], rho = h[5], b1 = h[6], b2 = h[7], ic1 = h[8], ic2 = h[9];
-  LLVMValueRef one = cfl(1, d);
-  Loop l = grid_loop(n);
-  LLVMValueRef pp = gep(ty(d), P, l.i), gp = gep(ty(d), G, l.i), s0p = gep(ty(d), S0, l.i), s1p = gep(ty(d), S1, l.i);
-  LLVMValueRef p = LLVMBuildLoad2(B, ty(d), pp, "p");
-  LLVMValueRef g = fadd(LLVMBuildLoad2(B, ty(d), gp, "g"), fmul(l2, p));
-  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(px.ctx, f, "join");
-  LLVMBasicBlockRef bb[8];
-  LLVMValueRef sw = LLVMBuildSwitch(B, kind, join, 8);
-  for (int i = 0; i < 8; i++) {
-    bb[i] = LLVMAppendBasicBlockInContext(px.ctx, f, "rule");
-    LLVMAddCase(sw, ci32(i), bb[i]);
-  }
-#define LD(q) LLVMBuildLoad2(B, ty(d), q, "")
-#define ST(v, q) LLVMBuildStore(B, v, q)
-  for (int i = 0; i < 8; i++) {
-    LLVMPositionBuilderAtEnd(B, bb[i]);
-    switch (i) {
-    case 0: ST(fsub(p, fmul(lr, g)), pp); break;
-    case 1: case 2: {
-      LLVMValueRef v = fadd(fmul(mu, LD(s0p)), g);
-      ST(v, s0p);
-      ST(fsub(p, fmul(lr, i == 1 ? v : fadd(g, fmul(mu, v)))), pp);
-      break;
-    }
-    case 3: {
-      LLVMValueRef s = fadd(LD(s0p), fmul(g, g));
-      ST(s, s0p);
-      ST(fsub(p, fdiv(fmul(lr, g), fadd(un("llvm.sqrt", s), eps))), pp);
-      break;
-    }
-    case 4: {
-      LLVMValueRef s = fadd(fmul(rho, LD(s0p)), fmul(fmul(fsub(one, rho), g), g));
-      ST(s, s0p);
-      LLVMValueRef dd = fmul(fdiv(LLVMBuildFNeg(B, un("llvm.sqrt", fadd(LD(s1p), eps)), ""), un("llvm.sqrt", fadd(s, eps))), g);
-      ST(fadd(fmul(rho, LD(s1p)), fmul(fmul(fsub(one, rho), dd), dd)), s1p);
-      ST(fadd(p, fmul(lr, dd)), pp);
-      break;
-    }
-    case 5: {
-      LLVMValueRef s = fadd(fmul(rho, LD(s0p)), fmul(fmul(fsub(one, rho), g), g));
-      ST(s, s0p);
-      ST(fsub(p, fdiv(fmul(lr, g), fadd(un("llvm.sqrt", s), eps))), pp);
-      break;
-    }
-    default: {
-      LLVMValueRef q = fsub(p, fmul(decay, p));
-      LLVMValueRef m = fadd(fmul(b1, LD(s0p)), fmul(fsub(one, b1), g));
-      LLVMValueRef v = fadd(fmul(b2, LD(s1p)), fmul(fmul(fsub(one, b2), g), g));
-      ST(m, s0p);
-      ST(v, s1p);
-      ST(fsub(q, fdiv(fmul(lr, fmul(m, ic1)), fadd(un("llvm.sqrt", fmul(v, ic2)), eps))), pp);
-      break;
-    }
-    }
-    LLVMBuildBr(B, join);
-  }
-#undef LD
-#undef ST
-  LLVMPositionBuilderAtEnd(B, join);
-  loop_end(&l);
-  LLVMBuildRetVoid(B);
+  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, NULL, gen_loop_begin, gen_loop_end, gen_local};
+  optim_emit(&t, d, f);
 }
 
-/* acc[0] += loss * bs; acc[1] += correct (f64 sums, one thread).  Types:
- * 0 f32, 1 f64, 2 i32; correct may be NULL. */
 static void emit_acc(void) {
   LLVMTypeRef ps[] = {px.t.ptr, px.t.i32, px.t.ptr, px.t.i32, px.t.ptr, px.t.i64};
   LLVMValueRef f = begin_fn("nnc_acc", ps, 6);

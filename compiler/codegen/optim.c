@@ -1,0 +1,128 @@
+/*
+ * codegen/optim.c — the optimizer step, one textbook rule per kind (the
+ * table in runtime/optim.c's comment), emitted once for both targets over
+ * a KernelTarget: `nnc_opt_f32` and `nnc_opt_f64` in the host module (the
+ * CPU's training loop calls them) and in the PTX module (one GPU thread per
+ * element).
+ *
+ *   void nnc_opt_T(T *p, const T *g, T *s0, T *s1, i64 n, i32 kind,
+ *                  double lr, l2, wd, mu, eps, rho, b1, b2, ic1, ic2,
+ *                  const double *dyn)
+ *
+ * kind is NnrtOptKind (0 sgd .. 6 adam, 7 adamw); the scalars come from
+ * nnrt_opt_args (runtime/optim.c) and are rounded to T once, so the
+ * arithmetic is T's, in the order of the formulas, with no reassociation
+ * and no FMA contraction: the same bits on both targets and as the C
+ * reference in runtime/optim.c.  dyn, when not null, holds {lr, ic1, ic2}
+ * read from memory instead (a CUDA graph replays with this step's values).
+ * The rule is chosen once, outside the loop, so each loop vectorises.
+ */
+#include "kernel.h"
+
+void optim_params(const LlvmTypes *ty, LLVMTypeRef ps[17]) {
+  ps[0] = ps[1] = ps[2] = ps[3] = ty->ptr;
+  ps[4] = ty->i64;
+  ps[5] = ty->i32;
+  for (int i = 6; i < 16; i++) ps[i] = ty->f64;
+  ps[16] = ty->ptr;
+}
+
+/* Build the body of fn (already created with the signature above). */
+void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
+  LLVMBuilderRef b = t->s.b;
+  LLVMContextRef ctx = LLVMGetTypeContext(t->i64);
+  LLVMTypeRef T = t->s.ty(d), f64 = t->s.ty(DT_F64);
+  LLVMValueRef P = LLVMGetParam(fn, 0), G = LLVMGetParam(fn, 1), S0 = LLVMGetParam(fn, 2), S1 = LLVMGetParam(fn, 3);
+  LLVMValueRef n = LLVMGetParam(fn, 4), kind = LLVMGetParam(fn, 5), h[10];
+  for (int i = 0; i < 10; i++) h[i] = LLVMGetParam(fn, (unsigned)(6 + i));
+  { /* dyn: lr, ic1, ic2 from memory when the pointer is not null */
+    LLVMValueRef dyn = LLVMGetParam(fn, 16);
+    LLVMBasicBlockRef entry = LLVMGetInsertBlock(b);
+    LLVMBasicBlockRef rd = LLVMAppendBasicBlockInContext(ctx, fn, "dyn"), go = LLVMAppendBasicBlockInContext(ctx, fn, "go");
+    LLVMBuildCondBr(b, LLVMBuildIsNull(b, dyn, ""), go, rd);
+    LLVMPositionBuilderAtEnd(b, rd);
+    int at[3] = {0, 8, 9};
+    LLVMValueRef got[3];
+    for (int q = 0; q < 3; q++) got[q] = k_load(t, DT_F64, dyn, k_i64(t, q));
+    LLVMBuildBr(b, go);
+    LLVMPositionBuilderAtEnd(b, go);
+    for (int q = 0; q < 3; q++) {
+      LLVMValueRef ph = LLVMBuildPhi(b, f64, "");
+      LLVMAddIncoming(ph, (LLVMValueRef[]){h[at[q]], got[q]}, (LLVMBasicBlockRef[]){entry, rd}, 2);
+      h[at[q]] = ph;
+    }
+  }
+  if (d == DT_F32)
+    for (int i = 0; i < 10; i++) h[i] = LLVMBuildFPTrunc(b, h[i], T, "");
+#define ADD(x, y) LLVMBuildFAdd(b, x, y, "")
+#define SUB(x, y) LLVMBuildFSub(b, x, y, "")
+#define MUL(x, y) LLVMBuildFMul(b, x, y, "")
+#define DIV(x, y) LLVMBuildFDiv(b, x, y, "")
+#define SQRT(x) t->s.intrinsic("llvm.sqrt", d, (LLVMValueRef[]){x}, 1)
+#define LD(base) k_load(t, d, base, i)
+#define ST(v, base) k_store(t, d, v, base, i)
+  LLVMValueRef lr = h[0], l2 = h[1], mu = h[3], eps = h[4], rho = h[5], b1 = h[6], b2 = h[7], ic1 = h[8], ic2 = h[9];
+  LLVMValueRef decay = MUL(h[0], h[2]); /* lr * adamw's weight decay */
+  LLVMValueRef one = LLVMConstReal(T, 1);
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, fn, "done"), bb[7];
+  LLVMValueRef sw = LLVMBuildSwitch(b, kind, done, 8);
+  for (int rule = 0; rule < 7; rule++) bb[rule] = LLVMAppendBasicBlockInContext(ctx, fn, "rule");
+  for (int k = 0; k < 8; k++) /* adamw (7) runs adam's loop with l2 = 0 and its decay */
+    LLVMAddCase(sw, LLVMConstInt(LLVMInt32TypeInContext(ctx), (unsigned long long)k, 0), bb[k < 7 ? k : 6]);
+  for (int rule = 0; rule < 7; rule++) {
+    LLVMPositionBuilderAtEnd(b, bb[rule]);
+    LLVMValueRef i;
+    void *loop = t->loop_begin(n, true, &i);
+    LLVMValueRef p = LD(P);
+    LLVMValueRef g = ADD(LD(G), MUL(l2, p)); /* g' = g + wd·θ */
+    switch (rule) {
+    case 0: ST(SUB(p, MUL(lr, g)), P); break; /* sgd */
+    case 1: case 2: { /* momentum, nesterov */
+      LLVMValueRef v = ADD(MUL(mu, LD(S0)), g);
+      ST(v, S0);
+      ST(SUB(p, MUL(lr, rule == 1 ? v : ADD(g, MUL(mu, v)))), P);
+      break;
+    }
+    case 3: { /* adagrad */
+      LLVMValueRef s = ADD(LD(S0), MUL(g, g));
+      ST(s, S0);
+      ST(SUB(p, DIV(MUL(lr, g), ADD(SQRT(s), eps))), P);
+      break;
+    }
+    case 4: { /* adadelta */
+      LLVMValueRef s = ADD(MUL(rho, LD(S0)), MUL(MUL(SUB(one, rho), g), g));
+      ST(s, S0);
+      LLVMValueRef dd = MUL(DIV(LLVMBuildFNeg(b, SQRT(ADD(LD(S1), eps)), ""), SQRT(ADD(s, eps))), g);
+      ST(ADD(MUL(rho, LD(S1)), MUL(MUL(SUB(one, rho), dd), dd)), S1);
+      ST(ADD(p, MUL(lr, dd)), P);
+      break;
+    }
+    case 5: { /* rmsprop */
+      LLVMValueRef s = ADD(MUL(rho, LD(S0)), MUL(MUL(SUB(one, rho), g), g));
+      ST(s, S0);
+      ST(SUB(p, DIV(MUL(lr, g), ADD(SQRT(s), eps))), P);
+      break;
+    }
+    default: { /* adam, adamw (l2 = 0, decay = lr·wd) */
+      LLVMValueRef q = SUB(p, MUL(decay, p));
+      LLVMValueRef m = ADD(MUL(b1, LD(S0)), MUL(SUB(one, b1), g));
+      LLVMValueRef v = ADD(MUL(b2, LD(S1)), MUL(MUL(SUB(one, b2), g), g));
+      ST(m, S0);
+      ST(v, S1);
+      ST(SUB(q, DIV(MUL(lr, MUL(m, ic1)), ADD(SQRT(MUL(v, ic2)), eps))), P);
+      break;
+    }
+    }
+    t->loop_end(loop);
+    LLVMBuildBr(b, done);
+  }
+#undef ADD
+#undef SUB
+#undef MUL
+#undef DIV
+#undef SQRT
+#undef LD
+#undef ST
+  LLVMPositionBuilderAtEnd(b, done);
+  LLVMBuildRetVoid(b);
+}
