@@ -19,7 +19,7 @@ const OpInfo op_info[OP__COUNT] = {
 #define E(NAME, str, arity, surface, attr, flops, fold, deriv, scalar) \
   [OP_##NAME] = {str, arity, OK_EWISE, deriv, surface, attr, flops},
 #define X(NAME, str, arity, kind, grad) [OP_##NAME] = {str, arity, OK_##kind, grad},
-#define G(NAME, str, arity, spec_) [OP_##NAME] = {str, arity, OK_GEN, true, .spec = &spec_},
+#define G(NAME, str, arity, grad, spec_) [OP_##NAME] = {str, arity, OK_GEN, grad, .spec = &spec_},
     NNC_EWISE_OPS(E) NNC_OTHER_OPS(X) NNC_GEN_OPS(G)
 #undef E
 #undef X

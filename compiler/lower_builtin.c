@@ -325,12 +325,6 @@ static Value *b_onehot(const char *name, Args *a) {
   return op_result(g_onehot(y, n, dt), site, a->pos_ast[0], a->pos[0], NULL, NULL);
 }
 
-static Value *b_argmax(const char *name, Args *a) {
-  Ast *site = a->site;
-  Node *x = tensor_arg(a, 0, name);
-  return x ? op_result(g_argmax(x), site, a->pos_ast[0], a->pos[0], NULL, NULL) : NULL;
-}
-
 static Value *b_rand_uniform(const char *name, Args *a) {
   Ast *site = a->site;
   /* rand_uniform(x): fresh U[0,1) numbers shaped like x; rand_normal(x): N(0,1) */
@@ -544,7 +538,6 @@ static const struct Builtin { const char *name; BuiltinFn fn; } builtins[] = {
     {"transpose", b_transpose},
     {"concat", b_concat},
     {"onehot", b_onehot},
-    {"argmax", b_argmax},
     {"rand_uniform", b_rand_uniform},
     {"rand_normal", b_rand_uniform},
     {"arange", b_arange},

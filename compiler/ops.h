@@ -149,7 +149,6 @@
   X(PAD, "pad", 1, MOVE, true)                            \
   X(CONCAT, "concat", 2, MOVE, true)                      \
   X(ONEHOT, "onehot", 1, INDEX, false)                    \
-  X(ARGMAX, "argmax", 1, INDEX, false)                    \
   X(RAND, "rand", 0, INDEX, false)                        \
   X(CONV2D, "conv2d", 2, LIB, true)                       \
   X(CONV2D_BWD_DATA, "conv2d_bwd_data", 2, LIB, true)     \
@@ -164,7 +163,7 @@
 
 /*
  * Primitives of a kind of their own, each complete in one file:
- *   G(NAME, "name", arity, spec)
+ *   G(NAME, "name", arity, has_grad, spec)
  * with `const OpSpec spec` (graph.h) in that file: the attributes (a typed
  * schema: their names, kinds and defaults, which the builtin call, the IR
  * printer and the interning key all use), the shape rule, the derivative,
@@ -172,13 +171,14 @@
  * both targets through codegen/kernel.h.  The builtin of the same name is
  * called as name(x, ..., attr = value, ...).
  */
-#define NNC_GEN_OPS(G) \
-  G(CUMSUM, "cumsum", 1, cumsum_spec) /* ops/cumsum.c */
+#define NNC_GEN_OPS(G)                                            \
+  G(CUMSUM, "cumsum", 1, true, cumsum_spec)  /* ops/cumsum.c */ \
+  G(ARGMAX, "argmax", 1, false, argmax_spec) /* ops/argmax.c */
 
 typedef enum {
 #define E(name, str, arity, surface, attr, flops, fold, deriv, scalar) OP_##name,
 #define X(name, str, arity, kind, grad) OP_##name,
-#define G(name, str, arity, spec) OP_##name,
+#define G(name, str, arity, grad, spec) OP_##name,
   NNC_EWISE_OPS(E) NNC_OTHER_OPS(X) NNC_GEN_OPS(G)
 #undef E
 #undef X
@@ -189,7 +189,7 @@ typedef enum {
 typedef enum { OK_LEAF, OK_EWISE, OK_REDUCE, OK_ROW, OK_MATMUL, OK_MOVE, OK_INDEX, OK_LIB, OK_GEN } OpKind;
 
 struct OpSpec;
-#define G(name, str, arity, spec) extern const struct OpSpec spec;
+#define G(name, str, arity, grad, spec) extern const struct OpSpec spec;
 NNC_GEN_OPS(G)
 #undef G
 

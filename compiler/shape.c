@@ -271,15 +271,7 @@ Node *g_onehot(Node *labels, int64_t n, Dtype dt) {
   return build(OP_ONEHOT, dt, s, in, 1, NULL, 0);
 }
 
-Node *g_argmax(Node *a) {
-  if (!a) return NULL;
-  if (a->sh.rank < 1) return fail("argmax needs rank >= 1, got %s", tstr(a));
-  if (!is_float(a->dt)) return fail("argmax needs a floating-point tensor, got %s", tstr(a));
-  Shape s = a->sh;
-  s.rank--;
-  Node *in[1] = {a};
-  return build(OP_ARGMAX, DT_I32, s, in, 1, NULL, 0);
-}
+Node *g_argmax(Node *a) { return g_gen(OP_ARGMAX, &a, NULL); } /* ops/argmax.c */
 
 Node *g_rand(int kind, Dtype dt, Shape sh) {
   static int64_t draws;

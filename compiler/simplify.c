@@ -212,7 +212,7 @@ Node *simplify_rules(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_
       return g_broadcast(in[0]->in[0], sh);
     }
     return NULL;
-  case OK_INDEX:
+  case OK_GEN: /* the winner does not move when a row is softmaxed */
     if (op == OP_ARGMAX && (in[0]->op == OP_SOFTMAX || in[0]->op == OP_LOG_SOFTMAX)) return g_argmax(in[0]->in[0]);
     return NULL;
   case OK_MATMUL:

@@ -718,24 +718,6 @@ static void emit_node(const Node *n, Buf *bufs) {
       loop_end(&l);
       return;
     }
-    if (n->op == OP_ARGMAX) {
-      Dtype xd = x->dt;
-      LLVMValueRef last = dimval(x->sh.d[x->sh.rank - 1]);
-      LLVMValueRef best = LLVMBuildAlloca(cg.b, ty(xd), "best"), bi = LLVMBuildAlloca(cg.b, cg.t.i64, "bi");
-      Loop r = loop_begin(numel(&n->sh), "row");
-      LLVMValueRef row = gep(xd, bptr(bufs, x->id), LLVMBuildMul(cg.b, r.i, last, ""));
-      LLVMBuildStore(cg.b, cfl(-INFINITY, xd), best);
-      LLVMBuildStore(cg.b, ci64(0), bi);
-      Loop c = loop_begin(last, "col");
-      LLVMValueRef v = load(xd, row, c.i);
-      LLVMValueRef gt = LLVMBuildFCmp(cg.b, LLVMRealOGT, v, LLVMBuildLoad2(cg.b, ty(xd), best, ""), "");
-      LLVMBuildStore(cg.b, fsel(gt, v, LLVMBuildLoad2(cg.b, ty(xd), best, "")), best);
-      LLVMBuildStore(cg.b, fsel(gt, c.i, LLVMBuildLoad2(cg.b, cg.t.i64, bi, "")), bi);
-      loop_end(&c);
-      store(DT_I32, LLVMBuildTrunc(cg.b, LLVMBuildLoad2(cg.b, cg.t.i64, bi, ""), cg.t.i32, ""), out, r.i);
-      loop_end(&r);
-      return;
-    }
     break;
   }
   }

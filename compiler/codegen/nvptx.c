@@ -812,7 +812,7 @@ static void emit_node(Kernel *k, Plan *pl, const Node *n) {
   }
   const Node *x = n->in[0];
   int64_t *w = add_step(pl, NNRT_CUDA_KERNEL);
-  bool per_row = kd == OK_ROW || n->op == OP_ARGMAX;
+  bool per_row = kd == OK_ROW;
   Shape rows = per_row ? x->sh : n->sh;
   if (per_row) rows.rank--;
   set_threads(w, shape_numel(&rows));
@@ -915,17 +915,6 @@ static void emit_node(Kernel *k, Plan *pl, const Node *n) {
       LLVMValueRef lab = LLVMBuildSExt(B, load(DT_I32, in[0].ptr, LLVMBuildUDiv(B, l.i, kk, "")), px.t.i64, "");
       LLVMValueRef hit = LLVMBuildICmp(B, LLVMIntEQ, lab, LLVMBuildURem(B, l.i, kk, ""), "");
       store(d, sel(hit, cfl(1, d), cfl(0, d)), out, l.i);
-    } else { /* ARGMAX: first maximum of the row */
-      Dtype xd = x->dt;
-      LLVMValueRef last = dimval(x->sh.d[x->sh.rank - 1]);
-      LLVMValueRef row = gep(ty(xd), in[0].ptr, imul(l.i, last));
-      LLVMValueRef best = var(ty(xd), cfl(-INFINITY, xd)), bi = var(px.t.i64, ci64(0));
-      Loop c = loop_begin(last);
-      LLVMValueRef xv = load(xd, row, c.i), gt = fcmp(LLVMRealOGT, xv, get(best));
-      set(best, sel(gt, xv, get(best)));
-      set(bi, sel(gt, c.i, get(bi)));
-      loop_end(&c);
-      store(DT_I32, LLVMBuildTrunc(B, get(bi), px.t.i32, ""), out, l.i);
     }
     break;
   default: nnc_unreachable("no GPU code for '%s'", op_info[n->op].name);
