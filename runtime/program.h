@@ -259,6 +259,8 @@ typedef struct NnrtBackend {
   void (*before_gather)(NnrtSession *s, void *state);
 } NnrtBackend;
 extern const NnrtBackend nnrt_cpu_backend;
+/* The scheduled learning rate of grad entry g's optimizer in this epoch. */
+double nnrt_session_lr(const NnrtSession *s, int g, int64_t epoch);
 int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_info(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o); /* show.c: the PNG grid */

@@ -47,14 +47,20 @@
 #include <stdio.h>
 #include <string.h>
 
+double nnrt_session_lr(const NnrtSession *s, int g, int64_t epoch) {
+  const NnrtProgram *p = s->p;
+  const NnrtGradDesc *gd = &p->grads[g];
+  NnrtSched constant = {.kind = SCHED_CONSTANT};
+  const NnrtSched *sc = gd->opt < p->nopts ? &p->opts[gd->opt].sched : &constant;
+  return nnrt_sched_lr(sc, s->cfg[gd->opt].lr, epoch, s->epochs);
+}
+
 static void opt_step(NnrtSession *s, int64_t epoch) {
   NnrtProgram *p = s->p;
   for (int g = 0; g < p->ngrads; g++) {
     const NnrtGradDesc *gd = &p->grads[g];
     const NnrtOptConfig *c = &s->cfg[gd->opt];
-    NnrtSched constant = {.kind = SCHED_CONSTANT};
-    const NnrtSched *sc = gd->opt < p->nopts ? &p->opts[gd->opt].sched : &constant;
-    double lr = nnrt_sched_lr(sc, c->lr, epoch, s->epochs);
+    double lr = nnrt_session_lr(s, g, epoch);
     int64_t n = nnrt_slot_count(&p->slots[gd->param], 1);
     NnrtOptKernel k = p->opt_kernel[p->slots[gd->param].dtype == NNRT_F64];
     if (k && !s->opt_reference) /* the step nnc generated (codegen/optim.c) */

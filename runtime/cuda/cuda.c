@@ -471,25 +471,19 @@ void nnrt_cuda_run(int which, int64_t batch, void *ctx) {
 }
 
 void nnrt_cuda_opt_hyper(const NnrtOptConfig *c, double lr, int64_t t, double out[3]) {
-  double ic1 = 0, ic2 = 0;
-  if (c->kind == NNRT_OPT_ADAM || c->kind == NNRT_OPT_ADAMW) {
-    ic1 = 1.0 / (1.0 - pow(c->beta1, (double)t));
-    ic2 = 1.0 / (1.0 - pow(c->beta2, (double)t));
-  }
-  out[0] = lr, out[1] = ic1, out[2] = ic2;
+  double h[10];
+  nnrt_opt_args(c, lr, t, h);
+  out[0] = h[0], out[1] = h[8], out[2] = h[9]; /* lr, ic1, ic2 */
 }
 
 void nnrt_cuda_opt_step(const NnrtOptConfig *c, double lr, int64_t t, NnrtDtype dt,
                         NnrtDevPtr param, NnrtDevPtr grad, NnrtDevPtr s0, NnrtDevPtr s1, int64_t n,
                         NnrtDevPtr dyn) {
   int kind = (int)c->kind;
-  double l2 = c->kind == NNRT_OPT_ADAMW ? 0 : c->weight_decay;
-  double wd = c->kind == NNRT_OPT_ADAMW ? c->weight_decay : 0;
-  double h[3];
-  nnrt_cuda_opt_hyper(c, lr, t, h);
-  double ic1 = h[1], ic2 = h[2];
-  double mu = c->momentum, eps = c->eps, rho = c->rho, b1 = c->beta1, b2 = c->beta2;
-  void *args[] = {&param, &grad, &s0, &s1, &n, &kind, &lr, &l2, &wd, &mu, &eps, &rho, &b1, &b2, &ic1, &ic2, &dyn};
+  double h[10]; /* the generated step's scalars, as on the CPU */
+  nnrt_opt_args(c, lr, t, h);
+  void *args[] = {&param, &grad, &s0, &s1, &n, &kind, &h[0], &h[1], &h[2], &h[3], &h[4], &h[5], &h[6], &h[7],
+                  &h[8], &h[9], &dyn};
   launch(G.opt[dt == NNRT_F64], n, args);
 }
 

@@ -49,14 +49,6 @@ static void sync_params(NnrtSession *s, bool to_device) {
   nnrt_cuda_sync();
 }
 
-static double step_lr(NnrtSession *s, int g, int64_t epoch) {
-  NnrtProgram *p = s->p;
-  const NnrtGradDesc *gd = &p->grads[g];
-  NnrtSched constant = {.kind = SCHED_CONSTANT};
-  const NnrtSched *sc = gd->opt < p->nopts ? &p->opts[gd->opt].sched : &constant;
-  return nnrt_sched_lr(sc, s->cfg[gd->opt].lr, epoch, s->epochs);
-}
-
 /* The optimizer's launches; with stage >= 0 they read lr and the bias
  * corrections from that stage's device copy (a graph step). */
 static void opt_step(NnrtSession *s, int64_t epoch, int stage) {
@@ -65,7 +57,7 @@ static void opt_step(NnrtSession *s, int64_t epoch, int stage) {
     const NnrtGradDesc *gd = &p->grads[g];
     const NnrtOptConfig *c = &s->cfg[gd->opt];
     int ns = nnrt_opt_nstate(c->kind);
-    nnrt_cuda_opt_step(c, step_lr(s, g, epoch), s->step, p->slots[gd->param].dtype, nnrt_cuda_slot(gd->param),
+    nnrt_cuda_opt_step(c, nnrt_session_lr(s, g, epoch), s->step, p->slots[gd->param].dtype, nnrt_cuda_slot(gd->param),
                        nnrt_cuda_slot(gd->grad), ns > 0 ? nnrt_cuda_opt_state(g, 0) : 0,
                        ns > 1 ? nnrt_cuda_opt_state(g, 1) : 0, nnrt_slot_count(&p->slots[gd->param], 1),
                        stage >= 0 ? nnrt_cuda_hyper(stage, g) : 0);
@@ -144,7 +136,7 @@ static void graph_step(NnrtSession *s, Stages *st, int stage, int64_t epoch) {
   double *hyper = (double *)(h + st->in_bytes);
   s->step++;
   for (int g = 0; g < p->ngrads; g++) /* this step's scalars, copied up by the graph */
-    nnrt_cuda_opt_hyper(&s->cfg[p->grads[g].opt], step_lr(s, g, epoch), s->step, hyper + 3 * g);
+    nnrt_cuda_opt_hyper(&s->cfg[p->grads[g].opt], nnrt_session_lr(s, g, epoch), s->step, hyper + 3 * g);
   if (!nnrt_cuda_graph_ready(stage)) {
     nnrt_cuda_capture_begin();
     at = 0;
