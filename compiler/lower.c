@@ -106,6 +106,27 @@ static Value *mk_int(int64_t i, Loc loc) {
   return v;
 }
 
+/* `for NAME in LO..HI`: the bounds as integers known when compiling, and
+ * the loop variable's value for step t.  The loop is unrolled (each step's
+ * statements are lowered again with NAME = LO + t), so the reverse pass
+ * through time is ordinary autodiff over the unrolled graph; the step
+ * count is capped so a typo cannot unroll billions of steps. */
+bool for_range(Env *e, Ast *s, int64_t *lo, int64_t *hi) {
+  if (!as_int(eval(e, s->a), s->a, lo) || !as_int(eval(e, s->b), s->b, hi)) return false;
+  if (*hi < *lo) {
+    diag_error(s->b->loc, "the range %lld..%lld runs backwards: the end must be at least the start", (long long)*lo,
+               (long long)*hi);
+    return false;
+  }
+  if (*hi - *lo > FOR_MAX_STEPS) {
+    diag_error(s->loc, "'for' over %lld steps: loops are unrolled when compiling, at most %d steps", (long long)(*hi - *lo),
+               FOR_MAX_STEPS);
+    return false;
+  }
+  return true;
+}
+Value *for_value(Ast *s, int64_t t) { return mk_int(t, s->loc); }
+
 void bind(Env *e, const char *name, Value *v) {
   Binding *b = arena_alloc(sizeof *b);
   b->name = name;
@@ -407,6 +428,17 @@ static Value *binop(Env *e, Ast *x) {
   Value *a = eval(e, x->a), *b = eval(e, x->b);
   if (!a || !b) return NULL;
   bool ta = a->k == V_TENSOR, tb = b->k == V_TENSOR;
+  if (a->k == V_LIST || b->k == V_LIST) { /* [a, b] + [c]: a longer list, as a loop collects its steps */
+    if (a->k != V_LIST || b->k != V_LIST || x->op != '+') {
+      diag_error(x->loc, "a list can only be joined to another list, with '+' (here: %s and %s)", vkind_name(a),
+                 vkind_name(b));
+      return NULL;
+    }
+    Value *v = mk(V_LIST, x->loc);
+    for (int i = 0; i < a->nitems; i++) PUSH(v->items, v->nitems, v->capitems, a->items[i]);
+    for (int i = 0; i < b->nitems; i++) PUSH(v->items, v->nitems, v->capitems, b->items[i]);
+    return v;
+  }
   if (!ta && !tb) { /* compile-time arithmetic */
     if (a->k == V_DATA && x->op == '/' && b->k == V_NUM) {
       Value *d = mk(V_DATA, x->loc);

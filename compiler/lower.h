@@ -100,6 +100,9 @@ bool is_expanding(Ast *decl);
 Value *mk(VKind k, Loc loc);
 Value *mk_tensor(Node *n, Loc loc);
 void bind(Env *e, const char *name, Value *v);
+#define FOR_MAX_STEPS 4096
+bool for_range(Env *e, Ast *s, int64_t *lo, int64_t *hi);
+Value *for_value(Ast *s, int64_t t);
 /* The value of the newest binding of name in the list from head; ix is
  * the list's index (Env.ix, Inst.mix), brought up to date as needed. */
 Value *lookup_b(Binding *head, NameIndex *ix, const char *name);
@@ -131,6 +134,7 @@ Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *pr
 
 /* lower_train.c */
 bool known_optimizer(const char *name);
-bool hyper_eval(Ast *c, HyperCall *h);
+/* a call's arguments as numbers, evaluated in e (NULL: constants only) */
+bool hyper_eval(Env *e, Ast *c, HyperCall *h);
 
 #endif

@@ -116,6 +116,25 @@ static Op ewise_builtin(const char *name) {
   return OP__COUNT;
 }
 
+static Value *ewise_call(Args *a, Op op, const char *name);
+
+/* A call of an element-wise builtin.  One of compile-time numbers is a
+ * number (sqrt(16) is 4, usable as an initialiser's or a constructor's
+ * argument), computed in double by the op's fold rule; the call stays a
+ * tensor where it does not fold. */
+static Value *ewise_number(Args *a, Op op, const char *name) {
+  int ar = op_info[op].arity;
+  Value *r = ewise_call(a, op, name);
+  for (int i = 0; i < ar; i++)
+    if (i >= a->npos || a->pos[i]->k != V_NUM) return r;
+  double v;
+  int bpow;
+  if (!r || r->k != V_TENSOR || r->n->sh.rank || !node_is_const(r->n, &v, &bpow) || bpow) return r;
+  Value *num = mk(V_NUM, a->site->loc);
+  num->num = v;
+  return num;
+}
+
 /* A call of an element-wise builtin: its tensors (a constant takes its
  * partner's element type) and its attribute, as a keyword or after them. */
 static Value *ewise_call(Args *a, Op op, const char *name) {
@@ -325,9 +344,73 @@ static Value *b_onehot(const char *name, Args *a) {
   return op_result(g_onehot(y, n, dt), site, a->pos_ast[0], a->pos[0], NULL, NULL);
 }
 
+/* A shape written as a list, [B, 64]: its items are dimensions (B, a
+ * number, a dimension name). */
+static bool shape_of_list(Value *l, Ast *at, Shape *out) {
+  if (!l || l->k != V_LIST) return false;
+  if (l->nitems > MAX_RANK) { diag_error(at->loc, "a shape of rank %d exceeds the maximum of %d", l->nitems, MAX_RANK); return false; }
+  *out = (Shape){0};
+  out->rank = l->nitems;
+  for (int i = 0; i < l->nitems; i++) {
+    if (!as_dim(l->items[i], at, &out->d[i])) return false;
+    if (out->d[i].k == 0) { diag_error(at->loc, "dimension %d of the shape is 0", i); return false; }
+  }
+  return true;
+}
+
+/* The element type a constructor makes: `like = t` takes t's, `dtype =
+ * "f64"` names one; f32 otherwise. */
+static bool ctor_dtype(Args *a, const char *fname, Dtype *dt) {
+  Ast *at, *dat = a->site;
+  Value *like = kwarg(a, "like", &at), *d = kwarg(a, "dtype", &dat);
+  *dt = DT_F32;
+  if (like) {
+    if (like->k != V_TENSOR) { diag_error(at->loc, "'like' takes a tensor whose element type %s uses", fname); return false; }
+    *dt = like->n->dt;
+  }
+  if (d) {
+    static const Dtype known[] = {DT_F32, DT_F64, DT_I32};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+      if (d->k == V_STR && !strcmp(d->s, dtype_name(known[i]))) { *dt = known[i]; return true; }
+    diag_error(dat->loc, "dtype is one of \"f32\", \"f64\", \"i32\"");
+    return false;
+  }
+  return true;
+}
+
+/* zeros(SHAPE), ones(SHAPE), full(SHAPE, v): constant tensors of a shape
+ * written as a list, [B, h]; the element type from like = t or dtype. */
+static Value *b_full(const char *name, Args *a) {
+  Ast *site = a->site;
+  bool full = !strcmp(name, "full");
+  Shape sh;
+  Dtype dt;
+  if (a->npos != (full ? 2 : 1) || a->pos[0]->k != V_LIST) {
+    diag_error(site->loc, "'%s' takes a shape as a list%s: %s([B, 64]%s)", name, full ? " and a value" : "", name, full ? ", 0.5" : "");
+    return NULL;
+  }
+  if (!shape_of_list(a->pos[0], a->pos_ast[0], &sh) || !ctor_dtype(a, name, &dt)) return NULL;
+  double v = !strcmp(name, "ones");
+  if (full && !as_num(a->pos[1], a->pos_ast[1], &v)) return NULL;
+  if (!isfinite(v)) { diag_error(a->pos_ast[1]->loc, "'full' needs a finite value"); return NULL; }
+  if (dt == DT_I32 && (v != floor(v) || v < INT32_MIN || v > INT32_MAX)) {
+    diag_error(a->pos_ast[full ? 1 : 0]->loc, "%g is not an i32 value", v);
+    return NULL;
+  }
+  return mk_tensor(g_const(v, 0, dt, sh), site->loc);
+}
+
 static Value *b_rand_uniform(const char *name, Args *a) {
   Ast *site = a->site;
-  /* rand_uniform(x): fresh U[0,1) numbers shaped like x; rand_normal(x): N(0,1) */
+  /* rand_uniform(x): fresh U[0,1) numbers shaped like x; rand_normal(x): N(0,1);
+   * or a shape as a list: rand_normal([B, 16]) (element type as zeros) */
+  if (a->npos == 1 && a->pos[0]->k == V_LIST) {
+    Shape sh;
+    Dtype dt;
+    if (!shape_of_list(a->pos[0], a->pos_ast[0], &sh) || !ctor_dtype(a, name, &dt)) return NULL;
+    if (dt != DT_F32 && dt != DT_F64) { diag_error(site->loc, "'%s' makes float tensors, not %s", name, dtype_name(dt)); return NULL; }
+    return mk_tensor(g_rand(name[5] == 'n', dt, sh), site->loc);
+  }
   Node *x = tensor_arg(a, 0, name);
   if (!x) return NULL;
   if (x->dt != DT_F32 && x->dt != DT_F64) {
@@ -541,6 +624,9 @@ static const struct Builtin { const char *name; BuiltinFn fn; } builtins[] = {
     {"rand_uniform", b_rand_uniform},
     {"rand_normal", b_rand_uniform},
     {"arange", b_arange},
+    {"zeros", b_full},
+    {"ones", b_full},
+    {"full", b_full},
     {"conv2d", b_conv2d},
     {"conv_transpose2d", b_conv2d},
     {"max_pool2d", b_max_pool2d},
@@ -566,7 +652,7 @@ bool is_builtin(const char *name) {
 Value *builtin(const char *name, Args *a) {
   graph_set_loc(a->site->loc);
   Op eop = ewise_builtin(name);
-  if (eop != OP__COUNT) return ewise_call(a, eop, name);
+  if (eop != OP__COUNT) return ewise_number(a, eop, name);
   Op gop = gen_builtin(name);
   if (gop != OP__COUNT) return gen_call(a, gop, name);
   const struct Builtin *b = find_builtin(name);

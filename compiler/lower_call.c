@@ -188,6 +188,15 @@ static void exec_stmts(Env *fenv, Inst *self, Ast **list, int n, Value **ret, bo
       else exec_stmts(fenv, self, s->args, s->nargs, ret, returned, bad);
       break;
     }
+    case AST_FOR: {
+      int64_t lo, hi;
+      if (!for_range(fenv, s, &lo, &hi)) { *bad = true; break; }
+      for (int64_t t = lo; t < hi && !*returned && !*bad; t++) {
+        bind(fenv, s->name, for_value(s, t));
+        exec_stmts(fenv, self, s->list, s->nlist, ret, returned, bad);
+      }
+      break;
+    }
     default: diag_error(s->loc, "this statement is not supported inside a function yet"); *bad = true; break;
     }
   }

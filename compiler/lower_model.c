@@ -98,7 +98,7 @@ Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *pr
         }
       if (!check_init(m->b)) continue;
       HyperCall ic = {0};
-      if (m->b && (!hyper_eval(m->b, &ic) || !check_init_args(m->b, &ic))) continue;
+      if (m->b && (!hyper_eval(env, m->b, &ic) || !check_init_args(m->b, &ic))) continue;
       if (!m->b) ic.name = sh.rank >= 2 ? "xavier_uniform" : "zeros";
       const char *full = arena_printf("%s%s", prefix, m->name);
       bool is_param = m->kind == AST_PARAM;

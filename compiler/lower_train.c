@@ -115,13 +115,14 @@ bool known_optimizer(const char *name) {
   return false;
 }
 
-bool hyper_eval(Ast *c, HyperCall *h) {
+bool hyper_eval(Env *e, Ast *c, HyperCall *h) {
+  if (!e) e = env_new(NULL, NULL);
   Ast *nm = c->kind == AST_CALL ? c->a : c;
   h->name = nm->kind == AST_NAME ? nm->name : "constant";
   h->n = 0;
   if (c->kind == AST_NUM || c->kind == AST_UNOP) { /* `= 0.5`: constant(0.5) */
     double x;
-    if (!as_num(eval(env_new(NULL, NULL), c), c, &x)) return false;
+    if (!as_num(eval(e, c), c, &x)) return false;
     h->vals[h->n++] = x;
     return true;
   }
@@ -130,7 +131,7 @@ bool hyper_eval(Ast *c, HyperCall *h) {
     Ast *a = c->args[i];
     Ast *v = a->kind == AST_KWARG ? a->a : a;
     double x;
-    if (!as_num(eval(env_new(NULL, NULL), v), v, &x)) return false;
+    if (!as_num(eval(e, v), v, &x)) return false;
     h->keys[h->n] = a->kind == AST_KWARG ? a->name : NULL;
     h->vals[h->n++] = x;
   }
@@ -258,9 +259,9 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
       }
       if (key && !first) continue; /* settings are read once, in the first pass */
       if (!strcmp(k, "optimizer")) {
-        if (check_hyper_call(s->a, "optimizer", known_optimizer) && hyper_eval(s->a, &prog->opt)) prog->optimizer = s->a;
+        if (check_hyper_call(s->a, "optimizer", known_optimizer) && hyper_eval(NULL, s->a, &prog->opt)) prog->optimizer = s->a;
       } else if (!strcmp(k, "schedule")) {
-        if (check_hyper_call(s->a, "schedule", known_schedule) && hyper_eval(s->a, &prog->sched)) prog->schedule = s->a;
+        if (check_hyper_call(s->a, "schedule", known_schedule) && hyper_eval(NULL, s->a, &prog->sched)) prog->schedule = s->a;
       } else if (!strcmp(k, "augment")) {
         /* augment = images(crop = 2, flip = 1, rotate = 10): random crops after
          * zero padding, horizontal flips and small rotations of image inputs,
@@ -281,7 +282,7 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
             args_ok = false;
           }
         }
-        if (args_ok && hyper_eval(c, &prog->augment)) prog->has_augment = true;
+        if (args_ok && hyper_eval(NULL, c, &prog->augment)) prog->has_augment = true;
       } else if (!strcmp(k, "valid")) {
         double v;
         if (!as_num(eval(tenv, s->a), s->a, &v)) continue;
@@ -307,7 +308,7 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
     } else if (s->kind == AST_MINIMIZE) {
       *loss = eval(tenv, s->a);
       *loss_at = s->a;
-      if (first && s->b && check_hyper_call(s->b, "optimizer", known_optimizer) && hyper_eval(s->b, &prog->opt)) prog->optimizer = s->b;
+      if (first && s->b && check_hyper_call(s->b, "optimizer", known_optimizer) && hyper_eval(NULL, s->b, &prog->opt)) prog->optimizer = s->b;
     } else if (s->kind == AST_IF) {
       Value *c = eval(tenv, s->a);
       double x;
@@ -317,6 +318,13 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
       }
       if (x != 0) train_stmts(tenv, s->list, s->nlist, first, loss, loss_at);
       else train_stmts(tenv, s->args, s->nargs, first, loss, loss_at);
+    } else if (s->kind == AST_FOR) {
+      int64_t lo, hi;
+      if (!for_range(tenv, s, &lo, &hi)) continue;
+      for (int64_t t = lo; t < hi; t++) {
+        bind(tenv, s->name, for_value(s, t));
+        train_stmts(tenv, s->list, s->nlist, first, loss, loss_at);
+      }
     } else if (s->kind == AST_EXPR_STMT) {
       eval(tenv, s->a);
     } else {
