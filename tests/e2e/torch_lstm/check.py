@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""check.py MODE ... — the two halves of torch_lstm.sh, with Python's
+standard library only:
+  check.py start TEMPLATE OUT    OUT = TEMPLATE (a checkpoint nnc saved) with
+                                 the reference's weights, at epoch 0, step 0
+  check.py compare W0 W1 LOSS    the weights moved by the reference gradient
+                                 (W0 - W1, SGD with lr = 1) and the printed
+                                 loss equal the reference to 1e-5
+"""
+import json, os, struct, sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+ref = json.load(open(os.path.join(here, "reference.json")))
+TOL = 1e-5
+
+
+def read(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    head = json.loads(raw[8:8 + n])
+    meta = head.pop("__metadata__", {})
+    body = raw[8 + n:]
+    ts = {}
+    for name, e in head.items():
+        b, end = e["data_offsets"]
+        assert e["dtype"] == "F32", (name, e["dtype"])
+        ts[name] = [e["shape"], list(struct.unpack("<%df" % ((end - b) // 4), body[b:end]))]
+    return meta, ts
+
+
+def write(path, meta, ts):
+    head, body = {"__metadata__": meta}, b""
+    for name, (shape, vals) in ts.items():
+        data = struct.pack("<%df" % len(vals), *vals)
+        head[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(body), len(body) + len(data)]}
+        body += data
+    h = json.dumps(head).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + body)
+
+
+if sys.argv[1] == "start":
+    meta, ts = read(sys.argv[2])
+    for name, vals in ref["params"].items():
+        assert len(ts[name][1]) == len(vals), name
+        ts[name][1] = vals
+    meta["epoch"] = meta["step"] = "0"
+    write(sys.argv[3], meta, ts)
+    sys.exit(0)
+
+_, w0 = read(sys.argv[2])
+_, w1 = read(sys.argv[3])
+bad = 0
+for name, g in ref["grads"].items():
+    d = [a - b for a, b in zip(w0[name][1], w1[name][1])]
+    err = max(abs(a - b) for a, b in zip(d, g))
+    print("%-12s max |nnc - torch| = %.2e over %d gradients" % (name, err, len(g)))
+    bad += err > TOL
+loss = float(sys.argv[4])
+print("loss nnc %.7g torch %.7g" % (loss, ref["loss"]))
+bad += abs(loss - ref["loss"]) > TOL
+sys.exit(1 if bad else 0)
