@@ -41,24 +41,24 @@ static int nnrt_cuda_select(NnrtProgram *p) {
 }
 #endif
 
-enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8, C_SHOW = 16 };
+enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8, C_SHOW = 16, C_GRADS = 32 };
 
 typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
                F_THREADS, F_EPS, F_TOL, F_VALID, F_DEVICE, F_CHECK_NUMERICS,
-               F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP, F_NO_AUGMENT } FlagId;
+               F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP, F_NO_AUGMENT, F_ROWS } FlagId;
 
 static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
   {"epochs", F_EPOCHS, C_TRAIN, true},
-  {"batch", F_BATCH, C_TRAIN | C_EVAL | C_GRADCHECK, true},
+  {"batch", F_BATCH, C_TRAIN | C_EVAL | C_GRADCHECK | C_GRADS, true},
   {"lr", F_LR, C_TRAIN, true},
-  {"seed", F_SEED, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW, true},
+  {"seed", F_SEED, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS, true},
   {"save", F_SAVE, C_TRAIN, true},
   {"resume", F_RESUME, C_TRAIN, true},
-  {"load", F_LOAD, C_EVAL | C_SHOW, true},
+  {"load", F_LOAD, C_EVAL | C_SHOW | C_GRADS, true},
   {"log", F_LOG, C_TRAIN, true},
   {"plot", F_PLOT, C_TRAIN, true},
   {"quiet", F_QUIET, C_TRAIN | C_EVAL | C_GRADCHECK | C_INFO, false},
-  {"threads", F_THREADS, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW, true},
+  {"threads", F_THREADS, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS, true},
   {"eps", F_EPS, C_GRADCHECK, true},
   {"tol", F_TOL, C_GRADCHECK, true},
   {"valid", F_VALID, C_TRAIN | C_EVAL, true},
@@ -66,7 +66,8 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"check-numerics", F_CHECK_NUMERICS, C_TRAIN | C_EVAL | C_GRADCHECK, false},
   {"limit", F_LIMIT, C_TRAIN, true},
   {"count", F_COUNT, C_SHOW, true},
-  {"out", F_OUT, C_SHOW, true}, /* also -o */
+  {"out", F_OUT, C_SHOW | C_GRADS, true}, /* also -o */
+  {"rows", F_ROWS, C_GRADS, true},
   {"early-stop", F_EARLY_STOP, C_TRAIN, true},
   {"no-augment", F_NO_AUGMENT, C_TRAIN, false},
 };
@@ -105,6 +106,11 @@ static void usage(FILE *f, const char *prog) {
           "    --load FILE     checkpoint to draw (default: fresh initialisation)\n"
           "    --count N       samples drawn (default 16)\n"
           "    -o FILE.png     where to write it (default show.png)\n"
+          "  grads      one forward and backward pass on the first batch, no update: each\n"
+          "             parameter's gradient norm and largest magnitude\n"
+          "    --load FILE     checkpoint (default: fresh initialisation)\n"
+          "    --rows NAME     also the norm of each row of NAME's gradient, as CSV row,grad_norm\n"
+          "    -o FILE.csv     where --rows writes (default: standard output)\n"
           "  gradcheck  compare symbolic gradients with finite differences\n"
           "    --eps X         finite-difference step (default 1e-6)\n"
           "    --tol X         relative tolerance (default 1e-5)\n"
@@ -230,6 +236,7 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_NO_AUGMENT: o->no_augment = true; break;
     case F_COUNT: ok = parse_int(v, 1, &o->count) && o->count <= 4096; break;
     case F_OUT: o->out = v; ok = *v; break;
+    case F_ROWS: o->rows = v; ok = *v; break;
     }
     if (!ok)
       return usage_error(prog, "bad value '%s' for --%s", v, flags[f].name);
@@ -255,6 +262,8 @@ static int check_output_paths(const NnrtProgram *p, const NnrtOptions *o,
       outs[nout] = o->plot, out_flags[nout++] = "--plot";
   } else if (cmd == C_SHOW) {
     outs[nout] = o->out ? o->out : "show.png", out_flags[nout++] = "-o";
+  } else if (cmd == C_GRADS && o->out) {
+    outs[nout] = o->out, out_flags[nout++] = "-o";
   }
   for (int i = 0; i < nout; i++) {
     char what[600] = "";
@@ -293,9 +302,10 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
           : strcmp(argv[1], "eval") == 0 ? C_EVAL
           : strcmp(argv[1], "info") == 0 ? C_INFO
           : strcmp(argv[1], "gradcheck") == 0 ? C_GRADCHECK
-          : strcmp(argv[1], "show") == 0 ? C_SHOW : 0;
+          : strcmp(argv[1], "show") == 0 ? C_SHOW
+          : strcmp(argv[1], "grads") == 0 ? C_GRADS : 0;
   if (!cmd)
-    return usage_error(prog, "unknown command '%s'%s (expected train, eval, info, gradcheck or show)",
+    return usage_error(prog, "unknown command '%s'%s (expected train, eval, info, gradcheck, grads or show)",
                        argv[1], "");
   NnrtOptions o = {.epochs = -1, .batch = -1, .lr = -1, .eps = -1, .tol = -1};
   int rc = parse_flags(argc, argv, cmd, &o);
@@ -338,6 +348,7 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
   case C_INFO: rc = nnrt_cmd_info(p, &o); break;
   case C_GRADCHECK: rc = nnrt_cmd_gradcheck(p, &o); break;
   case C_SHOW: rc = nnrt_cmd_show(p, &o); break;
+  case C_GRADS: rc = nnrt_cmd_grads(p, &o); break;
   }
   nnrt_program_free(p);
   return rc;

@@ -148,7 +148,8 @@ typedef struct NnrtOptions {
   int64_t early_stop; bool has_early_stop; /* train --early-stop patience (0: off), else the program's */
   bool no_augment;           /* train --no-augment: ignore the program's augmentation */
   int64_t count;             /* show --count: samples drawn (0: 16) */
-  const char *out;           /* show -o: the PNG written (NULL: show.png) */
+  const char *out;           /* show -o: the PNG written (NULL: show.png); grads -o: the CSV */
+  const char *rows;          /* grads --rows: the parameter whose per-row norms are printed */
 } NnrtOptions;
 
 typedef struct NnrtSession {
@@ -264,6 +265,7 @@ double nnrt_session_lr(const NnrtSession *s, int g, int64_t epoch);
 int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_info(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o); /* show.c: the PNG grid */
+int nnrt_cmd_grads(NnrtProgram *p, const NnrtOptions *o); /* grads.c: gradient norms */
 
 /* augment.c: data augmentation of training batches.  An image slot is a
  * float INPUT slot shaped [B, C, H, W] or [B, H, W]. */
