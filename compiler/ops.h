@@ -114,6 +114,8 @@
   E(SIN, "sin", 1, FN, NOATTR, 8, FOLD(sin(x)), DERIV(d0 = mul(g, un(OP_COS, x))), SCALAR(s_math(M_SIN, x)))   \
   /* piecewise constant: the gradient is zero, as in PyTorch */                                                  \
   E(FLOOR, "floor", 1, FN, NOATTR, 1, FOLD(floor(x)), DERIV(d0 = mul(g, K(0))), SCALAR(s_intr("llvm.floor", x))) \
+  /* the value itself, through which no gradient flows (truncated BPTT) */                                   \
+  E(DETACH, "detach", 1, FN, NOATTR, 0, FOLD(x), DERIV(d0 = mul(g, K(0))), SCALAR(x))                            \
   /* ties go to the first operand, as maximum's */                                                               \
   E(MINIMUM, "minimum", 2, FN, NOATTR, 1, FOLD(x <= y ? x : y),                                                   \
     DERIV(d0 = mul(g, bin(OP_LE, x, y)); d1 = mul(g, bin(OP_GT, x, y))), SCALAR(s_sel(s_ge(y, x), x, y)))        \

@@ -160,6 +160,13 @@ static void test_floor(void **st) {
   assert_expr(d1(g_unary(OP_FLOOR, x), x), "0[2, 3]"); /* piecewise constant */
 }
 
+static void test_detach(void **st) {
+  (void)st; covers(OP_DETACH);
+  Node *x = P("x", "2,3");
+  assert_expr(d1(g_unary(OP_DETACH, x), x), "0[2, 3]"); /* the value passes, its gradient does not */
+  assert_expr(d1(g_binary(OP_MUL, g_unary(OP_DETACH, x), x), x), "(mul G (detach x))");
+}
+
 static void test_log1p(void **st) {
   (void)st; covers(OP_LOG1P);
   Node *x = P("x", "2,3");
@@ -538,7 +545,7 @@ int main(void) {
       cmocka_unit_test(test_softplus),      cmocka_unit_test(test_gelu),
       cmocka_unit_test(test_erf),           cmocka_unit_test(test_cast),
       cmocka_unit_test(test_cos),           cmocka_unit_test(test_sin),
-      cmocka_unit_test(test_floor),         cmocka_unit_test(test_log1p),
+      cmocka_unit_test(test_floor),         cmocka_unit_test(test_detach),         cmocka_unit_test(test_log1p),
       cmocka_unit_test(test_cumsum),
       cmocka_unit_test(test_minimum),       cmocka_unit_test(test_clamp),
       cmocka_unit_test(test_add),           cmocka_unit_test(test_sub),
