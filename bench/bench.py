@@ -13,8 +13,8 @@ installed, and with OPENBLAS_CORETYPE=SkylakeX ("at its best" where its
 BLAS is OpenBLAS).  It also times `nnc build -O2` and runs bench/gemm.
 Rates are reported as best and median of REPS; the ratio table uses the
 best of each side.  Writes the report to stdout and to --out; sections of
-the old --out headed "GPU" (written by the GPU benchmark, not by this
-script) are kept, appended after the new report.
+the old --out headed "GPU" or "LSTM" (written by the GPU benchmark and
+bench/lstm/lstm.py, not by this script) are kept, appended after the new report.
 usage: python3 bench.py --nnc NNC --gemm GEMM --work DIR [--threads "1 2"]
                         [--reps N] [--limit N] [--out RESULTS.md] [--command "..."]
 """
@@ -54,7 +54,8 @@ def run(cmd, env_extra, work):
 
 
 def kept_sections(path):
-    """The sections of an existing report whose heading names the GPU: each
+    """The sections of an existing report written by the other benchmarks
+    (a heading naming the GPU, or the LSTM of bench/lstm/lstm.py): each
     from its heading to the next heading of the same or a higher level."""
     if not path or not os.path.exists(path):
         return []
@@ -68,7 +69,7 @@ def kept_sections(path):
         h = None if fence else re.match(r"^(#{1,6})\s+(.*)$", line)
         if h and level and len(h.group(1)) <= level:
             level = 0
-        if h and not level and re.search(r"\bGPU\b", h.group(2)):
+        if h and not level and re.search(r"\b(GPU|LSTM)\b", h.group(2)):
             level = len(h.group(1))
             kept.append([])
         if level:
@@ -235,7 +236,7 @@ def main():
         with open(a.out, "w") as f:
             f.write(body)
         if kept:
-            print(f"bench: kept {len(kept)} GPU section(s) of the old {a.out}", flush=True)
+            print(f"bench: kept {len(kept)} GPU/LSTM section(s) of the old {a.out}", flush=True)
 
 
 main()

@@ -154,4 +154,5 @@ def report(m, x, tx, ty, loss, epochs):
     print(f"samples={x.shape[0] * (epochs or 1)} last_loss={loss:.6g} "
           f"test_accuracy={correct / tx.shape[0]:.6g}")
 
-main()
+if __name__ == "__main__":  # bench/lstm/torch_lstm.py imports blas_info
+    main()

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""bench/lstm/lstm.py — the character-level LSTM (issue 15's benchmark): nnc
+against torch.nn.LSTM side by side on this machine, and nnc's compile time
+against the sequence length T.
+
+Training rate: charlstm.nn (hidden 256, embedding 64, vocabulary 96, T = 64,
+batch 32, Adam) and its PyTorch twin torch_lstm.py, one epoch over the same
+N random sequences, in tokens/s (N * T over the time between the
+train_start and train_end marks; PyTorch's warm-up steps excluded), best of
+--reps runs.  nnc runs on 1 and 2 threads; PyTorch on 1 thread and on 2
+threads with OMP_WAIT_POLICY=PASSIVE, and its best is the one compared
+(issue 24: the fastest honest twin).  It refuses to report a ratio when
+PyTorch did not load OpenBLAS (Debian's reference BLAS would flatter nnc).
+Compile time: `nnc build` of charlstm.nn with T = 16, 64, 256, 1024, wall
+seconds, best of --reps.  The loop is unrolled when compiling, so this
+grows with T.
+
+Writes a table to stdout and replaces the section "## LSTM language model"
+of bench/RESULTS.md (bench.py keeps it when it rewrites the file).
+usage: bench/lstm/lstm.py [--nnc build/compiler/nnc] [--reps 3] [--n 640] [--no-results]
+"""
+import argparse, os, platform, re, shutil, struct, subprocess, sys, tempfile, time, random
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def save_i32(path, rows, cols, vals):
+    header = "{'descr': '<i4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, cols)
+    header += " " * (-(len(header) + 11) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(struct.pack("<%di" % len(vals), *vals))
+
+
+def marks(stderr):
+    m = dict(re.findall(r"bench: (\w+)_unix=([0-9.]+)", stderr))
+    return float(m["train_end"]) - float(m["train_start"])
+
+
+def run(cmd, cwd, env):
+    p = subprocess.run(cmd, cwd=cwd, env=dict(os.environ, **env), capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(f"lstm.py: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    return p
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nnc", default=os.path.join(ROOT, "build", "compiler", "nnc"))
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--n", type=int, default=640, help="sequences per epoch (a multiple of 32)")
+    ap.add_argument("--no-results", action="store_true", help="do not touch bench/RESULTS.md")
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="nnc-lstm-bench.")
+    try:
+        T = 64
+        rng = random.Random(0)
+        ids = [rng.randrange(96) for _ in range(a.n * T + 1)]
+        save_i32(os.path.join(work, "x.npy"), a.n, T, ids[:-1])
+        save_i32(os.path.join(work, "y.npy"), a.n, T, ids[1:])
+        src = open(os.path.join(HERE, "charlstm.nn")).read()
+        # compile time against T
+        compile_rows = []
+        for t in (16, 64, 256, 1024):
+            path = os.path.join(work, f"charlstm{t}.nn")
+            with open(path, "w") as f:
+                f.write(re.sub(r"const T = \d+;", f"const T = {t};", src))
+            best = None
+            for _ in range(a.reps):
+                t0 = time.time()
+                run([a.nnc, "build", path, "-o", os.path.join(work, f"charlstm{t}")], work, {})
+                dt = time.time() - t0
+                best = dt if best is None else min(best, dt)
+            size = os.path.getsize(os.path.join(work, f"charlstm{t}"))
+            compile_rows.append((t, best, size))
+            print(f"compile T={t}: {best:.2f} s, executable {size / 1e6:.1f} MB", flush=True)
+        exe = os.path.join(work, "charlstm64")
+        tokens = (a.n // 32) * 32 * T
+        nnc, torch_rates, blas = {}, {}, ""
+        for th in (1, 2):
+            rates = []
+            for _ in range(a.reps):
+                p = run([exe, "train", "--quiet", "--threads", str(th)], work, {"NNRT_BENCH": "1"})
+                rates.append(tokens / marks(p.stderr))
+            nnc[th] = max(rates)
+            print(f"nnc   {th} thread(s): {nnc[th]:,.0f} tokens/s", flush=True)
+        for th, env in ((1, {}), (2, {"OMP_WAIT_POLICY": "PASSIVE"})):
+            rates = []
+            for _ in range(a.reps):
+                p = run(["/usr/bin/python3", os.path.join(HERE, "torch_lstm.py"), work, "--threads", str(th)], work, env)
+                rates.append(tokens / marks(p.stderr))
+                blas = re.findall(r"^blas: (.*)$", p.stderr, re.M)[0]
+            torch_rates[th] = max(rates)
+            print(f"torch {th} thread(s){' PASSIVE' if env else ''}: {torch_rates[th]:,.0f} tokens/s", flush=True)
+        openblas = "OpenBLAS" in blas
+        best_torch = max(torch_rates.values())
+        lines = [
+            "## LSTM language model (bench/lstm/lstm.py)",
+            "",
+            f"{time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, `/usr/bin/python3 bench/lstm/lstm.py --reps {a.reps} --n {a.n}`; "
+            f"load average before: {open('/proc/loadavg').read().split()[0]}.  "
+            "Character-level LSTM, hidden 256, embedding 64, vocabulary 96, T = 64, batch 32, Adam; "
+            f"one epoch of {a.n} random sequences; best of {a.reps}.  PyTorch "
+            + subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
+                             capture_output=True, text=True).stdout.strip()
+            + f" (nn.Embedding, nn.LSTM over the sequence, one Linear over all steps) on {blas}.",
+            "",
+            "| threads | nnc tokens/s | PyTorch tokens/s | setting |",
+            "|---|---|---|---|",
+            f"| 1 | {nnc[1]:,.0f} | {torch_rates[1]:,.0f} | default |",
+            f"| 2 | {nnc[2]:,.0f} | {torch_rates[2]:,.0f} | OMP_WAIT_POLICY=PASSIVE |",
+            "",
+        ]
+        if openblas:
+            lines.append(f"Ratio nnc (best) / PyTorch (best): **{max(nnc.values()) / best_torch:.2f}x** (target: >= 2x).")
+        else:
+            lines.append("No ratio: PyTorch did not load OpenBLAS (install libopenblas0-pthread).")
+        lines += ["", "Compile time against the sequence length (`nnc build`, wall, best of "
+                  f"{a.reps}; the loop is unrolled, so it grows with T; target: flat, <= 1 s):", "",
+                  "| T | build s | executable MB |", "|---|---|---|"]
+        lines += [f"| {t} | {s:.2f} | {b / 1e6:.1f} |" for t, s, b in compile_rows]
+        text = "\n".join(lines)
+        print("\n" + text)
+        if not a.no_results:
+            path = os.path.join(ROOT, "bench", "RESULTS.md")
+            old = open(path).read() if os.path.exists(path) else ""
+            sec = re.search(r"^## LSTM language model.*?(?=^## |\Z)", old, re.M | re.S)
+            if sec:
+                new = old[:sec.start()] + text + "\n\n" + old[sec.end():]
+            else:
+                gpu = re.search(r"^## GPU", old, re.M)
+                new = old[:gpu.start()] + text + "\n\n" + old[gpu.start():] if gpu else old.rstrip() + "\n\n" + text + "\n"
+            with open(path, "w") as f:
+                f.write(new)
+            print(f"wrote the LSTM section of {path}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+main()
