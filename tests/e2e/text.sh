@@ -13,7 +13,7 @@
 #   ckpt    the vocabulary is in the checkpoint's metadata; eval --load and
 #           train --resume take it; a program whose corpus has another
 #           vocabulary refuses the checkpoint, and so does one reading text
-#           given a checkpoint without a vocabulary
+#           given a checkpoint without a vocabulary or with a malformed one
 #   words   words = 1: the vocabulary is the distinct words, sorted
 #   errors  a missing, empty, binary (NUL byte) or non-UTF-8 corpus, a window
 #           longer than the corpus, a vocabulary over the cap and a test
@@ -145,6 +145,15 @@ ckpt)
   grep -q "c1.st: the checkpoint's vocabulary (8 characters) differs from the corpus's (8 characters) from token 7 on" "$tmp/err" \
     || fail "message: $(cat "$tmp/err")"
   "$tmp/c3" train --resume "$tmp/c1.st" >/dev/null 2>&1 && fail "resume with another vocabulary was accepted"
+  # a malformed vocabulary (not sorted) is bad metadata, refused at open
+  python3 -c 'import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); h["__metadata__"]["vocab"] = "bacdefgh"
+j = json.dumps(h).encode(); j += b" " * (-len(j) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(j)) + j + b[8 + n:])' "$tmp/c1.st" "$tmp/bad.st" || fail "rewrite"
+  "$tmp/c1" eval --load "$tmp/bad.st" >/dev/null 2>"$tmp/err" && fail "an unsorted vocabulary was accepted"
+  grep -q "bad.st: bad checkpoint metadata: vocab: vocabulary byte 1: tokens are not distinct and sorted" "$tmp/err" \
+    || fail "message: $(cat "$tmp/err")"
   # a checkpoint without a vocabulary, for a program that reads text
   cat >"$tmp/novocab.nn" <<NN
 data d { x: f32[] = [0, 1]; }
