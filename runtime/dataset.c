@@ -1,6 +1,7 @@
 /*
  * dataset.c — the data of a session's splits: each INPUT slot's field read
- * from its file (IDX, CSV, NPY) or inline table, checked against the slot,
+ * from its file (IDX, CSV, NPY), inline table or text corpus (windows of
+ * token ids of the session's vocabulary, data/text.c), checked against the slot,
  * the validation split cut from the training data, fields normalised, and
  * batches gathered into the INPUT slots.
  *
