@@ -259,11 +259,13 @@ typedef struct SlotDesc {
 typedef struct DataSrc {
   const char *field, *split; /* split: "train" or "test" */
   const char *path;          /* idx/npy/csv file, or NULL for a table */
-  int kind;                  /* 0 idx or npy (by extension), 1 csv */
+  int kind;                  /* 0 idx or npy (by extension), 1 csv, 2 text */
   int64_t col_begin, col_end; /* csv: columns [begin, end); end -1 = all */
   int header;                /* csv: 1 yes, 0 no, -1 detect */
   double scale;
   bool normalize;            /* standardise per feature on the train split */
+  int64_t vocab, len, shift, stride; /* text: vocabulary cap, window length, shift, stride (0: len) */
+  bool words;                /* text: word tokens */
   int64_t n, per;            /* table: n samples of per values */
   double *table;
 } DataSrc;

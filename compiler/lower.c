@@ -440,6 +440,10 @@ static Value *binop(Env *e, Ast *x) {
     return v;
   }
   if (!ta && !tb) { /* compile-time arithmetic */
+    if (a->k == V_DATA && a->dkind == 2) {
+      diag_error(x->loc, "text(...) gives token ids: they cannot be scaled or combined");
+      return NULL;
+    }
     if (a->k == V_DATA && x->op == '/' && b->k == V_NUM) {
       Value *d = mk(V_DATA, x->loc);
       *d = *a;

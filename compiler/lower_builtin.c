@@ -605,6 +605,56 @@ static Value *b_idx(const char *name, Args *a) {
   return d;
 }
 
+/* text("corpus.txt", vocab = V, shift = 0, stride = T, words = 0): token
+ * ids of a text corpus in windows (runtime/data/text.c); the field's type
+ * (i32[T]) is checked by lower_data. */
+static Value *b_text(const char *name, Args *a) {
+  Ast *site = a->site;
+  if (a->npos != 1 || !a->pos[0] || a->pos[0]->k != V_STR) {
+    diag_error(site->loc, "'%s' takes one file path and settings: %s(\"corpus.txt\", vocab = 96)", name, name);
+    return NULL;
+  }
+  static const struct { const char *key; int64_t lo, hi; const char *range; } keys[] = {
+      {"vocab", 1, INT32_MAX, "a vocabulary cap in [1, 2147483647]"},
+      {"shift", 0, INT32_MAX, "a number of tokens in [0, 2147483647]"},
+      {"stride", 1, INT32_MAX, "a number of tokens in [1, 2147483647]"},
+      {"words", 0, 1, "0 (characters) or 1 (whitespace-separated words)"},
+  };
+  int64_t v[4] = {0, 0, 0, 0};
+  bool ok = true, has_vocab = false;
+  for (int k = 0; k < a->nkw; k++) {
+    size_t i = 0;
+    while (i < 4 && strcmp(keys[i].key, a->kw[k])) i++;
+    if (i == 4) {
+      diag_error(a->kw_ast[k]->loc, "'%s' has no argument '%s' (it takes vocab, shift, stride, words)", name, a->kw[k]);
+      ok = false;
+      continue;
+    }
+    if (!as_int(a->kwv[k], a->kw_ast[k], &v[i])) { ok = false; continue; }
+    if (v[i] < keys[i].lo || v[i] > keys[i].hi) {
+      diag_error(a->kw_ast[k]->loc, "'%s' of '%s' must be %s, not %lld", keys[i].key, name, keys[i].range, (long long)v[i]);
+      ok = false;
+    }
+    has_vocab |= i == 0;
+  }
+  if (!ok) return NULL;
+  if (!has_vocab) {
+    diag_error(site->loc, "'%s' needs the vocabulary cap, known when compiling: %s(\"%s\", vocab = 96)", name, name, a->pos[0]->s);
+    return NULL;
+  }
+  Value *d = mk(V_DATA, site->loc);
+  d->s = a->pos[0]->s;
+  d->scale = 1;
+  d->dkind = 2;
+  d->c1 = -1;
+  d->header = -1;
+  d->vocab = v[0];
+  d->shift = v[1];
+  d->stride = v[2];
+  d->words = v[3] != 0;
+  return d;
+}
+
 /* The builtins that are neither element-wise primitives nor ops of kind GEN
  * (those come from ops.h): one handler each, in one table that both the
  * dispatch and is_builtin read, so the two cannot drift apart. */
@@ -637,6 +687,7 @@ static const struct Builtin { const char *name; BuiltinFn fn; } builtins[] = {
     {"idx", b_idx},
     {"npy", b_idx},
     {"csv", b_idx},
+    {"text", b_text},
 };
 
 static const struct Builtin *find_builtin(const char *name) {

@@ -11,6 +11,53 @@
 
 /* ---- data and the train block -------------------------------------------- */
 
+/* A text(...) source of field f (per-sample type `type`, shape ps): token
+ * ids, so i32[T]; the program's text sources agree on words and the cap,
+ * and the train split reads one corpus (the vocabulary's); a test text
+ * source needs a train one. */
+static bool check_text(Ast *f, Ast *type, const Shape *ps, Value *src, DataSrc *ds) {
+  if ((Dtype)type->op != DT_I32 || ps->rank != 1 || ps->d[0].b != 0) {
+    diag_error(type->loc, "a text(...) field holds token ids: its type must be i32[T] (one window of T tokens), not %s%s",
+               dtype_name((Dtype)type->op), shape_str(ps));
+    return false;
+  }
+  if (src->scale != 1 || src->normalize) {
+    diag_error(f->b->loc, "text(...) gives token ids: they cannot be scaled or normalised");
+    return false;
+  }
+  bool test = !strcmp(ds->split, "test"), train_text = false;
+  for (int j = 0; j < prog->nsrcs; j++) {
+    DataSrc *o = prog->srcs[j];
+    if (o->kind != 2) continue;
+    if (o->words != src->words || o->vocab != src->vocab) {
+      diag_error(f->b->loc, "every text(...) source of a program shares one vocabulary: '%s' has vocab = %lld, words = %d, "
+                 "but '%s' has vocab = %lld, words = %d", f->name, (long long)src->vocab, src->words, o->field,
+                 (long long)o->vocab, o->words);
+      return false;
+    }
+    if (!strcmp(o->split, "train")) {
+      train_text = true;
+      if (!test && strcmp(o->path, src->s)) {
+        diag_error(f->b->loc, "the train split reads one text corpus (its vocabulary is the run's): '%s' reads \"%s\", "
+                   "but '%s' reads \"%s\"", f->name, src->s, o->field, o->path);
+        return false;
+      }
+    }
+  }
+  if (test && !train_text) {
+    diag_error(f->b->loc, "a test text(...) source is encoded with the train corpus's vocabulary: field '%s' needs a "
+               "text(...) train source", f->name);
+    return false;
+  }
+  ds->kind = 2;
+  ds->vocab = src->vocab;
+  ds->len = ps->d[0].k;
+  ds->shift = src->shift;
+  ds->stride = src->stride;
+  ds->words = src->words;
+  return true;
+}
+
 static bool lower_data(Ast *data, Env *tenv) {
   bool ok = true;
   for (int i = 0; i < data->nlist; i++) {
@@ -54,6 +101,7 @@ static bool lower_data(Ast *data, Env *tenv) {
       ds->col_end = src->c1;
       ds->header = src->header;
       ds->normalize = src->normalize;
+      if (src->dkind == 2 && !check_text(f, type, &ps, src, ds)) { ok = false; continue; }
     } else if (src->k == V_LIST) {
       /* a table: a list of samples, each flattening to per values */
       int64_t n = src->nitems, k = 0;
@@ -89,7 +137,7 @@ static bool lower_data(Ast *data, Env *tenv) {
       ds->per = per;
       ds->table = vals;
     } else {
-      diag_error(f->b->loc, "a data field is idx(\"file\") or a table literal, found %s", vkind_name(src));
+      diag_error(f->b->loc, "a data field is idx(\"file\"), csv(...), npy(...), text(...) or a table literal, found %s", vkind_name(src));
       ok = false;
       continue;
     }

@@ -1,6 +1,7 @@
 /*
  * dataset.c — the data of a session's splits: each INPUT slot's field read
- * from its file (IDX, CSV, NPY) or inline table, checked against the slot,
+ * from its file (IDX, CSV, NPY), inline table or text corpus (windows of
+ * token ids of the session's vocabulary, data/text.c), checked against the slot,
  * the validation split cut from the training data, fields normalised, and
  * batches gathered into the INPUT slots.
  *
@@ -147,6 +148,86 @@ static int load_one(const NnrtDataDesc *d, NnrtArray *a, char *msg) {
   return 0;
 }
 
+/* ---- text corpora ------------------------------------------------------ */
+
+/* A text file read once per session, as ids of the session's vocabulary. */
+typedef struct NnrtCorpus {
+  const char *path; /* the program's */
+  int32_t *ids;
+  int64_t n;
+} NnrtCorpus;
+
+const NnrtVocab *nnrt_session_vocab(const NnrtSession *s) { return s->vocab; }
+
+void nnrt_session_text_free(NnrtSession *s) {
+  for (int i = 0; i < s->ncorpora; i++)
+    nnrt_free(s->corpora[i].ids);
+  nnrt_free(s->corpora);
+  s->corpora = NULL;
+  s->ncorpora = 0;
+  nnrt_vocab_free(s->vocab);
+  s->vocab = NULL;
+}
+
+/* The train split's text file: the one the vocabulary comes from. */
+static const NnrtDataDesc *vocab_source(const NnrtProgram *p) {
+  for (int j = 0; j < p->ndata; j++)
+    if (p->data[j].kind == DATA_TEXT && strcmp(p->data[j].split, "train") == 0)
+      return &p->data[j];
+  return NULL;
+}
+
+/* The ids of text file path (read and encoded on first use; the first one
+ * read is the vocabulary's source), or NULL after printing why. */
+static const NnrtCorpus *corpus(NnrtSession *s, const NnrtDataDesc *d) {
+  for (int i = 0; i < s->ncorpora; i++)
+    if (strcmp(s->corpora[i].path, d->path) == 0)
+      return &s->corpora[i];
+  const NnrtDataDesc *vs = vocab_source(s->p);
+  if (!vs) {
+    fprintf(stderr, "error: field '%s' (%s): a test text source needs a train text source for its "
+            "vocabulary\n", d->field, d->path);
+    return NULL;
+  }
+  if (!s->vocab && strcmp(vs->path, d->path) != 0 && !corpus(s, vs))
+    return NULL;
+  if (!s->corpora && !(s->corpora = nnrt_alloc((size_t)s->p->ndata * sizeof *s->corpora, "text corpora"))) {
+    fprintf(stderr, "error: %s: out of memory for the corpus table\n", d->path);
+    return NULL;
+  }
+  char err[ERRLEN] = "", *buf = NULL;
+  size_t len = 0;
+  NnrtCorpus *c = &s->corpora[s->ncorpora];
+  memset(c, 0, sizeof *c);
+  int rc = nnrt_read_text(d->path, &buf, &len, err, sizeof err);
+  if (rc == 0 && !s->vocab)
+    rc = nnrt_vocab_build(buf, len, d->path, d->words, d->vocab_cap, &s->vocab, err, sizeof err);
+  if (rc == 0)
+    rc = nnrt_text_ids(s->vocab, buf, len, d->path, vs->path, &c->ids, &c->n, err, sizeof err);
+  nnrt_free(buf);
+  if (rc != 0) {
+    fprintf(stderr, "error: %s\n", err[0] ? err : d->path);
+    return NULL;
+  }
+  c->path = d->path;
+  s->ncorpora++;
+  return c;
+}
+
+/* A text field of a split: its windows into a. */
+static int load_text(NnrtSession *s, const NnrtDataDesc *d, NnrtArray *a) {
+  const NnrtCorpus *c = corpus(s, d);
+  if (!c)
+    return -1;
+  char err[ERRLEN] = "";
+  if (nnrt_text_windows(c->ids, c->n, d->len, d->shift, d->stride, d->reach, d->path, d->words, a, err,
+                        sizeof err) != 0) {
+    fprintf(stderr, "error: %s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
 /* The data an INPUT slot reads in a split (the last one declared), or NULL. */
 static const NnrtDataDesc *field_data(const NnrtProgram *p, const NnrtSlotDesc *slot,
                                       const char *split) {
@@ -201,7 +282,7 @@ static int plan_split(NnrtSession *s, NnrtSplit *sp, const char *split, LoadJob 
     const NnrtDataDesc *d = field_data(p, slot, split);
     if (!d)
       break;
-    if (d->kind == DATA_TABLE)
+    if (d->kind == DATA_TABLE || d->kind == DATA_TEXT)
       continue;
     if (jobs) {
       LoadJob *j = &jobs[n];
@@ -376,8 +457,8 @@ static int load_split(NnrtSession *s, NnrtSplit *sp, const char *split, Loads *l
     } else if (j && j->rc < 0) {
       fputs(j->msg, stderr);
       return -1;
-    } else if (load_one(d, a, NULL) != 0) { /* a table (or a file not read yet) */
-      return -1;
+    } else if (d->kind == DATA_TEXT ? load_text(s, d, a) != 0 : load_one(d, a, NULL) != 0) {
+      return -1; /* a table or text (or a file not read yet) */
     }
     sp->scale[i] = d->scale == 0 ? 1.0 : d->scale;
     int64_t n = a->dims[0], count = nnrt_array_count(a);

@@ -60,6 +60,46 @@ int nnrt_load_csv(const char *path, bool header, int label_col, NnrtArray *out,
  * i8 (int64) is narrowed to I32 with a range check. */
 int nnrt_load_npy(const char *path, NnrtArray *out, char *err, size_t errlen);
 
+/* ---- data/text.c: text corpora (the text(...) data source) -----------
+ * A vocabulary: n distinct tokens in id order (characters by code point,
+ * words bytewise), each NUL-terminated in blob at off[id]. */
+struct NnrtVocab {
+  bool words;
+  int64_t n;
+  char *blob;    /* bytes bytes */
+  size_t bytes;
+  int64_t *off;
+  uint32_t *cps; /* characters: the code point of each id; NULL for words */
+};
+/* Read a whole text file (at most 1 GiB; NUL-terminated copy in *buf):
+ * missing, empty, binary (a NUL byte) or invalid UTF-8 is an error naming
+ * the file and the byte offset. */
+int nnrt_read_text(const char *path, char **buf, size_t *len, char *err, size_t errlen);
+int nnrt_text_check(const char *buf, size_t len, const char *name, char *err, size_t errlen);
+/* The vocabulary of buf; more than cap distinct tokens is an error. */
+int nnrt_vocab_build(const char *buf, size_t len, const char *name, bool words, int64_t cap,
+                     NnrtVocab **out, char *err, size_t errlen);
+void nnrt_vocab_free(NnrtVocab *v);
+/* buf as token ids of v (*ids owned by the caller); a token v lacks is an
+ * error naming the file (name), the byte offset and vocab_of (the file the
+ * vocabulary came from; NULL: not named). */
+int nnrt_text_ids(const NnrtVocab *v, const char *buf, size_t len, const char *name, const char *vocab_of,
+                  int32_t **ids, int64_t *n, char *err, size_t errlen);
+/* Windows of len ids: sample i is ids[i*stride + shift, ... + len), I32
+ * (count, len), count = (n - reach) / stride + 1 where reach >= len + shift
+ * is the longest len + shift of the fields reading the same file (so they
+ * have the same count); reach > n is an error naming the file. */
+int nnrt_text_windows(const int32_t *ids, int64_t n, int64_t len, int64_t shift, int64_t stride,
+                      int64_t reach, const char *name, bool words, NnrtArray *out, char *err,
+                      size_t errlen);
+/* The one-string form kept in a checkpoint ("vocab" metadata): characters
+ * concatenated, words joined by single spaces; and back, checked. */
+char *nnrt_vocab_string(const NnrtVocab *v);
+int nnrt_vocab_parse(const char *s, bool words, const char *name, NnrtVocab **out, char *err,
+                     size_t errlen);
+bool nnrt_vocab_equal(const NnrtVocab *a, const NnrtVocab *b);
+size_t nnrt_utf8_put(char *to, uint32_t cp); /* 1-4 bytes, no NUL */
+
 /* ---- ckpt.c: safetensors checkpoints --------------------------------- */
 
 typedef struct NnrtNamedTensor {

@@ -263,6 +263,37 @@ void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,
     memcpy(d->values, values, bytes);
 }
 
+void nnrt_data_text(NnrtProgram *p, const char *field, const char *split, const char *path,
+                    int64_t vocab_cap, int64_t len, int64_t shift, int64_t stride, int words) {
+  if (!p->failed && (!path || vocab_cap < 1 || vocab_cap > INT32_MAX || len < 1 || shift < 0 ||
+                     stride < 0 || len > INT64_MAX / 2 || shift > INT64_MAX / 2)) {
+    fail(p, "data field '%s': bad text source (vocab %lld, length %lld, shift %lld, stride %lld)",
+         field ? field : "", (long long)vocab_cap, (long long)len, (long long)shift, (long long)stride);
+    return;
+  }
+  NnrtDataDesc *d = add_data(p, field, split);
+  if (!d)
+    return;
+  d->kind = DATA_TEXT;
+  d->path = dup(p, path, "data path");
+  d->vocab_cap = vocab_cap;
+  d->len = len;
+  d->shift = shift;
+  d->stride = stride ? stride : len;
+  d->words = words != 0;
+  d->reach = len + shift;
+  /* the split's fields reading this file share the longest reach */
+  for (int i = 0; d->path && i < p->ndata - 1; i++) {
+    NnrtDataDesc *o = &p->data[i];
+    if (o->kind != DATA_TEXT || strcmp(o->split, d->split) != 0 || strcmp(o->path, d->path) != 0)
+      continue;
+    if (o->reach > d->reach)
+      d->reach = o->reach;
+    else
+      o->reach = d->reach;
+  }
+}
+
 void nnrt_data_normalize(NnrtProgram *p, const char *field) {
   if (p->failed)
     return;

@@ -58,7 +58,7 @@ typedef struct NnrtSlotDesc {
 
 typedef struct NnrtGradDesc { int grad, param, opt; } NnrtGradDesc;
 
-typedef enum { DATA_FILE, DATA_TABLE, DATA_CSV } NnrtDataKind;
+typedef enum { DATA_FILE, DATA_TABLE, DATA_CSV, DATA_TEXT } NnrtDataKind;
 
 typedef struct NnrtDataDesc {
   NnrtDataKind kind;
@@ -69,6 +69,10 @@ typedef struct NnrtDataDesc {
   bool header;     /* DATA_CSV */
   int64_t col_begin, col_end;
   bool normalize;  /* standardise the field per feature (nnrt_data_normalize) */
+  /* DATA_TEXT: windows of len tokens, shifted and strided; reach: the
+   * longest len + shift of the split's fields reading this file */
+  int64_t vocab_cap, len, shift, stride, reach;
+  bool words;
 } NnrtDataDesc;
 
 typedef struct NnrtOptDesc {
@@ -173,7 +177,14 @@ typedef struct NnrtSession {
   NnrtNamedTensor *tensors; int ntensors, nsaved; /* checkpoint table */
   char **names;       /* owned names of optimizer-state tensors */
   void *aug_tmp;      /* one image sample (augment.c); NULL: no augmentation */
+  NnrtVocab *vocab;   /* text data: the train corpus's (or a checkpoint's) vocabulary */
+  struct NnrtCorpus *corpora; int ncorpora; /* text files read, as ids (dataset.c) */
 } NnrtSession;
+
+/* The vocabulary of the session's text data (see nnrt.h), or NULL when the
+ * program reads no text and the checkpoint restored had none. */
+const NnrtVocab *nnrt_session_vocab(const NnrtSession *s);
+void nnrt_session_text_free(NnrtSession *s); /* the vocabulary and corpora (dataset.c) */
 
 enum { SESSION_DATA = 1, SESSION_TEST = 2, SESSION_OPT = 4 };
 

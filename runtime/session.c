@@ -307,6 +307,7 @@ void nnrt_session_free(NnrtSession *s) {
   nnrt_free(s->perm);
   nnrt_free(s->aug_tmp);
   nnrt_free(s->cfg);
+  nnrt_session_text_free(s);
   memset(s, 0, sizeof *s);
 }
 

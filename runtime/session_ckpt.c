@@ -175,9 +175,24 @@ int nnrt_session_save(NnrtSession *s, const char *path) {
     {"step", step}, {"seed", seed}, {"batch", batch}, {"rng", rng},
     {"optimizers", opt_kinds(s, kinds)}, {"valid", valid},
   };
-  int nmeta = (int)(sizeof meta / sizeof meta[0]) - (s->valid_fraction > 0 ? 0 : 1);
+  NnrtKV all[sizeof meta / sizeof meta[0] + 2];
+  int nmeta = 0;
+  for (size_t k = 0; k < sizeof meta / sizeof meta[0]; k++)
+    if (strcmp(meta[k].key, "valid") != 0 || s->valid_fraction > 0)
+      all[nmeta++] = meta[k];
+  char *vocab = NULL;
+  if (s->vocab) { /* the ids' meaning, for --load, --resume and generation */
+    if (!(vocab = nnrt_vocab_string(s->vocab))) {
+      fprintf(stderr, "error: %s: out of memory writing the vocabulary\n", path);
+      return -1;
+    }
+    all[nmeta++] = (NnrtKV){"vocab_kind", s->vocab->words ? "words" : "chars"};
+    all[nmeta++] = (NnrtKV){"vocab", vocab};
+  }
   char err[ERRLEN] = "";
-  if (nnrt_ckpt_save(path, s->tensors, s->ntensors, meta, nmeta, err, sizeof err) != 0) {
+  int rc = nnrt_ckpt_save(path, s->tensors, s->ntensors, all, nmeta, err, sizeof err);
+  nnrt_free(vocab);
+  if (rc != 0) {
     fprintf(stderr, "error: %s\n", err[0] ? err : path);
     return -1;
   }
@@ -255,6 +270,20 @@ static int check_meta(const NnrtCkpt *c, const char *path) {
     if (!*v || *end || errno || !(x >= 0 && x < 1))
       why = "'valid' is not a fraction in [0, 1)";
   }
+  const char *kind = nnrt_ckpt_meta(c, "vocab_kind"), *vocab = nnrt_ckpt_meta(c, "vocab");
+  if (!why && (kind || vocab)) {
+    NnrtVocab *vv = NULL;
+    char err[ERRLEN];
+    if (!kind || (strcmp(kind, "chars") != 0 && strcmp(kind, "words") != 0))
+      v = kind ? kind : "", why = "'vocab_kind' is not chars or words (or 'vocab' is without it)";
+    else if (!vocab)
+      v = kind, why = "'vocab_kind' is without 'vocab'";
+    else if (nnrt_vocab_parse(vocab, kind[0] == 'w', "vocab", &vv, err, sizeof err) != 0) {
+      fprintf(stderr, "error: %s: bad checkpoint metadata: %s\n", path, err);
+      return -1;
+    }
+    nnrt_vocab_free(vv);
+  }
   if (why) {
     char b[48];
     size_t n = strlen(v) < 40 ? strlen(v) : 40;
@@ -310,6 +339,42 @@ static void describe(char *buf, size_t len, const NnrtNamedTensor *t) {
   snprintf(buf, len, "%s %s", nnrt_dtype_name(t->dtype), shape);
 }
 
+/* The checkpoint's vocabulary must be the one the corpus gave (ids mean
+ * the same tokens); a session without text data takes it over. */
+static int restore_vocab(NnrtSession *s, const NnrtCkpt *c, const char *path) {
+  const char *kind = nnrt_ckpt_meta(c, "vocab_kind"), *str = nnrt_ckpt_meta(c, "vocab");
+  if (!str) {
+    if (s->vocab) {
+      fprintf(stderr, "error: %s: the checkpoint has no vocabulary, but the program reads text (its ids "
+              "would mean nothing)\n", path);
+      return -1;
+    }
+    return 0;
+  }
+  NnrtVocab *v = NULL;
+  char err[ERRLEN];
+  if (nnrt_vocab_parse(str, kind && kind[0] == 'w', path, &v, err, sizeof err) != 0) { /* checked at open */
+    fprintf(stderr, "error: %s\n", err);
+    return -1;
+  }
+  if (!s->vocab) {
+    s->vocab = v;
+    return 0;
+  }
+  bool same = nnrt_vocab_equal(v, s->vocab);
+  if (!same) {
+    const char *unit = s->vocab->words ? "words" : "characters";
+    int64_t k = 0;
+    while (k < v->n && k < s->vocab->n && strcmp(nnrt_vocab_token(v, k), nnrt_vocab_token(s->vocab, k)) == 0)
+      k++;
+    fprintf(stderr, "error: %s: the checkpoint's vocabulary (%lld %s%s) differs from the corpus's (%lld "
+            "%s) from token %lld on: its ids would mean other tokens\n", path, (long long)v->n,
+            v->words ? "words" : "characters", v->words != s->vocab->words ? ", another kind" : "",
+            (long long)s->vocab->n, unit, (long long)k);
+  }
+  nnrt_vocab_free(v);
+  return same ? 0 : -1;
+}
 
 int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bool resume) {
   int want = resume ? s->ntensors : s->nsaved;
@@ -341,6 +406,8 @@ int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bo
       return -1;
     }
   }
+  if (restore_vocab(s, c, path) != 0)
+    return -1;
   NnrtRng rng = s->rng;
   int64_t epoch = 0, step = 0;
   if (resume) {

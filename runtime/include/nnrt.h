@@ -99,6 +99,17 @@ void nnrt_data_csv(NnrtProgram *p, const char *field, const char *split,
 /* An inline table: n samples of per_sample values each, row-major. */
 void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,
                      int64_t n, int64_t per_sample, const double *values);
+/* A text corpus (the text(...) source): the file's tokens (UTF-8 code
+ * points, or with words != 0 whitespace-separated words) as ids of the
+ * run's vocabulary, cut into windows of len tokens: sample i is tokens
+ * [i*stride + shift, i*stride + shift + len) (stride 0: len).  The fields
+ * of a split reading one file share one load and have the same sample
+ * count: that of the longest len + shift among them.  The vocabulary (at
+ * most vocab_cap tokens) comes from the train split's text file; the test
+ * split is encoded with it.  The INPUT slot must be I32 of shape [B, len]. */
+void nnrt_data_text(NnrtProgram *p, const char *field, const char *split,
+                    const char *path, int64_t vocab_cap, int64_t len, int64_t shift,
+                    int64_t stride, int words);
 
 /* Standardise data field `field` per feature: (x - mean) / std, with mean
  * and std computed in double on the training split (after the validation
@@ -237,6 +248,24 @@ uint64_t nnrt_rng_next(NnrtRng *r);
 double nnrt_rng_uniform(NnrtRng *r);            /* [0, 1) */
 double nnrt_rng_normal(NnrtRng *r);             /* N(0, 1) */
 void nnrt_rng_shuffle(NnrtRng *r, int64_t *idx, int64_t n);
+
+/* ---- The vocabulary of a run with text data (data/text.c) ------------
+ * Ids are 0..size-1: characters in code-point order, or words in bytewise
+ * order.  A session's vocabulary (nnrt_session_vocab in program.h) is the
+ * train corpus's, or the checkpoint's when no corpus was loaded. */
+typedef struct NnrtVocab NnrtVocab;
+int64_t nnrt_vocab_size(const NnrtVocab *v);
+int nnrt_vocab_is_words(const NnrtVocab *v); /* 1: word tokens, 0: characters */
+/* Token id as NUL-terminated UTF-8 (a word without its separating space);
+ * NULL for an id outside 0..size-1. */
+const char *nnrt_vocab_token(const NnrtVocab *v, int64_t id);
+/* Encode text[0..len) (a prompt) as ids: returns the number of tokens,
+ * writing the first cap of them to ids (call with cap 0 to count), or -1
+ * with a one-line message in err (name: what to call the text in it) when
+ * a token is not in the vocabulary or the text is not UTF-8. */
+int64_t nnrt_text_encode(const NnrtVocab *v, const char *text, size_t len, const char *name,
+                         const char *vocab_of, int32_t *ids, int64_t cap, char *err,
+                         size_t errlen);
 
 #ifdef __cplusplus
 }
