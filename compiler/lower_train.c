@@ -292,6 +292,30 @@ static void fill_info(Inst *in) {
   }
 }
 
+/* `sample = logits;`: the next token's logits [B, V] given the window in
+ * the train split's text field read with shift 0, V the vocabulary cap;
+ * `OUT sample` evaluates it in inference mode, one window at a time. */
+static bool sample_output(void) {
+  Node *n = sample_value->k == V_TENSOR ? sample_value->n : NULL;
+  const DataSrc *win = NULL;
+  for (int i = 0; i < prog->nsrcs; i++)
+    if (prog->srcs[i]->kind == 2 && !strcmp(prog->srcs[i]->split, "train") && prog->srcs[i]->shift == 0) win = prog->srcs[i];
+  if (!win) {
+    diag_error(sample_at->loc, "'sample' draws text: the data needs a text(...) field read with shift 0 (the window it feeds)");
+    return false;
+  }
+  if (!n || n->sh.rank != 2 || n->sh.d[0].b != 1 || n->sh.d[0].k != 1 || n->sh.d[1].b || n->sh.d[1].k != win->vocab ||
+      (n->dt != DT_F32 && n->dt != DT_F64)) {
+    diag_error(sample_at->loc, "'sample' must be the logits of the next token, f32[B, %lld] (vocab = %lld), found %s",
+               (long long)win->vocab, (long long)win->vocab, n ? tstr(n) : vkind_name(sample_value));
+    return false;
+  }
+  SlotDesc *ss = new_slot(NNRT_SLOT_OUTPUT, "sample", n->dt, n->sh);
+  ss->what = "sample";
+  kernel_add_out(&prog->eval_k, n, prog->nslots - 1, "sample");
+  return true;
+}
+
 /* The statements of a train block.  Settings (optimizer, epochs, ...) are
  * read in the first pass only; expressions are lowered in both. */
 static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, Ast **loss_at) {
@@ -303,6 +327,10 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
                  !strcmp(k, "seed") || !strcmp(k, "early_stop") || !strcmp(k, "augment");
       if (!strcmp(k, "show")) { /* what `OUT show` draws: evaluated in inference mode */
         if (!first) show_value = eval(tenv, s->a), show_at = s->a;
+        continue;
+      }
+      if (!strcmp(k, "sample")) { /* what `OUT sample` draws from: logits of the token after window x */
+        if (!first) sample_value = eval(tenv, s->a), sample_at = s->a;
         continue;
       }
       if (key && !first) continue; /* settings are read once, in the first pass */
@@ -445,6 +473,8 @@ Program *lower_program(Module *m) {
   last_return = NULL;
   show_value = NULL;
   show_at = NULL;
+  sample_value = NULL;
+  sample_at = NULL;
   upd = NULL;
   nupd = capupd = 0;
   depth = eval_depth = 0;
@@ -540,6 +570,7 @@ Program *lower_program(Module *m) {
     ss->what = "show";
     kernel_add_out(&prog->eval_k, n, prog->nslots - 1, "show");
   }
+  if (sample_value && !sample_output()) return NULL;
   /* new values of state (running statistics), written after the step */
   for (int i = 0; i < nupd; i++) {
     kernel_add_out(&prog->train_k, upd[i].node, upd[i].slot, arena_printf("state %s", upd[i].name));

@@ -41,24 +41,24 @@ static int nnrt_cuda_select(NnrtProgram *p) {
 }
 #endif
 
-enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8, C_SHOW = 16, C_GRADS = 32 };
+enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8, C_SHOW = 16, C_GRADS = 32, C_SAMPLE = 64 };
 
 typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
                F_THREADS, F_EPS, F_TOL, F_VALID, F_DEVICE, F_CHECK_NUMERICS,
-               F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP, F_NO_AUGMENT, F_ROWS } FlagId;
+               F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP, F_NO_AUGMENT, F_ROWS, F_LEN, F_TEMPERATURE, F_PROMPT } FlagId;
 
 static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
   {"epochs", F_EPOCHS, C_TRAIN, true},
   {"batch", F_BATCH, C_TRAIN | C_EVAL | C_GRADCHECK | C_GRADS, true},
   {"lr", F_LR, C_TRAIN, true},
-  {"seed", F_SEED, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS, true},
+  {"seed", F_SEED, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS | C_SAMPLE, true},
   {"save", F_SAVE, C_TRAIN, true},
   {"resume", F_RESUME, C_TRAIN, true},
-  {"load", F_LOAD, C_EVAL | C_SHOW | C_GRADS, true},
+  {"load", F_LOAD, C_EVAL | C_SHOW | C_GRADS | C_SAMPLE, true},
   {"log", F_LOG, C_TRAIN, true},
   {"plot", F_PLOT, C_TRAIN, true},
   {"quiet", F_QUIET, C_TRAIN | C_EVAL | C_GRADCHECK | C_INFO, false},
-  {"threads", F_THREADS, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS, true},
+  {"threads", F_THREADS, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS | C_SAMPLE, true},
   {"eps", F_EPS, C_GRADCHECK, true},
   {"tol", F_TOL, C_GRADCHECK, true},
   {"valid", F_VALID, C_TRAIN | C_EVAL, true},
@@ -68,6 +68,9 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"count", F_COUNT, C_SHOW, true},
   {"out", F_OUT, C_SHOW | C_GRADS, true}, /* also -o */
   {"rows", F_ROWS, C_GRADS, true},
+  {"len", F_LEN, C_SAMPLE, true},
+  {"temperature", F_TEMPERATURE, C_SAMPLE, true},
+  {"prompt", F_PROMPT, C_SAMPLE, true},
   {"early-stop", F_EARLY_STOP, C_TRAIN, true},
   {"no-augment", F_NO_AUGMENT, C_TRAIN, false},
 };
@@ -111,6 +114,12 @@ static void usage(FILE *f, const char *prog) {
           "    --load FILE     checkpoint (default: fresh initialisation)\n"
           "    --rows NAME     also the norm of each row of NAME's gradient, as CSV row,grad_norm\n"
           "    -o FILE.csv     where --rows writes (default: standard output)\n"
+          "  sample     generate text from the train block's `sample = ...;` (next-token logits)\n"
+          "    --load FILE     checkpoint (default: fresh initialisation)\n"
+          "    --prompt TEXT   the text to continue (default: none)\n"
+          "    --len N         tokens to generate (default 200)\n"
+          "    --temperature X divide the logits by X (default 1; 0: the most likely token)\n"
+          "    --seed N        the draws' seed (same seed, same text)\n"
           "  gradcheck  compare symbolic gradients with finite differences\n"
           "    --eps X         finite-difference step (default 1e-6)\n"
           "    --tol X         relative tolerance (default 1e-5)\n"
@@ -237,6 +246,9 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_COUNT: ok = parse_int(v, 1, &o->count) && o->count <= 4096; break;
     case F_OUT: o->out = v; ok = *v; break;
     case F_ROWS: o->rows = v; ok = *v; break;
+    case F_LEN: ok = parse_int(v, 1, &o->len) && o->len <= 1000000; break;
+    case F_TEMPERATURE: ok = parse_fraction(v, &o->temperature) || (parse_pos(v, &o->temperature) && o->temperature <= 100); break;
+    case F_PROMPT: o->prompt = v; break;
     }
     if (!ok)
       return usage_error(prog, "bad value '%s' for --%s", v, flags[f].name);
@@ -303,11 +315,12 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
           : strcmp(argv[1], "info") == 0 ? C_INFO
           : strcmp(argv[1], "gradcheck") == 0 ? C_GRADCHECK
           : strcmp(argv[1], "show") == 0 ? C_SHOW
-          : strcmp(argv[1], "grads") == 0 ? C_GRADS : 0;
+          : strcmp(argv[1], "grads") == 0 ? C_GRADS
+          : strcmp(argv[1], "sample") == 0 ? C_SAMPLE : 0;
   if (!cmd)
-    return usage_error(prog, "unknown command '%s'%s (expected train, eval, info, gradcheck, grads or show)",
+    return usage_error(prog, "unknown command '%s'%s (expected train, eval, info, gradcheck, grads, show or sample)",
                        argv[1], "");
-  NnrtOptions o = {.epochs = -1, .batch = -1, .lr = -1, .eps = -1, .tol = -1};
+  NnrtOptions o = {.epochs = -1, .batch = -1, .lr = -1, .eps = -1, .tol = -1, .temperature = 1};
   int rc = parse_flags(argc, argv, cmd, &o);
   if (rc != 0)
     return rc < 0 ? 0 : rc;
@@ -349,6 +362,7 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
   case C_GRADCHECK: rc = nnrt_cmd_gradcheck(p, &o); break;
   case C_SHOW: rc = nnrt_cmd_show(p, &o); break;
   case C_GRADS: rc = nnrt_cmd_grads(p, &o); break;
+  case C_SAMPLE: rc = nnrt_cmd_sample(p, &o); break;
   }
   nnrt_program_free(p);
   return rc;

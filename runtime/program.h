@@ -154,6 +154,9 @@ typedef struct NnrtOptions {
   int64_t count;             /* show --count: samples drawn (0: 16) */
   const char *out;           /* show -o: the PNG written (NULL: show.png); grads -o: the CSV */
   const char *rows;          /* grads --rows: the parameter whose per-row norms are printed */
+  int64_t len;               /* sample --len: tokens generated (0: 200) */
+  double temperature;        /* sample --temperature (set to 1 by the parser's default) */
+  const char *prompt;        /* sample --prompt */
 } NnrtOptions;
 
 typedef struct NnrtSession {
@@ -277,6 +280,7 @@ int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_info(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o); /* show.c: the PNG grid */
 int nnrt_cmd_grads(NnrtProgram *p, const NnrtOptions *o); /* grads.c: gradient norms */
+int nnrt_cmd_sample(NnrtProgram *p, const NnrtOptions *o); /* sample.c: text generation */
 
 /* augment.c: data augmentation of training batches.  An image slot is a
  * float INPUT slot shaped [B, C, H, W] or [B, H, W]. */

@@ -1,0 +1,134 @@
+/*
+ * sample.c — the `sample` command: generate text with a trained language
+ * model.  The train block's `sample = ...;` is the logits [B, V] of the
+ * token that follows a window of T token ids (the train split's text
+ * field read with shift 0).  Starting from --prompt, each step writes the
+ * last T tokens into that field (batch 1), runs the eval kernel (inference
+ * mode), divides the logits by --temperature, draws the next token from
+ * their softmax with a generator seeded by --seed, prints it and feeds it
+ * back.  A prompt shorter than T is padded on the left with the newline
+ * token (the first token of the prompt if the vocabulary has no newline).
+ * --temperature 0 takes the most likely token (the first on a tie).
+ *
+ * The draw is one uniform number per token from the run's generator
+ * (runtime/rand.c) against the cumulative probabilities in id order,
+ * computed in double: a seed gives the same text on every run.
+ */
+#include "program.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The text window: the INPUT slot of the train split's text field with
+ * shift 0; -1 if none. */
+static int window_slot(const NnrtProgram *p, int64_t *T) {
+  for (int j = 0; j < p->ndata; j++) {
+    const NnrtDataDesc *d = &p->data[j];
+    if (d->kind != DATA_TEXT || d->shift != 0 || strcmp(d->split, "train"))
+      continue;
+    for (int i = 0; i < p->nslots; i++)
+      if (p->slots[i].role == NNRT_SLOT_INPUT && !strcmp(p->slots[i].name, d->field)) {
+        *T = d->len;
+        return i;
+      }
+  }
+  return -1;
+}
+
+/* The next token from logits z[0..n) at temperature temp, u uniform in [0, 1). */
+static int64_t draw(const double *z, int64_t n, double temp, double u) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; i++)
+    if (z[i] > z[best])
+      best = i;
+  if (temp == 0 || !isfinite(z[best]))
+    return best;
+  double total = 0;
+  for (int64_t i = 0; i < n; i++)
+    total += exp((z[i] - z[best]) / temp);
+  double at = u * total, acc = 0;
+  for (int64_t i = 0; i < n; i++) {
+    acc += exp((z[i] - z[best]) / temp);
+    if (at < acc)
+      return i;
+  }
+  return best; /* rounding left u·total past the last sum */
+}
+
+int nnrt_cmd_sample(NnrtProgram *p, const NnrtOptions *o) {
+  const char *name = p->name ? p->name : "";
+  int out = nnrt_program_find_output(p, "sample");
+  int64_t T = 0;
+  int win = window_slot(p, &T);
+  if (out < 0 || win < 0 || !p->eval) {
+    fprintf(stderr, "error: program '%s' has no 'sample' output; add `sample = ...;` (the next token's logits "
+            "given the window x) to its train block\n", name);
+    return 1;
+  }
+  NnrtCkpt *c = NULL;
+  NnrtOptions lo = *o;
+  if (o->load) {
+    if (!(c = nnrt_ckpt_open(o->load)))
+      return 1;
+    nnrt_options_from_ckpt(&lo, c);
+  }
+  NnrtSession s;
+  if (nnrt_session_open(&s, p, &lo, 1, SESSION_DATA) != 0) {
+    nnrt_ckpt_free(c);
+    return 1;
+  }
+  int rc = 1;
+  int32_t *ids = NULL;
+  double *z = NULL;
+  if (c && nnrt_session_restore(&s, c, o->load, false) != 0)
+    goto out;
+  const NnrtVocab *v = nnrt_session_vocab(&s);
+  const NnrtSlotDesc *os = &p->slots[out];
+  int64_t V = os->dims[os->rank - 1], nv = v ? nnrt_vocab_size(v) : 0;
+  if (nv <= 0 || nv > V) {
+    fprintf(stderr, "error: 'sample' has %lld logits but the vocabulary %lld tokens\n", (long long)V, (long long)nv);
+    goto out;
+  }
+  const char *prompt = o->prompt ? o->prompt : "";
+  char err[600];
+  int64_t np = nnrt_text_encode(v, prompt, strlen(prompt), "--prompt", "the training corpus", NULL, 0, err, sizeof err);
+  if (np < 0) {
+    fprintf(stderr, "error: %s\n", err);
+    goto out;
+  }
+  int64_t len = o->len > 0 ? o->len : 200, total = T + np + len;
+  ids = nnrt_alloc((size_t)total * sizeof *ids, "sampled tokens");
+  z = nnrt_alloc((size_t)V * sizeof *z, "sample logits");
+  if (!ids || !z) {
+    nnrt_oom("sampled tokens", (size_t)total * sizeof *ids);
+    goto out;
+  }
+  int32_t pad = 0, nl;
+  if (nnrt_text_encode(v, "\n", 1, "", "", &nl, 1, err, sizeof err) == 1)
+    pad = nl;
+  else if (np > 0)
+    nnrt_text_encode(v, prompt, strlen(prompt), "", "", &pad, 1, err, sizeof err);
+  for (int64_t i = 0; i < T; i++)
+    ids[i] = pad;
+  nnrt_text_encode(v, prompt, strlen(prompt), "", "", ids + T, np, err, sizeof err);
+  NnrtRng rng;
+  nnrt_rng_seed(&rng, (o->has_seed ? o->seed : s.seed) ^ 0x73616d706c65ull);
+  fputs(prompt, stdout);
+  bool words = nnrt_vocab_is_words(v);
+  for (int64_t k = T + np; k < total; k++) {
+    memcpy(s.slots[win], ids + k - T, (size_t)T * sizeof *ids);
+    p->eval(&s.eval_ctx, s.slots, s.scratch, 1);
+    for (int64_t i = 0; i < V; i++)
+      z[i] = os->dtype == NNRT_F64 ? ((double *)s.slots[out])[i] : ((float *)s.slots[out])[i];
+    ids[k] = (int32_t)draw(z, nv, o->temperature, nnrt_rng_uniform(&rng));
+    printf("%s%s", words && k > T ? " " : "", nnrt_vocab_token(v, ids[k]));
+  }
+  printf("\n");
+  rc = 0;
+out:
+  nnrt_free(ids);
+  nnrt_free(z);
+  nnrt_ckpt_free(c);
+  nnrt_session_free(&s);
+  return rc;
+}
