@@ -67,6 +67,8 @@ typedef struct OpSpec {
   Dim (*extent)(const Node *n);
   /* the kernel computing n, for either target (codegen/kernel.h) */
   void (*emit)(const struct KernelTarget *t, const Node *n);
+  /* built only by derivative rules, never called by name from a .nn program */
+  bool internal;
 } OpSpec;
 
 /* ---- graph.c: interning builder --------------------------------------- */

@@ -150,7 +150,7 @@ static Value *ewise_call(Args *a, Op op, const char *name) {
 /* The op of kind GEN a builtin name calls, or OP__COUNT. */
 static Op gen_builtin(const char *name) {
   for (int op = 0; op < OP__COUNT; op++)
-    if (op_info[op].spec && !strcmp(op_info[op].name, name)) return (Op)op;
+    if (op_info[op].spec && !op_info[op].spec->internal && !strcmp(op_info[op].name, name)) return (Op)op;
   return OP__COUNT;
 }
 
@@ -173,6 +173,11 @@ static Value *gen_call(Args *a, Op op, const char *name) {
   for (int k = 0; k < a->nkw; k++) {
     int i = 0;
     while (i < sp->nattrs && strcmp(sp->attrs[i].name, a->kw[k])) i++;
+    if (i == sp->nattrs && !sp->nattrs) {
+      diag_error(a->kw_ast[k]->loc, "'%s' takes no argument '%s' (it has no attributes)", name, a->kw[k]);
+      ok = false;
+      continue;
+    }
     if (i == sp->nattrs) {
       const char *names = "";
       for (int j = 0; j < sp->nattrs; j++) names = arena_printf("%s%s%s", names, j ? ", " : "", sp->attrs[j].name);
