@@ -313,6 +313,52 @@ static Value *b_concat(const char *name, Args *a) {
   return op_result(r, site, a->pos_ast[0], NULL, NULL, NULL);
 }
 
+/* Concatenate nodes[lo, hi) along axis as a balanced tree of binary
+ * concats, so that stacking T steps copies each element O(log T) times. */
+static Node *concat_tree(Node **nodes, int lo, int hi, int axis) {
+  if (hi - lo == 1) return nodes[lo];
+  int mid = lo + (hi - lo) / 2;
+  Node *l = concat_tree(nodes, lo, mid, axis), *r = l ? concat_tree(nodes, mid, hi, axis) : NULL;
+  return r ? g_concat(l, r, axis) : NULL;
+}
+
+/* stack([a, b, …], axis = 0) or stack(a, b, …, axis = 0): equal shapes
+ * joined along a new axis — each gets a size-1 axis (a reshape) and they
+ * are concatenated along it, so the gradient is slicing, derived. */
+static Value *b_stack(const char *name, Args *a) {
+  Ast *site = a->site;
+  bool list = a->npos == 1 && a->pos[0] && a->pos[0]->k == V_LIST;
+  int n = list ? a->pos[0]->nitems : a->npos;
+  if (n < 1) { diag_error(site->loc, "'stack' takes tensors: stack([a, b], axis = 1) or stack(a, b, axis = 1)"); return NULL; }
+  Node **nodes = arena_alloc(sizeof *nodes * (size_t)n);
+  for (int i = 0; i < n; i++) {
+    Value *v = list ? a->pos[0]->items[i] : a->pos[i];
+    Ast *at = list ? a->pos_ast[0] : a->pos_ast[i];
+    if (!v) return NULL;
+    if (v->k != V_TENSOR) { diag_error(at->loc, "'%s' stacks tensors, found %s", name, vkind_name(v)); return NULL; }
+    nodes[i] = v->n;
+    if (nodes[i]->dt != nodes[0]->dt || !shape_eq(&nodes[i]->sh, &nodes[0]->sh)) {
+      diag_error(at->loc, "'stack' needs equal shapes: item %d is %s, item 1 is %s", i + 1, tstr(nodes[i]), tstr(nodes[0]));
+      return NULL;
+    }
+  }
+  int rank = nodes[0]->sh.rank;
+  if (rank + 1 > MAX_RANK) { diag_error(site->loc, "'stack' of rank-%d tensors exceeds the maximum rank", rank); return NULL; }
+  int64_t axis = 0;
+  Ast *at;
+  Value *av = kwarg(a, "axis", &at);
+  if (av && !as_int(av, at, &axis)) return NULL;
+  if (axis < 0) axis += rank + 1;
+  if (axis < 0 || axis > rank) {
+    diag_error(at->loc, "stack axis %lld is out of range for %d tensors of rank %d", (long long)axis, n, rank);
+    return NULL;
+  }
+  Shape s = {0};
+  for (int i = 0, j = 0; i <= rank; i++) s.d[s.rank++] = i == axis ? (Dim){1, 0} : nodes[0]->sh.d[j++];
+  for (int i = 0; i < n; i++) nodes[i] = g_reshape(nodes[i], s);
+  return op_result(concat_tree(nodes, 0, n, (int)axis), site, a->pos_ast[0], NULL, NULL, NULL);
+}
+
 static Value *b_onehot(const char *name, Args *a) {
   Ast *site = a->site;
   Node *y = tensor_arg(a, 0, name);
@@ -542,6 +588,7 @@ static const struct Builtin { const char *name; BuiltinFn fn; } builtins[] = {
     {"reshape", b_reshape},
     {"transpose", b_transpose},
     {"concat", b_concat},
+    {"stack", b_stack},
     {"onehot", b_onehot},
     {"rand_uniform", b_rand_uniform},
     {"rand_normal", b_rand_uniform},

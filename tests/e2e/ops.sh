@@ -13,6 +13,9 @@
 #            -1 out of range: zero rows), weights c per sample:
 #            [0,1,4,5,0,0]·[1,2,4,8,16,32] = 58,
 #            [2,3,2,3,0,0]·[1,10,100,1000,1e4,1e5] = 3232 → 3290
+#   stack    a = x, b = 10·x: stack along a new last axis interleaves them,
+#            [a0,b0,a1] · c = 1+20+8 + 32+640+160 = 861; along a new first
+#            axis, item 1 is b: sum(10·x·c) = 10·321 = 3210
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -77,6 +80,15 @@ EOF2
   echo "embedding loss = $got (want 3290)"
   [ "$got" = "3290" ] || fail "embedding gave $got, want 3290"
   ;;
-*) echo "usage: $0 NNC cumsum|embedding" >&2; exit 2 ;;
+stack)
+  for t in "sum(reshape(stack([forward(x), forward(x) * 10], axis = 2), [-1, 6])[:, 0:3] * c):861" \
+           "sum(stack(forward(x), forward(x) * 10, axis = 0)[1] * c):3210"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
+*) echo "usage: $0 NNC cumsum|embedding|stack" >&2; exit 2 ;;
 esac
 echo "ok"
