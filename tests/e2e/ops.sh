@@ -16,6 +16,9 @@
 #   stack    a = x, b = 10·x: stack along a new last axis interleaves them,
 #            [a0,b0,a1] · c = 1+20+8 + 32+640+160 = 861; along a new first
 #            axis, item 1 is b: sum(10·x·c) = 10·321 = 3210
+#   masked   a float mask m = (c < 5) = [[1,1,1],[0,0,0]]: the masked mean
+#            sum(m·x)/sum(m) = (1+2+3)/3 = 2; where(c > 3, x, 0) keeps
+#            [_,_,3],[4,5,6] → 18
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -89,6 +92,14 @@ stack)
     [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
   done
   ;;
-*) echo "usage: $0 NNC cumsum|embedding|stack" >&2; exit 2 ;;
+masked)
+  for t in "sum((c < 5) * forward(x)) / sum(c < 5):2" "sum(where(c > 3, forward(x), 0)):18"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
+*) echo "usage: $0 NNC cumsum|embedding|stack|masked" >&2; exit 2 ;;
 esac
 echo "ok"
