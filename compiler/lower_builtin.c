@@ -294,6 +294,15 @@ static Value *b_transpose(const char *name, Args *a) {
   return op_result(g_transpose(x, perm), site, a->pos_ast[0], a->pos[0], NULL, NULL);
 }
 
+/* Concatenate nodes[lo, hi) along axis as a balanced tree of binary
+ * concats, so that stacking T steps copies each element O(log T) times. */
+static Node *concat_tree(Node **nodes, int lo, int hi, int axis) {
+  if (hi - lo == 1) return nodes[lo];
+  int mid = lo + (hi - lo) / 2;
+  Node *l = concat_tree(nodes, lo, mid, axis), *r = l ? concat_tree(nodes, mid, hi, axis) : NULL;
+  return r ? g_concat(l, r, axis) : NULL;
+}
+
 static Value *b_concat(const char *name, Args *a) {
   (void)name;
   Ast *site = a->site;
@@ -307,19 +316,10 @@ static Value *b_concat(const char *name, Args *a) {
     diag_error(at->loc, "concat axis %lld is out of range", (long long)axis);
     return NULL;
   }
-  Node *r = to_node(l->items[0], DT_F32, a->pos_ast[0]);
-  for (int i = 1; i < l->nitems && r; i++)
-    r = g_concat(r, to_node(l->items[i], r->dt, a->pos_ast[0]), (int)axis);
-  return op_result(r, site, a->pos_ast[0], NULL, NULL, NULL);
-}
-
-/* Concatenate nodes[lo, hi) along axis as a balanced tree of binary
- * concats, so that stacking T steps copies each element O(log T) times. */
-static Node *concat_tree(Node **nodes, int lo, int hi, int axis) {
-  if (hi - lo == 1) return nodes[lo];
-  int mid = lo + (hi - lo) / 2;
-  Node *l = concat_tree(nodes, lo, mid, axis), *r = l ? concat_tree(nodes, mid, hi, axis) : NULL;
-  return r ? g_concat(l, r, axis) : NULL;
+  Node **nodes = arena_alloc(sizeof *nodes * (size_t)l->nitems);
+  for (int i = 0; i < l->nitems; i++)
+    if (!(nodes[i] = to_node(l->items[i], i ? nodes[0]->dt : DT_F32, a->pos_ast[0]))) return NULL;
+  return op_result(concat_tree(nodes, 0, l->nitems, (int)axis), site, a->pos_ast[0], NULL, NULL, NULL);
 }
 
 /* stack([a, b, …], axis = 0) or stack(a, b, …, axis = 0): equal shapes

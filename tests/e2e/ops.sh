@@ -15,7 +15,8 @@
 #            [2,3,2,3,0,0]·[1,10,100,1000,1e4,1e5] = 3232 → 3290
 #   stack    a = x, b = 10·x: stack along a new last axis interleaves them,
 #            [a0,b0,a1] · c = 1+20+8 + 32+640+160 = 861; along a new first
-#            axis, item 1 is b: sum(10·x·c) = 10·321 = 3210
+#            axis, item 1 is b: sum(10·x·c) = 10·321 = 3210; concat of three
+#            (a balanced tree) keeps the order: columns 6:9 are 100·x → 32100
 #   masked   a float mask m = (c < 5) = [[1,1,1],[0,0,0]]: the masked mean
 #            sum(m·x)/sum(m) = (1+2+3)/3 = 2; where(c > 3, x, 0) keeps
 #            [_,_,3],[4,5,6] → 18
@@ -85,7 +86,8 @@ EOF2
   ;;
 stack)
   for t in "sum(reshape(stack([forward(x), forward(x) * 10], axis = 2), [-1, 6])[:, 0:3] * c):861" \
-           "sum(stack(forward(x), forward(x) * 10, axis = 0)[1] * c):3210"; do
+           "sum(stack(forward(x), forward(x) * 10, axis = 0)[1] * c):3210" \
+           "sum(concat([forward(x), forward(x) * 10, forward(x) * 100], axis = 1)[:, 6:9] * c):32100"; do
     expr=${t%:*} want=${t##*:}
     got=$(loss_of "$expr")
     echo "$expr = $got (want $want)"
