@@ -67,6 +67,8 @@ typedef struct OpSpec {
   Dim (*extent)(const Node *n);
   /* the kernel computing n, for either target (codegen/kernel.h) */
   void (*emit)(const struct KernelTarget *t, const Node *n);
+  /* built only by derivative rules, never called by name from a .nn program */
+  bool internal;
 } OpSpec;
 
 /* ---- graph.c: interning builder --------------------------------------- */
@@ -288,6 +290,7 @@ typedef struct Program {
   int64_t epochs, batch, seed;
   double valid;      /* fraction of the train split held out, 0 = none */
   int64_t early_stop; /* patience in epochs on the validation loss, 0 = off */
+  double clip_norm;   /* the gradients' largest total L2 norm, 0 = off */
   struct InfoRow { const char *name, *kind, *shape; int64_t params, flops; } *info;
   int ninfo, capinfo;
 } Program;

@@ -169,7 +169,7 @@ static Value *ewise_call(Args *a, Op op, const char *name) {
 /* The op of kind GEN a builtin name calls, or OP__COUNT. */
 static Op gen_builtin(const char *name) {
   for (int op = 0; op < OP__COUNT; op++)
-    if (op_info[op].spec && !strcmp(op_info[op].name, name)) return (Op)op;
+    if (op_info[op].spec && !op_info[op].spec->internal && !strcmp(op_info[op].name, name)) return (Op)op;
   return OP__COUNT;
 }
 
@@ -192,6 +192,11 @@ static Value *gen_call(Args *a, Op op, const char *name) {
   for (int k = 0; k < a->nkw; k++) {
     int i = 0;
     while (i < sp->nattrs && strcmp(sp->attrs[i].name, a->kw[k])) i++;
+    if (i == sp->nattrs && !sp->nattrs) {
+      diag_error(a->kw_ast[k]->loc, "'%s' takes no argument '%s' (it has no attributes)", name, a->kw[k]);
+      ok = false;
+      continue;
+    }
     if (i == sp->nattrs) {
       const char *names = "";
       for (int j = 0; j < sp->nattrs; j++) names = arena_printf("%s%s%s", names, j ? ", " : "", sp->attrs[j].name);
@@ -308,6 +313,15 @@ static Value *b_transpose(const char *name, Args *a) {
   return op_result(g_transpose(x, perm), site, a->pos_ast[0], a->pos[0], NULL, NULL);
 }
 
+/* Concatenate nodes[lo, hi) along axis as a balanced tree of binary
+ * concats, so that stacking T steps copies each element O(log T) times. */
+static Node *concat_tree(Node **nodes, int lo, int hi, int axis) {
+  if (hi - lo == 1) return nodes[lo];
+  int mid = lo + (hi - lo) / 2;
+  Node *l = concat_tree(nodes, lo, mid, axis), *r = l ? concat_tree(nodes, mid, hi, axis) : NULL;
+  return r ? g_concat(l, r, axis) : NULL;
+}
+
 static Value *b_concat(const char *name, Args *a) {
   (void)name;
   Ast *site = a->site;
@@ -321,10 +335,47 @@ static Value *b_concat(const char *name, Args *a) {
     diag_error(at->loc, "concat axis %lld is out of range", (long long)axis);
     return NULL;
   }
-  Node *r = to_node(l->items[0], DT_F32, a->pos_ast[0]);
-  for (int i = 1; i < l->nitems && r; i++)
-    r = g_concat(r, to_node(l->items[i], r->dt, a->pos_ast[0]), (int)axis);
-  return op_result(r, site, a->pos_ast[0], NULL, NULL, NULL);
+  Node **nodes = arena_alloc(sizeof *nodes * (size_t)l->nitems);
+  for (int i = 0; i < l->nitems; i++)
+    if (!(nodes[i] = to_node(l->items[i], i ? nodes[0]->dt : DT_F32, a->pos_ast[0]))) return NULL;
+  return op_result(concat_tree(nodes, 0, l->nitems, (int)axis), site, a->pos_ast[0], NULL, NULL, NULL);
+}
+
+/* stack([a, b, …], axis = 0) or stack(a, b, …, axis = 0): equal shapes
+ * joined along a new axis — each gets a size-1 axis (a reshape) and they
+ * are concatenated along it, so the gradient is slicing, derived. */
+static Value *b_stack(const char *name, Args *a) {
+  Ast *site = a->site;
+  bool list = a->npos == 1 && a->pos[0] && a->pos[0]->k == V_LIST;
+  int n = list ? a->pos[0]->nitems : a->npos;
+  if (n < 1) { diag_error(site->loc, "'stack' takes tensors: stack([a, b], axis = 1) or stack(a, b, axis = 1)"); return NULL; }
+  Node **nodes = arena_alloc(sizeof *nodes * (size_t)n);
+  for (int i = 0; i < n; i++) {
+    Value *v = list ? a->pos[0]->items[i] : a->pos[i];
+    Ast *at = list ? a->pos_ast[0] : a->pos_ast[i];
+    if (!v) return NULL;
+    if (v->k != V_TENSOR) { diag_error(at->loc, "'%s' stacks tensors, found %s", name, vkind_name(v)); return NULL; }
+    nodes[i] = v->n;
+    if (nodes[i]->dt != nodes[0]->dt || !shape_eq(&nodes[i]->sh, &nodes[0]->sh)) {
+      diag_error(at->loc, "'stack' needs equal shapes: item %d is %s, item 1 is %s", i + 1, tstr(nodes[i]), tstr(nodes[0]));
+      return NULL;
+    }
+  }
+  int rank = nodes[0]->sh.rank;
+  if (rank + 1 > MAX_RANK) { diag_error(site->loc, "'stack' of rank-%d tensors exceeds the maximum rank", rank); return NULL; }
+  int64_t axis = 0;
+  Ast *at;
+  Value *av = kwarg(a, "axis", &at);
+  if (av && !as_int(av, at, &axis)) return NULL;
+  if (axis < 0) axis += rank + 1;
+  if (axis < 0 || axis > rank) {
+    diag_error(at->loc, "stack axis %lld is out of range for %d tensors of rank %d", (long long)axis, n, rank);
+    return NULL;
+  }
+  Shape s = {0};
+  for (int i = 0, j = 0; i <= rank; i++) s.d[s.rank++] = i == axis ? (Dim){1, 0} : nodes[0]->sh.d[j++];
+  for (int i = 0; i < n; i++) nodes[i] = g_reshape(nodes[i], s);
+  return op_result(concat_tree(nodes, 0, n, (int)axis), site, a->pos_ast[0], NULL, NULL, NULL);
 }
 
 static Value *b_onehot(const char *name, Args *a) {
@@ -670,6 +721,7 @@ static const struct Builtin { const char *name; BuiltinFn fn; } builtins[] = {
     {"reshape", b_reshape},
     {"transpose", b_transpose},
     {"concat", b_concat},
+    {"stack", b_stack},
     {"onehot", b_onehot},
     {"rand_uniform", b_rand_uniform},
     {"rand_normal", b_rand_uniform},

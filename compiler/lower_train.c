@@ -324,7 +324,7 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
     if (s->kind == AST_ASSIGN) {
       const char *k = s->name;
       bool key = !strcmp(k, "optimizer") || !strcmp(k, "schedule") || !strcmp(k, "epochs") || !strcmp(k, "batch") ||
-                 !strcmp(k, "seed") || !strcmp(k, "early_stop") || !strcmp(k, "augment");
+                 !strcmp(k, "seed") || !strcmp(k, "early_stop") || !strcmp(k, "augment") || !strcmp(k, "clip_norm");
       if (!strcmp(k, "show")) { /* what `OUT show` draws: evaluated in inference mode */
         if (!first) show_value = eval(tenv, s->a), show_at = s->a;
         continue;
@@ -364,6 +364,16 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
         if (!as_num(eval(tenv, s->a), s->a, &v)) continue;
         if (!(v >= 0 && v < 1)) { diag_error(s->a->loc, "'valid' is the fraction of the training data held out, in [0, 1)"); continue; }
         prog->valid = v;
+      } else if (!strcmp(k, "clip_norm")) {
+        /* clip_norm = X: gradients scaled to a total L2 norm of at most X
+         * before each step (runtime/optim.c) */
+        double v;
+        if (!as_num(eval(tenv, s->a), s->a, &v)) continue;
+        if (!(v > 0) || !isfinite(v)) {
+          diag_error(s->a->loc, "'clip_norm' is the largest total gradient norm, a number > 0 (got %g)", v);
+          continue;
+        }
+        prog->clip_norm = v;
       } else if (!strcmp(k, "early_stop")) {
         int64_t v;
         if (!as_int(eval(tenv, s->a), s->a, &v)) continue;

@@ -175,7 +175,9 @@
  */
 #define NNC_GEN_OPS(G)                                            \
   G(CUMSUM, "cumsum", 1, true, cumsum_spec)  /* ops/cumsum.c */ \
-  G(ARGMAX, "argmax", 1, false, argmax_spec) /* ops/argmax.c */
+  G(ARGMAX, "argmax", 1, false, argmax_spec) /* ops/argmax.c */ \
+  G(EMBEDDING, "embedding", 2, true, embedding_spec) /* ops/embedding.c */ \
+  G(EMBEDDING_GRAD, "embedding_grad", 2, true, embedding_grad_spec) /* ops/embedding.c */
 
 typedef enum {
 #define E(name, str, arity, surface, attr, flops, fold, deriv, scalar) OP_##name,

@@ -38,6 +38,32 @@ static Node *fit(Node *x, Shape sh) {
   return g_broadcast(x, sh);
 }
 
+/* pad(x) + pad(y) of one shape, where x and y are neighbouring blocks
+ * along one axis (equal elsewhere, y starting where x ends): the pad of
+ * their concatenation — the adjoint of slicing a tensor into consecutive
+ * parts (the gates of an LSTM) is then one copy per part, not a zero-padded
+ * full-size tensor per part plus the additions.  Else NULL. */
+static Node *join_pads(Node *a, Node *b, Shape sh) {
+  if (a->op != OP_PAD || b->op != OP_PAD || !shape_eq(&a->sh, &sh) || !shape_eq(&b->sh, &sh)) return NULL;
+  Node *x = a->in[0], *y = b->in[0];
+  int axis = -1;
+  for (int i = 0; i < sh.rank; i++) {
+    if (a->ia[i] == b->ia[i]) {
+      if (x->sh.d[i].k != y->sh.d[i].k || x->sh.d[i].b != y->sh.d[i].b) return NULL;
+      continue;
+    }
+    if (axis >= 0 || x->sh.d[i].b || y->sh.d[i].b) return NULL;
+    axis = i;
+  }
+  if (axis < 0) return NULL;
+  if (b->ia[axis] + y->sh.d[axis].k == a->ia[axis]) { /* y comes first */
+    Node *t = a; a = b; b = t;
+    t = x; x = y; y = t;
+  }
+  if (a->ia[axis] + x->sh.d[axis].k != b->ia[axis]) return NULL;
+  return g_pad(g_concat(x, y, axis), a->ia, sh);
+}
+
 /* The FOLD column of ops.h: an element-wise op's value for constant
  * inputs; NAN where the op is not folded (can_fold says which are). */
 #define FOLD(...) return (__VA_ARGS__);
@@ -124,6 +150,17 @@ static Node *rules_binary(Op op, Dtype dt, Shape sh, Node *a, Node *b) {
     if (ca && !cb) return g_binary(OP_ADD, b, a);
     if (b->op == OP_NEG) return g_binary(OP_SUB, a, b->in[0]);
     if (a->op == OP_NEG) return g_binary(OP_SUB, b, a->in[0]);
+    { /* neighbouring pads join, also across a sum of them in any order
+       * (their supports are disjoint, so the order adds nothing up) */
+      Node *j = join_pads(a, b, sh);
+      if (j) return j;
+      for (int s = 0; s < 2; s++) {
+        Node *u = s ? b : a, *p = s ? a : b;
+        if (u->op != OP_ADD || p->op != OP_PAD) continue;
+        if ((j = join_pads(u->in[1], p, sh))) return g_binary(OP_ADD, u->in[0], j);
+        if ((j = join_pads(u->in[0], p, sh))) return g_binary(OP_ADD, j, u->in[1]);
+      }
+    }
     /* a*c + b*c = (a + b)*c */
     if (a->op == OP_MUL && b->op == OP_MUL && a->in[1] == b->in[1] && node_is_const(a->in[1], NULL, NULL))
       return g_binary(OP_MUL, g_binary(OP_ADD, a->in[0], b->in[0]), a->in[1]);

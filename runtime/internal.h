@@ -147,6 +147,15 @@ void nnrt_opt_args(const NnrtOptConfig *c, double lr, int64_t t, double h[10]);
 void nnrt_opt_run(NnrtOptKernel k, const NnrtOptConfig *c, double lr, int64_t t, void *p, const void *g,
                   void **st, int64_t n);
 
+/* Gradient-norm clipping, the C reference of the generated kernels
+ * (nnrt_clip_kernels), in three steps as they are: add the squares of one
+ * gradient of n elements (double if f64, else float) to the partial sums
+ * part[NNRT_CLIP_PARTS]; the factor from them (max_norm / (norm + 1e-6)
+ * above max_norm, else 1; part is zeroed again); scale one gradient. */
+void nnrt_clip_sqsum_ref(const void *grad, int64_t n, bool f64, double *part);
+double nnrt_clip_factor_ref(double *part, double max_norm);
+void nnrt_clip_scale_ref(void *grad, int64_t n, bool f64, double scale);
+
 /* Parse name + keyword arguments; returns -1 and a message on an unknown
  * name or key. */
 int nnrt_opt_config(NnrtOptConfig *c, const char *name, int nkw,

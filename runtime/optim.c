@@ -33,7 +33,16 @@
  * Invariants: arithmetic happens in the parameter's precision; only the
  * bias corrections (powers of β) are computed in double.  State arrays
  * start at zero and are the whole optimizer state (so checkpoints carry
- * it).  It does not clip gradients or schedule the rate (sched.c does).
+ * it).  It does not schedule the rate (sched.c does).
+ *
+ * Gradient-norm clipping (nnrt_clip_*_ref below, the reference of the
+ * generated nnc_sqsum/nnc_clip/nnc_scale) runs before the step: the norm's
+ * square is NNRT_CLIP_PARTS partial sums in double, element i of each
+ * gradient (gradients in order, i ascending) adding its square to partial
+ * i mod NNRT_CLIP_PARTS, then the partials added in order; above max_norm
+ * every gradient is multiplied by max_norm / (norm + 1e-6) rounded to its
+ * own type.  The order is fixed, not the machine's, so the CPU and the GPU
+ * agree bit for bit.
  */
 #include "program.h"
 #include <math.h>
@@ -213,4 +222,34 @@ void nnrt_opt_run(NnrtOptKernel k, const NnrtOptConfig *c, double lr, int64_t t,
   nnrt_opt_args(c, lr, t, h);
   int ns = nnrt_opt_nstate(c->kind); /* 0 to 2 state arrays */
   k(p, g, ns > 0 ? st[0] : NULL, ns > 1 ? st[1] : NULL, n, (int32_t)c->kind, h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], NULL);
+}
+
+void nnrt_clip_sqsum_ref(const void *grad, int64_t n, bool f64, double *part) {
+  for (int64_t j = 0; j < NNRT_CLIP_PARTS; j++)
+    for (int64_t i = j; i < n; i += NNRT_CLIP_PARTS) {
+      double x = f64 ? ((const double *)grad)[i] : (double)((const float *)grad)[i];
+      part[j] = part[j] + x * x;
+    }
+}
+
+double nnrt_clip_factor_ref(double *part, double max_norm) {
+  double total = 0;
+  for (int j = 0; j < NNRT_CLIP_PARTS; j++) {
+    total = total + part[j];
+    part[j] = 0;
+  }
+  double norm = sqrt(total);
+  return norm > max_norm ? max_norm / (norm + 1e-6) : 1;
+}
+
+void nnrt_clip_scale_ref(void *grad, int64_t n, bool f64, double scale) {
+  if (f64) {
+    double *g = grad;
+    for (int64_t i = 0; i < n; i++)
+      g[i] = g[i] * scale;
+  } else {
+    float *g = grad, sf = (float)scale;
+    for (int64_t i = 0; i < n; i++)
+      g[i] = g[i] * sf;
+  }
 }

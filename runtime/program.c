@@ -415,6 +415,25 @@ void nnrt_kernels(NnrtProgram *p, NnrtKernel train, NnrtScratchFn train_scratch,
   p->eval_scratch = eval_scratch;
 }
 
+void nnrt_clip_norm(NnrtProgram *p, double max_norm) {
+  if (p->failed)
+    return;
+  if (!(max_norm > 0) || !isfinite(max_norm)) {
+    fail(p, "train config: clip_norm must be a finite number > 0 (got %g)", max_norm);
+    return;
+  }
+  p->clip_norm = max_norm;
+}
+
+void nnrt_clip_kernels(NnrtProgram *p, NnrtSqsumKernel sq32, NnrtSqsumKernel sq64, NnrtClipKernel clip,
+                       NnrtScaleKernel sc32, NnrtScaleKernel sc64) {
+  p->clip_sqsum[0] = sq32;
+  p->clip_sqsum[1] = sq64;
+  p->clip_kernel = clip;
+  p->clip_scale[0] = sc32;
+  p->clip_scale[1] = sc64;
+}
+
 void nnrt_opt_kernels(NnrtProgram *p, NnrtOptKernel f32, NnrtOptKernel f64) {
   p->opt_kernel[0] = f32;
   p->opt_kernel[1] = f64;

@@ -108,6 +108,10 @@ struct NnrtProgram {
   NnrtAugment augment;
   NnrtKernel train, eval;
   NnrtOptKernel opt_kernel[2]; /* the generated optimizer step, f32 and f64 (NULL: optim.c's) */
+  double clip_norm;            /* gradient-norm clipping: the largest norm, 0 = off */
+  NnrtSqsumKernel clip_sqsum[2]; /* ... its generated kernels, f32 and f64 (NULL: optim.c's) */
+  NnrtClipKernel clip_kernel;
+  NnrtScaleKernel clip_scale[2];
   NnrtScratchFn train_scratch, eval_scratch;
   NnrtSite *sites; int nsites, cap_sites; /* numerics.c: per checked op */
   bool failed;

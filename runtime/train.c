@@ -74,6 +74,36 @@ static void opt_step(NnrtSession *s, int64_t epoch) {
   }
 }
 
+/* Gradient-norm clipping before the step (clip_norm; optim.c says how):
+ * the generated kernels, or their C reference under NNRT_OPT_REFERENCE=1. */
+static void clip_grads(NnrtSession *s) {
+  NnrtProgram *p = s->p;
+  if (!(p->clip_norm > 0))
+    return;
+  bool gen = p->clip_kernel && !s->opt_reference;
+  double part[NNRT_CLIP_PARTS] = {0}, scale = 1;
+  for (int g = 0; g < p->ngrads; g++) {
+    bool f64 = p->slots[p->grads[g].param].dtype == NNRT_F64;
+    int64_t n = nnrt_slot_count(&p->slots[p->grads[g].param], 1);
+    if (gen)
+      p->clip_sqsum[f64](s->slots[p->grads[g].grad], n, part);
+    else
+      nnrt_clip_sqsum_ref(s->slots[p->grads[g].grad], n, f64, part);
+  }
+  if (gen)
+    p->clip_kernel(part, p->clip_norm, &scale);
+  else
+    scale = nnrt_clip_factor_ref(part, p->clip_norm);
+  for (int g = 0; g < p->ngrads; g++) {
+    bool f64 = p->slots[p->grads[g].param].dtype == NNRT_F64;
+    int64_t n = nnrt_slot_count(&p->slots[p->grads[g].param], 1);
+    if (gen)
+      p->clip_scale[f64](s->slots[p->grads[g].grad], n, &scale);
+    else
+      nnrt_clip_scale_ref(s->slots[p->grads[g].grad], n, f64, scale);
+  }
+}
+
 static double current_lr(const NnrtSession *s, int64_t epoch) {
   const NnrtProgram *p = s->p;
   NnrtSched constant = {.kind = SCHED_CONSTANT};
@@ -88,6 +118,7 @@ static void cpu_step(NnrtSession *s, void *state, int64_t bs, int64_t epoch) {
   nnrt_session_zero_grads(s);
   s->p->train(&s->ctx, s->slots, s->scratch, bs);
   s->step++;
+  clip_grads(s);
   opt_step(s, epoch);
 }
 

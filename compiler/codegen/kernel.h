@@ -52,6 +52,14 @@ void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn);
 /* NnrtOptKernel's parameter types */
 void optim_params(const LlvmTypes *ty, LLVMTypeRef ps[17]);
 
+/* Gradient-norm clipping (codegen/optim.c): nnc_sqsum_T and nnc_scale_T
+ * take (ptr, i64, ptr), nnc_clip (ptr, double, ptr); each body is built
+ * into fn, already created with that signature. */
+void clip_params(const LlvmTypes *ty, LLVMTypeRef ps[3], bool norm);
+void clip_emit_sqsum(const KernelTarget *t, Dtype d, LLVMValueRef fn);
+void clip_emit_norm(const KernelTarget *t, LLVMValueRef fn);
+void clip_emit_scale(const KernelTarget *t, Dtype d, LLVMValueRef fn);
+
 /* the product of dims [from, to) of s, as a value */
 LLVMValueRef k_extent(const KernelTarget *t, const Shape *s, int from, int to);
 

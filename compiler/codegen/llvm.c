@@ -577,6 +577,22 @@ static void emit_optim(Dtype d) {
   optim_emit(&t, d, f);
 }
 
+/* The three kernels of gradient-norm clipping (codegen/optim.c). */
+static void emit_clip(void) {
+  static const char *const names[] = {"nnc_sqsum_f32", "nnc_sqsum_f64", "nnc_clip", "nnc_scale_f32", "nnc_scale_f64"};
+  for (int k = 0; k < 5; k++) {
+    LLVMTypeRef ps[3];
+    clip_params(&cg.t, ps, k == 2);
+    LLVMValueRef f = LLVMAddFunction(cg.mod, names[k], LLVMFunctionType(cg.t.vd, ps, 3, 0));
+    cg.fn = f;
+    LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, f, "entry"));
+    KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, NULL, cpu_loop_begin, cpu_loop_end, cpu_local};
+    if (k < 2) clip_emit_sqsum(&t, k ? DT_F64 : DT_F32, f);
+    else if (k == 2) clip_emit_norm(&t, f);
+    else clip_emit_scale(&t, k == 3 ? DT_F32 : DT_F64, f);
+  }
+}
+
 /* ---- ops of kind GEN: their own emitter over this target (kernel.h) ----- */
 
 static Buf *gen_bufs;
@@ -1190,6 +1206,10 @@ static void emit_setup(Program *p) {
     call_rt("nnrt_validation", ps, (LLVMValueRef[]){P, LLVMConstReal(cg.t.f64, p->valid)}, 2);
   }
   if (p->has_augment) emit_hyper("nnrt_augment", 0, &p->augment);
+  if (p->clip_norm > 0) {
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.f64};
+    call_rt("nnrt_clip_norm", ps, (LLVMValueRef[]){P, LLVMConstReal(cg.t.f64, p->clip_norm)}, 2);
+  }
   if (p->early_stop > 0) {
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i64};
     call_rt("nnrt_early_stopping", ps, (LLVMValueRef[]){P, ci64(p->early_stop)}, 2);
@@ -1209,6 +1229,15 @@ static void emit_setup(Program *p) {
     optim_params(&cg.t, op);
     LLVMValueRef o32 = rt_fn("nnc_opt_f32", cg.t.vd, op, 17, &fty), o64 = rt_fn("nnc_opt_f64", cg.t.vd, op, 17, &fty);
     call_rt("nnrt_opt_kernels", ps, (LLVMValueRef[]){P, o32, o64}, 3);
+    static const char *const clip[] = {"nnc_sqsum_f32", "nnc_sqsum_f64", "nnc_clip", "nnc_scale_f32", "nnc_scale_f64"};
+    LLVMValueRef cf[6] = {P};
+    for (int k = 0; k < 5; k++) {
+      LLVMTypeRef cp[3];
+      clip_params(&cg.t, cp, k == 2);
+      cf[k + 1] = rt_fn(clip[k], cg.t.vd, cp, 3, &fty);
+    }
+    LLVMTypeRef ps6[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr};
+    call_rt("nnrt_clip_kernels", ps6, cf, 6);
   }
   for (int i = 0; i < p->ninfo; i++) {
     struct InfoRow *r = &p->info[i];
@@ -1333,6 +1362,7 @@ void *codegen_module(Program *p, const CodegenOptions *o) {
   if (split) unit_begin(us, p, "optim", 2, false);
   emit_optim(DT_F32);
   emit_optim(DT_F64);
+  emit_clip();
   if (split) unit_begin(us, p, "setup", 4, true);
   emit_setup(p);
   if (o->cuda_arch) { /* nnc build --cuda: the GPU kernels ride along (codegen/nvptx.c) */

@@ -1041,6 +1041,21 @@ static void emit_optimizer(Dtype d) {
   optim_emit(&t, d, f);
 }
 
+/* Gradient-norm clipping (codegen/optim.c): nnc_sqsum_T one thread per
+ * partial sum, nnc_clip one thread, nnc_scale_T one thread per element. */
+static void emit_clip(void) {
+  static const char *const names[] = {"nnc_sqsum_f32", "nnc_sqsum_f64", "nnc_clip", "nnc_scale_f32", "nnc_scale_f64"};
+  for (int k = 0; k < 5; k++) {
+    LLVMTypeRef ps[3];
+    clip_params(&px.t, ps, k == 2);
+    LLVMValueRef f = begin_fn(names[k], ps, 3);
+    KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, NULL, gen_loop_begin, gen_loop_end, gen_local};
+    if (k < 2) clip_emit_sqsum(&t, k ? DT_F64 : DT_F32, f);
+    else if (k == 2) clip_emit_norm(&t, f);
+    else clip_emit_scale(&t, k == 3 ? DT_F32 : DT_F64, f);
+  }
+}
+
 static void emit_acc(void) {
   LLVMTypeRef ps[] = {px.t.ptr, px.t.i32, px.t.ptr, px.t.i32, px.t.ptr, px.t.i64};
   LLVMValueRef f = begin_fn("nnc_acc", ps, 6);
@@ -1110,6 +1125,7 @@ char *nvptx_emit(Program *p, const char *arch, int opt_level) {
   emit_kernel(&p->eval_k, &plans[1]);
   emit_optimizer(DT_F32);
   emit_optimizer(DT_F64);
+  emit_clip();
   emit_acc();
   char *err = NULL;
   if (LLVMVerifyModule(px.mod, LLVMReturnStatusAction, &err)) {

@@ -16,8 +16,23 @@
  * reference in runtime/optim.c.  dyn, when not null, holds {lr, ic1, ic2}
  * read from memory instead (a CUDA graph replays with this step's values).
  * The rule is chosen once, outside the loop, so each loop vectorises.
+ *
+ * Gradient-norm clipping (`clip_norm = X;`) runs before the step, over every
+ * gradient the step updates, as three kernels on both targets:
+ *
+ *   void nnc_sqsum_T(const T *g, i64 n, double *part)   part[j] += Σ g[i]²,
+ *        i ≡ j mod NNRT_CLIP_PARTS, i ascending, in double (one item per j)
+ *   void nnc_clip(double *part, double max, double *scale)   one item: the
+ *        norm sqrt(Σ_j part[j]), j ascending; scale = max / (norm + 1e-6)
+ *        when norm > max, else 1; part is zeroed again for the next step
+ *   void nnc_scale_T(T *g, i64 n, const double *scale)   g[i] *= (T)scale
+ *
+ * The number of partial sums is fixed (not the GPU's thread count), so the
+ * sum is formed in one order everywhere: the same bits on the CPU, the GPU
+ * and the C reference (nnrt_clip_reference, runtime/optim.c).
  */
 #include "kernel.h"
+#include "../../runtime/include/nnrt.h"
 
 void optim_params(const LlvmTypes *ty, LLVMTypeRef ps[17]) {
   ps[0] = ps[1] = ps[2] = ps[3] = ty->ptr;
@@ -124,5 +139,61 @@ void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
 #undef LD
 #undef ST
   LLVMPositionBuilderAtEnd(b, done);
+  LLVMBuildRetVoid(b);
+}
+
+/* ---- gradient-norm clipping -------------------------------------------- */
+
+void clip_params(const LlvmTypes *ty, LLVMTypeRef ps[3], bool norm) {
+  ps[0] = ps[2] = ty->ptr;
+  ps[1] = norm ? ty->f64 : ty->i64;
+}
+
+void clip_emit_sqsum(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
+  LLVMBuilderRef b = t->s.b;
+  LLVMTypeRef f64 = t->s.ty(DT_F64);
+  LLVMValueRef g = LLVMGetParam(fn, 0), n = LLVMGetParam(fn, 1), part = LLVMGetParam(fn, 2);
+  LLVMValueRef parts = k_i64(t, NNRT_CLIP_PARTS), acc = t->local(f64), j, k;
+  void *items = t->loop_begin(parts, true, &j);
+  LLVMBuildStore(b, k_load(t, DT_F64, part, j), acc);
+  /* the elements j, j + P, j + 2P, ... below n: (n + P - 1 - j) / P of them */
+  LLVMValueRef cnt = k_div(t, k_sub(t, k_add(t, n, k_i64(t, NNRT_CLIP_PARTS - 1)), j), parts);
+  void *along = t->loop_begin(cnt, false, &k);
+  LLVMValueRef x = k_load(t, d, g, k_add(t, j, k_mul(t, k, parts)));
+  if (d != DT_F64) x = LLVMBuildFPExt(b, x, f64, "");
+  LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, f64, acc, ""), LLVMBuildFMul(b, x, x, ""), ""), acc);
+  t->loop_end(along);
+  k_store(t, DT_F64, LLVMBuildLoad2(b, f64, acc, ""), part, j);
+  t->loop_end(items);
+  LLVMBuildRetVoid(b);
+}
+
+void clip_emit_norm(const KernelTarget *t, LLVMValueRef fn) {
+  LLVMBuilderRef b = t->s.b;
+  LLVMTypeRef f64 = t->s.ty(DT_F64);
+  LLVMValueRef part = LLVMGetParam(fn, 0), max = LLVMGetParam(fn, 1), scale = LLVMGetParam(fn, 2);
+  LLVMValueRef acc = t->local(f64), one, j;
+  void *item = t->loop_begin(k_i64(t, 1), true, &one);
+  LLVMBuildStore(b, LLVMConstReal(f64, 0), acc);
+  void *sum = t->loop_begin(k_i64(t, NNRT_CLIP_PARTS), false, &j);
+  LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, f64, acc, ""), k_load(t, DT_F64, part, j), ""), acc);
+  k_store(t, DT_F64, LLVMConstReal(f64, 0), part, j);
+  t->loop_end(sum);
+  LLVMValueRef norm = t->s.intrinsic("llvm.sqrt", DT_F64, (LLVMValueRef[]){LLVMBuildLoad2(b, f64, acc, "")}, 1);
+  LLVMValueRef s = LLVMBuildFDiv(b, max, LLVMBuildFAdd(b, norm, LLVMConstReal(f64, 1e-6), ""), "");
+  LLVMValueRef over = LLVMBuildFCmp(b, LLVMRealOGT, norm, max, "");
+  k_store(t, DT_F64, LLVMBuildSelect(b, over, s, LLVMConstReal(f64, 1), ""), scale, one);
+  t->loop_end(item);
+  LLVMBuildRetVoid(b);
+}
+
+void clip_emit_scale(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
+  LLVMBuilderRef b = t->s.b;
+  LLVMValueRef g = LLVMGetParam(fn, 0), n = LLVMGetParam(fn, 1), i;
+  LLVMValueRef s = k_load(t, DT_F64, LLVMGetParam(fn, 2), k_i64(t, 0));
+  if (d != DT_F64) s = LLVMBuildFPTrunc(b, s, t->s.ty(d), "");
+  void *items = t->loop_begin(n, true, &i);
+  k_store(t, d, LLVMBuildFMul(b, k_load(t, d, g, i), s, ""), g, i);
+  t->loop_end(items);
   LLVMBuildRetVoid(b);
 }

@@ -47,4 +47,4 @@ static void emit(const KernelTarget *t, const Node *n) {
   t->loop_end(row);
 }
 
-const OpSpec argmax_spec = {NULL, 0, build, NULL, extent, emit};
+const OpSpec argmax_spec = {NULL, 0, build, NULL, extent, emit, false};

@@ -57,4 +57,4 @@ static void emit(const KernelTarget *t, const Node *n) {
   t->loop_end(items);
 }
 
-const OpSpec cumsum_spec = {attrs, 2, build, grad, extent, emit};
+const OpSpec cumsum_spec = {attrs, 2, build, grad, extent, emit, false};

@@ -88,6 +88,7 @@ static struct {
   CUevent copies;
   cublasHandle_t h;
   CUfunction *fns[2], opt[2], acc;
+  CUfunction sqsum[2], clip, scale[2]; /* gradient-norm clipping */
   const NnrtProgram *p;
   int64_t B;              /* batch the block is sized for; 0: none yet */
   NnrtDevPtr block;
@@ -96,6 +97,7 @@ static struct {
   NnrtDevPtr *bufs[2];    /* buffer addresses per kernel (host copy) */
   NnrtDevPtr dtab[2];     /* ... and on the device */
   NnrtDevPtr sums;        /* 2 doubles */
+  NnrtDevPtr clip_part;   /* NNRT_CLIP_PARTS doubles, zero between steps, then the factor */
   double *hsums;
   NnrtDevPtr hyper;       /* NNRT_CUDA_STAGES x ngrads x {lr, ic1, ic2} */
   bool capturing, capture_bad;
@@ -230,6 +232,11 @@ int nnrt_cuda_select(NnrtProgram *p) {
     check(cu.ModuleGetFunction(&G.opt[0], G.mod, "nnc_opt_f32"), "cuModuleGetFunction");
     check(cu.ModuleGetFunction(&G.opt[1], G.mod, "nnc_opt_f64"), "cuModuleGetFunction");
     check(cu.ModuleGetFunction(&G.acc, G.mod, "nnc_acc"), "cuModuleGetFunction");
+    check(cu.ModuleGetFunction(&G.sqsum[0], G.mod, "nnc_sqsum_f32"), "cuModuleGetFunction");
+    check(cu.ModuleGetFunction(&G.sqsum[1], G.mod, "nnc_sqsum_f64"), "cuModuleGetFunction");
+    check(cu.ModuleGetFunction(&G.clip, G.mod, "nnc_clip"), "cuModuleGetFunction");
+    check(cu.ModuleGetFunction(&G.scale[0], G.mod, "nnc_scale_f32"), "cuModuleGetFunction");
+    check(cu.ModuleGetFunction(&G.scale[1], G.mod, "nnc_scale_f64"), "cuModuleGetFunction");
     for (int w = 0; w < 2; w++) {
       const int64_t *t = tables[w];
       int64_t nb = t[0], ns = t[1];
@@ -299,7 +306,7 @@ int nnrt_cuda_reserve(const NnrtProgram *p, int64_t B, const NnrtSession *s) {
     total += align256((size_t)t[0] * sizeof(NnrtDevPtr));
     scratch = mine > scratch ? mine : scratch;
   }
-  total += scratch + 256 + align256((size_t)NNRT_CUDA_STAGES * 3 * sizeof(double) * (size_t)(p->ngrads + 1));
+  total += scratch + 256 + align256((NNRT_CLIP_PARTS + 1) * sizeof(double)) + align256((size_t)NNRT_CUDA_STAGES * 3 * sizeof(double) * (size_t)(p->ngrads + 1));
   CUresult r = cu.MemAlloc(&G.block, total);
   if (r != 0) {
     fprintf(stderr, "error: cuda: cannot allocate %.1f MiB of GPU memory (%s)\n", (double)total / 1048576, errname(r));
@@ -326,6 +333,8 @@ int nnrt_cuda_reserve(const NnrtProgram *p, int64_t B, const NnrtSession *s) {
   }
   G.sums = at;
   at += 256;
+  G.clip_part = at; /* zeroed with the block; nnc_clip zeroes it again */
+  at += align256((NNRT_CLIP_PARTS + 1) * sizeof(double));
   G.hyper = at;
   at += align256((size_t)NNRT_CUDA_STAGES * 3 * sizeof(double) * (size_t)(p->ngrads + 1));
   NnrtDevPtr scr0 = at;
@@ -485,6 +494,25 @@ void nnrt_cuda_opt_step(const NnrtOptConfig *c, double lr, int64_t t, NnrtDtype 
   void *args[] = {&param, &grad, &s0, &s1, &n, &kind, &h[0], &h[1], &h[2], &h[3], &h[4], &h[5], &h[6], &h[7],
                   &h[8], &h[9], &dyn};
   launch(G.opt[dt == NNRT_F64], n, args);
+}
+
+void nnrt_cuda_clip(const NnrtProgram *p) {
+  NnrtDevPtr part = G.clip_part, scale = G.clip_part + NNRT_CLIP_PARTS * sizeof(double);
+  double max = p->clip_norm;
+  for (int g = 0; g < p->ngrads; g++) {
+    NnrtDevPtr grad = G.slot[p->grads[g].grad];
+    int64_t n = nnrt_slot_count(&p->slots[p->grads[g].param], 1);
+    void *args[] = {&grad, &n, &part};
+    launch(G.sqsum[p->slots[p->grads[g].param].dtype == NNRT_F64], NNRT_CLIP_PARTS, args);
+  }
+  void *cargs[] = {&part, &max, &scale};
+  launch(G.clip, 1, cargs);
+  for (int g = 0; g < p->ngrads; g++) {
+    NnrtDevPtr grad = G.slot[p->grads[g].grad];
+    int64_t n = nnrt_slot_count(&p->slots[p->grads[g].param], 1);
+    void *args[] = {&grad, &n, &scale};
+    launch(G.scale[p->slots[p->grads[g].param].dtype == NNRT_F64], n, args);
+  }
 }
 
 static int out_type(int slot) {

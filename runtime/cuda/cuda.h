@@ -45,6 +45,10 @@ void nnrt_cuda_opt_step(const NnrtOptConfig *c, double lr, int64_t t, NnrtDtype 
                         NnrtDevPtr param, NnrtDevPtr grad, NnrtDevPtr s0, NnrtDevPtr s1,
                         int64_t n, NnrtDevPtr dyn);
 void nnrt_cuda_opt_hyper(const NnrtOptConfig *c, double lr, int64_t t, double out[3]);
+/* Gradient-norm clipping before the step (p->clip_norm > 0; optim.c):
+ * the generated nnc_sqsum/nnc_clip/nnc_scale over every gradient, on the
+ * stream (so a CUDA graph captures it). */
+void nnrt_cuda_clip(const NnrtProgram *p);
 
 /* CUDA graphs (train.c): each of NNRT_CUDA_STAGES staging areas has its
  * own captured step (its copies read that area's pinned host memory). */

@@ -53,6 +53,8 @@ static void sync_params(NnrtSession *s, bool to_device) {
  * corrections from that stage's device copy (a graph step). */
 static void opt_step(NnrtSession *s, int64_t epoch, int stage) {
   NnrtProgram *p = s->p;
+  if (p->clip_norm > 0)
+    nnrt_cuda_clip(p);
   for (int g = 0; g < p->ngrads; g++) {
     const NnrtGradDesc *gd = &p->grads[g];
     const NnrtOptConfig *c = &s->cfg[gd->opt];

@@ -156,6 +156,22 @@ typedef void (*NnrtOptKernel)(void *p, const void *g, void *s0, void *s1, int64_
                               double ic1, double ic2, const double *dyn);
 void nnrt_opt_kernels(NnrtProgram *p, NnrtOptKernel f32, NnrtOptKernel f64);
 
+/* Gradient-norm clipping (`clip_norm = X;`, as PyTorch's clip_grad_norm_):
+ * before each step, when the L2 norm over every gradient the step updates
+ * exceeds X (> 0), every gradient is scaled by X / (norm + 1e-6).  The sum
+ * of squares is formed in double as NNRT_CLIP_PARTS partial sums (element
+ * i goes to partial i mod NNRT_CLIP_PARTS, gradients in order, elements
+ * ascending), then added in order: one order on every device. */
+#define NNRT_CLIP_PARTS 256
+void nnrt_clip_norm(NnrtProgram *p, double max_norm);
+/* The clipping kernels nnc generates (compiler/codegen/optim.c):
+ * sqsum(g, n, part), clip(part, max_norm, scale), scale(g, n, scale). */
+typedef void (*NnrtSqsumKernel)(const void *g, int64_t n, double *part);
+typedef void (*NnrtClipKernel)(double *part, double max_norm, double *scale);
+typedef void (*NnrtScaleKernel)(void *g, int64_t n, const double *scale);
+void nnrt_clip_kernels(NnrtProgram *p, NnrtSqsumKernel sq32, NnrtSqsumKernel sq64, NnrtClipKernel clip,
+                       NnrtScaleKernel sc32, NnrtScaleKernel sc64);
+
 /* The GPU code of `nnc build --cuda`: the PTX module and the train and eval
  * launch schedules (runtime/cuda/schedule.h); used by --device cuda. */
 void nnrt_cuda_program(NnrtProgram *p, const char *ptx, const int64_t *train,

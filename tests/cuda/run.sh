@@ -10,6 +10,10 @@
 #             --resume): the log's losses epoch by epoch within 1e-5 of the
 #             CPU run's, the same stopping epoch and final line (skipped, 77,
 #             without a GPU)
+#   seq       the sequence primitives (tests/cuda/seq.nn: embedding and its
+#             scatter-add, slices, stack, concat, clip_norm; no GEMM, no libm):
+#             the GPU's trained parameters equal the CPU's bit for bit
+#             (skipped, 77, without a GPU)
 nnc=$1 mode=$2
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -62,5 +66,30 @@ loop)
   "$tmp/loop" train --device cuda --resume "$tmp/gpu.ckpt" --epochs 61 --save "$tmp/more.ckpt" --quiet >/dev/null ||
     { echo "FAIL: resume on the GPU"; exit 1; }
   echo "loop: the GPU's log, early stop and checkpoints agree with the CPU's"
+  ;;
+seq)
+  "$nnc" build --cuda tests/cuda/seq.nn -o "$tmp/seq" || exit 1
+  "$tmp/seq" train --device cuda --save "$tmp/gpu.ckpt" --quiet >"$tmp/gpu" 2>"$tmp/err"
+  rc=$?
+  if [ $rc != 0 ]; then
+    grep -q 'no CUDA driver found\|no CUDA device found' "$tmp/err" && exit 77
+    cat "$tmp/err"; exit 1
+  fi
+  "$tmp/seq" train --save "$tmp/cpu.ckpt" --quiet >"$tmp/cpu" || exit 1
+  cat "$tmp/gpu" "$tmp/cpu"
+  python3 - "$tmp/gpu.ckpt" "$tmp/cpu.ckpt" <<'PY' || exit 1
+import json, struct, sys
+def tensors(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    return {k: b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]] for k, v in h.items() if k != "__metadata__"}
+g, c = tensors(sys.argv[1]), tensors(sys.argv[2])
+bad = [k for k in c if g.get(k) != c[k]]
+if bad or set(g) != set(c):
+    print("FAIL: the GPU's tensors differ from the CPU's:", bad or sorted(set(g) ^ set(c)))
+    sys.exit(1)
+print("seq: %d tensors, the GPU's bits are the CPU's" % len(c))
+PY
   ;;
 esac

@@ -9,6 +9,17 @@
 #            along the batch: [1,2,3],[5,7,9] → 1+4+12 + 40+112+288 = 457
 #            along the batch reversed (axis -2, positional): [5,7,9],[4,5,6]
 #            → 5+14+36 + 32+80+192 = 359
+#   embedding  table T = [[0,1],[2,3],[4,5]], ids = [[0,2,5],[1,1,-1]] (5 and
+#            -1 out of range: zero rows), weights c per sample:
+#            [0,1,4,5,0,0]·[1,2,4,8,16,32] = 58,
+#            [2,3,2,3,0,0]·[1,10,100,1000,1e4,1e5] = 3232 → 3290
+#   stack    a = x, b = 10·x: stack along a new last axis interleaves them,
+#            [a0,b0,a1] · c = 1+20+8 + 32+640+160 = 861; along a new first
+#            axis, item 1 is b: sum(10·x·c) = 10·321 = 3210; concat of three
+#            (a balanced tree) keeps the order: columns 6:9 are 100·x → 32100
+#   masked   a float mask m = (c < 5) = [[1,1,1],[0,0,0]]: the masked mean
+#            sum(m·x)/sum(m) = (1+2+3)/3 = 2; where(c > 3, x, 0) keeps
+#            [_,_,3],[4,5,6] → 18
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -49,6 +60,48 @@ cumsum)
     [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
   done
   ;;
-*) echo "usage: $0 NNC cumsum" >&2; exit 2 ;;
+embedding)
+  cat >"$tmp/e.nn" <<EOF2
+data t {
+  ids: i32[3] = [[0, 2, 5], [1, 1, -1]];
+  c: f64[6] = [[1, 2, 4, 8, 16, 32], [1, 10, 100, 1000, 10000, 100000]];
+}
+model M {
+  param E: f64[3, 2] = zeros;
+  fn forward(ids: i32[B, 3]) -> f64[B, 6] {
+    return reshape(embedding(reshape(arange(6, like = E), [3, 2]) + E, ids), [B, 6]);
+  }
+}
+train M on t {
+  loss = sum(forward(ids) * c);
+  optimizer = sgd(lr = 0.1);
+  epochs = 1;
+  batch = 2;
+}
+EOF2
+  "$nnc" build "$tmp/e.nn" -o "$tmp/e" >"$tmp/build" 2>&1 || { cat "$tmp/build"; fail "nnc build (embedding)"; }
+  got=$("$tmp/e" eval | sed -n 's/.*loss=\([^ ]*\).*/\1/p' | tail -n 1)
+  echo "embedding loss = $got (want 3290)"
+  [ "$got" = "3290" ] || fail "embedding gave $got, want 3290"
+  ;;
+stack)
+  for t in "sum(reshape(stack([forward(x), forward(x) * 10], axis = 2), [-1, 6])[:, 0:3] * c):861" \
+           "sum(stack(forward(x), forward(x) * 10, axis = 0)[1] * c):3210" \
+           "sum(concat([forward(x), forward(x) * 10, forward(x) * 100], axis = 1)[:, 6:9] * c):32100"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
+masked)
+  for t in "sum((c < 5) * forward(x)) / sum(c < 5):2" "sum(where(c > 3, forward(x), 0)):18"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
+*) echo "usage: $0 NNC cumsum|embedding|stack|masked" >&2; exit 2 ;;
 esac
 echo "ok"

@@ -190,6 +190,34 @@ static void test_cumsum(void **st) {
   assert_int_equal(dx0->ia[1], 0);
 }
 
+/* a lookup's adjoint is the scatter-add of the adjoint's rows into the
+ * table (rows = V); the ids get none */
+static void test_embedding(void **st) {
+  (void)st; covers(OP_EMBEDDING);
+  Node *e = P("E", "5,3"), *ids = I("ids", DT_I32, "B,4");
+  Node *in[2] = {e, ids};
+  Node *y = g_gen(OP_EMBEDDING, in, NULL);
+  assert_string_equal(shape_str(&y->sh), "[B, 4, 3]");
+  Node *de = d1(y, e);
+  assert_int_equal(de->op, OP_EMBEDDING_GRAD);
+  assert_ptr_equal(de->in[0], G_like(y));
+  assert_ptr_equal(de->in[1], ids);
+  assert_int_equal(de->ia[0], 5);
+  assert_string_equal(shape_str(&de->sh), "[5, 3]");
+}
+
+/* the scatter-add is linear in the rows; its adjoint looks them up again */
+static void test_embedding_grad(void **st) {
+  (void)st; covers(OP_EMBEDDING_GRAD);
+  Node *r = P("r", "6,2"), *ids = I("ids", DT_I32, "6");
+  Node *in[2] = {r, ids};
+  int64_t rows[] = {4};
+  Node *y = g_gen(OP_EMBEDDING_GRAD, in, rows);
+  assert_string_equal(shape_str(&y->sh), "[4, 2]");
+  Node *dr = d1(y, r), *back[2] = {G_like(y), ids};
+  assert_ptr_equal(dr, g_gen(OP_EMBEDDING, back, NULL));
+}
+
 /* ---- element-wise binary and select --------------------------------------- */
 
 static void test_add(void **st) {
@@ -546,7 +574,8 @@ int main(void) {
       cmocka_unit_test(test_erf),           cmocka_unit_test(test_cast),
       cmocka_unit_test(test_cos),           cmocka_unit_test(test_sin),
       cmocka_unit_test(test_floor),         cmocka_unit_test(test_detach),         cmocka_unit_test(test_log1p),
-      cmocka_unit_test(test_cumsum),
+      cmocka_unit_test(test_cumsum),        cmocka_unit_test(test_embedding),
+      cmocka_unit_test(test_embedding_grad),
       cmocka_unit_test(test_minimum),       cmocka_unit_test(test_clamp),
       cmocka_unit_test(test_add),           cmocka_unit_test(test_sub),
       cmocka_unit_test(test_mul),           cmocka_unit_test(test_div),

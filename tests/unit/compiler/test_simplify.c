@@ -213,6 +213,33 @@ static void test_add_common_factor(void **st) {
   assert_expr(bin(OP_ADD, bin(OP_MUL, a, y), bin(OP_MUL, b, y)), "(add (mul a y) (mul b y))");
 }
 
+/* the adjoint of slicing into consecutive parts: neighbouring pads join
+ * into the pad of a concatenation, in any order of the sum, and a pad that
+ * covers everything is no pad */
+static void test_add_pads(void **st) {
+  (void)st;
+  Node *a = P("pa", "2,3"), *b = P("pb", "2,2"), *c = P("pc", "2,3"), *d = P("pd", "2,3");
+  int64_t s0[] = {0, 0}, s3[] = {0, 3}, s5[] = {0, 5}, s1[] = {1, 0};
+  Shape full = S("2,8");
+  Node *pa = g_pad(a, s0, full), *pb = g_pad(b, s3, full), *pc = g_pad(c, s5, full);
+  assert_expr(bin(OP_ADD, pa, pb), "(pad (concat pa pb axis=1) start=0,0 [2, 8])");
+  assert_expr(bin(OP_ADD, pb, pa), "(pad (concat pa pb axis=1) start=0,0 [2, 8])");
+  assert_expr(bin(OP_ADD, pb, pc), "(pad (concat pb pc axis=1) start=0,3 [2, 8])");
+  /* pa + pc first (not neighbours), then pb joins both */
+  Node *ac = bin(OP_ADD, pa, pc);
+  assert_expr(ac, "(add (pad pa start=0,0 [2, 8]) (pad pc start=0,5 [2, 8]))");
+  assert_expr(bin(OP_ADD, ac, pb), "(concat pa (concat pb pc axis=1) axis=1)");
+  /* near misses: a gap, an overlap, neighbours along two axes at once */
+  int64_t s4[] = {0, 4}, s2[] = {0, 2};
+  assert_expr(bin(OP_ADD, pa, g_pad(b, s4, full)), "(add (pad pa start=0,0 [2, 8]) (pad pb start=0,4 [2, 8]))");
+  assert_expr(bin(OP_ADD, pa, g_pad(d, s2, full)), "(add (pad pa start=0,0 [2, 8]) (pad pd start=0,2 [2, 8]))");
+  Node *e = P("pe", "1,3");
+  assert_expr(bin(OP_ADD, g_pad(e, s0, S("2,6")), g_pad(e, (int64_t[]){1, 3}, S("2,6"))),
+              "(add (pad pe start=0,0 [2, 6]) (pad pe start=1,3 [2, 6]))");
+  /* along the first axis */
+  assert_expr(bin(OP_ADD, g_pad(e, s0, S("2,3")), g_pad(e, s1, S("2,3"))), "(concat pe pe axis=0)");
+}
+
 static void test_sub_zero(void **st) {
   (void)st;
   Node *x = P("x", "3");
@@ -442,6 +469,7 @@ int main(void) {
       cmocka_unit_test(test_add_const_right),
       cmocka_unit_test(test_add_neg),
       cmocka_unit_test(test_add_common_factor),
+      cmocka_unit_test(test_add_pads),
       cmocka_unit_test(test_sub_zero),
       cmocka_unit_test(test_sub_self),
       cmocka_unit_test(test_sub_neg),
