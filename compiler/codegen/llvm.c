@@ -104,19 +104,101 @@ static LLVMValueRef libm(const char *base, Dtype d, LLVMValueRef x) {
 
 static LLVMValueRef fsel(LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSelect(cg.b, c, a, b, ""); }
 
-/* The x86-64 math library: LLVM's intrinsics where they lower to libm or
- * vector code, libm itself for the rest. */
+/* Math through glibc's libmvec (part of libc6; executables link -lmvec).
+ * On a host with AVX2, every element of every exp, tanh, log, ... comes
+ * from libmvec's 8-float (4-double) AVX2 function: the loop vectoriser
+ * calls it on whole vectors (the call-site attribute
+ * "vector-function-abi-variant" maps our scalar nnc_<f> to it), and
+ * nnc_<f>, which the loop's scalar remainder calls, is that same function
+ * on a vector holding x, lane 0 taken.  So an element's value never
+ * depends on where a loop starts, how it was fused or vectorised, or the
+ * thread count (fused and unfused training give the same bits), and loops
+ * of exp or tanh run 8 lanes at a time: tanhf and the expm1f inside it
+ * were 22% of an LSTM's training time as scalar libm calls.  Without AVX2
+ * the scalar libm function is called. */
+static bool host_avx2(void) {
+  static int avx2 = -1;
+  if (avx2 < 0) {
+    char *f = LLVMGetHostCPUFeatures();
+    avx2 = strstr(f, "+avx2") != NULL;
+    LLVMDisposeMessage(f);
+  }
+  return avx2;
+}
+
+static void pure_fn(LLVMValueRef fn) {
+  static const char *const attrs[] = {"nounwind", "willreturn", "nosync"};
+  for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(cg.ctx, LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i])), 0));
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, /* memory(none) */
+                          LLVMCreateEnumAttribute(cg.ctx, LLVMGetEnumAttributeKindForName("memory", 6), 0));
+}
+
+static LLVMValueRef vec_libm(const char *base, Dtype d, LLVMValueRef x) {
+  if (!host_avx2()) return libm(base, d, x);
+  char scalar[32], vname[48], wname[48];
+  snprintf(scalar, sizeof scalar, "%s%s", base, d == DT_F32 ? "f" : "");
+  unsigned w = d == DT_F32 ? 8 : 4;
+  snprintf(vname, sizeof vname, "_ZGVdN%uv_%s", w, scalar);
+  snprintf(wname, sizeof wname, "nnc_%s", scalar);
+  LLVMTypeRef t = ty(d), vt = LLVMVectorType(t, w), ft = LLVMFunctionType(t, &t, 1, 0);
+  LLVMValueRef wrap = LLVMGetNamedFunction(cg.mod, wname);
+  if (!wrap) {
+    LLVMValueRef vf = LLVMAddFunction(cg.mod, vname, LLVMFunctionType(vt, &vt, 1, 0));
+    pure_fn(vf);
+    wrap = LLVMAddFunction(cg.mod, wname, ft);
+    LLVMSetLinkage(wrap, LLVMInternalLinkage);
+    pure_fn(wrap);
+    LLVMAddAttributeAtIndex(wrap, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(cg.ctx, LLVMGetEnumAttributeKindForName("noinline", 8), 0));
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(cg.ctx);
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(cg.ctx, wrap, "entry"));
+    LLVMValueRef lane0 = LLVMConstInt(cg.t.i32, 0, 0);
+    LLVMValueRef v = LLVMBuildInsertElement(b, LLVMGetUndef(vt), LLVMGetParam(wrap, 0), lane0, "");
+    LLVMTypeRef vft = LLVMFunctionType(vt, &vt, 1, 0);
+    LLVMValueRef r = LLVMBuildCall2(b, vft, vf, &v, 1, "");
+    LLVMBuildRet(b, LLVMBuildExtractElement(b, r, lane0, ""));
+    LLVMDisposeBuilder(b);
+  }
+  LLVMValueRef call = LLVMBuildCall2(cg.b, ft, wrap, &x, 1, "");
+  char attr[128];
+  snprintf(attr, sizeof attr, "_ZGV_LLVM_N%uv_%s(%s)", w, wname, vname);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateStringAttribute(cg.ctx, "vector-function-abi-variant", 27, attr, (unsigned)strlen(attr)));
+  return call;
+}
+
+/* The vector variants declared in mod (vec_libm) are listed in
+ * llvm.compiler.used: nothing calls them until the loop vectoriser does,
+ * and the optimiser drops unused declarations before it runs. */
+static void mvec_keep(LLVMModuleRef mod) {
+  LLVMValueRef fns[64];
+  unsigned n = 0;
+  for (LLVMValueRef f = LLVMGetFirstFunction(mod); f && n < 64; f = LLVMGetNextFunction(f))
+    if (!strncmp(LLVMGetValueName(f), "_ZGV", 4)) fns[n++] = f;
+  if (!n) return;
+  LLVMTypeRef pt = LLVMPointerTypeInContext(LLVMGetModuleContext(mod), 0);
+  LLVMValueRef used = LLVMAddGlobal(mod, LLVMArrayType2(pt, n), "llvm.compiler.used");
+  LLVMSetLinkage(used, LLVMAppendingLinkage);
+  LLVMSetSection(used, "llvm.metadata");
+  LLVMSetInitializer(used, LLVMConstArray2(pt, fns, n));
+}
+
+/* The x86-64 math library: libm's functions, with libmvec's vector
+ * variants for the loop vectoriser (vec_libm); pow as LLVM's intrinsic. */
 static LLVMValueRef cpu_math(MathFn f, Dtype d, LLVMValueRef *v, int n) {
   switch (f) {
-  case M_EXP: return intrinsic("llvm.exp", d, v, 1);
-  case M_LOG: return intrinsic("llvm.log", d, v, 1);
-  case M_SIN: return intrinsic("llvm.sin", d, v, 1);
-  case M_COS: return intrinsic("llvm.cos", d, v, 1);
+  case M_EXP: return vec_libm("exp", d, v[0]);
+  case M_LOG: return vec_libm("log", d, v[0]);
+  case M_SIN: return vec_libm("sin", d, v[0]);
+  case M_COS: return vec_libm("cos", d, v[0]);
   case M_POW: return intrinsic("llvm.pow", d, v, 2);
-  case M_LOG1P: return libm("log1p", d, v[0]);
-  case M_TANH: return libm("tanh", d, v[0]);
-  case M_ERF: return libm("erf", d, v[0]);
+  case M_LOG1P: return vec_libm("log1p", d, v[0]);
+  case M_TANH: return vec_libm("tanh", d, v[0]);
+  case M_ERF: return vec_libm("erf", d, v[0]);
   }
+  (void)n;
   nnc_unreachable("no math function %d", (int)f);
 }
 
@@ -1373,6 +1455,7 @@ void *codegen_module(Program *p, const CodegenOptions *o) {
   LLVMDisposeBuilder(cg.b);
   cg.b = NULL;
   for (int i = 0; i < us->n; i++) {
+    mvec_keep(us->u[i].mod);
     char *err = NULL;
     if (LLVMVerifyModule(us->u[i].mod, LLVMReturnStatusAction, &err)) {
       fprintf(stderr, "%s\n", err);
