@@ -10,6 +10,13 @@
  * rows, data movement, index ops — is a group of one, and is the reason a
  * fused group ends.
  *
+ * A slice whose readers are all element-wise is a view (Kernel.view): like
+ * a free reshape it is in no group and has no buffer; the loops that read
+ * it read its input in place, with the input's strides from the slice's
+ * first element (codegen's operand), and memplan keeps the input alive
+ * until they have run.  Unless its input is a member of the open loop (then
+ * it is a copy, as a reshape of one is).
+ *
  * The groups are contiguous runs of the topological schedule, so every
  * input of a group is computed before the group starts.  The reverse walk
  * of autodiff and the DFS scheduler both keep producer chains together, so
@@ -19,6 +26,32 @@
 #include <string.h>
 
 static bool fusible(const Node *n) { return op_info[n->op].kind == OK_EWISE; }
+
+/* By node id: slices that may be read in place (a view): every consumer is
+ * element-wise (so reads it through strides, in a fused loop), it is no
+ * output of the kernel, and its input has memory (not a constant).  Whether
+ * a slice becomes a view also needs its input outside the open loop when
+ * it is scheduled (fuse_kernel), as for a free reshape. */
+static char *viewable_slices(const Kernel *k) {
+  int cap = graph_node_count() + 1;
+  char *v = arena_alloc(cap);
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    if (n->op == OP_SLICE && n->in[0]->op != OP_CONST) v[n->id] = 1;
+  }
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    if (!fusible(n))
+      for (int j = 0; j < n->nin; j++) v[n->in[j]->id] = 0;
+  }
+  for (int i = 0; i < k->nouts; i++) v[k->outs[i].node->id] = 0;
+  return v;
+}
+
+/* n aliases or views its input's memory instead of computing a loop */
+static bool in_place(const Node *n, const char *viewable) {
+  return (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) || (viewable && viewable[n->id]);
+}
 
 /* A min-heap of schedule positions (for reorder). */
 typedef struct Heap { int *a, n, cap; } Heap;
@@ -69,7 +102,7 @@ static uint64_t shape_hash(const Shape *s) {
  * all of them (the earliest), the element-wise ones by shape (those that
  * can join an open loop of that shape), and the reductions of a member of
  * the open loop.  Stale entries are skipped when they come to the top. */
-static void reorder(Kernel *k) {
+static void reorder(Kernel *k, const char *viewable) {
   int cap = graph_node_count() + 1, n = k->nsched;
   int *deps = arena_alloc(sizeof(int) * cap), *pos = arena_alloc(sizeof(int) * cap);
   char *placed = arena_alloc(cap);
@@ -136,7 +169,7 @@ static void reorder(Kernel *k) {
         if (placed[x->id]) { heap_pop(eh); continue; }
         bool joins = true;
         for (int j = 0; j < x->nin; j++) /* never read a reshape of the open loop inside it */
-          if (x->in[j]->op == OP_RESHAPE && member[x->in[j]->in[0]->id] == cur) joins = false;
+          if (in_place(x->in[j], viewable) && member[x->in[j]->in[0]->id] == cur) joins = false;
         if (joins) { best = eh->a[0]; break; }
         skipped[nskipped++] = heap_pop(eh);
       }
@@ -145,7 +178,7 @@ static void reorder(Kernel *k) {
           Node *x = k->sched[eh->a[i]];
           bool joins = !placed[x->id];
           for (int j = 0; joins && j < x->nin; j++)
-            if (x->in[j]->op == OP_RESHAPE && member[x->in[j]->in[0]->id] == cur) joins = false;
+            if (in_place(x->in[j], viewable) && member[x->in[j]->in[0]->id] == cur) joins = false;
           if (joins && eh->a[i] < best) best = eh->a[i];
         }
       }
@@ -159,7 +192,7 @@ static void reorder(Kernel *k) {
         }
         bool joins = shape_eq(&x->in[0]->sh, &space);
         for (int j = 0; j < x->nin; j++)
-          if (x->in[j]->op == OP_RESHAPE && member[x->in[j]->in[0]->id] == cur) joins = false;
+          if (in_place(x->in[j], viewable) && member[x->in[j]->in[0]->id] == cur) joins = false;
         if (joins) {
           if (reds.a[0] < best) best = reds.a[0];
           break;
@@ -176,7 +209,7 @@ static void reorder(Kernel *k) {
     }
     nnc_assert(pick);
     /* the light model of fuse_kernel's grouping */
-    bool free_reshape = pick->op == OP_RESHAPE && pick->in[0]->op != OP_CONST && !(open && member[pick->in[0]->id] == cur);
+    bool free_reshape = in_place(pick, viewable) && !(open && member[pick->in[0]->id] == cur);
     if (!free_reshape) {
       bool joins = open && ((fusible(pick) && shape_eq(&pick->sh, &space)) ||
                             (op_info[pick->op].kind == OK_REDUCE && member[pick->in[0]->id] == cur));
@@ -207,7 +240,9 @@ static void reorder(Kernel *k) {
 
 void fuse_kernel(Kernel *k, bool fuse) {
   int cap = graph_node_count() + 1;
-  if (fuse) reorder(k);
+  char *viewable = fuse ? viewable_slices(k) : NULL;
+  if (fuse) reorder(k, viewable);
+  k->view = arena_alloc(cap);
   int *group_of = arena_alloc(sizeof(int) * cap);
   int *uses_outside = arena_alloc(sizeof(int) * cap);
   for (int i = 0; i < cap; i++) group_of[i] = -1;
@@ -217,9 +252,12 @@ void fuse_kernel(Kernel *k, bool fuse) {
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
     if (op_info[n->op].kind == OK_LEAF) continue;
-    /* a reshape is free (it aliases its input), unless it reads the open loop */
-    if (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST && !(cur && group_of[n->in[0]->id] == k->ngroups - 1 && cur->fused && !cur->closed))
+    /* a reshape is free (it aliases its input), and so is a viewable slice
+     * (fused loops read it in place), unless it reads the open loop */
+    if (in_place(n, viewable) && !(cur && group_of[n->in[0]->id] == k->ngroups - 1 && cur->fused && !cur->closed)) {
+      if (n->op == OP_SLICE) k->view[n->id] = 1;
       continue;
+    }
     bool join = false;
     const char *why = NULL;
     if (cur && cur->fused && !cur->closed) {
@@ -312,8 +350,12 @@ void fuse_print(const Kernel *k, FILE *out) {
   for (int i = 0; i < k->nsched; i++)
     if (op_info[k->sched[i]->op].kind != OK_LEAF) free_ops++;
   free_ops -= ops;
-  fprintf(out, "kernel %s: %d ops in %d loops or calls (+%d reshapes, which alias memory)\n", k->name, ops,
-          k->ngroups, free_ops);
+  int views = 0;
+  for (int i = 0; i < k->nsched; i++) views += k->view && k->view[k->sched[i]->id];
+  fprintf(out, "kernel %s: %d ops in %d loops or calls (+%d reshapes, which alias memory", k->name, ops, k->ngroups,
+          free_ops - views);
+  if (views) fprintf(out, "; +%d slices, read in place by the loops that use them", views);
+  fprintf(out, ")\n");
   for (int g = 0; g < k->ngroups; g++) {
     const Group *gr = &k->groups[g];
     if (gr->fused) loops++;

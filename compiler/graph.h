@@ -186,6 +186,8 @@ typedef struct Kernel {
   Group *groups; int ngroups; /* computed by fuse_kernel */
   char *stored;     /* by node id: the value needs memory */
   char *needs_mem;  /* by node id: a constant some consumer reads from memory */
+  char *view;       /* by node id: a slice that fused loops read in place from
+                     * its input's memory (no loop, no buffer of its own) */
   MemPlan *plan;    /* computed by memplan_kernel */
 } Kernel;
 

@@ -68,12 +68,14 @@ void memplan_kernel(Kernel *k) {
   /* outputs computed in place live in their slot (codegen's rule) */
   int *out_slot = kernel_out_slots(k);
   for (int i = 0; i < cap; i++) in_slot[i] = out_slot[i] >= 0;
-  /* a reshape aliases its input: uses of the reshape are uses of the root */
+  /* a reshape aliases its input, a view reads it in place: their uses are
+   * uses of the root */
   Node **root = arena_alloc(sizeof(Node *) * cap);
   int cur = 0;
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
-    root[n->id] = n->op == OP_RESHAPE && n->in[0]->op != OP_CONST ? root[n->in[0]->id] : n;
+    bool alias = (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) || (k->view && k->view[n->id]);
+    root[n->id] = alias ? root[n->in[0]->id] : n;
     if (def[n->id] >= 0) cur = def[n->id];
     for (int j = 0; j < n->nin; j++) {
       Node *r = root[n->in[j]->id];
@@ -91,6 +93,7 @@ void memplan_kernel(Kernel *k) {
     bool materialised_const = n->op == OP_CONST && k->needs_mem && k->needs_mem[n->id];
     if (op_info[n->op].kind == OK_LEAF && !materialised_const) continue;
     if (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) continue;
+    if (k->view && k->view[n->id]) continue;
     if (in_slot[n->id] || (k->stored && !materialised_const && !k->stored[n->id])) continue;
     int start = materialised_const ? 0 : def[n->id], end = materialised_const ? k->ngroups : last[n->id];
     if (end < start) end = start; /* computed and never read: still written */

@@ -425,7 +425,12 @@ static LLVMValueRef const_value(const Node *c, Dtype d) {
   return v;
 }
 
-/* Operand reading node x broadcast into shape sh (right-aligned). */
+/* The kernel being emitted's views (Kernel.view), for operand. */
+static const char *cur_view;
+
+/* Operand reading node x broadcast into shape sh (right-aligned); a view
+ * (a slice fused loops read in place) reads its input with the input's
+ * strides, from the slice's first element. */
 static Operand operand(Buf *bufs, const Node *x, const Shape *sh, Dtype want) {
   Operand o = {0};
   o.dt = x->dt;
@@ -434,9 +439,17 @@ static Operand operand(Buf *bufs, const Node *x, const Shape *sh, Dtype want) {
     o.dt = want;
     return o;
   }
-  o.ptr = bptr(bufs, x->id);
   LLVMValueRef st[MAX_RANK];
-  strides(&x->sh, st);
+  if (cur_view && cur_view[x->id]) {
+    strides(&x->in[0]->sh, st);
+    LLVMValueRef first = ci64(0);
+    for (int d = 0; d < x->sh.rank; d++)
+      if (x->ia[d]) first = LLVMBuildAdd(cg.b, first, LLVMBuildMul(cg.b, ci64(x->ia[d]), st[d], ""), "");
+    o.ptr = gep(x->dt, bptr(bufs, x->in[0]->id), first);
+  } else {
+    o.ptr = bptr(bufs, x->id);
+    strides(&x->sh, st);
+  }
   int off = sh->rank - x->sh.rank;
   for (int d = 0; d < sh->rank; d++) {
     int j = d - off;
@@ -957,6 +970,7 @@ static bool work_checks; /* emitting a checked kernel: every op checked */
 
 /* Where W_COPY's destination is: a Buf past the nodes' (index spare). */
 static void emit_work(const Kernel *k, Work w, Buf *bufs, int spare) {
+  cur_view = k->view;
   switch (w.kind) {
   case W_CONST: emit_node(k->sched[w.i], bufs); return;
   case W_GROUP: {

@@ -351,7 +351,8 @@ static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
 /* ---- buffer plan (mirrors plan() in codegen/llvm.c) ---------------------- */
 
 typedef struct Plan {
-  int *buf;            /* node id -> buffer index, -1: none (folded constant) */
+  int *buf;            /* node id -> buffer index, -1: none (folded constant, a view) */
+  const char *view;    /* Kernel.view: slices fused loops read in place */
   int64_t *bufs;       /* NNRT_CUDA_BUF_WORDS per buffer */
   int nbufs, capbufs;
   int64_t *steps;      /* NNRT_CUDA_STEP_WORDS per step */
@@ -408,6 +409,7 @@ static void plan_kernel(Kernel *k, Plan *pl) {
   pl->seen = arena_alloc(cap);
   int *out_slot = kernel_out_slots(k);
   for (int i = 0; i < cap; i++) pl->buf[i] = -1;
+  pl->view = k->view;
   char *need = k->needs_mem;
   char *in_reg = arena_alloc(cap); /* members of a fused loop that stay in registers */
   for (int g = 0; g < k->ngroups; g++) {
@@ -430,7 +432,7 @@ static void plan_kernel(Kernel *k, Plan *pl) {
       pl->buf[n->id] = pl->buf[n->in[0]->id];
       continue;
     }
-    if (in_reg[n->id]) continue;
+    if (in_reg[n->id] || (k->view && k->view[n->id])) continue;
     if (mp && mp->arena[n->id]) { /* K: offset, B: arena (1 batch, 2 fixed) */
       pl->buf[n->id] = add_buf(pl, NNRT_CUDA_BUF_PLANNED, (Dim){mp->off[n->id], mp->arena[n->id]}, 0);
       continue;
@@ -510,9 +512,17 @@ static Operand operand(Plan *pl, const Node *x, const Shape *sh, Dtype want) {
     o.dt = want;
     return o;
   }
-  o.ptr = bufptr(pl, x);
   LLVMValueRef st[MAX_RANK];
-  strides(&x->sh, st);
+  if (pl->view && pl->view[x->id]) { /* a slice read in place: its input's strides, from its first element */
+    strides(&x->in[0]->sh, st);
+    LLVMValueRef first = ci64(0);
+    for (int d = 0; d < x->sh.rank; d++)
+      if (x->ia[d]) first = LLVMBuildAdd(B, first, LLVMBuildMul(B, ci64(x->ia[d]), st[d], ""), "");
+    o.ptr = gep(ty(x->dt), bufptr(pl, x->in[0]), first);
+  } else {
+    o.ptr = bufptr(pl, x);
+    strides(&x->sh, st);
+  }
   int off = sh->rank - x->sh.rank;
   for (int d = 0; d < sh->rank; d++) {
     int j = d - off;

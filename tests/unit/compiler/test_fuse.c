@@ -139,6 +139,39 @@ static void test_reshape_is_free(void **st) {
 
 /* Constants are folded into loops, except where a non-element-wise
  * consumer must read them from memory. */
+/* a slice whose consumers are all element-wise is read in place (a view):
+ * no loop of its own, and the gates of one matrix share one loop */
+static void test_slice_is_a_view(void **st) {
+  (void)st;
+  Node *x = P("x", "4,8"), *w = P("w", "8,8");
+  int64_t s0[] = {0, 0}, s4[] = {0, 4};
+  Node *z = g_matmul(x, w, 0, 0);
+  Node *a = g_slice(z, s0, S("4,4")), *b = g_slice(z, s4, S("4,4"));
+  Node *y = g_binary(OP_MUL, g_unary(OP_SIGMOID, a), g_unary(OP_TANH, b));
+  Kernel *k = FUSED(y);
+  assert_string_equal(groups(k), "{single [4, 8]: matmul} {fused [4, 4]: ~sigmoid ~tanh mul}");
+  assert_true(k->view[a->id] && k->view[b->id]);
+  Node *xs[8];
+  char *seen = arena_alloc(graph_node_count() + 1);
+  assert_int_equal(group_inputs(&k->groups[1], xs, seen), 2); /* the views, read from z */
+  /* a slice a matmul reads needs its own memory */
+  Node *m = g_matmul(a, P("v", "4,2"), 0, 0);
+  k = FUSED(g_binary(OP_ADD, g_unary(OP_RELU, a), g_reduce(OP_SUM, m, 3)));
+  assert_false(k->view[a->id]);
+  assert_non_null(strstr(groups(k), "{single [4, 4]: slice}"));
+  /* so does a slice that is an output, and one of a value of the open loop */
+  k = FUSED(a);
+  assert_string_equal(groups(k), "{single [4, 8]: matmul} {single [4, 4]: slice}");
+  Node *e = g_unary(OP_EXP, z);
+  k = FUSED(g_unary(OP_TANH, g_slice(e, s4, S("4,4"))));
+  assert_string_equal(groups(k), "{single [4, 8]: matmul} {fused [4, 8]: exp} {single [4, 4]: slice} {fused [4, 4]: tanh}");
+  /* fusion off: every slice is a loop */
+  fusion = false;
+  k = FUSED(y);
+  fusion = true;
+  assert_false(k->view[a->id]);
+}
+
 static void test_constants_needing_memory(void **st) {
   (void)st;
   Node *x = P("x", "4,8"), *c = g_const(0.5, 0, DT_F32, S("8,3"));
@@ -196,6 +229,7 @@ int main(void) {
       cmocka_unit_test(test_stored_members),    cmocka_unit_test(test_fusion_off),
       cmocka_unit_test(test_reshape_is_free),   cmocka_unit_test(test_constants_needing_memory),
       cmocka_unit_test(test_group_inputs),      cmocka_unit_test(test_reorder),
+      cmocka_unit_test(test_slice_is_a_view),
   };
   return cmocka_run_group_tests(tests, setup_compiler, NULL);
 }

@@ -4,11 +4,12 @@
  * (and in a chain, do), sizes are rounded to 64 bytes, every offset is a
  * multiple of 64, batch-sized buffers go to the batch arena and fixed ones
  * to the fixed arena, outputs live in their slots, register values and free
- * reshapes get nothing, and a reshape extends the life of what it aliases.
+ * reshapes get nothing, and a reshape extends the life of what it aliases
+ * (and a slice read in place, of what it reads).
  *
  * check_plan recomputes each buffer's lifetime from the groups on its own
  * (the group that defines it to the last group that reads it, through
- * reshapes; outputs live to the end) and checks the plan against it.
+ * reshapes and views; outputs live to the end) and checks the plan against it.
  */
 #include "util.h"
 #include <stdlib.h>
@@ -45,7 +46,7 @@ static int last_read(const Kernel *k, const Node *n) {
     for (int j = 0; j < m->nin; j++) {
       if (m->in[j] != n) continue;
       int g = group_of(k, m);
-      if (g < 0 && m->op == OP_RESHAPE) g = last_read(k, m);
+      if (g < 0 && (m->op == OP_RESHAPE || (k->view && k->view[m->id]))) g = last_read(k, m);
       if (g > last) last = g;
     }
   }
@@ -184,6 +185,23 @@ static void test_reshape_extends_life(void **st) {
   assert_int_not_equal(mp->off[a->id], mp->off[b->id]);
 }
 
+static void test_view_extends_life(void **st) {
+  (void)st;
+  Node *x = I("x", DT_F32, "B,8"), *w = P("w", "8,8");
+  int64_t s4[] = {0, 4};
+  Node *a = g_matmul(x, w, 0, 0);
+  Node *v = g_slice(a, s4, S("B,4"));
+  Node *b = g_row(OP_SOFTMAX, g_matmul(x, w, 0, 1)); /* two groups that do not read a */
+  Node *c = g_binary(OP_ADD, v, g_slice(b, s4, S("B,4"))); /* a is computed first */
+  Kernel *k = PLANNED(c);
+  assert_true(k->view[v->id]);
+  check_plan(k);
+  const MemPlan *mp = k->plan;
+  assert_int_equal(mp->arena[v->id], 0); /* no buffer of its own */
+  assert_int_not_equal(mp->off[a->id], mp->off[g_matmul(x, w, 0, 1)->id]);
+  assert_int_not_equal(mp->off[a->id], mp->off[b->id]);
+}
+
 /* A constant a GEMM reads is written when the kernel starts and lives to
  * its end. */
 static void test_materialised_constant(void **st) {
@@ -215,7 +233,7 @@ int main(void) {
       cmocka_unit_test(test_chain_reuses),         cmocka_unit_test(test_long_lived_value_is_not_shared),
       cmocka_unit_test(test_arenas_and_sizes),     cmocka_unit_test(test_registers_get_nothing),
       cmocka_unit_test(test_reshape_extends_life), cmocka_unit_test(test_materialised_constant),
-      cmocka_unit_test(test_pooling_element_size),
+      cmocka_unit_test(test_pooling_element_size), cmocka_unit_test(test_view_extends_life),
   };
   return cmocka_run_group_tests(tests, setup_compiler, NULL);
 }
