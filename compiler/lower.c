@@ -537,9 +537,11 @@ static Value *binop(Env *e, Ast *x) {
       }
     }
     r = g_matmul(na, nb, 0, 0);
-    if (r && cur_inst && training_mode && na->sh.rank == 2) {
+    if (r && cur_inst && training_mode && na->sh.rank == 2 && nb->sh.rank == 2) {
       int64_t m = na->sh.d[0].b ? 1 : na->sh.d[0].k;
       add_flops(cur_inst, sat_mul3(2 * m, na->sh.d[1].k, nb->sh.d[1].k));
+    } else if (r && cur_inst && training_mode) { /* a batch of products: per sample, B counted once */
+      add_flops(cur_inst, sat_mul3(2, shape_numel(&r->sh).k, na->sh.d[na->sh.rank - 1].k));
     }
     break;
   default: nnc_unreachable("binary operator %d", x->op);

@@ -9,6 +9,13 @@
 #            along the batch: [1,2,3],[5,7,9] → 1+4+12 + 40+112+288 = 457
 #            along the batch reversed (axis -2, positional): [5,7,9],[4,5,6]
 #            → 5+14+36 + 32+80+192 = 359
+#   matmul   batched products, x as above (rows x1, x2), c as above:
+#            [B, 1, 3] @ [B, 3, 1]: x·x = 14 + 77 = 91; [B, 3, 1] @ [B, 1, 3]:
+#            outer products, (Σx)² = 36 + 225 = 261; x against c transposed
+#            in place: x·c = 17 + 304 = 321; the Gram matrix XᵀX [3, 3]
+#            against each c [B, 3, 1]: Σ_b (Σx_b)(x_b·(c1+c2)) = 6·153 +
+#            15·342 = 6048; rank 4 [B, 1, 3, 1] @ [B, 1, 1, 3]:
+#            Σ_b (Σx_b)(Σc_b) = 6·7 + 15·56 = 882
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -49,6 +56,18 @@ cumsum)
     [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
   done
   ;;
-*) echo "usage: $0 NNC cumsum" >&2; exit 2 ;;
+matmul)
+  for t in "sum(reshape(forward(x), [-1, 1, 3]) @ reshape(forward(x), [-1, 3, 1])):91" \
+           "sum(reshape(forward(x), [-1, 3, 1]) @ reshape(forward(x), [-1, 1, 3])):261" \
+           "sum(reshape(forward(x), [-1, 1, 3]) @ transpose(reshape(c, [-1, 1, 3]), [0, 2, 1])):321" \
+           "sum((transpose(forward(x)) @ forward(x)) @ reshape(c, [-1, 3, 1])):6048" \
+           "sum(reshape(forward(x), [-1, 1, 3, 1]) @ reshape(c, [-1, 1, 1, 3])):882"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
+*) echo "usage: $0 NNC cumsum|matmul" >&2; exit 2 ;;
 esac
 echo "ok"
