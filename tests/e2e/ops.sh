@@ -16,6 +16,11 @@
 #            against each c [B, 3, 1]: Σ_b (Σx_b)(x_b·(c1+c2)) = 6·153 +
 #            15·342 = 6048; rank 4 [B, 1, 3, 1] @ [B, 1, 1, 3]:
 #            Σ_b (Σx_b)(Σc_b) = 6·7 + 15·56 = 882
+#   softmax  along axis 1 of [B, 3, 1]: each sample's softmax(1, 2, 3) =
+#            (e, e², e³)/Σ, against c: (1 + 2e + 4e²)/(1 + e + e²) · (1 + 8)
+#            = 29.164062045413 (eval prints 29.1641); along the batch axis (0) of x: every column
+#            differs by 3, p = 1/(1 + e³): 7p + 56(1 − p) = 53.676132214299
+#            (53.6761)
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -68,6 +73,15 @@ matmul)
     [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
   done
   ;;
-*) echo "usage: $0 NNC cumsum|matmul" >&2; exit 2 ;;
+softmax)
+  for t in "sum(softmax(reshape(forward(x), [-1, 3, 1]), axis = 1) * reshape(c, [-1, 3, 1])):29.1641" \
+           "sum(exp(log_softmax(forward(x), 0)) * c):53.6761"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
+*) echo "usage: $0 NNC cumsum|matmul|softmax" >&2; exit 2 ;;
 esac
 echo "ok"
