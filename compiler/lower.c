@@ -244,13 +244,42 @@ bool as_dim(Value *v, Ast *at, Dim *out) {
 /* Evaluate a declared type in env e.  Unknown dim names are bound in
  * `dims` (unification) when `actual` is given, else they are an error
  * unless allow_batch names the batch dim. */
+/* The leading dims `...` stands for in a signature's type f32[..., d]: the
+ * first argument (or result) written with it binds them, as "..." in dims,
+ * and every later `...` of the signature means the same dims. */
+static int lead_dims(Ast *t, Env *dims, const Shape *actual, Shape *s) {
+  if (!t->ival) return 0;
+  if (!dims || !actual) {
+    diag_error(t->loc, "'...' (any leading dimensions) is allowed only in the types of function arguments and results");
+    return -1;
+  }
+  Value *v = lookup_b(dims->b, &dims->ix, "...");
+  if (!v) {
+    v = mk(V_LIST, t->loc);
+    for (int i = 0; i < actual->rank - t->nargs; i++) {
+      Value *dv = mk(V_DIM, t->loc);
+      dv->dim = actual->d[i];
+      PUSH(v->items, v->nitems, v->capitems, dv);
+    }
+    bind(dims, "...", v);
+  }
+  if (v->nitems + t->nargs > MAX_RANK) {
+    diag_error(t->loc, "rank %d exceeds the maximum of %d", v->nitems + t->nargs, MAX_RANK);
+    return -1;
+  }
+  for (int i = 0; i < v->nitems; i++) s->d[i] = v->items[i]->dim;
+  return v->nitems;
+}
+
 bool eval_type(Env *e, Ast *t, Env *dims, const Shape *actual, Shape *out) {
   Shape s = {0};
   if (t->nargs > MAX_RANK) { diag_error(t->loc, "rank %d exceeds the maximum of %d", t->nargs, MAX_RANK); return false; }
-  s.rank = t->nargs;
+  int lead = lead_dims(t, dims, actual, &s);
+  if (lead < 0) return false;
+  s.rank = lead + t->nargs;
   bool ok = true;
-  for (int i = 0; i < t->nargs; i++) {
-    Ast *d = t->args[i];
+  for (int i = lead; i < s.rank; i++) {
+    Ast *d = t->args[i - lead];
     if (d->kind == AST_NAME && dims && !lookup_b(dims->b, &dims->ix, d->name)) {
       Value *v = NULL;
       for (Env *p = e; p && !v; p = p->parent) v = lookup_b(p->b, &p->ix, d->name);
