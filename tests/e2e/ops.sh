@@ -21,6 +21,12 @@
 #            = 29.164062045413 (eval prints 29.1641); along the batch axis (0) of x: every column
 #            differs by 3, p = 1/(1 + e³): 7p + 56(1 − p) = 53.676132214299
 #            (53.6761)
+#   mask     additive attention masks on zero scores, the weights against c
+#            broadcast over the query rows: causal [T, T] (row t averages
+#            positions 0..t): c0 + (c0+c1)/2 + (c0+c1+c2)/3 = 4.8333 + 38.6667
+#            = 43.5; padding [B, 1, 1, T] masking c > 10 (none of sample 1,
+#            positions 1, 2 of sample 2): 3·7/3 + 3·8 = 31; both: 4.8333 +
+#            3·8 = 28.8333
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -82,6 +88,19 @@ softmax)
     [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
   done
   ;;
-*) echo "usage: $0 NNC cumsum|matmul|softmax" >&2; exit 2 ;;
+mask)
+  i="arange(3, like = c)"
+  causal="where(reshape($i, [3, 1]) >= reshape($i, [1, 3]), zeros([3, 3], like = c), full([3, 3], -1e9, like = c))"
+  pad="reshape((c > 10) * -1e9, [-1, 1, 1, 3])"
+  for t in "sum(softmax(reshape(forward(x), [-1, 3, 1]) * 0 + $causal) * reshape(c, [-1, 1, 3])):43.5" \
+           "sum(softmax(reshape(forward(x), [-1, 1, 3, 1]) * 0 + $pad) * reshape(c, [-1, 1, 1, 3])):31" \
+           "sum(softmax(reshape(forward(x), [-1, 1, 3, 1]) * 0 + $causal + $pad) * reshape(c, [-1, 1, 1, 3])):28.8333"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
+*) echo "usage: $0 NNC cumsum|matmul|softmax|mask" >&2; exit 2 ;;
 esac
 echo "ok"
