@@ -260,7 +260,7 @@ static Value *b_max(const char *name, Args *a) {
 static Value *b_matmul(const char *name, Args *a) {
   Ast *site = a->site;
   Node *x = tensor_arg(a, 0, name), *y = tensor_arg(a, 1, name);
-  return x && y ? op_result(g_matmul(x, y, 0, 0), site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]) : NULL;
+  return x && y ? op_result(lower_matmul(x, y), site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]) : NULL;
 }
 
 static Value *b_where(const char *name, Args *a) {
