@@ -136,6 +136,13 @@ Ast *ast_type(Loc at, Dtype d, Ast *dims) {
   return n;
 }
 
+/* f32[..., d]: any leading dims (ival = 1), then the ones written. */
+Ast *ast_type_lead(Loc at, Dtype d, Ast *dims) {
+  Ast *n = ast_type(at, d, dims);
+  n->ival = 1;
+  return n;
+}
+
 Ast *ast_minimize(Loc at, Ast *loss, Ast *wrt, Ast *optimizer) {
   Ast *n = ast_node(AST_MINIMIZE, at, NULL, loss, optimizer);
   take_args(n, wrt);
@@ -326,7 +333,7 @@ void ast_print_expr(const Ast *e, FILE *out) {
       fputs(e->op == DT_I32 ? "int" : "float", out);
       break;
     }
-    fprintf(out, "%s[", dtype_name((Dtype)e->op));
+    fprintf(out, "%s[%s", dtype_name((Dtype)e->op), e->ival ? (e->nargs ? "..., " : "...") : "");
     print_args(e->args, e->nargs, out);
     fputc(']', out);
     break;

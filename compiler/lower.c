@@ -244,13 +244,42 @@ bool as_dim(Value *v, Ast *at, Dim *out) {
 /* Evaluate a declared type in env e.  Unknown dim names are bound in
  * `dims` (unification) when `actual` is given, else they are an error
  * unless allow_batch names the batch dim. */
+/* The leading dims `...` stands for in a signature's type f32[..., d]: the
+ * first argument (or result) written with it binds them, as "..." in dims,
+ * and every later `...` of the signature means the same dims. */
+static int lead_dims(Ast *t, Env *dims, const Shape *actual, Shape *s) {
+  if (!t->ival) return 0;
+  if (!dims || !actual) {
+    diag_error(t->loc, "'...' (any leading dimensions) is allowed only in the types of function arguments and results");
+    return -1;
+  }
+  Value *v = lookup_b(dims->b, &dims->ix, "...");
+  if (!v) {
+    v = mk(V_LIST, t->loc);
+    for (int i = 0; i < actual->rank - t->nargs; i++) {
+      Value *dv = mk(V_DIM, t->loc);
+      dv->dim = actual->d[i];
+      PUSH(v->items, v->nitems, v->capitems, dv);
+    }
+    bind(dims, "...", v);
+  }
+  if (v->nitems + t->nargs > MAX_RANK) {
+    diag_error(t->loc, "rank %d exceeds the maximum of %d", v->nitems + t->nargs, MAX_RANK);
+    return -1;
+  }
+  for (int i = 0; i < v->nitems; i++) s->d[i] = v->items[i]->dim;
+  return v->nitems;
+}
+
 bool eval_type(Env *e, Ast *t, Env *dims, const Shape *actual, Shape *out) {
   Shape s = {0};
   if (t->nargs > MAX_RANK) { diag_error(t->loc, "rank %d exceeds the maximum of %d", t->nargs, MAX_RANK); return false; }
-  s.rank = t->nargs;
+  int lead = lead_dims(t, dims, actual, &s);
+  if (lead < 0) return false;
+  s.rank = lead + t->nargs;
   bool ok = true;
-  for (int i = 0; i < t->nargs; i++) {
-    Ast *d = t->args[i];
+  for (int i = lead; i < s.rank; i++) {
+    Ast *d = t->args[i - lead];
     if (d->kind == AST_NAME && dims && !lookup_b(dims->b, &dims->ix, d->name)) {
       Value *v = NULL;
       for (Env *p = e; p && !v; p = p->parent) v = lookup_b(p->b, &p->ix, d->name);
@@ -426,6 +455,37 @@ static Value *int_binop(Ast *x, int64_t p, int64_t q) {
   return mk_int(r, x->loc);
 }
 
+/* a @ b (and matmul(a, b)): [..., k] @ [k, n] is one GEMM over the rows of
+ * all leading dims; anything else g_matmul's 2-D or batched product.  Counts
+ * the training FLOPs of the instance being lowered. */
+Node *lower_matmul(Node *na, Node *nb) {
+  Node *r;
+  if (na->sh.rank > 2 && nb->sh.rank == 2 && na->dt == nb->dt) {
+    /* [..., K] @ [K, N]: the leading dimensions are rows of one GEMM */
+    Shape rows = na->sh, flat = {0};
+    rows.rank--;
+    flat.rank = 2;
+    flat.d[0] = shape_numel(&rows);
+    flat.d[1] = na->sh.d[na->sh.rank - 1];
+    if (flat.d[0].b <= 1) {
+      Node *m = g_matmul(g_reshape(na, flat), nb, 0, 0);
+      if (!m) return NULL;
+      Shape out = na->sh;
+      out.d[out.rank - 1] = m->sh.d[1];
+      if (cur_inst && training_mode) add_flops(cur_inst, sat_mul3(2 * flat.d[0].k, flat.d[1].k, nb->sh.d[1].k));
+      return g_reshape(m, out);
+    }
+  }
+  r = g_matmul(na, nb, 0, 0);
+  if (r && cur_inst && training_mode && na->sh.rank == 2 && nb->sh.rank == 2) {
+    int64_t m = na->sh.d[0].b ? 1 : na->sh.d[0].k;
+    add_flops(cur_inst, sat_mul3(2 * m, na->sh.d[1].k, nb->sh.d[1].k));
+  } else if (r && cur_inst && training_mode) { /* a batch of products: per sample, B counted once */
+    add_flops(cur_inst, sat_mul3(2, shape_numel(&r->sh).k, na->sh.d[na->sh.rank - 1].k));
+  }
+  return r;
+}
+
 static Value *binop(Env *e, Ast *x) {
   Value *a = eval(e, x->a), *b = eval(e, x->b);
   if (!a || !b) return NULL;
@@ -515,33 +575,7 @@ static Value *binop(Env *e, Ast *x) {
   case OPC_NE: r = g_binary(OP_NE, na, nb); break;
   case OPC_LE: r = g_binary(OP_LE, na, nb); break;
   case OPC_GE: r = g_binary(OP_GE, na, nb); break;
-  case '@':
-    if (na->sh.rank > 2 && nb->sh.rank == 2 && na->dt == nb->dt) {
-      /* [..., K] @ [K, N]: the leading dimensions are rows of one GEMM */
-      Shape rows = na->sh, flat = {0};
-      rows.rank--;
-      flat.rank = 2;
-      flat.d[0] = shape_numel(&rows);
-      flat.d[1] = na->sh.d[na->sh.rank - 1];
-      if (flat.d[0].b <= 1) {
-        Node *m = g_matmul(g_reshape(na, flat), nb, 0, 0);
-        if (m) {
-          Shape out = na->sh;
-          out.d[out.rank - 1] = m->sh.d[1];
-          r = g_reshape(m, out);
-          if (cur_inst && training_mode) add_flops(cur_inst, sat_mul3(2 * flat.d[0].k, flat.d[1].k, nb->sh.d[1].k));
-        } else {
-          r = NULL;
-        }
-        break;
-      }
-    }
-    r = g_matmul(na, nb, 0, 0);
-    if (r && cur_inst && training_mode && na->sh.rank == 2) {
-      int64_t m = na->sh.d[0].b ? 1 : na->sh.d[0].k;
-      add_flops(cur_inst, sat_mul3(2 * m, na->sh.d[1].k, nb->sh.d[1].k));
-    }
-    break;
+  case '@': r = lower_matmul(na, nb); break;
   default: nnc_unreachable("binary operator %d", x->op);
   }
   return op_result(r, x, x->a, a, x->b, b);

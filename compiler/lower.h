@@ -117,6 +117,7 @@ bool as_int(Value *v, Ast *at, int64_t *out);
 bool as_num(Value *v, Ast *at, double *out);
 bool as_dim(Value *v, Ast *at, Dim *out);
 bool eval_type(Env *e, Ast *t, Env *dims, const Shape *actual, Shape *out);
+Node *lower_matmul(Node *a, Node *b); /* a @ b, matmul(a, b) */
 Value *op_result(Node *n, Ast *at, Ast *xa, Value *va, Ast *xb, Value *vb);
 Node *to_node(Value *v, Dtype like, Ast *at);
 Value *const_value(Ast *c);

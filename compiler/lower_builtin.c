@@ -230,11 +230,24 @@ static Value *b_softmax(const char *name, Args *a) {
   uint64_t mask;
   bool given;
   if (!axis_arg(a, name, x->sh.rank, &mask, &given)) return NULL;
-  if (given && mask != 1ull << (x->sh.rank - 1)) {
-    diag_error(site->loc, "'%s' is supported over the last axis only", name);
+  Op op = name[0] == 's' ? OP_SOFTMAX : OP_LOG_SOFTMAX;
+  int r = x->sh.rank, ax = r - 1;
+  if (given && __builtin_popcountll(mask) != 1) {
+    diag_error(site->loc, "'%s' takes one axis, not a list of them", name);
     return NULL;
   }
-  return op_result(g_row(name[0] == 's' ? OP_SOFTMAX : OP_LOG_SOFTMAX, x), site, a->pos_ast[0], a->pos[0], NULL, NULL);
+  if (given) ax = __builtin_ctzll(mask);
+  if (ax == r - 1)
+    return op_result(g_row(op, x), site, a->pos_ast[0], a->pos[0], NULL, NULL);
+  /* another axis: move it last, take the rows there, move it back (the
+   * gradient follows through the two transposes) */
+  int64_t there[MAX_RANK] = {0}, back[MAX_RANK] = {0};
+  for (int i = 0, j = 0; i < r; i++)
+    if (i != ax) there[j++] = i;
+  there[r - 1] = ax;
+  for (int i = 0; i < r; i++) back[there[i]] = i;
+  Node *y = g_transpose(g_row(op, g_transpose(x, there)), back);
+  return op_result(y, site, a->pos_ast[0], a->pos[0], NULL, NULL);
 }
 
 static Value *b_sum(const char *name, Args *a) {
@@ -252,7 +265,7 @@ static Value *b_max(const char *name, Args *a) {
 static Value *b_matmul(const char *name, Args *a) {
   Ast *site = a->site;
   Node *x = tensor_arg(a, 0, name), *y = tensor_arg(a, 1, name);
-  return x && y ? op_result(g_matmul(x, y, 0, 0), site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]) : NULL;
+  return x && y ? op_result(lower_matmul(x, y), site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]) : NULL;
 }
 
 static Value *b_where(const char *name, Args *a) {

@@ -174,6 +174,7 @@ Ast *ast_train(Loc at, const char *model, const char *data, Ast *body);
 Ast *ast_step(Loc at, Ast *body);
 Ast *ast_field(Loc at, bool test, const char *name, Ast *type, Ast *src);
 Ast *ast_type(Loc at, Dtype d, Ast *dims); /* dims: seq; NULL for int/float */
+Ast *ast_type_lead(Loc at, Dtype d, Ast *dims); /* f32[..., dims]: any leading dims */
 Ast *ast_minimize(Loc at, Ast *loss, Ast *wrt, Ast *optimizer);
 Ast *ast_for(Loc at, const char *var, Ast *lo, Ast *hi, Ast *body);
 Ast *ast_if(Loc at, Ast *cond, Ast *then_body, Ast *else_body);

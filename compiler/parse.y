@@ -81,7 +81,7 @@ static void yyerror(YYLTYPE *at, yyscan_t scanner, ParseState *ps, const char *m
 %token KW_IN "'in'" KW_STEP "'step'" KW_F32 "'f32'" KW_F64 "'f64'" KW_I32 "'i32'"
 %token KW_BOOL "'bool'" KW_INT "'int'" KW_FLOAT "'float'" KW_IF "'if'" KW_ELSE "'else'"
 %token TK_POW "'**'" TK_EQ "'=='" TK_NE "'!='" TK_LE "'<='" TK_GE "'>='"
-%token TK_DOTDOT "'..'" TK_ARROW "'->'"
+%token TK_DOTDOT "'..'" TK_ELLIPSIS "'...'" TK_ARROW "'->'"
 
 %type <ast> item fn arg type dims member field stmt tstmt expr callarg index
 %type <ast> params arg_list ctor_params opt_ret opt_init opt_ftype
@@ -147,6 +147,8 @@ opt_ret:
 
 type:
     dtype '[' dims ']'                { $$ = ast_type(LOC(@1), $1, $3); }
+  | dtype '[' TK_ELLIPSIS ']'         { $$ = ast_type_lead(LOC(@1), $1, ast_seq()); }
+  | dtype '[' TK_ELLIPSIS ',' exprs ']' { $$ = ast_type_lead(LOC(@1), $1, $5); }
   | KW_INT                            { $$ = ast_type(LOC(@1), DT_I32, NULL); }
   | KW_FLOAT                          { $$ = ast_type(LOC(@1), DT_F32, NULL); }
   ;

@@ -156,21 +156,61 @@ Node *g_row(Op op, Node *a) {
   return build(op, a->dt, a->sh, in, 1, NULL, 0);
 }
 
+/* The dims of s before its last two (a matrix product's batch dims). */
+static Shape batch_of(const Shape *s) {
+  Shape b = *s;
+  b.rank -= 2;
+  return b;
+}
+
+/* One operand of a batched product, ready for a strided batch of GEMMs:
+ * either its batch dims are all 1 (every product reads the same matrix) or
+ * they are the result's; otherwise (e.g. [H, T, D] against [B, H, D, T])
+ * the operand is broadcast to the result's batch dims first. */
+static Node *batch_operand(Node *x, const Shape *batch) {
+  Shape xb = batch_of(&x->sh);
+  Dim one = {1, 0};
+  if (dims_eq(shape_numel(&xb), one) || shape_eq(&xb, batch)) return x;
+  Shape full = *batch;
+  full.rank += 2;
+  full.d[full.rank - 2] = x->sh.d[x->sh.rank - 2];
+  full.d[full.rank - 1] = x->sh.d[x->sh.rank - 1];
+  return g_broadcast(x, full);
+}
+
+/* [..., m, k] @ [..., k, n] -> [..., m, n], the batch dims broadcast; ta
+ * and tb swap the last two dims of an operand (a transpose read in place).
+ * Two matrices are one GEMM; anything of higher rank a strided batch. */
 Node *g_matmul(Node *a, Node *b, int ta, int tb) {
   if (!a || !b) return NULL;
   if (a->dt != b->dt || !is_float(a->dt))
     return fail("matrix product needs two float tensors of one type, got %s and %s", tstr(a), tstr(b));
-  if (a->sh.rank != 2 || b->sh.rank != 2)
-    return fail("matrix product needs two matrices (rank 2), got %s @ %s", tstr(a), tstr(b));
-  Dim m = a->sh.d[ta ? 1 : 0], ka = a->sh.d[ta ? 0 : 1];
-  Dim kb = b->sh.d[tb ? 1 : 0], n = b->sh.d[tb ? 0 : 1];
+  if (a->sh.rank < 2 || b->sh.rank < 2)
+    return fail("matrix product needs operands of rank 2 or more ([..., m, k] @ [..., k, n]), got %s @ %s", tstr(a),
+                tstr(b));
+  int ra = a->sh.rank, rb = b->sh.rank;
+  Dim m = a->sh.d[ta ? ra - 1 : ra - 2], ka = a->sh.d[ta ? ra - 2 : ra - 1];
+  Dim kb = b->sh.d[tb ? rb - 1 : rb - 2], n = b->sh.d[tb ? rb - 2 : rb - 1];
   if (!dims_eq(ka, kb))
     return fail("inner dimensions of the matrix product differ: %s @ %s (%s vs %s)", tstr(a), tstr(b),
                 dim_str(ka), dim_str(kb));
-  Dim d[2] = {m, n};
+  Shape ba = batch_of(&a->sh), bbt = batch_of(&b->sh), batch;
+  if (!shape_broadcast(&ba, &bbt, &batch))
+    return fail("batch dimensions of the matrix product cannot be broadcast together: %s @ %s", tstr(a), tstr(b));
+  if (batch.rank + 2 > MAX_RANK)
+    return fail("the matrix product %s @ %s has more than %d dimensions", tstr(a), tstr(b), MAX_RANK);
+  if (batch.rank > 0) {
+    a = batch_operand(a, &batch);
+    b = batch_operand(b, &batch);
+    if (!a || !b) return NULL;
+  }
+  Shape out = batch;
+  out.rank += 2;
+  out.d[out.rank - 2] = m;
+  out.d[out.rank - 1] = n;
   int64_t ia[MAX_RANK] = {ta, tb};
   Node *in[2] = {a, b};
-  return build(OP_MATMUL, a->dt, shape_of(2, d), in, 2, ia, 0);
+  return build(OP_MATMUL, a->dt, out, in, 2, ia, 0);
 }
 
 Node *g_reshape(Node *a, Shape sh) {

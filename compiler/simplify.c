@@ -93,6 +93,16 @@ static const bool can_fold[OP__COUNT] = {
 #undef FOLD
 #undef NOFOLD
 
+/* A transpose that swaps the last two dims and keeps the others: a matrix
+ * product reads it in place through its ta/tb flag. */
+static bool swaps_last_two(const Node *t) {
+  int r = t->sh.rank;
+  if (t->op != OP_TRANSPOSE || r < 2 || t->ia[r - 2] != r - 1 || t->ia[r - 1] != r - 2) return false;
+  for (int i = 0; i < r - 2; i++)
+    if (t->ia[i] != i) return false;
+  return true;
+}
+
 static double fold1(Op op, double x, double attr) { return fold_fn[op](x, 0, 0, attr); }
 
 static Node *rules_unary(Op op, Dtype dt, Shape sh, Node *a, double fv) {
@@ -253,8 +263,8 @@ Node *simplify_rules(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_
     if (op == OP_ARGMAX && (in[0]->op == OP_SOFTMAX || in[0]->op == OP_LOG_SOFTMAX)) return g_argmax(in[0]->in[0]);
     return NULL;
   case OK_MATMUL:
-    if (in[0]->op == OP_TRANSPOSE && in[0]->sh.rank == 2) return g_matmul(in[0]->in[0], in[1], !ia[0], (int)ia[1]);
-    if (in[1]->op == OP_TRANSPOSE && in[1]->sh.rank == 2) return g_matmul(in[0], in[1]->in[0], (int)ia[0], !ia[1]);
+    if (swaps_last_two(in[0])) return g_matmul(in[0]->in[0], in[1], !ia[0], (int)ia[1]);
+    if (swaps_last_two(in[1])) return g_matmul(in[0], in[1]->in[0], (int)ia[0], !ia[1]);
     return NULL;
   default: return NULL;
   }

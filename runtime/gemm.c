@@ -115,3 +115,15 @@ void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
+
+/* Batched products (attention's [B, H, T, D] @ [B, H, D, T]): one GEMM per
+ * matrix of the result, in order, so the bits are those of the 2-D call. */
+#define GEMM_BATCH(NAME, ONE, T)                                                          \
+  void NAME(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t count, const T *a,   \
+            int64_t lda, int64_t sa, const T *b, int64_t ldb, int64_t sb, T *c) {         \
+    for (int64_t i = 0; i < count; i++)                                                   \
+      ONE(ta, tb, m, n, k, 1, a + i * sa, lda, b + i * sb, ldb, 0, c + i * m * n, n);     \
+  }
+
+GEMM_BATCH(nnrt_sgemm_batch, nnrt_sgemm, float)
+GEMM_BATCH(nnrt_dgemm_batch, nnrt_dgemm, double)

@@ -516,7 +516,39 @@ static LLVMValueRef rt_fn(const char *name, LLVMTypeRef ret, LLVMTypeRef *params
   return f;
 }
 
+/* Elements between two matrices of x in a batched product: 0 where every
+ * product reads the same matrix (g_matmul made its batch dims all 1). */
+static LLVMValueRef batch_stride(const Node *x) {
+  Shape b = x->sh, mat = x->sh;
+  b.rank -= 2;
+  if (shape_numel(&b).k == 1 && shape_numel(&b).b == 0) return ci64(0);
+  mat.d[0] = x->sh.d[x->sh.rank - 2], mat.d[1] = x->sh.d[x->sh.rank - 1], mat.rank = 2;
+  return numel(&mat);
+}
+
+/* [..., m, k] @ [..., k, n]: the runtime's strided batch of GEMMs. */
+static void emit_matmul_batch(const Node *n, Buf *bufs) {
+  Node *a = n->in[0], *bb = n->in[1];
+  int ta = (int)n->ia[0], tb = (int)n->ia[1], r = n->sh.rank, ra = a->sh.rank, rb = bb->sh.rank;
+  Dtype d = n->dt;
+  Shape batch = n->sh;
+  batch.rank -= 2;
+  LLVMTypeRef ps[] = {cg.t.i32, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.ptr,
+                      cg.t.i64, cg.t.i64, cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.ptr};
+  LLVMTypeRef fty;
+  LLVMValueRef f = rt_fn(d == DT_F32 ? "nnrt_sgemm_batch" : "nnrt_dgemm_batch", cg.t.vd, ps, 13, &fty);
+  LLVMValueRef args[] = {ci32(ta), ci32(tb), dimval(n->sh.d[r - 2]), dimval(n->sh.d[r - 1]),
+                         dimval(a->sh.d[ta ? ra - 2 : ra - 1]), numel(&batch), bptr(bufs, a->id),
+                         dimval(a->sh.d[ra - 1]), batch_stride(a), bptr(bufs, bb->id), dimval(bb->sh.d[rb - 1]),
+                         batch_stride(bb), bptr(bufs, n->id)};
+  LLVMBuildCall2(cg.b, fty, f, args, 13, "");
+}
+
 static void emit_matmul(const Node *n, Buf *bufs) {
+  if (n->sh.rank > 2) {
+    emit_matmul_batch(n, bufs);
+    return;
+  }
   Node *a = n->in[0], *bb = n->in[1];
   int ta = (int)n->ia[0], tb = (int)n->ia[1];
   Dtype d = n->dt;

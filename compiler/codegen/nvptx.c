@@ -556,22 +556,41 @@ static void emit_fill(Kernel *k, Plan *pl, int buf, const Shape *sh, Dtype d, co
   LLVMBuildRetVoid(B);
 }
 
+/* Elements between two matrices of x in a batched product (0: the same
+ * matrix for every product, as g_matmul arranged). */
+static Dim gemm_stride(const Node *x) {
+  Shape b = x->sh, mat = x->sh;
+  b.rank -= 2;
+  Dim nb = shape_numel(&b);
+  if (nb.k == 1 && nb.b == 0) return (Dim){0, 0};
+  mat.d[0] = x->sh.d[x->sh.rank - 2], mat.d[1] = x->sh.d[x->sh.rank - 1], mat.rank = 2;
+  return shape_numel(&mat);
+}
+
+/* C = op(A) op(B) through cuBLAS; a result of rank > 2 is a strided batch
+ * ([..., m, k] @ [..., k, n]), one GEMM of the batch per matrix of C. */
 static void emit_gemm(Plan *pl, const Node *n) {
   Node *a = n->in[0], *bb = n->in[1];
-  int ta = (int)n->ia[0], tb = (int)n->ia[1];
+  int ta = (int)n->ia[0], tb = (int)n->ia[1], r = n->sh.rank, ra = a->sh.rank, rb = bb->sh.rank;
   int64_t *w = add_step(pl, NNRT_CUDA_GEMM);
-  Dim K = a->sh.d[ta ? 0 : 1];
+  Dim K = a->sh.d[ta ? ra - 2 : ra - 1];
+  Shape batch = n->sh;
+  batch.rank -= 2;
+  Dim cnt = shape_numel(&batch), sa = gemm_stride(a), sb = gemm_stride(bb);
   w[NNRT_CUDA_STEP_DT] = n->dt == DT_F64 ? NNRT_F64 : NNRT_F32;
   w[NNRT_CUDA_STEP_TA] = ta;
   w[NNRT_CUDA_STEP_TB] = tb;
-  w[NNRT_CUDA_STEP_MK] = n->sh.d[0].k, w[NNRT_CUDA_STEP_MB] = n->sh.d[0].b;
-  w[NNRT_CUDA_STEP_GNK] = n->sh.d[1].k, w[NNRT_CUDA_STEP_GNB] = n->sh.d[1].b;
+  w[NNRT_CUDA_STEP_MK] = n->sh.d[r - 2].k, w[NNRT_CUDA_STEP_MB] = n->sh.d[r - 2].b;
+  w[NNRT_CUDA_STEP_GNK] = n->sh.d[r - 1].k, w[NNRT_CUDA_STEP_GNB] = n->sh.d[r - 1].b;
   w[NNRT_CUDA_STEP_KK] = K.k, w[NNRT_CUDA_STEP_KB] = K.b;
-  w[NNRT_CUDA_STEP_LDAK] = a->sh.d[1].k, w[NNRT_CUDA_STEP_LDAB] = a->sh.d[1].b;
-  w[NNRT_CUDA_STEP_LDBK] = bb->sh.d[1].k, w[NNRT_CUDA_STEP_LDBB] = bb->sh.d[1].b;
+  w[NNRT_CUDA_STEP_LDAK] = a->sh.d[ra - 1].k, w[NNRT_CUDA_STEP_LDAB] = a->sh.d[ra - 1].b;
+  w[NNRT_CUDA_STEP_LDBK] = bb->sh.d[rb - 1].k, w[NNRT_CUDA_STEP_LDBB] = bb->sh.d[rb - 1].b;
   w[NNRT_CUDA_STEP_A] = pl->buf[a->id];
   w[NNRT_CUDA_STEP_B] = pl->buf[bb->id];
   w[NNRT_CUDA_STEP_C] = pl->buf[n->id];
+  w[NNRT_CUDA_STEP_CNTK] = cnt.k, w[NNRT_CUDA_STEP_CNTB] = cnt.b;
+  w[NNRT_CUDA_STEP_SAK] = sa.k, w[NNRT_CUDA_STEP_SAB] = sa.b;
+  w[NNRT_CUDA_STEP_SBK] = sb.k, w[NNRT_CUDA_STEP_SBB] = sb.b;
 }
 
 static void emit_row(const Node *n, LLVMValueRef in, LLVMValueRef out, LLVMValueRef r) {

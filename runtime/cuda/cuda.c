@@ -72,6 +72,10 @@ static struct {
                const float *, int, const float *, float *, int);
   int (*Dgemm)(cublasHandle_t, int, int, int, int, int, const double *, const double *, int,
                const double *, int, const double *, double *, int);
+  int (*SgemmB)(cublasHandle_t, int, int, int, int, int, const float *, const float *, int, long long,
+                const float *, int, long long, const float *, float *, int, long long, int);
+  int (*DgemmB)(cublasHandle_t, int, int, int, int, int, const double *, const double *, int, long long,
+                const double *, int, long long, const double *, double *, int, long long, int);
 } blas;
 
 static const char *ptx_text;
@@ -184,7 +188,7 @@ static int load_cublas(void) {
   if (!(*(void **)&blas.field = sym(lib, name, "libcublas"))) \
     return -1;
   S(Create, "cublasCreate_v2") S(SetStream, "cublasSetStream_v2") S(Sgemm, "cublasSgemm_v2")
-  S(Dgemm, "cublasDgemm_v2")
+  S(Dgemm, "cublasDgemm_v2") S(SgemmB, "cublasSgemmStridedBatched") S(DgemmB, "cublasDgemmStridedBatched")
 #undef S
   return 0;
 }
@@ -439,11 +443,22 @@ void nnrt_cuda_run(int which, int64_t batch, void *ctx) {
       int ldb = (int)dimv(s[NNRT_CUDA_STEP_LDBK], s[NNRT_CUDA_STEP_LDBB], batch);
       int ta = (int)s[NNRT_CUDA_STEP_TA], tb = (int)s[NNRT_CUDA_STEP_TB];
       NnrtDevPtr a = bufs[s[NNRT_CUDA_STEP_A]], b = bufs[s[NNRT_CUDA_STEP_B]], c = bufs[s[NNRT_CUDA_STEP_C]];
-      if (M == 0 || N == 0)
+      int64_t cnt = dimv(s[NNRT_CUDA_STEP_CNTK], s[NNRT_CUDA_STEP_CNTB], batch);
+      long long sa = dimv(s[NNRT_CUDA_STEP_SAK], s[NNRT_CUDA_STEP_SAB], batch);
+      long long sb = dimv(s[NNRT_CUDA_STEP_SBK], s[NNRT_CUDA_STEP_SBB], batch), sc = (long long)M * N;
+      if (M == 0 || N == 0 || cnt == 0)
         break;
       G.launches += !G.capturing;
       int r;
-      if (s[NNRT_CUDA_STEP_DT] == NNRT_F64) {
+      if (cnt != 1 && s[NNRT_CUDA_STEP_DT] == NNRT_F64) { /* a strided batch: [..., m, k] @ [..., k, n] */
+        const double one = 1, zero = 0;
+        r = blas.DgemmB(G.h, tb, ta, N, M, K, &one, (const double *)b, ldb, sb, (const double *)a, lda, sa, &zero,
+                        (double *)c, N, sc, (int)cnt);
+      } else if (cnt != 1) {
+        const float one = 1, zero = 0;
+        r = blas.SgemmB(G.h, tb, ta, N, M, K, &one, (const float *)b, ldb, sb, (const float *)a, lda, sa, &zero,
+                        (float *)c, N, sc, (int)cnt);
+      } else if (s[NNRT_CUDA_STEP_DT] == NNRT_F64) {
         const double one = 1, zero = 0;
         r = blas.Dgemm(G.h, tb, ta, N, M, K, &one, (const double *)b, ldb, (const double *)a, lda, &zero, (double *)c, N);
       } else {

@@ -40,6 +40,10 @@ enum {
   NNRT_CUDA_STEP_KK, NNRT_CUDA_STEP_KB,
   NNRT_CUDA_STEP_LDAK, NNRT_CUDA_STEP_LDAB, NNRT_CUDA_STEP_LDBK, NNRT_CUDA_STEP_LDBB,
   NNRT_CUDA_STEP_A, NNRT_CUDA_STEP_B, NNRT_CUDA_STEP_C, /* buffer indices */
+  /* GEMM: a strided batch of CNT products (1: one GEMM); A and B advance by
+   * SA and SB elements (0: the same matrix each time), C by m * n */
+  NNRT_CUDA_STEP_CNTK, NNRT_CUDA_STEP_CNTB, NNRT_CUDA_STEP_SAK, NNRT_CUDA_STEP_SAB,
+  NNRT_CUDA_STEP_SBK, NNRT_CUDA_STEP_SBB,
   NNRT_CUDA_STEP_WORDS
 };
 

@@ -20,6 +20,24 @@
 #   masked   a float mask m = (c < 5) = [[1,1,1],[0,0,0]]: the masked mean
 #            sum(m·x)/sum(m) = (1+2+3)/3 = 2; where(c > 3, x, 0) keeps
 #            [_,_,3],[4,5,6] → 18
+#   matmul   batched products, x as above (rows x1, x2), c as above:
+#            [B, 1, 3] @ [B, 3, 1]: x·x = 14 + 77 = 91; [B, 3, 1] @ [B, 1, 3]:
+#            outer products, (Σx)² = 36 + 225 = 261; x against c transposed
+#            in place: x·c = 17 + 304 = 321; the Gram matrix XᵀX [3, 3]
+#            against each c [B, 3, 1]: Σ_b (Σx_b)(x_b·(c1+c2)) = 6·153 +
+#            15·342 = 6048; rank 4 [B, 1, 3, 1] @ [B, 1, 1, 3]:
+#            Σ_b (Σx_b)(Σc_b) = 6·7 + 15·56 = 882
+#   softmax  along axis 1 of [B, 3, 1]: each sample's softmax(1, 2, 3) =
+#            (e, e², e³)/Σ, against c: (1 + 2e + 4e²)/(1 + e + e²) · (1 + 8)
+#            = 29.164062045413 (eval prints 29.1641); along the batch axis (0) of x: every column
+#            differs by 3, p = 1/(1 + e³): 7p + 56(1 − p) = 53.676132214299
+#            (53.6761)
+#   mask     additive attention masks on zero scores, the weights against c
+#            broadcast over the query rows: causal [T, T] (row t averages
+#            positions 0..t): c0 + (c0+c1)/2 + (c0+c1+c2)/3 = 4.8333 + 38.6667
+#            = 43.5; padding [B, 1, 1, T] masking c > 10 (none of sample 1,
+#            positions 1, 2 of sample 2): 3·7/3 + 3·8 = 31; both: 4.8333 +
+#            3·8 = 28.8333
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -94,6 +112,18 @@ stack)
     [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
   done
   ;;
+matmul)
+  for t in "sum(reshape(forward(x), [-1, 1, 3]) @ reshape(forward(x), [-1, 3, 1])):91" \
+           "sum(reshape(forward(x), [-1, 3, 1]) @ reshape(forward(x), [-1, 1, 3])):261" \
+           "sum(reshape(forward(x), [-1, 1, 3]) @ transpose(reshape(c, [-1, 1, 3]), [0, 2, 1])):321" \
+           "sum((transpose(forward(x)) @ forward(x)) @ reshape(c, [-1, 3, 1])):6048" \
+           "sum(reshape(forward(x), [-1, 1, 3, 1]) @ reshape(c, [-1, 1, 1, 3])):882"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
 masked)
   for t in "sum((c < 5) * forward(x)) / sum(c < 5):2" "sum(where(c > 3, forward(x), 0)):18"; do
     expr=${t%:*} want=${t##*:}
@@ -102,6 +132,28 @@ masked)
     [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
   done
   ;;
-*) echo "usage: $0 NNC cumsum|embedding|stack|masked" >&2; exit 2 ;;
+softmax)
+  for t in "sum(softmax(reshape(forward(x), [-1, 3, 1]), axis = 1) * reshape(c, [-1, 3, 1])):29.1641" \
+           "sum(exp(log_softmax(forward(x), 0)) * c):53.6761"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
+mask)
+  i="arange(3, like = c)"
+  causal="where(reshape($i, [3, 1]) >= reshape($i, [1, 3]), zeros([3, 3], like = c), full([3, 3], -1e9, like = c))"
+  pad="reshape((c > 10) * -1e9, [-1, 1, 1, 3])"
+  for t in "sum(softmax(reshape(forward(x), [-1, 3, 1]) * 0 + $causal) * reshape(c, [-1, 1, 3])):43.5" \
+           "sum(softmax(reshape(forward(x), [-1, 1, 3, 1]) * 0 + $pad) * reshape(c, [-1, 1, 1, 3])):31" \
+           "sum(softmax(reshape(forward(x), [-1, 1, 3, 1]) * 0 + $causal + $pad) * reshape(c, [-1, 1, 1, 3])):28.8333"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
+*) echo "usage: $0 NNC cumsum|embedding|stack|masked|matmul|softmax|mask" >&2; exit 2 ;;
 esac
 echo "ok"

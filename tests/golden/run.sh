@@ -8,7 +8,9 @@
 #   X.fused   nnc emit fused X.nn    (stdout, exit 0)
 #   X.memplan nnc emit memplan X.nn  (stdout, exit 0)
 #   X.err     nnc check X.nn         (stderr, exit 1)
-# Run it from the repository root so paths in messages are relative.
+# Run it from the repository root so paths in messages are relative; the
+# absolute path of that root (stdlib files are named by one) is cut from
+# what nnc prints, so expectations do not depend on where the tree lives.
 #
 # usage: tests/golden/run.sh NNC [--update] FILE.nn...
 #   --update rewrites the expected files with what nnc prints now; review
@@ -31,6 +33,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-golden.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
+root=$(pwd)
 failed=0
 for nn in "$@"; do
   base=${nn%.nn}
@@ -49,6 +52,7 @@ for nn in "$@"; do
       status=$?
       want=0
     fi
+    sed "s|$root/||g" "$tmp/actual" >"$tmp/actual.rel" && mv "$tmp/actual.rel" "$tmp/actual"
 
     if [ $update = 1 ]; then
       cp "$tmp/actual" "$expected"

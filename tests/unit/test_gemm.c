@@ -1,7 +1,9 @@
 /*
  * test_gemm.c — nnrt_sgemm/nnrt_dgemm against a naive triple loop for all
  * four transpose combinations, sizes on both sides of the small-size
- * cutoff, padded leading dimensions, beta = 0 over NaN garbage and beta ≠ 0.
+ * cutoff, padded leading dimensions, beta = 0 over NaN garbage and beta ≠ 0;
+ * and the strided batches (nnrt_[sd]gemm_batch) against the naive loop per
+ * matrix, with an operand repeated (stride 0).
  * With NNRT_GEMM_BENCH=1 it also prints the timings behind the cutoff.
  */
 #include <setjmp.h>
@@ -69,6 +71,41 @@ static void test_all(void **st) {
       }
 }
 
+/* count products of op(A_i) op(B_i), A repeated when sa = 0 (and B when
+ * sb = 0); the result is contiguous m x n matrices, NaN before the call. */
+static void check_batch(int64_t m, int64_t n, int64_t k, int64_t count, int ta, int tb, int rep_a, int rep_b) {
+  int64_t lda = ta ? m : k, ldb = tb ? k : n, sa = rep_a ? 0 : m * k, sb = rep_b ? 0 : k * n;
+  int64_t na = (rep_a ? 1 : count) * m * k, nb = (rep_b ? 1 : count) * k * n, nc = count * m * n;
+  double *a = malloc(sizeof(double) * (size_t)(na + 1)), *b = malloc(sizeof(double) * (size_t)(nb + 1));
+  double *c = malloc(sizeof(double) * (size_t)(nc + 1));
+  float *af = malloc(sizeof(float) * (size_t)(na + 1)), *bf = malloc(sizeof(float) * (size_t)(nb + 1));
+  float *cf = malloc(sizeof(float) * (size_t)(nc + 1));
+  for (int64_t i = 0; i < na; i++) af[i] = (float)(a[i] = ((i * 7) % 13 - 6) / 8.0);
+  for (int64_t i = 0; i < nb; i++) bf[i] = (float)(b[i] = ((i * 5) % 11 - 5) / 4.0);
+  for (int64_t i = 0; i < nc; i++) c[i] = cf[i] = NAN;
+  nnrt_dgemm_batch(ta, tb, m, n, k, count, a, lda, sa, b, ldb, sb, c);
+  nnrt_sgemm_batch(ta, tb, m, n, k, count, af, lda, sa, bf, ldb, sb, cf);
+  for (int64_t q = 0; q < count; q++)
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double want = ref(ta, tb, a + q * sa, lda, b + q * sb, ldb, i, j, k);
+        double got = c[q * m * n + i * n + j], gotf = cf[q * m * n + i * n + j];
+        if (!(fabs(got - want) <= 1e-12 * (1 + fabs(want))) || !(fabs(gotf - want) <= 1e-4 * (1 + fabs(want))))
+          fail_msg("batch %lld of %lld, m=%lld n=%lld k=%lld ta=%d tb=%d sa=%lld sb=%lld at (%lld,%lld): want %.12g, "
+                   "dgemm %.12g, sgemm %.9g", (long long)q, (long long)count, (long long)m, (long long)n, (long long)k,
+                   ta, tb, (long long)sa, (long long)sb, (long long)i, (long long)j, want, got, gotf);
+      }
+  free(a); free(b); free(c); free(af); free(bf); free(cf);
+}
+
+static void test_batch(void **st) {
+  (void)st;
+  const int64_t sizes[][4] = {{2, 3, 4, 3}, {16, 16, 16, 2}, {33, 17, 9, 4}, {1, 1, 1, 1}, {3, 2, 5, 0}};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+    for (int t = 0; t < 16; t++)
+      check_batch(sizes[s][0], sizes[s][1], sizes[s][2], sizes[s][3], t & 1, t >> 1 & 1, t >> 2 & 1, t >> 3 & 1);
+}
+
 static double now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -93,6 +130,6 @@ static void bench(void) {
 int main(void) {
   if (getenv("NNRT_GEMM_BENCH"))
     bench();
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_all)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_all), cmocka_unit_test(test_batch)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -350,6 +350,25 @@ static void test_matmul(void **st) {
   }
 }
 
+/* batched: the same rules per matrix; a matrix read by every product of the
+ * batch gets the sum of their adjoints (un-broadcast over the batch dims) */
+static void test_matmul_batched(void **st) {
+  (void)st;
+  Node *a = P("a", "2,3,4"), *b = P("b", "2,4,5"), *da, *db;
+  d2(g_matmul(a, b, 0, 0), a, b, &da, &db);
+  assert_expr(da, "(matmul G b trans=b)");
+  assert_expr(db, "(matmul a G trans=a)");
+  Node *m = P("m", "3,3"), *h = P("h", "2,3,5"), *dm, *dh;
+  d2(g_matmul(m, h, 0, 0), m, h, &dm, &dh);
+  assert_expr(dm, "(reshape (sum (matmul G h trans=b) axes=0) [3, 3])");
+  assert_expr(dh, "(matmul m G trans=a)");
+  assert_true(shape_eq(&dm->sh, &m->sh));
+  Node *q = P("q", "2,3,4"), *k = P("k", "2,5,4"), *dq, *dk;
+  d2(g_matmul(q, g_transpose(k, (int64_t[]){0, 2, 1}), 0, 0), q, k, &dq, &dk);
+  assert_expr(dq, "(matmul G k)"); /* the transpose was read in place */
+  assert_expr(dk, "(matmul G q trans=a)");
+}
+
 /* ---- data movement --------------------------------------------------------------- */
 
 static void test_reshape(void **st) {
@@ -582,7 +601,7 @@ int main(void) {
       cmocka_unit_test(test_pow),           cmocka_unit_test(test_maximum),
       cmocka_unit_test(test_select),        cmocka_unit_test(test_sum),
       cmocka_unit_test(test_max),           cmocka_unit_test(test_softmax),
-      cmocka_unit_test(test_log_softmax),   cmocka_unit_test(test_matmul),
+      cmocka_unit_test(test_log_softmax),   cmocka_unit_test(test_matmul), cmocka_unit_test(test_matmul_batched),
       cmocka_unit_test(test_reshape),       cmocka_unit_test(test_broadcast),
       cmocka_unit_test(test_transpose),     cmocka_unit_test(test_slice),
       cmocka_unit_test(test_pad),           cmocka_unit_test(test_concat),

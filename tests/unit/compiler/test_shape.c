@@ -113,12 +113,38 @@ static void test_matmul(void **st) {
   assert_shape(g_matmul(w, x, 1, 1), "[4, B]");
   assert_null(g_matmul(x, v, 0, 0));
   assert_string_equal(shape_error(), "inner dimensions of the matrix product differ: f32[B, 3] @ f32[4, 3] (3 vs 4)");
-  assert_null(g_matmul(P("r3", "2,3,4"), w, 0, 0));
-  assert_string_equal(shape_error(), "matrix product needs two matrices (rank 2), got f32[2, 3, 4] @ f32[3, 4]");
+  assert_null(g_matmul(P("r1", "3"), w, 0, 0));
+  assert_string_equal(shape_error(),
+                      "matrix product needs operands of rank 2 or more ([..., m, k] @ [..., k, n]), got f32[3] @ f32[3, 4]");
   assert_null(g_matmul(x, Pd("w64", DT_F64, "3,4"), 0, 0));
   assert_string_equal(shape_error(), "matrix product needs two float tensors of one type, got f32[B, 3] and f64[3, 4]");
   assert_null(g_matmul(I("li2", DT_I32, "2,2"), I("lj2", DT_I32, "2,2"), 0, 0));
   assert_shape_error("two float tensors");
+}
+
+/* [..., m, k] @ [..., k, n]: batch dims broadcast; an operand whose batch
+ * dims are all 1 is read as one matrix, any other is broadcast first. */
+static void test_matmul_batched(void **st) {
+  (void)st;
+  Node *q = I("q4", DT_F32, "B,4,5,8"), *k = I("k4", DT_F32, "B,4,8,5");
+  assert_shape(g_matmul(q, k, 0, 0), "[B, 4, 5, 5]");
+  assert_shape(g_matmul(q, q, 0, 1), "[B, 4, 5, 5]");
+  assert_shape(g_matmul(k, k, 1, 0), "[B, 4, 5, 5]");
+  Node *a = P("adj", "6,6"), *h = I("h3", DT_F32, "B,6,3");
+  Node *ah = g_matmul(a, h, 0, 0);
+  assert_shape(ah, "[B, 6, 3]");
+  assert_ptr_equal(ah->in[0], a); /* one matrix for every product: no copy */
+  Node *kh = I("kh", DT_F32, "4,8,5"), *qk = g_matmul(q, kh, 0, 0);
+  assert_shape(qk, "[B, 4, 5, 5]");
+  assert_int_equal(qk->in[1]->op, OP_BROADCAST); /* [4] against [B, 4] */
+  assert_shape(qk->in[1], "[B, 4, 8, 5]");
+  assert_shape(g_matmul(I("q1", DT_F32, "B,1,5,8"), I("k1", DT_F32, "1,3,8,2"), 0, 0), "[B, 3, 5, 2]");
+  assert_null(g_matmul(q, I("k3", DT_F32, "B,3,8,5"), 0, 0));
+  assert_string_equal(shape_error(), "batch dimensions of the matrix product cannot be broadcast together: "
+                                     "f32[B, 4, 5, 8] @ f32[B, 3, 8, 5]");
+  assert_null(g_matmul(q, q, 0, 0));
+  assert_string_equal(shape_error(), "inner dimensions of the matrix product differ: f32[B, 4, 5, 8] @ f32[B, 4, 5, 8] "
+                                     "(8 vs 5)");
 }
 
 static void test_reshape(void **st) {
@@ -391,7 +417,7 @@ int main(void) {
       cmocka_unit_test(test_broadcast_rule), cmocka_unit_test(test_binary),
       cmocka_unit_test(test_unary),          cmocka_unit_test(test_select),
       cmocka_unit_test(test_reduce),         cmocka_unit_test(test_row),
-      cmocka_unit_test(test_matmul),         cmocka_unit_test(test_reshape),
+      cmocka_unit_test(test_matmul),         cmocka_unit_test(test_matmul_batched), cmocka_unit_test(test_reshape),
       cmocka_unit_test(test_broadcast),      cmocka_unit_test(test_transpose),
       cmocka_unit_test(test_slice),          cmocka_unit_test(test_concat),
       cmocka_unit_test(test_index_ops),      cmocka_unit_test(test_unbroadcast),
