@@ -53,24 +53,13 @@ int nnrt_cmd_grads(NnrtProgram *p, const NnrtOptions *o) {
       return 1;
     }
   }
-  NnrtCkpt *c = NULL;
-  NnrtOptions lo = *o;
-  if (o->load) {
-    if (!(c = nnrt_ckpt_open(o->load)))
-      return 1;
-    nnrt_options_from_ckpt(&lo, c);
-  }
   int64_t B = o->batch > 0 ? o->batch : p->batch;
   NnrtSession s;
-  if (nnrt_session_open(&s, p, &lo, B, SESSION_DATA) != 0) {
-    nnrt_ckpt_free(c);
+  if (nnrt_session_open_loaded(&s, p, o, B, SESSION_DATA) != 0)
     return 1;
-  }
   int rc = 1;
   FILE *csv = NULL;
   char err[600];
-  if (c && nnrt_session_restore(&s, c, o->load, false) != 0)
-    goto out;
   if (o->rows && o->out && !(csv = nnrt_open_output(o->out, "gradient rows", err, sizeof err))) {
     fprintf(stderr, "error: %s\n", err);
     goto out;
@@ -110,7 +99,6 @@ int nnrt_cmd_grads(NnrtProgram *p, const NnrtOptions *o) {
 out:
   if (csv)
     fclose(csv);
-  nnrt_ckpt_free(c);
   nnrt_session_free(&s);
   return rc;
 }

@@ -217,6 +217,10 @@ int nnrt_session_nonfinite(const NnrtSession *s, int64_t *elem, double *value);
 void nnrt_report_nonfinite(const NnrtSession *s, int t, int64_t elem, double value,
                            const char *when);
 int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bool resume);
+/* nnrt_session_open with the weights of checkpoint o->load when it is set
+ * (its seed and validation fraction too, as nnrt_options_from_ckpt): the
+ * start of show, grads and sample.  -1 after saying why (session freed). */
+int nnrt_session_open_loaded(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int64_t B, int flags);
 /* -1 (said on stderr) when the epochs left would take the step counter
  * past INT64_MAX (a resumed checkpoint's huge step, or --epochs). */
 int nnrt_session_check_steps(const NnrtSession *s, const char *resumed);

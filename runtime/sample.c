@@ -65,23 +65,12 @@ int nnrt_cmd_sample(NnrtProgram *p, const NnrtOptions *o) {
             "given the window x) to its train block\n", name);
     return 1;
   }
-  NnrtCkpt *c = NULL;
-  NnrtOptions lo = *o;
-  if (o->load) {
-    if (!(c = nnrt_ckpt_open(o->load)))
-      return 1;
-    nnrt_options_from_ckpt(&lo, c);
-  }
   NnrtSession s;
-  if (nnrt_session_open(&s, p, &lo, 1, SESSION_DATA) != 0) {
-    nnrt_ckpt_free(c);
+  if (nnrt_session_open_loaded(&s, p, o, 1, SESSION_DATA) != 0)
     return 1;
-  }
   int rc = 1;
   int32_t *ids = NULL;
   double *z = NULL;
-  if (c && nnrt_session_restore(&s, c, o->load, false) != 0)
-    goto out;
   const NnrtVocab *v = nnrt_session_vocab(&s);
   const NnrtSlotDesc *os = &p->slots[out];
   int64_t V = os->dims[os->rank - 1], nv = v ? nnrt_vocab_size(v) : 0;
@@ -128,7 +117,6 @@ int nnrt_cmd_sample(NnrtProgram *p, const NnrtOptions *o) {
 out:
   nnrt_free(ids);
   nnrt_free(z);
-  nnrt_ckpt_free(c);
   nnrt_session_free(&s);
   return rc;
 }

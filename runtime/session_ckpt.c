@@ -456,3 +456,22 @@ int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bo
     s->seed = strtoull(seed, NULL, 10);
   return 0;
 }
+
+int nnrt_session_open_loaded(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int64_t B, int flags) {
+  NnrtCkpt *c = NULL;
+  NnrtOptions lo = *o;
+  if (o->load) {
+    if (!(c = nnrt_ckpt_open(o->load)))
+      return -1;
+    nnrt_options_from_ckpt(&lo, c);
+  }
+  if (nnrt_session_open(s, p, &lo, B, flags) != 0) {
+    nnrt_ckpt_free(c);
+    return -1;
+  }
+  int rc = c && nnrt_session_restore(s, c, o->load, false) != 0 ? -1 : 0;
+  nnrt_ckpt_free(c);
+  if (rc)
+    nnrt_session_free(s);
+  return rc;
+}

@@ -112,23 +112,12 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
     return 1;
   }
 
-  NnrtCkpt *c = NULL;
-  NnrtOptions lo = *o;
-  if (o->load) {
-    if (!(c = nnrt_ckpt_open(o->load)))
-      return 1;
-    nnrt_options_from_ckpt(&lo, c);
-  }
   int64_t count = o->count > 0 ? o->count : 16;
   NnrtSession s;
-  if (nnrt_session_open(&s, p, &lo, count, SESSION_DATA | SESSION_TEST) != 0) {
-    nnrt_ckpt_free(c);
+  if (nnrt_session_open_loaded(&s, p, o, count, SESSION_DATA | SESSION_TEST) != 0)
     return 1;
-  }
   int rc = 1;
   uint8_t *canvas = NULL;
-  if (c && nnrt_session_restore(&s, c, o->load, false) != 0)
-    goto out;
   const NnrtSplit *sp = s.test.present ? &s.test : &s.train;
   int64_t n = count < sp->n ? count : sp->n;
   if (n > s.B)
@@ -181,7 +170,6 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
   rc = 0;
 out:
   nnrt_free(canvas);
-  nnrt_ckpt_free(c);
   nnrt_session_free(&s);
   return rc;
 }
