@@ -148,6 +148,7 @@ typedef struct NnrtOptions {
   bool check_numerics;       /* check every op's output for NaN/Inf */
   int threads;               /* 0: default */
   double eps, tol;           /* gradcheck, <= 0: default */
+  int64_t entries;           /* gradcheck --entries: elements probed per param (-1: 30; 0: all) */
   int64_t limit;             /* train --limit: only the first N training samples (0: all) */
   int64_t early_stop; bool has_early_stop; /* train --early-stop patience (0: off), else the program's */
   bool no_augment;           /* train --no-augment: ignore the program's augmentation */

@@ -219,8 +219,22 @@ static void test_gradcheck_info_help(void **st) {
   if (rc != 0)
     fail_msg("gradcheck rc %d:\n%s%s", rc, out, err);
   assert_true(strncmp(last_line(out), "gradcheck=pass max_err=", 23) == 0);
-  assert_non_null(strstr(out, "\nW max_abs_err="));
-  assert_non_null(strstr(out, "\nb max_abs_err="));
+  assert_non_null(strstr(last_line(out), " checked=3/3"));
+  assert_non_null(strstr(out, "eps=1e-06 (default: all parameters f64) tol=1e-05 (default"));
+  assert_non_null(strstr(out, "\nW f64[2]: 2 of 2 entries, max_abs_err="));
+  assert_non_null(strstr(out, "\nb f64[1]: 1 of 1 entries, max_abs_err="));
+  /* the worst element is named, and it is one of W's or b's */
+  const char *worst = strstr(last_line(out), " worst=");
+  assert_non_null(worst);
+  assert_true(strncmp(worst, " worst=W[", 9) == 0 || strncmp(worst, " worst=b[0]", 11) == 0);
+  /* --entries limits the probes and says so; a tolerance below the
+   * central difference's rounding fails, naming the flag */
+  assert_int_equal(run(NULL, "gradcheck --entries 1 --tol 1e-15"), 1);
+  assert_non_null(strstr(out, "tol=1e-15 (--tol); up to 1 entries per parameter"));
+  assert_non_null(strstr(out, "\nW f64[2]: 1 of 2 entries,"));
+  assert_true(strncmp(last_line(out), "gradcheck=fail max_err=", 23) == 0);
+  assert_non_null(strstr(last_line(out), " checked=2/3 failed="));
+  assert_int_equal(run(NULL, "gradcheck --entries -1"), 2);
   assert_int_equal(run(NULL, "info"), 0);
   assert_non_null(strstr(out, "dense (linear+sigmoid)"));
   assert_non_null(strstr(out, "Trainable params: 3"));
