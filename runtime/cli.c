@@ -22,6 +22,7 @@
  * allocate is freed before returning, on every path.
  */
 #include "program.h"
+#include "include/nnrt_commands.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -41,7 +42,22 @@ static int nnrt_cuda_select(NnrtProgram *p) {
 }
 #endif
 
-enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8, C_SHOW = 16, C_GRADS = 32, C_SAMPLE = 64 };
+/* include/nnrt_commands.h's table: each command's bit (for the flags
+ * table below) and its entry point nnrt_cmd_NAME. */
+#define NNRT_COMMAND_INDEX(name, what) CI_##name,
+enum { NNRT_COMMANDS(NNRT_COMMAND_INDEX) };
+#undef NNRT_COMMAND_INDEX
+enum { C_TRAIN = 1 << CI_train, C_EVAL = 1 << CI_eval, C_INFO = 1 << CI_info,
+       C_GRADCHECK = 1 << CI_gradcheck, C_SHOW = 1 << CI_show, C_GRADS = 1 << CI_grads,
+       C_SAMPLE = 1 << CI_sample };
+
+typedef int (*CommandFn)(NnrtProgram *p, const NnrtOptions *o);
+#define NNRT_COMMAND_ROW(name, what) {#name, 1 << CI_##name, nnrt_cmd_##name},
+static const struct { const char *name; int bit; CommandFn run; } commands[] = {
+  NNRT_COMMANDS(NNRT_COMMAND_ROW)
+};
+#undef NNRT_COMMAND_ROW
+#define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
                F_THREADS, F_EPS, F_TOL, F_VALID, F_DEVICE, F_CHECK_NUMERICS,
@@ -318,16 +334,17 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
     usage(stdout, prog);
     return 0;
   }
-  int cmd = strcmp(argv[1], "train") == 0 ? C_TRAIN
-          : strcmp(argv[1], "eval") == 0 ? C_EVAL
-          : strcmp(argv[1], "info") == 0 ? C_INFO
-          : strcmp(argv[1], "gradcheck") == 0 ? C_GRADCHECK
-          : strcmp(argv[1], "show") == 0 ? C_SHOW
-          : strcmp(argv[1], "grads") == 0 ? C_GRADS
-          : strcmp(argv[1], "sample") == 0 ? C_SAMPLE : 0;
-  if (!cmd)
-    return usage_error(prog, "unknown command '%s'%s (expected train, eval, info, gradcheck, grads, show or sample)",
-                       argv[1], "");
+  int ci = -1;
+  for (int k = 0; k < NCOMMANDS; k++)
+    if (strcmp(argv[1], commands[k].name) == 0)
+      ci = k;
+  if (ci < 0) {
+    char names[256] = "";
+    for (int k = 0; k < NCOMMANDS; k++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", commands[k].name);
+    return usage_error(prog, "unknown command '%s' (expected %s)", argv[1], names);
+  }
+  int cmd = commands[ci].bit;
   NnrtOptions o = {.epochs = -1, .batch = -1, .lr = -1, .eps = -1, .tol = -1, .entries = -1,
                    .temperature = 1};
   int rc = parse_flags(argc, argv, cmd, &o);
@@ -364,15 +381,7 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
     nnrt_program_free(p);
     return 1;
   }
-  switch (cmd) {
-  case C_TRAIN: rc = nnrt_cmd_train(p, &o); break; /* on o.device's backend */
-  case C_EVAL: rc = nnrt_cmd_eval(p, &o); break;
-  case C_INFO: rc = nnrt_cmd_info(p, &o); break;
-  case C_GRADCHECK: rc = nnrt_cmd_gradcheck(p, &o); break;
-  case C_SHOW: rc = nnrt_cmd_show(p, &o); break;
-  case C_GRADS: rc = nnrt_cmd_grads(p, &o); break;
-  case C_SAMPLE: rc = nnrt_cmd_sample(p, &o); break;
-  }
+  rc = commands[ci].run(p, &o); /* train: on o.device's backend */
   nnrt_program_free(p);
   return rc;
 }
