@@ -189,6 +189,12 @@ typedef struct Kernel {
 
 void kernel_add_out(Kernel *k, Node *n, int slot, const char *label);
 void kernel_schedule(Kernel *k);       /* DFS post-order from outputs (DCE) */
+/* Floating-point operations of one call of scheduled kernel k at this
+ * batch size: matmuls (2MNK), convolutions and their gradients (2 per
+ * filter tap) and element-wise ops (ops.h's per-element cost); moves,
+ * reductions, row ops and GEN kernels count nothing.  An estimate for
+ * `OUT info`, not a measurement. */
+double kernel_flops(const Kernel *k, int64_t batch);
 void kernel_print(const Kernel *k, FILE *out, bool grads_only);
 /* By node id: the output slot a value is computed in, in place (not a leaf,
  * an alias, a pooling pair or a deferred state update), or -1.  Memory

@@ -101,6 +101,7 @@ struct NnrtProgram {
   NnrtDataDesc *data; int ndata, cap_data;
   NnrtOptDesc *opts; int nopts, cap_opts;
   NnrtInfoRow *rows; int nrows, cap_rows;
+  int64_t eval_flops, train_flops; bool has_flops; /* per sample (nnrt_info_flops) */
   int64_t epochs, batch;
   uint64_t seed;
   double valid;    /* fraction of the train split held out for validation */

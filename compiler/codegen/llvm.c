@@ -1210,6 +1210,14 @@ static void emit_setup(Program *p) {
     LLVMValueRef o32 = rt_fn("nnc_opt_f32", cg.t.vd, op, 17, &fty), o64 = rt_fn("nnc_opt_f64", cg.t.vd, op, 17, &fty);
     call_rt("nnrt_opt_kernels", ps, (LLVMValueRef[]){P, o32, o64}, 3);
   }
+  if (p->train_k.nsched || p->eval_k.nsched) { /* `OUT info`'s FLOP totals, per sample */
+    int64_t b = p->batch > 0 ? p->batch : 1;
+    double fe = kernel_flops(&p->eval_k, b) / (double)b, ft = kernel_flops(&p->train_k, b) / (double)b;
+    P = setup_item();
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i64, cg.t.i64};
+    call_rt("nnrt_info_flops", ps,
+            (LLVMValueRef[]){P, ci64(fe < 9e18 ? (int64_t)(fe + 0.5) : INT64_MAX), ci64(ft < 9e18 ? (int64_t)(ft + 0.5) : INT64_MAX)}, 3);
+  }
   for (int i = 0; i < p->ninfo; i++) {
     struct InfoRow *r = &p->info[i];
     P = setup_item();
