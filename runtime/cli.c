@@ -147,6 +147,8 @@ static void usage(FILE *f, const char *prog) {
           "                    (default 1e-5 when every parameter is f64, 1e-2 when one is f32)\n"
           "    --entries N     elements probed per parameter, evenly spaced (default 30; 0: all)\n"
           "\n"
+          "train's last line is a fresh evaluation of every split in inference mode with\n"
+          "the weights it kept (the line before it says which; --quiet omits that line).\n"
           "The last line of train and eval is key=value pairs, e.g.\n"
           "  epoch=10 loss=0.31 accuracy=0.89 test_loss=0.35 test_accuracy=0.87\n"
           "(a validation split adds val_loss= val_accuracy= before test_loss=;\n"
