@@ -31,13 +31,13 @@ void nnrt_progress_start(NnrtProgress *g, bool quiet, int64_t epochs, int64_t n)
   g->bar = !quiet && isatty(STDERR_FILENO);
   g->lines = !quiet && !g->bar;
   g->epochs = epochs;
-  g->every = g->bar && epochs > 20 ? epochs / 20 + (epochs % 20 != 0) : 1; /* no epochs + 19: INT64_MAX */
+  g->every = epochs > 20 ? epochs / 20 + (epochs % 20 != 0) : 1; /* the bar's; no epochs + 19: INT64_MAX */
   g->n = n;
   g->t_epoch = g->t_draw = nnrt_now();
 }
 
 bool nnrt_progress_shows(const NnrtProgress *g, int64_t epoch) {
-  return (g->bar || g->lines) && (epoch % g->every == 0 || epoch == g->epochs);
+  return g->lines || (g->bar && (epoch % g->every == 0 || epoch == g->epochs)); /* lines: every epoch */
 }
 
 void nnrt_progress_batch(NnrtProgress *g, int64_t epoch, int64_t done, double loss,
