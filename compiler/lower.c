@@ -617,6 +617,28 @@ Value *eval(Env *e, Ast *x) {
   return v;
 }
 
+static void offer_values(Suggest *s, Binding *b) {
+  for (; b; b = b->next)
+    if (b->v && b->v->k != V_FN) suggest_offer(s, b->name);
+}
+
+/* The nearest value name for "did you mean": variables, params, layers and
+ * model arguments in scope, then constants; never a function. */
+static const char *nearest_value(Env *e, const char *name) {
+  Suggest s;
+  suggest_init(&s, name);
+  for (Env *p = e; p; p = p->parent) {
+    offer_values(&s, p->b);
+    if (p->self) {
+      offer_values(&s, p->self->members);
+      if (p->self->ctor) offer_values(&s, p->self->ctor->b);
+    }
+  }
+  for (int i = 0; i < mod->nitems; i++)
+    if (mod->items[i]->kind == AST_CONST) suggest_offer(&s, mod->items[i]->name);
+  return suggest_pick(&s);
+}
+
 static Value *eval_expr(Env *e, Ast *x) {
   switch (x->kind) {
   case AST_NUM: return x->is_int ? mk_int(x->ival, x->loc) : mk_num(x->num, x->loc);
@@ -631,6 +653,8 @@ static Value *eval_expr(Env *e, Ast *x) {
     if (!v) {
       if (sema_find(mod, AST_MODEL, x->name))
         diag_error(x->loc, "model '%s' used as a value; declare it with 'layer NAME = %s(...);'", x->name, x->name);
+      else if (nearest_value(e, x->name))
+        diag_error(x->loc, "unknown name '%s'; did you mean '%s'?", x->name, nearest_value(e, x->name));
       else
         diag_error(x->loc, "unknown name '%s'", x->name);
     }

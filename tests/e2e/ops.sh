@@ -9,6 +9,10 @@
 #            along the batch: [1,2,3],[5,7,9] → 1+4+12 + 40+112+288 = 457
 #            along the batch reversed (axis -2, positional): [5,7,9],[4,5,6]
 #            → 5+14+36 + 32+80+192 = 359
+#   lrn      lrn(x, n, k = 1, alpha = 1, beta = 1) over 3 channels: channel
+#            i's window is [i - n/2, i + (n-1)/2], zeros outside, divided
+#            by n (PyTorch's LocalResponseNorm); rows [1,2,3] and [4,5,6]
+#            weighted by c: n = 2 gives 16.7812477, n = 3 gives 17.5127005
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -19,7 +23,10 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 # loss_of EXPR: eval's loss for loss = EXPR over x, c (f64[3] each, batch 2)
 loss_of() {
+  imp=""
+  case $1 in import_nn\ *) imp='import "nn";'; set -- "${1#import_nn }" ;; esac
   cat >"$tmp/p.nn" <<EOF2
+$imp
 data t {
   x: f64[3] = [[1, 2, 3], [4, 5, 6]];
   c: f64[3] = [[1, 2, 4], [8, 16, 32]];
@@ -49,6 +56,15 @@ cumsum)
     [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
   done
   ;;
-*) echo "usage: $0 NNC cumsum" >&2; exit 2 ;;
+lrn)
+  for t in "2:16.7812477" "3:17.5127005"; do
+    n=${t%:*} want=${t##*:}
+    expr="sum(lrn(reshape(forward(x), [size(x, 0), 3, 1, 1]), $n, 1, 1, 1) * reshape(c, [size(x, 0), 3, 1, 1]))"
+    got=$(loss_of "import_nn $expr")
+    echo "lrn n=$n: $got (want $want)"
+    awk -v a="$got" -v b="$want" 'BEGIN { exit !((a - b) / b < 1e-5 && (b - a) / b < 1e-5) }' || fail "lrn n=$n gave $got, want $want"
+  done
+  ;;
+*) echo "usage: $0 NNC cumsum|lrn" >&2; exit 2 ;;
 esac
 echo "ok"
