@@ -229,6 +229,10 @@ Node *simplify_rules(Op op, Dtype dt, Shape sh, Node **in, int nin,
 typedef Node *(*Rewriter)(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *ia, double fv, int bpow);
 void shape_set_rewriter(Rewriter r); /* NULL: intern as built */
 bool node_is_const(const Node *n, double *v, int *bpow);
+/* The value of a scalar element-wise node of constant scalar inputs, by
+ * ops.h's FOLD column, whether or not simplification is on: builtins of
+ * compile-time numbers are numbers (floor(k / 2)) also under --no-simplify. */
+bool simplify_fold_node(const Node *n, double *out);
 
 /* ---- grad.c ------------------------------------------------------------ */
 

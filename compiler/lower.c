@@ -216,7 +216,10 @@ bool as_int(Value *v, Ast *at, int64_t *out) {
   if (v->k == V_NUM && v->is_int) { *out = v->i; return true; }
   if (v->k == V_NUM && v->num == floor(v->num) && fabs(v->num) < 9e15) { *out = (int64_t)v->num; return true; }
   if (v->k == V_DIM && v->dim.b == 0) { *out = v->dim.k; return true; }
-  diag_error(at->loc, "expected an integer here, found %s", vkind_name(v));
+  if (v->k == V_NUM && isfinite(v->num))
+    diag_error(at->loc, "expected an integer here, found %g ('/' divides exactly; floor(a / b) rounds down)", v->num);
+  else
+    diag_error(at->loc, "expected an integer here, found %s", vkind_name(v));
   return false;
 }
 
@@ -397,9 +400,10 @@ static Value *int_binop(Ast *x, int64_t p, int64_t q) {
   case '+': over = __builtin_add_overflow(p, q, &r); break;
   case '-': over = __builtin_sub_overflow(p, q, &r); break;
   case '*': over = __builtin_mul_overflow(p, q, &r); break;
-  case '/':
+  case '/': /* true division: exact quotients stay integers, 1 / 16 is 0.0625 */
     if (q == 0) { diag_error(x->loc, "division by zero"); return NULL; }
     over = p == INT64_MIN && q == -1;
+    if (!over && p % q != 0) return mk_num((double)p / (double)q, x->loc);
     if (!over) r = p / q;
     break;
   case '^':

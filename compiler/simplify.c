@@ -69,6 +69,16 @@ static const bool can_fold[OP__COUNT] = {
 
 static double fold1(Op op, double x, double attr) { return fold_fn[op](x, 0, 0, attr); }
 
+bool simplify_fold_node(const Node *n, double *out) {
+  if (!n || op_info[n->op].kind != OK_EWISE || !can_fold[n->op] || n->sh.rank) return false;
+  double x[3] = {0, 0, 0};
+  int bp;
+  for (int i = 0; i < op_info[n->op].arity; i++)
+    if (!node_is_const(n->in[i], &x[i], &bp) || bp || n->in[i]->sh.rank) return false;
+  *out = fold_fn[n->op](x[0], x[1], x[2], n->fv);
+  return true;
+}
+
 static Node *rules_unary(Op op, Dtype dt, Shape sh, Node *a, double fv) {
   double v;
   int bp;

@@ -13,6 +13,9 @@
 #            i's window is [i - n/2, i + (n-1)/2], zeros outside, divided
 #            by n (PyTorch's LocalResponseNorm); rows [1,2,3] and [4,5,6]
 #            weighted by c: n = 2 gives 16.7812477, n = 3 gives 17.5127005
+#   division '/' between compile-time integers is true division: with
+#            s = sum(x * c) = 321, s * (1 / 16) = 20.0625 (not 0),
+#            s * (6 / 3) = 642 (exact: an integer), s * floor(7 / 2) = 963
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -65,6 +68,15 @@ lrn)
     awk -v a="$got" -v b="$want" 'BEGIN { exit !((a - b) / b < 1e-5 && (b - a) / b < 1e-5) }' || fail "lrn n=$n gave $got, want $want"
   done
   ;;
-*) echo "usage: $0 NNC cumsum|lrn" >&2; exit 2 ;;
+division)
+  for t in "sum(forward(x) * c) * (1 / 16):20.0625" "sum(forward(x) * c) * (6 / 3):642" \
+           "sum(forward(x) * c) * floor(7 / 2):963"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
+*) echo "usage: $0 NNC cumsum|lrn|division" >&2; exit 2 ;;
 esac
 echo "ok"
