@@ -163,9 +163,11 @@ static Node *rules_binary(Op op, Dtype dt, Shape sh, Node *a, Node *b) {
     if (is_c(b, 1)) return fit(a, sh);
     if (cb && vb != 0 && is_float(dt)) return g_binary(OP_MUL, a, g_const(1 / vb, -bb, dt, b->sh));
     break;
-  case OP_POW:
+  case OP_POW: /* small integer exponents are products: x**3 rounds as x*x*x, not as pow */
     if (is_c(b, 1)) return fit(a, sh);
     if (is_c(b, 2)) return g_binary(OP_MUL, a, a);
+    if (is_c(b, 3)) return g_binary(OP_MUL, g_binary(OP_MUL, a, a), a);
+    if (is_c(b, 4)) return g_binary(OP_MUL, g_binary(OP_MUL, a, a), g_binary(OP_MUL, a, a));
     break;
   default: break;
   }
