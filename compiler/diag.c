@@ -27,7 +27,12 @@ static FILE *out(void) { return diag_stream ? diag_stream : stderr; }
 
 void diag_set_stream(FILE *f) { diag_stream = f; }
 
-int diag_error_count(void) { return nerrors; }
+static void flush_expansions(void);
+
+int diag_error_count(void) {
+  flush_expansions(); /* the last error's chain of call sites */
+  return nerrors;
+}
 
 SrcFile *src_from_string(const char *path, const char *text) {
   SrcFile *f = arena_alloc(sizeof *f);
@@ -162,6 +167,52 @@ static bool seen_before(Loc at, const char *fmt, va_list ap) {
   return false;
 }
 
+/* The call sites being inlined, outermost first (lower_call.c,
+ * lower_model.c); deeper than MAX_EXPANSIONS only the outer ones are kept. */
+enum { MAX_EXPANSIONS = 128 };
+static struct { Loc site; const char *what; } expansions[MAX_EXPANSIONS];
+static int nexpansions;
+
+void diag_push_expansion(Loc site, const char *what) {
+  if (nexpansions < MAX_EXPANSIONS) {
+    expansions[nexpansions].site = site;
+    expansions[nexpansions].what = what;
+  }
+  nexpansions++;
+}
+
+void diag_pop_expansion(void) {
+  if (nexpansions > 0) nexpansions--;
+}
+
+/* An error in another file than the outermost call site (a stdlib or an
+ * imported function) gets the chain of call sites that led to it, after
+ * its own notes: the chain is copied when the error is reported and
+ * printed when the diagnostic ends (the next error or warning, or when
+ * the errors are counted).  Errors in the user's own file already point
+ * at the user's code. */
+static struct { Loc site; const char *what; } chain[MAX_EXPANSIONS];
+static int nchain;
+
+static void keep_expansions(Loc at) {
+  int n = nexpansions < MAX_EXPANSIONS ? nexpansions : MAX_EXPANSIONS;
+  nchain = 0;
+  if (n == 0 || !at.file || !expansions[0].site.file || at.file == expansions[0].site.file) return;
+  for (int i = n - 1; i >= 0; i--)
+    if (expansions[i].site.file) {
+      chain[nchain].site = expansions[i].site;
+      chain[nchain++].what = expansions[i].what;
+    }
+}
+
+void diag_note(Loc at, const char *fmt, ...);
+
+static void flush_expansions(void) {
+  int n = nchain;
+  nchain = 0;
+  for (int i = 0; i < n; i++) diag_note(chain[i].site, "in expansion of `%s`", chain[i].what);
+}
+
 /* Past MAX_SHOWN errors the rest are counted but not shown (nor their
  * notes): a file of a million stray bytes must not cost a million line
  * scans, and nobody reads that far. */
@@ -169,12 +220,13 @@ enum { MAX_SHOWN = 50 };
 static int shown;
 
 void diag_reset(void) {
-  nerrors = shown = nseen = 0;
+  nerrors = shown = nseen = nexpansions = nchain = 0;
   suppressed = false;
 }
 
 void diag_error(Loc at, const char *fmt, ...) {
   va_list ap;
+  flush_expansions();
   nerrors++;
   if (shown >= MAX_SHOWN) {
     suppressed = true;
@@ -190,6 +242,7 @@ void diag_error(Loc at, const char *fmt, ...) {
   va_start(ap, fmt);
   report(at, "error", fmt, ap);
   va_end(ap);
+  keep_expansions(at);
 }
 
 void diag_note(Loc at, const char *fmt, ...) {
@@ -202,6 +255,7 @@ void diag_note(Loc at, const char *fmt, ...) {
 
 void diag_warning(Loc at, const char *fmt, ...) {
   va_list ap;
+  flush_expansions();
   va_start(ap, fmt);
   report(at, "warning", fmt, ap);
   va_end(ap);
@@ -227,6 +281,45 @@ _Noreturn void nnc_unreachable_at(const char *file, int line, const char *fmt, .
   fputs(" (this is a bug in nnc, not in your program)\n", o);
   fflush(o);
   exit(70);
+}
+
+/* Edit distance with adjacent transpositions (optimal string alignment). */
+static int edit_distance(const char *a, const char *b) {
+  int la = (int)strlen(a), lb = (int)strlen(b);
+  if (la > 40 || lb > 40) return 99;
+  int d[41][41];
+  for (int i = 0; i <= la; i++) d[i][0] = i;
+  for (int j = 0; j <= lb; j++) d[0][j] = j;
+  for (int i = 1; i <= la; i++)
+    for (int j = 1; j <= lb; j++) {
+      int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < c)
+        c = d[i - 2][j - 2] + 1; /* a swap of two neighbours is one edit */
+      d[i][j] = c;
+    }
+  return d[la][lb];
+}
+
+void suggest_init(Suggest *s, const char *name) {
+  s->name = name;
+  s->pick = NULL;
+  s->dist = 99;
+}
+
+void suggest_offer(Suggest *s, const char *candidate) {
+  if (!candidate || !strcmp(candidate, s->name)) return;
+  int d = edit_distance(s->name, candidate);
+  if (d < s->dist) {
+    s->dist = d;
+    s->pick = candidate;
+  }
+}
+
+const char *suggest_pick(const Suggest *s) {
+  int len = (int)strlen(s->name), limit = len / 3 > 1 ? len / 3 : 1;
+  return s->pick && s->dist <= limit && s->dist < len ? s->pick : NULL;
 }
 
 const char *dtype_name(Dtype d) {

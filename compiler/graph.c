@@ -267,6 +267,37 @@ void kernel_add_out(Kernel *k, Node *n, int slot, const char *label) {
   k->outs[k->nouts++] = (KOut){n, slot, label, false};
 }
 
+static double dim_at(Dim d, int64_t batch) {
+  double v = (double)d.k;
+  for (int i = 0; i < d.b; i++) v *= (double)batch;
+  return v;
+}
+
+static double numel_at(const Shape *s, int64_t batch) { return dim_at(shape_numel(s), batch); }
+
+/* Multiply-adds of a filter tap per element of y: numel(w) / w's first dim. */
+static double taps(const Node *w) {
+  return w->sh.rank && w->sh.d[0].k ? (double)shape_numel(&w->sh).k / (double)w->sh.d[0].k : 0;
+}
+
+double kernel_flops(const Kernel *k, int64_t batch) {
+  double f = 0;
+  for (int i = 0; i < k->nsched; i++) {
+    const Node *n = k->sched[i];
+    switch (n->op) {
+    case OP_MATMUL: /* [M, K] x [K, N]: 2 M N K */
+      f += 2 * numel_at(&n->sh, batch) * dim_at(n->in[0]->sh.d[n->ia[0] ? 0 : 1], batch);
+      break;
+    case OP_CONV2D: f += 2 * numel_at(&n->sh, batch) * taps(n->in[1]); break; /* per output */
+    case OP_CONV2D_BWD_DATA: f += 2 * numel_at(&n->in[0]->sh, batch) * taps(n->in[1]); break; /* per dy */
+    case OP_CONV2D_BWD_WEIGHTS: f += 2 * numel_at(&n->in[1]->sh, batch) * taps(n); break;   /* per dy */
+    default:
+      if (op_info[n->op].kind == OK_EWISE) f += op_info[n->op].flops * numel_at(&n->sh, batch);
+    }
+  }
+  return f;
+}
+
 /* Post-order DFS with an explicit stack (graphs can be deep). */
 void kernel_schedule(Kernel *k) {
   int cap = graph_node_count() + 1;

@@ -193,6 +193,12 @@ typedef struct Kernel {
 
 void kernel_add_out(Kernel *k, Node *n, int slot, const char *label);
 void kernel_schedule(Kernel *k);       /* DFS post-order from outputs (DCE) */
+/* Floating-point operations of one call of scheduled kernel k at this
+ * batch size: matmuls (2MNK), convolutions and their gradients (2 per
+ * filter tap) and element-wise ops (ops.h's per-element cost); moves,
+ * reductions, row ops and GEN kernels count nothing.  An estimate for
+ * `OUT info`, not a measurement. */
+double kernel_flops(const Kernel *k, int64_t batch);
 void kernel_print(const Kernel *k, FILE *out, bool grads_only);
 /* By node id: the output slot a value is computed in, in place (not a leaf,
  * an alias, a pooling pair or a deferred state update), or -1.  Memory
@@ -227,6 +233,10 @@ Node *simplify_rules(Op op, Dtype dt, Shape sh, Node **in, int nin,
 typedef Node *(*Rewriter)(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *ia, double fv, int bpow);
 void shape_set_rewriter(Rewriter r); /* NULL: intern as built */
 bool node_is_const(const Node *n, double *v, int *bpow);
+/* The value of a scalar element-wise node of constant scalar inputs, by
+ * ops.h's FOLD column, whether or not simplification is on: builtins of
+ * compile-time numbers are numbers (floor(k / 2)) also under --no-simplify. */
+bool simplify_fold_node(const Node *n, double *out);
 
 /* ---- grad.c ------------------------------------------------------------ */
 

@@ -216,7 +216,10 @@ bool as_int(Value *v, Ast *at, int64_t *out) {
   if (v->k == V_NUM && v->is_int) { *out = v->i; return true; }
   if (v->k == V_NUM && v->num == floor(v->num) && fabs(v->num) < 9e15) { *out = (int64_t)v->num; return true; }
   if (v->k == V_DIM && v->dim.b == 0) { *out = v->dim.k; return true; }
-  diag_error(at->loc, "expected an integer here, found %s", vkind_name(v));
+  if (v->k == V_NUM && isfinite(v->num))
+    diag_error(at->loc, "expected an integer here, found %g ('/' divides exactly; floor(a / b) rounds down)", v->num);
+  else
+    diag_error(at->loc, "expected an integer here, found %s", vkind_name(v));
   return false;
 }
 
@@ -426,9 +429,10 @@ static Value *int_binop(Ast *x, int64_t p, int64_t q) {
   case '+': over = __builtin_add_overflow(p, q, &r); break;
   case '-': over = __builtin_sub_overflow(p, q, &r); break;
   case '*': over = __builtin_mul_overflow(p, q, &r); break;
-  case '/':
+  case '/': /* true division: exact quotients stay integers, 1 / 16 is 0.0625 */
     if (q == 0) { diag_error(x->loc, "division by zero"); return NULL; }
     over = p == INT64_MIN && q == -1;
+    if (!over && p % q != 0) return mk_num((double)p / (double)q, x->loc);
     if (!over) r = p / q;
     break;
   case '^':
@@ -651,6 +655,28 @@ Value *eval(Env *e, Ast *x) {
   return v;
 }
 
+static void offer_values(Suggest *s, Binding *b) {
+  for (; b; b = b->next)
+    if (b->v && b->v->k != V_FN) suggest_offer(s, b->name);
+}
+
+/* The nearest value name for "did you mean": variables, params, layers and
+ * model arguments in scope, then constants; never a function. */
+static const char *nearest_value(Env *e, const char *name) {
+  Suggest s;
+  suggest_init(&s, name);
+  for (Env *p = e; p; p = p->parent) {
+    offer_values(&s, p->b);
+    if (p->self) {
+      offer_values(&s, p->self->members);
+      if (p->self->ctor) offer_values(&s, p->self->ctor->b);
+    }
+  }
+  for (int i = 0; i < mod->nitems; i++)
+    if (mod->items[i]->kind == AST_CONST) suggest_offer(&s, mod->items[i]->name);
+  return suggest_pick(&s);
+}
+
 static Value *eval_expr(Env *e, Ast *x) {
   switch (x->kind) {
   case AST_NUM: return x->is_int ? mk_int(x->ival, x->loc) : mk_num(x->num, x->loc);
@@ -665,6 +691,8 @@ static Value *eval_expr(Env *e, Ast *x) {
     if (!v) {
       if (sema_find(mod, AST_MODEL, x->name))
         diag_error(x->loc, "model '%s' used as a value; declare it with 'layer NAME = %s(...);'", x->name, x->name);
+      else if (nearest_value(e, x->name))
+        diag_error(x->loc, "unknown name '%s'; did you mean '%s'?", x->name, nearest_value(e, x->name));
       else
         diag_error(x->loc, "unknown name '%s'", x->name);
     }

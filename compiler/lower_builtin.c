@@ -129,7 +129,8 @@ static Value *ewise_number(Args *a, Op op, const char *name) {
     if (i >= a->npos || a->pos[i]->k != V_NUM) return r;
   double v;
   int bpow;
-  if (!r || r->k != V_TENSOR || r->n->sh.rank || !node_is_const(r->n, &v, &bpow) || bpow) return r;
+  if (!r || r->k != V_TENSOR || r->n->sh.rank) return r;
+  if (!(node_is_const(r->n, &v, &bpow) && !bpow) && !simplify_fold_node(r->n, &v)) return r;
   Value *num = mk(V_NUM, a->site->loc);
   num->num = v;
   return num;

@@ -11,43 +11,30 @@
 /* ---- calls --------------------------------------------------------------- */
 
 
-static int edit_distance(const char *a, const char *b) {
-  int la = (int)strlen(a), lb = (int)strlen(b);
-  if (la > 40 || lb > 40) return 99;
-  int d[41][41];
-  for (int i = 0; i <= la; i++) d[i][0] = i;
-  for (int j = 0; j <= lb; j++) d[0][j] = j;
-  for (int i = 1; i <= la; i++)
-    for (int j = 1; j <= lb; j++) {
-      int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-      if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
-      if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
-      d[i][j] = c;
-    }
-  return d[la][lb];
-}
-
-/* The closest known function name within two edits, for "did you mean". */
-static const char *nearest_function(const char *name) {
+/* The nearest function name for "did you mean": the functions and layers
+ * in scope (the model's methods, module functions, builtins) only. */
+static const char *nearest_function(Env *e, const char *name) {
   static const char *builtins[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf",
                                    "sign", "leaky_relu", "elu", "softmax", "log_softmax", "sum", "mean", "max",
                                    "reshape", "transpose", "concat", "onehot", "argmax", "size", "maximum", "where",
                                    "idx", "npy", "csv", "text", "matmul", "rand_uniform", "rand_normal", "cos", "sin",
                                    "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_pool2d_indices",
                                    "max_unpool2d", "arange", NULL};
-  const char *best = NULL;
-  int bd = 3;
-  for (int i = 0; builtins[i]; i++) {
-    int d = edit_distance(name, builtins[i]);
-    if (d < bd) { bd = d; best = builtins[i]; }
+  Suggest s;
+  suggest_init(&s, name);
+  for (Env *p = e; p; p = p->parent) {
+    for (Binding *b = p->b; b; b = b->next)
+      if (b->v && (b->v->k == V_FN || b->v->k == V_INST)) suggest_offer(&s, b->name);
+    if (!p->self) continue;
+    for (Binding *b = p->self->members; b; b = b->next)
+      if (b->v && b->v->k == V_INST) suggest_offer(&s, b->name); /* a layer is called by its name */
+    for (int i = 0; i < p->self->model->nlist; i++)
+      if (p->self->model->list[i]->kind == AST_FN) suggest_offer(&s, p->self->model->list[i]->name);
   }
-  for (int i = 0; i < mod->nitems; i++) {
-    Ast *it = mod->items[i];
-    if (it->kind != AST_FN) continue;
-    int d = edit_distance(name, it->name);
-    if (d < bd) { bd = d; best = it->name; }
-  }
-  return bd <= 2 && (int)strlen(name) > bd ? best : NULL;
+  for (int i = 0; i < mod->nitems; i++)
+    if (mod->items[i]->kind == AST_FN) suggest_offer(&s, mod->items[i]->name);
+  for (int i = 0; builtins[i]; i++) suggest_offer(&s, builtins[i]);
+  return suggest_pick(&s);
 }
 
 Value *call(Env *e, Ast *x) {
@@ -85,7 +72,7 @@ Value *call(Env *e, Ast *x) {
         diag_error(x->loc, "model '%s' can only be instantiated in a 'layer' declaration", callee->name);
         return NULL;
       }
-      const char *near = nearest_function(callee->name);
+      const char *near = nearest_function(e, callee->name);
       if (near) diag_error(callee->loc, "unknown function '%s'; did you mean '%s'?", callee->name, near);
       else diag_error(callee->loc, "unknown function '%s'", callee->name);
       return NULL;
@@ -225,7 +212,23 @@ static bool check_arg_type(Env *fenv, Env *dims, Ast *param, Value *v, Ast *site
   return true;
 }
 
+static Value *inline_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs);
+
+/* An error inside the body (in the stdlib, say) is followed by a note at
+ * each call site that led there: "in expansion of `Dense`". */
 Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs) {
+  /* a layer called by its name (`l1(x)`) is its model's forward: `Dense` */
+  bool layer_call = self && site->kind == AST_CALL && site->a->kind == AST_NAME && strcmp(site->a->name, fn->name);
+  const char *what = !self ? fn->name
+                     : layer_call ? self->model->name
+                     : arena_printf("%s.%s", self->model->name, fn->name);
+  diag_push_expansion(site->loc, what);
+  Value *r = inline_fn(fn, self, site, args, nargs);
+  diag_pop_expansion();
+  return r;
+}
+
+static Value *inline_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs) {
   if (nargs != fn->nargs) {
     diag_error(site->loc, "'%s' takes %d argument%s, %d given", fn->name, fn->nargs, fn->nargs == 1 ? "" : "s", nargs);
     diag_note(fn->loc, "'%s' is defined here", fn->name);

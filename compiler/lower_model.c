@@ -63,7 +63,19 @@ static bool check_init_args(Ast *init, const HyperCall *h) {
   return true;
 }
 
+static Inst *instantiate_body(Ast *model, Ast *site, Value **args, int nargs, const char *prefix);
+
+/* An error while building a layer (its params' shapes, its sub-layers)
+ * in another file is followed by "in expansion of `Model`" at the layer
+ * declaration (diag.c). */
 Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *prefix) {
+  diag_push_expansion(site->loc, model->name);
+  Inst *in = instantiate_body(model, site, args, nargs, prefix);
+  diag_pop_expansion();
+  return in;
+}
+
+static Inst *instantiate_body(Ast *model, Ast *site, Value **args, int nargs, const char *prefix) {
   Inst *in = arena_alloc(sizeof *in);
   in->model = model;
   in->prefix = prefix;

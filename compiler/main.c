@@ -1,33 +1,56 @@
 /*
  * main.c — the driver: command-line options into a Compilation, then the
  * pipeline of passes.c, whole (`nnc build`) or up to the pass whose output
- * `nnc emit KIND` prints.  `nnc emit passes` lists the pipeline.
+ * `nnc emit KIND` prints.  `nnc emit passes` lists the pipeline.  --help is
+ * made from the commands table below, passes.c's dump names and the
+ * runtime's command table (runtime/include/nnrt_commands.h).
  *
  * Exit codes: 0 success, 1 errors in the user's program, 2 bad usage,
  * 70 internal compiler error.  NNC_TIME=1 prints each pass's time.
  */
 #include "nnc.h"
+#include "../runtime/include/nnrt_commands.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+int plot_main(int argc, char **argv); /* plot_main.c */
+
+/* nnc's commands: the usage text and the dispatch both come from this
+ * table, and the emit kinds from passes.c's, so --help cannot drift.
+ * `plot` takes its own arguments; the others go through run(). */
+static const struct { const char *name, *args, *what; } commands[] = {
+  {"build", "FILE.nn [-o OUT] [-O0|-O1|-O2|-O3]", "compile to a native executable"},
+  {"check", "FILE.nn", "report diagnostics only"},
+  {"emit", "KIND FILE.nn [-O0..-O3]", "dump what a pass made to stdout (KIND below)"},
+  {"emit passes", "", "list the passes in order"},
+  {"plot", "A.csv [B.csv ...] -o OUT.svg", "overlay training logs (nnc plot --help)"},
+};
+
+#define NNRT_COMMAND_NAME(name, what) "|" #name
 static void usage(FILE *f) {
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    const char *cmd = arena_printf("nnc %s %s", commands[i].name, commands[i].args);
+    fprintf(f, "%s%-50s %s\n", i ? "       " : "usage: ", cmd, commands[i].what);
+  }
   fprintf(f,
-          "usage: nnc build FILE.nn [-o OUT] [-O0|-O1|-O2|-O3]   compile to a native executable\n"
-          "       nnc check FILE.nn                             report diagnostics only\n"
-          "       nnc emit KIND FILE.nn [-O0..-O3]               dump what a pass made to stdout\n"
-          "             KIND: %s\n"
-          "       nnc emit passes                               list the passes in order\n"
-          "       nnc plot A.csv [B.csv ...] -o OUT.svg          overlay training logs (nnc plot --help)\n"
           "       nnc --help | --version\n"
+          "emit KIND: %s\n"
           "options: --no-simplify   build the graph without algebraic rewrites\n"
           "         --no-fuse       one loop per op (no operator fusion)\n"
           "         --verify-each   check the IR's invariants after every pass (also NNC_VERIFY_EACH=1)\n"
           "         --cuda          also embed GPU kernels (PTX for $NNC_CUDA_ARCH, default sm_80);\n"
           "                         the executable then takes --device cuda\n"
-          "The executable it builds: OUT train|eval|info|gradcheck|show [--help]\n",
-          passes_dump_names());
+          "The executable it builds: OUT %s [--help]\n",
+          passes_dump_names(), NNRT_COMMANDS(NNRT_COMMAND_NAME) + 1);
+}
+#undef NNRT_COMMAND_NAME
+
+static bool is_command(const char *name) {
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(commands[i].name, name)) return true;
+  return false;
 }
 
 static int bad_usage(const char *msg) {
@@ -35,8 +58,6 @@ static int bad_usage(const char *msg) {
   usage(stderr);
   return 2;
 }
-
-int plot_main(int argc, char **argv); /* plot_main.c */
 
 static int run(int argc, char **argv);
 
@@ -112,7 +133,7 @@ static int run(int argc, char **argv) {
     }
   }
   if (!cmd) return bad_usage("no command given");
-  if (strcmp(cmd, "build") && strcmp(cmd, "check") && strcmp(cmd, "emit"))
+  if (!is_command(cmd) || !strcmp(cmd, "plot")) /* plot: dispatched above */
     return bad_usage(arena_printf("unknown command '%s'", cmd));
   if (!strcmp(cmd, "emit")) {
     if (!kind) return bad_usage("emit needs a KIND");

@@ -66,6 +66,24 @@ void diag_note(Loc at, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 void diag_warning(Loc at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int diag_error_count(void);
 void diag_reset(void); /* forget every error so far (fuzz targets, between inputs) */
+/* "Did you mean": offer candidates one by one, the most fitting kind
+ * first; suggest_pick gives the nearest by edit distance (insertions,
+ * deletions, substitutions and swaps of neighbours; the first
+ * offered on a tie) when it is within max(1, len/3) edits and the name is
+ * longer than the distance (a one-letter name gets no suggestion), else
+ * NULL.  Callers ask again with another kind only when the first gives
+ * nothing, so a variable is never proposed where a function fits. */
+typedef struct Suggest { const char *name; const char *pick; int dist; } Suggest;
+void suggest_init(Suggest *s, const char *name);
+void suggest_offer(Suggest *s, const char *candidate);
+const char *suggest_pick(const Suggest *s);
+
+/* Inlining in progress: while a function or model from another file is
+ * being expanded, an error inside it is followed by one note per call
+ * site, innermost first, ending at the user's line ("in expansion of
+ * `Dense`").  Push before lowering the body, pop after. */
+void diag_push_expansion(Loc site, const char *what);
+void diag_pop_expansion(void);
 /* Where diagnostics go (stderr by default; tests may redirect). */
 void diag_set_stream(FILE *f);
 

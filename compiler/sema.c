@@ -265,7 +265,14 @@ static void check_ref(const Module *m, const Ast *train, const char *name, AstKi
                       const char *what) {
   Ast *x = find_any(m, name);
   if (!x) {
-    diag_error(train->loc, "unknown %s '%s'", what, name);
+    Suggest s;
+    suggest_init(&s, name);
+    for (int i = 0; i < m->nitems; i++)
+      if (m->items[i]->kind == want) suggest_offer(&s, m->items[i]->name);
+    if (suggest_pick(&s))
+      diag_error(train->loc, "unknown %s '%s'; did you mean '%s'?", what, name, suggest_pick(&s));
+    else
+      diag_error(train->loc, "unknown %s '%s'", what, name);
   } else if (x->kind != want) {
     diag_error(train->loc, "'%s' is %s, not a %s", name, describe_kind(x->kind), what);
     diag_note(x->loc, "'%s' is defined here", name);

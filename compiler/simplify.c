@@ -105,6 +105,16 @@ static bool swaps_last_two(const Node *t) {
 
 static double fold1(Op op, double x, double attr) { return fold_fn[op](x, 0, 0, attr); }
 
+bool simplify_fold_node(const Node *n, double *out) {
+  if (!n || op_info[n->op].kind != OK_EWISE || !can_fold[n->op] || n->sh.rank) return false;
+  double x[3] = {0, 0, 0};
+  int bp;
+  for (int i = 0; i < op_info[n->op].arity; i++)
+    if (!node_is_const(n->in[i], &x[i], &bp) || bp || n->in[i]->sh.rank) return false;
+  *out = fold_fn[n->op](x[0], x[1], x[2], n->fv);
+  return true;
+}
+
 static Node *rules_unary(Op op, Dtype dt, Shape sh, Node *a, double fv) {
   double v;
   int bp;
@@ -200,9 +210,11 @@ static Node *rules_binary(Op op, Dtype dt, Shape sh, Node *a, Node *b) {
     if (is_c(b, 1)) return fit(a, sh);
     if (cb && vb != 0 && is_float(dt)) return g_binary(OP_MUL, a, g_const(1 / vb, -bb, dt, b->sh));
     break;
-  case OP_POW:
+  case OP_POW: /* small integer exponents are products: x**3 rounds as x*x*x, not as pow */
     if (is_c(b, 1)) return fit(a, sh);
     if (is_c(b, 2)) return g_binary(OP_MUL, a, a);
+    if (is_c(b, 3)) return g_binary(OP_MUL, g_binary(OP_MUL, a, a), a);
+    if (is_c(b, 4)) return g_binary(OP_MUL, g_binary(OP_MUL, a, a), g_binary(OP_MUL, a, a));
     break;
   default: break;
   }

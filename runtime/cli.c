@@ -8,7 +8,7 @@
  *   OUT eval [--load FILE] [--batch N] [--valid X] [--threads N]
  *   OUT info
  *   OUT show [--load FILE] [--count N] [-o FILE.png]
- *   OUT gradcheck [--eps X] [--tol X] [--batch N] [--seed N]
+ *   OUT gradcheck [--eps X] [--tol X] [--entries N] [--batch N] [--seed N]
  *   (train, eval and gradcheck also take --device cpu|cuda; runtime/cuda)
  *   OUT --help
  * Flags take "--flag value" or "--flag=value".
@@ -22,6 +22,7 @@
  * allocate is freed before returning, on every path.
  */
 #include "program.h"
+#include "include/nnrt_commands.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -41,11 +42,27 @@ static int nnrt_cuda_select(NnrtProgram *p) {
 }
 #endif
 
-enum { C_TRAIN = 1, C_EVAL = 2, C_INFO = 4, C_GRADCHECK = 8, C_SHOW = 16, C_GRADS = 32, C_SAMPLE = 64 };
+/* include/nnrt_commands.h's table: each command's bit (for the flags
+ * table below) and its entry point nnrt_cmd_NAME. */
+#define NNRT_COMMAND_INDEX(name, what) CI_##name,
+enum { NNRT_COMMANDS(NNRT_COMMAND_INDEX) };
+#undef NNRT_COMMAND_INDEX
+enum { C_TRAIN = 1 << CI_train, C_EVAL = 1 << CI_eval, C_INFO = 1 << CI_info,
+       C_GRADCHECK = 1 << CI_gradcheck, C_SHOW = 1 << CI_show, C_GRADS = 1 << CI_grads,
+       C_SAMPLE = 1 << CI_sample };
+
+typedef int (*CommandFn)(NnrtProgram *p, const NnrtOptions *o);
+#define NNRT_COMMAND_ROW(name, what) {#name, 1 << CI_##name, nnrt_cmd_##name},
+static const struct { const char *name; int bit; CommandFn run; } commands[] = {
+  NNRT_COMMANDS(NNRT_COMMAND_ROW)
+};
+#undef NNRT_COMMAND_ROW
+#define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
                F_THREADS, F_EPS, F_TOL, F_VALID, F_DEVICE, F_CHECK_NUMERICS,
-               F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP, F_NO_AUGMENT, F_ROWS, F_LEN, F_TEMPERATURE, F_PROMPT } FlagId;
+               F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP, F_NO_AUGMENT, F_ROWS, F_LEN, F_TEMPERATURE, F_PROMPT,
+               F_ENTRIES } FlagId;
 
 static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
   {"epochs", F_EPOCHS, C_TRAIN, true},
@@ -61,6 +78,7 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"threads", F_THREADS, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS | C_SAMPLE, true},
   {"eps", F_EPS, C_GRADCHECK, true},
   {"tol", F_TOL, C_GRADCHECK, true},
+  {"entries", F_ENTRIES, C_GRADCHECK, true},
   {"valid", F_VALID, C_TRAIN | C_EVAL, true},
   {"device", F_DEVICE, C_TRAIN | C_EVAL | C_GRADCHECK, true},
   {"check-numerics", F_CHECK_NUMERICS, C_TRAIN | C_EVAL | C_GRADCHECK, false},
@@ -120,10 +138,17 @@ static void usage(FILE *f, const char *prog) {
           "    --len N         tokens to generate (default 200)\n"
           "    --temperature X divide the logits by X (default 1; 0: the most likely token)\n"
           "    --seed N        the draws' seed (same seed, same text)\n"
-          "  gradcheck  compare symbolic gradients with finite differences\n"
-          "    --eps X         finite-difference step (default 1e-6)\n"
-          "    --tol X         relative tolerance (default 1e-5)\n"
+          "  gradcheck  compare symbolic gradients with central differences on the first\n"
+          "             batch (training mode, unshuffled); prints what it checked and the\n"
+          "             worst error with its element\n"
+          "    --eps X         finite-difference step (default 1e-6 when every parameter is\n"
+          "                    f64, 1e-3 when one is f32)\n"
+          "    --tol X         tolerance on |analytic - numeric| / max(1, |analytic|, |numeric|)\n"
+          "                    (default 1e-5 when every parameter is f64, 1e-2 when one is f32)\n"
+          "    --entries N     elements probed per parameter, evenly spaced (default 30; 0: all)\n"
           "\n"
+          "train's last line is a fresh evaluation of every split in inference mode with\n"
+          "the weights it kept (the line before it says which; --quiet omits that line).\n"
           "The last line of train and eval is key=value pairs, e.g.\n"
           "  epoch=10 loss=0.31 accuracy=0.89 test_loss=0.35 test_accuracy=0.87\n"
           "(a validation split adds val_loss= val_accuracy= before test_loss=;\n"
@@ -230,6 +255,7 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_LR: ok = parse_pos(v, &o->lr); break;
     case F_EPS: ok = parse_pos(v, &o->eps); break;
     case F_TOL: ok = parse_pos(v, &o->tol); break;
+    case F_ENTRIES: ok = parse_int(v, 0, &o->entries); break;
     case F_VALID: ok = parse_fraction(v, &o->valid); o->has_valid = true; break;
     case F_DEVICE: o->device = v; ok = !strcmp(v, "cpu") || !strcmp(v, "cuda"); break;
     case F_SEED: ok = parse_u64(v, &o->seed); o->has_seed = true; break;
@@ -310,17 +336,19 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
     usage(stdout, prog);
     return 0;
   }
-  int cmd = strcmp(argv[1], "train") == 0 ? C_TRAIN
-          : strcmp(argv[1], "eval") == 0 ? C_EVAL
-          : strcmp(argv[1], "info") == 0 ? C_INFO
-          : strcmp(argv[1], "gradcheck") == 0 ? C_GRADCHECK
-          : strcmp(argv[1], "show") == 0 ? C_SHOW
-          : strcmp(argv[1], "grads") == 0 ? C_GRADS
-          : strcmp(argv[1], "sample") == 0 ? C_SAMPLE : 0;
-  if (!cmd)
-    return usage_error(prog, "unknown command '%s'%s (expected train, eval, info, gradcheck, grads, show or sample)",
-                       argv[1], "");
-  NnrtOptions o = {.epochs = -1, .batch = -1, .lr = -1, .eps = -1, .tol = -1, .temperature = 1};
+  int ci = -1;
+  for (int k = 0; k < NCOMMANDS; k++)
+    if (strcmp(argv[1], commands[k].name) == 0)
+      ci = k;
+  if (ci < 0) {
+    char names[256] = "";
+    for (int k = 0; k < NCOMMANDS; k++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", commands[k].name);
+    return usage_error(prog, "unknown command '%s' (expected %s)", argv[1], names);
+  }
+  int cmd = commands[ci].bit;
+  NnrtOptions o = {.epochs = -1, .batch = -1, .lr = -1, .eps = -1, .tol = -1, .entries = -1,
+                   .temperature = 1};
   int rc = parse_flags(argc, argv, cmd, &o);
   if (rc != 0)
     return rc < 0 ? 0 : rc;
@@ -355,15 +383,7 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
     nnrt_program_free(p);
     return 1;
   }
-  switch (cmd) {
-  case C_TRAIN: rc = nnrt_cmd_train(p, &o); break; /* on o.device's backend */
-  case C_EVAL: rc = nnrt_cmd_eval(p, &o); break;
-  case C_INFO: rc = nnrt_cmd_info(p, &o); break;
-  case C_GRADCHECK: rc = nnrt_cmd_gradcheck(p, &o); break;
-  case C_SHOW: rc = nnrt_cmd_show(p, &o); break;
-  case C_GRADS: rc = nnrt_cmd_grads(p, &o); break;
-  case C_SAMPLE: rc = nnrt_cmd_sample(p, &o); break;
-  }
+  rc = commands[ci].run(p, &o); /* train: on o.device's backend */
   nnrt_program_free(p);
   return rc;
 }

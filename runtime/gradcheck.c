@@ -3,17 +3,22 @@
  * gradients (GRAD slots after one train-kernel call) with central
  * differences (L(θ+ε) − L(θ−ε)) / 2ε of the train kernel's loss.
  *
- * The batch is the first min(N, batch) training samples, unshuffled.  Up
- * to 30 elements per param are probed, spread evenly.  An element passes
- * when |analytic − numeric| <= tol·max(1, |analytic|, |numeric|).
- * Defaults: eps 1e-6, tol 1e-5 for f64 programs; f32 programs get eps 1e-3
- * and tol 1e-2 (central differences in single precision cannot do better).
+ * The batch is the first min(N, batch) training samples, unshuffled, in
+ * training mode.  Up to `--entries` elements per param (default 30; 0:
+ * all) are probed, spread evenly over the flattened param.  An element's
+ * error is |analytic − numeric| / max(1, |analytic|, |numeric|) (absolute
+ * near zero, relative for large gradients); it passes when that is <= tol.
+ * Defaults: eps 1e-6, tol 1e-5 when every param is f64; eps 1e-3 and
+ * tol 1e-2 when any is f32 (central differences in single precision
+ * cannot do better).  The first two lines say which were used and why.
  *
  * Invariants: before every kernel call the generator and STATE slots are
  * put back to their starting values, so dropout masks and running
  * statistics are the same for every probe; each probed element is
- * restored exactly.  Output: one line per param, then
- * `gradcheck=pass max_err=E` (exit 0) or `gradcheck=fail ...` (exit 1).
+ * restored exactly.  Output: one line per param (entries probed of how
+ * many, the worst error and the element where it occurred), then
+ * `gradcheck=pass max_err=E worst=P[i,j] checked=K/N` (exit 0) or
+ * `gradcheck=fail max_err=E worst=P[i,j] checked=K/N failed=F` (exit 1).
  */
 #include "program.h"
 #include <math.h>
@@ -54,8 +59,8 @@ static double loss_at(Probe *pr) {
   return nnrt_session_read(s, s->loss_slot);
 }
 
-static double get(const NnrtSlotDesc *d, void *base, int64_t i) {
-  return d->dtype == NNRT_F32 ? ((float *)base)[i] : ((double *)base)[i];
+static double get(const NnrtSlotDesc *d, const void *base, int64_t i) {
+  return d->dtype == NNRT_F32 ? ((const float *)base)[i] : ((const double *)base)[i];
 }
 
 static void set(const NnrtSlotDesc *d, void *base, int64_t i, double v) {
@@ -63,6 +68,80 @@ static void set(const NnrtSlotDesc *d, void *base, int64_t i, double v) {
     ((float *)base)[i] = (float)v;
   else
     ((double *)base)[i] = v;
+}
+
+/* "W[1,2]": the param's name and the multi-index of flat element i. */
+static void element_name(const NnrtSlotDesc *w, int64_t i, char *buf, size_t len) {
+  int64_t idx[NNRT_MAX_RANK];
+  for (int d = w->rank - 1; d >= 0; d--) {
+    int64_t n = w->dims[d] > 0 ? w->dims[d] : 1;
+    idx[d] = i % n;
+    i /= n;
+  }
+  int at = snprintf(buf, len, "%.64s", w->name ? w->name : "?");
+  for (int d = 0; d < w->rank && at > 0 && (size_t)at < len; d++)
+    at += snprintf(buf + at, len - (size_t)at, "%s%lld", d ? "," : "[", (long long)idx[d]);
+  if (w->rank > 0 && at > 0 && (size_t)at < len)
+    snprintf(buf + at, len - (size_t)at, "]");
+}
+
+/* "f32[2,3]": a param's type as the language writes it. */
+static void type_name(const NnrtSlotDesc *w, char *buf, size_t len) {
+  int at = snprintf(buf, len, "%s[", w->dtype == NNRT_F32 ? "f32" : "f64");
+  for (int d = 0; d < w->rank && at > 0 && (size_t)at < len; d++)
+    at += snprintf(buf + at, len - (size_t)at, "%s%lld", d ? "," : "", (long long)w->dims[d]);
+  if (at > 0 && (size_t)at < len)
+    snprintf(buf + at, len - (size_t)at, "]");
+}
+
+/* The worst error over the params checked so far, and where. */
+typedef struct Worst {
+  double err;
+  char where[160];
+  int64_t checked, total;
+  int failed;
+} Worst;
+
+/* Probe up to `entries` elements of gradient g; print its line. */
+static void check_param(Probe *pr, int g, const void *grad, int64_t entries, double eps, double tol,
+                        Worst *wst) {
+  NnrtSession *s = pr->s;
+  const NnrtSlotDesc *w = &s->p->slots[s->p->grads[g].param];
+  void *param = s->slots[s->p->grads[g].param];
+  int64_t n = nnrt_slot_count(w, 1), k = entries > 0 && n > entries ? entries : n;
+  double max_abs = 0, max_err = -1;
+  int64_t worst_i = 0;
+  for (int64_t j = 0; j < k; j++) {
+    int64_t i = j * n / k;
+    double orig = get(w, param, i);
+    set(w, param, i, orig + eps);
+    double lp = loss_at(pr);
+    set(w, param, i, orig - eps);
+    double lm = loss_at(pr);
+    set(w, param, i, orig);
+    double num = (lp - lm) / (2 * eps), ana = get(w, grad, i);
+    double diff = fabs(ana - num);
+    double scale = fmax(1.0, fmax(fabs(ana), fabs(num)));
+    if (isnan(diff)) /* NaN fails */
+      diff = INFINITY;
+    max_abs = fmax(max_abs, diff);
+    if (diff / scale > max_err)
+      max_err = diff / scale, worst_i = i;
+  }
+  max_err = fmax(max_err, 0);
+  bool ok = max_err <= tol;
+  char where[160], type[160];
+  element_name(w, worst_i, where, sizeof where);
+  type_name(w, type, sizeof type);
+  printf("%s %s: %lld of %lld entries, max_abs_err=%.3g max_err=%.3g at %s %s\n", w->name,
+         type, (long long)k, (long long)n, max_abs, max_err, where, ok ? "ok" : "FAIL");
+  wst->failed += !ok;
+  wst->checked += k;
+  wst->total += n;
+  if (max_err > wst->err || !wst->where[0]) {
+    wst->err = max_err;
+    snprintf(wst->where, sizeof wst->where, "%s", where);
+  }
 }
 
 int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o) {
@@ -80,6 +159,7 @@ int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o) {
     f32 |= p->slots[p->grads[g].param].dtype == NNRT_F32;
   double eps = o->eps > 0 ? o->eps : f32 ? 1e-3 : 1e-6;
   double tol = o->tol > 0 ? o->tol : f32 ? 1e-2 : 1e-5;
+  int64_t entries = o->entries >= 0 ? o->entries : 30;
   int64_t B = o->batch > 0 ? o->batch : p->batch;
   NnrtSession s;
   if (nnrt_session_open(&s, p, o, B, SESSION_DATA) != 0)
@@ -110,44 +190,28 @@ int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o) {
     memcpy(at, s.slots[p->grads[g].grad], n);
     at += n;
   }
-  printf("gradcheck: %lld samples, loss=%.9g, eps=%g, tol=%g\n", (long long)pr.bs, loss0, eps, tol);
-  double worst = 0;
-  int failed = 0;
+  printf("gradcheck: the first %lld training samples (unshuffled, training mode), loss=%.9g\n",
+         (long long)pr.bs, loss0);
+  const char *why = f32 ? "default: a parameter is f32" : "default: all parameters f64";
+  char per[64] = "all";
+  if (entries > 0)
+    snprintf(per, sizeof per, "up to %lld", (long long)entries);
+  printf("gradcheck: eps=%g (%s) tol=%g (%s); %s entries per parameter, evenly spaced; "
+         "err = |analytic - numeric| / max(1, |analytic|, |numeric|)\n",
+         eps, o->eps > 0 ? "--eps" : why, tol, o->tol > 0 ? "--tol" : why, per);
   at = grads;
+  Worst wst = {.err = 0};
   for (int g = 0; g < p->ngrads; g++) {
-    const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
-    void *param = s.slots[p->grads[g].param], *grad = at;
-    int64_t n = nnrt_slot_count(w, 1), k = n < 30 ? n : 30;
-    double max_abs = 0, max_err = 0;
-    for (int64_t j = 0; j < k; j++) {
-      int64_t i = j * n / k;
-      double orig = get(w, param, i);
-      set(w, param, i, orig + eps);
-      double lp = loss_at(&pr);
-      set(w, param, i, orig - eps);
-      double lm = loss_at(&pr);
-      set(w, param, i, orig);
-      double num = (lp - lm) / (2 * eps), ana = get(w, grad, i);
-      double diff = fabs(ana - num);
-      double scale = fmax(1.0, fmax(fabs(ana), fabs(num)));
-      if (!(diff <= tol * scale)) /* NaN fails too */
-        diff = isnan(diff) ? INFINITY : diff;
-      max_abs = fmax(max_abs, diff);
-      max_err = fmax(max_err, diff / scale);
-    }
-    bool ok = max_err <= tol;
-    failed += !ok;
-    worst = fmax(worst, max_err);
-    printf("%s max_abs_err=%.3g max_rel_err=%.3g (%lld of %lld checked) %s\n", w->name, max_abs,
-           max_err, (long long)k, (long long)n, ok ? "ok" : "FAIL");
+    check_param(&pr, g, at, entries, eps, tol, &wst);
     at += slot_bytes(&s, p->grads[g].grad);
   }
-  if (failed)
-    printf("gradcheck=fail max_err=%.3g failed=%d\n", worst, failed);
-  else
-    printf("gradcheck=pass max_err=%.3g\n", worst);
+  printf("gradcheck=%s max_err=%.3g worst=%s checked=%lld/%lld", wst.failed ? "fail" : "pass",
+         wst.err, wst.where, (long long)wst.checked, (long long)wst.total);
+  if (wst.failed)
+    printf(" failed=%d", wst.failed);
+  printf("\n");
   nnrt_free(pr.state0);
   nnrt_free(grads);
   nnrt_session_free(&s);
-  return failed ? 1 : 0;
+  return wst.failed ? 1 : 0;
 }

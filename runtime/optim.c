@@ -141,6 +141,9 @@ int nnrt_opt_nstate(NnrtOptKind k) {
             T **st, int64_t n) {                                                    \
     const T lr = (T)lr_d, wd = (T)c->weight_decay, mu = (T)c->momentum;             \
     const T eps = (T)c->eps, rho = (T)c->rho, b1 = (T)c->beta1, b2 = (T)c->beta2;   \
+    /* 1 - rho, 1 - beta and lr * wd are formed in double, then rounded once */     \
+    const T rho_c = (T)(1.0 - c->rho), b1_c = (T)(1.0 - c->beta1);                  \
+    const T b2_c = (T)(1.0 - c->beta2);                                             \
     const T l2 = c->kind == NNRT_OPT_ADAMW ? (T)0 : wd;                             \
     switch (c->kind) {                                                              \
     case NNRT_OPT_SGD:                                                              \
@@ -172,16 +175,16 @@ int nnrt_opt_nstate(NnrtOptKind k) {
     case NNRT_OPT_ADADELTA:                                                         \
       for (int64_t i = 0; i < n; i++) {                                             \
         T g = grad[i] + l2 * p[i];                                                  \
-        st[0][i] = rho * st[0][i] + (1 - rho) * g * g;                              \
+        st[0][i] = rho * st[0][i] + rho_c * g * g;                                  \
         T d = -SQRT(st[1][i] + eps) / SQRT(st[0][i] + eps) * g;                     \
-        st[1][i] = rho * st[1][i] + (1 - rho) * d * d;                              \
+        st[1][i] = rho * st[1][i] + rho_c * d * d;                                  \
         p[i] += lr * d;                                                             \
       }                                                                             \
       break;                                                                        \
     case NNRT_OPT_RMSPROP:                                                          \
       for (int64_t i = 0; i < n; i++) {                                             \
         T g = grad[i] + l2 * p[i];                                                  \
-        st[0][i] = rho * st[0][i] + (1 - rho) * g * g;                              \
+        st[0][i] = rho * st[0][i] + rho_c * g * g;                                  \
         p[i] -= lr * g / (SQRT(st[0][i]) + eps);                                    \
       }                                                                             \
       break;                                                                        \
@@ -189,13 +192,13 @@ int nnrt_opt_nstate(NnrtOptKind k) {
     case NNRT_OPT_ADAMW: {                                                          \
       const T ic1 = (T)(1.0 / (1.0 - pow(c->beta1, (double)t)));                    \
       const T ic2 = (T)(1.0 / (1.0 - pow(c->beta2, (double)t)));                    \
-      const T decay = c->kind == NNRT_OPT_ADAMW ? lr * wd : (T)0;                   \
+      const T decay = c->kind == NNRT_OPT_ADAMW ? (T)(lr_d * c->weight_decay) : (T)0; \
       T *restrict m = st[0], *restrict v = st[1];                                   \
       for (int64_t i = 0; i < n; i++) {                                             \
         T g = grad[i] + l2 * p[i];                                                  \
         p[i] -= decay * p[i];                                                       \
-        m[i] = b1 * m[i] + (1 - b1) * g;                                            \
-        v[i] = b2 * v[i] + (1 - b2) * g * g;                                        \
+        m[i] = b1 * m[i] + b1_c * g;                                                \
+        v[i] = b2 * v[i] + b2_c * g * g;                                            \
         p[i] -= lr * (m[i] * ic1) / (SQRT(v[i] * ic2) + eps);                       \
       }                                                                             \
       break;                                                                        \

@@ -452,6 +452,12 @@ void nnrt_info_row(NnrtProgram *p, const char *name, const char *kind,
   p->nrows++;
 }
 
+void nnrt_info_flops(NnrtProgram *p, int64_t eval_flops, int64_t train_flops) {
+  p->eval_flops = eval_flops;
+  p->train_flops = train_flops;
+  p->has_flops = true;
+}
+
 void nnrt_program_free(NnrtProgram *p) {
   if (!p)
     return;

@@ -101,6 +101,7 @@ struct NnrtProgram {
   NnrtDataDesc *data; int ndata, cap_data;
   NnrtOptDesc *opts; int nopts, cap_opts;
   NnrtInfoRow *rows; int nrows, cap_rows;
+  int64_t eval_flops, train_flops; bool has_flops; /* per sample (nnrt_info_flops) */
   int64_t epochs, batch;
   uint64_t seed;
   double valid;    /* fraction of the train split held out for validation */
@@ -152,6 +153,7 @@ typedef struct NnrtOptions {
   bool check_numerics;       /* check every op's output for NaN/Inf */
   int threads;               /* 0: default */
   double eps, tol;           /* gradcheck, <= 0: default */
+  int64_t entries;           /* gradcheck --entries: elements probed per param (-1: 30; 0: all) */
   int64_t limit;             /* train --limit: only the first N training samples (0: all) */
   int64_t early_stop; bool has_early_stop; /* train --early-stop patience (0: off), else the program's */
   bool no_augment;           /* train --no-augment: ignore the program's augmentation */

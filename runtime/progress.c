@@ -3,11 +3,14 @@
  *
  * On a terminal (stderr is a tty, no --quiet) a live bar is redrawn in
  * place at most ten times a second: epoch, batch progress, samples/s, ETA
- * and the running loss/accuracy.  Otherwise (pipes, logs, tests) one plain
- * line per epoch goes to stdout:
- *     epoch 3/10  loss=0.4123  accuracy=0.8570  12345 samples/s
- * For long runs only about 20 such lines are printed, evenly spaced, plus
- * the last epoch.  --quiet prints neither.
+ * and the running loss/accuracy; of long runs about 20 epochs, evenly
+ * spaced, plus the last stay on screen, with 4 decimals.  Otherwise
+ * (pipes, logs, tests) one plain line per epoch goes to stdout, every
+ * epoch, with 9 significant digits (as the --log CSV):
+ *     epoch 3/10  loss=0.412345678  accuracy=0.857  12345 samples/s
+ * The loss and accuracy are the epoch's running means in training mode;
+ * validation and test figures are evaluated in inference mode.  --quiet
+ * prints neither.
  *
  * Invariants: nothing here touches the model or the generator, so what is
  * shown never changes what is computed.  It does not print the final
@@ -28,13 +31,13 @@ void nnrt_progress_start(NnrtProgress *g, bool quiet, int64_t epochs, int64_t n)
   g->bar = !quiet && isatty(STDERR_FILENO);
   g->lines = !quiet && !g->bar;
   g->epochs = epochs;
-  g->every = epochs > 20 ? epochs / 20 + (epochs % 20 != 0) : 1; /* no epochs + 19: INT64_MAX */
+  g->every = epochs > 20 ? epochs / 20 + (epochs % 20 != 0) : 1; /* the bar's; no epochs + 19: INT64_MAX */
   g->n = n;
   g->t_epoch = g->t_draw = nnrt_now();
 }
 
 bool nnrt_progress_shows(const NnrtProgress *g, int64_t epoch) {
-  return (g->bar || g->lines) && (epoch % g->every == 0 || epoch == g->epochs);
+  return g->lines || (g->bar && (epoch % g->every == 0 || epoch == g->epochs)); /* lines: every epoch */
 }
 
 void nnrt_progress_batch(NnrtProgress *g, int64_t epoch, int64_t done, double loss,
@@ -63,25 +66,28 @@ void nnrt_progress_batch(NnrtProgress *g, int64_t epoch, int64_t done, double lo
   fflush(stderr);
 }
 
+/* "  key=value" in format fmt (a literal "%.4f" or "%.9g"), when shown. */
+static void value(FILE *f, const char *key, const char *fmt, double x, bool shown) {
+  if (!shown)
+    return;
+  fprintf(f, "  %s=", key);
+  fprintf(f, fmt, x); /* NOLINT: fmt is one of two literals */
+}
+
 void nnrt_progress_epoch(NnrtProgress *g, int64_t epoch, const NnrtMetrics *m, double seconds) {
   double rate = seconds > 0 ? (double)g->n / seconds : 0;
   if (nnrt_progress_shows(g, epoch)) {
     FILE *f = g->bar ? stderr : stdout;
     if (g->bar)
       fprintf(f, "\r\033[K");
-    fprintf(f, "epoch %lld/%lld  loss=%.4f", (long long)epoch, (long long)g->epochs, m->loss);
-    if (m->has_accuracy)
-      fprintf(f, "  accuracy=%.4f", m->accuracy);
-    if (m->has_val) {
-      fprintf(f, "  val_loss=%.4f", m->val_loss);
-      if (m->has_accuracy)
-        fprintf(f, "  val_accuracy=%.4f", m->val_accuracy);
-    }
-    if (m->has_test) {
-      fprintf(f, "  test_loss=%.4f", m->test_loss);
-      if (m->has_accuracy)
-        fprintf(f, "  test_accuracy=%.4f", m->test_accuracy);
-    }
+    const char *v = g->bar ? "%.4f" : "%.9g";
+    fprintf(f, "epoch %lld/%lld", (long long)epoch, (long long)g->epochs);
+    value(f, "loss", v, m->loss, true);
+    value(f, "accuracy", v, m->accuracy, m->has_accuracy);
+    value(f, "val_loss", v, m->val_loss, m->has_val);
+    value(f, "val_accuracy", v, m->val_accuracy, m->has_val && m->has_accuracy);
+    value(f, "test_loss", v, m->test_loss, m->has_test);
+    value(f, "test_accuracy", v, m->test_accuracy, m->has_test && m->has_accuracy);
     fprintf(f, "  %.0f samples/s\n", rate);
     fflush(f);
   }

@@ -337,6 +337,26 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
   return 0;
 }
 
+/* The line before the result (not with --quiet): the result is a fresh
+ * evaluation in inference mode, not the epoch's running training loss,
+ * and early stopping may have put back an earlier epoch's weights. */
+static void print_eval_label(const NnrtSession *s, const EarlyStop *es) {
+  printf("eval on train (%lld samples)", (long long)s->train.n);
+  if (s->valid.present)
+    printf(", validation (%lld)", (long long)s->valid.n);
+  if (s->test.present)
+    printf(", test (%lld)", (long long)s->test.n);
+  int64_t kept = es->best_epoch > 0 ? es->best_epoch : s->epoch;
+  printf(" in inference mode, with the weights of epoch %lld", (long long)kept);
+  if (es->stopped > 0)
+    printf(" (the best validation loss; stopped early after epoch %lld)", (long long)es->stopped);
+  else if (es->best_epoch > 0 && es->best_epoch != s->epoch)
+    printf(" (the best validation loss of %lld epochs)", (long long)s->epoch);
+  else if (es->best_epoch > 0)
+    printf(" (the last, also the best validation loss)");
+  printf(":\n");
+}
+
 int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
   if (check_trainable(p) != 0)
     return 1;
@@ -424,6 +444,8 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     nnrt_evaluate(&s, false, &m);
     m.stopped_early = es.stopped;
     m.best_epoch = es.best_epoch;
+    if (!o->quiet)
+      print_eval_label(&s, &es);
     nnrt_print_result(&m, s.epoch);
     if (!nnrt_metrics_finite(&m, " after training", ""))
       rc = 3;

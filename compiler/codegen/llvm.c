@@ -1367,6 +1367,14 @@ static void emit_setup(Program *p) {
     LLVMTypeRef ps6[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr};
     call_rt("nnrt_clip_kernels", ps6, cf, 6);
   }
+  if (p->train_k.nsched || p->eval_k.nsched) { /* `OUT info`'s FLOP totals, per sample */
+    int64_t b = p->batch > 0 ? p->batch : 1;
+    double fe = kernel_flops(&p->eval_k, b) / (double)b, ft = kernel_flops(&p->train_k, b) / (double)b;
+    P = setup_item();
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i64, cg.t.i64};
+    call_rt("nnrt_info_flops", ps,
+            (LLVMValueRef[]){P, ci64(fe < 9e18 ? (int64_t)(fe + 0.5) : INT64_MAX), ci64(ft < 9e18 ? (int64_t)(ft + 0.5) : INT64_MAX)}, 3);
+  }
   for (int i = 0; i < p->ninfo; i++) {
     struct InfoRow *r = &p->info[i];
     P = setup_item();

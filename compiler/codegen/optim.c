@@ -10,7 +10,8 @@
  *                  const double *dyn)
  *
  * kind is NnrtOptKind (0 sgd .. 6 adam, 7 adamw); the scalars come from
- * nnrt_opt_args (runtime/optim.c) and are rounded to T once, so the
+ * nnrt_opt_args (runtime/optim.c) and are rounded to T once (1 - rho,
+ * 1 - b1, 1 - b2 and lr·wd are formed in double first), so the
  * arithmetic is T's, in the order of the formulas, with no reassociation
  * and no FMA contraction: the same bits on both targets and as the C
  * reference in runtime/optim.c.  dyn, when not null, holds {lr, ic1, ic2}
@@ -67,8 +68,15 @@ void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
       h[at[q]] = ph;
     }
   }
-  if (d == DT_F32)
+  /* 1 - rho, 1 - b1, 1 - b2 and lr * wd in double, rounded to T once (as
+   * runtime/optim.c and PyTorch, whose scalars are doubles) */
+  LLVMValueRef one64 = LLVMConstReal(f64, 1);
+  LLVMValueRef hc[4] = {LLVMBuildFSub(b, one64, h[5], ""), LLVMBuildFSub(b, one64, h[6], ""),
+                        LLVMBuildFSub(b, one64, h[7], ""), LLVMBuildFMul(b, h[0], h[2], "")};
+  if (d == DT_F32) {
     for (int i = 0; i < 10; i++) h[i] = LLVMBuildFPTrunc(b, h[i], T, "");
+    for (int i = 0; i < 4; i++) hc[i] = LLVMBuildFPTrunc(b, hc[i], T, "");
+  }
 #define ADD(x, y) LLVMBuildFAdd(b, x, y, "")
 #define SUB(x, y) LLVMBuildFSub(b, x, y, "")
 #define MUL(x, y) LLVMBuildFMul(b, x, y, "")
@@ -77,8 +85,7 @@ void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
 #define LD(base) k_load(t, d, base, i)
 #define ST(v, base) k_store(t, d, v, base, i)
   LLVMValueRef lr = h[0], l2 = h[1], mu = h[3], eps = h[4], rho = h[5], b1 = h[6], b2 = h[7], ic1 = h[8], ic2 = h[9];
-  LLVMValueRef decay = MUL(h[0], h[2]); /* lr * adamw's weight decay */
-  LLVMValueRef one = LLVMConstReal(T, 1);
+  LLVMValueRef rho_c = hc[0], b1_c = hc[1], b2_c = hc[2], decay = hc[3]; /* decay: lr * adamw's wd */
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, fn, "done"), bb[7];
   LLVMValueRef sw = LLVMBuildSwitch(b, kind, done, 8);
   for (int rule = 0; rule < 7; rule++) bb[rule] = LLVMAppendBasicBlockInContext(ctx, fn, "rule");
@@ -105,23 +112,23 @@ void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
       break;
     }
     case 4: { /* adadelta */
-      LLVMValueRef s = ADD(MUL(rho, LD(S0)), MUL(MUL(SUB(one, rho), g), g));
+      LLVMValueRef s = ADD(MUL(rho, LD(S0)), MUL(MUL(rho_c, g), g));
       ST(s, S0);
       LLVMValueRef dd = MUL(DIV(LLVMBuildFNeg(b, SQRT(ADD(LD(S1), eps)), ""), SQRT(ADD(s, eps))), g);
-      ST(ADD(MUL(rho, LD(S1)), MUL(MUL(SUB(one, rho), dd), dd)), S1);
+      ST(ADD(MUL(rho, LD(S1)), MUL(MUL(rho_c, dd), dd)), S1);
       ST(ADD(p, MUL(lr, dd)), P);
       break;
     }
     case 5: { /* rmsprop */
-      LLVMValueRef s = ADD(MUL(rho, LD(S0)), MUL(MUL(SUB(one, rho), g), g));
+      LLVMValueRef s = ADD(MUL(rho, LD(S0)), MUL(MUL(rho_c, g), g));
       ST(s, S0);
       ST(SUB(p, DIV(MUL(lr, g), ADD(SQRT(s), eps))), P);
       break;
     }
     default: { /* adam, adamw (l2 = 0, decay = lr·wd) */
       LLVMValueRef q = SUB(p, MUL(decay, p));
-      LLVMValueRef m = ADD(MUL(b1, LD(S0)), MUL(SUB(one, b1), g));
-      LLVMValueRef v = ADD(MUL(b2, LD(S1)), MUL(MUL(SUB(one, b2), g), g));
+      LLVMValueRef m = ADD(MUL(b1, LD(S0)), MUL(b1_c, g));
+      LLVMValueRef v = ADD(MUL(b2, LD(S1)), MUL(MUL(b2_c, g), g));
       ST(m, S0);
       ST(v, S1);
       ST(SUB(q, DIV(MUL(lr, MUL(m, ic1)), ADD(SQRT(MUL(v, ic2)), eps))), P);

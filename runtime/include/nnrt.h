@@ -189,6 +189,12 @@ void nnrt_site(NnrtProgram *p, int site, const char *where, const char *op,
 void nnrt_info_row(NnrtProgram *p, const char *name, const char *kind,
                    const char *shape, int64_t params, int64_t flops);
 
+/* `OUT info`'s totals: the FLOPs per sample of one inference-kernel call
+ * (the forward pass and the loss) and of one training step (forward and
+ * backward, without the optimizer's update), at the program's batch size,
+ * as the compiler counts them (compiler/graph.c kernel_flops). */
+void nnrt_info_flops(NnrtProgram *p, int64_t eval_flops, int64_t train_flops);
+
 /* The CLI: train / eval / info / gradcheck.  Returns the process exit code. */
 int nnrt_main(int argc, char **argv, NnrtSetupFn setup);
 

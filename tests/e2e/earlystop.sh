@@ -71,6 +71,9 @@ stop)
   [ "$(val "$line" epoch)" = "$stopped" ] || fail "epoch= is not the stopping epoch: $line"
   [ "$(tail -n 1 "$tmp/log.csv" | cut -d, -f1)" = "$stopped" ] || fail "the log runs past the stop"
   [ "$stopped" -lt 100 ] || fail "never stopped"
+  # the line before the result says what it evaluated, and whose weights
+  grep -qxF "eval on train (15 samples), validation (5) in inference mode, with the weights of epoch $best (the best validation loss; stopped early after epoch $stopped):" "$tmp/out" ||
+    fail "no label naming epoch $best's weights: $(tail -n 2 "$tmp/out" | head -n 1)"
   awk -v a="$(val "$line" val_loss)" -v b="$best_val" 'BEGIN { exit !((a - b) / b < 1e-5 && (b - a) / b < 1e-5) }' \
     || fail "final val_loss is not epoch $best's ($best_val): $line"
   # w at the best epoch is the log's last column; steps counts its epochs
@@ -91,9 +94,12 @@ stop)
   case $line in *best_epoch*|*stopped_early*) fail "--early-stop 0 still reports: $line" ;; esac
   ;;
 restore)
-  "$tmp/es" train --quiet --early-stop 90 --epochs 60 --log "$tmp/log.csv" --save "$tmp/c.st" >"$tmp/out" || fail "train"
+  "$tmp/es" train --early-stop 90 --epochs 60 --log "$tmp/log.csv" --save "$tmp/c.st" >"$tmp/out" || fail "train"
   line=$(last "$tmp/out"); echo "$line"
   set -- $(best_in_log "$tmp/log.csv"); best=$1
+  [ "$(grep -c '^epoch [0-9]*/60 ' "$tmp/out")" = 60 ] || fail "piped progress: not one line per epoch"
+  grep -qxF "eval on train (15 samples), validation (5) in inference mode, with the weights of epoch $best (the best validation loss of 60 epochs):" "$tmp/out" ||
+    fail "no label naming epoch $best's weights"
   [ "$best" -lt 60 ] || fail "the validation loss should have turned by epoch 60"
   case $line in epoch=60\ *best_epoch=$best) ;; *) fail "want epoch=60 ... best_epoch=$best: $line" ;; esac
   case $line in *stopped_early*) fail "it ran out of epochs, it did not stop: $line" ;; esac

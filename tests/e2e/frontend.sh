@@ -15,6 +15,10 @@
 #               ir, grad); a chain past NNC_MAX_HEIGHT (100,000), inlining
 #               that stacks chains past 200,000, and 20,000 nested
 #               parentheses are each one clean error, never a stack overflow
+#   help        every command and emit kind that `nnc --help` names is
+#               accepted (each kind dumps xor.nn), every pass with a dump
+#               is a kind it names, and every command of the executable
+#               that --help names is one the executable accepts
 #   grad-numerics  --check-numerics names an op of the backward pass by
 #               what it differentiates ("gradient of sqrt" at the sqrt
 #               call), not by the primitive its rule is built from ('div')
@@ -163,6 +167,41 @@ grad-numerics)
   "$nnc" build tests/e2e/frontend/sqrt_at_zero.nn -o "$tmp/sq" || fail "nnc build sqrt_at_zero.nn"
   expect 3 "error: tests/e2e/frontend/sqrt_at_zero.nn:14:12: 'gradient of sqrt' produced inf (element 0 of f32[B, 1])" \
     "$tmp/sq" train --quiet --check-numerics
+  ;;
+help)
+  "$nnc" --help >"$tmp/help" || fail "--help: exit status $?"
+  cat "$tmp/help"
+  cmds=$(sed -n 's/^\(usage:\)\{0,1\} *nnc \([a-z]*\).*/\2/p' "$tmp/help" | sort -u)
+  [ "$(echo $cmds)" = "build check emit plot" ] || fail "commands in --help: $(echo $cmds)"
+  for c in $cmds; do
+    "$nnc" "$c" >/dev/null 2>"$tmp/err"
+    grep -q "unknown command" "$tmp/err" && fail "nnc $c: refused"
+  done
+  "$nnc" frob x.nn 2>"$tmp/err" && fail "nnc frob: accepted"
+  grep -q "unknown command 'frob'" "$tmp/err" || fail "nnc frob: message"
+  kinds=$(sed -n 's/^emit KIND: //p' "$tmp/help")
+  [ -n "$kinds" ] || fail "no emit kinds in --help"
+  for k in $kinds; do
+    [ "$k" = passes ] && continue
+    "$nnc" emit "$k" examples/lecture02/xor.nn >"$tmp/out" 2>"$tmp/err" ||
+      grep -q "without CUDA support" "$tmp/err" || fail "nnc emit $k: $(cat "$tmp/err")"
+    [ -s "$tmp/out" ] || grep -q "without CUDA support" "$tmp/err" || fail "nnc emit $k: no output"
+  done
+  "$nnc" emit passes >"$tmp/passes" || fail "emit passes"
+  for p in $(awk '/^ *[0-9]+ / && !/\[no dump\]/ { print $2 }' "$tmp/passes"); do
+    echo " $kinds " | grep -q " $p " || fail "pass $p has a dump but --help does not name it"
+  done
+  "$nnc" emit frob examples/lecture02/xor.nn 2>/dev/null && fail "emit frob: accepted"
+  "$nnc" build -O0 examples/lecture02/xor.nn -o "$tmp/xor" || fail "build xor"
+  outcmds=$(sed -n 's/^The executable it builds: OUT \([a-z|]*\) .*/\1/p' "$tmp/help" | tr '|' ' ')
+  [ -n "$outcmds" ] || fail "no executable commands in --help"
+  "$tmp/xor" --help >"$tmp/xhelp" || fail "xor --help"
+  for c in $outcmds; do
+    "$tmp/xor" "$c" --help >/dev/null 2>"$tmp/err" || fail "xor $c: $(cat "$tmp/err")"
+    grep -q "^  $c " "$tmp/xhelp" || fail "xor --help does not describe $c"
+  done
+  "$tmp/xor" frob 2>&1 | grep -q "expected $(echo $outcmds | sed 's/ /, /g'))" ||
+    fail "xor frob: the expected commands differ from nnc --help's"
   ;;
 *)
   fail "unknown mode $mode"

@@ -38,6 +38,13 @@
 #            = 43.5; padding [B, 1, 1, T] masking c > 10 (none of sample 1,
 #            positions 1, 2 of sample 2): 3·7/3 + 3·8 = 31; both: 4.8333 +
 #            3·8 = 28.8333
+#   lrn      lrn(x, n, k = 1, alpha = 1, beta = 1) over 3 channels: channel
+#            i's window is [i - n/2, i + (n-1)/2], zeros outside, divided
+#            by n (PyTorch's LocalResponseNorm); rows [1,2,3] and [4,5,6]
+#            weighted by c: n = 2 gives 16.7812477, n = 3 gives 17.5127005
+#   division '/' between compile-time integers is true division: with
+#            s = sum(x * c) = 321, s * (1 / 16) = 20.0625 (not 0),
+#            s * (6 / 3) = 642 (exact: an integer), s * floor(7 / 2) = 963
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -48,7 +55,10 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 # loss_of EXPR: eval's loss for loss = EXPR over x, c (f64[3] each, batch 2)
 loss_of() {
+  imp=""
+  case $1 in import_nn\ *) imp='import "nn";'; set -- "${1#import_nn }" ;; esac
   cat >"$tmp/p.nn" <<EOF2
+$imp
 data t {
   x: f64[3] = [[1, 2, 3], [4, 5, 6]];
   c: f64[3] = [[1, 2, 4], [8, 16, 32]];
@@ -112,6 +122,24 @@ stack)
     [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
   done
   ;;
+lrn)
+  for t in "2:16.7812477" "3:17.5127005"; do
+    n=${t%:*} want=${t##*:}
+    expr="sum(lrn(reshape(forward(x), [size(x, 0), 3, 1, 1]), $n, 1, 1, 1) * reshape(c, [size(x, 0), 3, 1, 1]))"
+    got=$(loss_of "import_nn $expr")
+    echo "lrn n=$n: $got (want $want)"
+    awk -v a="$got" -v b="$want" 'BEGIN { exit !((a - b) / b < 1e-5 && (b - a) / b < 1e-5) }' || fail "lrn n=$n gave $got, want $want"
+  done
+  ;;
+division)
+  for t in "sum(forward(x) * c) * (1 / 16):20.0625" "sum(forward(x) * c) * (6 / 3):642" \
+           "sum(forward(x) * c) * floor(7 / 2):963"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
+  done
+  ;;
 matmul)
   for t in "sum(reshape(forward(x), [-1, 1, 3]) @ reshape(forward(x), [-1, 3, 1])):91" \
            "sum(reshape(forward(x), [-1, 3, 1]) @ reshape(forward(x), [-1, 1, 3])):261" \
@@ -154,6 +182,6 @@ mask)
     [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
   done
   ;;
-*) echo "usage: $0 NNC cumsum|embedding|stack|masked|matmul|softmax|mask" >&2; exit 2 ;;
+*) echo "usage: $0 NNC cumsum|embedding|stack|masked|matmul|softmax|mask|lrn|division" >&2; exit 2 ;;
 esac
 echo "ok"

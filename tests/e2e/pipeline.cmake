@@ -1,5 +1,5 @@
 # The lecture-2 examples through the whole pipeline (tests/e2e/pipeline.sh).
-foreach(mode xor fashion grad-ce llvm units passes save-load determinism threads)
+foreach(mode info xor fashion grad-ce llvm units passes save-load determinism threads)
   add_test(NAME e2e_pipeline_${mode}
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/pipeline.sh $<TARGET_FILE:nnc> ${mode}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

@@ -15,6 +15,12 @@
 #   passes       `nnc emit passes` lists the pipeline in order; `nnc emit NAME`
 #                dumps after each pass; every example and golden program
 #                passes the IR verifier after every pass (--verify-each)
+#   info         `OUT info` lists a model's own params beside its layers,
+#                and its totals: the MLP's FLOPs per sample lie within 5%
+#                above its matmuls' (forward 2·(784·256 + 256·256 + 256·10),
+#                training step twice that plus the two input gradients),
+#                Adam's state is twice the 64-byte-aligned params, and the
+#                peak is the sum of the parts it names
 #   save-load    train --save; eval --load: the same loss= and accuracy=
 #   determinism  the same seed twice gives byte-identical checkpoints
 #   threads      the program runs OpenMP with OMP_WAIT_POLICY=passive unless
@@ -50,6 +56,47 @@ below() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x + 0 < y + 0) }'; }
 build() { "$nnc" build "$1" -o "$2" || fail "nnc build $1"; }
 
 case $mode in
+info)
+  cat >"$tmp/own.nn" <<'EOF'
+import "nn";
+data d {
+  x: f32[2] = [[0, 0], [0, 1], [1, 0], [1, 1]];
+  y: f32[1] = [[0], [1], [1], [0]];
+}
+model M {
+  param s: f32[1] = ones;
+  layer l1 = Dense(2, 4);
+  layer l2 = Dense(4, 1);
+  fn forward(x: f32[B, 2]) -> f32[B, 1] { return sigmoid(l2(tanh(l1(x))) * s); }
+}
+train M on d { loss = bce(forward(x), y); optimizer = sgd(lr = 0.5); epochs = 1; batch = 4; }
+EOF
+  "$nnc" build -O0 "$tmp/own.nn" -o "$tmp/own" || fail "build own.nn"
+  "$tmp/own" info >"$tmp/out" || fail "own info"
+  cat "$tmp/out"
+  grep -Eq '^s \(param\) +\[1\] +1 +-$' "$tmp/out" || fail "the model's own param s is not listed"
+  grep -q '^l1 (Dense) ' "$tmp/out" && grep -q '^Total params: 18$' "$tmp/out" || fail "layers or total"
+  grep -q 'optimizer state 0 B ' "$tmp/out" || fail "plain SGD keeps no state"
+  "$nnc" build -O0 "$mlp" -o "$tmp/mlp" || fail "build the MLP"
+  "$tmp/mlp" info >"$tmp/out" || fail "mlp info"
+  cat "$tmp/out"
+  line=$(grep '^FLOPs per sample (batch 128): ' "$tmp/out") || fail "no FLOPs line"
+  fwd=$(echo "$line" | sed -n 's/.*forward \([0-9]*\),.*/\1/p')
+  step=$(echo "$line" | sed -n 's/.*training step \([0-9]*\) .*/\1/p')
+  mm=$((2 * (784 * 256 + 256 * 256 + 256 * 10)))
+  at_least "$fwd" "$mm" && below "$fwd" "$((mm * 105 / 100))" || fail "forward FLOPs $fwd, matmuls $mm"
+  mm2=$((2 * mm + 2 * (256 * 256 + 256 * 10)))
+  at_least "$step" "$mm2" && below "$step" "$((mm2 * 105 / 100))" || fail "step FLOPs $step, matmuls $mm2"
+  # Adam: two arrays per param, each padded to 64 bytes:
+  # 802816 + 1024 + 262144 + 1024 + 10240 + 64 = 1077312 bytes = 1.03 MiB
+  grep -q 'optimizer state 2.05 MiB ' "$tmp/out" || fail "Adam's state is not 2 x 1077312 bytes"
+  grep -Eq '^Activation memory \(batch 128, the memory plan.s scratch\): training step [0-9.]+ KiB, inference [0-9.]+ KiB$' "$tmp/out" ||
+    fail "activation memory"
+  peak=$(sed -n 's/^Peak memory (batch 128, training): \([0-9.]*\) MiB = slots \([0-9.]*\) MiB + optimizer state \([0-9.]*\) MiB + scratch \([0-9.]*\) KiB$/\1 \2 \3 \4/p' "$tmp/out")
+  [ -n "$peak" ] || fail "peak memory line"
+  echo "$peak" | awk '{ d = $1 - ($2 + $3 + $4 / 1024); exit !(d < 0.02 && d > -0.02) }' ||
+    fail "peak $peak is not the sum of its parts"
+  ;;
 xor)
   build "$xor" "$tmp/xor"
   "$tmp/xor" train --quiet >"$tmp/out" || fail "xor train exited with status $?"

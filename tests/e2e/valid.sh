@@ -84,14 +84,14 @@ model M {
 train M on d { loss = f(x); optimizer = sgd(lr = 0.1); epochs = 1; valid = 0.2; }
 NN
   "$nnc" build "$tmp/norm.nn" -o "$tmp/norm" || fail "build"
-  line=$("$tmp/norm" train --epochs 0) || fail "train"
+  line=$("$tmp/norm" train --epochs 0 --quiet) || fail "train"
   echo "$line"
   awk -v l="$(val "$line" loss)" 'BEGIN { exit !(l > 1 - 1e-9 && l < 1 + 1e-9) }' \
     || fail "the normalised training split does not have mean 0 and variance 1: $line"
   awk -v v="$(val "$line" val_loss)" -v t="$(val "$line" test_loss)" \
     'BEGIN { exit !(v != 1 && t != 1 && t > 0.8 && t < 1.2) }' \
     || fail "validation and test should use the training statistics: $line"
-  line=$("$tmp/norm" train --epochs 0 --valid 0) || fail "train --valid 0"
+  line=$("$tmp/norm" train --epochs 0 --valid 0 --quiet) || fail "train --valid 0"
   echo "$line"
   [ "$line" = "epoch=0 loss=1 test_loss=1" ] || fail "without a hold-out, train and test (the same file) are both standardised: $line"
   cat >"$tmp/lr.nn" <<NN

@@ -26,10 +26,20 @@ if ! "$nnc" build -O0 "$nn" "$@" -o "$exe"; then
   echo "FAIL $nn: nnc build failed"
   exit 1
 fi
-"$exe" gradcheck
+"$exe" gradcheck >"$exe.out"
 status=$?
+cat "$exe.out"
 if [ $status -ne 0 ]; then
   echo "FAIL $nn: gradcheck exit status $status"
+  exit 1
+fi
+# the report says what it checked: eps and tol with their reason, each
+# param's entries probed out of its size, and the worst element by name
+last=$(tail -n 1 "$exe.out")
+if ! echo "$last" | grep -Eq '^gradcheck=pass max_err=[^ ]+ worst=[A-Za-z_][A-Za-z0-9_.]*(\[[0-9,]+\])? checked=[0-9]+/[0-9]+$' ||
+   ! grep -Eq '^gradcheck: eps=[^ ]+ \(default: [^)]*\) tol=[^ ]+ \(default: [^)]*\); up to 30 entries' "$exe.out" ||
+   grep -v '^gradcheck' "$exe.out" | grep -Evq '^[^ ]+ f(32|64)\[[0-9,]*\]: [0-9]+ of [0-9]+ entries, max_abs_err=[^ ]+ max_err=[^ ]+ at [^ ]+ ok$'; then
+  echo "FAIL $nn: gradcheck's report is not in the documented form"
   exit 1
 fi
 echo "PASS $nn"

@@ -34,6 +34,27 @@ static void run(const char *name, int nkw, const char *const *keys, const double
   }
 }
 
+/* 1 - rho and 1 - beta are formed in double and rounded to f32 once, as
+ * PyTorch passes them: one step from zero state with g = 1 leaves exactly
+ * (float)(1.0 - 0.9) = 0.1f in the state, where 1.0f - 0.9f would leave
+ * 0.100000024f. */
+static void test_f32_constants(void **st) {
+  (void)st;
+  const char *kinds[] = {"rmsprop", "adadelta", "adam"};
+  const char *keys[] = {"rho", "beta1"};
+  for (int k = 0; k < 3; k++) {
+    NnrtOptConfig c;
+    char err[256];
+    double v = 0.9;
+    assert_int_equal(nnrt_opt_config(&c, kinds[k], 1, k == 2 ? &keys[1] : &keys[0], &v, err, sizeof err), 0);
+    float p = 1.0f, g = 1.0f, s0 = 0, s1 = 0, *state[2] = {&s0, &s1};
+    nnrt_opt_step_f32(&c, c.lr, 1, &p, &g, state, 1);
+    if (s0 != (float)(1.0 - 0.9))
+      fail_msg("%s: state %.9g (%a), want (float)(1.0 - 0.9) = %.9g", kinds[k], s0, s0, (float)(1.0 - 0.9));
+    assert_true(s0 != 1.0f - 0.9f); /* the two roundings differ: the test can fail */
+  }
+}
+
 static void test_sgd(void **st) {
   (void)st;
   /* θ -= 0.1·g: 1 − .1 = .9; .9 − .05 = .85; .85 + .02 = .87 */
@@ -144,6 +165,7 @@ static void test_config(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_f32_constants),
     cmocka_unit_test(test_sgd), cmocka_unit_test(test_sgd_weight_decay),
     cmocka_unit_test(test_momentum), cmocka_unit_test(test_nesterov),
     cmocka_unit_test(test_adagrad), cmocka_unit_test(test_adadelta),

@@ -118,15 +118,25 @@ static void test_learns(void **st) {
   }
 }
 
+/* Piped progress: one line per epoch, its loss with the --log CSV's 9
+ * digits, then a line that says what the result line evaluated. */
 static void test_epoch_lines(void **st) {
   (void)st;
-  assert_int_equal(run("FAKE_NOTEST=1", "train --epochs 100 --batch 240"), 0);
+  char log[128], buf[1 << 14], want[128];
+  snprintf(log, sizeof log, "%s/lines.csv", dir);
+  assert_int_equal(run("FAKE_NOTEST=1", "train --epochs 100 --batch 240 --log %s", log), 0);
   int lines = 0;
   for (const char *s = out; (s = strstr(s, "epoch ")); s++)
     lines += s == out || s[-1] == '\n';
-  assert_true(lines >= 10 && lines <= 21);
-  assert_non_null(strstr(out, "epoch 100/100  loss="));
+  assert_int_equal(lines, 100);
   assert_non_null(strstr(out, "samples/s"));
+  slurp(log, buf, sizeof buf);
+  const char *row = strstr(buf, "\n100,");
+  assert_non_null(row);
+  snprintf(want, sizeof want, "epoch 100/100  loss=%.*s  accuracy=", (int)strcspn(row + 5, ","), row + 5);
+  if (!strstr(out, want))
+    fail_msg("no '%s' in:\n%s", want, out);
+  assert_non_null(strstr(out, "\neval on train (240 samples) in inference mode, with the weights of epoch 100:\n"));
   const char *line = last_line(out);
   assert_true(strncmp(line, "epoch=100 loss=", 15) == 0);
   assert_null(strstr(line, "test_"));
@@ -219,8 +229,22 @@ static void test_gradcheck_info_help(void **st) {
   if (rc != 0)
     fail_msg("gradcheck rc %d:\n%s%s", rc, out, err);
   assert_true(strncmp(last_line(out), "gradcheck=pass max_err=", 23) == 0);
-  assert_non_null(strstr(out, "\nW max_abs_err="));
-  assert_non_null(strstr(out, "\nb max_abs_err="));
+  assert_non_null(strstr(last_line(out), " checked=3/3"));
+  assert_non_null(strstr(out, "eps=1e-06 (default: all parameters f64) tol=1e-05 (default"));
+  assert_non_null(strstr(out, "\nW f64[2]: 2 of 2 entries, max_abs_err="));
+  assert_non_null(strstr(out, "\nb f64[1]: 1 of 1 entries, max_abs_err="));
+  /* the worst element is named, and it is one of W's or b's */
+  const char *worst = strstr(last_line(out), " worst=");
+  assert_non_null(worst);
+  assert_true(strncmp(worst, " worst=W[", 9) == 0 || strncmp(worst, " worst=b[0]", 11) == 0);
+  /* --entries limits the probes and says so; a tolerance below the
+   * central difference's rounding fails, naming the flag */
+  assert_int_equal(run(NULL, "gradcheck --entries 1 --tol 1e-15"), 1);
+  assert_non_null(strstr(out, "tol=1e-15 (--tol); up to 1 entries per parameter"));
+  assert_non_null(strstr(out, "\nW f64[2]: 1 of 2 entries,"));
+  assert_true(strncmp(last_line(out), "gradcheck=fail max_err=", 23) == 0);
+  assert_non_null(strstr(last_line(out), " checked=2/3 failed="));
+  assert_int_equal(run(NULL, "gradcheck --entries -1"), 2);
   assert_int_equal(run(NULL, "info"), 0);
   assert_non_null(strstr(out, "dense (linear+sigmoid)"));
   assert_non_null(strstr(out, "Trainable params: 3"));

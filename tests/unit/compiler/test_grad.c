@@ -258,8 +258,10 @@ static void test_pow(void **st) {
   d2(g_binary(OP_POW, x, y), x, y, &dx, &dy);
   assert_expr(dx, "(mul G (mul y (pow x (sub y 1))))");
   assert_expr(dy, "(mul G (mul (pow x y) (log x)))");
-  /* a constant exponent: 3 x^2, with x^2 as x*x */
-  assert_expr(d1(g_binary(OP_POW, x, C(3)), x), "(mul G (mul (mul x x) 3))");
+  /* a constant exponent: 5 x^4, with x^4 as (x*x)*(x*x) */
+  assert_expr(d1(g_binary(OP_POW, x, C(5)), x), "(mul G (mul (mul (mul x x) (mul x x)) 5))");
+  /* x^3 is built as (x*x)*x (simplify.c): the product rule's three terms */
+  assert_expr(d1(g_binary(OP_POW, x, C(3)), x), "(add (add (mul G (mul x x)) (mul (mul G x) x)) (mul (mul G x) x))");
 }
 
 static void test_maximum(void **st) {

@@ -333,7 +333,11 @@ static void test_pow(void **st) {
   Node *x = P("x", "4");
   assert_ptr_equal(bin(OP_POW, x, C(1)), x);
   assert_expr(bin(OP_POW, x, C(2)), "(mul x x)");
-  assert_expr(bin(OP_POW, x, C(3)), "(pow x 3)");
+  assert_expr(bin(OP_POW, x, C(3)), "(mul (mul x x) x)");
+  Node *sq = bin(OP_MUL, x, x);
+  assert_ptr_equal(bin(OP_POW, x, C(4)), bin(OP_MUL, sq, sq)); /* x² computed once */
+  assert_expr(bin(OP_POW, x, C(5)), "(pow x 5)");               /* near misses stay pow */
+  assert_expr(bin(OP_POW, x, C(2.5)), "(pow x 2.5)");
 }
 
 /* ---- reductions ----------------------------------------------------------- */
