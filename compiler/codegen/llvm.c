@@ -417,6 +417,23 @@ static LLVMValueRef bptr(Buf *bufs, int id) {
   return b->ptr;
 }
 
+/* An i64 constant of the code that differs between alike items (a
+ * slice's start): in an outlined item, the next entry of its table (a Buf
+ * that is no buffer, its value in `at`), so steps of an unrolled loop that
+ * read x[:, t, :] share one function; elsewhere the constant itself. */
+static LLVMValueRef item_const(int64_t v) {
+  if (!fnst.outlined) return ci64(v);
+  LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b);
+  LLVMPositionBuilderAtEnd(cg.b, fnst.prelude);
+  LLVMValueRef r = LLVMBuildLoad2(cg.b, cg.t.i64, LLVMBuildGEP2(cg.b, cg.t.i64, LLVMGetParam(fnst.fn, 4), (LLVMValueRef[]){ci64(fnst.nroots)}, 1, ""), "k");
+  Buf *b = arena_alloc(sizeof *b);
+  memset(b, 0, sizeof *b);
+  b->at = v;
+  PUSH(fnst.roots, fnst.nroots, fnst.caproots, b);
+  LLVMPositionBuilderAtEnd(cg.b, at);
+  return r;
+}
+
 static LLVMValueRef const_value(const Node *c, Dtype d) {
   LLVMValueRef v = cfl(c->fv, isf(d) ? d : DT_F64);
   if (c->bpow == 0) return isf(d) ? v : LLVMConstInt(ty(d), (unsigned long long)(int64_t)c->fv, 1);
@@ -444,7 +461,7 @@ static Operand operand(Buf *bufs, const Node *x, const Shape *sh, Dtype want) {
     strides(&x->in[0]->sh, st);
     LLVMValueRef first = ci64(0);
     for (int d = 0; d < x->sh.rank; d++)
-      if (x->ia[d]) first = LLVMBuildAdd(cg.b, first, LLVMBuildMul(cg.b, ci64(x->ia[d]), st[d], ""), "");
+      if (x->ia[d]) first = LLVMBuildAdd(cg.b, first, LLVMBuildMul(cg.b, item_const(x->ia[d]), st[d], ""), "");
     o.ptr = gep(x->dt, bptr(bufs, x->in[0]->id), first);
   } else {
     o.ptr = bptr(bufs, x->id);
@@ -797,7 +814,8 @@ static void emit_node(const Node *n, Buf *bufs) {
       Operand src = dense(bptr(bufs, x->id), &x->sh, d);
       LLVMValueRef bst[MAX_RANK], base = ci64(0);
       strides(big, bst);
-      for (int k = 0; k < n->sh.rank; k++) base = LLVMBuildAdd(cg.b, base, LLVMBuildMul(cg.b, ci64(n->ia[k]), bst[k], ""), "");
+      for (int k = 0; k < n->sh.rank; k++)
+        if (n->ia[k]) base = LLVMBuildAdd(cg.b, base, LLVMBuildMul(cg.b, item_const(n->ia[k]), bst[k], ""), "");
       if (pad) {
         fill(out, &n->sh, d, cfl(0, d));
         memcpy(o.st, bst, sizeof bst);
@@ -1038,16 +1056,22 @@ static LLVMValueRef outline_work(const Kernel *k, Work w, Buf *bufs, int spare, 
   return fn;
 }
 
-/* Item w of a parted kernel as a call to a function of its own,
- * nnc_<kernel>.g<i>(ctx, slots, scratch, batch, tab): tab is a constant
- * table, one per call, of what differs between items whose code is the
- * same: the slot or scratch offset of each buffer it uses and the number of
- * each check site.  An item's code depends only on its ops, their shapes
- * and the kinds of its buffers, so a program of many alike layers compiles
- * a few such functions, and a call and a table per item. */
-static void emit_outlined(const Kernel *k, Work w, Buf *bufs, int spare) {
+/* Item w of a parted kernel as a function of its own,
+ * nnc_<kernel>.g<i>(ctx, slots, scratch, batch, tab), and what its call
+ * passes: tab is a constant table of what differs between items whose code
+ * is the same (the slot or scratch offset of each buffer it uses and the
+ * number of each check site).  An item's code depends only on its ops,
+ * their shapes and the kinds of its buffers, so a program of many alike
+ * layers (or an unrolled loop's steps) compiles a few such functions. */
+typedef struct Item { LLVMValueRef fn; LLVMValueRef *vals; int n, ops; } Item;
+
+static LLVMTypeRef item_type(void) {
   LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.ptr};
-  LLVMTypeRef ft = LLVMFunctionType(cg.t.vd, ps, 5, 0);
+  return LLVMFunctionType(cg.t.vd, ps, 5, 0);
+}
+
+static Item outline_item(const Kernel *k, Work w, Buf *bufs, int spare) {
+  LLVMTypeRef ft = item_type();
   FnState outer = fnst;
   LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b);
   LLVMModuleRef mod = cg.mod;
@@ -1073,27 +1097,81 @@ static void emit_outlined(const Kernel *k, Work w, Buf *bufs, int spare) {
   int n = fnst.nroots;
   fnst = outer;
   cg.fn = fnst.fn;
-  cg.batch = LLVMGetParam(cg.fn, 3);
-  LLVMPositionBuilderAtEnd(cg.b, at);
-  /* the caller: its table, then the call */
-  LLVMValueRef *vals = arena_alloc(sizeof *vals * (n + 1));
+  if (cg.fn) cg.batch = LLVMGetParam(cg.fn, 3);
+  if (at) LLVMPositionBuilderAtEnd(cg.b, at);
+  Item it = {o->fn, arena_alloc(sizeof(LLVMValueRef) * (n + 1)), n, w.ops};
   for (int i = 0, si = 0; i < n; i++) {
     if (roots[i]) {
-      vals[i] = ci64(roots[i]->at);
+      it.vals[i] = ci64(roots[i]->at);
     } else {
-      vals[i] = ci64(nchecks);
+      it.vals[i] = ci64(nchecks);
       PUSH(check_sites, nchecks, capchecks, sites[si++]);
     }
   }
-  LLVMValueRef tab = LLVMAddGlobal(cg.mod, LLVMArrayType2(cg.t.i64, (uint64_t)(n ? n : 1)), "tab");
+  return it;
+}
+
+/* A private constant i64 array of vals. */
+static LLVMValueRef const_table(LLVMValueRef *vals, int n) {
   LLVMValueRef zero = ci64(0);
+  LLVMValueRef tab = LLVMAddGlobal(cg.mod, LLVMArrayType2(cg.t.i64, (uint64_t)(n ? n : 1)), "tab");
   LLVMSetInitializer(tab, LLVMConstArray2(cg.t.i64, n ? vals : &zero, (uint64_t)(n ? n : 1)));
   LLVMSetGlobalConstant(tab, 1);
   LLVMSetLinkage(tab, LLVMPrivateLinkage);
+  return tab;
+}
+
+/* The call of item it from the current function, with table tab. */
+static void call_item(const Item *it, LLVMValueRef tab) {
   LLVMValueRef args[5];
   for (int i = 0; i < 4; i++) args[i] = LLVMGetParam(cg.fn, (unsigned)i);
   args[4] = tab;
-  LLVMBuildCall2(cg.b, ft, o->fn, args, 5, "");
+  LLVMBuildCall2(cg.b, item_type(), it->fn, args, 5, "");
+}
+
+/* Unrolled loops (a `for` over time steps, many alike layers) make a
+ * kernel's items repeat: items[i + t·P + j] calls the same function as
+ * items[i + j] for every step t < K.  The longest such run from i (at
+ * least three repetitions; P up to 4096, tried at the next occurrences of
+ * items[i]'s function) is emitted as a loop over t calling the P functions
+ * with tables from one array of K steps: LLVM then optimises P calls
+ * instead of K·P, and the same functions run on the same tables in the
+ * same order, so the results are the same bits. */
+enum { ROLL_MIN_REPEATS = 3, ROLL_MAX_PERIOD = 4096, ROLL_CANDIDATES = 64 };
+
+static int roll_run(const Item *its, int n, int i, int *period) {
+  static int off = -1; /* NNC_NO_ROLL=1: every item a call of its own (to compare) */
+  if (off < 0) off = getenv("NNC_NO_ROLL") && *getenv("NNC_NO_ROLL") == '1';
+  int best = 0;
+  *period = 0;
+  if (off) return 0;
+  for (int p = 1, tried = 0; p <= ROLL_MAX_PERIOD && i + p < n && tried < ROLL_CANDIDATES; p++) {
+    if (its[i + p].fn != its[i].fn) continue;
+    tried++;
+    int len = 0;
+    while (i + p + len < n && its[i + len].fn == its[i + p + len].fn && its[i + len].n == its[i + p + len].n) len++;
+    int reps = 1 + len / p;
+    if (reps >= ROLL_MIN_REPEATS && reps * p > best) best = reps * p, *period = p;
+  }
+  return best / (*period ? *period : 1);
+}
+
+static void emit_rolled(const Item *its, int p, int reps) {
+  int stride = 0;
+  for (int j = 0; j < p; j++) stride += its[j].n;
+  LLVMValueRef *vals = arena_alloc(sizeof *vals * ((size_t)stride * reps + 1));
+  for (int t = 0, at = 0; t < reps; t++)
+    for (int j = 0; j < p; j++)
+      for (int v = 0; v < its[t * p + j].n; v++) vals[at++] = its[t * p + j].vals[v];
+  LLVMValueRef tab = const_table(vals, stride * reps);
+  Loop l = loop_begin(ci64(reps), "step");
+  LLVMValueRef base = LLVMBuildMul(cg.b, l.i, ci64(stride), "");
+  for (int j = 0, off = 0; j < p; j++) {
+    LLVMValueRef at = LLVMBuildAdd(cg.b, base, ci64(off), "");
+    call_item(&its[j], LLVMBuildGEP2(cg.b, cg.t.i64, tab, &at, 1, ""));
+    off += its[j].n;
+  }
+  loop_end(&l);
 }
 
 /* LLVM's optimiser and code generator take time superlinear in a
@@ -1171,29 +1249,49 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   }
   for (int i = 0; i < nw; i++) ops += ws[i].ops;
   bool parted = ops > PART_ABOVE;
-  FnState kst; /* the kernel's, while a part is emitted */
-  LLVMBasicBlockRef pstart = NULL, kat = NULL;
-  for (int i = 0, nparts = 0, in_part = 0; i < nw; i++) {
-    if (parted && !pstart) { /* a new part, called from the kernel */
-      LLVMValueRef pfn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s.part%d", k->name, nparts++), ft);
-      LLVMSetLinkage(pfn, LLVMInternalLinkage);
-      add_attrs(pfn, checks);
-      LLVMBuildCall2(cg.b, ft, pfn, args, 4, "");
-      kst = fnst;
-      kat = LLVMGetInsertBlock(cg.b);
-      pstart = fn_begin(pfn, LLVMAppendBasicBlockInContext(cg.ctx, pfn, "entry"), k->plan);
+  if (!parted) {
+    for (int i = 0; i < nw; i++) emit_work(k, ws[i], bufs, cap);
+  } else {
+    Item *its = arena_alloc(sizeof *its * nw);
+    for (int i = 0; i < nw; i++) its[i] = outline_item(k, ws[i], bufs, cap);
+    FnState kst; /* the kernel's, while a part is emitted */
+    LLVMBasicBlockRef pstart = NULL, kat = NULL;
+    int nparts = 0, in_part = 0;
+    for (int i = 0; i < nw;) {
+      int p, reps = roll_run(its, nw, i, &p);
+      if (pstart && (reps || in_part >= PART_OPS)) { /* back to the kernel */
+        fn_end(pstart);
+        fnst = kst;
+        cg.fn = fnst.fn;
+        cg.batch = LLVMGetParam(cg.fn, 3);
+        LLVMPositionBuilderAtEnd(cg.b, kat);
+        pstart = NULL;
+        in_part = 0;
+      }
+      if (reps) { /* a loop in the kernel itself */
+        emit_rolled(its + i, p, reps);
+        i += p * reps;
+        continue;
+      }
+      if (!pstart) { /* a new part, called from the kernel */
+        LLVMValueRef pfn = LLVMAddFunction(cg.mod, arena_printf("nnc_%s.part%d", k->name, nparts++), ft);
+        LLVMSetLinkage(pfn, LLVMInternalLinkage);
+        add_attrs(pfn, checks);
+        LLVMBuildCall2(cg.b, ft, pfn, args, 4, "");
+        kst = fnst;
+        kat = LLVMGetInsertBlock(cg.b);
+        pstart = fn_begin(pfn, LLVMAppendBasicBlockInContext(cg.ctx, pfn, "entry"), k->plan);
+      }
+      call_item(&its[i], const_table(its[i].vals, its[i].n));
+      in_part += its[i].ops;
+      i++;
     }
-    if (parted) emit_outlined(k, ws[i], bufs, cap);
-    else emit_work(k, ws[i], bufs, cap);
-    in_part += ws[i].ops;
-    if (pstart && (in_part >= PART_OPS || i == nw - 1)) { /* back to the kernel */
+    if (pstart) {
       fn_end(pstart);
       fnst = kst;
       cg.fn = fnst.fn;
       cg.batch = LLVMGetParam(cg.fn, 3);
       LLVMPositionBuilderAtEnd(cg.b, kat);
-      pstart = NULL;
-      in_part = 0;
     }
   }
   fn_end(kstart);
