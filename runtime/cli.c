@@ -4,7 +4,8 @@
  *
  *   OUT train [--epochs N] [--batch N] [--lr X] [--seed N] [--valid X] [--early-stop N]
  *             [--limit N] [--no-augment] [--save FILE]
- *             [--resume FILE] [--log FILE.csv] [--plot FILE.svg] [--quiet] [--threads N]
+ *             [--resume FILE | --init-from FILE [--only GLOB]... [--rename FROM=TO]...]
+ *             [--log FILE.csv] [--plot FILE.svg] [--quiet] [--threads N]
  *   OUT eval [--load FILE] [--batch N] [--valid X] [--threads N]
  *   OUT info
  *   OUT show [--load FILE] [--count N] [-o FILE.png]
@@ -62,7 +63,7 @@ static const struct { const char *name; int bit; CommandFn run; } commands[] = {
 typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
                F_THREADS, F_EPS, F_TOL, F_VALID, F_DEVICE, F_CHECK_NUMERICS,
                F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP, F_NO_AUGMENT, F_ROWS, F_LEN, F_TEMPERATURE, F_PROMPT,
-               F_ENTRIES } FlagId;
+               F_ENTRIES, F_INIT_FROM, F_ONLY, F_RENAME } FlagId;
 
 static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
   {"epochs", F_EPOCHS, C_TRAIN, true},
@@ -71,6 +72,9 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"seed", F_SEED, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS | C_SAMPLE, true},
   {"save", F_SAVE, C_TRAIN, true},
   {"resume", F_RESUME, C_TRAIN, true},
+  {"init-from", F_INIT_FROM, C_TRAIN, true},
+  {"only", F_ONLY, C_TRAIN, true},
+  {"rename", F_RENAME, C_TRAIN, true},
   {"load", F_LOAD, C_EVAL | C_SHOW | C_GRADS | C_SAMPLE, true},
   {"log", F_LOG, C_TRAIN, true},
   {"plot", F_PLOT, C_TRAIN, true},
@@ -110,6 +114,14 @@ static void usage(FILE *f, const char *prog) {
           "    --no-augment    train without the train block's `augment = images(...);`\n"
           "    --save FILE     save a safetensors checkpoint after every epoch\n"
           "    --resume FILE   continue from a checkpoint (and keep saving to it)\n"
+          "    --init-from FILE  start from a checkpoint's parameters and states, by name,\n"
+          "                    over the fresh initialisation (not its optimizer state,\n"
+          "                    epoch or generator: a fine-tune starts afresh); not with --resume\n"
+          "    --only GLOB     with --init-from: only the tensors whose names match GLOB\n"
+          "                    (repeatable; e.g. 'encoder.*'); each one must be in the file\n"
+          "    --rename FROM=TO  with --init-from: the program's TO... is the file's FROM...\n"
+          "                    (a name prefix, e.g. bert.=encoder.; repeatable)\n"
+          "    (--epochs 0 --save FILE writes the initial weights, --init-from's included)\n"
           "    --log FILE.csv  write epoch,loss,accuracy,lr,seconds,... per epoch\n"
           "    --plot FILE.svg draw the loss and accuracy curves (SVG) after training\n"
           "    --quiet         no progress output, only the final line\n"
@@ -213,6 +225,18 @@ static bool parse_fraction(const char *v, double *out) {
   return true;
 }
 
+/* --init-from starts a run, --resume continues one: not both; --only and
+ * --rename say what --init-from reads. */
+static int check_init_flags(const char *prog, const NnrtOptions *o) {
+  if (o->init_from && o->resume)
+    return usage_error(prog, "--init-from and --resume exclude each other (a resumed run takes all "
+                       "its tensors from %s)%s", o->resume, "");
+  if (!o->init_from && (o->nonly || o->nrename))
+    return usage_error(prog, "%s says what --init-from FILE reads, but there is no --init-from%s",
+                       o->nonly ? "--only" : "--rename", "");
+  return 0;
+}
+
 /* Parse argv[2..] into o; returns 0 or the usage exit code. */
 static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
   const char *prog = argv[0], *cmdname = argv[1];
@@ -275,11 +299,24 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_LEN: ok = parse_int(v, 1, &o->len) && o->len <= 1000000; break;
     case F_TEMPERATURE: ok = parse_fraction(v, &o->temperature) || (parse_pos(v, &o->temperature) && o->temperature <= 100); break;
     case F_PROMPT: o->prompt = v; break;
+    case F_INIT_FROM: o->init_from = v; ok = *v; break;
+    case F_ONLY:
+      if (o->nonly == NNRT_MAX_ONLY)
+        return usage_error(prog, "more than %s --only flags%s", NNRT_MAX_ONLY_STR, "");
+      o->only[o->nonly++] = v;
+      ok = *v;
+      break;
+    case F_RENAME:
+      if (o->nrename == NNRT_MAX_ONLY)
+        return usage_error(prog, "more than %s --rename flags%s", NNRT_MAX_ONLY_STR, "");
+      o->rename[o->nrename++] = v;
+      ok = strchr(v, '=') && strcmp(v, "=") != 0; /* FROM=TO; either may be empty, not both */
+      break;
     }
     if (!ok)
       return usage_error(prog, "bad value '%s' for --%s", v, flags[f].name);
   }
-  return 0;
+  return check_init_flags(prog, o);
 }
 
 /* No output may overwrite an input or another output: `--log train.csv`
@@ -314,6 +351,8 @@ static int check_output_paths(const NnrtProgram *p, const NnrtOptions *o,
     if (!what[0] && ck && !(cmd == C_TRAIN && save && i == 0) && /* save onto --resume: fine */
         nnrt_same_file(outs[i], ck))
       snprintf(what, sizeof what, "the checkpoint it reads (%s)", cmd == C_TRAIN ? "--resume" : "--load");
+    if (!what[0] && cmd == C_TRAIN && o->init_from && nnrt_same_file(outs[i], o->init_from))
+      snprintf(what, sizeof what, "the checkpoint it starts from (--init-from)");
     for (int j = 0; j < p->ndata && !what[0]; j++)
       if (p->data[j].kind != DATA_TABLE && p->data[j].path && nnrt_same_file(outs[i], p->data[j].path))
         snprintf(what, sizeof what, "the %s data of field '%.64s'", p->data[j].split, p->data[j].field);

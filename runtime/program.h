@@ -142,6 +142,8 @@ typedef struct NnrtSplit {
   double *scale;     /* per slot */
 } NnrtSplit;
 
+#define NNRT_MAX_ONLY 32 /* --only and --rename flags, each */
+#define NNRT_MAX_ONLY_STR "32"
 typedef struct NnrtOptions {
   int64_t epochs, batch;     /* -1: from the program */
   uint64_t seed; bool has_seed;
@@ -163,6 +165,9 @@ typedef struct NnrtOptions {
   int64_t len;               /* sample --len: tokens generated (0: 200) */
   double temperature;        /* sample --temperature (set to 1 by the parser's default) */
   const char *prompt;        /* sample --prompt */
+  const char *init_from;     /* train --init-from: a checkpoint's tensors over the fresh init */
+  const char *only[NNRT_MAX_ONLY]; int nonly;       /* --only globs on the program's names */
+  const char *rename[NNRT_MAX_ONLY]; int nrename;   /* --rename FROM=TO prefix maps */
 } NnrtOptions;
 
 typedef struct NnrtSession {
@@ -223,6 +228,12 @@ int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bo
  * (its seed and validation fraction too, as nnrt_options_from_ckpt): the
  * start of show, grads and sample.  -1 after saying why (session freed). */
 int nnrt_session_open_loaded(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int64_t B, int flags);
+/* train --init-from (session_init.c): copy the tensors o->only selects
+ * (every one the checkpoint has, without --only) from o->init_from over
+ * the fresh initialisation; optimizer state, epoch, step, seed and
+ * generator stay the session's.  Everything is checked before the first
+ * byte is copied; -1 after saying why in one line. */
+int nnrt_session_init_from(NnrtSession *s, const NnrtOptions *o);
 /* -1 (said on stderr) when the epochs left would take the step counter
  * past INT64_MAX (a resumed checkpoint's huge step, or --epochs). */
 int nnrt_session_check_steps(const NnrtSession *s, const char *resumed);

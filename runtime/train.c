@@ -29,6 +29,10 @@
  * shuffled, gathered and augmented on the host for both, from the same
  * generator, so a run draws the same batches on either.
  *
+ * `--init-from FILE` (session_init.c) overwrites the fresh initialisation
+ * with some of a checkpoint's tensors before the first epoch; with
+ * `--epochs 0 --save FILE` the initial weights are saved as epoch 0.
+ *
  * Invariants: everything random comes from one generator whose state is
  * saved after every epoch, with params, STATE and optimizer state, so a run
  * resumed from epoch k is bit-identical to one that never stopped.  A
@@ -402,6 +406,8 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     if (r != 0)
       goto out;
   }
+  if (o->init_from && nnrt_session_init_from(&s, o) != 0) /* session_init.c */
+    goto out;
   if (nnrt_session_check_steps(&s, o->resume) != 0)
     goto out;
   /* --resume without --save keeps saving to the file it resumed from. */
@@ -437,6 +443,12 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     be_open = true;
   }
   rc = run_epochs(&s, be, bst, save, log, plotp, &es);
+  /* --epochs 0 --save: the initial weights (--init-from's included), e.g.
+   * to inspect or share them; a resumed run has saved them already. */
+  if (rc == 0 && save && !o->resume && s.epoch == 0) {
+    int r = nnrt_session_save(&s, save);
+    rc = r == -2 ? 3 : r != 0 ? 1 : 0;
+  }
   if (plotp && (rc == 0 || rc == 3) && nnrt_trainplot_save(plotp, &s, o->plot) != 0)
     rc = 1;
   if (rc == 0) {
