@@ -4,7 +4,8 @@
 
 Run with Debian's python3 and python3-torch (`/usr/bin/python3
 tests/e2e/torch_transformer/make_reference.py`); it rewrites, next to itself:
-  x.npy, r.npy, keep.npy  a fixed batch: x [4, 5, 16], the weights r [4, 5, 16]
+  x.npy, r.npy, keep.npy  a fixed batch: x [4, 5, 16] (the layer reads x plus
+                      the sinusoidal positions), the weights r [4, 5, 16]
                       of the loss  L = sum(out * r) / 4, and keep [4, 5]
                       (1 = a real token, 0 = padding: PyTorch's
                       src_key_padding_mask is keep == 0)
@@ -17,7 +18,7 @@ tests/e2e/torch_transformer/make_reference.py`); it rewrites, next to itself:
   reference_prenorm.json  the same with norm_first=True (seed 2; prenorm.nn)
 The check needs none of this to run; only this script needs PyTorch.
 """
-import json, os
+import json, math, os
 
 import numpy as np
 import torch
@@ -33,12 +34,22 @@ np.save(os.path.join(here, "r.npy"), r.numpy().astype(np.float32))
 np.save(os.path.join(here, "keep.npy"), keep.numpy().astype(np.float32))
 
 
+def positions(t, d):
+    """The sinusoidal encoding as PyTorch's transformer tutorial computes it."""
+    pe = torch.zeros(t, d)
+    p = torch.arange(t, dtype=torch.float32).unsqueeze(1)
+    div = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
+    pe[:, 0::2] = torch.sin(p * div)
+    pe[:, 1::2] = torch.cos(p * div)
+    return pe
+
+
 def reference(seed, norm_first, out_name):
     torch.manual_seed(seed)
     layer = torch.nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, dropout=0.0,
                                              batch_first=True, norm_first=norm_first)
     layer.train()  # with dropout 0 this is the plain (not the fused "fast path") computation
-    out = layer(x, src_key_padding_mask=keep == 0)
+    out = layer(x + positions(5, 16), src_key_padding_mask=keep == 0)
     loss = (out * r).sum() / 4
     loss.backward()
     a = layer.self_attn
