@@ -12,11 +12,11 @@ trap 'rm -rf "$tmp"' EXIT
 "$nnc" build $dir/lstm.nn -o "$tmp/lstm" || { echo "FAIL: build"; exit 1; }
 # a checkpoint of this program to take names and metadata from
 (cd $dir && "$tmp/lstm" train --quiet --save "$tmp/template.st") >/dev/null || { echo "FAIL: first run"; exit 1; }
-/usr/bin/python3 $dir/check.py start "$tmp/template.st" "$tmp/w0.st" || { echo "FAIL: writing w0"; exit 1; }
+/usr/bin/python3 tests/e2e/torch_check.py $dir/reference.json start "$tmp/template.st" "$tmp/w0.st" || { echo "FAIL: writing w0"; exit 1; }
 (cd $dir && "$tmp/lstm" train --quiet --resume "$tmp/w0.st" --save "$tmp/w1.st" --log "$tmp/log.csv") >/dev/null ||
   { echo "FAIL: train exited $?"; exit 1; }
 # the epoch's training loss: the forward pass with the reference weights
 loss=$(sed -n '2s/^1,\([^,]*\),.*/\1/p' "$tmp/log.csv")
 [ -n "$loss" ] || { echo "FAIL: no loss in the log:"; cat "$tmp/log.csv"; exit 1; }
-/usr/bin/python3 $dir/check.py compare "$tmp/w0.st" "$tmp/w1.st" "$loss" || { echo "FAIL: differs from PyTorch"; exit 1; }
+/usr/bin/python3 tests/e2e/torch_check.py $dir/reference.json compare "$tmp/w0.st" "$tmp/w1.st" "$loss" || { echo "FAIL: differs from PyTorch"; exit 1; }
 echo "PASS"

@@ -1,16 +1,18 @@
 #!/usr/bin/python3
-"""check.py MODE ... — the two halves of torch_lstm.sh, with Python's
-standard library only:
-  check.py start TEMPLATE OUT    OUT = TEMPLATE (a checkpoint nnc saved) with
-                                 the reference's weights, at epoch 0, step 0
-  check.py compare W0 W1 LOSS    the weights moved by the reference gradient
-                                 (W0 - W1, SGD with lr = 1) and the printed
-                                 loss equal the reference to 1e-5
+"""torch_check.py REF MODE ... — the two halves of the checks against
+PyTorch (torch_lstm.sh, torch_transformer.sh), with Python's standard
+library only.  REF is a reference.json a make_reference.py wrote: PyTorch's
+weights and gradients under nnc's parameter names, and its loss.
+  torch_check.py REF start TEMPLATE OUT    OUT = TEMPLATE (a checkpoint nnc
+                                 saved) with the reference's weights, at
+                                 epoch 0, step 0
+  torch_check.py REF compare W0 W1 LOSS    the weights moved by the reference
+                                 gradient (W0 - W1, SGD with lr = 1) and the
+                                 printed loss equal the reference to 1e-5
 """
-import json, os, struct, sys
+import json, struct, sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-ref = json.load(open(os.path.join(here, "reference.json")))
+ref = json.load(open(sys.argv.pop(1)))
 TOL = 1e-5
 
 
@@ -55,7 +57,7 @@ bad = 0
 for name, g in ref["grads"].items():
     d = [a - b for a, b in zip(w0[name][1], w1[name][1])]
     err = max(abs(a - b) for a, b in zip(d, g))
-    print("%-12s max |nnc - torch| = %.2e over %d gradients" % (name, err, len(g)))
+    print("%-16s max |nnc - torch| = %.2e over %d gradients" % (name, err, len(g)))
     bad += err > TOL
 loss = float(sys.argv[4])
 print("loss nnc %.7g torch %.7g" % (loss, ref["loss"]))
