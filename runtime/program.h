@@ -81,6 +81,14 @@ typedef struct NnrtOptDesc {
   NnrtSched sched;
 } NnrtOptDesc;
 
+/* One objective of a step with several (nnrt_objective). */
+typedef struct NnrtObjective {
+  char name[64];
+  NnrtKernel train;
+  NnrtScratchFn scratch;
+  int loss_slot;
+} NnrtObjective;
+
 typedef struct NnrtSite { char *where, *op, *shape; } NnrtSite;
 void nnrt_sites_free(NnrtProgram *p); /* numerics.c */
 
@@ -114,6 +122,7 @@ struct NnrtProgram {
   NnrtClipKernel clip_kernel;
   NnrtScaleKernel clip_scale[2];
   NnrtScratchFn train_scratch, eval_scratch;
+  NnrtObjective objs[NNRT_MAX_OBJECTIVES]; int nobjs; /* 0: one loss, the train kernel */
   NnrtSite *sites; int nsites, cap_sites; /* numerics.c: per checked op */
   bool failed;
   char err[512];
@@ -178,6 +187,7 @@ typedef struct NnrtSession {
   NnrtSplit train, test, valid; /* valid: held out of the file's train split */
   double valid_fraction;
   NnrtOptConfig *cfg; /* per optimizer, with CLI overrides */
+  double obj_loss[NNRT_MAX_OBJECTIVES]; /* each objective's loss in the last step (nobjs > 1) */
   NnrtRng rng, eval_rng;
   NnrtCtx ctx, eval_ctx;
   int64_t epoch, step, epochs;
@@ -237,6 +247,8 @@ void nnrt_options_from_ckpt(NnrtOptions *o, const NnrtCkpt *c);
  * with the eval kernel (inference mode), in order, batches of s->B. */
 typedef struct NnrtMetrics {
   double loss, accuracy, test_loss, test_accuracy, val_loss, val_accuracy;
+  double obj[NNRT_MAX_OBJECTIVES]; int nobj; /* each objective's loss on the train split (nobjs > 1) */
+  const char *obj_name[NNRT_MAX_OBJECTIVES];
   bool has_accuracy, has_test, has_val;
   int64_t stopped_early, best_epoch; /* early stopping (train): 0 = none */
 } NnrtMetrics;

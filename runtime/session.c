@@ -240,6 +240,10 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
   int64_t ts = p->train_scratch ? p->train_scratch(B) : 0;
   int64_t es = p->eval_scratch ? p->eval_scratch(B) : 0;
   int64_t sb = ts < 0 || es < 0 ? -1 : ts > es ? ts : es; /* negative: the sizes overflowed */
+  for (int i = 1; i < p->nobjs && sb >= 0; i++) { /* the other objectives' train kernels share it */
+    int64_t os = p->objs[i].scratch(B);
+    sb = os < 0 ? -1 : os > sb ? os : sb;
+  }
   if (check_plan(s, flags & SESSION_OPT, sb) != 0 || plan_and_allocate(s, flags & SESSION_OPT) != 0)
     goto fail;
   s->scratch = salloc((size_t)sb, "kernel scratch");
