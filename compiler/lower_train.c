@@ -467,11 +467,11 @@ static bool check_loss(Value *loss, Ast *at) {
 
 /* ---- several objectives (§8.4) ------------------------------------------ */
 
-/* A wrt entry as written: D, G.l1, l.w; other expressions by their kind. */
+/* A wrt entry as written: D, G.l1, l.w (names and members only). */
 static const char *ast_str(const Ast *w) {
   if (w->kind == AST_NAME) return w->name;
   if (w->kind == AST_MEMBER) return arena_printf("%s.%s", ast_str(w->a), w->name);
-  return ast_kind_name(w->kind);
+  return "?";
 }
 
 /* The PARAM slots that wrt entry w names (a layer: all its params, nested
@@ -499,7 +499,9 @@ static bool wrt_params(Env *e, Ast *w, struct Objective *o, int *cap) {
   }
   if (o->nwrt > before) return true;
   if (v->k == V_INST) diag_error(w->loc, "'wrt' names layer '%s', which has no params", ast_str(w));
-  else diag_error(w->loc, "'wrt' takes params and layers of the model: '%s' is %s", ast_str(w), vkind_name(v));
+  else if (w->kind == AST_NAME || w->kind == AST_MEMBER)
+    diag_error(w->loc, "'wrt' takes params and layers of the model: '%s' is %s", ast_str(w), vkind_name(v));
+  else diag_error(w->loc, "'wrt' takes params and layers of the model, not %s", vkind_name(v));
   return false;
 }
 
