@@ -218,6 +218,12 @@ void nnrt_session_gather(NnrtSession *s, const NnrtSplit *sp, const int64_t *idx
                          int64_t start, int64_t bs);
 double nnrt_session_read(const NnrtSession *s, int slot); /* scalar OUTPUT */
 void nnrt_session_zero_grads(NnrtSession *s);
+/* The gradients at the current params without a step, for gradcheck and
+ * grads: GRAD slots zeroed, then the train kernel, or with several
+ * objectives the kernels of objectives 0..last in order (each writes its
+ * own params' gradients and draws its noise in turn, as in training).
+ * Returns the loss of objective `last` (of the train kernel). */
+double nnrt_session_objectives(NnrtSession *s, int64_t bs, int last);
 /* Checkpoints.  load restores params and state (and, with resume, the
  * optimizer state, epoch, step and RNG). */
 int nnrt_session_save(NnrtSession *s, const char *path); /* -2: non-finite weights, not saved */

@@ -56,6 +56,20 @@ void nnrt_session_zero_grads(NnrtSession *s) {
   }
 }
 
+double nnrt_session_objectives(NnrtSession *s, int64_t bs, int last) {
+  const NnrtProgram *p = s->p;
+  nnrt_session_zero_grads(s);
+  if (p->nobjs <= 1) {
+    p->train(&s->ctx, s->slots, s->scratch, bs);
+    return nnrt_session_read(s, s->loss_slot);
+  }
+  for (int i = 0; i <= last && i < p->nobjs; i++) {
+    p->objs[i].train(&s->ctx, s->slots, s->scratch, bs);
+    s->obj_loss[i] = nnrt_session_read(s, p->objs[i].loss_slot);
+  }
+  return s->obj_loss[last < p->nobjs ? last : p->nobjs - 1];
+}
+
 /* ---- opening ----------------------------------------------------------- */
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }

@@ -1,0 +1,34 @@
+#!/bin/sh
+# objectives.sh — a step of two objectives (§8.4) with fresh noise and two
+# Adam optimizers under a schedule (tests/e2e/objectives/gan.nn):
+#  - 1 epoch, then --resume for the 2nd, saves the bytes of 2 epochs in one run
+#    (both optimizers' state and the generator's position are checkpointed);
+#  - the same seed gives the same bytes, another seed others;
+#  - the generated optimizer step equals runtime/optim.c's (NNRT_OPT_REFERENCE=1);
+#  - gradcheck passes (each param against its own objective's loss);
+#  - the last line names both losses, and eval --load prints the same one.
+# usage: objectives.sh NNC   (run from the repository root)
+set -u
+nnc=$1
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-objectives.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+"$nnc" build tests/e2e/objectives/gan.nn -o "$tmp/gan" || fail "build"
+"$tmp/gan" train --save "$tmp/two.st" >"$tmp/two.out" || fail "train exited $?"
+last=$(tail -n 1 "$tmp/two.out")
+echo "$last" | grep -Eq '^epoch=2 loss=[0-9.e+-]+ d_loss=[0-9.e+-]+ g_loss=[0-9.e+-]+$' || fail "last line: $last"
+"$tmp/gan" train --epochs 1 --save "$tmp/one.st" >/dev/null || fail "1 epoch"
+"$tmp/gan" train --resume "$tmp/one.st" --save "$tmp/resumed.st" >/dev/null || fail "resume"
+cmp "$tmp/two.st" "$tmp/resumed.st" || fail "1 + 1 resumed epochs differ from 2"
+"$tmp/gan" train --save "$tmp/again.st" >/dev/null || fail "second run"
+cmp "$tmp/two.st" "$tmp/again.st" || fail "the same seed gave different bytes"
+"$tmp/gan" train --seed 7 --save "$tmp/seed7.st" >/dev/null || fail "seed 7"
+cmp -s "$tmp/two.st" "$tmp/seed7.st" && fail "another seed gave the same bytes"
+NNRT_OPT_REFERENCE=1 "$tmp/gan" train --save "$tmp/ref.st" >/dev/null || fail "reference step"
+cmp "$tmp/two.st" "$tmp/ref.st" || fail "the generated step differs from optim.c's"
+grep -q '__opt__/D1.W/1' "$tmp/two.st" && grep -q '__opt__/G2.b/1' "$tmp/two.st" && grep -q '"optimizers":"adam,adam"' "$tmp/two.st" ||
+  fail "the checkpoint lacks an optimizer's state"
+"$tmp/gan" gradcheck >"$tmp/gc.out" || { cat "$tmp/gc.out"; fail "gradcheck"; }
+evl=$("$tmp/gan" eval --load "$tmp/two.st") || fail "eval"
+[ "epoch=2 $evl" = "$last" ] || fail "eval --load printed '$evl', train '$last'"
+echo "PASS"
