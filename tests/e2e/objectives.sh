@@ -6,7 +6,8 @@
 #  - the same seed gives the same bytes, another seed others;
 #  - the generated optimizer step equals runtime/optim.c's (NNRT_OPT_REFERENCE=1);
 #  - gradcheck passes (each param against its own objective's loss);
-#  - the last line names both losses, and eval --load prints the same one.
+#  - the last line names both losses, and eval --load prints the same one;
+#  - one `minimize ... wrt l` (one_wrt.nn) trains l only: a keeps its weights.
 # usage: objectives.sh NNC   (run from the repository root)
 set -u
 nnc=$1
@@ -31,4 +32,18 @@ grep -q '__opt__/D1.W/1' "$tmp/two.st" && grep -q '__opt__/G2.b/1' "$tmp/two.st"
 "$tmp/gan" gradcheck >"$tmp/gc.out" || { cat "$tmp/gc.out"; fail "gradcheck"; }
 evl=$("$tmp/gan" eval --load "$tmp/two.st") || fail "eval"
 [ "epoch=2 $evl" = "$last" ] || fail "eval --load printed '$evl', train '$last'"
+"$nnc" build tests/e2e/objectives/one_wrt.nn -o "$tmp/one" 2>"$tmp/one.err" || fail "build one_wrt"
+grep -q "parameter 'a.W' is updated by no objective" "$tmp/one.err" || fail "no warning for a.W"
+"$tmp/one" train --epochs 1 --save "$tmp/one1.st" >/dev/null && "$tmp/one" train --save "$tmp/one2.st" >/dev/null ||
+  fail "one_wrt train"
+/usr/bin/python3 - "$tmp/one1.st" "$tmp/one2.st" <<'PY' || fail "one_wrt: a moved or l did not"
+import json, struct, sys
+def read(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    head = json.loads(raw[8:8 + n])
+    return {k: raw[8 + n + e["data_offsets"][0]:8 + n + e["data_offsets"][1]] for k, e in head.items() if k != "__metadata__"}
+w1, w2 = read(sys.argv[1]), read(sys.argv[2])
+sys.exit(0 if w1["a.W"] == w2["a.W"] and w1["a.b"] == w2["a.b"] and w1["l.W"] != w2["l.W"] else 1)
+PY
 echo "PASS"
