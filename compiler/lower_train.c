@@ -490,8 +490,10 @@ static bool wrt_params(Env *e, Ast *w, struct Objective *o, int *cap) {
       *cap = *cap ? 2 * *cap : 8;
       int *nw = arena_alloc(sizeof(int) * (size_t)*cap);
       Ast **na = arena_alloc(sizeof(Ast *) * (size_t)*cap);
-      memcpy(nw, o->wrt, sizeof(int) * (size_t)o->nwrt);
-      memcpy(na, o->wrt_at, sizeof(Ast *) * (size_t)o->nwrt);
+      if (o->nwrt) {
+        memcpy(nw, o->wrt, sizeof(int) * (size_t)o->nwrt);
+        memcpy(na, o->wrt_at, sizeof(Ast *) * (size_t)o->nwrt);
+      }
       o->wrt = nw, o->wrt_at = na;
     }
     o->wrt[o->nwrt] = i;
