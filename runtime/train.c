@@ -336,6 +336,8 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
           fprintf(log, "%.9g", m.val_accuracy);
       }
       nnrt_traj_log_values(log, s);
+      for (int i = 0; i < m.nobj; i++) /* several objectives: each one's running mean */
+        fprintf(log, ",%.9g", m.obj[i]);
       fprintf(log, "\n");
       if (fflush(log) != 0 || ferror(log)) { /* a full disk stops the run: the log is its record */
         nnrt_progress_abort(&g);
@@ -458,6 +460,8 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
             s.test.present ? ",test_loss,test_accuracy" : "",
             s.valid.present ? ",val_loss,val_accuracy" : "");
     nnrt_traj_log_header(log, &s);
+    for (int i = 0; i < p->nobjs && p->nobjs > 1; i++)
+      fprintf(log, ",%s", p->objs[i].name);
     fprintf(log, "\n");
   }
   if (o->plot) {

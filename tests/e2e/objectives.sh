@@ -7,6 +7,7 @@
 #  - the generated optimizer step equals runtime/optim.c's (NNRT_OPT_REFERENCE=1);
 #  - gradcheck passes (each param against its own objective's loss);
 #  - the last line names both losses, and eval --load prints the same one;
+#  - --log has a column per objective;
 #  - one `minimize ... wrt l` (one_wrt.nn) trains l only: a keeps its weights.
 # usage: objectives.sh NNC   (run from the repository root)
 set -u
@@ -18,6 +19,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$tmp/gan" train --save "$tmp/two.st" >"$tmp/two.out" || fail "train exited $?"
 last=$(tail -n 1 "$tmp/two.out")
 echo "$last" | grep -Eq '^epoch=2 loss=[0-9.e+-]+ d_loss=[0-9.e+-]+ g_loss=[0-9.e+-]+$' || fail "last line: $last"
+"$tmp/gan" train --quiet --log "$tmp/log.csv" >/dev/null || fail "train --log"
+head -n 1 "$tmp/log.csv" | grep -q ',d_loss,g_loss$' || fail "log header: $(head -n 1 "$tmp/log.csv")"
 "$tmp/gan" train --epochs 1 --save "$tmp/one.st" >/dev/null || fail "1 epoch"
 "$tmp/gan" train --resume "$tmp/one.st" --save "$tmp/resumed.st" >/dev/null || fail "resume"
 cmp "$tmp/two.st" "$tmp/resumed.st" || fail "1 + 1 resumed epochs differ from 2"
