@@ -1382,6 +1382,7 @@ static void emit_setup(Program *p) {
   if (p->train_k.nsched || p->eval_k.nsched) { /* `OUT info`'s FLOP totals, per sample */
     int64_t b = p->batch > 0 ? p->batch : 1;
     double fe = kernel_flops(&p->eval_k, b) / (double)b, ft = kernel_flops(&p->train_k, b) / (double)b;
+    for (int i = 1; i < p->nobj; i++) ft += kernel_flops(&p->obj_k[i], b) / (double)b; /* a step runs every objective */
     P = setup_item();
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i64, cg.t.i64};
     call_rt("nnrt_info_flops", ps,
