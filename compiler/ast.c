@@ -453,8 +453,10 @@ static void dump(const Ast *n, FILE *out, int depth) {
   case AST_MINIMIZE:
     fputs("minimize ", out);
     ast_print_expr(n->a, out);
-    fputs(" wrt ", out);
-    print_args(n->args, n->nargs, out);
+    if (n->nargs) {
+      fputs(" wrt ", out);
+      print_args(n->args, n->nargs, out);
+    }
     fputs(" using ", out);
     ast_print_expr(n->b, out);
     fputc('\n', out);

@@ -164,10 +164,47 @@ void grad_build(Node *loss, Node **wrt, int nwrt, Node **out) {
   for (int i = 0; i < nwrt; i++) out[i] = adj[wrt[i]->id];
 }
 
+/* Objective i of several (§8.4): the gradients of its loss with respect to
+ * its wrt params only, as outputs of its own train kernel, each slot
+ * stepped by optimizer i.  A wrt param the loss does not reach is an error. */
+static void grad_objective(Program *p, int i) {
+  struct Objective *o = &p->objs[i];
+  Kernel *k = i ? &p->obj_k[i] : &p->train_k;
+  Node **wrt = arena_alloc(sizeof(Node *) * (size_t)(o->nwrt + 1));
+  Node **g = arena_alloc(sizeof(Node *) * (size_t)(o->nwrt + 1));
+  for (int j = 0; j < o->nwrt; j++) wrt[j] = p->slots[o->wrt[j]]->node;
+  grad_build(o->loss, wrt, o->nwrt, g);
+  int ndeferred = 0; /* state updates stay last (only objective 0 of one has them) */
+  while (ndeferred < k->nouts && k->outs[k->nouts - 1 - ndeferred].deferred) ndeferred++;
+  KOut *deferred = arena_alloc(sizeof(KOut) * (ndeferred + 1));
+  memcpy(deferred, k->outs + k->nouts - ndeferred, sizeof(KOut) * ndeferred);
+  k->nouts -= ndeferred;
+  for (int j = 0; j < o->nwrt; j++) {
+    SlotDesc *ps = p->slots[o->wrt[j]];
+    if (!g[j]) {
+      diag_error(o->wrt_at[j]->loc, "the loss '%s' does not depend on parameter '%s', which its 'wrt' names", o->name,
+                 ps->name);
+      continue;
+    }
+    SlotDesc *gs = program_add_slot(p, NNRT_SLOT_GRAD, arena_printf("grad %s", ps->name), ps->dt, ps->sh);
+    gs->grad_of = o->wrt[j];
+    gs->opt = i;
+    kernel_add_out(k, g[j], p->nslots - 1, gs->name);
+  }
+  for (int j = 0; j < ndeferred; j++) {
+    kernel_add_out(k, deferred[j].node, deferred[j].slot, deferred[j].label);
+    k->outs[k->nouts - 1].deferred = true;
+  }
+}
+
 /* The autodiff pass: a gradient output (and slot) for every trainable
  * parameter of the training kernel.  They go before the deferred state
  * updates, which the runtime writes after the step. */
 void grad_program(Program *p) {
+  if (p->nobj > 0) {
+    for (int i = 0; i < p->nobj; i++) grad_objective(p, i);
+    return;
+  }
   int nparams = 0;
   for (int i = 0; i < p->nslots; i++)
     if (p->slots[i]->role == NNRT_SLOT_PARAM) nparams++;

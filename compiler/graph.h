@@ -305,6 +305,21 @@ typedef struct Program {
   double clip_norm;   /* the gradients' largest total L2 norm, 0 = off */
   struct InfoRow { const char *name, *kind, *shape; int64_t params, flops; } *info;
   int ninfo, capinfo;
+  /* Several objectives (`minimize L wrt P using OPT;` more than once, §8.4):
+   * objective i has its own loss, parameters and optimizer (number i), and
+   * its own train kernel, run in order every batch: objective 0's is train_k
+   * (train_chk), objective i > 0's is obj_k[i] (obj_chk[i]).  nobj is 0 for a
+   * program with one loss over every param (then none of this is used). */
+  struct Objective {
+    const char *name; /* the loss's name in the block (d_loss), else loss1, loss2, ... */
+    Node *loss;       /* training mode */
+    Ast *at, *optimizer;
+    HyperCall opt;
+    int *wrt; Ast **wrt_at; int nwrt; /* PARAM slots, and the wrt entry naming each */
+    int slot;         /* its OUTPUT slot (what "objective") */
+  } *objs;
+  int nobj;
+  Kernel *obj_k, *obj_chk; /* [nobj]; entry 0 unused (train_k, train_chk) */
 } Program;
 
 /* Lower the module's (single) train block to the forward graphs of the
@@ -315,6 +330,10 @@ Program *lower_program(Module *m);
  * batch size, have a byte count below 2^62; false after reporting what
  * does not fit (passes.c, after memplan and checked). */
 bool program_memory_fits(Program *p);
+/* Every kernel of the program (train, eval, their checked copies, the other
+ * objectives' and theirs): at most PROGRAM_MAX_KERNELS, into ks; the count. */
+enum { PROGRAM_MAX_KERNELS = 4 + 2 * 8 };
+int program_kernels(const Program *p, const Kernel **ks);
 /* Append a slot to the program's table. */
 SlotDesc *program_add_slot(Program *p, int role, const char *name, Dtype dt, Shape sh);
 /* The autodiff pass (grad.c): gradient outputs of every parameter. */

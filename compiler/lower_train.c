@@ -316,6 +316,15 @@ static bool sample_output(void) {
   return true;
 }
 
+/* The `minimize` statements met, in order: the statement and its loss in
+ * training (v[0]) and inference mode (v[1]); imin counts the second pass's.
+ * loss_assign / opt_assign: the first `loss =` and `optimizer =`, which
+ * cannot be mixed with `minimize`. */
+typedef struct MinStmt { Ast *s; Value *v[2]; } MinStmt;
+static MinStmt **mins;
+static int nmins, capmins, imin;
+static Ast *loss_assign, *opt_assign;
+
 /* The statements of a train block.  Settings (optimizer, epochs, ...) are
  * read in the first pass only; expressions are lowered in both. */
 static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, Ast **loss_at) {
@@ -334,6 +343,8 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
         continue;
       }
       if (key && !first) continue; /* settings are read once, in the first pass */
+      if (first && !strcmp(k, "optimizer") && !opt_assign) opt_assign = s;
+      if (first && !strcmp(k, "loss") && !loss_assign) loss_assign = s;
       if (!strcmp(k, "optimizer")) {
         if (check_hyper_call(s->a, "optimizer", known_optimizer) && hyper_eval(NULL, s->a, &prog->opt)) prog->optimizer = s->a;
       } else if (!strcmp(k, "schedule")) {
@@ -394,7 +405,17 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
     } else if (s->kind == AST_MINIMIZE) {
       *loss = eval(tenv, s->a);
       *loss_at = s->a;
-      if (first && s->b && check_hyper_call(s->b, "optimizer", known_optimizer) && hyper_eval(NULL, s->b, &prog->opt)) prog->optimizer = s->b;
+      if (first) {
+        MinStmt *ms = arena_alloc(sizeof *ms);
+        ms->s = s;
+        ms->v[0] = *loss;
+        PUSH(mins, nmins, capmins, ms);
+        if (s->b && check_hyper_call(s->b, "optimizer", known_optimizer) && hyper_eval(NULL, s->b, &prog->opt)) prog->optimizer = s->b;
+      } else if (imin < nmins) {
+        mins[imin++]->v[1] = *loss;
+      }
+    } else if (s->kind == AST_STEP) { /* a step: its statements, once per batch like the block's (§8.4) */
+      train_stmts(tenv, s->list, s->nlist, first, loss, loss_at);
     } else if (s->kind == AST_IF) {
       Value *c = eval(tenv, s->a);
       double x;
@@ -444,12 +465,158 @@ static bool check_loss(Value *loss, Ast *at) {
   return false;
 }
 
+/* ---- several objectives (§8.4) ------------------------------------------ */
+
+/* A wrt entry as written: D, G.l1, l.w (names and members only). */
+static const char *ast_str(const Ast *w) {
+  if (w->kind == AST_NAME) return w->name;
+  if (w->kind == AST_MEMBER) return arena_printf("%s.%s", ast_str(w->a), w->name);
+  return "?";
+}
+
+/* The PARAM slots that wrt entry w names (a layer: all its params, nested
+ * ones included; a param: itself), appended to o; false after an error. */
+static bool wrt_params(Env *e, Ast *w, struct Objective *o, int *cap) {
+  Value *v = eval(e, w);
+  if (!v) return false;
+  int before = o->nwrt;
+  for (int i = 0; i < prog->nslots; i++) {
+    SlotDesc *sd = prog->slots[i];
+    if (sd->role != NNRT_SLOT_PARAM) continue;
+    size_t np = v->k == V_INST ? strlen(v->inst->prefix) : 0;
+    bool hit = v->k == V_INST ? !strncmp(sd->name, v->inst->prefix, np) : v->k == V_TENSOR && sd->node == v->n;
+    if (!hit) continue;
+    if (o->nwrt == *cap) {
+      *cap = *cap ? 2 * *cap : 8;
+      int *nw = arena_alloc(sizeof(int) * (size_t)*cap);
+      Ast **na = arena_alloc(sizeof(Ast *) * (size_t)*cap);
+      if (o->nwrt) {
+        memcpy(nw, o->wrt, sizeof(int) * (size_t)o->nwrt);
+        memcpy(na, o->wrt_at, sizeof(Ast *) * (size_t)o->nwrt);
+      }
+      o->wrt = nw, o->wrt_at = na;
+    }
+    o->wrt[o->nwrt] = i;
+    o->wrt_at[o->nwrt++] = w;
+  }
+  if (o->nwrt > before) return true;
+  if (v->k == V_INST) diag_error(w->loc, "'wrt' names layer '%s', which has no params", ast_str(w));
+  else if (w->kind == AST_NAME || w->kind == AST_MEMBER)
+    diag_error(w->loc, "'wrt' takes params and layers of the model: '%s' is %s", ast_str(w), vkind_name(v));
+  else diag_error(w->loc, "'wrt' takes params and layers of the model, not %s", vkind_name(v));
+  return false;
+}
+
+/* The name objective i is reported by: its loss's name when the loss is a
+ * name (d_loss), else loss1, loss2, ...; a repeated one gets its number. */
+static const char *objective_name(Ast *loss, int i) {
+  const char *nm = loss->kind == AST_NAME ? loss->name : arena_printf("loss%d", i + 1);
+  for (int j = 0; j < i; j++)
+    if (!strcmp(prog->objs[j].name, nm)) return arena_printf("%s%d", nm, i + 1);
+  return nm;
+}
+
+/* Several `minimize` statements, or one with `wrt`: one objective each,
+ * with its own params, optimizer and train kernel; objective 0's loss is
+ * the program's "loss" (loss_slot), the others get OUTPUT slots of their
+ * own in every kernel that computes them (their train kernel, the eval
+ * kernel).  Reports the misuses of §8.4; false after an error. */
+static bool build_objectives(Env *e, int loss_slot) {
+  bool any_wrt = false;
+  for (int i = 0; i < nmins; i++) any_wrt |= mins[i]->s->nargs > 0;
+  if (nmins == 0 || (nmins == 1 && !any_wrt)) return true; /* one loss over every param */
+  if (loss_assign) {
+    diag_error(loss_assign->loc, "'loss = ...' cannot be mixed with 'minimize', which states the loss itself");
+    diag_note(mins[0]->s->loc, "the first 'minimize' is here");
+    return false;
+  }
+  if (opt_assign) {
+    diag_error(opt_assign->loc, "'optimizer = ...' cannot be mixed with 'minimize', which names its optimizer "
+               "('minimize L wrt P using adam(lr = 0.001);')");
+    diag_note(mins[0]->s->loc, "the first 'minimize' is here");
+    return false;
+  }
+  if (nmins > 8) {
+    diag_error(mins[8]->s->loc, "at most 8 'minimize' statements per step are supported, this is the ninth");
+    return false;
+  }
+  for (int i = 0; i < nmins; i++)
+    if (!mins[i]->s->nargs) {
+      diag_error(mins[i]->s->loc, "with several 'minimize' statements each names the parameters it updates: add "
+                 "'wrt LAYER, ...' (without it, it would update every param)");
+      diag_note(mins[i ? 0 : 1]->s->loc, "another 'minimize' is here");
+      return false;
+    }
+  if (nupd > 0 && nmins > 1) {
+    diag_error(mins[1]->s->loc, "a step with several 'minimize' statements cannot update state (batch norm's "
+               "running statistics) yet");
+    return false;
+  }
+  prog->nobj = nmins;
+  prog->objs = arena_alloc(sizeof *prog->objs * (size_t)nmins);
+  prog->obj_k = arena_alloc(sizeof(Kernel) * (size_t)nmins);
+  prog->obj_chk = arena_alloc(sizeof(Kernel) * (size_t)nmins);
+  int *owner = arena_alloc(sizeof(int) * (size_t)(prog->nslots + 1));
+  for (int i = 0; i < prog->nslots; i++) owner[i] = -1;
+  bool ok = true;
+  for (int i = 0; i < nmins; i++) {
+    Ast *s = mins[i]->s;
+    struct Objective *o = &prog->objs[i];
+    o->at = s;
+    o->name = objective_name(s->a, i);
+    o->loss = mins[i]->v[0]->n;
+    o->optimizer = s->b;
+    if (!hyper_eval(NULL, s->b, &o->opt)) return false;
+    int cap = 0;
+    for (int j = 0; j < s->nargs; j++) ok = wrt_params(e, s->args[j], o, &cap) && ok;
+    for (int j = 0; j < o->nwrt; j++) {
+      int w = o->wrt[j];
+      if (owner[w] >= 0 && owner[w] != i) {
+        diag_error(o->wrt_at[j]->loc, "parameter '%s' is updated by two objectives: '%s' already updates it",
+                   prog->slots[w]->name, prog->objs[owner[w]].name);
+        diag_note(prog->objs[owner[w]].at->loc, "the first 'minimize' naming it is here");
+        ok = false;
+      } else if (owner[w] == i) {
+        diag_error(o->wrt_at[j]->loc, "parameter '%s' is named twice in this 'wrt' list", prog->slots[w]->name);
+        ok = false;
+      }
+      owner[w] = i;
+    }
+    if (!ok) continue;
+    if (i == 0) {
+      o->slot = loss_slot;
+    } else {
+      SlotDesc *os = new_slot(NNRT_SLOT_OUTPUT, o->name, o->loss->dt, shape_scalar());
+      os->what = "objective";
+      o->slot = prog->nslots - 1;
+      prog->obj_k[i].name = arena_printf("train_obj%d", i);
+      kernel_add_out(&prog->obj_k[i], o->loss, o->slot, o->name);
+      kernel_add_out(&prog->eval_k, mins[i]->v[1]->n, o->slot, o->name);
+    }
+  }
+  if (!ok) return false;
+  for (int i = 0; i < prog->nslots; i++)
+    if (prog->slots[i]->role == NNRT_SLOT_PARAM && owner[i] < 0)
+      diag_warning(prog->train->loc, "parameter '%s' is updated by no objective (no 'wrt' names it): it keeps its "
+                   "initial value", prog->slots[i]->name);
+  prog->optimizer = prog->objs[0].optimizer;
+  prog->opt = prog->objs[0].opt;
+  return true;
+}
+
 /* n·B^b elements of dt at B = batch, in bytes; false past 2^62. */
 static bool bytes_at(int64_t k, int b, int64_t batch, int64_t esize, int64_t *out) {
   int64_t r = k;
   for (int i = 0; i < b; i++)
     if (__builtin_mul_overflow(r, batch, &r)) return false;
   return !__builtin_mul_overflow(r, esize, out) && *out <= (int64_t)1 << 62;
+}
+
+int program_kernels(const Program *p, const Kernel **ks) {
+  int n = 0;
+  ks[n++] = &p->train_k, ks[n++] = &p->eval_k, ks[n++] = &p->train_chk, ks[n++] = &p->eval_chk;
+  for (int i = 1; i < p->nobj; i++) ks[n++] = &p->obj_k[i], ks[n++] = &p->obj_chk[i];
+  return n;
 }
 
 /* The slots and the largest scratch plan at the program's batch size must
@@ -464,8 +631,9 @@ bool program_memory_fits(Program *p) {
     if (!bytes_at(d.k, d.b, p->batch, sd->dt == DT_F64 ? 8 : 4, &b) || __builtin_add_overflow(total, b, &total))
       what = arena_printf("'%s' %s%s", sd->name, dtype_name(sd->dt), shape_str(&sd->sh));
   }
-  Kernel *ks[] = {&p->train_k, &p->eval_k, &p->train_chk, &p->eval_chk};
-  for (int i = 0; i < 4 && !what; i++) {
+  const Kernel *ks[PROGRAM_MAX_KERNELS];
+  int nk = program_kernels(p, ks);
+  for (int i = 0; i < nk && !what; i++) {
     int64_t fixed;
     if (!ks[i]->plan) continue; /* not planned yet */
     if (!bytes_at(ks[i]->plan->totalB, 1, p->batch, 1, &b) || !bytes_at(ks[i]->plan->total0, 0, 1, 1, &fixed) ||
@@ -493,6 +661,9 @@ Program *lower_program(Module *m) {
   nexpanding = capexpanding = 0;
   stuck = false;
   const_vals = NULL;
+  mins = NULL;
+  nmins = capmins = 0;
+  loss_assign = opt_assign = NULL;
   mod = m;
   prog = arena_alloc(sizeof *prog);
   prog->train_k.name = "train";
@@ -539,6 +710,7 @@ Program *lower_program(Module *m) {
     training_mode = pass == 0;
     clf_pred = clf_target = NULL;
     clf_kind = NULL;
+    imin = 0;
     Value *l = NULL;
     train_stmts(env_new(base, inst), train->list, train->nlist, pass == 0, &l, &loss_at);
     if (diag_error_count()) return NULL;
@@ -554,6 +726,15 @@ Program *lower_program(Module *m) {
     diag_error(train->loc, "train block has no optimizer (e.g. 'optimizer = sgd(lr=0.1);')");
     return NULL;
   }
+  if (nmins > 0) { /* objective 0's loss is the program's "loss" */
+    loss = mins[0]->v[0];
+    eloss = mins[0]->v[1];
+    loss_at = mins[0]->s->a;
+    if (!check_loss(loss, loss_at) || !check_loss(eloss, loss_at)) return NULL;
+  }
+  for (int i = 1; i < nmins; i++)
+    if (!check_loss(mins[i]->v[0], mins[i]->s->a) || !mins[i]->v[1] || !check_loss(mins[i]->v[1], mins[i]->s->a))
+      return NULL;
   prog->loss = loss->n;
   Dtype ldt = loss->n->dt;
   SlotDesc *ls = new_slot(NNRT_SLOT_OUTPUT, "loss", ldt, shape_scalar());
@@ -561,8 +742,10 @@ Program *lower_program(Module *m) {
   int loss_slot = prog->nslots - 1;
   kernel_add_out(&prog->train_k, loss->n, loss_slot, "loss");
   kernel_add_out(&prog->eval_k, eloss->n, loss_slot, "loss");
-  Node *tc = metric_node(mp[0], my[0], mk_[0], ldt, loss_at->loc);
-  Node *ec = metric_node(mp[1], my[1], mk_[1], ldt, loss_at->loc);
+  if (!build_objectives(env_new(base, inst), loss_slot)) return NULL;
+  /* the accuracy of a classifier loss; a program of several objectives has none */
+  Node *tc = prog->nobj > 1 ? NULL : metric_node(mp[0], my[0], mk_[0], ldt, loss_at->loc);
+  Node *ec = prog->nobj > 1 ? NULL : metric_node(mp[1], my[1], mk_[1], ldt, loss_at->loc);
   if (tc && ec) {
     SlotDesc *cs = new_slot(NNRT_SLOT_OUTPUT, "correct", ldt, shape_scalar());
     cs->what = NNRT_OUT_CORRECT;

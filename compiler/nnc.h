@@ -125,7 +125,7 @@ typedef enum {
   AST_ASSIGN,   /* name; a: value */
   AST_RETURN,   /* a: value */
   AST_EXPR_STMT,/* a: expr */
-  AST_MINIMIZE, /* a: loss; args: wrt list (exprs); b: optimizer expr */
+  AST_MINIMIZE, /* a: loss; args: wrt list (exprs; none: every param); b: optimizer expr */
   AST_FOR,      /* name: loop var; a: lo; b: hi (exclusive); list: body */
   AST_STEP,     /* list: body of a custom training step */
   AST_IF,       /* a: condition (compile-time); list: then-body; args: else-body */

@@ -88,18 +88,21 @@ static bool run_autodiff(Compilation *c) {
 static bool run_schedule(Compilation *c) {
   kernel_schedule(&c->p->train_k);
   kernel_schedule(&c->p->eval_k);
+  for (int i = 1; i < c->p->nobj; i++) kernel_schedule(&c->p->obj_k[i]);
   return true;
 }
 
 static bool run_fuse(Compilation *c) {
   fuse_kernel(&c->p->train_k, c->po.fuse);
   fuse_kernel(&c->p->eval_k, c->po.fuse);
+  for (int i = 1; i < c->p->nobj; i++) fuse_kernel(&c->p->obj_k[i], c->po.fuse);
   return true;
 }
 
 static bool run_memplan(Compilation *c) {
   memplan_kernel(&c->p->train_k);
   memplan_kernel(&c->p->eval_k);
+  for (int i = 1; i < c->p->nobj; i++) memplan_kernel(&c->p->obj_k[i]);
   return program_memory_fits(c->p);
 }
 
@@ -115,6 +118,12 @@ static bool run_checked(Compilation *c) {
   fuse_kernel(&p->eval_chk, false);
   memplan_kernel(&p->train_chk);
   memplan_kernel(&p->eval_chk);
+  for (int i = 1; i < p->nobj; i++) { /* the other objectives' train kernels */
+    p->obj_chk[i] = p->obj_k[i];
+    p->obj_chk[i].name = arena_printf("%s_checked", p->obj_k[i].name);
+    fuse_kernel(&p->obj_chk[i], false);
+    memplan_kernel(&p->obj_chk[i]);
+  }
   return program_memory_fits(p);
 }
 
@@ -204,15 +213,18 @@ static int dump_lowered(Compilation *c, FILE *out) {
 }
 static int dump_autodiff(Compilation *c, FILE *out) {
   print_unscheduled(&c->p->train_k, out);
+  for (int i = 1; i < c->p->nobj; i++) print_unscheduled(&c->p->obj_k[i], out);
   return 0;
 }
 static int dump_schedule(Compilation *c, FILE *out) {
   kernel_print(&c->p->train_k, out, false);
+  for (int i = 1; i < c->p->nobj; i++) kernel_print(&c->p->obj_k[i], out, false);
   kernel_print(&c->p->eval_k, out, false);
   return 0;
 }
 static int dump_fused(Compilation *c, FILE *out) {
   fuse_print(&c->p->train_k, out);
+  for (int i = 1; i < c->p->nobj; i++) fuse_print(&c->p->obj_k[i], out);
   fuse_print(&c->p->eval_k, out);
   return 0;
 }

@@ -153,8 +153,9 @@ static void verify_plan(const Kernel *k) {
 }
 
 void verify_program(const Program *p, VerifyStage s) {
-  const Kernel *ks[] = {&p->train_k, &p->eval_k, &p->train_chk, &p->eval_chk};
-  for (int i = 0; i < 4; i++) {
+  const Kernel *ks[PROGRAM_MAX_KERNELS];
+  int nk = program_kernels(p, ks);
+  for (int i = 0; i < nk; i++) {
     const Kernel *k = ks[i];
     if (!k->name) continue; /* the checked copies exist from the 'checked' pass on */
     verify_lowered(p, k);

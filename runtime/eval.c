@@ -19,7 +19,8 @@
 
 void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *accuracy) {
   NnrtKernel k = s->p->eval ? s->p->eval : s->p->train;
-  double sum = 0, correct = 0;
+  double sum = 0, correct = 0, osum[NNRT_MAX_OBJECTIVES] = {0};
+  int nobj = s->p->nobjs > 1 ? s->p->nobjs : 0;
   nnrt_rng_seed(&s->eval_rng, s->seed ^ 0x6576616c5eedull);
   for (int64_t start = 0; start < sp->n; start += s->B) {
     int64_t bs = sp->n - start < s->B ? sp->n - start : s->B;
@@ -29,7 +30,11 @@ void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *
       sum += nnrt_session_read(s, s->loss_slot) * (double)bs;
     if (s->correct_slot >= 0)
       correct += nnrt_session_read(s, s->correct_slot);
+    for (int i = 0; i < nobj; i++) /* the eval kernel computes every objective's loss */
+      osum[i] += nnrt_session_read(s, s->p->objs[i].loss_slot) * (double)bs;
   }
+  for (int i = 0; i < nobj; i++)
+    s->obj_loss[i] = sp->n ? osum[i] / (double)sp->n : 0;
   *loss = sp->n ? sum / (double)sp->n : 0;
   *accuracy = sp->n ? correct / (double)sp->n : 0;
 }
@@ -39,8 +44,16 @@ void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m) {
   m->has_test = s->test.present;
   m->has_val = s->valid.present;
   m->stopped_early = m->best_epoch = 0;
-  if (!test_only && s->train.present)
+  if (!test_only)
+    m->nobj = 0; /* (test_only keeps the epoch's running means of train.c) */
+  if (!test_only && s->train.present) {
     nnrt_eval_split(s, &s->train, &m->loss, &m->accuracy);
+    for (int i = 0; i < s->p->nobjs && s->p->nobjs > 1; i++) {
+      m->obj[i] = s->obj_loss[i];
+      m->obj_name[i] = s->p->objs[i].name;
+      m->nobj = i + 1;
+    }
+  }
   if (s->valid.present)
     nnrt_eval_split(s, &s->valid, &m->val_loss, &m->val_accuracy);
   if (s->test.present)
@@ -51,6 +64,8 @@ void nnrt_print_result(const NnrtMetrics *m, int64_t epoch) {
   if (epoch >= 0)
     printf("epoch=%lld ", (long long)epoch);
   printf("loss=%.6g", m->loss);
+  for (int i = 0; i < m->nobj; i++) /* several objectives: each by its name (loss is the first's) */
+    printf(" %s=%.6g", m->obj_name[i], m->obj[i]);
   if (m->has_accuracy)
     printf(" accuracy=%.6g", m->accuracy);
   if (m->has_val) {

@@ -30,6 +30,7 @@ typedef struct Probe {
   NnrtRng rng0;
   char *state0; /* copy of every STATE slot */
   int64_t bs;
+  int obj; /* the objective whose loss is probed (several objectives) */
 } Probe;
 
 static size_t slot_bytes(const NnrtSession *s, int i) {
@@ -54,9 +55,7 @@ static double loss_at(Probe *pr) {
   NnrtSession *s = pr->s;
   s->rng = pr->rng0;
   state_copy(pr, false);
-  nnrt_session_zero_grads(s);
-  s->p->train(&s->ctx, s->slots, s->scratch, pr->bs);
-  return nnrt_session_read(s, s->loss_slot);
+  return nnrt_session_objectives(s, pr->bs, pr->obj);
 }
 
 static double get(const NnrtSlotDesc *d, const void *base, int64_t i) {
@@ -183,7 +182,11 @@ int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o) {
   }
   state_copy(&pr, true);
   nnrt_session_gather(&s, &s.train, NULL, 0, pr.bs);
-  double loss0 = loss_at(&pr);
+  /* with several objectives each param's gradient is of its own objective's
+   * loss, whose kernel runs after the earlier ones' (their noise drawn first) */
+  pr.obj = p->nobjs > 1 ? p->nobjs - 1 : 0;
+  loss_at(&pr);
+  double loss0 = p->nobjs > 1 ? s.obj_loss[0] : nnrt_session_read(&s, s.loss_slot);
   char *at = grads;
   for (int g = 0; g < p->ngrads; g++) {
     size_t n = slot_bytes(&s, p->grads[g].grad);
@@ -202,6 +205,7 @@ int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o) {
   at = grads;
   Worst wst = {.err = 0};
   for (int g = 0; g < p->ngrads; g++) {
+    pr.obj = p->nobjs > 1 ? p->grads[g].opt : 0;
     check_param(&pr, g, at, entries, eps, tol, &wst);
     at += slot_bytes(&s, p->grads[g].grad);
   }

@@ -66,9 +66,15 @@ int nnrt_cmd_grads(NnrtProgram *p, const NnrtOptions *o) {
   }
   int64_t bs = s.train.n < B ? s.train.n : B;
   nnrt_session_gather(&s, &s.train, NULL, 0, bs);
-  nnrt_session_zero_grads(&s);
-  p->train(&s.ctx, s.slots, s.scratch, bs);
-  printf("grads: %lld samples, loss=%.9g\n", (long long)bs, nnrt_session_read(&s, s.loss_slot));
+  double loss = nnrt_session_objectives(&s, bs, 0);
+  if (p->nobjs > 1) { /* every objective's gradients, at the same params */
+    nnrt_session_objectives(&s, bs, p->nobjs - 1);
+    loss = s.obj_loss[0];
+  }
+  printf("grads: %lld samples, loss=%.9g", (long long)bs, loss);
+  for (int i = 0; i < p->nobjs && p->nobjs > 1; i++)
+    printf(" %s=%.9g", p->objs[i].name, s.obj_loss[i]);
+  printf("\n");
   for (int g = 0; g < p->ngrads; g++) {
     const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
     const void *gv = s.slots[p->grads[g].grad];

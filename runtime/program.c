@@ -415,6 +415,23 @@ void nnrt_kernels(NnrtProgram *p, NnrtKernel train, NnrtScratchFn train_scratch,
   p->eval_scratch = eval_scratch;
 }
 
+void nnrt_objective(NnrtProgram *p, int idx, const char *name, NnrtKernel train, NnrtScratchFn scratch,
+                    int loss_slot) {
+  NnrtSlotDesc *l = slot_at(p, loss_slot, "nnrt_objective");
+  if (!l)
+    return;
+  if (idx != p->nobjs || idx >= NNRT_MAX_OBJECTIVES || !train || !scratch || l->role != NNRT_SLOT_OUTPUT) {
+    fail(p, "nnrt_objective: objective %d ('%s') is out of order, past %d or has no kernel or loss slot", idx,
+         name ? name : "", NNRT_MAX_OBJECTIVES);
+    return;
+  }
+  NnrtObjective *o = &p->objs[p->nobjs++];
+  snprintf(o->name, sizeof o->name, "%s", name ? name : "");
+  o->train = train;
+  o->scratch = scratch;
+  o->loss_slot = loss_slot;
+}
+
 void nnrt_clip_norm(NnrtProgram *p, double max_norm) {
   if (p->failed)
     return;

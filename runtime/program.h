@@ -81,6 +81,14 @@ typedef struct NnrtOptDesc {
   NnrtSched sched;
 } NnrtOptDesc;
 
+/* One objective of a step with several (nnrt_objective). */
+typedef struct NnrtObjective {
+  char name[64];
+  NnrtKernel train;
+  NnrtScratchFn scratch;
+  int loss_slot;
+} NnrtObjective;
+
 typedef struct NnrtSite { char *where, *op, *shape; } NnrtSite;
 void nnrt_sites_free(NnrtProgram *p); /* numerics.c */
 
@@ -114,6 +122,7 @@ struct NnrtProgram {
   NnrtClipKernel clip_kernel;
   NnrtScaleKernel clip_scale[2];
   NnrtScratchFn train_scratch, eval_scratch;
+  NnrtObjective objs[NNRT_MAX_OBJECTIVES]; int nobjs; /* 0: one loss, the train kernel */
   NnrtSite *sites; int nsites, cap_sites; /* numerics.c: per checked op */
   bool failed;
   char err[512];
@@ -183,6 +192,7 @@ typedef struct NnrtSession {
   NnrtSplit train, test, valid; /* valid: held out of the file's train split */
   double valid_fraction;
   NnrtOptConfig *cfg; /* per optimizer, with CLI overrides */
+  double obj_loss[NNRT_MAX_OBJECTIVES]; /* each objective's loss in the last step (nobjs > 1) */
   NnrtRng rng, eval_rng;
   NnrtCtx ctx, eval_ctx;
   int64_t epoch, step, epochs;
@@ -213,6 +223,12 @@ void nnrt_session_gather(NnrtSession *s, const NnrtSplit *sp, const int64_t *idx
                          int64_t start, int64_t bs);
 double nnrt_session_read(const NnrtSession *s, int slot); /* scalar OUTPUT */
 void nnrt_session_zero_grads(NnrtSession *s);
+/* The gradients at the current params without a step, for gradcheck and
+ * grads: GRAD slots zeroed, then the train kernel, or with several
+ * objectives the kernels of objectives 0..last in order (each writes its
+ * own params' gradients and draws its noise in turn, as in training).
+ * Returns the loss of objective `last` (of the train kernel). */
+double nnrt_session_objectives(NnrtSession *s, int64_t bs, int last);
 /* Checkpoints.  load restores params and state (and, with resume, the
  * optimizer state, epoch, step and RNG). */
 int nnrt_session_save(NnrtSession *s, const char *path); /* -2: non-finite weights, not saved */
@@ -248,6 +264,8 @@ void nnrt_options_from_ckpt(NnrtOptions *o, const NnrtCkpt *c);
  * with the eval kernel (inference mode), in order, batches of s->B. */
 typedef struct NnrtMetrics {
   double loss, accuracy, test_loss, test_accuracy, val_loss, val_accuracy;
+  double obj[NNRT_MAX_OBJECTIVES]; int nobj; /* each objective's loss on the train split (nobjs > 1) */
+  const char *obj_name[NNRT_MAX_OBJECTIVES];
   bool has_accuracy, has_test, has_val;
   int64_t stopped_early, best_epoch; /* early stopping (train): 0 = none */
 } NnrtMetrics;

@@ -83,6 +83,8 @@ void nnrt_progress_epoch(NnrtProgress *g, int64_t epoch, const NnrtMetrics *m, d
     const char *v = g->bar ? "%.4f" : "%.9g";
     fprintf(f, "epoch %lld/%lld", (long long)epoch, (long long)g->epochs);
     value(f, "loss", v, m->loss, true);
+    for (int i = 0; i < m->nobj; i++)
+      value(f, m->obj_name[i], v, m->obj[i], true);
     value(f, "accuracy", v, m->accuracy, m->has_accuracy);
     value(f, "val_loss", v, m->val_loss, m->has_val);
     value(f, "val_accuracy", v, m->val_accuracy, m->has_val && m->has_accuracy);

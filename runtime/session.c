@@ -56,6 +56,20 @@ void nnrt_session_zero_grads(NnrtSession *s) {
   }
 }
 
+double nnrt_session_objectives(NnrtSession *s, int64_t bs, int last) {
+  const NnrtProgram *p = s->p;
+  nnrt_session_zero_grads(s);
+  if (p->nobjs <= 1) {
+    p->train(&s->ctx, s->slots, s->scratch, bs);
+    return nnrt_session_read(s, s->loss_slot);
+  }
+  for (int i = 0; i <= last && i < p->nobjs; i++) {
+    p->objs[i].train(&s->ctx, s->slots, s->scratch, bs);
+    s->obj_loss[i] = nnrt_session_read(s, p->objs[i].loss_slot);
+  }
+  return s->obj_loss[last < p->nobjs ? last : p->nobjs - 1];
+}
+
 /* ---- opening ----------------------------------------------------------- */
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -240,6 +254,10 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
   int64_t ts = p->train_scratch ? p->train_scratch(B) : 0;
   int64_t es = p->eval_scratch ? p->eval_scratch(B) : 0;
   int64_t sb = ts < 0 || es < 0 ? -1 : ts > es ? ts : es; /* negative: the sizes overflowed */
+  for (int i = 1; i < p->nobjs && sb >= 0; i++) { /* the other objectives' train kernels share it */
+    int64_t os = p->objs[i].scratch(B);
+    sb = os < 0 ? -1 : os > sb ? os : sb;
+  }
   if (check_plan(s, flags & SESSION_OPT, sb) != 0 || plan_and_allocate(s, flags & SESSION_OPT) != 0)
     goto fail;
   s->scratch = salloc((size_t)sb, "kernel scratch");

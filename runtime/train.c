@@ -59,10 +59,13 @@ double nnrt_session_lr(const NnrtSession *s, int g, int64_t epoch) {
   return nnrt_sched_lr(sc, s->cfg[gd->opt].lr, epoch, s->epochs);
 }
 
-static void opt_step(NnrtSession *s, int64_t epoch) {
+/* Step the params of optimizer opt (-1: of every optimizer). */
+static void opt_step(NnrtSession *s, int64_t epoch, int opt) {
   NnrtProgram *p = s->p;
   for (int g = 0; g < p->ngrads; g++) {
     const NnrtGradDesc *gd = &p->grads[g];
+    if (opt >= 0 && gd->opt != opt)
+      continue;
     const NnrtOptConfig *c = &s->cfg[gd->opt];
     double lr = nnrt_session_lr(s, g, epoch);
     int64_t n = nnrt_slot_count(&p->slots[gd->param], 1);
@@ -79,14 +82,18 @@ static void opt_step(NnrtSession *s, int64_t epoch) {
 }
 
 /* Gradient-norm clipping before the step (clip_norm; optim.c says how):
- * the generated kernels, or their C reference under NNRT_OPT_REFERENCE=1. */
-static void clip_grads(NnrtSession *s) {
+ * the generated kernels, or their C reference under NNRT_OPT_REFERENCE=1.
+ * opt >= 0: only optimizer opt's gradients (one objective of several, whose
+ * norm is its own), else all of them. */
+static void clip_grads(NnrtSession *s, int opt) {
   NnrtProgram *p = s->p;
   if (!(p->clip_norm > 0))
     return;
   bool gen = p->clip_kernel && !s->opt_reference;
   double part[NNRT_CLIP_PARTS] = {0}, scale = 1;
   for (int g = 0; g < p->ngrads; g++) {
+    if (opt >= 0 && p->grads[g].opt != opt)
+      continue;
     bool f64 = p->slots[p->grads[g].param].dtype == NNRT_F64;
     int64_t n = nnrt_slot_count(&p->slots[p->grads[g].param], 1);
     if (gen)
@@ -99,6 +106,8 @@ static void clip_grads(NnrtSession *s) {
   else
     scale = nnrt_clip_factor_ref(part, p->clip_norm);
   for (int g = 0; g < p->ngrads; g++) {
+    if (opt >= 0 && p->grads[g].opt != opt)
+      continue;
     bool f64 = p->slots[p->grads[g].param].dtype == NNRT_F64;
     int64_t n = nnrt_slot_count(&p->slots[p->grads[g].param], 1);
     if (gen)
@@ -117,13 +126,29 @@ static double current_lr(const NnrtSession *s, int64_t epoch) {
 
 /* ---- the CPU backend: the kernels run on the host slots themselves ------- */
 
+/* One batch.  Several objectives: their kernels in order, each followed by
+ * its optimizer's step, so that a later loss sees the params an earlier
+ * objective just updated; each kernel draws its random numbers (fresh noise)
+ * from the run's generator when it runs. */
 static void cpu_step(NnrtSession *s, void *state, int64_t bs, int64_t epoch) {
   (void)state;
+  NnrtProgram *p = s->p;
+  if (p->nobjs > 1) {
+    s->step++;
+    for (int i = 0; i < p->nobjs; i++) {
+      nnrt_session_zero_grads(s);
+      p->objs[i].train(&s->ctx, s->slots, s->scratch, bs);
+      s->obj_loss[i] = nnrt_session_read(s, p->objs[i].loss_slot);
+      clip_grads(s, i);
+      opt_step(s, epoch, i);
+    }
+    return;
+  }
   nnrt_session_zero_grads(s);
-  s->p->train(&s->ctx, s->slots, s->scratch, bs);
+  p->train(&s->ctx, s->slots, s->scratch, bs);
   s->step++;
-  clip_grads(s);
-  opt_step(s, epoch);
+  clip_grads(s, -1);
+  opt_step(s, epoch, -1);
 }
 
 static void cpu_metrics(NnrtSession *s, void *state, double *loss, double *correct) {
@@ -220,7 +245,7 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
   int64_t step0 = s->step; /* (step0 + 1 may not exist: a resumed step can be INT64_MAX) */
   nnrt_bench_mark("train_start");
   for (int64_t epoch = s->epoch; epoch < s->epochs; epoch++) {
-    double t0 = nnrt_now(), loss_sum = 0, correct = 0;
+    double t0 = nnrt_now(), loss_sum = 0, correct = 0, obj_sum[NNRT_MAX_OBJECTIVES] = {0};
     for (int64_t i = 0; i < tr->n; i++)
       s->perm[i] = i;
     nnrt_rng_shuffle(&s->rng, s->perm, tr->n);
@@ -245,6 +270,8 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
         return 3;
       }
       loss_sum += loss * (double)bs;
+      for (int i = 0; i < s->p->nobjs && s->p->nobjs > 1; i++)
+        obj_sum[i] += s->obj_loss[i] * (double)bs;
       if (has_acc)
         correct += c;
       int64_t done = start + bs;
@@ -285,6 +312,11 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
     }
     NnrtMetrics m = {.loss = loss_sum / (double)tr->n, .accuracy = correct / (double)tr->n,
                      .has_accuracy = has_acc};
+    for (int i = 0; i < s->p->nobjs && s->p->nobjs > 1; i++) { /* the epoch's running mean of each */
+      m.obj[i] = obj_sum[i] / (double)tr->n;
+      m.obj_name[i] = s->p->objs[i].name;
+      m.nobj = i + 1;
+    }
     if (save && (bad = nnrt_session_save(s, save)) != 0)
       return bad == -2 ? 3 : 1;
     if ((s->test.present || s->valid.present) && (log || plot || nnrt_progress_shows(&g, s->epoch)))
@@ -308,6 +340,8 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
           fprintf(log, "%.9g", m.val_accuracy);
       }
       nnrt_traj_log_values(log, s);
+      for (int i = 0; i < m.nobj; i++) /* several objectives: each one's running mean */
+        fprintf(log, ",%.9g", m.obj[i]);
       fprintf(log, "\n");
       if (fflush(log) != 0 || ferror(log)) { /* a full disk stops the run: the log is its record */
         nnrt_progress_abort(&g);
@@ -369,6 +403,11 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
   if (o->device && !strcmp(o->device, "cuda"))
     be = &nnrt_cuda_backend;
 #endif
+  if (o->device && !strcmp(o->device, "cuda") && p->nobjs > 1) {
+    fprintf(stderr, "error: --device cuda trains a step of one objective; this program's step has %d "
+            "'minimize' statements (train it on the CPU)\n", p->nobjs);
+    return 1;
+  }
   void *bst = NULL;
   bool be_open = false;
   int64_t B = o->batch > 0 ? o->batch : p->batch;
@@ -427,6 +466,8 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
             s.test.present ? ",test_loss,test_accuracy" : "",
             s.valid.present ? ",val_loss,val_accuracy" : "");
     nnrt_traj_log_header(log, &s);
+    for (int i = 0; i < p->nobjs && p->nobjs > 1; i++)
+      fprintf(log, ",%s", p->objs[i].name);
     fprintf(log, "\n");
   }
   if (o->plot) {

@@ -1389,7 +1389,7 @@ static void emit_setup(Program *p) {
       call_rt("nnrt_init", ip, ia, 7);
     } else if (s->role == NNRT_SLOT_GRAD) {
       LLVMTypeRef gp[] = {cg.t.ptr, cg.t.i32, cg.t.i32, cg.t.i32};
-      call_rt("nnrt_grad", gp, (LLVMValueRef[]){P, ci32(i), ci32(s->grad_of), ci32(0)}, 4);
+      call_rt("nnrt_grad", gp, (LLVMValueRef[]){P, ci32(i), ci32(s->grad_of), ci32(s->opt)}, 4);
     } else if (s->role == NNRT_SLOT_INPUT) {
       LLVMTypeRef gp[] = {cg.t.ptr, cg.t.i32, cg.t.ptr};
       call_rt("nnrt_input", gp, (LLVMValueRef[]){P, ci32(i), str(s->field)}, 3);
@@ -1442,6 +1442,18 @@ static void emit_setup(Program *p) {
   }
   emit_hyper("nnrt_optimizer", 0, &p->opt);
   if (p->sched.name) emit_hyper("nnrt_schedule", 0, &p->sched);
+  for (int i = 1; i < p->nobj; i++) { /* objective i's optimizer, under the block's schedule */
+    emit_hyper("nnrt_optimizer", i, &p->objs[i].opt);
+    if (p->sched.name) emit_hyper("nnrt_schedule", i, &p->sched);
+  }
+  for (int i = 0; p->nobj > 1 && i < p->nobj; i++) { /* the objectives' train kernels, run in order */
+    LLVMTypeRef kp[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64}, fty;
+    const char *kn = i ? p->obj_k[i].name : "train";
+    LLVMValueRef kf = rt_fn(arena_printf("nnc_%s", kn), cg.t.vd, kp, 4, &fty);
+    LLVMValueRef sf = rt_fn(arena_printf("nnc_%s_scratch", kn), cg.t.i64, &cg.t.i64, 1, &fty);
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i32, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i32};
+    call_rt("nnrt_objective", ps, (LLVMValueRef[]){P, ci32(i), str(p->objs[i].name), kf, sf, ci32(p->objs[i].slot)}, 6);
+  }
   {
     /* the kernels are defined in other units (nnc build): declare them */
     LLVMTypeRef kp[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64}, fty;
@@ -1468,6 +1480,7 @@ static void emit_setup(Program *p) {
   if (p->train_k.nsched || p->eval_k.nsched) { /* `OUT info`'s FLOP totals, per sample */
     int64_t b = p->batch > 0 ? p->batch : 1;
     double fe = kernel_flops(&p->eval_k, b) / (double)b, ft = kernel_flops(&p->train_k, b) / (double)b;
+    for (int i = 1; i < p->nobj; i++) ft += kernel_flops(&p->obj_k[i], b) / (double)b; /* a step runs every objective */
     P = setup_item();
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i64, cg.t.i64};
     call_rt("nnrt_info_flops", ps,
@@ -1587,10 +1600,12 @@ void *codegen_module(Program *p, const CodegenOptions *o) {
   bool split = o->split;
   unit_begin(us, p, split ? "train_checked" : NULL, 2, split);
   emit_kernel(&p->train_chk, NULL);
+  for (int i = 1; i < p->nobj; i++) emit_kernel(&p->obj_chk[i], NULL);
   if (split) unit_begin(us, p, "eval_checked", 3, true);
   emit_kernel(&p->eval_chk, NULL);
   if (split) unit_begin(us, p, "train", 0, false);
   emit_kernel(&p->train_k, &p->train_chk);
+  for (int i = 1; i < p->nobj; i++) emit_kernel(&p->obj_k[i], &p->obj_chk[i]);
   if (split) unit_begin(us, p, "eval", 1, false);
   emit_kernel(&p->eval_k, &p->eval_chk);
   if (split) unit_begin(us, p, "optim", 2, false);

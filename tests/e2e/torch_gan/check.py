@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""check.py MODE ... — the two halves of torch_gan.sh, with Python's
+standard library only:
+  check.py start TEMPLATE OUT          OUT = TEMPLATE (a checkpoint nnc saved)
+                                       with the reference's weights, at epoch
+                                       0, step 0
+  check.py compare W1 D_LOSS G_LOSS    the weights after the step and both
+                                       printed losses equal PyTorch's to 1e-5
+"""
+import json, os, struct, sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+ref = json.load(open(os.path.join(here, "reference.json")))
+TOL = 1e-5
+
+
+def read(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    head = json.loads(raw[8:8 + n])
+    meta = head.pop("__metadata__", {})
+    body = raw[8 + n:]
+    ts = {}
+    for name, e in head.items():
+        b, end = e["data_offsets"]
+        assert e["dtype"] == "F32", (name, e["dtype"])
+        ts[name] = [e["shape"], list(struct.unpack("<%df" % ((end - b) // 4), body[b:end]))]
+    return meta, ts
+
+
+def write(path, meta, ts):
+    head, body = {"__metadata__": meta}, b""
+    for name, (shape, vals) in ts.items():
+        data = struct.pack("<%df" % len(vals), *vals)
+        head[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(body), len(body) + len(data)]}
+        body += data
+    h = json.dumps(head).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + body)
+
+
+if sys.argv[1] == "start":
+    meta, ts = read(sys.argv[2])
+    for name, vals in ref["params"].items():
+        assert len(ts[name][1]) == len(vals), name
+        ts[name][1] = vals
+    meta["epoch"] = meta["step"] = "0"
+    write(sys.argv[3], meta, ts)
+    sys.exit(0)
+
+_, w1 = read(sys.argv[2])
+bad = 0
+for name, want in ref["after"].items():
+    moved = max(abs(a - b) for a, b in zip(want, ref["params"][name]))
+    err = max(abs(a - b) for a, b in zip(w1[name][1], want))
+    print("%-8s max |nnc - torch| = %.2e after the step (moved by up to %.2e)" % (name, err, moved))
+    bad += err > TOL or moved < 1e-3  # every layer must have moved: a skipped update fails
+for i, key in enumerate(("d_loss", "g_loss")):
+    loss = float(sys.argv[3 + i])
+    print("%s nnc %.7g torch %.7g" % (key, loss, ref[key]))
+    bad += abs(loss - ref[key]) > TOL
+sys.exit(1 if bad else 0)
