@@ -174,6 +174,15 @@ static Op gen_builtin(const char *name) {
   return OP__COUNT;
 }
 
+/* an attribute's value: an integer, or a number stored as its bits */
+static bool gen_attr(const AttrSpec *s, Value *v, Ast *at, int64_t *out) {
+  if (s->type != AT_FLOAT) return as_int(v, at, out);
+  double d;
+  if (!as_num(v, at, &d)) return false;
+  *out = attr_bits(d);
+  return true;
+}
+
 /* name(x, ..., attr = value, ...): the tensors first, then the attributes of
  * the op's schema by keyword or, in schema order, by position. */
 static Value *gen_call(Args *a, Op op, const char *name) {
@@ -183,13 +192,14 @@ static Value *gen_call(Args *a, Op op, const char *name) {
   bool ok = true;
   for (int i = 0; i < ar; i++) ok = (in[i] = tensor_arg(a, i, name)) && ok;
   int64_t attr[MAX_RANK] = {0};
-  for (int i = 0; i < sp->nattrs; i++) attr[i] = sp->attrs[i].dflt;
+  for (int i = 0; i < sp->nattrs; i++)
+    attr[i] = sp->attrs[i].type == AT_FLOAT ? attr_bits(sp->attrs[i].fdflt) : sp->attrs[i].dflt;
   if (a->npos > ar + sp->nattrs) {
     diag_error(a->pos_ast[ar + sp->nattrs]->loc, "'%s' takes %d tensor%s and %d attribute%s", name, ar, ar == 1 ? "" : "s",
                sp->nattrs, sp->nattrs == 1 ? "" : "s");
     return NULL;
   }
-  for (int i = ar; i < a->npos; i++) ok = as_int(a->pos[i], a->pos_ast[i], &attr[i - ar]) && ok;
+  for (int i = ar; i < a->npos; i++) ok = gen_attr(&sp->attrs[i - ar], a->pos[i], a->pos_ast[i], &attr[i - ar]) && ok;
   for (int k = 0; k < a->nkw; k++) {
     int i = 0;
     while (i < sp->nattrs && strcmp(sp->attrs[i].name, a->kw[k])) i++;
@@ -205,7 +215,7 @@ static Value *gen_call(Args *a, Op op, const char *name) {
       ok = false;
       continue;
     }
-    ok = as_int(a->kwv[k], a->kw_ast[k], &attr[i]) && ok;
+    ok = gen_attr(&sp->attrs[i], a->kwv[k], a->kw_ast[k], &attr[i]) && ok;
   }
   if (!ok) return NULL;
   return op_result(g_gen(op, in, attr), a->site, a->pos_ast[0], a->pos[0], ar > 1 ? a->pos_ast[1] : NULL,
