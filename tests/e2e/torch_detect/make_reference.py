@@ -1,0 +1,98 @@
+#!/usr/bin/python3
+"""make_reference.py — writes roi.nn and reference.json for torch_detect.sh
+with Debian's python3-torchvision (0.14), once; the test itself needs only
+Python's standard library.  Random features (three maps, one per op), loss
+weights and boxes — inside the map, across and beyond its edges, smaller
+than a pixel, reversed — and torchvision.ops' roi_align (aligned = 0 and 1)
+and roi_pool on them, in float64: the loss
+  sum(roi_align(x_a, r) * WA) + sum(roi_align(x_b, r, aligned) * WB)
+  + sum(roi_pool(x_p, r) * WP),   x_* = s * F_*   (s per sample)
+and its gradient w.r.t. every parameter (that of W_* is the op's forward
+value summed over the batch), and box_iou between the boxes of sample 0
+and sample 1.
+usage: /usr/bin/python3 make_reference.py   (in this directory)"""
+import json, random
+import torch
+from torchvision.ops import roi_align, roi_pool, box_iou
+
+random.seed(21)
+torch.manual_seed(21)
+C, H, W, S, R, SCALE, SAMPLES = 3, 7, 9, 3, 6, 0.25, 2
+s = torch.tensor([1.0, -0.6], dtype=torch.float64)
+
+
+def box():
+    x1, y1 = random.uniform(-6, 36), random.uniform(-6, 28)
+    return [x1, y1, x1 + random.uniform(0.5, 20), y1 + random.uniform(0.5, 16)]
+
+
+boxes = [[box() for _ in range(R)] for _ in range(2)]
+boxes[0][1] = [30.0, 20.0, 50.0, 40.0]  # across the bottom-right edge and beyond
+boxes[0][2] = [12.0, 9.0, 12.3, 9.2]    # smaller than a pixel
+boxes[1][3] = [20.0, 10.0, 8.0, 18.0]   # reversed: x2 < x1
+boxes[1][4] = [-40.0, -30.0, -20.0, -10.0]  # wholly outside
+p = {n: torch.empty(C, H, W, dtype=torch.float64).uniform_(-1, 1).requires_grad_() for n in ("FA", "FB", "FP")}
+p.update({n: torch.empty(R, C, S, S, dtype=torch.float64).uniform_(-1, 1).requires_grad_() for n in ("WA", "WB", "WP")})
+bl = [torch.tensor(b, dtype=torch.float64) for b in boxes]
+x = {n: s.view(2, 1, 1, 1) * p["F" + n] for n in "ABP"}
+
+
+def per_box(y):  # [2 * R, C, S, S] -> [2, R, C, S, S]
+    return y.view(2, R, C, S, S)
+
+
+ya = per_box(roi_align(x["A"], bl, S, SCALE, SAMPLES, aligned=False))
+yb = per_box(roi_align(x["B"], bl, S, SCALE, SAMPLES, aligned=True))
+yp = per_box(roi_pool(x["P"], bl, S, SCALE))
+loss = (ya * p["WA"]).sum() + (yb * p["WB"]).sum() + (yp * p["WP"]).sum()
+loss.backward()
+
+
+def flat(t):
+    return [float(v) for v in t.detach().reshape(-1)]
+
+
+ref = {"loss": float(loss), "params": {n: flat(t) for n, t in p.items()},
+       "grads": {n: flat(t.grad) for n, t in p.items()},
+       "iou": flat(box_iou(bl[0], bl[1])), "boxes": boxes}
+json.dump(ref, open("reference.json", "w"), indent=0)
+
+
+def rows(vals):
+    return "[" + ", ".join(repr(v) for v in vals) + "]"
+
+
+open("roi.nn", "w").write("""// roi.nn — torch_detect.sh's program (written by make_reference.py): three
+// feature maps through roi_align (aligned = 0, 1) and roi_pool against
+// weights, the parameters replaced by torchvision's before the one step.
+data t {
+  s: f64[1] = [[1.0], [-0.6]];
+  r: f64[%d, 4] = [%s,
+                  %s];
+}
+
+model M {
+  param FA: f64[%d, %d, %d] = zeros;
+  param FB: f64[%d, %d, %d] = zeros;
+  param FP: f64[%d, %d, %d] = zeros;
+  param WA: f64[%d, %d, %d, %d] = zeros;
+  param WB: f64[%d, %d, %d, %d] = zeros;
+  param WP: f64[%d, %d, %d, %d] = zeros;
+
+  fn forward(s: f64[B, 1], r: f64[B, %d, 4]) -> f64[B] {
+    k = reshape(s, [B, 1, 1, 1]);
+    a = roi_align(k * FA, r, size = %d, scale = 1 / 4, samples = %d);
+    b = roi_align(k * FB, r, size = %d, scale = 1 / 4, samples = %d, aligned = 1);
+    p = roi_pool(k * FP, r, size = %d, scale = 1 / 4);
+    return sum(a * WA + b * WB + p * WP, axis = [1, 2, 3, 4]);
+  }
+}
+
+train M on t {
+  loss = sum(forward(s, r));
+  optimizer = sgd(lr = 1);
+  epochs = 1;
+  batch = 2;
+  seed = 1;
+}
+""" % ((R, rows(sum(boxes[0], [])), rows(sum(boxes[1], []))) + (C, H, W) * 3 + (R, C, S, S) * 3 + (R, S, SAMPLES, S, SAMPLES, S)))
