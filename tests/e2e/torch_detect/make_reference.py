@@ -7,9 +7,9 @@ than a pixel, reversed — and torchvision.ops' roi_align (aligned = 0 and 1)
 and roi_pool on them, in float64: the loss
   sum(roi_align(x_a, r) * WA) + sum(roi_align(x_b, r, aligned) * WB)
   + sum(roi_pool(x_p, r) * WP),   x_* = s * F_*   (s per sample)
+  + 2 sum(box_iou(BA, BB) * WI)   (once per sample of the batch of 2)
 and its gradient w.r.t. every parameter (that of W_* is the op's forward
-value summed over the batch), and box_iou between the boxes of sample 0
-and sample 1.
+value summed over the batch; those of BA, BB the IoU's w.r.t. the boxes).
 usage: /usr/bin/python3 make_reference.py   (in this directory)"""
 import json, random
 import torch
@@ -33,6 +33,13 @@ boxes[1][3] = [20.0, 10.0, 8.0, 18.0]   # reversed: x2 < x1
 boxes[1][4] = [-40.0, -30.0, -20.0, -10.0]  # wholly outside
 p = {n: torch.empty(C, H, W, dtype=torch.float64).uniform_(-1, 1).requires_grad_() for n in ("FA", "FB", "FP")}
 p.update({n: torch.empty(R, C, S, S, dtype=torch.float64).uniform_(-1, 1).requires_grad_() for n in ("WA", "WB", "WP")})
+def boxes_param(n):
+    b = torch.tensor([box() for _ in range(n)], dtype=torch.float64)
+    return (b / 2).requires_grad_()  # around the others: many overlaps
+
+
+p["BA"], p["BB"] = boxes_param(6), boxes_param(5)
+p["WI"] = torch.empty(6, 5, dtype=torch.float64).uniform_(-1, 1).requires_grad_()
 bl = [torch.tensor(b, dtype=torch.float64) for b in boxes]
 x = {n: s.view(2, 1, 1, 1) * p["F" + n] for n in "ABP"}
 
@@ -45,6 +52,7 @@ ya = per_box(roi_align(x["A"], bl, S, SCALE, SAMPLES, aligned=False))
 yb = per_box(roi_align(x["B"], bl, S, SCALE, SAMPLES, aligned=True))
 yp = per_box(roi_pool(x["P"], bl, S, SCALE))
 loss = (ya * p["WA"]).sum() + (yb * p["WB"]).sum() + (yp * p["WP"]).sum()
+loss = loss + 2 * (box_iou(p["BA"], p["BB"]) * p["WI"]).sum()
 loss.backward()
 
 
@@ -53,8 +61,7 @@ def flat(t):
 
 
 ref = {"loss": float(loss), "params": {n: flat(t) for n, t in p.items()},
-       "grads": {n: flat(t.grad) for n, t in p.items()},
-       "iou": flat(box_iou(bl[0], bl[1])), "boxes": boxes}
+       "grads": {n: flat(t.grad) for n, t in p.items()}, "boxes": boxes}
 json.dump(ref, open("reference.json", "w"), indent=0)
 
 
@@ -63,8 +70,9 @@ def rows(vals):
 
 
 open("roi.nn", "w").write("""// roi.nn — torch_detect.sh's program (written by make_reference.py): three
-// feature maps through roi_align (aligned = 0, 1) and roi_pool against
-// weights, the parameters replaced by torchvision's before the one step.
+// feature maps through roi_align (aligned = 0, 1) and roi_pool, and two
+// sets of boxes through box_iou, against weights; the parameters are
+// replaced by torchvision's before the one step.
 data t {
   s: f64[1] = [[1.0], [-0.6]];
   r: f64[%d, 4] = [%s,
@@ -78,13 +86,16 @@ model M {
   param WA: f64[%d, %d, %d, %d] = zeros;
   param WB: f64[%d, %d, %d, %d] = zeros;
   param WP: f64[%d, %d, %d, %d] = zeros;
+  param BA: f64[6, 4] = uniform(0, 1);  // zeros would be 0 / 0 in the first run
+  param BB: f64[5, 4] = uniform(0, 1);
+  param WI: f64[6, 5] = zeros;
 
   fn forward(s: f64[B, 1], r: f64[B, %d, 4]) -> f64[B] {
     k = reshape(s, [B, 1, 1, 1]);
     a = roi_align(k * FA, r, size = %d, scale = 1 / 4, samples = %d);
     b = roi_align(k * FB, r, size = %d, scale = 1 / 4, samples = %d, aligned = 1);
     p = roi_pool(k * FP, r, size = %d, scale = 1 / 4);
-    return sum(a * WA + b * WB + p * WP, axis = [1, 2, 3, 4]);
+    return sum(a * WA + b * WB + p * WP, axis = [1, 2, 3, 4]) + sum(box_iou(BA, BB) * WI);
   }
 }
 
