@@ -182,7 +182,8 @@
   G(ROI_ALIGN_GRAD, "roi_align_grad", 2, true, roi_align_grad_spec) /* ops/roi_align.c */ \
   G(ROI_POOL, "roi_pool", 2, true, roi_pool_spec) /* ops/roi_pool.c */ \
   G(ROI_POOL_GRAD, "roi_pool_grad", 3, true, roi_pool_grad_spec) /* ops/roi_pool.c */ \
-  G(ROI_POOL_PICK, "roi_pool_pick", 3, true, roi_pool_pick_spec) /* ops/roi_pool.c */
+  G(ROI_POOL_PICK, "roi_pool_pick", 3, true, roi_pool_pick_spec) /* ops/roi_pool.c */ \
+  G(NMS, "nms", 2, false, nms_spec) /* ops/nms.c */
 
 typedef enum {
 #define E(name, str, arity, surface, attr, flops, fold, deriv, scalar) OP_##name,

@@ -56,7 +56,7 @@ for name, g in sorted(ref["grads"].items()):
     d = [a - b for a, b in zip(w0[name][1], w1[name][1])]
     err = max(abs(a - b) for a, b in zip(d, g))
     what = "forward" if name[0] == "W" else "gradient"
-    op = "box_iou" if name[0] == "B" or name == "WI" else \
+    op = "box_iou" if name[0] == "B" or name == "WI" else "nms" if name == "WN" else \
         {"A": "roi_align", "B": "roi_align aligned", "P": "roi_pool"}[name[1]]
     print("%-3s (%s of %s) max |nnc - torchvision| = %.2e over %d values" % (name, what, op, err, len(g)))
     bad += err > TOL

@@ -8,12 +8,15 @@ and roi_pool on them, in float64: the loss
   sum(roi_align(x_a, r) * WA) + sum(roi_align(x_b, r, aligned) * WB)
   + sum(roi_pool(x_p, r) * WP),   x_* = s * F_*   (s per sample)
   + 2 sum(box_iou(BA, BB) * WI)   (once per sample of the batch of 2)
+  + sum_b s_b sum(onehot(nms(nb_b, ns_b, 0.5, k = 8), 12) * WN)
 and its gradient w.r.t. every parameter (that of W_* is the op's forward
-value summed over the batch; those of BA, BB the IoU's w.r.t. the boxes).
+value summed over the batch; those of BA, BB the IoU's w.r.t. the boxes;
+that of WN the kept indices of the two sets of nms boxes, one-hot, weighted
+by s: torchvision's nms cut or padded with -1 to 8).
 usage: /usr/bin/python3 make_reference.py   (in this directory)"""
 import json, random
 import torch
-from torchvision.ops import roi_align, roi_pool, box_iou
+from torchvision.ops import roi_align, roi_pool, box_iou, nms
 
 random.seed(21)
 torch.manual_seed(21)
@@ -40,6 +43,18 @@ def boxes_param(n):
 
 p["BA"], p["BB"] = boxes_param(6), boxes_param(5)
 p["WI"] = torch.empty(6, 5, dtype=torch.float64).uniform_(-1, 1).requires_grad_()
+NN, K = 12, 8
+
+
+def nms_set(spread, lo, hi):  # wide: more than K survive (cut); tight: fewer (padded)
+    cx, cy = random.uniform(0, 30), random.uniform(0, 30)
+    b = [[cx + random.uniform(-spread, spread), cy + random.uniform(-spread, spread)] for _ in range(NN)]
+    b = [[x, y, x + random.uniform(lo, hi), y + random.uniform(lo, hi)] for x, y in b]
+    return b, [round(random.uniform(0, 1), 1) for _ in range(NN)]  # rounded: equal scores
+
+
+nms_sets = [nms_set(8, 4, 14), nms_set(2, 8, 10)]
+p["WN"] = torch.empty(K, NN, dtype=torch.float64).uniform_(-1, 1).requires_grad_()
 bl = [torch.tensor(b, dtype=torch.float64) for b in boxes]
 x = {n: s.view(2, 1, 1, 1) * p["F" + n] for n in "ABP"}
 
@@ -53,6 +68,17 @@ yb = per_box(roi_align(x["B"], bl, S, SCALE, SAMPLES, aligned=True))
 yp = per_box(roi_pool(x["P"], bl, S, SCALE))
 loss = (ya * p["WA"]).sum() + (yb * p["WB"]).sum() + (yp * p["WP"]).sum()
 loss = loss + 2 * (box_iou(p["BA"], p["BB"]) * p["WI"]).sum()
+keeps = []
+for b, (nb, ns) in enumerate(nms_sets):
+    keep = nms(torch.tensor(nb, dtype=torch.float64), torch.tensor(ns, dtype=torch.float64), 0.5).tolist()
+    print("nms keeps %d of %d: %s" % (len(keep), NN, keep))
+    keep = (keep + [-1] * K)[:K]
+    keeps.append(keep)
+    hot = torch.zeros(K, NN, dtype=torch.float64)
+    for q, i in enumerate(keep):
+        if i >= 0:
+            hot[q, i] = 1
+    loss = loss + s[b] * (hot * p["WN"]).sum()
 loss.backward()
 
 
@@ -61,7 +87,7 @@ def flat(t):
 
 
 ref = {"loss": float(loss), "params": {n: flat(t) for n, t in p.items()},
-       "grads": {n: flat(t.grad) for n, t in p.items()}, "boxes": boxes}
+       "grads": {n: flat(t.grad) for n, t in p.items()}, "boxes": boxes, "nms": keeps}
 json.dump(ref, open("reference.json", "w"), indent=0)
 
 
@@ -77,6 +103,9 @@ data t {
   s: f64[1] = [[1.0], [-0.6]];
   r: f64[%d, 4] = [%s,
                   %s];
+  nb: f64[%d, 4] = [%s,
+                   %s];
+  ns: f64[%d] = [%s, %s];
 }
 
 model M {
@@ -89,21 +118,26 @@ model M {
   param BA: f64[6, 4] = uniform(0, 1);  // zeros would be 0 / 0 in the first run
   param BB: f64[5, 4] = uniform(0, 1);
   param WI: f64[6, 5] = zeros;
+  param WN: f64[%d, %d] = zeros;
 
-  fn forward(s: f64[B, 1], r: f64[B, %d, 4]) -> f64[B] {
+  fn forward(s: f64[B, 1], r: f64[B, %d, 4], nb: f64[B, %d, 4], ns: f64[B, %d]) -> f64[B] {
     k = reshape(s, [B, 1, 1, 1]);
     a = roi_align(k * FA, r, size = %d, scale = 1 / 4, samples = %d);
     b = roi_align(k * FB, r, size = %d, scale = 1 / 4, samples = %d, aligned = 1);
     p = roi_pool(k * FP, r, size = %d, scale = 1 / 4);
-    return sum(a * WA + b * WB + p * WP, axis = [1, 2, 3, 4]) + sum(box_iou(BA, BB) * WI);
+    kept = onehot(nms(nb, ns, iou = 0.5, k = %d), %d, like = s);
+    n = sum(kept * WN, axis = [1, 2]) * reshape(s, [B]);
+    return sum(a * WA + b * WB + p * WP, axis = [1, 2, 3, 4]) + sum(box_iou(BA, BB) * WI) + n;
   }
 }
 
 train M on t {
-  loss = sum(forward(s, r));
+  loss = sum(forward(s, r, nb, ns));
   optimizer = sgd(lr = 1);
   epochs = 1;
   batch = 2;
   seed = 1;
 }
-""" % ((R, rows(sum(boxes[0], [])), rows(sum(boxes[1], []))) + (C, H, W) * 3 + (R, C, S, S) * 3 + (R, S, SAMPLES, S, SAMPLES, S)))
+""" % ((R, rows(sum(boxes[0], [])), rows(sum(boxes[1], [])), NN, rows(sum(nms_sets[0][0], [])),
+        rows(sum(nms_sets[1][0], [])), NN, rows(nms_sets[0][1]), rows(nms_sets[1][1])) + (C, H, W) * 3 +
+       (R, C, S, S) * 3 + (K, NN, R, NN, NN, S, SAMPLES, S, SAMPLES, S, K, NN)))
