@@ -43,9 +43,9 @@ Node *roi_check(const char *name, Node *x, Node *boxes, int64_t size, double sca
     return shape_fail("'%s' needs features f[B, C, H, W], got %s%s", name, dtype_name(x->dt), shape_str(&x->sh));
   if (boxes->dt != x->dt || boxes->sh.rank != 3 || boxes->sh.d[2].k != 4 || boxes->sh.d[2].b || boxes->sh.d[1].b ||
       !same_dim(boxes->sh.d[0], x->sh.d[0]))
-    return shape_fail("'%s' needs boxes %s[%s, R, 4] (x1, y1, x2, y2 per box) for features %s, got %s%s", name,
-                      dtype_name(x->dt), x->sh.d[0].b ? "B" : "N", shape_str(&x->sh), dtype_name(boxes->dt),
-                      shape_str(&boxes->sh));
+    return shape_fail("'%s' needs boxes %s[%s, R, 4] (x1, y1, x2, y2 per box) for features %s%s, got %s%s", name,
+                      dtype_name(x->dt), x->sh.d[0].b ? "B" : "N", dtype_name(x->dt), shape_str(&x->sh),
+                      dtype_name(boxes->dt), shape_str(&boxes->sh));
   if (size < 1) return shape_fail("'%s' needs size >= 1, got %lld", name, (long long)size);
   if (!(scale > 0) || scale > 1e30) return shape_fail("'%s' needs a scale > 0, got %g", name, scale);
   return x;
