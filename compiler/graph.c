@@ -225,8 +225,11 @@ void node_print(const Node *n, FILE *out) {
   default:
     if (op_info[n->op].attr) fprintf(out, " %s=%.9g", op_info[n->op].attr, n->fv);
     if (op_info[n->op].spec)
-      for (int i = 0; i < op_info[n->op].spec->nattrs; i++)
-        fprintf(out, " %s=%lld", op_info[n->op].spec->attrs[i].name, (long long)n->ia[i]);
+      for (int i = 0; i < op_info[n->op].spec->nattrs; i++) {
+        const AttrSpec *as = &op_info[n->op].spec->attrs[i];
+        if (as->type == AT_FLOAT) fprintf(out, " %s=%g", as->name, attr_float(n->ia[i]));
+        else fprintf(out, " %s=%lld", as->name, (long long)n->ia[i]);
+      }
     break;
   }
   fprintf(out, "\n");

@@ -14,6 +14,7 @@
 #define NNC_GRAPH_H
 
 #include "ops.h"
+#include <string.h>
 
 #define MAX_RANK 8
 
@@ -53,8 +54,12 @@ struct Node {
 
 /* ---- ops of kind GEN: the typed attribute schema and the op's rules ---- */
 
-typedef enum { AT_INT, AT_BOOL, AT_AXIS } AttrType; /* AT_AXIS: negative counts from the end */
-typedef struct AttrSpec { const char *name; AttrType type; int64_t dflt; } AttrSpec;
+/* AT_AXIS: negative counts from the end; AT_FLOAT: a double, stored in its
+ * int64_t slot as its bits (attr_float, attr_bits), defaulting to fdflt */
+typedef enum { AT_INT, AT_BOOL, AT_AXIS, AT_FLOAT } AttrType;
+typedef struct AttrSpec { const char *name; AttrType type; int64_t dflt; double fdflt; } AttrSpec;
+static inline double attr_float(int64_t bits) { double v; memcpy(&v, &bits, sizeof v); return v; }
+static inline int64_t attr_bits(double v) { int64_t b; memcpy(&b, &v, sizeof b); return b; }
 struct KernelTarget;
 typedef struct OpSpec {
   const AttrSpec *attrs; int nattrs; /* stored in Node.ia in this order */
@@ -70,6 +75,11 @@ typedef struct OpSpec {
   /* built only by derivative rules, never called by name from a .nn program */
   bool internal;
 } OpSpec;
+
+/* ops/roi_align.c: the checks roi_align and roi_pool share (features
+ * f[B, C, H, W], boxes f[B, R, 4], size >= 1, scale > 0): x, or NULL with
+ * shape_error() set */
+Node *roi_check(const char *name, Node *x, Node *boxes, int64_t size, double scale);
 
 /* ---- graph.c: interning builder --------------------------------------- */
 

@@ -174,6 +174,15 @@ static Op gen_builtin(const char *name) {
   return OP__COUNT;
 }
 
+/* an attribute's value: an integer, or a number stored as its bits */
+static bool gen_attr(const AttrSpec *s, Value *v, Ast *at, int64_t *out) {
+  if (s->type != AT_FLOAT) return as_int(v, at, out);
+  double d;
+  if (!as_num(v, at, &d)) return false;
+  *out = attr_bits(d);
+  return true;
+}
+
 /* name(x, ..., attr = value, ...): the tensors first, then the attributes of
  * the op's schema by keyword or, in schema order, by position. */
 static Value *gen_call(Args *a, Op op, const char *name) {
@@ -183,13 +192,14 @@ static Value *gen_call(Args *a, Op op, const char *name) {
   bool ok = true;
   for (int i = 0; i < ar; i++) ok = (in[i] = tensor_arg(a, i, name)) && ok;
   int64_t attr[MAX_RANK] = {0};
-  for (int i = 0; i < sp->nattrs; i++) attr[i] = sp->attrs[i].dflt;
+  for (int i = 0; i < sp->nattrs; i++)
+    attr[i] = sp->attrs[i].type == AT_FLOAT ? attr_bits(sp->attrs[i].fdflt) : sp->attrs[i].dflt;
   if (a->npos > ar + sp->nattrs) {
     diag_error(a->pos_ast[ar + sp->nattrs]->loc, "'%s' takes %d tensor%s and %d attribute%s", name, ar, ar == 1 ? "" : "s",
                sp->nattrs, sp->nattrs == 1 ? "" : "s");
     return NULL;
   }
-  for (int i = ar; i < a->npos; i++) ok = as_int(a->pos[i], a->pos_ast[i], &attr[i - ar]) && ok;
+  for (int i = ar; i < a->npos; i++) ok = gen_attr(&sp->attrs[i - ar], a->pos[i], a->pos_ast[i], &attr[i - ar]) && ok;
   for (int k = 0; k < a->nkw; k++) {
     int i = 0;
     while (i < sp->nattrs && strcmp(sp->attrs[i].name, a->kw[k])) i++;
@@ -205,7 +215,7 @@ static Value *gen_call(Args *a, Op op, const char *name) {
       ok = false;
       continue;
     }
-    ok = as_int(a->kwv[k], a->kw_ast[k], &attr[i]) && ok;
+    ok = gen_attr(&sp->attrs[i], a->kwv[k], a->kw_ast[k], &attr[i]) && ok;
   }
   if (!ok) return NULL;
   return op_result(g_gen(op, in, attr), a->site, a->pos_ast[0], a->pos[0], ar > 1 ? a->pos_ast[1] : NULL,
@@ -720,6 +730,48 @@ static Value *b_text(const char *name, Args *a) {
   return d;
 }
 
+/* Coordinate i of every box of x [..., N, 4], as [..., N, 1] (col) or as
+ * [..., 1, N] (row). */
+static Node *box_coord(Node *x, int i, bool row) {
+  int r = x->sh.rank;
+  int64_t start[MAX_RANK] = {0};
+  start[r - 1] = i;
+  Shape s = x->sh;
+  s.d[r - 1] = (Dim){1, 0};
+  Node *c = g_slice(x, start, s);
+  if (!row) return c;
+  s.d[r - 1] = s.d[r - 2];
+  s.d[r - 2] = (Dim){1, 0};
+  return g_reshape(c, s);
+}
+
+/* box_iou(a, b): the IoU of every box of a [..., N, 4] with every box of b
+ * [..., M, 4] (x1, y1, x2, y2), [..., N, M], as torchvision's box_iou (no
+ * +1): written with primitives, so the compiler derives its gradient. */
+static Value *b_box_iou(const char *name, Args *a) {
+  Node *p = tensor_arg(a, 0, name), *q = tensor_arg(a, 1, name);
+  if (!p || !q) return NULL;
+  if (a->npos > 2 || a->nkw) { diag_error(a->site->loc, "'box_iou' takes two tensors of boxes and nothing else"); return NULL; }
+  bool ok = p->dt == q->dt && (p->dt == DT_F32 || p->dt == DT_F64) && p->sh.rank >= 2 && p->sh.rank == q->sh.rank &&
+            p->sh.d[p->sh.rank - 1].k == 4 && !p->sh.d[p->sh.rank - 1].b && q->sh.d[q->sh.rank - 1].k == 4 &&
+            !q->sh.d[q->sh.rank - 1].b;
+  for (int i = 0; ok && i < p->sh.rank - 2; i++) ok = p->sh.d[i].k == q->sh.d[i].k && p->sh.d[i].b == q->sh.d[i].b;
+  if (!ok) {
+    diag_error(a->site->loc, "'box_iou' needs boxes f[..., N, 4] and f[..., M, 4] of one float type and the same leading dims, got %s and %s",
+               tstr(p), tstr(q));
+    return NULL;
+  }
+  Node *A[4], *B[4];
+  for (int i = 0; i < 4; i++) A[i] = box_coord(p, i, false), B[i] = box_coord(q, i, true);
+  Node *w = g_unary(OP_RELU, g_binary(OP_SUB, g_binary(OP_MINIMUM, A[2], B[2]), g_binary(OP_MAXIMUM, A[0], B[0])));
+  Node *h = g_unary(OP_RELU, g_binary(OP_SUB, g_binary(OP_MINIMUM, A[3], B[3]), g_binary(OP_MAXIMUM, A[1], B[1])));
+  Node *inter = g_binary(OP_MUL, w, h);
+  Node *aa = g_binary(OP_MUL, g_binary(OP_SUB, A[2], A[0]), g_binary(OP_SUB, A[3], A[1]));
+  Node *ab = g_binary(OP_MUL, g_binary(OP_SUB, B[2], B[0]), g_binary(OP_SUB, B[3], B[1]));
+  Node *iou = g_binary(OP_DIV, inter, g_binary(OP_SUB, g_binary(OP_ADD, aa, ab), inter));
+  return op_result(iou, a->site, a->pos_ast[0], a->pos[0], a->pos_ast[1], a->pos[1]);
+}
+
 /* The builtins that are neither element-wise primitives nor ops of kind GEN
  * (those come from ops.h): one handler each, in one table that both the
  * dispatch and is_builtin read, so the two cannot drift apart. */
@@ -736,6 +788,7 @@ static const struct Builtin { const char *name; BuiltinFn fn; } builtins[] = {
     {"transpose", b_transpose},
     {"concat", b_concat},
     {"stack", b_stack},
+    {"box_iou", b_box_iou},
     {"onehot", b_onehot},
     {"rand_uniform", b_rand_uniform},
     {"rand_normal", b_rand_uniform},

@@ -177,7 +177,13 @@
   G(CUMSUM, "cumsum", 1, true, cumsum_spec)  /* ops/cumsum.c */ \
   G(ARGMAX, "argmax", 1, false, argmax_spec) /* ops/argmax.c */ \
   G(EMBEDDING, "embedding", 2, true, embedding_spec) /* ops/embedding.c */ \
-  G(EMBEDDING_GRAD, "embedding_grad", 2, true, embedding_grad_spec) /* ops/embedding.c */
+  G(EMBEDDING_GRAD, "embedding_grad", 2, true, embedding_grad_spec) /* ops/embedding.c */ \
+  G(ROI_ALIGN, "roi_align", 2, true, roi_align_spec) /* ops/roi_align.c */ \
+  G(ROI_ALIGN_GRAD, "roi_align_grad", 2, true, roi_align_grad_spec) /* ops/roi_align.c */ \
+  G(ROI_POOL, "roi_pool", 2, true, roi_pool_spec) /* ops/roi_pool.c */ \
+  G(ROI_POOL_GRAD, "roi_pool_grad", 3, true, roi_pool_grad_spec) /* ops/roi_pool.c */ \
+  G(ROI_POOL_PICK, "roi_pool_pick", 3, true, roi_pool_pick_spec) /* ops/roi_pool.c */ \
+  G(NMS, "nms", 2, false, nms_spec) /* ops/nms.c */
 
 typedef enum {
 #define E(name, str, arity, surface, attr, flops, fold, deriv, scalar) OP_##name,

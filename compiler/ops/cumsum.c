@@ -12,7 +12,7 @@
 #include "../nnc.h"
 #include "../codegen/kernel.h"
 
-static const AttrSpec attrs[] = {{"axis", AT_AXIS, -1}, {"reverse", AT_BOOL, 0}};
+static const AttrSpec attrs[] = {{"axis", AT_AXIS, -1, 0}, {"reverse", AT_BOOL, 0, 0}};
 
 static Node *build(Op op, Node **in, const int64_t *a) {
   Node *x = in[0];

@@ -73,7 +73,7 @@ const OpSpec embedding_spec = {NULL, 0, build, grad, extent, emit, false};
 
 /* ---- embedding_grad(g, ids, rows = V): the scatter-add ------------------ */
 
-static const AttrSpec grad_attrs[] = {{"rows", AT_INT, 1}};
+static const AttrSpec grad_attrs[] = {{"rows", AT_INT, 1, 0}};
 
 static Node *build_grad(Op op, Node **in, const int64_t *a) {
   Node *g = in[0], *ids = in[1];

@@ -45,6 +45,17 @@
 #   division '/' between compile-time integers is true division: with
 #            s = sum(x * c) = 321, s * (1 / 16) = 20.0625 (not 0),
 #            s * (6 / 3) = 642 (exact: an integer), s * floor(7 / 2) = 963
+#   detect   boxes that are not boxes, made at run time (log(-1) is NaN):
+#            nms over [0,0,10,10] 0.9; [1,1,11,11] 0.8 (IoU 81/119 with
+#            box 0: suppressed); a box with x1 = NaN, score 0.95 (never kept,
+#            suppresses nothing); [40,0,30,10] (x2 < x1) 0.99 (never kept);
+#            [20,20,30,30] with score NaN (never kept); [21,21,31,31] 0.7
+#            (kept: the boxes over it do not count); box 0 again, 0.9 (the
+#            tie goes to the lower index, then IoU 1) → [0, 5, -1, -1],
+#            against weights 10^q (j + 1): 1 + 60 = 61.  roi_align and
+#            roi_pool (size 2, scale 1) over ones [1, 1, 4, 4]: the box
+#            [0, 0, 3, 3] gives 4 bins of 1 each, a box with a NaN corner 0:
+#            4 each; the loss 61 + 100·4 + 1000·4 = 4461
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -79,6 +90,42 @@ EOF2
 }
 
 case $mode in
+detect)
+  cat >"$tmp/d.nn" <<EOF2
+data t {
+  nb: f64[7, 4] = [[0, 0, 10, 10, 1, 1, 11, 11, 20, 20, 30, 30, 40, 0, 30, 10, 20, 20, 30, 30, 21, 21, 31, 31, 0, 0, 10, 10]];
+  m: f64[7, 4] = [[1, 1, 1, 1, 1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]];
+  ns: f64[7] = [[0.9, 0.8, 0.95, 0.99, 0, 0.7, 0.9]];
+  nm: f64[7] = [[1, 1, 1, 1, -1, 1, 1]];
+  c: f64[4, 7] = [[1, 2, 3, 4, 5, 6, 7, 10, 20, 30, 40, 50, 60, 70,
+                   100, 200, 300, 400, 500, 600, 700, 1000, 2000, 3000, 4000, 5000, 6000, 7000]];
+  r: f64[2, 4] = [[0, 0, 3, 3, 0, 0, 3, 3]];
+  rm: f64[2, 4] = [[1, 1, 1, 1, 1, -1, 1, 1]];
+}
+model M {
+  param W: f64[1] = zeros;
+  fn forward(nb: f64[B, 7, 4], m: f64[B, 7, 4], ns: f64[B, 7], nm: f64[B, 7], c: f64[B, 4, 7],
+             r: f64[B, 2, 4], rm: f64[B, 2, 4]) -> f64[B] {
+    keep = nms(nb + log(m), ns + log(nm), iou = 0.5, k = 4);
+    n = sum(onehot(keep, 7, like = c) * c, axis = [1, 2]);
+    x = ones([B, 1, 4, 4], like = c) + W;
+    a = roi_align(x, r + log(rm), size = 2, scale = 1);
+    p = roi_pool(x, r + log(rm), size = 2, scale = 1);
+    return n + 100 * sum(a, axis = [1, 2, 3, 4]) + 1000 * sum(p, axis = [1, 2, 3, 4]);
+  }
+}
+train M on t {
+  loss = sum(forward(nb, m, ns, nm, c, r, rm));
+  optimizer = sgd(lr = 0.1);
+  epochs = 1;
+  batch = 1;
+}
+EOF2
+  "$nnc" build "$tmp/d.nn" -o "$tmp/d" >"$tmp/build" 2>&1 || { cat "$tmp/build"; fail "nnc build (detect)"; }
+  got=$("$tmp/d" eval | sed -n 's/.*loss=\([^ ]*\).*/\1/p' | tail -n 1)
+  echo "detect loss = $got (want 4461: nms 61, roi_align 4, roi_pool 4)"
+  [ "$got" = "4461" ] || fail "detect gave $got, want 4461"
+  ;;
 cumsum)
   for t in "sum(cumsum(forward(x)) * c):687" "sum(cumsum(forward(x), reverse = 1) * c):516" \
            "sum(cumsum(forward(x), axis = 0) * c):457" "sum(cumsum(forward(x), -2, 1) * c):359"; do

@@ -218,6 +218,75 @@ static void test_embedding_grad(void **st) {
   assert_ptr_equal(dr, g_gen(OP_EMBEDDING, back, NULL));
 }
 
+/* roi_align's adjoint is roi_align_grad over the same boxes and attributes
+ * plus the map's height and width; the boxes get none */
+static void test_roi_align(void **st) {
+  (void)st; covers(OP_ROI_ALIGN);
+  Node *x = I("x", DT_F32, "B,2,5,6"), *r = I("r", DT_F32, "B,3,4"), *in[2] = {x, r};
+  int64_t a[] = {4, attr_bits(0.25), 2, 1};
+  Node *y = g_gen(OP_ROI_ALIGN, in, a);
+  assert_string_equal(shape_str(&y->sh), "[B, 3, 2, 4, 4]");
+  Node *dx, *dr;
+  d2(y, x, r, &dx, &dr);
+  assert_null(dr);
+  Node *back[2] = {G_like(y), r};
+  int64_t ga[] = {4, attr_bits(0.25), 2, 1, 5, 6};
+  assert_ptr_equal(dx, g_gen(OP_ROI_ALIGN_GRAD, back, ga));
+  assert_string_equal(shape_str(&dx->sh), "[B, 2, 5, 6]");
+}
+
+/* the scatter is linear in g; its adjoint samples the adjoint again */
+static void test_roi_align_grad(void **st) {
+  (void)st; covers(OP_ROI_ALIGN_GRAD);
+  Node *g = I("g", DT_F32, "B,3,2,4,4"), *r = I("r", DT_F32, "B,3,4"), *in[2] = {g, r};
+  int64_t a[] = {4, attr_bits(0.5), 3, 0, 7, 8};
+  Node *y = g_gen(OP_ROI_ALIGN_GRAD, in, a);
+  assert_string_equal(shape_str(&y->sh), "[B, 2, 7, 8]");
+  Node *back[2] = {G_like(y), r};
+  assert_ptr_equal(d1(y, g), g_gen(OP_ROI_ALIGN, back, a));
+}
+
+/* roi_pool's adjoint goes to each bin's maximum: roi_pool_grad(G, x, r) */
+static void test_roi_pool(void **st) {
+  (void)st; covers(OP_ROI_POOL);
+  Node *x = I("x", DT_F32, "B,2,5,6"), *r = I("r", DT_F32, "B,3,4"), *in[2] = {x, r};
+  int64_t a[] = {2, attr_bits(0.0625)};
+  Node *y = g_gen(OP_ROI_POOL, in, a);
+  assert_string_equal(shape_str(&y->sh), "[B, 3, 2, 2, 2]");
+  Node *dx, *dr;
+  d2(y, x, r, &dx, &dr);
+  assert_null(dr);
+  Node *back[3] = {G_like(y), x, r};
+  assert_ptr_equal(dx, g_gen(OP_ROI_POOL_GRAD, back, a));
+}
+
+/* roi_pool_grad is linear in g (its adjoint picks the adjoint at the
+ * maxima); the maxima's positions are piecewise constant: nothing to x */
+static void test_roi_pool_grad(void **st) {
+  (void)st; covers(OP_ROI_POOL_GRAD);
+  Node *g = I("g", DT_F32, "B,3,2,2,2"), *x = I("x", DT_F32, "B,2,5,6"), *r = I("r", DT_F32, "B,3,4");
+  Node *in[3] = {g, x, r}, *dg, *dx;
+  int64_t a[] = {2, attr_bits(0.0625)};
+  Node *y = g_gen(OP_ROI_POOL_GRAD, in, a);
+  assert_string_equal(shape_str(&y->sh), "[B, 2, 5, 6]");
+  d2(y, g, x, &dg, &dx);
+  assert_null(dx);
+  Node *back[3] = {G_like(y), x, r};
+  assert_ptr_equal(dg, g_gen(OP_ROI_POOL_PICK, back, a));
+}
+
+/* and the pick's adjoint is the scatter again */
+static void test_roi_pool_pick(void **st) {
+  (void)st; covers(OP_ROI_POOL_PICK);
+  Node *g = I("g", DT_F32, "B,2,5,6"), *x = I("x", DT_F32, "B,2,5,6"), *r = I("r", DT_F32, "B,3,4");
+  Node *in[3] = {g, x, r};
+  int64_t a[] = {2, attr_bits(0.0625)};
+  Node *y = g_gen(OP_ROI_POOL_PICK, in, a);
+  assert_string_equal(shape_str(&y->sh), "[B, 3, 2, 2, 2]");
+  Node *back[3] = {G_like(y), x, r};
+  assert_ptr_equal(d1(y, g), g_gen(OP_ROI_POOL_GRAD, back, a));
+}
+
 /* ---- element-wise binary and select --------------------------------------- */
 
 static void test_add(void **st) {
@@ -596,7 +665,9 @@ int main(void) {
       cmocka_unit_test(test_cos),           cmocka_unit_test(test_sin),
       cmocka_unit_test(test_floor),         cmocka_unit_test(test_detach),         cmocka_unit_test(test_log1p),
       cmocka_unit_test(test_cumsum),        cmocka_unit_test(test_embedding),
-      cmocka_unit_test(test_embedding_grad),
+      cmocka_unit_test(test_embedding_grad),   cmocka_unit_test(test_roi_align),
+      cmocka_unit_test(test_roi_align_grad),   cmocka_unit_test(test_roi_pool),
+      cmocka_unit_test(test_roi_pool_grad),    cmocka_unit_test(test_roi_pool_pick),
       cmocka_unit_test(test_minimum),       cmocka_unit_test(test_clamp),
       cmocka_unit_test(test_add),           cmocka_unit_test(test_sub),
       cmocka_unit_test(test_mul),           cmocka_unit_test(test_div),

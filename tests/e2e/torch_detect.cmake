@@ -1,0 +1,4 @@
+# roi_align, roi_pool and box_iou against torchvision (tests/e2e/torch_detect.sh).
+add_test(NAME e2e_torch_detect COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/torch_detect.sh $<TARGET_FILE:nnc>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_torch_detect PROPERTIES LABELS e2e TIMEOUT 120)
