@@ -195,32 +195,42 @@ typedef struct Setting {
   double lo, hi;     /* the range, open at an end marked below */
   bool lo_open, hi_open, integer;
   const char *range; /* as the message says it */
+  const char *owners; /* ' '-separated optimizers that take it; NULL: every owner */
 } Setting;
 
+#define SGDS "sgd momentum nesterov nag"
+#define ADAPTIVE "adagrad adadelta rmsprop adam adamw"
 static const Setting optimizer_settings[] = {
-  {"lr learning_rate", 0, INFINITY, false, true, false, ">= 0"},
-  {"momentum", 0, 1, false, true, false, "in [0, 1)"},
-  {"beta1", 0, 1, false, true, false, "in [0, 1)"},
-  {"beta2", 0, 1, false, true, false, "in [0, 1)"},
-  {"rho alpha decay", 0, 1, false, true, false, "in [0, 1)"},
-  {"eps epsilon", 0, INFINITY, true, true, false, "> 0"},
-  {"weight_decay wd", 0, INFINITY, false, true, false, ">= 0"},
-  {"nesterov", 0, 1, false, false, true, "0 or 1"},
-  {NULL, 0, 0, false, false, false, "lr, momentum, beta1, beta2, eps, rho, weight_decay or nesterov"},
+  {"lr learning_rate", 0, INFINITY, false, true, false, ">= 0", NULL},
+  {"weight_decay wd", 0, INFINITY, false, true, false, ">= 0", NULL},
+  {"momentum", 0, 1, false, true, false, "in [0, 1)", SGDS},
+  {"dampening", 0, 1, false, false, false, "in [0, 1]", SGDS},
+  {"nesterov", 0, 1, false, false, true, "0 or 1", SGDS},
+  {"eps epsilon", 0, INFINITY, true, true, false, "> 0", ADAPTIVE},
+  {"lr_decay", 0, INFINITY, false, true, false, ">= 0", "adagrad"},
+  {"initial_accumulator_value", 0, INFINITY, false, true, false, ">= 0", "adagrad"},
+  {"rho alpha decay", 0, 1, false, true, false, "in [0, 1)", "adadelta rmsprop"},
+  {"centered", 0, 1, false, false, true, "0 or 1", "rmsprop"},
+  {"beta1", 0, 1, false, true, false, "in [0, 1)", "adam adamw"},
+  {"beta2", 0, 1, false, true, false, "in [0, 1)", "adam adamw"},
+  {"amsgrad", 0, 1, false, false, true, "0 or 1", "adam adamw"},
+  {NULL, 0, 0, false, false, false, NULL, NULL},
 };
+#undef SGDS
+#undef ADAPTIVE
 static const Setting schedule_settings[] = {
-  {"step_size", 1, INFINITY, false, true, true, "a whole number of epochs >= 1"},
-  {"gamma", 0, INFINITY, true, true, false, "> 0"},
-  {"warmup_epochs warmup", 0, INFINITY, false, true, false, ">= 0"},
-  {"min_lr", 0, INFINITY, false, true, false, ">= 0"},
-  {"t_max epochs", 0, INFINITY, false, true, false, ">= 0"},
-  {NULL, 0, 0, false, false, false, "step_size, gamma, warmup_epochs, min_lr or t_max"},
+  {"step_size", 1, INFINITY, false, true, true, "a whole number of epochs >= 1", NULL},
+  {"gamma", 0, INFINITY, true, true, false, "> 0", NULL},
+  {"warmup_epochs warmup", 0, INFINITY, false, true, false, ">= 0", NULL},
+  {"min_lr", 0, INFINITY, false, true, false, ">= 0", NULL},
+  {"t_max epochs", 0, INFINITY, false, true, false, ">= 0", NULL},
+  {NULL, 0, 0, false, false, false, "step_size, gamma, warmup_epochs, min_lr or t_max", NULL},
 };
 static const Setting augment_settings[] = {
-  {"crop", 0, 1024, false, false, true, "a whole number of pixels in [0, 1024]"},
-  {"flip", 0, 1, false, false, true, "0 or 1"},
-  {"rotate", 0, 180, false, false, false, "in [0, 180] degrees"},
-  {NULL, 0, 0, false, false, false, "crop, flip or rotate"},
+  {"crop", 0, 1024, false, false, true, "a whole number of pixels in [0, 1024]", NULL},
+  {"flip", 0, 1, false, false, true, "0 or 1", NULL},
+  {"rotate", 0, 180, false, false, false, "in [0, 180] degrees", NULL},
+  {NULL, 0, 0, false, false, false, "crop, flip or rotate", NULL},
 };
 
 static bool is_spelling(const char *names, const char *name) {
@@ -234,12 +244,31 @@ static bool is_spelling(const char *names, const char *name) {
   return false;
 }
 
+/* The settings of the table that `owner` takes, by their first spelling:
+ * "lr, weight_decay or momentum" (the end row's range when it has one). */
+static void owner_settings(const Setting *table, const char *owner, char *buf, size_t cap) {
+  const Setting *s = table;
+  int n = 0, k = 0;
+  for (; s->names; s++) n += !s->owners || is_spelling(s->owners, owner);
+  if (s->range) { snprintf(buf, cap, "%s", s->range); return; }
+  size_t at = 0;
+  buf[0] = 0;
+  for (s = table; s->names && at < cap; s++) {
+    if (s->owners && !is_spelling(s->owners, owner)) continue;
+    k++;
+    at += (size_t)snprintf(buf + at, cap - at, "%s%.*s", k == 1 ? "" : k == n ? " or " : ", ",
+                           (int)strcspn(s->names, " "), s->names);
+  }
+}
+
 /* kw = value, a setting of `owner` (adam, cosine, images). */
 static bool check_setting(const Setting *table, const char *owner, Ast *kw, double v) {
   const Setting *s = table;
   while (s->names && !is_spelling(s->names, kw->name)) s++;
-  if (!s->names) {
-    diag_error(kw->loc, "'%s' has no setting '%s' (expected %s)", owner, kw->name, s->range);
+  if (!s->names || (s->owners && !is_spelling(s->owners, owner))) {
+    char list[256];
+    owner_settings(table, owner, list, sizeof list);
+    diag_error(kw->loc, "'%s' has no setting '%s' (expected %s)", owner, kw->name, list);
     return false;
   }
   bool below = s->lo_open ? !(v > s->lo) : !(v >= s->lo), above = s->hi_open ? !(v < s->hi) : !(v <= s->hi);
