@@ -6,8 +6,11 @@
  * that the passes after it differentiate, fuse and plan.
  */
 #include "lower.h"
+#include <dirent.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- data and the train block -------------------------------------------- */
 
@@ -58,6 +61,62 @@ static bool check_text(Ast *f, Ast *type, const Shape *ps, Value *src, DataSrc *
   return true;
 }
 
+/* dir joined with path's directory part ("" and "." for none); *base
+ * points at path's last component. */
+static void split_path(const char *dir, const char *path, char *out, size_t cap, const char **base) {
+  const char *slash = strrchr(path, '/');
+  *base = slash ? slash + 1 : path;
+  int n = slash ? (int)(slash - path) + (slash == path) : 0;
+  if (path[0] == '/' || !*dir) snprintf(out, cap, "%.*s", n, path);
+  else snprintf(out, cap, "%s/%.*s", dir, n, path);
+  if (!*out) snprintf(out, cap, ".");
+}
+
+/* The nearest name to base among the files of dir, or NULL. */
+static const char *near_file(const char *dir, const char *base) {
+  DIR *d = opendir(dir);
+  if (!d) return NULL;
+  Suggest sg;
+  suggest_init(&sg, base);
+  for (struct dirent *e; (e = readdir(d));)
+    if (e->d_name[0] != '.') suggest_offer(&sg, arena_strdup(e->d_name));
+  closedir(d);
+  return suggest_pick(&sg);
+}
+
+/* A data file named by a compile-time path that exists neither from the
+ * directory nnc runs in nor beside the source file gets a warning at the
+ * path (it may be made before the program runs: the run-time error
+ * stays), with the nearest name in its directory, once per path. */
+static void warn_missing_data(Loc at, const char *path) {
+  static const char *warned[64];
+  static int nwarned;
+  struct stat st;
+  char srcdir[4096], dir[4096];
+  const char *base, *srcpath = at.file ? at.file->path : "";
+  const char *slash = strrchr(srcpath, '/');
+  snprintf(srcdir, sizeof srcdir, "%.*s", slash ? (int)(slash - srcpath) : 0, srcpath);
+  split_path("", path, dir, sizeof dir, &base);
+  if (stat(path, &st) == 0) return;
+  char beside[8192];
+  snprintf(beside, sizeof beside, "%s/%s", srcdir, path);
+  if (path[0] != '/' && *srcdir && stat(beside, &st) == 0) return;
+  for (int i = 0; i < nwarned; i++)
+    if (!strcmp(warned[i], path)) return;
+  if (nwarned < 64) warned[nwarned++] = path;
+  const char *near = near_file(dir, base);
+  if (!near && path[0] != '/' && *srcdir) {
+    split_path(srcdir, path, dir, sizeof dir, &base);
+    near = near_file(dir, base);
+  }
+  int keep = (int)(base - path);
+  const char *how = path[0] == '/' ? "" : " (a relative path is opened from where the program runs)";
+  if (near)
+    diag_warning(at, "data file \"%s\" does not exist%s; did you mean \"%.*s%s\"?", path, how, keep, path, near);
+  else
+    diag_warning(at, "data file \"%s\" does not exist%s", path, how);
+}
+
 static bool lower_data(Ast *data, Env *tenv) {
   bool ok = true;
   for (int i = 0; i < data->nlist; i++) {
@@ -95,6 +154,9 @@ static bool lower_data(Ast *data, Env *tenv) {
     ds->split = split;
     if (src->k == V_DATA) {
       ds->path = src->s;
+      Ast *call = f->b;
+      while (call->kind == AST_BINOP && call->a) call = call->a; /* idx(...) / 255 */
+      warn_missing_data(call->kind == AST_CALL && call->nargs > 0 ? call->args[0]->loc : f->b->loc, src->s);
       ds->scale = src->scale;
       ds->kind = src->dkind;
       ds->col_begin = src->c0;
