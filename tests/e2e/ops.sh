@@ -45,6 +45,13 @@
 #   division '/' between compile-time integers is true division: with
 #            s = sum(x * c) = 321, s * (1 / 16) = 20.0625 (not 0),
 #            s * (6 / 3) = 642 (exact: an integer), s * floor(7 / 2) = 963
+#   pool     PyTorch's conventions, on x as [B, 1, 1, 3] images: avg_pool2d
+#            counts the padding (count_include_pad=True): 1x3 windows, stride
+#            1, padding [0, 1] give [1, 2, 5/3] and [3, 5, 11/3], weighted by
+#            c 233 (307.5 if the padding were not counted); max_unpool2d adds
+#            where windows share a maximum: y = -(x - 2)², 1x2 windows at
+#            stride 1, the pooled values + 10 put back give [0, 20, 0] and
+#            [6, 1, 0], weighted by c 104 (84 if the second overwrote)
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -129,6 +136,17 @@ lrn)
     got=$(loss_of "import_nn $expr")
     echo "lrn n=$n: $got (want $want)"
     awk -v a="$got" -v b="$want" 'BEGIN { exit !((a - b) / b < 1e-5 && (b - a) / b < 1e-5) }' || fail "lrn n=$n gave $got, want $want"
+  done
+  ;;
+pool)
+  img="reshape(forward(x), [size(x, 0), 1, 1, 3])" cw="reshape(c, [size(x, 0), 1, 1, 3])"
+  y="(-($img - 2) * ($img - 2))"
+  for t in "sum(avg_pool2d($img, [1, 3], stride = 1, padding = [0, 1]) * $cw):233" \
+           "sum(max_unpool2d(max_pool2d($y, [1, 2], stride = 1) + 10, max_pool2d_indices($y, [1, 2], stride = 1), [1, 2], stride = 1, like = $y) * $cw):104"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    awk -v a="$got" -v b="$want" 'BEGIN { exit !((a - b) / b < 1e-12 && (b - a) / b < 1e-12) }' || fail "$expr gave $got, want $want"
   done
   ;;
 division)
