@@ -87,10 +87,27 @@ static const char *near_file(const char *dir, const char *base) {
 /* A data file named by a compile-time path that exists neither from the
  * directory nnc runs in nor beside the source file gets a warning at the
  * path (it may be made before the program runs: the run-time error
- * stays), with the nearest name in its directory, once per path. */
+ * stays), with the nearest name in its directory, once per path.  The
+ * warnings wait until the program has passed every check (passes.c calls
+ * lower_data_warnings after 'checked'): a program with errors shows its
+ * errors alone. */
+#define MAX_DATA_WARNINGS 64
+static struct { Loc at; const char *path, *near; int keep; } warned[MAX_DATA_WARNINGS];
+static int nwarned;
+
+void lower_data_warnings(void) {
+  for (int i = 0; i < nwarned; i++) {
+    const char *how = warned[i].path[0] == '/' ? "" : " (a relative path is opened from where the program runs)";
+    if (warned[i].near)
+      diag_warning(warned[i].at, "data file \"%s\" does not exist%s; did you mean \"%.*s%s\"?", warned[i].path, how,
+                   warned[i].keep, warned[i].path, warned[i].near);
+    else
+      diag_warning(warned[i].at, "data file \"%s\" does not exist%s", warned[i].path, how);
+  }
+  nwarned = 0;
+}
+
 static void warn_missing_data(Loc at, const char *path) {
-  static const char *warned[64];
-  static int nwarned;
   struct stat st;
   char srcdir[4096], dir[4096];
   const char *base, *srcpath = at.file ? at.file->path : "";
@@ -102,19 +119,17 @@ static void warn_missing_data(Loc at, const char *path) {
   snprintf(beside, sizeof beside, "%s/%s", srcdir, path);
   if (path[0] != '/' && *srcdir && stat(beside, &st) == 0) return;
   for (int i = 0; i < nwarned; i++)
-    if (!strcmp(warned[i], path)) return;
-  if (nwarned < 64) warned[nwarned++] = path;
+    if (!strcmp(warned[i].path, path)) return;
+  if (nwarned == MAX_DATA_WARNINGS) return;
   const char *near = near_file(dir, base);
   if (!near && path[0] != '/' && *srcdir) {
     split_path(srcdir, path, dir, sizeof dir, &base);
     near = near_file(dir, base);
   }
-  int keep = (int)(base - path);
-  const char *how = path[0] == '/' ? "" : " (a relative path is opened from where the program runs)";
-  if (near)
-    diag_warning(at, "data file \"%s\" does not exist%s; did you mean \"%.*s%s\"?", path, how, keep, path, near);
-  else
-    diag_warning(at, "data file \"%s\" does not exist%s", path, how);
+  warned[nwarned].at = at;
+  warned[nwarned].path = path;
+  warned[nwarned].near = near;
+  warned[nwarned++].keep = (int)(base - path);
 }
 
 static bool lower_data(Ast *data, Env *tenv) {
@@ -570,6 +585,7 @@ bool program_memory_fits(Program *p) {
 }
 
 Program *lower_program(Module *m) {
+  nwarned = 0;
   /* nothing is left over from an earlier program (fuzz_lower lowers many) */
   last_return = NULL;
   show_value = NULL;
