@@ -336,6 +336,9 @@ typedef struct Program {
  * training and inference kernels (outputs only, not yet scheduled); NULL
  * after reporting errors. */
 Program *lower_program(Module *m);
+/* The warnings for missing data files lower_program found, once the
+ * program has passed every check (lower_train.c). */
+void lower_data_warnings(void);
 /* The slots and every kernel's scratch plan made so far, at the program's
  * batch size, have a byte count below 2^62; false after reporting what
  * does not fit (passes.c, after memplan and checked). */

@@ -6,8 +6,11 @@
  * that the passes after it differentiate, fuse and plan.
  */
 #include "lower.h"
+#include <dirent.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- data and the train block -------------------------------------------- */
 
@@ -58,6 +61,77 @@ static bool check_text(Ast *f, Ast *type, const Shape *ps, Value *src, DataSrc *
   return true;
 }
 
+/* dir joined with path's directory part ("" and "." for none); *base
+ * points at path's last component. */
+static void split_path(const char *dir, const char *path, char *out, size_t cap, const char **base) {
+  const char *slash = strrchr(path, '/');
+  *base = slash ? slash + 1 : path;
+  int n = slash ? (int)(slash - path) + (slash == path) : 0;
+  if (path[0] == '/' || !*dir) snprintf(out, cap, "%.*s", n, path);
+  else snprintf(out, cap, "%s/%.*s", dir, n, path);
+  if (!*out) snprintf(out, cap, ".");
+}
+
+/* The nearest name to base among the files of dir, or NULL. */
+static const char *near_file(const char *dir, const char *base) {
+  DIR *d = opendir(dir);
+  if (!d) return NULL;
+  Suggest sg;
+  suggest_init(&sg, base);
+  for (struct dirent *e; (e = readdir(d));)
+    if (e->d_name[0] != '.') suggest_offer(&sg, arena_strdup(e->d_name));
+  closedir(d);
+  return suggest_pick(&sg);
+}
+
+/* A data file named by a compile-time path that exists neither from the
+ * directory nnc runs in nor beside the source file gets a warning at the
+ * path (it may be made before the program runs: the run-time error
+ * stays), with the nearest name in its directory, once per path.  The
+ * warnings wait until the program has passed every check (passes.c calls
+ * lower_data_warnings after 'checked'): a program with errors shows its
+ * errors alone. */
+#define MAX_DATA_WARNINGS 64
+static struct { Loc at; const char *path, *near; int keep; } warned[MAX_DATA_WARNINGS];
+static int nwarned;
+
+void lower_data_warnings(void) {
+  for (int i = 0; i < nwarned; i++) {
+    const char *how = warned[i].path[0] == '/' ? "" : " (a relative path is opened from where the program runs)";
+    if (warned[i].near)
+      diag_warning(warned[i].at, "data file \"%s\" does not exist%s; did you mean \"%.*s%s\"?", warned[i].path, how,
+                   warned[i].keep, warned[i].path, warned[i].near);
+    else
+      diag_warning(warned[i].at, "data file \"%s\" does not exist%s", warned[i].path, how);
+  }
+  nwarned = 0;
+}
+
+static void warn_missing_data(Loc at, const char *path) {
+  struct stat st;
+  char srcdir[4096], dir[4096];
+  const char *base, *srcpath = at.file ? at.file->path : "";
+  const char *slash = strrchr(srcpath, '/');
+  snprintf(srcdir, sizeof srcdir, "%.*s", slash ? (int)(slash - srcpath) : 0, srcpath);
+  split_path("", path, dir, sizeof dir, &base);
+  if (stat(path, &st) == 0) return;
+  char beside[8192];
+  snprintf(beside, sizeof beside, "%s/%s", srcdir, path);
+  if (path[0] != '/' && *srcdir && stat(beside, &st) == 0) return;
+  for (int i = 0; i < nwarned; i++)
+    if (!strcmp(warned[i].path, path)) return;
+  if (nwarned == MAX_DATA_WARNINGS) return;
+  const char *near = near_file(dir, base);
+  if (!near && path[0] != '/' && *srcdir) {
+    split_path(srcdir, path, dir, sizeof dir, &base);
+    near = near_file(dir, base);
+  }
+  warned[nwarned].at = at;
+  warned[nwarned].path = path;
+  warned[nwarned].near = near;
+  warned[nwarned++].keep = (int)(base - path);
+}
+
 static bool lower_data(Ast *data, Env *tenv) {
   bool ok = true;
   for (int i = 0; i < data->nlist; i++) {
@@ -95,6 +169,9 @@ static bool lower_data(Ast *data, Env *tenv) {
     ds->split = split;
     if (src->k == V_DATA) {
       ds->path = src->s;
+      Ast *call = f->b;
+      while (call->kind == AST_BINOP && call->a) call = call->a; /* idx(...) / 255 */
+      warn_missing_data(call->kind == AST_CALL && call->nargs > 0 ? call->args[0]->loc : f->b->loc, src->s);
       ds->scale = src->scale;
       ds->kind = src->dkind;
       ds->col_begin = src->c0;
@@ -195,32 +272,42 @@ typedef struct Setting {
   double lo, hi;     /* the range, open at an end marked below */
   bool lo_open, hi_open, integer;
   const char *range; /* as the message says it */
+  const char *owners; /* ' '-separated optimizers that take it; NULL: every owner */
 } Setting;
 
+#define SGDS "sgd momentum nesterov nag"
+#define ADAPTIVE "adagrad adadelta rmsprop adam adamw"
 static const Setting optimizer_settings[] = {
-  {"lr learning_rate", 0, INFINITY, false, true, false, ">= 0"},
-  {"momentum", 0, 1, false, true, false, "in [0, 1)"},
-  {"beta1", 0, 1, false, true, false, "in [0, 1)"},
-  {"beta2", 0, 1, false, true, false, "in [0, 1)"},
-  {"rho alpha decay", 0, 1, false, true, false, "in [0, 1)"},
-  {"eps epsilon", 0, INFINITY, true, true, false, "> 0"},
-  {"weight_decay wd", 0, INFINITY, false, true, false, ">= 0"},
-  {"nesterov", 0, 1, false, false, true, "0 or 1"},
-  {NULL, 0, 0, false, false, false, "lr, momentum, beta1, beta2, eps, rho, weight_decay or nesterov"},
+  {"lr learning_rate", 0, INFINITY, false, true, false, ">= 0", NULL},
+  {"weight_decay wd", 0, INFINITY, false, true, false, ">= 0", NULL},
+  {"momentum", 0, 1, false, true, false, "in [0, 1)", SGDS},
+  {"dampening", 0, 1, false, false, false, "in [0, 1]", SGDS},
+  {"nesterov", 0, 1, false, false, true, "0 or 1", SGDS},
+  {"eps epsilon", 0, INFINITY, true, true, false, "> 0", ADAPTIVE},
+  {"lr_decay", 0, INFINITY, false, true, false, ">= 0", "adagrad"},
+  {"initial_accumulator_value", 0, INFINITY, false, true, false, ">= 0", "adagrad"},
+  {"rho alpha decay", 0, 1, false, true, false, "in [0, 1)", "adadelta rmsprop"},
+  {"centered", 0, 1, false, false, true, "0 or 1", "rmsprop"},
+  {"beta1", 0, 1, false, true, false, "in [0, 1)", "adam adamw"},
+  {"beta2", 0, 1, false, true, false, "in [0, 1)", "adam adamw"},
+  {"amsgrad", 0, 1, false, false, true, "0 or 1", "adam adamw"},
+  {NULL, 0, 0, false, false, false, NULL, NULL},
 };
+#undef SGDS
+#undef ADAPTIVE
 static const Setting schedule_settings[] = {
-  {"step_size", 1, INFINITY, false, true, true, "a whole number of epochs >= 1"},
-  {"gamma", 0, INFINITY, true, true, false, "> 0"},
-  {"warmup_epochs warmup", 0, INFINITY, false, true, false, ">= 0"},
-  {"min_lr", 0, INFINITY, false, true, false, ">= 0"},
-  {"t_max epochs", 0, INFINITY, false, true, false, ">= 0"},
-  {NULL, 0, 0, false, false, false, "step_size, gamma, warmup_epochs, min_lr or t_max"},
+  {"step_size", 1, INFINITY, false, true, true, "a whole number of epochs >= 1", NULL},
+  {"gamma", 0, INFINITY, true, true, false, "> 0", NULL},
+  {"warmup_epochs warmup", 0, INFINITY, false, true, false, ">= 0", NULL},
+  {"min_lr", 0, INFINITY, false, true, false, ">= 0", NULL},
+  {"t_max epochs", 0, INFINITY, false, true, false, ">= 0", NULL},
+  {NULL, 0, 0, false, false, false, "step_size, gamma, warmup_epochs, min_lr or t_max", NULL},
 };
 static const Setting augment_settings[] = {
-  {"crop", 0, 1024, false, false, true, "a whole number of pixels in [0, 1024]"},
-  {"flip", 0, 1, false, false, true, "0 or 1"},
-  {"rotate", 0, 180, false, false, false, "in [0, 180] degrees"},
-  {NULL, 0, 0, false, false, false, "crop, flip or rotate"},
+  {"crop", 0, 1024, false, false, true, "a whole number of pixels in [0, 1024]", NULL},
+  {"flip", 0, 1, false, false, true, "0 or 1", NULL},
+  {"rotate", 0, 180, false, false, false, "in [0, 180] degrees", NULL},
+  {NULL, 0, 0, false, false, false, "crop, flip or rotate", NULL},
 };
 
 static bool is_spelling(const char *names, const char *name) {
@@ -234,12 +321,31 @@ static bool is_spelling(const char *names, const char *name) {
   return false;
 }
 
+/* The settings of the table that `owner` takes, by their first spelling:
+ * "lr, weight_decay or momentum" (the end row's range when it has one). */
+static void owner_settings(const Setting *table, const char *owner, char *buf, size_t cap) {
+  const Setting *s = table;
+  int n = 0, k = 0;
+  for (; s->names; s++) n += !s->owners || is_spelling(s->owners, owner);
+  if (s->range) { snprintf(buf, cap, "%s", s->range); return; }
+  size_t at = 0;
+  buf[0] = 0;
+  for (s = table; s->names && at < cap; s++) {
+    if (s->owners && !is_spelling(s->owners, owner)) continue;
+    k++;
+    at += (size_t)snprintf(buf + at, cap - at, "%s%.*s", k == 1 ? "" : k == n ? " or " : ", ",
+                           (int)strcspn(s->names, " "), s->names);
+  }
+}
+
 /* kw = value, a setting of `owner` (adam, cosine, images). */
 static bool check_setting(const Setting *table, const char *owner, Ast *kw, double v) {
   const Setting *s = table;
   while (s->names && !is_spelling(s->names, kw->name)) s++;
-  if (!s->names) {
-    diag_error(kw->loc, "'%s' has no setting '%s' (expected %s)", owner, kw->name, s->range);
+  if (!s->names || (s->owners && !is_spelling(s->owners, owner))) {
+    char list[256];
+    owner_settings(table, owner, list, sizeof list);
+    diag_error(kw->loc, "'%s' has no setting '%s' (expected %s)", owner, kw->name, list);
     return false;
   }
   bool below = s->lo_open ? !(v > s->lo) : !(v >= s->lo), above = s->hi_open ? !(v < s->hi) : !(v <= s->hi);
@@ -647,6 +753,7 @@ bool program_memory_fits(Program *p) {
 }
 
 Program *lower_program(Module *m) {
+  nwarned = 0;
   /* nothing is left over from an earlier program (fuzz_lower lowers many) */
   last_return = NULL;
   show_value = NULL;

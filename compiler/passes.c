@@ -384,6 +384,7 @@ int pipeline_run(Compilation *c, const char *dump) {
       verify_program(c->p, (VerifyStage)ps->verify);
     }
     diag_set_pass(NULL, false);
+    if (i == pass_index("checked")) lower_data_warnings();
     if (c->check_only && i == pass_index("checked")) return 0;
   }
   if (show) {

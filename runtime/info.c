@@ -62,8 +62,9 @@ static void print_memory(const NnrtProgram *p, int64_t B) {
   for (int g = 0; g < p->ngrads; g++) {
     const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
     int o = p->grads[g].opt;
-    NnrtOptKind kind = o < p->nopts && p->opts[o].declared ? p->opts[o].cfg.kind : NNRT_OPT_SGD;
-    opt += (double)align64((size_t)nnrt_slot_count(w, 1) * nnrt_dtype_size(w->dtype)) * nnrt_opt_nstate(kind);
+    NnrtOptConfig sgd = {.kind = NNRT_OPT_SGD};
+    const NnrtOptConfig *c = o < p->nopts && p->opts[o].declared ? &p->opts[o].cfg : &sgd;
+    opt += (double)align64((size_t)nnrt_slot_count(w, 1) * nnrt_dtype_size(w->dtype)) * nnrt_opt_nstate(c);
   }
   int64_t ts = p->train_scratch ? p->train_scratch(B) : 0, es = p->eval_scratch ? p->eval_scratch(B) : 0;
   if (ts < 0 || es < 0) {

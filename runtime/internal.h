@@ -138,7 +138,15 @@ typedef enum {
 typedef struct NnrtOptConfig {
   NnrtOptKind kind;
   double lr, momentum, beta1, beta2, eps, rho, weight_decay;
+  double dampening, lr_decay, initial_accumulator; /* sgd/momentum; adagrad's two */
+  bool amsgrad, centered;                          /* adam/adamw; rmsprop */
 } NnrtOptConfig;
+
+/* The rule the step runs (the generated kernel's `kind`): the NnrtOptKind,
+ * or NNRT_RULE_AMSGRAD (adam/adamw with amsgrad) or NNRT_RULE_CENTERED
+ * (centered rmsprop). */
+enum { NNRT_RULE_AMSGRAD = 8, NNRT_RULE_CENTERED = 9 };
+int nnrt_opt_rule(const NnrtOptConfig *c);
 
 /* The scalars of one step of the generated optimizer (NnrtOptKernel):
  * lr, l2, wd, mu, eps, rho, beta1, beta2 and Adam's bias corrections. */
@@ -163,7 +171,10 @@ int nnrt_opt_config(NnrtOptConfig *c, const char *name, int nkw,
                     char *err, size_t errlen);
 const char *nnrt_opt_name(NnrtOptKind k); /* "sgd", "adam", ... */
 /* Number of state buffers (each the size of the parameter) it keeps. */
-int nnrt_opt_nstate(NnrtOptKind k);
+int nnrt_opt_nstate(const NnrtOptConfig *c);
+/* The state arrays' value before the first step (adagrad's
+ * initial_accumulator_value for its sum, else 0). */
+void nnrt_opt_state_init(const NnrtOptConfig *c, bool f64, void **st, int64_t n);
 /* One update of n elements; state holds nnrt_opt_nstate() arrays of n, zero
  * at start; t is the 1-based step count (Adam's bias correction); lr is the
  * scheduled rate for this step. */

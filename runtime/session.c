@@ -117,7 +117,7 @@ static int check_plan(NnrtSession *s, bool with_opt, int64_t scratch) {
   }
   for (int g = 0; with_opt && g < p->ngrads && !over; g++) {
     const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
-    uint64_t k = (uint64_t)nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+    uint64_t k = (uint64_t)nnrt_opt_nstate(&s->cfg[p->grads[g].opt]);
     over = !slot_bytes(w, 1, &b) || __builtin_mul_overflow(b, k, &b) ||
            __builtin_add_overflow(total, b, &total);
     if (!over && b > big)
@@ -148,7 +148,7 @@ static int plan_and_allocate(NnrtSession *s, bool with_opt) {
     for (int g = 0; g < p->ngrads; g++) {
       const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
       size_t one = align64((size_t)nnrt_slot_count(w, 1) * nnrt_dtype_size(w->dtype));
-      total += one * (size_t)nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+      total += one * (size_t)nnrt_opt_nstate(&s->cfg[p->grads[g].opt]);
     }
   s->opt_state = salloc((size_t)p->ngrads * sizeof(void **), "optimizer table");
   if (!s->opt_state)
@@ -169,7 +169,7 @@ static int plan_and_allocate(NnrtSession *s, bool with_opt) {
   if (with_opt)
     for (int g = 0; g < p->ngrads; g++) {
       const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
-      int ns = nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+      int ns = nnrt_opt_nstate(&s->cfg[p->grads[g].opt]);
       s->opt_state[g] = salloc((size_t)(ns + 1) * sizeof(void *), "optimizer table");
       if (!s->opt_state[g])
         return -1;
@@ -177,6 +177,7 @@ static int plan_and_allocate(NnrtSession *s, bool with_opt) {
         s->opt_state[g][k] = at;
         at += align64((size_t)nnrt_slot_count(w, 1) * nnrt_dtype_size(w->dtype));
       }
+      nnrt_opt_state_init(&s->cfg[p->grads[g].opt], w->dtype == NNRT_F64, s->opt_state[g], nnrt_slot_count(w, 1));
     }
   return 0;
 }

@@ -29,7 +29,7 @@ int nnrt_session_ckpt_table(NnrtSession *s, bool with_opt) {
       n++;
   if (with_opt)
     for (int g = 0; g < p->ngrads; g++)
-      nopt += nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+      nopt += nnrt_opt_nstate(&s->cfg[p->grads[g].opt]);
   s->names = salloc((size_t)(nopt + 1) * sizeof(char *), "checkpoint names");
   if (!s->names)
     return -1;
@@ -55,7 +55,7 @@ int nnrt_session_ckpt_table(NnrtSession *s, bool with_opt) {
   if (with_opt)
     for (int g = 0; g < p->ngrads; g++) {
       const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
-      int ns = nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+      int ns = nnrt_opt_nstate(&s->cfg[p->grads[g].opt]);
       for (int j = 0; j < ns; j++) {
         size_t len = strlen(w->name) + 32;
         char *name = salloc(len, "checkpoint names");

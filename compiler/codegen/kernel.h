@@ -50,7 +50,8 @@ LLVMValueRef k_fadd(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* f
  * the signature of NnrtOptKernel (runtime/include/nnrt.h). */
 void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn);
 /* NnrtOptKernel's parameter types */
-void optim_params(const LlvmTypes *ty, LLVMTypeRef ps[17]);
+enum { OPTIM_NPARAMS = 18 }; /* nnc_opt_T's parameters (codegen/optim.c) */
+void optim_params(const LlvmTypes *ty, LLVMTypeRef ps[OPTIM_NPARAMS]);
 
 /* Gradient-norm clipping (codegen/optim.c): nnc_sqsum_T and nnc_scale_T
  * take (ptr, i64, ptr), nnc_clip (ptr, double, ptr); each body is built

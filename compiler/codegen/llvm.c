@@ -712,9 +712,9 @@ static void *cpu_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i);
 static void cpu_loop_end(void *l);
 static LLVMValueRef cpu_local(LLVMTypeRef t);
 static void emit_optim(Dtype d) {
-  LLVMTypeRef ps[17];
+  LLVMTypeRef ps[OPTIM_NPARAMS];
   optim_params(&cg.t, ps);
-  LLVMValueRef f = LLVMAddFunction(cg.mod, d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", LLVMFunctionType(cg.t.vd, ps, 17, 0));
+  LLVMValueRef f = LLVMAddFunction(cg.mod, d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", LLVMFunctionType(cg.t.vd, ps, OPTIM_NPARAMS, 0));
   cg.fn = f;
   LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, f, "entry"));
   KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, NULL, cpu_loop_begin, cpu_loop_end, cpu_local};
@@ -1463,9 +1463,9 @@ static void emit_setup(Program *p) {
                    : rt_fn(i < 2 ? "nnc_train" : "nnc_eval", cg.t.vd, kp, 4, &fty);
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr};
     call_rt("nnrt_kernels", ps, (LLVMValueRef[]){P, f[0], f[1], f[2], f[3]}, 5);
-    LLVMTypeRef op[17];
+    LLVMTypeRef op[OPTIM_NPARAMS];
     optim_params(&cg.t, op);
-    LLVMValueRef o32 = rt_fn("nnc_opt_f32", cg.t.vd, op, 17, &fty), o64 = rt_fn("nnc_opt_f64", cg.t.vd, op, 17, &fty);
+    LLVMValueRef o32 = rt_fn("nnc_opt_f32", cg.t.vd, op, OPTIM_NPARAMS, &fty), o64 = rt_fn("nnc_opt_f64", cg.t.vd, op, OPTIM_NPARAMS, &fty);
     call_rt("nnrt_opt_kernels", ps, (LLVMValueRef[]){P, o32, o64}, 3);
     static const char *const clip[] = {"nnc_sqsum_f32", "nnc_sqsum_f64", "nnc_clip", "nnc_scale_f32", "nnc_scale_f64"};
     LLVMValueRef cf[6] = {P};

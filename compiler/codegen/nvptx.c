@@ -1063,9 +1063,9 @@ static void emit_kernel(Kernel *k, Plan *pl) {
  * device pointer to {lr, ic1, ic2} that replaces those three when not
  * null (CUDA graphs replay one captured step with new values). */
 static void emit_optimizer(Dtype d) {
-  LLVMTypeRef ps[17];
+  LLVMTypeRef ps[OPTIM_NPARAMS];
   optim_params(&px.t, ps);
-  LLVMValueRef f = begin_fn(d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", ps, 17);
+  LLVMValueRef f = begin_fn(d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", ps, OPTIM_NPARAMS);
   KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, NULL, gen_loop_begin, gen_loop_end, gen_local};
   optim_emit(&t, d, f);
 }

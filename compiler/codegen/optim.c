@@ -5,11 +5,14 @@
  * CPU's training loop calls them) and in the PTX module (one GPU thread per
  * element).
  *
- *   void nnc_opt_T(T *p, const T *g, T *s0, T *s1, i64 n, i32 kind,
+ *   void nnc_opt_T(T *p, const T *g, T *s0, T *s1, T *s2, i64 n, i32 kind,
  *                  double lr, l2, wd, mu, eps, rho, b1, b2, ic1, ic2,
  *                  const double *dyn)
  *
- * kind is NnrtOptKind (0 sgd .. 6 adam, 7 adamw); the scalars come from
+ * kind is the rule, nnrt_opt_rule: NnrtOptKind (0 sgd .. 6 adam, 7 adamw),
+ * 8 adam/adamw with amsgrad (s2: the maximum of v), 9 centered rmsprop (s1:
+ * the mean gradient); for momentum and nesterov ic1 is the gradient's weight
+ * (1 − dampening, 1 at the first step); the scalars come from
  * nnrt_opt_args (runtime/optim.c) and are rounded to T once (1 - rho,
  * 1 - b1, 1 - b2 and lr·wd are formed in double first), so the
  * arithmetic is T's, in the order of the formulas, with no reassociation
@@ -35,12 +38,12 @@
 #include "kernel.h"
 #include "../../runtime/include/nnrt.h"
 
-void optim_params(const LlvmTypes *ty, LLVMTypeRef ps[17]) {
-  ps[0] = ps[1] = ps[2] = ps[3] = ty->ptr;
-  ps[4] = ty->i64;
-  ps[5] = ty->i32;
-  for (int i = 6; i < 16; i++) ps[i] = ty->f64;
-  ps[16] = ty->ptr;
+void optim_params(const LlvmTypes *ty, LLVMTypeRef ps[OPTIM_NPARAMS]) {
+  ps[0] = ps[1] = ps[2] = ps[3] = ps[4] = ty->ptr;
+  ps[5] = ty->i64;
+  ps[6] = ty->i32;
+  for (int i = 7; i < 17; i++) ps[i] = ty->f64;
+  ps[17] = ty->ptr;
 }
 
 /* Build the body of fn (already created with the signature above). */
@@ -49,10 +52,10 @@ void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
   LLVMContextRef ctx = LLVMGetTypeContext(t->i64);
   LLVMTypeRef T = t->s.ty(d), f64 = t->s.ty(DT_F64);
   LLVMValueRef P = LLVMGetParam(fn, 0), G = LLVMGetParam(fn, 1), S0 = LLVMGetParam(fn, 2), S1 = LLVMGetParam(fn, 3);
-  LLVMValueRef n = LLVMGetParam(fn, 4), kind = LLVMGetParam(fn, 5), h[10];
-  for (int i = 0; i < 10; i++) h[i] = LLVMGetParam(fn, (unsigned)(6 + i));
+  LLVMValueRef S2 = LLVMGetParam(fn, 4), n = LLVMGetParam(fn, 5), kind = LLVMGetParam(fn, 6), h[10];
+  for (int i = 0; i < 10; i++) h[i] = LLVMGetParam(fn, (unsigned)(7 + i));
   { /* dyn: lr, ic1, ic2 from memory when the pointer is not null */
-    LLVMValueRef dyn = LLVMGetParam(fn, 16);
+    LLVMValueRef dyn = LLVMGetParam(fn, 17);
     LLVMBasicBlockRef entry = LLVMGetInsertBlock(b);
     LLVMBasicBlockRef rd = LLVMAppendBasicBlockInContext(ctx, fn, "dyn"), go = LLVMAppendBasicBlockInContext(ctx, fn, "go");
     LLVMBuildCondBr(b, LLVMBuildIsNull(b, dyn, ""), go, rd);
@@ -86,12 +89,16 @@ void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
 #define ST(v, base) k_store(t, d, v, base, i)
   LLVMValueRef lr = h[0], l2 = h[1], mu = h[3], eps = h[4], rho = h[5], b1 = h[6], b2 = h[7], ic1 = h[8], ic2 = h[9];
   LLVMValueRef rho_c = hc[0], b1_c = hc[1], b2_c = hc[2], decay = hc[3]; /* decay: lr * adamw's wd */
-  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, fn, "done"), bb[7];
-  LLVMValueRef sw = LLVMBuildSwitch(b, kind, done, 8);
-  for (int rule = 0; rule < 7; rule++) bb[rule] = LLVMAppendBasicBlockInContext(ctx, fn, "rule");
-  for (int k = 0; k < 8; k++) /* adamw (7) runs adam's loop with l2 = 0 and its decay */
-    LLVMAddCase(sw, LLVMConstInt(LLVMInt32TypeInContext(ctx), (unsigned long long)k, 0), bb[k < 7 ? k : 6]);
-  for (int rule = 0; rule < 7; rule++) {
+  /* the loops: 0-6 as NnrtOptKind (adamw (7) runs adam's loop with l2 = 0
+   * and its decay), 7 amsgrad (rules 8), 8 centered rmsprop (rule 9) */
+  enum { NLOOPS = 9 };
+  static const int loop_of_rule[] = {0, 1, 2, 3, 4, 5, 6, 6, 7, 8};
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, fn, "done"), bb[NLOOPS];
+  LLVMValueRef sw = LLVMBuildSwitch(b, kind, done, 10);
+  for (int rule = 0; rule < NLOOPS; rule++) bb[rule] = LLVMAppendBasicBlockInContext(ctx, fn, "rule");
+  for (int k = 0; k < 10; k++)
+    LLVMAddCase(sw, LLVMConstInt(LLVMInt32TypeInContext(ctx), (unsigned long long)k, 0), bb[loop_of_rule[k]]);
+  for (int rule = 0; rule < NLOOPS; rule++) {
     LLVMPositionBuilderAtEnd(b, bb[rule]);
     LLVMValueRef i;
     void *loop = t->loop_begin(n, true, &i);
@@ -99,8 +106,8 @@ void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
     LLVMValueRef g = ADD(LD(G), MUL(l2, p)); /* g' = g + wd·θ */
     switch (rule) {
     case 0: ST(SUB(p, MUL(lr, g)), P); break; /* sgd */
-    case 1: case 2: { /* momentum, nesterov */
-      LLVMValueRef v = ADD(MUL(mu, LD(S0)), g);
+    case 1: case 2: { /* momentum, nesterov; ic1: the gradient's weight */
+      LLVMValueRef v = ADD(MUL(mu, LD(S0)), MUL(ic1, g));
       ST(v, S0);
       ST(SUB(p, MUL(lr, rule == 1 ? v : ADD(g, MUL(mu, v)))), P);
       break;
@@ -119,18 +126,28 @@ void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
       ST(ADD(p, MUL(lr, dd)), P);
       break;
     }
-    case 5: { /* rmsprop */
+    case 5: case 8: { /* rmsprop, centered rmsprop (S1: the mean gradient) */
       LLVMValueRef s = ADD(MUL(rho, LD(S0)), MUL(MUL(rho_c, g), g));
       ST(s, S0);
+      if (rule == 8) {
+        LLVMValueRef m = ADD(MUL(rho, LD(S1)), MUL(rho_c, g));
+        ST(m, S1);
+        s = SUB(s, MUL(m, m));
+      }
       ST(SUB(p, DIV(MUL(lr, g), ADD(SQRT(s), eps))), P);
       break;
     }
-    default: { /* adam, adamw (l2 = 0, decay = lr·wd) */
+    default: { /* adam, adamw (l2 = 0, decay = lr·wd); amsgrad: S2 the maximum of v */
       LLVMValueRef q = SUB(p, MUL(decay, p));
       LLVMValueRef m = ADD(MUL(b1, LD(S0)), MUL(b1_c, g));
       LLVMValueRef v = ADD(MUL(b2, LD(S1)), MUL(MUL(b2_c, g), g));
       ST(m, S0);
       ST(v, S1);
+      if (rule == 7) {
+        LLVMValueRef old = LD(S2);
+        v = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, old, v, ""), old, v, "");
+        ST(v, S2);
+      }
       ST(SUB(q, DIV(MUL(lr, MUL(m, ic1)), ADD(SQRT(MUL(v, ic2)), eps))), P);
       break;
     }

@@ -297,7 +297,7 @@ int nnrt_cuda_reserve(const NnrtProgram *p, int64_t B, const NnrtSession *s) {
     total += align256(slot_bytes(p, i, B));
   if (s)
     for (int g = 0; g < p->ngrads; g++)
-      total += align256(slot_bytes(p, p->grads[g].param, 1)) * (size_t)nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
+      total += align256(slot_bytes(p, p->grads[g].param, 1)) * (size_t)nnrt_opt_nstate(&s->cfg[p->grads[g].opt]);
   size_t scratch = 0;
   for (int w = 0; w < 2; w++) {
     const int64_t *t = tables[w];
@@ -327,8 +327,8 @@ int nnrt_cuda_reserve(const NnrtProgram *p, int64_t B, const NnrtSession *s) {
   if (s) {
     G.opt_state = calloc((size_t)p->ngrads + 1, sizeof *G.opt_state);
     for (int g = 0; g < p->ngrads; g++) {
-      int ns = nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind);
-      G.opt_state[g] = calloc(3, sizeof(NnrtDevPtr));
+      int ns = nnrt_opt_nstate(&s->cfg[p->grads[g].opt]);
+      G.opt_state[g] = calloc(4, sizeof(NnrtDevPtr));
       for (int k = 0; k < ns; k++) {
         G.opt_state[g][k] = at;
         at += align256(slot_bytes(p, p->grads[g].param, 1));
@@ -501,12 +501,12 @@ void nnrt_cuda_opt_hyper(const NnrtOptConfig *c, double lr, int64_t t, double ou
 }
 
 void nnrt_cuda_opt_step(const NnrtOptConfig *c, double lr, int64_t t, NnrtDtype dt,
-                        NnrtDevPtr param, NnrtDevPtr grad, NnrtDevPtr s0, NnrtDevPtr s1, int64_t n,
-                        NnrtDevPtr dyn) {
-  int kind = (int)c->kind;
+                        NnrtDevPtr param, NnrtDevPtr grad, NnrtDevPtr s0, NnrtDevPtr s1, NnrtDevPtr s2,
+                        int64_t n, NnrtDevPtr dyn) {
+  int kind = nnrt_opt_rule(c);
   double h[10]; /* the generated step's scalars, as on the CPU */
   nnrt_opt_args(c, lr, t, h);
-  void *args[] = {&param, &grad, &s0, &s1, &n, &kind, &h[0], &h[1], &h[2], &h[3], &h[4], &h[5], &h[6], &h[7],
+  void *args[] = {&param, &grad, &s0, &s1, &s2, &n, &kind, &h[0], &h[1], &h[2], &h[3], &h[4], &h[5], &h[6], &h[7],
                   &h[8], &h[9], &dyn};
   launch(G.opt[dt == NNRT_F64], n, args);
 }

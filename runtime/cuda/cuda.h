@@ -42,7 +42,7 @@ void nnrt_cuda_run(int which, int64_t batch, void *ctx);
  * device address of {lr, ic1, ic2} (nnrt_cuda_opt_hyper) read by the
  * kernel instead of the values passed (so a CUDA graph can replay it). */
 void nnrt_cuda_opt_step(const NnrtOptConfig *c, double lr, int64_t t, NnrtDtype dt,
-                        NnrtDevPtr param, NnrtDevPtr grad, NnrtDevPtr s0, NnrtDevPtr s1,
+                        NnrtDevPtr param, NnrtDevPtr grad, NnrtDevPtr s0, NnrtDevPtr s1, NnrtDevPtr s2,
                         int64_t n, NnrtDevPtr dyn);
 void nnrt_cuda_opt_hyper(const NnrtOptConfig *c, double lr, int64_t t, double out[3]);
 /* Gradient-norm clipping before the step (p->clip_norm > 0; optim.c):

@@ -43,7 +43,7 @@ static void sync_params(NnrtSession *s, bool to_device) {
   for (int g = 0; g < p->ngrads; g++) {
     const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
     size_t n = (size_t)nnrt_slot_count(w, 1) * nnrt_dtype_size(w->dtype);
-    for (int k = 0; k < nnrt_opt_nstate(s->cfg[p->grads[g].opt].kind); k++)
+    for (int k = 0; k < nnrt_opt_nstate(&s->cfg[p->grads[g].opt]); k++)
       nnrt_cuda_copy(nnrt_cuda_opt_state(g, k), s->opt_state[g][k], n, to_device);
   }
   nnrt_cuda_sync();
@@ -58,10 +58,11 @@ static void opt_step(NnrtSession *s, int64_t epoch, int stage) {
   for (int g = 0; g < p->ngrads; g++) {
     const NnrtGradDesc *gd = &p->grads[g];
     const NnrtOptConfig *c = &s->cfg[gd->opt];
-    int ns = nnrt_opt_nstate(c->kind);
+    int ns = nnrt_opt_nstate(c);
     nnrt_cuda_opt_step(c, nnrt_session_lr(s, g, epoch), s->step, p->slots[gd->param].dtype, nnrt_cuda_slot(gd->param),
                        nnrt_cuda_slot(gd->grad), ns > 0 ? nnrt_cuda_opt_state(g, 0) : 0,
-                       ns > 1 ? nnrt_cuda_opt_state(g, 1) : 0, nnrt_slot_count(&p->slots[gd->param], 1),
+                       ns > 1 ? nnrt_cuda_opt_state(g, 1) : 0, ns > 2 ? nnrt_cuda_opt_state(g, 2) : 0,
+                       nnrt_slot_count(&p->slots[gd->param], 1),
                        stage >= 0 ? nnrt_cuda_hyper(stage, g) : 0);
   }
 }

@@ -161,7 +161,7 @@ void nnrt_objective(NnrtProgram *p, int idx, const char *name, NnrtKernel train,
  * (compiler/codegen/optim.c): p, g, s0, s1, n, the rule (NnrtOptKind) and
  * its scalars lr, l2, wd, mu, eps, rho, beta1, beta2, ic1, ic2 (from
  * nnrt_opt_args), then NULL. */
-typedef void (*NnrtOptKernel)(void *p, const void *g, void *s0, void *s1, int64_t n, int32_t kind, double lr,
+typedef void (*NnrtOptKernel)(void *p, const void *g, void *s0, void *s1, void *s2, int64_t n, int32_t kind, double lr,
                               double l2, double wd, double mu, double eps, double rho, double b1, double b2,
                               double ic1, double ic2, const double *dyn);
 void nnrt_opt_kernels(NnrtProgram *p, NnrtOptKernel f32, NnrtOptKernel f64);

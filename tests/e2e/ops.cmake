@@ -1,5 +1,5 @@
 # Forward values of primitives against numbers worked out by hand (tests/e2e/ops.sh).
-foreach(mode detect cumsum embedding stack masked matmul softmax mask lrn division)
+foreach(mode detect cumsum embedding stack masked matmul softmax mask lrn division pool)
   add_test(NAME e2e_ops_${mode}
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/ops.sh $<TARGET_FILE:nnc> ${mode}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

@@ -56,6 +56,13 @@
 #            roi_pool (size 2, scale 1) over ones [1, 1, 4, 4]: the box
 #            [0, 0, 3, 3] gives 4 bins of 1 each, a box with a NaN corner 0:
 #            4 each; the loss 61 + 100·4 + 1000·4 = 4461
+#   pool     PyTorch's conventions, on x as [B, 1, 1, 3] images: avg_pool2d
+#            counts the padding (count_include_pad=True): 1x3 windows, stride
+#            1, padding [0, 1] give [1, 2, 5/3] and [3, 5, 11/3], weighted by
+#            c 233 (307.5 if the padding were not counted); max_unpool2d adds
+#            where windows share a maximum: y = -(x - 2)², 1x2 windows at
+#            stride 1, the pooled values + 10 put back give [0, 20, 0] and
+#            [6, 1, 0], weighted by c 104 (84 if the second overwrote)
 # usage: ops.sh NNC MODE   (run from the repository root)
 set -u
 nnc=$1
@@ -178,6 +185,17 @@ lrn)
     awk -v a="$got" -v b="$want" 'BEGIN { exit !((a - b) / b < 1e-5 && (b - a) / b < 1e-5) }' || fail "lrn n=$n gave $got, want $want"
   done
   ;;
+pool)
+  img="reshape(forward(x), [size(x, 0), 1, 1, 3])" cw="reshape(c, [size(x, 0), 1, 1, 3])"
+  y="(-($img - 2) * ($img - 2))"
+  for t in "sum(avg_pool2d($img, [1, 3], stride = 1, padding = [0, 1]) * $cw):233" \
+           "sum(max_unpool2d(max_pool2d($y, [1, 2], stride = 1) + 10, max_pool2d_indices($y, [1, 2], stride = 1), [1, 2], stride = 1, like = $y) * $cw):104"; do
+    expr=${t%:*} want=${t##*:}
+    got=$(loss_of "$expr")
+    echo "$expr = $got (want $want)"
+    awk -v a="$got" -v b="$want" 'BEGIN { exit !((a - b) / b < 1e-12 && (b - a) / b < 1e-12) }' || fail "$expr gave $got, want $want"
+  done
+  ;;
 division)
   for t in "sum(forward(x) * c) * (1 / 16):20.0625" "sum(forward(x) * c) * (6 / 3):642" \
            "sum(forward(x) * c) * floor(7 / 2):963"; do
@@ -229,6 +247,6 @@ mask)
     [ "$got" = "$want" ] || fail "$expr gave $got, want $want"
   done
   ;;
-*) echo "usage: $0 NNC cumsum|embedding|stack|masked|matmul|softmax|mask|lrn|division" >&2; exit 2 ;;
+*) echo "usage: $0 NNC cumsum|embedding|stack|masked|matmul|softmax|mask|lrn|division|detect|pool" >&2; exit 2 ;;
 esac
 echo "ok"

@@ -159,8 +159,18 @@ static void test_config(void **st) {
   const char *k3[] = {"betta1"};
   assert_int_equal(nnrt_opt_config(&c, "adam", 1, k3, v1, err, sizeof err), -1);
   assert_non_null(strstr(err, "betta1"));
-  assert_int_equal(nnrt_opt_nstate(NNRT_OPT_SGD), 0);
-  assert_int_equal(nnrt_opt_nstate(NNRT_OPT_ADAM), 2);
+  assert_int_equal(nnrt_opt_config(&c, "sgd", 0, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(nnrt_opt_nstate(&c), 0);
+  assert_int_equal(nnrt_opt_config(&c, "adam", 0, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(nnrt_opt_nstate(&c), 2);
+  /* amsgrad keeps the maximum of v, centered rmsprop the mean gradient */
+  const char *k4[] = {"amsgrad"}, *k5[] = {"centered"};
+  assert_int_equal(nnrt_opt_config(&c, "adamw", 1, k4, v2 + 1, err, sizeof err), 0);
+  assert_int_equal(nnrt_opt_nstate(&c), 3);
+  assert_int_equal(nnrt_opt_rule(&c), NNRT_RULE_AMSGRAD);
+  assert_int_equal(nnrt_opt_config(&c, "rmsprop", 1, k5, v2 + 1, err, sizeof err), 0);
+  assert_int_equal(nnrt_opt_nstate(&c), 2);
+  assert_int_equal(nnrt_opt_rule(&c), NNRT_RULE_CENTERED);
 }
 
 int main(void) {
