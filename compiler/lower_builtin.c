@@ -555,7 +555,12 @@ static Value *b_conv2d(const char *name, Args *a) {
         op[i] = want[i] - base;
       }
     }
-    if (op[0] >= s[0] && op[0] >= dl[0]) { diag_error(site->loc, "output_padding must be smaller than the stride or the dilation"); return NULL; }
+    for (int i = 0; i < 2; i++) /* each axis against its own stride and dilation (PyTorch's rule) */
+      if (op[i] >= s[i] && op[i] >= dl[i]) {
+        diag_error(site->loc, "output_padding must be smaller than the stride or the dilation (%s: %lld, stride %lld, dilation %lld)",
+                   i ? "width" : "height", (long long)op[i], (long long)s[i], (long long)dl[i]);
+        return NULL;
+      }
     if (s[0] < 1 || s[1] < 1 || p[0] < 0 || p[1] < 0 || dl[0] < 1 || dl[1] < 1 || op[0] < 0 || op[1] < 0) {
       diag_error(site->loc, "conv_transpose2d: stride and dilation must be >= 1, padding and output_padding >= 0");
       return NULL;
