@@ -75,6 +75,10 @@ struct NnrtVocab {
  * missing, empty, binary (a NUL byte) or invalid UTF-8 is an error naming
  * the file and the byte offset. */
 int nnrt_read_text(const char *path, char **buf, size_t *len, char *err, size_t errlen);
+/* A whole regular file of at most cap bytes into a NUL-terminated buffer
+ * (nnrt_free it); what names the kind of file in the messages ("CSV"). */
+int nnrt_read_file(const char *path, uint64_t cap, const char *what, char **buf, size_t *len, char *err,
+                   size_t errlen);
 int nnrt_text_check(const char *buf, size_t len, const char *name, char *err, size_t errlen);
 /* The vocabulary of buf; more than cap distinct tokens is an error. */
 int nnrt_vocab_build(const char *buf, size_t len, const char *name, bool words, int64_t cap,

@@ -263,33 +263,11 @@ int nnrt_load_csv(const char *path, bool header, int label_col, NnrtArray *out,
   memset(out, 0, sizeof *out);
   if (labels)
     memset(labels, 0, sizeof *labels);
-  FILE *f = nnrt_open_input(path, err, errlen);
-  if (!f)
+  char *buf;
+  size_t got;
+  if (nnrt_read_file(path, CSV_MAX_FILE, "CSV", &buf, &got, err, errlen) != 0)
     return -1;
-  long size = -1;
-  if (fseek(f, 0, SEEK_END) == 0)
-    size = ftell(f);
-  if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-    fclose(f);
-    return fail(err, errlen, "%s: cannot determine the file size", path);
-  }
-  if ((uint64_t)size > CSV_MAX_FILE) {
-    fclose(f);
-    return fail(err, errlen, "%s: %ld bytes: larger than the 1 GiB cap for CSV", path, size);
-  }
-  char *buf = nnrt_alloc(size ? (size_t)size : 1, "CSV file");
-  if (!buf) {
-    fclose(f);
-    return fail(err, errlen, "%s: out of memory reading %ld bytes", path, size);
-  }
-  size_t got = fread(buf, 1, (size_t)size, f);
-  bool bad = ferror(f);
-  fclose(f);
-  int r;
-  if (bad || got != (size_t)size)
-    r = fail(err, errlen, "%s: read error after %zu of %ld bytes", path, got, size);
-  else
-    r = nnrt_parse_csv_buffer(buf, got, path, header, label_col, out, labels, err, errlen);
+  int r = nnrt_parse_csv_buffer(buf, got, path, header, label_col, out, labels, err, errlen);
   nnrt_free(buf);
   return r;
 }

@@ -81,7 +81,8 @@ int nnrt_text_check(const char *buf, size_t len, const char *name, char *err, si
   return 0;
 }
 
-int nnrt_read_text(const char *path, char **out, size_t *outlen, char *err, size_t errlen) {
+int nnrt_read_file(const char *path, uint64_t cap, const char *what, char **out, size_t *outlen, char *err,
+                   size_t errlen) {
   *out = NULL;
   *outlen = 0;
   FILE *f = nnrt_open_input(path, err, errlen);
@@ -94,11 +95,11 @@ int nnrt_read_text(const char *path, char **out, size_t *outlen, char *err, size
     fclose(f);
     return fail(err, errlen, "%s: cannot determine the file size", path);
   }
-  if ((uint64_t)size > TEXT_MAX_FILE) {
+  if ((uint64_t)size > cap) {
     fclose(f);
-    return fail(err, errlen, "%s: %ld bytes: larger than the 1 GiB cap for a text corpus", path, size);
+    return fail(err, errlen, "%s: %ld bytes: larger than the 1 GiB cap for %s", path, size, what);
   }
-  char *buf = nnrt_alloc((size_t)size + 1, "text corpus");
+  char *buf = nnrt_alloc((size_t)size + 1, what);
   if (!buf) {
     fclose(f);
     return fail(err, errlen, "%s: out of memory reading %ld bytes", path, size);
@@ -111,12 +112,22 @@ int nnrt_read_text(const char *path, char **out, size_t *outlen, char *err, size
     return fail(err, errlen, "%s: read error after %zu of %ld bytes", path, got, size);
   }
   buf[got] = 0;
-  if (nnrt_text_check(buf, got, path, err, errlen) != 0) {
-    nnrt_free(buf);
-    return -1;
-  }
   *out = buf;
   *outlen = got;
+  return 0;
+}
+
+int nnrt_read_text(const char *path, char **out, size_t *outlen, char *err, size_t errlen) {
+  if (nnrt_read_file(path, TEXT_MAX_FILE, "a text corpus", out, outlen, err, errlen) != 0)
+    return -1;
+  char *buf = *out;
+  size_t got = *outlen;
+  if (nnrt_text_check(buf, got, path, err, errlen) != 0) {
+    nnrt_free(buf);
+    *out = NULL;
+    *outlen = 0;
+    return -1;
+  }
   return 0;
 }
 

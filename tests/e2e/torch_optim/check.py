@@ -8,7 +8,9 @@ library only:
                                 torch.optim's for that setting to TOL (relative
                                 to max(1, |torch|))
 """
-import json, os, struct, sys
+import json, os, sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import safetensors_io  # tests/e2e/safetensors_io.py
 
 here = os.path.dirname(os.path.abspath(__file__))
 ref = json.load(open(os.path.join(here, "reference.json")))
@@ -16,29 +18,11 @@ TOL = 1e-12
 
 
 def read(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    head = json.loads(raw[8:8 + n])
-    meta = head.pop("__metadata__", {})
-    body = raw[8 + n:]
-    ts = {}
-    for name, e in head.items():
-        b, end = e["data_offsets"]
-        assert e["dtype"] == "F64", (name, e["dtype"])
-        ts[name] = [e["shape"], list(struct.unpack("<%dd" % ((end - b) // 8), body[b:end]))]
-    return meta, ts
+    return safetensors_io.read(path, "F64")
 
 
 def write(path, meta, ts):
-    head, body = {"__metadata__": meta}, b""
-    for name, (shape, vals) in ts.items():
-        data = struct.pack("<%dd" % len(vals), *vals)
-        head[name] = {"dtype": "F64", "shape": shape, "data_offsets": [len(body), len(body) + len(data)]}
-        body += data
-    h = json.dumps(head).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + body)
+    safetensors_io.write(path, meta, ts, "F64")
 
 
 if sys.argv[1] == "list":
