@@ -47,16 +47,6 @@ struct NnrtCkpt {
   NnrtKV *meta;        // keys and values owned
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
-
 // ---- cJSON through nnrt_alloc --------------------------------------------
 
 static _Thread_local bool json_oom; // an allocation inside cJSON failed
@@ -188,37 +178,37 @@ static char *build_header(const char *path, const NnrtNamedTensor *ts, int n, co
                           int nmeta, uint64_t *data_len, char *err, size_t errlen) {
   char b1[48];
   if (n < 0 || nmeta < 0 || (n > 0 && !ts) || (nmeta > 0 && !meta))
-    return fail(err, errlen, "%s: bad tensor or metadata list", path), NULL;
+    return nnrt_fail(err, errlen, "%s: bad tensor or metadata list", path), NULL;
   int nn = n > nmeta ? n : nmeta;
   const char **names = nnrt_alloc((nn ? (size_t)nn : 1) * sizeof *names, "checkpoint names");
   if (!names)
-    return fail(err, errlen, "%s: out of memory", path), NULL;
+    return nnrt_fail(err, errlen, "%s: out of memory", path), NULL;
   int bad = 0;
   uint64_t off = 0;
   for (int i = 0; i < n && !bad; i++) {
     const NnrtNamedTensor *t = &ts[i];
     uint64_t bytes;
     if (!t->name || !t->name[0] || strcmp(t->name, "__metadata__") == 0 || !valid_utf8(t->name))
-      bad = fail(err, errlen, "%s: tensor %d: invalid name '%s'", path, i,
+      bad = nnrt_fail(err, errlen, "%s: tensor %d: invalid name '%s'", path, i,
                  show(t->name ? t->name : "", b1));
     else if (nnrt_shape_bytes(t->dtype, t->rank, t->dims, CKPT_MAX_INT, &bytes) < 0 ||
              __builtin_add_overflow(off, bytes, &off) || off > CKPT_MAX_INT)
-      bad = fail(err, errlen, "%s: tensor '%s': bad dtype, rank or dims", path, show(t->name, b1));
+      bad = nnrt_fail(err, errlen, "%s: tensor '%s': bad dtype, rank or dims", path, show(t->name, b1));
     else if (bytes > 0 && !t->data)
-      bad = fail(err, errlen, "%s: tensor '%s': no data", path, show(t->name, b1));
+      bad = nnrt_fail(err, errlen, "%s: tensor '%s': no data", path, show(t->name, b1));
     names[i] = t->name;
   }
   const char *dup = bad ? NULL : find_duplicate(names, n);
   if (dup)
-    bad = fail(err, errlen, "%s: duplicate tensor name '%s'", path, show(dup, b1));
+    bad = nnrt_fail(err, errlen, "%s: duplicate tensor name '%s'", path, show(dup, b1));
   for (int i = 0; i < nmeta && !bad; i++) {
     if (!meta[i].key || !meta[i].value || !valid_utf8(meta[i].key) || !valid_utf8(meta[i].value))
-      bad = fail(err, errlen, "%s: metadata %d: key and value must be UTF-8 strings", path, i);
+      bad = nnrt_fail(err, errlen, "%s: metadata %d: key and value must be UTF-8 strings", path, i);
     names[i] = meta[i].key;
   }
   dup = bad ? NULL : find_duplicate(names, nmeta);
   if (dup)
-    bad = fail(err, errlen, "%s: duplicate metadata key '%s'", path, show(dup, b1));
+    bad = nnrt_fail(err, errlen, "%s: duplicate metadata key '%s'", path, show(dup, b1));
   nnrt_free(names);
   if (bad)
     return NULL;
@@ -246,7 +236,7 @@ static char *build_header(const char *path, const NnrtNamedTensor *ts, int n, co
   char *s = ok ? cJSON_PrintUnformatted(root) : NULL;
   cJSON_Delete(root);
   if (!s)
-    return fail(err, errlen, "%s: out of memory building the header", path), NULL;
+    return nnrt_fail(err, errlen, "%s: out of memory building the header", path), NULL;
   *data_len = off;
   return s;
 }
@@ -337,7 +327,7 @@ int nnrt_ckpt_save(const char *path, const NnrtNamedTensor *ts, int n, const Nnr
   char *tmp = nnrt_alloc(2 * plen + 7, "checkpoint path"); // PATH.tmp, then its directory
   if (!tmp) {
     nnrt_free(json);
-    return fail(err, errlen, "%s: out of memory", path);
+    return nnrt_fail(err, errlen, "%s: out of memory", path);
   }
   memcpy(tmp, path, plen);
   memcpy(tmp + plen, ".tmp", 5);
@@ -347,7 +337,7 @@ int nnrt_ckpt_save(const char *path, const NnrtNamedTensor *ts, int n, const Nnr
   int saved_errno = 0;
   FILE *f = NULL;
   if (hlen > CKPT_MAX_HEADER) {
-    fail(err, errlen, "%s: header of %zu bytes exceeds the 100 MB limit", path, hlen);
+    nnrt_fail(err, errlen, "%s: header of %zu bytes exceeds the 100 MB limit", path, hlen);
     goto out;
   }
   if (nnrt_regular_or_new(path, err, errlen) != 0)
@@ -396,12 +386,12 @@ int nnrt_ckpt_save(const char *path, const NnrtNamedTensor *ts, int n, const Nnr
   nnrt_free(json);
   nnrt_free(tmp);
   if (r < 0) // the new file is in place; only its durability is in doubt
-    return fail(err, errlen, "%s: saved, but fsync of its directory failed: %s", path,
+    return nnrt_fail(err, errlen, "%s: saved, but fsync of its directory failed: %s", path,
                 strerror(e));
   return 0;
 io_fail:
   saved_errno = errno;
-  fail(err, errlen, "%s: %s %s: %s", path, what, tmp, strerror(saved_errno));
+  nnrt_fail(err, errlen, "%s: %s %s: %s", path, what, tmp, strerror(saved_errno));
 out:
   if (f)
     fclose(f);
@@ -457,7 +447,7 @@ static int parse_entry(const char *file, const cJSON *e, Entry *t, char *err, si
   char b1[48];
   const char *nm = show(e->string, b1);
   if (!cJSON_IsObject(e))
-    return fail(err, errlen, "%s: header: entry '%s' is not an object", file, nm);
+    return nnrt_fail(err, errlen, "%s: header: entry '%s' is not an object", file, nm);
   const cJSON *dt = NULL, *sh = NULL, *of = NULL;
   for (const cJSON *k = e->child; k; k = k->next) {
     const cJSON **slot = strcmp(k->string, "dtype") == 0          ? &dt
@@ -466,48 +456,48 @@ static int parse_entry(const char *file, const cJSON *e, Entry *t, char *err, si
                                                                   : NULL;
     char b2[48];
     if (!slot)
-      return fail(err, errlen, "%s: header: tensor '%s': unknown field '%s'", file, nm,
+      return nnrt_fail(err, errlen, "%s: header: tensor '%s': unknown field '%s'", file, nm,
                   show(k->string, b2));
     if (*slot)
-      return fail(err, errlen, "%s: header: tensor '%s': duplicate field '%s'", file, nm,
+      return nnrt_fail(err, errlen, "%s: header: tensor '%s': duplicate field '%s'", file, nm,
                   show(k->string, b2));
     *slot = k;
   }
   if (!dt || !sh || !of)
-    return fail(err, errlen, "%s: header: tensor '%s': missing '%s'", file, nm,
+    return nnrt_fail(err, errlen, "%s: header: tensor '%s': missing '%s'", file, nm,
                 !dt ? "dtype" : !sh ? "shape" : "data_offsets");
   char b2[48];
   if (!cJSON_IsString(dt))
-    return fail(err, errlen, "%s: header: tensor '%s': dtype is not a string", file, nm);
+    return nnrt_fail(err, errlen, "%s: header: tensor '%s': dtype is not a string", file, nm);
   if (!parse_dtype(dt->valuestring, &t->dtype))
-    return fail(err, errlen, "%s: header: tensor '%s': unsupported dtype '%s' (F32 F64 I32 U8)",
+    return nnrt_fail(err, errlen, "%s: header: tensor '%s': unsupported dtype '%s' (F32 F64 I32 U8)",
                 file, nm, show(dt->valuestring, b2));
   if (!cJSON_IsArray(sh))
-    return fail(err, errlen, "%s: header: tensor '%s': shape is not an array", file, nm);
+    return nnrt_fail(err, errlen, "%s: header: tensor '%s': shape is not an array", file, nm);
   t->rank = cJSON_GetArraySize(sh);
   if (t->rank > NNRT_MAX_RANK)
-    return fail(err, errlen, "%s: header: tensor '%s': shape has %d dims (max %d)", file, nm,
+    return nnrt_fail(err, errlen, "%s: header: tensor '%s': shape has %d dims (max %d)", file, nm,
                 t->rank, NNRT_MAX_RANK);
   int k = 0;
   for (const cJSON *d = sh->child; d; d = d->next, k++) {
     uint64_t v;
     if (!json_uint(d, &v))
-      return fail(err, errlen, "%s: header: tensor '%s': shape[%d] is not a non-negative integer",
+      return nnrt_fail(err, errlen, "%s: header: tensor '%s': shape[%d] is not a non-negative integer",
                   file, nm, k);
     t->dims[k] = (int64_t)v;
   }
   uint64_t bytes;
   if (nnrt_shape_bytes(t->dtype, t->rank, t->dims, UINT64_MAX, &bytes) < 0)
-    return fail(err, errlen, "%s: header: tensor '%s': shape size overflows", file, nm);
+    return nnrt_fail(err, errlen, "%s: header: tensor '%s': shape size overflows", file, nm);
   if (!cJSON_IsArray(of) || cJSON_GetArraySize(of) != 2 || !json_uint(of->child, &t->begin) ||
       !json_uint(of->child->next, &t->end))
-    return fail(err, errlen, "%s: header: tensor '%s': data_offsets is not [begin, end]", file,
+    return nnrt_fail(err, errlen, "%s: header: tensor '%s': data_offsets is not [begin, end]", file,
                 nm);
   if (t->end < t->begin)
-    return fail(err, errlen, "%s: header: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] end before they begin",
+    return nnrt_fail(err, errlen, "%s: header: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] end before they begin",
                 file, nm, t->begin, t->end);
   if (t->end - t->begin != bytes)
-    return fail(err, errlen,
+    return nnrt_fail(err, errlen,
                 "%s: header: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] span %" PRIu64
                 " bytes, but its dtype and shape need %" PRIu64,
                 file, nm, t->begin, t->end, t->end - t->begin, bytes);
@@ -550,7 +540,7 @@ static int ckpt_build(const Src *s, const cJSON *root, uint64_t data_start, Nnrt
   const char *file = s->name;
   char b1[48], b2[48];
   if (!cJSON_IsObject(root))
-    return fail(err, errlen, "%s: header: JSON is not an object", file);
+    return nnrt_fail(err, errlen, "%s: header: JSON is not an object", file);
   int nall = cJSON_GetArraySize(root), n = 0;
   const cJSON *meta = NULL;
   size_t cnt = nall ? (size_t)nall : 1;
@@ -560,7 +550,7 @@ static int ckpt_build(const Src *s, const cJSON *root, uint64_t data_start, Nnrt
   NnrtCkpt *c = NULL;
   int r = -1;
   if (!ents || !order || !names) {
-    fail(err, errlen, "%s: out of memory", file);
+    nnrt_fail(err, errlen, "%s: out of memory", file);
     goto done;
   }
   int k = 0;
@@ -568,19 +558,19 @@ static int ckpt_build(const Src *s, const cJSON *root, uint64_t data_start, Nnrt
     names[k++] = e->string;
   const char *dup = find_duplicate(names, nall);
   if (dup) {
-    fail(err, errlen, "%s: header: duplicate key '%s'", file, show(dup, b1));
+    nnrt_fail(err, errlen, "%s: header: duplicate key '%s'", file, show(dup, b1));
     goto done;
   }
   for (const cJSON *e = root->child; e; e = e->next) {
     if (strcmp(e->string, "__metadata__") == 0) {
       meta = e;
       if (!cJSON_IsObject(e)) {
-        fail(err, errlen, "%s: header: __metadata__ is not an object", file);
+        nnrt_fail(err, errlen, "%s: header: __metadata__ is not an object", file);
         goto done;
       }
       for (const cJSON *m = e->child; m; m = m->next) {
         if (!cJSON_IsString(m)) {
-          fail(err, errlen, "%s: header: metadata '%s' is not a string", file, show(m->string, b1));
+          nnrt_fail(err, errlen, "%s: header: metadata '%s' is not a string", file, show(m->string, b1));
           goto done;
         }
       }
@@ -600,7 +590,7 @@ static int ckpt_build(const Src *s, const cJSON *root, uint64_t data_start, Nnrt
   for (const cJSON *m = meta ? meta->child : NULL; m; m = m->next)
     names[k++] = m->string;
   if ((dup = find_duplicate(names, nmeta))) {
-    fail(err, errlen, "%s: header: duplicate metadata key '%s'", file, show(dup, b1));
+    nnrt_fail(err, errlen, "%s: header: duplicate metadata key '%s'", file, show(dup, b1));
     goto done;
   }
 
@@ -610,14 +600,14 @@ static int ckpt_build(const Src *s, const cJSON *root, uint64_t data_start, Nnrt
   for (int i = 0; i < n; i++) {
     const Entry *t = order[i];
     if (t->end > data_len) {
-      fail(err, errlen,
+      nnrt_fail(err, errlen,
            "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] run past the end of the "
            "%" PRIu64 "-byte data section",
            file, show(t->name, b1), t->begin, t->end, data_len);
       goto done;
     }
     if (t->begin < at) {
-      fail(err, errlen,
+      nnrt_fail(err, errlen,
            "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] overlap tensor '%s' "
            "[%" PRIu64 ", %" PRIu64 "]",
            file, show(t->name, b1), t->begin, t->end, show(order[i - 1]->name, b2),
@@ -625,14 +615,14 @@ static int ckpt_build(const Src *s, const cJSON *root, uint64_t data_start, Nnrt
       goto done;
     }
     if (t->begin > at) {
-      fail(err, errlen, "%s: data bytes [%" PRIu64 ", %" PRIu64 ") belong to no tensor", file, at,
+      nnrt_fail(err, errlen, "%s: data bytes [%" PRIu64 ", %" PRIu64 ") belong to no tensor", file, at,
            t->begin);
       goto done;
     }
     at = t->end;
   }
   if (at != data_len) {
-    fail(err, errlen, "%s: byte %" PRIu64 ": %" PRIu64 " bytes of trailing data after the last tensor",
+    nnrt_fail(err, errlen, "%s: byte %" PRIu64 ": %" PRIu64 " bytes of trailing data after the last tensor",
          file, data_start + at, data_len - at);
     goto done;
   }
@@ -668,7 +658,7 @@ static int ckpt_build(const Src *s, const cJSON *root, uint64_t data_start, Nnrt
     d->rank = t->rank;
     memcpy(d->dims, t->dims, sizeof d->dims);
     if (src_read(s, data_start + t->begin, d->data, bytes) < 0) {
-      fail(err, errlen, "%s: byte %" PRIu64 ": read error for tensor '%s'", file,
+      nnrt_fail(err, errlen, "%s: byte %" PRIu64 ": read error for tensor '%s'", file,
            data_start + t->begin, show(t->name, b1));
       goto done;
     }
@@ -678,7 +668,7 @@ static int ckpt_build(const Src *s, const cJSON *root, uint64_t data_start, Nnrt
   r = 0;
   goto done;
 oom:
-  fail(err, errlen, "%s: out of memory loading the checkpoint", file);
+  nnrt_fail(err, errlen, "%s: out of memory loading the checkpoint", file);
 done:
   nnrt_ckpt_free(c);
   if (ents)
@@ -695,26 +685,26 @@ static int ckpt_parse(const Src *s, NnrtCkpt **out, char *err, size_t errlen) {
   *out = NULL;
   unsigned char len8[8];
   if (s->size < 8)
-    return fail(err, errlen, "%s: %" PRIu64 "-byte file is too short for a safetensors header",
+    return nnrt_fail(err, errlen, "%s: %" PRIu64 "-byte file is too short for a safetensors header",
                 file, s->size);
   if (src_read(s, 0, len8, 8) < 0)
-    return fail(err, errlen, "%s: read error", file);
+    return nnrt_fail(err, errlen, "%s: read error", file);
   uint64_t hlen = 0;
   for (int i = 7; i >= 0; i--)
     hlen = hlen << 8 | len8[i];
   if (hlen > CKPT_MAX_HEADER)
-    return fail(err, errlen, "%s: header length %" PRIu64 " exceeds the 100 MB limit", file, hlen);
+    return nnrt_fail(err, errlen, "%s: header length %" PRIu64 " exceeds the 100 MB limit", file, hlen);
   if (hlen > s->size - 8)
-    return fail(err, errlen,
+    return nnrt_fail(err, errlen,
                 "%s: header length %" PRIu64 " runs past the end of the %" PRIu64 "-byte file",
                 file, hlen, s->size);
   char *h = nnrt_alloc((size_t)hlen + 1, "checkpoint header");
   if (!h)
-    return fail(err, errlen, "%s: out of memory for a %" PRIu64 "-byte header", file, hlen);
+    return nnrt_fail(err, errlen, "%s: out of memory for a %" PRIu64 "-byte header", file, hlen);
   int r = -1;
   cJSON *root = NULL;
   if (src_read(s, 8, h, (size_t)hlen) < 0) {
-    fail(err, errlen, "%s: read error in the header", file);
+    nnrt_fail(err, errlen, "%s: read error in the header", file);
     goto done;
   }
   h[hlen] = 0;
@@ -722,7 +712,7 @@ static int ckpt_parse(const Src *s, NnrtCkpt **out, char *err, size_t errlen) {
   if (bad < hlen || memchr(h, 0, (size_t)hlen)) {
     const char *z = memchr(h, 0, (size_t)hlen);
     size_t at = z && (size_t)(z - h) < bad ? (size_t)(z - h) : bad;
-    fail(err, errlen, "%s: byte %zu: header is not valid UTF-8 text", file, 8 + at);
+    nnrt_fail(err, errlen, "%s: byte %zu: header is not valid UTF-8 text", file, 8 + at);
     goto done;
   }
   json_hooks();
@@ -730,15 +720,15 @@ static int ckpt_parse(const Src *s, NnrtCkpt **out, char *err, size_t errlen) {
   root = cJSON_ParseWithLengthOpts(h, (size_t)hlen, &end, 0);
   if (!root) {
     if (json_oom)
-      fail(err, errlen, "%s: out of memory parsing the header", file);
+      nnrt_fail(err, errlen, "%s: out of memory parsing the header", file);
     else
-      fail(err, errlen, "%s: byte %zu: header is not valid JSON", file,
+      nnrt_fail(err, errlen, "%s: byte %zu: header is not valid JSON", file,
            8 + (size_t)(end && end >= h && end <= h + hlen ? end - h : 0));
     goto done;
   }
   for (const char *p = end; p < h + hlen; p++) {
     if (!strchr(" \t\r\n", *p)) {
-      fail(err, errlen, "%s: byte %zu: text after the header JSON", file, (size_t)(8 + (p - h)));
+      nnrt_fail(err, errlen, "%s: byte %zu: text after the header JSON", file, (size_t)(8 + (p - h)));
       goto done;
     }
   }
@@ -763,7 +753,7 @@ int nnrt_ckpt_load(const char *path, NnrtCkpt **out, char *err, size_t errlen) {
   struct stat st;
   if (fstat(fileno(f), &st) != 0) {
     fclose(f);
-    return fail(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+    return nnrt_fail(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
   }
   Src s = {.name = path, .f = f, .size = (uint64_t)st.st_size};
   int r = ckpt_parse(&s, out, err, errlen);

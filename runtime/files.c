@@ -163,3 +163,13 @@ int nnrt_close_output(FILE *f, const char *path, const char *what, char *err, si
   say(err, errlen, "%s: cannot write %s: %s", path, what, e ? strerror(e) : "write error");
   return -1;
 }
+
+int nnrt_fail(char *err, size_t errlen, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}

@@ -20,5 +20,7 @@ bool nnrt_same_file(const char *a, const char *b);
 /* what: "log file", "plot file", ... for the message */
 FILE *nnrt_open_output(const char *path, const char *what, char *err, size_t errlen);
 int nnrt_close_output(FILE *f, const char *path, const char *what, char *err, size_t errlen);
+/* fmt's message into err (when given); returns -1, for "return nnrt_fail(err, errlen, ...);" */
+int nnrt_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

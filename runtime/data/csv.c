@@ -56,16 +56,6 @@ static int fail_at(Csv *c, int64_t col, const char *fmt, ...) {
   return -1;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
-
 static bool is_ws(char ch) { return ch == ' ' || ch == '\t'; }
 
 static int64_t col_of(const Csv *c, size_t at) { return (int64_t)(at - c->line_start) + 1; }
@@ -213,7 +203,7 @@ static int scan(Csv *c, bool header, int label_col, int64_t *rows, int64_t *cols
     end_line(c);
   }
   if (nrows == 0)
-    return fail(c->err, c->errlen, "%s: %s", c->name,
+    return nnrt_fail(c->err, c->errlen, "%s: %s", c->name,
                 first ? "empty file: no rows" : "no data rows after the header");
   *rows = nrows;
   *cols = nfeat;
@@ -227,7 +217,7 @@ int nnrt_parse_csv_buffer(const char *buf, size_t len, const char *name, bool he
   if (labels)
     memset(labels, 0, sizeof *labels);
   if (label_col < -1 || (label_col >= 0 && !labels))
-    return fail(err, errlen, "%s: bad label column %d", name, label_col);
+    return nnrt_fail(err, errlen, "%s: bad label column %d", name, label_col);
   Csv c = {.name = name, .buf = buf ? buf : "", .len = buf ? len : 0, .err = err, .errlen = errlen};
   int64_t rows, cols;
   if (scan(&c, header, label_col, &rows, &cols, NULL, 0, NULL) < 0)
@@ -238,7 +228,7 @@ int nnrt_parse_csv_buffer(const char *buf, size_t len, const char *name, bool he
   out->dims[1] = cols;
   uint64_t bytes;
   if (nnrt_shape_bytes(NNRT_F64, 2, out->dims, UINT64_MAX, &bytes) < 0 || bytes > SIZE_MAX)
-    return fail(err, errlen, "%s: %" PRId64 "x%" PRId64 " is too large", name, rows, cols);
+    return nnrt_fail(err, errlen, "%s: %" PRId64 "x%" PRId64 " is too large", name, rows, cols);
   out->data = nnrt_alloc(bytes ? bytes : 1, "CSV values");
   if (label_col >= 0) {
     labels->dtype = NNRT_I32;
@@ -250,7 +240,7 @@ int nnrt_parse_csv_buffer(const char *buf, size_t len, const char *name, bool he
     nnrt_array_free(out);
     if (labels)
       nnrt_array_free(labels);
-    return fail(err, errlen, "%s: out of memory for %" PRId64 "x%" PRId64 " values", name, rows,
+    return nnrt_fail(err, errlen, "%s: out of memory for %" PRId64 "x%" PRId64 " values", name, rows,
                 cols);
   }
   int64_t r2, c2;

@@ -21,16 +21,6 @@
 
 #define TEXT_MAX_FILE (UINT64_C(1) << 30)
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
-
 static bool is_space(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -66,15 +56,15 @@ static int utf8_next(const unsigned char *b, size_t n, uint32_t *cp) {
 
 int nnrt_text_check(const char *buf, size_t len, const char *name, char *err, size_t errlen) {
   if (len == 0)
-    return fail(err, errlen, "%s: the file is empty (a text corpus needs at least one token)", name);
+    return nnrt_fail(err, errlen, "%s: the file is empty (a text corpus needs at least one token)", name);
   const unsigned char *b = (const unsigned char *)buf;
   for (size_t at = 0; at < len;) {
     uint32_t cp;
     if (b[at] == 0)
-      return fail(err, errlen, "%s: byte %zu: a NUL byte: this is a binary file, not UTF-8 text", name, at);
+      return nnrt_fail(err, errlen, "%s: byte %zu: a NUL byte: this is a binary file, not UTF-8 text", name, at);
     int k = utf8_next(b + at, len - at, &cp);
     if (!k)
-      return fail(err, errlen, "%s: byte %zu: invalid UTF-8 (byte 0x%02x): not a UTF-8 text file", name, at,
+      return nnrt_fail(err, errlen, "%s: byte %zu: invalid UTF-8 (byte 0x%02x): not a UTF-8 text file", name, at,
                   b[at]);
     at += (size_t)k;
   }
@@ -93,23 +83,23 @@ int nnrt_read_file(const char *path, uint64_t cap, const char *what, char **out,
     size = ftell(f);
   if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
     fclose(f);
-    return fail(err, errlen, "%s: cannot determine the file size", path);
+    return nnrt_fail(err, errlen, "%s: cannot determine the file size", path);
   }
   if ((uint64_t)size > cap) {
     fclose(f);
-    return fail(err, errlen, "%s: %ld bytes: larger than the 1 GiB cap for %s", path, size, what);
+    return nnrt_fail(err, errlen, "%s: %ld bytes: larger than the 1 GiB cap for %s", path, size, what);
   }
   char *buf = nnrt_alloc((size_t)size + 1, what);
   if (!buf) {
     fclose(f);
-    return fail(err, errlen, "%s: out of memory reading %ld bytes", path, size);
+    return nnrt_fail(err, errlen, "%s: out of memory reading %ld bytes", path, size);
   }
   size_t got = fread(buf, 1, (size_t)size, f);
   bool bad = ferror(f);
   fclose(f);
   if (bad || got != (size_t)size) {
     nnrt_free(buf);
-    return fail(err, errlen, "%s: read error after %zu of %ld bytes", path, got, size);
+    return nnrt_fail(err, errlen, "%s: read error after %zu of %ld bytes", path, got, size);
   }
   buf[got] = 0;
   *out = buf;
@@ -151,7 +141,7 @@ static NnrtVocab *vocab_new(bool words, char *blob, size_t bytes, int64_t n, cha
   uint32_t *cps = words ? NULL : nnrt_alloc((size_t)n * sizeof *cps + 1, "vocabulary");
   if (!v || !off || (!words && !cps)) {
     nnrt_free(v), nnrt_free(off), nnrt_free(cps), nnrt_free(blob);
-    fail(err, errlen, "%s: out of memory for a vocabulary of %lld tokens", name, (long long)n);
+    nnrt_fail(err, errlen, "%s: out of memory for a vocabulary of %lld tokens", name, (long long)n);
     return NULL;
   }
   v->words = words;
@@ -171,7 +161,7 @@ static NnrtVocab *vocab_new(bool words, char *blob, size_t bytes, int64_t n, cha
 }
 
 static int too_many(const char *name, bool words, int64_t count, int64_t cap, char *err, size_t errlen) {
-  return fail(err, errlen, "%s: %lld distinct %s, more than the vocabulary cap vocab = %lld", name,
+  return nnrt_fail(err, errlen, "%s: %lld distinct %s, more than the vocabulary cap vocab = %lld", name,
               (long long)count, words ? "words" : "characters", (long long)cap);
 }
 
@@ -179,7 +169,7 @@ static int vocab_chars(const char *buf, size_t len, const char *name, int64_t ca
                        size_t errlen) {
   uint8_t *seen = nnrt_alloc(0x110000 / 8, "vocabulary");
   if (!seen)
-    return fail(err, errlen, "%s: out of memory building the vocabulary", name);
+    return nnrt_fail(err, errlen, "%s: out of memory building the vocabulary", name);
   memset(seen, 0, 0x110000 / 8);
   const unsigned char *b = (const unsigned char *)buf;
   int64_t count = 0;
@@ -188,7 +178,7 @@ static int vocab_chars(const char *buf, size_t len, const char *name, int64_t ca
     int k = b[at] ? utf8_next(b + at, len - at, &cp) : 0;
     if (!k) { /* nnrt_text_check was skipped */
       nnrt_free(seen);
-      return fail(err, errlen, "%s: byte %zu: %s (byte 0x%02x)", name, at, b[at] ? "invalid UTF-8" : "a NUL byte",
+      return nnrt_fail(err, errlen, "%s: byte %zu: %s (byte 0x%02x)", name, at, b[at] ? "invalid UTF-8" : "a NUL byte",
                   b[at]);
     }
     if (!(seen[cp >> 3] & 1u << (cp & 7)))
@@ -202,7 +192,7 @@ static int vocab_chars(const char *buf, size_t len, const char *name, int64_t ca
   char *blob = nnrt_alloc((size_t)count * 5 + 1, "vocabulary");
   if (!blob) {
     nnrt_free(seen);
-    return fail(err, errlen, "%s: out of memory building the vocabulary", name);
+    return nnrt_fail(err, errlen, "%s: out of memory building the vocabulary", name);
   }
   size_t at = 0;
   for (uint32_t cp = 0; cp < 0x110000; cp++)
@@ -236,7 +226,7 @@ static int64_t split_words(const char *buf, size_t len, Span **spans, const char
   }
   *spans = nnrt_alloc((size_t)n * sizeof **spans + 1, "word list");
   if (!*spans)
-    return fail(err, errlen, "%s: out of memory splitting %lld words", name, (long long)n);
+    return nnrt_fail(err, errlen, "%s: out of memory splitting %lld words", name, (long long)n);
   int64_t k = 0;
   for (size_t at = 0; at < len;) {
     while (at < len && is_space((unsigned char)buf[at]))
@@ -258,7 +248,7 @@ static int vocab_words(const char *buf, size_t len, const char *name, int64_t ca
     return -1;
   if (n == 0) {
     nnrt_free(w);
-    return fail(err, errlen, "%s: no words (the file is only whitespace)", name);
+    return nnrt_fail(err, errlen, "%s: no words (the file is only whitespace)", name);
   }
   qsort(w, (size_t)n, sizeof *w, span_cmp);
   int64_t count = 0;
@@ -273,7 +263,7 @@ static int vocab_words(const char *buf, size_t len, const char *name, int64_t ca
   char *blob = nnrt_alloc(bytes + 1, "vocabulary");
   if (!blob) {
     nnrt_free(w);
-    return fail(err, errlen, "%s: out of memory building the vocabulary", name);
+    return nnrt_fail(err, errlen, "%s: out of memory building the vocabulary", name);
   }
   size_t at = 0;
   for (int64_t i = 0; i < count; i++) {
@@ -363,7 +353,7 @@ static int unknown(const char *name, size_t at, const char *s, size_t n, bool wo
                    char *err, size_t errlen) {
   char shown[200];
   show_token(shown, sizeof shown, s, n);
-  return fail(err, errlen, "%s: byte %zu: %s '%s' is not in the vocabulary%s%s", name, at,
+  return nnrt_fail(err, errlen, "%s: byte %zu: %s '%s' is not in the vocabulary%s%s", name, at,
               words ? "word" : "character", shown, vocab_of ? " of " : "", vocab_of ? vocab_of : "");
 }
 
@@ -387,7 +377,7 @@ int64_t nnrt_text_encode(const NnrtVocab *v, const char *buf, size_t len, const 
       uint32_t cp;
       int k = b[at] ? utf8_next(b + at, len - at, &cp) : 0;
       if (!k)
-        return fail(err, errlen, "%s: byte %zu: %s (byte 0x%02x)", name, at,
+        return nnrt_fail(err, errlen, "%s: byte %zu: %s (byte 0x%02x)", name, at,
                     b[at] ? "invalid UTF-8" : "a NUL byte", b[at]);
       at += (size_t)k;
       id = find_char(v, cp);
@@ -409,7 +399,7 @@ int nnrt_text_ids(const NnrtVocab *v, const char *buf, size_t len, const char *n
   int64_t most = (int64_t)len;
   int32_t *out = nnrt_alloc((size_t)most * sizeof *out + 1, "token ids");
   if (!out)
-    return fail(err, errlen, "%s: out of memory for %lld token ids", name, (long long)most);
+    return nnrt_fail(err, errlen, "%s: out of memory for %lld token ids", name, (long long)most);
   int64_t got = nnrt_text_encode(v, buf, len, name, vocab_of, out, most, err, errlen);
   if (got < 0) {
     nnrt_free(out);
@@ -424,15 +414,15 @@ int nnrt_text_windows(const int32_t *ids, int64_t n, int64_t len, int64_t shift,
                       const char *name, bool words, NnrtArray *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   if (len < 1 || shift < 0 || stride < 1 || reach < len + shift)
-    return fail(err, errlen, "%s: bad text window (length %lld, shift %lld, stride %lld)", name, (long long)len,
+    return nnrt_fail(err, errlen, "%s: bad text window (length %lld, shift %lld, stride %lld)", name, (long long)len,
                 (long long)shift, (long long)stride);
   if (reach > n)
-    return fail(err, errlen, "%s: a window of %lld tokens (length and shift) is longer than the corpus (%lld %s)",
+    return nnrt_fail(err, errlen, "%s: a window of %lld tokens (length and shift) is longer than the corpus (%lld %s)",
                 name, (long long)reach, (long long)n, words ? "words" : "characters");
   int64_t count = (n - reach) / stride + 1;
   out->data = nnrt_alloc((size_t)(count * len) * sizeof(int32_t) + 1, "text windows");
   if (!out->data)
-    return fail(err, errlen, "%s: out of memory for %lld windows of %lld tokens", name, (long long)count,
+    return nnrt_fail(err, errlen, "%s: out of memory for %lld windows of %lld tokens", name, (long long)count,
                 (long long)len);
   out->dtype = NNRT_I32;
   out->rank = 2;
@@ -467,7 +457,7 @@ int nnrt_vocab_parse(const char *s, bool words, const char *name, NnrtVocab **ou
   *out = NULL;
   size_t len = strlen(s);
   if (len == 0)
-    return fail(err, errlen, "%s: the vocabulary is empty", name);
+    return nnrt_fail(err, errlen, "%s: the vocabulary is empty", name);
   if (nnrt_text_check(s, len, name, err, errlen) != 0)
     return -1;
   /* the tokens must be distinct and in id order: strictly increasing */
@@ -479,18 +469,18 @@ int nnrt_vocab_parse(const char *s, bool words, const char *name, NnrtVocab **ou
     if (words) {
       while (at < len && b[at] != ' ') {
         if (is_space(b[at]))
-          return fail(err, errlen, "%s: vocabulary byte %zu: whitespace inside a word", name, at);
+          return nnrt_fail(err, errlen, "%s: vocabulary byte %zu: whitespace inside a word", name, at);
         at++;
       }
       if (at == start || (at < len && at + 1 == len))
-        return fail(err, errlen, "%s: vocabulary byte %zu: an empty word", name, at);
+        return nnrt_fail(err, errlen, "%s: vocabulary byte %zu: an empty word", name, at);
     } else {
       uint32_t cp;
       at += (size_t)utf8_next(b + at, len - at, &cp);
     }
     Span x = {s + prev, prevn}, y = {s + start, at - start};
     if (n > 0 && span_cmp(&x, &y) >= 0)
-      return fail(err, errlen, "%s: vocabulary byte %zu: tokens are not distinct and sorted", name, start);
+      return nnrt_fail(err, errlen, "%s: vocabulary byte %zu: tokens are not distinct and sorted", name, start);
     prev = start;
     prevn = at - start;
     if (words && at < len)
@@ -498,7 +488,7 @@ int nnrt_vocab_parse(const char *s, bool words, const char *name, NnrtVocab **ou
   }
   char *blob = nnrt_alloc(len + (size_t)n + 1, "vocabulary");
   if (!blob)
-    return fail(err, errlen, "%s: out of memory for the vocabulary", name);
+    return nnrt_fail(err, errlen, "%s: out of memory for the vocabulary", name);
   size_t o = 0;
   if (words) {
     for (size_t at = 0; at < len; at++)
