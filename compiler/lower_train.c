@@ -283,6 +283,7 @@ static const Setting optimizer_settings[] = {
   {"momentum", 0, 1, false, true, false, "in [0, 1)", SGDS},
   {"dampening", 0, 1, false, false, false, "in [0, 1]", SGDS},
   {"nesterov", 0, 1, false, false, true, "0 or 1", SGDS},
+  {"lookahead", 0, 1, false, false, true, "0 or 1", SGDS},
   {"eps epsilon", 0, INFINITY, true, true, false, "> 0", ADAPTIVE},
   {"lr_decay", 0, INFINITY, false, true, false, ">= 0", "adagrad"},
   {"initial_accumulator_value", 0, INFINITY, false, true, false, ">= 0", "adagrad"},
@@ -356,6 +357,30 @@ static bool check_setting(const Setting *table, const char *owner, Ast *kw, doub
   return true;
 }
 
+/* lookahead = 1 is nesterov's look-ahead form: it needs nesterov (the
+ * optimizer, or nesterov = 1) and takes no dampening (runtime/optim.c). */
+static bool check_lookahead(Ast *c) {
+  Ast *la = NULL;
+  bool nesterov = !strcmp(c->a->name, "nesterov") || !strcmp(c->a->name, "nag"), damped = false;
+  for (int i = 0; i < c->nargs; i++) {
+    double x;
+    if (!as_num(eval(env_new(NULL, NULL), c->args[i]->a), c->args[i]->a, &x)) return false;
+    if (!strcmp(c->args[i]->name, "lookahead") && x != 0) la = c->args[i];
+    if (!strcmp(c->args[i]->name, "nesterov") && x != 0) nesterov = true;
+    if (!strcmp(c->args[i]->name, "dampening") && x != 0) damped = true;
+  }
+  if (!la) return true;
+  if (!nesterov) {
+    diag_error(la->loc, "lookahead = 1 is the look-ahead form of nesterov: use nesterov(...) or add nesterov = 1");
+    return false;
+  }
+  if (damped) {
+    diag_error(la->loc, "lookahead = 1 takes no dampening");
+    return false;
+  }
+  return true;
+}
+
 static bool check_hyper_call(Ast *c, const char *what, bool (*known)(const char *)) {
   if (c->kind != AST_CALL || c->a->kind != AST_NAME) {
     diag_error(c->loc, "%s must be a call like %s", what, !strcmp(what, "optimizer") ? "sgd(lr=0.1)" : "cosine()");
@@ -376,6 +401,7 @@ static bool check_hyper_call(Ast *c, const char *what, bool (*known)(const char 
     if (!v || !as_num(v, a->a, &x)) return false;
     ok = check_setting(known == known_optimizer ? optimizer_settings : schedule_settings, c->a->name, a, x) && ok;
   }
+  if (ok && known == known_optimizer) ok = check_lookahead(c);
   return ok;
 }
 

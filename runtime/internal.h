@@ -144,12 +144,15 @@ typedef struct NnrtOptConfig {
   double lr, momentum, beta1, beta2, eps, rho, weight_decay;
   double dampening, lr_decay, initial_accumulator; /* sgd/momentum; adagrad's two */
   bool amsgrad, centered;                          /* adam/adamw; rmsprop */
+  bool lookahead; /* nesterov in the lecture's form: θ kept, gradient at θ − μv */
 } NnrtOptConfig;
 
 /* The rule the step runs (the generated kernel's `kind`): the NnrtOptKind,
  * or NNRT_RULE_AMSGRAD (adam/adamw with amsgrad) or NNRT_RULE_CENTERED
- * (centered rmsprop). */
-enum { NNRT_RULE_AMSGRAD = 8, NNRT_RULE_CENTERED = 9 };
+ * (centered rmsprop) or NNRT_RULE_LOOKAHEAD (nesterov, lookahead = 1);
+ * NNRT_RULE_AHEAD is not a step: it writes the look-ahead point θ − μv into
+ * the second state pointer (nnrt_opt_ahead). */
+enum { NNRT_RULE_AMSGRAD = 8, NNRT_RULE_CENTERED = 9, NNRT_RULE_LOOKAHEAD = 10, NNRT_RULE_AHEAD = 11 };
 int nnrt_opt_rule(const NnrtOptConfig *c);
 
 /* The scalars of one step of the generated optimizer (NnrtOptKernel):
@@ -158,6 +161,12 @@ void nnrt_opt_args(const NnrtOptConfig *c, double lr, int64_t t, double h[10]);
 /* One step of the generated kernel k over n elements (st: the state arrays). */
 void nnrt_opt_run(NnrtOptKernel k, const NnrtOptConfig *c, double lr, int64_t t, void *p, const void *g,
                   void **st, int64_t n);
+
+/* Nesterov's look-ahead form: ahead = θ − μ·v (p: θ, st[0]: v), where the
+ * train kernel is evaluated before the step (the generated kernel k, rule
+ * NNRT_RULE_AHEAD, or its C reference when k is null). */
+void nnrt_opt_ahead(NnrtOptKernel k, const NnrtOptConfig *c, bool f64, void *p, void **st, void *ahead,
+                    int64_t n);
 
 /* Gradient-norm clipping, the C reference of the generated kernels
  * (nnrt_clip_kernels), in three steps as they are: add the squares of one

@@ -12,6 +12,10 @@
  *   nesterov  v = μv + (1−d)g';  θ -= lr·(g' + μv)  (NAG rewritten for the
  *             stored parameter: the look-ahead point θ − lr·μv is the one
  *             kept, as in PyTorch and Sutskever et al. 2013)
+ *             lookahead = 1, the lecture's form: θ is kept and the gradient
+ *             is taken at φ = θ − μv (train.c evaluates the train kernel
+ *             there, nnrt_opt_ahead); g' = g(φ) + wd·φ;  v = μv + lr·g';
+ *             θ -= v  (v holds the rate; no dampening)
  *   adagrad   G += g'²;  θ -= lr'·g'/(sqrt(G) + eps),  lr' = lr/(1 + (t−1)·lr_decay),
  *             G starts at initial_accumulator_value (0)
  *   adadelta  E[g²] = ρE[g²] + (1−ρ)g'²;  Δ = −sqrt(E[Δ²]+eps)/sqrt(E[g²]+eps)·g';
@@ -85,7 +89,7 @@ int nnrt_opt_config(NnrtOptConfig *c, const char *name, int nkw,
   NnrtOptKind k = kinds[found].kind;
   *c = (NnrtOptConfig){.kind = k, .lr = 0.01, .momentum = 0, .beta1 = 0.9,
                        .beta2 = 0.999, .eps = 1e-8, .rho = 0.9, .weight_decay = 0};
-  double amsgrad = 0, centered = 0;
+  double amsgrad = 0, centered = 0, lookahead = 0;
   if (k == NNRT_OPT_MOMENTUM || k == NNRT_OPT_NESTEROV) c->momentum = 0.9;
   if (k == NNRT_OPT_ADADELTA) { c->lr = 1.0; c->eps = 1e-6; }
   if (k == NNRT_OPT_ADAGRAD) c->eps = 1e-10;
@@ -112,10 +116,11 @@ int nnrt_opt_config(NnrtOptConfig *c, const char *name, int nkw,
     else if (strcmp(key, "initial_accumulator_value") == 0) c->initial_accumulator = v;
     else if (strcmp(key, "amsgrad") == 0) amsgrad = v;
     else if (strcmp(key, "centered") == 0) centered = v;
+    else if (strcmp(key, "lookahead") == 0) lookahead = v;
     else {
       snprintf(err, errlen, "optimizer '%s': unknown option '%s' (expected lr, momentum, "
                "beta1, beta2, eps, rho, weight_decay, nesterov, dampening, lr_decay, "
-               "initial_accumulator_value, amsgrad or centered)", name, key);
+               "initial_accumulator_value, amsgrad, centered or lookahead)", name, key);
       return -1;
     }
   }
@@ -127,6 +132,18 @@ int nnrt_opt_config(NnrtOptConfig *c, const char *name, int nkw,
   }
   c->amsgrad = amsgrad != 0 && (k == NNRT_OPT_ADAM || k == NNRT_OPT_ADAMW);
   c->centered = centered != 0 && k == NNRT_OPT_RMSPROP;
+  if (lookahead != 0) {
+    if (c->kind != NNRT_OPT_NESTEROV) {
+      snprintf(err, errlen, "optimizer '%s': lookahead = 1 is the look-ahead form of nesterov "
+               "(use nesterov(...) or sgd(nesterov = 1, ...))", name);
+      return -1;
+    }
+    if (c->dampening != 0) {
+      snprintf(err, errlen, "optimizer '%s': lookahead = 1 takes no dampening", name);
+      return -1;
+    }
+    c->lookahead = true;
+  }
   if (c->kind != NNRT_OPT_MOMENTUM && c->kind != NNRT_OPT_NESTEROV) c->dampening = 0;
   if (k != NNRT_OPT_ADAGRAD) c->lr_decay = c->initial_accumulator = 0;
   if (c->dampening < 0 || c->dampening > 1 || c->lr_decay < 0 || c->initial_accumulator < 0) {
@@ -155,6 +172,7 @@ int nnrt_opt_nstate(const NnrtOptConfig *c) {
 int nnrt_opt_rule(const NnrtOptConfig *c) {
   if (c->amsgrad) return NNRT_RULE_AMSGRAD;
   if (c->centered) return NNRT_RULE_CENTERED;
+  if (c->lookahead) return NNRT_RULE_LOOKAHEAD;
   return (int)c->kind;
 }
 
@@ -209,6 +227,15 @@ static double grad_weight(const NnrtOptConfig *c, int64_t t) {
       break;                                                                        \
     }                                                                               \
     case NNRT_OPT_NESTEROV:                                                         \
+      if (c->lookahead) { /* θ in p; v holds the rate; the gradient is at φ */      \
+        for (int64_t i = 0; i < n; i++) {                                           \
+          T ahead = p[i] - mu * st[0][i];                                           \
+          T g = grad[i] + l2 * ahead;                                               \
+          st[0][i] = mu * st[0][i] + lr * g;                                        \
+          p[i] -= st[0][i];                                                         \
+        }                                                                           \
+        break;                                                                      \
+      }                                                                             \
       for (int64_t i = 0; i < n; i++) {                                             \
         T g = grad[i] + l2 * p[i];                                                  \
         st[0][i] = mu * st[0][i] + dw * g;                                          \
@@ -286,6 +313,21 @@ void nnrt_opt_run(NnrtOptKernel k, const NnrtOptConfig *c, double lr, int64_t t,
   nnrt_opt_args(c, lr, t, h);
   int ns = nnrt_opt_nstate(c); /* 0 to 3 state arrays */
   k(p, g, ns > 0 ? st[0] : NULL, ns > 1 ? st[1] : NULL, ns > 2 ? st[2] : NULL, n, (int32_t)nnrt_opt_rule(c), h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], NULL);
+}
+
+void nnrt_opt_ahead(NnrtOptKernel k, const NnrtOptConfig *c, bool f64, void *p, void **st, void *ahead,
+                    int64_t n) {
+  if (k) {
+    double h[10];
+    nnrt_opt_args(c, 0, 1, h);
+    k(p, NULL, st[0], ahead, NULL, n, NNRT_RULE_AHEAD, h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], NULL);
+  } else if (f64) {
+    const double *t = p, *v = st[0], mu = c->momentum;
+    for (int64_t i = 0; i < n; i++) ((double *)ahead)[i] = t[i] - mu * v[i];
+  } else {
+    const float *t = p, *v = st[0], mu = (float)c->momentum;
+    for (int64_t i = 0; i < n; i++) ((float *)ahead)[i] = t[i] - mu * v[i];
+  }
 }
 
 void nnrt_clip_sqsum_ref(const void *grad, int64_t n, bool f64, double *part) {

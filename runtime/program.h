@@ -185,7 +185,8 @@ typedef struct NnrtSession {
   int64_t B;          /* the batch size slots are sized for */
   char *block;        /* slots and optimizer state, one allocation */
   void **slots;
-  void ***opt_state;  /* per grad entry: nnrt_opt_nstate pointers */
+  void ***opt_state;  /* per grad entry: nnrt_opt_nstate pointers, then the
+                       * look-ahead point (nesterov, lookahead = 1) or NULL */
   bool opt_reference; /* NNRT_OPT_REFERENCE=1: optim.c's C loops, not the generated step */
   char *scratch;
   int64_t *perm;      /* a permutation of the train samples */

@@ -148,7 +148,7 @@ static int plan_and_allocate(NnrtSession *s, bool with_opt) {
     for (int g = 0; g < p->ngrads; g++) {
       const NnrtSlotDesc *w = &p->slots[p->grads[g].param];
       size_t one = align64((size_t)nnrt_slot_count(w, 1) * nnrt_dtype_size(w->dtype));
-      total += one * (size_t)nnrt_opt_nstate(&s->cfg[p->grads[g].opt]);
+      total += one * (size_t)(nnrt_opt_nstate(&s->cfg[p->grads[g].opt]) + s->cfg[p->grads[g].opt].lookahead);
     }
   s->opt_state = salloc((size_t)p->ngrads * sizeof(void **), "optimizer table");
   if (!s->opt_state)
@@ -173,7 +173,9 @@ static int plan_and_allocate(NnrtSession *s, bool with_opt) {
       s->opt_state[g] = salloc((size_t)(ns + 1) * sizeof(void *), "optimizer table");
       if (!s->opt_state[g])
         return -1;
-      for (int k = 0; k < ns; k++) {
+      /* after the state: nesterov's look-ahead point (lookahead = 1), not
+       * state (never saved), or NULL */
+      for (int k = 0; k < ns + s->cfg[p->grads[g].opt].lookahead; k++) {
         s->opt_state[g][k] = at;
         at += align64((size_t)nnrt_slot_count(w, 1) * nnrt_dtype_size(w->dtype));
       }

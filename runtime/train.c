@@ -81,6 +81,30 @@ static void opt_step(NnrtSession *s, int64_t epoch, int opt) {
   }
 }
 
+/* Nesterov's look-ahead form (lookahead = 1): the train kernel runs at
+ * φ = θ − μv.  on: φ is written to the buffer after the optimizer state and
+ * that buffer becomes the param's slot (the kernels read params through
+ * s->slots); off: θ's buffer is put back before the step.  opt >= 0: only
+ * optimizer opt's params (the objective it steps), else every optimizer's. */
+static void look_ahead(NnrtSession *s, int opt, bool on) {
+  NnrtProgram *p = s->p;
+  for (int g = 0; g < p->ngrads; g++) {
+    const NnrtGradDesc *gd = &p->grads[g];
+    const NnrtOptConfig *c = &s->cfg[gd->opt];
+    if (!c->lookahead || (opt >= 0 && gd->opt != opt))
+      continue;
+    void **ahead = &s->opt_state[g][nnrt_opt_nstate(c)];
+    if (on) {
+      bool f64 = p->slots[gd->param].dtype == NNRT_F64;
+      nnrt_opt_ahead(s->opt_reference ? NULL : p->opt_kernel[f64], c, f64, s->slots[gd->param], s->opt_state[g],
+                     *ahead, nnrt_slot_count(&p->slots[gd->param], 1));
+    }
+    void *t = s->slots[gd->param];
+    s->slots[gd->param] = *ahead;
+    *ahead = t;
+  }
+}
+
 /* Gradient-norm clipping before the step (clip_norm; optim.c says how):
  * the generated kernels, or their C reference under NNRT_OPT_REFERENCE=1.
  * opt >= 0: only optimizer opt's gradients (one objective of several, whose
@@ -137,7 +161,9 @@ static void cpu_step(NnrtSession *s, void *state, int64_t bs, int64_t epoch) {
     s->step++;
     for (int i = 0; i < p->nobjs; i++) {
       nnrt_session_zero_grads(s);
+      look_ahead(s, i, true);
       p->objs[i].train(&s->ctx, s->slots, s->scratch, bs);
+      look_ahead(s, i, false);
       s->obj_loss[i] = nnrt_session_read(s, p->objs[i].loss_slot);
       clip_grads(s, i);
       opt_step(s, epoch, i);
@@ -145,7 +171,9 @@ static void cpu_step(NnrtSession *s, void *state, int64_t bs, int64_t epoch) {
     return;
   }
   nnrt_session_zero_grads(s);
+  look_ahead(s, -1, true);
   p->train(&s->ctx, s->slots, s->scratch, bs);
+  look_ahead(s, -1, false);
   s->step++;
   clip_grads(s, -1);
   opt_step(s, epoch, -1);

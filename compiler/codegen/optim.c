@@ -11,7 +11,8 @@
  *
  * kind is the rule, nnrt_opt_rule: NnrtOptKind (0 sgd .. 6 adam, 7 adamw),
  * 8 adam/adamw with amsgrad (s2: the maximum of v), 9 centered rmsprop (s1:
- * the mean gradient); for momentum and nesterov ic1 is the gradient's weight
+ * the mean gradient), 10 nesterov's look-ahead form and 11 its look-ahead
+ * point θ − μ·s0 written to s1 (g unused); for momentum and nesterov ic1 is the gradient's weight
  * (1 − dampening, 1 at the first step); the scalars come from
  * nnrt_opt_args (runtime/optim.c) and are rounded to T once (1 - rho,
  * 1 - b1, 1 - b2 and lr·wd are formed in double first), so the
@@ -90,19 +91,34 @@ void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn) {
   LLVMValueRef lr = h[0], l2 = h[1], mu = h[3], eps = h[4], rho = h[5], b1 = h[6], b2 = h[7], ic1 = h[8], ic2 = h[9];
   LLVMValueRef rho_c = hc[0], b1_c = hc[1], b2_c = hc[2], decay = hc[3]; /* decay: lr * adamw's wd */
   /* the loops: 0-6 as NnrtOptKind (adamw (7) runs adam's loop with l2 = 0
-   * and its decay), 7 amsgrad (rules 8), 8 centered rmsprop (rule 9) */
-  enum { NLOOPS = 9 };
-  static const int loop_of_rule[] = {0, 1, 2, 3, 4, 5, 6, 6, 7, 8};
+   * and its decay), 7 amsgrad (rules 8), 8 centered rmsprop (rule 9),
+   * 9 nesterov's look-ahead form (rule 10), 10 its look-ahead point (rule
+   * 11: S1 = θ − μ·S0, no gradient read) */
+  enum { NLOOPS = 11, NRULES = 12 };
+  static const int loop_of_rule[NRULES] = {0, 1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 10};
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, fn, "done"), bb[NLOOPS];
-  LLVMValueRef sw = LLVMBuildSwitch(b, kind, done, 10);
+  LLVMValueRef sw = LLVMBuildSwitch(b, kind, done, NRULES);
   for (int rule = 0; rule < NLOOPS; rule++) bb[rule] = LLVMAppendBasicBlockInContext(ctx, fn, "rule");
-  for (int k = 0; k < 10; k++)
+  for (int k = 0; k < NRULES; k++)
     LLVMAddCase(sw, LLVMConstInt(LLVMInt32TypeInContext(ctx), (unsigned long long)k, 0), bb[loop_of_rule[k]]);
   for (int rule = 0; rule < NLOOPS; rule++) {
     LLVMPositionBuilderAtEnd(b, bb[rule]);
     LLVMValueRef i;
     void *loop = t->loop_begin(n, true, &i);
     LLVMValueRef p = LD(P);
+    if (rule >= 9) { /* look-ahead nesterov: φ = θ − μv, v holding the rate */
+      LLVMValueRef v = LD(S0), ahead = SUB(p, MUL(mu, v));
+      if (rule == 10) {
+        ST(ahead, S1);
+      } else {
+        LLVMValueRef nv = ADD(MUL(mu, v), MUL(lr, ADD(LD(G), MUL(l2, ahead)))); /* g' = g(φ) + wd·φ */
+        ST(nv, S0);
+        ST(SUB(p, nv), P);
+      }
+      t->loop_end(loop);
+      LLVMBuildBr(b, done);
+      continue;
+    }
     LLVMValueRef g = ADD(LD(G), MUL(l2, p)); /* g' = g + wd·θ */
     switch (rule) {
     case 0: ST(SUB(p, MUL(lr, g)), P); break; /* sgd */

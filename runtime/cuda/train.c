@@ -176,6 +176,12 @@ typedef struct CudaTrain {
 
 static int cuda_open(NnrtSession *s, void **state) {
   NnrtProgram *p = s->p;
+  for (int i = 0; i < p->nopts; i++)
+    if (s->cfg[i].lookahead) {
+      fprintf(stderr, "error: nesterov with lookahead = 1 trains on the CPU only (PyTorch's form, "
+              "without lookahead, runs on the GPU)\n");
+      return -1;
+    }
   if (nnrt_cuda_reserve(p, s->B, s) != 0)
     return -1;
   CudaTrain *t = calloc(1, sizeof *t);

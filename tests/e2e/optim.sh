@@ -48,14 +48,15 @@ for dt in f32 f64; do
              "sgd(lr = 0.05, momentum = 0.9, dampening = 0.3)" "nesterov(lr = 0.05, momentum = 0.8, dampening = 0.5)" \
              "adagrad(lr = 0.1, lr_decay = 0.05, initial_accumulator_value = 0.1)" \
              "rmsprop(lr = 0.01, rho = 0.9, centered = 1)" "adam(lr = 0.01, amsgrad = 1)" \
-             "adamw(lr = 0.01, weight_decay = 0.1, amsgrad = 1)"; do
+             "adamw(lr = 0.01, weight_decay = 0.1, amsgrad = 1)" \
+             "nesterov(lr = 0.05, momentum = 0.9, lookahead = 1, weight_decay = 0.001)"; do
     program $dt "$opt" >"$tmp/p.nn"
     "$nnc" build "$tmp/p.nn" -o "$tmp/p" >"$tmp/err" 2>&1 || { cat "$tmp/err"; fail "nnc build ($dt, $opt)"; }
     "$tmp/p" train --quiet --save "$tmp/gen.st" >"$tmp/gen" || fail "train ($dt, $opt)"
     NNRT_OPT_REFERENCE=1 "$tmp/p" train --quiet --save "$tmp/ref.st" >"$tmp/ref" || fail "reference train ($dt, $opt)"
     cmp -s "$tmp/gen.st" "$tmp/ref.st" || fail "$dt $opt: the generated step's checkpoint differs from the reference's"
     cmp -s "$tmp/gen.st" "$tmp/p.nn" && fail "cmp does not compare"
-    case "$opt" in *amsgrad*|*centered*|*initial_acc*|*dampening*) # state beyond 2 arrays or not from zero
+    case "$opt" in *amsgrad*|*centered*|*initial_acc*|*dampening*|*lookahead*) # state beyond 2 arrays, not from zero, or a look-ahead buffer
       "$tmp/p" train --quiet --epochs 2 --save "$tmp/part.st" >/dev/null || fail "first part ($dt, $opt)"
       "$tmp/p" train --quiet --resume "$tmp/part.st" >/dev/null || fail "resume ($dt, $opt)"
       cmp -s "$tmp/gen.st" "$tmp/part.st" || fail "$dt $opt: 2 epochs + --resume to 5 differ from 5 epochs"
