@@ -47,6 +47,10 @@ void graph_reset(void) {
   cur_grad_of = 0;
 }
 void graph_set_grad_of(int op) { cur_grad_of = op < 0 ? 0 : op + 1; }
+
+static bool promote_f64;
+void graph_set_f64(bool on) { promote_f64 = on; }
+Dtype dtype_f32(void) { return promote_f64 ? DT_F64 : DT_F32; }
 Loc graph_loc(void) { return cur_loc; }
 int graph_node_count(void) { return next_id; }
 
@@ -128,6 +132,7 @@ Node *node_intern(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *
                   double fv, int bpow, int slot, const char *name, Loc loc) {
   int64_t attrs[MAX_RANK] = {0};
   if (ia) memcpy(attrs, ia, sizeof attrs);
+  if (dt == DT_F32) dt = dtype_f32();
   uint64_t h = mix(op, dt);
   h = mix(h, (uint64_t)sh.rank);
   for (int i = 0; i < sh.rank; i++) h = mix(mix(h, (uint64_t)sh.d[i].k), (uint64_t)sh.d[i].b);

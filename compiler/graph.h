@@ -96,6 +96,11 @@ void graph_reset(void);
  * the forward program for op < 0; messages name them by it ("gradient of
  * sqrt"), not by their own primitive. */
 void graph_set_grad_of(int op);
+/* nnc build --f64: every f32 of the program and the stdlib is taken as f64
+ * (the parser's `f32`/`float` and every node built as f32), so a model
+ * moves to double precision without edits (nnc gradcheck's default). */
+void graph_set_f64(bool on);
+Dtype dtype_f32(void); /* DT_F32, or DT_F64 under --f64 */
 Loc graph_loc(void);
 int graph_node_count(void);
 /* The type input j of element-wise node n is read as by the backends: its
@@ -394,6 +399,7 @@ typedef struct PassOptions {
   bool fuse;        /* operator fusion (--no-fuse) */
   bool grads;       /* the autodiff pass runs (emit ir leaves it out) */
   bool verify_each; /* verify_program after every pass (--verify-each) */
+  bool f64;         /* every f32 taken as f64 (--f64) */
 } PassOptions;
 
 /* One compilation: the options and what each pass hands to the next. */

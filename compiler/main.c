@@ -14,6 +14,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int plot_main(int argc, char **argv); /* plot_main.c */
 
@@ -25,6 +27,7 @@ static const struct { const char *name, *args, *what; } commands[] = {
   {"check", "FILE.nn", "report diagnostics only"},
   {"emit", "KIND FILE.nn [-O0..-O3]", "dump what a pass made to stdout (KIND below)"},
   {"emit passes", "", "list the passes in order"},
+  {"gradcheck", "FILE.nn [--f32] [FLAGS]", "build in f64 and run OUT gradcheck FLAGS (see below)"},
   {"plot", "A.csv [B.csv ...] -o OUT.svg", "overlay training logs (nnc plot --help)"},
 };
 
@@ -40,8 +43,12 @@ static void usage(FILE *f) {
           "options: --no-simplify   build the graph without algebraic rewrites\n"
           "         --no-fuse       one loop per op (no operator fusion)\n"
           "         --verify-each   check the IR's invariants after every pass (also NNC_VERIFY_EACH=1)\n"
+          "         --f64           take every f32 of the program and the stdlib as f64\n"
           "         --cuda          also embed GPU kernels (PTX for $NNC_CUDA_ARCH, default sm_80);\n"
           "                         the executable then takes --device cuda\n"
+          "gradcheck: builds FILE.nn with --f64 (--f32: as written) into a temporary folder and\n"
+          "         runs its gradcheck there; FLAGS (--eps, --tol, --entries, --batch, --seed,\n"
+          "         --load, --threads, ...) go to it, and its exit status is nnc's\n"
           "The executable it builds: OUT %s [--help]\n",
           passes_dump_names(), NNRT_COMMANDS(NNRT_COMMAND_NAME) + 1);
 }
@@ -60,6 +67,7 @@ static int bad_usage(const char *msg) {
 }
 
 static int run(int argc, char **argv);
+static int gradcheck(int argc, char **argv);
 
 /* The passes walk expressions recursively, up to NNC_MAX_HEIGHT levels (and
  * lowering up to twice that once calls are inlined: ~400 MB of stack at
@@ -97,6 +105,7 @@ int main(int argc, char **argv) {
 
 static int run(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "plot")) return plot_main(argc - 1, argv + 1);
+  if (argc > 1 && !strcmp(argv[1], "gradcheck")) return gradcheck(argc - 1, argv + 1);
   const char *cmd = NULL, *kind = NULL, *file = NULL;
   Compilation c = {.po = {.simplify = true, .fuse = true, .grads = true}, .co = {.opt_level = 2, .split = true}};
   for (int i = 1; i < argc; i++) {
@@ -120,6 +129,8 @@ static int run(int argc, char **argv) {
       c.po.simplify = false;
     } else if (!strcmp(a, "--verify-each")) {
       c.po.verify_each = true;
+    } else if (!strcmp(a, "--f64")) {
+      c.po.f64 = true;
     } else if (a[0] == '-' && a[1]) {
       return bad_usage(arena_printf("unknown option '%s'", a));
     } else if (!cmd) {
@@ -171,4 +182,61 @@ static int run(int argc, char **argv) {
     c.out = o;
   }
   return pipeline_run(&c, NULL);
+}
+
+/* nnc gradcheck FILE.nn [--f32] [nnc's build options] [FLAGS]: like
+ * PyTorch's gradcheck, in double precision by default — the program and
+ * the stdlib built with --f64 into a temporary folder, whose executable's
+ * `gradcheck FLAGS` then runs in the current directory (so the program's
+ * relative data paths and a --load FILE mean what they do for nnc build's
+ * executable).  An f32 checkpoint loads into the f64 build exactly.
+ * FLAGS after the file, --help among them, are the executable's. */
+static int gradcheck(int argc, char **argv) {
+  Compilation c = {.po = {.simplify = true, .fuse = true, .grads = true, .f64 = true},
+                   .co = {.opt_level = 2, .split = true}};
+  const char **args = arena_alloc((size_t)(argc + 2) * sizeof *args);
+  int nargs = 0;
+  args[nargs++] = NULL; /* the executable, below */
+  args[nargs++] = "gradcheck";
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!c.path && (!strcmp(a, "--help") || !strcmp(a, "-h"))) { usage(stdout); return 0; }
+    if (!strcmp(a, "--f32")) c.po.f64 = false;
+    else if (!strcmp(a, "--no-fuse")) c.po.fuse = false;
+    else if (!strcmp(a, "--no-simplify")) c.po.simplify = false;
+    else if (!strcmp(a, "--verify-each")) c.po.verify_each = true;
+    else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) c.co.opt_level = a[2] - '0';
+    else if (!c.path && a[0] != '-') c.path = a;
+    else args[nargs++] = a;
+  }
+  args[nargs] = NULL;
+  if (!c.path) return bad_usage("gradcheck: no input file");
+  const char *tmp = getenv("TMPDIR");
+  char *dir = arena_printf("%s/nnc-gradcheck.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(dir)) {
+    fprintf(stderr, "nnc: error: gradcheck: cannot make a folder '%s': %s\n", dir, strerror(errno));
+    return 1;
+  }
+  c.out = arena_printf("%s/program", dir);
+  int rc = pipeline_run(&c, NULL);
+  if (rc == 0) {
+    fflush(NULL);
+    args[0] = arena_printf("nnc gradcheck %s", c.path); /* in its messages */
+    pid_t pid = fork();
+    if (pid == 0) {
+      execv(c.out, (char *const *)args);
+      fprintf(stderr, "nnc: error: gradcheck: cannot run '%s': %s\n", c.out, strerror(errno));
+      _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+      fprintf(stderr, "nnc: error: gradcheck: cannot run '%s': %s\n", c.out, strerror(errno));
+      rc = 1;
+    } else {
+      rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+  }
+  unlink(c.out);
+  rmdir(dir);
+  return rc;
 }

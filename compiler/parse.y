@@ -150,11 +150,11 @@ type:
   | dtype '[' TK_ELLIPSIS ']'         { $$ = ast_type_lead(LOC(@1), $1, ast_seq()); }
   | dtype '[' TK_ELLIPSIS ',' exprs ']' { $$ = ast_type_lead(LOC(@1), $1, $5); }
   | KW_INT                            { $$ = ast_type(LOC(@1), DT_I32, NULL); }
-  | KW_FLOAT                          { $$ = ast_type(LOC(@1), DT_F32, NULL); }
+  | KW_FLOAT                          { $$ = ast_type(LOC(@1), dtype_f32(), NULL); }
   ;
 
 dtype:
-    KW_F32                            { $$ = DT_F32; }
+    KW_F32                            { $$ = dtype_f32(); }
   | KW_F64                            { $$ = DT_F64; }
   | KW_I32                            { $$ = DT_I32; }
   | KW_BOOL                           { $$ = DT_BOOL; }

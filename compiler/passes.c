@@ -372,6 +372,7 @@ int pipeline_run(Compilation *c, const char *dump) {
 #endif
   const char *env = getenv("NNC_VERIFY_EACH");
   if (env && *env && strcmp(env, "0")) c->po.verify_each = true;
+  graph_set_f64(c->po.f64);
   pass_time(NULL);
   for (int i = 0; i <= last; i++) {
     const Pass *ps = &pass_list[i];

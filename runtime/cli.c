@@ -9,7 +9,7 @@
  *   OUT eval [--load FILE] [--batch N] [--valid X] [--threads N]
  *   OUT info
  *   OUT show [--load FILE] [--count N] [-o FILE.png]
- *   OUT gradcheck [--eps X] [--tol X] [--entries N] [--batch N] [--seed N]
+ *   OUT gradcheck [--eps X] [--tol X] [--entries N] [--batch N] [--seed N] [--load FILE]
  *   (train, eval and gradcheck also take --device cpu|cuda; runtime/cuda)
  *   OUT --help
  * Flags take "--flag value" or "--flag=value".
@@ -75,7 +75,7 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"init-from", F_INIT_FROM, C_TRAIN, true},
   {"only", F_ONLY, C_TRAIN, true},
   {"rename", F_RENAME, C_TRAIN, true},
-  {"load", F_LOAD, C_EVAL | C_SHOW | C_GRADS | C_SAMPLE, true},
+  {"load", F_LOAD, C_EVAL | C_SHOW | C_GRADS | C_SAMPLE | C_GRADCHECK, true},
   {"log", F_LOG, C_TRAIN, true},
   {"plot", F_PLOT, C_TRAIN, true},
   {"quiet", F_QUIET, C_TRAIN | C_EVAL | C_GRADCHECK | C_INFO, false},
@@ -158,6 +158,8 @@ static void usage(FILE *f, const char *prog) {
           "    --tol X         tolerance on |analytic - numeric| / max(1, |analytic|, |numeric|)\n"
           "                    (default 1e-5 when every parameter is f64, 1e-2 when one is f32)\n"
           "    --entries N     elements probed per parameter, evenly spaced (default 30; 0: all)\n"
+          "    --load FILE     check at a checkpoint's weights (default: fresh initialisation,\n"
+          "                    where zero biases often put relu and max at kinks)\n"
           "\n"
           "train's last line is a fresh evaluation of every split in inference mode with\n"
           "the weights it kept (the line before it says which; --quiet omits that line).\n"

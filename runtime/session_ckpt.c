@@ -333,6 +333,15 @@ static bool same_shape(const NnrtNamedTensor *a, const NnrtNamedTensor *b) {
   return true;
 }
 
+/* An f32 checkpoint loads exactly into the f64 build of its program
+ * (nnc build --f64, nnc gradcheck); not for --resume, whose optimizer
+ * state and generator continue a run of the f32 program. */
+static bool widens(const NnrtNamedTensor *prog, const NnrtNamedTensor *file, bool resume) {
+  NnrtNamedTensor f = *file;
+  f.dtype = NNRT_F64;
+  return !resume && prog->dtype == NNRT_F64 && file->dtype == NNRT_F32 && same_shape(prog, &f);
+}
+
 static void describe(char *buf, size_t len, const NnrtNamedTensor *t) {
   char shape[128];
   nnrt_format_shape(shape, sizeof shape, t->rank, t->dims);
@@ -386,7 +395,7 @@ int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bo
               s->p->name ? s->p->name : "");
       return -1;
     }
-    if (!same_shape(t, f)) {
+    if (!same_shape(t, f) && !widens(t, f, resume)) {
       char a[160], b[160];
       describe(a, sizeof a, f);
       describe(b, sizeof b, t);
@@ -435,7 +444,11 @@ int nnrt_session_restore(NnrtSession *s, const NnrtCkpt *c, const char *path, bo
     int64_t n = 1;
     for (int d = 0; d < t->rank; d++)
       n *= t->dims[d];
-    memcpy(t->data, f->data, (size_t)n * nnrt_dtype_size(t->dtype));
+    if (t->dtype == f->dtype)
+      memcpy(t->data, f->data, (size_t)n * nnrt_dtype_size(t->dtype));
+    else /* widens() */
+      for (int64_t k = 0; k < n; k++)
+        ((double *)t->data)[k] = ((const float *)f->data)[k];
   }
   int64_t elem;
   double value;
