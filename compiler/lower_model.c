@@ -102,10 +102,20 @@ static Inst *instantiate_body(Ast *model, Ast *site, Value **args, int nargs, co
     Ast *m = model->list[i];
     if (m->kind == AST_PARAM || m->kind == AST_STATE) {
       Shape sh;
-      if (!eval_type(env, m->a, NULL, NULL, &sh) || !no_empty_dim(m->a, &sh, m->name)) continue;
+      /* a state may lead with the batch dimension B: one row per batch
+       * position, carried from one training step to the next (§8.5) */
+      bool carried = m->kind == AST_STATE && m->a->nargs > 0 && m->a->args[0]->kind == AST_NAME &&
+                     !strcmp(m->a->args[0]->name, "B") && !lookup(env, "B");
+      if (!eval_type(env, m->a, carried ? env_new(NULL, NULL) : NULL, NULL, &sh) ||
+          !no_empty_dim(m->a, &sh, m->name))
+        continue;
       for (int d = 0; d < sh.rank; d++)
-        if (sh.d[d].b) {
-          diag_error(m->a->loc, "parameter '%s' cannot have a batch dimension", m->name);
+        if (sh.d[d].b && (d > 0 || !carried)) {
+          if (carried)
+            diag_error(m->a->args[d]->loc, "unknown dimension '%s': only a state's first dimension may be free "
+                       "(the batch B)", m->a->args[d]->kind == AST_NAME ? m->a->args[d]->name : "?");
+          else
+            diag_error(m->a->loc, "parameter '%s' cannot have a batch dimension", m->name);
           sh.rank = 0;
         }
       if (!check_init(m->b)) continue;

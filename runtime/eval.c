@@ -22,8 +22,11 @@ void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *
   double sum = 0, correct = 0, osum[NNRT_MAX_OBJECTIVES] = {0};
   int nobj = s->p->nobjs > 1 ? s->p->nobjs : 0;
   nnrt_rng_seed(&s->eval_rng, s->seed ^ 0x6576616c5eedull);
+  bool carried = nnrt_program_carried(s->p) != NULL;
   for (int64_t start = 0; start < sp->n; start += s->B) {
     int64_t bs = sp->n - start < s->B ? sp->n - start : s->B;
+    if (carried) /* inference never updates it: each window starts from its initialiser */
+      nnrt_session_reset_carried(s);
     nnrt_session_gather(s, sp, NULL, start, bs);
     k(&s->eval_ctx, s->slots, s->scratch, bs);
     if (s->loss_slot >= 0)

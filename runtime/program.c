@@ -528,6 +528,17 @@ int64_t nnrt_slot_sample_count(const NnrtSlotDesc *s) {
   return n;
 }
 
+bool nnrt_slot_carried(const NnrtSlotDesc *s) {
+  return s->role == NNRT_SLOT_STATE && s->rank > 0 && s->dims[0] == NNRT_BATCH;
+}
+
+const char *nnrt_program_carried(const NnrtProgram *p) {
+  for (int i = 0; i < p->nslots; i++)
+    if (nnrt_slot_carried(&p->slots[i]))
+      return p->slots[i].name;
+  return NULL;
+}
+
 int64_t nnrt_slot_count(const NnrtSlotDesc *s, int64_t batch) {
   int64_t n = 1;
   for (int i = 0; i < s->rank; i++)

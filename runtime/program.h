@@ -133,6 +133,11 @@ int nnrt_program_find_output(const NnrtProgram *p, const char *what); /* -1 if n
 int64_t nnrt_slot_sample_count(const NnrtSlotDesc *s); /* product of non-batch dims */
 bool nnrt_slot_has_batch(const NnrtSlotDesc *s);
 int64_t nnrt_slot_count(const NnrtSlotDesc *s, int64_t batch);
+/* A carried state (`state h: f32[B, n]`): one row per batch position, kept
+ * from one training step to the next, so training batches are streams
+ * (train.c), it is reset at every epoch and evaluation, and not saved. */
+bool nnrt_slot_carried(const NnrtSlotDesc *s);
+const char *nnrt_program_carried(const NnrtProgram *p); /* a carried state's name, or NULL */
 void nnrt_format_shape(char *buf, size_t len, int rank, const int64_t *dims);
 
 /* ---- the session (session.c) ------------------------------------------ */
@@ -271,6 +276,9 @@ typedef struct NnrtMetrics {
   int64_t stopped_early, best_epoch; /* early stopping (train): 0 = none */
 } NnrtMetrics;
 void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *accuracy);
+/* Every carried state back to its initialiser (a random one drawn from a
+ * copy of the run's generator, which is not advanced). */
+void nnrt_session_reset_carried(NnrtSession *s);
 /* test_only: skip the train split (validation and test are evaluated). */
 void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m);
 /* The machine-readable last line: [epoch=N ]loss=X [accuracy=Y] [val_...] [test_...]. */

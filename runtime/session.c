@@ -297,6 +297,20 @@ fail:
   return -1;
 }
 
+void nnrt_session_reset_carried(NnrtSession *s) {
+  for (int i = 0; i < s->p->nslots; i++) {
+    const NnrtSlotDesc *slot = &s->p->slots[i];
+    if (!nnrt_slot_carried(slot))
+      continue;
+    int64_t n = nnrt_slot_count(slot, s->B);
+    NnrtRng r = s->rng;
+    char err[ERRLEN];
+    if (!slot->init || nnrt_init_fill(&r, slot->init, slot->ninit, slot->init_args, slot->fan_in, slot->fan_out,
+                                      slot->dtype, s->slots[i], n, err, sizeof err) != 0)
+      memset(s->slots[i], 0, (size_t)n * nnrt_dtype_size(slot->dtype)); /* (the fill worked at open) */
+  }
+}
+
 static void split_free(NnrtSplit *sp, int nslots) {
   if (sp->fields)
     for (int i = 0; i < nslots; i++)

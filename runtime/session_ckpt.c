@@ -25,7 +25,8 @@ int nnrt_session_ckpt_table(NnrtSession *s, bool with_opt) {
   NnrtProgram *p = s->p;
   int n = 0, nopt = 0;
   for (int i = 0; i < p->nslots; i++)
-    if (p->slots[i].role == NNRT_SLOT_PARAM || p->slots[i].role == NNRT_SLOT_STATE)
+    if ((p->slots[i].role == NNRT_SLOT_PARAM || p->slots[i].role == NNRT_SLOT_STATE) &&
+        !nnrt_slot_carried(&p->slots[i]))
       n++;
   if (with_opt)
     for (int g = 0; g < p->ngrads; g++)
@@ -40,8 +41,8 @@ int nnrt_session_ckpt_table(NnrtSession *s, bool with_opt) {
   int t = 0;
   for (int i = 0; i < p->nslots; i++) {
     const NnrtSlotDesc *slot = &p->slots[i];
-    if (slot->role != NNRT_SLOT_PARAM && slot->role != NNRT_SLOT_STATE)
-      continue;
+    if ((slot->role != NNRT_SLOT_PARAM && slot->role != NNRT_SLOT_STATE) || nnrt_slot_carried(slot))
+      continue; /* a carried state is a run's, per batch row: not saved */
     NnrtNamedTensor *nt = &s->tensors[t++];
     nt->name = slot->name;
     nt->dtype = slot->dtype;

@@ -263,6 +263,28 @@ static bool early_update(EarlyStop *e, NnrtSession *s, double val) {
   return s->epoch - e->best_epoch >= e->patience;
 }
 
+/* This epoch's order of the n training samples in s->perm; returns how
+ * many of them it visits.  Shuffled by the run's generator, or, when the
+ * program carries a state from step to step, B streams: the samples split
+ * into B contiguous runs of n/B (n mod B left out), batch j taking sample j
+ * of each, so row r of every batch continues row r of the one before (a
+ * text split in windows of stride T: the next T characters).  The carried
+ * states start from their initialisers. */
+static int64_t stream_order(NnrtSession *s, int64_t n) {
+  if (!nnrt_program_carried(s->p)) {
+    for (int64_t i = 0; i < n; i++)
+      s->perm[i] = i;
+    nnrt_rng_shuffle(&s->rng, s->perm, n);
+    return n;
+  }
+  nnrt_session_reset_carried(s);
+  int64_t len = n / s->B;
+  for (int64_t j = 0; j < len; j++)
+    for (int64_t r = 0; r < s->B; r++)
+      s->perm[j * s->B + r] = r * len + j;
+  return len * s->B;
+}
+
 /* Run the remaining epochs on backend be.  Returns the exit code. */
 static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const char *save, FILE *log,
                       NnrtTrainPlot *plot, EarlyStop *es) {
@@ -274,12 +296,10 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
   nnrt_bench_mark("train_start");
   for (int64_t epoch = s->epoch; epoch < s->epochs; epoch++) {
     double t0 = nnrt_now(), loss_sum = 0, correct = 0, obj_sum[NNRT_MAX_OBJECTIVES] = {0};
-    for (int64_t i = 0; i < tr->n; i++)
-      s->perm[i] = i;
-    nnrt_rng_shuffle(&s->rng, s->perm, tr->n);
+    int64_t n = stream_order(s, tr->n);
     int64_t batch_no = 0;
-    for (int64_t start = 0; start < tr->n; start += s->B, batch_no++) {
-      int64_t bs = tr->n - start < s->B ? tr->n - start : s->B;
+    for (int64_t start = 0; start < n; start += s->B, batch_no++) {
+      int64_t bs = n - start < s->B ? n - start : s->B;
       if (be->before_gather)
         be->before_gather(s, bst);
       nnrt_session_gather(s, tr, s->perm + start, 0, bs);
@@ -338,10 +358,10 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
         fprintf(stderr, "\n");
       return 3;
     }
-    NnrtMetrics m = {.loss = loss_sum / (double)tr->n, .accuracy = correct / (double)tr->n,
+    NnrtMetrics m = {.loss = loss_sum / (double)n, .accuracy = correct / (double)n,
                      .has_accuracy = has_acc};
     for (int i = 0; i < s->p->nobjs && s->p->nobjs > 1; i++) { /* the epoch's running mean of each */
-      m.obj[i] = obj_sum[i] / (double)tr->n;
+      m.obj[i] = obj_sum[i] / (double)n;
       m.obj_name[i] = s->p->objs[i].name;
       m.nobj = i + 1;
     }
@@ -436,6 +456,12 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
             "'minimize' statements (train it on the CPU)\n", p->nobjs);
     return 1;
   }
+  const char *carried = nnrt_program_carried(p);
+  if (o->device && !strcmp(o->device, "cuda") && carried) {
+    fprintf(stderr, "error: --device cuda: the state '%s' is carried from step to step (streams of "
+            "batches); such a program trains on the CPU only for now\n", carried);
+    return 1;
+  }
   void *bst = NULL;
   bool be_open = false;
   int64_t B = o->batch > 0 ? o->batch : p->batch;
@@ -463,6 +489,13 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
   EarlyStop es = {0};
   if (o->limit > 0 && s.train.n > o->limit) /* --limit: a quick run on the first N samples */
     s.train.n = o->limit;
+  if (carried && s.train.n < B) {
+    fprintf(stderr, "error: the state '%s' is carried from step to step, so every batch is %lld streams, "
+            "but there are only %lld training samples (lower --batch)\n", carried, (long long)B,
+            (long long)s.train.n);
+    nnrt_session_free(&s);
+    return 1;
+  }
   int rc = 1;
   char err[512];
   FILE *log = NULL;
