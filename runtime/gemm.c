@@ -25,6 +25,25 @@
  * are process-wide and do not depend on the calling thread or its thread
  * count, so every later product (and its bits) is the same as without it.
  *
+ * Products below PAR_SGEMM multiply-adds run on one thread whatever
+ * --threads says: waking the second OpenMP thread (passive waiting,
+ * threads.c) and splitting the work costs more than it saves there.
+ * Back to back (bench/gemm, best of 20, 2 vCPUs, GFLOP/s on 1 / 2
+ * threads) two threads lose below ~10M: 128x10x128 77 / 5, 64x128x256
+ * 178 / 50, 128x256x128 186 / 115, 128x256x256 162 / 133, and win above:
+ * 128x128x512 167 / 223, 128x256x784 161 / 225.  Inside a training step,
+ * where other kernels run between products and the idle thread has gone
+ * to sleep, each region costs the opening thread 40-80 µs before any work
+ * (bench/omp_wake.c, passive: a VM's sleeping vCPU is woken by an
+ * interrupt; ~1 µs when spinning) and the Fashion-MNIST MLP (three
+ * 128x256x784 products a step) trained at 97k samples/s on 1 thread, 72k
+ * on 2 with every product on 2, 89k with those below 12M on 1, and
+ * 95-101k with all of them on 1.  Two threads save ~28% of a product's
+ * time, so they pay once that is well over the wake-up: about 0.5 ms of
+ * one thread, 40M multiply-adds.  Results do
+ * not change: a product's bits do not depend on its thread count (rows
+ * and columns are split, never the k sums).
+ *
  * Invariants: beta = 0 never reads C (it may hold garbage or NaN); every
  * size may be 0.  It does not check leading dimensions: the compiler emits
  * them from static shapes.
@@ -43,6 +62,7 @@
 
 #define SMALL_SGEMM 1024
 #define SMALL_DGEMM 2048
+#define PAR_SGEMM 48e6
 
 /* op(A)(i,p) = a[i*ai + p*ap], op(B)(p,j) = b[p*bp + j*bj]: strides instead
  * of a transpose test in the inner loop. */
@@ -90,6 +110,13 @@ void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
     return;
   if (small(m, n, k, SMALL_SGEMM)) {
     naive_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  int threads = omp_get_max_threads();
+  if (threads > 1 && small(m, n, k, PAR_SGEMM)) {
+    omp_set_num_threads(1);
+    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    omp_set_num_threads(threads);
     return;
   }
   dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -477,6 +477,13 @@ static void per_sample(ConvKind kind, const NnrtConv *g, int64_t per[3]) {
 
 /* Run (kind, g) on a = input, b = input, out = output (the mem[] order),
  * split into chunks of the batch as the header describes. */
+/* Multiply-adds below which a convolution's chunks run on the calling
+ * thread, as gemm.c's PAR_SGEMM and for the same reason (waking a sleeping
+ * OpenMP thread costs 40-80 µs here, bench/omp_wake.c): LeNet-5
+ * (convolutions of 7.5M and 15M multiply-adds at batch 64) trained at 22k
+ * samples/s on 1 thread and 21k on 2 with every call split over both. */
+#define PAR_CONV 48e6
+
 static bool run_dnnl(ConvKind kind, const NnrtConv *g, const float *a, const float *b,
                      float *out) {
   pthread_mutex_lock(&conv_lock);
@@ -503,14 +510,22 @@ static bool run_dnnl(ConvKind kind, const NnrtConv *g, const float *a, const flo
     int64_t per[3];
     per_sample(kind, g, per);
     int failed = 0;
-#pragma omp parallel for num_threads(threads < k ? threads : k) schedule(static, 1) \
-    reduction(| : failed)
+    /* a small convolution runs its chunks on this thread: waking another
+     * costs more than it saves (PAR_CONV); the chunks, and so the bits,
+     * are the same */
+    double macs = (double)g->n * (double)g->o * (double)g->oh * (double)g->ow *
+                  (double)(g->c / g->groups) * (double)g->kh * (double)g->kw;
+    int team = macs < PAR_CONV ? 1 : threads < k ? threads : k;
+    if (team == 1) /* (a team of one is no parallel region to oneDNN) */
+      omp_set_num_threads(1);
+#pragma omp parallel for num_threads(team) schedule(static, 1) reduction(| : failed)
     for (int j = 0; j < k; j++) {
       int64_t start, size;
       chunk_range(g->n, k, j, &start, &size);
       float *dst = kind == CONV_BWD_WEIGHTS && j > 0 ? slots[j].partial : out + start * per[2];
       failed |= !entry_run(e[j], a + start * per[0], b + start * per[1], dst);
     }
+    omp_set_num_threads(threads);
     ok = !failed;
     /* The partial weight gradients, added in chunk order. */
     const int64_t nw = wbytes / (int64_t)sizeof(float);

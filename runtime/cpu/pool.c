@@ -33,8 +33,11 @@
 #include <math.h>
 #include <omp.h>
 
-/* Below this many outputs a parallel region costs more than it saves. */
-#define POOL_PARALLEL_MIN 16384
+/* Below this many outputs a parallel region costs more than it saves: at
+ * ~1 ns an output, half of the work must beat the 40-80 µs of waking the
+ * sleeping OpenMP thread (bench/omp_wake.c; runtime/gemm.c).  LeNet-5's
+ * pooling (75k and 25k outputs at batch 64) used to go parallel at 16384. */
+#define POOL_PARALLEL_MIN 262144
 
 /* The runtime is built for any x86-64.  The 2x2 stride-2 f32 row below
  * also comes as an AVX-512 kernel, picked at run time by CPU: rows of
