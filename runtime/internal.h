@@ -49,6 +49,11 @@ int nnrt_parse_npy_buffer(const void *buf, size_t len, const char *name,
 /* ---- data/idx.c: IDX files, gzipped or plain (detected by magic) ------
  * u8 data stays U8; i8, i16, i32 become I32; f32/f64 keep their type. */
 int nnrt_load_idx(const char *path, NnrtArray *out, char *err, size_t errlen);
+/* data/idx_cache.c: the array a gzipped IDX file (stat st) gave, kept for
+ * the next run: get is true on a hit (out filled); put is best-effort. */
+struct stat;
+bool nnrt_idx_cache_get(const char *path, const struct stat *st, NnrtArray *out);
+void nnrt_idx_cache_put(const char *path, const struct stat *st, const NnrtArray *a);
 
 /* ---- data/csv.c: numeric CSV, optional header line.  The result is F64
  * of shape (rows, cols).  label_col >= 0 splits that column off into

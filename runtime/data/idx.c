@@ -11,6 +11,9 @@
  * message for gzipped input).  zlib allocates through nnrt_alloc too.
  * Does not: accept data shorter or longer than the header says, trailing
  * garbage after the gzip stream, or more than 8 dims.
+ *
+ * A gzipped file's array is kept in a cache file after it was inflated
+ * (data/idx_cache.c), and later runs read that instead.
  */
 #include "internal.h"
 
@@ -362,16 +365,26 @@ int nnrt_load_idx(const char *path, NnrtArray *out, char *err, size_t errlen) {
   FILE *f = nnrt_open_input(path, err, errlen);
   if (!f)
     return -1;
+  struct stat st;
+  bool regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+  unsigned char magic[2];
+  bool gz = regular && fread(magic, 1, 2, f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+  rewind(f);
+  if (gz && nnrt_idx_cache_get(path, &st, out)) {
+    fclose(f);
+    return 0;
+  }
   IdxStream *s = stream_new(path, err, errlen);
   int r = -1;
   if (s) {
     s->f = f;
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+    if (regular)
       s->raw_size = (uint64_t)st.st_size;
     r = idx_run(s, out);
     nnrt_free(s);
   }
   fclose(f);
+  if (r == 0 && gz)
+    nnrt_idx_cache_put(path, &st, out);
   return r;
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -29,7 +30,7 @@ static char err[512];
 
 static int group_setup(void **state) {
   (void)state;
-  (void)state;
+  setenv("NNRT_CACHE", "0", 1); // test_idx_cache turns it on, in a folder of its own
   return mkdtemp(tmpdir) ? 0 : -1;
 }
 
@@ -283,6 +284,101 @@ static void test_idx_truncated(void **state) {
   expect_fail(nnrt_parse_idx_buffer(g, gl, "long.gz", &a, err, sizeof err),
               "long.gz: byte 40 (decompressed)", "trailing");
   free(g);
+}
+
+static int count_files(const char *dir) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d));)
+    n += e->d_name[0] != '.';
+  if (d)
+    closedir(d);
+  return n;
+}
+
+static void remove_files(const char *dir) {
+  DIR *d = opendir(dir);
+  for (struct dirent *e; d && (e = readdir(d));) {
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (e->d_name[0] != '.')
+      unlink(p);
+  }
+  if (d)
+    closedir(d);
+}
+
+static const char *only_file(const char *dir) {
+  static char p[1200];
+  DIR *d = opendir(dir);
+  p[0] = 0;
+  for (struct dirent *e; d && (e = readdir(d));)
+    if (e->d_name[0] != '.')
+      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+  if (d)
+    closedir(d);
+  return p;
+}
+
+// data/idx_cache.c: a gzipped file's array is kept and read back the same;
+// a damaged or stale cache file is a miss, never other data.
+static void test_idx_cache(void **state) {
+  (void)state;
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/cache.d", tmpdir);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  setenv("NNRT_CACHE", dir, 1);
+  unsigned char b[64];
+  size_t n = idx_small(b);
+  const char *src = write_gz("c1.idx.gz", b, n);
+  char path[600];
+  snprintf(path, sizeof path, "%s", src);
+  NnrtArray a;
+  assert_int_equal(nnrt_load_idx(path, &a, err, sizeof err), 0); // inflated, then kept
+  check_small(&a);
+  nnrt_array_free(&a);
+  assert_int_equal(count_files(dir), 1);
+  assert_int_equal(nnrt_load_idx(path, &a, err, sizeof err), 0); // read back
+  check_small(&a);
+  nnrt_array_free(&a);
+  // a truncated cache file is a miss, and is written again
+  char cfile[1200];
+  snprintf(cfile, sizeof cfile, "%s", only_file(dir));
+  struct stat full;
+  assert_int_equal(stat(cfile, &full), 0);
+  assert_int_equal(truncate(cfile, full.st_size - 1), 0);
+  assert_int_equal(nnrt_load_idx(path, &a, err, sizeof err), 0);
+  check_small(&a);
+  nnrt_array_free(&a);
+  struct stat again;
+  assert_int_equal(stat(cfile, &again), 0);
+  assert_int_equal(again.st_size, full.st_size);
+  // a cache file whose header names another shape is a miss too
+  FILE *f = fopen(cfile, "r+b");
+  assert_non_null(f);
+  fseek(f, 24, SEEK_SET); // dims[0]
+  fputc(0x7f, f);
+  fclose(f);
+  assert_int_equal(nnrt_load_idx(path, &a, err, sizeof err), 0);
+  check_small(&a);
+  nnrt_array_free(&a);
+  // the source rewritten at once with other data of the same size (the same
+  // timestamp, possibly): its gzip trailer differs, so a new cache file
+  unsigned char c[64];
+  memcpy(c, b, n);
+  c[n - 1] ^= 1; // the last element
+  write_gz("c1.idx.gz", c, n);
+  assert_int_equal(nnrt_load_idx(path, &a, err, sizeof err), 0);
+  assert_int_equal(((unsigned char *)a.data)[23], 22);
+  nnrt_array_free(&a);
+  assert_int_equal(count_files(dir), 2);
+  // off: nothing written
+  remove_files(dir);
+  setenv("NNRT_CACHE", "0", 1);
+  assert_int_equal(nnrt_load_idx(path, &a, err, sizeof err), 0);
+  nnrt_array_free(&a);
+  assert_int_equal(count_files(dir), 0);
+  assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_idx_gzip_corrupt(void **state) {
@@ -775,7 +871,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dtype_helpers),    cmocka_unit_test(test_idx_plain_and_gz),
       cmocka_unit_test(test_idx_types),        cmocka_unit_test(test_idx_truncated),
-      cmocka_unit_test(test_idx_gzip_corrupt), cmocka_unit_test(test_idx_malicious),
+      cmocka_unit_test(test_idx_gzip_corrupt), cmocka_unit_test(test_idx_cache), cmocka_unit_test(test_idx_malicious),
       cmocka_unit_test(test_idx_oom),          cmocka_unit_test(test_idx_fuzz_smoke),
       cmocka_unit_test(test_fashion_mnist),    cmocka_unit_test(test_csv_good),
       cmocka_unit_test(test_csv_errors),       cmocka_unit_test(test_csv_truncated),
