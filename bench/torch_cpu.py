@@ -3,11 +3,22 @@
 The same workloads as examples/lecture02/xor.nn, fashion_mlp.nn and
 examples/lecture07/lenet5.nn (models, initialisers, optimizers, batch sizes,
 data, a shuffle per epoch): one epoch of the MLP, and one pass of LeNet-5
-over the first --limit training samples (nnc's `train --limit N`).  Fashion-MNIST is read with gzip and kept as uint8 until
-a batch is gathered, as nnc does.  Prints, like an nnc program run with
-NNRT_BENCH=1, "bench: WHAT_unix=SECONDS" lines on stderr (import_done,
-train_start, first_step, train_end), a "blas: ..." line naming the BLAS the
-process loaded, and a last line of key=value pairs on stdout.
+over the first --limit training samples (nnc's `train --limit N`).
+
+Written as a PyTorch expert writes a training loop for speed (issue 20):
+the data are float tensors made once, before training (scaled by 1/255);
+each step gathers its batch by index, zero_grad(set_to_none=True), forward,
+backward, step, with no host synchronisation (no .item(), no printing) until
+the end; XOR's full batch is not shuffled.  The first WARM steps are a
+warm-up, excluded from the timed part.  torch.compile is not used: Debian's
+PyTorch 1.13 has none (it came with 2.0).  The thread count is set with
+torch.set_num_threads; bench.py runs each thread count and BLAS setting as
+its own process and reports the fastest.
+
+Prints, like an nnc program run with NNRT_BENCH=1, "bench: WHAT_unix=SECONDS"
+lines on stderr (import_done, train_start, first_step, timed_start,
+train_end), a "blas: ..." line naming the BLAS the process loaded, and a last
+line of key=value pairs on stdout, timed_samples= among them.
 usage: /usr/bin/python3 torch_cpu.py xor|mlp|lenet --threads N [--epochs E] [--limit N]
 """
 import ctypes, gzip, os, sys, time
@@ -59,24 +70,37 @@ def idx(path):
     return torch.from_numpy(np.frombuffer(data, np.uint8, offset=4 + 4 * nd).reshape(dims).copy())
 
 
+WARM = 10  # warm-up steps, not timed
+TIMED = {"samples": 0}
+
+
 def train(model, loss_fn, opt, x, y, batch, epochs, scale):
+    """x: uint8 or float; made a float tensor (times scale) once, here."""
+    x = x.float()
+    if scale != 1:
+        x.mul_(scale)
     n = x.shape[0]
-    first = True
+    step = 0
     mark("train_start")
     for _ in range(epochs):
-        perm = torch.randperm(n)
-        for s in range(0, n, batch):
-            i = perm[s:s + batch]
-            xb = x[i].float()
-            if scale != 1:
-                xb.mul_(scale)
+        if batch >= n:  # full batch: the order of rows does not matter
+            batches = [(x, y)]
+        else:
+            perm = torch.randperm(n)
+            batches = ((x[perm[s:s + batch]], y[perm[s:s + batch]]) for s in range(0, n, batch))
+        for xb, yb in batches:
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), y[i])
+            loss = loss_fn(model(xb), yb)
             loss.backward()
             opt.step()
-            if first:
+            step += 1
+            if step == 1:
                 mark("first_step")
-                first = False
+            if step == WARM:
+                mark("timed_start")
+                TIMED["samples"] = 0
+            else:
+                TIMED["samples"] += xb.shape[0]
     mark("train_end")
     return loss.item()
 
@@ -99,7 +123,7 @@ def main():
         with torch.no_grad():
             acc = ((m(x) > 0.5).float() == y).float().mean().item()
         print(f"blas: {blas_info()}", file=sys.stderr)
-        print(f"steps={epochs or 2000} loss={loss:.6g} accuracy={acc:.6g}")
+        print(f"steps={epochs or 2000} loss={loss:.6g} accuracy={acc:.6g} timed_samples={TIMED['samples']}")
     elif what == "mlp":
         x = idx(f"{FASHION}/train-images-idx3-ubyte.gz").reshape(-1, 784)
         y = idx(f"{FASHION}/train-labels-idx1-ubyte.gz").long()
@@ -152,7 +176,7 @@ def report(m, x, tx, ty, loss, epochs):
             correct += (z.argmax(1) == ty[s:s + 1000]).sum().item()
     print(f"blas: {blas_info()}", file=sys.stderr)
     print(f"samples={x.shape[0] * (epochs or 1)} last_loss={loss:.6g} "
-          f"test_accuracy={correct / tx.shape[0]:.6g}")
+          f"test_accuracy={correct / tx.shape[0]:.6g} timed_samples={TIMED['samples']}")
 
 if __name__ == "__main__":  # bench/lstm/torch_lstm.py imports blas_info
     main()
