@@ -215,6 +215,9 @@ void kernel_schedule(Kernel *k);       /* DFS post-order from outputs (DCE) */
  * `OUT info`, not a measurement. */
 double kernel_flops(const Kernel *k, int64_t batch);
 void kernel_print(const Kernel *k, FILE *out, bool grads_only);
+/* dot.c: kernel k as a Graphviz digraph (nnc emit dot); with clusters, its
+ * fusion groups of several nodes boxed. */
+void kernel_dot(const Kernel *k, FILE *out, bool clusters);
 /* By node id: the output slot a value is computed in, in place (not a leaf,
  * an alias, a pooling pair or a deferred state update), or -1.  Memory
  * planning and both backends follow this one rule. */
@@ -409,6 +412,7 @@ typedef struct Compilation {
   PassOptions po;
   CodegenOptions co;
   bool check_only;   /* nnc check: stop after the graph passes */
+  const char *dot_graph; /* nnc emit dot --graph: backward (default), forward, fused */
   bool assembly;     /* the emit pass writes assembly (for nnc emit asm) */
   Module *m;         /* parse */
   Program *p;        /* lower ... checked */

@@ -44,6 +44,8 @@ static void usage(FILE *f) {
           "         --no-fuse       one loop per op (no operator fusion)\n"
           "         --verify-each   check the IR's invariants after every pass (also NNC_VERIFY_EACH=1)\n"
           "         --f64           take every f32 of the program and the stdlib as f64\n"
+          "         --graph G       emit dot: backward (forward and derived gradient; default),\n"
+          "                         forward (the inference kernel) or fused (loops boxed)\n"
           "         --cuda          also embed GPU kernels (PTX for $NNC_CUDA_ARCH, default sm_80);\n"
           "                         the executable then takes --device cuda\n"
           "gradcheck: builds FILE.nn with --f64 (--f32: as written) into a temporary folder and\n"
@@ -131,6 +133,11 @@ static int run(int argc, char **argv) {
       c.po.verify_each = true;
     } else if (!strcmp(a, "--f64")) {
       c.po.f64 = true;
+    } else if (!strcmp(a, "--graph")) {
+      if (++i >= argc) return bad_usage("--graph needs backward, forward or fused");
+      if (strcmp(argv[i], "backward") && strcmp(argv[i], "forward") && strcmp(argv[i], "fused"))
+        return bad_usage(arena_printf("--graph: unknown graph '%s' (expected backward, forward or fused)", argv[i]));
+      c.dot_graph = argv[i];
     } else if (a[0] == '-' && a[1]) {
       return bad_usage(arena_printf("unknown option '%s'", a));
     } else if (!cmd) {
@@ -156,6 +163,8 @@ static int run(int argc, char **argv) {
       return 0;
     }
   }
+  if (c.dot_graph && (!kind || strcmp(kind, "dot")))
+    return bad_usage("--graph goes with nnc emit dot");
   if (!file) return bad_usage("no input file");
   c.path = file;
 

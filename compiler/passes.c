@@ -258,6 +258,12 @@ static int dump_grad(Compilation *c, FILE *out) {
   kernel_print(&c->p->train_k, out, false);
   return 0;
 }
+static int dump_dot(Compilation *c, FILE *out) {
+  const char *g = c->dot_graph ? c->dot_graph : "backward";
+  if (!strcmp(g, "forward")) kernel_dot(&c->p->eval_k, out, false);
+  else kernel_dot(&c->p->train_k, out, !strcmp(g, "fused"));
+  return 0;
+}
 static int dump_ptx(Compilation *c, FILE *out) {
   char *ptx = nvptx_emit(c->p, nvptx_arch(), c->co.opt_level);
   if (!ptx) return 1;
@@ -292,6 +298,7 @@ static const struct Alias { const char *name, *after; int (*dump)(Compilation *,
   {"ir", "checked", dump_ir, false},
   {"grad", "checked", dump_grad, true},
   {"fused", "fuse", dump_fused, true},
+  {"dot", "fuse", dump_dot, true},
   {"llvm", "codegen", dump_llvm, true},
   {"asm", "emit", dump_asm, true},
   {"ptx", "checked", dump_ptx, true},

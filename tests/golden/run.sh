@@ -7,6 +7,7 @@
 #   X.grad    nnc emit grad X.nn     (stdout, exit 0)
 #   X.fused   nnc emit fused X.nn    (stdout, exit 0)
 #   X.memplan nnc emit memplan X.nn  (stdout, exit 0)
+#   X.dot     nnc emit dot X.nn      (stdout, exit 0)
 #   X.err     nnc check X.nn         (stderr, exit 1)
 # Run it from the repository root so paths in messages are relative; the
 # absolute path of that root (stdlib files are named by one) is cut from
@@ -38,7 +39,7 @@ failed=0
 for nn in "$@"; do
   base=${nn%.nn}
   found=0
-  for ext in tokens ast ir grad fused memplan err; do
+  for ext in tokens ast ir grad fused memplan dot err; do
     expected=$base.$ext
     [ -f "$expected" ] || continue
     found=1
