@@ -9,11 +9,17 @@
  * drawn with the input's geometry when it has as many values per sample,
  * else with its own if that is image-like.  Values are clamped to [0, 1].
  *
+ * A program with no image input (text, tokens: a transformer's attention
+ * weights [B, T, T], `show = l1.attention(...)[:, 0];`) gets its outputs
+ * alone, each as a heat map scaled from its own minimum (black) to its
+ * maximum (white), since such values need not lie in [0, 1].
+ *
  * It does not train, and it evaluates with the same generator reseeding as
  * eval.c, so the picture of a checkpoint is always the same.
  */
 #include "png.h"
 #include "program.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,13 +58,14 @@ static double value_at(const NnrtSlotDesc *s, const void *base, int64_t i) {
 /* Paint sample r of slot (base) at (x0, y0) of an RGB canvas of width cw,
  * each pixel as a scale x scale block. */
 static void paint(uint8_t *canvas, int64_t cw, int64_t x0, int64_t y0, int scale,
-                  const NnrtSlotDesc *s, const void *base, int64_t r, Geo g) {
+                  const NnrtSlotDesc *s, const void *base, int64_t r, Geo g, double lo, double hi) {
   int64_t per = g.c * g.h * g.w;
   for (int64_t y = 0; y < g.h; y++)
     for (int64_t x = 0; x < g.w; x++) {
       uint8_t rgb[3];
       for (int k = 0; k < 3; k++) {
         double v = value_at(s, base, r * per + (g.c == 3 ? k : 0) * g.h * g.w + y * g.w + x);
+        v = hi > lo ? (v - lo) / (hi - lo) : 0;
         v = v > 1 ? 1 : v >= 0 ? v : 0; /* NaN becomes 0 too */
         rgb[k] = (uint8_t)(v * 255 + 0.5);
       }
@@ -95,16 +102,18 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
   }
   char shape[128];
   nnrt_format_shape(shape, sizeof shape, ss->rank, ss->dims);
-  if (in < 0) {
-    fprintf(stderr, "error: program '%s' has no image input to show ([C, H, W] with C = 1 or 3, "
-            "[H, W], or 784 values)\n", name);
-    return 1;
-  }
   if (ss->dtype != NNRT_F32 && ss->dtype != NNRT_F64) {
     fprintf(stderr, "error: 'show' output %s must be a float tensor\n", shape);
     return 1;
   }
-  if (sper == nnrt_slot_sample_count(&p->slots[in]))
+  if (in < 0 && !image_geo(srank, sd, &og)) {
+    fprintf(stderr, "error: program '%s' has no image input, and its 'show' output %s is no image "
+            "either ([C, H, W] with C = 1 or 3, or [H, W] per sample)\n", name, shape);
+    return 1;
+  }
+  if (in < 0)
+    ; /* the output alone, as heat maps */
+  else if (sper == nnrt_slot_sample_count(&p->slots[in]))
     og = ig;
   else if (!image_geo(srank, sd, &og)) {
     fprintf(stderr, "error: 'show' output %s is not an image and has not as many values per "
@@ -129,9 +138,10 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
   /* Layout: pairs (input | output) in a near-square grid, scaled so that
    * small images stay visible. */
   int64_t hmax = ig.h > og.h ? ig.h : og.h;
-  int scale = hmax >= 64 ? 1 : (int)(64 / hmax);
+  int64_t want = in < 0 ? 192 : 64; /* a heat map's cells need room: a 64x64 map at 3x */
+  int scale = hmax >= want ? 1 : (int)(want / hmax);
   int64_t gap = 2, border = 6;
-  int64_t pw = (ig.w + og.w) * scale + gap, ph = hmax * scale;
+  int64_t pw = in < 0 ? og.w * scale : (ig.w + og.w) * scale + gap, ph = hmax * scale;
   int64_t cols = 1;
   while (cols * cols < n)
     cols++;
@@ -145,11 +155,21 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
   for (int64_t i = 0; i < cw * chh; i++) /* a blue-grey background frames each pair */
     canvas[i * 3] = 70, canvas[i * 3 + 1] = 90, canvas[i * 3 + 2] = 120;
   double se = 0;
-  const NnrtSlotDesc *is = &p->slots[in];
+  const NnrtSlotDesc *is = in >= 0 ? &p->slots[in] : NULL;
   for (int64_t r = 0; r < n; r++) {
     int64_t x0 = border + (r % cols) * (pw + border), y0 = border + (r / cols) * (ph + border);
-    paint(canvas, cw, x0, y0, scale, is, s.slots[in], r, ig);
-    paint(canvas, cw, x0 + ig.w * scale + gap, y0, scale, ss, s.slots[show], r, og);
+    if (!is) { /* a heat map from this sample's own range */
+      double lo = INFINITY, hi = -INFINITY;
+      for (int64_t k = 0; k < sper; k++) {
+        double v = value_at(ss, s.slots[show], r * sper + k);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+      }
+      paint(canvas, cw, x0, y0, scale, ss, s.slots[show], r, og, lo, hi);
+      continue;
+    }
+    paint(canvas, cw, x0, y0, scale, is, s.slots[in], r, ig, 0, 1);
+    paint(canvas, cw, x0 + ig.w * scale + gap, y0, scale, ss, s.slots[show], r, og, 0, 1);
     if (sper == nnrt_slot_sample_count(is))
       for (int64_t k = 0; k < sper; k++) {
         double d = value_at(ss, s.slots[show], r * sper + k) - value_at(is, s.slots[in], r * sper + k);
@@ -162,9 +182,14 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
     fprintf(stderr, "error: %s\n", err);
     goto out;
   }
-  printf("wrote %s: %lld %s samples, input '%s' | show %s, %lldx%lld pixels", path, (long long)n,
-         sp == &s.test ? "test" : "train", is->name, shape, (long long)cw, (long long)chh);
-  if (sper == nnrt_slot_sample_count(is))
+  if (!is)
+    printf("wrote %s: %lld %s samples, show %s alone (no image input), each a heat map from its "
+           "minimum (black) to its maximum (white), %lldx%lld pixels", path, (long long)n,
+           sp == &s.test ? "test" : "train", shape, (long long)cw, (long long)chh);
+  else
+    printf("wrote %s: %lld %s samples, input '%s' | show %s, %lldx%lld pixels", path, (long long)n,
+           sp == &s.test ? "test" : "train", is->name, shape, (long long)cw, (long long)chh);
+  if (is && sper == nnrt_slot_sample_count(is))
     printf(", mse=%.6g", se / (double)(n * sper));
   printf("\n");
   rc = 0;
