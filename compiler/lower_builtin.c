@@ -495,6 +495,42 @@ static Value *b_rand_uniform(const char *name, Args *a) {
   return mk_tensor(g_rand(name[5] == 'n', x->dt, x->sh), site->loc);
 }
 
+/* rand_int(SHAPE, lo, hi) or rand_int(t, lo, hi): i32 uniform in [lo, hi)
+ * of the shape written as a list or of t's, from the same generator as
+ * rand_uniform (in the program's order of draws): lo + floor(u·(hi − lo))
+ * with u an f64 U[0, 1), exact for ranges up to 2^24 values. */
+static Value *b_rand_int(const char *name, Args *a) {
+  Ast *site = a->site;
+  if (a->npos != 3 || a->nkw) {
+    diag_error(site->loc, "'%s' takes a shape (or a tensor to take it from), lo and hi: rand_int([B], 0, 1000)", name);
+    return NULL;
+  }
+  Shape sh;
+  if (a->pos[0] && a->pos[0]->k == V_LIST) {
+    if (!shape_of_list(a->pos[0], a->pos_ast[0], &sh)) return NULL;
+  } else {
+    Node *x = tensor_arg(a, 0, name);
+    if (!x) return NULL;
+    sh = x->sh;
+  }
+  int64_t lo, hi;
+  if (!as_int(a->pos[1], a->pos_ast[1], &lo) || !as_int(a->pos[2], a->pos_ast[2], &hi)) return NULL;
+  if (lo >= hi) {
+    diag_error(a->pos_ast[2]->loc, "'%s' draws from [lo, hi): needs lo < hi, got [%lld, %lld)", name, (long long)lo,
+               (long long)hi);
+    return NULL;
+  }
+  if (hi - lo > ((int64_t)1 << 24) || lo < INT32_MIN || hi - 1 > INT32_MAX) {
+    diag_error(a->pos_ast[2]->loc, "'%s' draws i32 values from at most 2^24 of them, got [%lld, %lld)", name,
+               (long long)lo, (long long)hi);
+    return NULL;
+  }
+  Node *u = g_rand(0, DT_F64, sh);
+  Node *v = g_binary(OP_ADD, g_unary(OP_FLOOR, g_binary(OP_MUL, u, g_scalar((double)(hi - lo), DT_F64))),
+                     g_scalar((double)lo, DT_F64));
+  return mk_tensor(g_cast(v, DT_I32), site->loc);
+}
+
 static Value *b_arange(const char *name, Args *a) {
   (void)name;
   Ast *site = a->site;
@@ -797,6 +833,7 @@ static const struct Builtin { const char *name; BuiltinFn fn; } builtins[] = {
     {"onehot", b_onehot},
     {"rand_uniform", b_rand_uniform},
     {"rand_normal", b_rand_uniform},
+    {"rand_int", b_rand_int},
     {"arange", b_arange},
     {"zeros", b_full},
     {"ones", b_full},

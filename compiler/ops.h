@@ -183,7 +183,11 @@
   G(ROI_POOL, "roi_pool", 2, true, roi_pool_spec) /* ops/roi_pool.c */ \
   G(ROI_POOL_GRAD, "roi_pool_grad", 3, true, roi_pool_grad_spec) /* ops/roi_pool.c */ \
   G(ROI_POOL_PICK, "roi_pool_pick", 3, true, roi_pool_pick_spec) /* ops/roi_pool.c */ \
-  G(NMS, "nms", 2, false, nms_spec) /* ops/nms.c */
+  G(NMS, "nms", 2, false, nms_spec) /* ops/nms.c */ \
+  G(CUMPROD, "cumprod", 1, true, cumprod_spec) /* ops/cumprod.c */ \
+  G(CUMPROD_GRAD, "cumprod_grad", 2, false, cumprod_grad_spec) /* ops/cumprod.c */ \
+  G(GATHER, "gather", 2, true, gather_spec) /* ops/gather.c */ \
+  G(GATHER_GRAD, "gather_grad", 2, true, gather_grad_spec) /* ops/gather.c */
 
 typedef enum {
 #define E(name, str, arity, surface, attr, flops, fold, deriv, scalar) OP_##name,

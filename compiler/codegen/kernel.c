@@ -38,6 +38,7 @@ LLVMValueRef k_sub(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b) { retu
 LLVMValueRef k_div(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSDiv(B, a, b, ""); }
 LLVMValueRef k_rem(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSRem(B, a, b, ""); }
 LLVMValueRef k_fadd(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(B, a, b, ""); }
+LLVMValueRef k_fmul(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(B, a, b, ""); }
 LLVMValueRef k_extent(const KernelTarget *t, const Shape *s, int from, int to) {
   LLVMValueRef v = k_i64(t, 1);
   for (int i = from; i < to; i++) v = s->d[i].k == 1 && s->d[i].b == 0 ? v : k_mul(t, v, t->dim(s->d[i]));

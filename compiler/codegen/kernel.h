@@ -46,6 +46,7 @@ LLVMValueRef k_sub(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* i6
 LLVMValueRef k_div(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* i64, signed */
 LLVMValueRef k_rem(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* i64, signed */
 LLVMValueRef k_fadd(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* float */
+LLVMValueRef k_fmul(const KernelTarget *t, LLVMValueRef a, LLVMValueRef b); /* float */
 /* The optimizer step's body, for either target (codegen/optim.c): fn has
  * the signature of NnrtOptKernel (runtime/include/nnrt.h). */
 void optim_emit(const KernelTarget *t, Dtype d, LLVMValueRef fn);

@@ -190,6 +190,51 @@ static void test_cumsum(void **st) {
   assert_int_equal(dx0->ia[1], 0);
 }
 
+/* a running product's adjoint is cumprod_grad(x, G) with the same axis and
+ * direction (exact at zeros: it never divides by x) */
+static void test_cumprod(void **st) {
+  (void)st; covers(OP_CUMPROD);
+  Node *x = P("x", "2,3");
+  int64_t a[] = {-1, 1};
+  Node *y = g_gen(OP_CUMPROD, &x, a);
+  Node *dx = d1(y, x);
+  assert_int_equal(dx->op, OP_CUMPROD_GRAD);
+  assert_ptr_equal(dx->in[0], x);
+  assert_ptr_equal(dx->in[1], G_like(y));
+  assert_int_equal(dx->ia[0], 1); /* axis -1 normalised */
+  assert_int_equal(dx->ia[1], 1);
+  assert_string_equal(shape_str(&dx->sh), "[2, 3]");
+}
+
+/* a pick's adjoint is the scatter-add of G into x's shape; the indices get
+ * none */
+static void test_gather(void **st) {
+  (void)st; covers(OP_GATHER);
+  Node *x = P("x", "B,7"), *i = I("i", DT_I32, "B,3"), *in[2] = {x, i};
+  int64_t a[] = {1};
+  Node *y = g_gen(OP_GATHER, in, a);
+  assert_string_equal(shape_str(&y->sh), "[B, 3]");
+  Node *dx, *di;
+  d2(y, x, i, &dx, &di);
+  assert_null(di);
+  Node *back[2] = {i, G_like(y)};
+  int64_t ga[] = {1, 7};
+  assert_ptr_equal(dx, g_gen(OP_GATHER_GRAD, back, ga));
+  assert_string_equal(shape_str(&dx->sh), "[B, 7]");
+}
+
+/* the scatter-add is linear in g; its adjoint picks again */
+static void test_gather_grad(void **st) {
+  (void)st; covers(OP_GATHER_GRAD);
+  Node *i = I("i", DT_I32, "4,3"), *g = P("g", "4,3"), *in[2] = {i, g};
+  int64_t a[] = {0, 6};
+  Node *y = g_gen(OP_GATHER_GRAD, in, a);
+  assert_string_equal(shape_str(&y->sh), "[6, 3]");
+  Node *dg = d1(y, g), *back[2] = {G_like(y), i};
+  int64_t ba[] = {0};
+  assert_ptr_equal(dg, g_gen(OP_GATHER, back, ba));
+}
+
 /* a lookup's adjoint is the scatter-add of the adjoint's rows into the
  * table (rows = V); the ids get none */
 static void test_embedding(void **st) {
@@ -665,6 +710,8 @@ int main(void) {
       cmocka_unit_test(test_cos),           cmocka_unit_test(test_sin),
       cmocka_unit_test(test_floor),         cmocka_unit_test(test_detach),         cmocka_unit_test(test_log1p),
       cmocka_unit_test(test_cumsum),        cmocka_unit_test(test_embedding),
+      cmocka_unit_test(test_cumprod),       cmocka_unit_test(test_gather),
+      cmocka_unit_test(test_gather_grad),
       cmocka_unit_test(test_embedding_grad),   cmocka_unit_test(test_roi_align),
       cmocka_unit_test(test_roi_align_grad),   cmocka_unit_test(test_roi_pool),
       cmocka_unit_test(test_roi_pool_grad),    cmocka_unit_test(test_roi_pool_pick),
