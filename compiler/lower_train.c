@@ -432,9 +432,16 @@ static bool sample_output(void) {
   const DataSrc *win = NULL;
   for (int i = 0; i < prog->nsrcs; i++)
     if (prog->srcs[i]->kind == 2 && !strcmp(prog->srcs[i]->split, "train") && prog->srcs[i]->shift == 0) win = prog->srcs[i];
-  if (!win) {
-    diag_error(sample_at->loc, "'sample' draws text: the data needs a text(...) field read with shift 0 (the window it feeds)");
-    return false;
+  if (!win) { /* images from noise: a generator's or decoder's output, batch first */
+    if (!n || n->sh.rank < 2 || n->sh.d[0].b != 1 || n->sh.d[0].k != 1 || (n->dt != DT_F32 && n->dt != DT_F64)) {
+      diag_error(sample_at->loc, "'sample' without text data draws images: a float tensor with the batch first, like "
+                 "G(rand_normal([size(x, 0), 64])), found %s", n ? tstr(n) : vkind_name(sample_value));
+      return false;
+    }
+    SlotDesc *ss = new_slot(NNRT_SLOT_OUTPUT, "sample", n->dt, n->sh);
+    ss->what = "sample";
+    kernel_add_out(&prog->eval_k, n, prog->nslots - 1, "sample");
+    return true;
   }
   if (!n || n->sh.rank != 2 || n->sh.d[0].b != 1 || n->sh.d[0].k != 1 || n->sh.d[1].b || n->sh.d[1].k != win->vocab ||
       (n->dt != DT_F32 && n->dt != DT_F64)) {

@@ -87,8 +87,8 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"device", F_DEVICE, C_TRAIN | C_EVAL | C_GRADCHECK, true},
   {"check-numerics", F_CHECK_NUMERICS, C_TRAIN | C_EVAL | C_GRADCHECK, false},
   {"limit", F_LIMIT, C_TRAIN, true},
-  {"count", F_COUNT, C_SHOW, true},
-  {"out", F_OUT, C_SHOW | C_GRADS, true}, /* also -o */
+  {"count", F_COUNT, C_SHOW | C_SAMPLE, true},
+  {"out", F_OUT, C_SHOW | C_GRADS | C_SAMPLE, true}, /* also -o */
   {"rows", F_ROWS, C_GRADS, true},
   {"len", F_LEN, C_SAMPLE, true},
   {"temperature", F_TEMPERATURE, C_SAMPLE, true},
@@ -144,12 +144,15 @@ static void usage(FILE *f, const char *prog) {
           "    --load FILE     checkpoint (default: fresh initialisation)\n"
           "    --rows NAME     also the norm of each row of NAME's gradient, as CSV row,grad_norm\n"
           "    -o FILE.csv     where --rows writes (default: standard output)\n"
-          "  sample     generate text from the train block's `sample = ...;` (next-token logits)\n"
+          "  sample     generate from the train block's `sample = ...;`: text (next-token logits),\n"
+          "             or, without text data, images (a PNG grid)\n"
           "    --load FILE     checkpoint (default: fresh initialisation)\n"
           "    --prompt TEXT   the text to continue (default: none)\n"
           "    --len N         tokens to generate (default 200)\n"
           "    --temperature X divide the logits by X (default 1; 0: the most likely token)\n"
-          "    --seed N        the draws' seed (same seed, same text)\n"
+          "    --seed N        the draws' seed (same seed, same text or image)\n"
+          "    --count N       images: how many (default 16)\n"
+          "    -o FILE.png     images: where to write the grid (default sample.png)\n"
           "  gradcheck  compare symbolic gradients with central differences on the first\n"
           "             batch (training mode, unshuffled); prints what it checked and the\n"
           "             worst error with its element\n"

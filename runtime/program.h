@@ -327,6 +327,8 @@ double nnrt_session_lr(const NnrtSession *s, int g, int64_t epoch);
 int nnrt_cmd_gradcheck(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_info(NnrtProgram *p, const NnrtOptions *o);
 int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o); /* show.c: the PNG grid */
+/* show.c: samples of an OUTPUT slot alone as a PNG grid (OUT sample of images) */
+int nnrt_draw_grid(const NnrtSlotDesc *ss, const void *base, int64_t n, const char *path);
 int nnrt_cmd_grads(NnrtProgram *p, const NnrtOptions *o); /* grads.c: gradient norms */
 int nnrt_cmd_sample(NnrtProgram *p, const NnrtOptions *o); /* sample.c: text generation */
 

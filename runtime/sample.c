@@ -1,6 +1,6 @@
 /*
  * sample.c — the `sample` command: generate text with a trained language
- * model.  The train block's `sample = ...;` is the logits [B, V] of the
+ * model, or images with a generator (sample_images, below).  The train block's `sample = ...;` is the logits [B, V] of the
  * token that follows a window of T token ids (the train split's text
  * field read with shift 0).  Starting from --prompt, each step writes the
  * last T tokens into that field (batch 1), runs the eval kernel (inference
@@ -55,11 +55,47 @@ static int64_t draw(const double *z, int64_t n, double temp, double u) {
   return best; /* rounding left u·total past the last sum */
 }
 
+/* Images: the train block's `sample = G(rand_normal([size(x, 0), k]));` for
+ * --count samples (default 16) in one inference run with the eval
+ * generator seeded from --seed (so a seed gives the same PNG bytes), as a
+ * grid at -o (default sample.png).  The batch's data rows are gathered
+ * (the first ones of the train split) only because the expression may
+ * take its batch size from them. */
+static int sample_images(NnrtProgram *p, const NnrtOptions *o, int out) {
+  int64_t count = o->count > 0 ? o->count : 16;
+  NnrtSession s;
+  if (nnrt_session_open_loaded(&s, p, o, count, SESSION_DATA) != 0)
+    return 1;
+  int rc = 1;
+  if (s.train.n < count) {
+    fprintf(stderr, "error: --count %lld: the batch takes its size from the data, which has %lld training samples\n",
+            (long long)count, (long long)s.train.n);
+    goto out;
+  }
+  uint64_t seed = o->has_seed ? o->seed : s.seed; /* --seed, not the checkpoint's */
+  nnrt_rng_seed(&s.eval_rng, seed ^ 0x6576616c5eedull);
+  nnrt_session_gather(&s, &s.train, NULL, 0, count);
+  p->eval(&s.eval_ctx, s.slots, s.scratch, count);
+  const char *path = o->out ? o->out : "sample.png";
+  if (nnrt_draw_grid(&p->slots[out], s.slots[out], count, path) != 0)
+    goto out;
+  char shape[128];
+  nnrt_format_shape(shape, sizeof shape, p->slots[out].rank, p->slots[out].dims);
+  printf("wrote %s: %lld samples of %s (seed %llu), values clamped to [0, 1]\n", path, (long long)count, shape,
+         (unsigned long long)seed);
+  rc = 0;
+out:
+  nnrt_session_free(&s);
+  return rc;
+}
+
 int nnrt_cmd_sample(NnrtProgram *p, const NnrtOptions *o) {
   const char *name = p->name ? p->name : "";
   int out = nnrt_program_find_output(p, "sample");
   int64_t T = 0;
   int win = window_slot(p, &T);
+  if (out >= 0 && win < 0 && p->eval)
+    return sample_images(p, o, out);
   if (out < 0 || win < 0 || !p->eval) {
     fprintf(stderr, "error: program '%s' has no 'sample' output; add `sample = ...;` (the next token's logits "
             "given the window x) to its train block\n", name);

@@ -75,6 +75,43 @@ static void paint(uint8_t *canvas, int64_t cw, int64_t x0, int64_t y0, int scale
     }
 }
 
+/* The first n samples of OUTPUT slot ss (values at base) alone, each an
+ * image of its per-sample shape with values clamped to [0, 1], as a PNG
+ * grid at path (`OUT sample` of an image model).  0, or 1 after a message. */
+int nnrt_draw_grid(const NnrtSlotDesc *ss, const void *base, int64_t n, const char *path) {
+  int64_t sd[NNRT_MAX_RANK];
+  Geo g;
+  if (!image_geo(sample_dims(ss, sd), sd, &g)) {
+    char shape[128];
+    nnrt_format_shape(shape, sizeof shape, ss->rank, ss->dims);
+    fprintf(stderr, "error: '%s' %s is not an image per sample ([C, H, W] with C = 1 or 3, [H, W], or 784 "
+            "values)\n", ss->name, shape);
+    return 1;
+  }
+  int scale = g.h >= 64 ? 1 : (int)(64 / g.h);
+  int64_t border = 4, pw = g.w * scale, ph = g.h * scale, cols = 1;
+  while (cols * cols < n)
+    cols++;
+  int64_t rows = (n + cols - 1) / cols;
+  int64_t cw = border + cols * (pw + border), chh = border + rows * (ph + border);
+  uint8_t *canvas = nnrt_alloc((size_t)(cw * chh * 3), "image grid");
+  if (!canvas) {
+    nnrt_oom("image grid", (size_t)(cw * chh * 3));
+    return 1;
+  }
+  for (int64_t i = 0; i < cw * chh; i++)
+    canvas[i * 3] = 70, canvas[i * 3 + 1] = 90, canvas[i * 3 + 2] = 120;
+  for (int64_t r = 0; r < n; r++)
+    paint(canvas, cw, border + (r % cols) * (pw + border), border + (r / cols) * (ph + border), scale, ss, base, r,
+          g, 0, 1);
+  char err[256];
+  int rc = nnrt_png_write(path, canvas, cw, chh, 3, err, sizeof err) != 0;
+  if (rc)
+    fprintf(stderr, "error: %s\n", err);
+  nnrt_free(canvas);
+  return rc;
+}
+
 int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
   const char *name = p->name ? p->name : "";
   int show = nnrt_program_find_output(p, "show");

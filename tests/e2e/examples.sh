@@ -72,6 +72,9 @@ vae) need_fashion
   echo "$r"
   awk -v l="$(val "$r" test_loss)" 'BEGIN { exit !(l < 330) }' || fail "negative ELBO not below 330"
   "$tmp/vae" show --load "$tmp/vae.st" --count 4 -o "$tmp/vae.png" >/dev/null || fail "show"
+  "$tmp/vae" sample --load "$tmp/vae.st" --count 4 --seed 1 -o "$tmp/s1.png" >/dev/null || fail "sample"
+  "$tmp/vae" sample --load "$tmp/vae.st" --count 4 --seed 1 -o "$tmp/s2.png" >/dev/null || fail "sample again"
+  cmp -s "$tmp/s1.png" "$tmp/s2.png" || fail "sampling with one seed gave different PNG bytes"
   ;;
 adding)
   d=examples/lecture08/adding
