@@ -14,6 +14,7 @@
  * (runtime/rand.c) against the cumulative probabilities in id order,
  * computed in double: a seed gives the same text on every run.
  */
+#include "files.h"
 #include "program.h"
 #include <math.h>
 #include <stdio.h>
@@ -55,6 +56,42 @@ static int64_t draw(const double *z, int64_t n, double temp, double u) {
   return best; /* rounding left u·total past the last sum */
 }
 
+/* The n samples of OUTPUT slot ss (values at base) as a NumPy .npy file
+ * (format 1.0, little-endian f4/f8, C order, shape [n, per-sample dims...])
+ * that a data field's npy("...") reads back: generated images scored by a
+ * classifier program (examples/lecture12/score.nn).  0, or 1 after a
+ * message. */
+static int write_npy(const NnrtSlotDesc *ss, const void *base, int64_t n, const char *path) {
+  char shape[256], header[400], err[512];
+  int at = snprintf(shape, sizeof shape, "(%lld,", (long long)n);
+  int64_t per = 1;
+  for (int i = 1; i < ss->rank && at > 0 && (size_t)at < sizeof shape; i++) {
+    at += snprintf(shape + at, sizeof shape - (size_t)at, "%s%lld", i > 1 ? ", " : " ", (long long)ss->dims[i]);
+    per *= ss->dims[i];
+  }
+  /* "(n,)" for one dim, "(n, a, b)" for more */
+  int k = snprintf(header, sizeof header, "{'descr': '<%s', 'fortran_order': False, 'shape': %s), }",
+                   ss->dtype == NNRT_F64 ? "f8" : "f4", shape);
+  /* pad with spaces so that magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64 */
+  while ((10 + k + 1) % 64 != 0)
+    header[k++] = ' ';
+  header[k++] = '\n';
+  FILE *f = nnrt_open_output(path, "the samples", err, sizeof err);
+  if (!f) {
+    fprintf(stderr, "error: %s\n", err);
+    return 1;
+  }
+  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(k & 0xff), (unsigned char)(k >> 8)};
+  fwrite(pre, 1, sizeof pre, f);
+  fwrite(header, 1, (size_t)k, f);
+  fwrite(base, nnrt_dtype_size(ss->dtype), (size_t)(n * per), f); /* checked by nnrt_close_output */
+  if (nnrt_close_output(f, path, "the samples", err, sizeof err) != 0) {
+    fprintf(stderr, "error: %s\n", err);
+    return 1;
+  }
+  return 0;
+}
+
 /* Images: the train block's `sample = G(rand_normal([size(x, 0), k]));` for
  * --count samples (default 16) in one inference run with the eval
  * generator seeded from --seed (so a seed gives the same PNG bytes), as a
@@ -77,12 +114,15 @@ static int sample_images(NnrtProgram *p, const NnrtOptions *o, int out) {
   nnrt_session_gather(&s, &s.train, NULL, 0, count);
   p->eval(&s.eval_ctx, s.slots, s.scratch, count);
   const char *path = o->out ? o->out : "sample.png";
-  if (nnrt_draw_grid(&p->slots[out], s.slots[out], count, path) != 0)
+  size_t len = strlen(path);
+  bool npy = len > 4 && !strcmp(path + len - 4, ".npy");
+  if (npy ? write_npy(&p->slots[out], s.slots[out], count, path) != 0
+          : nnrt_draw_grid(&p->slots[out], s.slots[out], count, path) != 0)
     goto out;
   char shape[128];
   nnrt_format_shape(shape, sizeof shape, p->slots[out].rank, p->slots[out].dims);
-  printf("wrote %s: %lld samples of %s (seed %llu), values clamped to [0, 1]\n", path, (long long)count, shape,
-         (unsigned long long)seed);
+  printf("wrote %s: %lld samples of %s (seed %llu)%s\n", path, (long long)count, shape, (unsigned long long)seed,
+         npy ? ", as NumPy data" : ", values clamped to [0, 1]");
   rc = 0;
 out:
   nnrt_session_free(&s);
