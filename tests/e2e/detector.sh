@@ -13,13 +13,16 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 /usr/bin/python3 $d/make_shapes.py -n 300 --masks -o "$tmp/data" || fail "make_shapes.py"
 /usr/bin/python3 $d/make_shapes.py -n 300 --masks -o "$tmp/again" >/dev/null || fail "make_shapes.py again"
-/usr/bin/python3 $d/make_shapes.py -n 300 --seed 12 -o "$tmp/other" >/dev/null || fail "make_shapes.py --seed 12"
+/usr/bin/python3 $d/make_shapes.py -n 100 --seed 12 --prefix shapes_test -o "$tmp/data" >/dev/null ||
+  fail "make_shapes.py --seed 12 --prefix shapes_test"
 for f in img boxes labels masks rois gt pos label; do
   cmp -s "$tmp/data/shapes_$f.npy" "$tmp/again/shapes_$f.npy" || fail "shapes_$f.npy differs between two runs"
 done
-cmp -s "$tmp/data/shapes_img.npy" "$tmp/other/shapes_img.npy" && fail "seed 12 gave the same images"
+cmp -n 100000 -s "$tmp/data/shapes_img.npy" "$tmp/data/shapes_test_img.npy" && fail "seed 12 gave the same images"
 "$nnc" build $d/roi_head.nn -o "$tmp/head" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; fail "build"; }
-(cd "$tmp" && ./head train --quiet --epochs 4 --log log.csv) || fail "train"
+r=$(cd "$tmp" && ./head train --quiet --epochs 4 --log log.csv) || fail "train"
+echo "$r"
+echo "$r" | grep -q "test_loss=" || fail "no test_loss on the held-out images"
 first=$(sed -n '2p' "$tmp/log.csv" | cut -d, -f2)
 last=$(sed -n '5p' "$tmp/log.csv" | cut -d, -f2)
 echo "loss: epoch 1 $first, epoch 4 $last"

@@ -22,8 +22,10 @@ and R (default 8) sampled regions per image for a RoI head (LANGUAGE.md
   shapes_gt.npy     <f4 [N, R, 4]      the box each region overlaps most
   shapes_pos.npy    <f4 [N, R]         1 where that IoU >= 0.5
   shapes_label.npy  <i4 [N, R]         its class where pos, else 0
+With --prefix P the files are P_img.npy, … (held-out images: another seed
+and --prefix shapes_test).
 usage: make_shapes.py [-n N] [--seed S] [--size S] [--max K] [--rois R]
-                      [--masks] [-o OUT]
+                      [--masks] [--prefix P] [-o OUT]
 """
 import argparse, os, random, struct
 
@@ -126,6 +128,7 @@ def main():
     ap.add_argument("--max", type=int, default=3)
     ap.add_argument("--rois", type=int, default=8)
     ap.add_argument("--masks", action="store_true")
+    ap.add_argument("--prefix", default="shapes")
     ap.add_argument("-o", default="data")
     a = ap.parse_args()
     if a.n < 1 or a.size < 32 or a.max < 1 or a.rois < a.max:
@@ -155,15 +158,15 @@ def main():
     f32 = lambda v: struct.pack("<%df" % len(v), *v)
     i32 = lambda v: struct.pack("<%di" % len(v), *v)
     N = a.n
-    write_npy(os.path.join(a.o, "shapes_img.npy"), "|u1", (N, 3, S, S), bytes(img))
-    write_npy(os.path.join(a.o, "shapes_boxes.npy"), "<f4", (N, K, 4), f32(boxes))
-    write_npy(os.path.join(a.o, "shapes_labels.npy"), "<i4", (N, K), i32(labels))
+    write_npy(os.path.join(a.o, a.prefix + "_img.npy"), "|u1", (N, 3, S, S), bytes(img))
+    write_npy(os.path.join(a.o, a.prefix + "_boxes.npy"), "<f4", (N, K, 4), f32(boxes))
+    write_npy(os.path.join(a.o, a.prefix + "_labels.npy"), "<i4", (N, K), i32(labels))
     if a.masks:
-        write_npy(os.path.join(a.o, "shapes_masks.npy"), "|u1", (N, K, S, S), bytes(masks))
-    write_npy(os.path.join(a.o, "shapes_rois.npy"), "<f4", (N, R, 4), f32(rois))
-    write_npy(os.path.join(a.o, "shapes_gt.npy"), "<f4", (N, R, 4), f32(gts))
-    write_npy(os.path.join(a.o, "shapes_pos.npy"), "<f4", (N, R), f32(poss))
-    write_npy(os.path.join(a.o, "shapes_label.npy"), "<i4", (N, R), i32(rlabels))
+        write_npy(os.path.join(a.o, a.prefix + "_masks.npy"), "|u1", (N, K, S, S), bytes(masks))
+    write_npy(os.path.join(a.o, a.prefix + "_rois.npy"), "<f4", (N, R, 4), f32(rois))
+    write_npy(os.path.join(a.o, a.prefix + "_gt.npy"), "<f4", (N, R, 4), f32(gts))
+    write_npy(os.path.join(a.o, a.prefix + "_pos.npy"), "<f4", (N, R), f32(poss))
+    write_npy(os.path.join(a.o, a.prefix + "_label.npy"), "<i4", (N, R), i32(rlabels))
     print("%d images %dx%d, %d shapes, %d of %d regions positive -> %s"
           % (N, S, S, sum(1 for l in labels if l), int(sum(poss)), len(poss), a.o))
 
