@@ -11,7 +11,8 @@ d=examples/lecture11/detector
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-detector.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-/usr/bin/python3 $d/make_shapes.py -n 300 --masks -o "$tmp/data" || fail "make_shapes.py"
+/usr/bin/python3 $d/make_shapes.py -n 300 --masks --png "$tmp/s.png" -o "$tmp/data" || fail "make_shapes.py"
+head -c 8 "$tmp/s.png" | od -An -c | grep -q 'P   N   G' || fail "--png wrote no PNG"
 /usr/bin/python3 $d/make_shapes.py -n 300 --masks -o "$tmp/again" >/dev/null || fail "make_shapes.py again"
 /usr/bin/python3 $d/make_shapes.py -n 100 --seed 12 --prefix shapes_test -o "$tmp/data" >/dev/null ||
   fail "make_shapes.py --seed 12 --prefix shapes_test"

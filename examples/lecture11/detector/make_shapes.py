@@ -25,9 +25,9 @@ and R (default 8) sampled regions per image for a RoI head (LANGUAGE.md
 With --prefix P the files are P_img.npy, … (held-out images: another seed
 and --prefix shapes_test).
 usage: make_shapes.py [-n N] [--seed S] [--size S] [--max K] [--rois R]
-                      [--masks] [--prefix P] [-o OUT]
+                      [--masks] [--prefix P] [--png FILE] [-o OUT]
 """
-import argparse, os, random, struct
+import argparse, os, random, struct, zlib
 
 
 def write_npy(path, descr, shape, data):
@@ -38,6 +38,42 @@ def write_npy(path, descr, shape, data):
     header = header + " " * pad + "\n"
     with open(path, "wb") as f:
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + data)
+
+
+def write_png(path, w, h, rgb):
+    """rgb: h rows of w RGB bytes; PNG with zlib (filter 0 on every row)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    raw = b"".join(b"\x00" + bytes(rgb[y * 3 * w:(y + 1) * 3 * w]) for y in range(h))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+CLASS_RGB = {1: (255, 40, 40), 2: (40, 255, 40), 3: (60, 120, 255)}
+
+
+def preview(path, S, images, cols=8, zoom=3):
+    """The first images in a grid, zoomed, each shape's box drawn in its
+    class's colour (red square, green circle, blue triangle)."""
+    rows = (len(images) + cols - 1) // cols
+    W, H = cols * S * zoom, rows * S * zoom
+    out = bytearray(3 * W * H)
+    for n, (pix, shapes) in enumerate(images):
+        ox, oy = (n % cols) * S * zoom, (n // cols) * S * zoom
+        for y in range(S * zoom):
+            for x in range(S * zoom):
+                for c in range(3):
+                    out[3 * ((oy + y) * W + ox + x) + c] = pix[c * S * S + (y // zoom) * S + x // zoom]
+        for box, kind, _ in shapes:
+            x1, y1, x2, y2 = (v * zoom for v in box)
+            for x in range(x1, x2):
+                for y in (y1, y2 - 1):
+                    out[3 * ((oy + y) * W + ox + x):3 * ((oy + y) * W + ox + x) + 3] = bytes(CLASS_RGB[kind])
+            for y in range(y1, y2):
+                for x in (x1, x2 - 1):
+                    out[3 * ((oy + y) * W + ox + x):3 * ((oy + y) * W + ox + x) + 3] = bytes(CLASS_RGB[kind])
+    write_png(path, W, H, out)
 
 
 def inside(kind, x, y, s, px, py):
@@ -129,6 +165,7 @@ def main():
     ap.add_argument("--rois", type=int, default=8)
     ap.add_argument("--masks", action="store_true")
     ap.add_argument("--prefix", default="shapes")
+    ap.add_argument("--png", help="also draw the first 16 images and their boxes into this PNG")
     ap.add_argument("-o", default="data")
     a = ap.parse_args()
     if a.n < 1 or a.size < 32 or a.max < 1 or a.rois < a.max:
@@ -136,9 +173,11 @@ def main():
     rng = random.Random(a.seed)
     S, K, R = a.size, a.max, a.rois
     img, boxes, labels, masks = bytearray(), [], [], bytearray()
-    rois, gts, poss, rlabels = [], [], [], []
+    rois, gts, poss, rlabels, first = [], [], [], [], []
     for _ in range(a.n):
         pix, shapes = make_image(rng, S, K)
+        if a.png and len(first) < 16:
+            first.append((pix, shapes))
         img += pix
         for k in range(K):
             if k < len(shapes):
@@ -167,6 +206,8 @@ def main():
     write_npy(os.path.join(a.o, a.prefix + "_gt.npy"), "<f4", (N, R, 4), f32(gts))
     write_npy(os.path.join(a.o, a.prefix + "_pos.npy"), "<f4", (N, R), f32(poss))
     write_npy(os.path.join(a.o, a.prefix + "_label.npy"), "<i4", (N, R), i32(rlabels))
+    if a.png:
+        preview(a.png, S, first)
     print("%d images %dx%d, %d shapes, %d of %d regions positive -> %s"
           % (N, S, S, sum(1 for l in labels if l), int(sum(poss)), len(poss), a.o))
 
