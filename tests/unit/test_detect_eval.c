@@ -5,7 +5,7 @@
  * box; a class whose bad box (NaN) ranks last and whose stray detection is
  * on an image without ground truth; a class without ground truth (NaN,
  * left out of the mean); equal scores kept in index order; no detections;
- * and bad ground truth or labels as clean errors.
+ * bad ground truth or labels and a failed allocation as clean errors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "detect_eval.h"
+#include "nnrt.h"
 
 #define BOX(a, b, c, d) {a, b, c, d}
 #define assert_close(a, b, eps) assert_true(fabs((a) - (b)) <= (eps))
@@ -99,12 +100,29 @@ static void test_bad_input_is_an_error(void **state) {
   assert_string_equal(err, "mAP: detection 0: label -1 outside [0, 2)");
 }
 
+static void test_failed_allocation(void **state) {
+  (void)state;
+  const NnrtTruth gt[] = {{0, 0, BOX(0, 0, 4, 4)}};
+  const NnrtDetection det[] = {{0, 0, 0.5f, BOX(0, 0, 4, 4)}};
+  double ap[1], map;
+  char err[200];
+  for (long n = 0; n < 4; n++) {
+    nnrt_alloc_fail_after(n);
+    assert_int_equal(nnrt_detect_map(det, 1, gt, 1, 1, 0.5, ap, &map, err, sizeof err), -1);
+    assert_string_equal(err, "mAP: out of memory");
+  }
+  nnrt_alloc_fail_after(-1);
+  assert_int_equal(nnrt_detect_map(det, 1, gt, 1, 1, 0.5, ap, &map, err, sizeof err), 0);
+  assert_close(map, 1.0, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hand_computed),
       cmocka_unit_test(test_equal_scores_in_index_order),
       cmocka_unit_test(test_no_detections),
       cmocka_unit_test(test_bad_input_is_an_error),
+      cmocka_unit_test(test_failed_allocation),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
