@@ -272,7 +272,7 @@ void kernel_add_out(Kernel *k, Node *n, int slot, const char *label) {
     k->outs = o;
     k->capouts = cap;
   }
-  k->outs[k->nouts++] = (KOut){n, slot, label, false};
+  k->outs[k->nouts++] = (KOut){n, slot, label, false, false};
 }
 
 static double dim_at(Dim d, int64_t batch) {

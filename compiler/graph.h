@@ -172,6 +172,7 @@ typedef struct KOut {
   int slot;          /* slot to write (OUTPUT, GRAD or STATE) */
   const char *label; /* "loss", "correct", "grad W1", "state bn.mean" */
   bool deferred;     /* written after everything else (the slot is also read) */
+  bool on_demand;    /* show / sample: computed only when the run asks (ctx + NNRT_CTX_GEN) */
 } KOut;
 
 /* A run of the schedule that becomes one loop nest (fuse.c). */

@@ -441,6 +441,7 @@ static bool sample_output(void) {
     SlotDesc *ss = new_slot(NNRT_SLOT_OUTPUT, "sample", n->dt, n->sh);
     ss->what = "sample";
     kernel_add_out(&prog->eval_k, n, prog->nslots - 1, "sample");
+    prog->eval_k.outs[prog->eval_k.nouts - 1].on_demand = true;
     return true;
   }
   if (!n || n->sh.rank != 2 || n->sh.d[0].b != 1 || n->sh.d[0].k != 1 || n->sh.d[1].b || n->sh.d[1].k != win->vocab ||
@@ -452,6 +453,7 @@ static bool sample_output(void) {
   SlotDesc *ss = new_slot(NNRT_SLOT_OUTPUT, "sample", n->dt, n->sh);
   ss->what = "sample";
   kernel_add_out(&prog->eval_k, n, prog->nslots - 1, "sample");
+  prog->eval_k.outs[prog->eval_k.nouts - 1].on_demand = true;
   return true;
 }
 
@@ -902,6 +904,7 @@ Program *lower_program(Module *m) {
     SlotDesc *ss = new_slot(NNRT_SLOT_OUTPUT, "show", n->dt, n->sh);
     ss->what = "show";
     kernel_add_out(&prog->eval_k, n, prog->nslots - 1, "show");
+    prog->eval_k.outs[prog->eval_k.nouts - 1].on_demand = true;
   }
   if (sample_value && !sample_output()) return NULL;
   /* new values of state (running statistics), written after the step */

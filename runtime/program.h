@@ -146,6 +146,7 @@ void nnrt_format_shape(char *buf, size_t len, int rank, const int64_t *dims);
 typedef struct NnrtCtx {
   NnrtRng *rng;
   int32_t check_numerics;   /* at NNRT_CTX_CHECK_NUMERICS: --check-numerics */
+  int32_t on_demand;        /* at NNRT_CTX_GEN: compute `show` / `sample` too (show.c, sample.c) */
   const NnrtProgram *p;     /* its numerics sites */
 } NnrtCtx;
 

@@ -112,7 +112,9 @@ static int sample_images(NnrtProgram *p, const NnrtOptions *o, int out) {
   uint64_t seed = o->has_seed ? o->seed : s.seed; /* --seed, not the checkpoint's */
   nnrt_rng_seed(&s.eval_rng, seed ^ 0x6576616c5eedull);
   nnrt_session_gather(&s, &s.train, NULL, 0, count);
+  s.eval_ctx.on_demand = 1; /* `sample` is computed only when asked */
   p->eval(&s.eval_ctx, s.slots, s.scratch, count);
+  s.eval_ctx.on_demand = 0;
   const char *path = o->out ? o->out : "sample.png";
   size_t len = strlen(path);
   bool npy = len > 4 && !strcmp(path + len - 4, ".npy");
@@ -144,6 +146,7 @@ int nnrt_cmd_sample(NnrtProgram *p, const NnrtOptions *o) {
   NnrtSession s;
   if (nnrt_session_open_loaded(&s, p, o, 1, SESSION_DATA) != 0)
     return 1;
+  s.eval_ctx.on_demand = 1; /* `sample` is computed only when asked */
   int rc = 1;
   int32_t *ids = NULL;
   double *z = NULL;

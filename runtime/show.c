@@ -170,7 +170,9 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
     n = s.B;
   nnrt_rng_seed(&s.eval_rng, s.seed ^ 0x6576616c5eedull);
   nnrt_session_gather(&s, sp, NULL, 0, n);
+  s.eval_ctx.on_demand = 1; /* `show` is computed only when asked */
   p->eval(&s.eval_ctx, s.slots, s.scratch, n);
+  s.eval_ctx.on_demand = 0;
 
   /* Layout: pairs (input | output) in a near-square grid, scaled so that
    * small images stay visible. */

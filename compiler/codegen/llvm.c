@@ -1174,6 +1174,51 @@ static void emit_rolled(const Item *its, int p, int reps) {
   loop_end(&l);
 }
 
+/* On-demand outputs (KOut.on_demand: `show`, `sample`) are computed only
+ * when the run sets ctx + NNRT_CTX_GEN (OUT show, OUT sample): the work
+ * that feeds no other output is emitted behind that flag, so evaluation
+ * does not pay for, say, a diffusion model's 50-step sampler.  By node id:
+ * 1 when only on-demand outputs need it. */
+static char *on_demand_nodes(const Kernel *k, int cap) {
+  char *need = arena_alloc((size_t)cap), *only = arena_alloc((size_t)cap);
+  Node **stack = arena_alloc(sizeof *stack * (size_t)(cap + 1));
+  int top = 0;
+  for (int i = 0; i < k->nouts; i++)
+    if (!k->outs[i].on_demand && !need[k->outs[i].node->id]) need[k->outs[i].node->id] = 1, stack[top++] = k->outs[i].node;
+  while (top) {
+    Node *n = stack[--top];
+    for (int j = 0; j < n->nin; j++)
+      if (!need[n->in[j]->id]) need[n->in[j]->id] = 1, stack[top++] = n->in[j];
+  }
+  for (int i = 0; i < k->nsched; i++) only[k->sched[i]->id] = !need[k->sched[i]->id];
+  return only;
+}
+
+static bool work_on_demand(const Kernel *k, Work w, const char *only) {
+  if (w.kind == W_COPY) return k->outs[w.i].on_demand;
+  if (w.kind != W_GROUP) return false;
+  const Group *g = &k->groups[w.i];
+  for (int i = 0; i < g->n; i++)
+    if (!only[g->nodes[i]->id]) return false;
+  return g->n > 0;
+}
+
+/* Open `if (ctx->on_demand) {` in the current function; gate_end closes it. */
+static LLVMBasicBlockRef gate_begin(void) {
+  LLVMValueRef ctx = LLVMGetParam(cg.fn, 0);
+  LLVMValueRef flagp = LLVMBuildGEP2(cg.b, cg.t.i8, ctx, (LLVMValueRef[]){ci64(NNRT_CTX_GEN)}, 1, "");
+  LLVMValueRef on = LLVMBuildICmp(cg.b, LLVMIntNE, LLVMBuildLoad2(cg.b, cg.t.i32, flagp, "gen"), ci32(0), "");
+  LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "on_demand");
+  LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "after_on_demand");
+  LLVMBuildCondBr(cg.b, on, then, cont);
+  LLVMPositionBuilderAtEnd(cg.b, then);
+  return cont;
+}
+static void gate_end(LLVMBasicBlockRef cont) {
+  LLVMBuildBr(cg.b, cont);
+  LLVMPositionBuilderAtEnd(cg.b, cont);
+}
+
 /* LLVM's optimiser and code generator take time superlinear in a
  * function's size (dominator trees, SCEV's loop guards, live ranges across
  * hundreds of loops: 300 Dense layers took 10 s to build, 3,000 over 300 s).
@@ -1249,8 +1294,19 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   }
   for (int i = 0; i < nw; i++) ops += ws[i].ops;
   bool parted = ops > PART_ABOVE;
+  char *only = on_demand_nodes(k, cap);
+  char *gated = arena_alloc((size_t)nw + 1);
+  for (int i = 0; i < nw; i++) gated[i] = !checks && work_on_demand(k, ws[i], only);
   if (!parted) {
-    for (int i = 0; i < nw; i++) emit_work(k, ws[i], bufs, cap);
+    for (int i = 0; i < nw;) {
+      if (!gated[i]) {
+        emit_work(k, ws[i++], bufs, cap);
+        continue;
+      }
+      LLVMBasicBlockRef cont = gate_begin();
+      while (i < nw && gated[i]) emit_work(k, ws[i++], bufs, cap);
+      gate_end(cont);
+    }
   } else {
     Item *its = arena_alloc(sizeof *its * nw);
     for (int i = 0; i < nw; i++) its[i] = outline_item(k, ws[i], bufs, cap);
@@ -1269,7 +1325,11 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
         in_part = 0;
       }
       if (reps) { /* a loop in the kernel itself */
+        bool all = true;
+        for (int j = i; j < i + p * reps; j++) all = all && gated[j];
+        LLVMBasicBlockRef cont = all ? gate_begin() : NULL;
         emit_rolled(its + i, p, reps);
+        if (cont) gate_end(cont);
         i += p * reps;
         continue;
       }
@@ -1282,7 +1342,9 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
         kat = LLVMGetInsertBlock(cg.b);
         pstart = fn_begin(pfn, LLVMAppendBasicBlockInContext(cg.ctx, pfn, "entry"), k->plan);
       }
+      LLVMBasicBlockRef cont = gated[i] ? gate_begin() : NULL;
       call_item(&its[i], const_table(its[i].vals, its[i].n));
+      if (cont) gate_end(cont);
       in_part += its[i].ops;
       i++;
     }

@@ -267,6 +267,11 @@ void nnrt_avgpool2d_bwd_f64(const NnrtPool *g, double *dx, const double *dy);
  * then a kernel calls nnrt_check_finite on each float op's output, which
  * reports the first NaN/Inf against site `site` and exits with status 3. */
 #define NNRT_CTX_CHECK_NUMERICS 8
+/* ctx + NNRT_CTX_GEN is an int32, nonzero when the eval kernel must also
+ * compute its on-demand outputs (the train block's `show` and `sample`,
+ * which OUT show and OUT sample read); evaluation leaves it 0 and skips
+ * the work that feeds only them (a diffusion model's sampler). */
+#define NNRT_CTX_GEN 12
 void nnrt_check_finite(void *ctx, const void *data, int64_t count, int32_t dtype,
                        int32_t site);
 /* A uniform [0,1) draw from the run's seeded generator (dropout masks). */
