@@ -99,6 +99,16 @@ charlm)
   [ "$a" = "$b" ] || fail "sampling with one seed gave two texts"
   echo "sample: $a"
   ;;
-*) echo "usage: $0 NNC schedules|l1|calibration|receptive|dropconnect|vae|adding|charlm" >&2; exit 2 ;;
+karate) # the README's run: 100 epochs of the whole graph, a fraction of a second
+  d=examples/lecture10/karate
+  build $d/karate.nn "$tmp/karate"
+  r=$(cd $d && "$tmp/karate" train --quiet --seed 1) || fail "train"
+  echo "$r"
+  e=$(val "$r" test_loss)  # the error rate on the 32 unlabelled members
+  awk -v e="$e" 'BEGIN { exit !(e <= 0.0625) }' || fail "error rate $e above 2 of 32 nodes"
+  a=$(cd $d && "$tmp/karate" train --quiet --seed 1) || fail "train again"
+  [ "$a" = "$r" ] || fail "the same seed gave '$a' then '$r'"
+  ;;
+*) echo "usage: $0 NNC schedules|l1|calibration|receptive|dropconnect|vae|adding|charlm|karate" >&2; exit 2 ;;
 esac
 echo PASS
