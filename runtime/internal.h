@@ -80,6 +80,12 @@ int nnrt_load_graph(const char *path, int64_t n, NnrtGraph *g, char *err, size_t
 void nnrt_graph_free(NnrtGraph *g);
 /* The dense adjacency A as F32 (n, n); too large (> 16 GiB) is an error. */
 int nnrt_graph_dense(const NnrtGraph *g, NnrtArray *out, char *err, size_t errlen);
+/* The spectral view: the normalised Laplacian L = I - D^-1/2 A D^-1/2 (an
+ * isolated node's row and column are those of I) and its eigenpairs by
+ * LAPACK's dsyevd: vals[n] ascending, vecs[n * n] row-major with
+ * eigenvector k in column k (vecs[i * n + k]), each of unit length and
+ * signed so its largest-magnitude entry is positive. */
+int nnrt_graph_spectral(const NnrtGraph *g, double *vals, double *vecs, char *err, size_t errlen);
 /* n labels (I32/U8/F32/F64, integral) each in 0..classes-1; name: the file. */
 int nnrt_graph_check_labels(const NnrtArray *y, int64_t n, int64_t classes, const char *name, char *err,
                             size_t errlen);

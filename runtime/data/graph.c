@@ -15,6 +15,8 @@
 #include "internal.h"
 
 #include <inttypes.h>
+#include <lapacke.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +189,33 @@ int nnrt_graph_dense(const NnrtGraph *g, NnrtArray *out, char *err, size_t errle
   out->dims[0] = n;
   out->dims[1] = n;
   out->data = a;
+  return 0;
+}
+
+int nnrt_graph_spectral(const NnrtGraph *g, double *vals, double *vecs, char *err, size_t errlen) {
+  int64_t n = g->n;
+  if (n > 46340) return fail(err, errlen, "the spectrum of %" PRId64 " nodes is too large for a dense solver", n);
+  double *dinv = nnrt_alloc((size_t)n * sizeof *dinv, "graph degrees");
+  if (!dinv) return fail(err, errlen, "out of memory for the degrees of %" PRId64 " nodes", n);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t deg = g->rowptr[i + 1] - g->rowptr[i];
+    dinv[i] = deg ? 1.0 / sqrt((double)deg) : 0.0;
+  }
+  memset(vecs, 0, (size_t)(n * n) * sizeof *vecs);
+  for (int64_t i = 0; i < n; i++) {
+    vecs[i * n + i] = 1.0;
+    for (int64_t k = g->rowptr[i]; k < g->rowptr[i + 1]; k++) vecs[i * n + g->col[k]] = -dinv[i] * dinv[g->col[k]];
+  }
+  nnrt_free(dinv);
+  lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, vecs, (lapack_int)n, vals);
+  if (info != 0) return fail(err, errlen, "LAPACK dsyevd failed on the Laplacian (info %d)", (int)info);
+  for (int64_t k = 0; k < n; k++) { // a sign per eigenvector, so runs agree
+    int64_t big = 0;
+    for (int64_t i = 1; i < n; i++)
+      if (fabs(vecs[i * n + k]) > fabs(vecs[big * n + k])) big = i;
+    if (vecs[big * n + k] < 0)
+      for (int64_t i = 0; i < n; i++) vecs[i * n + k] = -vecs[i * n + k];
+  }
   return 0;
 }
 

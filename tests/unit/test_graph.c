@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -154,10 +155,40 @@ static void test_karate(void **state) {
   assert_non_null(strstr(err, "/nonexistent/edges.csv"));
 }
 
+// The normalised Laplacian's spectrum: the complete graph K4 has 0 once and
+// 4/3 three times; for the karate club, 0 first and the sign of the second
+// eigenvector (the spectral split) agrees with the factions on most members.
+static void test_spectral(void **state) {
+  (void)state;
+  NnrtGraph g;
+  assert_int_equal(parse("0,1\n0,2\n0,3\n1,2\n1,3\n2,3\n", 4, &g), 0);
+  double vals[34], vecs[34 * 34];
+  assert_int_equal(nnrt_graph_spectral(&g, vals, vecs, err, sizeof err), 0);
+  assert_true(fabs((vals[0]) - (0.0)) < 1e-12);
+  for (int k = 1; k < 4; k++) assert_true(fabs((vals[k]) - (4.0 / 3.0)) < 1e-12);
+  for (int i = 0; i < 4; i++) assert_true(fabs((vecs[i * 4 + 0]) - (0.5)) < 1e-12); // D^1/2 1, normalised
+  nnrt_graph_free(&g);
+  int r = nnrt_load_graph(NNC_SOURCE_DIR "/examples/lecture10/karate/edges.csv", 34, &g, err, sizeof err);
+  if (r != 0) fail_msg("%s", err);
+  assert_int_equal(nnrt_graph_spectral(&g, vals, vecs, err, sizeof err), 0);
+  assert_true(fabs((vals[0]) - (0.0)) < 1e-12);
+  assert_true(vals[1] > 1e-6); // one connected component
+  for (int k = 1; k < 34; k++) assert_true(vals[k] >= vals[k - 1] && vals[k] <= 2.0 + 1e-12);
+  static const int faction[34] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0,
+                                  0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  int agree = 0;
+  for (int i = 0; i < 34; i++) agree += (vecs[i * 34 + 1] > 0) == (faction[i] == faction[33]);
+  if (agree < 17) agree = 34 - agree; // the eigenvector's sign is arbitrary
+  printf("spectral split agrees with the factions on %d of 34 members\n", agree);
+  assert_true(agree >= 30);
+  nnrt_graph_free(&g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csr_and_dense), cmocka_unit_test(test_errors), cmocka_unit_test(test_truncations),
       cmocka_unit_test(test_labels),        cmocka_unit_test(test_masks),  cmocka_unit_test(test_karate),
+      cmocka_unit_test(test_spectral),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
