@@ -292,7 +292,7 @@ typedef struct SlotDesc {
 typedef struct DataSrc {
   const char *field, *split; /* split: "train" or "test" */
   const char *path;          /* idx/npy/csv file, or NULL for a table */
-  int kind;                  /* 0 idx or npy (by extension), 1 csv, 2 text */
+  int kind;                  /* 0 idx or npy (by extension), 1 csv, 2 text, 3 graph (len: nodes) */
   int64_t col_begin, col_end; /* csv: columns [begin, end); end -1 = all */
   int header;                /* csv: 1 yes, 0 no, -1 detect */
   double scale;

@@ -33,7 +33,7 @@ typedef struct Value {
   Inst *inst;         /* V_INST; V_FN: owner (or NULL) */
   Ast *fn;            /* V_FN */
   double scale;       /* V_DATA */
-  int dkind;          /* V_DATA: 0 idx/npy, 1 csv, 2 text */
+  int dkind;          /* V_DATA: 0 idx/npy, 1 csv, 2 text, 3 graph */
   int64_t vocab, shift, stride; /* V_DATA text: vocabulary cap, window shift and stride (0: T) */
   bool words;         /* V_DATA text: word tokens, not characters */
   int64_t c0, c1;     /* V_DATA csv columns [c0, c1) */

@@ -771,6 +771,24 @@ static Value *b_text(const char *name, Args *a) {
   return d;
 }
 
+/* graph("edges.csv"): the adjacency A of an undirected graph from its
+ * edge list (runtime/data/graph.c), one graph = one sample; the field's
+ * type f32[N, N] gives the node count (checked by lower_data). */
+static Value *b_graph(const char *name, Args *a) {
+  Ast *site = a->site;
+  if (a->npos != 1 || !a->pos[0] || a->pos[0]->k != V_STR || a->nkw) {
+    diag_error(site->loc, "'%s' takes one edge-list file: %s(\"edges.csv\")", name, name);
+    return NULL;
+  }
+  Value *d = mk(V_DATA, site->loc);
+  d->s = a->pos[0]->s;
+  d->scale = 1;
+  d->dkind = 3;
+  d->c1 = -1;
+  d->header = -1;
+  return d;
+}
+
 /* Coordinate i of every box of x [..., N, 4], as [..., N, 1] (col) or as
  * [..., 1, N] (row). */
 static Node *box_coord(Node *x, int i, bool row) {
@@ -849,6 +867,7 @@ static const struct Builtin { const char *name; BuiltinFn fn; } builtins[] = {
     {"npy", b_idx},
     {"csv", b_idx},
     {"text", b_text},
+    {"graph", b_graph},
 };
 
 static const struct Builtin *find_builtin(const char *name) {

@@ -179,6 +179,15 @@ static bool lower_data(Ast *data, Env *tenv) {
       ds->header = src->header;
       ds->normalize = src->normalize;
       if (src->dkind == 2 && !check_text(f, type, &ps, src, ds)) { ok = false; continue; }
+      if (src->dkind == 3) { /* graph("edges.csv"): A of one graph, f32[N, N] */
+        if ((Dtype)type->op != DT_F32 || ps.rank != 2 || ps.d[0].b || ps.d[1].b || ps.d[0].k != ps.d[1].k) {
+          diag_error(type->loc, "a graph(...) field is the adjacency of one graph: its type must be f32[N, N], not %s%s",
+                     dtype_name((Dtype)type->op), shape_str(&ps));
+          ok = false;
+          continue;
+        }
+        ds->len = ps.d[0].k;
+      }
     } else if (src->k == V_LIST) {
       /* a table: a list of samples, each flattening to per values */
       int64_t n = src->nitems, k = 0;

@@ -65,6 +65,35 @@ int nnrt_load_csv(const char *path, bool header, int label_col, NnrtArray *out,
  * i8 (int64) is narrowed to I32 with a range check. */
 int nnrt_load_npy(const char *path, NnrtArray *out, char *err, size_t errlen);
 
+/* ---- data/graph.c: an undirected graph's edge list ("u,v" lines, node ids
+ * 0..n-1, optional header).  Self-loops, duplicate edges (either direction)
+ * and edges to missing nodes are errors (PATH:LINE:COL).  CSR of A, both
+ * directions, rows sorted: row r's neighbours are col[rowptr[r]..rowptr[r+1]). */
+typedef struct NnrtGraph {
+  int64_t n, nedges; /* nodes; undirected edges (the CSR has 2 * nedges) */
+  int64_t *rowptr;   /* n + 1 */
+  int32_t *col;
+} NnrtGraph;
+int nnrt_parse_graph_buffer(const char *buf, size_t len, const char *name, int64_t n, NnrtGraph *g,
+                            char *err, size_t errlen);
+int nnrt_load_graph(const char *path, int64_t n, NnrtGraph *g, char *err, size_t errlen);
+void nnrt_graph_free(NnrtGraph *g);
+/* The dense adjacency A as F32 (n, n); too large (> 16 GiB) is an error. */
+int nnrt_graph_dense(const NnrtGraph *g, NnrtArray *out, char *err, size_t errlen);
+/* The spectral view: the normalised Laplacian L = I - D^-1/2 A D^-1/2 (an
+ * isolated node's row and column are those of I) and its eigenpairs by
+ * LAPACK's dsyevd: vals[n] ascending, vecs[n * n] row-major with
+ * eigenvector k in column k (vecs[i * n + k]), each of unit length and
+ * signed so its largest-magnitude entry is positive. */
+int nnrt_graph_spectral(const NnrtGraph *g, double *vals, double *vecs, char *err, size_t errlen);
+/* n labels (I32/U8/F32/F64, integral) each in 0..classes-1; name: the file. */
+int nnrt_graph_check_labels(const NnrtArray *y, int64_t n, int64_t classes, const char *name, char *err,
+                            size_t errlen);
+/* train/val/test masks (NULL: absent) of n entries 0 or 1; a node in two
+ * masks is an error naming the row, node and both files. */
+int nnrt_graph_check_masks(const NnrtArray *const masks[3], const char *const names[3], int64_t n,
+                           char *err, size_t errlen);
+
 /* ---- data/text.c: text corpora (the text(...) data source) -----------
  * A vocabulary: n distinct tokens in id order (characters by code point,
  * words bytewise), each NUL-terminated in blob at off[id]. */

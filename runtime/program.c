@@ -244,6 +244,19 @@ void nnrt_data_csv(NnrtProgram *p, const char *field, const char *split, const c
   d->col_end = col_end;
 }
 
+void nnrt_data_graph(NnrtProgram *p, const char *field, const char *split, const char *path, int64_t n) {
+  if (!p->failed && (!path || n < 1)) {
+    fail(p, "data field '%s': bad graph source (%lld nodes)", field ? field : "", (long long)n);
+    return;
+  }
+  NnrtDataDesc *d = add_data(p, field, split);
+  if (!d)
+    return;
+  d->kind = DATA_GRAPH;
+  d->path = dup(p, path, "data path");
+  d->len = n;
+}
+
 void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,
                      int64_t n, int64_t per_sample, const double *values) {
   if (!p->failed && (n < 0 || per_sample < 0 || (n * per_sample > 0 && !values))) {

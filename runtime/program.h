@@ -58,7 +58,7 @@ typedef struct NnrtSlotDesc {
 
 typedef struct NnrtGradDesc { int grad, param, opt; } NnrtGradDesc;
 
-typedef enum { DATA_FILE, DATA_TABLE, DATA_CSV, DATA_TEXT } NnrtDataKind;
+typedef enum { DATA_FILE, DATA_TABLE, DATA_CSV, DATA_TEXT, DATA_GRAPH } NnrtDataKind;
 
 typedef struct NnrtDataDesc {
   NnrtDataKind kind;
@@ -71,7 +71,7 @@ typedef struct NnrtDataDesc {
   bool normalize;  /* standardise the field per feature (nnrt_data_normalize) */
   /* DATA_TEXT: windows of len tokens, shifted and strided; reach: the
    * longest len + shift of the split's fields reading this file */
-  int64_t vocab_cap, len, shift, stride, reach;
+  int64_t vocab_cap, len, shift, stride, reach; /* DATA_GRAPH: len = nodes */
   bool words;
 } NnrtDataDesc;
 

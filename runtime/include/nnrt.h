@@ -96,6 +96,11 @@ void nnrt_data_idx(NnrtProgram *p, const char *field, const char *split,
 void nnrt_data_csv(NnrtProgram *p, const char *field, const char *split,
                    const char *path, int header, int64_t col_begin,
                    int64_t col_end, double scale);
+/* The adjacency A (F32, no self-loops) of an undirected graph of n nodes
+ * from its edge list ("u,v" node ids 0..n-1 per line, optional header):
+ * one sample of shape (n, n).  Self-loops, duplicate edges and edges to a
+ * missing node are errors naming the file and line (runtime/data/graph.c). */
+void nnrt_data_graph(NnrtProgram *p, const char *field, const char *split, const char *path, int64_t n);
 /* An inline table: n samples of per_sample values each, row-major. */
 void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,
                      int64_t n, int64_t per_sample, const double *values);

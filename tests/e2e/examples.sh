@@ -99,6 +99,29 @@ charlm)
   [ "$a" = "$b" ] || fail "sampling with one seed gave two texts"
   echo "sample: $a"
   ;;
-*) echo "usage: $0 NNC schedules|l1|calibration|receptive|dropconnect|vae|adding|charlm" >&2; exit 2 ;;
+karate) # the README's run: 100 epochs of the whole graph, a fraction of a second
+  d=examples/lecture10/karate
+  build $d/karate.nn "$tmp/karate"
+  r=$(cd $d && "$tmp/karate" train --quiet --seed 1) || fail "train"
+  echo "$r"
+  e=$(val "$r" test_loss)  # the error rate on the 32 unlabelled members
+  awk -v e="$e" 'BEGIN { exit !(e <= 0.0625) }' || fail "error rate $e above 2 of 32 nodes"
+  a=$(cd $d && "$tmp/karate" train --quiet --seed 1) || fail "train again"
+  [ "$a" = "$r" ] || fail "the same seed gave '$a' then '$r'"
+  ;;
+sbm) # a 400-node graph (the README's has 2000): the GCN beats the same net without the graph
+  d=examples/lecture10/sbm
+  /usr/bin/python3 $d/make_sbm.py "$tmp" --nodes 400 --p-in 0.05 --p-out 0.005 >/dev/null || fail "make_sbm.py"
+  for g in 1 0; do
+    sed -e 's|^const N = 2000;|const N = 400;|' -e "s|^const GRAPH = 1;|const GRAPH = $g;|" -e "s|\"data/|\"$tmp/|g" \
+      $d/gcn.nn >"$tmp/g$g.nn"
+    build "$tmp/g$g.nn" "$tmp/g$g"
+    r=$("$tmp/g$g" train --quiet --seed 1 --epochs 100) || fail "train GRAPH=$g"
+    echo "GRAPH=$g: $r"
+    eval "e$g=$(val "$r" test_loss)"
+  done
+  awk -v g="$e1" -v m="$e0" 'BEGIN { exit !(g <= 0.35 && m >= g + 0.2) }' || fail "GCN error $e1, without the graph $e0"
+  ;;
+*) echo "usage: $0 NNC schedules|l1|calibration|receptive|dropconnect|vae|adding|charlm|karate|sbm" >&2; exit 2 ;;
 esac
 echo PASS
