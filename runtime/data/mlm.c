@@ -268,10 +268,11 @@ int nnrt_mlm_build(const char *buf, size_t len, const char *name, const NnrtVoca
   for (int64_t d = 0; d < c.ndoc; d++)
     per += cfg->pairs ? c.doc[d].n - 1 : c.doc[d].n;
   if (cfg->pairs && (per == 0 || c.ndoc < 2)) {
+    int64_t ndoc = c.ndoc, nsent = c.nsent;
     corpus_free(&c);
     return nnrt_fail(err, errlen, "%s: pairs need a document of two sentences and a second document, but the "
                      "file has %lld documents (separated by lines holding a lone %%) of %lld sentences",
-                     name, (long long)c.ndoc, (long long)c.nsent);
+                     name, (long long)ndoc, (long long)nsent);
   }
   int64_t n = per * cfg->copies;
   size_t cells = (size_t)(n * T);
