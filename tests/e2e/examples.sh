@@ -96,6 +96,26 @@ charlm)
   [ "$a" = "$b" ] || fail "sampling with one seed gave two texts"
   echo "sample: $a"
   ;;
-*) echo "usage: $0 NNC schedules|l1|calibration|receptive|dropconnect|vae|adding|charlm" >&2; exit 2 ;;
+bert) # a smoke test: the pipeline runs end to end on fortunes-min's files
+  [ -f /usr/share/games/fortunes/literature ] || { echo "SKIP: no fortunes-min"; exit 77; }
+  d=examples/lecture09/bert
+  cp $d/bert.nn "$tmp/"
+  for p in pretrain mlm_eval finetune; do
+    sed 's|"data/pretrain.txt"|"/usr/share/games/fortunes/literature"|g; s|"data/heldout.txt"|"/usr/share/games/fortunes/riddles"|g' \
+      $d/$p.nn >"$tmp/$p.nn"
+    build "$tmp/$p.nn" "$tmp/$p"
+  done
+  a=$("$tmp/pretrain" train --quiet --limit 96 --epochs 1 --save "$tmp/pre.st") || fail "pretrain"
+  b=$("$tmp/pretrain" train --quiet --limit 96 --epochs 1) || fail "pretrain again"
+  [ "$a" = "$b" ] || fail "one seed gave two pretraining runs: $a / $b"
+  echo "pretrain: $a"
+  r=$("$tmp/mlm_eval" eval --load "$tmp/pre.st") || fail "mlm_eval"
+  echo "mlm_eval: $r"
+  awk -v l="$(val "$r" test_loss)" 'BEGIN { exit !(l > 0 && l < 6) }' || fail "masked-token loss not in (0, 6)"
+  f=$("$tmp/finetune" train --limit 96 --epochs 1 --init-from "$tmp/pre.st" --only 'enc.*' 2>&1) || fail "finetune: $f"
+  echo "$f" | grep -q "^init from $tmp/pre.st: 31 tensors" || fail "finetune did not load the encoder: $f"
+  echo "$f" | tail -n 1
+  ;;
+*) echo "usage: $0 NNC schedules|l1|calibration|receptive|dropconnect|vae|adding|charlm|bert" >&2; exit 2 ;;
 esac
 echo PASS
