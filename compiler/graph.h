@@ -292,13 +292,16 @@ typedef struct SlotDesc {
 typedef struct DataSrc {
   const char *field, *split; /* split: "train" or "test" */
   const char *path;          /* idx/npy/csv file, or NULL for a table */
-  int kind;                  /* 0 idx or npy (by extension), 1 csv, 2 text, 3 graph (len: nodes) */
+  int kind;                  /* 0 idx or npy (by extension), 1 csv, 2 text, 3 graph (len: nodes), 4 mlm */
   int64_t col_begin, col_end; /* csv: columns [begin, end); end -1 = all */
   int header;                /* csv: 1 yes, 0 no, -1 detect */
   double scale;
   bool normalize;            /* standardise per feature on the train split */
   int64_t vocab, len, shift, stride; /* text: vocabulary cap, window length, shift, stride (0: len) */
   bool words;                /* text: word tokens */
+  double mask;               /* mlm (with vocab, len, words): fraction masked */
+  int pairs, part;           /* mlm: sentence pairs; NnrtMlmPart */
+  int64_t copies;            /* mlm: passes over the documents */
   int64_t n, per;            /* table: n samples of per values */
   double *table;
 } DataSrc;

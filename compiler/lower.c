@@ -506,8 +506,9 @@ static Value *binop(Env *e, Ast *x) {
     return v;
   }
   if (!ta && !tb) { /* compile-time arithmetic */
-    if (a->k == V_DATA && a->dkind == 2) {
-      diag_error(x->loc, "text(...) gives token ids: they cannot be scaled or combined");
+    if (a->k == V_DATA && a->dkind >= 2) {
+      diag_error(x->loc, "%s: they cannot be scaled or combined",
+                 a->dkind == 2 ? "text(...) gives token ids" : "mlm(...) gives token ids and labels");
       return NULL;
     }
     if (a->k == V_DATA && x->op == '/' && b->k == V_NUM) {

@@ -33,9 +33,10 @@ typedef struct Value {
   Inst *inst;         /* V_INST; V_FN: owner (or NULL) */
   Ast *fn;            /* V_FN */
   double scale;       /* V_DATA */
-  int dkind;          /* V_DATA: 0 idx/npy, 1 csv, 2 text, 3 graph */
+  int dkind;          /* V_DATA: 0 idx/npy, 1 csv, 2 text, 3 graph, 4 mlm */
   int64_t vocab, shift, stride; /* V_DATA text: vocabulary cap, window shift and stride (0: T) */
   bool words;         /* V_DATA text: word tokens, not characters */
+  int64_t seq, copies; int part, pairs; double mask; /* V_DATA mlm (with vocab, words) */
   int64_t c0, c1;     /* V_DATA csv columns [c0, c1) */
   int header;         /* V_DATA csv header: -1 detect */
   bool normalize;     /* V_DATA: normalize = 1 */

@@ -789,6 +789,87 @@ static Value *b_graph(const char *name, Args *a) {
   return d;
 }
 
+/* mlm("docs.txt", vocab = V, seq = T, part = "ids", mask = 0.15, pairs = 1,
+ * copies = 1, words = 0): one part of BERT's pretraining samples
+ * (runtime/data/mlm.c); the part names follow NnrtMlmPart's order. */
+static const char *const mlm_parts[] = {"ids", "segments", "keep", "target", "weight", "next"};
+
+static Value *b_mlm(const char *name, Args *a) {
+  Ast *site = a->site;
+  if (a->npos != 1 || !a->pos[0] || a->pos[0]->k != V_STR) {
+    diag_error(site->loc, "'mlm' takes one file path and settings: mlm(\"docs.txt\", vocab = 96, seq = 64, part = \"ids\")");
+    return NULL;
+  }
+  static const struct { const char *key; int64_t lo, hi; const char *range; } keys[] = {
+      {"vocab", 6, INT32_MAX, "a vocabulary cap in [6, 2147483647] (5 special tokens and the text's)"},
+      {"seq", 3, 65536, "a number of tokens in [3, 65536]"},
+      {"pairs", 0, 1, "0 ([CLS] a [SEP]) or 1 ([CLS] a [SEP] b [SEP])"},
+      {"copies", 1, 1000, "a number of passes in [1, 1000]"},
+      {"words", 0, 1, "0 (characters) or 1 (whitespace-separated words)"},
+  };
+  int64_t v[5] = {0, 0, 1, 1, 0};
+  bool ok = true, has[5] = {false}, has_part = false;
+  Value *d = mk(V_DATA, site->loc);
+  d->mask = 0.15;
+  for (int k = 0; k < a->nkw; k++) {
+    Ast *at = a->kw_ast[k];
+    if (!strcmp(a->kw[k], "part")) {
+      int p = 0;
+      while (p < 6 && !(a->kwv[k]->k == V_STR && !strcmp(a->kwv[k]->s, mlm_parts[p]))) p++;
+      if (p == 6) {
+        diag_error(at->loc, "'part' of 'mlm' is one of \"ids\", \"segments\", \"keep\", \"target\", \"weight\", \"next\"");
+        ok = false;
+      }
+      d->part = p, has_part = true;
+      continue;
+    }
+    if (!strcmp(a->kw[k], "mask")) {
+      if (!as_num(a->kwv[k], at, &d->mask)) { ok = false; continue; }
+      if (!(d->mask >= 0 && d->mask <= 1)) {
+        diag_error(at->loc, "'mask' of 'mlm' is the fraction of tokens chosen, in [0, 1], not %g", d->mask);
+        ok = false;
+      }
+      continue;
+    }
+    size_t i = 0;
+    while (i < 5 && strcmp(keys[i].key, a->kw[k])) i++;
+    if (i == 5) {
+      diag_error(at->loc, "'mlm' has no argument '%s' (it takes vocab, seq, part, mask, pairs, copies, words)", a->kw[k]);
+      ok = false;
+      continue;
+    }
+    if (!as_int(a->kwv[k], at, &v[i])) { ok = false; continue; }
+    if (v[i] < keys[i].lo || v[i] > keys[i].hi) {
+      diag_error(at->loc, "'%s' of 'mlm' must be %s, not %lld", keys[i].key, keys[i].range, (long long)v[i]);
+      ok = false;
+    }
+    has[i] = true;
+  }
+  if (!ok) return NULL;
+  if (!has[0] || !has[1] || !has_part) {
+    diag_error(site->loc, "'mlm' needs %s, known when compiling: mlm(\"%s\", vocab = 96, seq = 64, part = \"ids\")",
+               !has[0] ? "the vocabulary cap 'vocab'" : !has[1] ? "the sample length 'seq'" : "the 'part' it gives",
+               a->pos[0]->s);
+    return NULL;
+  }
+  if (v[2] && v[1] < 5) {
+    diag_error(site->loc, "'seq' of 'mlm' with pairs = 1 must hold [CLS] a [SEP] b [SEP]: at least 5, not %lld", (long long)v[1]);
+    return NULL;
+  }
+  (void)name;
+  d->s = a->pos[0]->s;
+  d->scale = 1;
+  d->dkind = 4;
+  d->c1 = -1;
+  d->header = -1;
+  d->vocab = v[0];
+  d->seq = v[1];
+  d->pairs = (int)v[2];
+  d->copies = v[3];
+  d->words = v[4] != 0;
+  return d;
+}
+
 /* Coordinate i of every box of x [..., N, 4], as [..., N, 1] (col) or as
  * [..., 1, N] (row). */
 static Node *box_coord(Node *x, int i, bool row) {
@@ -868,6 +949,7 @@ static const struct Builtin { const char *name; BuiltinFn fn; } builtins[] = {
     {"csv", b_idx},
     {"text", b_text},
     {"graph", b_graph},
+    {"mlm", b_mlm},
 };
 
 static const struct Builtin *find_builtin(const char *name) {

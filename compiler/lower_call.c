@@ -17,7 +17,7 @@ static const char *nearest_function(Env *e, const char *name) {
   static const char *builtins[] = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "gelu", "erf",
                                    "sign", "leaky_relu", "elu", "softmax", "log_softmax", "sum", "mean", "max",
                                    "reshape", "transpose", "concat", "onehot", "argmax", "size", "maximum", "where",
-                                   "idx", "npy", "csv", "text", "graph", "matmul", "rand_uniform", "rand_normal", "cos", "sin",
+                                   "idx", "npy", "csv", "text", "graph", "mlm", "matmul", "rand_uniform", "rand_normal", "cos", "sin",
                                    "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_pool2d_indices",
                                    "max_unpool2d", "arange", NULL};
   Suggest s;

@@ -61,6 +61,64 @@ static bool check_text(Ast *f, Ast *type, const Shape *ps, Value *src, DataSrc *
   return true;
 }
 
+/* An mlm(...) source of field f: its part's type (i32[T] for ids,
+ * segments and target, f32[T] for keep and weight, i32[] for next, T =
+ * seq); the program's mlm sources share the vocabulary and the length, and
+ * those of a split one file and its sampling, so their samples line up; a
+ * test mlm source needs a train one (the vocabulary's). */
+static bool check_mlm(Ast *f, Ast *type, const Shape *ps, Value *src, DataSrc *ds) {
+  static const char *const parts[] = {"ids", "segments", "keep", "target", "weight", "next"};
+  bool next = src->part == 5, real = src->part == 2 || src->part == 4;
+  Dtype want = real ? DT_F32 : DT_I32;
+  if ((Dtype)type->op != want || ps->rank != (next ? 0 : 1) || (!next && (ps->d[0].b || ps->d[0].k != src->seq))) {
+    if (next)
+      diag_error(type->loc, "mlm(..., part = \"next\") is the next-sentence label of a sample: its type must be i32[], not %s%s",
+                 dtype_name((Dtype)type->op), shape_str(ps));
+    else
+      diag_error(type->loc, "mlm(..., part = \"%s\") gives one value per token: its type must be %s[%lld] (seq = %lld), not %s%s",
+                 parts[src->part], dtype_name(want), (long long)src->seq, (long long)src->seq, dtype_name((Dtype)type->op),
+                 shape_str(ps));
+    return false;
+  }
+  if (src->scale != 1 || src->normalize) {
+    diag_error(f->b->loc, "mlm(...) gives token ids, masks and labels: they cannot be scaled or normalised");
+    return false;
+  }
+  bool test = !strcmp(ds->split, "test"), train_mlm = !test;
+  for (int j = 0; j < prog->nsrcs; j++) {
+    DataSrc *o = prog->srcs[j];
+    if (o->kind != 4) continue;
+    if (o->words != src->words || o->vocab != src->vocab || o->len != src->seq) {
+      diag_error(f->b->loc, "every mlm(...) source of a program shares one vocabulary and length: '%s' has vocab = %lld, "
+                 "words = %d, seq = %lld, but '%s' has vocab = %lld, words = %d, seq = %lld", f->name, (long long)src->vocab,
+                 src->words, (long long)src->seq, o->field, (long long)o->vocab, o->words, (long long)o->len);
+      return false;
+    }
+    train_mlm |= !strcmp(o->split, "train");
+    if (strcmp(o->split, ds->split)) continue;
+    if (strcmp(o->path, src->s) || o->mask != src->mask || o->pairs != src->pairs || o->copies != src->copies) {
+      diag_error(f->b->loc, "the mlm(...) fields of a split are parts of the same samples: '%s' reads \"%s\" with mask = %g, "
+                 "pairs = %d, copies = %lld, but '%s' reads \"%s\" with mask = %g, pairs = %d, copies = %lld", f->name, src->s,
+                 src->mask, src->pairs, (long long)src->copies, o->field, o->path, o->mask, o->pairs, (long long)o->copies);
+      return false;
+    }
+  }
+  if (!train_mlm) {
+    diag_error(f->b->loc, "a test mlm(...) source is encoded with the train file's vocabulary: field '%s' needs an mlm(...) "
+               "train source", f->name);
+    return false;
+  }
+  ds->kind = 4;
+  ds->vocab = src->vocab;
+  ds->len = src->seq;
+  ds->words = src->words;
+  ds->mask = src->mask;
+  ds->pairs = src->pairs;
+  ds->copies = src->copies;
+  ds->part = src->part;
+  return true;
+}
+
 /* dir joined with path's directory part ("" and "." for none); *base
  * points at path's last component. */
 static void split_path(const char *dir, const char *path, char *out, size_t cap, const char **base) {
@@ -188,6 +246,7 @@ static bool lower_data(Ast *data, Env *tenv) {
         }
         ds->len = ps.d[0].k;
       }
+      if (src->dkind == 4 && !check_mlm(f, type, &ps, src, ds)) { ok = false; continue; }
     } else if (src->k == V_LIST) {
       /* a table: a list of samples, each flattening to per values */
       int64_t n = src->nitems, k = 0;

@@ -170,6 +170,12 @@ typedef struct NnrtCorpus {
   int64_t n;
 } NnrtCorpus;
 
+/* The samples of one split's mlm(...) file, made once for all its fields. */
+typedef struct NnrtMlmData {
+  const char *split, *path; /* the program's */
+  NnrtMlmSet set;
+} NnrtMlmData;
+
 const NnrtVocab *nnrt_session_vocab(const NnrtSession *s) { return s->vocab; }
 
 void nnrt_session_text_free(NnrtSession *s) {
@@ -180,6 +186,13 @@ void nnrt_session_text_free(NnrtSession *s) {
   s->ncorpora = 0;
   nnrt_vocab_free(s->vocab);
   s->vocab = NULL;
+  for (int i = 0; i < s->nmlm; i++)
+    nnrt_mlm_free(&s->mlm[i].set);
+  nnrt_free(s->mlm);
+  s->mlm = NULL;
+  s->nmlm = 0;
+  nnrt_vocab_free(s->mlm_vocab);
+  s->mlm_vocab = NULL;
 }
 
 /* The train split's text file: the one the vocabulary comes from. */
@@ -241,6 +254,93 @@ static int load_text(NnrtSession *s, const NnrtDataDesc *d, NnrtArray *a) {
   return 0;
 }
 
+/* ---- BERT pretraining samples ------------------------------------------ */
+
+
+/* The train split's mlm file: the one the vocabulary comes from. */
+static const NnrtDataDesc *mlm_vocab_source(const NnrtProgram *p) {
+  for (int j = 0; j < p->ndata; j++)
+    if (p->data[j].kind == DATA_MLM && strcmp(p->data[j].split, "train") == 0)
+      return &p->data[j];
+  return NULL;
+}
+
+/* The vocabulary of the train split's mlm file (built on first use). */
+static const NnrtVocab *mlm_vocab(NnrtSession *s, const NnrtDataDesc *d) {
+  if (s->mlm_vocab)
+    return s->mlm_vocab;
+  const NnrtDataDesc *vs = mlm_vocab_source(s->p);
+  if (!vs) {
+    fprintf(stderr, "error: field '%s' (%s): a test mlm source needs a train mlm source for its vocabulary\n",
+            d->field, d->path);
+    return NULL;
+  }
+  char err[ERRLEN] = "", *buf = NULL;
+  size_t len = 0;
+  int rc = nnrt_read_text(vs->path, &buf, &len, err, sizeof err);
+  if (rc == 0)
+    rc = nnrt_mlm_vocab(buf, len, vs->path, vs->words, vs->vocab_cap, &s->mlm_vocab, err, sizeof err);
+  nnrt_free(buf);
+  if (rc != 0)
+    fprintf(stderr, "error: %s\n", err[0] ? err : vs->path);
+  return s->mlm_vocab;
+}
+
+/* The samples of d's split and file, made on first use from the session's
+ * seed (a stream of its own per split). */
+static const NnrtMlmSet *mlm_samples(NnrtSession *s, const NnrtDataDesc *d) {
+  for (int i = 0; i < s->nmlm; i++)
+    if (strcmp(s->mlm[i].split, d->split) == 0 && strcmp(s->mlm[i].path, d->path) == 0)
+      return &s->mlm[i].set;
+  const NnrtVocab *v = mlm_vocab(s, d);
+  if (!v)
+    return NULL;
+  if (!s->mlm && !(s->mlm = nnrt_alloc((size_t)s->p->ndata * sizeof *s->mlm, "mlm samples"))) {
+    fprintf(stderr, "error: %s: out of memory for the mlm table\n", d->path);
+    return NULL;
+  }
+  NnrtMlmData *m = &s->mlm[s->nmlm];
+  memset(m, 0, sizeof *m);
+  NnrtMlmConfig cfg = {d->len, d->mask, d->pairs, d->copies,
+                       s->seed ^ (strcmp(d->split, "train") == 0 ? 0x6d6c6d747261696eull : 0x6d6c6d74657374ull)};
+  char err[ERRLEN] = "", *buf = NULL;
+  size_t len = 0;
+  int rc = nnrt_read_text(d->path, &buf, &len, err, sizeof err);
+  if (rc == 0)
+    rc = nnrt_mlm_build(buf, len, d->path, v, &cfg, &m->set, err, sizeof err);
+  nnrt_free(buf);
+  if (rc != 0) {
+    fprintf(stderr, "error: %s\n", err[0] ? err : d->path);
+    return NULL;
+  }
+  m->split = d->split;
+  m->path = d->path;
+  s->nmlm++;
+  return &m->set;
+}
+
+/* An mlm field of a split: its part of the samples, copied into a. */
+static int load_mlm(NnrtSession *s, const NnrtDataDesc *d, NnrtArray *a) {
+  const NnrtMlmSet *m = mlm_samples(s, d);
+  if (!m)
+    return -1;
+  const void *src[] = {m->ids, m->segments, m->keep, m->target, m->weight, m->next};
+  bool per_token = d->part != MLM_PART_NEXT;
+  size_t count = (size_t)(per_token ? m->n * m->len : m->n), bytes = count * 4;
+  memset(a, 0, sizeof *a);
+  a->data = nnrt_alloc(bytes + 1, "mlm field");
+  if (!a->data) {
+    fprintf(stderr, NNRT_OOM_FORMAT, "mlm field", bytes);
+    return -1;
+  }
+  memcpy(a->data, src[d->part], bytes);
+  a->dtype = d->part == MLM_PART_KEEP || d->part == MLM_PART_WEIGHT ? NNRT_F32 : NNRT_I32;
+  a->rank = per_token ? 2 : 1;
+  a->dims[0] = m->n;
+  a->dims[1] = m->len;
+  return 0;
+}
+
 /* The data an INPUT slot reads in a split (the last one declared), or NULL. */
 static const NnrtDataDesc *field_data(const NnrtProgram *p, const NnrtSlotDesc *slot,
                                       const char *split) {
@@ -295,7 +395,7 @@ static int plan_split(NnrtSession *s, NnrtSplit *sp, const char *split, LoadJob 
     const NnrtDataDesc *d = field_data(p, slot, split);
     if (!d)
       break;
-    if (d->kind == DATA_TABLE || d->kind == DATA_TEXT)
+    if (d->kind == DATA_TABLE || d->kind == DATA_TEXT || d->kind == DATA_MLM)
       continue;
     if (jobs) {
       LoadJob *j = &jobs[n];
@@ -470,8 +570,10 @@ static int load_split(NnrtSession *s, NnrtSplit *sp, const char *split, Loads *l
     } else if (j && j->rc < 0) {
       fputs(j->msg, stderr);
       return -1;
-    } else if (d->kind == DATA_TEXT ? load_text(s, d, a) != 0 : load_one(d, a, NULL) != 0) {
-      return -1; /* a table or text (or a file not read yet) */
+    } else if (d->kind == DATA_TEXT   ? load_text(s, d, a) != 0
+               : d->kind == DATA_MLM  ? load_mlm(s, d, a) != 0
+                                      : load_one(d, a, NULL) != 0) {
+      return -1; /* a table, text or mlm samples (or a file not read yet) */
     }
     sp->scale[i] = d->scale == 0 ? 1.0 : d->scale;
     int64_t n = a->dims[0], count = nnrt_array_count(a);

@@ -137,6 +137,36 @@ int nnrt_vocab_parse(const char *s, bool words, const char *name, NnrtVocab **ou
                      size_t errlen);
 bool nnrt_vocab_equal(const NnrtVocab *a, const NnrtVocab *b);
 size_t nnrt_utf8_put(char *to, uint32_t cp); /* 1-4 bytes, no NUL */
+/* The id of token s[0..n) (one character's UTF-8, or one word), or -1. */
+int64_t nnrt_vocab_find(const NnrtVocab *v, const char *s, size_t n);
+
+/* ---- data/mlm.c: BERT pretraining samples (the mlm(...) data source) ---- */
+
+enum { MLM_PAD, MLM_CLS, MLM_SEP, MLM_MASK, MLM_UNK, MLM_SPECIALS }; /* ids 0-4 */
+
+typedef struct NnrtMlmConfig {
+  int64_t len;    /* tokens per sample, T */
+  double mask;    /* the fraction of sentence tokens chosen for the masked LM */
+  bool pairs;     /* [CLS] a [SEP] b [SEP], else [CLS] a [SEP] */
+  int64_t copies; /* passes over the documents, each with new partners and masks */
+  uint64_t seed;
+} NnrtMlmConfig;
+
+/* n samples of len positions (row-major [n, len], next [n]). */
+typedef struct NnrtMlmSet {
+  int64_t n, len;
+  int32_t *ids, *segments, *target, *next;
+  float *keep, *weight;
+} NnrtMlmSet;
+
+/* The vocabulary of the sentences of a document file (cap counts the
+ * MLM_SPECIALS special tokens, which come first in the ids). */
+int nnrt_mlm_vocab(const char *buf, size_t len, const char *name, bool words, int64_t cap, NnrtVocab **out,
+                   char *err, size_t errlen);
+/* The samples of a document file with vocabulary v (see mlm.c). */
+int nnrt_mlm_build(const char *buf, size_t len, const char *name, const NnrtVocab *v, const NnrtMlmConfig *cfg,
+                   NnrtMlmSet *out, char *err, size_t errlen);
+void nnrt_mlm_free(NnrtMlmSet *s);
 
 /* ---- ckpt.c: safetensors checkpoints --------------------------------- */
 

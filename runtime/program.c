@@ -307,6 +307,29 @@ void nnrt_data_text(NnrtProgram *p, const char *field, const char *split, const 
   }
 }
 
+void nnrt_data_mlm(NnrtProgram *p, const char *field, const char *split, const char *path,
+                   int64_t vocab_cap, int64_t len, double mask, int pairs, int64_t copies, int words,
+                   int part) {
+  if (!p->failed && (!path || vocab_cap < 1 || vocab_cap > INT32_MAX || len < 3 || len > 65536 ||
+                     !(mask >= 0 && mask <= 1) || copies < 1 || part < MLM_PART_IDS || part > MLM_PART_NEXT)) {
+    fail(p, "data field '%s': bad mlm source (vocab %lld, length %lld, mask %g, copies %lld, part %d)",
+         field ? field : "", (long long)vocab_cap, (long long)len, mask, (long long)copies, part);
+    return;
+  }
+  NnrtDataDesc *d = add_data(p, field, split);
+  if (!d)
+    return;
+  d->kind = DATA_MLM;
+  d->path = dup(p, path, "data path");
+  d->vocab_cap = vocab_cap;
+  d->len = len;
+  d->mask = mask;
+  d->pairs = pairs != 0;
+  d->copies = copies;
+  d->words = words != 0;
+  d->part = part;
+}
+
 void nnrt_data_normalize(NnrtProgram *p, const char *field) {
   if (p->failed)
     return;

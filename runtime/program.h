@@ -58,7 +58,7 @@ typedef struct NnrtSlotDesc {
 
 typedef struct NnrtGradDesc { int grad, param, opt; } NnrtGradDesc;
 
-typedef enum { DATA_FILE, DATA_TABLE, DATA_CSV, DATA_TEXT, DATA_GRAPH } NnrtDataKind;
+typedef enum { DATA_FILE, DATA_TABLE, DATA_CSV, DATA_TEXT, DATA_GRAPH, DATA_MLM } NnrtDataKind;
 
 typedef struct NnrtDataDesc {
   NnrtDataKind kind;
@@ -73,6 +73,11 @@ typedef struct NnrtDataDesc {
    * longest len + shift of the split's fields reading this file */
   int64_t vocab_cap, len, shift, stride, reach; /* DATA_GRAPH: len = nodes */
   bool words;
+  /* DATA_MLM (also vocab_cap, len, words): which part of the samples */
+  double mask;
+  bool pairs;
+  int64_t copies;
+  int part; /* NnrtMlmPart */
 } NnrtDataDesc;
 
 typedef struct NnrtOptDesc {
@@ -210,6 +215,8 @@ typedef struct NnrtSession {
   void *aug_tmp;      /* one image sample (augment.c); NULL: no augmentation */
   NnrtVocab *vocab;   /* text data: the train corpus's (or a checkpoint's) vocabulary */
   struct NnrtCorpus *corpora; int ncorpora; /* text files read, as ids (dataset.c) */
+  NnrtVocab *mlm_vocab;         /* mlm data: the train file's vocabulary */
+  struct NnrtMlmData *mlm; int nmlm; /* mlm samples made, per split and file (dataset.c) */
 } NnrtSession;
 
 /* The vocabulary of the session's text data (see nnrt.h), or NULL when the

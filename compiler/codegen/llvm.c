@@ -1471,6 +1471,11 @@ static void emit_setup(Program *p) {
     } else if (d->path && d->kind == 3) {
       LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64};
       call_rt("nnrt_data_graph", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), ci64(d->len)}, 5);
+    } else if (d->path && d->kind == 4) {
+      LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.f64, cg.t.i32, cg.t.i64, cg.t.i32, cg.t.i32};
+      call_rt("nnrt_data_mlm", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), ci64(d->vocab), ci64(d->len),
+                                                   LLVMConstReal(cg.t.f64, d->mask), ci32(d->pairs), ci64(d->copies),
+                                                   ci32(d->words), ci32(d->part)}, 11);
     } else if (d->path && d->kind == 1 && (d->header >= 0 || d->col_begin != 0 || d->col_end != -1)) {
       LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.f64};
       call_rt("nnrt_data_csv", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), ci32(d->header > 0),

@@ -336,6 +336,14 @@ static int64_t find_word(const NnrtVocab *v, const char *s, size_t n) {
   return -1;
 }
 
+int64_t nnrt_vocab_find(const NnrtVocab *v, const char *s, size_t n) {
+  if (v->words)
+    return find_word(v, s, n);
+  uint32_t cp;
+  int k = n ? utf8_next((const unsigned char *)s, n, &cp) : 0;
+  return k && (size_t)k == n ? find_char(v, cp) : -1;
+}
+
 /* A token for a message: printable ASCII as is, else escaped; at most 40 bytes. */
 static void show_token(char *to, size_t cap, const char *s, size_t n) {
   size_t at = 0;

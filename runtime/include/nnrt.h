@@ -116,6 +116,20 @@ void nnrt_data_text(NnrtProgram *p, const char *field, const char *split,
                     const char *path, int64_t vocab_cap, int64_t len, int64_t shift,
                     int64_t stride, int words);
 
+/* BERT pretraining samples (the mlm(...) data source, data/mlm.c): the
+ * sentences of a file of documents (separated by lines holding a lone "%")
+ * as `[CLS] a [SEP] b [SEP]` pairs (pairs != 0) or `[CLS] a [SEP]`, padded
+ * to len tokens, with a fraction mask of the sentence tokens chosen for
+ * the masked LM, copies passes over the documents; the field gets one
+ * part: ids and segments and target I32 [B, len], keep and weight F32
+ * [B, len], next I32 [B].  The vocabulary (vocab_cap ids with the 5
+ * special tokens) comes from the train split's file. */
+typedef enum { MLM_PART_IDS, MLM_PART_SEGMENTS, MLM_PART_KEEP, MLM_PART_TARGET, MLM_PART_WEIGHT,
+               MLM_PART_NEXT } NnrtMlmPart;
+void nnrt_data_mlm(NnrtProgram *p, const char *field, const char *split, const char *path,
+                   int64_t vocab_cap, int64_t len, double mask, int pairs, int64_t copies, int words,
+                   int part);
+
 /* Standardise data field `field` per feature: (x - mean) / std, with mean
  * and std computed in double on the training split (after the validation
  * hold-out) and applied to every split.  Call after the field's data. */

@@ -122,6 +122,26 @@ sbm) # a 400-node graph (the README's has 2000): the GCN beats the same net with
   done
   awk -v g="$e1" -v m="$e0" 'BEGIN { exit !(g <= 0.35 && m >= g + 0.2) }' || fail "GCN error $e1, without the graph $e0"
   ;;
-*) echo "usage: $0 NNC schedules|l1|calibration|receptive|dropconnect|vae|adding|charlm|karate|sbm" >&2; exit 2 ;;
+bert) # a smoke test: the pipeline runs end to end on fortunes-min's files
+  [ -f /usr/share/games/fortunes/literature ] || { echo "SKIP: no fortunes-min"; exit 77; }
+  d=examples/lecture09/bert
+  cp $d/bert.nn "$tmp/"
+  for p in pretrain mlm_eval finetune; do
+    sed 's|"data/pretrain.txt"|"/usr/share/games/fortunes/literature"|g; s|"data/heldout.txt"|"/usr/share/games/fortunes/riddles"|g' \
+      $d/$p.nn >"$tmp/$p.nn"
+    build "$tmp/$p.nn" "$tmp/$p"
+  done
+  a=$("$tmp/pretrain" train --quiet --limit 96 --epochs 1 --save "$tmp/pre.st") || fail "pretrain"
+  b=$("$tmp/pretrain" train --quiet --limit 96 --epochs 1) || fail "pretrain again"
+  [ "$a" = "$b" ] || fail "one seed gave two pretraining runs: $a / $b"
+  echo "pretrain: $a"
+  r=$("$tmp/mlm_eval" eval --load "$tmp/pre.st") || fail "mlm_eval"
+  echo "mlm_eval: $r"
+  awk -v l="$(val "$r" test_loss)" 'BEGIN { exit !(l > 0 && l < 6) }' || fail "masked-token loss not in (0, 6)"
+  f=$("$tmp/finetune" train --limit 96 --epochs 1 --init-from "$tmp/pre.st" --only 'enc.*' 2>&1) || fail "finetune: $f"
+  echo "$f" | grep -q "^init from $tmp/pre.st: 31 tensors" || fail "finetune did not load the encoder: $f"
+  echo "$f" | tail -n 1
+  ;;
+*) echo "usage: $0 NNC schedules|l1|calibration|receptive|dropconnect|vae|adding|charlm|karate|sbm|bert" >&2; exit 2 ;;
 esac
 echo PASS
