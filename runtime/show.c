@@ -95,7 +95,8 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
   }
   char shape[128];
   nnrt_format_shape(shape, sizeof shape, ss->rank, ss->dims);
-  if (in < 0) {
+  /* without an image input, an image-like output (an attention map) is drawn alone */
+  if (in < 0 && !image_geo(srank, sd, &og)) {
     fprintf(stderr, "error: program '%s' has no image input to show ([C, H, W] with C = 1 or 3, "
             "[H, W], or 784 values)\n", name);
     return 1;
@@ -104,7 +105,9 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
     fprintf(stderr, "error: 'show' output %s must be a float tensor\n", shape);
     return 1;
   }
-  if (sper == nnrt_slot_sample_count(&p->slots[in]))
+  if (in < 0)
+    ; /* og set above */
+  else if (sper == nnrt_slot_sample_count(&p->slots[in]))
     og = ig;
   else if (!image_geo(srank, sd, &og)) {
     fprintf(stderr, "error: 'show' output %s is not an image and has not as many values per "
@@ -131,7 +134,7 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
   int64_t hmax = ig.h > og.h ? ig.h : og.h;
   int scale = hmax >= 64 ? 1 : (int)(64 / hmax);
   int64_t gap = 2, border = 6;
-  int64_t pw = (ig.w + og.w) * scale + gap, ph = hmax * scale;
+  int64_t pw = (ig.w + og.w) * scale + (in >= 0 ? gap : 0), ph = hmax * scale;
   int64_t cols = 1;
   while (cols * cols < n)
     cols++;
@@ -145,12 +148,13 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
   for (int64_t i = 0; i < cw * chh; i++) /* a blue-grey background frames each pair */
     canvas[i * 3] = 70, canvas[i * 3 + 1] = 90, canvas[i * 3 + 2] = 120;
   double se = 0;
-  const NnrtSlotDesc *is = &p->slots[in];
+  const NnrtSlotDesc *is = in >= 0 ? &p->slots[in] : NULL;
   for (int64_t r = 0; r < n; r++) {
     int64_t x0 = border + (r % cols) * (pw + border), y0 = border + (r / cols) * (ph + border);
-    paint(canvas, cw, x0, y0, scale, is, s.slots[in], r, ig);
-    paint(canvas, cw, x0 + ig.w * scale + gap, y0, scale, ss, s.slots[show], r, og);
-    if (sper == nnrt_slot_sample_count(is))
+    if (is)
+      paint(canvas, cw, x0, y0, scale, is, s.slots[in], r, ig);
+    paint(canvas, cw, x0 + (is ? ig.w * scale + gap : 0), y0, scale, ss, s.slots[show], r, og);
+    if (is && sper == nnrt_slot_sample_count(is))
       for (int64_t k = 0; k < sper; k++) {
         double d = value_at(ss, s.slots[show], r * sper + k) - value_at(is, s.slots[in], r * sper + k);
         se += d * d;
@@ -162,9 +166,13 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o) {
     fprintf(stderr, "error: %s\n", err);
     goto out;
   }
-  printf("wrote %s: %lld %s samples, input '%s' | show %s, %lldx%lld pixels", path, (long long)n,
-         sp == &s.test ? "test" : "train", is->name, shape, (long long)cw, (long long)chh);
-  if (sper == nnrt_slot_sample_count(is))
+  if (is)
+    printf("wrote %s: %lld %s samples, input '%s' | show %s, %lldx%lld pixels", path, (long long)n,
+           sp == &s.test ? "test" : "train", is->name, shape, (long long)cw, (long long)chh);
+  else
+    printf("wrote %s: %lld %s samples, show %s, %lldx%lld pixels", path, (long long)n,
+           sp == &s.test ? "test" : "train", shape, (long long)cw, (long long)chh);
+  if (is && sper == nnrt_slot_sample_count(is))
     printf(", mse=%.6g", se / (double)(n * sper));
   printf("\n");
   rc = 0;
