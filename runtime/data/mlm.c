@@ -204,9 +204,9 @@ static int64_t draw(NnrtRng *r, int64_t n) {
 }
 
 /* Sample k of s: sentences a and b (b NULL: one sentence), truncated to fit,
- * then masked. */
+ * then masked; cand holds len positions. */
 static void make_sample(NnrtMlmSet *s, int64_t k, const Corpus *c, const Sentence *a, const Sentence *b, int next,
-                        const NnrtMlmConfig *cfg, int64_t nvocab, NnrtRng *r) {
+                        const NnrtMlmConfig *cfg, int64_t nvocab, NnrtRng *r, int64_t *cand) {
   int64_t T = cfg->len, la = a->n, lb = b ? b->n : 0, room = T - (b ? 3 : 2);
   while (la + lb > room) {
     if (la > lb)
@@ -216,7 +216,7 @@ static void make_sample(NnrtMlmSet *s, int64_t k, const Corpus *c, const Sentenc
   }
   int32_t *ids = s->ids + k * T, *seg = s->segments + k * T, *tgt = s->target + k * T;
   float *keep = s->keep + k * T, *w = s->weight + k * T;
-  int64_t cand[T], nc = 0, at = 0;
+  int64_t nc = 0, at = 0;
   ids[at] = MLM_CLS, seg[at++] = 0;
   for (int64_t i = 0; i < la; i++)
     cand[nc++] = at, ids[at] = c->ids[a->at + i], seg[at++] = 0;
@@ -284,7 +284,9 @@ int nnrt_mlm_build(const char *buf, size_t len, const char *name, const NnrtVoca
   out->keep = nnrt_alloc(cells * sizeof(float), "mlm samples");
   out->weight = nnrt_alloc(cells * sizeof(float), "mlm samples");
   out->next = nnrt_alloc((size_t)n * sizeof(int32_t), "mlm samples");
-  if (!out->ids || !out->segments || !out->target || !out->keep || !out->weight || !out->next) {
+  int64_t *cand = nnrt_alloc((size_t)T * sizeof *cand, "mlm samples");
+  if (!out->ids || !out->segments || !out->target || !out->keep || !out->weight || !out->next || !cand) {
+    nnrt_free(cand);
     nnrt_mlm_free(out);
     corpus_free(&c);
     return nnrt_fail(err, errlen, "%s: out of memory for %lld samples of %lld tokens", name, (long long)n,
@@ -306,9 +308,10 @@ int nnrt_mlm_build(const char *buf, size_t len, const char *name, const NnrtVoca
           const Document *other = &c.doc[o < d ? o : o + 1];
           b = &c.sent[other->first + draw(&r, other->n)];
         }
-        make_sample(out, k++, &c, a, b, next, cfg, v->n, &r);
+        make_sample(out, k++, &c, a, b, next, cfg, v->n, &r, cand);
       }
     }
+  nnrt_free(cand);
   corpus_free(&c);
   return 0;
 }

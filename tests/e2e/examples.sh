@@ -141,6 +141,12 @@ bert) # a smoke test: the pipeline runs end to end on fortunes-min's files
   f=$("$tmp/finetune" train --limit 96 --epochs 1 --init-from "$tmp/pre.st" --only 'enc.*' 2>&1) || fail "finetune: $f"
   echo "$f" | grep -q "^init from $tmp/pre.st: 31 tensors" || fail "finetune did not load the encoder: $f"
   echo "$f" | tail -n 1
+  o=$("$tmp/pretrain" show --load "$tmp/pre.st" --count 4 -o "$tmp/att.png") || fail "show: $o"
+  echo "$o"
+  [ "$o" = "wrote $tmp/att.png: 4 test samples, show [B, 64, 64] alone (no image input), each a heat map from its minimum (black) to its maximum (white), 402x402 pixels" ] || fail "show: $o"
+  # a PNG signature, and an IHDR of 402 x 402 (2 x 2 maps of 64 x 64 at 3x, 6-pixel borders)
+  [ "$(od -An -tx1 -N8 "$tmp/att.png" | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "att.png is not a PNG"
+  [ "$(od -An -tx1 -j16 -N8 "$tmp/att.png" | tr -d ' \n')" = 0000019200000192 ] || fail "att.png is not 402x402"
   ;;
 *) echo "usage: $0 NNC schedules|l1|calibration|receptive|dropconnect|vae|adding|charlm|karate|sbm|bert" >&2; exit 2 ;;
 esac
