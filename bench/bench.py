@@ -203,7 +203,8 @@ def main():
     gemm = {}
     shapes = ["1024", "2048", "128x256x784", "784x256x128ta", "128x784x256tb", "64x120x400"]
     for t in threads:
-        p = subprocess.run([a.gemm, "--threads", t, "--reps", "10"] + shapes, capture_output=True,
+        p = subprocess.run([a.gemm, "--threads", t, "--reps", "10",
+                            "--fma-peak", str(fma[f"peak_{min(int(t), 2)}"])] + shapes, capture_output=True,
                            text=True, check=True)
         gemm[t] = p.stdout.strip()
 
@@ -351,7 +352,7 @@ def main():
         "products under 48M multiply-adds on one thread (runtime/gemm.c: inside a training "
         "step waking the second thread costs more than it saves), so back to back, as here, "
         "the models' small shapes trail dnnl_sgemm's two threads.  pct_fma_peak is against "
-        "the FMA peak measured in the same run; cpu_pct_core is per CPU-second of the process "
+        "the FMA peak measured in the same run by bench/fmapeak (above); cpu_pct_core is per CPU-second of the process "
         "against one core's nominal peak.")
     notes = os.path.join(ROOT, "bench", "analysis.md")  # threads and profile, by hand
     if os.path.exists(notes):
