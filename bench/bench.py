@@ -15,14 +15,22 @@ threads; OPENBLAS_CORETYPE=SkylakeX where OpenBLAS missed an AVX-512 CPU),
 each as its own process, and every row compares nnc's best thread count
 with PyTorch's fastest setting, named in the row.  A PyTorch on the
 reference BLAS is refused (a slow twin is no result).  It also times
-`nnc build -O2` and runs bench/gemm (nnrt_sgemm against dnnl_sgemm, and
-the FMA peak of this run).
+`nnc build -O2` and runs bench/gemm (nnrt_sgemm against dnnl_sgemm) and
+bench/fmapeak (the FMA peak of this run, AVX2 and AVX-512, 1 and 2
+threads): every model row also reads as a fraction of that peak (FLOPs per
+sample of a training step from the executable's `info`, forward and
+backward, the optimizer not counted), at the thread count of the run that
+gave the rate.  nnc's start-up is broken into phases by its NNRT_BENCH
+marks (main, setup, data_loaded, normalised, allocated, initialised,
+session_open, train_start, first_step), medians over the runs.
 Rates are reported as best and median of REPS; the ratio table uses the
 best of each side.  Writes the report to stdout and to --out; sections of
 the old --out headed "GPU" or "LSTM" (written by the GPU benchmark and
 bench/lstm/lstm.py, not by this script) are kept, appended after the new report.
-usage: python3 bench.py --nnc NNC --gemm GEMM --work DIR [--threads "1 2"]
-                        [--reps N] [--limit N] [--out RESULTS.md] [--command "..."]
+usage: python3 bench.py --nnc NNC --gemm GEMM --fmapeak FMAPEAK --work DIR [--threads "1 2"]
+                        [--reps N] [--limit N] [--quick] [--out RESULTS.md] [--command "..."]
+--quick: 2 runs of each and LeNet-5 on 2,000 samples, to check the harness
+(a minute or two); its figures are no result.
 """
 import argparse, os, platform, re, statistics, subprocess, sys, time
 
@@ -57,7 +65,8 @@ def run(cmd, env_extra, work):
     # the PyTorch twin times the steps after its warm-up (timed_start,
     # timed_samples); nnc's rate counts every step, its first included
     start = marks.get("timed_start", marks["train_start"])
-    return {"rate_s": marks["train_end"] - start, "timed": int(kv.get("timed_samples", 0)),
+    return {"marks": {k: v - t0 for k, v in marks.items()},
+            "rate_s": marks["train_end"] - start, "timed": int(kv.get("timed_samples", 0)),
             "first": marks["first_step"] - t0, "rss": rss_kb / 1024, "kv": kv,
             "blas": blas[0] if blas else ""}
 
@@ -93,21 +102,28 @@ def summarise(runs, units, per=1):
     firsts = [r["first"] for r in runs]
     return {"best": max(rates), "median": statistics.median(rates),
             "first_best": min(firsts), "first_median": statistics.median(firsts),
-            "rss": min(r["rss"] for r in runs), "kv": runs[-1]["kv"], "blas": runs[-1]["blas"]}
+            "rss": min(r["rss"] for r in runs), "kv": runs[-1]["kv"], "blas": runs[-1]["blas"],
+            "phases": {k: statistics.median(r["marks"][k] for r in runs)
+                       for k in runs[0]["marks"] if all(k in r["marks"] for r in runs)}}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nnc", required=True)
     ap.add_argument("--gemm", required=True)
+    ap.add_argument("--fmapeak", required=True)
+    ap.add_argument("--quick", action="store_true",
+                    help="2 runs of each, LeNet-5 on 2,000 samples: checks the harness, no result")
     ap.add_argument("--work", required=True)
     ap.add_argument("--threads", default="1 2")
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--limit", type=int, default=10000,
                     help="LeNet-5: training samples in the timed pass (both sides)")
     ap.add_argument("--out")
     ap.add_argument("--command", default="bench/run.sh")
     a = ap.parse_args()
+    if a.quick:
+        a.reps, a.limit = min(a.reps, 2), min(a.limit, 2000)
     load_before = loadavg()
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     out = []
@@ -124,6 +140,16 @@ def main():
                            check=True)
             ts.append(time.perf_counter() - t0)
         compile_s[name] = (min(ts), statistics.median(ts))
+    flops = {}  # FLOPs per sample of a training step (forward and backward), from `info`
+    for name in EXAMPLES:
+        info = subprocess.run([exe[name], "info"], capture_output=True, text=True, check=True).stdout
+        m_ = re.search(r"training step (\d+)", info)
+        if not m_:
+            sys.exit(f"bench: `{exe[name]} info` printed no 'training step N' FLOPs")
+        flops[name] = int(m_.group(1))
+    # the FMA peak, measured before the workloads (the machine as they find it)
+    p = subprocess.run([a.fmapeak, "--threads", "2"], capture_output=True, text=True, check=True)
+    fma = {k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", p.stdout.strip().splitlines()[-1])}
 
     threads = a.threads.split()
 
@@ -177,10 +203,10 @@ def main():
     gemm = {}
     shapes = ["1024", "2048", "128x256x784", "784x256x128ta", "128x784x256tb", "64x120x400"]
     for t in threads:
-        p = subprocess.run([a.gemm, "--threads", t, "--reps", "10"] + shapes, capture_output=True,
+        p = subprocess.run([a.gemm, "--threads", t, "--reps", "10",
+                            "--fma-peak", str(fma[f"peak_{min(int(t), 2)}"])] + shapes, capture_output=True,
                            text=True, check=True)
         gemm[t] = p.stdout.strip()
-    fma = dict(re.findall(r"(fma_peak_\d)=([0-9.]+)", "\n".join(gemm.values())))
 
     load_after = loadavg()
     cpu = "?"
@@ -191,11 +217,18 @@ def main():
     say(f"# nnc vs PyTorch (CPU) — {started}")
     say()
     say(f"Machine: {cpu}, {os.cpu_count()} cores ({isa}); {platform.platform()}.  ")
-    say(f"FMA peak measured in this run (bench/gemm, AVX-512 FMA chains, no memory traffic): "
-        + ", ".join(f"{v} GFLOP/s on {k[-1]} thread{'s' if k[-1] != '1' else ''}"
-                    for k, v in sorted(fma.items())) + ".  ")
+    say("FMA peak measured in this run (bench/fmapeak: 12 chains of FMAs per thread, no memory "
+        f"traffic, best of 5): AVX-512 {fma['avx512_1']:.1f} GFLOP/s on 1 thread, "
+        f"{fma['avx512_2']:.1f} on 2; AVX2 {fma['avx2_1']:.1f} on 1, {fma['avx2_2']:.1f} on 2 "
+        "(0: no AVX-512).  The \"% of FMA peak\" rows use the larger, at the thread count of "
+        "the run.  ")
+    if a.quick:
+        say("**--quick: 2 runs of each, LeNet-5 on 2,000 samples — a check of the harness, "
+            "not a result.**  ")
     say(f"Load average (1/5/15 min) before: {load_before}; after: {load_after}.  ")
     say(f"Command: `{a.command}` ({a.reps} runs of each; best and median).  ")
+    say("FLOPs per sample of a training step (`OUT info`, forward and backward, optimizer not "
+        "counted): " + ", ".join(f"{n} {flops[n]:,}" for n in EXAMPLES) + ".  ")
     tv = subprocess.run(TORCH[:1] + ['-c', 'import torch; print(torch.__version__)'],
                         capture_output=True, text=True).stdout.strip()
     say(f"PyTorch {tv} (Debian's python3-torch, /usr/bin/python3; no torch.compile in 1.13), "
@@ -204,7 +237,8 @@ def main():
         "gathered by index, zero_grad(set_to_none=True), no per-step .item(), its first 10 "
         "steps a warm-up left out of the timing (nnc's rate counts every step).  PyTorch runs "
         "in each setting below as its own process; each row compares with its fastest setting, "
-        "named in the row.")
+        "named in the row with the BLAS it loaded (a setting without OMP_WAIT_POLICY runs "
+        "libgomp's default, spinning; nnc's runtime makes its own OpenMP workers passive).")
     say()
     say("| metric | nnc, " + " | nnc, ".join(f"{t} thread{'s' if t != '1' else ''}" for t in threads) +
         " | PyTorch, fastest | its setting | nnc best / PyTorch fastest | target |")
@@ -218,8 +252,26 @@ def main():
         nb = max(nv) if high else min(nv)
         ratio = nb / tvv if high else tvv / nb
         ok = "" if target is None else (" ✓" if ratio >= target else " ✗")
-        say(f"| {label} | " + " | ".join(fmt(v) for v in nv) + f" | {fmt(tvv)} | {pick[0]} | "
+        say(f"| {label} | " + " | ".join(fmt(v) for v in nv) + f" | {fmt(tvv)} | {setting(pick)} | "
             f"{ratio:.2f}×{ok} | {'' if target is None else f'≥ {target}×'} |")
+
+    def short_blas(desc):
+        """'OpenBLAS SkylakeX' or 'BLIS skx' from a blas: line, for the rows."""
+        m_ = re.search(r"\((OpenBLAS), core (\w+)\)|\((BLIS), arch (\w+)\)", desc)
+        return " ".join(g for g in m_.groups() if g) if m_ else desc or "BLAS ?"
+
+    def setting(pick):
+        return f"{pick[0]}; {short_blas(pick[1]['blas'])}"
+
+    def peak_row(label, name):
+        """The best rate as a fraction of the FMA peak at the run's thread count."""
+        r = results[name]
+        per = 4 if name == "xor" else 1  # XOR's rate is in steps of 4 samples
+        frac = lambda v, t: 100 * v * per * flops[name] / (fma[f"peak_{min(int(t), 2)}"] * 1e9)
+        nv = [frac(r["nnc"][t]["best"], t) for t in threads]
+        pick = max(r["torch"].items(), key=lambda kv: kv[1]["best"])
+        say(f"| {label} best rate, % of FMA peak | " + " | ".join(f"{v:.3g}%" for v in nv) +
+            f" | {frac(pick[1]['best'], pick[1]['threads']):.3g}% | {setting(pick)} | | |")
 
     rate = lambda v: f"{v:,.0f}"
     secs = lambda v: f"{v:.3f}"
@@ -229,6 +281,7 @@ def main():
                                     ("lenet", "LeNet-5", "samples/s", "lenet rate")):
         row(f"{label} {unit}, best", name, "best", rate, True, TARGETS[tkey])
         row(f"{label} {unit}, median", name, "median", rate, True, None)
+        peak_row(label, name)
         row(f"{label} start → first step, s (best)", name, "first_best", secs, False,
             TARGETS["first step"])
         row(f"{label} start → first step, s (median)", name, "first_median", secs, False, None)
@@ -238,6 +291,42 @@ def main():
         f"{lab} {results[n]['nnc'][threads[-1]]['best'] / results[n]['nnc'][threads[0]]['best']:.2f}×"
         for n, lab in (("xor", "XOR"), ("mlp", "MLP"), ("lenet", "LeNet-5"))) +
         " (target: ≥ 1× on every workload).")
+    say()
+    phases = ["main", "setup", "data_loaded", "normalised", "allocated", "initialised",
+              "session_open", "train_start", "first_step"]
+    say(f"nnc's start → first step by phase ({threads[0]} thread, medians of {a.reps} runs, ms; "
+        "each phase ends at its NNRT_BENCH mark, the first from the launch of the process: "
+        "exec and dynamic loading; data_loaded: reading and inflating the gzip files and "
+        "converting; allocated: slots, scratch, permutation; session_open: oneDNN's warm-up "
+        "thread joined; first_step: gathering the first batch, waking the thread pool and the "
+        "step):")
+    say()
+    say("| workload | " + " | ".join(phases) + " | total |")
+    say("|---|" + "---|" * (len(phases) + 1))
+    for name, label in (("xor", "XOR"), ("mlp", "MLP"), ("lenet", "LeNet-5")):
+        ph = results[name]["nnc"][threads[0]]["phases"]
+        prev, cells = 0.0, []
+        for k in phases:
+            if k in ph:
+                cells.append(f"{1000 * (ph[k] - prev):.1f}")
+                prev = ph[k]
+            else:
+                cells.append("–")
+        say(f"| {label} | " + " | ".join(cells) + f" | {1000 * prev:.1f} |")
+    say()
+    say("PyTorch's start → first step by phase (1 thread, medians, ms; import_done: "
+        "the interpreter and `import torch`; train_start: reading the data, model and optimizer; "
+        "first_step: the first step):")
+    say()
+    say("| workload | import_done | train_start | first_step | total |")
+    say("|---|---|---|---|---|")
+    for name, label in (("xor", "XOR"), ("mlp", "MLP"), ("lenet", "LeNet-5")):
+        ph = results[name]["torch"]["1 thread"]["phases"]
+        prev, cells = 0.0, []
+        for k in ("import_done", "train_start", "first_step"):
+            cells.append(f"{1000 * (ph[k] - prev):.1f}")
+            prev = ph[k]
+        say(f"| {label} | " + " | ".join(cells) + f" | {1000 * prev:.1f} |")
     say()
     say("Accuracy (the last run of each; PyTorch in its first setting):")
     say()
@@ -263,7 +352,7 @@ def main():
         "products under 48M multiply-adds on one thread (runtime/gemm.c: inside a training "
         "step waking the second thread costs more than it saves), so back to back, as here, "
         "the models' small shapes trail dnnl_sgemm's two threads.  pct_fma_peak is against "
-        "the FMA peak measured in the same run; cpu_pct_core is per CPU-second of the process "
+        "the FMA peak measured in the same run by bench/fmapeak (above); cpu_pct_core is per CPU-second of the process "
         "against one core's nominal peak.")
     notes = os.path.join(ROOT, "bench", "analysis.md")  # threads and profile, by hand
     if os.path.exists(notes):

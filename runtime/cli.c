@@ -406,6 +406,7 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
   p->epochs = 10;
   p->batch = 32;
   setup(p);
+  nnrt_bench_mark("setup");
   if (p->failed) {
     fprintf(stderr, "error: %s\n", p->err);
     nnrt_program_free(p);
@@ -449,6 +450,7 @@ int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
             "file or /dev/null)\n");
     return 1;
   }
+  nnrt_bench_mark("main"); /* NNRT_BENCH: start-up phases, bench/bench.py */
   int rc = run_command(argc, argv, setup);
   errno = 0;
   if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -875,8 +875,10 @@ int nnrt_session_load_data(NnrtSession *s, int flags, bool warm, bool *warm_afte
     return -1;
   }
   loads_free(&loads);
+  nnrt_bench_mark("data_loaded"); /* read, inflated, converted */
   if ((flags & SESSION_DATA) && normalize_fields(s) != 0)
     return -1;
+  nnrt_bench_mark("normalised");
   *warm_after = warm && twice;
   return 0;
 }

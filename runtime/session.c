@@ -275,6 +275,7 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
     goto fail;
   if (nnrt_session_ckpt_table(s, flags & SESSION_OPT) != 0)
     goto fail;
+  nnrt_bench_mark("allocated"); /* slots, scratch, permutation */
   for (int i = 0; i < p->nslots; i++) {
     const NnrtSlotDesc *slot = &p->slots[i];
     if ((slot->role != NNRT_SLOT_PARAM && slot->role != NNRT_SLOT_STATE) || !slot->init)
@@ -287,8 +288,10 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
       goto fail;
     }
   }
+  nnrt_bench_mark("initialised"); /* parameters drawn */
   if (warming)
     pthread_join(warmer, NULL);
+  nnrt_bench_mark("session_open"); /* oneDNN's warm-up thread joined */
   return 0;
 fail:
   if (warming) /* oneDNN must not be mid-call when the program exits */
