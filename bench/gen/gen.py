@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""bench/gen/gen.py — issue 17's benchmark: the GAN of examples/lecture12/gan
+and the VAE of examples/lecture05/vae, nnc against PyTorch twins written as
+a PyTorch user would (torch_gen.py: two optimizers and detach for the GAN),
+side by side on this machine, in training images per second over one epoch
+of the first --n Fashion-MNIST images (nnc: `train --epochs 1 --limit N`,
+between its train_start and train_end marks, every step counted; PyTorch:
+after 5 warm-up steps).  nnc runs on 1 and 2 threads; PyTorch on 1 thread
+and on 2 with OMP_WAIT_POLICY=PASSIVE, and the faster is compared.  No
+ratio when PyTorch did not load OpenBLAS.  Best of --reps.
+
+Writes a table to stdout and replaces the section "## GAN and VAE" of
+bench/RESULTS.md (bench.py keeps it when it rewrites the file).
+usage: bench/gen/gen.py [--nnc build/compiler/nnc] [--reps 3] [--n 12800] [--no-results]
+"""
+import argparse, os, platform, re, shutil, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MODELS = {"gan": "examples/lecture12/gan/gan.nn", "vae": "examples/lecture05/vae/vae.nn"}
+
+
+def run(cmd, env):
+    p = subprocess.run(cmd, env=dict(os.environ, **env), capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(f"gen.py: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    return p
+
+
+def rate(p, samples=None):
+    m = dict(re.findall(r"bench: (\w+)_unix=([0-9.]+)", p.stderr))
+    t0 = float(m.get("timed_start", m.get("train_start")))
+    if samples is None:
+        samples = int(re.search(r"timed_samples=(\d+)", p.stdout).group(1))
+    return samples / (float(m["train_end"]) - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nnc", default=os.path.join(ROOT, "build", "compiler", "nnc"))
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--n", type=int, default=12800)
+    ap.add_argument("--no-results", action="store_true")
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="nnc-gen-bench.")
+    rows, blas = [], ""
+    try:
+        for name, src in MODELS.items():
+            exe = os.path.join(work, name)
+            run([a.nnc, "build", os.path.join(ROOT, src), "-o", exe], {})
+            nnc = {}
+            for th in (1, 2):
+                nnc[th] = max(rate(run([exe, "train", "--quiet", "--epochs", "1", "--limit", str(a.n),
+                                        "--threads", str(th)], {"NNRT_BENCH": "1"}), a.n) for _ in range(a.reps))
+            tr = {}
+            for th, env in ((1, {}), (2, {"OMP_WAIT_POLICY": "PASSIVE"})):
+                best = 0
+                for _ in range(a.reps):
+                    p = run(["/usr/bin/python3", os.path.join(HERE, "torch_gen.py"), name, str(a.n),
+                             "--threads", str(th)], env)
+                    best = max(best, rate(p))
+                    blas = re.findall(r"^blas: (.*)$", p.stderr, re.M)[0]
+                tr[th] = best
+            rows.append((name, nnc, tr))
+            print(f"{name}: nnc {nnc[1]:,.0f} / {nnc[2]:,.0f}, PyTorch {tr[1]:,.0f} / {tr[2]:,.0f} images/s", flush=True)
+        openblas = "OpenBLAS" in blas
+        lines = ["## GAN and VAE (bench/gen/gen.py)", "",
+                 f"{time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, `/usr/bin/python3 bench/gen/gen.py --reps {a.reps} "
+                 f"--n {a.n}`; load average before: {open('/proc/loadavg').read().split()[0]}.  Training images per "
+                 f"second, one epoch of the first {a.n:,} Fashion-MNIST images, best of {a.reps}.  GAN: "
+                 "examples/lecture12/gan (G 64-256-512-784, D 784-512-256-1, two Adams, batch 64, D's and G's step "
+                 "each batch); VAE: examples/lecture05/vae (784-256-16, batch 128, Adam).  PyTorch "
+                 + subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
+                                  capture_output=True, text=True).stdout.strip()
+                 + f" (bench/gen/torch_gen.py: two optimizers and detach, no per-step sync, 5 warm-up steps "
+                 f"excluded) on {blas}.", "",
+                 "| model | nnc, 1 thread | nnc, 2 threads | PyTorch, 1 thread | PyTorch, 2 threads, PASSIVE | nnc best / PyTorch best | target |",
+                 "|---|---|---|---|---|---|---|"]
+        for name, nnc, tr in rows:
+            ratio = max(nnc.values()) / max(tr.values())
+            ok = "✓" if ratio >= 2 else "✗"
+            cell = f"{ratio:.2f}× {ok}" if openblas else "no ratio (PyTorch without OpenBLAS)"
+            lines.append(f"| {name.upper()} | {nnc[1]:,.0f} | {nnc[2]:,.0f} | {tr[1]:,.0f} | {tr[2]:,.0f} | {cell} | ≥ 2× |")
+        text = "\n".join(lines)
+        print("\n" + text)
+        if not a.no_results:
+            path = os.path.join(ROOT, "bench", "RESULTS.md")
+            old = open(path).read() if os.path.exists(path) else ""
+            sec = re.search(r"^## GAN and VAE.*?(?=^## |\Z)", old, re.M | re.S)
+            if sec:
+                new = old[:sec.start()] + text + "\n\n" + old[sec.end():]
+            else:
+                gpu = re.search(r"^## GPU", old, re.M)
+                new = old[:gpu.start()] + text + "\n\n" + old[gpu.start():] if gpu else old.rstrip() + "\n\n" + text + "\n"
+            with open(path, "w") as f:
+                f.write(new)
+            print(f"wrote the GAN and VAE section of {path}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+main()
