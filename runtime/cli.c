@@ -63,7 +63,7 @@ static const struct { const char *name; int bit; CommandFn run; } commands[] = {
 typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
                F_THREADS, F_EPS, F_TOL, F_VALID, F_DEVICE, F_CHECK_NUMERICS,
                F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP, F_NO_AUGMENT, F_ROWS, F_LEN, F_TEMPERATURE, F_PROMPT,
-               F_ENTRIES, F_INIT_FROM, F_ONLY, F_RENAME } FlagId;
+               F_ENTRIES, F_INIT_FROM, F_ONLY, F_RENAME, F_SAMPLES } FlagId;
 
 static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
   {"epochs", F_EPOCHS, C_TRAIN, true},
@@ -95,6 +95,7 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"prompt", F_PROMPT, C_SAMPLE, true},
   {"early-stop", F_EARLY_STOP, C_TRAIN, true},
   {"no-augment", F_NO_AUGMENT, C_TRAIN, false},
+  {"samples", F_SAMPLES, C_TRAIN, true},
 };
 
 static void usage(FILE *f, const char *prog) {
@@ -124,6 +125,8 @@ static void usage(FILE *f, const char *prog) {
           "    (--epochs 0 --save FILE writes the initial weights, --init-from's included)\n"
           "    --log FILE.csv  write epoch,loss,accuracy,lr,seconds,... per epoch\n"
           "    --plot FILE.svg draw the loss and accuracy curves (SVG) after training\n"
+          "    --samples DIR   an image model: DIR/epoch-001.png ... of `sample` after every\n"
+          "                    epoch, 16 images from the same noise each time\n"
           "    --quiet         no progress output, only the final line\n"
           "    --threads N     OpenMP/oneDNN threads\n"
           "    --device D      cpu (default) or cuda (train, eval, gradcheck; needs nnc build --cuda)\n"
@@ -298,6 +301,7 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_LIMIT: ok = parse_int(v, 1, &o->limit); break;
     case F_EARLY_STOP: ok = parse_int(v, 0, &o->early_stop); o->has_early_stop = true; break;
     case F_NO_AUGMENT: o->no_augment = true; break;
+    case F_SAMPLES: o->samples_dir = v; ok = *v; break;
     case F_COUNT: ok = parse_int(v, 1, &o->count) && o->count <= 4096; break;
     case F_OUT: o->out = v; ok = *v; break;
     case F_ROWS: o->rows = v; ok = *v; break;

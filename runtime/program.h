@@ -179,6 +179,7 @@ typedef struct NnrtOptions {
   int64_t limit;             /* train --limit: only the first N training samples (0: all) */
   int64_t early_stop; bool has_early_stop; /* train --early-stop patience (0: off), else the program's */
   bool no_augment;           /* train --no-augment: ignore the program's augmentation */
+  const char *samples_dir;   /* train --samples DIR: DIR/epoch-NNN.png of `sample` after every epoch */
   int64_t count;             /* show --count: samples drawn (0: 16) */
   const char *out;           /* show -o: the PNG written (NULL: show.png); grads -o: the CSV */
   const char *rows;          /* grads --rows: the parameter whose per-row norms are printed */
@@ -339,6 +340,11 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o); /* show.c: the PNG grid
 int nnrt_draw_grid(const NnrtSlotDesc *ss, const void *base, int64_t n, const char *path);
 int nnrt_cmd_grads(NnrtProgram *p, const NnrtOptions *o); /* grads.c: gradient norms */
 int nnrt_cmd_sample(NnrtProgram *p, const NnrtOptions *o); /* sample.c: text generation */
+/* sample.c: train --samples DIR — whether the program draws images (a
+ * `sample` without text data), and the grid of epoch s->epoch, the same
+ * noise every epoch (0, or 1 after a message) */
+bool nnrt_samples_images(const NnrtProgram *p);
+int nnrt_sample_epoch(NnrtSession *s, const char *dir);
 
 /* augment.c: data augmentation of training batches.  An image slot is a
  * float INPUT slot shaped [B, C, H, W] or [B, H, W]. */

@@ -16,7 +16,9 @@
  */
 #include "files.h"
 #include "program.h"
+#include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,6 +131,37 @@ static int sample_images(NnrtProgram *p, const NnrtOptions *o, int out) {
 out:
   nnrt_session_free(&s);
   return rc;
+}
+
+bool nnrt_samples_images(const NnrtProgram *p) {
+  int64_t T;
+  return nnrt_program_find_output(p, "sample") >= 0 && window_slot(p, &T) < 0 && p->eval;
+}
+
+/* train --samples DIR: after each epoch, up to 16 images of `sample` from
+ * one fixed draw of the evaluation generator (so the grids of successive
+ * epochs show the same noise decoded by a better generator), written as
+ * DIR/epoch-NNN.png.  It gathers the first training rows (for the batch
+ * size), and touches neither the training generator nor any weight, so a
+ * run with --samples trains to the same bits as one without. */
+int nnrt_sample_epoch(NnrtSession *s, const char *dir) {
+  NnrtProgram *p = s->p;
+  int out = nnrt_program_find_output(p, "sample");
+  int64_t n = s->B < 16 ? s->B : 16;
+  if (n > s->train.n)
+    n = s->train.n;
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "error: --samples %s: cannot make the folder: %s\n", dir, strerror(errno));
+    return 1;
+  }
+  char path[4096];
+  snprintf(path, sizeof path, "%s/epoch-%03lld.png", dir, (long long)s->epoch);
+  nnrt_rng_seed(&s->eval_rng, s->seed ^ 0x73616d706c65ull);
+  nnrt_session_gather(s, &s->train, NULL, 0, n);
+  s->eval_ctx.on_demand = 1;
+  p->eval(&s->eval_ctx, s->slots, s->scratch, n);
+  s->eval_ctx.on_demand = 0;
+  return nnrt_draw_grid(&p->slots[out], s->slots[out], n, path);
 }
 
 int nnrt_cmd_sample(NnrtProgram *p, const NnrtOptions *o) {

@@ -401,6 +401,10 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
     if (plot)
       nnrt_trainplot_add(plot, s, s->epoch, &m);
     nnrt_progress_epoch(&g, s->epoch, &m, seconds);
+    if (s->o->samples_dir && nnrt_sample_epoch(s, s->o->samples_dir) != 0) {
+      nnrt_progress_abort(&g);
+      return 1;
+    }
     if (es->patience > 0 && early_update(es, s, m.val_loss) && s->epoch < s->epochs) {
       es->stopped = s->epoch;
       if (!s->o->quiet)
@@ -454,6 +458,11 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
   if (o->device && !strcmp(o->device, "cuda") && p->nobjs > 1) {
     fprintf(stderr, "error: --device cuda trains a step of one objective; this program's step has %d "
             "'minimize' statements (train it on the CPU)\n", p->nobjs);
+    return 1;
+  }
+  if (o->samples_dir && !nnrt_samples_images(p)) {
+    fprintf(stderr, "error: --samples: program '%s' draws no images (it needs a train block's `sample = G(noise);` "
+            "and no text data)\n", p->name ? p->name : "");
     return 1;
   }
   const char *carried = nnrt_program_carried(p);

@@ -4,7 +4,8 @@
 # the same bytes (also after --load, whose checkpoint's seed it overrides),
 # another seed another picture; the grid has the right size; --count
 # beyond the data is a clear error; a `sample` that is not batch-first
-# floats is a compile error.
+# floats is a compile error; `train --samples DIR` writes a grid per epoch
+# without changing the training's bits.
 # usage: sample_images.sh NNC   (run from the repository root)
 set -u
 nnc=$1
@@ -35,4 +36,12 @@ sed 's/  sample = forward(rand_normal(\[size(x, 0), 8\]));/  sample = sum(forwar
 "$nnc" check "$tmp/bad.nn" >/dev/null 2>"$tmp/err" && fail "a scalar sample accepted"
 grep -q "error: 'sample' without text data draws images: a float tensor with the batch first" "$tmp/err" ||
   { cat "$tmp/err"; fail "compile message"; }
-echo "ok: image samples from noise, reproducible by seed"
+# train --samples DIR: a grid after every epoch, and the same training bits as without it
+"$tmp/g" train --quiet --samples "$tmp/ep" --save "$tmp/s.st" >/dev/null || fail "train --samples"
+[ -s "$tmp/ep/epoch-001.png" ] && [ -s "$tmp/ep/epoch-002.png" ] && [ ! -e "$tmp/ep/epoch-003.png" ] ||
+  { ls "$tmp/ep"; fail "--samples: not one grid per epoch"; }
+cmp -s "$tmp/s.st" "$tmp/g.st" || fail "--samples changed what training computed"
+"$nnc" build examples/lecture02/xor.nn -o "$tmp/xor" >/dev/null 2>&1 || fail "build xor"
+"$tmp/xor" train --quiet --samples "$tmp/ep2" >/dev/null 2>"$tmp/err" && fail "--samples accepted for xor"
+grep -q "^error: --samples: program 'Xor' draws no images" "$tmp/err" || { cat "$tmp/err"; fail "--samples message"; }
+echo "ok: image samples from noise, reproducible by seed; a grid per epoch with --samples"
