@@ -87,7 +87,7 @@ def kept_sections(path):
         h = None if fence else re.match(r"^(#{1,6})\s+(.*)$", line)
         if h and level and len(h.group(1)) <= level:
             level = 0
-        if h and not level and re.search(r"\b(GPU|LSTM|GAN)\b", h.group(2)):
+        if h and not level and re.search(r"\b(GPU|LSTM|GAN|Transformer)\b", h.group(2)):
             level = len(h.group(1))
             kept.append([])
         if level:

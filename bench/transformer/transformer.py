@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""bench/transformer/transformer.py — issue 16's benchmark: encoder.nn (a
+2-layer transformer encoder, d = 128, 4 heads, feed-forward 512, sequences
+of 64, batch 32, Adam) against torch.nn.TransformerEncoder of the same size
+(torch_encoder.py), side by side on this machine, in tokens per second over
+one epoch of --n random sequences (nnc: between its train_start and
+train_end marks, every step counted; PyTorch: after 3 warm-up steps).  nnc
+runs on 1 and 2 threads; PyTorch on 1 thread and on 2 with
+OMP_WAIT_POLICY=PASSIVE, and the faster is compared.  No ratio when PyTorch
+did not load OpenBLAS.  Best of --reps.
+
+Writes a table to stdout and replaces the section "## Transformer encoder"
+of bench/RESULTS.md (bench.py keeps it when it rewrites the file).
+usage: bench/transformer/transformer.py [--nnc build/compiler/nnc] [--reps 3] [--n 640] [--no-results]
+"""
+import argparse, os, platform, random, re, shutil, struct, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def save_i32(path, rows, cols, vals):
+    header = "{'descr': '<i4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, cols)
+    header += " " * (-(len(header) + 11) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(struct.pack("<%di" % len(vals), *vals))
+
+
+def run(cmd, cwd, env):
+    p = subprocess.run(cmd, cwd=cwd, env=dict(os.environ, **env), capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(f"transformer.py: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    return p
+
+
+def seconds(p):
+    m = dict(re.findall(r"bench: (\w+)_unix=([0-9.]+)", p.stderr))
+    return float(m["train_end"]) - float(m.get("timed_start", m.get("train_start")))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nnc", default=os.path.join(ROOT, "build", "compiler", "nnc"))
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--n", type=int, default=640, help="sequences per epoch (a multiple of 32)")
+    ap.add_argument("--no-results", action="store_true")
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="nnc-transformer-bench.")
+    try:
+        T, n = 64, a.n // 32 * 32
+        rng = random.Random(0)
+        save_i32(os.path.join(work, "x.npy"), n, T, [rng.randrange(96) for _ in range(n * T)])
+        save_i32(os.path.join(work, "y.npy"), n, T, [rng.randrange(96) for _ in range(n * T)])
+        exe = os.path.join(work, "encoder")
+        t0 = time.time()
+        run([a.nnc, "build", os.path.join(HERE, "encoder.nn"), "-o", exe], work, {})
+        build_s = time.time() - t0
+        nnc, tr, blas = {}, {}, ""
+        for th in (1, 2):
+            nnc[th] = max(n * T / seconds(run([exe, "train", "--quiet", "--threads", str(th)], work, {"NNRT_BENCH": "1"}))
+                          for _ in range(a.reps))
+            print(f"nnc   {th} thread(s): {nnc[th]:,.0f} tokens/s", flush=True)
+        for th, env in ((1, {}), (2, {"OMP_WAIT_POLICY": "PASSIVE"})):
+            best = 0
+            for _ in range(a.reps):
+                p = run(["/usr/bin/python3", os.path.join(HERE, "torch_encoder.py"), work, "--threads", str(th)], work, env)
+                best = max(best, int(re.search(r"timed_tokens=(\d+)", p.stdout).group(1)) / seconds(p))
+                blas = re.findall(r"^blas: (.*)$", p.stderr, re.M)[0]
+            tr[th] = best
+            print(f"torch {th} thread(s){' PASSIVE' if env else ''}: {tr[th]:,.0f} tokens/s", flush=True)
+        ratio = max(nnc.values()) / max(tr.values())
+        lines = ["## Transformer encoder (bench/transformer/transformer.py)", "",
+                 f"{time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, `/usr/bin/python3 bench/transformer/transformer.py "
+                 f"--reps {a.reps} --n {a.n}`; load average before: {open('/proc/loadavg').read().split()[0]}.  Two post-norm "
+                 "encoder layers (d = 128, 4 heads, feed-forward 512, dropout 0), learned positions, a linear head over "
+                 f"96 ids, T = 64, batch 32, Adam; one epoch of {n} random sequences, best of {a.reps}; `nnc build` "
+                 f"{build_s:.2f} s.  PyTorch "
+                 + subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
+                                  capture_output=True, text=True).stdout.strip()
+                 + f" (nn.TransformerEncoder, no per-step sync, 3 warm-up steps excluded) on {blas}.", "",
+                 "| threads | nnc tokens/s | PyTorch tokens/s | PyTorch setting |", "|---|---|---|---|",
+                 f"| 1 | {nnc[1]:,.0f} | {tr[1]:,.0f} | default |",
+                 f"| 2 | {nnc[2]:,.0f} | {tr[2]:,.0f} | OMP_WAIT_POLICY=PASSIVE |", ""]
+        if "OpenBLAS" in blas:
+            lines.append(f"Ratio nnc (best) / PyTorch (best): **{ratio:.2f}x**.")
+        else:
+            lines.append("No ratio: PyTorch did not load OpenBLAS (install libopenblas0-pthread).")
+        text = "\n".join(lines)
+        print("\n" + text)
+        if not a.no_results:
+            path = os.path.join(ROOT, "bench", "RESULTS.md")
+            old = open(path).read() if os.path.exists(path) else ""
+            sec = re.search(r"^## Transformer encoder.*?(?=^## |\Z)", old, re.M | re.S)
+            if sec:
+                new = old[:sec.start()] + text + "\n\n" + old[sec.end():]
+            else:
+                gpu = re.search(r"^## GPU", old, re.M)
+                new = old[:gpu.start()] + text + "\n\n" + old[gpu.start():] if gpu else old.rstrip() + "\n\n" + text + "\n"
+            with open(path, "w") as f:
+                f.write(new)
+            print(f"wrote the transformer section of {path}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+main()
