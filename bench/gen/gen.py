@@ -13,18 +13,18 @@ Writes a table to stdout and replaces the section "## GAN and VAE" of
 bench/RESULTS.md (bench.py keeps it when it rewrites the file).
 usage: bench/gen/gen.py [--nnc build/compiler/nnc] [--reps 3] [--n 12800] [--no-results]
 """
-import argparse, os, platform, re, shutil, subprocess, sys, tempfile, time
+import argparse, os, platform, re, shutil, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from results_io import replace_section, run as run_or_stop, torch_version  # noqa: E402
+
 MODELS = {"gan": "examples/lecture12/gan/gan.nn", "vae": "examples/lecture05/vae/vae.nn"}
 
 
 def run(cmd, env):
-    p = subprocess.run(cmd, env=dict(os.environ, **env), capture_output=True, text=True)
-    if p.returncode:
-        sys.exit(f"gen.py: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
-    return p
+    return run_or_stop("gen.py", cmd, env)
 
 
 def rate(p, samples=None):
@@ -70,8 +70,7 @@ def main():
                  f"second, one epoch of the first {a.n:,} Fashion-MNIST images, best of {a.reps}.  GAN: "
                  "examples/lecture12/gan (G 64-256-512-784, D 784-512-256-1, two Adams, batch 64, D's and G's step "
                  "each batch); VAE: examples/lecture05/vae (784-256-16, batch 128, Adam).  PyTorch "
-                 + subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
-                                  capture_output=True, text=True).stdout.strip()
+                 + torch_version()
                  + f" (bench/gen/torch_gen.py: two optimizers and detach, no per-step sync, 5 warm-up steps "
                  f"excluded) on {blas}.", "",
                  "| model | nnc, 1 thread | nnc, 2 threads | PyTorch, 1 thread | PyTorch, 2 threads, PASSIVE | nnc best / PyTorch best | target |",
@@ -84,16 +83,7 @@ def main():
         text = "\n".join(lines)
         print("\n" + text)
         if not a.no_results:
-            path = os.path.join(ROOT, "bench", "RESULTS.md")
-            old = open(path).read() if os.path.exists(path) else ""
-            sec = re.search(r"^## GAN and VAE.*?(?=^## |\Z)", old, re.M | re.S)
-            if sec:
-                new = old[:sec.start()] + text + "\n\n" + old[sec.end():]
-            else:
-                gpu = re.search(r"^## GPU", old, re.M)
-                new = old[:gpu.start()] + text + "\n\n" + old[gpu.start():] if gpu else old.rstrip() + "\n\n" + text + "\n"
-            with open(path, "w") as f:
-                f.write(new)
+            path = replace_section("GAN and VAE", text)
             print(f"wrote the GAN and VAE section of {path}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

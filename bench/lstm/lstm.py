@@ -19,18 +19,12 @@ Writes a table to stdout and replaces the section "## LSTM language model"
 of bench/RESULTS.md (bench.py keeps it when it rewrites the file).
 usage: bench/lstm/lstm.py [--nnc build/compiler/nnc] [--reps 3] [--n 640] [--no-results]
 """
-import argparse, os, platform, re, shutil, struct, subprocess, sys, tempfile, time, random
+import argparse, os, platform, re, shutil, sys, tempfile, time, random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-
-
-def save_i32(path, rows, cols, vals):
-    header = "{'descr': '<i4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, cols)
-    header += " " * (-(len(header) + 11) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-        f.write(struct.pack("<%di" % len(vals), *vals))
+sys.path.insert(0, os.path.dirname(HERE))
+from results_io import replace_section, run as run_or_stop, save_i32, torch_version  # noqa: E402
 
 
 def marks(stderr):
@@ -39,10 +33,7 @@ def marks(stderr):
 
 
 def run(cmd, cwd, env):
-    p = subprocess.run(cmd, cwd=cwd, env=dict(os.environ, **env), capture_output=True, text=True)
-    if p.returncode:
-        sys.exit(f"lstm.py: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
-    return p
+    return run_or_stop("lstm.py", cmd, env, cwd)
 
 
 def main():
@@ -102,8 +93,7 @@ def main():
             f"load average before: {open('/proc/loadavg').read().split()[0]}.  "
             "Character-level LSTM, hidden 256, embedding 64, vocabulary 96, T = 64, batch 32, Adam; "
             f"one epoch of {a.n} random sequences; best of {a.reps}.  PyTorch "
-            + subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
-                             capture_output=True, text=True).stdout.strip()
+            + torch_version()
             + f" (nn.Embedding, nn.LSTM over the sequence, one Linear over all steps) on {blas}.",
             "",
             "| threads | nnc tokens/s | PyTorch tokens/s | setting |",
@@ -123,16 +113,7 @@ def main():
         text = "\n".join(lines)
         print("\n" + text)
         if not a.no_results:
-            path = os.path.join(ROOT, "bench", "RESULTS.md")
-            old = open(path).read() if os.path.exists(path) else ""
-            sec = re.search(r"^## LSTM language model.*?(?=^## |\Z)", old, re.M | re.S)
-            if sec:
-                new = old[:sec.start()] + text + "\n\n" + old[sec.end():]
-            else:
-                gpu = re.search(r"^## GPU", old, re.M)
-                new = old[:gpu.start()] + text + "\n\n" + old[gpu.start():] if gpu else old.rstrip() + "\n\n" + text + "\n"
-            with open(path, "w") as f:
-                f.write(new)
+            path = replace_section("LSTM language model", text)
             print(f"wrote the LSTM section of {path}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -13,25 +13,16 @@ Writes a table to stdout and replaces the section "## Transformer encoder"
 of bench/RESULTS.md (bench.py keeps it when it rewrites the file).
 usage: bench/transformer/transformer.py [--nnc build/compiler/nnc] [--reps 3] [--n 640] [--no-results]
 """
-import argparse, os, platform, random, re, shutil, struct, subprocess, sys, tempfile, time
+import argparse, os, platform, random, re, shutil, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-
-
-def save_i32(path, rows, cols, vals):
-    header = "{'descr': '<i4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, cols)
-    header += " " * (-(len(header) + 11) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-        f.write(struct.pack("<%di" % len(vals), *vals))
+sys.path.insert(0, os.path.dirname(HERE))
+from results_io import replace_section, run as run_or_stop, save_i32, torch_version  # noqa: E402
 
 
 def run(cmd, cwd, env):
-    p = subprocess.run(cmd, cwd=cwd, env=dict(os.environ, **env), capture_output=True, text=True)
-    if p.returncode:
-        sys.exit(f"transformer.py: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
-    return p
+    return run_or_stop("transformer.py", cmd, env, cwd)
 
 
 def seconds(p):
@@ -76,8 +67,7 @@ def main():
                  "encoder layers (d = 128, 4 heads, feed-forward 512, dropout 0), learned positions, a linear head over "
                  f"96 ids, T = 64, batch 32, Adam; one epoch of {n} random sequences, best of {a.reps}; `nnc build` "
                  f"{build_s:.2f} s.  PyTorch "
-                 + subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
-                                  capture_output=True, text=True).stdout.strip()
+                 + torch_version()
                  + f" (nn.TransformerEncoder, no per-step sync, 3 warm-up steps excluded) on {blas}.", "",
                  "| threads | nnc tokens/s | PyTorch tokens/s | PyTorch setting |", "|---|---|---|---|",
                  f"| 1 | {nnc[1]:,.0f} | {tr[1]:,.0f} | default |",
@@ -89,16 +79,7 @@ def main():
         text = "\n".join(lines)
         print("\n" + text)
         if not a.no_results:
-            path = os.path.join(ROOT, "bench", "RESULTS.md")
-            old = open(path).read() if os.path.exists(path) else ""
-            sec = re.search(r"^## Transformer encoder.*?(?=^## |\Z)", old, re.M | re.S)
-            if sec:
-                new = old[:sec.start()] + text + "\n\n" + old[sec.end():]
-            else:
-                gpu = re.search(r"^## GPU", old, re.M)
-                new = old[:gpu.start()] + text + "\n\n" + old[gpu.start():] if gpu else old.rstrip() + "\n\n" + text + "\n"
-            with open(path, "w") as f:
-                f.write(new)
+            path = replace_section("Transformer encoder", text)
             print(f"wrote the transformer section of {path}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -103,24 +103,13 @@ static bool cache_path(const char *path, const struct stat *st, char *out, size_
   return k > 0 && (size_t)k < len;
 }
 
-static bool read_all(int fd, void *buf, size_t n) {
+/* All n bytes read into buf (or written from it), retrying short transfers
+ * and interruptions; false on an error or an early end of file. */
+static bool transfer_all(int fd, void *buf, size_t n, bool writing) {
   char *p = buf;
   while (n > 0) {
-    ssize_t r = read(fd, p, n > (1u << 30) ? (1u << 30) : n);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return false;
-    p += r;
-    n -= (size_t)r;
-  }
-  return true;
-}
-
-static bool write_all(int fd, const void *buf, size_t n) {
-  const char *p = buf;
-  while (n > 0) {
-    ssize_t r = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+    size_t k = n > (1u << 30) ? (1u << 30) : n;
+    ssize_t r = writing ? write(fd, p, k) : read(fd, p, k);
     if (r < 0 && errno == EINTR)
       continue;
     if (r <= 0)
@@ -140,7 +129,7 @@ bool nnrt_idx_cache_get(const char *path, const struct stat *src, NnrtArray *out
     return false;
   Header h;
   struct stat st;
-  bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_all(fd, &h, sizeof h) &&
+  bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && transfer_all(fd, &h, sizeof h, false) &&
             !memcmp(h.magic, MAGIC, sizeof MAGIC) && h.rank >= 1 && h.rank <= NNRT_MAX_RANK &&
             (h.dtype == NNRT_U8 || h.dtype == NNRT_I32 || h.dtype == NNRT_F32 || h.dtype == NNRT_F64) &&
             h.src_size == (uint64_t)src->st_size && h.src_mtime_sec == (int64_t)src->st_mtim.tv_sec &&
@@ -150,7 +139,7 @@ bool nnrt_idx_cache_get(const char *path, const struct stat *src, NnrtArray *out
   ok = ok && nnrt_shape_bytes((NnrtDtype)h.dtype, h.rank, h.dims, UINT64_C(4) << 30, &bytes) == 0 &&
        bytes == h.bytes;
   void *data = ok ? nnrt_alloc(bytes ? (size_t)bytes : 1, "IDX data") : NULL;
-  ok = data && read_all(fd, data, (size_t)bytes);
+  ok = data && transfer_all(fd, data, (size_t)bytes, false);
   close(fd);
   if (!ok) {
     nnrt_free(data);
@@ -185,7 +174,7 @@ void nnrt_idx_cache_put(const char *path, const struct stat *src, const NnrtArra
   int fd = mkstemp(tmp);
   if (fd < 0)
     return;
-  bool ok = write_all(fd, &h, sizeof h) && write_all(fd, a->data, (size_t)h.bytes);
+  bool ok = transfer_all(fd, &h, sizeof h, true) && transfer_all(fd, a->data, (size_t)h.bytes, true);
   ok = close(fd) == 0 && ok;
   if (!ok || rename(tmp, file) != 0)
     unlink(tmp);
