@@ -39,7 +39,7 @@
 #include <time.h>
 #include <omp.h>
 #ifdef __x86_64__
-#include <immintrin.h>
+#include "fma_chains.h"
 #endif
 
 void nnrt_threads_set(int n); /* runtime/threads.c */
@@ -58,24 +58,6 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 #ifdef __x86_64__
-/* iters x 12 chains x 16 lanes x 2 flops of dependent FMAs; returns a sum
- * so the work is not optimised away. */
-__attribute__((target("avx512f"))) static float fma_chains(long iters) {
-  __m512 acc[12];
-  const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
-  for (int i = 0; i < 12; i++)
-    acc[i] = _mm512_set1_ps((float)i);
-  for (long k = 0; k < iters; k++) {
-#pragma GCC unroll 12 /* keeps the 12 chains in registers */
-    for (int i = 0; i < 12; i++)
-      acc[i] = _mm512_fmadd_ps(acc[i], m, c);
-  }
-  __m512 s = acc[0];
-  for (int i = 1; i < 12; i++)
-    s = _mm512_add_ps(s, acc[i]);
-  return _mm512_reduce_add_ps(s);
-}
-
 /* GFLOP/s of FMA chains on `threads` threads at once, best of 5. */
 static double fma_peak(int threads) {
   if (!__builtin_cpu_supports("avx512f"))
@@ -86,7 +68,7 @@ static double fma_peak(int threads) {
     float sink = 0;
     double t0 = now();
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += fma_chains(iters);
+    sink += chains_avx512(iters);
     double g = threads * (double)iters * 12 * 16 * 2 / (now() - t0) * 1e-9;
     best = g > best ? g : best;
     if (sink == 1234.5f)

@@ -671,19 +671,25 @@ static Value *b_size(const char *name, Args *a) {
   return v;
 }
 
+/* A data source of kind dkind (lower.h: 0 idx/npy, 1 csv, 2 text, 3 graph,
+ * 4 mlm) reading path, before the kind's own settings. */
+static Value *data_source(Ast *site, const char *path, int dkind) {
+  Value *d = mk(V_DATA, site->loc);
+  d->s = path;
+  d->scale = 1;
+  d->dkind = dkind;
+  d->c1 = -1;
+  d->header = -1;
+  return d;
+}
+
 static Value *b_idx(const char *name, Args *a) {
   Ast *site = a->site;
   if (a->npos != 1 || !a->pos[0] || a->pos[0]->k != V_STR) {
     diag_error(site->loc, "'%s' takes one file path: %s(\"file\")", name, name);
     return NULL;
   }
-  Value *d = mk(V_DATA, site->loc);
-  d->s = a->pos[0]->s;
-  d->scale = 1;
-  d->dkind = name[0] == 'c';
-  d->c0 = 0;
-  d->c1 = -1;
-  d->header = -1;
+  Value *d = data_source(site, a->pos[0]->s, name[0] == 'c');
   if (d->dkind) { /* csv("f.csv", cols = [0, 4], header = 1) */
     Ast *ca;
     Value *cols = kwarg(a, "cols", &ca), *hd = kwarg(a, "header", &ca);
@@ -758,12 +764,7 @@ static Value *b_text(const char *name, Args *a) {
     diag_error(site->loc, "'%s' needs the vocabulary cap, known when compiling: %s(\"%s\", vocab = 96)", name, name, a->pos[0]->s);
     return NULL;
   }
-  Value *d = mk(V_DATA, site->loc);
-  d->s = a->pos[0]->s;
-  d->scale = 1;
-  d->dkind = 2;
-  d->c1 = -1;
-  d->header = -1;
+  Value *d = data_source(site, a->pos[0]->s, 2);
   d->vocab = v[0];
   d->shift = v[1];
   d->stride = v[2];
@@ -780,13 +781,7 @@ static Value *b_graph(const char *name, Args *a) {
     diag_error(site->loc, "'%s' takes one edge-list file: %s(\"edges.csv\")", name, name);
     return NULL;
   }
-  Value *d = mk(V_DATA, site->loc);
-  d->s = a->pos[0]->s;
-  d->scale = 1;
-  d->dkind = 3;
-  d->c1 = -1;
-  d->header = -1;
-  return d;
+  return data_source(site, a->pos[0]->s, 3);
 }
 
 /* mlm("docs.txt", vocab = V, seq = T, part = "ids", mask = 0.15, pairs = 1,
@@ -809,7 +804,7 @@ static Value *b_mlm(const char *name, Args *a) {
   };
   int64_t v[5] = {0, 0, 1, 1, 0};
   bool ok = true, has[5] = {false}, has_part = false;
-  Value *d = mk(V_DATA, site->loc);
+  Value *d = data_source(site, a->pos[0]->s, 4);
   d->mask = 0.15;
   for (int k = 0; k < a->nkw; k++) {
     Ast *at = a->kw_ast[k];
@@ -857,11 +852,6 @@ static Value *b_mlm(const char *name, Args *a) {
     return NULL;
   }
   (void)name;
-  d->s = a->pos[0]->s;
-  d->scale = 1;
-  d->dkind = 4;
-  d->c1 = -1;
-  d->header = -1;
   d->vocab = v[0];
   d->seq = v[1];
   d->pairs = (int)v[2];

@@ -492,6 +492,15 @@ static void fill_info(Inst *in) {
   }
 }
 
+/* An eval-kernel output the runtime asks for by name (`show`, `sample`),
+ * computed only when it does (KOut.on_demand). */
+static void on_demand_output(Node *n, const char *name) {
+  SlotDesc *ss = new_slot(NNRT_SLOT_OUTPUT, name, n->dt, n->sh);
+  ss->what = name;
+  kernel_add_out(&prog->eval_k, n, prog->nslots - 1, name);
+  prog->eval_k.outs[prog->eval_k.nouts - 1].on_demand = true;
+}
+
 /* `sample = logits;`: the next token's logits [B, V] given the window in
  * the train split's text field read with shift 0, V the vocabulary cap;
  * `OUT sample` evaluates it in inference mode, one window at a time. */
@@ -506,22 +515,13 @@ static bool sample_output(void) {
                  "G(rand_normal([size(x, 0), 64])), found %s", n ? tstr(n) : vkind_name(sample_value));
       return false;
     }
-    SlotDesc *ss = new_slot(NNRT_SLOT_OUTPUT, "sample", n->dt, n->sh);
-    ss->what = "sample";
-    kernel_add_out(&prog->eval_k, n, prog->nslots - 1, "sample");
-    prog->eval_k.outs[prog->eval_k.nouts - 1].on_demand = true;
-    return true;
-  }
-  if (!n || n->sh.rank != 2 || n->sh.d[0].b != 1 || n->sh.d[0].k != 1 || n->sh.d[1].b || n->sh.d[1].k != win->vocab ||
+  } else if (!n || n->sh.rank != 2 || n->sh.d[0].b != 1 || n->sh.d[0].k != 1 || n->sh.d[1].b || n->sh.d[1].k != win->vocab ||
       (n->dt != DT_F32 && n->dt != DT_F64)) {
     diag_error(sample_at->loc, "'sample' must be the logits of the next token, f32[B, %lld] (vocab = %lld), found %s",
                (long long)win->vocab, (long long)win->vocab, n ? tstr(n) : vkind_name(sample_value));
     return false;
   }
-  SlotDesc *ss = new_slot(NNRT_SLOT_OUTPUT, "sample", n->dt, n->sh);
-  ss->what = "sample";
-  kernel_add_out(&prog->eval_k, n, prog->nslots - 1, "sample");
-  prog->eval_k.outs[prog->eval_k.nouts - 1].on_demand = true;
+  on_demand_output(n, "sample");
   return true;
 }
 
@@ -969,10 +969,7 @@ Program *lower_program(Module *m) {
                  vkind_name(show_value));
       return NULL;
     }
-    SlotDesc *ss = new_slot(NNRT_SLOT_OUTPUT, "show", n->dt, n->sh);
-    ss->what = "show";
-    kernel_add_out(&prog->eval_k, n, prog->nslots - 1, "show");
-    prog->eval_k.outs[prog->eval_k.nouts - 1].on_demand = true;
+    on_demand_output(n, "show");
   }
   if (sample_value && !sample_output()) return NULL;
   /* new values of state (running statistics), written after the step */

@@ -71,6 +71,17 @@ static int bad_usage(const char *msg) {
 static int run(int argc, char **argv);
 static int gradcheck(int argc, char **argv);
 
+/* The options that shape a build, shared by every command that compiles:
+ * true when a was one of them (and is now in c). */
+static bool build_option(Compilation *c, const char *a) {
+  if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) c->co.opt_level = a[2] - '0';
+  else if (!strcmp(a, "--no-fuse")) c->po.fuse = false;
+  else if (!strcmp(a, "--no-simplify")) c->po.simplify = false;
+  else if (!strcmp(a, "--verify-each")) c->po.verify_each = true;
+  else return false;
+  return true;
+}
+
 /* The passes walk expressions recursively, up to NNC_MAX_HEIGHT levels (and
  * lowering up to twice that once calls are inlined: ~400 MB of stack at
  * that depth under AddressSanitizer, half that optimised), so the compiler
@@ -117,20 +128,14 @@ static int run(int argc, char **argv) {
     if (!strcmp(a, "-o")) {
       if (++i >= argc) return bad_usage("-o needs a file name");
       c.out = argv[i];
-    } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
-      c.co.opt_level = a[2] - '0';
+    } else if (build_option(&c, a)) {
+      continue;
     } else if (!strcmp(a, "--cuda")) {
 #ifdef NNC_CUDA
       c.co.cuda_arch = nvptx_arch();
 #else
       return bad_usage("--cuda: this nnc was built without CUDA support (configure with -DNNC_CUDA=ON)");
 #endif
-    } else if (!strcmp(a, "--no-fuse")) {
-      c.po.fuse = false;
-    } else if (!strcmp(a, "--no-simplify")) {
-      c.po.simplify = false;
-    } else if (!strcmp(a, "--verify-each")) {
-      c.po.verify_each = true;
     } else if (!strcmp(a, "--f64")) {
       c.po.f64 = true;
     } else if (!strcmp(a, "--graph")) {
@@ -211,10 +216,7 @@ static int gradcheck(int argc, char **argv) {
     const char *a = argv[i];
     if (!c.path && (!strcmp(a, "--help") || !strcmp(a, "-h"))) { usage(stdout); return 0; }
     if (!strcmp(a, "--f32")) c.po.f64 = false;
-    else if (!strcmp(a, "--no-fuse")) c.po.fuse = false;
-    else if (!strcmp(a, "--no-simplify")) c.po.simplify = false;
-    else if (!strcmp(a, "--verify-each")) c.po.verify_each = true;
-    else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) c.co.opt_level = a[2] - '0';
+    else if (build_option(&c, a)) continue;
     else if (!c.path && a[0] != '-') c.path = a;
     else args[nargs++] = a;
   }

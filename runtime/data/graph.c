@@ -17,22 +17,11 @@
 #include <inttypes.h>
 #include <lapacke.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define GRAPH_MAX_FILE (UINT64_C(1) << 31)
 #define GRAPH_MAX_NODES (INT64_C(1) << 24)
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 typedef struct Edge {
   int64_t u, v; // u < v
@@ -55,7 +44,7 @@ static int read_id(const char *buf, size_t end, size_t *pos, size_t line_start, 
   while (*pos < end && is_ws(buf[*pos])) (*pos)++;
   int64_t col = (int64_t)(*pos - line_start) + 1;
   if (*pos >= end || !is_digit(buf[*pos]))
-    return fail(err, errlen, "%s:%" PRId64 ":%" PRId64 ": expected a node id (0 to %" PRId64 ")", name,
+    return nnrt_fail(err, errlen, "%s:%" PRId64 ":%" PRId64 ": expected a node id (0 to %" PRId64 ")", name,
                 line, col, n - 1);
   int64_t x = 0;
   while (*pos < end && is_digit(buf[*pos])) {
@@ -63,7 +52,7 @@ static int read_id(const char *buf, size_t end, size_t *pos, size_t line_start, 
     (*pos)++;
   }
   if (x >= n)
-    return fail(err, errlen, "%s:%" PRId64 ":%" PRId64 ": edge to missing node %" PRId64
+    return nnrt_fail(err, errlen, "%s:%" PRId64 ":%" PRId64 ": edge to missing node %" PRId64
                 " (the graph has nodes 0 to %" PRId64 ")", name, line, col, x, n - 1);
   while (*pos < end && is_ws(buf[*pos])) (*pos)++;
   *id = x;
@@ -80,13 +69,13 @@ int nnrt_parse_graph_buffer(const char *buf, size_t len, const char *name, int64
                             char *err, size_t errlen) {
   memset(g, 0, sizeof *g);
   if (n < 1 || n > GRAPH_MAX_NODES)
-    return fail(err, errlen, "%s: a graph needs 1 to %" PRId64 " nodes (got %" PRId64 ")", name,
+    return nnrt_fail(err, errlen, "%s: a graph needs 1 to %" PRId64 " nodes (got %" PRId64 ")", name,
                 GRAPH_MAX_NODES, n);
   int64_t cap = 0;
   for (size_t i = 0; i < len; i++) cap += buf[i] == '\n';
   cap++;
   Edge *e = nnrt_alloc((size_t)cap * sizeof *e, "graph edges");
-  if (!e) return fail(err, errlen, "%s: out of memory for %" PRId64 " edges", name, cap);
+  if (!e) return nnrt_fail(err, errlen, "%s: out of memory for %" PRId64 " edges", name, cap);
   int64_t m = 0, line = 0;
   for (size_t pos = 0; pos < len;) {
     size_t start = pos, end = pos;
@@ -101,19 +90,19 @@ int nnrt_parse_graph_buffer(const char *buf, size_t len, const char *name, int64
     int64_t a, b;
     if (read_id(buf, end, &p, start, n, name, line, &a, err, errlen) != 0) goto bad;
     if (p >= end || buf[p] != ',') {
-      fail(err, errlen, "%s:%" PRId64 ":%" PRId64 ": expected ',' between the two node ids", name, line,
+      nnrt_fail(err, errlen, "%s:%" PRId64 ":%" PRId64 ": expected ',' between the two node ids", name, line,
            (int64_t)(p - start) + 1);
       goto bad;
     }
     p++;
     if (read_id(buf, end, &p, start, n, name, line, &b, err, errlen) != 0) goto bad;
     if (p != end) {
-      fail(err, errlen, "%s:%" PRId64 ":%" PRId64 ": an edge is two node ids, found more", name, line,
+      nnrt_fail(err, errlen, "%s:%" PRId64 ":%" PRId64 ": an edge is two node ids, found more", name, line,
            (int64_t)(p - start) + 1);
       goto bad;
     }
     if (a == b) {
-      fail(err, errlen, "%s:%" PRId64 ": self-loop on node %" PRId64
+      nnrt_fail(err, errlen, "%s:%" PRId64 ": self-loop on node %" PRId64
            " (list A without self-loops; the normalisation adds I)", name, line, a);
       goto bad;
     }
@@ -125,7 +114,7 @@ int nnrt_parse_graph_buffer(const char *buf, size_t len, const char *name, int64
   qsort(e, (size_t)m, sizeof *e, by_edge);
   for (int64_t i = 1; i < m; i++)
     if (e[i].u == e[i - 1].u && e[i].v == e[i - 1].v) {
-      fail(err, errlen, "%s:%" PRId64 ": duplicate edge %" PRId64 "-%" PRId64 " (already on line %" PRId64
+      nnrt_fail(err, errlen, "%s:%" PRId64 ": duplicate edge %" PRId64 "-%" PRId64 " (already on line %" PRId64
            "; edges are undirected)", name, e[i].line, e[i].u, e[i].v, e[i - 1].line);
       goto bad;
     }
@@ -134,7 +123,7 @@ int nnrt_parse_graph_buffer(const char *buf, size_t len, const char *name, int64
   g->rowptr = nnrt_alloc((size_t)(n + 1) * sizeof *g->rowptr, "graph rows");
   g->col = nnrt_alloc((size_t)(2 * m + 1) * sizeof *g->col, "graph columns");
   if (!g->rowptr || !g->col) {
-    fail(err, errlen, "%s: out of memory for the CSR of %" PRId64 " edges", name, m);
+    nnrt_fail(err, errlen, "%s: out of memory for the CSR of %" PRId64 " edges", name, m);
     goto bad;
   }
   memset(g->rowptr, 0, (size_t)(n + 1) * sizeof *g->rowptr);
@@ -147,7 +136,7 @@ int nnrt_parse_graph_buffer(const char *buf, size_t len, const char *name, int64
   // its larger ones (edges (r, v), sorted by v): each row ends up sorted.
   int64_t *fill = nnrt_alloc((size_t)n * sizeof *fill, "graph fill");
   if (!fill) {
-    fail(err, errlen, "%s: out of memory for the CSR of %" PRId64 " edges", name, m);
+    nnrt_fail(err, errlen, "%s: out of memory for the CSR of %" PRId64 " edges", name, m);
     goto bad;
   }
   memcpy(fill, g->rowptr, (size_t)n * sizeof *fill);
@@ -178,9 +167,9 @@ int nnrt_graph_dense(const NnrtGraph *g, NnrtArray *out, char *err, size_t errle
   uint64_t bytes;
   int64_t dims[2] = {n, n};
   if (nnrt_shape_bytes(NNRT_F32, 2, dims, UINT64_C(1) << 34, &bytes) != 0)
-    return fail(err, errlen, "a dense adjacency of %" PRId64 " nodes is too large; use the CSR form", n);
+    return nnrt_fail(err, errlen, "a dense adjacency of %" PRId64 " nodes is too large; use the CSR form", n);
   float *a = nnrt_alloc((size_t)bytes, "dense adjacency");
-  if (!a) return fail(err, errlen, "out of memory for a dense adjacency of %" PRId64 " nodes", n);
+  if (!a) return nnrt_fail(err, errlen, "out of memory for a dense adjacency of %" PRId64 " nodes", n);
   memset(a, 0, (size_t)bytes);
   for (int64_t r = 0; r < n; r++)
     for (int64_t k = g->rowptr[r]; k < g->rowptr[r + 1]; k++) a[r * n + g->col[k]] = 1.0f;
@@ -194,9 +183,9 @@ int nnrt_graph_dense(const NnrtGraph *g, NnrtArray *out, char *err, size_t errle
 
 int nnrt_graph_spectral(const NnrtGraph *g, double *vals, double *vecs, char *err, size_t errlen) {
   int64_t n = g->n;
-  if (n > 46340) return fail(err, errlen, "the spectrum of %" PRId64 " nodes is too large for a dense solver", n);
+  if (n > 46340) return nnrt_fail(err, errlen, "the spectrum of %" PRId64 " nodes is too large for a dense solver", n);
   double *dinv = nnrt_alloc((size_t)n * sizeof *dinv, "graph degrees");
-  if (!dinv) return fail(err, errlen, "out of memory for the degrees of %" PRId64 " nodes", n);
+  if (!dinv) return nnrt_fail(err, errlen, "out of memory for the degrees of %" PRId64 " nodes", n);
   for (int64_t i = 0; i < n; i++) {
     int64_t deg = g->rowptr[i + 1] - g->rowptr[i];
     dinv[i] = deg ? 1.0 / sqrt((double)deg) : 0.0;
@@ -208,7 +197,7 @@ int nnrt_graph_spectral(const NnrtGraph *g, double *vals, double *vecs, char *er
   }
   nnrt_free(dinv);
   lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, vecs, (lapack_int)n, vals);
-  if (info != 0) return fail(err, errlen, "LAPACK dsyevd failed on the Laplacian (info %d)", (int)info);
+  if (info != 0) return nnrt_fail(err, errlen, "LAPACK dsyevd failed on the Laplacian (info %d)", (int)info);
   for (int64_t k = 0; k < n; k++) { // a sign per eigenvector, so runs agree
     int64_t big = 0;
     for (int64_t i = 1; i < n; i++)
@@ -238,12 +227,12 @@ static bool int_at(const NnrtArray *a, int64_t i, int64_t *x) {
 int nnrt_graph_check_labels(const NnrtArray *y, int64_t n, int64_t classes, const char *name, char *err,
                             size_t errlen) {
   if (nnrt_array_count(y) != n)
-    return fail(err, errlen, "%s: %" PRId64 " labels for a graph of %" PRId64 " nodes", name,
+    return nnrt_fail(err, errlen, "%s: %" PRId64 " labels for a graph of %" PRId64 " nodes", name,
                 nnrt_array_count(y), n);
   for (int64_t i = 0; i < n; i++) {
     int64_t c;
     if (!int_at(y, i, &c) || c < 0 || c >= classes)
-      return fail(err, errlen, "%s: row %" PRId64 " (node %" PRId64 "): label is not a class 0 to %" PRId64,
+      return nnrt_fail(err, errlen, "%s: row %" PRId64 " (node %" PRId64 "): label is not a class 0 to %" PRId64,
                   name, i + 1, i, classes - 1);
   }
   return 0;
@@ -255,12 +244,12 @@ int nnrt_graph_check_masks(const NnrtArray *const masks[3], const char *const na
   for (int s = 0; s < 3; s++) {
     if (!masks[s]) continue;
     if (nnrt_array_count(masks[s]) != n)
-      return fail(err, errlen, "%s: %s mask has %" PRId64 " entries for a graph of %" PRId64 " nodes",
+      return nnrt_fail(err, errlen, "%s: %s mask has %" PRId64 " entries for a graph of %" PRId64 " nodes",
                   names[s], split[s], nnrt_array_count(masks[s]), n);
     for (int64_t i = 0; i < n; i++) {
       int64_t x;
       if (!int_at(masks[s], i, &x) || (x != 0 && x != 1))
-        return fail(err, errlen, "%s: row %" PRId64 " (node %" PRId64 "): a mask entry is 0 or 1", names[s],
+        return nnrt_fail(err, errlen, "%s: row %" PRId64 " (node %" PRId64 "): a mask entry is 0 or 1", names[s],
                     i + 1, i);
     }
   }
@@ -269,7 +258,7 @@ int nnrt_graph_check_masks(const NnrtArray *const masks[3], const char *const na
       for (int t = s + 1; t < 3; t++) {
         int64_t x = 0, y = 0;
         if (masks[s] && masks[t] && int_at(masks[s], i, &x) && int_at(masks[t], i, &y) && x && y)
-          return fail(err, errlen, "%s: row %" PRId64 ": node %" PRId64 " is in both the %s and the %s mask (%s)",
+          return nnrt_fail(err, errlen, "%s: row %" PRId64 ": node %" PRId64 " is in both the %s and the %s mask (%s)",
                       names[s], i + 1, i, split[s], split[t], names[t]);
       }
   return 0;
