@@ -27,12 +27,14 @@
  *
  * Each size is also timed through oneDNN's own dnnl_sgemm called directly
  * with the same thread count (dnnl_best_gflops=, pct_dnnl=): nnrt_sgemm
- * is dnnl_sgemm for large products, and runs products under 48M
- * multiply-adds on one thread (runtime/gemm.c), which loses back to back
- * here but wins inside a training step.
+ * splits a product of 2M multiply-adds or more into parts (by its shape),
+ * each a one-thread dnnl_sgemm on the runtime's own team of threads
+ * (runtime/gemm.c, runtime/team.c); dnnl_sgemm here runs on OpenMP's
+ * threads, as oneDNN threads itself.
  */
 #include "nnrt.h"
 #include <dnnl.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,13 +159,16 @@ int main(int argc, char **argv) {
     double flop = 2.0 * (double)m * (double)n * (double)k;
     double best = flop / t[0] * 1e-9, median = flop / t[reps / 2] * 1e-9;
     double cpu_rate = flop * reps / cpu * 1e-9;
-    /* oneDNN's own sgemm, the same product, as the reference */
+    /* oneDNN's own sgemm, the same product, as the reference, on OpenMP's
+     * threads (nnrt_threads_set holds OpenMP at one) */
+    omp_set_num_threads(threads);
     dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1, a, lda, b, ldb, 0, c, n);
     for (int r = 0; r < reps; r++) {
       double t0 = now();
       dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1, a, lda, b, ldb, 0, c, n);
       t[r] = now() - t0;
     }
+    omp_set_num_threads(1);
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
     double dnnl = flop / t[0] * 1e-9;
     printf("m=%lld n=%lld k=%lld%s%s threads=%d best_gflops=%.1f median_gflops=%.1f peak=%.0f pct_peak=%.0f "

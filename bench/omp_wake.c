@@ -1,11 +1,11 @@
 /*
  * omp_wake.c — what one OpenMP parallel region costs the thread that opens
  * it when the other thread sleeps between regions, as nnc's executables
- * run (OMP_WAIT_POLICY=passive, runtime/threads.c): an empty region of two
- * threads after G µs of serial work, best of 5 means of 200.  The runtime's
- * thresholds for going parallel (PAR_SGEMM in runtime/gemm.c, PAR_CONV in
- * runtime/cpu/conv.c, POOL_PARALLEL_MIN in runtime/cpu/pool.c) are set so
- * that the work saved exceeds this.
+ * ran before they had threads of their own (OMP_WAIT_POLICY=passive,
+ * runtime/threads.c): an empty region of two threads after G µs of serial
+ * work, best of 5 means of 200.  This cost is why the runtime splits its
+ * work on its own team (runtime/team.c), whose workers spin for a while
+ * after each job.
  * build: cc -O2 -fopenmp bench/omp_wake.c -o omp_wake
  * run:   OMP_WAIT_POLICY=passive ./omp_wake
  */

@@ -128,7 +128,7 @@ static void usage(FILE *f, const char *prog) {
           "    --samples DIR   an image model: DIR/epoch-001.png ... of `sample` after every\n"
           "                    epoch, 16 images from the same noise each time\n"
           "    --quiet         no progress output, only the final line\n"
-          "    --threads N     OpenMP/oneDNN threads\n"
+          "    --threads N     worker threads (default: the cores)\n"
           "    --device D      cpu (default) or cuda (train, eval, gradcheck; needs nnc build --cuda)\n"
           "    --check-numerics  stop at the first op that makes a NaN/Inf, naming its .nn line\n"
           "                    (train, eval, gradcheck; CPU)\n"

@@ -25,24 +25,21 @@
  * are process-wide and do not depend on the calling thread or its thread
  * count, so every later product (and its bits) is the same as without it.
  *
- * Products below PAR_SGEMM multiply-adds run on one thread whatever
- * --threads says: waking the second OpenMP thread (passive waiting,
- * threads.c) and splitting the work costs more than it saves there.
- * Back to back (bench/gemm, best of 20, 2 vCPUs, GFLOP/s on 1 / 2
- * threads) two threads lose below ~10M: 128x10x128 77 / 5, 64x128x256
- * 178 / 50, 128x256x128 186 / 115, 128x256x256 162 / 133, and win above:
- * 128x128x512 167 / 223, 128x256x784 161 / 225.  Inside a training step,
- * where other kernels run between products and the idle thread has gone
- * to sleep, each region costs the opening thread 40-80 µs before any work
- * (bench/omp_wake.c, passive: a VM's sleeping vCPU is woken by an
- * interrupt; ~1 µs when spinning) and the Fashion-MNIST MLP (three
- * 128x256x784 products a step) trained at 97k samples/s on 1 thread, 72k
- * on 2 with every product on 2, 89k with those below 12M on 1, and
- * 95-101k with all of them on 1.  Two threads save ~28% of a product's
- * time, so they pay once that is well over the wake-up: about 0.5 ms of
- * one thread, 40M multiply-adds.  Results do
- * not change: a product's bits do not depend on its thread count (rows
- * and columns are split, never the k sums).
+ * Products of at least SPLIT_SGEMM multiply-adds are split into parts
+ * (2 to 16, by a rule of m, n, k and the transposes alone) along m or n,
+ * each a single-threaded dnnl_sgemm, run on the runtime's team (team.c).
+ * The split changes which kernel oneDNN picks for a part, and with it the
+ * bits of some shapes (a transposed B with a short m, e.g. 128x256x784
+ * split in 3), so it must not depend on the thread count: one thread runs
+ * the same parts in order, and --threads never changes a result
+ * (tests/unit/test_gemm.c).  Measured on one thread (dnnl_sgemm,
+ * 2 vCPUs, µs): 128x256x784 352 whole, 351 in 2 rows, 347 in 4 rows;
+ * 128x784x256ᵀ 324 whole, 333 in 2 column blocks, 349 in 4; 64x512x784
+ * 357 / 367 / 378: a part loses little up to 4, so the cost of one thread
+ * is small and two threads halve a product from ~2M multiply-adds on,
+ * where the team's hand-over (~1 µs while a worker spins) is still small.
+ * oneDNN's own OpenMP threading is not used: its region would wake a
+ * sleeping OpenMP thread for 40-80 µs (bench/omp_wake.c).
  *
  * Invariants: beta = 0 never reads C (it may hold garbage or NaN); every
  * size may be 0.  It does not check leading dimensions: the compiler emits
@@ -62,7 +59,7 @@
 
 #define SMALL_SGEMM 1024
 #define SMALL_DGEMM 2048
-#define PAR_SGEMM 48e6
+#define SPLIT_SGEMM 2e6
 
 /* op(A)(i,p) = a[i*ai + p*ap], op(B)(p,j) = b[p*bp + j*bj]: strides instead
  * of a transpose test in the inner loop. */
@@ -103,6 +100,56 @@ void nnrt_gemm_warm(void) {
   omp_set_num_threads(threads);
 }
 
+/* One part of a split product: rows [lo, hi) of C when by_rows, else its
+ * columns [lo, hi). */
+typedef struct {
+  int ta, tb, by_rows, parts;
+  int64_t m, n, k, lda, ldb, ldc;
+  float alpha, beta;
+  const float *a, *b;
+  float *c;
+} SgemmSplit;
+
+static void split_range(int64_t size, int parts, int64_t i, int64_t align, int64_t *lo,
+                        int64_t *hi) {
+  *lo = size * i / parts / align * align;
+  *hi = i == parts - 1 ? size : size * (i + 1) / parts / align * align;
+}
+
+static void sgemm_part(void *ctx, int64_t i) {
+  const SgemmSplit *s = ctx;
+  int64_t lo, hi;
+  if (s->by_rows) {
+    split_range(s->m, s->parts, i, 1, &lo, &hi);
+    dnnl_sgemm(s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', hi - lo, s->n, s->k, s->alpha,
+               s->ta ? s->a + lo : s->a + lo * s->lda, s->lda, s->b, s->ldb, s->beta,
+               s->c + lo * s->ldc, s->ldc);
+  } else {
+    split_range(s->n, s->parts, i, 16, &lo, &hi);
+    dnnl_sgemm(s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m, hi - lo, s->k, s->alpha, s->a,
+               s->lda, s->tb ? s->b + lo * s->ldb : s->b + lo, s->ldb, s->beta, s->c + lo,
+               s->ldc);
+  }
+}
+
+/* How many parts, and along which dimension: a function of the shape only.
+ * Rows for an untransposed B (whole rows of A), columns for a transposed one
+ * (oneDNN's kernels for Bᵀ lose more on short row blocks), else whichever
+ * leaves parts of at least 32 rows or columns (fewer parts if neither). */
+static int sgemm_parts(int tb, int64_t m, int64_t n, int64_t k, int *by_rows) {
+  double macs = (double)m * (double)n * (double)k;
+  int parts = macs < SPLIT_SGEMM ? 1 : macs < 64e6 ? 2 : macs < 512e6 ? 4 : macs < 4e9 ? 8 : 16;
+  for (; parts > 1; parts /= 2) {
+    bool rows = m / parts >= 32, cols = n / parts >= 32;
+    if (rows || cols) {
+      *by_rows = rows && (!tb || !cols);
+      return parts;
+    }
+  }
+  *by_rows = 1;
+  return 1;
+}
+
 void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                 const float *a, int64_t lda, const float *b, int64_t ldb,
                 float beta, float *c, int64_t ldc) {
@@ -112,14 +159,9 @@ void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
     naive_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  int threads = omp_get_max_threads();
-  if (threads > 1 && small(m, n, k, PAR_SGEMM)) {
-    omp_set_num_threads(1);
-    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    omp_set_num_threads(threads);
-    return;
-  }
-  dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  SgemmSplit s = {ta, tb, 1, 1, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
+  s.parts = sgemm_parts(tb, m, n, k, &s.by_rows);
+  nnrt_team_run(sgemm_part, &s, s.parts);
 }
 
 void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,

@@ -260,4 +260,13 @@ void nnrt_opt_step_f32(const NnrtOptConfig *c, double lr, int64_t t, float *para
 void nnrt_opt_step_f64(const NnrtOptConfig *c, double lr, int64_t t, double *param,
                        const double *grad, double **state, int64_t n);
 
+/* team.c: the runtime's worker threads.  nnrt_team_run calls fn(ctx, i)
+ * for every i in [0, chunks), on the calling thread and any awake worker,
+ * and returns when all are done; chunks must be independent.  Nested or
+ * concurrent calls run on the calling thread, in order. */
+typedef void (*NnrtTaskFn)(void *ctx, int64_t chunk);
+void nnrt_team_set(int threads); /* threads in all, the caller included */
+int nnrt_team_size(void);
+void nnrt_team_run(NnrtTaskFn fn, void *ctx, int64_t chunks);
+
 #endif

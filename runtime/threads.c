@@ -1,6 +1,7 @@
 /*
- * threads.c — keeps the OpenMP threads of oneDNN and BLIS from spin-waiting,
- * and sets their count for --threads.
+ * threads.c — sets the thread count for --threads (the runtime's own team,
+ * team.c; OpenMP is held at one thread), and keeps any OpenMP threads of
+ * oneDNN and BLIS from spin-waiting.
  *
  * libgomp's idle worker threads spin for about 300000 iterations (several
  * ms) before they sleep, after every parallel region.  On a machine whose
@@ -52,7 +53,10 @@ static void passive_omp(int argc, char **argv, char **envp) {
 __attribute__((used, section(".preinit_array")))
 static void (*const passive_omp_entry)(int, char **, char **) = passive_omp;
 
+/* n = 0: OpenMP's default (OMP_NUM_THREADS, else the cores this process
+ * may run on).  The work is split by the team (team.c); every oneDNN call
+ * is made inside a chunk on one thread, so OpenMP is set to one thread. */
 void nnrt_threads_set(int n) {
-  if (n > 0)
-    omp_set_num_threads(n);
+  nnrt_team_set(n > 0 ? n : omp_get_max_threads());
+  omp_set_num_threads(1);
 }

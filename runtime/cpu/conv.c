@@ -28,8 +28,8 @@
  * count.  So every primitive here is created for one thread, and a call is
  * split into up to CONV_SLOTS chunks of the batch by a rule that depends
  * on the batch size alone (conv_chunks); the chunks run in parallel on the
- * OpenMP threads (one chunk per thread at a time; oneDNN runs single-
- * threaded inside a parallel region), each through its own cached
+ * runtime's team (team.c; oneDNN single-threaded in each), each through
+ * its own cached
  * primitive, buffers, scratchpad and stream (its "slot").  Forward and
  * backward-data chunks write disjoint samples; backward-weights chunk j
  * writes a partial sum (chunk 0 into the output, the others into per-slot
@@ -475,15 +475,31 @@ static void per_sample(ConvKind kind, const NnrtConv *g, int64_t per[3]) {
   }
 }
 
-/* Run (kind, g) on a = input, b = input, out = output (the mem[] order),
- * split into chunks of the batch as the header describes. */
-/* Multiply-adds below which a convolution's chunks run on the calling
- * thread, as gemm.c's PAR_SGEMM and for the same reason (waking a sleeping
- * OpenMP thread costs 40-80 µs here, bench/omp_wake.c): LeNet-5
- * (convolutions of 7.5M and 15M multiply-adds at batch 64) trained at 22k
- * samples/s on 1 thread and 21k on 2 with every call split over both. */
-#define PAR_CONV 48e6
+/* One call's chunks, for the team (team.c). */
+typedef struct {
+  ConvEntry **e;
+  ConvKind kind;
+  const NnrtConv *g;
+  const float *a, *b;
+  float *out;
+  int64_t per[3];
+  int k;
+  _Atomic int failed;
+} ConvJob;
 
+static void conv_chunk(void *ctx, int64_t j) {
+  ConvJob *job = ctx;
+  int64_t start, size;
+  chunk_range(job->g->n, job->k, (int)j, &start, &size);
+  float *dst = job->kind == CONV_BWD_WEIGHTS && j > 0 ? slots[j].partial : job->out + start * job->per[2];
+  if (!entry_run(job->e[j], job->a + start * job->per[0], job->b + start * job->per[1], dst))
+    job->failed = 1;
+}
+
+/* Run (kind, g) on a = input, b = input, out = output (the mem[] order),
+ * split into chunks of the batch as the header describes, on the runtime's
+ * team (team.c: a hand-over costs ~1 µs while a worker spins, so even
+ * LeNet-5's 7.5M multiply-add convolutions are split). */
 static bool run_dnnl(ConvKind kind, const NnrtConv *g, const float *a, const float *b,
                      float *out) {
   pthread_mutex_lock(&conv_lock);
@@ -505,28 +521,11 @@ static bool run_dnnl(ConvKind kind, const NnrtConv *g, const float *a, const flo
       sl->partial_bytes = ok ? (size_t)wbytes : 0;
     }
   }
-  omp_set_num_threads(threads);
   if (ok) {
-    int64_t per[3];
-    per_sample(kind, g, per);
-    int failed = 0;
-    /* a small convolution runs its chunks on this thread: waking another
-     * costs more than it saves (PAR_CONV); the chunks, and so the bits,
-     * are the same */
-    double macs = (double)g->n * (double)g->o * (double)g->oh * (double)g->ow *
-                  (double)(g->c / g->groups) * (double)g->kh * (double)g->kw;
-    int team = macs < PAR_CONV ? 1 : threads < k ? threads : k;
-    if (team == 1) /* (a team of one is no parallel region to oneDNN) */
-      omp_set_num_threads(1);
-#pragma omp parallel for num_threads(team) schedule(static, 1) reduction(| : failed)
-    for (int j = 0; j < k; j++) {
-      int64_t start, size;
-      chunk_range(g->n, k, j, &start, &size);
-      float *dst = kind == CONV_BWD_WEIGHTS && j > 0 ? slots[j].partial : out + start * per[2];
-      failed |= !entry_run(e[j], a + start * per[0], b + start * per[1], dst);
-    }
-    omp_set_num_threads(threads);
-    ok = !failed;
+    ConvJob job = {.e = e, .kind = kind, .g = g, .a = a, .b = b, .out = out, .k = k};
+    per_sample(kind, g, job.per);
+    nnrt_team_run(conv_chunk, &job, k);
+    ok = !job.failed;
     /* The partial weight gradients, added in chunk order. */
     const int64_t nw = wbytes / (int64_t)sizeof(float);
     for (int j = 1; ok && kind == CONV_BWD_WEIGHTS && j < k; j++) {
@@ -537,6 +536,7 @@ static bool run_dnnl(ConvKind kind, const NnrtConv *g, const float *a, const flo
     if (!ok)
       warn_fallback("execution");
   }
+  omp_set_num_threads(threads);
   pthread_mutex_unlock(&conv_lock);
   return ok;
 }

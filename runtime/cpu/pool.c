@@ -31,13 +31,19 @@
  */
 #include "internal.h"
 #include <math.h>
-#include <omp.h>
 
-/* Below this many outputs a parallel region costs more than it saves: at
- * ~1 ns an output, half of the work must beat the 40-80 µs of waking the
- * sleeping OpenMP thread (bench/omp_wake.c; runtime/gemm.c).  LeNet-5's
- * pooling (75k and 25k outputs at batch 64) used to go parallel at 16384. */
-#define POOL_PARALLEL_MIN 262144
+/* Below this many outputs the work stays on the calling thread: at ~1 ns
+ * an output, half of it must beat the team's hand-over (team.c, ~1 µs
+ * while a worker spins, tens of µs when it sleeps).  Rows and planes are
+ * independent, so how many parts a call is split into never changes a
+ * result.  (With OpenMP's 40-80 µs wake-up this was 262144 outputs.) */
+#define POOL_SPLIT_MIN 16384
+
+/* Parts for `work` outputs over `items` independent rows or planes. */
+static int64_t pool_parts(int64_t work, int64_t items) {
+  int64_t parts = work < POOL_SPLIT_MIN ? 1 : nnrt_team_size();
+  return parts < items ? parts : items < 1 ? 1 : items;
+}
 
 /* The runtime is built for any x86-64.  The 2x2 stride-2 f32 row below
  * also comes as an AVX-512 kernel, picked at run time by CPU: rows of
@@ -265,13 +271,22 @@ static bool max22_vec_f64(const NnrtPool *g, double *y, int32_t *idx, const doub
     }                                                                                 \
   }                                                                                   \
   /* Rows in parallel: a row's result does not depend on its thread. */             \
+  typedef struct {                                                                    \
+    const NnrtPool *g;                                                                \
+    T *y;                                                                             \
+    int32_t *idx;                                                                     \
+    const T *x;                                                                       \
+    int64_t rows, parts;                                                              \
+  } Max22Job_##SUFFIX;                                                                \
+  static void max22_part_##SUFFIX(void *ctx, int64_t i) {                             \
+    const Max22Job_##SUFFIX *j = ctx;                                                 \
+    max22_rows_##SUFFIX(j->g, j->y, j->idx, j->x, j->rows * i / j->parts,             \
+                        j->rows * (i + 1) / j->parts);                                \
+  }                                                                                   \
   static void max22_all_##SUFFIX(const NnrtPool *g, T *y, int32_t *idx, const T *x) { \
     const int64_t rows = g->n * g->c * g->oh;                                         \
-    _Pragma("omp parallel if (rows * g->ow >= POOL_PARALLEL_MIN)")                   \
-    {                                                                                 \
-      const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();             \
-      max22_rows_##SUFFIX(g, y, idx, x, rows * t / nt, rows * (t + 1) / nt);          \
-    }                                                                                 \
+    Max22Job_##SUFFIX j = {g, y, idx, x, rows, pool_parts(rows * g->ow, rows)};       \
+    nnrt_team_run(max22_part_##SUFFIX, &j, j.parts);                                  \
   }                                                                                   \
                                                                                       \
   void nnrt_maxpool2d_##SUFFIX(const NnrtPool *g, T *y, int32_t *idx, const T *x) {   \
@@ -316,26 +331,45 @@ static bool max22_vec_f64(const NnrtPool *g, double *y, int32_t *idx, const doub
   }                                                                                   \
                                                                                       \
   /* Planes in parallel: each is cleared and filled by one thread. */                \
-  void nnrt_unpool2d_##SUFFIX(const NnrtPool *g, T *out, const T *v, const int32_t *idx) { \
-    const int64_t per = g->oh * g->ow, planes = g->n * g->c;                          \
-    _Pragma("omp parallel for if (planes * g->h * g->w >= POOL_PARALLEL_MIN)")       \
-    for (int64_t p = 0; p < planes; p++) {                                            \
-      T *op = out + p * g->h * g->w; /* (h, w) */                                     \
+  typedef struct {                                                                    \
+    const NnrtPool *g;                                                                \
+    T *out;                                                                           \
+    const T *in;                                                                      \
+    const int32_t *idx;                                                               \
+    int64_t planes, parts;                                                            \
+  } PlaneJob_##SUFFIX;                                                                \
+  static void unpool_part_##SUFFIX(void *ctx, int64_t i) {                            \
+    const PlaneJob_##SUFFIX *j = ctx;                                                 \
+    const NnrtPool *g = j->g;                                                         \
+    const int64_t per = g->oh * g->ow;                                                \
+    for (int64_t p = j->planes * i / j->parts; p < j->planes * (i + 1) / j->parts; p++) { \
+      T *op = j->out + p * g->h * g->w; /* (h, w) */                                  \
       memset(op, 0, sizeof(T) * (size_t)(g->h * g->w));                               \
-      for (int64_t i = 0; i < per; i++)                                               \
-        if (idx[p * per + i] >= 0)                                                    \
-          op[idx[p * per + i]] += v[p * per + i];                                     \
+      for (int64_t e = 0; e < per; e++)                                               \
+        if (j->idx[p * per + e] >= 0)                                                 \
+          op[j->idx[p * per + e]] += j->in[p * per + e];                              \
     }                                                                                 \
   }                                                                                   \
+  void nnrt_unpool2d_##SUFFIX(const NnrtPool *g, T *out, const T *v, const int32_t *idx) { \
+    const int64_t planes = g->n * g->c;                                               \
+    PlaneJob_##SUFFIX j = {g, out, v, idx, planes, pool_parts(planes * g->h * g->w, planes)}; \
+    nnrt_team_run(unpool_part_##SUFFIX, &j, j.parts);                                 \
+  }                                                                                   \
                                                                                       \
-  void nnrt_gather2d_##SUFFIX(const NnrtPool *g, T *y, const T *x, const int32_t *idx) { \
-    const int64_t per = g->oh * g->ow, planes = g->n * g->c;                          \
-    _Pragma("omp parallel for if (planes * per >= POOL_PARALLEL_MIN)")               \
-    for (int64_t p = 0; p < planes; p++) {                                            \
-      const T *xp = x + p * g->h * g->w; /* (h, w) */                                 \
-      for (int64_t i = 0; i < per; i++)                                               \
-        y[p * per + i] = idx[p * per + i] >= 0 ? xp[idx[p * per + i]] : 0;            \
+  static void gather_part_##SUFFIX(void *ctx, int64_t i) {                            \
+    const PlaneJob_##SUFFIX *j = ctx;                                                 \
+    const NnrtPool *g = j->g;                                                         \
+    const int64_t per = g->oh * g->ow;                                                \
+    for (int64_t p = j->planes * i / j->parts; p < j->planes * (i + 1) / j->parts; p++) { \
+      const T *xp = j->in + p * g->h * g->w; /* (h, w) */                             \
+      for (int64_t e = 0; e < per; e++)                                               \
+        j->out[p * per + e] = j->idx[p * per + e] >= 0 ? xp[j->idx[p * per + e]] : 0; \
     }                                                                                 \
+  }                                                                                   \
+  void nnrt_gather2d_##SUFFIX(const NnrtPool *g, T *y, const T *x, const int32_t *idx) { \
+    const int64_t planes = g->n * g->c;                                               \
+    PlaneJob_##SUFFIX j = {g, y, x, idx, planes, pool_parts(planes * g->oh * g->ow, planes)}; \
+    nnrt_team_run(gather_part_##SUFFIX, &j, j.parts);                                 \
   }                                                                                   \
                                                                                       \
   /* Interior columns as in max pooling: the same sum, in the same order. */          \

@@ -3,7 +3,10 @@
  * four transpose combinations, sizes on both sides of the small-size
  * cutoff, padded leading dimensions, beta = 0 over NaN garbage and beta ≠ 0;
  * and the strided batches (nnrt_[sd]gemm_batch) against the naive loop per
- * matrix, with an operand repeated (stride 0).
+ * matrix, with an operand repeated (stride 0).  Products large enough to be
+ * split into parts (runtime/gemm.c) are checked against the loop and give
+ * the same bits on one thread and on three (the split depends on the shape
+ * alone).
  * With NNRT_GEMM_BENCH=1 it also prints the timings behind the cutoff.
  */
 #include <setjmp.h>
@@ -15,7 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "nnrt.h"
+#include "program.h"
 
 static double ref(int ta, int tb, const double *a, int64_t lda, const double *b, int64_t ldb,
                   int64_t i, int64_t j, int64_t k) {
@@ -112,6 +115,48 @@ static double now(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* Products of the models' shapes (and ones that split by rows, by columns,
+ * and into 4 parts), transposed both ways: first on one thread, then on
+ * three; the bits must not change. */
+static void test_split(void **st) {
+  (void)st;
+  static const int64_t shapes[][3] = {{128, 256, 784}, {784, 256, 128}, {128, 784, 256},
+                                      {32, 1024, 256}, {40, 64, 1024},  {512, 512, 300}};
+  enum { NS = sizeof shapes / sizeof shapes[0] };
+  float *first[NS][4] = {{0}};
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1)
+      nnrt_threads_set(3);
+    for (int s = 0; s < NS; s++)
+      for (int t = 0; t < 4; t++) {
+        int ta = t & 1, tb = t >> 1;
+        int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        int64_t lda = ta ? m : k, ldb = tb ? k : n;
+        float *a = malloc(sizeof(float) * (size_t)(m * k)), *b = malloc(sizeof(float) * (size_t)(k * n));
+        float *c = malloc(sizeof(float) * (size_t)(m * n));
+        for (int64_t i = 0; i < m * k; i++) a[i] = (float)((i * 7919) % 101 - 50) / 64.0f;
+        for (int64_t i = 0; i < k * n; i++) b[i] = (float)((i * 104729) % 97 - 48) / 32.0f;
+        nnrt_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+        if (pass == 0) {
+          for (int64_t i = 0; i < m; i += 7)
+            for (int64_t j = 0; j < n; j += 5) {
+              double r = 0;
+              for (int64_t p = 0; p < k; p++)
+                r += (double)(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+              assert_true(fabs(c[i * n + j] - r) <= 1e-4 * (1 + fabs(r)));
+            }
+          first[s][t] = c;
+        } else {
+          assert_memory_equal(first[s][t], c, sizeof(float) * (size_t)(m * n));
+          free(first[s][t]);
+          free(c);
+        }
+        free(a);
+        free(b);
+      }
+  }
+}
+
 static void bench(void) {
   static float a[64 * 64], b[64 * 64], c[64 * 64];
   static double ad[64 * 64], bd[64 * 64], cd[64 * 64];
@@ -130,6 +175,7 @@ static void bench(void) {
 int main(void) {
   if (getenv("NNRT_GEMM_BENCH"))
     bench();
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_all), cmocka_unit_test(test_batch)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_all), cmocka_unit_test(test_batch),
+                                     cmocka_unit_test(test_split)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,202 @@
+/*
+ * team.c — the runtime's own worker threads, for the work a training step
+ * splits (GEMMs, convolutions, pooling, optimizer steps).
+ *
+ * Why not OpenMP: with passive waiting (threads.c) each parallel region
+ * pays 40-80 µs to wake a sleeping vCPU (bench/omp_wake.c) — more than
+ * most products of a small model take — and with active waiting libgomp's
+ * idle threads spin for milliseconds and the opening thread waits for
+ * every member of a static split, so one descheduled thread (a shared
+ * machine) stalls the region for a time slice: the MLP ran at 44k
+ * samples/s that way against 92k passive.
+ *
+ * So: a job is `chunks` independent calls fn(ctx, i).  The calling thread
+ * posts it and claims chunks itself, and so does every worker that is
+ * awake; the caller returns once each chunk is done.  Nobody waits for a
+ * worker that has not started, so a sleeping or descheduled worker costs
+ * nothing but its absence.  After a job a worker spins (pause) for up to
+ * SPIN_US for the next one — a step's products follow each other within
+ * tens of µs — and then sleeps on a futex; posting wakes it when it sleeps.
+ *
+ * Which thread runs a chunk never changes what it computes: callers split
+ * work by a rule of its shape alone, so any thread count gives the bits of
+ * one thread (tests/unit/test_team.c, tests/e2e/pipeline.sh threads).
+ *
+ * The job is one 64-bit word, generation << 32 | next chunk: a claim is a
+ * compare-and-swap of it, so a worker that read an older job's fields
+ * cannot take a chunk of a newer one: before the fields change, the word's
+ * chunk index is set to CLOSED, which no claim can pass.
+ * A job started while another runs (a chunk that splits again, a second
+ * thread) runs its chunks on its own thread, in order.
+ *
+ * NNRT_SPIN_US=N sets the spin (0: sleep at once); measured in
+ * bench/RESULTS.md.
+ */
+#include "internal.h"
+#include <linux/futex.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+#define MAX_TEAM 256
+#define SPIN_US 200
+#define CLOSED 0xffffffffu /* the chunk index of a job being replaced */
+
+typedef struct {
+  _Atomic uint64_t word;  /* generation << 32 | next chunk to claim */
+  _Atomic(NnrtTaskFn) fn; /* the job of the current generation */
+  _Atomic(void *) ctx;
+  _Atomic int64_t chunks;
+  _Atomic int64_t done;      /* chunks finished in this generation */
+  _Atomic uint32_t wake;     /* futex word: bumped to wake sleepers */
+  _Atomic int sleepers;      /* workers in (or entering) futex wait */
+  _Atomic int busy;          /* a job is posted (one at a time) */
+  _Atomic int size;          /* threads, the caller included */
+  _Atomic int64_t spin_ns;
+  pthread_mutex_t start_lock;
+} Team;
+
+static Team team = {.size = 1, .start_lock = PTHREAD_MUTEX_INITIALIZER};
+static _Thread_local bool in_chunk; /* this thread runs a chunk now */
+
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void futex_wait(_Atomic uint32_t *w, uint32_t expect) {
+  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, expect, NULL, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *w) {
+  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, MAX_TEAM, NULL, NULL, 0);
+}
+
+/* Claim and run chunks of generation gen until none is left; false when the
+ * job changed under us (then there is nothing of gen left to take). */
+static void run_chunks(uint32_t gen) {
+  for (;;) {
+    uint64_t w = atomic_load_explicit(&team.word, memory_order_acquire);
+    if ((uint32_t)(w >> 32) != gen)
+      return;
+    NnrtTaskFn fn = atomic_load_explicit(&team.fn, memory_order_relaxed);
+    void *ctx = atomic_load_explicit(&team.ctx, memory_order_relaxed);
+    int64_t chunks = atomic_load_explicit(&team.chunks, memory_order_relaxed);
+    int64_t i = (int64_t)(uint32_t)w;
+    if (i >= chunks)
+      return;
+    /* the fields above belong to gen if the word is still (gen, i) now */
+    if (!atomic_compare_exchange_weak_explicit(&team.word, &w, w + 1, memory_order_acq_rel,
+                                               memory_order_acquire))
+      continue;
+    in_chunk = true;
+    fn(ctx, i);
+    in_chunk = false;
+    atomic_fetch_add_explicit(&team.done, 1, memory_order_release);
+  }
+}
+
+static void *worker(void *arg) {
+  (void)arg;
+  omp_set_num_threads(1); /* oneDNN inside a chunk runs on this thread alone */
+  uint32_t seen = (uint32_t)(atomic_load(&team.word) >> 32);
+  for (;;) {
+    const int64_t spin = atomic_load_explicit(&team.spin_ns, memory_order_relaxed);
+    const int64_t until = now_ns() + spin;
+    uint32_t gen = seen;
+    for (unsigned n = 0;; n++) {
+      gen = (uint32_t)(atomic_load_explicit(&team.word, memory_order_acquire) >> 32);
+      if (gen != seen || spin == 0 || ((n & 63) == 63 && now_ns() > until))
+        break;
+      CPU_RELAX();
+    }
+    if (gen == seen) { /* idle for SPIN_US: sleep until a job is posted */
+      uint32_t wake = atomic_load(&team.wake);
+      atomic_fetch_add(&team.sleepers, 1);
+      if ((uint32_t)(atomic_load(&team.word) >> 32) == seen)
+        futex_wait(&team.wake, wake);
+      atomic_fetch_sub(&team.sleepers, 1);
+      continue;
+    }
+    seen = gen;
+    run_chunks(gen);
+  }
+  return NULL;
+}
+
+static int64_t spin_setting(void) {
+  const char *e = getenv("NNRT_SPIN_US");
+  char *end;
+  long v = e && *e ? strtol(e, &end, 10) : -1;
+  return (v >= 0 && v <= 1000000 && e && *end == '\0' ? v : SPIN_US) * 1000;
+}
+
+void nnrt_team_set(int threads) {
+  pthread_mutex_lock(&team.start_lock);
+  if (threads > MAX_TEAM)
+    threads = MAX_TEAM;
+  team.spin_ns = spin_setting();
+  /* Workers are only ever added: a smaller count lets the extra ones sleep
+   * (they take no chunk unless a job wakes them, and jobs are split by
+   * shape, so who runs a chunk does not matter). */
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  while (team.size < threads) {
+    pthread_t t;
+    if (pthread_create(&t, &attr, worker, NULL) != 0)
+      break; /* fewer threads: slower, same results */
+    team.size++;
+  }
+  pthread_attr_destroy(&attr);
+  pthread_mutex_unlock(&team.start_lock);
+}
+
+int nnrt_team_size(void) { return team.size; }
+
+void nnrt_team_run(NnrtTaskFn fn, void *ctx, int64_t chunks) {
+  if (chunks <= 0)
+    return;
+  int idle = 0;
+  if (chunks == 1 || team.size == 1 || in_chunk ||
+      !atomic_compare_exchange_strong(&team.busy, &idle, 1)) {
+    for (int64_t i = 0; i < chunks; i++)
+      fn(ctx, i);
+    return;
+  }
+  /* Close the previous job first: a worker that read its word (all chunks
+   * claimed) and then this job's fields must not win a claim with them. */
+  uint64_t prev = atomic_load(&team.word) | CLOSED;
+  atomic_store(&team.word, prev);
+  uint32_t gen = (uint32_t)(prev >> 32) + 1;
+  atomic_store_explicit(&team.fn, fn, memory_order_relaxed);
+  atomic_store_explicit(&team.ctx, ctx, memory_order_relaxed);
+  atomic_store_explicit(&team.chunks, chunks, memory_order_relaxed);
+  atomic_store_explicit(&team.done, 0, memory_order_relaxed);
+  atomic_store(&team.word, (uint64_t)gen << 32); /* publishes the fields */
+  if (atomic_load(&team.sleepers) > 0) {
+    atomic_fetch_add(&team.wake, 1);
+    futex_wake_all(&team.wake);
+  }
+  run_chunks(gen);
+  /* Chunks other threads claimed: wait for them (yielding after a while, in
+   * case the one running it shares this core). */
+  for (unsigned n = 0; atomic_load_explicit(&team.done, memory_order_acquire) < chunks; n++) {
+    if (n < 4096)
+      CPU_RELAX();
+    else
+      sched_yield();
+  }
+  atomic_store(&team.busy, 0);
+}
