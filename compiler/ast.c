@@ -143,10 +143,21 @@ Ast *ast_type_lead(Loc at, Dtype d, Ast *dims) {
   return n;
 }
 
-Ast *ast_minimize(Loc at, Ast *loss, Ast *wrt, Ast *optimizer) {
+/* minimize LOSS wrt P, ... using OPT [, schedule = SCHED]: a = LOSS, b = OPT,
+ * args = the wrt list, list = { SCHED } when given. */
+Ast *ast_minimize(Loc at, Ast *loss, Ast *wrt, Ast *optimizer, Ast *schedule) {
   Ast *n = ast_node(AST_MINIMIZE, at, NULL, loss, optimizer);
   take_args(n, wrt);
+  if (schedule) ast_add(n, schedule);
   return n;
+}
+
+/* `, NAME = VALUE` after the optimizer: only `schedule` exists. */
+Ast *ast_minimize_setting(Loc at, Ast *loss, Ast *wrt, Ast *optimizer, const char *name, Loc name_at,
+                          Ast *value) {
+  if (strcmp(name, "schedule") != 0)
+    diag_error(name_at, "'minimize ... using OPT, %s = ...': the setting after the optimizer is 'schedule'", name);
+  return ast_minimize(at, loss, wrt, optimizer, strcmp(name, "schedule") ? NULL : value);
 }
 
 Ast *ast_for(Loc at, const char *var, Ast *lo, Ast *hi, Ast *body) {
@@ -459,6 +470,10 @@ static void dump(const Ast *n, FILE *out, int depth) {
     }
     fputs(" using ", out);
     ast_print_expr(n->b, out);
+    if (n->nlist) {
+      fputs(", schedule = ", out);
+      ast_print_expr(n->list[0], out);
+    }
     fputc('\n', out);
     return;
   case AST_IF:

@@ -339,6 +339,10 @@ typedef struct Program {
     HyperCall opt;
     int *wrt; Ast **wrt_at; int nwrt; /* PARAM slots, and the wrt entry naming each */
     int slot;         /* its OUTPUT slot (what "objective") */
+    HyperCall sched;  /* `, schedule = ...` of its minimize (has_sched), else the block's */
+    bool has_sched;
+    int group;        /* objectives of one `for` share a group (§8.4); others have their own */
+    int64_t reps;     /* the for's iterations, each on its own batch (1: no for) */
   } *objs;
   int nobj;
   Kernel *obj_k, *obj_chk; /* [nobj]; entry 0 unused (train_k, train_chk) */

@@ -529,9 +529,36 @@ static bool sample_output(void) {
  * training (v[0]) and inference mode (v[1]); imin counts the second pass's.
  * loss_assign / opt_assign: the first `loss =` and `optimizer =`, which
  * cannot be mixed with `minimize`. */
-typedef struct MinStmt { Ast *s; Value *v[2]; } MinStmt;
+typedef struct MinStmt { Ast *s; Value *v[2]; int group; int64_t reps; } MinStmt;
 static MinStmt **mins;
 static int nmins, capmins, imin;
+/* The `for` of minimize statements being lowered (§8.4): its group and
+ * iterations; for_group < 0 outside one.  ngroups numbers the groups. */
+static int for_group = -1, ngroups;
+static int64_t for_reps = 1;
+static Ast *for_at;
+
+/* Whether statements hold a minimize (in steps, ifs and fors too). */
+static bool has_minimize(Ast **list, int n) {
+  for (int i = 0; i < n; i++) {
+    Ast *s = list[i];
+    if (s->kind == AST_MINIMIZE) return true;
+    if ((s->kind == AST_STEP || s->kind == AST_FOR || s->kind == AST_IF) && has_minimize(s->list, s->nlist)) return true;
+    if (s->kind == AST_IF && has_minimize(s->args, s->nargs)) return true;
+  }
+  return false;
+}
+
+/* The first use of name in a, or NULL. */
+static Ast *find_name(Ast *a, const char *name) {
+  if (!a) return NULL;
+  if (a->kind == AST_NAME && a->name && !strcmp(a->name, name)) return a;
+  Ast *r = find_name(a->a, name);
+  if (!r) r = find_name(a->b, name);
+  for (int i = 0; !r && i < a->nlist; i++) r = find_name(a->list[i], name);
+  for (int i = 0; !r && i < a->nargs; i++) r = find_name(a->args[i], name);
+  return r;
+}
 static Ast *loss_assign, *opt_assign;
 
 /* The statements of a train block.  Settings (optimizer, epochs, ...) are
@@ -618,6 +645,8 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
         MinStmt *ms = arena_alloc(sizeof *ms);
         ms->s = s;
         ms->v[0] = *loss;
+        ms->group = for_group >= 0 ? for_group : ngroups++;
+        ms->reps = for_reps;
         PUSH(mins, nmins, capmins, ms);
         if (s->b && check_hyper_call(s->b, "optimizer", known_optimizer) && hyper_eval(NULL, s->b, &prog->opt)) prog->optimizer = s->b;
       } else if (imin < nmins) {
@@ -634,6 +663,32 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
       }
       if (x != 0) train_stmts(tenv, s->list, s->nlist, first, loss, loss_at);
       else train_stmts(tenv, s->args, s->nargs, first, loss, loss_at);
+    } else if (s->kind == AST_FOR && has_minimize(s->list, s->nlist)) {
+      /* k updates of the same objectives, each on its own batch: one kernel
+       * each, run k times by the runtime (§8.4), not unrolled */
+      int64_t lo, hi;
+      if (!for_range(tenv, s, &lo, &hi)) continue;
+      Ast *use = NULL;
+      for (int i = 0; !use && i < s->nlist; i++) use = find_name(s->list[i], s->name);
+      if (for_group >= 0) {
+        diag_error(s->loc, "a 'for' of 'minimize' statements inside another one is not supported");
+        diag_note(for_at->loc, "the outer 'for' is here");
+        continue;
+      }
+      if (hi - lo < 1 || hi - lo > 1000000) {
+        diag_error(s->loc, "a 'for' of 'minimize' statements repeats them 1 to 1000000 times, this one %lld",
+                   (long long)(hi - lo));
+        continue;
+      }
+      if (use) {
+        diag_error(use->loc, "'%s' has no value here: each iteration of a 'for' of 'minimize' statements runs the "
+                   "same update on the next batch (name the loop variable '_')", s->name);
+        continue;
+      }
+      for_group = ngroups++, for_reps = hi - lo, for_at = s;
+      bind(tenv, s->name, for_value(s, lo));
+      train_stmts(tenv, s->list, s->nlist, first, loss, loss_at);
+      for_group = -1, for_reps = 1, for_at = NULL;
     } else if (s->kind == AST_FOR) {
       int64_t lo, hi;
       if (!for_range(tenv, s, &lo, &hi)) continue;
@@ -733,6 +788,22 @@ static const char *objective_name(Ast *loss, int i) {
 static bool build_objectives(Env *e, int loss_slot) {
   bool any_wrt = false;
   for (int i = 0; i < nmins; i++) any_wrt |= mins[i]->s->nargs > 0;
+  for (int i = 0; i < nmins; i++)
+    if (mins[i]->s->nlist && nmins == 1) { /* `, schedule =` of the one objective: the program's */
+      if (prog->schedule) {
+        diag_error(mins[i]->s->list[0]->loc, "two schedules: this 'minimize' names one and the block another");
+        diag_note(prog->schedule->loc, "the block's 'schedule' is here");
+        return false;
+      }
+      Ast *sc = mins[i]->s->list[0];
+      if (!check_hyper_call(sc, "schedule", known_schedule) || !hyper_eval(NULL, sc, &prog->sched)) return false;
+      prog->schedule = sc;
+    }
+  if (nmins == 1 && mins[0]->reps > 1) {
+    diag_error(mins[0]->s->loc, "a 'for' of 'minimize' statements repeats one objective of several (k "
+               "discriminator updates per generator update); with one objective every batch is a step already");
+    return false;
+  }
   if (nmins == 0 || (nmins == 1 && !any_wrt)) return true; /* one loss over every param */
   if (loss_assign) {
     diag_error(loss_assign->loc, "'loss = ...' cannot be mixed with 'minimize', which states the loss itself");
@@ -775,7 +846,14 @@ static bool build_objectives(Env *e, int loss_slot) {
     o->name = objective_name(s->a, i);
     o->loss = mins[i]->v[0]->n;
     o->optimizer = s->b;
+    o->group = mins[i]->group;
+    o->reps = mins[i]->reps;
     if (!hyper_eval(NULL, s->b, &o->opt)) return false;
+    if (s->nlist && nmins > 1) { /* its own schedule, in place of the block's */
+      if (!check_hyper_call(s->list[0], "schedule", known_schedule) || !hyper_eval(NULL, s->list[0], &o->sched))
+        return false;
+      o->has_sched = true;
+    }
     int cap = 0;
     for (int j = 0; j < s->nargs; j++) ok = wrt_params(e, s->args[j], o, &cap) && ok;
     for (int j = 0; j < o->nwrt; j++) {
@@ -872,7 +950,7 @@ Program *lower_program(Module *m) {
   stuck = false;
   const_vals = NULL;
   mins = NULL;
-  nmins = capmins = 0;
+  nmins = capmins = ngroups = 0;
   loss_assign = opt_assign = NULL;
   mod = m;
   prog = arena_alloc(sizeof *prog);

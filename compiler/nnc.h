@@ -193,7 +193,9 @@ Ast *ast_step(Loc at, Ast *body);
 Ast *ast_field(Loc at, bool test, const char *name, Ast *type, Ast *src);
 Ast *ast_type(Loc at, Dtype d, Ast *dims); /* dims: seq; NULL for int/float */
 Ast *ast_type_lead(Loc at, Dtype d, Ast *dims); /* f32[..., dims]: any leading dims */
-Ast *ast_minimize(Loc at, Ast *loss, Ast *wrt, Ast *optimizer);
+Ast *ast_minimize(Loc at, Ast *loss, Ast *wrt, Ast *optimizer, Ast *schedule);
+Ast *ast_minimize_setting(Loc at, Ast *loss, Ast *wrt, Ast *optimizer, const char *name, Loc name_at,
+                          Ast *value);
 Ast *ast_for(Loc at, const char *var, Ast *lo, Ast *hi, Ast *body);
 Ast *ast_if(Loc at, Ast *cond, Ast *then_body, Ast *else_body);
 Ast *ast_num(Loc at, const char *text);   /* is_int unless '.' or exponent */

@@ -244,8 +244,12 @@ stmt:
     IDENT '=' expr ';'                { $$ = ast_node(AST_ASSIGN, LOC(@1), $1, $3, NULL); }
   | KW_RETURN expr ';'                { $$ = ast_node(AST_RETURN, LOC(@1), NULL, $2, NULL); }
   | KW_MINIMIZE expr KW_WRT exprs KW_USING expr ';'
-                                      { $$ = ast_minimize(LOC(@1), $2, $4, $6); }
-  | KW_MINIMIZE expr KW_USING expr ';'  { $$ = ast_minimize(LOC(@1), $2, NULL, $4); } /* every param */
+                                      { $$ = ast_minimize(LOC(@1), $2, $4, $6, NULL); }
+  | KW_MINIMIZE expr KW_WRT exprs KW_USING expr ',' IDENT '=' expr ';'
+                                      { $$ = ast_minimize_setting(LOC(@1), $2, $4, $6, $8, LOC(@8), $10); }
+  | KW_MINIMIZE expr KW_USING expr ';'  { $$ = ast_minimize(LOC(@1), $2, NULL, $4, NULL); } /* every param */
+  | KW_MINIMIZE expr KW_USING expr ',' IDENT '=' expr ';'
+                                      { $$ = ast_minimize_setting(LOC(@1), $2, NULL, $4, $6, LOC(@6), $8); }
   | KW_FOR IDENT KW_IN expr TK_DOTDOT expr block
                                       { $$ = ast_for(LOC(@1), $2, $4, $6, $7); }
   | KW_IF expr block                  { $$ = ast_if(LOC(@1), $2, $3, NULL); }

@@ -279,6 +279,16 @@ static void check_ref(const Module *m, const Ast *train, const char *name, AstKi
   }
 }
 
+/* Whether statements hold a minimize, in fors and ifs too. */
+static bool has_minimize(Ast *const *list, int n) {
+  for (int i = 0; i < n; i++)
+    if (list[i]->kind == AST_MINIMIZE ||
+        ((list[i]->kind == AST_FOR || list[i]->kind == AST_IF) && has_minimize(list[i]->list, list[i]->nlist)) ||
+        (list[i]->kind == AST_IF && has_minimize(list[i]->args, list[i]->nargs)))
+      return true;
+  return false;
+}
+
 static void check_train(const Module *m, const Ast *train) {
   check_ref(m, train, train->name, AST_MODEL, "model");
   check_ref(m, train, train->name2, AST_DATA, "data block");
@@ -286,7 +296,8 @@ static void check_train(const Module *m, const Ast *train) {
   const Ast *step = NULL;
   for (int i = 0; i < train->nlist; i++) {
     const Ast *s = train->list[i];
-    if ((s->kind == AST_ASSIGN && !strcmp(s->name, "loss")) || s->kind == AST_MINIMIZE)
+    if ((s->kind == AST_ASSIGN && !strcmp(s->name, "loss")) || s->kind == AST_MINIMIZE ||
+        (s->kind == AST_FOR && has_minimize(s->list, s->nlist)))
       has_loss = true;
     if (s->kind == AST_STEP) {
       if (step) {

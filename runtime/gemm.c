@@ -26,7 +26,7 @@
  * count, so every later product (and its bits) is the same as without it.
  *
  * Products of at least SPLIT_SGEMM multiply-adds are split into parts
- * (2 to 16, by a rule of m, n, k and the transposes alone) along m or n,
+ * (2 to 8, by a rule of m, n, k and the transposes alone) along m or n,
  * each a single-threaded dnnl_sgemm, run on the runtime's team (team.c).
  * The split changes which kernel oneDNN picks for a part, and with it the
  * bits of some shapes (a transposed B with a short m, e.g. 128x256x784
@@ -35,9 +35,11 @@
  * (tests/unit/test_gemm.c).  Measured on one thread (dnnl_sgemm,
  * 2 vCPUs, µs): 128x256x784 352 whole, 351 in 2 rows, 347 in 4 rows;
  * 128x784x256ᵀ 324 whole, 333 in 2 column blocks, 349 in 4; 64x512x784
- * 357 / 367 / 378: a part loses little up to 4, so the cost of one thread
- * is small and two threads halve a product from ~2M multiply-adds on,
- * where the team's hand-over (~1 µs while a worker spins) is still small.
+ * 357 / 367 / 378; 1024³ 120 whole, 141 in 4, 133 in 8, 102 in 16;
+ * 2048³ 148 / 141 in 4 / 137 in 8 / 130 in 16: a part loses little up to
+ * 4, so the cost of one thread is small and two threads halve a product
+ * from ~2M multiply-adds on, where the team's hand-over (~1 µs while a
+ * worker spins) is still small.
  * oneDNN's own OpenMP threading is not used: its region would wake a
  * sleeping OpenMP thread for 40-80 µs (bench/omp_wake.c).
  *
@@ -138,7 +140,7 @@ static void sgemm_part(void *ctx, int64_t i) {
  * leaves parts of at least 32 rows or columns (fewer parts if neither). */
 static int sgemm_parts(int tb, int64_t m, int64_t n, int64_t k, int *by_rows) {
   double macs = (double)m * (double)n * (double)k;
-  int parts = macs < SPLIT_SGEMM ? 1 : macs < 64e6 ? 2 : macs < 512e6 ? 4 : macs < 4e9 ? 8 : 16;
+  int parts = macs < SPLIT_SGEMM ? 1 : macs < 512e6 ? 2 : macs < 16e9 ? 4 : 8;
   for (; parts > 1; parts /= 2) {
     bool rows = m / parts >= 32, cols = n / parts >= 32;
     if (rows || cols) {

@@ -466,6 +466,25 @@ void nnrt_objective(NnrtProgram *p, int idx, const char *name, NnrtKernel train,
   o->train = train;
   o->scratch = scratch;
   o->loss_slot = loss_slot;
+  o->group = idx;
+  o->reps = 1;
+}
+
+void nnrt_objective_repeat(NnrtProgram *p, int idx, int group, int64_t reps) {
+  if (p->failed)
+    return;
+  /* groups are numbered in order and hold consecutive objectives with the
+   * same reps: the previous objective's group, or the next number */
+  const NnrtObjective *prev = idx > 0 && idx < p->nobjs ? &p->objs[idx - 1] : NULL;
+  bool ok = idx >= 0 && idx < p->nobjs && reps >= 1 && reps <= 1000000 &&
+            (prev ? (group == prev->group && reps == prev->reps) || group == prev->group + 1 : group == 0);
+  if (!ok) {
+    fail(p, "nnrt_objective_repeat: objective %d: group %d of %lld updates does not follow the objectives before it",
+         idx, group, (long long)reps);
+    return;
+  }
+  p->objs[idx].group = group;
+  p->objs[idx].reps = reps;
 }
 
 void nnrt_clip_norm(NnrtProgram *p, double max_norm) {

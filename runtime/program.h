@@ -92,6 +92,8 @@ typedef struct NnrtObjective {
   NnrtKernel train;
   NnrtScratchFn scratch;
   int loss_slot;
+  int group;    /* objectives of one `for` share it; else the objective's own index */
+  int64_t reps; /* updates per step, each on its own batch (nnrt_objective_repeat) */
 } NnrtObjective;
 
 typedef struct NnrtSite { char *where, *op, *shape; } NnrtSite;
@@ -206,6 +208,8 @@ typedef struct NnrtSession {
   double valid_fraction;
   NnrtOptConfig *cfg; /* per optimizer, with CLI overrides */
   double obj_loss[NNRT_MAX_OBJECTIVES]; /* each objective's loss in the last step (nobjs > 1) */
+  bool obj_ran[NNRT_MAX_OBJECTIVES];    /* whether it ran in the last batch (a `for` of minimize) */
+  int64_t batch_no, epoch_batches;      /* the batch of the epoch being trained, and their count */
   NnrtRng rng, eval_rng;
   NnrtCtx ctx, eval_ctx;
   int64_t epoch, step, epochs;

@@ -59,8 +59,9 @@ double nnrt_session_lr(const NnrtSession *s, int g, int64_t epoch) {
   return nnrt_sched_lr(sc, s->cfg[gd->opt].lr, epoch, s->epochs);
 }
 
-/* Step the params of optimizer opt (-1: of every optimizer). */
-static void opt_step(NnrtSession *s, int64_t epoch, int opt) {
+/* Step the params of optimizer opt (-1: of every optimizer); t counts the
+ * optimizer's steps, this one included (Adam's bias correction). */
+static void opt_step(NnrtSession *s, int64_t epoch, int opt, int64_t t) {
   NnrtProgram *p = s->p;
   for (int g = 0; g < p->ngrads; g++) {
     const NnrtGradDesc *gd = &p->grads[g];
@@ -71,12 +72,12 @@ static void opt_step(NnrtSession *s, int64_t epoch, int opt) {
     int64_t n = nnrt_slot_count(&p->slots[gd->param], 1);
     NnrtOptKernel k = p->opt_kernel[p->slots[gd->param].dtype == NNRT_F64];
     if (k && !s->opt_reference) /* the step nnc generated (codegen/optim.c) */
-      nnrt_opt_run(k, c, lr, s->step, s->slots[gd->param], s->slots[gd->grad], s->opt_state[g], n);
+      nnrt_opt_run(k, c, lr, t, s->slots[gd->param], s->slots[gd->grad], s->opt_state[g], n);
     else if (p->slots[gd->param].dtype == NNRT_F32)
-      nnrt_opt_step_f32(c, lr, s->step, s->slots[gd->param], s->slots[gd->grad],
+      nnrt_opt_step_f32(c, lr, t, s->slots[gd->param], s->slots[gd->grad],
                         (float **)s->opt_state[g], n);
     else
-      nnrt_opt_step_f64(c, lr, s->step, s->slots[gd->param], s->slots[gd->grad],
+      nnrt_opt_step_f64(c, lr, t, s->slots[gd->param], s->slots[gd->grad],
                         (double **)s->opt_state[g], n);
   }
 }
@@ -150,23 +151,62 @@ static double current_lr(const NnrtSession *s, int64_t epoch) {
 
 /* ---- the CPU backend: the kernels run on the host slots themselves ------- */
 
-/* One batch.  Several objectives: their kernels in order, each followed by
- * its optimizer's step, so that a later loss sees the params an earlier
- * objective just updated; each kernel draws its random numbers (fresh noise)
- * from the run's generator when it runs. */
+/* A step of several objectives, with `for` groups (LANGUAGE.md §8.4), is a
+ * cycle of segments, one per batch: a group of reps r covers r consecutive
+ * segments, the first shared with the group before it, so
+ * `for _ in 0..5 { minimize d_loss ... } minimize g_loss ...` is the cycle
+ * [d] [d] [d] [d] [d g].  The cycle restarts with every epoch; the last
+ * step of an epoch may be cut short.  Objective i runs in segments
+ * [start, start + reps) of a cycle of `length` (group_span). */
+static void group_span(const NnrtProgram *p, int obj, int64_t *start, int64_t *length) {
+  int64_t pos = 0, end = 1;
+  *start = 0;
+  for (int i = 0; i < p->nobjs; i++) {
+    if (i > 0 && p->objs[i].group != p->objs[i - 1].group)
+      pos += p->objs[i - 1].reps - 1;
+    if (i == obj)
+      *start = pos;
+    end = pos + p->objs[i].reps;
+  }
+  *length = end;
+}
+
+/* Objective obj's updates in the first n batches of an epoch. */
+static int64_t runs_before(const NnrtProgram *p, int obj, int64_t n) {
+  int64_t start, len, reps = p->objs[obj].reps;
+  group_span(p, obj, &start, &len);
+  int64_t rem = n % len - start;
+  return n / len * reps + (rem < 0 ? 0 : rem > reps ? reps : rem);
+}
+
+/* One batch.  Several objectives: the kernels of this batch's segment in
+ * order, each followed by its optimizer's step, so that a later loss sees
+ * the params an earlier objective just updated; each kernel draws its
+ * random numbers (fresh noise) from the run's generator when it runs.
+ * Each optimizer counts its own steps: without `for` groups that is the
+ * run's step counter, with them its updates in the epochs before and this
+ * one's batches so far. */
 static void cpu_step(NnrtSession *s, void *state, int64_t bs, int64_t epoch) {
   (void)state;
   NnrtProgram *p = s->p;
   if (p->nobjs > 1) {
     s->step++;
     for (int i = 0; i < p->nobjs; i++) {
+      int64_t start, len;
+      group_span(p, i, &start, &len);
+      int64_t seg = s->batch_no % len;
+      s->obj_ran[i] = seg >= start && seg < start + p->objs[i].reps;
+      if (!s->obj_ran[i])
+        continue;
+      int64_t t = len == 1 ? s->step
+                           : epoch * runs_before(p, i, s->epoch_batches) + runs_before(p, i, s->batch_no + 1);
       nnrt_session_zero_grads(s);
       look_ahead(s, i, true);
       p->objs[i].train(&s->ctx, s->slots, s->scratch, bs);
       look_ahead(s, i, false);
       s->obj_loss[i] = nnrt_session_read(s, p->objs[i].loss_slot);
       clip_grads(s, i);
-      opt_step(s, epoch, i);
+      opt_step(s, epoch, i, t);
     }
     return;
   }
@@ -176,7 +216,7 @@ static void cpu_step(NnrtSession *s, void *state, int64_t bs, int64_t epoch) {
   look_ahead(s, -1, false);
   s->step++;
   clip_grads(s, -1);
-  opt_step(s, epoch, -1);
+  opt_step(s, epoch, -1, s->step);
 }
 
 static void cpu_metrics(NnrtSession *s, void *state, double *loss, double *correct) {
@@ -298,8 +338,13 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
     double t0 = nnrt_now(), loss_sum = 0, correct = 0, obj_sum[NNRT_MAX_OBJECTIVES] = {0};
     int64_t n = stream_order(s, tr->n);
     int64_t batch_no = 0;
+    /* samples each objective's running mean is over (a `for` of minimize
+     * statements runs some objectives in some batches only) */
+    int64_t loss_n = 0, obj_n[NNRT_MAX_OBJECTIVES] = {0};
+    s->epoch_batches = n / s->B + (n % s->B != 0);
     for (int64_t start = 0; start < n; start += s->B, batch_no++) {
       int64_t bs = n - start < s->B ? n - start : s->B;
+      s->batch_no = batch_no;
       if (be->before_gather)
         be->before_gather(s, bst);
       nnrt_session_gather(s, tr, s->perm + start, 0, bs);
@@ -317,13 +362,19 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
                 isnan(loss) ? "nan" : "inf", (long long)epoch + 1, (long long)batch_no + 1);
         return 3;
       }
-      loss_sum += loss * (double)bs;
+      if (s->p->nobjs <= 1 || s->obj_ran[0]) {
+        loss_sum += loss * (double)bs;
+        loss_n += bs;
+      }
       for (int i = 0; i < s->p->nobjs && s->p->nobjs > 1; i++)
-        obj_sum[i] += s->obj_loss[i] * (double)bs;
+        if (s->obj_ran[i]) {
+          obj_sum[i] += s->obj_loss[i] * (double)bs;
+          obj_n[i] += bs;
+        }
       if (has_acc)
         correct += c;
       int64_t done = start + bs;
-      nnrt_progress_batch(&g, epoch + 1, done, loss_sum / (double)done,
+      nnrt_progress_batch(&g, epoch + 1, done, loss_n ? loss_sum / (double)loss_n : 0,
                           correct / (double)done, has_acc);
     }
     if (!be->batch_loss) { /* the device summed the epoch */
@@ -358,10 +409,12 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
         fprintf(stderr, "\n");
       return 3;
     }
+    if (be->batch_loss) /* over the batches objective 0 ran in (all, without `for` groups) */
+      n = loss_n ? loss_n : n;
     NnrtMetrics m = {.loss = loss_sum / (double)n, .accuracy = correct / (double)n,
                      .has_accuracy = has_acc};
     for (int i = 0; i < s->p->nobjs && s->p->nobjs > 1; i++) { /* the epoch's running mean of each */
-      m.obj[i] = obj_sum[i] / (double)n;
+      m.obj[i] = obj_n[i] ? obj_sum[i] / (double)obj_n[i] : 0;
       m.obj_name[i] = s->p->objs[i].name;
       m.nobj = i + 1;
     }

@@ -1511,10 +1511,11 @@ static void emit_setup(Program *p) {
     call_rt("nnrt_early_stopping", ps, (LLVMValueRef[]){P, ci64(p->early_stop)}, 2);
   }
   emit_hyper("nnrt_optimizer", 0, &p->opt);
-  if (p->sched.name) emit_hyper("nnrt_schedule", 0, &p->sched);
-  for (int i = 1; i < p->nobj; i++) { /* objective i's optimizer, under the block's schedule */
+  for (int i = 1; i < p->nobj; i++) /* objective i's optimizer */
     emit_hyper("nnrt_optimizer", i, &p->objs[i].opt);
-    if (p->sched.name) emit_hyper("nnrt_schedule", i, &p->sched);
+  for (int i = 0; i < (p->nobj > 1 ? p->nobj : 1); i++) { /* its schedule, else the block's */
+    const HyperCall *sc = p->nobj > 1 && p->objs[i].has_sched ? &p->objs[i].sched : &p->sched;
+    if (sc->name) emit_hyper("nnrt_schedule", i, sc);
   }
   for (int i = 0; p->nobj > 1 && i < p->nobj; i++) { /* the objectives' train kernels, run in order */
     LLVMTypeRef kp[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64}, fty;
@@ -1523,6 +1524,11 @@ static void emit_setup(Program *p) {
     LLVMValueRef sf = rt_fn(arena_printf("nnc_%s_scratch", kn), cg.t.i64, &cg.t.i64, 1, &fty);
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i32, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i32};
     call_rt("nnrt_objective", ps, (LLVMValueRef[]){P, ci32(i), str(p->objs[i].name), kf, sf, ci32(p->objs[i].slot)}, 6);
+    if (p->objs[i].reps > 1 || p->objs[i].group != i) { /* in a `for` of minimize statements (§8.4) */
+      LLVMTypeRef gp[] = {cg.t.ptr, cg.t.i32, cg.t.i32, cg.t.i64};
+      call_rt("nnrt_objective_repeat", gp,
+              (LLVMValueRef[]){P, ci32(i), ci32(p->objs[i].group), ci64(p->objs[i].reps)}, 4);
+    }
   }
   {
     /* the kernels are defined in other units (nnc build): declare them */

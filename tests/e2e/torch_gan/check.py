@@ -1,18 +1,20 @@
 #!/usr/bin/python3
-"""check.py MODE ... — the two halves of torch_gan.sh, with Python's
-standard library only:
+"""check.py MODE ... — the two halves of torch_gan.sh (and torch_kstep.sh,
+with REF=tests/e2e/torch_kstep/reference.json), with Python's standard
+library only:
   check.py start TEMPLATE OUT          OUT = TEMPLATE (a checkpoint nnc saved)
                                        with the reference's weights, at epoch
                                        0, step 0
   check.py compare W1 D_LOSS G_LOSS    the weights after the step and both
                                        printed losses equal PyTorch's to 1e-5
+                                       (REF: another reference.json)
 """
 import json, os, sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import safetensors_io  # tests/e2e/safetensors_io.py
 
 here = os.path.dirname(os.path.abspath(__file__))
-ref = json.load(open(os.path.join(here, "reference.json")))
+ref = json.load(open(os.environ.get("REF", os.path.join(here, "reference.json"))))
 TOL = 1e-5
 
 
