@@ -14,9 +14,11 @@
  * posts it and claims chunks itself, and so does every worker that is
  * awake; the caller returns once each chunk is done.  Nobody waits for a
  * worker that has not started, so a sleeping or descheduled worker costs
- * nothing but its absence.  After a job a worker spins (pause) for up to
- * SPIN_US for the next one — a step's products follow each other within
- * tens of µs — and then sleeps on a futex; posting wakes it when it sleeps.
+ * nothing but its absence.  After a job a worker spins for up to SPIN_US
+ * for the next one (pause, then sched_yield so that another process's
+ * thread waiting for the core can run) — a step's products follow each
+ * other within tens to hundreds of µs — and then sleeps on a futex;
+ * posting wakes it when it sleeps.
  *
  * Which thread runs a chunk never changes what it computes: callers split
  * work by a rule of its shape alone, so any thread count gives the bits of
@@ -29,8 +31,13 @@
  * A job started while another runs (a chunk that splits again, a second
  * thread) runs its chunks on its own thread, in order.
  *
- * NNRT_SPIN_US=N sets the spin (0: sleep at once); measured in
- * bench/RESULTS.md.
+ * NNRT_SPIN_US=N sets the spin (0: sleep at once).  Measured here (2
+ * vCPUs, one epoch, best of 5 interleaved runs, 1 / 2 threads, samples/s):
+ * GAN 8.5k / 11.3k, LeNet-5 18.9k / 26.9k, MLP 85k / 108k with a 2 ms
+ * spin; with 200 µs the GAN's 2 threads were slower than 1 (7.9k): its
+ * Adam steps leave gaps longer than that.  With another process busy on
+ * one core: GAN 8.2k / 7.5k, MLP 84k / 78k (the stall rule below; without
+ * it 7.6k / 5.0k and 74k / 53k).
  */
 #include "internal.h"
 #include <linux/futex.h>
@@ -49,7 +56,18 @@
 #endif
 
 #define MAX_TEAM 256
-#define SPIN_US 200
+#define SPIN_US 2000
+#define YIELD_AFTER 4096 /* pauses (~100-200 µs), then sched_yield between checks */
+/* A wait for other threads' chunks longer than this (and than the caller's
+ * own share took) means a worker was descheduled: another process wants
+ * its core, or the VM paused a vCPU (seen here 3-5 times in a 1.5 s epoch
+ * on an idle machine, 1.4-4 ms each).  The caller then runs every job
+ * alone for a spell, and the workers, seeing no job, go to sleep: 10 ms,
+ * doubled (to 0.5 s) while stalls keep coming right after a spell.
+ * Results do not change (the split is by shape), only who computes it. */
+#define STALL_NS 1000000
+#define SOLO_MIN_NS 10000000
+#define SOLO_MAX_NS 500000000
 #define CLOSED 0xffffffffu /* the chunk index of a job being replaced */
 
 typedef struct {
@@ -61,6 +79,8 @@ typedef struct {
   _Atomic uint32_t wake;     /* futex word: bumped to wake sleepers */
   _Atomic int sleepers;      /* workers in (or entering) futex wait */
   _Atomic int busy;          /* a job is posted (one at a time) */
+  _Atomic int64_t solo_until; /* now_ns() before which the caller runs jobs alone */
+  int64_t solo_ns;             /* the last solo spell (only the busy caller touches it) */
   _Atomic int size;          /* threads, the caller included */
   _Atomic int64_t spin_ns;
   pthread_mutex_t start_lock;
@@ -119,7 +139,10 @@ static void *worker(void *arg) {
       gen = (uint32_t)(atomic_load_explicit(&team.word, memory_order_acquire) >> 32);
       if (gen != seen || spin == 0 || ((n & 63) == 63 && now_ns() > until))
         break;
-      CPU_RELAX();
+      if (n < YIELD_AFTER)
+        CPU_RELAX();
+      else /* spinning a while: let a thread of another process waiting for this core run */
+        sched_yield();
     }
     if (gen == seen) { /* idle for SPIN_US: sleep until a job is posted */
       uint32_t wake = atomic_load(&team.wake);
@@ -175,6 +198,13 @@ void nnrt_team_run(NnrtTaskFn fn, void *ctx, int64_t chunks) {
       fn(ctx, i);
     return;
   }
+  int64_t t0 = now_ns();
+  if (t0 < atomic_load_explicit(&team.solo_until, memory_order_relaxed)) { /* see STALL_NS */
+    for (int64_t i = 0; i < chunks; i++)
+      fn(ctx, i);
+    atomic_store(&team.busy, 0);
+    return;
+  }
   /* Close the previous job first: a worker that read its word (all chunks
    * claimed) and then this job's fields must not win a claim with them. */
   uint64_t prev = atomic_load(&team.word) | CLOSED;
@@ -192,11 +222,21 @@ void nnrt_team_run(NnrtTaskFn fn, void *ctx, int64_t chunks) {
   run_chunks(gen);
   /* Chunks other threads claimed: wait for them (yielding after a while, in
    * case the one running it shares this core). */
+  int64_t t1 = now_ns();
   for (unsigned n = 0; atomic_load_explicit(&team.done, memory_order_acquire) < chunks; n++) {
-    if (n < 4096)
+    if (n < YIELD_AFTER)
       CPU_RELAX();
     else
       sched_yield();
+  }
+  int64_t waited = now_ns() - t1;
+  if (waited > STALL_NS && waited > t1 - t0) { /* a worker lost its core: go solo a while */
+    int64_t t = now_ns(), until = atomic_load_explicit(&team.solo_until, memory_order_relaxed);
+    /* again soon after the last solo spell: twice as long (a busy machine);
+     * else the shortest (a hiccup of the VM) */
+    team.solo_ns = t - until < 2 * team.solo_ns ? (2 * team.solo_ns < SOLO_MAX_NS ? 2 * team.solo_ns : SOLO_MAX_NS)
+                                                : SOLO_MIN_NS;
+    atomic_store_explicit(&team.solo_until, t + team.solo_ns, memory_order_relaxed);
   }
   atomic_store(&team.busy, 0);
 }

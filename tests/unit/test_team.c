@@ -4,7 +4,8 @@
  * to back (some small enough that the caller takes every chunk, some after
  * the workers fell asleep) lose or repeat none; a job started inside a
  * chunk runs on that thread in order; a job from a second thread while one
- * runs still completes.
+ * runs still completes; after a worker stalls the caller runs jobs alone
+ * for a spell, and then shares them again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,8 +111,63 @@ static void test_two_callers(void **st) {
   pthread_join(t, NULL);
 }
 
+/* Chunks that note whether they ran off the calling thread, and stall
+ * there (a descheduled worker) when asked. */
+typedef struct {
+  pthread_t caller;
+  _Atomic int off_caller;
+  int stall_us;
+  int busy_us;
+} Where;
+
+static void where_chunk(void *ctx, int64_t i) {
+  (void)i;
+  Where *w = ctx;
+  if (!pthread_equal(pthread_self(), w->caller)) {
+    atomic_store(&w->off_caller, 1);
+    if (w->stall_us) {
+      struct timespec d = {0, w->stall_us * 1000L};
+      nanosleep(&d, NULL);
+    }
+  }
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do
+    clock_gettime(CLOCK_MONOTONIC, &t);
+  while ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 < w->busy_us);
+}
+
+static double seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void test_solo(void **st) {
+  (void)st;
+  nnrt_team_set(2);
+  /* a worker that takes a chunk stalls 20 ms: the caller waits, then goes solo */
+  Where w = {.caller = pthread_self(), .stall_us = 20000, .busy_us = 20};
+  /* (an earlier test may have left a solo spell of up to 0.5 s running) */
+  for (double end = seconds() + 5; seconds() < end && !atomic_load(&w.off_caller);)
+    nnrt_team_run(where_chunk, &w, 16);
+  assert_int_equal(atomic_load(&w.off_caller), 1);
+  Where solo = {.caller = pthread_self(), .busy_us = 20};
+  nnrt_team_run(where_chunk, &solo, 16);
+  assert_int_equal(atomic_load(&solo.off_caller), 0);
+  /* after the spell (10 ms, or 20 after a stall right after one) the
+   * workers share jobs again */
+  struct timespec d = {0, 50 * 1000 * 1000};
+  nanosleep(&d, NULL);
+  Where again = {.caller = pthread_self(), .busy_us = 100};
+  for (double end = seconds() + 5; seconds() < end && !atomic_load(&again.off_caller);)
+    nnrt_team_run(where_chunk, &again, 16);
+  assert_int_equal(atomic_load(&again.off_caller), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_one_thread), cmocka_unit_test(test_many_jobs),
-                                     cmocka_unit_test(test_nested), cmocka_unit_test(test_two_callers)};
+                                     cmocka_unit_test(test_nested), cmocka_unit_test(test_two_callers),
+                                     cmocka_unit_test(test_solo)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
