@@ -420,8 +420,7 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
     nnrt_program_free(p);
     return rc;
   }
-  if (o.threads > 0)
-    nnrt_threads_set(o.threads);
+  nnrt_threads_set(o.threads); /* 0: the cores this process may use */
   bool gpu = o.device && !strcmp(o.device, "cuda");
   if (gpu && cmd == C_TRAIN && o.check_numerics) {
     fprintf(stderr, "error: --check-numerics runs its checked kernels on the CPU only (drop --device cuda)\n");
