@@ -5,7 +5,8 @@
  *   OUT train [--epochs N] [--batch N] [--lr X] [--seed N] [--valid X] [--early-stop N]
  *             [--limit N] [--no-augment] [--save FILE]
  *             [--resume FILE | --init-from FILE [--only GLOB]... [--rename FROM=TO]...]
- *             [--log FILE.csv] [--plot FILE.svg] [--quiet] [--threads N]
+ *             [--log FILE.csv] [--plot FILE.svg] [--quiet] [--threads N] [--shards S]
+ *   (mpirun -np N OUT train ...: data-parallel over N processes, comm.c, shard.c)
  *   OUT eval [--load FILE] [--batch N] [--valid X] [--threads N]
  *   OUT info
  *   OUT show [--load FILE] [--count N] [-o FILE.png]
@@ -22,6 +23,7 @@
  * Invariants: every byte the program description and the session
  * allocate is freed before returning, on every path.
  */
+#include "comm.h"
 #include "program.h"
 #include "include/nnrt_commands.h"
 #include <errno.h>
@@ -63,7 +65,7 @@ static const struct { const char *name; int bit; CommandFn run; } commands[] = {
 typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
                F_THREADS, F_EPS, F_TOL, F_VALID, F_DEVICE, F_CHECK_NUMERICS,
                F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP, F_NO_AUGMENT, F_ROWS, F_LEN, F_TEMPERATURE, F_PROMPT,
-               F_ENTRIES, F_INIT_FROM, F_ONLY, F_RENAME, F_SAMPLES } FlagId;
+               F_ENTRIES, F_INIT_FROM, F_ONLY, F_RENAME, F_SAMPLES, F_SHARDS } FlagId;
 
 static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
   {"epochs", F_EPOCHS, C_TRAIN, true},
@@ -96,6 +98,7 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"early-stop", F_EARLY_STOP, C_TRAIN, true},
   {"no-augment", F_NO_AUGMENT, C_TRAIN, false},
   {"samples", F_SAMPLES, C_TRAIN, true},
+  {"shards", F_SHARDS, C_TRAIN, true},
 };
 
 static void usage(FILE *f, const char *prog) {
@@ -128,7 +131,10 @@ static void usage(FILE *f, const char *prog) {
           "    --samples DIR   an image model: DIR/epoch-001.png ... of `sample` after every\n"
           "                    epoch, 16 images from the same noise each time\n"
           "    --quiet         no progress output, only the final line\n"
-          "    --threads N     worker threads (default: the cores)\n"
+          "    --threads N     worker threads (default: the cores; under mpirun, their share)\n"
+          "    --shards S      data-parallel: each batch in S shards (a power of two) whose\n"
+          "                    gradients are summed in a fixed tree; `mpirun -np N` (N divides\n"
+          "                    S; default S = N) gives the bits of one process with --shards S\n"
           "    --device D      cpu (default) or cuda (train, eval, gradcheck; needs nnc build --cuda)\n"
           "    --check-numerics  stop at the first op that makes a NaN/Inf, naming its .nn line\n"
           "                    (train, eval, gradcheck; CPU)\n"
@@ -302,6 +308,7 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_EARLY_STOP: ok = parse_int(v, 0, &o->early_stop); o->has_early_stop = true; break;
     case F_NO_AUGMENT: o->no_augment = true; break;
     case F_SAMPLES: o->samples_dir = v; ok = *v; break;
+    case F_SHARDS: ok = parse_int(v, 1, &n) && n <= 4096; o->shards = (int)n; break;
     case F_COUNT: ok = parse_int(v, 1, &o->count) && o->count <= 4096; break;
     case F_OUT: o->out = v; ok = *v; break;
     case F_ROWS: o->rows = v; ok = *v; break;
@@ -374,6 +381,19 @@ static int check_output_paths(const NnrtProgram *p, const NnrtOptions *o,
   return 0;
 }
 
+/* The cores this process may use (OpenMP's default), shared among the
+ * ranks an MPI launcher started on this machine. */
+static int default_threads(void) {
+  int n = omp_get_max_threads();
+  if (nnrt_comm.local_size > 1) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long share = cores / nnrt_comm.local_size;
+    if (share < n)
+      n = share > 0 ? (int)share : 1;
+  }
+  return n;
+}
+
 static int run_command(int argc, char **argv, NnrtSetupFn setup) {
   const char *prog = argc > 0 && argv[0] ? argv[0] : "model";
   if (argc < 2) {
@@ -420,7 +440,18 @@ static int run_command(int argc, char **argv, NnrtSetupFn setup) {
     nnrt_program_free(p);
     return rc;
   }
-  nnrt_threads_set(o.threads); /* 0: the cores this process may use */
+  if (nnrt_comm.size > 1 && cmd != C_TRAIN) {
+    if (nnrt_comm.rank == 0)
+      fprintf(stderr, "error: under an MPI launcher only 'train' runs (data-parallel); run '%s' as "
+              "one process\n", argv[1]);
+    nnrt_program_free(p);
+    return 1;
+  }
+  if (nnrt_comm.rank > 0) { /* rank 0 alone prints and writes files */
+    o.quiet = true;
+    o.log = o.plot = o.samples_dir = NULL;
+  }
+  nnrt_threads_set(o.threads > 0 ? o.threads : default_threads());
   bool gpu = o.device && !strcmp(o.device, "cuda");
   if (gpu && cmd == C_TRAIN && o.check_numerics) {
     fprintf(stderr, "error: --check-numerics runs its checked kernels on the CPU only (drop --device cuda)\n");
@@ -454,6 +485,12 @@ int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
     return 1;
   }
   nnrt_bench_mark("main"); /* NNRT_BENCH: start-up phases, bench/bench.py */
+  if (nnrt_comm_start() != 0) /* one rank of an MPI job? (comm.c) */
+    return 1;
+  if (nnrt_comm.rank > 0 && !freopen("/dev/null", "w", stdout)) {
+    fprintf(stderr, "error: rank %d cannot silence its standard output\n", nnrt_comm.rank);
+    nnrt_comm.ops->abort(1);
+  }
   int rc = run_command(argc, argv, setup);
   errno = 0;
   if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -462,5 +499,15 @@ int nnrt_main(int argc, char **argv, NnrtSetupFn setup) {
     if (rc == 0)
       rc = 1;
   }
+  /* A rank that failed alone would leave the others waiting in a
+   * collective: the whole job ends with its code.  Most failures happen on
+   * every rank at once (a bad flag, a refused program), and only rank 0
+   * says why: the others give it a second to say so before they abort. */
+  if (rc != 0 && nnrt_comm.size > 1) {
+    if (nnrt_comm.rank > 0)
+      sleep(1);
+    nnrt_comm.ops->abort(rc);
+  }
+  nnrt_comm_stop();
   return rc;
 }

@@ -176,6 +176,7 @@ typedef struct NnrtOptions {
   bool quiet;
   bool check_numerics;       /* check every op's output for NaN/Inf */
   int threads;               /* 0: default */
+  int shards;                /* train --shards: 0: one per MPI rank (comm.c) */
   double eps, tol;           /* gradcheck, <= 0: default */
   int64_t entries;           /* gradcheck --entries: elements probed per param (-1: 30; 0: all) */
   int64_t limit;             /* train --limit: only the first N training samples (0: all) */
@@ -222,6 +223,9 @@ typedef struct NnrtSession {
   struct NnrtCorpus *corpora; int ncorpora; /* text files read, as ids (dataset.c) */
   NnrtVocab *mlm_vocab;         /* mlm data: the train file's vocabulary */
   struct NnrtMlmData *mlm; int nmlm; /* mlm samples made, per split and file (dataset.c) */
+  int shards;                   /* data-parallel shards per step (shard.c); 1: none */
+  struct NnrtShards *sh;        /* their buffers, made at the first sharded step */
+  double shard_loss, shard_correct; /* the last sharded step's loss and accuracy count */
 } NnrtSession;
 
 /* The vocabulary of the session's text data (see nnrt.h), or NULL when the

@@ -19,6 +19,7 @@
  * its own after data that is read twice (a validation cut, normalisation).
  */
 #define _GNU_SOURCE /* sched_getaffinity */
+#include "comm.h"
 #include "program.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -346,6 +347,7 @@ void nnrt_session_free(NnrtSession *s) {
   nnrt_free(s->aug_tmp);
   nnrt_free(s->cfg);
   nnrt_session_text_free(s);
+  nnrt_shard_free(s);
   memset(s, 0, sizeof *s);
 }
 

@@ -41,6 +41,7 @@
  * anything is saved: the checkpoint on disk stays that of the last good
  * epoch.
  */
+#include "comm.h"
 #include "plot.h"
 #include "program.h"
 #ifdef NNRT_CUDA
@@ -210,9 +211,13 @@ static void cpu_step(NnrtSession *s, void *state, int64_t bs, int64_t epoch) {
     }
     return;
   }
-  nnrt_session_zero_grads(s);
   look_ahead(s, -1, true);
-  p->train(&s->ctx, s->slots, s->scratch, bs);
+  if (s->shards > 1) { /* data-parallel (shard.c) */
+    nnrt_shard_grads(s, bs);
+  } else {
+    nnrt_session_zero_grads(s);
+    p->train(&s->ctx, s->slots, s->scratch, bs);
+  }
   look_ahead(s, -1, false);
   s->step++;
   clip_grads(s, -1);
@@ -221,6 +226,11 @@ static void cpu_step(NnrtSession *s, void *state, int64_t bs, int64_t epoch) {
 
 static void cpu_metrics(NnrtSession *s, void *state, double *loss, double *correct) {
   (void)state;
+  if (s->shards > 1) {
+    *loss = s->shard_loss;
+    *correct = s->shard_correct;
+    return;
+  }
   *loss = nnrt_session_read(s, s->loss_slot);
   *correct = s->correct_slot >= 0 ? nnrt_session_read(s, s->correct_slot) : 0;
 }
@@ -572,8 +582,17 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     goto out;
   if (nnrt_session_check_steps(&s, o->resume) != 0)
     goto out;
-  /* --resume without --save keeps saving to the file it resumed from. */
-  const char *save = o->save ? o->save : o->resume;
+  s.shards = o->shards > 0 ? o->shards : nnrt_comm.size; /* data-parallel: shard.c */
+  if (s.shards > 1 && be != &nnrt_cpu_backend) {
+    fprintf(stderr, "error: data-parallel training (%d shards) runs on the CPU only for now (drop --device "
+            "cuda)\n", s.shards);
+    goto out;
+  }
+  if (s.shards > 1 && nnrt_shard_check(&s, s.shards) != 0)
+    goto out;
+  /* --resume without --save keeps saving to the file it resumed from; of
+   * several ranks, rank 0 alone saves (they all hold the same weights). */
+  const char *save = nnrt_comm.rank != 0 ? NULL : o->save ? o->save : o->resume;
   /* Every output path is checked before the first epoch, not after the last. */
   if ((save && nnrt_regular_or_new(save, err, sizeof err) != 0) ||
       (o->plot && nnrt_regular_or_new(o->plot, err, sizeof err) != 0)) {
