@@ -19,10 +19,11 @@ fail() { echo "FAIL: $*"; exit 1; }
 # Open MPI refuses root unless told (CI runs as root); two ranks on a
 # 2-core machine need --oversubscribe when it counts fewer slots.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-# Open MPI's own allocations that it keeps until exit are not ours (ASan pass).
-printf 'leak:libmpi.so\nleak:libopen-pal.so\nleak:libopen-rte.so\nleak:libpmix.so\nleak:libhwloc.so\nleak:libevent\nleak:mca_\n' >"$tmp/lsan.supp"
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$tmp/lsan.supp"
-mpi() { mpirun -np "$@"; }
+# Open MPI keeps allocations until exit in components it unloads (which
+# LeakSanitizer cannot even name): under the ASan pass, the mpirun runs
+# skip leak checks; the single-process --shards runs run the same shard.c
+# code with them.
+mpi() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" mpirun -np "$@"; }
 
 "$nnc" build examples/lecture02/fashion_mlp.nn -o "$tmp/mlp" || fail "build mlp"
 "$nnc" build tests/e2e/mpi/dropcnn.nn -o "$tmp/cnn" || fail "build cnn"
