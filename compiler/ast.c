@@ -213,6 +213,7 @@ static const char *const kind_names[AST__COUNT] = {
   [AST_LAYER] = "layer",     [AST_ARG] = "arg",           [AST_FIELD] = "field",
   [AST_TYPE] = "type",       [AST_ASSIGN] = "assign",     [AST_RETURN] = "return",
   [AST_EXPR_STMT] = "expr",  [AST_MINIMIZE] = "minimize", [AST_FOR] = "for", [AST_IF] = "if",
+  [AST_METRIC] = "metric",
   [AST_STEP] = "step",       [AST_NUM] = "num",           [AST_STR] = "str",
   [AST_NAME] = "name",       [AST_BINOP] = "binop",       [AST_UNOP] = "unop",
   [AST_CALL] = "call",       [AST_KWARG] = "kwarg",       [AST_MEMBER] = "member",
@@ -452,6 +453,11 @@ static void dump(const Ast *n, FILE *out, int depth) {
     return;
   case AST_ASSIGN:
     fprintf(out, "assign %s = ", n->name);
+    ast_print_expr(n->a, out);
+    fputc('\n', out);
+    return;
+  case AST_METRIC:
+    fprintf(out, "metric %s = ", n->name);
     ast_print_expr(n->a, out);
     fputc('\n', out);
     return;

@@ -563,6 +563,46 @@ static Ast *loss_assign, *opt_assign;
 
 /* The statements of a train block.  Settings (optimizer, epochs, ...) are
  * read in the first pass only; expressions are lowered in both. */
+/* `metric NAME = EXPR;`: a scalar of the batch (a mean, like the loss)
+ * that the runtime averages over each split and prints beside the loss;
+ * v[0] in training mode, v[1] in inference mode. */
+#define MAX_METRICS 8 /* runtime/include/nnrt.h's NNRT_MAX_METRICS */
+static struct { Ast *s; Node *v[2]; } metrics[MAX_METRICS];
+static int nmetrics;
+
+static void train_metric(Env *tenv, Ast *s, bool first) {
+  static const char *const taken[] = {"loss", "accuracy", "correct", "epoch", "lr", "seconds", NULL};
+  for (int i = 0; taken[i]; i++)
+    if (!strcmp(s->name, taken[i])) {
+      diag_error(s->loc, "metric '%s': the name is taken by what every run prints (choose another)", s->name);
+      return;
+    }
+  int i = 0;
+  while (i < nmetrics && metrics[i].s != s) i++;
+  if (i == nmetrics) { /* first pass */
+    for (int j = 0; j < nmetrics; j++)
+      if (!strcmp(metrics[j].s->name, s->name)) {
+        diag_error(s->loc, "metric '%s' is defined twice", s->name);
+        diag_note(metrics[j].s->loc, "the first one is here");
+        return;
+      }
+    if (nmetrics == MAX_METRICS) {
+      diag_error(s->loc, "more than %d metrics in a train block", MAX_METRICS);
+      return;
+    }
+    metrics[nmetrics++].s = s;
+  }
+  Value *v = eval(tenv, s->a);
+  if (!v || v == &poison) return;
+  Node *n = v->k == V_TENSOR ? v->n : NULL;
+  if (!n || n->sh.rank != 0 || (n->dt != DT_F32 && n->dt != DT_F64)) {
+    diag_error(s->a->loc, "metric '%s' must be a float scalar, the batch's mean (e.g. mean(...)), found %s",
+               s->name, n ? arena_printf("%s%s", dtype_name(n->dt), shape_str(&n->sh)) : vkind_name(v));
+    return;
+  }
+  metrics[i].v[first ? 0 : 1] = n;
+}
+
 static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, Ast **loss_at) {
   for (int i = 0; i < n; i++) {
     Ast *s = list[i];
@@ -638,6 +678,8 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
         if (!strcmp(k, "loss")) { *loss = v; *loss_at = s->a; }
         bind(tenv, k, v ? v : &poison);
       }
+    } else if (s->kind == AST_METRIC) {
+      train_metric(tenv, s, first);
     } else if (s->kind == AST_MINIMIZE) {
       *loss = eval(tenv, s->a);
       *loss_at = s->a;
@@ -939,6 +981,7 @@ Program *lower_program(Module *m) {
   last_return = NULL;
   show_value = NULL;
   show_at = NULL;
+  nmetrics = 0;
   sample_value = NULL;
   sample_at = NULL;
   upd = NULL;
@@ -1039,6 +1082,19 @@ Program *lower_program(Module *m) {
     cs->what = NNRT_OUT_CORRECT;
     kernel_add_out(&prog->train_k, tc, prog->nslots - 1, "correct");
     kernel_add_out(&prog->eval_k, ec, prog->nslots - 1, "correct");
+  }
+  if (nmetrics && prog->nobj > 1) {
+    diag_error(metrics[0].s->loc, "metrics are computed in programs of one objective for now; this one has %d",
+               prog->nobj);
+    return NULL;
+  }
+  for (int i = 0; i < nmetrics; i++) {
+    if (!metrics[i].v[0] || !metrics[i].v[1]) return NULL; /* (reported) */
+    SlotDesc *ms = new_slot(NNRT_SLOT_OUTPUT, metrics[i].s->name, metrics[i].v[0]->dt, shape_scalar());
+    ms->what = NNRT_OUT_METRIC;
+    const char *label = arena_printf("metric %s", metrics[i].s->name);
+    kernel_add_out(&prog->train_k, metrics[i].v[0], prog->nslots - 1, label);
+    kernel_add_out(&prog->eval_k, metrics[i].v[1], prog->nslots - 1, label);
   }
   if (show_value) {
     Node *n = show_value->k == V_TENSOR ? show_value->n : NULL;

@@ -129,6 +129,7 @@ typedef enum {
   AST_FOR,      /* name: loop var; a: lo; b: hi (exclusive); list: body */
   AST_STEP,     /* list: body of a custom training step */
   AST_IF,       /* a: condition (compile-time); list: then-body; args: else-body */
+  AST_METRIC,   /* name; a: value (a train block's `metric NAME = EXPR;`) */
   /* expressions */
   AST_NUM,      /* num; is_int and ival for an integer literal */
   AST_STR,      /* name: contents, escapes resolved */

@@ -57,6 +57,7 @@ void parse_state_close(ParseState *ps);
 #define LOC(l) ((Loc){ps->file, (l).first_line, (l).first_column})
 
 static void yyerror(YYLTYPE *at, yyscan_t scanner, ParseState *ps, const char *msg);
+static Ast *metric_stmt(Loc at, const char *word, Loc name_at, const char *name, Ast *value);
 }
 
 %define api.pure full
@@ -229,6 +230,7 @@ tstmts:
 tstmt:
     stmt
   | KW_STEP block                     { $$ = ast_step(LOC(@1), $2); }
+  | IDENT IDENT '=' expr ';'          { $$ = metric_stmt(LOC(@1), $1, LOC(@2), $2, $4); } /* metric NAME = EXPR; */
   ;
 
 block:
@@ -324,6 +326,17 @@ index:
   ;
 
 %%
+
+/* `metric NAME = EXPR;` in a train block.  `metric` is not reserved (a
+ * program may name a variable so): two names in a row are a metric or a
+ * mistake, said here. */
+static Ast *metric_stmt(Loc at, const char *word, Loc name_at, const char *name, Ast *value) {
+  if (strcmp(word, "metric") != 0) {
+    diag_error(name_at, "unexpected name '%s' after '%s' (a train block's 'metric NAME = EXPR;'?)", name, word);
+    return NULL;
+  }
+  return ast_node(AST_METRIC, at, name, value, NULL);
+}
 
 static bool name_in(const char *name, const char *const *set) {
   for (; *set; set++)

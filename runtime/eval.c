@@ -16,10 +16,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *accuracy) {
   NnrtKernel k = s->p->eval ? s->p->eval : s->p->train;
-  double sum = 0, correct = 0, osum[NNRT_MAX_OBJECTIVES] = {0};
+  double sum = 0, correct = 0, osum[NNRT_MAX_OBJECTIVES] = {0}, msum[NNRT_MAX_METRICS] = {0};
   int nobj = s->p->nobjs > 1 ? s->p->nobjs : 0;
   nnrt_rng_seed(&s->eval_rng, s->seed ^ 0x6576616c5eedull);
   bool carried = nnrt_program_carried(s->p) != NULL;
@@ -35,7 +36,11 @@ void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *
       correct += nnrt_session_read(s, s->correct_slot);
     for (int i = 0; i < nobj; i++) /* the eval kernel computes every objective's loss */
       osum[i] += nnrt_session_read(s, s->p->objs[i].loss_slot) * (double)bs;
+    for (int i = 0; i < s->nmetrics; i++) /* batch means, weighted by the batch */
+      msum[i] += nnrt_session_read(s, s->metric_slot[i]) * (double)bs;
   }
+  for (int i = 0; i < s->nmetrics; i++)
+    s->metric_mean[i] = sp->n ? msum[i] / (double)sp->n : 0;
   for (int i = 0; i < nobj; i++)
     s->obj_loss[i] = sp->n ? osum[i] / (double)sp->n : 0;
   *loss = sp->n ? sum / (double)sp->n : 0;
@@ -49,18 +54,26 @@ void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m) {
   m->stopped_early = m->best_epoch = 0;
   if (!test_only)
     m->nobj = 0; /* (test_only keeps the epoch's running means of train.c) */
+  m->nmet = s->nmetrics;
+  for (int i = 0; i < s->nmetrics; i++)
+    m->met_name[i] = s->p->slots[s->metric_slot[i]].name;
   if (!test_only && s->train.present) {
     nnrt_eval_split(s, &s->train, &m->loss, &m->accuracy);
+    memcpy(m->met[NNRT_SPLIT_TRAIN], s->metric_mean, sizeof s->metric_mean);
     for (int i = 0; i < s->p->nobjs && s->p->nobjs > 1; i++) {
       m->obj[i] = s->obj_loss[i];
       m->obj_name[i] = s->p->objs[i].name;
       m->nobj = i + 1;
     }
   }
-  if (s->valid.present)
+  if (s->valid.present) {
     nnrt_eval_split(s, &s->valid, &m->val_loss, &m->val_accuracy);
-  if (s->test.present)
+    memcpy(m->met[NNRT_SPLIT_VAL], s->metric_mean, sizeof s->metric_mean);
+  }
+  if (s->test.present) {
     nnrt_eval_split(s, &s->test, &m->test_loss, &m->test_accuracy);
+    memcpy(m->met[NNRT_SPLIT_TEST], s->metric_mean, sizeof s->metric_mean);
+  }
 }
 
 void nnrt_print_result(const NnrtMetrics *m, int64_t epoch) {
@@ -71,15 +84,21 @@ void nnrt_print_result(const NnrtMetrics *m, int64_t epoch) {
     printf(" %s=%.6g", m->obj_name[i], m->obj[i]);
   if (m->has_accuracy)
     printf(" accuracy=%.6g", m->accuracy);
+  for (int i = 0; i < m->nmet; i++)
+    printf(" %s=%.6g", m->met_name[i], m->met[NNRT_SPLIT_TRAIN][i]);
   if (m->has_val) {
     printf(" val_loss=%.6g", m->val_loss);
     if (m->has_accuracy)
       printf(" val_accuracy=%.6g", m->val_accuracy);
+    for (int i = 0; i < m->nmet; i++)
+      printf(" val_%s=%.6g", m->met_name[i], m->met[NNRT_SPLIT_VAL][i]);
   }
   if (m->has_test) {
     printf(" test_loss=%.6g", m->test_loss);
     if (m->has_accuracy)
       printf(" test_accuracy=%.6g", m->test_accuracy);
+    for (int i = 0; i < m->nmet; i++)
+      printf(" test_%s=%.6g", m->met_name[i], m->met[NNRT_SPLIT_TEST][i]);
   }
   if (m->stopped_early > 0)
     printf(" stopped_early=%lld", (long long)m->stopped_early);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "include/nnrt.h" /* NNRT_MAX_METRICS */
 
 typedef struct NnrtSeries {
   const char *name;     /* legend text */
@@ -57,6 +58,8 @@ typedef struct NnrtTrainPlot {
   double *epoch, *loss, *acc, *test_loss, *test_acc, *val_loss, *val_acc;
   double *traj[NNRT_TRAJ_MAX];        /* parameter elements, when tracked */
   int ntraj;
+  double *met[3][NNRT_MAX_METRICS];   /* the train block's metrics per split (NNRT_SPLIT_*) */
+  int nmet;
   char names[NNRT_TRAJ_MAX][64];
 } NnrtTrainPlot;
 /* Number of parameter elements tracked (0 if the model has more than
@@ -64,6 +67,9 @@ typedef struct NnrtTrainPlot {
 int nnrt_traj_names(const struct NnrtSession *s, char names[NNRT_TRAJ_MAX][64]);
 void nnrt_traj_log_header(FILE *log, const struct NnrtSession *s);
 void nnrt_traj_log_values(FILE *log, const struct NnrtSession *s);
+/* The train block's metric columns of --log: their names (m NULL), or an
+ * epoch's values (empty where m has no such split): NAME, val_NAME, test_NAME. */
+void nnrt_log_metrics(FILE *log, const struct NnrtSession *s, const struct NnrtMetrics *m);
 /* Room for every epoch still to run (+1 for epoch 0); -1 on out of memory. */
 int nnrt_trainplot_open(NnrtTrainPlot *tp, const struct NnrtSession *s);
 void nnrt_trainplot_add(NnrtTrainPlot *tp, const struct NnrtSession *s, int64_t epoch,

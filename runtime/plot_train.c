@@ -72,6 +72,21 @@ void nnrt_traj_log_values(FILE *log, const NnrtSession *s) {
     fprintf(log, ",%.9g", v[k]);
 }
 
+void nnrt_log_metrics(FILE *log, const NnrtSession *s, const NnrtMetrics *m) {
+  static const char *const prefix[3] = {"", "val_", "test_"};
+  bool present[3] = {true, s->valid.present, s->test.present};
+  for (int k = 0; k < 3; k++)
+    for (int i = 0; i < s->nmetrics && present[k]; i++) {
+      bool known = m && (k == NNRT_SPLIT_TRAIN || (k == NNRT_SPLIT_VAL ? m->has_val : m->has_test));
+      if (!m)
+        fprintf(log, ",%s%s", prefix[k], s->p->slots[s->metric_slot[i]].name);
+      else if (known)
+        fprintf(log, ",%.9g", m->met[k][i]);
+      else
+        fprintf(log, ",");
+    }
+}
+
 int nnrt_trainplot_open(NnrtTrainPlot *tp, const NnrtSession *s) {
   memset(tp, 0, sizeof *tp);
   tp->ntraj = nnrt_traj_names(s, tp->names);
@@ -86,6 +101,14 @@ int nnrt_trainplot_open(NnrtTrainPlot *tp, const NnrtSession *s) {
       nnrt_trainplot_free(tp);
       return -1;
     }
+  tp->nmet = s->nmetrics;
+  for (int k = 0; k < 3; k++)
+    for (int i = 0; i < tp->nmet; i++)
+      if (!(tp->met[k][i] = nnrt_alloc((size_t)tp->cap * sizeof(double), "plot history"))) {
+        nnrt_oom("plot history", (size_t)tp->cap * sizeof(double));
+        nnrt_trainplot_free(tp);
+        return -1;
+      }
   return 0;
 }
 
@@ -101,6 +124,11 @@ void nnrt_trainplot_add(NnrtTrainPlot *tp, const NnrtSession *s, int64_t epoch,
   tp->test_acc[i] = m->has_test && m->has_accuracy ? m->test_accuracy : NAN;
   tp->val_loss[i] = m->has_val ? m->val_loss : NAN;
   tp->val_acc[i] = m->has_val && m->has_accuracy ? m->val_accuracy : NAN;
+  for (int k = 0; k < tp->nmet; k++) {
+    tp->met[NNRT_SPLIT_TRAIN][k][i] = k < m->nmet ? m->met[NNRT_SPLIT_TRAIN][k] : NAN;
+    tp->met[NNRT_SPLIT_VAL][k][i] = k < m->nmet && m->has_val ? m->met[NNRT_SPLIT_VAL][k] : NAN;
+    tp->met[NNRT_SPLIT_TEST][k][i] = k < m->nmet && m->has_test ? m->met[NNRT_SPLIT_TEST][k] : NAN;
+  }
   double v[NNRT_TRAJ_MAX];
   traj_values(s, v);
   for (int k = 0; k < tp->ntraj; k++)
@@ -111,8 +139,9 @@ void nnrt_traj_start(NnrtSession *s, FILE *log, NnrtTrainPlot *tp) {
   char names[NNRT_TRAJ_MAX][64];
   if (s->epoch != 0 || nnrt_traj_names(s, names) == 0)
     return;
-  NnrtMetrics m = {.has_accuracy = s->correct_slot >= 0};
+  NnrtMetrics m = {.has_accuracy = s->correct_slot >= 0, .nmet = s->nmetrics};
   nnrt_eval_split(s, &s->train, &m.loss, &m.accuracy);
+  memcpy(m.met[NNRT_SPLIT_TRAIN], s->metric_mean, sizeof s->metric_mean);
   if (log) {
     fprintf(log, "0,%.9g,", m.loss);
     if (m.has_accuracy)
@@ -125,6 +154,7 @@ void nnrt_traj_start(NnrtSession *s, FILE *log, NnrtTrainPlot *tp) {
     if (s->valid.present)
       fprintf(log, ",,");
     nnrt_traj_log_values(log, s);
+    nnrt_log_metrics(log, s, &m);
     fprintf(log, "\n");
   }
   if (tp)
@@ -155,7 +185,21 @@ int nnrt_trainplot_save(const NnrtTrainPlot *tp, const NnrtSession *s, const cha
       lo = tp->loss[i] < lo ? tp->loss[i] : lo;
       hi = tp->loss[i] > hi ? tp->loss[i] : hi;
     }
-  NnrtChart charts[3];
+  /* the train block's metrics, each split a line, on one chart */
+  NnrtSeries met[3 * NNRT_MAX_METRICS];
+  char met_names[3 * NNRT_MAX_METRICS][96];
+  int nmet = 0;
+  static const char *const split_name[3] = {"train", "validation", "test"};
+  bool present[3] = {true, s->valid.present, s->test.present};
+  for (int i = 0; i < tp->nmet; i++)
+    for (int k = 0; k < 3; k++)
+      if (present[k]) {
+        snprintf(met_names[nmet], sizeof met_names[nmet], "%s %s", split_name[k],
+                 s->p->slots[s->metric_slot[i]].name);
+        met[nmet] = (NnrtSeries){met_names[nmet], tp->epoch, tp->met[k][i], tp->n};
+        nmet++;
+      }
+  NnrtChart charts[4];
   int n = 0;
   charts[n++] = (NnrtChart){.title = "loss", .xlabel = "epoch", .ylabel = "loss",
                             .log_y = hi > 100 * lo, .series = loss,
@@ -163,6 +207,9 @@ int nnrt_trainplot_save(const NnrtTrainPlot *tp, const NnrtSession *s, const cha
   if (has_acc)
     charts[n++] = (NnrtChart){.title = "accuracy", .xlabel = "epoch", .ylabel = "accuracy",
                               .series = acc, .nseries = nser};
+  if (nmet > 0)
+    charts[n++] = (NnrtChart){.title = "metrics", .xlabel = "epoch", .ylabel = "metric",
+                              .series = met, .nseries = nmet};
   if (tp->ntraj == 2)
     charts[n++] = (NnrtChart){.title = "parameter trajectory", .xlabel = tp->names[0],
                               .ylabel = tp->names[1], .trajectory = true,
@@ -184,4 +231,9 @@ void nnrt_trainplot_free(NnrtTrainPlot *tp) {
     nnrt_free(*cols[c]);
     *cols[c] = NULL;
   }
+  for (int k = 0; k < 3; k++)
+    for (int i = 0; i < NNRT_MAX_METRICS; i++) {
+      nnrt_free(tp->met[k][i]);
+      tp->met[k][i] = NULL;
+    }
 }

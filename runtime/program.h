@@ -216,6 +216,8 @@ typedef struct NnrtSession {
   int64_t epoch, step, epochs;
   uint64_t seed;
   int loss_slot, correct_slot;
+  int metric_slot[NNRT_MAX_METRICS], nmetrics; /* OUTPUT slots of the train block's metrics */
+  double metric_mean[NNRT_MAX_METRICS];        /* their means over the split nnrt_eval_split saw */
   NnrtNamedTensor *tensors; int ntensors, nsaved; /* checkpoint table */
   char **names;       /* owned names of optimizer-state tensors */
   void *aug_tmp;      /* one image sample (augment.c); NULL: no augmentation */
@@ -226,6 +228,7 @@ typedef struct NnrtSession {
   int shards;                   /* data-parallel shards per step (shard.c); 1: none */
   struct NnrtShards *sh;        /* their buffers, made at the first sharded step */
   double shard_loss, shard_correct; /* the last sharded step's loss and accuracy count */
+  double shard_met[NNRT_MAX_METRICS]; /* and its metrics */
 } NnrtSession;
 
 /* The vocabulary of the session's text data (see nnrt.h), or NULL when the
@@ -285,10 +288,15 @@ void nnrt_options_from_ckpt(NnrtOptions *o, const NnrtCkpt *c);
 
 /* eval.c: mean loss and accuracy of the train, validation and test splits
  * with the eval kernel (inference mode), in order, batches of s->B. */
+enum { NNRT_SPLIT_TRAIN, NNRT_SPLIT_VAL, NNRT_SPLIT_TEST };
 typedef struct NnrtMetrics {
   double loss, accuracy, test_loss, test_accuracy, val_loss, val_accuracy;
   double obj[NNRT_MAX_OBJECTIVES]; int nobj; /* each objective's loss on the train split (nobjs > 1) */
   const char *obj_name[NNRT_MAX_OBJECTIVES];
+  /* the train block's metrics (`metric NAME = ...;`): means over train,
+   * validation and test (NNRT_SPLIT_*), named as the program names them */
+  double met[3][NNRT_MAX_METRICS]; int nmet;
+  const char *met_name[NNRT_MAX_METRICS];
   bool has_accuracy, has_test, has_val;
   int64_t stopped_early, best_epoch; /* early stopping (train): 0 = none */
 } NnrtMetrics;

@@ -86,10 +86,21 @@ void nnrt_progress_epoch(NnrtProgress *g, int64_t epoch, const NnrtMetrics *m, d
     for (int i = 0; i < m->nobj; i++)
       value(f, m->obj_name[i], v, m->obj[i], true);
     value(f, "accuracy", v, m->accuracy, m->has_accuracy);
+    for (int i = 0; i < m->nmet; i++)
+      value(f, m->met_name[i], v, m->met[NNRT_SPLIT_TRAIN][i], true);
     value(f, "val_loss", v, m->val_loss, m->has_val);
     value(f, "val_accuracy", v, m->val_accuracy, m->has_val && m->has_accuracy);
+    char key[80];
+    for (int i = 0; i < m->nmet && m->has_val; i++) {
+      snprintf(key, sizeof key, "val_%s", m->met_name[i]);
+      value(f, key, v, m->met[NNRT_SPLIT_VAL][i], true);
+    }
     value(f, "test_loss", v, m->test_loss, m->has_test);
     value(f, "test_accuracy", v, m->test_accuracy, m->has_test && m->has_accuracy);
+    for (int i = 0; i < m->nmet && m->has_test; i++) {
+      snprintf(key, sizeof key, "test_%s", m->met_name[i]);
+      value(f, key, v, m->met[NNRT_SPLIT_TEST][i], true);
+    }
     fprintf(f, "  %.0f samples/s\n", rate);
     fflush(f);
   }

@@ -218,6 +218,9 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
   s->B = B;
   s->loss_slot = nnrt_program_find_output(p, NNRT_OUT_LOSS);
   s->correct_slot = nnrt_program_find_output(p, NNRT_OUT_CORRECT);
+  for (int i = 0; i < p->nslots && s->nmetrics < NNRT_MAX_METRICS; i++)
+    if (p->slots[i].role == NNRT_SLOT_OUTPUT && p->slots[i].what && !strcmp(p->slots[i].what, NNRT_OUT_METRIC))
+      s->metric_slot[s->nmetrics++] = i;
   s->seed = o->has_seed ? o->seed : p->seed;
   s->epochs = o->epochs >= 0 ? o->epochs : p->epochs;
   s->valid_fraction = o->has_valid ? o->valid : p->valid;

@@ -26,8 +26,8 @@
  * Random numbers drawn inside the kernel (dropout, noise) come from a
  * generator per shard, seeded from one draw of the run's generator per
  * step and the shard's index, so each shard draws the same numbers on any
- * rank.  The loss and accuracy printed are the shards' weighted sums, in
- * shard order.  The packed layout: the f32 gradients' elements in order,
+ * rank.  The loss, accuracy and metrics printed are the shards' weighted
+ * sums, in shard order.  The packed layout: the f32 gradients' elements in order,
  * then the f64 ones; each kind cut into N equal parts (zero-padded), part
  * j being [its f32 elements][its f64 elements], so rank j's part is one
  * contiguous block.
@@ -54,7 +54,8 @@ struct NnrtShards {
   char *pool[MAX_LEVELS + 1];
   int npool;
   char *recv;               /* N parts from the ranks, then the gathered sum */
-  double *stats, *all;      /* per shard: loss, correct (this rank's, everyone's) */
+  int stride;               /* per shard: loss, correct, each metric */
+  double *stats, *all;      /* (this rank's shards, everyone's) */
 };
 
 static bool is_pow2(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
@@ -130,8 +131,9 @@ static struct NnrtShards *shards_open(NnrtSession *s) {
       return h; /* shards_ok() sees the hole */
   if (n > 1 && !(h->recv = nnrt_alloc(h->bytes ? h->bytes : 1, "shard gradients")))
     return h;
-  h->stats = calloc(2 * (size_t)h->count, sizeof(double));
-  h->all = calloc(2 * (size_t)h->count, sizeof(double));
+  h->stride = 2 + s->nmetrics;
+  h->stats = calloc((size_t)h->stride * (size_t)h->count, sizeof(double));
+  h->all = calloc((size_t)h->stride * (size_t)h->count, sizeof(double));
   return h;
 }
 
@@ -245,7 +247,8 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
   int S = h->count, first = nnrt_comm.rank * h->per_rank;
   uint64_t seed = nnrt_rng_next(&s->rng);
   NnrtRng *run_rng = s->ctx.rng, shard_rng;
-  memset(h->stats, 0, 2 * (size_t)S * sizeof(double));
+  int w = h->stride;
+  memset(h->stats, 0, (size_t)w * (size_t)S * sizeof(double));
   for (int c = first; c < first + h->per_rank; c++) {
     int64_t lo = bs * c / S, hi = bs * (c + 1) / S;
     char *buf = h->pool[--h->npool];
@@ -263,8 +266,10 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
         if (p->slots[i].role == NNRT_SLOT_INPUT)
           s->slots[i] = (char *)s->slots[i] -
                         (size_t)(lo * nnrt_slot_sample_count(&p->slots[i])) * nnrt_dtype_size(p->slots[i].dtype);
-      h->stats[2 * c] = nnrt_session_read(s, s->loss_slot);
-      h->stats[2 * c + 1] = s->correct_slot >= 0 ? nnrt_session_read(s, s->correct_slot) : 0;
+      h->stats[w * c] = nnrt_session_read(s, s->loss_slot);
+      h->stats[w * c + 1] = s->correct_slot >= 0 ? nnrt_session_read(s, s->correct_slot) : 0;
+      for (int i = 0; i < s->nmetrics; i++)
+        h->stats[w * c + 2 + i] = nnrt_session_read(s, s->metric_slot[i]);
     }
     pack(s, buf, (double)(hi - lo) / (double)bs, false);
     push(h, buf);
@@ -280,16 +285,22 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
       for (int i = 0; i + step < n; i += 2 * step)
         add_parts(h, h->recv + (size_t)i * h->part_bytes, h->recv + (size_t)(i + step) * h->part_bytes, 1);
     if (nnrt_comm.ops->allgather(h->recv, sum, h->part_bytes) != 0 ||
-        nnrt_comm.ops->allgather(h->stats + 2 * first, h->all, 2 * (size_t)h->per_rank * sizeof(double)) != 0)
+        nnrt_comm.ops->allgather(h->stats + (size_t)w * first, h->all,
+                                 (size_t)w * (size_t)h->per_rank * sizeof(double)) != 0)
       comm_fail();
     stats = h->all;
   }
   pack(s, sum, 0, true);
   h->pool[h->npool++] = sum;
   double loss = 0, correct = 0;
-  for (int c = 0; c < S; c++) {
-    loss += stats[2 * c] * ((double)(bs * (c + 1) / S - bs * c / S) / (double)bs);
-    correct += stats[2 * c + 1];
+  for (int i = 0; i < s->nmetrics; i++)
+    s->shard_met[i] = 0;
+  for (int c = 0; c < S; c++) { /* batch means: each shard by its share */
+    double share = (double)(bs * (c + 1) / S - bs * c / S) / (double)bs;
+    loss += stats[w * c] * share;
+    correct += stats[w * c + 1];
+    for (int i = 0; i < s->nmetrics; i++)
+      s->shard_met[i] += stats[w * c + 2 + i] * share;
   }
   s->shard_loss = loss;
   s->shard_correct = correct;

@@ -351,6 +351,7 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
     /* samples each objective's running mean is over (a `for` of minimize
      * statements runs some objectives in some batches only) */
     int64_t loss_n = 0, obj_n[NNRT_MAX_OBJECTIVES] = {0};
+    double met_sum[NNRT_MAX_METRICS] = {0}; /* the train block's metrics, times the batch */
     s->epoch_batches = n / s->B + (n % s->B != 0);
     for (int64_t start = 0; start < n; start += s->B, batch_no++) {
       int64_t bs = n - start < s->B ? n - start : s->B;
@@ -383,6 +384,8 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
         }
       if (has_acc)
         correct += c;
+      for (int i = 0; i < s->nmetrics; i++)
+        met_sum[i] += (s->shards > 1 ? s->shard_met[i] : nnrt_session_read(s, s->metric_slot[i])) * (double)bs;
       int64_t done = start + bs;
       nnrt_progress_batch(&g, epoch + 1, done, loss_n ? loss_sum / (double)loss_n : 0,
                           correct / (double)done, has_acc);
@@ -428,6 +431,11 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
       m.obj_name[i] = s->p->objs[i].name;
       m.nobj = i + 1;
     }
+    m.nmet = s->nmetrics; /* running means; the GPU's step does not read them back */
+    for (int i = 0; i < s->nmetrics; i++) {
+      m.met_name[i] = s->p->slots[s->metric_slot[i]].name;
+      m.met[NNRT_SPLIT_TRAIN][i] = be->batch_loss ? met_sum[i] / (double)n : NAN;
+    }
     if (save && (bad = nnrt_session_save(s, save)) != 0)
       return bad == -2 ? 3 : 1;
     if ((s->test.present || s->valid.present) && (log || plot || nnrt_progress_shows(&g, s->epoch)))
@@ -453,6 +461,7 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
       nnrt_traj_log_values(log, s);
       for (int i = 0; i < m.nobj; i++) /* several objectives: each one's running mean */
         fprintf(log, ",%.9g", m.obj[i]);
+      nnrt_log_metrics(log, s, &m);
       fprintf(log, "\n");
       if (fflush(log) != 0 || ferror(log)) { /* a full disk stops the run: the log is its record */
         nnrt_progress_abort(&g);
@@ -610,6 +619,7 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     nnrt_traj_log_header(log, &s);
     for (int i = 0; i < p->nobjs && p->nobjs > 1; i++)
       fprintf(log, ",%s", p->objs[i].name);
+    nnrt_log_metrics(log, &s, NULL);
     fprintf(log, "\n");
   }
   if (o->plot) {

@@ -47,6 +47,8 @@ typedef enum {
 /* What an OUTPUT slot means to the runtime. */
 #define NNRT_OUT_LOSS "loss"       /* scalar: mean loss over the batch */
 #define NNRT_OUT_CORRECT "correct" /* scalar: number of correct predictions */
+#define NNRT_OUT_METRIC "metric"   /* scalar: a train block's `metric NAME = ...;`, a batch mean */
+#define NNRT_MAX_METRICS 8
 
 typedef struct NnrtProgram NnrtProgram;
 
