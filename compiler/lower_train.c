@@ -567,8 +567,66 @@ static Ast *loss_assign, *opt_assign;
  * that the runtime averages over each split and prints beside the loss;
  * v[0] in training mode, v[1] in inference mode. */
 #define MAX_METRICS 8 /* runtime/include/nnrt.h's NNRT_MAX_METRICS */
-static struct { Ast *s; Node *v[2]; } metrics[MAX_METRICS];
+static struct {
+  Ast *s;
+  Node *v[2];
+  Node *det[5];        /* detection_map(...): its five tensors (inference mode) */
+  int64_t classes;
+  double iou;
+} metrics[MAX_METRICS];
 static int nmetrics;
+
+/* `metric NAME = detection_map(boxes, scores, labels, gt_boxes, gt_labels,
+ * classes = C, iou = 0.5);`: a detector's mean AP over a whole split
+ * (runtime/detect_eval.c), from five tensors of the inference program:
+ * detections f[B, K, 4] corners, f[B, K] scores, [B, K] labels, and truth
+ * f[B, G, 4], [B, G] labels; a label < 0 is padding (nms's -1 rows). */
+static void detection_metric(Env *tenv, Ast *s, int i) {
+  Ast *c = s->a;
+  Ast *pos[5];
+  int npos = 0;
+  double classes = -1, iou = 0.5;
+  for (int j = 0; j < c->nargs; j++) {
+    Ast *a = c->args[j];
+    if (a->kind == AST_KWARG && (!strcmp(a->name, "classes") || !strcmp(a->name, "iou"))) {
+      double x;
+      if (!as_num(eval(env_new(NULL, NULL), a->a), a->a, &x)) return;
+      *(!strcmp(a->name, "classes") ? &classes : &iou) = x;
+    } else if (a->kind == AST_KWARG || npos == 5) {
+      diag_error(a->loc, "detection_map(boxes, scores, labels, gt_boxes, gt_labels, classes = C, iou = 0.5) takes "
+                         "five tensors, then classes and iou");
+      return;
+    } else {
+      pos[npos++] = a;
+    }
+  }
+  if (npos != 5 || !(classes >= 1 && classes <= 256 && classes == (int64_t)classes) || !(iou > 0 && iou <= 1)) {
+    diag_error(c->loc, "detection_map(boxes, scores, labels, gt_boxes, gt_labels, classes = C, iou = 0.5): five "
+                       "tensors, classes an integer in 1..256, 0 < iou <= 1");
+    return;
+  }
+  static const char *const what[5] = {"boxes f[B, K, 4]", "scores f[B, K]", "labels [B, K]",
+                                      "gt_boxes f[B, G, 4]", "gt_labels [B, G]"};
+  Node *n[5];
+  for (int j = 0; j < 5; j++) {
+    Value *v = eval(tenv, pos[j]);
+    if (!v || v == &poison) return;
+    n[j] = v->k == V_TENSOR ? v->n : NULL;
+    bool box = j == 0 || j == 3;
+    bool ok = n[j] && n[j]->sh.rank == (box ? 3 : 2) && n[j]->sh.d[0].b == 1 && n[j]->sh.d[0].k == 1 &&
+              !n[j]->sh.d[1].b && (!box || (!n[j]->sh.d[2].b && n[j]->sh.d[2].k == 4)) &&
+              (n[j]->dt == DT_F32 || n[j]->dt == DT_F64 || ((j == 2 || j == 4) && n[j]->dt == DT_I32));
+    if (ok && j > 0 && j != 3 && n[j]->sh.d[1].k != n[j < 3 ? 0 : 3]->sh.d[1].k) ok = false;
+    if (!ok) {
+      diag_error(pos[j]->loc, "detection_map: argument %d is %s, found %s", j + 1, what[j],
+                 n[j] ? arena_printf("%s%s", dtype_name(n[j]->dt), shape_str(&n[j]->sh)) : vkind_name(v));
+      return;
+    }
+  }
+  memcpy(metrics[i].det, n, sizeof n);
+  metrics[i].classes = (int64_t)classes;
+  metrics[i].iou = iou;
+}
 
 static void train_metric(Env *tenv, Ast *s, bool first) {
   static const char *const taken[] = {"loss", "accuracy", "correct", "epoch", "lr", "seconds", NULL};
@@ -591,6 +649,10 @@ static void train_metric(Env *tenv, Ast *s, bool first) {
       return;
     }
     metrics[nmetrics++].s = s;
+  }
+  if (s->a->kind == AST_CALL && s->a->a->kind == AST_NAME && !strcmp(s->a->a->name, "detection_map")) {
+    if (!first) detection_metric(tenv, s, i); /* the inference program's detections only */
+    return;
   }
   Value *v = eval(tenv, s->a);
   if (!v || v == &poison) return;
@@ -982,6 +1044,7 @@ Program *lower_program(Module *m) {
   show_value = NULL;
   show_at = NULL;
   nmetrics = 0;
+  memset(metrics, 0, sizeof metrics);
   sample_value = NULL;
   sample_at = NULL;
   upd = NULL;
@@ -1089,6 +1152,17 @@ Program *lower_program(Module *m) {
     return NULL;
   }
   for (int i = 0; i < nmetrics; i++) {
+    if (metrics[i].det[0]) { /* detection_map: five outputs of the eval kernel */
+      static const char *const part[5] = {"boxes", "scores", "labels", "gt_boxes", "gt_labels"};
+      for (int j = 0; j < 5; j++) {
+        Node *d = metrics[i].det[j];
+        SlotDesc *ms = new_slot(NNRT_SLOT_OUTPUT, arena_printf("%s.%s", metrics[i].s->name, part[j]), d->dt, d->sh);
+        ms->what = arena_printf("detmap %s %d %lld %.17g", metrics[i].s->name, j, (long long)metrics[i].classes,
+                                metrics[i].iou);
+        kernel_add_out(&prog->eval_k, d, prog->nslots - 1, arena_printf("metric %s %s", metrics[i].s->name, part[j]));
+      }
+      continue;
+    }
     if (!metrics[i].v[0] || !metrics[i].v[1]) return NULL; /* (reported) */
     SlotDesc *ms = new_slot(NNRT_SLOT_OUTPUT, metrics[i].s->name, metrics[i].v[0]->dt, shape_scalar());
     ms->what = NNRT_OUT_METRIC;

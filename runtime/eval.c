@@ -12,15 +12,105 @@
  * makes `train --save f` and `eval --load f` print identical values).
  * A program without an eval kernel is evaluated with its train kernel.
  */
+#include "detect_eval.h"
 #include "program.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- detection mAP over a split (`metric NAME = detection_map(...)`) ---- */
+
+typedef struct Dets {
+  NnrtDetection *det; int64_t nd, capd;
+  NnrtTruth *gt; int64_t ng, capg;
+} Dets;
+
+static double elem(const NnrtSession *s, int slot, int64_t i) {
+  const void *q = s->slots[slot];
+  switch (s->p->slots[slot].dtype) {
+  case NNRT_F32: return ((const float *)q)[i];
+  case NNRT_F64: return ((const double *)q)[i];
+  case NNRT_I32: return ((const int32_t *)q)[i];
+  case NNRT_U8: return ((const uint8_t *)q)[i];
+  }
+  return 0;
+}
+
+static bool grow(void **a, int64_t *cap, int64_t need, size_t esz) {
+  if (need <= *cap)
+    return true;
+  int64_t c = *cap ? *cap * 2 : 1024;
+  while (c < need)
+    c *= 2;
+  void *b = realloc(*a, (size_t)c * esz);
+  if (!b) {
+    nnrt_oom("detections", (size_t)c * esz);
+    return false;
+  }
+  *a = b;
+  *cap = c;
+  return true;
+}
+
+/* Batch rows 0..bs of the detections (label < 0: padding, e.g. nms's −1
+ * rows) and ground truth (label < 0: padding) of metric i, as images
+ * start..start+bs of the split. */
+static int det_batch(const NnrtSession *s, Dets *d, int i, int64_t start, int64_t bs) {
+  const NnrtMetricDesc *m = &s->metric[i];
+  const NnrtSlotDesc *bx = &s->p->slots[m->det[NNRT_DET_BOXES]], *gb = &s->p->slots[m->det[NNRT_DET_GT_BOXES]];
+  int64_t K = nnrt_slot_sample_count(bx) / 4, G = nnrt_slot_sample_count(gb) / 4;
+  if (!grow((void **)&d->det, &d->capd, d->nd + bs * K, sizeof *d->det) ||
+      !grow((void **)&d->gt, &d->capg, d->ng + bs * G, sizeof *d->gt))
+    return -1;
+  for (int64_t b = 0; b < bs; b++) {
+    for (int64_t k = 0; k < K; k++) {
+      double label = elem(s, m->det[NNRT_DET_LABELS], b * K + k);
+      if (!(label >= 0)) /* padding (NaN: not a class either) */
+        continue;
+      NnrtDetection *e = &d->det[d->nd++];
+      e->image = (int32_t)(start + b);
+      e->label = (int32_t)(label + 0.5);
+      e->score = (float)elem(s, m->det[NNRT_DET_SCORES], b * K + k);
+      for (int c = 0; c < 4; c++)
+        e->box[c] = (float)elem(s, m->det[NNRT_DET_BOXES], (b * K + k) * 4 + c);
+    }
+    for (int64_t g = 0; g < G; g++) {
+      double label = elem(s, m->det[NNRT_DET_GT_LABELS], b * G + g);
+      if (!(label >= 0))
+        continue;
+      NnrtTruth *t = &d->gt[d->ng++];
+      t->image = (int32_t)(start + b);
+      t->label = (int32_t)(label + 0.5);
+      for (int c = 0; c < 4; c++)
+        t->box[c] = (float)elem(s, m->det[NNRT_DET_GT_BOXES], (b * G + g) * 4 + c);
+    }
+  }
+  return 0;
+}
+
+static double det_map(const NnrtSession *s, const Dets *d, int i) {
+  const NnrtMetricDesc *m = &s->metric[i];
+  double ap[256], map = NAN;
+  char err[256];
+  if (m->classes > 256 || nnrt_detect_map(d->det, d->nd, d->gt, d->ng, m->classes, m->iou, ap, &map, err,
+                                          sizeof err) != 0) {
+    fprintf(stderr, "error: metric '%s': %s\n", m->name, m->classes > 256 ? "more than 256 classes" : err);
+    return NAN;
+  }
+  return map;
+}
+
+static void det_free(Dets *d) {
+  free(d->det);
+  free(d->gt);
+}
+
 void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *accuracy) {
   NnrtKernel k = s->p->eval ? s->p->eval : s->p->train;
   double sum = 0, correct = 0, osum[NNRT_MAX_OBJECTIVES] = {0}, msum[NNRT_MAX_METRICS] = {0};
+  Dets dets[NNRT_MAX_METRICS] = {0}; /* a detection mAP's detections and truth so far */
+  bool det_failed = false;
   int nobj = s->p->nobjs > 1 ? s->p->nobjs : 0;
   nnrt_rng_seed(&s->eval_rng, s->seed ^ 0x6576616c5eedull);
   bool carried = nnrt_program_carried(s->p) != NULL;
@@ -37,10 +127,16 @@ void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *
     for (int i = 0; i < nobj; i++) /* the eval kernel computes every objective's loss */
       osum[i] += nnrt_session_read(s, s->p->objs[i].loss_slot) * (double)bs;
     for (int i = 0; i < s->nmetrics; i++) /* batch means, weighted by the batch */
-      msum[i] += nnrt_session_read(s, s->metric_slot[i]) * (double)bs;
+      if (s->metric[i].slot >= 0)
+        msum[i] += nnrt_session_read(s, s->metric[i].slot) * (double)bs;
+      else if (det_batch(s, &dets[i], i, start, bs) != 0)
+        det_failed = true;
   }
   for (int i = 0; i < s->nmetrics; i++)
-    s->metric_mean[i] = sp->n ? msum[i] / (double)sp->n : 0;
+    s->metric_mean[i] = s->metric[i].slot >= 0 ? (sp->n ? msum[i] / (double)sp->n : 0)
+                        : det_failed ? NAN : det_map(s, &dets[i], i);
+  for (int i = 0; i < s->nmetrics; i++)
+    det_free(&dets[i]);
   for (int i = 0; i < nobj; i++)
     s->obj_loss[i] = sp->n ? osum[i] / (double)sp->n : 0;
   *loss = sp->n ? sum / (double)sp->n : 0;
@@ -56,7 +152,7 @@ void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m) {
     m->nobj = 0; /* (test_only keeps the epoch's running means of train.c) */
   m->nmet = s->nmetrics;
   for (int i = 0; i < s->nmetrics; i++)
-    m->met_name[i] = s->p->slots[s->metric_slot[i]].name;
+    m->met_name[i] = s->metric[i].name;
   if (!test_only && s->train.present) {
     nnrt_eval_split(s, &s->train, &m->loss, &m->accuracy);
     memcpy(m->met[NNRT_SPLIT_TRAIN], s->metric_mean, sizeof s->metric_mean);

@@ -79,7 +79,7 @@ void nnrt_log_metrics(FILE *log, const NnrtSession *s, const NnrtMetrics *m) {
     for (int i = 0; i < s->nmetrics && present[k]; i++) {
       bool known = m && (k == NNRT_SPLIT_TRAIN || (k == NNRT_SPLIT_VAL ? m->has_val : m->has_test));
       if (!m)
-        fprintf(log, ",%s%s", prefix[k], s->p->slots[s->metric_slot[i]].name);
+        fprintf(log, ",%s%s", prefix[k], s->metric[i].name);
       else if (known)
         fprintf(log, ",%.9g", m->met[k][i]);
       else
@@ -195,7 +195,7 @@ int nnrt_trainplot_save(const NnrtTrainPlot *tp, const NnrtSession *s, const cha
     for (int k = 0; k < 3; k++)
       if (present[k]) {
         snprintf(met_names[nmet], sizeof met_names[nmet], "%s %s", split_name[k],
-                 s->p->slots[s->metric_slot[i]].name);
+                 s->metric[i].name);
         met[nmet] = (NnrtSeries){met_names[nmet], tp->epoch, tp->met[k][i], tp->n};
         nmet++;
       }

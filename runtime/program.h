@@ -194,6 +194,19 @@ typedef struct NnrtOptions {
   const char *rename[NNRT_MAX_ONLY]; int nrename;   /* --rename FROM=TO prefix maps */
 } NnrtOptions;
 
+/* A train block's `metric NAME = ...;` (session.c reads them from the
+ * OUTPUT slots): a batch mean in one scalar slot, or a detector's mAP over
+ * a whole split, `detection_map(...)`, from five slots of the eval kernel
+ * (runtime/eval.c gathers every batch's detections, detect_eval.c scores them). */
+enum { NNRT_DET_BOXES, NNRT_DET_SCORES, NNRT_DET_LABELS, NNRT_DET_GT_BOXES, NNRT_DET_GT_LABELS, NNRT_DET_NSLOTS };
+typedef struct NnrtMetricDesc {
+  char name[64];
+  int slot;                  /* a batch mean's scalar slot; -1: a detection mAP */
+  int det[NNRT_DET_NSLOTS];  /* mAP: the slots of detections and ground truth */
+  int classes;               /* mAP: labels in [0, classes) */
+  double iou;                /* mAP: a detection is right at IoU >= iou */
+} NnrtMetricDesc;
+
 typedef struct NnrtSession {
   NnrtProgram *p;
   const NnrtOptions *o;
@@ -216,7 +229,7 @@ typedef struct NnrtSession {
   int64_t epoch, step, epochs;
   uint64_t seed;
   int loss_slot, correct_slot;
-  int metric_slot[NNRT_MAX_METRICS], nmetrics; /* OUTPUT slots of the train block's metrics */
+  NnrtMetricDesc metric[NNRT_MAX_METRICS]; int nmetrics; /* the train block's metrics */
   double metric_mean[NNRT_MAX_METRICS];        /* their means over the split nnrt_eval_split saw */
   NnrtNamedTensor *tensors; int ntensors, nsaved; /* checkpoint table */
   char **names;       /* owned names of optimizer-state tensors */

@@ -209,6 +209,41 @@ static void *warm_thread(void *arg) {
   return NULL;
 }
 
+/* The train block's metrics, in the order of their OUTPUT slots: a batch
+ * mean is one slot of what "metric"; a detection mAP five, each of what
+ * "detmap NAME PART CLASSES IOU" (PART 0..4: NNRT_DET_*). */
+static void find_metrics(NnrtSession *s) {
+  const NnrtProgram *p = s->p;
+  for (int i = 0; i < p->nslots; i++) {
+    const NnrtSlotDesc *d = &p->slots[i];
+    if (d->role != NNRT_SLOT_OUTPUT || !d->what)
+      continue;
+    char name[64];
+    int part, classes;
+    double iou;
+    bool mean = !strcmp(d->what, NNRT_OUT_METRIC);
+    if (!mean && sscanf(d->what, "detmap %63s %d %d %lf", name, &part, &classes, &iou) != 4)
+      continue;
+    int k = 0;
+    while (!mean && k < s->nmetrics && strcmp(s->metric[k].name, name) != 0)
+      k++;
+    if (mean || k == s->nmetrics) {
+      if (s->nmetrics == NNRT_MAX_METRICS)
+        continue;
+      k = s->nmetrics++;
+      NnrtMetricDesc *m = &s->metric[k];
+      snprintf(m->name, sizeof m->name, "%s", mean ? d->name : name);
+      m->slot = mean ? i : -1;
+      for (int j = 0; j < NNRT_DET_NSLOTS; j++)
+        m->det[j] = -1;
+      m->classes = classes;
+      m->iou = iou;
+    }
+    if (!mean && part >= 0 && part < NNRT_DET_NSLOTS)
+      s->metric[k].det[part] = i;
+  }
+}
+
 int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int64_t B, int flags) {
   memset(s, 0, sizeof *s);
   pthread_t warmer;
@@ -218,9 +253,7 @@ int nnrt_session_open(NnrtSession *s, NnrtProgram *p, const NnrtOptions *o, int6
   s->B = B;
   s->loss_slot = nnrt_program_find_output(p, NNRT_OUT_LOSS);
   s->correct_slot = nnrt_program_find_output(p, NNRT_OUT_CORRECT);
-  for (int i = 0; i < p->nslots && s->nmetrics < NNRT_MAX_METRICS; i++)
-    if (p->slots[i].role == NNRT_SLOT_OUTPUT && p->slots[i].what && !strcmp(p->slots[i].what, NNRT_OUT_METRIC))
-      s->metric_slot[s->nmetrics++] = i;
+  find_metrics(s);
   s->seed = o->has_seed ? o->seed : p->seed;
   s->epochs = o->epochs >= 0 ? o->epochs : p->epochs;
   s->valid_fraction = o->has_valid ? o->valid : p->valid;

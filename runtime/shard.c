@@ -38,6 +38,7 @@
  */
 #include "comm.h"
 #include "program.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,8 +269,8 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
                         (size_t)(lo * nnrt_slot_sample_count(&p->slots[i])) * nnrt_dtype_size(p->slots[i].dtype);
       h->stats[w * c] = nnrt_session_read(s, s->loss_slot);
       h->stats[w * c + 1] = s->correct_slot >= 0 ? nnrt_session_read(s, s->correct_slot) : 0;
-      for (int i = 0; i < s->nmetrics; i++)
-        h->stats[w * c + 2 + i] = nnrt_session_read(s, s->metric_slot[i]);
+      for (int i = 0; i < s->nmetrics; i++) /* (a split's mAP is not a batch's) */
+        h->stats[w * c + 2 + i] = s->metric[i].slot >= 0 ? nnrt_session_read(s, s->metric[i].slot) : NAN;
     }
     pack(s, buf, (double)(hi - lo) / (double)bs, false);
     push(h, buf);

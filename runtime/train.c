@@ -385,7 +385,9 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
       if (has_acc)
         correct += c;
       for (int i = 0; i < s->nmetrics; i++)
-        met_sum[i] += (s->shards > 1 ? s->shard_met[i] : nnrt_session_read(s, s->metric_slot[i])) * (double)bs;
+        met_sum[i] += (s->shards > 1         ? s->shard_met[i]
+                       : s->metric[i].slot >= 0 ? nnrt_session_read(s, s->metric[i].slot)
+                                                : NAN) * (double)bs; /* a split's mAP: no running mean */
       int64_t done = start + bs;
       nnrt_progress_batch(&g, epoch + 1, done, loss_n ? loss_sum / (double)loss_n : 0,
                           correct / (double)done, has_acc);
@@ -433,7 +435,7 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
     }
     m.nmet = s->nmetrics; /* running means; the GPU's step does not read them back */
     for (int i = 0; i < s->nmetrics; i++) {
-      m.met_name[i] = s->p->slots[s->metric_slot[i]].name;
+      m.met_name[i] = s->metric[i].name;
       m.met[NNRT_SPLIT_TRAIN][i] = be->batch_loss ? met_sum[i] / (double)n : NAN;
     }
     if (save && (bad = nnrt_session_save(s, save)) != 0)
