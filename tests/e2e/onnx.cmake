@@ -1,7 +1,7 @@
 # nnc export: ONNX files of the lecture 2, 5 and 7 examples pass the checker
 # and match OUT predict; unsupported ops and bad arguments are clear errors
 # (tests/e2e/onnx.sh; skipped without python3-onnx or protobuf-c).
-foreach(mode lecture02 lecture05 lecture07a lecture07b errors)
+foreach(mode lecture02 lecture05 lecture07a lecture07b ops errors)
   add_test(NAME e2e_onnx_${mode}
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/onnx.sh $<TARGET_FILE:nnc> ${mode}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

@@ -6,6 +6,9 @@
 # example trains briefly first (--limit 64, one epoch), so the weights and
 # the norms' running statistics are not their initial values.
 #   lecture02 lecture05 lecture07a lecture07b   the examples, as groups
+#   ops       tests/e2e/onnx/ops.nn: the ops and forms they do not reach
+#             (an explicit predict, 1/B, a broadcast to [B, n], ...); its
+#             batch mean needs the 5 samples in one call
 #   errors    an op with no ONNX form (tests/e2e/onnx/unsupported.nn: its
 #             .err exactly), usage errors, a checkpoint of another program
 # usage: onnx.sh NNC MODE   (run from the repository root; exit 77: skipped)
@@ -54,7 +57,7 @@ EOF
     set -- "$@" --input "$name=$path"
     ins="$ins $path"
   done <"$d/inputs"
-  "$d/model" predict --load "$d/ck.st" --batch 2 "$@" -o "$d/predict.npy" >"$d/log" 2>&1 ||
+  "$d/model" predict --load "$d/ck.st" --batch "${pbatch:-2}" "$@" -o "$d/predict.npy" >"$d/log" 2>&1 ||
     { cat "$d/log"; fail "$nn: predict"; }
   # shellcheck disable=SC2086
   "$py" "$here/onnx_eval.py" "$d/model.onnx" $ins -o "$d/onnx.npy" 2>"$d/log" ||
@@ -86,6 +89,8 @@ lecture07a)
   for nn in lenet5 alexnet vgg inception; do check examples/lecture07/$nn.nn; done ;;
 lecture07b)
   for nn in resnet shufflenet ghost adder; do check examples/lecture07/$nn.nn; done ;;
+ops)
+  pbatch=5 check "$here/ops.nn" ;;
 errors)
   # every op with no ONNX form, at its line; nothing written
   "$nnc" export "$here/unsupported.nn" --load /nonexistent -o "$tmp/u.onnx" 2>"$tmp/err"
