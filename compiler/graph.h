@@ -394,6 +394,13 @@ int codegen_emit(void *units, const CodegenOptions *o, const char **paths, bool 
 /* Link objs and libnnrt into the executable out; messages call it name. */
 int link_executable(const char **objs, int nobjs, const char *out, const char *name);
 
+/* ---- onnx.c: nnc export (linked into nnc only, not nnccore) ------------ */
+
+/* The eval kernel's `predict` output as an ONNX model (opset 13) at out,
+ * its weights read from the safetensors checkpoint ckpt.  0, or 1 after
+ * reporting an op with no ONNX form (at its line) or a bad checkpoint. */
+int onnx_export(const Program *p, const char *ckpt, const char *out);
+
 /* ---- codegen/nvptx.c: the GPU kernels --------------------------------- */
 
 const char *nvptx_arch(void); /* $NNC_CUDA_ARCH or sm_80 */
@@ -420,6 +427,7 @@ typedef struct Compilation {
   PassOptions po;
   CodegenOptions co;
   bool check_only;   /* nnc check: stop after the graph passes */
+  bool export_only;  /* nnc export: stop after 'lower' (onnx.c takes the graph from there) */
   const char *dot_graph; /* nnc emit dot --graph: backward (default), forward, fused */
   bool assembly;     /* the emit pass writes assembly (for nnc emit asm) */
   Module *m;         /* parse */

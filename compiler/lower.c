@@ -27,6 +27,8 @@ Ast *last_return;            /* the expression of the last `return` executed */
 bool training_mode;          /* which program is being lowered: train or eval kernel */
 Value *show_value;           /* `show = ...;` of the train block (inference mode) */
 Ast *show_at;
+Value *predict_value;        /* `predict = ...;`: what OUT predict and nnc export give (inference mode) */
+Ast *predict_at;
 Value *sample_value;         /* `sample = ...;`: next-token logits (inference mode) */
 Ast *sample_at;
 StateUpd *upd; int nupd, capupd; /* state assignments made in training mode */

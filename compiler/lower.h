@@ -80,6 +80,8 @@ extern Ast *last_return; /* the expression of the last `return` executed */
 extern bool training_mode; /* which program is being lowered: train or eval kernel */
 extern Value *show_value; /* `show = ...;` of the train block (inference mode) */
 extern Ast *show_at;
+extern Value *predict_value; /* `predict = ...;` of the train block (inference mode) */
+extern Ast *predict_at;
 extern Value *sample_value; /* `sample = ...;` of the train block (inference mode) */
 extern Ast *sample_at;
 extern StateUpd *upd; /* state assignments made in training mode */

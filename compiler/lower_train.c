@@ -501,6 +501,27 @@ static void on_demand_output(Node *n, const char *name) {
   prog->eval_k.outs[prog->eval_k.nouts - 1].on_demand = true;
 }
 
+/* The network's output, what `OUT predict` writes and `nnc export` puts in
+ * an ONNX file: the train block's `predict = ...;`, else the prediction
+ * its classifier loss takes (cross_entropy(forward(x), y): forward(x)),
+ * else its `show = ...;`; all in inference mode.  None of them: no
+ * output (both commands then say how to add one). */
+static bool predict_output(Node *clf) {
+  Node *n = clf && clf->sh.rank >= 1 && clf->sh.d[0].b == 1 && clf->sh.d[0].k == 1 ? clf : NULL;
+  if (predict_value) {
+    n = predict_value->k == V_TENSOR ? predict_value->n : NULL;
+    if (!n || n->sh.rank < 1 || n->sh.d[0].b != 1 || n->sh.d[0].k != 1) {
+      diag_error(predict_at->loc, "'predict' must be a tensor with the batch first, like forward(x), found %s",
+                 n ? tstr(n) : vkind_name(predict_value));
+      return false;
+    }
+  } else if (!n && show_value) {
+    n = show_value->n; /* checked above */
+  }
+  if (n) on_demand_output(n, "predict");
+  return true;
+}
+
 /* `sample = logits;`: the next token's logits [B, V] given the window in
  * the train split's text field read with shift 0, V the vocabulary cap;
  * `OUT sample` evaluates it in inference mode, one window at a time. */
@@ -674,6 +695,10 @@ static void train_stmts(Env *tenv, Ast **list, int n, bool first, Value **loss, 
                  !strcmp(k, "seed") || !strcmp(k, "early_stop") || !strcmp(k, "augment") || !strcmp(k, "clip_norm");
       if (!strcmp(k, "show")) { /* what `OUT show` draws: evaluated in inference mode */
         if (!first) show_value = eval(tenv, s->a), show_at = s->a;
+        continue;
+      }
+      if (!strcmp(k, "predict")) { /* what `OUT predict` writes and `nnc export` exports */
+        if (!first) predict_value = eval(tenv, s->a), predict_at = s->a;
         continue;
       }
       if (!strcmp(k, "sample")) { /* what `OUT sample` draws from: logits of the token after window x */
@@ -1045,6 +1070,8 @@ Program *lower_program(Module *m) {
   show_at = NULL;
   nmetrics = 0;
   memset(metrics, 0, sizeof metrics);
+  predict_value = NULL;
+  predict_at = NULL;
   sample_value = NULL;
   sample_at = NULL;
   upd = NULL;
@@ -1179,6 +1206,7 @@ Program *lower_program(Module *m) {
     }
     on_demand_output(n, "show");
   }
+  if (!predict_output(mp[1])) return NULL;
   if (sample_value && !sample_output()) return NULL;
   /* new values of state (running statistics), written after the step */
   for (int i = 0; i < nupd; i++) {

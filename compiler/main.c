@@ -27,6 +27,7 @@ static const struct { const char *name, *args, *what; } commands[] = {
   {"check", "FILE.nn", "report diagnostics only"},
   {"emit", "KIND FILE.nn [-O0..-O3]", "dump what a pass made to stdout (KIND below)"},
   {"emit passes", "", "list the passes in order"},
+  {"export", "FILE.nn --load CKPT [-o OUT.onnx]", "the prediction as an ONNX model, weights from CKPT"},
   {"gradcheck", "FILE.nn [--f32] [FLAGS]", "build in f64 and run OUT gradcheck FLAGS (see below)"},
   {"plot", "A.csv [B.csv ...] -o OUT.svg", "overlay training logs (nnc plot --help)"},
 };
@@ -116,10 +117,24 @@ int main(int argc, char **argv) {
   return rc;
 }
 
+/* The default output of FILE.nn: its base name with ext for .nn (FILE or
+ * FILE.onnx), else the name plus ".out". */
+static const char *output_name(const char *file, const char *ext) {
+  const char *base = strrchr(file, '/');
+  base = base ? base + 1 : file;
+  char *o = arena_strdup(base);
+  char *dot = strrchr(o, '.');
+  if (dot && !strcmp(dot, ".nn")) {
+    *dot = 0;
+    return arena_printf("%s%s", o, ext);
+  }
+  return arena_printf("%s.out", o);
+}
+
 static int run(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "plot")) return plot_main(argc - 1, argv + 1);
   if (argc > 1 && !strcmp(argv[1], "gradcheck")) return gradcheck(argc - 1, argv + 1);
-  const char *cmd = NULL, *kind = NULL, *file = NULL;
+  const char *cmd = NULL, *kind = NULL, *file = NULL, *load = NULL;
   Compilation c = {.po = {.simplify = true, .fuse = true, .grads = true}, .co = {.opt_level = 2, .split = true}};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -128,6 +143,9 @@ static int run(int argc, char **argv) {
     if (!strcmp(a, "-o")) {
       if (++i >= argc) return bad_usage("-o needs a file name");
       c.out = argv[i];
+    } else if (!strcmp(a, "--load")) {
+      if (++i >= argc) return bad_usage("--load needs a checkpoint file");
+      load = argv[i];
     } else if (build_option(&c, a)) {
       continue;
     } else if (!strcmp(a, "--cuda")) {
@@ -168,6 +186,8 @@ static int run(int argc, char **argv) {
       return 0;
     }
   }
+  if (load && (!cmd || strcmp(cmd, "export")))
+    return bad_usage("--load goes with nnc export");
   if (c.dot_graph && (!kind || strcmp(kind, "dot")))
     return bad_usage("--graph goes with nnc emit dot");
   if (!file) return bad_usage("no input file");
@@ -185,16 +205,16 @@ static int run(int argc, char **argv) {
     return pipeline_run(&c, NULL);
   }
   if (kind) return pipeline_run(&c, kind);
-  /* build */
-  if (!c.out) {
-    const char *base = strrchr(file, '/');
-    base = base ? base + 1 : file;
-    char *o = arena_strdup(base);
-    char *dot = strrchr(o, '.');
-    if (dot && !strcmp(dot, ".nn")) *dot = 0;
-    else o = arena_printf("%s.out", o);
-    c.out = o;
+  if (!strcmp(cmd, "export")) {
+    if (!load) return bad_usage("export needs --load CKPT (a checkpoint of OUT train --save)");
+    if (!c.out) c.out = output_name(file, ".onnx");
+    c.export_only = true;
+    c.po.grads = false; /* the prediction is forward only */
+    int rc = pipeline_run(&c, NULL);
+    return rc ? rc : onnx_export(c.p, load, c.out);
   }
+  /* build */
+  if (!c.out) c.out = output_name(file, "");
   return pipeline_run(&c, NULL);
 }
 

@@ -394,6 +394,7 @@ int pipeline_run(Compilation *c, const char *dump) {
     diag_set_pass(NULL, false);
     if (i == pass_index("checked")) lower_data_warnings();
     if (c->check_only && i == pass_index("checked")) return 0;
+    if (c->export_only && i == pass_index("lower")) return 0;
   }
   if (show) {
     int rc = show(c, stdout);

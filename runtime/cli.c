@@ -1,6 +1,6 @@
 /*
  * cli.c — nnrt_main: runs the generated setup, parses the command line and
- * dispatches to train / eval / info / gradcheck / show.
+ * dispatches to train / eval / info / gradcheck / show / grads / sample / predict.
  *
  *   OUT train [--epochs N] [--batch N] [--lr X] [--seed N] [--valid X] [--early-stop N]
  *             [--limit N] [--no-augment] [--save FILE]
@@ -10,6 +10,7 @@
  *   OUT eval [--load FILE] [--batch N] [--valid X] [--threads N]
  *   OUT info
  *   OUT show [--load FILE] [--count N] [-o FILE.png]
+ *   OUT predict [--load FILE] [--input [FIELD=]FILE.npy]... [--count N] [--batch N] [-o FILE.npy]
  *   OUT gradcheck [--eps X] [--tol X] [--entries N] [--batch N] [--seed N] [--load FILE]
  *   (train, eval and gradcheck also take --device cpu|cuda; runtime/cuda)
  *   OUT --help
@@ -52,7 +53,7 @@ enum { NNRT_COMMANDS(NNRT_COMMAND_INDEX) };
 #undef NNRT_COMMAND_INDEX
 enum { C_TRAIN = 1 << CI_train, C_EVAL = 1 << CI_eval, C_INFO = 1 << CI_info,
        C_GRADCHECK = 1 << CI_gradcheck, C_SHOW = 1 << CI_show, C_GRADS = 1 << CI_grads,
-       C_SAMPLE = 1 << CI_sample };
+       C_SAMPLE = 1 << CI_sample, C_PREDICT = 1 << CI_predict };
 
 typedef int (*CommandFn)(NnrtProgram *p, const NnrtOptions *o);
 #define NNRT_COMMAND_ROW(name, what) {#name, 1 << CI_##name, nnrt_cmd_##name},
@@ -65,23 +66,23 @@ static const struct { const char *name; int bit; CommandFn run; } commands[] = {
 typedef enum { F_EPOCHS, F_BATCH, F_LR, F_SEED, F_SAVE, F_RESUME, F_LOAD, F_LOG, F_PLOT, F_QUIET,
                F_THREADS, F_EPS, F_TOL, F_VALID, F_DEVICE, F_CHECK_NUMERICS,
                F_LIMIT, F_COUNT, F_OUT, F_EARLY_STOP, F_NO_AUGMENT, F_ROWS, F_LEN, F_TEMPERATURE, F_PROMPT,
-               F_ENTRIES, F_INIT_FROM, F_ONLY, F_RENAME, F_SAMPLES, F_SHARDS } FlagId;
+               F_ENTRIES, F_INIT_FROM, F_ONLY, F_RENAME, F_SAMPLES, F_SHARDS, F_INPUT } FlagId;
 
 static const struct { const char *name; FlagId id; int cmds; bool value; } flags[] = {
   {"epochs", F_EPOCHS, C_TRAIN, true},
-  {"batch", F_BATCH, C_TRAIN | C_EVAL | C_GRADCHECK | C_GRADS, true},
+  {"batch", F_BATCH, C_TRAIN | C_EVAL | C_GRADCHECK | C_GRADS | C_PREDICT, true},
   {"lr", F_LR, C_TRAIN, true},
-  {"seed", F_SEED, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS | C_SAMPLE, true},
+  {"seed", F_SEED, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS | C_SAMPLE | C_PREDICT, true},
   {"save", F_SAVE, C_TRAIN, true},
   {"resume", F_RESUME, C_TRAIN, true},
   {"init-from", F_INIT_FROM, C_TRAIN, true},
   {"only", F_ONLY, C_TRAIN, true},
   {"rename", F_RENAME, C_TRAIN, true},
-  {"load", F_LOAD, C_EVAL | C_SHOW | C_GRADS | C_SAMPLE | C_GRADCHECK, true},
+  {"load", F_LOAD, C_EVAL | C_SHOW | C_GRADS | C_SAMPLE | C_GRADCHECK | C_PREDICT, true},
   {"log", F_LOG, C_TRAIN, true},
   {"plot", F_PLOT, C_TRAIN, true},
   {"quiet", F_QUIET, C_TRAIN | C_EVAL | C_GRADCHECK | C_INFO, false},
-  {"threads", F_THREADS, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS | C_SAMPLE, true},
+  {"threads", F_THREADS, C_TRAIN | C_EVAL | C_GRADCHECK | C_SHOW | C_GRADS | C_SAMPLE | C_PREDICT, true},
   {"eps", F_EPS, C_GRADCHECK, true},
   {"tol", F_TOL, C_GRADCHECK, true},
   {"entries", F_ENTRIES, C_GRADCHECK, true},
@@ -89,8 +90,8 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"device", F_DEVICE, C_TRAIN | C_EVAL | C_GRADCHECK, true},
   {"check-numerics", F_CHECK_NUMERICS, C_TRAIN | C_EVAL | C_GRADCHECK, false},
   {"limit", F_LIMIT, C_TRAIN, true},
-  {"count", F_COUNT, C_SHOW | C_SAMPLE, true},
-  {"out", F_OUT, C_SHOW | C_GRADS | C_SAMPLE, true}, /* also -o */
+  {"count", F_COUNT, C_SHOW | C_SAMPLE | C_PREDICT, true},
+  {"out", F_OUT, C_SHOW | C_GRADS | C_SAMPLE | C_PREDICT, true}, /* also -o */
   {"rows", F_ROWS, C_GRADS, true},
   {"len", F_LEN, C_SAMPLE, true},
   {"temperature", F_TEMPERATURE, C_SAMPLE, true},
@@ -99,6 +100,7 @@ static const struct { const char *name; FlagId id; int cmds; bool value; } flags
   {"no-augment", F_NO_AUGMENT, C_TRAIN, false},
   {"samples", F_SAMPLES, C_TRAIN, true},
   {"shards", F_SHARDS, C_TRAIN, true},
+  {"input", F_INPUT, C_PREDICT, true},
 };
 
 static void usage(FILE *f, const char *prog) {
@@ -162,6 +164,16 @@ static void usage(FILE *f, const char *prog) {
           "    --seed N        the draws' seed (same seed, same text or image)\n"
           "    --count N       images: how many (default 16)\n"
           "    -o FILE.png     images: where to write the grid (default sample.png)\n"
+          "  predict    the network's output (the train block's `predict = ...;`, else the\n"
+          "             prediction its classifier loss takes, else its `show`) in inference\n"
+          "             mode, as a NumPy .npy file of [samples, ...]\n"
+          "    --load FILE     checkpoint (default: fresh initialisation)\n"
+          "    --input [FIELD=]FILE.npy  the values data field FIELD (default: the data block's\n"
+          "                    first) receives, samples first (repeatable; fields not given\n"
+          "                    are zero); without --input: the test samples (else train)\n"
+          "    --count N       only the first N samples (default: all)\n"
+          "    --batch N       rows per kernel call (default: the program's batch)\n"
+          "    -o FILE.npy     where to write it (default predict.npy)\n"
           "  gradcheck  compare symbolic gradients with central differences on the first\n"
           "             batch (training mode, unshuffled); prints what it checked and the\n"
           "             worst error with its element\n"
@@ -309,7 +321,7 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
     case F_NO_AUGMENT: o->no_augment = true; break;
     case F_SAMPLES: o->samples_dir = v; ok = *v; break;
     case F_SHARDS: ok = parse_int(v, 1, &n) && n <= 4096; o->shards = (int)n; break;
-    case F_COUNT: ok = parse_int(v, 1, &o->count) && o->count <= 4096; break;
+    case F_COUNT: ok = parse_int(v, 1, &o->count) && (o->count <= 4096 || cmd == C_PREDICT); break;
     case F_OUT: o->out = v; ok = *v; break;
     case F_ROWS: o->rows = v; ok = *v; break;
     case F_LEN: ok = parse_int(v, 1, &o->len) && o->len <= 1000000; break;
@@ -321,6 +333,12 @@ static int parse_flags(int argc, char **argv, int cmd, NnrtOptions *o) {
         return usage_error(prog, "more than %s --only flags%s", NNRT_MAX_ONLY_STR, "");
       o->only[o->nonly++] = v;
       ok = *v;
+      break;
+    case F_INPUT:
+      if (o->ninputs == NNRT_MAX_ONLY)
+        return usage_error(prog, "more than %s --input flags%s", NNRT_MAX_ONLY_STR, "");
+      o->inputs[o->ninputs++] = v;
+      ok = *v && v[strlen(v) - 1] != '=';
       break;
     case F_RENAME:
       if (o->nrename == NNRT_MAX_ONLY)
@@ -355,6 +373,8 @@ static int check_output_paths(const NnrtProgram *p, const NnrtOptions *o,
     outs[nout] = o->out ? o->out : "show.png", out_flags[nout++] = "-o";
   } else if (cmd == C_GRADS && o->out) {
     outs[nout] = o->out, out_flags[nout++] = "-o";
+  } else if (cmd == C_PREDICT) {
+    outs[nout] = o->out ? o->out : "predict.npy", out_flags[nout++] = "-o";
   }
   for (int i = 0; i < nout; i++) {
     char what[600] = "";
@@ -369,6 +389,11 @@ static int check_output_paths(const NnrtProgram *p, const NnrtOptions *o,
       snprintf(what, sizeof what, "the checkpoint it reads (%s)", cmd == C_TRAIN ? "--resume" : "--load");
     if (!what[0] && cmd == C_TRAIN && o->init_from && nnrt_same_file(outs[i], o->init_from))
       snprintf(what, sizeof what, "the checkpoint it starts from (--init-from)");
+    for (int j = 0; j < o->ninputs && !what[0]; j++) {
+      const char *eq = strchr(o->inputs[j], '=');
+      if (nnrt_same_file(outs[i], eq ? eq + 1 : o->inputs[j]))
+        snprintf(what, sizeof what, "the file of --input %s", o->inputs[j]);
+    }
     for (int j = 0; j < p->ndata && !what[0]; j++)
       if (p->data[j].kind != DATA_TABLE && p->data[j].path && nnrt_same_file(outs[i], p->data[j].path))
         snprintf(what, sizeof what, "the %s data of field '%.64s'", p->data[j].split, p->data[j].field);

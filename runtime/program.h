@@ -183,8 +183,8 @@ typedef struct NnrtOptions {
   int64_t early_stop; bool has_early_stop; /* train --early-stop patience (0: off), else the program's */
   bool no_augment;           /* train --no-augment: ignore the program's augmentation */
   const char *samples_dir;   /* train --samples DIR: DIR/epoch-NNN.png of `sample` after every epoch */
-  int64_t count;             /* show --count: samples drawn (0: 16) */
-  const char *out;           /* show -o: the PNG written (NULL: show.png); grads -o: the CSV */
+  int64_t count;             /* show --count: samples drawn (0: 16); predict: rows (0: all) */
+  const char *out;           /* show -o: the PNG written (NULL: show.png); grads -o: the CSV; predict -o */
   const char *rows;          /* grads --rows: the parameter whose per-row norms are printed */
   int64_t len;               /* sample --len: tokens generated (0: 200) */
   double temperature;        /* sample --temperature (set to 1 by the parser's default) */
@@ -192,6 +192,7 @@ typedef struct NnrtOptions {
   const char *init_from;     /* train --init-from: a checkpoint's tensors over the fresh init */
   const char *only[NNRT_MAX_ONLY]; int nonly;       /* --only globs on the program's names */
   const char *rename[NNRT_MAX_ONLY]; int nrename;   /* --rename FROM=TO prefix maps */
+  const char *inputs[NNRT_MAX_ONLY]; int ninputs;   /* predict --input [FIELD=]FILE.npy */
 } NnrtOptions;
 
 /* A train block's `metric NAME = ...;` (session.c reads them from the
@@ -369,6 +370,10 @@ int nnrt_cmd_show(NnrtProgram *p, const NnrtOptions *o); /* show.c: the PNG grid
 int nnrt_draw_grid(const NnrtSlotDesc *ss, const void *base, int64_t n, const char *path);
 int nnrt_cmd_grads(NnrtProgram *p, const NnrtOptions *o); /* grads.c: gradient norms */
 int nnrt_cmd_sample(NnrtProgram *p, const NnrtOptions *o); /* sample.c: text generation */
+/* sample.c: the n samples of OUTPUT slot ss (values at base) as a NumPy
+ * .npy file at path (what: its name in messages); 0, or 1 after a message */
+int nnrt_write_npy(const NnrtSlotDesc *ss, const void *base, int64_t n, const char *path, const char *what);
+int nnrt_cmd_predict(NnrtProgram *p, const NnrtOptions *o); /* predict.c: the network's output as .npy */
 /* sample.c: train --samples DIR — whether the program draws images (a
  * `sample` without text data), and the grid of epoch s->epoch, the same
  * noise every epoch (0, or 1 after a message) */

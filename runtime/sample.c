@@ -58,12 +58,11 @@ static int64_t draw(const double *z, int64_t n, double temp, double u) {
   return best; /* rounding left u·total past the last sum */
 }
 
-/* The n samples of OUTPUT slot ss (values at base) as a NumPy .npy file
- * (format 1.0, little-endian f4/f8, C order, shape [n, per-sample dims...])
- * that a data field's npy("...") reads back: generated images scored by a
- * classifier program (examples/lecture12/score.nn).  0, or 1 after a
- * message. */
-static int write_npy(const NnrtSlotDesc *ss, const void *base, int64_t n, const char *path) {
+/* (program.h) Format 1.0, little-endian f4/f8, C order, shape [n,
+ * per-sample dims...], which a data field's npy("...") reads back:
+ * generated images scored by a classifier program
+ * (examples/lecture12/score.nn), `OUT predict`'s output. */
+int nnrt_write_npy(const NnrtSlotDesc *ss, const void *base, int64_t n, const char *path, const char *what) {
   char shape[256], header[400], err[512];
   int at = snprintf(shape, sizeof shape, "(%lld,", (long long)n);
   int64_t per = 1;
@@ -78,7 +77,7 @@ static int write_npy(const NnrtSlotDesc *ss, const void *base, int64_t n, const 
   while ((10 + k + 1) % 64 != 0)
     header[k++] = ' ';
   header[k++] = '\n';
-  FILE *f = nnrt_open_output(path, "the samples", err, sizeof err);
+  FILE *f = nnrt_open_output(path, what, err, sizeof err);
   if (!f) {
     fprintf(stderr, "error: %s\n", err);
     return 1;
@@ -87,7 +86,7 @@ static int write_npy(const NnrtSlotDesc *ss, const void *base, int64_t n, const 
   fwrite(pre, 1, sizeof pre, f);
   fwrite(header, 1, (size_t)k, f);
   fwrite(base, nnrt_dtype_size(ss->dtype), (size_t)(n * per), f); /* checked by nnrt_close_output */
-  if (nnrt_close_output(f, path, "the samples", err, sizeof err) != 0) {
+  if (nnrt_close_output(f, path, what, err, sizeof err) != 0) {
     fprintf(stderr, "error: %s\n", err);
     return 1;
   }
@@ -120,7 +119,7 @@ static int sample_images(NnrtProgram *p, const NnrtOptions *o, int out) {
   const char *path = o->out ? o->out : "sample.png";
   size_t len = strlen(path);
   bool npy = len > 4 && !strcmp(path + len - 4, ".npy");
-  if (npy ? write_npy(&p->slots[out], s.slots[out], count, path) != 0
+  if (npy ? nnrt_write_npy(&p->slots[out], s.slots[out], count, path, "the samples") != 0
           : nnrt_draw_grid(&p->slots[out], s.slots[out], count, path) != 0)
     goto out;
   char shape[128];

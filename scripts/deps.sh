@@ -1,12 +1,14 @@
 #!/bin/sh
 # Install nnc's build and test dependencies from Debian 12's packages.
 # Skips apt when everything is already there (CI re-runs stay fast).
+# nnc export (ONNX) needs protobuf-c and libonnx-dev's onnx.proto; its tests
+# python3-onnx's checker (and numpy, which it pulls in).
 #   scripts/deps.sh --list   prints the package list (scripts/check-install
 #                            reads it) and installs nothing.
 set -eu
 PKGS="build-essential cmake pkg-config llvm-19-dev flex bison libcmocka-dev zlib1g-dev \
 libdnnl-dev libblas-dev libcjson-dev liblapacke-dev graphviz dataset-fashion-mnist fortunes-min fortunes python3 \
-libopenmpi-dev openmpi-bin"
+libopenmpi-dev openmpi-bin libprotobuf-c-dev protobuf-c-compiler libonnx-dev python3-onnx"
 if [ "${1:-}" = "--list" ]; then
   echo $PKGS
   exit 0

@@ -15,6 +15,7 @@
   X(gradcheck, "compare symbolic gradients with central differences")                \
   X(grads, "one forward and backward pass: each parameter's gradient norm")          \
   X(show, "draw test samples next to the train block's `show = ...;` as a PNG grid") \
-  X(sample, "generate text from the train block's `sample = ...;`")
+  X(sample, "generate text from the train block's `sample = ...;`")                 \
+  X(predict, "write the network's output for given inputs as a .npy file")
 
 #endif

@@ -172,7 +172,7 @@ help)
   "$nnc" --help >"$tmp/help" || fail "--help: exit status $?"
   cat "$tmp/help"
   cmds=$(sed -n 's/^\(usage:\)\{0,1\} *nnc \([a-z]*\).*/\2/p' "$tmp/help" | sort -u)
-  [ "$(echo $cmds)" = "build check emit gradcheck plot" ] || fail "commands in --help: $(echo $cmds)"
+  [ "$(echo $cmds)" = "build check emit export gradcheck plot" ] || fail "commands in --help: $(echo $cmds)"
   for c in $cmds; do
     "$nnc" "$c" >/dev/null 2>"$tmp/err"
     grep -q "unknown command" "$tmp/err" && fail "nnc $c: refused"
