@@ -302,6 +302,8 @@ typedef struct DataSrc {
   double mask;               /* mlm (with vocab, len, words): fraction masked */
   int pairs, part;           /* mlm: sentence pairs; NnrtMlmPart */
   int64_t copies;            /* mlm: passes over the documents */
+  int norm;                  /* graph: 0 A, 1 D^-1/2 (A + I) D^-1/2 */
+  bool csr;                  /* graph: a csr[N, N] field (sparse), else f32[N, N] */
   int64_t n, per;            /* table: n samples of per values */
   double *table;
 } DataSrc;

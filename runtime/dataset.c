@@ -122,15 +122,9 @@ static int load_one(const NnrtDataDesc *d, NnrtArray *a, char *msg) {
   } else if (d->kind == DATA_GRAPH) {
     NnrtGraph g;
     rc = nnrt_load_graph(d->path, d->len, &g, err, sizeof err);
-    if (rc == 0) {
-      rc = nnrt_graph_dense(&g, a, err, sizeof err);
-      nnrt_graph_free(&g);
-    }
     if (rc == 0) { /* one graph = one sample */
-      a->rank = 3;
-      a->dims[2] = a->dims[1];
-      a->dims[1] = a->dims[0];
-      a->dims[0] = 1;
+      rc = nnrt_graph_matrix(&g, d->graph_form, a, err, sizeof err);
+      nnrt_graph_free(&g);
     }
   } else if (ends_with(d->path, ".npy")) {
     rc = nnrt_load_npy(d->path, a, err, sizeof err);

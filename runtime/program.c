@@ -244,8 +244,8 @@ void nnrt_data_csv(NnrtProgram *p, const char *field, const char *split, const c
   d->col_end = col_end;
 }
 
-void nnrt_data_graph(NnrtProgram *p, const char *field, const char *split, const char *path, int64_t n) {
-  if (!p->failed && (!path || n < 1)) {
+void nnrt_data_graph(NnrtProgram *p, const char *field, const char *split, const char *path, int64_t n, int form) {
+  if (!p->failed && (!path || n < 1 || form < 0 || form > 7)) {
     fail(p, "data field '%s': bad graph source (%lld nodes)", field ? field : "", (long long)n);
     return;
   }
@@ -255,6 +255,7 @@ void nnrt_data_graph(NnrtProgram *p, const char *field, const char *split, const
   d->kind = DATA_GRAPH;
   d->path = dup(p, path, "data path");
   d->len = n;
+  d->graph_form = form;
 }
 
 void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,

@@ -72,6 +72,7 @@ typedef struct NnrtDataDesc {
   /* DATA_TEXT: windows of len tokens, shifted and strided; reach: the
    * longest len + shift of the split's fields reading this file */
   int64_t vocab_cap, len, shift, stride, reach; /* DATA_GRAPH: len = nodes */
+  int graph_form; /* DATA_GRAPH: NNRT_GRAPH_* flags */
   bool words;
   /* DATA_MLM (also vocab_cap, len, words): which part of the samples */
   double mask;
