@@ -5,7 +5,7 @@
 #                            reads it) and installs nothing.
 set -eu
 PKGS="build-essential cmake pkg-config llvm-19-dev flex bison libcmocka-dev zlib1g-dev \
-libdnnl-dev libblas-dev libcjson-dev liblapacke-dev graphviz dataset-fashion-mnist fortunes-min fortunes python3"
+libdnnl-dev libblas-dev libcjson-dev liblapacke-dev libopenblas0-pthread graphviz dataset-fashion-mnist fortunes-min fortunes python3"
 if [ "${1:-}" = "--list" ]; then
   echo $PKGS
   exit 0
