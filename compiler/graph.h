@@ -297,6 +297,7 @@ typedef struct DataSrc {
   int header;                /* csv: 1 yes, 0 no, -1 detect */
   double scale;
   bool normalize;            /* standardise per feature on the train split */
+  bool node_mask;            /* a node mask: 0/1 entries, train and test disjoint (checked at load) */
   int64_t vocab, len, shift, stride; /* text: vocabulary cap, window length, shift, stride (0: len) */
   bool words;                /* text: word tokens */
   double mask;               /* mlm (with vocab, len, words): fraction masked */

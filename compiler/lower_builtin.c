@@ -724,6 +724,11 @@ static Value *b_idx(const char *name, Args *a) {
     if (!as_int(nz, at, &z)) return NULL;
     d->normalize = z != 0;
   }
+  Value *mk = kwarg(a, "mask", &at); /* a graph's node mask: 0/1, the splits' masks disjoint */
+  if (mk) {
+    if (!as_int(mk, at, &z)) return NULL;
+    d->node_mask = z != 0;
+  }
   return d;
 }
 

@@ -236,6 +236,7 @@ static bool lower_data(Ast *data, Env *tenv) {
       ds->col_end = src->c1;
       ds->header = src->header;
       ds->normalize = src->normalize;
+      ds->node_mask = src->node_mask;
       if (src->dkind == 2 && !check_text(f, type, &ps, src, ds)) { ok = false; continue; }
       if (src->dkind == 3) { /* graph("edges.csv"): A of one graph, f32[N, N] or csr[N, N] */
         Dtype t = (Dtype)type->op;

@@ -342,6 +342,17 @@ void nnrt_data_normalize(NnrtProgram *p, const char *field) {
     fail(p, "nnrt_data_normalize: no data for field '%s'", field ? field : "(null)");
 }
 
+void nnrt_data_mask(NnrtProgram *p, const char *field, const char *split) {
+  if (p->failed)
+    return;
+  for (int i = p->ndata - 1; i >= 0; i--) /* the last declared, as the loader reads */
+    if (field && split && strcmp(p->data[i].field, field) == 0 && strcmp(p->data[i].split, split) == 0) {
+      p->data[i].node_mask = true;
+      return;
+    }
+  fail(p, "nnrt_data_mask: no %s data for field '%s'", split ? split : "(null)", field ? field : "(null)");
+}
+
 void nnrt_train_config(NnrtProgram *p, int64_t epochs, int64_t batch, uint64_t seed) {
   if (p->failed)
     return;

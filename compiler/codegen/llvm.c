@@ -1506,6 +1506,10 @@ static void emit_setup(Program *p) {
       LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr};
       call_rt("nnrt_data_normalize", ps, (LLVMValueRef[]){P, str(d->field)}, 2);
     }
+    if (d->node_mask) {
+      LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr};
+      call_rt("nnrt_data_mask", ps, (LLVMValueRef[]){P, str(d->field), str(d->split)}, 3);
+    }
   }
   {
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.i64};

@@ -162,6 +162,10 @@ void nnrt_data_mlm(NnrtProgram *p, const char *field, const char *split, const c
  * and std computed in double on the training split (after the validation
  * hold-out) and applied to every split.  Call after the field's data. */
 void nnrt_data_normalize(NnrtProgram *p, const char *field);
+/* The data of field `field` in split `split` is a graph's node mask
+ * (mask = 1): every entry 0 or 1, and no node in the masks of two splits
+ * (runtime/data/graph.c, nnrt_graph_check_masks).  Call after the data. */
+void nnrt_data_mask(NnrtProgram *p, const char *field, const char *split);
 
 /* Training configuration from the `train` block; CLI flags override. */
 void nnrt_train_config(NnrtProgram *p, int64_t epochs, int64_t batch, uint64_t seed);
