@@ -328,6 +328,7 @@ const char *dtype_name(Dtype d) {
   case DT_F64: return "f64";
   case DT_I32: return "i32";
   case DT_BOOL: return "bool";
+  case DT_CSR: return "csr";
   }
   return "?";
 }

@@ -297,11 +297,14 @@ typedef struct DataSrc {
   int header;                /* csv: 1 yes, 0 no, -1 detect */
   double scale;
   bool normalize;            /* standardise per feature on the train split */
+  bool node_mask;            /* a node mask: 0/1 entries, train and test disjoint (checked at load) */
   int64_t vocab, len, shift, stride; /* text: vocabulary cap, window length, shift, stride (0: len) */
   bool words;                /* text: word tokens */
   double mask;               /* mlm (with vocab, len, words): fraction masked */
   int pairs, part;           /* mlm: sentence pairs; NnrtMlmPart */
   int64_t copies;            /* mlm: passes over the documents */
+  int norm;                  /* graph: 0 A, 1 D^-1/2 (A + I) D^-1/2 */
+  bool csr;                  /* graph: a csr[N, N] field (sparse), else f32[N, N] */
   int64_t n, per;            /* table: n samples of per values */
   double *table;
 } DataSrc;

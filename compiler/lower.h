@@ -40,6 +40,8 @@ typedef struct Value {
   int64_t c0, c1;     /* V_DATA csv columns [c0, c1) */
   int header;         /* V_DATA csv header: -1 detect */
   bool normalize;     /* V_DATA: normalize = 1 */
+  bool node_mask;     /* V_DATA: mask = 1 (a node mask of a graph, checked at load) */
+  int norm;           /* V_DATA graph: 0 A, 1 norm = "gcn": D^-1/2 (A + I) D^-1/2 */
   Loc loc;            /* where the value was made (for notes) */
 } Value;
 

@@ -724,6 +724,11 @@ static Value *b_idx(const char *name, Args *a) {
     if (!as_int(nz, at, &z)) return NULL;
     d->normalize = z != 0;
   }
+  Value *mk = kwarg(a, "mask", &at); /* a graph's node mask: 0/1, the splits' masks disjoint */
+  if (mk) {
+    if (!as_int(mk, at, &z)) return NULL;
+    d->node_mask = z != 0;
+  }
   return d;
 }
 
@@ -772,16 +777,33 @@ static Value *b_text(const char *name, Args *a) {
   return d;
 }
 
-/* graph("edges.csv"): the adjacency A of an undirected graph from its
- * edge list (runtime/data/graph.c), one graph = one sample; the field's
- * type f32[N, N] gives the node count (checked by lower_data). */
+/* graph("edges.csv", norm = "none" | "gcn"): the adjacency A of an
+ * undirected graph from its edge list (runtime/data/graph.c), or the GCN's
+ * D^-1/2 (A + I) D^-1/2; one graph = one sample.  The field's type,
+ * f32[N, N] (dense) or csr[N, N] (sparse), gives the node count and the
+ * form (checked by lower_data). */
 static Value *b_graph(const char *name, Args *a) {
   Ast *site = a->site;
-  if (a->npos != 1 || !a->pos[0] || a->pos[0]->k != V_STR || a->nkw) {
+  if (a->npos != 1 || !a->pos[0] || a->pos[0]->k != V_STR) {
     diag_error(site->loc, "'%s' takes one edge-list file: %s(\"edges.csv\")", name, name);
     return NULL;
   }
-  return data_source(site, a->pos[0]->s, 3);
+  int norm = 0;
+  for (int k = 0; k < a->nkw; k++) {
+    Value *v = a->kwv[k];
+    if (strcmp(a->kw[k], "norm")) {
+      diag_error(a->kw_ast[k]->loc, "'%s' has no argument '%s' (it takes norm = \"none\" or \"gcn\")", name, a->kw[k]);
+      return NULL;
+    }
+    if (!v || v->k != V_STR || (strcmp(v->s, "none") && strcmp(v->s, "gcn"))) {
+      diag_error(a->kw_ast[k]->loc, "norm of '%s' is \"none\" (A) or \"gcn\" (D^-1/2 (A + I) D^-1/2)", name);
+      return NULL;
+    }
+    norm = !strcmp(v->s, "gcn");
+  }
+  Value *d = data_source(site, a->pos[0]->s, 3);
+  d->norm = norm;
+  return d;
 }
 
 /* mlm("docs.txt", vocab = V, seq = T, part = "ids", mask = 0.15, pairs = 1,

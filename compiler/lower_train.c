@@ -236,15 +236,24 @@ static bool lower_data(Ast *data, Env *tenv) {
       ds->col_end = src->c1;
       ds->header = src->header;
       ds->normalize = src->normalize;
+      ds->node_mask = src->node_mask;
       if (src->dkind == 2 && !check_text(f, type, &ps, src, ds)) { ok = false; continue; }
-      if (src->dkind == 3) { /* graph("edges.csv"): A of one graph, f32[N, N] */
-        if ((Dtype)type->op != DT_F32 || ps.rank != 2 || ps.d[0].b || ps.d[1].b || ps.d[0].k != ps.d[1].k) {
-          diag_error(type->loc, "a graph(...) field is the adjacency of one graph: its type must be f32[N, N], not %s%s",
-                     dtype_name((Dtype)type->op), shape_str(&ps));
+      if (src->dkind == 3) { /* graph("edges.csv"): A of one graph, f32[N, N] or csr[N, N] */
+        Dtype t = (Dtype)type->op;
+        if ((t != dtype_f32() && t != DT_CSR) || ps.rank != 2 || ps.d[0].b || ps.d[1].b || ps.d[0].k != ps.d[1].k) {
+          diag_error(type->loc, "a graph(...) field is the adjacency of one graph: its type must be f32[N, N] "
+                     "(dense) or csr[N, N] (sparse), not %s%s", dtype_name(t), shape_str(&ps));
           ok = false;
           continue;
         }
         ds->len = ps.d[0].k;
+        ds->norm = src->norm;
+        ds->csr = t == DT_CSR;
+      } else if ((Dtype)type->op == DT_CSR) {
+        diag_error(type->loc, "a csr[N, N] field is read by graph(\"edges.csv\"), not by %s",
+                   src->dkind == 1 ? "csv(...)" : src->dkind == 2 ? "text(...)" : src->dkind == 4 ? "mlm(...)" : "idx(...)");
+        ok = false;
+        continue;
       }
       if (src->dkind == 4 && !check_mlm(f, type, &ps, src, ds)) { ok = false; continue; }
     } else if (src->k == V_LIST) {

@@ -101,6 +101,9 @@ void diag_set_pass(const char *pass, bool verifying);
 
 typedef enum {
   DT_F32 = 0, DT_F64 = 1, DT_I32 = 2, DT_BOOL = 3,
+  /* a sparse matrix of the program's float type in CSR form (`csr[N, N]`):
+   * only a graph(...) field has it, only spmm reads it */
+  DT_CSR = 4,
 } Dtype;
 const char *dtype_name(Dtype d);
 

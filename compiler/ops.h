@@ -187,7 +187,8 @@
   G(CUMPROD, "cumprod", 1, true, cumprod_spec) /* ops/cumprod.c */ \
   G(CUMPROD_GRAD, "cumprod_grad", 2, false, cumprod_grad_spec) /* ops/cumprod.c */ \
   G(GATHER, "gather", 2, true, gather_spec) /* ops/gather.c */ \
-  G(GATHER_GRAD, "gather_grad", 2, true, gather_grad_spec) /* ops/gather.c */
+  G(GATHER_GRAD, "gather_grad", 2, true, gather_grad_spec) /* ops/gather.c */ \
+  G(SPMM, "spmm", 2, true, spmm_spec) /* ops/spmm.c */
 
 typedef enum {
 #define E(name, str, arity, surface, attr, flops, fold, deriv, scalar) OP_##name,

@@ -80,6 +80,7 @@ static Ast *metric_stmt(Loc at, const char *word, Loc name_at, const char *name,
 %token KW_TRAIN "'train'" KW_ON "'on'" KW_TEST "'test'" KW_RETURN "'return'"
 %token KW_MINIMIZE "'minimize'" KW_WRT "'wrt'" KW_USING "'using'" KW_FOR "'for'"
 %token KW_IN "'in'" KW_STEP "'step'" KW_F32 "'f32'" KW_F64 "'f64'" KW_I32 "'i32'"
+%token KW_CSR "'csr'"
 %token KW_BOOL "'bool'" KW_INT "'int'" KW_FLOAT "'float'" KW_IF "'if'" KW_ELSE "'else'"
 %token TK_POW "'**'" TK_EQ "'=='" TK_NE "'!='" TK_LE "'<='" TK_GE "'>='"
 %token TK_DOTDOT "'..'" TK_ELLIPSIS "'...'" TK_ARROW "'->'"
@@ -159,6 +160,7 @@ dtype:
   | KW_F64                            { $$ = DT_F64; }
   | KW_I32                            { $$ = DT_I32; }
   | KW_BOOL                           { $$ = DT_BOOL; }
+  | KW_CSR                            { $$ = DT_CSR; }
   ;
 
 dims:

@@ -73,10 +73,33 @@ static bool run_parse(Compilation *c) {
   return !c->out || output_ok(c->out, c->m);
 }
 
+/* A csr value (a graph(...) field's sparse matrix) holds a CSR, not N·N
+ * numbers: spmm is the one op that reads it, and passing it on unchanged
+ * (a function's argument) makes no node.  Anything else is the user's
+ * error, reported once per kernel where it was written. */
+static void check_csr_uses(Kernel *k) {
+  kernel_schedule(k);
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    if (n->op == OP_SPMM) continue;
+    for (int j = 0; j < n->nin; j++)
+      if (n->in[j]->dt == DT_CSR) {
+        diag_error(n->loc, "'%s' cannot read the sparse matrix %s (csr%s): only spmm(a, h) multiplies by it",
+                   op_info[n->op].name, n->in[j]->name ? n->in[j]->name : "a", shape_str(&n->in[j]->sh));
+        return;
+      }
+  }
+}
+
 static bool run_lower(Compilation *c) {
   if (diag_error_count()) return false; /* the declarations did not check */
   shape_set_rewriter(c->po.simplify ? simplify_rules : NULL);
   c->p = lower_program(c->m);
+  if (c->p && !diag_error_count()) {
+    check_csr_uses(&c->p->train_k);
+    check_csr_uses(&c->p->eval_k);
+    for (int i = 1; i < c->p->nobj; i++) check_csr_uses(&c->p->obj_k[i]);
+  }
   return c->p && !diag_error_count();
 }
 

@@ -122,15 +122,9 @@ static int load_one(const NnrtDataDesc *d, NnrtArray *a, char *msg) {
   } else if (d->kind == DATA_GRAPH) {
     NnrtGraph g;
     rc = nnrt_load_graph(d->path, d->len, &g, err, sizeof err);
-    if (rc == 0) {
-      rc = nnrt_graph_dense(&g, a, err, sizeof err);
-      nnrt_graph_free(&g);
-    }
     if (rc == 0) { /* one graph = one sample */
-      a->rank = 3;
-      a->dims[2] = a->dims[1];
-      a->dims[1] = a->dims[0];
-      a->dims[0] = 1;
+      rc = nnrt_graph_matrix(&g, d->graph_form, a, err, sizeof err);
+      nnrt_graph_free(&g);
     }
   } else if (ends_with(d->path, ".npy")) {
     rc = nnrt_load_npy(d->path, a, err, sizeof err);
@@ -855,6 +849,39 @@ void nnrt_session_gather(NnrtSession *s, const NnrtSplit *sp, const int64_t *idx
 }
 
 
+/* Node masks (mask = 1): each split's entries 0 or 1, one per node, and no
+ * node in the masks of two splits — a labelled training node counted in
+ * the test score would flatter it.  A field marked in one split only is
+ * checked alone. */
+static int check_masks(NnrtSession *s) {
+  const NnrtProgram *p = s->p;
+  const NnrtSplit *sp[3] = {&s->train, &s->valid, &s->test};
+  static const char *const split[3] = {"train", "valid", "test"};
+  for (int i = 0; i < p->nslots; i++) {
+    const NnrtSlotDesc *slot = &p->slots[i];
+    if (slot->role != NNRT_SLOT_INPUT)
+      continue;
+    const NnrtArray *m[3] = {NULL, NULL, NULL};
+    const char *names[3] = {"", "", ""};
+    bool any = false;
+    for (int k = 0; k < 3; k++) {
+      const NnrtDataDesc *d = field_data(p, slot, k == 1 ? "train" : split[k]);
+      if (d && d->node_mask && sp[k]->present && sp[k]->fields && sp[k]->fields[i].data) {
+        m[k] = &sp[k]->fields[i];
+        names[k] = source_name(d);
+        any = true;
+      }
+    }
+    char err[ERRLEN];
+    if (any && nnrt_graph_check_masks(m, names, nnrt_slot_sample_count(slot) * (m[0] ? m[0]->dims[0] : 1), err,
+                                      sizeof err) != 0) {
+      fprintf(stderr, "error: %s\n", err);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int nnrt_session_load_data(NnrtSession *s, int flags, bool warm, bool *warm_after) {
   NnrtProgram *p = s->p;
   Loads loads = {0};
@@ -875,6 +902,8 @@ int nnrt_session_load_data(NnrtSession *s, int flags, bool warm, bool *warm_afte
     return -1;
   }
   loads_free(&loads);
+  if (check_masks(s) != 0)
+    return -1;
   nnrt_bench_mark("data_loaded"); /* read, inflated, converted */
   if ((flags & SESSION_DATA) && normalize_fields(s) != 0)
     return -1;

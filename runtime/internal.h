@@ -80,6 +80,12 @@ int nnrt_load_graph(const char *path, int64_t n, NnrtGraph *g, char *err, size_t
 void nnrt_graph_free(NnrtGraph *g);
 /* The dense adjacency A as F32 (n, n); too large (> 16 GiB) is an error. */
 int nnrt_graph_dense(const NnrtGraph *g, NnrtArray *out, char *err, size_t errlen);
+/* The matrix of a graph(...) field of form NNRT_GRAPH_* as one sample:
+ * A or (GCN) D^-1/2 (A + I) D^-1/2, its values formed in double as
+ * 1/sqrt(deg i + 1) · 1/sqrt(deg j + 1) and rounded once; dense (1, n, n),
+ * or (CSR) an NnrtCsr header with its arrays after it in one block, shaped
+ * (1, NNRT_CSR_BYTES / value size) so that gathering copies the header. */
+int nnrt_graph_matrix(const NnrtGraph *g, int form, NnrtArray *out, char *err, size_t errlen);
 /* The spectral view: the normalised Laplacian L = I - D^-1/2 A D^-1/2 (an
  * isolated node's row and column are those of I) and its eigenpairs by
  * LAPACK's dsyevd: vals[n] ascending, vecs[n * n] row-major with

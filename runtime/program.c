@@ -244,8 +244,8 @@ void nnrt_data_csv(NnrtProgram *p, const char *field, const char *split, const c
   d->col_end = col_end;
 }
 
-void nnrt_data_graph(NnrtProgram *p, const char *field, const char *split, const char *path, int64_t n) {
-  if (!p->failed && (!path || n < 1)) {
+void nnrt_data_graph(NnrtProgram *p, const char *field, const char *split, const char *path, int64_t n, int form) {
+  if (!p->failed && (!path || n < 1 || form < 0 || form > 7)) {
     fail(p, "data field '%s': bad graph source (%lld nodes)", field ? field : "", (long long)n);
     return;
   }
@@ -255,6 +255,7 @@ void nnrt_data_graph(NnrtProgram *p, const char *field, const char *split, const
   d->kind = DATA_GRAPH;
   d->path = dup(p, path, "data path");
   d->len = n;
+  d->graph_form = form;
 }
 
 void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,
@@ -339,6 +340,17 @@ void nnrt_data_normalize(NnrtProgram *p, const char *field) {
       found = p->data[i].normalize = true;
   if (!found)
     fail(p, "nnrt_data_normalize: no data for field '%s'", field ? field : "(null)");
+}
+
+void nnrt_data_mask(NnrtProgram *p, const char *field, const char *split) {
+  if (p->failed)
+    return;
+  for (int i = p->ndata - 1; i >= 0; i--) /* the last declared, as the loader reads */
+    if (field && split && strcmp(p->data[i].field, field) == 0 && strcmp(p->data[i].split, split) == 0) {
+      p->data[i].node_mask = true;
+      return;
+    }
+  fail(p, "nnrt_data_mask: no %s data for field '%s'", split ? split : "(null)", field ? field : "(null)");
 }
 
 void nnrt_train_config(NnrtProgram *p, int64_t epochs, int64_t batch, uint64_t seed) {

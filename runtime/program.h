@@ -69,9 +69,11 @@ typedef struct NnrtDataDesc {
   bool header;     /* DATA_CSV */
   int64_t col_begin, col_end;
   bool normalize;  /* standardise the field per feature (nnrt_data_normalize) */
+  bool node_mask;  /* a graph's node mask (nnrt_data_mask) */
   /* DATA_TEXT: windows of len tokens, shifted and strided; reach: the
    * longest len + shift of the split's fields reading this file */
   int64_t vocab_cap, len, shift, stride, reach; /* DATA_GRAPH: len = nodes */
+  int graph_form; /* DATA_GRAPH: NNRT_GRAPH_* flags */
   bool words;
   /* DATA_MLM (also vocab_cap, len, words): which part of the samples */
   double mask;

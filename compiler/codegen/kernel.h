@@ -27,6 +27,10 @@ typedef struct KernelTarget {
   void (*loop_end)(void *loop);
   /* a mutable local of type t (a stack slot at the function's entry) */
   LLVMValueRef (*local)(LLVMTypeRef t);
+  /* a call of runtime function fn (void, its parameters the args' types),
+   * for ops whose kernel is the runtime's; NULL where the target has none
+   * (NVPTX) */
+  void (*call)(const char *fn, LLVMValueRef *args, int n);
 } KernelTarget;
 
 /* The LLVM types both backends build with, made in one context. */

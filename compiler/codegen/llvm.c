@@ -54,7 +54,7 @@ static LLVMTypeRef ty(Dtype d) {
   case DT_F32: return cg.t.f32;
   case DT_F64: return cg.t.f64;
   case DT_I32: return cg.t.i32;
-  case DT_BOOL: return cg.t.i8;
+  case DT_BOOL: case DT_CSR: return cg.t.i8;
   }
   return cg.t.f32;
 }
@@ -717,7 +717,7 @@ static void emit_optim(Dtype d) {
   LLVMValueRef f = LLVMAddFunction(cg.mod, d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", LLVMFunctionType(cg.t.vd, ps, OPTIM_NPARAMS, 0));
   cg.fn = f;
   LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, f, "entry"));
-  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, NULL, cpu_loop_begin, cpu_loop_end, cpu_local};
+  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, NULL, cpu_loop_begin, cpu_loop_end, cpu_local, NULL};
   optim_emit(&t, d, f);
 }
 
@@ -730,7 +730,7 @@ static void emit_clip(void) {
     LLVMValueRef f = LLVMAddFunction(cg.mod, names[k], LLVMFunctionType(cg.t.vd, ps, 3, 0));
     cg.fn = f;
     LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, f, "entry"));
-    KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, NULL, cpu_loop_begin, cpu_loop_end, cpu_local};
+    KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, NULL, cpu_loop_begin, cpu_loop_end, cpu_local, NULL};
     if (k < 2) clip_emit_sqsum(&t, k ? DT_F64 : DT_F32, f);
     else if (k == 2) clip_emit_norm(&t, f);
     else clip_emit_scale(&t, k == 3 ? DT_F32 : DT_F64, f);
@@ -754,9 +754,17 @@ static void *cpu_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i) {
 }
 static void cpu_loop_end(void *l) { loop_end(l); }
 static LLVMValueRef cpu_local(LLVMTypeRef t) { return k_entry_alloca(cg.b, cg.fn, t, "local"); }
+static void cpu_call(const char *name, LLVMValueRef *args, int n) {
+  LLVMTypeRef ps[8], fty;
+  nnc_assert(n <= 8);
+  for (int i = 0; i < n; i++) ps[i] = LLVMTypeOf(args[i]);
+  LLVMValueRef f = rt_fn(name, cg.t.vd, ps, n, &fty);
+  LLVMBuildCall2(cg.b, fty, f, args, (unsigned)n, "");
+}
 static void emit_gen(const Node *n, Buf *bufs) {
   gen_bufs = bufs;
-  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, gen_buffer, cpu_loop_begin, cpu_loop_end, cpu_local};
+  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, gen_buffer, cpu_loop_begin, cpu_loop_end, cpu_local,
+                    cpu_call};
   op_info[n->op].spec->emit(&t, n);
 }
 
@@ -1440,9 +1448,14 @@ static void emit_setup(Program *p) {
     P = setup_item();
     LLVMValueRef dims[MAX_RANK];
     for (int d = 0; d < s->sh.rank; d++) dims[d] = ci64(s->sh.d[d].b ? NNRT_BATCH : s->sh.d[d].k);
-    int rdt = s->dt == DT_F64 ? NNRT_F64 : s->dt == DT_I32 ? NNRT_I32 : NNRT_F32;
+    int rdt = s->dt == DT_F64 ? NNRT_F64 : s->dt == DT_I32 ? NNRT_I32 : NNRT_F32, rank = s->sh.rank;
+    if (s->dt == DT_CSR) { /* the runtime's NnrtCsr header (pointers to the split's arrays), not N·N values */
+      rdt = dtype_f32() == DT_F64 ? NNRT_F64 : NNRT_F32;
+      rank = 2;
+      dims[1] = ci64(NNRT_CSR_BYTES / (rdt == NNRT_F64 ? 8 : 4));
+    }
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i32, cg.t.i32, cg.t.ptr, cg.t.i32, cg.t.i32, cg.t.ptr};
-    LLVMValueRef args[] = {P, ci32(i), ci32(s->role), str(s->name), ci32(rdt), ci32(s->sh.rank), global_array(cg.t.i64, dims, s->sh.rank)};
+    LLVMValueRef args[] = {P, ci32(i), ci32(s->role), str(s->name), ci32(rdt), ci32(rank), global_array(cg.t.i64, dims, rank)};
     call_rt("nnrt_slot", ps, args, 7);
     if (s->role == NNRT_SLOT_PARAM || s->role == NNRT_SLOT_STATE) {
       LLVMTypeRef ip[] = {cg.t.ptr, cg.t.i32, cg.t.ptr, cg.t.i32, cg.t.ptr, cg.t.i64, cg.t.i64};
@@ -1469,8 +1482,9 @@ static void emit_setup(Program *p) {
       call_rt("nnrt_data_text", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), ci64(d->vocab),
                                                     ci64(d->len), ci64(d->shift), ci64(d->stride), ci32(d->words)}, 9);
     } else if (d->path && d->kind == 3) {
-      LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64};
-      call_rt("nnrt_data_graph", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), ci64(d->len)}, 5);
+      LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.i32};
+      int form = (d->norm ? NNRT_GRAPH_GCN : 0) | (d->csr ? NNRT_GRAPH_CSR : 0) | (dtype_f32() == DT_F64 ? NNRT_GRAPH_F64 : 0);
+      call_rt("nnrt_data_graph", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), ci64(d->len), ci32(form)}, 6);
     } else if (d->path && d->kind == 4) {
       LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.f64, cg.t.i32, cg.t.i64, cg.t.i32, cg.t.i32};
       call_rt("nnrt_data_mlm", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), ci64(d->vocab), ci64(d->len),
@@ -1491,6 +1505,10 @@ static void emit_setup(Program *p) {
     if (d->normalize) {
       LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr};
       call_rt("nnrt_data_normalize", ps, (LLVMValueRef[]){P, str(d->field)}, 2);
+    }
+    if (d->node_mask) {
+      LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr};
+      call_rt("nnrt_data_mask", ps, (LLVMValueRef[]){P, str(d->field), str(d->split)}, 3);
     }
   }
   {

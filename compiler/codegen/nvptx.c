@@ -70,7 +70,7 @@ static LLVMTypeRef ty(Dtype d) {
   case DT_F32: return px.t.f32;
   case DT_F64: return px.t.f64;
   case DT_I32: return px.t.i32;
-  case DT_BOOL: return px.t.i8;
+  case DT_BOOL: case DT_CSR: return px.t.i8;
   }
   return px.t.f32;
 }
@@ -801,7 +801,7 @@ static void emit_gen(Kernel *k, Plan *pl, const Node *n) {
   set_threads(w, sp->extent(n));
   begin_kernel(step_name(k, w));
   gen_plan = pl;
-  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, gen_buffer, gen_loop_begin, gen_loop_end, gen_local};
+  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, gen_buffer, gen_loop_begin, gen_loop_end, gen_local, NULL};
   sp->emit(&t, n);
   LLVMBuildRetVoid(B);
 }
@@ -1066,7 +1066,7 @@ static void emit_optimizer(Dtype d) {
   LLVMTypeRef ps[OPTIM_NPARAMS];
   optim_params(&px.t, ps);
   LLVMValueRef f = begin_fn(d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", ps, OPTIM_NPARAMS);
-  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, NULL, gen_loop_begin, gen_loop_end, gen_local};
+  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, NULL, gen_loop_begin, gen_loop_end, gen_local, NULL};
   optim_emit(&t, d, f);
 }
 
@@ -1078,7 +1078,7 @@ static void emit_clip(void) {
     LLVMTypeRef ps[3];
     clip_params(&px.t, ps, k == 2);
     LLVMValueRef f = begin_fn(names[k], ps, 3);
-    KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, NULL, gen_loop_begin, gen_loop_end, gen_local};
+    KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, NULL, gen_loop_begin, gen_loop_end, gen_local, NULL};
     if (k < 2) clip_emit_sqsum(&t, k ? DT_F64 : DT_F32, f);
     else if (k == 2) clip_emit_norm(&t, f);
     else clip_emit_scale(&t, k == 3 ? DT_F32 : DT_F64, f);
@@ -1130,9 +1130,18 @@ const char *nvptx_arch(void) {
 
 /* Every op has GPU code (conv and pooling included, emit_lib); this stays
  * the place to refuse an op, with a clear error, before its code exists. */
+/* Ops whose kernel is the runtime's on the CPU have none here: spmm. */
 static bool supported(Program *p) {
-  (void)p;
-  return true;
+  Kernel *ks[] = {&p->train_k, &p->eval_k};
+  bool ok = true;
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < ks[k]->nsched; i++)
+      if (ks[k]->sched[i]->op == OP_SPMM) {
+        diag_error(ks[k]->sched[i]->loc, "spmm has no GPU kernel yet: build this program without --cuda");
+        ok = false;
+        break;
+      }
+  return ok;
 }
 
 char *nvptx_emit(Program *p, const char *arch, int opt_level) {

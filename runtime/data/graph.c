@@ -263,3 +263,151 @@ int nnrt_graph_check_masks(const NnrtArray *const masks[3], const char *const na
       }
   return 0;
 }
+
+/* ---- the matrix of a graph(...) field ---------------------------------- */
+
+// Row r's entries of A (+ I for the GCN form) in column order, written to
+// col and val (as double) from position at; returns the count.
+static int64_t row_entries(const NnrtGraph *g, int64_t r, bool gcn, const double *dinv, int32_t *col, double *val,
+                           int64_t at) {
+  int64_t k = at;
+  bool self = gcn;
+  for (int64_t e = g->rowptr[r]; e < g->rowptr[r + 1]; e++) {
+    int32_t c = g->col[e];
+    if (self && c > r) {
+      col[k] = (int32_t)r, val[k++] = dinv[r] * dinv[r];
+      self = false;
+    }
+    col[k] = c, val[k++] = gcn ? dinv[r] * dinv[c] : 1.0;
+  }
+  if (self) col[k] = (int32_t)r, val[k++] = dinv[r] * dinv[r];
+  return k - at;
+}
+
+static void put(void *val, bool f64, int64_t k, double v) {
+  if (f64)
+    ((double *)val)[k] = v;
+  else
+    ((float *)val)[k] = (float)v;
+}
+
+static size_t align8(size_t x) { return (x + 7) & ~(size_t)7; }
+
+// The CSR form: one block holding the header, rowptr, col and val.  The
+// transpose is built by a counting sort of the columns (stable, so each of
+// its rows is in column order) and compared with the matrix: the GCN's
+// D^-1/2 (A + I) D^-1/2 and A are symmetric (the CSR holds both directions
+// of every edge, and d_i·d_j = d_j·d_i exactly), so t_* point to the same
+// arrays; a matrix that were not would keep its own transpose.
+static int graph_csr(const NnrtGraph *g, bool gcn, bool f64, const double *dinv, NnrtArray *out, char *err,
+                     size_t errlen) {
+  int64_t n = g->n, nnz = 2 * g->nedges + (gcn ? n : 0);
+  size_t vs = f64 ? 8 : 4;
+  size_t at_row = NNRT_CSR_BYTES, at_col = at_row + (size_t)(n + 1) * 8, at_val = align8(at_col + (size_t)nnz * 4);
+  size_t one = align8(at_val + (size_t)nnz * vs) - at_row; // one matrix's arrays
+  int32_t *tcol = nnrt_alloc((size_t)nnz * 4 + 4, "graph transpose");
+  double *dval = nnrt_alloc((size_t)nnz * 8 + 8, "graph values"), *tval = nnrt_alloc((size_t)nnz * 8 + 8, "graph values");
+  int64_t *trow = nnrt_alloc((size_t)(n + 1) * 8, "graph transpose");
+  int32_t *col = nnrt_alloc((size_t)nnz * 4 + 4, "graph columns");
+  int64_t *row = nnrt_alloc((size_t)(n + 1) * 8, "graph rows");
+  char *blob = NULL;
+  int rc = -1;
+  if (!tcol || !dval || !tval || !trow || !col || !row) {
+    nnrt_fail(err, errlen, "out of memory for the CSR of %" PRId64 " nodes", n);
+    goto out;
+  }
+  row[0] = 0;
+  for (int64_t r = 0; r < n; r++) row[r + 1] = row[r] + row_entries(g, r, gcn, dinv, col, dval, row[r]);
+  memset(trow, 0, (size_t)(n + 1) * 8);
+  for (int64_t k = 0; k < nnz; k++) trow[col[k] + 1]++;
+  for (int64_t r = 0; r < n; r++) trow[r + 1] += trow[r];
+  int64_t *fill = nnrt_alloc((size_t)n * 8 + 8, "graph transpose");
+  if (!fill) {
+    nnrt_fail(err, errlen, "out of memory for the CSR of %" PRId64 " nodes", n);
+    goto out;
+  }
+  memcpy(fill, trow, (size_t)n * 8);
+  for (int64_t r = 0; r < n; r++)
+    for (int64_t k = row[r]; k < row[r + 1]; k++) {
+      int64_t to = fill[col[k]]++;
+      tcol[to] = (int32_t)r;
+      tval[to] = dval[k];
+    }
+  nnrt_free(fill);
+  bool sym = memcmp(row, trow, (size_t)(n + 1) * 8) == 0 && memcmp(col, tcol, (size_t)nnz * 4) == 0 &&
+             memcmp(dval, tval, (size_t)nnz * 8) == 0;
+  size_t bytes = at_row + one * (sym ? 1 : 2);
+  blob = nnrt_alloc(bytes, "graph CSR");
+  if (!blob) {
+    nnrt_fail(err, errlen, "out of memory for the CSR of %" PRId64 " nodes", n);
+    goto out;
+  }
+  memset(blob, 0, bytes);
+  NnrtCsr *h = (NnrtCsr *)blob;
+  for (int t = 0; t < (sym ? 1 : 2); t++) {
+    char *base = blob + (size_t)t * one;
+    memcpy(base + at_row, t ? trow : row, (size_t)(n + 1) * 8);
+    memcpy(base + at_col, t ? tcol : col, (size_t)nnz * 4);
+    for (int64_t k = 0; k < nnz; k++) put(base + at_val, f64, k, t ? tval[k] : dval[k]);
+  }
+  h->n = n;
+  h->nnz = nnz;
+  h->rowptr = (const int64_t *)(blob + at_row);
+  h->col = (const int32_t *)(blob + at_col);
+  h->val = blob + at_val;
+  h->t_rowptr = (const int64_t *)(blob + (sym ? 0 : one) + at_row);
+  h->t_col = (const int32_t *)(blob + (sym ? 0 : one) + at_col);
+  h->t_val = blob + (sym ? 0 : one) + at_val;
+  out->dtype = f64 ? NNRT_F64 : NNRT_F32;
+  out->rank = 2;
+  out->dims[0] = 1;
+  out->dims[1] = NNRT_CSR_BYTES / (int64_t)vs;
+  out->data = blob;
+  blob = NULL;
+  rc = 0;
+out:
+  nnrt_free(blob);
+  nnrt_free(tcol);
+  nnrt_free(dval);
+  nnrt_free(tval);
+  nnrt_free(trow);
+  nnrt_free(col);
+  nnrt_free(row);
+  return rc;
+}
+
+int nnrt_graph_matrix(const NnrtGraph *g, int form, NnrtArray *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  int64_t n = g->n;
+  bool gcn = form & NNRT_GRAPH_GCN, f64 = form & NNRT_GRAPH_F64;
+  double *dinv = nnrt_alloc((size_t)n * sizeof *dinv, "graph degrees");
+  if (!dinv) return nnrt_fail(err, errlen, "out of memory for the degrees of %" PRId64 " nodes", n);
+  for (int64_t i = 0; i < n; i++) dinv[i] = 1.0 / sqrt((double)(g->rowptr[i + 1] - g->rowptr[i] + 1));
+  int rc;
+  if (form & NNRT_GRAPH_CSR) {
+    rc = graph_csr(g, gcn, f64, dinv, out, err, errlen);
+  } else {
+    uint64_t bytes;
+    int64_t dims[2] = {n, n};
+    rc = 0;
+    if (nnrt_shape_bytes(f64 ? NNRT_F64 : NNRT_F32, 2, dims, UINT64_C(1) << 34, &bytes) != 0) {
+      rc = nnrt_fail(err, errlen, "a dense adjacency of %" PRId64 " nodes is too large; read it as csr[N, N]", n);
+    } else if (!(out->data = nnrt_alloc((size_t)bytes, "dense adjacency"))) {
+      rc = nnrt_fail(err, errlen, "out of memory for a dense adjacency of %" PRId64 " nodes", n);
+    } else {
+      memset(out->data, 0, (size_t)bytes);
+      for (int64_t r = 0; r < n; r++) {
+        for (int64_t e = g->rowptr[r]; e < g->rowptr[r + 1]; e++)
+          put(out->data, f64, r * n + g->col[e], gcn ? dinv[r] * dinv[g->col[e]] : 1.0);
+        if (gcn) put(out->data, f64, r * n + r, dinv[r] * dinv[r]);
+      }
+      out->dtype = f64 ? NNRT_F64 : NNRT_F32;
+      out->rank = 3;
+      out->dims[0] = 1;
+      out->dims[1] = n;
+      out->dims[2] = n;
+    }
+  }
+  nnrt_free(dinv);
+  return rc;
+}

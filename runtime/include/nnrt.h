@@ -98,11 +98,39 @@ void nnrt_data_idx(NnrtProgram *p, const char *field, const char *split,
 void nnrt_data_csv(NnrtProgram *p, const char *field, const char *split,
                    const char *path, int header, int64_t col_begin,
                    int64_t col_end, double scale);
-/* The adjacency A (F32, no self-loops) of an undirected graph of n nodes
- * from its edge list ("u,v" node ids 0..n-1 per line, optional header):
- * one sample of shape (n, n).  Self-loops, duplicate edges and edges to a
- * missing node are errors naming the file and line (runtime/data/graph.c). */
-void nnrt_data_graph(NnrtProgram *p, const char *field, const char *split, const char *path, int64_t n);
+/* The adjacency A (no self-loops) of an undirected graph of n nodes from
+ * its edge list ("u,v" node ids 0..n-1 per line, optional header): one
+ * sample of shape (n, n), or with NNRT_GRAPH_GCN the GCN's normalised
+ * D^-1/2 (A + I) D^-1/2 (degrees counted with the self-loop).  Dense F32
+ * (F64 with NNRT_GRAPH_F64), or with NNRT_GRAPH_CSR an NnrtCsr (below) of
+ * F32/F64 values.  Self-loops, duplicate edges and edges to a missing node
+ * are errors naming the file and line (runtime/data/graph.c). */
+enum { NNRT_GRAPH_GCN = 1, NNRT_GRAPH_CSR = 2, NNRT_GRAPH_F64 = 4 };
+void nnrt_data_graph(NnrtProgram *p, const char *field, const char *split, const char *path, int64_t n, int form);
+
+/* A sparse n x n matrix in CSR form, as a csr[N, N] INPUT slot holds it:
+ * this header (NNRT_CSR_BYTES per sample), pointing into the split's data.
+ * Row i's entries are col[rowptr[i] .. rowptr[i+1]), columns ascending,
+ * values val (float or double as the slot).  t_* is the transpose's CSR:
+ * the same arrays when the matrix is symmetric (the loader checks). */
+typedef struct NnrtCsr {
+  int64_t n, nnz;
+  const int64_t *rowptr; /* n + 1 */
+  const int32_t *col;    /* nnz */
+  const void *val;       /* nnz */
+  const int64_t *t_rowptr;
+  const int32_t *t_col;
+  const void *t_val;
+} NnrtCsr;
+#define NNRT_CSR_BYTES 64
+/* y = A h (transpose 0) or Aᵀ h (1) for each of the `batches` matrices
+ * h (n, f) (row-major, one after the other); y like h.  Rows are split
+ * on the worker team by their count alone, each row summed in the order
+ * of its columns: the same bits on any thread count (runtime/cpu/spmm.c). */
+void nnrt_spmm_f32(float *y, const NnrtCsr *a, const float *h, int64_t batches, int64_t n, int64_t f,
+                   int64_t transpose);
+void nnrt_spmm_f64(double *y, const NnrtCsr *a, const double *h, int64_t batches, int64_t n, int64_t f,
+                   int64_t transpose);
 /* An inline table: n samples of per_sample values each, row-major. */
 void nnrt_data_table(NnrtProgram *p, const char *field, const char *split,
                      int64_t n, int64_t per_sample, const double *values);
@@ -136,6 +164,10 @@ void nnrt_data_mlm(NnrtProgram *p, const char *field, const char *split, const c
  * and std computed in double on the training split (after the validation
  * hold-out) and applied to every split.  Call after the field's data. */
 void nnrt_data_normalize(NnrtProgram *p, const char *field);
+/* The data of field `field` in split `split` is a graph's node mask
+ * (mask = 1): every entry 0 or 1, and no node in the masks of two splits
+ * (runtime/data/graph.c, nnrt_graph_check_masks).  Call after the data. */
+void nnrt_data_mask(NnrtProgram *p, const char *field, const char *split);
 
 /* Training configuration from the `train` block; CLI flags override. */
 void nnrt_train_config(NnrtProgram *p, int64_t epochs, int64_t batch, uint64_t seed);

@@ -3,7 +3,9 @@
 # with central differences (`OUT gradcheck`, runtime/gradcheck.c).
 # usage: run.sh NNC FILE.nn OUTDIR [NNC-FLAGS...]
 #   NNC-FLAGS go to `nnc build`, e.g. --no-simplify to check the rules on
-#   the graph as lowered, without algebraic rewrites.
+#   the graph as lowered, without algebraic rewrites.  A line
+#   `// build: FLAGS` in FILE.nn adds its own (spmm.nn: --f64, so that the
+#   sparse matrix's values, of the program's float type, are f64 too).
 # Exit status: 0 when gradcheck passes, 1 otherwise.
 set -u
 
@@ -18,6 +20,9 @@ shift 3
 
 name=$(basename "$nn" .nn)
 for flag in "$@"; do name=$name$flag; done
+own=$(sed -n 's|^// build: ||p' "$nn")
+# shellcheck disable=SC2086 # the file's flags are words
+set -- "$@" $own
 mkdir -p "$outdir" || exit 1
 exe=$outdir/$name
 

@@ -263,6 +263,26 @@ static void test_embedding_grad(void **st) {
   assert_ptr_equal(dr, g_gen(OP_EMBEDDING, back, NULL));
 }
 
+/* a sparse product's adjoint is the product by the transpose (t flips);
+ * the csr matrix, data, gets none */
+static void test_spmm(void **st) {
+  (void)st; covers(OP_SPMM);
+  Node *a = I("a", DT_CSR, "B,5,5"), *h = P("h", "B,5,3"), *in[2] = {a, h};
+  int64_t t0[] = {0};
+  Node *y = g_gen(OP_SPMM, in, t0);
+  assert_string_equal(shape_str(&y->sh), "[B, 5, 3]");
+  Node *da, *dh;
+  d2(y, a, h, &da, &dh);
+  assert_null(da);
+  Node *back[2] = {a, G_like(y)};
+  int64_t t1[] = {1};
+  assert_ptr_equal(dh, g_gen(OP_SPMM, back, t1));
+  Node *h2 = P("h2", "5,3"), *in2[2] = {a, h2};
+  assert_string_equal(shape_str(&g_gen(OP_SPMM, in2, t0)->sh), "[5, 3]");
+  Node *bad[2] = {h, h};
+  assert_null(g_gen(OP_SPMM, bad, t0)); /* h is no csr matrix */
+}
+
 /* roi_align's adjoint is roi_align_grad over the same boxes and attributes
  * plus the map's height and width; the boxes get none */
 static void test_roi_align(void **st) {
@@ -711,7 +731,7 @@ int main(void) {
       cmocka_unit_test(test_floor),         cmocka_unit_test(test_detach),         cmocka_unit_test(test_log1p),
       cmocka_unit_test(test_cumsum),        cmocka_unit_test(test_embedding),
       cmocka_unit_test(test_cumprod),       cmocka_unit_test(test_gather),
-      cmocka_unit_test(test_gather_grad),
+      cmocka_unit_test(test_gather_grad),   cmocka_unit_test(test_spmm),
       cmocka_unit_test(test_embedding_grad),   cmocka_unit_test(test_roi_align),
       cmocka_unit_test(test_roi_align_grad),   cmocka_unit_test(test_roi_pool),
       cmocka_unit_test(test_roi_pool_grad),    cmocka_unit_test(test_roi_pool_pick),
