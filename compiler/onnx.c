@@ -77,6 +77,7 @@ static int onnx_type(Dtype dt) {
   case DT_F64: return ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
   case DT_I32: return ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
   case DT_BOOL: return ONNX__TENSOR_PROTO__DATA_TYPE__BOOL;
+  case DT_CSR: break; /* only spmm reads one, and spmm has no ONNX form */
   }
   nnc_unreachable("dtype %d", (int)dt);
 }
@@ -171,6 +172,7 @@ static const char *const_fill(Export *e, double v, Dtype dt, const int64_t *dims
     case DT_F64: ((double *)d)[i] = v; break;
     case DT_I32: ((int32_t *)d)[i] = (int32_t)v; break;
     case DT_BOOL: ((uint8_t *)d)[i] = v != 0; break;
+    case DT_CSR: nnc_unreachable("a constant sparse matrix");
     }
   return add_init(e, tmp_name(e), onnx_type(dt), dims, rank, d, dtype_bytes(dt) * (size_t)n);
 }

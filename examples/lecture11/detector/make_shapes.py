@@ -22,12 +22,21 @@ and R (default 8) sampled regions per image for a RoI head (LANGUAGE.md
   shapes_gt.npy     <f4 [N, R, 4]      the box each region overlaps most
   shapes_pos.npy    <f4 [N, R]         1 where that IoU >= 0.5
   shapes_label.npy  <i4 [N, R]         its class where pos, else 0
+and the region proposal network's targets (faster.nn) on the anchors of
+stdlib/detect.nn's anchor_grid over the stride-4 feature map (S/4 x S/4
+cells, x fastest; per cell the sizes of --anchors, square), A anchors:
+  shapes_rpn_label.npy <f4 [N, A]      1: IoU >= 0.5 with a shape's box, or
+                                       the best anchor of a shape; 0: IoU
+                                       < 0.3 with every box; -1: neither
+  shapes_rpn_delta.npy <f4 [N, A, 4]   box_encode(box, anchor, 1, 1, 1, 1)
+                                       of the best-overlapping box (0 where
+                                       label <= 0)
 With --prefix P the files are P_img.npy, … (held-out images: another seed
 and --prefix shapes_test).
 usage: make_shapes.py [-n N] [--seed S] [--size S] [--max K] [--rois R]
                       [--masks] [--prefix P] [--png FILE] [-o OUT]
 """
-import argparse, os, random, struct, zlib
+import argparse, math, os, random, struct, zlib
 
 
 def write_npy(path, descr, shape, data):
@@ -156,6 +165,39 @@ def sample_rois(rng, S, shapes, R):
     return out
 
 
+def anchors(S, sizes, stride=4):
+    """stdlib/detect.nn's anchor_grid for each size (ratio 1), stacked per
+    cell: corners (x*stride - s/2, y*stride - s/2, x*stride + s/2, ...),
+    the half-size rounded half away from zero, row-major cells, x fastest."""
+    half = [math.floor(s / 2 + 0.5) for s in sizes]
+    return [(x * stride - h, y * stride - h, x * stride + h, y * stride + h)
+            for y in range(S // stride) for x in range(S // stride) for h in half]
+
+
+def rpn_targets(shapes, anc):
+    """Faster R-CNN's anchor labels and deltas (torchvision's Matcher with
+    thresholds 0.5 / 0.3 and allow_low_quality_matches; BoxCoder weights 1)."""
+    boxes = [b for b, _, _ in shapes]
+    ious = [[iou(a, b) for b in boxes] for a in anc]
+    best_of_box = [max(ious[i][j] for i in range(len(anc))) for j in range(len(boxes))]
+    labels, deltas = [], []
+    for i, a in enumerate(anc):
+        j = max(range(len(boxes)), key=lambda j: ious[i][j])
+        o = ious[i][j]
+        low_quality = any(ious[i][k] == best_of_box[k] and best_of_box[k] > 0 for k in range(len(boxes)))
+        lab = 1.0 if o >= 0.5 or low_quality else 0.0 if o < 0.3 else -1.0
+        labels.append(lab)
+        if lab > 0:
+            b = boxes[j]
+            aw, ah = a[2] - a[0], a[3] - a[1]
+            gw, gh = b[2] - b[0], b[3] - b[1]
+            deltas += ((b[0] + gw / 2 - a[0] - aw / 2) / aw, (b[1] + gh / 2 - a[1] - ah / 2) / ah,
+                       math.log(gw / aw), math.log(gh / ah))
+        else:
+            deltas += (0.0, 0.0, 0.0, 0.0)
+    return labels, deltas
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=3000)
@@ -164,6 +206,7 @@ def main():
     ap.add_argument("--max", type=int, default=3)
     ap.add_argument("--rois", type=int, default=8)
     ap.add_argument("--masks", action="store_true")
+    ap.add_argument("--anchors", default="14,22", help="anchor sizes, comma-separated (default 14,22)")
     ap.add_argument("--prefix", default="shapes")
     ap.add_argument("--png", help="also draw the first 16 images and their boxes into this PNG")
     ap.add_argument("-o", default="data")
@@ -174,6 +217,8 @@ def main():
     S, K, R = a.size, a.max, a.rois
     img, boxes, labels, masks = bytearray(), [], [], bytearray()
     rois, gts, poss, rlabels, first = [], [], [], [], []
+    anc = anchors(S, [int(v) for v in a.anchors.split(",")])
+    rpn_l, rpn_d = [], []
     for _ in range(a.n):
         pix, shapes = make_image(rng, S, K)
         if a.png and len(first) < 16:
@@ -188,6 +233,9 @@ def main():
                 boxes += (0, 0, 0, 0)
                 labels.append(0)
                 masks += bytes(S * S)
+        lab, dl = rpn_targets(shapes, anc)
+        rpn_l += lab
+        rpn_d += dl
         for r, g, p, l in sample_rois(rng, S, shapes, R):
             rois += r
             gts += g
@@ -206,6 +254,8 @@ def main():
     write_npy(os.path.join(a.o, a.prefix + "_gt.npy"), "<f4", (N, R, 4), f32(gts))
     write_npy(os.path.join(a.o, a.prefix + "_pos.npy"), "<f4", (N, R), f32(poss))
     write_npy(os.path.join(a.o, a.prefix + "_label.npy"), "<i4", (N, R), i32(rlabels))
+    write_npy(os.path.join(a.o, a.prefix + "_rpn_label.npy"), "<f4", (N, len(anc)), f32(rpn_l))
+    write_npy(os.path.join(a.o, a.prefix + "_rpn_delta.npy"), "<f4", (N, len(anc), 4), f32(rpn_d))
     if a.png:
         preview(a.png, S, first)
     print("%d images %dx%d, %d shapes, %d of %d regions positive -> %s"
