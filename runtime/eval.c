@@ -152,7 +152,7 @@ void nnrt_evaluate(NnrtSession *s, bool test_only, NnrtMetrics *m) {
     m->nobj = 0; /* (test_only keeps the epoch's running means of train.c) */
   m->nmet = s->nmetrics;
   for (int i = 0; i < s->nmetrics; i++)
-    m->met_name[i] = s->metric[i].name;
+    m->met_name[i] = s->metric[i].name, m->met_whole[i] = s->metric[i].slot < 0;
   if (!test_only && s->train.present) {
     nnrt_eval_split(s, &s->train, &m->loss, &m->accuracy);
     memcpy(m->met[NNRT_SPLIT_TRAIN], s->metric_mean, sizeof s->metric_mean);

@@ -77,7 +77,8 @@ void nnrt_log_metrics(FILE *log, const NnrtSession *s, const NnrtMetrics *m) {
   bool present[3] = {true, s->valid.present, s->test.present};
   for (int k = 0; k < 3; k++)
     for (int i = 0; i < s->nmetrics && present[k]; i++) {
-      bool known = m && (k == NNRT_SPLIT_TRAIN || (k == NNRT_SPLIT_VAL ? m->has_val : m->has_test));
+      bool known = m && (k == NNRT_SPLIT_TRAIN ? !(m->met_whole[i] && isnan(m->met[k][i]))
+                                               : k == NNRT_SPLIT_VAL ? m->has_val : m->has_test);
       if (!m)
         fprintf(log, ",%s%s", prefix[k], s->metric[i].name);
       else if (known)

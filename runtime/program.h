@@ -313,6 +313,7 @@ typedef struct NnrtMetrics {
    * validation and test (NNRT_SPLIT_*), named as the program names them */
   double met[3][NNRT_MAX_METRICS]; int nmet;
   const char *met_name[NNRT_MAX_METRICS];
+  bool met_whole[NNRT_MAX_METRICS]; /* over a whole split (an mAP): no running mean in training */
   bool has_accuracy, has_test, has_val;
   int64_t stopped_early, best_epoch; /* early stopping (train): 0 = none */
 } NnrtMetrics;

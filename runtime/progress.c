@@ -17,6 +17,7 @@
  * machine-readable line (eval.c does).
  */
 #include "program.h"
+#include <math.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,8 +87,8 @@ void nnrt_progress_epoch(NnrtProgress *g, int64_t epoch, const NnrtMetrics *m, d
     for (int i = 0; i < m->nobj; i++)
       value(f, m->obj_name[i], v, m->obj[i], true);
     value(f, "accuracy", v, m->accuracy, m->has_accuracy);
-    for (int i = 0; i < m->nmet; i++)
-      value(f, m->met_name[i], v, m->met[NNRT_SPLIT_TRAIN][i], true);
+    for (int i = 0; i < m->nmet; i++) /* (an mAP has no running mean) */
+      value(f, m->met_name[i], v, m->met[NNRT_SPLIT_TRAIN][i], !(m->met_whole[i] && isnan(m->met[NNRT_SPLIT_TRAIN][i])));
     value(f, "val_loss", v, m->val_loss, m->has_val);
     value(f, "val_accuracy", v, m->val_accuracy, m->has_val && m->has_accuracy);
     char key[80];

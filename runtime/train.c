@@ -435,7 +435,7 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
     }
     m.nmet = s->nmetrics; /* running means; the GPU's step does not read them back */
     for (int i = 0; i < s->nmetrics; i++) {
-      m.met_name[i] = s->metric[i].name;
+      m.met_name[i] = s->metric[i].name, m.met_whole[i] = s->metric[i].slot < 0;
       m.met[NNRT_SPLIT_TRAIN][i] = be->batch_loss ? met_sum[i] / (double)n : NAN;
     }
     if (save && (bad = nnrt_session_save(s, save)) != 0)
