@@ -56,7 +56,11 @@ static bool grow(void **a, int64_t *cap, int64_t need, size_t esz) {
 /* Batch rows 0..bs of the detections (label < 0: padding, e.g. nms's −1
  * rows) and ground truth (label < 0: padding) of metric i, as images
  * start..start+bs of the split. */
-static int det_batch(const NnrtSession *s, Dets *d, int i, int64_t start, int64_t bs) {
+static const char *split_name(const NnrtSession *s, const NnrtSplit *sp) {
+  return sp == &s->test ? "test" : sp == &s->valid ? "validation" : "train";
+}
+
+static int det_batch(const NnrtSession *s, const NnrtSplit *sp, Dets *d, int i, int64_t start, int64_t bs) {
   const NnrtMetricDesc *m = &s->metric[i];
   const NnrtSlotDesc *bx = &s->p->slots[m->det[NNRT_DET_BOXES]], *gb = &s->p->slots[m->det[NNRT_DET_GT_BOXES]];
   int64_t K = nnrt_slot_sample_count(bx) / 4, G = nnrt_slot_sample_count(gb) / 4;
@@ -84,6 +88,14 @@ static int det_batch(const NnrtSession *s, Dets *d, int i, int64_t start, int64_
       t->label = (int32_t)(label + 0.5);
       for (int c = 0; c < 4; c++)
         t->box[c] = (float)elem(s, m->det[NNRT_DET_GT_BOXES], (b * G + g) * 4 + c);
+      if (!(t->box[2] >= t->box[0] && t->box[3] >= t->box[1]) || t->label >= m->classes) {
+        fprintf(stderr, "error: metric '%s': the true box of sample %lld, row %lld of the %s split is (%g, %g, "
+                "%g, %g) with label %d: %s\n", m->name, (long long)(start + b), (long long)g, split_name(s, sp),
+                t->box[0], t->box[1], t->box[2], t->box[3], t->label,
+                t->label >= m->classes ? "the label is not below classes" : "NaN, or x2 < x1 or y2 < y1");
+        ((NnrtSession *)s)->metric_error = true;
+        return -1;
+      }
     }
   }
   return 0;
@@ -96,6 +108,7 @@ static double det_map(const NnrtSession *s, const Dets *d, int i) {
   if (m->classes > 256 || nnrt_detect_map(d->det, d->nd, d->gt, d->ng, m->classes, m->iou, ap, &map, err,
                                           sizeof err) != 0) {
     fprintf(stderr, "error: metric '%s': %s\n", m->name, m->classes > 256 ? "more than 256 classes" : err);
+    ((NnrtSession *)s)->metric_error = true;
     return NAN;
   }
   return map;
@@ -129,7 +142,7 @@ void nnrt_eval_split(NnrtSession *s, const NnrtSplit *sp, double *loss, double *
     for (int i = 0; i < s->nmetrics; i++) /* batch means, weighted by the batch */
       if (s->metric[i].slot >= 0)
         msum[i] += nnrt_session_read(s, s->metric[i].slot) * (double)bs;
-      else if (det_batch(s, &dets[i], i, start, bs) != 0)
+      else if (!det_failed && det_batch(s, sp, &dets[i], i, start, bs) != 0)
         det_failed = true;
   }
   for (int i = 0; i < s->nmetrics; i++)
@@ -239,7 +252,10 @@ int nnrt_cmd_eval(NnrtProgram *p, const NnrtOptions *o) {
   NnrtMetrics m;
   nnrt_evaluate(&s, false, &m);
   nnrt_print_result(&m, -1);
+  bool bad = s.metric_error;
   nnrt_session_free(&s);
+  if (bad)
+    return 1;
   return nnrt_metrics_finite(&m, o->load ? " with the weights of " : " with freshly initialised weights",
                              o->load ? o->load : "") ? 0 : 3;
 }

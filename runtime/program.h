@@ -233,7 +233,8 @@ typedef struct NnrtSession {
   uint64_t seed;
   int loss_slot, correct_slot;
   NnrtMetricDesc metric[NNRT_MAX_METRICS]; int nmetrics; /* the train block's metrics */
-  double metric_mean[NNRT_MAX_METRICS];        /* their means over the split nnrt_eval_split saw */
+  double metric_mean[NNRT_MAX_METRICS];
+  bool metric_error;  /* a split's mAP met a bad true box (reported): the run fails at the end */        /* their means over the split nnrt_eval_split saw */
   NnrtNamedTensor *tensors; int ntensors, nsaved; /* checkpoint table */
   char **names;       /* owned names of optimizer-state tensors */
   void *aug_tmp;      /* one image sample (augment.c); NULL: no augmentation */

@@ -656,6 +656,8 @@ int nnrt_cmd_train(NnrtProgram *p, const NnrtOptions *o) {
     nnrt_print_result(&m, s.epoch);
     if (!nnrt_metrics_finite(&m, " after training", ""))
       rc = 3;
+    if (s.metric_error) /* (said on stderr when it happened) */
+      rc = 1;
   }
 out:
   if (be_open && be->close)
