@@ -26,17 +26,6 @@ typedef struct Dets {
   NnrtTruth *gt; int64_t ng, capg;
 } Dets;
 
-static double elem(const NnrtSession *s, int slot, int64_t i) {
-  const void *q = s->slots[slot];
-  switch (s->p->slots[slot].dtype) {
-  case NNRT_F32: return ((const float *)q)[i];
-  case NNRT_F64: return ((const double *)q)[i];
-  case NNRT_I32: return ((const int32_t *)q)[i];
-  case NNRT_U8: return ((const uint8_t *)q)[i];
-  }
-  return 0;
-}
-
 static bool grow(void **a, int64_t *cap, int64_t need, size_t esz) {
   if (need <= *cap)
     return true;
@@ -69,25 +58,25 @@ static int det_batch(const NnrtSession *s, const NnrtSplit *sp, Dets *d, int i, 
     return -1;
   for (int64_t b = 0; b < bs; b++) {
     for (int64_t k = 0; k < K; k++) {
-      double label = elem(s, m->det[NNRT_DET_LABELS], b * K + k);
+      double label = nnrt_session_elem(s, m->det[NNRT_DET_LABELS], b * K + k);
       if (!(label >= 0)) /* padding (NaN: not a class either) */
         continue;
       NnrtDetection *e = &d->det[d->nd++];
       e->image = (int32_t)(start + b);
       e->label = (int32_t)(label + 0.5);
-      e->score = (float)elem(s, m->det[NNRT_DET_SCORES], b * K + k);
+      e->score = (float)nnrt_session_elem(s, m->det[NNRT_DET_SCORES], b * K + k);
       for (int c = 0; c < 4; c++)
-        e->box[c] = (float)elem(s, m->det[NNRT_DET_BOXES], (b * K + k) * 4 + c);
+        e->box[c] = (float)nnrt_session_elem(s, m->det[NNRT_DET_BOXES], (b * K + k) * 4 + c);
     }
     for (int64_t g = 0; g < G; g++) {
-      double label = elem(s, m->det[NNRT_DET_GT_LABELS], b * G + g);
+      double label = nnrt_session_elem(s, m->det[NNRT_DET_GT_LABELS], b * G + g);
       if (!(label >= 0))
         continue;
       NnrtTruth *t = &d->gt[d->ng++];
       t->image = (int32_t)(start + b);
       t->label = (int32_t)(label + 0.5);
       for (int c = 0; c < 4; c++)
-        t->box[c] = (float)elem(s, m->det[NNRT_DET_GT_BOXES], (b * G + g) * 4 + c);
+        t->box[c] = (float)nnrt_session_elem(s, m->det[NNRT_DET_GT_BOXES], (b * G + g) * 4 + c);
       if (!(t->box[2] >= t->box[0] && t->box[3] >= t->box[1]) || t->label >= m->classes) {
         fprintf(stderr, "error: metric '%s': the true box of sample %lld, row %lld of the %s split is (%g, %g, "
                 "%g, %g) with label %d: %s\n", m->name, (long long)(start + b), (long long)g, split_name(s, sp),

@@ -97,13 +97,6 @@ static int input_split(const NnrtProgram *p, const NnrtOptions *o, NnrtSplit *sp
   return 0;
 }
 
-static void split_free(NnrtSplit *sp, int nslots) {
-  for (int i = 0; sp->fields && i < nslots; i++)
-    nnrt_array_free(&sp->fields[i]);
-  nnrt_free(sp->fields);
-  nnrt_free(sp->scale);
-}
-
 int nnrt_cmd_predict(NnrtProgram *p, const NnrtOptions *o) {
   const char *name = p->name ? p->name : "";
   int out = nnrt_program_find_output(p, "predict");
@@ -115,13 +108,13 @@ int nnrt_cmd_predict(NnrtProgram *p, const NnrtOptions *o) {
   const NnrtSlotDesc *os = &p->slots[out];
   NnrtSplit given = {0};
   if (o->ninputs && input_split(p, o, &given) != 0) {
-    split_free(&given, p->nslots);
+    nnrt_split_free(&given, p->nslots);
     return 1;
   }
   int64_t B = o->batch > 0 ? o->batch : p->batch;
   NnrtSession s;
   if (nnrt_session_open_loaded(&s, p, o, B, o->ninputs ? 0 : SESSION_DATA | SESSION_TEST) != 0) {
-    split_free(&given, p->nslots);
+    nnrt_split_free(&given, p->nslots);
     return 1;
   }
   int rc = 1;
@@ -154,6 +147,6 @@ int nnrt_cmd_predict(NnrtProgram *p, const NnrtOptions *o) {
 out:
   nnrt_free(rows);
   nnrt_session_free(&s);
-  split_free(&given, p->nslots);
+  nnrt_split_free(&given, p->nslots);
   return rc;
 }

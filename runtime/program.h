@@ -265,6 +265,8 @@ void nnrt_session_free(NnrtSession *s);
 void nnrt_session_gather(NnrtSession *s, const NnrtSplit *sp, const int64_t *idx,
                          int64_t start, int64_t bs);
 double nnrt_session_read(const NnrtSession *s, int slot); /* scalar OUTPUT */
+double nnrt_session_elem(const NnrtSession *s, int slot, int64_t i); /* element i of a slot, as double */
+void nnrt_split_free(NnrtSplit *sp, int nslots); /* its fields and scales */
 void nnrt_session_zero_grads(NnrtSession *s);
 /* The gradients at the current params without a step, for gradcheck and
  * grads: GRAD slots zeroed, then the train kernel, or with several

@@ -38,16 +38,18 @@
 
 #define salloc nnrt_alloc_or_say
 
-double nnrt_session_read(const NnrtSession *s, int slot) {
+double nnrt_session_elem(const NnrtSession *s, int slot, int64_t i) {
   const void *q = s->slots[slot];
   switch (s->p->slots[slot].dtype) {
-  case NNRT_F32: return *(const float *)q;
-  case NNRT_F64: return *(const double *)q;
-  case NNRT_I32: return *(const int32_t *)q;
-  case NNRT_U8: return *(const uint8_t *)q;
+  case NNRT_F32: return ((const float *)q)[i];
+  case NNRT_F64: return ((const double *)q)[i];
+  case NNRT_I32: return ((const int32_t *)q)[i];
+  case NNRT_U8: return ((const uint8_t *)q)[i];
   }
   return 0;
 }
+
+double nnrt_session_read(const NnrtSession *s, int slot) { return nnrt_session_elem(s, slot, 0); }
 
 void nnrt_session_zero_grads(NnrtSession *s) {
   for (int i = 0; i < s->p->nslots; i++) {
@@ -351,7 +353,7 @@ void nnrt_session_reset_carried(NnrtSession *s) {
   }
 }
 
-static void split_free(NnrtSplit *sp, int nslots) {
+void nnrt_split_free(NnrtSplit *sp, int nslots) {
   if (sp->fields)
     for (int i = 0; i < nslots; i++)
       if (sp->fields[i].data)
@@ -364,9 +366,9 @@ static void split_free(NnrtSplit *sp, int nslots) {
 void nnrt_session_free(NnrtSession *s) {
   if (!s->p)
     return;
-  split_free(&s->train, s->p->nslots);
-  split_free(&s->test, s->p->nslots);
-  split_free(&s->valid, s->p->nslots);
+  nnrt_split_free(&s->train, s->p->nslots);
+  nnrt_split_free(&s->test, s->p->nslots);
+  nnrt_split_free(&s->valid, s->p->nslots);
   if (s->opt_state)
     for (int g = 0; g < s->p->ngrads; g++)
       nnrt_free(s->opt_state[g]);

@@ -235,6 +235,15 @@ static void push(struct NnrtShards *h, char *buf) {
   h->level[h->depth++] = level;
 }
 
+/* Move every INPUT slot's pointer by `rows` samples (back with -rows). */
+static void shift_inputs(NnrtSession *s, int64_t rows) {
+  const NnrtProgram *p = s->p;
+  for (int i = 0; i < p->nslots; i++)
+    if (p->slots[i].role == NNRT_SLOT_INPUT)
+      s->slots[i] = (char *)s->slots[i] +
+                    rows * nnrt_slot_sample_count(&p->slots[i]) * (int64_t)nnrt_dtype_size(p->slots[i].dtype);
+}
+
 void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
   const NnrtProgram *p = s->p;
   if (!s->sh) {
@@ -255,18 +264,12 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
     char *buf = h->pool[--h->npool];
     if (hi > lo) {
       nnrt_session_zero_grads(s);
-      for (int i = 0; i < p->nslots; i++) /* the shard's rows */
-        if (p->slots[i].role == NNRT_SLOT_INPUT)
-          s->slots[i] = (char *)s->slots[i] +
-                        (size_t)(lo * nnrt_slot_sample_count(&p->slots[i])) * nnrt_dtype_size(p->slots[i].dtype);
+      shift_inputs(s, lo); /* the shard's rows */
       nnrt_rng_seed(&shard_rng, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(c + 1)));
       s->ctx.rng = &shard_rng;
       p->train(&s->ctx, s->slots, s->scratch, hi - lo);
       s->ctx.rng = run_rng;
-      for (int i = 0; i < p->nslots; i++)
-        if (p->slots[i].role == NNRT_SLOT_INPUT)
-          s->slots[i] = (char *)s->slots[i] -
-                        (size_t)(lo * nnrt_slot_sample_count(&p->slots[i])) * nnrt_dtype_size(p->slots[i].dtype);
+      shift_inputs(s, -lo);
       h->stats[w * c] = nnrt_session_read(s, s->loss_slot);
       h->stats[w * c + 1] = s->correct_slot >= 0 ? nnrt_session_read(s, s->correct_slot) : 0;
       for (int i = 0; i < s->nmetrics; i++) /* (a split's mAP is not a batch's) */
