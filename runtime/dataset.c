@@ -830,6 +830,33 @@ static void convert(NnrtDtype dt, void *dst, NnrtDtype st, const void *src, int6
   }
 }
 
+/* One field's rows [r0, r1) of a batch; a batch of many values is cut
+ * into pieces of about GATHER_CHUNK values run on the worker team (each
+ * row is converted alone, so the pieces are independent). */
+#define GATHER_CHUNK 16384
+struct Gather {
+  const NnrtSlotDesc *slot;
+  const NnrtArray *a;
+  char *dst;
+  const int64_t *idx;
+  int64_t start, bs, per, rows; /* rows per piece */
+  double scale;
+};
+
+static void gather_rows(const struct Gather *g, int64_t r0, int64_t r1) {
+  size_t dsz = nnrt_dtype_size(g->slot->dtype), ssz = nnrt_dtype_size(g->a->dtype);
+  const char *src = g->a->data;
+  for (int64_t r = r0; r < r1; r++)
+    convert(g->slot->dtype, g->dst + (size_t)(r * g->per) * dsz, g->a->dtype,
+            src + (size_t)((g->idx ? g->idx[r] : g->start + r) * g->per) * ssz, g->per, g->scale);
+}
+
+static void gather_piece(void *ctx, int64_t i) {
+  const struct Gather *g = ctx;
+  int64_t r0 = i * g->rows, r1 = r0 + g->rows < g->bs ? r0 + g->rows : g->bs;
+  gather_rows(g, r0, r1);
+}
+
 void nnrt_session_gather(NnrtSession *s, const NnrtSplit *sp, const int64_t *idx,
                          int64_t start, int64_t bs) {
   const NnrtProgram *p = s->p;
@@ -837,14 +864,13 @@ void nnrt_session_gather(NnrtSession *s, const NnrtSplit *sp, const int64_t *idx
     const NnrtSlotDesc *slot = &p->slots[i];
     if (slot->role != NNRT_SLOT_INPUT)
       continue;
-    const NnrtArray *a = &sp->fields[i];
     int64_t per = nnrt_slot_sample_count(slot);
-    size_t dsz = nnrt_dtype_size(slot->dtype), ssz = nnrt_dtype_size(a->dtype);
-    char *dst = s->slots[i];
-    const char *src = a->data;
-    for (int64_t r = 0; r < bs; r++)
-      convert(slot->dtype, dst + (size_t)(r * per) * dsz, a->dtype,
-              src + (size_t)((idx ? idx[r] : start + r) * per) * ssz, per, sp->scale[i]);
+    struct Gather g = {slot, &sp->fields[i], s->slots[i], idx, start, bs, per, 0, sp->scale[i]};
+    g.rows = per > 0 && per < GATHER_CHUNK ? GATHER_CHUNK / per : 1;
+    if (bs * per <= GATHER_CHUNK || bs <= g.rows)
+      gather_rows(&g, 0, bs);
+    else
+      nnrt_team_run(gather_piece, &g, (bs + g.rows - 1) / g.rows);
   }
 }
 

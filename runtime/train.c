@@ -60,6 +60,42 @@ double nnrt_session_lr(const NnrtSession *s, int g, int64_t epoch) {
   return nnrt_sched_lr(sc, s->cfg[gd->opt].lr, epoch, s->epochs);
 }
 
+/* The generated step of one param, cut into OPT_CHUNK-element pieces run
+ * on the worker team: every optimizer is element-wise, so the pieces are
+ * independent and any thread count gives the same bits.  A param of one
+ * piece is stepped on the calling thread. */
+#define OPT_CHUNK 16384
+struct OptSplit {
+  NnrtOptKernel k;
+  const NnrtOptConfig *c;
+  double lr;
+  int64_t t, n;
+  char *p;
+  const char *g;
+  void **st;
+  int esize;
+};
+
+static void opt_piece(void *ctx, int64_t i) {
+  const struct OptSplit *o = ctx;
+  int64_t off = i * OPT_CHUNK, n = o->n - off < OPT_CHUNK ? o->n - off : OPT_CHUNK;
+  size_t b = (size_t)off * (size_t)o->esize;
+  int ns = nnrt_opt_nstate(o->c);
+  void *st[3] = {NULL, NULL, NULL};
+  for (int j = 0; j < ns && j < 3; j++) st[j] = (char *)o->st[j] + b;
+  nnrt_opt_run(o->k, o->c, o->lr, o->t, o->p + b, o->g + b, st, n);
+}
+
+static void opt_run_split(NnrtOptKernel k, const NnrtOptConfig *c, double lr, int64_t t, void *p, const void *g,
+                          void **st, int64_t n, int esize) {
+  if (n <= OPT_CHUNK) {
+    nnrt_opt_run(k, c, lr, t, p, g, st, n);
+    return;
+  }
+  struct OptSplit o = {k, c, lr, t, n, p, g, st, esize};
+  nnrt_team_run(opt_piece, &o, (n + OPT_CHUNK - 1) / OPT_CHUNK);
+}
+
 /* Step the params of optimizer opt (-1: of every optimizer); t counts the
  * optimizer's steps, this one included (Adam's bias correction). */
 static void opt_step(NnrtSession *s, int64_t epoch, int opt, int64_t t) {
@@ -73,7 +109,8 @@ static void opt_step(NnrtSession *s, int64_t epoch, int opt, int64_t t) {
     int64_t n = nnrt_slot_count(&p->slots[gd->param], 1);
     NnrtOptKernel k = p->opt_kernel[p->slots[gd->param].dtype == NNRT_F64];
     if (k && !s->opt_reference) /* the step nnc generated (codegen/optim.c) */
-      nnrt_opt_run(k, c, lr, t, s->slots[gd->param], s->slots[gd->grad], s->opt_state[g], n);
+      opt_run_split(k, c, lr, t, s->slots[gd->param], s->slots[gd->grad], s->opt_state[g], n,
+                    p->slots[gd->param].dtype == NNRT_F64 ? 8 : 4);
     else if (p->slots[gd->param].dtype == NNRT_F32)
       nnrt_opt_step_f32(c, lr, t, s->slots[gd->param], s->slots[gd->grad],
                         (float **)s->opt_state[g], n);
