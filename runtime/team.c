@@ -240,3 +240,36 @@ void nnrt_team_run(NnrtTaskFn fn, void *ctx, int64_t chunks) {
   }
   atomic_store(&team.busy, 0);
 }
+
+/* A fused group of the generated code split over the team (codegen/llvm.c,
+ * `par`): item(ctx, slots, scratch, batch, tab, chunk, chunks) runs chunk
+ * `chunk` of `chunks`.  The count follows the group's size (about
+ * PAR_CHUNK elements each, at most PAR_MAX), never the thread count; the
+ * split does not change what is computed anyway (each element is computed
+ * whole inside one chunk). */
+enum { PAR_CHUNK = 8192, PAR_MAX = 16 };
+typedef void (*NnrtParItem)(void *ctx, void **slots, void *scratch, int64_t batch, const int64_t *tab,
+                            int64_t chunk, int64_t chunks);
+struct ParJob {
+  NnrtParItem item;
+  void *ctx, **slots, *scratch;
+  int64_t batch, chunks;
+  const int64_t *tab;
+};
+
+static void par_chunk(void *ctx, int64_t i) {
+  const struct ParJob *j = ctx;
+  j->item(j->ctx, j->slots, j->scratch, j->batch, j->tab, i, j->chunks);
+}
+
+void nnrt_par_item(NnrtParItem item, void *ctx, void **slots, void *scratch, int64_t batch, const int64_t *tab,
+                   int64_t elements) {
+  int64_t chunks = elements / PAR_CHUNK;
+  chunks = chunks > PAR_MAX ? PAR_MAX : chunks;
+  if (chunks < 2 || nnrt_team_size() < 2) {
+    item(ctx, slots, scratch, batch, tab, 0, 1);
+    return;
+  }
+  struct ParJob j = {item, ctx, slots, scratch, batch, chunks, tab};
+  nnrt_team_run(par_chunk, &j, chunks);
+}

@@ -210,18 +210,23 @@ static LLVMValueRef scalar(const Node *n, LLVMValueRef *v) {
 
 /* ---- loops ---------------------------------------------------------------- */
 
-typedef struct Loop { LLVMBasicBlockRef header, body, latch, exit; LLVMValueRef i; } Loop;
+typedef struct Loop { LLVMBasicBlockRef pre, header, body, latch, exit; LLVMValueRef i; } Loop;
 
-static Loop loop_begin(LLVMValueRef n, const char *name) {
+static Loop loop_range(LLVMValueRef lo, LLVMValueRef n, const char *name);
+static Loop loop_begin(LLVMValueRef n, const char *name) { return loop_range(NULL, n, name); }
+
+/* for i in [lo, n) (lo NULL: 0) */
+static Loop loop_range(LLVMValueRef lo, LLVMValueRef n, const char *name) {
   Loop l;
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg.b);
+  l.pre = pre;
   l.header = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, name);
   l.body = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "body");
   l.exit = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "exit");
   LLVMBuildBr(cg.b, l.header);
   LLVMPositionBuilderAtEnd(cg.b, l.header);
   l.i = LLVMBuildPhi(cg.b, cg.t.i64, "i");
-  LLVMValueRef z = ci64(0);
+  LLVMValueRef z = lo ? lo : ci64(0);
   LLVMAddIncoming(l.i, &z, &pre, 1);
   LLVMBuildCondBr(cg.b, LLVMBuildICmp(cg.b, LLVMIntSLT, l.i, n, ""), l.body, l.exit);
   LLVMPositionBuilderAtEnd(cg.b, l.body);
@@ -255,7 +260,7 @@ static bool const_zero(LLVMValueRef v) {
  * from acc0 (loaded before the loop). */
 static RegAcc regacc_begin(const Loop *l, LLVMValueRef acc0, LLVMValueRef ptr, LLVMValueRef off, Dtype d) {
   RegAcc a = {.ptr = ptr, .off = off, .dt = d};
-  LLVMBasicBlockRef pre = LLVMGetInstructionParent(acc0);
+  LLVMBasicBlockRef pre = LLVMIsAInstruction(acc0) ? LLVMGetInstructionParent(acc0) : l->pre;
   LLVMPositionBuilderBefore(cg.b, LLVMGetNextInstruction(l->i));
   a.phi = LLVMBuildPhi(cg.b, ty(d), "acc");
   LLVMAddIncoming(a.phi, &acc0, &pre, 1);
@@ -640,6 +645,21 @@ static void emit_lib(const Node *n, Buf *bufs) {
 static LLVMValueRef *group_val;
 static char *group_seen;
 
+/* Fused groups on the worker team.  A group over many elements is emitted
+ * as an item function that takes (chunk, chunks) after its table and runs
+ * only its share of the group's outermost loop, [n·chunk/chunks,
+ * n·(chunk+1)/chunks) rounded to 16 elements; the kernel calls it through
+ * nnrt_par_item, which picks the number of chunks from the group's size
+ * and runs them on the team.  Only groups whose elements are independent
+ * are split: element-wise groups, and reductions over the last axis alone
+ * (each output's sum runs whole inside one chunk, in the same order, from
+ * the reduction's initial value instead of a filled buffer).  So every
+ * element is computed by the same instructions in the same order whatever
+ * the split: any thread count gives the same bits.  NNC_NO_PAR=1 emits
+ * every group inline (to compare). */
+static struct { bool on; LLVMValueRef chunk, chunks; } par;
+enum { PAR_MIN_ELEMS = 16384 };
+
 /* A fused group: one loop nest over the group's space; members are
  * registers, stored only where the kernel reads them later. */
 typedef struct GroupCtx { Buf *bufs; LLVMValueRef lin; } GroupCtx;
@@ -648,12 +668,33 @@ static void group_store(const Node *n, LLVMValueRef v, void *ctx) {
   store(n->dt, v, bptr(c->bufs, n->id), c->lin);
 }
 
+/* The start of chunk c of [0, n): n·c/chunks rounded down to 16, and n
+ * itself for c = chunks. */
+static LLVMValueRef par_bound(LLVMValueRef n, LLVMValueRef c) {
+  LLVMValueRef b = LLVMBuildSDiv(cg.b, LLVMBuildMul(cg.b, n, c, ""), par.chunks, "");
+  b = LLVMBuildAnd(cg.b, b, ci64(~(int64_t)15), "");
+  return fsel(LLVMBuildICmp(cg.b, LLVMIntSGE, c, par.chunks, ""), n, b);
+}
+
+/* Whether group g may be split over its outermost loop (see `par`). */
+static bool group_par_ok(const Group *g) {
+  static int off = -1;
+  if (off < 0) off = getenv("NNC_NO_PAR") && *getenv("NNC_NO_PAR") == '1';
+  if (off || !g->fused || !(g->n > 1 || g->closed)) return false;
+  const Shape *sp = &g->space;
+  Dim n = shape_numel(sp);
+  if (sp->rank == 0 || (n.b == 0 && n.k < PAR_MIN_ELEMS)) return false;
+  if (!g->closed) return true;
+  const Node *last = g->nodes[g->n - 1];
+  return sp->rank >= 2 && last->ia[0] == (int64_t)1 << (sp->rank - 1);
+}
+
 static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   const Shape *sp = &g->space;
   Node *last = g->nodes[g->n - 1];
   bool red = g->closed;
   int nm = red ? g->n - 1 : g->n; /* element-wise members */
-  if (red) fill(bptr(bufs, last->id), &last->sh, last->dt, last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt));
+  if (red && !par.on) fill(bptr(bufs, last->id), &last->sh, last->dt, last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt));
   /* the external inputs, each with its strides into the space */
   Node **xs = arena_alloc(sizeof(Node *) * (3 * g->n + 1));
   Operand *xo = arena_alloc(sizeof(Operand) * (3 * g->n + 1));
@@ -679,9 +720,14 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   for (int i = 0; i < nx; i++) off[i] = ci64(0);
   bool inreg = red && rank > 0 && const_zero(rst[rank - 1]);
   RegAcc ra = {0};
+  LLVMValueRef init = red ? (last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt)) : NULL;
   for (int d = 0; d < rank; d++) {
-    LLVMValueRef acc0 = inreg && d == rank - 1 ? load(last->dt, bptr(bufs, last->id), roff) : NULL;
-    loops[d] = loop_begin(size[d], "fused");
+    LLVMValueRef acc0 = inreg && d == rank - 1 ? (par.on ? init : load(last->dt, bptr(bufs, last->id), roff)) : NULL;
+    if (par.on && d == 0) { /* this chunk's share of the outermost loop */
+      LLVMValueRef lo = par_bound(size[0], par.chunk), hi = par_bound(size[0], LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""));
+      loops[d] = loop_range(lo, hi, "fused");
+    } else
+      loops[d] = loop_begin(size[d], "fused");
     if (acc0) ra = regacc_begin(&loops[d], acc0, bptr(bufs, last->id), roff, last->dt);
     lin = LLVMBuildAdd(cg.b, lin, LLVMBuildMul(cg.b, loops[d].i, cst[d], ""), "");
     if (red) roff = LLVMBuildAdd(cg.b, roff, LLVMBuildMul(cg.b, loops[d].i, rst[d], ""), "");
@@ -1053,13 +1099,17 @@ static void emit_work(const Kernel *k, Work w, Buf *bufs, int spare) {
 
 /* Emit w as the body of a new function in cg.mod; returns it, with what
  * its table holds in fnst.roots and fnst.sites. */
-static LLVMValueRef outline_work(const Kernel *k, Work w, Buf *bufs, int spare, LLVMTypeRef ft, const char *name) {
+static LLVMValueRef outline_work(const Kernel *k, Work w, Buf *bufs, int spare, LLVMTypeRef ft, const char *name,
+                                 bool parallel) {
   LLVMValueRef fn = LLVMAddFunction(cg.mod, name, ft);
   LLVMSetLinkage(fn, LLVMInternalLinkage);
   add_attrs(fn, work_checks);
   LLVMBasicBlockRef start = fn_begin(fn, LLVMAppendBasicBlockInContext(cg.ctx, fn, "entry"), k->plan);
   fnst.outlined = true;
+  par.on = parallel;
+  if (parallel) par.chunk = LLVMGetParam(fn, 5), par.chunks = LLVMGetParam(fn, 6);
   emit_work(k, w, bufs, spare);
+  par.on = false;
   fn_end(start);
   return fn;
 }
@@ -1071,30 +1121,38 @@ static LLVMValueRef outline_work(const Kernel *k, Work w, Buf *bufs, int spare, 
  * number of each check site).  An item's code depends only on its ops,
  * their shapes and the kinds of its buffers, so a program of many alike
  * layers (or an unrolled loop's steps) compiles a few such functions. */
-typedef struct Item { LLVMValueRef fn; LLVMValueRef *vals; int n, ops; } Item;
+typedef struct Item { LLVMValueRef fn; LLVMValueRef *vals; int n, ops; const Shape *par; } Item;
 
-static LLVMTypeRef item_type(void) {
-  LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.ptr};
-  return LLVMFunctionType(cg.t.vd, ps, 5, 0);
+/* (ctx, slots, scratch, batch, tab), and for a split group (chunk, chunks) */
+static LLVMTypeRef item_type(bool parallel) {
+  LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.ptr, cg.t.i64, cg.t.i64};
+  return LLVMFunctionType(cg.t.vd, ps, parallel ? 7 : 5, 0);
+}
+
+/* Whether work item w is a group split over the worker team. */
+static bool work_par(const Kernel *k, Work w) {
+  return w.kind == W_GROUP && !work_checks && group_par_ok(&k->groups[w.i]);
 }
 
 static Item outline_item(const Kernel *k, Work w, Buf *bufs, int spare) {
-  LLVMTypeRef ft = item_type();
+  bool parallel = work_par(k, w);
+  LLVMTypeRef ft = item_type(parallel);
   FnState outer = fnst;
   LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b);
   LLVMModuleRef mod = cg.mod;
   if (!outl.scratch) outl.scratch = LLVMModuleCreateWithNameInContext("outline", cg.ctx);
   cg.mod = outl.scratch;
-  LLVMValueRef fn = outline_work(k, w, bufs, spare, ft, "g");
+  LLVMValueRef fn = outline_work(k, w, bufs, spare, ft, "g", parallel);
   char *text = LLVMPrintValueToString(fn);
   LLVMDeleteFunction(fn);
   cg.mod = mod;
   const char *body = strchr(text, '\n'); /* the first line names it */
   body = body ? body : text;
+  if (parallel) body = arena_printf("par%s", body); /* the signature differs */
   uint64_t h = fnv1a(body);
   Outlined *o = outlined_slot(body, h);
   if (!o->ir) { /* new code: emitted again, into the kernel's module */
-    o->fn = outline_work(k, w, bufs, spare, ft, arena_printf("nnc_%s.g%d", k->name, outl.n));
+    o->fn = outline_work(k, w, bufs, spare, ft, arena_printf("nnc_%s.g%d", k->name, outl.n), parallel);
     o->ir = arena_strdup(body);
     o->hash = h;
     outl.n++;
@@ -1107,7 +1165,7 @@ static Item outline_item(const Kernel *k, Work w, Buf *bufs, int spare) {
   cg.fn = fnst.fn;
   if (cg.fn) cg.batch = LLVMGetParam(cg.fn, 3);
   if (at) LLVMPositionBuilderAtEnd(cg.b, at);
-  Item it = {o->fn, arena_alloc(sizeof(LLVMValueRef) * (n + 1)), n, w.ops};
+  Item it = {o->fn, arena_alloc(sizeof(LLVMValueRef) * (n + 1)), n, w.ops, parallel ? &k->groups[w.i].space : NULL};
   for (int i = 0, si = 0; i < n; i++) {
     if (roots[i]) {
       it.vals[i] = ci64(roots[i]->at);
@@ -1131,10 +1189,18 @@ static LLVMValueRef const_table(LLVMValueRef *vals, int n) {
 
 /* The call of item it from the current function, with table tab. */
 static void call_item(const Item *it, LLVMValueRef tab) {
-  LLVMValueRef args[5];
+  LLVMValueRef args[7];
   for (int i = 0; i < 4; i++) args[i] = LLVMGetParam(cg.fn, (unsigned)i);
   args[4] = tab;
-  LLVMBuildCall2(cg.b, item_type(), it->fn, args, 5, "");
+  if (!it->par) {
+    LLVMBuildCall2(cg.b, item_type(false), it->fn, args, 5, "");
+    return;
+  }
+  /* nnrt_par_item(item, ctx, slots, scratch, batch, tab, elements) */
+  LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.ptr, cg.t.i64}, fty;
+  LLVMValueRef f = rt_fn("nnrt_par_item", cg.t.vd, ps, 7, &fty);
+  LLVMValueRef pa[] = {it->fn, args[0], args[1], args[2], args[3], tab, numel(it->par)};
+  LLVMBuildCall2(cg.b, fty, f, pa, 7, "");
 }
 
 /* Unrolled loops (a `for` over time steps, many alike layers) make a
@@ -1241,6 +1307,16 @@ static void gate_end(LLVMBasicBlockRef cont) {
  * fast and to the same bits; every other example is below. */
 enum { PART_ABOVE = 256, PART_OPS = 256 };
 
+/* Work item w in the current function, or a call of it on the team. */
+static void emit_inline(const Kernel *k, Work w, Buf *bufs, int spare) {
+  if (!work_par(k, w)) {
+    emit_work(k, w, bufs, spare);
+    return;
+  }
+  Item it = outline_item(k, w, bufs, spare);
+  call_item(&it, const_table(it.vals, it.n));
+}
+
 /* Kernel k as nnc_<name>; with `checked`, it first tests the run's
  * --check-numerics flag and, when set, runs that unfused copy instead, whose
  * every op is checked for NaN/Inf after it runs. */
@@ -1308,11 +1384,11 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   if (!parted) {
     for (int i = 0; i < nw;) {
       if (!gated[i]) {
-        emit_work(k, ws[i++], bufs, cap);
+        emit_inline(k, ws[i++], bufs, cap);
         continue;
       }
       LLVMBasicBlockRef cont = gate_begin();
-      while (i < nw && gated[i]) emit_work(k, ws[i++], bufs, cap);
+      while (i < nw && gated[i]) emit_inline(k, ws[i++], bufs, cap);
       gate_end(cont);
     }
   } else {
