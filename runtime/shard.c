@@ -13,24 +13,37 @@
  * mean loss.  The sum is a balanced binary tree over the S shards in
  * order: a rank sums its S/N shards' subtree (a binary counter: push a
  * shard, merge equal levels, left + right), and the ranks' subtrees are
- * joined by the tree's top levels.  The top levels run where the data is:
- * the packed gradient is cut into N parts, part j of every rank goes to
- * rank j (all-to-all), rank j adds its N pieces as the tree says, and the
- * summed parts are gathered back to every rank (all-gather) — the bytes of
- * a ring all-reduce, 2(N−1)/N of the gradient per rank, with no sum left
- * to MPI.  So the same S gives the same bits on any N that divides it: one
- * process with --shards 2 writes the checkpoint `mpirun -np 2` writes.
- * Without shards (S = 1) the kernel sees the whole batch, which rounds
- * differently in the last bits.
+ * joined by the tree's top levels.  The top levels run where the data is,
+ * one bucket of the packed gradient at a time: a bucket is cut into N
+ * parts, part j of every rank goes to rank j (all-to-all), rank j adds its
+ * N pieces as the tree says, and the summed parts are gathered back to
+ * every rank (all-gather) — the bytes of a ring all-reduce, 2(N−1)/N of
+ * the gradient per rank, with no sum left to MPI.  The collectives are
+ * started ones (comm.h), pipelined: while bucket k is summed, bucket k + 1
+ * travels and the all-gathers of earlier buckets run on; the rank's last
+ * shard's merges into its subtree are done bucket by bucket just before
+ * each bucket starts.  Buckets change where an element travels, never
+ * which sums make it, so the same S gives the same bits on any N that
+ * divides it and any bucket size: one process with --shards 2 writes the
+ * checkpoint `mpirun -np 2` writes.  Without shards (S = 1) the kernel
+ * sees the whole batch, which rounds differently in the last bits.
  *
  * Random numbers drawn inside the kernel (dropout, noise) come from a
  * generator per shard, seeded from one draw of the run's generator per
  * step and the shard's index, so each shard draws the same numbers on any
  * rank.  The loss, accuracy and metrics printed are the shards' weighted
- * sums, in shard order.  The packed layout: the f32 gradients' elements in order,
- * then the f64 ones; each kind cut into N equal parts (zero-padded), part
- * j being [its f32 elements][its f64 elements], so rank j's part is one
- * contiguous block.
+ * sums, in shard order.
+ *
+ * The packed layout: the f32 gradients' elements in order, then the f64
+ * ones, each kind in buckets of NNRT_BUCKET_BYTES (default: a quarter of
+ * the gradient, at least 64 KiB per rank's part, at most 1 GiB); a bucket
+ * of e elements is N parts of ceil(e/N) (zero-padded), one after the other,
+ * so a bucket and each of its parts is one contiguous block.  A bucket
+ * boundary may fall inside a parameter and the last bucket of a kind is
+ * shorter.  Every rank must use one bucket size (checked at the start).
+ *
+ * Not overlapped with the backward pass: a shard's exchange starts when its
+ * train kernel has returned (docs/SCALING.md says what overlap would need).
  *
  * Not sharded (nnrt_shard_check says so): several objectives, state that
  * training updates (batch norm's running statistics would differ per
@@ -45,16 +58,26 @@
 
 #define MAX_LEVELS 40
 
+/* One bucket: a run of consecutive elements of one kind (f32 or f64) of
+ * the packed gradient, cut into N equal parts (the last zero-padded). */
+typedef struct Bucket {
+  size_t off, part;       /* its first byte in a packed buffer; one part's bytes */
+  int64_t first, n, per;  /* its elements of its kind: the first, how many, per part */
+  bool f64;
+  void *a2a, *gather;     /* its collectives while they run (comm.h) */
+} Bucket;
+
 struct NnrtShards {
   int count, per_rank;      /* S, S / N */
-  int64_t n32, n64;         /* gradient elements of each kind */
-  int64_t p32, p64;         /* of each kind per part (N parts) */
-  size_t part_bytes, bytes; /* one part, all N */
+  int64_t e32, e64;         /* elements of each kind per bucket */
+  Bucket *b;                /* the f32 buckets, then the f64 ones */
+  int nb, nb32;
+  size_t bytes32, bytes;    /* the f32 buckets' bytes; all of a packed buffer */
   char *stack[MAX_LEVELS];  /* the binary counter's partial sums */
   int level[MAX_LEVELS], depth;
   char *pool[MAX_LEVELS + 1];
   int npool;
-  char *recv;               /* N parts from the ranks, then the gathered sum */
+  char *recv;               /* each bucket's N parts from the ranks */
   int stride;               /* per shard: loss, correct, each metric */
   double *stats, *all;      /* (this rank's shards, everyone's) */
 };
@@ -63,6 +86,8 @@ static bool is_pow2(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
 /* Only rank 0 says why: every rank reaches the same verdict. */
 #define SAY(...) (nnrt_comm.rank == 0 ? fprintf(stderr, __VA_ARGS__) : 0)
+
+static int64_t bucket_env(void);
 
 int nnrt_shard_check(const NnrtSession *s, int shards) {
   const NnrtProgram *p = s->p;
@@ -104,7 +129,45 @@ int nnrt_shard_check(const NnrtSession *s, int shards) {
           "(running statistics), which would differ from shard to shard\n", shards, p->slots[i].name);
       return -1;
     }
+  int64_t bb = bucket_env(), all[4096]; /* n divides shards <= 4096 */
+  if (bb < 0)
+    return -1;
+  if (n > 1) { /* one bucket size on every rank, or their collectives would not pair up */
+    if (nnrt_comm.ops->allgather(&bb, all, sizeof bb) != 0)
+      return -1;
+    for (int r = 1; r < n; r++)
+      if (all[r] != all[0]) {
+        SAY("error: NNRT_BUCKET_BYTES differs from rank to rank (mpirun -x NNRT_BUCKET_BYTES "
+            "gives every rank the launcher's)\n");
+        return -1;
+      }
+  }
   return 0;
+}
+
+/* Each part of a default bucket is at least this, so that N ranks' messages
+ * stay large beside their latency; the default cuts the gradient in four. */
+#define PART_MIN (64 << 10)
+#define BUCKET_MAX ((int64_t)1 << 30) /* a part must fit MPI's int count */
+
+/* NNRT_BUCKET_BYTES: the bucket size asked for (a count of bytes, with an
+ * optional k or M suffix), 0 when unset, -1 (after saying why) when bad. */
+static int64_t bucket_env(void) {
+  const char *v = getenv("NNRT_BUCKET_BYTES");
+  if (!v || !*v)
+    return 0;
+  char *end;
+  long long b = strtoll(v, &end, 10);
+  if (*end == 'k' || *end == 'K')
+    b *= 1024, end++;
+  else if (*end == 'M')
+    b *= 1024 * 1024, end++;
+  if (*end || b < 1 || b > BUCKET_MAX) {
+    SAY("error: NNRT_BUCKET_BYTES=%s: give the gradient bucket's size in bytes, 1 to 1G "
+        "(a k or M suffix multiplies by 1024 or 1024^2)\n", v);
+    return -1;
+  }
+  return b;
 }
 
 static struct NnrtShards *shards_open(NnrtSession *s) {
@@ -115,14 +178,37 @@ static struct NnrtShards *shards_open(NnrtSession *s) {
   int n = nnrt_comm.size;
   h->count = s->shards;
   h->per_rank = s->shards / n;
+  int64_t n32 = 0, n64 = 0;
   for (int g = 0; g < p->ngrads; g++) {
     const NnrtSlotDesc *sl = &p->slots[p->grads[g].grad];
-    *(sl->dtype == NNRT_F64 ? &h->n64 : &h->n32) += nnrt_slot_count(sl, 1);
+    *(sl->dtype == NNRT_F64 ? &n64 : &n32) += nnrt_slot_count(sl, 1);
   }
-  h->p32 = (h->n32 + n - 1) / n;
-  h->p64 = (h->n64 + n - 1) / n;
-  h->part_bytes = (size_t)h->p32 * sizeof(float) + (size_t)h->p64 * sizeof(double);
-  h->bytes = h->part_bytes * (size_t)n;
+  int64_t bb = bucket_env(), grad_bytes = n32 * (int64_t)sizeof(float) + n64 * (int64_t)sizeof(double);
+  if (bb <= 0) { /* four buckets, parts of PART_MIN at least */
+    bb = (grad_bytes + 3) / 4;
+    if (bb < (int64_t)n * PART_MIN)
+      bb = (int64_t)n * PART_MIN;
+    if (bb > BUCKET_MAX)
+      bb = BUCKET_MAX;
+  }
+  h->e32 = bb / (int64_t)sizeof(float) > 0 ? bb / (int64_t)sizeof(float) : 1;
+  h->e64 = bb / (int64_t)sizeof(double) > 0 ? bb / (int64_t)sizeof(double) : 1;
+  h->nb32 = (int)((n32 + h->e32 - 1) / h->e32);
+  h->nb = h->nb32 + (int)((n64 + h->e64 - 1) / h->e64);
+  if (!(h->b = calloc(h->nb ? (size_t)h->nb : 1, sizeof *h->b)))
+    return h;
+  size_t off = 0;
+  for (int k = 0; k < h->nb; k++) {
+    bool f64 = k >= h->nb32;
+    int64_t e = f64 ? h->e64 : h->e32, first = (f64 ? k - h->nb32 : k) * e, all = f64 ? n64 : n32;
+    int64_t cnt = all - first < e ? all - first : e, per = (cnt + n - 1) / n;
+    size_t part = (size_t)per * (f64 ? sizeof(double) : sizeof(float));
+    h->b[k] = (Bucket){off, part, first, cnt, per, f64, NULL, NULL};
+    off += part * (size_t)n;
+    if (!f64)
+      h->bytes32 = off;
+  }
+  h->bytes = off;
   int levels = 0;
   while ((1 << levels) < h->per_rank)
     levels++;
@@ -142,7 +228,7 @@ static bool shards_ok(const struct NnrtShards *h) {
   for (int i = 0; i < h->npool; i++)
     if (!h->pool[i])
       return false;
-  return (nnrt_comm.size == 1 || h->recv) && h->stats && h->all;
+  return h->b && (nnrt_comm.size == 1 || h->recv) && h->stats && h->all;
 }
 
 void nnrt_shard_free(NnrtSession *s) {
@@ -152,18 +238,21 @@ void nnrt_shard_free(NnrtSession *s) {
   for (int i = 0; i < h->npool; i++)
     nnrt_free(h->pool[i]);
   nnrt_free(h->recv);
+  free(h->b);
   free(h->stats);
   free(h->all);
   free(h);
   s->sh = NULL;
 }
 
-/* Element k of a kind (f32: o32 = true) in the packed layout. */
-static char *at(const struct NnrtShards *h, char *buf, bool f32, int64_t k) {
-  int64_t per = f32 ? h->p32 : h->p64;
-  char *part = buf + (size_t)(k / per) * h->part_bytes;
-  return f32 ? part + (size_t)(k % per) * sizeof(float)
-             : part + (size_t)h->p32 * sizeof(float) + (size_t)(k % per) * sizeof(double);
+/* Element k of a kind in the packed layout; *room: how many elements from
+ * k on are next to it there (the rest of its part that its bucket holds). */
+static char *at(const struct NnrtShards *h, char *buf, bool f64, int64_t k, int64_t *room) {
+  const Bucket *b = &h->b[f64 ? h->nb32 + k / h->e64 : k / h->e32];
+  int64_t i = k - b->first;
+  *room = b->per - i % b->per < b->n - i ? b->per - i % b->per : b->n - i;
+  return buf + b->off + (size_t)(i / b->per) * b->part +
+         (size_t)(i % b->per) * (f64 ? sizeof(double) : sizeof(float));
 }
 
 /* The GRAD slots, times w, into buf (w = 0: zeros) — or, back: buf into
@@ -176,42 +265,36 @@ static void pack(NnrtSession *s, char *buf, double w, bool back) {
   int64_t k32 = 0, k64 = 0;
   for (int g = 0; g < p->ngrads; g++) {
     const NnrtSlotDesc *sl = &p->slots[p->grads[g].grad];
-    bool f32 = sl->dtype != NNRT_F64;
-    int64_t n = nnrt_slot_count(sl, 1), *k = f32 ? &k32 : &k64, per = f32 ? h->p32 : h->p64;
-    size_t esz = f32 ? sizeof(float) : sizeof(double);
+    bool f64 = sl->dtype == NNRT_F64;
+    int64_t n = nnrt_slot_count(sl, 1), *k = f64 ? &k64 : &k32;
+    size_t esz = f64 ? sizeof(double) : sizeof(float);
     char *g0 = s->slots[p->grads[g].grad];
-    for (int64_t i = 0; i < n;) { /* runs that stay inside one part */
-      int64_t run = per - (*k + i) % per;
+    for (int64_t i = 0, run; i < n; i += run) { /* runs that stay inside one part */
+      char *dst = at(h, buf, f64, *k + i, &run), *src = g0 + (size_t)i * esz;
       if (run > n - i)
         run = n - i;
-      char *dst = at(h, buf, f32, *k + i), *src = g0 + (size_t)i * esz;
       if (back)
         memcpy(src, dst, (size_t)run * esz);
-      else if (w != 0 && f32) {
+      else if (w != 0 && !f64) {
         float wf = (float)w;
         for (int64_t j = 0; j < run; j++)
           ((float *)dst)[j] = ((const float *)src)[j] * wf;
       } else if (w != 0)
         for (int64_t j = 0; j < run; j++)
           ((double *)dst)[j] = ((const double *)src)[j] * w;
-      i += run;
     }
     *k += n;
   }
 }
 
-/* a += b over `parts` parts (each [p32 floats][p64 doubles]). */
-static void add_parts(const struct NnrtShards *h, char *a, const char *b, int parts) {
-  for (int q = 0; q < parts; q++) {
-    float *a32 = (float *)(a + (size_t)q * h->part_bytes);
-    const float *b32 = (const float *)(b + (size_t)q * h->part_bytes);
-    for (int64_t i = 0; i < h->p32; i++)
-      a32[i] += b32[i];
-    double *a64 = (double *)(a32 + h->p32);
-    const double *b64 = (const double *)(b32 + h->p32);
-    for (int64_t i = 0; i < h->p64; i++)
-      a64[i] += b64[i];
-  }
+/* a += b over `bytes` bytes of one kind. */
+static void add(char *a, const char *b, size_t bytes, bool f64) {
+  if (f64)
+    for (size_t i = 0; i < bytes / sizeof(double); i++)
+      ((double *)a)[i] += ((const double *)b)[i];
+  else
+    for (size_t i = 0; i < bytes / sizeof(float); i++)
+      ((float *)a)[i] += ((const float *)b)[i];
 }
 
 static void comm_fail(void) {
@@ -221,18 +304,94 @@ static void comm_fail(void) {
   exit(1);
 }
 
+static void check(int rc) {
+  if (rc != 0)
+    comm_fail();
+}
+
 /* Push a shard's packed gradient (from the pool) onto the binary counter. */
 static void push(struct NnrtShards *h, char *buf) {
   int level = 0;
   while (h->depth > 0 && h->level[h->depth - 1] == level) {
     char *left = h->stack[--h->depth];
-    add_parts(h, left, buf, nnrt_comm.size);
+    add(left, buf, h->bytes32, false);
+    add(left + h->bytes32, buf + h->bytes32, h->bytes - h->bytes32, true);
     h->pool[h->npool++] = buf;
     buf = left;
     level++;
   }
   h->stack[h->depth] = buf;
   h->level[h->depth++] = level;
+}
+
+/* Bucket b of the rank's sum, into stack[0] (last itself when the rank has
+ * one shard): the merges that pushing the rank's last shard, last, would
+ * make — the whole stack, as S/N is a power of two — on b's bytes alone. */
+static void finish(struct NnrtShards *h, char *last, const Bucket *b) {
+  size_t len = b->part * (size_t)nnrt_comm.size;
+  for (int d = h->depth - 1; d >= 0; d--) {
+    add(h->stack[d] + b->off, last + b->off, len, b->f64);
+    last = h->stack[d];
+  }
+}
+
+/* One MPI_Test each of the oldest running all-gather (from *lo on) and of
+ * bucket next's all-to-all: MPI moves a started collective's bytes only
+ * inside its calls. */
+static void progress(struct NnrtShards *h, int *lo, int upto, int next) {
+  const NnrtCommOps *ops = nnrt_comm.ops;
+  int done;
+  while (*lo < upto && !h->b[*lo].gather)
+    (*lo)++;
+  if (*lo < upto) {
+    check(ops->test(h->b[*lo].gather, &done));
+    if (done)
+      h->b[(*lo)++].gather = NULL;
+  }
+  if (next < h->nb && h->b[next].a2a) {
+    check(ops->test(h->b[next].a2a, &done));
+    if (done)
+      h->b[next].a2a = NULL;
+  }
+}
+
+/* The tree's top levels, bucket by bucket: bucket k's parts go to their
+ * ranks (all-to-all), rank r adds part r of every rank in the tree's order
+ * and the sums go back to every rank (all-gather).  Bucket k + 1 is
+ * finished and started before bucket k is summed, and the all-gathers run
+ * on while later buckets are summed; every rank starts the collectives in
+ * bucket order. */
+static void exchange(struct NnrtShards *h, char *last, char *sum, int first) {
+  const NnrtCommOps *ops = nnrt_comm.ops;
+  int n = nnrt_comm.size, started = 0, lo = 0;
+  void *stats;
+  check(ops->iallgather(h->stats + (size_t)h->stride * first, h->all,
+                        (size_t)h->stride * (size_t)h->per_rank * sizeof(double), &stats));
+  for (int k = 0; k < h->nb; k++) {
+    for (; started < h->nb && started <= k + 1; started++) {
+      Bucket *b = &h->b[started];
+      finish(h, last, b);
+      check(ops->ialltoall(sum + b->off, h->recv + b->off, b->part, &b->a2a));
+    }
+    Bucket *b = &h->b[k];
+    if (b->a2a)
+      check(ops->wait(b->a2a));
+    b->a2a = NULL;
+    char *r = h->recv + b->off;
+    for (int step = 1; step < n; step *= 2)
+      for (int i = 0; i + step < n; i += 2 * step) {
+        add(r + (size_t)i * b->part, r + (size_t)(i + step) * b->part, b->part, b->f64);
+        progress(h, &lo, k, k + 1);
+      }
+    check(ops->iallgather(r, sum + b->off, b->part, &b->gather));
+    progress(h, &lo, k + 1, k + 1);
+  }
+  for (int k = lo; k < h->nb; k++)
+    if (h->b[k].gather) {
+      check(ops->wait(h->b[k].gather));
+      h->b[k].gather = NULL;
+    }
+  check(ops->wait(stats));
 }
 
 /* Move every INPUT slot's pointer by `rows` samples (back with -rows). */
@@ -254,14 +413,15 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
     }
   }
   struct NnrtShards *h = s->sh;
-  int S = h->count, first = nnrt_comm.rank * h->per_rank;
+  int S = h->count, first = nnrt_comm.rank * h->per_rank, last = first + h->per_rank - 1;
   uint64_t seed = nnrt_rng_next(&s->rng);
   NnrtRng *run_rng = s->ctx.rng, shard_rng;
   int w = h->stride;
+  char *buf = NULL;
   memset(h->stats, 0, (size_t)w * (size_t)S * sizeof(double));
-  for (int c = first; c < first + h->per_rank; c++) {
+  for (int c = first; c <= last; c++) {
     int64_t lo = bs * c / S, hi = bs * (c + 1) / S;
-    char *buf = h->pool[--h->npool];
+    buf = h->pool[--h->npool];
     if (hi > lo) {
       nnrt_session_zero_grads(s);
       shift_inputs(s, lo); /* the shard's rows */
@@ -276,26 +436,22 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
         h->stats[w * c + 2 + i] = s->metric[i].slot >= 0 ? nnrt_session_read(s, s->metric[i].slot) : NAN;
     }
     pack(s, buf, (double)(hi - lo) / (double)bs, false);
-    push(h, buf);
+    if (c < last)
+      push(h, buf);
   }
-  char *sum = h->stack[--h->depth];
+  /* the last shard's merges, bucket by bucket, overlap the exchange */
+  char *sum = h->depth ? h->stack[0] : buf;
   double *stats = h->stats;
-  int n = nnrt_comm.size;
-  if (n > 1) {
-    /* the tree's top levels, part by part: rank r adds part r of every rank */
-    if (nnrt_comm.ops->alltoall(sum, h->recv, h->part_bytes) != 0)
-      comm_fail();
-    for (int step = 1; step < n; step *= 2)
-      for (int i = 0; i + step < n; i += 2 * step)
-        add_parts(h, h->recv + (size_t)i * h->part_bytes, h->recv + (size_t)(i + step) * h->part_bytes, 1);
-    if (nnrt_comm.ops->allgather(h->recv, sum, h->part_bytes) != 0 ||
-        nnrt_comm.ops->allgather(h->stats + (size_t)w * first, h->all,
-                                 (size_t)w * (size_t)h->per_rank * sizeof(double)) != 0)
-      comm_fail();
+  if (nnrt_comm.size > 1) {
+    exchange(h, buf, sum, first);
     stats = h->all;
-  }
+  } else
+    for (int k = 0; k < h->nb; k++)
+      finish(h, buf, &h->b[k]);
   pack(s, sum, 0, true);
-  h->pool[h->npool++] = sum;
+  h->pool[h->npool++] = buf;
+  while (h->depth > 0)
+    h->pool[h->npool++] = h->stack[--h->depth];
   double loss = 0, correct = 0;
   for (int i = 0; i < s->nmetrics; i++)
     s->shard_met[i] = 0;

@@ -4,13 +4,15 @@
  *
  * Only bytes move (MPI_BYTE): shard.c does every sum itself, in a fixed
  * order, so MPI's own reduction order never reaches a result.  Counts over
- * INT_MAX bytes are sent in several calls of equal parts.
+ * INT_MAX bytes are sent in several calls of equal parts by the blocking
+ * calls; the started ones (one gradient bucket each) refuse them.
  */
 #include "../comm.h"
 #include <limits.h>
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int fail(const char *what, int rc) {
@@ -68,9 +70,60 @@ static int alltoall(const void *send, void *recv, size_t bytes) {
   return -1;
 }
 
+/* A started collective's request lives in the heap until it is done. */
+static int started(const char *what, int rc, MPI_Request *r, void **req) {
+  if (rc != MPI_SUCCESS) {
+    free(r);
+    return fail(what, rc);
+  }
+  *req = r;
+  return 0;
+}
+
+static int too_big(size_t bytes) {
+  fprintf(stderr, "error: a gradient bucket's part of %zu bytes is over MPI's 2 GiB count\n", bytes);
+  return -1;
+}
+
+static int iallgather(const void *send, void *recv, size_t bytes, void **req) {
+  if (bytes > INT_MAX)
+    return too_big(bytes);
+  MPI_Request *r = malloc(sizeof *r);
+  if (!r)
+    return fail("MPI_Iallgather", MPI_ERR_NO_MEM);
+  return started("MPI_Iallgather", MPI_Iallgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE,
+                                                  MPI_COMM_WORLD, r), r, req);
+}
+
+static int ialltoall(const void *send, void *recv, size_t bytes, void **req) {
+  if (bytes > INT_MAX)
+    return too_big(bytes);
+  MPI_Request *r = malloc(sizeof *r);
+  if (!r)
+    return fail("MPI_Ialltoall", MPI_ERR_NO_MEM);
+  return started("MPI_Ialltoall", MPI_Ialltoall(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE,
+                                                MPI_COMM_WORLD, r), r, req);
+}
+
+static int test(void *req, int *done) {
+  int rc = MPI_Test(req, done, MPI_STATUS_IGNORE);
+  if (rc != MPI_SUCCESS)
+    return fail("MPI_Test", rc);
+  if (*done)
+    free(req);
+  return 0;
+}
+
+static int wait(void *req) {
+  int rc = MPI_Wait(req, MPI_STATUS_IGNORE);
+  free(req);
+  return rc == MPI_SUCCESS ? 0 : fail("MPI_Wait", rc);
+}
+
 static void finalize(void) { MPI_Finalize(); }
 static void abort_job(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
-static const NnrtCommOps ops = {NNRT_COMM_ABI, init, allgather, alltoall, finalize, abort_job};
+static const NnrtCommOps ops = {NNRT_COMM_ABI, init,      allgather, alltoall, iallgather,
+                                ialltoall,     test,      wait,      finalize, abort_job};
 
 const NnrtCommOps *nnrt_mpi_plugin(void) { return &ops; }
