@@ -151,7 +151,7 @@ int nnrt_shard_check(const NnrtSession *s, int shards) {
 #define BUCKET_MAX ((int64_t)1 << 30) /* a part must fit MPI's int count */
 
 /* NNRT_BUCKET_BYTES: the bucket size asked for (a count of bytes, with an
- * optional k or M suffix), 0 when unset, -1 (after saying why) when bad. */
+ * optional k, M or G suffix), 0 when unset, -1 (after saying why) when bad. */
 static int64_t bucket_env(void) {
   const char *v = getenv("NNRT_BUCKET_BYTES");
   if (!v || !*v)
@@ -162,9 +162,11 @@ static int64_t bucket_env(void) {
     b *= 1024, end++;
   else if (*end == 'M')
     b *= 1024 * 1024, end++;
+  else if (*end == 'G')
+    b *= 1024 * 1024 * 1024, end++;
   if (*end || b < 1 || b > BUCKET_MAX) {
     SAY("error: NNRT_BUCKET_BYTES=%s: give the gradient bucket's size in bytes, 1 to 1G "
-        "(a k or M suffix multiplies by 1024 or 1024^2)\n", v);
+        "(a k, M or G suffix multiplies by 1024, 1024^2 or 1024^3)\n", v);
     return -1;
   }
   return b;
