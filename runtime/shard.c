@@ -52,6 +52,7 @@
 #include "comm.h"
 #include "program.h"
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ typedef struct Bucket {
   size_t off, part;       /* its first byte in a packed buffer; one part's bytes */
   int64_t first, n, per;  /* its elements of its kind: the first, how many, per part */
   bool f64;
+  int64_t left;           /* the last shard's elements not yet packed into it */
   void *a2a, *gather;     /* its collectives while they run (comm.h) */
 } Bucket;
 
@@ -78,6 +80,14 @@ struct NnrtShards {
   char *pool[MAX_LEVELS + 1];
   int npool;
   char *recv;               /* each bucket's N parts from the ranks */
+  int nstarted;             /* buckets 0 .. nstarted-1 have started */
+  int *grad_of;             /* by slot: its index in p->grads, or -1 */
+  int64_t *first;           /* by grad: its first element of its kind */
+  int64_t *got;             /* by bucket: elements one grad put in it (last_grad) */
+  bool *packed;             /* by grad: the last shard's is packed */
+  char *last;               /* the last shard's buffer while its kernel runs */
+  double w;                 /* ... and its weight */
+  bool overlap;             /* started from nnrt_grad_ready (NNRT_OVERLAP=0: not) */
   int stride;               /* per shard: loss, correct, each metric */
   double *stats, *all;      /* (this rank's shards, everyone's) */
 };
@@ -187,7 +197,7 @@ static struct NnrtShards *shards_open(NnrtSession *s) {
   }
   int64_t bb = bucket_env(), grad_bytes = n32 * (int64_t)sizeof(float) + n64 * (int64_t)sizeof(double);
   if (bb <= 0) { /* four buckets, parts of PART_MIN at least */
-    bb = (grad_bytes + 3) / 4;
+    bb = (grad_bytes / 4 + 7) / 8 * 8; /* (whole elements of either kind) */
     if (bb < (int64_t)n * PART_MIN)
       bb = (int64_t)n * PART_MIN;
     if (bb > BUCKET_MAX)
@@ -197,15 +207,32 @@ static struct NnrtShards *shards_open(NnrtSession *s) {
   h->e64 = bb / (int64_t)sizeof(double) > 0 ? bb / (int64_t)sizeof(double) : 1;
   h->nb32 = (int)((n32 + h->e32 - 1) / h->e32);
   h->nb = h->nb32 + (int)((n64 + h->e64 - 1) / h->e64);
-  if (!(h->b = calloc(h->nb ? (size_t)h->nb : 1, sizeof *h->b)))
+  h->b = calloc(h->nb ? (size_t)h->nb : 1, sizeof *h->b);
+  h->grad_of = malloc((size_t)p->nslots * sizeof *h->grad_of);
+  h->first = calloc(p->ngrads ? (size_t)p->ngrads : 1, sizeof *h->first);
+  h->packed = calloc(p->ngrads ? (size_t)p->ngrads : 1, sizeof *h->packed);
+  h->got = calloc(h->nb ? (size_t)h->nb : 1, sizeof *h->got);
+  if (!h->b || !h->grad_of || !h->first || !h->packed || !h->got)
     return h;
+  for (int i = 0; i < p->nslots; i++)
+    h->grad_of[i] = -1;
+  int64_t k32 = 0, k64 = 0;
+  for (int g = 0; g < p->ngrads; g++) {
+    const NnrtSlotDesc *sl = &p->slots[p->grads[g].grad];
+    int64_t *k = sl->dtype == NNRT_F64 ? &k64 : &k32;
+    h->grad_of[p->grads[g].grad] = g;
+    h->first[g] = *k;
+    *k += nnrt_slot_count(sl, 1);
+  }
+  const char *ov = getenv("NNRT_OVERLAP");
+  h->overlap = n > 1 && !(ov && !strcmp(ov, "0"));
   size_t off = 0;
   for (int k = 0; k < h->nb; k++) {
     bool f64 = k >= h->nb32;
     int64_t e = f64 ? h->e64 : h->e32, first = (f64 ? k - h->nb32 : k) * e, all = f64 ? n64 : n32;
     int64_t cnt = all - first < e ? all - first : e, per = (cnt + n - 1) / n;
     size_t part = (size_t)per * (f64 ? sizeof(double) : sizeof(float));
-    h->b[k] = (Bucket){off, part, first, cnt, per, f64, NULL, NULL};
+    h->b[k] = (Bucket){.off = off, .part = part, .first = first, .n = cnt, .per = per, .f64 = f64};
     off += part * (size_t)n;
     if (!f64)
       h->bytes32 = off;
@@ -230,7 +257,8 @@ static bool shards_ok(const struct NnrtShards *h) {
   for (int i = 0; i < h->npool; i++)
     if (!h->pool[i])
       return false;
-  return h->b && (nnrt_comm.size == 1 || h->recv) && h->stats && h->all;
+  return h->b && h->grad_of && h->first && h->packed && h->got && (nnrt_comm.size == 1 || h->recv) &&
+         h->stats && h->all;
 }
 
 void nnrt_shard_free(NnrtSession *s) {
@@ -241,6 +269,10 @@ void nnrt_shard_free(NnrtSession *s) {
     nnrt_free(h->pool[i]);
   nnrt_free(h->recv);
   free(h->b);
+  free(h->grad_of);
+  free(h->first);
+  free(h->packed);
+  free(h->got);
   free(h->stats);
   free(h->all);
   free(h);
@@ -257,36 +289,41 @@ static char *at(const struct NnrtShards *h, char *buf, bool f64, int64_t k, int6
          (size_t)(i % b->per) * (f64 ? sizeof(double) : sizeof(float));
 }
 
-/* The GRAD slots, times w, into buf (w = 0: zeros) — or, back: buf into
- * the GRAD slots. */
-static void pack(NnrtSession *s, char *buf, double w, bool back) {
+/* GRAD slot g, times w, into buf — or, back: buf into the slot.  got (by
+ * bucket; NULL: not counted) += how many of g's elements it got. */
+static void pack_one(NnrtSession *s, char *buf, int g, double w, bool back, int64_t *got) {
   const NnrtProgram *p = s->p;
   struct NnrtShards *h = s->sh;
-  if (!back)
-    memset(buf, 0, h->bytes);
-  int64_t k32 = 0, k64 = 0;
-  for (int g = 0; g < p->ngrads; g++) {
-    const NnrtSlotDesc *sl = &p->slots[p->grads[g].grad];
-    bool f64 = sl->dtype == NNRT_F64;
-    int64_t n = nnrt_slot_count(sl, 1), *k = f64 ? &k64 : &k32;
-    size_t esz = f64 ? sizeof(double) : sizeof(float);
-    char *g0 = s->slots[p->grads[g].grad];
-    for (int64_t i = 0, run; i < n; i += run) { /* runs that stay inside one part */
-      char *dst = at(h, buf, f64, *k + i, &run), *src = g0 + (size_t)i * esz;
-      if (run > n - i)
-        run = n - i;
-      if (back)
-        memcpy(src, dst, (size_t)run * esz);
-      else if (w != 0 && !f64) {
-        float wf = (float)w;
-        for (int64_t j = 0; j < run; j++)
-          ((float *)dst)[j] = ((const float *)src)[j] * wf;
-      } else if (w != 0)
-        for (int64_t j = 0; j < run; j++)
-          ((double *)dst)[j] = ((const double *)src)[j] * w;
-    }
-    *k += n;
+  const NnrtSlotDesc *sl = &p->slots[p->grads[g].grad];
+  bool f64 = sl->dtype == NNRT_F64;
+  int64_t n = nnrt_slot_count(sl, 1), k = h->first[g];
+  size_t esz = f64 ? sizeof(double) : sizeof(float);
+  char *g0 = s->slots[p->grads[g].grad];
+  for (int64_t i = 0, run; i < n; i += run) { /* runs that stay inside one part */
+    char *dst = at(h, buf, f64, k + i, &run), *src = g0 + (size_t)i * esz;
+    if (run > n - i)
+      run = n - i;
+    if (got)
+      got[f64 ? h->nb32 + (k + i) / h->e64 : (k + i) / h->e32] += run;
+    if (back)
+      memcpy(src, dst, (size_t)run * esz);
+    else if (w != 0 && !f64) {
+      float wf = (float)w;
+      for (int64_t j = 0; j < run; j++)
+        ((float *)dst)[j] = ((const float *)src)[j] * wf;
+    } else if (w != 0)
+      for (int64_t j = 0; j < run; j++)
+        ((double *)dst)[j] = ((const double *)src)[j] * w;
   }
+}
+
+/* Every GRAD slot, times w, into buf (zeroed first) — or, back: buf into
+ * the slots. */
+static void pack(NnrtSession *s, char *buf, double w, bool back) {
+  if (!back)
+    memset(buf, 0, s->sh->bytes);
+  for (int g = 0; g < s->p->ngrads; g++)
+    pack_one(s, buf, g, w, back, NULL);
 }
 
 /* a += b over `bytes` bytes of one kind. */
@@ -337,45 +374,89 @@ static void finish(struct NnrtShards *h, char *last, const Bucket *b) {
   }
 }
 
-/* One MPI_Test each of the oldest running all-gather (from *lo on) and of
- * bucket next's all-to-all: MPI moves a started collective's bytes only
- * inside its calls. */
-static void progress(struct NnrtShards *h, int *lo, int upto, int next) {
+/* Bucket k of the last shard is packed: its sum over the rank's shards is
+ * made (finish) and, over several ranks, its all-to-all starts. */
+static void bucket_ready(struct NnrtShards *h, int k) {
+  Bucket *b = &h->b[k];
+  finish(h, h->last, b);
+  if (nnrt_comm.size > 1)
+    check(nnrt_comm.ops->ialltoall(h->stack[0] + b->off, h->recv + b->off, b->part, &b->a2a));
+  h->nstarted++;
+}
+
+/* Grad g of the last shard into its buckets; those complete start. */
+static void last_grad(NnrtSession *s, int g) {
+  struct NnrtShards *h = s->sh;
+  const NnrtSlotDesc *sl = &s->p->slots[s->p->grads[g].grad];
+  int64_t n = nnrt_slot_count(sl, 1);
+  h->packed[g] = true;
+  if (n == 0)
+    return;
+  pack_one(s, h->last, g, h->w, false, h->got);
+  bool f64 = sl->dtype == NNRT_F64;
+  int64_t e = f64 ? h->e64 : h->e32, base = f64 ? h->nb32 : 0;
+  for (int64_t k = base + h->first[g] / e; k <= base + (h->first[g] + n - 1) / e; k++) {
+    h->b[k].left -= h->got[k];
+    h->got[k] = 0;
+  }
+  /* buckets start in their order, one order on every rank whatever the
+   * kernel called: the kernel's schedule (compiler/graph.c, a depth-first
+   * walk from the outputs in order) finishes the gradients roughly in the
+   * parameters' order: the MLP's l1.W first (its walk makes every layer's
+   * delta), then l2.W, l3.W, then the biases */
+  for (int k = h->nstarted; k < h->nb && h->b[k].left == 0; k++)
+    bucket_ready(h, k);
+}
+
+/* One MPI_Test each of the oldest running all-to-all (from bucket *a on)
+ * and all-gather (from *g on, below upto): MPI moves a started
+ * collective's bytes only inside its calls. */
+static void progress(struct NnrtShards *h, int *a, int *g, int upto) {
   const NnrtCommOps *ops = nnrt_comm.ops;
   int done;
-  while (*lo < upto && !h->b[*lo].gather)
-    (*lo)++;
-  if (*lo < upto) {
-    check(ops->test(h->b[*lo].gather, &done));
+  while (*a < h->nstarted && !h->b[*a].a2a)
+    (*a)++;
+  if (*a < h->nstarted) {
+    check(ops->test(h->b[*a].a2a, &done));
     if (done)
-      h->b[(*lo)++].gather = NULL;
+      h->b[(*a)++].a2a = NULL;
   }
-  if (next < h->nb && h->b[next].a2a) {
-    check(ops->test(h->b[next].a2a, &done));
+  while (*g < upto && !h->b[*g].gather)
+    (*g)++;
+  if (*g < upto) {
+    check(ops->test(h->b[*g].gather, &done));
     if (done)
-      h->b[next].a2a = NULL;
+      h->b[(*g)++].gather = NULL;
   }
 }
 
-/* The tree's top levels, bucket by bucket: bucket k's parts go to their
- * ranks (all-to-all), rank r adds part r of every rank in the tree's order
- * and the sums go back to every rank (all-gather).  Bucket k + 1 is
- * finished and started before bucket k is summed, and the all-gathers run
- * on while later buckets are summed; every rank starts the collectives in
- * bucket order. */
-static void exchange(struct NnrtShards *h, char *last, char *sum, int first) {
+/* The train kernel's hook (NNRT_CTX_GRADS): a gradient of the last shard
+ * is final, while the backward pass goes on. */
+void nnrt_grad_ready(void *ctx, int32_t slot) {
+  NnrtSession *s = (NnrtSession *)((char *)ctx - offsetof(NnrtSession, ctx));
+  struct NnrtShards *h = s->sh;
+  int g = h && slot >= 0 && slot < s->p->nslots ? h->grad_of[slot] : -1;
+  if (g < 0 || h->packed[g])
+    return;
+  last_grad(s, g);
+  int a = 0, none = 0;
+  progress(h, &a, &none, 0);
+}
+
+/* The tree's top levels, bucket by bucket (all started): each bucket's
+ * parts went to their ranks (all-to-all), rank r adds part r of every
+ * rank in the tree's order and the sums go back to every rank
+ * (all-gather).  A bucket is summed while later ones travel and the
+ * all-gathers of earlier ones run on; every rank starts the collectives
+ * in one order (the buckets'). */
+static void exchange(struct NnrtShards *h, char *sum, int first) {
   const NnrtCommOps *ops = nnrt_comm.ops;
-  int n = nnrt_comm.size, started = 0, lo = 0;
+  int n = nnrt_comm.size, a = 0, g = 0;
   void *stats;
   check(ops->iallgather(h->stats + (size_t)h->stride * first, h->all,
                         (size_t)h->stride * (size_t)h->per_rank * sizeof(double), &stats));
-  for (int k = 0; k < h->nb; k++) {
-    for (; started < h->nb && started <= k + 1; started++) {
-      Bucket *b = &h->b[started];
-      finish(h, last, b);
-      check(ops->ialltoall(sum + b->off, h->recv + b->off, b->part, &b->a2a));
-    }
-    Bucket *b = &h->b[k];
+  for (int q = 0; q < h->nb; q++) {
+    Bucket *b = &h->b[q];
     if (b->a2a)
       check(ops->wait(b->a2a));
     b->a2a = NULL;
@@ -383,16 +464,17 @@ static void exchange(struct NnrtShards *h, char *last, char *sum, int first) {
     for (int step = 1; step < n; step *= 2)
       for (int i = 0; i + step < n; i += 2 * step) {
         add(r + (size_t)i * b->part, r + (size_t)(i + step) * b->part, b->part, b->f64);
-        progress(h, &lo, k, k + 1);
+        progress(h, &a, &g, q);
       }
     check(ops->iallgather(r, sum + b->off, b->part, &b->gather));
-    progress(h, &lo, k + 1, k + 1);
+    progress(h, &a, &g, q + 1);
   }
-  for (int k = lo; k < h->nb; k++)
-    if (h->b[k].gather) {
-      check(ops->wait(h->b[k].gather));
-      h->b[k].gather = NULL;
-    }
+  for (int q = g; q < h->nb; q++) {
+    Bucket *b = &h->b[q];
+    if (b->gather)
+      check(ops->wait(b->gather));
+    b->gather = NULL;
+  }
   check(ops->wait(stats));
 }
 
@@ -419,17 +501,30 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
   uint64_t seed = nnrt_rng_next(&s->rng);
   NnrtRng *run_rng = s->ctx.rng, shard_rng;
   int w = h->stride;
-  char *buf = NULL;
   memset(h->stats, 0, (size_t)w * (size_t)S * sizeof(double));
   for (int c = first; c <= last; c++) {
     int64_t lo = bs * c / S, hi = bs * (c + 1) / S;
-    buf = h->pool[--h->npool];
+    char *buf = h->pool[--h->npool];
+    double share = (double)(hi - lo) / (double)bs;
+    if (c == last) { /* its gradients go to the buckets as they are final */
+      h->last = buf;
+      h->w = share;
+      h->nstarted = 0;
+      memset(buf, 0, h->bytes);
+      memset(h->packed, 0, (size_t)p->ngrads * sizeof *h->packed);
+      for (int k = 0; k < h->nb; k++)
+        h->b[k].left = h->b[k].n;
+      if (!h->depth) /* the rank's only shard: its buffer is the sum */
+        h->stack[0] = buf;
+    }
     if (hi > lo) {
       nnrt_session_zero_grads(s);
       shift_inputs(s, lo); /* the shard's rows */
       nnrt_rng_seed(&shard_rng, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(c + 1)));
       s->ctx.rng = &shard_rng;
+      s->ctx.grads_ready = c == last && h->overlap;
       p->train(&s->ctx, s->slots, s->scratch, hi - lo);
+      s->ctx.grads_ready = 0;
       s->ctx.rng = run_rng;
       shift_inputs(s, -lo);
       h->stats[w * c] = nnrt_session_read(s, s->loss_slot);
@@ -437,23 +532,31 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
       for (int i = 0; i < s->nmetrics; i++) /* (a split's mAP is not a batch's) */
         h->stats[w * c + 2 + i] = s->metric[i].slot >= 0 ? nnrt_session_read(s, s->metric[i].slot) : NAN;
     }
-    pack(s, buf, (double)(hi - lo) / (double)bs, false);
-    if (c < last)
+    if (c < last) {
+      pack(s, buf, share, false);
       push(h, buf);
+    }
   }
-  /* the last shard's merges, bucket by bucket, overlap the exchange */
-  char *sum = h->depth ? h->stack[0] : buf;
+  /* the last shard's gradients the kernel did not hand over (all of them
+   * without the hook, or on one process) */
+  for (int g = 0; g < p->ngrads; g++)
+    if (!h->packed[g])
+      last_grad(s, g);
+  if (h->nstarted != h->nb) { /* every bucket holds elements, all packed now */
+    fprintf(stderr, "nnrt: internal error: %d of %d gradient buckets complete (shard.c)\n", h->nstarted, h->nb);
+    abort();
+  }
+  char *sum = h->stack[0];
   double *stats = h->stats;
   if (nnrt_comm.size > 1) {
-    exchange(h, buf, sum, first);
+    exchange(h, sum, first);
     stats = h->all;
-  } else
-    for (int k = 0; k < h->nb; k++)
-      finish(h, buf, &h->b[k]);
+  }
   pack(s, sum, 0, true);
-  h->pool[h->npool++] = buf;
+  h->pool[h->npool++] = h->last;
   while (h->depth > 0)
     h->pool[h->npool++] = h->stack[--h->depth];
+  h->last = NULL;
   double loss = 0, correct = 0;
   for (int i = 0; i < s->nmetrics; i++)
     s->shard_met[i] = 0;

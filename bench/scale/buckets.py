@@ -5,12 +5,13 @@ bucketing, measured side by side (docs/SCALING.md, "Buckets").
 For each example: samples/s of epoch 2 (scale.py's epoch_rate) of one
 process (2 threads) and of `mpirun -np 2` with each NNRT_BUCKET_BYTES
 given (and "default": unset), with this build's nnc, and with --before
-NNC (a build without buckets) when given; best of --reps runs,
+NNC (a build without buckets) when given (a size with "=" is another
+environment setting: NNRT_OVERLAP=0); best of --reps runs,
 interleaved so that a machine shared with other work loads every variant
 alike.  Prints a markdown table and the load averages around the runs.
 
 usage: bench/scale/buckets.py --nnc build/compiler/nnc [--before OLD/nnc]
-           [--sizes default,1G,64k] [--reps 3] [--only MLP]
+           [--sizes default,NNRT_OVERLAP=0,1G,64k] [--reps 3] [--only MLP]
 """
 import argparse
 import os
@@ -25,7 +26,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nnc", required=True)
     ap.add_argument("--before")
-    ap.add_argument("--sizes", default="default,1G,64k")
+    ap.add_argument("--sizes", default="default,NNRT_OVERLAP=0,1G,64k")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--only", action="append", help="examples whose name contains this")
     a = ap.parse_args()
@@ -49,7 +50,7 @@ def main():
             for b, _nnc in builds:
                 kinds = [("one", [], ["--threads", "2"], {})]
                 for s in (sizes if b == "bucketed" else sizes[:1]):
-                    env = {} if s == "default" else {"NNRT_BUCKET_BYTES": s}
+                    env = {} if s == "default" else dict([s.split("=", 1)]) if "=" in s else {"NNRT_BUCKET_BYTES": s}
                     kinds.append((s, ["mpirun", "-np", "2"] + sum((["-x", k] for k in env), []), [], env))
                 for k, prefix, extra, env in kinds:
                     os.environ.update(env)

@@ -1227,6 +1227,50 @@ static void gate_end(LLVMBasicBlockRef cont) {
   LLVMPositionBuilderAtEnd(cg.b, cont);
 }
 
+/* Data-parallel training sends a gradient's bucket as soon as the
+ * gradient is final (runtime/shard.c): after the item that writes a GRAD
+ * slot for the last time, the kernel calls `if (ctx->grads_ready)
+ * nnrt_grad_ready(ctx, slot)`.  By work index: how many such slots it
+ * finishes, from the grad outputs (label "grad ...") — written by their
+ * copy when they have one, else by the group that computes them in place.
+ * at[nw] collects those no item was found for (hooked at the end). */
+static int **grad_hooks(const Kernel *k, const Work *ws, int nw, int **count) {
+  int cap = graph_node_count() + 1, *group_work = arena_alloc(sizeof(int) * cap);
+  for (int i = 0; i < cap; i++) group_work[i] = nw;
+  for (int j = 0; j < nw; j++)
+    if (ws[j].kind == W_GROUP)
+      for (int m = 0; m < k->groups[ws[j].i].n; m++) group_work[k->groups[ws[j].i].nodes[m]->id] = j;
+  int **at = arena_alloc(sizeof(int *) * (nw + 1));
+  *count = arena_alloc(sizeof(int) * (nw + 1));
+  memset(*count, 0, sizeof(int) * (nw + 1));
+  for (int j = 0; j <= nw; j++) at[j] = arena_alloc(sizeof(int) * (k->nouts + 1));
+  for (int i = 0; i < k->nouts; i++) {
+    if (!k->outs[i].label || strncmp(k->outs[i].label, "grad ", 5)) continue;
+    int w = group_work[k->outs[i].node->id];
+    for (int j = 0; j < nw; j++)
+      if (ws[j].kind == W_COPY && ws[j].i == i) w = j;
+    at[w][(*count)[w]++] = k->outs[i].slot;
+  }
+  return at;
+}
+
+static void emit_grad_ready(const int *slots, int n) {
+  for (int i = 0; i < n; i++) {
+    LLVMValueRef ctx = LLVMGetParam(cg.fn, 0);
+    LLVMValueRef flagp = LLVMBuildGEP2(cg.b, cg.t.i8, ctx, (LLVMValueRef[]){ci64(NNRT_CTX_GRADS)}, 1, "");
+    LLVMValueRef on = LLVMBuildICmp(cg.b, LLVMIntNE, LLVMBuildLoad2(cg.b, cg.t.i32, flagp, "grads"), ci32(0), "");
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "grad_ready");
+    LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "after_grad_ready");
+    LLVMBuildCondBr(cg.b, on, then, cont);
+    LLVMPositionBuilderAtEnd(cg.b, then);
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i32}, fty;
+    LLVMValueRef f = rt_fn("nnrt_grad_ready", cg.t.vd, ps, 2, &fty);
+    LLVMBuildCall2(cg.b, fty, f, (LLVMValueRef[]){ctx, ci32(slots[i])}, 2, "");
+    LLVMBuildBr(cg.b, cont);
+    LLVMPositionBuilderAtEnd(cg.b, cont);
+  }
+}
+
 /* LLVM's optimiser and code generator take time superlinear in a
  * function's size (dominator trees, SCEV's loop guards, live ranges across
  * hundreds of loops: 300 Dense layers took 10 s to build, 3,000 over 300 s).
@@ -1305,15 +1349,20 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   char *only = on_demand_nodes(k, cap);
   char *gated = arena_alloc((size_t)nw + 1);
   for (int i = 0; i < nw; i++) gated[i] = !checks && work_on_demand(k, ws[i], only);
+  int *nhooks, **hooks = grad_hooks(k, ws, nw, &nhooks);
   if (!parted) {
     for (int i = 0; i < nw;) {
       if (!gated[i]) {
-        emit_work(k, ws[i++], bufs, cap);
+        emit_work(k, ws[i], bufs, cap);
+        emit_grad_ready(hooks[i], nhooks[i]);
+        i++;
         continue;
       }
       LLVMBasicBlockRef cont = gate_begin();
+      int from = i;
       while (i < nw && gated[i]) emit_work(k, ws[i++], bufs, cap);
       gate_end(cont);
+      for (; from < i; from++) emit_grad_ready(hooks[from], nhooks[from]);
     }
   } else {
     Item *its = arena_alloc(sizeof *its * nw);
@@ -1338,6 +1387,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
         LLVMBasicBlockRef cont = all ? gate_begin() : NULL;
         emit_rolled(its + i, p, reps);
         if (cont) gate_end(cont);
+        for (int j = i; j < i + p * reps; j++) emit_grad_ready(hooks[j], nhooks[j]); /* after the loop */
         i += p * reps;
         continue;
       }
@@ -1353,6 +1403,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
       LLVMBasicBlockRef cont = gated[i] ? gate_begin() : NULL;
       call_item(&its[i], const_table(its[i].vals, its[i].n));
       if (cont) gate_end(cont);
+      emit_grad_ready(hooks[i], nhooks[i]);
       in_part += its[i].ops;
       i++;
     }
@@ -1364,6 +1415,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
       LLVMPositionBuilderAtEnd(cg.b, kat);
     }
   }
+  emit_grad_ready(hooks[nw], nhooks[nw]);
   fn_end(kstart);
   if (outl.scratch) LLVMDisposeModule(outl.scratch);
   outl.scratch = NULL;
