@@ -10,7 +10,8 @@
  *
  * The collectives move bytes only; every sum is done by shard.c, in an
  * order fixed by the shard count alone, so the results do not depend on
- * how many ranks share the work (see shard.c).
+ * how many ranks share the work, nor on the buckets the gradient travels
+ * in (see shard.c).
  */
 #ifndef NNRT_COMM_H
 #define NNRT_COMM_H

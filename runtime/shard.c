@@ -18,15 +18,23 @@
  * parts, part j of every rank goes to rank j (all-to-all), rank j adds its
  * N pieces as the tree says, and the summed parts are gathered back to
  * every rank (all-gather) — the bytes of a ring all-reduce, 2(N−1)/N of
- * the gradient per rank, with no sum left to MPI.  The collectives are
- * started ones (comm.h), pipelined: while bucket k is summed, bucket k + 1
- * travels and the all-gathers of earlier buckets run on; the rank's last
- * shard's merges into its subtree are done bucket by bucket just before
- * each bucket starts.  Buckets change where an element travels, never
+ * the gradient per rank, with no sum left to MPI.
+ *
+ * Overlapped: the collectives are started ones (comm.h).  Under several
+ * ranks the rank's last shard runs its train kernel with ctx's
+ * NNRT_CTX_GRADS flag set, so the kernel calls nnrt_grad_ready after the
+ * last write of each gradient (codegen/llvm.c): the gradient is packed
+ * into its buckets at once, and each bucket whose elements are all in is
+ * merged into the rank's subtree and its all-to-all started — buckets in
+ * their order, one order on every rank — while the backward pass goes on
+ * (MPI_Test in each call keeps them moving).  After the kernel, while
+ * bucket k is summed, later buckets travel and the all-gathers of earlier
+ * ones run on.  Buckets change where an element travels and when, never
  * which sums make it, so the same S gives the same bits on any N that
- * divides it and any bucket size: one process with --shards 2 writes the
- * checkpoint `mpirun -np 2` writes.  Without shards (S = 1) the kernel
- * sees the whole batch, which rounds differently in the last bits.
+ * divides it, any bucket size, with the overlap or without
+ * (NNRT_OVERLAP=0): one process with --shards 2 writes the checkpoint
+ * `mpirun -np 2` writes.  Without shards (S = 1) the kernel sees the
+ * whole batch, which rounds differently in the last bits.
  *
  * Random numbers drawn inside the kernel (dropout, noise) come from a
  * generator per shard, seeded from one draw of the run's generator per
@@ -42,8 +50,8 @@
  * boundary may fall inside a parameter and the last bucket of a kind is
  * shorter.  Every rank must use one bucket size (checked at the start).
  *
- * Not overlapped with the backward pass: a shard's exchange starts when its
- * train kernel has returned (docs/SCALING.md says what overlap would need).
+ * Not overlapped: the kernels of a rank's other shards (their sums are
+ * local), and the optimizer step, which waits for the whole gradient.
  *
  * Not sharded (nnrt_shard_check says so): several objectives, state that
  * training updates (batch norm's running statistics would differ per
