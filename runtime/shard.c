@@ -64,6 +64,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_LEVELS 40
 
@@ -96,6 +97,9 @@ struct NnrtShards {
   char *last;               /* the last shard's buffer while its kernel runs */
   double w;                 /* ... and its weight */
   bool overlap;             /* started from nnrt_grad_ready (NNRT_OVERLAP=0: not) */
+  bool times;               /* NNRT_SHARD_TIMES: the seconds below, printed at the end */
+  double t_kernel, t_after; /* the last shard's kernel; from its return to the summed gradient */
+  int64_t steps;
   int stride;               /* per shard: loss, correct, each metric */
   double *stats, *all;      /* (this rank's shards, everyone's) */
 };
@@ -234,6 +238,7 @@ static struct NnrtShards *shards_open(NnrtSession *s) {
   }
   const char *ov = getenv("NNRT_OVERLAP");
   h->overlap = n > 1 && !(ov && !strcmp(ov, "0"));
+  h->times = getenv("NNRT_SHARD_TIMES") != NULL;
   size_t off = 0;
   for (int k = 0; k < h->nb; k++) {
     bool f64 = k >= h->nb32;
@@ -273,6 +278,10 @@ void nnrt_shard_free(NnrtSession *s) {
   struct NnrtShards *h = s->sh;
   if (!h)
     return;
+  if (h->times && h->steps)
+    fprintf(stderr, "shard times: rank %d, %lld steps, %d buckets, overlap %s: last shard's kernel %.3f ms, "
+            "then %.3f ms to the summed gradient (per step)\n", nnrt_comm.rank, (long long)h->steps, h->nb,
+            h->overlap ? "on" : "off", h->t_kernel / (double)h->steps * 1e3, h->t_after / (double)h->steps * 1e3);
   for (int i = 0; i < h->npool; i++)
     nnrt_free(h->pool[i]);
   nnrt_free(h->recv);
@@ -486,6 +495,12 @@ static void exchange(struct NnrtShards *h, char *sum, int first) {
   check(ops->wait(stats));
 }
 
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 /* Move every INPUT slot's pointer by `rows` samples (back with -rows). */
 static void shift_inputs(NnrtSession *s, int64_t rows) {
   const NnrtProgram *p = s->p;
@@ -531,7 +546,10 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
       nnrt_rng_seed(&shard_rng, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(c + 1)));
       s->ctx.rng = &shard_rng;
       s->ctx.grads_ready = c == last && h->overlap;
+      double t0 = h->times && c == last ? now() : 0;
       p->train(&s->ctx, s->slots, s->scratch, hi - lo);
+      if (h->times && c == last)
+        h->t_kernel += now() - t0;
       s->ctx.grads_ready = 0;
       s->ctx.rng = run_rng;
       shift_inputs(s, -lo);
@@ -545,6 +563,7 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
       push(h, buf);
     }
   }
+  double t1 = h->times ? now() : 0;
   /* the last shard's gradients the kernel did not hand over (all of them
    * without the hook, or on one process) */
   for (int g = 0; g < p->ngrads; g++)
@@ -560,6 +579,8 @@ void nnrt_shard_grads(NnrtSession *s, int64_t bs) {
     exchange(h, sum, first);
     stats = h->all;
   }
+  if (h->times)
+    h->t_after += now() - t1, h->steps++;
   pack(s, sum, 0, true);
   h->pool[h->npool++] = h->last;
   while (h->depth > 0)

@@ -87,8 +87,9 @@ done
 n=$(sed -n '/^define void @nnc_train(/,/^}/p' "$tmp/mlp.ll" | grep -o 'nnrt_grad_ready(ptr %[0-9]*, i32 [0-9]*)' | sort -u | wc -l)
 [ "$n" = 6 ] || fail "the MLP's train kernel hands over $n gradients, not 6"
 sed -n '/^define void @nnc_eval(/,/^}/p' "$tmp/mlp.ll" | grep -q nnrt_grad_ready && fail "the eval kernel calls nnrt_grad_ready"
-mpi 2 -x NNRT_OVERLAP=0 "$tmp/mlp" $run --save "$tmp/o-np2.st" --quiet >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "np 2, NNRT_OVERLAP=0"; }
+mpi 2 -x NNRT_OVERLAP=0 -x NNRT_SHARD_TIMES=1 "$tmp/mlp" $run --save "$tmp/o-np2.st" --quiet >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "np 2, NNRT_OVERLAP=0"; }
 cmp "$tmp/mlp-one.st" "$tmp/o-np2.st" || fail "np 2 with NNRT_OVERLAP=0 differs from one process with --shards 2"
+grep -q "^shard times: rank 1, 48 steps, 4 buckets, overlap off" "$tmp/err" || { cat "$tmp/err"; fail "NNRT_SHARD_TIMES printed no times of rank 1"; }
 # kernels emitted as parts of outlined items (60 Dense layers) and with
 # rolled loops (an LSTM over 48 steps): their hooks, in 64-byte buckets
 python3 bench/gen_deep.py 60 4 >"$tmp/deep.nn" || fail "gen_deep.py"
