@@ -1230,32 +1230,28 @@ static void gate_end(LLVMBasicBlockRef cont) {
 /* Data-parallel training sends a gradient's bucket as soon as the
  * gradient is final (runtime/shard.c): after the item that writes a GRAD
  * slot for the last time, the kernel calls `if (ctx->grads_ready)
- * nnrt_grad_ready(ctx, slot)`.  By work index: how many such slots it
- * finishes, from the grad outputs (label "grad ...") — written by their
- * copy when they have one, else by the group that computes them in place.
- * at[nw] collects those no item was found for (hooked at the end). */
-static int **grad_hooks(const Kernel *k, const Work *ws, int nw, int **count) {
+ * nnrt_grad_ready(ctx, slot)`.  By output: the index of that item in ws —
+ * the output's copy when it has one, else the group that computes it in
+ * place; nw when none was found (then the call ends the kernel); -1 for
+ * outputs that are not gradients (label "grad ..."). */
+static int *grad_hooks(const Kernel *k, const Work *ws, int nw) {
   int cap = graph_node_count() + 1, *group_work = arena_alloc(sizeof(int) * cap);
+  int *at = arena_alloc(sizeof(int) * (k->nouts + 1));
   for (int i = 0; i < cap; i++) group_work[i] = nw;
   for (int j = 0; j < nw; j++)
     if (ws[j].kind == W_GROUP)
       for (int m = 0; m < k->groups[ws[j].i].n; m++) group_work[k->groups[ws[j].i].nodes[m]->id] = j;
-  int **at = arena_alloc(sizeof(int *) * (nw + 1));
-  *count = arena_alloc(sizeof(int) * (nw + 1));
-  memset(*count, 0, sizeof(int) * (nw + 1));
-  for (int j = 0; j <= nw; j++) at[j] = arena_alloc(sizeof(int) * (k->nouts + 1));
-  for (int i = 0; i < k->nouts; i++) {
-    if (!k->outs[i].label || strncmp(k->outs[i].label, "grad ", 5)) continue;
-    int w = group_work[k->outs[i].node->id];
-    for (int j = 0; j < nw; j++)
-      if (ws[j].kind == W_COPY && ws[j].i == i) w = j;
-    at[w][(*count)[w]++] = k->outs[i].slot;
-  }
+  for (int i = 0; i < k->nouts; i++)
+    at[i] = k->outs[i].label && !strncmp(k->outs[i].label, "grad ", 5) ? group_work[k->outs[i].node->id] : -1;
+  for (int j = 0; j < nw; j++)
+    if (ws[j].kind == W_COPY && at[ws[j].i] >= 0) at[ws[j].i] = j;
   return at;
 }
 
-static void emit_grad_ready(const int *slots, int n) {
-  for (int i = 0; i < n; i++) {
+/* The hooks of the gradients whose last write is item j. */
+static void emit_grad_ready(const Kernel *k, const int *at, int j) {
+  for (int i = 0; i < k->nouts; i++) {
+    if (at[i] != j) continue;
     LLVMValueRef ctx = LLVMGetParam(cg.fn, 0);
     LLVMValueRef flagp = LLVMBuildGEP2(cg.b, cg.t.i8, ctx, (LLVMValueRef[]){ci64(NNRT_CTX_GRADS)}, 1, "");
     LLVMValueRef on = LLVMBuildICmp(cg.b, LLVMIntNE, LLVMBuildLoad2(cg.b, cg.t.i32, flagp, "grads"), ci32(0), "");
@@ -1265,7 +1261,7 @@ static void emit_grad_ready(const int *slots, int n) {
     LLVMPositionBuilderAtEnd(cg.b, then);
     LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i32}, fty;
     LLVMValueRef f = rt_fn("nnrt_grad_ready", cg.t.vd, ps, 2, &fty);
-    LLVMBuildCall2(cg.b, fty, f, (LLVMValueRef[]){ctx, ci32(slots[i])}, 2, "");
+    LLVMBuildCall2(cg.b, fty, f, (LLVMValueRef[]){ctx, ci32(k->outs[i].slot)}, 2, "");
     LLVMBuildBr(cg.b, cont);
     LLVMPositionBuilderAtEnd(cg.b, cont);
   }
@@ -1349,12 +1345,12 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   char *only = on_demand_nodes(k, cap);
   char *gated = arena_alloc((size_t)nw + 1);
   for (int i = 0; i < nw; i++) gated[i] = !checks && work_on_demand(k, ws[i], only);
-  int *nhooks, **hooks = grad_hooks(k, ws, nw, &nhooks);
+  int *hook_at = grad_hooks(k, ws, nw);
   if (!parted) {
     for (int i = 0; i < nw;) {
       if (!gated[i]) {
         emit_work(k, ws[i], bufs, cap);
-        emit_grad_ready(hooks[i], nhooks[i]);
+        emit_grad_ready(k, hook_at, i);
         i++;
         continue;
       }
@@ -1362,7 +1358,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
       int from = i;
       while (i < nw && gated[i]) emit_work(k, ws[i++], bufs, cap);
       gate_end(cont);
-      for (; from < i; from++) emit_grad_ready(hooks[from], nhooks[from]);
+      for (; from < i; from++) emit_grad_ready(k, hook_at, from);
     }
   } else {
     Item *its = arena_alloc(sizeof *its * nw);
@@ -1387,7 +1383,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
         LLVMBasicBlockRef cont = all ? gate_begin() : NULL;
         emit_rolled(its + i, p, reps);
         if (cont) gate_end(cont);
-        for (int j = i; j < i + p * reps; j++) emit_grad_ready(hooks[j], nhooks[j]); /* after the loop */
+        for (int j = i; j < i + p * reps; j++) emit_grad_ready(k, hook_at, j); /* after the loop */
         i += p * reps;
         continue;
       }
@@ -1403,7 +1399,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
       LLVMBasicBlockRef cont = gated[i] ? gate_begin() : NULL;
       call_item(&its[i], const_table(its[i].vals, its[i].n));
       if (cont) gate_end(cont);
-      emit_grad_ready(hooks[i], nhooks[i]);
+      emit_grad_ready(k, hook_at, i);
       in_part += its[i].ops;
       i++;
     }
@@ -1415,7 +1411,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
       LLVMPositionBuilderAtEnd(cg.b, kat);
     }
   }
-  emit_grad_ready(hooks[nw], nhooks[nw]);
+  emit_grad_ready(k, hook_at, nw);
   fn_end(kstart);
   if (outl.scratch) LLVMDisposeModule(outl.scratch);
   outl.scratch = NULL;
