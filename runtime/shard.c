@@ -448,7 +448,10 @@ static void progress(struct NnrtShards *h, int *a, int *g, int upto) {
 }
 
 /* The train kernel's hook (NNRT_CTX_GRADS): a gradient of the last shard
- * is final, while the backward pass goes on. */
+ * is final, while the backward pass goes on.  It starts all-to-alls only,
+ * in bucket order: the plugin tags a collective with its number, so every
+ * rank must start the same ones in one order, and an all-gather started
+ * here would depend on when its all-to-all arrived on each rank. */
 void nnrt_grad_ready(void *ctx, int32_t slot) {
   NnrtSession *s = (NnrtSession *)((char *)ctx - offsetof(NnrtSession, ctx));
   struct NnrtShards *h = s->sh;
