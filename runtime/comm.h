@@ -10,7 +10,8 @@
  *
  * The collectives move bytes only; every sum is done by shard.c, in an
  * order fixed by the shard count alone, so the results do not depend on
- * how many ranks share the work (see shard.c).
+ * how many ranks share the work, nor on the buckets the gradient travels
+ * in (see shard.c).
  */
 #ifndef NNRT_COMM_H
 #define NNRT_COMM_H
@@ -19,7 +20,7 @@
 
 /* The table libnnrt_mpi.so fills (NNRT_COMM_ABI guards against a plugin of
  * another build).  Each call returns 0, or -1 after printing an error. */
-#define NNRT_COMM_ABI 1
+#define NNRT_COMM_ABI 2
 typedef struct NnrtCommOps {
   int abi;
   int (*init)(int *rank, int *size);
@@ -27,6 +28,13 @@ typedef struct NnrtCommOps {
   int (*allgather)(const void *send, void *recv, size_t bytes);
   /* part j (bytes each) of send goes to rank j; part r of recv came from rank r */
   int (*alltoall)(const void *send, void *recv, size_t bytes);
+  /* The same two, started (bytes <= INT_MAX): *req is the plugin's until
+   * wait, or a test that says done, has finished and freed it.  Every rank
+   * starts the same collectives in the same order (MPI's rule). */
+  int (*iallgather)(const void *send, void *recv, size_t bytes, void **req);
+  int (*ialltoall)(const void *send, void *recv, size_t bytes, void **req);
+  int (*test)(void *req, int *done); /* also drives MPI's progress */
+  int (*wait)(void *req);
   void (*finalize)(void);
   void (*abort)(int code);
 } NnrtCommOps;

@@ -20,6 +20,7 @@
 _Static_assert(offsetof(NnrtCtx, check_numerics) == NNRT_CTX_CHECK_NUMERICS,
                "generated kernels read the flag at this offset");
 _Static_assert(offsetof(NnrtCtx, on_demand) == NNRT_CTX_GEN, "generated kernels read the flag at this offset");
+_Static_assert(offsetof(NnrtCtx, grads_ready) == NNRT_CTX_GRADS, "generated kernels read the flag at this offset");
 
 static char *dup_str(const char *s) {
   size_t n = strlen(s ? s : "") + 1;

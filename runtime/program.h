@@ -156,6 +156,7 @@ typedef struct NnrtCtx {
   NnrtRng *rng;
   int32_t check_numerics;   /* at NNRT_CTX_CHECK_NUMERICS: --check-numerics */
   int32_t on_demand;        /* at NNRT_CTX_GEN: compute `show` / `sample` too (show.c, sample.c) */
+  int32_t grads_ready;      /* at NNRT_CTX_GRADS: call nnrt_grad_ready (shard.c) */
   const NnrtProgram *p;     /* its numerics sites */
 } NnrtCtx;
 

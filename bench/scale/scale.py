@@ -9,7 +9,8 @@ this one, each with the example's batch (weak scaling, the global batch
 grows with N); a step is the measured compute time of one batch plus a
 ring all-reduce of the gradient, 2(N-1)/N x bytes / bandwidth + 2(N-1) x
 latency (runtime/shard.c moves exactly those bytes: all-to-all, then
-all-gather; it does not yet overlap them with the backward pass).
+all-gather, in buckets, partly overlapped with the backward pass, which
+this model ignores; bench/scale/buckets.py measures the buckets).
 Writes docs/SCALING.md's tables to stdout (--md FILE: into that file
 between its BEGIN/END markers).
 

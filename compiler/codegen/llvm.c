@@ -1293,6 +1293,46 @@ static void gate_end(LLVMBasicBlockRef cont) {
   LLVMPositionBuilderAtEnd(cg.b, cont);
 }
 
+/* Data-parallel training sends a gradient's bucket as soon as the
+ * gradient is final (runtime/shard.c): after the item that writes a GRAD
+ * slot for the last time, the kernel calls `if (ctx->grads_ready)
+ * nnrt_grad_ready(ctx, slot)`.  By output: the index of that item in ws —
+ * the output's copy when it has one, else the group that computes it in
+ * place; nw when none was found (then the call ends the kernel); -1 for
+ * outputs that are not gradients (label "grad ..."). */
+static int *grad_hooks(const Kernel *k, const Work *ws, int nw) {
+  int cap = graph_node_count() + 1, *group_work = arena_alloc(sizeof(int) * cap);
+  int *at = arena_alloc(sizeof(int) * (k->nouts + 1));
+  for (int i = 0; i < cap; i++) group_work[i] = nw;
+  for (int j = 0; j < nw; j++)
+    if (ws[j].kind == W_GROUP)
+      for (int m = 0; m < k->groups[ws[j].i].n; m++) group_work[k->groups[ws[j].i].nodes[m]->id] = j;
+  for (int i = 0; i < k->nouts; i++)
+    at[i] = k->outs[i].label && !strncmp(k->outs[i].label, "grad ", 5) ? group_work[k->outs[i].node->id] : -1;
+  for (int j = 0; j < nw; j++)
+    if (ws[j].kind == W_COPY && at[ws[j].i] >= 0) at[ws[j].i] = j;
+  return at;
+}
+
+/* The hooks of the gradients whose last write is item j. */
+static void emit_grad_ready(const Kernel *k, const int *at, int j) {
+  for (int i = 0; i < k->nouts; i++) {
+    if (at[i] != j) continue;
+    LLVMValueRef ctx = LLVMGetParam(cg.fn, 0);
+    LLVMValueRef flagp = LLVMBuildGEP2(cg.b, cg.t.i8, ctx, (LLVMValueRef[]){ci64(NNRT_CTX_GRADS)}, 1, "");
+    LLVMValueRef on = LLVMBuildICmp(cg.b, LLVMIntNE, LLVMBuildLoad2(cg.b, cg.t.i32, flagp, "grads"), ci32(0), "");
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "grad_ready");
+    LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "after_grad_ready");
+    LLVMBuildCondBr(cg.b, on, then, cont);
+    LLVMPositionBuilderAtEnd(cg.b, then);
+    LLVMTypeRef ps[] = {cg.t.ptr, cg.t.i32}, fty;
+    LLVMValueRef f = rt_fn("nnrt_grad_ready", cg.t.vd, ps, 2, &fty);
+    LLVMBuildCall2(cg.b, fty, f, (LLVMValueRef[]){ctx, ci32(k->outs[i].slot)}, 2, "");
+    LLVMBuildBr(cg.b, cont);
+    LLVMPositionBuilderAtEnd(cg.b, cont);
+  }
+}
+
 /* LLVM's optimiser and code generator take time superlinear in a
  * function's size (dominator trees, SCEV's loop guards, live ranges across
  * hundreds of loops: 300 Dense layers took 10 s to build, 3,000 over 300 s).
@@ -1381,15 +1421,20 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   char *only = on_demand_nodes(k, cap);
   char *gated = arena_alloc((size_t)nw + 1);
   for (int i = 0; i < nw; i++) gated[i] = !checks && work_on_demand(k, ws[i], only);
+  int *hook_at = grad_hooks(k, ws, nw);
   if (!parted) {
     for (int i = 0; i < nw;) {
       if (!gated[i]) {
-        emit_inline(k, ws[i++], bufs, cap);
+        emit_inline(k, ws[i], bufs, cap);
+        emit_grad_ready(k, hook_at, i);
+        i++;
         continue;
       }
       LLVMBasicBlockRef cont = gate_begin();
+      int from = i;
       while (i < nw && gated[i]) emit_inline(k, ws[i++], bufs, cap);
       gate_end(cont);
+      for (; from < i; from++) emit_grad_ready(k, hook_at, from);
     }
   } else {
     Item *its = arena_alloc(sizeof *its * nw);
@@ -1414,6 +1459,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
         LLVMBasicBlockRef cont = all ? gate_begin() : NULL;
         emit_rolled(its + i, p, reps);
         if (cont) gate_end(cont);
+        for (int j = i; j < i + p * reps; j++) emit_grad_ready(k, hook_at, j); /* after the loop */
         i += p * reps;
         continue;
       }
@@ -1429,6 +1475,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
       LLVMBasicBlockRef cont = gated[i] ? gate_begin() : NULL;
       call_item(&its[i], const_table(its[i].vals, its[i].n));
       if (cont) gate_end(cont);
+      emit_grad_ready(k, hook_at, i);
       in_part += its[i].ops;
       i++;
     }
@@ -1440,6 +1487,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
       LLVMPositionBuilderAtEnd(cg.b, kat);
     }
   }
+  emit_grad_ready(k, hook_at, nw);
   fn_end(kstart);
   if (outl.scratch) LLVMDisposeModule(outl.scratch);
   outl.scratch = NULL;

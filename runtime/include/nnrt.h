@@ -330,6 +330,11 @@ void nnrt_avgpool2d_bwd_f64(const NnrtPool *g, double *dx, const double *dy);
  * which OUT show and OUT sample read); evaluation leaves it 0 and skips
  * the work that feeds only them (a diffusion model's sampler). */
 #define NNRT_CTX_GEN 12
+/* ctx + NNRT_CTX_GRADS is an int32, nonzero when a train kernel must call
+ * nnrt_grad_ready(ctx, slot) once the GRAD slot `slot` holds its final
+ * value (data-parallel training starts sending it then: shard.c). */
+#define NNRT_CTX_GRADS 16
+void nnrt_grad_ready(void *ctx, int32_t slot);
 void nnrt_check_finite(void *ctx, const void *data, int64_t count, int32_t dtype,
                        int32_t site);
 /* A uniform [0,1) draw from the run's seeded generator (dropout masks). */

@@ -3,7 +3,10 @@
 # `mpirun -np 2` writes the checkpoint, byte for byte, that one process
 # writes with --shards 2 (the same global batch, the same summation tree),
 # for lecture 2's MLP (Adam) and a CNN with dropout; -np 4 on 2 shards
-# each (--shards 4) and one process with --shards 4 agree too; a run
+# each (--shards 4) and one process with --shards 4 agree too, and so do
+# runs whose gradient travels in many small buckets (f32 and f64), started
+# from inside the train kernel or after it (also for kernels in parts and
+# with rolled loops); a run
 # resumed with another process count continues bit-identically; rank 0
 # alone prints and writes; wrong process counts, shard counts and programs
 # are refused with one line and a non-zero status.
@@ -54,6 +57,50 @@ mpi 4 "$tmp/mlp" $run --save "$tmp/s4-np4.st" --quiet >/dev/null 2>"$tmp/err" ||
 cmp "$tmp/s4-one.st" "$tmp/s4-np2.st" || fail "np 2 --shards 4 differs from one process"
 cmp "$tmp/s4-one.st" "$tmp/s4-np4.st" || fail "np 4 differs from one process with --shards 4"
 
+# buckets (NNRT_BUCKET_BYTES): the same bytes for any bucket size.  The
+# MLP's 269,322 f32 gradient elements in buckets of 3,999 (15,996 bytes):
+# 68 buckets, boundaries inside l1's weights and across parameters, a last
+# bucket of 1,389, and parts zero-padded (3,999 is odd); --shards 4 on 2
+# ranks finishes its two shards' sum bucket by bucket.
+mpi 2 -x NNRT_BUCKET_BYTES=15996 "$tmp/mlp" $run --save "$tmp/b-np2.st" --quiet >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "np 2, 68 buckets"; }
+cmp "$tmp/mlp-one.st" "$tmp/b-np2.st" || fail "np 2 in 68 buckets differs from one process with --shards 2"
+mpi 4 -x NNRT_BUCKET_BYTES=15996 "$tmp/mlp" $run --save "$tmp/b-np4.st" --quiet >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "np 4, 68 buckets"; }
+cmp "$tmp/s4-one.st" "$tmp/b-np4.st" || fail "np 4 in 68 buckets differs from one process with --shards 4"
+mpi 2 -x NNRT_BUCKET_BYTES=15996 "$tmp/mlp" $run --shards 4 --save "$tmp/b-s4.st" --quiet >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "np 2 --shards 4, 68 buckets"; }
+cmp "$tmp/s4-one.st" "$tmp/b-s4.st" || fail "np 2 --shards 4 in 68 buckets differs from one process"
+NNRT_BUCKET_BYTES=15996 "$tmp/mlp" $run --shards 4 --save "$tmp/b-one.st" --quiet >/dev/null 2>&1 || fail "--shards 4, 68 buckets"
+cmp "$tmp/s4-one.st" "$tmp/b-one.st" || fail "one process --shards 4 in 68 buckets differs"
+# f32 and f64 gradients (24 and 26 elements) in 20-byte buckets: 5 f32
+# buckets (the last of 4), 13 f64 ones, parts padded on 4 ranks
+"$nnc" build tests/e2e/mpi/mixed.nn -o "$tmp/mixed" || fail "build mixed"
+"$tmp/mixed" train --shards 4 --save "$tmp/x-one.st" --quiet >/dev/null 2>&1 || fail "mixed --shards 4"
+for np in 2 4; do
+  mpi $np -x NNRT_BUCKET_BYTES=20 "$tmp/mixed" train --shards 4 --save "$tmp/x-np$np.st" --quiet >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "mixed np $np"; }
+  cmp "$tmp/x-one.st" "$tmp/x-np$np.st" || fail "mixed f32/f64: np $np in 20-byte buckets differs from one process"
+done
+
+# overlap with the backward pass: the train kernel calls nnrt_grad_ready
+# once per gradient (after its last write; the eval kernel never), and
+# buckets start from there; NNRT_OVERLAP=0 starts them after the kernel:
+# the same bytes either way
+"$nnc" emit llvm -O0 examples/lecture02/fashion_mlp.nn >"$tmp/mlp.ll" || fail "emit llvm mlp"
+n=$(sed -n '/^define void @nnc_train(/,/^}/p' "$tmp/mlp.ll" | grep -o 'nnrt_grad_ready(ptr %[0-9]*, i32 [0-9]*)' | sort -u | wc -l)
+[ "$n" = 6 ] || fail "the MLP's train kernel hands over $n gradients, not 6"
+sed -n '/^define void @nnc_eval(/,/^}/p' "$tmp/mlp.ll" | grep -q nnrt_grad_ready && fail "the eval kernel calls nnrt_grad_ready"
+mpi 2 -x NNRT_OVERLAP=0 -x NNRT_SHARD_TIMES=1 "$tmp/mlp" $run --save "$tmp/o-np2.st" --quiet >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "np 2, NNRT_OVERLAP=0"; }
+cmp "$tmp/mlp-one.st" "$tmp/o-np2.st" || fail "np 2 with NNRT_OVERLAP=0 differs from one process with --shards 2"
+grep -q "^shard times: rank 1, 48 steps, 4 buckets, overlap off" "$tmp/err" || { cat "$tmp/err"; fail "NNRT_SHARD_TIMES printed no times of rank 1"; }
+# kernels emitted as parts of outlined items (60 Dense layers) and with
+# rolled loops (an LSTM over 48 steps): their hooks, in 64-byte buckets
+python3 bench/gen_deep.py 60 4 >"$tmp/deep.nn" || fail "gen_deep.py"
+"$nnc" build "$tmp/deep.nn" -o "$tmp/deep" || fail "build deep"
+"$nnc" build tests/e2e/roll/steps.nn -o "$tmp/steps" || fail "build steps"
+for m in deep steps; do
+  "$tmp/$m" train --epochs 3 --shards 2 --save "$tmp/$m-one.st" --quiet >/dev/null 2>&1 || fail "$m --shards 2"
+  mpi 2 -x NNRT_BUCKET_BYTES=64 "$tmp/$m" train --epochs 3 --save "$tmp/$m-np2.st" --quiet >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "$m np 2"; }
+  cmp "$tmp/$m-one.st" "$tmp/$m-np2.st" || fail "$m: np 2 in 64-byte buckets differs from one process with --shards 2"
+done
+
 # resume with another process count: epoch 1 on 2 ranks, epoch 2 on one
 mpi 2 "$tmp/mlp" train --epochs 1 --limit 3000 --save "$tmp/r.st" --quiet >/dev/null 2>&1 || fail "np 2, epoch 1"
 "$tmp/mlp" train --epochs 2 --limit 3000 --shards 2 --resume "$tmp/r.st" --quiet >/dev/null 2>&1 || fail "resume on one process"
@@ -71,4 +118,6 @@ expect "--shards 3" "must be a power of two" "$tmp/mlp" $run --shards 3
 expect "np 4 on --shards 2" "cannot share 2 shards" mpi 4 "$tmp/mlp" $run --shards 2
 expect "batch norm" "running statistics" "$tmp/bn" train --epochs 1 --limit 500 --shards 2
 expect "eval under mpirun" "only 'train' runs" mpi 2 "$tmp/mlp" eval
-echo "ok: mpirun -np 2 and 4 match one process with --shards (MLP, CNN with dropout); resume across counts; refusals"
+expect "bad bucket size" "NNRT_BUCKET_BYTES=12x" mpi 2 -x NNRT_BUCKET_BYTES=12x "$tmp/mlp" $run
+expect "bucket sizes differ" "differs from rank to rank" mpi 1 env NNRT_BUCKET_BYTES=64 "$tmp/mixed" train : -np 1 "$tmp/mixed" train
+echo "ok: mpirun -np 2 and 4 match one process with --shards (MLP, CNN with dropout; 68 buckets; f32 and f64 buckets; overlap on and off; parted and rolled kernels); resume across counts; refusals"
