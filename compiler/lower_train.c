@@ -1087,6 +1087,7 @@ Program *lower_program(Module *m) {
   nupd = capupd = 0;
   depth = eval_depth = 0;
   cur_inst = NULL;
+  elem_type = dtype_f32();
   expanding = NULL;
   nexpanding = capexpanding = 0;
   stuck = false;
@@ -1125,8 +1126,9 @@ Program *lower_program(Module *m) {
   /* every constant once, used or not, so that a cycle among them is found */
   for (int i = 0; i < m->nitems; i++)
     if (m->items[i]->kind == AST_CONST) const_value(m->items[i]);
-  Inst *inst = instantiate(model, train, NULL, 0, "");
+  Inst *inst = instantiate(model, train, NULL, 0, "", model_elem(model, -1, dtype_f32()));
   if (!inst || diag_error_count()) return NULL;
+  elem_type = inst->elem; /* the train block's constants take the trained model's */
   Env *base = env_new(NULL, inst);
   if (!lower_data(data, base)) return NULL;
   /* The train block is lowered twice: as the training program (dropout on,

@@ -55,6 +55,7 @@ static LLVMTypeRef ty(Dtype d) {
   case DT_F64: return cg.t.f64;
   case DT_I32: return cg.t.i32;
   case DT_BOOL: case DT_CSR: return cg.t.i8;
+  case DT_FLOAT: nnc_unreachable("'float' left unresolved by lowering");
   }
   return cg.t.f32;
 }
