@@ -36,6 +36,7 @@ Program *prog;
 int depth;
 Inst *cur_inst;              /* the instance whose fn is running (FLOP accounting) */
 Dtype elem_type;             /* the element type of the instance being lowered (lower.h) */
+Dtype program_elem;          /* the trained model's: what constants take */
 Node *clf_pred, *clf_target; /* the classifier loss seen at train level */
 const char *clf_kind;
 
@@ -408,7 +409,10 @@ Value *const_value(Ast *c) {
     return &poison;
   }
   PUSH(expanding, nexpanding, capexpanding, c);
+  Dtype saved = elem_type; /* a constant is the program's, wherever it is first used */
+  elem_type = program_elem;
   Value *v = eval(env_new(NULL, NULL), c->a);
+  elem_type = saved;
   nexpanding--;
   ConstVal *cv = arena_alloc(sizeof *cv);
   *cv = (ConstVal){c, training_mode, v ? v : &poison, const_vals};

@@ -97,6 +97,7 @@ extern Inst *cur_inst; /* the instance whose fn is running (FLOP accounting) */
  * the train block: the trained model's), already promoted under --f64.
  * `float[...]` means it, and so does a constant nothing else types. */
 extern Dtype elem_type;
+extern Dtype program_elem; /* the trained model's element type: `const`s take it */
 extern Node *clf_pred, *clf_target; /* the classifier loss seen at train level */
 extern const char *clf_kind;
 extern Ast **expanding; /* what is being expanded right now, outermost first */

@@ -1087,7 +1087,7 @@ Program *lower_program(Module *m) {
   nupd = capupd = 0;
   depth = eval_depth = 0;
   cur_inst = NULL;
-  elem_type = dtype_f32();
+  elem_type = program_elem = dtype_f32();
   expanding = NULL;
   nexpanding = capexpanding = 0;
   stuck = false;
@@ -1123,12 +1123,14 @@ Program *lower_program(Module *m) {
   Ast *data = sema_find(m, AST_DATA, train->name2);
   if (!model || !data) return NULL; /* sema reported it */
   prog->data = data;
+  /* the program's constants, and the train block's, take the trained
+   * model's element type */
+  elem_type = program_elem = model_elem(model, -1, dtype_f32());
   /* every constant once, used or not, so that a cycle among them is found */
   for (int i = 0; i < m->nitems; i++)
     if (m->items[i]->kind == AST_CONST) const_value(m->items[i]);
-  Inst *inst = instantiate(model, train, NULL, 0, "", model_elem(model, -1, dtype_f32()));
+  Inst *inst = instantiate(model, train, NULL, 0, "", elem_type);
   if (!inst || diag_error_count()) return NULL;
-  elem_type = inst->elem; /* the train block's constants take the trained model's */
   Env *base = env_new(NULL, inst);
   if (!lower_data(data, base)) return NULL;
   /* The train block is lowered twice: as the training program (dropout on,
