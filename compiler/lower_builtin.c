@@ -545,6 +545,37 @@ static Value *b_arange(const char *name, Args *a) {
   return mk_tensor(g_iota(n, like && like->k == V_TENSOR ? like->n->dt : elem_type), site->loc);
 }
 
+/* cast(x, "f64"), cast(x, dtype = "f32"), cast(x, like = t): x's values in
+ * another float type, where models of two element types meet (§4.1); the
+ * gradient is cast back.  An i32 x becomes floats (labels as numbers). */
+static Value *b_cast(const char *name, Args *a) {
+  Ast *site = a->site;
+  Node *x = tensor_arg(a, 0, name);
+  if (!x) return NULL;
+  Dtype dt;
+  if (a->npos == 2 && a->pos[1]->k == V_STR && !a->nkw) {
+    a->kw[0] = "dtype"; /* the positional form, read as dtype = */
+    a->kwv[0] = a->pos[1];
+    a->kw_ast[0] = a->pos_ast[1];
+    a->nkw = 1;
+  } else if (a->npos != 1 || a->nkw != 1 || (strcmp(a->kw[0], "dtype") && strcmp(a->kw[0], "like"))) {
+    diag_error(site->loc, "'cast' takes a tensor and its new type: cast(x, \"f64\"), cast(x, like = t)");
+    return NULL;
+  }
+  Value *d = a->kwv[0];
+  if (!strcmp(a->kw[0], "dtype") && (!d || d->k != V_STR || (strcmp(d->s, "f32") && strcmp(d->s, "f64")))) {
+    diag_error(a->kw_ast[0]->loc, "'cast' converts to \"f32\" or \"f64\"%s", d && d->k == V_STR ? arena_printf(", not \"%s\"", d->s) : "");
+    return NULL;
+  }
+  if (!ctor_dtype(a, name, &dt)) return NULL;
+  if ((dt != DT_F32 && dt != DT_F64) || (x->dt != DT_F32 && x->dt != DT_F64 && x->dt != DT_I32)) {
+    diag_error(site->loc, "'cast' converts f32, f64 or i32 tensors to f32 or f64, not %s to %s", tstr(x), dtype_name(dt));
+    return NULL;
+  }
+  graph_set_loc(site->loc);
+  return mk_tensor(g_cast(x, dt), site->loc);
+}
+
 static Value *b_conv2d(const char *name, Args *a) {
   Ast *site = a->site;
   /* conv2d(x, w, stride=1, padding=0, dilation=1, groups=1); the transposed
@@ -947,6 +978,7 @@ static const struct Builtin { const char *name; BuiltinFn fn; } builtins[] = {
     {"rand_normal", b_rand_uniform},
     {"rand_int", b_rand_int},
     {"arange", b_arange},
+    {"cast", b_cast},
     {"zeros", b_full},
     {"ones", b_full},
     {"full", b_full},
