@@ -96,8 +96,8 @@ Ast *ast_fn(Loc at, const char *name, Ast *params, Ast *ret, Ast *body) {
   return n;
 }
 
-Ast *ast_model(Loc at, const char *name, Ast *params, Ast *members) {
-  Ast *n = ast_node(AST_MODEL, at, name, NULL, NULL);
+Ast *ast_model(Loc at, const char *name, Ast *params, Ast *elem, Ast *members) {
+  Ast *n = ast_node(AST_MODEL, at, name, NULL, elem);
   take_args(n, params);
   take_list(n, members);
   return n;
@@ -410,6 +410,10 @@ static void dump(const Ast *n, FILE *out, int depth) {
     print_at(n, out);
     dump_all(n->args, n->nargs, out, depth + 1);
     dump_expr_line("returns", n->a, out, depth + 1);
+    if (n->kind == AST_MODEL && n->b) {
+      indent(out, depth + 1);
+      fprintf(out, "element %s\n", dtype_name((Dtype)n->b->op));
+    }
     dump_all(n->list, n->nlist, out, depth + 1);
     return;
   case AST_DATA:

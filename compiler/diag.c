@@ -329,6 +329,7 @@ const char *dtype_name(Dtype d) {
   case DT_I32: return "i32";
   case DT_BOOL: return "bool";
   case DT_CSR: return "csr";
+  case DT_FLOAT: return "float";
   }
   return "?";
 }

@@ -51,6 +51,9 @@ void graph_set_grad_of(int op) { cur_grad_of = op < 0 ? 0 : op + 1; }
 static bool promote_f64;
 void graph_set_f64(bool on) { promote_f64 = on; }
 Dtype dtype_f32(void) { return promote_f64 ? DT_F64 : DT_F32; }
+static Dtype program_float = DT_F32;
+void graph_set_program_float(Dtype dt) { program_float = dt == DT_F32 ? dtype_f32() : dt; }
+Dtype dtype_program(void) { return program_float == DT_F32 ? dtype_f32() : program_float; }
 Loc graph_loc(void) { return cur_loc; }
 int graph_node_count(void) { return next_id; }
 

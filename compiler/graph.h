@@ -101,6 +101,11 @@ void graph_set_grad_of(int op);
  * moves to double precision without edits (nnc gradcheck's default). */
 void graph_set_f64(bool on);
 Dtype dtype_f32(void); /* DT_F32, or DT_F64 under --f64 */
+/* The program's float type: its trained model's element type (f32, or f64
+ * for `model M: f64` or under --f64), which the values of its csr fields
+ * (graph(...), read by spmm) have.  Lowering sets it. */
+void graph_set_program_float(Dtype dt);
+Dtype dtype_program(void);
 Loc graph_loc(void);
 int graph_node_count(void);
 /* The type input j of element-wise node n is read as by the backends: its
@@ -305,6 +310,7 @@ typedef struct DataSrc {
   int64_t copies;            /* mlm: passes over the documents */
   int norm;                  /* graph: 0 A, 1 D^-1/2 (A + I) D^-1/2 */
   bool csr;                  /* graph: a csr[N, N] field (sparse), else f32[N, N] */
+  bool f64;                  /* graph: values in f64 (an f64 field, or csr in an f64 program) */
   int64_t n, per;            /* table: n samples of per values */
   double *table;
 } DataSrc;

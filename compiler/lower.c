@@ -35,6 +35,8 @@ StateUpd *upd; int nupd, capupd; /* state assignments made in training mode */
 Program *prog;
 int depth;
 Inst *cur_inst;              /* the instance whose fn is running (FLOP accounting) */
+Dtype elem_type;             /* the element type of the instance being lowered (lower.h) */
+Dtype program_elem;          /* the trained model's: what constants take */
 Node *clf_pred, *clf_target; /* the classifier loss seen at train level */
 const char *clf_kind;
 
@@ -368,7 +370,32 @@ Node *to_node(Value *v, Dtype like, Ast *at) {
 static Dtype float_of(Value *a, Value *b) {
   if (a && a->k == V_TENSOR) return a->n->dt;
   if (b && b->k == V_TENSOR) return b->n->dt;
-  return DT_F32;
+  return elem_type;
+}
+
+Dtype type_elem(const Ast *type) { return type->op == DT_FLOAT ? elem_type : (Dtype)type->op; }
+
+/* After a mismatch against a float[...] type: which instance decided it,
+ * and how to change it. */
+void note_float(const Ast *type, Inst *self) {
+  if (type->op != DT_FLOAT) return;
+  const char *now = dtype_name(elem_type), *other = elem_type == DT_F64 ? "f32" : "f64";
+  if (!self) {
+    diag_note(type->loc, "'float' is %s here, the element type of the model that calls it", now);
+    return;
+  }
+  Inst *top = self;
+  while (top->parent) top = top->parent;
+  if (!*self->prefix)
+    diag_note(type->loc, "'float' is %s here, the element type of the trained model: declare 'model %s: %s { ... }'", now,
+              self->model->name, other);
+  else if (self->elem_given)
+    diag_note(type->loc, "'float' is %s here, the element type of layer '%.*s' (given dtype = \"%s\")", now,
+              (int)strlen(self->prefix) - 1, self->prefix, now);
+  else
+    diag_note(type->loc, "'float' is %s here, the element type of layer '%.*s': write %s(..., dtype = \"%s\"), or "
+              "'model %s: %s { ... }' for the whole model", now, (int)strlen(self->prefix) - 1, self->prefix,
+              self->model->name, other, top->model->name, other);
 }
 
 /* ---- expressions --------------------------------------------------------- */
@@ -382,7 +409,10 @@ Value *const_value(Ast *c) {
     return &poison;
   }
   PUSH(expanding, nexpanding, capexpanding, c);
+  Dtype saved = elem_type; /* a constant is the program's, wherever it is first used */
+  elem_type = program_elem;
   Value *v = eval(env_new(NULL, NULL), c->a);
+  elem_type = saved;
   nexpanding--;
   ConstVal *cv = arena_alloc(sizeof *cv);
   *cv = (ConstVal){c, training_mode, v ? v : &poison, const_vals};
@@ -585,6 +615,8 @@ static Value *binop(Env *e, Ast *x) {
   case '@': r = lower_matmul(na, nb); break;
   default: nnc_unreachable("binary operator %d", x->op);
   }
+  /* integers compared give 0/1 in the model's element type */
+  if (r && na->dt != DT_F32 && na->dt != DT_F64 && r->dt != na->dt && r->dt != elem_type) r = g_cast(r, elem_type);
   return op_result(r, x, x->a, a, x->b, b);
 }
 

@@ -63,6 +63,8 @@ struct Inst {
   int64_t params, flops;
   int info_row;
   Inst *parent;       /* the model this one is a layer of */
+  Dtype elem;         /* its element type: what `float[...]` and untyped constants take */
+  bool elem_given;    /* by its site: Dense(2, 4, dtype = "f64") */
 };
 
 
@@ -91,6 +93,11 @@ extern int nupd, capupd;
 extern Program *prog;
 extern int depth;
 extern Inst *cur_inst; /* the instance whose fn is running (FLOP accounting) */
+/* The element type of the instance being lowered (a free fn: its caller's;
+ * the train block: the trained model's), already promoted under --f64.
+ * `float[...]` means it, and so does a constant nothing else types. */
+extern Dtype elem_type;
+extern Dtype program_elem; /* the trained model's element type: `const`s take it */
 extern Node *clf_pred, *clf_target; /* the classifier loss seen at train level */
 extern const char *clf_kind;
 extern Ast **expanding; /* what is being expanded right now, outermost first */
@@ -125,6 +132,8 @@ bool eval_type(Env *e, Ast *t, Env *dims, const Shape *actual, Shape *out);
 Node *lower_matmul(Node *a, Node *b); /* a @ b, matmul(a, b) */
 Value *op_result(Node *n, Ast *at, Ast *xa, Value *va, Ast *xb, Value *vb);
 Node *to_node(Value *v, Dtype like, Ast *at);
+Dtype type_elem(const Ast *type); /* a written type's element type, float resolved */
+void note_float(const Ast *type, Inst *self); /* where a float[...] got its element type */
 Value *const_value(Ast *c);
 Value *lookup(Env *e, const char *name);
 Value *eval(Env *e, Ast *x);
@@ -140,7 +149,8 @@ Value *call_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs);
 /* lower_model.c */
 SlotDesc *new_slot(int role, const char *name, Dtype dt, Shape sh);
 bool no_empty_dim(Ast *type, const Shape *sh, const char *name);
-Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *prefix);
+Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *prefix, Dtype elem);
+Dtype model_elem(Ast *model, int dt, Dtype outer); /* dt: a site's dtype, or -1 */
 
 /* lower_train.c */
 bool known_optimizer(const char *name);

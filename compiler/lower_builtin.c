@@ -27,7 +27,7 @@ static Node *tensor_arg(Args *a, int i, const char *fname) {
     return NULL;
   }
   if (!a->pos[i]) return NULL;
-  if (a->pos[i]->k == V_NUM) return g_scalar(a->pos[i]->num, DT_F32);
+  if (a->pos[i]->k == V_NUM) return g_scalar(a->pos[i]->num, elem_type); /* sqrt(d / nh): the model's type */
   if (a->pos[i]->k != V_TENSOR) {
     diag_error(a->pos_ast[i]->loc, "argument %d of '%s' must be a tensor, found %s", i + 1, fname, vkind_name(a->pos[i]));
     return NULL;
@@ -361,7 +361,7 @@ static Value *b_concat(const char *name, Args *a) {
   }
   Node **nodes = arena_alloc(sizeof *nodes * (size_t)l->nitems);
   for (int i = 0; i < l->nitems; i++)
-    if (!(nodes[i] = to_node(l->items[i], i ? nodes[0]->dt : DT_F32, a->pos_ast[0]))) return NULL;
+    if (!(nodes[i] = to_node(l->items[i], i ? nodes[0]->dt : elem_type, a->pos_ast[0]))) return NULL;
   return op_result(concat_tree(nodes, 0, l->nitems, (int)axis), site, a->pos_ast[0], NULL, NULL, NULL);
 }
 
@@ -414,7 +414,7 @@ static Value *b_onehot(const char *name, Args *a) {
     return NULL;
   }
   Value *dv = kwarg(a, "like", NULL);
-  Dtype dt = dv && dv->k == V_TENSOR ? dv->n->dt : DT_F32;
+  Dtype dt = dv && dv->k == V_TENSOR ? dv->n->dt : elem_type;
   if (y->op == OP_INPUT) prog->slots[y->slot]->classes = n;
   return op_result(g_onehot(y, n, dt), site, a->pos_ast[0], a->pos[0], NULL, NULL);
 }
@@ -434,11 +434,12 @@ static bool shape_of_list(Value *l, Ast *at, Shape *out) {
 }
 
 /* The element type a constructor makes: `like = t` takes t's, `dtype =
- * "f64"` names one; f32 otherwise. */
+ * "f64"` names one; otherwise the model's (elem_type: f32 unless the
+ * model says otherwise). */
 static bool ctor_dtype(Args *a, const char *fname, Dtype *dt) {
   Ast *at, *dat = a->site;
   Value *like = kwarg(a, "like", &at), *d = kwarg(a, "dtype", &dat);
-  *dt = DT_F32;
+  *dt = elem_type;
   if (like) {
     if (like->k != V_TENSOR) { diag_error(at->loc, "'like' takes a tensor whose element type %s uses", fname); return false; }
     *dt = like->n->dt;
@@ -541,7 +542,38 @@ static Value *b_arange(const char *name, Args *a) {
   }
   if (n < 1 || n > (1 << 24)) { diag_error(a->pos_ast[0]->loc, "arange(%lld): the count must be in 1..16777216", (long long)n); return NULL; }
   Value *like = kwarg(a, "like", NULL);
-  return mk_tensor(g_iota(n, like && like->k == V_TENSOR ? like->n->dt : DT_F32), site->loc);
+  return mk_tensor(g_iota(n, like && like->k == V_TENSOR ? like->n->dt : elem_type), site->loc);
+}
+
+/* cast(x, "f64"), cast(x, dtype = "f32"), cast(x, like = t): x's values in
+ * another float type, where models of two element types meet (§4.1); the
+ * gradient is cast back.  An i32 x becomes floats (labels as numbers). */
+static Value *b_cast(const char *name, Args *a) {
+  Ast *site = a->site;
+  Node *x = tensor_arg(a, 0, name);
+  if (!x) return NULL;
+  Dtype dt;
+  if (a->npos == 2 && a->pos[1]->k == V_STR && !a->nkw) {
+    a->kw[0] = "dtype"; /* the positional form, read as dtype = */
+    a->kwv[0] = a->pos[1];
+    a->kw_ast[0] = a->pos_ast[1];
+    a->nkw = 1;
+  } else if (a->npos != 1 || a->nkw != 1 || (strcmp(a->kw[0], "dtype") && strcmp(a->kw[0], "like"))) {
+    diag_error(site->loc, "'cast' takes a tensor and its new type: cast(x, \"f64\"), cast(x, like = t)");
+    return NULL;
+  }
+  Value *d = a->kwv[0];
+  if (!strcmp(a->kw[0], "dtype") && (!d || d->k != V_STR || (strcmp(d->s, "f32") && strcmp(d->s, "f64")))) {
+    diag_error(a->kw_ast[0]->loc, "'cast' converts to \"f32\" or \"f64\"%s", d && d->k == V_STR ? arena_printf(", not \"%s\"", d->s) : "");
+    return NULL;
+  }
+  if (!ctor_dtype(a, name, &dt)) return NULL;
+  if ((dt != DT_F32 && dt != DT_F64) || (x->dt != DT_F32 && x->dt != DT_F64 && x->dt != DT_I32)) {
+    diag_error(site->loc, "'cast' converts f32, f64 or i32 tensors to f32 or f64, not %s to %s", tstr(x), dtype_name(dt));
+    return NULL;
+  }
+  graph_set_loc(site->loc);
+  return mk_tensor(g_cast(x, dt), site->loc);
 }
 
 static Value *b_conv2d(const char *name, Args *a) {
@@ -946,6 +978,7 @@ static const struct Builtin { const char *name; BuiltinFn fn; } builtins[] = {
     {"rand_normal", b_rand_uniform},
     {"rand_int", b_rand_int},
     {"arange", b_arange},
+    {"cast", b_cast},
     {"zeros", b_full},
     {"ones", b_full},
     {"full", b_full},

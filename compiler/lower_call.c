@@ -203,16 +203,18 @@ static bool check_arg_type(Env *fenv, Env *dims, Ast *param, Value *v, Ast *site
   }
   Shape want;
   if (!eval_type(fenv, t, dims, &v->n->sh, &want)) return false;
-  if ((Dtype)t->op != v->n->dt || !shape_eq(&want, &v->n->sh)) {
-    diag_error(site->loc, "argument '%s' of '%s' expects %s%s, got %s", param->name, fn->name, dtype_name((Dtype)t->op),
+  if (type_elem(t) != v->n->dt || !shape_eq(&want, &v->n->sh)) {
+    diag_error(site->loc, "argument '%s' of '%s' expects %s%s, got %s", param->name, fn->name, dtype_name(type_elem(t)),
                shape_str(&want), tstr(v->n));
     diag_note(param->loc, "'%s' is declared here", param->name);
+    if (type_elem(t) != v->n->dt) note_float(t, fenv->self);
     return false;
   }
   return true;
 }
 
 static Value *inline_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs);
+static Value *inline_body(Ast *fn, Inst *self, Ast *site, Value **args, int nargs, Env *fenv, Env *dims);
 
 /* An error inside the body (in the stdlib, say) is followed by a note at
  * each call site that led there: "in expansion of `Dense`". */
@@ -247,6 +249,15 @@ static Value *inline_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs)
   }
   Env *fenv = env_new(NULL, self);
   Env *dims = env_new(NULL, NULL);
+  Dtype saved_elem = elem_type;
+  if (self) elem_type = self->elem;
+  Value *r = inline_body(fn, self, site, args, nargs, fenv, dims);
+  elem_type = saved_elem;
+  return r;
+}
+
+/* inline_fn's work once the element type is the callee's */
+static Value *inline_body(Ast *fn, Inst *self, Ast *site, Value **args, int nargs, Env *fenv, Env *dims) {
   for (int i = 0; i < nargs; i++) {
     Ast *at = site->kind == AST_CALL && i < site->nargs ? site->args[i] : site;
     if (!check_arg_type(fenv, dims, fn->args[i], args[i], at, fn)) return NULL;
@@ -272,10 +283,11 @@ static Value *inline_fn(Ast *fn, Inst *self, Ast *site, Value **args, int nargs)
   if (fn->a && ret->k == V_TENSOR) {
     Shape want;
     if (eval_type(fenv, fn->a, dims, &ret->n->sh, &want) &&
-        ((Dtype)fn->a->op != ret->n->dt || !shape_eq(&want, &ret->n->sh))) {
+        (type_elem(fn->a) != ret->n->dt || !shape_eq(&want, &ret->n->sh))) {
       diag_error(last_return ? last_return->loc : ret->loc, "'%s' returns %s but is declared to return %s%s", fn->name, tstr(ret->n),
-                 dtype_name((Dtype)fn->a->op), shape_str(&want));
+                 dtype_name(type_elem(fn->a)), shape_str(&want));
       diag_note(fn->a->loc, "return type declared here");
+      if (type_elem(fn->a) != ret->n->dt) note_float(fn->a, self);
       return NULL;
     }
   }

@@ -1,7 +1,9 @@
 /*
  * lower_model.c — models: instantiating one makes its parameters and state
  * slots (with their initialisers checked) and its layers instances of their
- * own, and records the info rows `OUT info` prints.
+ * own, and records the info rows `OUT info` prints.  Each instance has an
+ * element type (its site's dtype = "f64", else its model's declared one,
+ * else its parent's) that its float[...] declarations resolve to.
  */
 #include "lower.h"
 #include <math.h>
@@ -67,17 +69,49 @@ static Inst *instantiate_body(Ast *model, Ast *site, Value **args, int nargs, co
 
 /* An error while building a layer (its params' shapes, its sub-layers)
  * in another file is followed by "in expansion of `Model`" at the layer
- * declaration (diag.c). */
-Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *prefix) {
+ * declaration (diag.c).  elem is the instance's element type, which its
+ * `float[...]` declarations and its layers (unless told otherwise) take. */
+Inst *instantiate(Ast *model, Ast *site, Value **args, int nargs, const char *prefix, Dtype elem) {
   diag_push_expansion(site->loc, model->name);
+  Dtype saved = elem_type;
+  elem_type = elem;
   Inst *in = instantiate_body(model, site, args, nargs, prefix);
+  elem_type = saved;
   diag_pop_expansion();
   return in;
+}
+
+/* The element type of an instance of model: dt when the layer's site
+ * names one (dtype = "f64"), else the model's declared one (`model M:
+ * f64`), else the enclosing instance's (outer). */
+Dtype model_elem(Ast *model, int dt, Dtype outer) {
+  if (dt >= 0) return dt == DT_F32 ? dtype_f32() : (Dtype)dt;
+  if (model->b) return (Dtype)model->b->op; /* the parser promoted f32 under --f64 */
+  return outer;
+}
+
+/* The `dtype = "f64"` of a layer's site: its element type, or -1. */
+static bool layer_dtype(Env *env, Ast *kw, Ast *model, int *dt) {
+  if (strcmp(kw->name, "dtype")) {
+    diag_error(kw->loc, "model '%s' takes its arguments by position; its one keyword is dtype = \"f32\" or \"f64\"",
+               model->name);
+    return false;
+  }
+  Value *v = eval(env, kw->a);
+  if (!v) return false;
+  if (v->k == V_STR && (!strcmp(v->s, "f32") || !strcmp(v->s, "f64"))) {
+    *dt = !strcmp(v->s, "f64") ? DT_F64 : DT_F32;
+    return true;
+  }
+  if (v->k == V_STR) diag_error(kw->a->loc, "a layer's dtype is \"f32\" or \"f64\", not \"%s\"", v->s);
+  else diag_error(kw->a->loc, "a layer's dtype is a string, \"f32\" or \"f64\"");
+  return false;
 }
 
 static Inst *instantiate_body(Ast *model, Ast *site, Value **args, int nargs, const char *prefix) {
   Inst *in = arena_alloc(sizeof *in);
   in->model = model;
+  in->elem = elem_type;
   in->prefix = prefix;
   in->ctor = env_new(NULL, NULL);
   in->info_row = -1;
@@ -124,7 +158,7 @@ static Inst *instantiate_body(Ast *model, Ast *site, Value **args, int nargs, co
       if (!m->b) ic.name = sh.rank >= 2 ? "xavier_uniform" : "zeros";
       const char *full = arena_printf("%s%s", prefix, m->name);
       bool is_param = m->kind == AST_PARAM;
-      SlotDesc *s = new_slot(is_param ? NNRT_SLOT_PARAM : NNRT_SLOT_STATE, full, (Dtype)m->a->op, sh);
+      SlotDesc *s = new_slot(is_param ? NNRT_SLOT_PARAM : NNRT_SLOT_STATE, full, type_elem(m->a), sh);
       s->init = m->b;
       s->initc = ic;
       /* fans: dense (in, out); conv (out, in/groups, kh, kw) later */
@@ -159,10 +193,15 @@ static Inst *instantiate_body(Ast *model, Ast *site, Value **args, int nargs, co
       if (cycle) { stuck = true; return NULL; }
       if (depth > 32) { diag_error(c->loc, "models nested more than 32 deep"); stuck = true; return NULL; }
       Value *av[8];
-      int na = 0;
+      int na = 0, dt = -1;
       bool ok = true;
       for (int j = 0; j < c->nargs && na < 8; j++) {
-        av[na] = eval(in->ctor ? env_new(in->ctor, NULL) : env, c->args[j]);
+        Env *ae = in->ctor ? env_new(in->ctor, NULL) : env;
+        if (c->args[j]->kind == AST_KWARG) {
+          ok = layer_dtype(ae, c->args[j], mm, &dt) && ok;
+          continue;
+        }
+        av[na] = eval(ae, c->args[j]);
         ok = ok && av[na];
         na++;
       }
@@ -179,10 +218,11 @@ static Inst *instantiate_body(Ast *model, Ast *site, Value **args, int nargs, co
       prog->info[prog->ninfo++] = r;
       depth++;
       PUSH(expanding, nexpanding, capexpanding, model);
-      Inst *sub = instantiate(mm, c, av, na, arena_printf("%s%s.", prefix, m->name));
+      Inst *sub = instantiate(mm, c, av, na, arena_printf("%s%s.", prefix, m->name), model_elem(mm, dt, in->elem));
       nexpanding--;
       depth--;
       if (!sub) continue;
+      sub->elem_given = dt >= 0;
       sub->info_row = row;
       sub->parent = in;
       Value *v = mk(V_INST, m->loc);

@@ -238,17 +238,18 @@ static bool lower_data(Ast *data, Env *tenv) {
       ds->normalize = src->normalize;
       ds->node_mask = src->node_mask;
       if (src->dkind == 2 && !check_text(f, type, &ps, src, ds)) { ok = false; continue; }
-      if (src->dkind == 3) { /* graph("edges.csv"): A of one graph, f32[N, N] or csr[N, N] */
+      if (src->dkind == 3) { /* graph("edges.csv"): A of one graph, f32[N, N], f64[N, N] or csr[N, N] */
         Dtype t = (Dtype)type->op;
-        if ((t != dtype_f32() && t != DT_CSR) || ps.rank != 2 || ps.d[0].b || ps.d[1].b || ps.d[0].k != ps.d[1].k) {
-          diag_error(type->loc, "a graph(...) field is the adjacency of one graph: its type must be f32[N, N] "
-                     "(dense) or csr[N, N] (sparse), not %s%s", dtype_name(t), shape_str(&ps));
+        if ((t != DT_F32 && t != DT_F64 && t != DT_CSR) || ps.rank != 2 || ps.d[0].b || ps.d[1].b || ps.d[0].k != ps.d[1].k) {
+          diag_error(type->loc, "a graph(...) field is the adjacency of one graph: its type must be f32[N, N] or "
+                     "f64[N, N] (dense) or csr[N, N] (sparse), not %s%s", dtype_name(t), shape_str(&ps));
           ok = false;
           continue;
         }
         ds->len = ps.d[0].k;
         ds->norm = src->norm;
         ds->csr = t == DT_CSR;
+        ds->f64 = t == DT_CSR ? dtype_program() == DT_F64 : t == DT_F64;
       } else if ((Dtype)type->op == DT_CSR) {
         diag_error(type->loc, "a csr[N, N] field is read by graph(\"edges.csv\"), not by %s",
                    src->dkind == 1 ? "csv(...)" : src->dkind == 2 ? "text(...)" : src->dkind == 4 ? "mlm(...)" : "idx(...)");
@@ -1087,6 +1088,8 @@ Program *lower_program(Module *m) {
   nupd = capupd = 0;
   depth = eval_depth = 0;
   cur_inst = NULL;
+  elem_type = program_elem = dtype_f32();
+  graph_set_program_float(program_elem);
   expanding = NULL;
   nexpanding = capexpanding = 0;
   stuck = false;
@@ -1122,10 +1125,14 @@ Program *lower_program(Module *m) {
   Ast *data = sema_find(m, AST_DATA, train->name2);
   if (!model || !data) return NULL; /* sema reported it */
   prog->data = data;
+  /* the program's constants, and the train block's, take the trained
+   * model's element type */
+  elem_type = program_elem = model_elem(model, -1, dtype_f32());
+  graph_set_program_float(program_elem);
   /* every constant once, used or not, so that a cycle among them is found */
   for (int i = 0; i < m->nitems; i++)
     if (m->items[i]->kind == AST_CONST) const_value(m->items[i]);
-  Inst *inst = instantiate(model, train, NULL, 0, "");
+  Inst *inst = instantiate(model, train, NULL, 0, "", elem_type);
   if (!inst || diag_error_count()) return NULL;
   Env *base = env_new(NULL, inst);
   if (!lower_data(data, base)) return NULL;

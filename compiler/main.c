@@ -44,7 +44,7 @@ static void usage(FILE *f) {
           "options: --no-simplify   build the graph without algebraic rewrites\n"
           "         --no-fuse       one loop per op (no operator fusion)\n"
           "         --verify-each   check the IR's invariants after every pass (also NNC_VERIFY_EACH=1)\n"
-          "         --f64           take every f32 of the program and the stdlib as f64\n"
+          "         --f64           take every f32 (and every model's element type) of the program and the stdlib as f64\n"
           "         --graph G       emit dot: backward (forward and derived gradient; default),\n"
           "                         forward (the inference kernel) or fused (loops boxed)\n"
           "         --cuda          also embed GPU kernels (PTX for $NNC_CUDA_ARCH, default sm_80);\n"

@@ -104,6 +104,9 @@ typedef enum {
   /* a sparse matrix of the program's float type in CSR form (`csr[N, N]`):
    * only a graph(...) field has it, only spmm reads it */
   DT_CSR = 4,
+  /* `float[...]` in a declaration: the element type of the model instance
+   * it is lowered for (§4.1); only the AST has it, lowering resolves it */
+  DT_FLOAT = 5,
 } Dtype;
 const char *dtype_name(Dtype d);
 
@@ -111,7 +114,8 @@ typedef enum {
   /* top level */
   AST_PROGRAM,  /* list: top-level items in source order */
   AST_IMPORT,   /* name: the imported path as written ("nn" or "x/y.nn") */
-  AST_MODEL,    /* name; args: constructor params (AST_ARG); list: items */
+  AST_MODEL,    /* name; args: constructor params (AST_ARG); list: items;
+                   b: the declared element type (`model M: f64`, an AST_TYPE) or NULL */
   AST_FN,       /* name; args: params (AST_ARG); a: return type or NULL; list: body */
   AST_DATA,     /* name; list: AST_FIELD */
   AST_TRAIN,    /* name: model; name2: data source; list: statements / AST_STEP */
@@ -190,7 +194,7 @@ Ast *ast_seq_add(Ast *seq, Ast *item);    /* returns seq */
 Ast *ast_seq_end(Ast *seq, Loc closing);  /* records the closing '}' */
 Ast *ast_node(AstKind k, Loc at, const char *name, Ast *a, Ast *b);
 Ast *ast_fn(Loc at, const char *name, Ast *params, Ast *ret, Ast *body);
-Ast *ast_model(Loc at, const char *name, Ast *params, Ast *members);
+Ast *ast_model(Loc at, const char *name, Ast *params, Ast *elem, Ast *members);
 Ast *ast_data(Loc at, const char *name, Ast *fields);
 Ast *ast_train(Loc at, const char *model, const char *data, Ast *body);
 Ast *ast_step(Loc at, Ast *body);

@@ -78,6 +78,7 @@ static int onnx_type(Dtype dt) {
   case DT_I32: return ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
   case DT_BOOL: return ONNX__TENSOR_PROTO__DATA_TYPE__BOOL;
   case DT_CSR: break; /* only spmm reads one, and spmm has no ONNX form */
+  case DT_FLOAT: break; /* resolved by lowering */
   }
   nnc_unreachable("dtype %d", (int)dt);
 }
@@ -173,6 +174,7 @@ static const char *const_fill(Export *e, double v, Dtype dt, const int64_t *dims
     case DT_I32: ((int32_t *)d)[i] = (int32_t)v; break;
     case DT_BOOL: ((uint8_t *)d)[i] = v != 0; break;
     case DT_CSR: nnc_unreachable("a constant sparse matrix");
+    case DT_FLOAT: nnc_unreachable("'float' left unresolved by lowering");
     }
   return add_init(e, tmp_name(e), onnx_type(dt), dims, rank, d, dtype_bytes(dt) * (size_t)n);
 }

@@ -86,7 +86,7 @@ static Ast *metric_stmt(Loc at, const char *word, Loc name_at, const char *name,
 %token TK_DOTDOT "'..'" TK_ELLIPSIS "'...'" TK_ARROW "'->'"
 
 %type <ast> item fn arg type dims member field stmt tstmt expr callarg index
-%type <ast> params arg_list ctor_params opt_ret opt_init opt_ftype
+%type <ast> params arg_list ctor_params opt_elem opt_ret opt_init opt_ftype
 %type <ast> member_block members field_block fields train_block tstmts block stmts
 %type <ast> exprs opt_exprs callargs callarg_list indices
 %type <ival> dtype
@@ -110,8 +110,8 @@ item:
     KW_IMPORT STRING ';'              { $$ = ast_node(AST_IMPORT, LOC(@1), $2, NULL, NULL); }
   | KW_CONST IDENT '=' expr ';'       { $$ = ast_node(AST_CONST, LOC(@1), $2, $4, NULL); }
   | fn
-  | KW_MODEL IDENT ctor_params member_block
-                                      { $$ = ast_model(LOC(@1), $2, $3, $4); }
+  | KW_MODEL IDENT ctor_params opt_elem member_block
+                                      { $$ = ast_model(LOC(@1), $2, $3, $4, $5); }
   | KW_DATA IDENT field_block         { $$ = ast_data(LOC(@1), $2, $3); }
   | KW_TRAIN IDENT KW_ON IDENT train_block
                                       { $$ = ast_train(LOC(@1), $2, $4, $5); }
@@ -125,6 +125,12 @@ fn:
 ctor_params:
     %empty                            { $$ = NULL; }
   | '(' params ')'                    { $$ = $2; }
+  ;
+
+/* model Net: f64 { ... }: the element type of its instances (§4.1) */
+opt_elem:
+    %empty                            { $$ = NULL; }
+  | ':' dtype                         { $$ = ast_type(LOC(@2), $2, NULL); }
   ;
 
 params:
@@ -161,6 +167,7 @@ dtype:
   | KW_I32                            { $$ = DT_I32; }
   | KW_BOOL                           { $$ = DT_BOOL; }
   | KW_CSR                            { $$ = DT_CSR; }
+  | KW_FLOAT                          { $$ = DT_FLOAT; } /* float[...]: the model's element type */
   ;
 
 dims:

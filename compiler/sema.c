@@ -210,14 +210,16 @@ static void check_tensor_decl(const Ast *d) {
   if (t->op2)
     diag_error(t->loc, "%s '%s' needs a tensor type such as f32[...], not '%s'", what, d->name,
                t->op == DT_I32 ? "int" : "float");
-  else if (t->op != DT_F32 && t->op != DT_F64)
-    diag_error(t->loc, "%s '%s' must be f32 or f64, not %s", what, d->name, dtype_name((Dtype)t->op));
+  else if (t->op != DT_F32 && t->op != DT_F64 && t->op != DT_FLOAT)
+    diag_error(t->loc, "%s '%s' must be f32, f64 or float (the model's), not %s", what, d->name, dtype_name((Dtype)t->op));
 }
 
 static void check_model(const Ast *model) {
   /* Constructor params and members share one namespace. */
   Ast **names = NULL;
   int n = 0, cap = 0;
+  if (model->b && model->b->op != DT_F32 && model->b->op != DT_F64)
+    diag_error(model->b->loc, "a model's element type is f32 or f64, not %s", dtype_name((Dtype)model->b->op));
   for (int i = 0; i < model->nargs; i++) {
     Ast *arg = model->args[i];
     check_unique(names, n, arg, "duplicate parameter");
@@ -241,6 +243,8 @@ static void check_model(const Ast *model) {
 static void check_data(const Ast *data) {
   for (int i = 0; i < data->nlist; i++) {
     Ast *f = data->list[i];
+    if (f->a && f->a->op == DT_FLOAT && !f->a->op2)
+      diag_error(f->a->loc, "a data field's element type is written out (f32, f64, i32): 'float' is a model's");
     for (int j = 0; j < i; j++) {
       const Ast *g = data->list[j];
       if (g->op == f->op && !strcmp(g->name, f->name)) {

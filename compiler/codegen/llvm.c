@@ -55,6 +55,7 @@ static LLVMTypeRef ty(Dtype d) {
   case DT_F64: return cg.t.f64;
   case DT_I32: return cg.t.i32;
   case DT_BOOL: case DT_CSR: return cg.t.i8;
+  case DT_FLOAT: nnc_unreachable("'float' left unresolved by lowering");
   }
   return cg.t.f32;
 }
@@ -1574,7 +1575,7 @@ static void emit_setup(Program *p) {
     for (int d = 0; d < s->sh.rank; d++) dims[d] = ci64(s->sh.d[d].b ? NNRT_BATCH : s->sh.d[d].k);
     int rdt = s->dt == DT_F64 ? NNRT_F64 : s->dt == DT_I32 ? NNRT_I32 : NNRT_F32, rank = s->sh.rank;
     if (s->dt == DT_CSR) { /* the runtime's NnrtCsr header (pointers to the split's arrays), not N·N values */
-      rdt = dtype_f32() == DT_F64 ? NNRT_F64 : NNRT_F32;
+      rdt = dtype_program() == DT_F64 ? NNRT_F64 : NNRT_F32;
       rank = 2;
       dims[1] = ci64(NNRT_CSR_BYTES / (rdt == NNRT_F64 ? 8 : 4));
     }
@@ -1607,7 +1608,7 @@ static void emit_setup(Program *p) {
                                                     ci64(d->len), ci64(d->shift), ci64(d->stride), ci32(d->words)}, 9);
     } else if (d->path && d->kind == 3) {
       LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.i32};
-      int form = (d->norm ? NNRT_GRAPH_GCN : 0) | (d->csr ? NNRT_GRAPH_CSR : 0) | (dtype_f32() == DT_F64 ? NNRT_GRAPH_F64 : 0);
+      int form = (d->norm ? NNRT_GRAPH_GCN : 0) | (d->csr ? NNRT_GRAPH_CSR : 0) | (d->f64 ? NNRT_GRAPH_F64 : 0);
       call_rt("nnrt_data_graph", ps, (LLVMValueRef[]){P, str(d->field), str(d->split), str(d->path), ci64(d->len), ci32(form)}, 6);
     } else if (d->path && d->kind == 4) {
       LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.f64, cg.t.i32, cg.t.i64, cg.t.i32, cg.t.i32};

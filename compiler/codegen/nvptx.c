@@ -71,6 +71,7 @@ static LLVMTypeRef ty(Dtype d) {
   case DT_F64: return px.t.f64;
   case DT_I32: return px.t.i32;
   case DT_BOOL: case DT_CSR: return px.t.i8;
+  case DT_FLOAT: nnc_unreachable("'float' left unresolved by lowering");
   }
   return px.t.f32;
 }

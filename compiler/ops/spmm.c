@@ -35,9 +35,9 @@ static Node *build(Op op, Node **in, const int64_t *a) {
     return shape_fail("'spmm' of csr%s needs a float h of %lld rows, [%lld, F] or [B, %lld, F], got %s%s",
                       shape_str(&m->sh), (long long)n, (long long)n, (long long)n, dtype_name(h->dt),
                       shape_str(&h->sh));
-  if (h->dt != dtype_f32())
+  if (h->dt != dtype_program())
     return shape_fail("'spmm': the sparse matrix holds %s values (the program's float type), h is %s%s",
-                      dtype_name(dtype_f32()), dtype_name(h->dt), shape_str(&h->sh));
+                      dtype_name(dtype_program()), dtype_name(h->dt), shape_str(&h->sh));
   return g_node(op, h->dt, h->sh, in, 2, a);
 }
 

@@ -40,7 +40,7 @@ grep -q '^gradcheck: the first 4 training samples (unshuffled, training mode), l
 "$tmp/k64" train --resume "$tmp/k.st" >/dev/null 2>"$tmp/err" && fail "--resume of an f32 run into f64 accepted"
 grep -q "error: $tmp/k.st: tensor 'W' is F32 \[3, 4\], but the program expects F64 \[3, 4\]" "$tmp/err" || { cat "$tmp/err"; fail "resume message"; }
 
-# a model of stdlib layers (Conv2d, Dense: declared f32 in stdlib/nn.nn) moves to f64 too
+# a model of stdlib layers (Conv2d, Dense: float[...], f32 in an f32 model) moves to f64 too
 "$nnc" gradcheck examples/lecture05/cnn.nn --entries 2 --batch 4 >"$tmp/outc" 2>&1 || { cat "$tmp/outc"; fail "cnn in f64"; }
 grep -q '^c1.W f64\[16,1,3,3\]: 2 of 144 entries' "$tmp/outc" || { cat "$tmp/outc"; fail "cnn: stdlib Conv2d not f64"; }
 grep -q '^out.W f64\[1568,10\]: 2 of 15680 entries' "$tmp/outc" || fail "cnn: stdlib Dense not f64"
