@@ -156,6 +156,7 @@ Node *node_intern(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *
   n->dt = dt;
   n->sh = sh;
   n->nin = nin;
+  n->in = arena_alloc(sizeof(Node *) * (size_t)(nin > 3 ? nin : 3));
   for (int i = 0; i < nin; i++) n->in[i] = in[i];
   memcpy(n->ia, attrs, sizeof attrs);
   n->fv = fv;
@@ -227,6 +228,9 @@ void node_print(const Node *n, FILE *out) {
     break;
   }
   case OP_CONCAT: fprintf(out, " axis=%lld", (long long)n->ia[0]); break;
+  case OP_SCAN: fprintf(out, " scan%lld steps=%lld%s", (long long)n->ia[0], (long long)n->ia[1], n->ia[2] ? " reversed" : ""); break;
+  case OP_SCANOUT: fprintf(out, " output=%lld", (long long)n->ia[1]); break;
+  case OP_SCANVAR: break;
   default:
     if (op_info[n->op].attr) fprintf(out, " %s=%.9g", op_info[n->op].attr, n->fv);
     if (op_info[n->op].spec)
@@ -347,5 +351,6 @@ void kernel_print(const Kernel *k, FILE *out, bool grads_only) {
   }
   for (int i = 0; i < k->nouts; i++)
     fprintf(out, "  %s <- %%%d\n", k->outs[i].label, k->outs[i].node->id);
+  scan_print_kernel(k, out);
   fprintf(out, "}\n");
 }
