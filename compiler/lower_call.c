@@ -204,7 +204,8 @@ static bool same_value(const Value *a, const Value *b) {
 
 /* Structural equality of the graphs of two steps, steps apart: slices
  * whose start differs along one axis are recorded (diffs). */
-typedef struct Diff { Node *a; int axis; int64_t delta; } Diff;
+/* axis -1: a scalar constant whose value moves by fdelta a step ((t + 1) * h) */
+typedef struct Diff { Node *a; int axis; int64_t delta; double fdelta; } Diff;
 typedef struct Match { Node **pair; int first; Diff *d; int nd, capd; const char *isvar; char *dep; } Match;
 
 static bool var_dep(Match *m, Node *n) {
@@ -217,12 +218,20 @@ static bool var_dep(Match *m, Node *n) {
 }
 
 static bool match(Match *m, Node *a, Node *b, int64_t steps) {
-  if (a == b) return true;
+  /* a constant is shared: one that moves with t must move at every use */
+  if (a == b && a->op != OP_CONST) return true;
   if (m->pair[a->id]) return m->pair[a->id] == b;
   m->pair[a->id] = b;
+  if (a == b) return true;
+  if (a->op == OP_CONST && b->op == OP_CONST && a->dt == b->dt && !a->sh.rank && !b->sh.rank && !a->bpow && !b->bpow) {
+    SPUSH(m->d, m->nd, m->capd, ((Diff){a, -1, 0, (b->fv - a->fv) / (double)steps}));
+    return true;
+  }
   if (a->op != b->op || a->dt != b->dt || !shape_eq(&a->sh, &b->sh) || a->nin != b->nin || a->bpow != b->bpow ||
-      a->slot != b->slot || memcmp(&a->fv, &b->fv, sizeof a->fv))
+      a->slot != b->slot || memcmp(&a->fv, &b->fv, sizeof a->fv)) {
+    if (getenv("NNC_SCAN_DEBUG")) { fprintf(stderr, "scan: steps differ: "); node_print(a, stderr); fprintf(stderr, "   vs "); node_print(b, stderr); }
     return false;
+  }
   if (memcmp(a->ia, b->ia, sizeof a->ia)) {
     if (a->op != OP_SLICE || a->in[0] != b->in[0] || var_dep(m, a->in[0]) || a->in[0]->op == OP_CONST) return false;
     int axis = -1;
@@ -232,7 +241,7 @@ static bool match(Match *m, Node *a, Node *b, int64_t steps) {
         axis = d;
       }
     if (a->sh.d[axis].k != 1 || a->sh.d[axis].b || a->in[0]->sh.d[axis].b || (b->ia[axis] - a->ia[axis]) % steps) return false;
-    SPUSH(m->d, m->nd, m->capd, ((Diff){a, axis, (b->ia[axis] - a->ia[axis]) / steps}));
+    SPUSH(m->d, m->nd, m->capd, ((Diff){a, axis, (b->ia[axis] - a->ia[axis]) / steps, 0}));
     return true;
   }
   for (int j = 0; j < a->nin; j++)
@@ -353,12 +362,15 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
     if (!res[0][i] || !res[1][i] || !res[2][i]) { ok = false; break; }
     if (!init[i] && (res[0][i]->k == V_TENSOR || res[0][i]->k == V_LIST)) { ok = false; break; } /* a new tensor name */
     ok = match_values(&m1, res[0][i], res[1][i], 1) && match_values(&m2, res[0][i], res[2][i], hi - 1 - lo);
+    if (!ok && getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: '%s' differs between steps\n", ln.v[i]);
   }
+  if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: %d and %d slices differ\n", m1.nd, m2.nd);
   if (!ok || m1.nd != m2.nd) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
   for (int i = 0; i < m1.nd; i++) {
     bool found = false;
     for (int j = 0; j < m2.nd && !found; j++)
-      found = m2.d[j].a == m1.d[i].a && m2.d[j].axis == m1.d[i].axis && m2.d[j].delta == m1.d[i].delta;
+      found = m2.d[j].a == m1.d[i].a && m2.d[j].axis == m1.d[i].axis && m2.d[j].delta == m1.d[i].delta &&
+              m2.d[j].fdelta == m1.d[i].fdelta;
     if (!found) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
   }
   /* the sequences */
@@ -369,6 +381,13 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
   ScanSeq *sq = arena_alloc(sizeof *sq * (size_t)(m1.nd + 1));
   for (int i = 0; i < m1.nd; i++) {
     Node *a = m1.d[i].a;
+    if (m1.d[i].axis < 0) { /* the constant's values, a vector over the steps */
+      Node *x = g_binary(OP_ADD, g_binary(OP_MUL, g_iota(T, a->dt), g_scalar(m1.d[i].fdelta, a->dt)), g_scalar(a->fv, a->dt));
+      ScanSeq q = {.x = x, .var = g_scanvar(a->dt, a->sh), .axis = 0, .delta = 1, .slice = {1, {{1, 0}}}};
+      sq[i] = q;
+      sub[a->id] = q.var;
+      continue;
+    }
     ScanSeq q = {.x = a->in[0], .var = g_scanvar(a->dt, a->sh), .axis = m1.d[i].axis, .delta = m1.d[i].delta, .slice = a->sh};
     memcpy(q.start, a->ia, sizeof q.start);
     sq[i] = q;
