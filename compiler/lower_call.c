@@ -321,6 +321,8 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
     if (init[i]) bind(fenv, ln.v[i], bound[i]);
   Binding *vars_head = fenv->b;
   int64_t at[3] = {lo, lo + 1, hi - 1};
+  int64_t scale0 = flops_scale;
+  flops_scale = 0; /* counted once the loop is known to be a scan, or when unrolled */
   scanning++;
   for (int r = 0; r < 3 && ok; r++) {
     fenv->b = vars_head;
@@ -334,6 +336,7 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
     if (b2 || returned || stuck || diag_error_count() != errors) ok = false;
   }
   scanning--;
+  flops_scale = scale0;
   bool state_changed = nupd != nupd0;
   for (int i = 0; i < nupd0 && !state_changed; i++) state_changed = upd[i].node != upd0[i];
   fenv->b = head;
@@ -467,6 +470,21 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
     Match dm = {NULL, first, NULL, 0, 0, collected, arena_alloc(cap2)};
     if (var_dep(&dm, st[i].val)) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
   }
+  /* the FLOPs of T steps: the first step again (the same nodes), counted T times */
+  fenv->b = vars_head;
+  fenv->ix = (NameIndex){0};
+  bind(fenv, s->name, for_value(s, lo));
+  flops_scale = scale0 * T;
+  scanning++;
+  {
+    Value *ret = NULL;
+    bool returned = false, b2 = false;
+    exec_stmts(fenv, self, s->list, s->nlist, &ret, &returned, &b2);
+  }
+  scanning--;
+  flops_scale = scale0;
+  fenv->b = head;
+  fenv->ix = (NameIndex){0};
   Scan *sc = scan_new(T, false, cy, nc, sq, m1.nd, st, ny, training_mode);
   /* the names after the loop */
   for (int i = 0; i < ln.n; i++) {
