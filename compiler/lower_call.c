@@ -229,7 +229,6 @@ static bool match(Match *m, Node *a, Node *b, int64_t steps) {
   }
   if (a->op != b->op || a->dt != b->dt || !shape_eq(&a->sh, &b->sh) || a->nin != b->nin || a->bpow != b->bpow ||
       a->slot != b->slot || memcmp(&a->fv, &b->fv, sizeof a->fv)) {
-    if (getenv("NNC_SCAN_DEBUG")) { fprintf(stderr, "scan: steps differ: "); node_print(a, stderr); fprintf(stderr, "   vs "); node_print(b, stderr); }
     return false;
   }
   if (memcmp(a->ia, b->ia, sizeof a->ia)) {
@@ -293,16 +292,24 @@ static Value *with_vars(Value *v, Loc loc) {
 
 static Value *lookup_local(Env *e, const char *name) { return lookup_b(e->b, &e->ix, name); }
 
+/* NNC_SCAN_DEBUG=1: why a loop of 3 steps or more is unrolled */
+static bool unrolled(Ast *s, const char *why) {
+  const char *e = getenv("NNC_SCAN_DEBUG");
+  if (e && !strcmp(e, "1"))
+    fprintf(stderr, "%s:%d: the loop is unrolled, not a scan: %s\n", s->loc.file ? s->loc.file->path : "?", s->loc.line, why);
+  return false;
+}
+
 /* Try to lower the loop as a scan: true if done (or if the body's errors
  * were reported), false to unroll it. */
 static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool *bad) {
   int64_t T = hi - lo;
-  if (!scan_enabled || T < SCAN_MIN_STEPS || stuck) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+  if (!scan_enabled || T < SCAN_MIN_STEPS || stuck) return false;
   static int scanning;
-  if (scanning) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; } /* an inner loop of a scanned body is unrolled */
+  if (scanning) return unrolled(s, "a loop inside a scanned loop"); /* an inner loop of a scanned body is unrolled */
   LoopNames ln = {0};
   loop_names(s->list, s->nlist, &ln);
-  if (ln.ret) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+  if (ln.ret) return unrolled(s, "a 'return' inside");
   int first = graph_node_count();
   Binding *head = fenv->b;
   int errors = diag_error_count(), nupd0 = nupd;
@@ -316,7 +323,7 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
     if (init[i] == &poison) ok = false;
     if (init[i] && !(bound[i] = with_vars(init[i], s->loc))) ok = false;
   }
-  if (!ok) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+  if (!ok) return unrolled(s, "a name it assigns cannot be carried");
   for (int i = 0; i < ln.n; i++)
     if (init[i]) bind(fenv, ln.v[i], bound[i]);
   Binding *vars_head = fenv->b;
@@ -344,10 +351,10 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
   if (state_changed) {
     nupd = nupd0;
     for (int i = 0; i < nupd0; i++) upd[i].node = upd0[i];
-    if (diag_error_count() == errors) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+    if (diag_error_count() == errors) return unrolled(s, "a state update inside");
   }
   if (diag_error_count() != errors || stuck) { *bad = true; return true; }
-  if (!ok) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+  if (!ok) return unrolled(s, "the body failed or assigned a tensor name it did not have before");
   /* the three steps must build one graph */
   int cap = graph_node_count() + 1;
   char *isvar = arena_alloc(cap);
@@ -365,16 +372,14 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
     if (!res[0][i] || !res[1][i] || !res[2][i]) { ok = false; break; }
     if (!init[i] && (res[0][i]->k == V_TENSOR || res[0][i]->k == V_LIST)) { ok = false; break; } /* a new tensor name */
     ok = match_values(&m1, res[0][i], res[1][i], 1) && match_values(&m2, res[0][i], res[2][i], hi - 1 - lo);
-    if (!ok && getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: '%s' differs between steps\n", ln.v[i]);
   }
-  if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: %d and %d slices differ\n", m1.nd, m2.nd);
-  if (!ok || m1.nd != m2.nd) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+  if (!ok || m1.nd != m2.nd) return unrolled(s, "the steps build different graphs");
   for (int i = 0; i < m1.nd; i++) {
     bool found = false;
     for (int j = 0; j < m2.nd && !found; j++)
       found = m2.d[j].a == m1.d[i].a && m2.d[j].axis == m1.d[i].axis && m2.d[j].delta == m1.d[i].delta &&
               m2.d[j].fdelta == m1.d[i].fdelta;
-    if (!found) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+    if (!found) return unrolled(s, "a slice does not move by a fixed step");
   }
   /* the sequences */
   Node **sub = arena_alloc(sizeof(Node *) * cap), **memo = arena_alloc(sizeof(Node *) * cap);
@@ -409,19 +414,19 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
     carry0[i] = nc;
     step0[i] = ny;
     if (!init[i] || (b->k != V_TENSOR && b->k != V_LIST)) {
-      if (init[i] && !same_value(r, init[i])) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+      if (init[i] && !same_value(r, init[i])) return unrolled(s, "a number changes from step to step");
       kind[i] = 0;
       continue;
     }
     if (b->k == V_TENSOR) {
-      if (r->k != V_TENSOR) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+      if (r->k != V_TENSOR) return unrolled(s, "a tensor name gets another kind of value");
       Node *nx = rebuild(r->n, sub, memo, first_diff);
-      if (nx->dt != b->n->dt || !shape_eq(&nx->sh, &b->n->sh)) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+      if (nx->dt != b->n->dt || !shape_eq(&nx->sh, &b->n->sh)) return unrolled(s, "a carried tensor changes its type or shape");
       SPUSH(cy, nc, capc, ((ScanCarry){.init = init[i]->n, .var = b->n, .next = nx}));
       kind[i] = 1;
       continue;
     }
-    if (r->k != V_LIST) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+    if (r->k != V_LIST) return unrolled(s, "a list name gets another kind of value");
     int n0 = b->nitems;
     bool append = r->nitems > n0, prepend = r->nitems > n0;
     for (int j = 0; j < n0 && append; j++) append = r->items[j] == b->items[j];
@@ -432,22 +437,22 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
         if (b->items[j]->k == V_TENSOR) collected[b->items[j]->n->id] = 1;
       for (int j = 0; j < r->nitems - n0; j++) {
         Value *it = r->items[append ? n0 + j : j];
-        if (it->k != V_TENSOR) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+        if (it->k != V_TENSOR) return unrolled(s, "a collected list gets a non-tensor");
         SPUSH(st, ny, capy, ((ScanStep){.val = rebuild(it->n, sub, memo, first_diff), .n = T, .base = 0, .delta = 1}));
       }
       continue;
     }
-    if (r->nitems != n0) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+    if (r->nitems != n0) return unrolled(s, "a carried list changes its length");
     kind[i] = 1;
     for (int j = 0; j < n0; j++) {
       Value *bi = b->items[j], *ri = r->items[j];
       if (bi->k != V_TENSOR) {
-        if (!same_value(bi, ri)) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+        if (!same_value(bi, ri)) return unrolled(s, "a carried list's number changes");
         continue;
       }
-      if (ri->k != V_TENSOR) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+      if (ri->k != V_TENSOR) return unrolled(s, "a carried list's tensor gets another kind of value");
       Node *nx = rebuild(ri->n, sub, memo, first_diff);
-      if (nx->dt != bi->n->dt || !shape_eq(&nx->sh, &bi->n->sh)) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+      if (nx->dt != bi->n->dt || !shape_eq(&nx->sh, &bi->n->sh)) return unrolled(s, "a carried tensor changes its type or shape");
       SPUSH(cy, nc, capc, ((ScanCarry){.init = init[i]->items[j]->n, .var = bi->n, .next = nx}));
     }
   }
@@ -458,17 +463,17 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
   memcpy(coll2, collected, cap);
   collected = coll2;
   for (int i = 0; i < nc; i++) {
-    if (collected[cy[i].next->id]) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+    if (collected[cy[i].next->id]) return unrolled(s, "a collected list's items are read by the body");
     for (int j = 0; j < nc; j++)
-      if (j != i && cy[i].next == cy[j].var) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+      if (j != i && cy[i].next == cy[j].var) return unrolled(s, "carried values swap");
   }
   for (int i = 0; i < nc; i++) {
     Match dm = {NULL, first, NULL, 0, 0, collected, arena_alloc(cap2)};
-    if (var_dep(&dm, cy[i].next)) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+    if (var_dep(&dm, cy[i].next)) return unrolled(s, "a collected list's items are read by the body");
   }
   for (int i = 0; i < ny; i++) {
     Match dm = {NULL, first, NULL, 0, 0, collected, arena_alloc(cap2)};
-    if (var_dep(&dm, st[i].val)) { if (getenv("NNC_SCAN_DEBUG")) fprintf(stderr, "scan: unrolled at line %d\n", __LINE__); return false; }
+    if (var_dep(&dm, st[i].val)) return unrolled(s, "a collected list's items are read by the body");
   }
   /* the FLOPs of T steps: the first step again (the same nodes), counted T times */
   fenv->b = vars_head;

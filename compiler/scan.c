@@ -401,7 +401,7 @@ void scan_memplan_print(const Kernel *k, int64_t batch, FILE *out) {
     if (n->op != OP_SCAN) continue;
     const Scan *s = scan_of(n);
     const MemPlan *bp = s->body.plan;
-    fprintf(out, "  scan%d (%%%d, %lld steps%s): body workspace %lld*B + %lld bytes at %lld*B / %lld*B + %lld\n", s->id,
+    fprintf(out, "  scan%d (%%%d, %lld steps%s): body workspace %lld*B + %lld bytes, at %lld*B and at %lld*B + %lld\n", s->id,
             n->id, (long long)s->T, s->reverse ? ", reversed" : "", (long long)bp->totalB, (long long)bp->total0,
             (long long)k->plan->scan_atB[n->id], (long long)k->plan->totalB, (long long)k->plan->scan_at0[n->id]);
     for (int c = 0; c < s->nc; c++)
