@@ -206,7 +206,10 @@ static bool same_value(const Value *a, const Value *b) {
  * whose start differs along one axis are recorded (diffs). */
 /* axis -1: a scalar constant whose value moves by fdelta a step ((t + 1) * h) */
 typedef struct Diff { Node *a; int axis; int64_t delta; double fdelta; } Diff;
-typedef struct Match { Node **pair; int first; Diff *d; int nd, capd; const char *isvar; char *dep; } Match;
+typedef struct Match {
+  Node **pair; int first; Diff *d; int nd, capd; const char *isvar; char *dep;
+  int *touched; int nt, capt; /* the pairs set, to forget them for the next step */
+} Match;
 
 static bool var_dep(Match *m, Node *n) {
   if (n->id < m->first) return false;
@@ -222,6 +225,7 @@ static bool match(Match *m, Node *a, Node *b, int64_t steps) {
   if (a == b && a->op != OP_CONST) return true;
   if (m->pair[a->id]) return m->pair[a->id] == b;
   m->pair[a->id] = b;
+  SPUSH(m->touched, m->nt, m->capt, a->id);
   if (a == b) return true;
   if (a->op == OP_CONST && b->op == OP_CONST && a->dt == b->dt && !a->sh.rank && !b->sh.rank && !a->bpow && !b->bpow) {
     SPUSH(m->d, m->nd, m->capd, ((Diff){a, -1, 0, (b->fv - a->fv) / (double)steps}));
@@ -327,20 +331,60 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
   for (int i = 0; i < ln.n; i++)
     if (init[i]) bind(fenv, ln.v[i], bound[i]);
   Binding *vars_head = fenv->b;
-  int64_t at[3] = {lo, lo + 1, hi - 1};
+  int cap0 = graph_node_count() + 1;
+  char *isvar = arena_alloc(cap0);
+  for (int i = 0; i < ln.n; i++) {
+    if (!init[i]) continue;
+    Value *b = bound[i];
+    if (b->k == V_TENSOR) isvar[b->n->id] = 1;
+    if (b->k == V_LIST)
+      for (int j = 0; j < b->nitems; j++)
+        if (b->items[j]->k == V_TENSOR) isvar[b->items[j]->n->id] = 1;
+  }
+  /* every step must build the graph of the first, but for the slices that
+   * move by a fixed step (found between the first two) */
   int64_t scale0 = flops_scale;
   flops_scale = 0; /* counted once the loop is known to be a scan, or when unrolled */
   scanning++;
-  for (int r = 0; r < 3 && ok; r++) {
+  Match m1 = {0}, m2 = {0};
+  int cap = 0;
+  const char *why = NULL;
+  for (int64_t t = lo; t < hi && ok && !why; t++) {
     fenv->b = vars_head;
     fenv->ix = (NameIndex){0};
-    bind(fenv, s->name, for_value(s, at[r]));
+    bind(fenv, s->name, for_value(s, t));
     Value *ret = NULL;
     bool returned = false, b2 = false;
     exec_stmts(fenv, self, s->list, s->nlist, &ret, &returned, &b2);
+    int r = t - lo < 2 ? (int)(t - lo) : 2;
     res[r] = arena_alloc(sizeof(Value *) * (size_t)(ln.n + 1));
     for (int i = 0; i < ln.n; i++) res[r][i] = lookup_local(fenv, ln.v[i]);
-    if (b2 || returned || stuck || diag_error_count() != errors) ok = false;
+    if (b2 || returned || stuck || diag_error_count() != errors) { ok = false; break; }
+    for (int i = 0; i < ln.n && !why; i++) {
+      if (!res[r][i]) why = "the body failed or assigned a tensor name it did not have before";
+      else if (!init[i] && (res[r][i]->k == V_TENSOR || res[r][i]->k == V_LIST)) why = "a tensor name first assigned inside";
+    }
+    if (why || r == 0) continue;
+    if (r == 1) {
+      cap = graph_node_count() + 1; /* the first step's nodes are older */
+      m1 = (Match){.pair = arena_alloc(sizeof(Node *) * cap), .first = first, .isvar = isvar, .dep = arena_alloc(cap)};
+      m2 = (Match){.pair = arena_alloc(sizeof(Node *) * cap), .first = first, .isvar = isvar, .dep = m1.dep};
+      for (int i = 0; i < ln.n && !why; i++)
+        if (!match_values(&m1, res[0][i], res[1][i], 1)) why = "the steps build different graphs";
+      continue;
+    }
+    for (int i = 0; i < m2.nt; i++) m2.pair[m2.touched[i]] = NULL;
+    m2.nt = m2.nd = 0;
+    for (int i = 0; i < ln.n && !why; i++)
+      if (!match_values(&m2, res[0][i], res[2][i], t - lo)) why = "the steps build different graphs";
+    if (!why && m1.nd != m2.nd) why = "the steps build different graphs";
+    for (int i = 0; i < m1.nd && !why; i++) {
+      bool found = false;
+      for (int j = 0; j < m2.nd && !found; j++)
+        found = m2.d[j].a == m1.d[i].a && m2.d[j].axis == m1.d[i].axis && m2.d[j].delta == m1.d[i].delta &&
+                m2.d[j].fdelta == m1.d[i].fdelta;
+      if (!found) why = "a slice does not move by a fixed step";
+    }
   }
   scanning--;
   flops_scale = scale0;
@@ -354,33 +398,8 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
     if (diag_error_count() == errors) return unrolled(s, "a state update inside");
   }
   if (diag_error_count() != errors || stuck) { *bad = true; return true; }
-  if (!ok) return unrolled(s, "the body failed or assigned a tensor name it did not have before");
-  /* the three steps must build one graph */
-  int cap = graph_node_count() + 1;
-  char *isvar = arena_alloc(cap);
-  for (int i = 0; i < ln.n; i++) {
-    if (!init[i]) continue;
-    Value *b = bound[i];
-    if (b->k == V_TENSOR) isvar[b->n->id] = 1;
-    if (b->k == V_LIST)
-      for (int j = 0; j < b->nitems; j++)
-        if (b->items[j]->k == V_TENSOR) isvar[b->items[j]->n->id] = 1;
-  }
-  Match m1 = {arena_alloc(sizeof(Node *) * cap), first, NULL, 0, 0, isvar, arena_alloc(cap)};
-  Match m2 = {arena_alloc(sizeof(Node *) * cap), first, NULL, 0, 0, isvar, m1.dep};
-  for (int i = 0; i < ln.n && ok; i++) {
-    if (!res[0][i] || !res[1][i] || !res[2][i]) { ok = false; break; }
-    if (!init[i] && (res[0][i]->k == V_TENSOR || res[0][i]->k == V_LIST)) { ok = false; break; } /* a new tensor name */
-    ok = match_values(&m1, res[0][i], res[1][i], 1) && match_values(&m2, res[0][i], res[2][i], hi - 1 - lo);
-  }
-  if (!ok || m1.nd != m2.nd) return unrolled(s, "the steps build different graphs");
-  for (int i = 0; i < m1.nd; i++) {
-    bool found = false;
-    for (int j = 0; j < m2.nd && !found; j++)
-      found = m2.d[j].a == m1.d[i].a && m2.d[j].axis == m1.d[i].axis && m2.d[j].delta == m1.d[i].delta &&
-              m2.d[j].fdelta == m1.d[i].fdelta;
-    if (!found) return unrolled(s, "a slice does not move by a fixed step");
-  }
+  if (!ok) return unrolled(s, "the body failed");
+  if (why) return unrolled(s, why);
   /* the sequences */
   Node **sub = arena_alloc(sizeof(Node *) * cap), **memo = arena_alloc(sizeof(Node *) * cap);
   int first_diff = cap; /* no node older than the first slice replaced needs rebuilding */
@@ -468,11 +487,11 @@ static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool
       if (j != i && cy[i].next == cy[j].var) return unrolled(s, "carried values swap");
   }
   for (int i = 0; i < nc; i++) {
-    Match dm = {NULL, first, NULL, 0, 0, collected, arena_alloc(cap2)};
+    Match dm = {.first = first, .isvar = collected, .dep = arena_alloc(cap2)};
     if (var_dep(&dm, cy[i].next)) return unrolled(s, "a collected list's items are read by the body");
   }
   for (int i = 0; i < ny; i++) {
-    Match dm = {NULL, first, NULL, 0, 0, collected, arena_alloc(cap2)};
+    Match dm = {.first = first, .isvar = collected, .dep = arena_alloc(cap2)};
     if (var_dep(&dm, st[i].val)) return unrolled(s, "a collected list's items are read by the body");
   }
   /* the FLOPs of T steps: the first step again (the same nodes), counted T times */
@@ -564,7 +583,16 @@ static void exec_stmts(Env *fenv, Inst *self, Ast **list, int n, Value **ret, bo
       int64_t lo, hi;
       if (!for_range(fenv, s, &lo, &hi)) { *bad = true; break; }
       if (try_scan(fenv, self, s, lo, hi, bad)) break;
-      for (int64_t t = lo; t < hi && !*returned && !*bad; t++) {
+      int64_t from = lo;
+      if (scan_enabled && !*bad && hi - lo - 1 >= SCAN_MIN_STEPS) {
+        /* the first step may build another graph ((t + 1) * h folds to h
+         * at t = 0): run it on its own, then try the rest as a scan */
+        bind(fenv, s->name, for_value(s, lo));
+        exec_stmts(fenv, self, s->list, s->nlist, ret, returned, bad);
+        from = lo + 1;
+        if (!*returned && !*bad && try_scan(fenv, self, s, lo + 1, hi, bad)) break;
+      }
+      for (int64_t t = from; t < hi && !*returned && !*bad; t++) {
         bind(fenv, s->name, for_value(s, t));
         exec_stmts(fenv, self, s->list, s->nlist, ret, returned, bad);
       }
