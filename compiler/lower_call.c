@@ -148,10 +148,12 @@ static void exec_stmts(Env *fenv, Inst *self, Ast **list, int n, Value **ret, bo
 
 /* ---- a `for` kept as a loop (scan.c) ---------------------------------------
  *
- * The body is run three times, at t = lo, lo + 1 and hi - 1, with the
- * names it assigns that hold tensors bound to placeholders (scan vars).
- * If the three graphs are the same but for slices of values from before
- * the loop whose start moves by a fixed step along one axis (x[:, t, :]),
+ * The body is run at every step with the names it assigns that hold
+ * tensors bound to placeholders (scan vars), and each step's graph is
+ * compared with the first's (then dropped: nothing reads it).  If they are
+ * the same but for slices of values from before the loop whose start
+ * moves by a fixed step along one axis (x[:, t, :]) or scalar constants
+ * that do ((t + 1) * h),
  * the loop is a scan: those slices become per-step sequence inputs, a name
  * that held a tensor (or a list of them) is a carry, and a list the body
  * only appends to (out = out + [h]) collects a per-step value.  Anything

@@ -2,7 +2,8 @@
  * scan.c — a loop over time steps kept as a loop in the IR.
  *
  * A `for` whose body builds the same graph at every step (lower_call.c
- * checks this by evaluating it at three steps) becomes one OP_SCAN node:
+ * checks this by lowering it at every step and comparing each graph with
+ * the first's) becomes one OP_SCAN node:
  * its body is the graph of one step over placeholders (OP_SCANVAR) for the
  * carried values and the per-step slices of the sequences it reads; values
  * from before the loop that the body reads (parameters, a whole-sequence
