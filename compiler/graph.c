@@ -303,6 +303,12 @@ double kernel_flops(const Kernel *k, int64_t batch) {
     case OP_CONV2D: f += 2 * numel_at(&n->sh, batch) * taps(n->in[1]); break; /* per output */
     case OP_CONV2D_BWD_DATA: f += 2 * numel_at(&n->in[0]->sh, batch) * taps(n->in[1]); break; /* per dy */
     case OP_CONV2D_BWD_WEIGHTS: f += 2 * numel_at(&n->in[1]->sh, batch) * taps(n); break;   /* per dy */
+    case OP_SCAN: { /* its body, every step */
+      Scan *s = scan_of(n);
+      scan_prepare(s);
+      f += (double)s->T * kernel_flops(&s->body, batch);
+      break;
+    }
     default:
       if (op_info[n->op].kind == OK_EWISE) f += op_info[n->op].flops * numel_at(&n->sh, batch);
     }

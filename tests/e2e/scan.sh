@@ -27,6 +27,13 @@ for model in RNN LSTM GRU LSTM2 BiLSTM; do
   if cmp -s "$tmp/$model-scan.st" "$tmp/$model-unroll.st"; then echo "ok $model: same weights"
   else echo "FAIL $model: the scan's weights differ from the unrolled loop's"; fail=1; fi
 done
+# a training kernel emitted in parts, the scans among its items
+for how in scan unroll; do
+  "$nnc" build -O1 --$how tests/e2e/scan/deep.nn -o "$tmp/deep-$how" && "$tmp/deep-$how" train --quiet --save "$tmp/deep-$how.st" >/dev/null ||
+    { echo "FAIL deep: --$how"; fail=1; }
+done
+if cmp -s "$tmp/deep-scan.st" "$tmp/deep-unroll.st"; then echo "ok deep: same weights"
+else echo "FAIL deep: the scan's weights differ from the unrolled loop's"; fail=1; fi
 for model in RNN LSTM; do
   sed "s/MODEL/$model/g; s/LOSS/mean(h * h) + mean(rnn.last(x))/" tests/e2e/scan/seq.nn.in > "$tmp/last.nn"
   for how in scan unroll; do
