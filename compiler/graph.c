@@ -45,6 +45,7 @@ void graph_reset(void) {
   next_id = 0;
   cur_loc = (Loc){0};
   cur_grad_of = 0;
+  scan_reset();
 }
 void graph_set_grad_of(int op) { cur_grad_of = op < 0 ? 0 : op + 1; }
 

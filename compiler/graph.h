@@ -305,6 +305,7 @@ Node *g_scanvar(Dtype dt, Shape sh);
  * carry's var, for the backward scan. */
 Scan *scan_new(int64_t T, bool reverse, ScanCarry *c, int nc, ScanSeq *s, int ns, ScanStep *y, int ny, bool save);
 Scan *scan_of(const Node *n); /* of an OP_SCAN or OP_SCANOUT node */
+void scan_reset(void);        /* forget every scan (graph_reset) */
 /* Schedule, fuse and plan the body (once). */
 void scan_prepare(Scan *s);
 /* The gradient rule: gout[k] the adjoint of output k (carries, then

@@ -35,6 +35,11 @@ bool scan_enabled;
 static Scan **scans;
 static int nscans, capscans;
 
+void scan_reset(void) {
+  scans = NULL;
+  nscans = capscans = 0;
+}
+
 Node *g_scanvar(Dtype dt, Shape sh) {
   static int64_t vars;
   int64_t ia[MAX_RANK] = {++vars};
