@@ -481,7 +481,7 @@ typedef struct PassOptions {
   bool grads;       /* the autodiff pass runs (emit ir leaves it out) */
   bool verify_each; /* verify_program after every pass (--verify-each) */
   bool f64;         /* every f32 taken as f64 (--f64) */
-  int scan;         /* `for` as scans: 1 --scan, -1 --unroll, 0 $NNC_SCAN decides (off unless 1) */
+  int scan;         /* `for` as scans: 1 --scan, -1 --unroll, 0 $NNC_SCAN decides (on unless 0) */
 } PassOptions;
 
 /* One compilation: the options and what each pass hands to the next. */

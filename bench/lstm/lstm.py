@@ -12,8 +12,8 @@ threads with OMP_WAIT_POLICY=PASSIVE, and its best is the one compared
 (issue 24: the fastest honest twin).  It refuses to report a ratio when
 PyTorch did not load OpenBLAS (Debian's reference BLAS would flatter nnc).
 Compile time: `nnc build` of charlstm.nn with T = 16, 64, 256, 1024, wall
-seconds, best of --reps, with the loop unrolled (`--unroll`, the default:
-grows with T) and kept as a loop (`--scan`: flat in T).  --compile-only
+seconds, best of --reps, with the loop unrolled (`--unroll`: grows with T)
+and kept as a loop (`--scan`, the default: flat in T).  --compile-only
 prints that table alone (and touches nothing).
 
 Writes a table to stdout and replaces the section "## LSTM language model"
@@ -74,13 +74,13 @@ def main():
             compile_rows.append(tuple(row))
         compile_lines = ["Compile time against the sequence length (`nnc build`, wall, best of "
                          f"{a.reps}; load average before: {load0}; target: flat, <= 1 s): the loop unrolled "
-                         "(`--unroll`, the default) grows with T, kept as a loop (`--scan`) does not:", "",
+                         "(`--unroll`) grows with T, kept as a loop (`--scan`, the default) does not:", "",
                          "| T | unrolled s | MB | scan s | MB |", "|---|---|---|---|---|"]
         compile_lines += [f"| {t} | {u:.2f} | {ub / 1e6:.1f} | {sc:.2f} | {sb / 1e6:.1f} |" for t, u, ub, sc, sb in compile_rows]
         if a.compile_only:
             print("\n" + "\n".join(compile_lines))
             return
-        exe = os.path.join(work, "charlstm64")
+        exe = os.path.join(work, "charlstm64-scan")
         tokens = (a.n // 32) * 32 * T
         nnc, torch_rates, blas = {}, {}, ""
         for th in (1, 2):
