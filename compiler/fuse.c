@@ -110,7 +110,8 @@ static void reorder(Kernel *k, const char *viewable) {
   int **cons = arena_alloc(sizeof(int *) * cap), *ncons = arena_alloc(sizeof(int) * cap), *ccap = arena_alloc(sizeof(int) * cap);
   Node **order = arena_alloc(sizeof(Node *) * (n + 1));
   int norder = 0, last_rand = -1;
-  for (int i = 0; i < n; i++) pos[k->sched[i]->id] = i;
+  char *insched = arena_alloc(cap); /* a scan body reads values from outside it */
+  for (int i = 0; i < n; i++) pos[k->sched[i]->id] = i, insched[k->sched[i]->id] = 1;
   for (int i = 0; i < n; i++) {
     Node *x = k->sched[i];
     Node *ins[4];
@@ -121,7 +122,7 @@ static void reorder(Kernel *k, const char *viewable) {
       last_rand = i;
     }
     for (int j = 0; j < nin; j++) {
-      if (op_info[ins[j]->op].kind == OK_LEAF) continue;
+      if (op_info[ins[j]->op].kind == OK_LEAF || !insched[ins[j]->id]) continue;
       deps[x->id]++;
       int id = ins[j]->id;
       if (ncons[id] == ccap[id]) {
@@ -238,10 +239,36 @@ static void reorder(Kernel *k, const char *viewable) {
   memcpy(k->sched, order, sizeof(Node *) * n);
 }
 
+/* Every output of a scheduled scan right after it (also those nothing
+ * reads: the loop writes them all), so that they join its group. */
+static void place_scan_outputs(Kernel *k) {
+  bool any = false;
+  for (int i = 0; i < k->nsched && !any; i++) any = k->sched[i]->op == OP_SCAN;
+  if (!any) return;
+  int cap = graph_node_count() + 1;
+  Node **order = arena_alloc(sizeof(Node *) * (size_t)(k->nsched + cap));
+  char *done = arena_alloc(cap);
+  int n = 0;
+  for (int i = 0; i < k->nsched; i++) {
+    Node *x = k->sched[i];
+    if (x->op == OP_SCANOUT) continue;
+    order[n++] = x;
+    if (x->op != OP_SCAN) continue;
+    Scan *s = scan_of(x);
+    for (int c = 0; c < s->nc; c++)
+      if (!done[s->c[c].out->id]) done[s->c[c].out->id] = 1, order[n++] = s->c[c].out;
+    for (int m = 0; m < s->ny; m++)
+      if (!done[s->y[m].out->id]) done[s->y[m].out->id] = 1, order[n++] = s->y[m].out;
+  }
+  k->sched = order;
+  k->nsched = n;
+}
+
 void fuse_kernel(Kernel *k, bool fuse) {
   int cap = graph_node_count() + 1;
   char *viewable = fuse ? viewable_slices(k) : NULL;
   if (fuse) reorder(k, viewable);
+  place_scan_outputs(k);
   k->view = arena_alloc(cap);
   int *group_of = arena_alloc(sizeof(int) * cap);
   int *uses_outside = arena_alloc(sizeof(int) * cap);
@@ -260,6 +287,11 @@ void fuse_kernel(Kernel *k, bool fuse) {
     }
     bool join = false;
     const char *why = NULL;
+    if (n->op == OP_SCANOUT) { /* written by the loop of its scan, the group before */
+      PUSH(cur->nodes, cur->n, cur->cap, n);
+      group_of[n->id] = k->ngroups - 1;
+      continue;
+    }
     if (cur && cur->fused && !cur->closed) {
       if (fusible(n) && shape_eq(&n->sh, &cur->space)) join = true;
       else if (op_info[n->op].kind == OK_REDUCE && n->in[0]->sh.rank == cur->space.rank &&
@@ -272,6 +304,7 @@ void fuse_kernel(Kernel *k, bool fuse) {
                            op_info[n->op].kind == OK_MATMUL ? "a GEMM call" :
                            op_info[n->op].kind == OK_LIB ? "a library kernel" :
                            op_info[n->op].kind == OK_GEN ? "a kernel of its own" :
+                           op_info[n->op].kind == OK_SCAN ? "a loop over time steps" :
                            op_info[n->op].kind == OK_ROW ? "a row-wise op" :
                            op_info[n->op].kind == OK_MOVE ? "data movement" :
                            op_info[n->op].kind == OK_REDUCE ? "a reduction over another space" : "not element-wise");
@@ -292,6 +325,7 @@ void fuse_kernel(Kernel *k, bool fuse) {
                                                  op_info[n->op].kind == OK_MATMUL ? "GEMM library call" :
                                                  op_info[n->op].kind == OK_LIB ? "library kernel" :
                                                  op_info[n->op].kind == OK_GEN ? "a kernel of its own" :
+                                                 op_info[n->op].kind == OK_SCAN ? "a loop over time steps" :
                                                  op_info[n->op].kind == OK_ROW ? "row-wise, three passes" :
                                                  op_info[n->op].kind == OK_MOVE ? "data movement" :
                                                  op_info[n->op].kind == OK_REDUCE ? "reduction of a stored value" :

@@ -124,33 +124,45 @@ static void rule(Node *n, Node *g, Node **d) {
   }
 }
 
-void grad_build(Node *loss, Node **wrt, int nwrt, Node **out) {
+void grad_walk(Node **outs, Node **seeds, int nout, Node **wrt, int nwrt, Node **res) {
   Kernel k = {.name = "grad"};
-  kernel_add_out(&k, loss, -1, "loss");
+  for (int i = 0; i < nout; i++)
+    if (seeds[i]) kernel_add_out(&k, outs[i], -1, "out");
   kernel_schedule(&k);
   int cap = graph_node_count() + 1;
-  bool *dep = arena_alloc(cap);
+  bool *dep = arena_alloc(cap), *stop = arena_alloc(cap);
   Node **adj = arena_alloc(sizeof *adj * cap);
-  for (int i = 0; i < nwrt; i++) dep[wrt[i]->id] = true;
+  Node ***scan_adj = arena_alloc(sizeof *scan_adj * cap); /* by scan node: its outputs' adjoints */
+  for (int i = 0; i < nwrt; i++) dep[wrt[i]->id] = stop[wrt[i]->id] = true;
   /* forward: which nodes depend on a requested parameter */
   for (int i = 0; i < k.nsched; i++) {
     Node *n = k.sched[i];
-    if (!op_info[n->op].has_grad) continue;
+    if (!op_info[n->op].has_grad || stop[n->id]) continue;
     for (int j = 0; j < n->nin; j++) dep[n->id] |= dep[n->in[j]->id];
   }
   int ntop = graph_node_count();
   Loc saved = graph_loc();
-  adj[loss->id] = g_const(1, 0, loss->dt, loss->sh);
+  for (int i = 0; i < nout; i++)
+    if (seeds[i]) adj[outs[i]->id] = adj[outs[i]->id] ? add(adj[outs[i]->id], seeds[i]) : seeds[i];
   /* sched is a topological order; walk it backwards */
   for (int i = k.nsched - 1; i >= 0; i--) {
     Node *n = k.sched[i];
     nnc_assert(n->id < ntop);
     Node *g = adj[n->id];
-    if (!g || !dep[n->id] || op_info[n->op].kind == OK_LEAF) continue;
+    if (!g || !dep[n->id] || stop[n->id] || op_info[n->op].kind == OK_LEAF) continue;
     graph_set_loc(n->loc); /* backward nodes point at the forward expression */
     graph_set_grad_of(n->op);
-    Node *d[3] = {0};
-    rule(n, g, d);
+    if (n->op == OP_SCANOUT) { /* collected for the scan, which is built after its outputs */
+      Node *sc = n->in[0];
+      Scan *s = scan_of(sc);
+      if (!scan_adj[sc->id]) scan_adj[sc->id] = arena_alloc(sizeof(Node *) * (size_t)(s->nc + s->ny + 1));
+      scan_adj[sc->id][n->ia[1]] = g;
+      adj[sc->id] = sc;
+      continue;
+    }
+    Node **d = arena_alloc(sizeof(Node *) * (size_t)(n->nin > 3 ? n->nin : 3));
+    if (n->op == OP_SCAN) scan_grad(n, scan_adj[n->id], d);
+    else rule(n, g, d);
     for (int j = 0; j < n->nin; j++) {
       Node *x = n->in[j];
       if (!d[j] || !dep[x->id]) continue;
@@ -161,7 +173,12 @@ void grad_build(Node *loss, Node **wrt, int nwrt, Node **out) {
   }
   graph_set_loc(saved);
   graph_set_grad_of(-1);
-  for (int i = 0; i < nwrt; i++) out[i] = adj[wrt[i]->id];
+  for (int i = 0; i < nwrt; i++) res[i] = adj[wrt[i]->id];
+}
+
+void grad_build(Node *loss, Node **wrt, int nwrt, Node **out) {
+  Node *seed = g_const(1, 0, loss->dt, loss->sh);
+  grad_walk(&loss, &seed, 1, wrt, nwrt, out);
 }
 
 /* Objective i of several (§8.4): the gradients of its loss with respect to

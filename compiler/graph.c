@@ -45,6 +45,7 @@ void graph_reset(void) {
   next_id = 0;
   cur_loc = (Loc){0};
   cur_grad_of = 0;
+  scan_reset();
 }
 void graph_set_grad_of(int op) { cur_grad_of = op < 0 ? 0 : op + 1; }
 
@@ -159,6 +160,7 @@ Node *node_intern(Op op, Dtype dt, Shape sh, Node **in, int nin, const int64_t *
   n->dt = dt;
   n->sh = sh;
   n->nin = nin;
+  n->in = arena_alloc(sizeof(Node *) * (size_t)(nin > 3 ? nin : 3));
   for (int i = 0; i < nin; i++) n->in[i] = in[i];
   memcpy(n->ia, attrs, sizeof attrs);
   n->fv = fv;
@@ -230,6 +232,9 @@ void node_print(const Node *n, FILE *out) {
     break;
   }
   case OP_CONCAT: fprintf(out, " axis=%lld", (long long)n->ia[0]); break;
+  case OP_SCAN: fprintf(out, " scan%lld steps=%lld%s", (long long)n->ia[0], (long long)n->ia[1], n->ia[2] ? " reversed" : ""); break;
+  case OP_SCANOUT: fprintf(out, " output=%lld", (long long)n->ia[1]); break;
+  case OP_SCANVAR: break;
   default:
     if (op_info[n->op].attr) fprintf(out, " %s=%.9g", op_info[n->op].attr, n->fv);
     if (op_info[n->op].spec)
@@ -302,6 +307,12 @@ double kernel_flops(const Kernel *k, int64_t batch) {
     case OP_CONV2D: f += 2 * numel_at(&n->sh, batch) * taps(n->in[1]); break; /* per output */
     case OP_CONV2D_BWD_DATA: f += 2 * numel_at(&n->in[0]->sh, batch) * taps(n->in[1]); break; /* per dy */
     case OP_CONV2D_BWD_WEIGHTS: f += 2 * numel_at(&n->in[1]->sh, batch) * taps(n); break;   /* per dy */
+    case OP_SCAN: { /* its body, every step */
+      Scan *s = scan_of(n);
+      scan_prepare(s);
+      f += (double)s->T * kernel_flops(&s->body, batch);
+      break;
+    }
     default:
       if (op_info[n->op].kind == OK_EWISE) f += op_info[n->op].flops * numel_at(&n->sh, batch);
     }
@@ -350,5 +361,6 @@ void kernel_print(const Kernel *k, FILE *out, bool grads_only) {
   }
   for (int i = 0; i < k->nouts; i++)
     fprintf(out, "  %s <- %%%d\n", k->outs[i].label, k->outs[i].node->id);
+  scan_print_kernel(k, out);
   fprintf(out, "}\n");
 }

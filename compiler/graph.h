@@ -40,7 +40,7 @@ struct Node {
   Op op;
   Dtype dt;
   Shape sh;
-  Node *in[3];
+  Node **in;            /* nin entries (at least 3, unused ones NULL); a scan has more */
   int nin;
   int64_t ia[MAX_RANK]; /* integer attributes: axes mask, perm, offsets, flags */
   double fv;            /* CONST value, LEAKY_RELU slope, ELU alpha */
@@ -198,6 +198,9 @@ typedef struct MemPlan {
   int nbufs;
   int *first, *last;     /* by node id: the groups that write and last read it */
   int64_t *size;         /* by node id: bytes (per unit of B in arena 1) */
+  /* by scan node id: where that scan's body workspace starts (the body's
+   * own plan, scan.c, shifted: per unit of B in arena 1, bytes in arena 2) */
+  int64_t *scan_atB, *scan_at0;
 } MemPlan;
 
 typedef struct Kernel {
@@ -267,6 +270,63 @@ bool simplify_fold_node(const Node *n, double *out);
 /* d loss / d wrt[i] for each i (loss a scalar); NULL where it does not
  * depend on it. */
 void grad_build(Node *loss, Node **wrt, int nwrt, Node **out);
+/* The same walk from several outputs, outs[i] seeded with the adjoint
+ * seeds[i] (NULL: none); a wrt node is a leaf of the walk (its own inputs
+ * get nothing through it).  scan.c derives a loop's backward body with it. */
+void grad_walk(Node **outs, Node **seeds, int nout, Node **wrt, int nwrt, Node **res);
+
+/* ---- scan.c: a loop over time steps kept as a loop ---------------------- */
+
+/* Step i of T (0 <= i < T) runs at time tau = i, or T-1-i for a reverse
+ * scan.  Per step: each sequence input x is sliced at start + tau*delta
+ * along axis (shape slice, length 1 along axis) into var; the body (a
+ * sub-graph over the vars, and over values computed before the loop, its
+ * free variables) computes each carry's next value and the per-step
+ * values; a per-step value is written to row base + tau*delta of its
+ * stacked output [n, ...val's shape] (rows no step writes are zero); after
+ * the step each carry's var takes its next value.  The scan's outputs are
+ * OP_SCANOUT nodes: each carry's final value (carry k, ia[1] = k) and each
+ * stacked per-step value (ia[1] = nc + m). */
+typedef struct ScanCarry { Node *init, *var, *next, *out; } ScanCarry;
+typedef struct ScanSeq { Node *x, *var; int64_t start[MAX_RANK]; int axis; int64_t delta; Shape slice; } ScanSeq;
+typedef struct ScanStep { Node *val, *out; int64_t n, base, delta; } ScanStep;
+typedef struct Scan {
+  int id;
+  Node *node;        /* the OP_SCAN node: its inputs are every value from before the loop it reads */
+  int64_t T;
+  bool reverse;
+  ScanCarry *c; int nc;
+  ScanSeq *s; int ns;
+  ScanStep *y; int ny;
+  int *saved;        /* by carry: the per-step value that is its var (what the backward scan reads), or -1 */
+  Node **free; int nfree; /* the body's free variables (not constants, not a carry init or sequence) */
+  Kernel body;       /* outputs: the carries' next values, then the per-step values */
+  bool prepared;     /* body scheduled, fused and planned (scan_prepare) */
+} Scan;
+/* A placeholder of a body: a carry's or a sequence's value at one step. */
+Node *g_scanvar(Dtype dt, Shape sh);
+/* The scan and its outputs (vars, nexts and vals filled in; init NULL for
+ * a carry that starts at zero; the steps' val, n, base and delta); save: also a per-step output of each
+ * carry's var, for the backward scan. */
+Scan *scan_new(int64_t T, bool reverse, ScanCarry *c, int nc, ScanSeq *s, int ns, ScanStep *y, int ny, bool save);
+Scan *scan_of(const Node *n); /* of an OP_SCAN or OP_SCANOUT node */
+void scan_reset(void);        /* forget every scan (graph_reset) */
+/* Schedule, fuse and plan the body (once). */
+void scan_prepare(Scan *s);
+/* The gradient rule: gout[k] the adjoint of output k (carries, then
+ * per-step values; NULL: none); d[i] gets the contribution to input i of
+ * the scan node.  Builds the backward scan. */
+void scan_grad(Node *scan, Node **gout, Node **d);
+/* stack(items, axis) when the items are the rows 0..n-1 of one stacked
+ * per-step output (a list a scan collected): that output, transposed;
+ * else NULL. */
+Node *scan_stack(Node **items, int n, int axis);
+void scan_print(const Scan *s, FILE *out, const char *indent); /* the loop and its body */
+void scan_print_kernel(const Kernel *k, FILE *out); /* each scan of kernel k (nnc emit ir/grad) */
+void scan_memplan_print(const Kernel *k, int64_t batch, FILE *out);
+/* The pipeline's switch (passes.c): lower `for` loops as scans */
+extern bool scan_enabled;
+enum { SCAN_MIN_STEPS = 3 };
 
 /* ---- lower.c: AST → slots and kernels ---------------------------------- */
 
@@ -427,6 +487,7 @@ typedef struct PassOptions {
   bool grads;       /* the autodiff pass runs (emit ir leaves it out) */
   bool verify_each; /* verify_program after every pass (--verify-each) */
   bool f64;         /* every f32 taken as f64 (--f64) */
+  int scan;         /* `for` as scans: 1 --scan, -1 --unroll, 0 $NNC_SCAN decides (on unless 0) */
 } PassOptions;
 
 /* One compilation: the options and what each pass hands to the next. */

@@ -42,7 +42,9 @@ const char *clf_kind;
 
 /* Forward FLOPs per sample, charged to the running layer and its parents
  * (counted while lowering the training program only: once). */
+int64_t flops_scale = 1;
 void add_flops(Inst *in, int64_t f) {
+  if (__builtin_mul_overflow(f, flops_scale, &f)) f = INT64_MAX;
   for (; in; in = in->parent)
     if (__builtin_add_overflow(in->flops, f, &in->flops)) in->flops = INT64_MAX;
 }

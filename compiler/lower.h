@@ -110,6 +110,7 @@ extern int eval_depth;
 
 /* lower.c */
 void add_flops(Inst *in, int64_t f);
+extern int64_t flops_scale; /* add_flops counts f this many times (a scanned loop's body: its steps) */
 int64_t sat_mul3(int64_t a, int64_t b, int64_t c);
 const char *cycle_path(Ast *decl);
 bool is_expanding(Ast *decl);

@@ -396,6 +396,8 @@ static Value *b_stack(const char *name, Args *a) {
     diag_error(at->loc, "stack axis %lld is out of range for %d tensors of rank %d", (long long)axis, n, rank);
     return NULL;
   }
+  Node *whole = scan_stack(nodes, n, (int)axis); /* the steps a scan collected: its output, transposed */
+  if (whole) return op_result(whole, site, a->pos_ast[0], NULL, NULL, NULL);
   Shape s = {0};
   for (int i = 0, j = 0; i <= rank; i++) s.d[s.rank++] = i == axis ? (Dim){1, 0} : nodes[0]->sh.d[j++];
   for (int i = 0; i < n; i++) nodes[i] = g_reshape(nodes[i], s);

@@ -7,6 +7,7 @@
 #include "lower.h"
 #include <math.h>
 #include <string.h>
+#include <stdlib.h>
 
 /* ---- calls --------------------------------------------------------------- */
 
@@ -143,6 +144,411 @@ static bool state_assign(Env *fenv, Inst *self, Ast *s, Value *v) {
   return true;
 }
 
+static void exec_stmts(Env *fenv, Inst *self, Ast **list, int n, Value **ret, bool *returned, bool *bad);
+
+/* ---- a `for` kept as a loop (scan.c) ---------------------------------------
+ *
+ * The body is run at every step with the names it assigns that hold
+ * tensors bound to placeholders (scan vars), and each step's graph is
+ * compared with the first's (then dropped: nothing reads it).  If they are
+ * the same but for slices of values from before the loop whose start
+ * moves by a fixed step along one axis (x[:, t, :]) or scalar constants
+ * that do ((t + 1) * h),
+ * the loop is a scan: those slices become per-step sequence inputs, a name
+ * that held a tensor (or a list of them) is a carry, and a list the body
+ * only appends to (out = out + [h]) collects a per-step value.  Anything
+ * else (a `return` inside, a new tensor name, a state update, shapes or
+ * code that depend on t) is unrolled as before. */
+
+/* append x to a growing array of structs */
+#define SPUSH(arr, n, cap, x) do { \
+    if ((n) == (cap)) { \
+      (cap) = (cap) ? 2 * (cap) : 8; \
+      void *na_ = arena_alloc(sizeof *(arr) * (size_t)(cap)); \
+      if (n) memcpy(na_, (arr), sizeof *(arr) * (size_t)(n)); \
+      (arr) = na_; \
+    } \
+    (arr)[(n)++] = (x); \
+  } while (0)
+
+typedef struct LoopNames { const char **v; int n, cap; bool ret; } LoopNames;
+
+static void loop_names(Ast **list, int n, LoopNames *ln) {
+  for (int i = 0; i < n; i++) {
+    Ast *s = list[i];
+    const char *nm = s->kind == AST_ASSIGN || s->kind == AST_FOR ? s->name : NULL;
+    if (nm) {
+      bool have = false;
+      for (int j = 0; j < ln->n && !have; j++) have = !strcmp(ln->v[j], nm);
+      if (!have) PUSH(ln->v, ln->n, ln->cap, nm);
+    }
+    if (s->kind == AST_RETURN) ln->ret = true;
+    if (s->kind == AST_IF || s->kind == AST_FOR) loop_names(s->list, s->nlist, ln);
+    if (s->kind == AST_IF) loop_names(s->args, s->nargs, ln);
+  }
+}
+
+static bool same_value(const Value *a, const Value *b) {
+  if (a == b) return true;
+  if (!a || !b || a->k != b->k) return false;
+  switch (a->k) {
+  case V_TENSOR: return a->n == b->n;
+  case V_NUM: return a->num == b->num && a->is_int == b->is_int && a->i == b->i;
+  case V_DIM: return a->dim.k == b->dim.k && a->dim.b == b->dim.b;
+  case V_LIST:
+    if (a->nitems != b->nitems) return false;
+    for (int i = 0; i < a->nitems; i++)
+      if (!same_value(a->items[i], b->items[i])) return false;
+    return true;
+  default: return false;
+  }
+}
+
+/* Structural equality of the graphs of two steps, steps apart: slices
+ * whose start differs along one axis are recorded (diffs). */
+/* axis -1: a scalar constant whose value moves by fdelta a step ((t + 1) * h) */
+typedef struct Diff { Node *a; int axis; int64_t delta; double fdelta; } Diff;
+typedef struct Match {
+  Node **pair; int first; Diff *d; int nd, capd; const char *isvar; char *dep;
+  int *touched; int nt, capt; /* the pairs set, to forget them for the next step */
+} Match;
+
+static bool var_dep(Match *m, Node *n) {
+  if (n->id < m->first) return false;
+  if (m->dep[n->id]) return m->dep[n->id] == 1;
+  bool r = m->isvar[n->id];
+  for (int j = 0; j < n->nin && !r; j++) r = var_dep(m, n->in[j]);
+  m->dep[n->id] = r ? 1 : 2;
+  return r;
+}
+
+static bool match(Match *m, Node *a, Node *b, int64_t steps) {
+  /* a constant is shared: one that moves with t must move at every use */
+  if (a == b && a->op != OP_CONST) return true;
+  if (m->pair[a->id]) return m->pair[a->id] == b;
+  m->pair[a->id] = b;
+  SPUSH(m->touched, m->nt, m->capt, a->id);
+  if (a == b) return true;
+  if (a->op == OP_CONST && b->op == OP_CONST && a->dt == b->dt && !a->sh.rank && !b->sh.rank && !a->bpow && !b->bpow) {
+    SPUSH(m->d, m->nd, m->capd, ((Diff){a, -1, 0, (b->fv - a->fv) / (double)steps}));
+    return true;
+  }
+  if (a->op != b->op || a->dt != b->dt || !shape_eq(&a->sh, &b->sh) || a->nin != b->nin || a->bpow != b->bpow ||
+      a->slot != b->slot || memcmp(&a->fv, &b->fv, sizeof a->fv)) {
+    return false;
+  }
+  if (memcmp(a->ia, b->ia, sizeof a->ia)) {
+    if (a->op != OP_SLICE || a->in[0] != b->in[0] || var_dep(m, a->in[0]) || a->in[0]->op == OP_CONST) return false;
+    int axis = -1;
+    for (int d = 0; d < a->sh.rank; d++)
+      if (a->ia[d] != b->ia[d]) {
+        if (axis >= 0) return false;
+        axis = d;
+      }
+    if (a->sh.d[axis].k != 1 || a->sh.d[axis].b || a->in[0]->sh.d[axis].b || (b->ia[axis] - a->ia[axis]) % steps) return false;
+    SPUSH(m->d, m->nd, m->capd, ((Diff){a, axis, (b->ia[axis] - a->ia[axis]) / steps, 0}));
+    return true;
+  }
+  for (int j = 0; j < a->nin; j++)
+    if (!match(m, a->in[j], b->in[j], steps)) return false;
+  return true;
+}
+
+static bool match_values(Match *m, Value *a, Value *b, int64_t steps) {
+  if (!a || !b || a->k != b->k) return false;
+  if (a->k == V_TENSOR) return match(m, a->n, b->n, steps);
+  if (a->k == V_LIST) {
+    if (a->nitems != b->nitems) return false;
+    for (int i = 0; i < a->nitems; i++)
+      if (!match_values(m, a->items[i], b->items[i], steps)) return false;
+    return true;
+  }
+  return same_value(a, b);
+}
+
+/* n with the recorded slices replaced by their vars (sub, by id) */
+static Node *rebuild(Node *n, Node **sub, Node **memo, int first) {
+  if (n->id < first) return n;
+  if (sub[n->id]) return sub[n->id];
+  if (memo[n->id]) return memo[n->id];
+  Node **in = arena_alloc(sizeof(Node *) * (size_t)(n->nin + 1));
+  bool changed = false;
+  for (int j = 0; j < n->nin; j++) {
+    in[j] = rebuild(n->in[j], sub, memo, first);
+    changed = changed || in[j] != n->in[j];
+  }
+  Node *r = changed ? node_intern(n->op, n->dt, n->sh, in, n->nin, n->ia, n->fv, n->bpow, n->slot, n->name, n->loc) : n;
+  memo[n->id] = r;
+  return r;
+}
+
+/* The value of a name before the loop, with its tensors (also those of a
+ * list) replaced by fresh vars; NULL if it cannot be carried. */
+static Value *with_vars(Value *v, Loc loc) {
+  if (v->k == V_TENSOR) return mk_tensor(g_scanvar(v->n->dt, v->n->sh), loc);
+  if (v->k != V_LIST) return v;
+  Value *l = mk(V_LIST, loc);
+  for (int i = 0; i < v->nitems; i++) {
+    Value *it = v->items[i];
+    if (!it || it->k == V_LIST) return NULL;
+    PUSH(l->items, l->nitems, l->capitems, it->k == V_TENSOR ? mk_tensor(g_scanvar(it->n->dt, it->n->sh), loc) : it);
+  }
+  return l;
+}
+
+static Value *lookup_local(Env *e, const char *name) { return lookup_b(e->b, &e->ix, name); }
+
+/* NNC_SCAN_DEBUG=1: why a loop of 3 steps or more is unrolled */
+static bool unrolled(Ast *s, const char *why) {
+  const char *e = getenv("NNC_SCAN_DEBUG");
+  if (e && !strcmp(e, "1"))
+    fprintf(stderr, "%s:%d: the loop is unrolled, not a scan: %s\n", s->loc.file ? s->loc.file->path : "?", s->loc.line, why);
+  return false;
+}
+
+/* Try to lower the loop as a scan: true if done (or if the body's errors
+ * were reported), false to unroll it. */
+static bool try_scan(Env *fenv, Inst *self, Ast *s, int64_t lo, int64_t hi, bool *bad) {
+  int64_t T = hi - lo;
+  if (!scan_enabled || T < SCAN_MIN_STEPS || stuck) return false;
+  static int scanning;
+  if (scanning) return unrolled(s, "a loop inside a scanned loop"); /* an inner loop of a scanned body is unrolled */
+  LoopNames ln = {0};
+  loop_names(s->list, s->nlist, &ln);
+  if (ln.ret) return unrolled(s, "a 'return' inside");
+  int first = graph_node_count();
+  Binding *head = fenv->b;
+  int errors = diag_error_count(), nupd0 = nupd;
+  Node **upd0 = arena_alloc(sizeof(Node *) * (size_t)(nupd + 1));
+  for (int i = 0; i < nupd; i++) upd0[i] = upd[i].node;
+  Value **init = arena_alloc(sizeof(Value *) * (size_t)(ln.n + 1)), **bound = arena_alloc(sizeof(Value *) * (size_t)(ln.n + 1));
+  Value **res[3];
+  bool ok = true;
+  for (int i = 0; i < ln.n && ok; i++) {
+    init[i] = lookup_local(fenv, ln.v[i]);
+    if (init[i] == &poison) ok = false;
+    if (init[i] && !(bound[i] = with_vars(init[i], s->loc))) ok = false;
+  }
+  if (!ok) return unrolled(s, "a name it assigns cannot be carried");
+  for (int i = 0; i < ln.n; i++)
+    if (init[i]) bind(fenv, ln.v[i], bound[i]);
+  Binding *vars_head = fenv->b;
+  int cap0 = graph_node_count() + 1;
+  char *isvar = arena_alloc(cap0);
+  for (int i = 0; i < ln.n; i++) {
+    if (!init[i]) continue;
+    Value *b = bound[i];
+    if (b->k == V_TENSOR) isvar[b->n->id] = 1;
+    if (b->k == V_LIST)
+      for (int j = 0; j < b->nitems; j++)
+        if (b->items[j]->k == V_TENSOR) isvar[b->items[j]->n->id] = 1;
+  }
+  /* every step must build the graph of the first, but for the slices that
+   * move by a fixed step (found between the first two) */
+  int64_t scale0 = flops_scale;
+  flops_scale = 0; /* counted once the loop is known to be a scan, or when unrolled */
+  scanning++;
+  Match m1 = {0}, m2 = {0};
+  int cap = 0;
+  const char *why = NULL;
+  for (int64_t t = lo; t < hi && ok && !why; t++) {
+    fenv->b = vars_head;
+    fenv->ix = (NameIndex){0};
+    bind(fenv, s->name, for_value(s, t));
+    Value *ret = NULL;
+    bool returned = false, b2 = false;
+    exec_stmts(fenv, self, s->list, s->nlist, &ret, &returned, &b2);
+    int r = t - lo < 2 ? (int)(t - lo) : 2;
+    res[r] = arena_alloc(sizeof(Value *) * (size_t)(ln.n + 1));
+    for (int i = 0; i < ln.n; i++) res[r][i] = lookup_local(fenv, ln.v[i]);
+    if (b2 || returned || stuck || diag_error_count() != errors) { ok = false; break; }
+    for (int i = 0; i < ln.n && !why; i++) {
+      if (!res[r][i]) why = "the body failed or assigned a tensor name it did not have before";
+      else if (!init[i] && (res[r][i]->k == V_TENSOR || res[r][i]->k == V_LIST)) why = "a tensor name first assigned inside";
+    }
+    if (why || r == 0) continue;
+    if (r == 1) {
+      cap = graph_node_count() + 1; /* the first step's nodes are older */
+      m1 = (Match){.pair = arena_alloc(sizeof(Node *) * cap), .first = first, .isvar = isvar, .dep = arena_alloc(cap)};
+      m2 = (Match){.pair = arena_alloc(sizeof(Node *) * cap), .first = first, .isvar = isvar, .dep = m1.dep};
+      for (int i = 0; i < ln.n && !why; i++)
+        if (!match_values(&m1, res[0][i], res[1][i], 1)) why = "the steps build different graphs";
+      continue;
+    }
+    for (int i = 0; i < m2.nt; i++) m2.pair[m2.touched[i]] = NULL;
+    m2.nt = m2.nd = 0;
+    for (int i = 0; i < ln.n && !why; i++)
+      if (!match_values(&m2, res[0][i], res[2][i], t - lo)) why = "the steps build different graphs";
+    if (!why && m1.nd != m2.nd) why = "the steps build different graphs";
+    for (int i = 0; i < m1.nd && !why; i++) {
+      bool found = false;
+      for (int j = 0; j < m2.nd && !found; j++)
+        found = m2.d[j].a == m1.d[i].a && m2.d[j].axis == m1.d[i].axis && m2.d[j].delta == m1.d[i].delta &&
+                m2.d[j].fdelta == m1.d[i].fdelta;
+      if (!found) why = "a slice does not move by a fixed step";
+    }
+  }
+  scanning--;
+  flops_scale = scale0;
+  bool state_changed = nupd != nupd0;
+  for (int i = 0; i < nupd0 && !state_changed; i++) state_changed = upd[i].node != upd0[i];
+  fenv->b = head;
+  fenv->ix = (NameIndex){0};
+  if (state_changed) {
+    nupd = nupd0;
+    for (int i = 0; i < nupd0; i++) upd[i].node = upd0[i];
+    if (diag_error_count() == errors) return unrolled(s, "a state update inside");
+  }
+  if (diag_error_count() != errors || stuck) { *bad = true; return true; }
+  if (!ok) return unrolled(s, "the body failed");
+  if (why) return unrolled(s, why);
+  /* the sequences */
+  Node **sub = arena_alloc(sizeof(Node *) * cap), **memo = arena_alloc(sizeof(Node *) * cap);
+  int first_diff = cap; /* no node older than the first slice replaced needs rebuilding */
+  for (int i = 0; i < m1.nd; i++)
+    if (m1.d[i].a->id < first_diff) first_diff = m1.d[i].a->id;
+  ScanSeq *sq = arena_alloc(sizeof *sq * (size_t)(m1.nd + 1));
+  for (int i = 0; i < m1.nd; i++) {
+    Node *a = m1.d[i].a;
+    if (m1.d[i].axis < 0) { /* the constant's values, a vector over the steps */
+      Node *x = g_binary(OP_ADD, g_binary(OP_MUL, g_iota(T, a->dt), g_scalar(m1.d[i].fdelta, a->dt)), g_scalar(a->fv, a->dt));
+      ScanSeq q = {.x = x, .var = g_scanvar(a->dt, a->sh), .axis = 0, .delta = 1, .slice = {1, {{1, 0}}}};
+      sq[i] = q;
+      sub[a->id] = q.var;
+      continue;
+    }
+    ScanSeq q = {.x = a->in[0], .var = g_scanvar(a->dt, a->sh), .axis = m1.d[i].axis, .delta = m1.d[i].delta, .slice = a->sh};
+    memcpy(q.start, a->ia, sizeof q.start);
+    sq[i] = q;
+    sub[a->id] = q.var;
+  }
+  /* carries and collected lists */
+  ScanCarry *cy = NULL;
+  int nc = 0, capc = 0;
+  ScanStep *st = NULL;
+  int ny = 0, capy = 0;
+  int *kind = arena_alloc(sizeof(int) * (size_t)(ln.n + 1)); /* 0 number, 1 carry, 2 append, 3 prepend */
+  int *step0 = arena_alloc(sizeof(int) * (size_t)(ln.n + 1)), *carry0 = arena_alloc(sizeof(int) * (size_t)(ln.n + 1));
+  char *collected = arena_alloc(cap); /* vars of collected lists: the body must not read them */
+  for (int i = 0; i < ln.n; i++) {
+    Value *b = bound[i], *r = res[0][i];
+    carry0[i] = nc;
+    step0[i] = ny;
+    if (!init[i] || (b->k != V_TENSOR && b->k != V_LIST)) {
+      if (init[i] && !same_value(r, init[i])) return unrolled(s, "a number changes from step to step");
+      kind[i] = 0;
+      continue;
+    }
+    if (b->k == V_TENSOR) {
+      if (r->k != V_TENSOR) return unrolled(s, "a tensor name gets another kind of value");
+      Node *nx = rebuild(r->n, sub, memo, first_diff);
+      if (nx->dt != b->n->dt || !shape_eq(&nx->sh, &b->n->sh)) return unrolled(s, "a carried tensor changes its type or shape");
+      SPUSH(cy, nc, capc, ((ScanCarry){.init = init[i]->n, .var = b->n, .next = nx}));
+      kind[i] = 1;
+      continue;
+    }
+    if (r->k != V_LIST) return unrolled(s, "a list name gets another kind of value");
+    int n0 = b->nitems;
+    bool append = r->nitems > n0, prepend = r->nitems > n0;
+    for (int j = 0; j < n0 && append; j++) append = r->items[j] == b->items[j];
+    for (int j = 0; j < n0 && prepend; j++) prepend = r->items[r->nitems - n0 + j] == b->items[j];
+    if (append || prepend) {
+      kind[i] = append ? 2 : 3;
+      for (int j = 0; j < n0; j++)
+        if (b->items[j]->k == V_TENSOR) collected[b->items[j]->n->id] = 1;
+      for (int j = 0; j < r->nitems - n0; j++) {
+        Value *it = r->items[append ? n0 + j : j];
+        if (it->k != V_TENSOR) return unrolled(s, "a collected list gets a non-tensor");
+        SPUSH(st, ny, capy, ((ScanStep){.val = rebuild(it->n, sub, memo, first_diff), .n = T, .base = 0, .delta = 1}));
+      }
+      continue;
+    }
+    if (r->nitems != n0) return unrolled(s, "a carried list changes its length");
+    kind[i] = 1;
+    for (int j = 0; j < n0; j++) {
+      Value *bi = b->items[j], *ri = r->items[j];
+      if (bi->k != V_TENSOR) {
+        if (!same_value(bi, ri)) return unrolled(s, "a carried list's number changes");
+        continue;
+      }
+      if (ri->k != V_TENSOR) return unrolled(s, "a carried list's tensor gets another kind of value");
+      Node *nx = rebuild(ri->n, sub, memo, first_diff);
+      if (nx->dt != bi->n->dt || !shape_eq(&nx->sh, &bi->n->sh)) return unrolled(s, "a carried tensor changes its type or shape");
+      SPUSH(cy, nc, capc, ((ScanCarry){.init = init[i]->items[j]->n, .var = bi->n, .next = nx}));
+    }
+  }
+  /* a collected list's own items are not read by the body; a carry's next
+   * is no other carry's var (the copies at the end of a step would clash) */
+  int cap2 = graph_node_count() + 1;
+  char *coll2 = arena_alloc(cap2);
+  memcpy(coll2, collected, cap);
+  collected = coll2;
+  for (int i = 0; i < nc; i++) {
+    if (collected[cy[i].next->id]) return unrolled(s, "a collected list's items are read by the body");
+    for (int j = 0; j < nc; j++)
+      if (j != i && cy[i].next == cy[j].var) return unrolled(s, "carried values swap");
+  }
+  for (int i = 0; i < nc; i++) {
+    Match dm = {.first = first, .isvar = collected, .dep = arena_alloc(cap2)};
+    if (var_dep(&dm, cy[i].next)) return unrolled(s, "a collected list's items are read by the body");
+  }
+  for (int i = 0; i < ny; i++) {
+    Match dm = {.first = first, .isvar = collected, .dep = arena_alloc(cap2)};
+    if (var_dep(&dm, st[i].val)) return unrolled(s, "a collected list's items are read by the body");
+  }
+  /* the FLOPs of T steps: the first step again (the same nodes), counted T times */
+  fenv->b = vars_head;
+  fenv->ix = (NameIndex){0};
+  bind(fenv, s->name, for_value(s, lo));
+  flops_scale = scale0 * T;
+  scanning++;
+  {
+    Value *ret = NULL;
+    bool returned = false, b2 = false;
+    exec_stmts(fenv, self, s->list, s->nlist, &ret, &returned, &b2);
+  }
+  scanning--;
+  flops_scale = scale0;
+  fenv->b = head;
+  fenv->ix = (NameIndex){0};
+  Scan *sc = scan_new(T, false, cy, nc, sq, m1.nd, st, ny, training_mode);
+  /* the names after the loop */
+  for (int i = 0; i < ln.n; i++) {
+    if (!init[i]) {
+      if (res[0][i] && same_value(res[0][i], res[2][i])) bind(fenv, ln.v[i], res[2][i]);
+      continue;
+    }
+    Value *b = bound[i], *v = init[i];
+    if (kind[i] == 1 && b->k == V_TENSOR) v = mk_tensor(sc->c[carry0[i]].out, s->loc);
+    else if (kind[i] == 1) {
+      v = mk(V_LIST, s->loc);
+      for (int j = 0, c = carry0[i]; j < b->nitems; j++)
+        PUSH(v->items, v->nitems, v->capitems, b->items[j]->k == V_TENSOR ? mk_tensor(sc->c[c++].out, s->loc) : init[i]->items[j]);
+    } else if (kind[i] >= 2) {
+      int per = res[0][i]->nitems - b->nitems;
+      Value **items = arena_alloc(sizeof(Value *) * (size_t)(per * T + 1));
+      for (int64_t t = 0; t < T; t++)
+        for (int j = 0; j < per; j++) {
+          Node *y = sc->y[step0[i] + j].out;
+          int64_t start[MAX_RANK] = {t};
+          Shape one = y->sh;
+          one.d[0] = (Dim){1, 0};
+          Node *row = g_reshape(g_slice(y, start, one), sc->y[step0[i] + j].val->sh);
+          items[kind[i] == 2 ? t * per + j : (T - 1 - t) * per + j] = mk_tensor(row, s->loc);
+        }
+      v = mk(V_LIST, s->loc);
+      if (kind[i] == 3)
+        for (int64_t j = 0; j < per * T; j++) PUSH(v->items, v->nitems, v->capitems, items[j]);
+      for (int j = 0; j < init[i]->nitems; j++) PUSH(v->items, v->nitems, v->capitems, init[i]->items[j]);
+      if (kind[i] == 2)
+        for (int64_t j = 0; j < per * T; j++) PUSH(v->items, v->nitems, v->capitems, items[j]);
+    }
+    bind(fenv, ln.v[i], v);
+  }
+  bind(fenv, s->name, for_value(s, hi - 1));
+  return true;
+}
+
 /* Run a function body (or a branch of it); stops at `return`. */
 static void exec_stmts(Env *fenv, Inst *self, Ast **list, int n, Value **ret, bool *returned, bool *bad) {
   for (int i = 0; i < n && !*returned; i++) {
@@ -178,7 +584,17 @@ static void exec_stmts(Env *fenv, Inst *self, Ast **list, int n, Value **ret, bo
     case AST_FOR: {
       int64_t lo, hi;
       if (!for_range(fenv, s, &lo, &hi)) { *bad = true; break; }
-      for (int64_t t = lo; t < hi && !*returned && !*bad; t++) {
+      if (try_scan(fenv, self, s, lo, hi, bad)) break;
+      int64_t from = lo;
+      if (scan_enabled && !*bad && hi - lo - 1 >= SCAN_MIN_STEPS) {
+        /* the first step may build another graph ((t + 1) * h folds to h
+         * at t = 0): run it on its own, then try the rest as a scan */
+        bind(fenv, s->name, for_value(s, lo));
+        exec_stmts(fenv, self, s->list, s->nlist, ret, returned, bad);
+        from = lo + 1;
+        if (!*returned && !*bad && try_scan(fenv, self, s, lo + 1, hi, bad)) break;
+      }
+      for (int64_t t = from; t < hi && !*returned && !*bad; t++) {
         bind(fenv, s->name, for_value(s, t));
         exec_stmts(fenv, self, s->list, s->nlist, ret, returned, bad);
       }

@@ -45,6 +45,8 @@ static void usage(FILE *f) {
           "         --no-fuse       one loop per op (no operator fusion)\n"
           "         --verify-each   check the IR's invariants after every pass (also NNC_VERIFY_EACH=1)\n"
           "         --f64           take every f32 (and every model's element type) of the program and the stdlib as f64\n"
+          "         --scan          keep `for` loops over time steps as loops (scans) in the IR (the default)\n"
+          "         --unroll        unroll every `for` loop (also NNC_SCAN=0)\n"
           "         --graph G       emit dot: backward (forward and derived gradient; default),\n"
           "                         forward (the inference kernel) or fused (loops boxed)\n"
           "         --cuda          also embed GPU kernels (PTX for $NNC_CUDA_ARCH, default sm_80);\n"
@@ -79,6 +81,8 @@ static bool build_option(Compilation *c, const char *a) {
   else if (!strcmp(a, "--no-fuse")) c->po.fuse = false;
   else if (!strcmp(a, "--no-simplify")) c->po.simplify = false;
   else if (!strcmp(a, "--verify-each")) c->po.verify_each = true;
+  else if (!strcmp(a, "--scan")) c->po.scan = 1;
+  else if (!strcmp(a, "--unroll")) c->po.scan = -1;
   else return false;
   return true;
 }

@@ -82,7 +82,8 @@ void memplan_kernel(Kernel *k) {
       if (r && last[r->id] < cur) last[r->id] = cur;
     }
   }
-  for (int i = 0; i < k->nouts; i++) last[root[k->outs[i].node->id]->id] = k->ngroups; /* copied at the end */
+  for (int i = 0; i < k->nouts; i++) /* copied at the end (a scan body's output may be from outside it) */
+    if (root[k->outs[i].node->id]) last[root[k->outs[i].node->id]->id] = k->ngroups;
   /* the buffers, placed in order of definition (materialised constants are
    * written when the kernel starts, so they come first) */
   typedef struct Req { Node *n; int start, end; int64_t size; } Req;
@@ -91,7 +92,7 @@ void memplan_kernel(Kernel *k) {
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
     bool materialised_const = n->op == OP_CONST && k->needs_mem && k->needs_mem[n->id];
-    if (op_info[n->op].kind == OK_LEAF && !materialised_const) continue;
+    if ((op_info[n->op].kind == OK_LEAF && !materialised_const) || n->op == OP_SCAN) continue;
     if (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) continue;
     if (k->view && k->view[n->id]) continue;
     if (in_slot[n->id] || (k->stored && !materialised_const && !k->stored[n->id])) continue;
@@ -128,6 +129,21 @@ void memplan_kernel(Kernel *k) {
     }
     mp->nbufs++;
   }
+  /* each scan's body workspace after everything else (its own plan) */
+  mp->scan_atB = arena_alloc(sizeof(int64_t) * cap);
+  mp->scan_at0 = arena_alloc(sizeof(int64_t) * cap);
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    if (n->op != OP_SCAN) continue;
+    Scan *s = scan_of(n);
+    scan_prepare(s);
+    mp->scan_atB[n->id] = mp->totalB;
+    mp->scan_at0[n->id] = mp->total0;
+    mp->totalB = sat_add(mp->totalB, s->body.plan->totalB);
+    mp->total0 = sat_add(mp->total0, s->body.plan->total0);
+    mp->naiveB = sat_add(mp->naiveB, s->body.plan->totalB);
+    mp->naive0 = sat_add(mp->naive0, s->body.plan->total0);
+  }
   k->plan = mp;
 }
 
@@ -143,6 +159,7 @@ void memplan_print(const Kernel *k, int64_t batch, FILE *out) {
       fprintf(out, "  %%%-4d %-12s %-18s at %lld*B + %lld\n", n->id, op_info[n->op].name, shape_str(&n->sh),
               (long long)mp->totalB, (long long)mp->off[n->id]);
   }
+  scan_memplan_print(k, batch, out);
   fprintf(out, "  planned: %lld*B + %lld bytes; naive (one buffer each): %lld*B + %lld bytes\n", (long long)mp->totalB,
           (long long)mp->total0, (long long)mp->naiveB, (long long)mp->naive0);
   fprintf(out, "  at B = %lld: planned %lld bytes, naive %lld bytes\n", (long long)batch,

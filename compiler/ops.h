@@ -37,6 +37,7 @@
  *           INDEX    integer-index ops (onehot, argmax), random draws, iota
  *           LIB      a runtime kernel: convolution (oneDNN), pooling
  *           GEN      a kernel of its own (the G rows below)
+ *           SCAN     a loop over time steps and its outputs (scan.c)
  *   has_grad whether grad.c has a derivative rule for it.
  * Such a primitive also needs its shape rule (shape.c), its derivative
  * (grad.c) and its code (the backends).
@@ -161,7 +162,11 @@
   X(GATHER2D, "gather2d", 2, LIB, true)                   \
   X(AVGPOOL, "avg_pool2d", 1, LIB, true)                  \
   X(AVGPOOL_BWD, "avg_pool2d_bwd", 1, LIB, true)          \
-  X(IOTA, "iota", 0, INDEX, false)
+  X(IOTA, "iota", 0, INDEX, false)                       \
+  /* a loop over time steps kept as a loop (scan.c) */    \
+  X(SCANVAR, "scanvar", 0, LEAF, false)                   \
+  X(SCAN, "scan", -1, SCAN, true)                         \
+  X(SCANOUT, "scanout", 1, SCAN, true)
 
 /*
  * Primitives of a kind of their own, each complete in one file:
@@ -201,7 +206,7 @@ typedef enum {
   OP__COUNT
 } Op;
 
-typedef enum { OK_LEAF, OK_EWISE, OK_REDUCE, OK_ROW, OK_MATMUL, OK_MOVE, OK_INDEX, OK_LIB, OK_GEN } OpKind;
+typedef enum { OK_LEAF, OK_EWISE, OK_REDUCE, OK_ROW, OK_MATMUL, OK_MOVE, OK_INDEX, OK_LIB, OK_GEN, OK_SCAN } OpKind;
 
 struct OpSpec;
 #define G(name, str, arity, grad, spec) extern const struct OpSpec spec;

@@ -403,6 +403,9 @@ int pipeline_run(Compilation *c, const char *dump) {
   const char *env = getenv("NNC_VERIFY_EACH");
   if (env && *env && strcmp(env, "0")) c->po.verify_each = true;
   graph_set_f64(c->po.f64);
+  const char *sc = getenv("NNC_SCAN");
+  bool want_scan = c->po.scan > 0 || (c->po.scan == 0 && !(sc && !strcmp(sc, "0")));
+  scan_enabled = want_scan && !c->co.cuda_arch && !c->export_only; /* the GPU backend and ONNX unroll */
   pass_time(NULL);
   for (int i = 0; i <= last; i++) {
     const Pass *ps = &pass_list[i];

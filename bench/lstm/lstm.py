@@ -12,12 +12,13 @@ threads with OMP_WAIT_POLICY=PASSIVE, and its best is the one compared
 (issue 24: the fastest honest twin).  It refuses to report a ratio when
 PyTorch did not load OpenBLAS (Debian's reference BLAS would flatter nnc).
 Compile time: `nnc build` of charlstm.nn with T = 16, 64, 256, 1024, wall
-seconds, best of --reps.  The loop is unrolled when compiling, so this
-grows with T.
+seconds, best of --reps, with the loop unrolled (`--unroll`: grows with T)
+and kept as a loop (`--scan`, the default: flat in T).  --compile-only
+prints that table alone (and touches nothing).
 
 Writes a table to stdout and replaces the section "## LSTM language model"
 of bench/RESULTS.md (bench.py keeps it when it rewrites the file).
-usage: bench/lstm/lstm.py [--nnc build/compiler/nnc] [--reps 3] [--n 640] [--no-results]
+usage: bench/lstm/lstm.py [--nnc build/compiler/nnc] [--reps 3] [--n 640] [--no-results] [--compile-only]
 """
 import argparse, os, platform, re, shutil, sys, tempfile, time, random
 
@@ -42,8 +43,10 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--n", type=int, default=640, help="sequences per epoch (a multiple of 32)")
     ap.add_argument("--no-results", action="store_true", help="do not touch bench/RESULTS.md")
+    ap.add_argument("--compile-only", action="store_true", help="only the compile-time table (stdout)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="nnc-lstm-bench.")
+    load0 = open("/proc/loadavg").read().split()[0]
     try:
         T = 64
         rng = random.Random(0)
@@ -57,16 +60,27 @@ def main():
             path = os.path.join(work, f"charlstm{t}.nn")
             with open(path, "w") as f:
                 f.write(re.sub(r"const T = \d+;", f"const T = {t};", src))
-            best = None
-            for _ in range(a.reps):
-                t0 = time.time()
-                run([a.nnc, "build", path, "-o", os.path.join(work, f"charlstm{t}")], work, {})
-                dt = time.time() - t0
-                best = dt if best is None else min(best, dt)
-            size = os.path.getsize(os.path.join(work, f"charlstm{t}"))
-            compile_rows.append((t, best, size))
-            print(f"compile T={t}: {best:.2f} s, executable {size / 1e6:.1f} MB", flush=True)
-        exe = os.path.join(work, "charlstm64")
+            row = [t]
+            for how in ("unroll", "scan"):
+                out = os.path.join(work, f"charlstm{t}" + ("" if how == "unroll" else "-scan"))
+                best = None
+                for _ in range(a.reps):
+                    t0 = time.time()
+                    run([a.nnc, "build", f"--{how}", path, "-o", out], work, {})
+                    dt = time.time() - t0
+                    best = dt if best is None else min(best, dt)
+                row += [best, os.path.getsize(out)]
+                print(f"compile T={t} --{how}: {best:.2f} s, executable {os.path.getsize(out) / 1e6:.1f} MB", flush=True)
+            compile_rows.append(tuple(row))
+        compile_lines = ["Compile time against the sequence length (`nnc build`, wall, best of "
+                         f"{a.reps}; load average before: {load0}; target: flat, <= 1 s): the loop unrolled "
+                         "(`--unroll`) grows with T, kept as a loop (`--scan`, the default) does not:", "",
+                         "| T | unrolled s | MB | scan s | MB |", "|---|---|---|---|---|"]
+        compile_lines += [f"| {t} | {u:.2f} | {ub / 1e6:.1f} | {sc:.2f} | {sb / 1e6:.1f} |" for t, u, ub, sc, sb in compile_rows]
+        if a.compile_only:
+            print("\n" + "\n".join(compile_lines))
+            return
+        exe = os.path.join(work, "charlstm64-scan")
         tokens = (a.n // 32) * 32 * T
         nnc, torch_rates, blas = {}, {}, ""
         for th in (1, 2):
@@ -106,10 +120,7 @@ def main():
             lines.append(f"Ratio nnc (best) / PyTorch (best): **{max(nnc.values()) / best_torch:.2f}x** (target: >= 2x).")
         else:
             lines.append("No ratio: PyTorch did not load OpenBLAS (install libopenblas0-pthread).")
-        lines += ["", "Compile time against the sequence length (`nnc build`, wall, best of "
-                  f"{a.reps}; the loop is unrolled, so it grows with T; target: flat, <= 1 s):", "",
-                  "| T | build s | executable MB |", "|---|---|---|"]
-        lines += [f"| {t} | {s:.2f} | {b / 1e6:.1f} |" for t, s, b in compile_rows]
+        lines += [""] + compile_lines
         text = "\n".join(lines)
         print("\n" + text)
         if not a.no_results:

@@ -815,6 +815,99 @@ static void emit_gen(const Node *n, Buf *bufs) {
   op_info[n->op].spec->emit(&t, n);
 }
 
+/* ---- a scan: a loop over the steps around its body's groups ------------- */
+
+static void emit_node(const Node *n, Buf *bufs);
+
+/* copy value v (a buffer or a constant) densely into dst */
+static void copy_into(LLVMValueRef dst, const Node *v, Buf *bufs) {
+  Operand o = dense(dst, &v->sh, v->dt);
+  Operand in = v->op == OP_CONST ? (Operand){.cval = const_value(v, v->dt), .dt = v->dt} : dense(bptr(bufs, v->id), &v->sh, v->dt);
+  strided(NULL, &v->sh, &o, &in, 1, LOOP_MAP);
+}
+
+static void body_buf(Buf *bufs, const Node *n, int kind, int64_t at) {
+  bufs[n->id] = (Buf){.kind = kind, .root = n->id, .at = at, .name = n->name};
+}
+
+/* Where the body's values live: its own plan, shifted to the scan's
+ * workspace; a carry's var is the buffer of its final value. */
+static void plan_body(const Scan *s, Buf *bufs) {
+  const Kernel *k = &s->body;
+  const MemPlan *bp = k->plan;
+  int64_t atB = fnst.mp->scan_atB[s->node->id], at0 = fnst.mp->scan_at0[s->node->id];
+  for (int c = 0; c < s->nc; c++) {
+    bufs[s->c[c].var->id] = bufs[bufs[s->c[c].out->id].root];
+    bufs[s->c[c].var->id].root = bufs[s->c[c].out->id].root;
+  }
+  for (int j = 0; j < s->ns; j++) {
+    const Node *v = s->s[j].var;
+    body_buf(bufs, v, bp->arena[v->id] == 1 ? BUF_SCALED : BUF_FIXED, (bp->arena[v->id] == 1 ? atB : at0) + bp->off[v->id]);
+  }
+  for (int i = 0; i < k->nsched; i++) {
+    const Node *n = k->sched[i];
+    if (n->op == OP_SCANVAR) continue;
+    if (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) {
+      bufs[n->id] = bufs[n->in[0]->id];
+      continue;
+    }
+    body_buf(bufs, n, BUF_NONE, 0);
+    if (!bp->arena[n->id]) continue;
+    bufs[n->id].kind = bp->arena[n->id] == 1 ? BUF_SCALED : BUF_FIXED;
+    bufs[n->id].at = (bp->arena[n->id] == 1 ? atB : at0) + bp->off[n->id];
+  }
+}
+
+static void emit_scan(const Node *node, Buf *bufs) {
+  const Scan *s = scan_of(node);
+  const Kernel *k = &s->body;
+  const char *outer_view = cur_view;
+  plan_body(s, bufs);
+  for (int c = 0; c < s->nc; c++) {
+    const ScanCarry *cy = &s->c[c];
+    LLVMValueRef dst = bptr(bufs, cy->out->id);
+    if (!cy->init) fill(dst, &cy->var->sh, cy->var->dt, cfl(0, cy->var->dt));
+    else copy_into(dst, cy->init, bufs);
+  }
+  for (int m = 0; m < s->ny; m++) /* rows no step writes are zero */
+    if (!((s->y[m].delta == 1 || s->y[m].delta == -1) && s->y[m].n == s->T))
+      fill(bptr(bufs, s->y[m].out->id), &s->y[m].out->sh, s->y[m].out->dt, cfl(0, s->y[m].out->dt));
+  cur_view = k->view;
+  for (int i = 0; i < k->nsched; i++)
+    if (k->sched[i]->op == OP_CONST && k->needs_mem[k->sched[i]->id]) emit_node(k->sched[i], bufs);
+  Loop l = loop_begin(ci64(s->T), "step");
+  LLVMValueRef tau = s->reverse ? LLVMBuildSub(cg.b, ci64(s->T - 1), l.i, "tau") : l.i;
+  for (int j = 0; j < s->ns; j++) { /* this step's slice of each sequence */
+    const ScanSeq *q = &s->s[j];
+    Operand src = dense(bptr(bufs, q->x->id), &q->x->sh, q->x->dt);
+    LLVMValueRef base = ci64(0);
+    for (int d = 0; d < q->slice.rank; d++) {
+      LLVMValueRef at = ci64(q->start[d]);
+      if (d == q->axis) at = LLVMBuildAdd(cg.b, at, LLVMBuildMul(cg.b, tau, ci64(q->delta), ""), "");
+      base = LLVMBuildAdd(cg.b, base, LLVMBuildMul(cg.b, at, src.st[d], ""), "");
+    }
+    src.base = base;
+    Operand o = dense(bptr(bufs, q->var->id), &q->slice, q->x->dt);
+    strided(NULL, &q->slice, &o, &src, 1, LOOP_MAP);
+  }
+  for (int g = 0; g < k->ngroups; g++) {
+    const Group *gr = &k->groups[g];
+    if (gr->fused && (gr->n > 1 || gr->closed)) emit_group(k, gr, bufs);
+    else
+      for (int j = 0; j < gr->n; j++) emit_node(gr->nodes[j], bufs);
+  }
+  for (int m = 0; m < s->ny; m++) { /* row base + tau·delta of each stacked value */
+    const ScanStep *y = &s->y[m];
+    LLVMValueRef row = LLVMBuildAdd(cg.b, ci64(y->base), LLVMBuildMul(cg.b, tau, ci64(y->delta), ""), "");
+    LLVMValueRef dst = gep(y->out->dt, bptr(bufs, y->out->id), LLVMBuildMul(cg.b, row, numel(&y->val->sh), ""));
+    copy_into(dst, y->val, bufs);
+  }
+  for (int c = 0; c < s->nc; c++) /* the carries take their next values */
+    if (s->c[c].next != s->c[c].var) copy_into(bptr(bufs, s->c[c].out->id), s->c[c].next, bufs);
+  loop_end(&l);
+  cur_view = outer_view;
+}
+
 static void emit_node(const Node *n, Buf *bufs) {
   Dtype d = n->dt;
   LLVMValueRef out = bptr(bufs, n->id);
@@ -842,6 +935,9 @@ static void emit_node(const Node *n, Buf *bufs) {
   case OK_ROW: emit_row(n, bufs); return;
   case OK_LIB: emit_lib(n, bufs); return;
   case OK_GEN: emit_gen(n, bufs); return;
+  case OK_SCAN:
+    if (n->op == OP_SCAN) emit_scan(n, bufs); /* its outputs are written by it */
+    return;
   case OK_MATMUL: emit_matmul(n, bufs); return;
   case OK_MOVE: {
     const Node *x = n->in[0];

@@ -10,12 +10,12 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/nnc-roll.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 p=tests/e2e/roll/steps.nn
-"$nnc" emit llvm -O0 $p >"$tmp/rolled.ll" || fail "emit llvm"
+"$nnc" emit llvm -O0 --unroll $p >"$tmp/rolled.ll" || fail "emit llvm"
 grep -q '^step[0-9]*:' "$tmp/rolled.ll" || fail "no rolled loop (block 'step') in the train kernel"
-NNC_NO_ROLL=1 "$nnc" emit llvm -O0 $p >"$tmp/flat.ll" || fail "emit llvm (NNC_NO_ROLL=1)"
+NNC_NO_ROLL=1 "$nnc" emit llvm -O0 --unroll $p >"$tmp/flat.ll" || fail "emit llvm (NNC_NO_ROLL=1)"
 grep -q '^step[0-9]*:' "$tmp/flat.ll" && fail "NNC_NO_ROLL=1 still rolled"
-"$nnc" build $p -o "$tmp/rolled" || fail "build"
-NNC_NO_ROLL=1 "$nnc" build $p -o "$tmp/flat" || fail "build (NNC_NO_ROLL=1)"
+"$nnc" build --unroll $p -o "$tmp/rolled" || fail "build"
+NNC_NO_ROLL=1 "$nnc" build --unroll $p -o "$tmp/flat" || fail "build (NNC_NO_ROLL=1)"
 for v in rolled flat; do
   "$tmp/$v" train --quiet --save "$tmp/$v.st" >/dev/null || fail "train $v"
 done

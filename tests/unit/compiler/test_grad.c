@@ -711,6 +711,40 @@ static void test_cross_entropy_collapses(void **st) {
   assert_expr(dW, "(matmul x (mul (sub (softmax (matmul x W)) (onehot y 10)) 1/B) trans=a)");
 }
 
+/* A scan (scan.c), h' = tanh(h W + x[:, t]) over 4 steps, its final h and
+ * every step's h read by the loss: the gradient is a reversed scan of the
+ * body's gradient, whose final carries are dh0 and dW (a running sum over
+ * the steps) and whose stacked per-step output, moved back to the time
+ * axis, is dx. */
+static void test_scan(void **st) {
+  (void)st;
+  covers(OP_SCAN);
+  covers(OP_SCANOUT);
+  Node *W = P("sW", "3,3"), *h0 = P("sh0", "2,3"), *x = I("sx", DT_F32, "2,4,3");
+  Node *h = g_scanvar(DT_F32, S("2,3")), *xt = g_scanvar(DT_F32, S("2,1,3"));
+  Node *next = g_unary(OP_TANH, g_binary(OP_ADD, g_matmul(h, W, 0, 0), g_reshape(xt, S("2,3"))));
+  ScanCarry c = {.init = h0, .var = h, .next = next};
+  ScanSeq q = {.x = x, .var = xt, .axis = 1, .delta = 1, .slice = S("2,1,3")};
+  ScanStep y = {.val = next, .n = 4, .base = 0, .delta = 1};
+  Scan *s = scan_new(4, false, &c, 1, &q, 1, &y, 1, true);
+  assert_ptr_equal(scan_of(s->c[0].out), s);
+  assert_int_equal(s->ny, 2); /* the per-step h, and h saved for the backward scan */
+  assert_int_equal(s->nfree, 1);
+  assert_ptr_equal(s->free[0], W);
+  Node *loss = g_binary(OP_ADD, g_reduce(OP_SUM, s->c[0].out, 3), g_reduce(OP_SUM, s->y[0].out, 7));
+  Node *wrt[3] = {W, h0, x}, *out[3] = {0};
+  grad_build(loss, wrt, 3, out);
+  assert_int_equal(out[0]->op, OP_SCANOUT);
+  assert_int_equal(out[1]->op, OP_SCANOUT);
+  Scan *b = scan_of(out[0]);
+  assert_ptr_equal(scan_of(out[1]), b);
+  assert_true(b->reverse);
+  assert_int_equal(b->T, 4);
+  assert_ptr_equal(out[1], b->c[0].out); /* dh0: the adjoint carried back to the start */
+  assert_true(shape_eq(&out[2]->sh, &x->sh));
+  assert_int_equal(out[2]->op, OP_TRANSPOSE); /* [4, 2, 3] -> [2, 4, 3] */
+}
+
 static void test_every_rule_tested(void **st) {
   (void)st;
   for (int op = 0; op < OP__COUNT; op++)
@@ -720,6 +754,7 @@ static void test_every_rule_tested(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_scan),
       cmocka_unit_test(test_neg),           cmocka_unit_test(test_exp),
       cmocka_unit_test(test_log),           cmocka_unit_test(test_sqrt),
       cmocka_unit_test(test_abs),           cmocka_unit_test(test_tanh),
