@@ -38,8 +38,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TORCH = ["/usr/bin/python3", os.path.join(ROOT, "bench", "torch_cpu.py")]
 EXAMPLES = {"xor": "examples/lecture02/xor.nn", "mlp": "examples/lecture02/fashion_mlp.nn",
             "lenet": "examples/lecture07/lenet5.nn"}
-TARGETS = {  # issues 6 and 20, ratios nnc / PyTorch at its fastest (higher is better)
-    "xor rate": 200, "mlp rate": 3, "lenet rate": 2, "first step": 10, "peak rss": 4}
+TARGETS = {  # issues 6, 20 and 24, ratios nnc / PyTorch at its fastest (higher is better);
+    # issue 24 replaced the MLP's 3x (beyond the machine) by 2x and >= 70% of the 2-thread FMA peak
+    "xor rate": 200, "mlp rate": 2, "lenet rate": 2, "first step": 10, "peak rss": 4}
 
 
 def loadavg():
@@ -286,6 +287,12 @@ def main():
             TARGETS["first step"])
         row(f"{label} start → first step, s (median)", name, "first_median", secs, False, None)
         row(f"{label} peak RSS, MB", name, "rss", mb, False, TARGETS["peak rss"])
+    say()
+    m2 = results["mlp"]["nnc"][threads[-1]]["best"] * flops["mlp"] / 1e9
+    say(f"MLP inside the training loop on {threads[-1]} threads: {m2:.0f} GFLOP/s, "
+        f"{100 * m2 / fma['avx2_2']:.0f}% of the 2-thread AVX2 FMA loop's peak (issue 24's measure, target ≥ 70%: "
+        f"{'✓' if m2 >= 0.7 * fma['avx2_2'] else '✗'}), {100 * m2 / fma['peak_2']:.0f}% of the larger "
+        f"({'AVX-512' if fma['peak_2'] != fma['avx2_2'] else 'AVX2'}) peak.")
     say()
     say("Two threads against one (nnc, best rate): " + "; ".join(
         f"{lab} {results[n]['nnc'][threads[-1]]['best'] / results[n]['nnc'][threads[0]]['best']:.2f}×"
