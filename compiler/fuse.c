@@ -114,7 +114,7 @@ static void reorder(Kernel *k, const char *viewable) {
   for (int i = 0; i < n; i++) pos[k->sched[i]->id] = i, insched[k->sched[i]->id] = 1;
   for (int i = 0; i < n; i++) {
     Node *x = k->sched[i];
-    Node *ins[4];
+    Node **ins = arena_alloc(sizeof(Node *) * (size_t)(x->nin + 1)); /* a scan has many inputs */
     int nin = 0;
     for (int j = 0; j < x->nin; j++) ins[nin++] = x->in[j];
     if (x->op == OP_RAND) {

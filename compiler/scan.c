@@ -129,13 +129,13 @@ Scan *scan_new(int64_t T, bool reverse, ScanCarry *c, int nc, ScanSeq *sq, int n
   s->reverse = reverse;
   s->nc = nc;
   s->c = arena_alloc(sizeof *s->c * (size_t)(nc + 1));
-  memcpy(s->c, c, sizeof *c * (size_t)nc);
+  if (nc) memcpy(s->c, c, sizeof *c * (size_t)nc);
   s->ns = ns;
   s->s = arena_alloc(sizeof *s->s * (size_t)(ns + 1));
-  memcpy(s->s, sq, sizeof *sq * (size_t)ns);
+  if (ns) memcpy(s->s, sq, sizeof *sq * (size_t)ns);
   s->ny = ny + (save ? nc : 0);
   s->y = arena_alloc(sizeof *s->y * (size_t)(s->ny + 1));
-  memcpy(s->y, y, sizeof *y * (size_t)ny);
+  if (ny) memcpy(s->y, y, sizeof *y * (size_t)ny);
   s->saved = arena_alloc(sizeof(int) * (size_t)(nc + 1));
   for (int k = 0; k < nc; k++) {
     s->saved[k] = -1;
