@@ -289,7 +289,7 @@ void grad_walk(Node **outs, Node **seeds, int nout, Node **wrt, int nwrt, Node *
  * stacked per-step value (ia[1] = nc + m). */
 typedef struct ScanCarry { Node *init, *var, *next, *out; } ScanCarry;
 typedef struct ScanSeq { Node *x, *var; int64_t start[MAX_RANK]; int axis; int64_t delta; Shape slice; } ScanSeq;
-typedef struct ScanStep { Node *val, *out; int64_t n, base, delta; } ScanStep;
+typedef struct ScanStep { Node *val, *out; int64_t n, base, delta; bool product; /* a product saved for the backward scan */ } ScanStep;
 typedef struct Scan {
   int id;
   Node *node;        /* the OP_SCAN node: its inputs are every value from before the loop it reads */
@@ -326,6 +326,11 @@ void scan_print_kernel(const Kernel *k, FILE *out); /* each scan of kernel k (nn
 void scan_memplan_print(const Kernel *k, int64_t batch, FILE *out);
 /* The pipeline's switch (passes.c): lower `for` loops as scans */
 extern bool scan_enabled;
+/* The backward scan's two economies (passes.c; NNC_SCAN_SAVE=0 and
+ * NNC_SCAN_HOIST=0 turn them off, to compare): the forward body's matrix
+ * products saved rather than recomputed, and a weight's gradient summed
+ * over the steps as one product after the loop. */
+extern bool scan_remat, scan_hoist;
 enum { SCAN_MIN_STEPS = 3 };
 
 /* ---- lower.c: AST → slots and kernels ---------------------------------- */

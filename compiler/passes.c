@@ -406,6 +406,9 @@ int pipeline_run(Compilation *c, const char *dump) {
   const char *sc = getenv("NNC_SCAN");
   bool want_scan = c->po.scan > 0 || (c->po.scan == 0 && !(sc && !strcmp(sc, "0")));
   scan_enabled = want_scan && !c->co.cuda_arch && !c->export_only; /* the GPU backend and ONNX unroll */
+  const char *sv = getenv("NNC_SCAN_SAVE"), *sh = getenv("NNC_SCAN_HOIST");
+  scan_remat = !(sv && !strcmp(sv, "0"));
+  scan_hoist = !(sh && !strcmp(sh, "0"));
   pass_time(NULL);
   for (int i = 0; i <= last; i++) {
     const Pass *ps = &pass_list[i];

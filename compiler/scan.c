@@ -17,20 +17,29 @@
  * for the adjoints of the carries' next values and of the per-step values,
  * and makes a reverse scan of it whose carries are the carries' adjoints
  * and the sums of the free variables' gradients.  The forward scan saves
- * each carry's value at every step (a [T, ...] output); the backward body
- * recomputes the step's intermediates from them (rematerialisation: the
- * saved memory is one state per step, not every intermediate).
+ * each carry's value at every step (a [T, ...] output) and each matrix
+ * product of the body the backward body reads; the backward body
+ * recomputes the step's cheap element-wise intermediates from them
+ * (rematerialisation: the saved memory is a few values per step, not every
+ * intermediate).  A weight's gradient that is a product over the batch,
+ * x^T dz at every step, is not summed step by step in a carry but made
+ * after the loop as one product over all the steps ([T*B, k]^T [T*B, n]):
+ * one large GEMM instead of T small ones each added to a [k, n] sum (the
+ * sum's order changes, so the bits differ from the unrolled loop's;
+ * NNC_SCAN_HOIST=0 keeps the step-by-step sum, NNC_SCAN_SAVE=0 recomputes
+ * the products).
  *
  * The body is an ordinary Kernel: scheduled, fused and planned like the
  * kernels of the program (scan_prepare); codegen/llvm.c emits a loop over
  * the steps around its groups.  Not done: nested scans (an inner loop of a
- * scanned body is unrolled), the GPU backend (it unrolls: scans are off for
- * --cuda), and saving intermediates instead of recomputing them.
+ * scanned body is unrolled) and the GPU backend (it unrolls: scans are off
+ * for --cuda).
  */
 #include "nnc.h"
 #include <string.h>
 
 bool scan_enabled;
+bool scan_remat = true, scan_hoist = true;
 
 static Scan **scans;
 static int nscans, capscans;
@@ -122,6 +131,17 @@ static void add_input(Node ***in, int *n, int *cap, Node *x) {
   PUSH(*in, *n, *cap, x);
 }
 
+/* The stacked output of per-step value m: [n, ...its shape]. */
+static void step_out(Scan *s, int m) {
+  const Node *v = s->y[m].val;
+  nnc_assert(v->sh.rank + 1 <= MAX_RANK);
+  Shape sh = {.rank = v->sh.rank + 1};
+  sh.d[0] = (Dim){s->y[m].n, 0};
+  for (int i = 0; i < v->sh.rank; i++) sh.d[i + 1] = v->sh.d[i];
+  int64_t oa[MAX_RANK] = {s->id, s->nc + m};
+  s->y[m].out = node_intern(OP_SCANOUT, v->dt, sh, &s->node, 1, oa, 0, 0, -1, NULL, graph_loc());
+}
+
 Scan *scan_new(int64_t T, bool reverse, ScanCarry *c, int nc, ScanSeq *sq, int ns, ScanStep *y, int ny, bool save) {
   Scan *s = arena_alloc(sizeof *s);
   s->id = nscans;
@@ -181,15 +201,7 @@ Scan *scan_new(int64_t T, bool reverse, ScanCarry *c, int nc, ScanSeq *sq, int n
     int64_t oa[MAX_RANK] = {s->id, k};
     s->c[k].out = node_intern(OP_SCANOUT, s->c[k].var->dt, s->c[k].var->sh, &s->node, 1, oa, 0, 0, -1, NULL, graph_loc());
   }
-  for (int m = 0; m < s->ny; m++) {
-    const Node *v = s->y[m].val;
-    nnc_assert(v->sh.rank + 1 <= MAX_RANK);
-    Shape sh = {.rank = v->sh.rank + 1};
-    sh.d[0] = (Dim){s->y[m].n, 0};
-    for (int i = 0; i < v->sh.rank; i++) sh.d[i + 1] = v->sh.d[i];
-    int64_t oa[MAX_RANK] = {s->id, nc + m};
-    s->y[m].out = node_intern(OP_SCANOUT, v->dt, sh, &s->node, 1, oa, 0, 0, -1, NULL, graph_loc());
-  }
+  for (int m = 0; m < s->ny; m++) step_out(s, m);
   return s;
 }
 
@@ -247,6 +259,80 @@ static Shape lead1(const Shape *s) {
   return r;
 }
 
+/* The backward body reads values of the forward step (the gates of an
+ * LSTM).  It recomputes the cheap ones from the saved carries; a matrix
+ * product it would recompute is saved instead: a per-step output of the
+ * forward scan, read back as a sequence (one product a step fewer, the
+ * memory of one [T, ...] value).  Remat walks the backward results and
+ * puts a var in place of each such product. */
+typedef struct Remat {
+  Scan *f;
+  const char *fwd;  /* by id: a node of the forward body */
+  Node **memo;
+  int first, cap;
+  ScanSeq *s2;
+  int *ns2;
+} Remat;
+
+static Node *remat(Remat *r, Node *n) {
+  if (!n || n->id < r->first || n->id >= r->cap) return n;
+  if (r->memo[n->id]) return r->memo[n->id];
+  Node *out = n;
+  if (r->fwd[n->id] && n->op == OP_MATMUL) {
+    Scan *f = r->f;
+    ScanStep *y = arena_alloc(sizeof *y * (size_t)(f->ny + 2));
+    memcpy(y, f->y, sizeof *y * (size_t)f->ny);
+    y[f->ny] = (ScanStep){.val = n, .n = f->T, .base = 0, .delta = 1, .product = true};
+    f->y = y;
+    step_out(f, f->ny++);
+    out = g_scanvar(n->dt, n->sh);
+    r->s2[(*r->ns2)++] = (ScanSeq){.x = y[f->ny - 1].out, .var = out, .axis = 0, .delta = 1, .slice = lead1(&n->sh)};
+  } else if (n->nin) {
+    Node **in = arena_alloc(sizeof(Node *) * (size_t)(n->nin + 1));
+    bool changed = false;
+    for (int j = 0; j < n->nin; j++) {
+      in[j] = remat(r, n->in[j]);
+      changed = changed || in[j] != n->in[j];
+    }
+    if (changed) out = node_intern(n->op, n->dt, n->sh, in, n->nin, n->ia, n->fv, n->bpow, n->slot, n->name, n->loc);
+  }
+  r->memo[n->id] = out;
+  return out;
+}
+
+/* A free variable's gradient that is a product over the batch of two
+ * per-step values, a^T b (a weight's, x^T dz), summed over the steps: one
+ * product after the loop over all of them, [T*B, k]^T [T*B, n], instead of
+ * T small ones, each read and added to a [k, n] sum.  The stacked a and b:
+ * a sequence the backward scan reads whole, or a per-step output of it
+ * (one it has already, or a new one). */
+typedef struct Stacked { Node *x; int y; } Stacked; /* x, or the output y (after the scan is built) */
+
+static Stacked stacked(Node *v, int64_t T, ScanSeq *s2, int ns2, ScanStep *y2, int *ny2) {
+  for (int j = 0; j < ns2; j++) {
+    const ScanSeq *q = &s2[j];
+    if (q->var != v || q->axis != 0 || q->delta != 1 || q->x->sh.d[0].k != T || q->x->sh.d[0].b) continue;
+    bool whole = q->x->sh.rank == v->sh.rank + 1;
+    for (int i = 0; i < q->slice.rank && whole; i++) whole = q->start[i] == 0 && (i == 0 || (q->x->sh.d[i].k == q->slice.d[i].k && q->x->sh.d[i].b == q->slice.d[i].b));
+    if (whole) return (Stacked){q->x, -1};
+  }
+  for (int m = 0; m < *ny2; m++) {
+    const ScanStep *st = &y2[m];
+    if (st->n == T && st->base == 0 && st->delta == 1 && (st->val == v || (st->val->op == OP_RESHAPE && st->val->in[0] == v)))
+      return (Stacked){NULL, m};
+  }
+  y2[*ny2] = (ScanStep){.val = v, .n = T, .base = 0, .delta = 1};
+  return (Stacked){NULL, (*ny2)++};
+}
+
+static Node *flat_steps(Stacked s, const Scan *b, const Node *v) {
+  Node *x = s.x ? s.x : b->y[s.y].out;
+  Shape r = {.rank = 2};
+  r.d[0] = (Dim){b->T * v->sh.d[0].k, v->sh.d[0].b};
+  r.d[1] = v->sh.d[1];
+  return g_reshape(x, r);
+}
+
 void scan_grad(Node *node, Node **gout, Node **d) {
   Scan *f = scan_of(node);
   int nc = f->nc, ns = f->ns, ny = f->ny, nfree = f->nfree;
@@ -254,8 +340,15 @@ void scan_grad(Node *node, Node **gout, Node **d) {
   Node **outs = arena_alloc(sizeof(Node *) * (size_t)(nout + 1)), **seeds = arena_alloc(sizeof(Node *) * (size_t)(nout + 1));
   Node **wrt = arena_alloc(sizeof(Node *) * (size_t)(nwrt + 1)), **res = arena_alloc(sizeof(Node *) * (size_t)(nwrt + 1));
   ScanCarry *c2 = arena_alloc(sizeof *c2 * (size_t)(nc + nfree + 1));
-  ScanSeq *s2 = arena_alloc(sizeof *s2 * (size_t)(nc + ns + ny + 1));
-  ScanStep *y2 = arena_alloc(sizeof *y2 * (size_t)(ns + 1));
+  /* the forward body's nodes; its products bound those saved (each a sequence of the backward scan) */
+  Kernel fk = {0};
+  for (int k = 0; k < nc; k++) kernel_add_out(&fk, f->c[k].next, -1, "next");
+  for (int m = 0; m < ny; m++) kernel_add_out(&fk, f->y[m].val, -1, "step");
+  body_schedule(f, &fk);
+  int nmm = 0;
+  for (int i = 0; i < fk.nsched; i++) nmm += fk.sched[i]->op == OP_MATMUL;
+  ScanSeq *s2 = arena_alloc(sizeof *s2 * (size_t)(nc + ns + ny + nmm + 1));
+  ScanStep *y2 = arena_alloc(sizeof *y2 * (size_t)(ns + 2 * nfree + 1));
   int ns2 = 0, ny2 = 0, nc2 = 0;
   /* the adjoints of the carries' next values: the backward scan's carries */
   for (int k = 0; k < nc; k++) {
@@ -288,17 +381,21 @@ void scan_grad(Node *node, Node **gout, Node **d) {
   for (int j = 0; j < ns; j++) wrt[nc + j] = f->s[j].var;
   for (int i = 0; i < nfree; i++) wrt[nc + ns + i] = f->free[i];
   grad_walk(outs, seeds, nout, wrt, nwrt, res);
+  /* the forward body's products the backward one reads: saved, not recomputed */
+  if (scan_remat && nmm) {
+    int cap = graph_node_count() + 1;
+    char *fwd = arena_alloc(cap);
+    Remat r = {.f = f, .fwd = fwd, .memo = arena_alloc(sizeof(Node *) * cap), .first = cap, .cap = cap, .s2 = s2, .ns2 = &ns2};
+    for (int i = 0; i < fk.nsched; i++) {
+      fwd[fk.sched[i]->id] = 1;
+      if (fk.sched[i]->op == OP_SCANVAR && fk.sched[i]->id < r.first) r.first = fk.sched[i]->id;
+    }
+    nnc_assert(!f->prepared);
+    for (int i = 0; i < nwrt; i++) res[i] = remat(&r, res[i]);
+  }
   for (int k = 0; k < nc; k++) c2[k].next = res[k] ? res[k] : zero_like(f->c[k].var);
   nc2 = nc;
   int *acc = arena_alloc(sizeof(int) * (size_t)(nfree + 1)), *step = arena_alloc(sizeof(int) * (size_t)(ns + 1));
-  for (int i = 0; i < nfree; i++) {
-    acc[i] = -1;
-    Node *g = res[nc + ns + i];
-    if (!g) continue;
-    Node *a = g_scanvar(f->free[i]->dt, f->free[i]->sh);
-    c2[nc2] = (ScanCarry){.init = NULL, .var = a, .next = g_binary(OP_ADD, a, g)};
-    acc[i] = nc2++;
-  }
   for (int j = 0; j < ns; j++) {
     step[j] = -1;
     Node *g = res[nc + j];
@@ -307,7 +404,44 @@ void scan_grad(Node *node, Node **gout, Node **d) {
     y2[ny2] = (ScanStep){.val = g, .n = q->x->sh.d[q->axis].k, .base = q->start[q->axis], .delta = q->delta};
     step[j] = ny2++;
   }
+  Stacked *ha = arena_alloc(sizeof *ha * (size_t)(nfree + 1)), *hb = arena_alloc(sizeof *hb * (size_t)(nfree + 1));
+  Scan vars = {.c = c2, .nc = nc, .s = s2, .ns = ns2};
+  Dep dv = dep_new(&vars);
+  for (int i = 0; i < nfree; i++) {
+    acc[i] = -1;
+    Node *g = res[nc + ns + i];
+    if (!g) continue;
+    if (scan_hoist && g->op == OP_MATMUL && g->ia[0] == 1 && g->ia[1] == 0 && g->in[0]->sh.rank == 2 &&
+        g->in[1]->sh.rank == 2 && dep_of(&dv, g->in[0]) && dep_of(&dv, g->in[1])) {
+      ha[i] = stacked(g->in[0], f->T, s2, ns2, y2, &ny2);
+      hb[i] = stacked(g->in[1], f->T, s2, ns2, y2, &ny2);
+      acc[i] = -2;
+      continue;
+    }
+    Node *a = g_scanvar(f->free[i]->dt, f->free[i]->sh);
+    c2[nc2] = (ScanCarry){.init = NULL, .var = a, .next = g_binary(OP_ADD, a, g)};
+    acc[i] = nc2++;
+  }
+  { /* a sequence the body no longer reads (a saved carry only the products read) is not sliced */
+    Scan body = {.c = c2, .nc = nc2, .s = s2, .ns = ns2};
+    Kernel bk = {0};
+    for (int k = 0; k < nc2; k++) kernel_add_out(&bk, c2[k].next, -1, "next");
+    for (int m = 0; m < ny2; m++) kernel_add_out(&bk, y2[m].val, -1, "step");
+    body_schedule(&body, &bk);
+    char *used = arena_alloc(graph_node_count() + 1);
+    for (int i = 0; i < bk.nsched; i++) used[bk.sched[i]->id] = 1;
+    int n = 0;
+    for (int j = 0; j < ns2; j++)
+      if (used[s2[j].var->id]) s2[n++] = s2[j];
+    ns2 = n;
+  }
   Scan *b = scan_new(f->T, !f->reverse, c2, nc2, s2, ns2, y2, ny2, false);
+  Node **hoisted = arena_alloc(sizeof(Node *) * (size_t)(nfree + 1));
+  for (int i = 0; i < nfree; i++)
+    if (acc[i] == -2) {
+      Node *g = res[nc + ns + i];
+      hoisted[i] = g_matmul(flat_steps(ha[i], b, g->in[0]), flat_steps(hb[i], b, g->in[1]), 1, 0);
+    }
   for (int i = 0; i < node->nin; i++) {
     Node *x = node->in[i], *sum = NULL;
     for (int k = 0; k < nc; k++)
@@ -317,8 +451,10 @@ void scan_grad(Node *node, Node **gout, Node **d) {
         Node *u = unstack(b->y[step[j]].out, &f->s[j]);
         sum = sum ? g_binary(OP_ADD, sum, u) : u;
       }
-    for (int q = 0; q < nfree; q++)
-      if (f->free[q] == x && acc[q] >= 0) sum = sum ? g_binary(OP_ADD, sum, b->c[acc[q]].out) : b->c[acc[q]].out;
+    for (int q = 0; q < nfree; q++) {
+      Node *g = f->free[q] != x ? NULL : acc[q] >= 0 ? b->c[acc[q]].out : acc[q] == -2 ? hoisted[q] : NULL;
+      if (g) sum = sum ? g_binary(OP_ADD, sum, g) : g;
+    }
     d[i] = sum;
   }
 }
@@ -386,7 +522,8 @@ void scan_print(const Scan *s, FILE *out, const char *ind) {
     if (y->base) fprintf(out, "%lld + ", (long long)y->base);
     if (y->delta == 1) fprintf(out, "t");
     else fprintf(out, "%lld*t", (long long)y->delta);
-    fprintf(out, "] = %%%d%s\n", y->val->id, saved ? " (saved for the backward loop)" : "");
+    fprintf(out, "] = %%%d%s\n", y->val->id,
+            saved ? " (saved for the backward loop)" : y->product ? " (a product saved for the backward loop)" : "");
   }
   for (int i = 0; i < k.nsched; i++) {
     if (k.sched[i]->op == OP_CONST) continue;
@@ -418,6 +555,15 @@ void scan_memplan_print(const Kernel *k, int64_t batch, FILE *out) {
         for (int b = 0; b < d.b; b++) bytes *= batch;
         fprintf(out, "    saved for the backward loop: carry %%%d, every step, in %%%d %s (%lld bytes at B = %lld)\n",
                 s->c[c].var->id, o->id, shape_str(&o->sh), (long long)bytes, (long long)batch);
+      }
+    for (int m = 0; m < s->ny; m++)
+      if (s->y[m].product) {
+        const Node *o = s->y[m].out;
+        Dim d = shape_numel(&o->sh);
+        int64_t bytes = d.k * (o->dt == DT_F64 ? 8 : 4);
+        for (int b = 0; b < d.b; b++) bytes *= batch;
+        fprintf(out, "    saved for the backward loop: the product %%%d, every step, in %%%d %s (%lld bytes at B = %lld)\n",
+                s->y[m].val->id, o->id, shape_str(&o->sh), (long long)bytes, (long long)batch);
       }
   }
 }
