@@ -244,7 +244,9 @@ void nnrt_team_run(NnrtTaskFn fn, void *ctx, int64_t chunks) {
 /* A fused group of the generated code split over the team (codegen/llvm.c,
  * `par`): item(ctx, slots, scratch, batch, tab, chunk, chunks) runs chunk
  * `chunk` of `chunks`.  The count follows the group's size (about
- * PAR_CHUNK elements each, at most PAR_MAX), never the thread count; the
+ * PAR_CHUNK elements each, at most PAR_MAX; `elements` is weighted by the
+ * cost of the group's element, so a group of sigmoids and tanhs splits
+ * sooner than one of adds), never the thread count; the
  * split does not change what is computed anyway (each element is computed
  * whole inside one chunk). */
 enum { PAR_CHUNK = 8192, PAR_MAX = 16 };

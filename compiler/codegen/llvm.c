@@ -380,6 +380,11 @@ typedef struct Buf {
   const char *name;
   LLVMValueRef ptr;
   unsigned gen; /* ptr belongs to the function emitted as FnState.gen */
+  /* A scan's step reads a sequence's slice, or writes a stacked row, in
+   * place: `at` is then dyn, an i64 of function dyn_gen that changes with
+   * the step (the pointer is made where it is used). */
+  LLVMValueRef dyn, dyn_ptr; /* dyn_ptr: its pointer, made at the top of the step */
+  unsigned dyn_gen;
 } Buf;
 
 /* The function being emitted: its prelude (the block the pointers go to,
@@ -398,25 +403,44 @@ typedef struct FnState {
 static FnState fnst;
 static unsigned fn_gens;
 
+/* Scratch + offset v of a buffer of kind BUF_SCALED or BUF_FIXED, built
+ * at the builder's position. */
+static LLVMValueRef scratch_ptr(int kind, LLVMValueRef v) {
+  if (kind == BUF_FIXED && !fnst.arenaB) {
+    LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b);
+    LLVMPositionBuilderAtEnd(cg.b, fnst.prelude);
+    fnst.arenaB = LLVMBuildMul(cg.b, ci64(fnst.mp->totalB), cg.batch, "arenaB");
+    LLVMPositionBuilderAtEnd(cg.b, at);
+  }
+  LLVMValueRef off = kind == BUF_SCALED ? LLVMBuildMul(cg.b, v, cg.batch, "") : LLVMBuildAdd(cg.b, fnst.arenaB, v, "");
+  return LLVMBuildGEP2(cg.b, cg.t.i8, fnst.scratch, &off, 1, "t");
+}
+
+/* The slot or offset of b in the current function: a constant, or
+ * (outlined) the next entry of the table, loaded in the prelude. */
+static LLVMValueRef buf_at(Buf *b) {
+  if (!fnst.outlined) return ci64(b->at);
+  LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b);
+  LLVMPositionBuilderAtEnd(cg.b, fnst.prelude);
+  LLVMValueRef v = LLVMBuildLoad2(cg.b, cg.t.i64, LLVMBuildGEP2(cg.b, cg.t.i64, LLVMGetParam(fnst.fn, 4), (LLVMValueRef[]){ci64(fnst.nroots)}, 1, ""), "at");
+  PUSH(fnst.roots, fnst.nroots, fnst.caproots, b);
+  LLVMPositionBuilderAtEnd(cg.b, at);
+  return v;
+}
+
 static LLVMValueRef bptr(Buf *bufs, int id) {
   Buf *b = &bufs[bufs[id].root];
   if (!b->kind) return NULL;
+  if (b->dyn && b->dyn_gen == fnst.gen) return b->dyn_ptr;
   if (b->gen == fnst.gen) return b->ptr;
   LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b);
+  LLVMValueRef v = buf_at(b);
   LLVMPositionBuilderAtEnd(cg.b, fnst.prelude);
-  /* the slot or offset: a constant, or (outlined) the next of the table */
-  LLVMValueRef v = ci64(b->at);
-  if (fnst.outlined) {
-    v = LLVMBuildLoad2(cg.b, cg.t.i64, LLVMBuildGEP2(cg.b, cg.t.i64, LLVMGetParam(fnst.fn, 4), (LLVMValueRef[]){ci64(fnst.nroots)}, 1, ""), "at");
-    PUSH(fnst.roots, fnst.nroots, fnst.caproots, b);
-  }
   if (b->kind == BUF_SLOT) {
     LLVMValueRef p = LLVMBuildGEP2(cg.b, cg.t.ptr, fnst.slots, &v, 1, "");
     b->ptr = LLVMBuildLoad2(cg.b, cg.t.ptr, p, b->name && !fnst.outlined ? b->name : "out");
   } else {
-    if (b->kind == BUF_FIXED && !fnst.arenaB) fnst.arenaB = LLVMBuildMul(cg.b, ci64(fnst.mp->totalB), cg.batch, "arenaB");
-    LLVMValueRef off = b->kind == BUF_SCALED ? LLVMBuildMul(cg.b, v, cg.batch, "") : LLVMBuildAdd(cg.b, fnst.arenaB, v, "");
-    b->ptr = LLVMBuildGEP2(cg.b, cg.t.i8, fnst.scratch, &off, 1, "t");
+    b->ptr = scratch_ptr(b->kind, v);
   }
   b->gen = fnst.gen;
   LLVMPositionBuilderAtEnd(cg.b, at);
@@ -677,6 +701,17 @@ static LLVMValueRef par_bound(LLVMValueRef n, LLVMValueRef c) {
   return fsel(LLVMBuildICmp(cg.b, LLVMIntSGE, c, par.chunks, ""), n, b);
 }
 
+/* How much a split group's element costs, in units of a plain one (an add):
+ * 1 + its members' FLOPs per element / 8, so that a group of sigmoids and
+ * tanhs (an LSTM cell's) is split into more chunks than its element count
+ * alone asks for (runtime/team.c: one chunk per PAR_CHUNK units). */
+static int64_t group_weight(const Group *g) {
+  int64_t f = 0;
+  for (int i = 0; i < g->n; i++)
+    if (op_info[g->nodes[i]->op].kind == OK_EWISE) f += op_info[g->nodes[i]->op].flops;
+  return 1 + f / 8;
+}
+
 /* Whether group g may be split over its outermost loop (see `par`). */
 static bool group_par_ok(const Group *g) {
   static int off = -1;
@@ -684,7 +719,7 @@ static bool group_par_ok(const Group *g) {
   if (off || !g->fused || !(g->n > 1 || g->closed)) return false;
   const Shape *sp = &g->space;
   Dim n = shape_numel(sp);
-  if (sp->rank == 0 || (n.b == 0 && n.k < PAR_MIN_ELEMS)) return false;
+  if (sp->rank == 0 || (n.b == 0 && n.k * group_weight(g) < PAR_MIN_ELEMS)) return false;
   if (!g->closed) return true;
   const Node *last = g->nodes[g->n - 1];
   return sp->rank >= 2 && last->ia[0] == (int64_t)1 << (sp->rank - 1);
@@ -818,6 +853,12 @@ static void emit_gen(const Node *n, Buf *bufs) {
 /* ---- a scan: a loop over the steps around its body's groups ------------- */
 
 static void emit_node(const Node *n, Buf *bufs);
+typedef struct Work { enum { W_CONST, W_GROUP, W_COPY } kind; int i, ops; } Work;
+static bool work_par(const Kernel *k, Work w);
+static void emit_inline(const Kernel *k, Work w, Buf *bufs, int spare);
+/* While a scan's body group is outlined: the plan of the kernel around it
+ * (its buffers live in that kernel's scratch, not at the body plan's offsets). */
+static const MemPlan *scan_plan;
 
 /* copy value v (a buffer or a constant) densely into dst */
 static void copy_into(LLVMValueRef dst, const Node *v, Buf *bufs) {
@@ -858,6 +899,56 @@ static void plan_body(const Scan *s, Buf *bufs) {
   }
 }
 
+static int64_t dt_bytes(Dtype d) { return d == DT_F64 ? 8 : d == DT_BOOL ? 1 : 4; }
+
+/* Whether dim run d (a stride, or a size) fits buffer kind: per batch row
+ * (BUF_SCALED) for B^1, fixed for B^0. */
+static bool kind_fits(int kind, Dim d) {
+  return (kind == BUF_SCALED && d.b == 1) || (kind == BUF_FIXED && d.b == 0);
+}
+
+/* Sequence q's slice of the step read in place rather than copied: when
+ * it is a contiguous block of x (every axis before the sequence's is 1,
+ * every one after is whole) and x lives in scratch.  Then the var's buffer
+ * is x's at a step-dependent offset. */
+static bool seq_in_place(const ScanSeq *q, Buf *bufs, LLVMValueRef tau) {
+  Buf *xb = &bufs[bufs[q->x->id].root];
+  const Shape *xs = &q->x->sh;
+  if (xb->kind != BUF_SCALED && xb->kind != BUF_FIXED) return false;
+  for (int d = 0; d < xs->rank; d++) {
+    if (d < q->axis && !(xs->d[d].k == 1 && xs->d[d].b == 0)) return false;
+    if (d > q->axis && (q->start[d] || q->slice.d[d].k != xs->d[d].k || q->slice.d[d].b != xs->d[d].b)) return false;
+  }
+  Dim st = {1, 0};
+  for (int d = q->axis + 1; d < xs->rank; d++) st.k *= xs->d[d].k, st.b += xs->d[d].b;
+  if (!kind_fits(xb->kind, st) || !kind_fits(xb->kind, shape_numel(xs))) return false;
+  LLVMValueRef row = LLVMBuildAdd(cg.b, ci64(q->start[q->axis]), LLVMBuildMul(cg.b, tau, ci64(q->delta), ""), "");
+  LLVMValueRef at = LLVMBuildAdd(cg.b, buf_at(xb), LLVMBuildMul(cg.b, row, ci64(st.k * dt_bytes(q->x->dt)), ""), "slice");
+  Buf *vb = &bufs[q->var->id];
+  *vb = (Buf){.kind = xb->kind, .root = q->var->id, .name = "slice", .dyn = at, .dyn_ptr = scratch_ptr(xb->kind, at), .dyn_gen = fnst.gen};
+  return true;
+}
+
+/* Stacked value y written by the step in place: the buffer of the node
+ * that computes it (the body's own, not a var or a constant) is its row
+ * of the output.  in_body marks the body's nodes; taken, roots already
+ * moved. */
+static bool row_in_place(const Kernel *k, const ScanStep *y, Buf *bufs, LLVMValueRef row, const char *in_body, char *taken) {
+  int r = bufs[y->val->id].root;
+  Buf *ob = &bufs[bufs[y->out->id].root], *rb = &bufs[r];
+  Dim nv = shape_numel(&y->val->sh);
+  if (r >= graph_node_count() || !in_body[r] || taken[r] || k->view[r] || !rb->kind) return false;
+  if (ob->kind != BUF_SCALED && ob->kind != BUF_FIXED) return false;
+  if (!kind_fits(ob->kind, nv) || !kind_fits(ob->kind, shape_numel(&y->out->sh))) return false;
+  LLVMValueRef at = LLVMBuildAdd(cg.b, buf_at(ob), LLVMBuildMul(cg.b, row, ci64(nv.k * dt_bytes(y->val->dt)), ""), "row");
+  rb->kind = ob->kind;
+  rb->dyn = at;
+  rb->dyn_ptr = scratch_ptr(ob->kind, at);
+  rb->dyn_gen = fnst.gen;
+  taken[r] = 1;
+  return true;
+}
+
 static void emit_scan(const Node *node, Buf *bufs) {
   const Scan *s = scan_of(node);
   const Kernel *k = &s->body;
@@ -877,8 +968,21 @@ static void emit_scan(const Node *node, Buf *bufs) {
     if (k->sched[i]->op == OP_CONST && k->needs_mem[k->sched[i]->id]) emit_node(k->sched[i], bufs);
   Loop l = loop_begin(ci64(s->T), "step");
   LLVMValueRef tau = s->reverse ? LLVMBuildSub(cg.b, ci64(s->T - 1), l.i, "tau") : l.i;
+  /* NNC_SCAN_COPY=1: copy every slice and row (to compare) */
+  static int copy_all = -1;
+  if (copy_all < 0) copy_all = getenv("NNC_SCAN_COPY") && *getenv("NNC_SCAN_COPY") == '1';
+  char *in_body = arena_alloc(graph_node_count() + 1), *taken = arena_alloc(graph_node_count() + 1);
+  bool *row_done = arena_alloc(sizeof(bool) * (size_t)(s->ny + 1));
+  for (int i = 0; i < k->nsched; i++)
+    if (k->sched[i]->op != OP_SCANVAR && k->sched[i]->op != OP_CONST && k->sched[i]->op != OP_RESHAPE) in_body[k->sched[i]->id] = 1;
+  for (int m = 0; m < s->ny && !copy_all; m++) {
+    const ScanStep *y = &s->y[m];
+    LLVMValueRef row = LLVMBuildAdd(cg.b, ci64(y->base), LLVMBuildMul(cg.b, tau, ci64(y->delta), ""), "");
+    row_done[m] = row_in_place(k, y, bufs, row, in_body, taken);
+  }
   for (int j = 0; j < s->ns; j++) { /* this step's slice of each sequence */
     const ScanSeq *q = &s->s[j];
+    if (!copy_all && seq_in_place(q, bufs, tau)) continue;
     Operand src = dense(bptr(bufs, q->x->id), &q->x->sh, q->x->dt);
     LLVMValueRef base = ci64(0);
     for (int d = 0; d < q->slice.rank; d++) {
@@ -890,14 +994,22 @@ static void emit_scan(const Node *node, Buf *bufs) {
     Operand o = dense(bptr(bufs, q->var->id), &q->slice, q->x->dt);
     strided(NULL, &q->slice, &o, &src, 1, LOOP_MAP);
   }
+  const MemPlan *outer_plan = fnst.mp;
   for (int g = 0; g < k->ngroups; g++) {
     const Group *gr = &k->groups[g];
-    if (gr->fused && (gr->n > 1 || gr->closed)) emit_group(k, gr, bufs);
+    Work w = {W_GROUP, g, gr->n};
+    if (work_par(k, w)) { /* split over the team, like the kernel's own groups */
+      scan_plan = outer_plan;
+      emit_inline(k, w, bufs, 0);
+      scan_plan = NULL;
+    } else if (gr->fused && (gr->n > 1 || gr->closed)) emit_group(k, gr, bufs);
     else
       for (int j = 0; j < gr->n; j++) emit_node(gr->nodes[j], bufs);
   }
+  cur_view = k->view;
   for (int m = 0; m < s->ny; m++) { /* row base + tau·delta of each stacked value */
     const ScanStep *y = &s->y[m];
+    if (row_done[m]) continue;
     LLVMValueRef row = LLVMBuildAdd(cg.b, ci64(y->base), LLVMBuildMul(cg.b, tau, ci64(y->delta), ""), "");
     LLVMValueRef dst = gep(y->out->dt, bptr(bufs, y->out->id), LLVMBuildMul(cg.b, row, numel(&y->val->sh), ""));
     copy_into(dst, y->val, bufs);
@@ -1165,8 +1277,6 @@ static Outlined *outlined_slot(const char *ir, uint64_t h) {
 /* A kernel's code in order, as items: constants that live in memory, the
  * groups, then the copies of outputs into their slots (those not computed
  * in place: leaves, constants, values that are several outputs). */
-typedef struct Work { enum { W_CONST, W_GROUP, W_COPY } kind; int i, ops; } Work;
-
 static bool work_checks; /* emitting a checked kernel: every op checked */
 
 /* Where W_COPY's destination is: a Buf past the nodes' (index spare). */
@@ -1201,7 +1311,7 @@ static LLVMValueRef outline_work(const Kernel *k, Work w, Buf *bufs, int spare, 
   LLVMValueRef fn = LLVMAddFunction(cg.mod, name, ft);
   LLVMSetLinkage(fn, LLVMInternalLinkage);
   add_attrs(fn, work_checks);
-  LLVMBasicBlockRef start = fn_begin(fn, LLVMAppendBasicBlockInContext(cg.ctx, fn, "entry"), k->plan);
+  LLVMBasicBlockRef start = fn_begin(fn, LLVMAppendBasicBlockInContext(cg.ctx, fn, "entry"), scan_plan ? scan_plan : k->plan);
   fnst.outlined = true;
   par.on = parallel;
   if (parallel) par.chunk = LLVMGetParam(fn, 5), par.chunks = LLVMGetParam(fn, 6);
@@ -1218,7 +1328,9 @@ static LLVMValueRef outline_work(const Kernel *k, Work w, Buf *bufs, int spare, 
  * number of each check site).  An item's code depends only on its ops,
  * their shapes and the kinds of its buffers, so a program of many alike
  * layers (or an unrolled loop's steps) compiles a few such functions. */
-typedef struct Item { LLVMValueRef fn; LLVMValueRef *vals; int n, ops; const Shape *par; } Item;
+typedef struct Item { LLVMValueRef fn; LLVMValueRef *vals; int n, ops; const Shape *par; int64_t weight; } Item;
+
+
 
 /* (ctx, slots, scratch, batch, tab), and for a split group (chunk, chunks) */
 static LLVMTypeRef item_type(bool parallel) {
@@ -1262,10 +1374,11 @@ static Item outline_item(const Kernel *k, Work w, Buf *bufs, int spare) {
   cg.fn = fnst.fn;
   if (cg.fn) cg.batch = LLVMGetParam(cg.fn, 3);
   if (at) LLVMPositionBuilderAtEnd(cg.b, at);
-  Item it = {o->fn, arena_alloc(sizeof(LLVMValueRef) * (n + 1)), n, w.ops, parallel ? &k->groups[w.i].space : NULL};
+  Item it = {o->fn, arena_alloc(sizeof(LLVMValueRef) * (n + 1)), n, w.ops, parallel ? &k->groups[w.i].space : NULL,
+             parallel ? group_weight(&k->groups[w.i]) : 1};
   for (int i = 0, si = 0; i < n; i++) {
     if (roots[i]) {
-      it.vals[i] = ci64(roots[i]->at);
+      it.vals[i] = roots[i]->dyn && roots[i]->dyn_gen == fnst.gen ? roots[i]->dyn : ci64(roots[i]->at);
     } else {
       it.vals[i] = ci64(nchecks);
       PUSH(check_sites, nchecks, capchecks, sites[si++]);
@@ -1296,7 +1409,7 @@ static void call_item(const Item *it, LLVMValueRef tab) {
   /* nnrt_par_item(item, ctx, slots, scratch, batch, tab, elements) */
   LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.ptr, cg.t.i64}, fty;
   LLVMValueRef f = rt_fn("nnrt_par_item", cg.t.vd, ps, 7, &fty);
-  LLVMValueRef pa[] = {it->fn, args[0], args[1], args[2], args[3], tab, numel(it->par)};
+  LLVMValueRef pa[] = {it->fn, args[0], args[1], args[2], args[3], tab, LLVMBuildMul(cg.b, numel(it->par), ci64(it->weight), "")};
   LLVMBuildCall2(cg.b, fty, f, pa, 7, "");
 }
 
@@ -1451,7 +1564,21 @@ static void emit_inline(const Kernel *k, Work w, Buf *bufs, int spare) {
     return;
   }
   Item it = outline_item(k, w, bufs, spare);
-  call_item(&it, const_table(it.vals, it.n));
+  bool fixed = true;
+  for (int i = 0; i < it.n; i++) fixed = fixed && LLVMIsConstant(it.vals[i]);
+  if (fixed) {
+    call_item(&it, const_table(it.vals, it.n));
+    return;
+  }
+  /* a scan's step: some buffers move with the step, so the table is the
+   * function's own (on its stack), filled before each call */
+  LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b);
+  LLVMPositionBuilderAtEnd(cg.b, fnst.prelude);
+  LLVMTypeRef aty = LLVMArrayType2(cg.t.i64, (uint64_t)it.n);
+  LLVMValueRef tab = LLVMBuildAlloca(cg.b, aty, "tab");
+  LLVMPositionBuilderAtEnd(cg.b, at);
+  for (int i = 0; i < it.n; i++) LLVMBuildStore(cg.b, it.vals[i], LLVMBuildGEP2(cg.b, cg.t.i64, tab, (LLVMValueRef[]){ci64(i)}, 1, ""));
+  call_item(&it, tab);
 }
 
 /* Kernel k as nnc_<name>; with `checked`, it first tests the run's
