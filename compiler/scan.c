@@ -303,7 +303,8 @@ static Node *remat(Remat *r, Node *n) {
 /* A free variable's gradient that is a product over the batch of two
  * per-step values, a^T b (a weight's, x^T dz), summed over the steps: one
  * product after the loop over all of them, [T*B, k]^T [T*B, n], instead of
- * T small ones, each read and added to a [k, n] sum.  The stacked a and b:
+ * T small ones, each read and added to a [k, n] sum.  Likewise a sum over
+ * the batch rows (a bias's): one sum over all T*B rows.  The stacked a and b:
  * a sequence the backward scan reads whole, or a per-step output of it
  * (one it has already, or a new one). */
 typedef struct Stacked { Node *x; int y; } Stacked; /* x, or the output y (after the scan is built) */
@@ -418,6 +419,12 @@ void scan_grad(Node *node, Node **gout, Node **d) {
       acc[i] = -2;
       continue;
     }
+    Node *r = g->op == OP_RESHAPE ? g->in[0] : g; /* a bias's: the sum over the batch rows */
+    if (scan_hoist && r->op == OP_SUM && r->ia[0] == 1 && r->in[0]->sh.rank == 2 && dep_of(&dv, r->in[0])) {
+      ha[i] = stacked(r->in[0], f->T, s2, ns2, y2, &ny2);
+      acc[i] = -3;
+      continue;
+    }
     Node *a = g_scanvar(f->free[i]->dt, f->free[i]->sh);
     c2[nc2] = (ScanCarry){.init = NULL, .var = a, .next = g_binary(OP_ADD, a, g)};
     acc[i] = nc2++;
@@ -441,6 +448,9 @@ void scan_grad(Node *node, Node **gout, Node **d) {
     if (acc[i] == -2) {
       Node *g = res[nc + ns + i];
       hoisted[i] = g_matmul(flat_steps(ha[i], b, g->in[0]), flat_steps(hb[i], b, g->in[1]), 1, 0);
+    } else if (acc[i] == -3) {
+      Node *g = res[nc + ns + i], *r = g->op == OP_RESHAPE ? g->in[0] : g;
+      hoisted[i] = g_reshape(g_reduce(OP_SUM, flat_steps(ha[i], b, r->in[0]), 1), g->sh);
     }
   for (int i = 0; i < node->nin; i++) {
     Node *x = node->in[i], *sum = NULL;
@@ -452,7 +462,7 @@ void scan_grad(Node *node, Node **gout, Node **d) {
         sum = sum ? g_binary(OP_ADD, sum, u) : u;
       }
     for (int q = 0; q < nfree; q++) {
-      Node *g = f->free[q] != x ? NULL : acc[q] >= 0 ? b->c[acc[q]].out : acc[q] == -2 ? hoisted[q] : NULL;
+      Node *g = f->free[q] != x ? NULL : acc[q] >= 0 ? b->c[acc[q]].out : acc[q] <= -2 ? hoisted[q] : NULL;
       if (g) sum = sum ? g_binary(OP_ADD, sum, g) : g;
     }
     d[i] = sum;
