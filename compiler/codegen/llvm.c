@@ -755,19 +755,43 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   LLVMValueRef *off = arena_alloc(sizeof(LLVMValueRef) * (nx + 1));
   for (int i = 0; i < nx; i++) off[i] = ci64(0);
   bool inreg = red && rank > 0 && const_zero(rst[rank - 1]);
+  /* blocked: the innermost loop of an in-register reduction whose element
+   * costs a transcendental (BCE's log1p(exp(..))) runs in blocks of BLOCK:
+   * the elements of a block into a stack row (a loop LLVM vectorises, with
+   * libmvec's 8-lane math), then their sum in order (the same additions in
+   * the same order as one loop, so the same bits).  One loop carrying the
+   * sum cannot be vectorised without reordering it: each exp was a scalar
+   * call. */
+  bool blocked = inreg && group_weight(g) > 1 && !(par.on && rank == 1);
+  enum { BLOCK = 256 };
+  Loop lj = {0};
+  LLVMValueRef row = NULL, bn = NULL;
   RegAcc ra = {0};
   LLVMValueRef init = red ? (last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt)) : NULL;
   for (int d = 0; d < rank; d++) {
     LLVMValueRef acc0 = inreg && d == rank - 1 ? (par.on ? init : load(last->dt, bptr(bufs, last->id), roff)) : NULL;
+    LLVMValueRef idx;
     if (par.on && d == 0) { /* this chunk's share of the outermost loop */
       LLVMValueRef lo = par_bound(size[0], par.chunk), hi = par_bound(size[0], LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""));
       loops[d] = loop_range(lo, hi, "fused");
+    } else if (blocked && d == rank - 1) {
+      LLVMValueRef nb = LLVMBuildSDiv(cg.b, LLVMBuildAdd(cg.b, size[d], ci64(BLOCK - 1), ""), ci64(BLOCK), "");
+      loops[d] = loop_begin(nb, "block");
     } else
       loops[d] = loop_begin(size[d], "fused");
     if (acc0) ra = regacc_begin(&loops[d], acc0, bptr(bufs, last->id), roff, last->dt);
-    lin = LLVMBuildAdd(cg.b, lin, LLVMBuildMul(cg.b, loops[d].i, cst[d], ""), "");
-    if (red) roff = LLVMBuildAdd(cg.b, roff, LLVMBuildMul(cg.b, loops[d].i, rst[d], ""), "");
-    for (int i = 0; i < nx; i++) off[i] = LLVMBuildAdd(cg.b, off[i], LLVMBuildMul(cg.b, loops[d].i, xo[i].st[d], ""), "");
+    idx = loops[d].i;
+    if (blocked && d == rank - 1) {
+      if (!row) row = k_entry_alloca(cg.b, cg.fn, LLVMArrayType2(ty(last->dt), BLOCK), "row");
+      LLVMValueRef b0 = LLVMBuildMul(cg.b, loops[d].i, ci64(BLOCK), "");
+      LLVMValueRef left = LLVMBuildSub(cg.b, size[d], b0, "");
+      bn = fsel(LLVMBuildICmp(cg.b, LLVMIntSLT, left, ci64(BLOCK), ""), left, ci64(BLOCK));
+      lj = loop_begin(bn, "elems");
+      idx = LLVMBuildAdd(cg.b, b0, lj.i, "");
+    }
+    lin = LLVMBuildAdd(cg.b, lin, LLVMBuildMul(cg.b, idx, cst[d], ""), "");
+    if (red) roff = LLVMBuildAdd(cg.b, roff, LLVMBuildMul(cg.b, idx, rst[d], ""), "");
+    for (int i = 0; i < nx; i++) off[i] = LLVMBuildAdd(cg.b, off[i], LLVMBuildMul(cg.b, idx, xo[i].st[d], ""), "");
   }
   LLVMValueRef *val = group_val;
   for (int i = 0; i < nx; i++) val[xs[i]->id] = load(xs[i]->dt, xo[i].ptr, off[i]);
@@ -775,7 +799,23 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   ScalarTarget st = {cg.b, ty, intrinsic, cpu_math};
   scalar_group(&st, g, nm, val, k->stored, &(GroupEmit){const_value, group_store, &gc});
   int d = rank - 1;
-  if (red) {
+  if (blocked) { /* the block's elements stored; then summed in order */
+    LLVMBuildStore(cg.b, val[last->in[0]->id], gep(last->dt, row, lj.i));
+    loop_end(&lj);
+    Loop ls = loop_begin(bn, "sum");
+    LLVMBasicBlockRef pre = ls.pre;
+    LLVMPositionBuilderBefore(cg.b, LLVMGetNextInstruction(ls.i));
+    LLVMValueRef acc = LLVMBuildPhi(cg.b, ty(last->dt), "acc");
+    LLVMAddIncoming(acc, &ra.phi, &pre, 1);
+    LLVMPositionBuilderAtEnd(cg.b, ls.body);
+    LLVMValueRef x = load(last->dt, row, ls.i);
+    LLVMValueRef r = last->op == OP_SUM ? LLVMBuildFAdd(cg.b, acc, x, "")
+                                        : fsel(LLVMBuildFCmp(cg.b, LLVMRealOGE, acc, x, ""), acc, x);
+    LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg.b);
+    LLVMAddIncoming(acc, &r, &cur, 1);
+    loop_end(&ls);
+    regacc_end(&ra, &loops[d--], acc);
+  } else if (red) {
     LLVMValueRef x = val[last->in[0]->id];
     LLVMValueRef acc = inreg ? ra.phi : load(last->dt, bptr(bufs, last->id), roff);
     LLVMValueRef r = last->op == OP_SUM ? LLVMBuildFAdd(cg.b, acc, x, "")

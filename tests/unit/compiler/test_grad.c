@@ -713,16 +713,17 @@ static void test_cross_entropy_collapses(void **st) {
 
 /* A scan (scan.c), h' = tanh(h W + x[:, t]) over 4 steps, its final h and
  * every step's h read by the loss: the gradient is a reversed scan of the
- * body's gradient, whose final carries are dh0 and dW (a running sum over
- * the steps) and whose stacked per-step output, moved back to the time
- * axis, is dx. */
-static void test_scan(void **st) {
-  (void)st;
-  covers(OP_SCAN);
-  covers(OP_SCANOUT);
+ * body's gradient, whose final carry is dh0 and whose stacked per-step
+ * output, moved back to the time axis, is dx.  dW = sum_t h_t^T dz_t is
+ * one product after the loop over the stacked h and dz (hoist), or with
+ * scan_hoist off a running sum carried by the reverse scan; either way
+ * the forward scan saves its product h W for the reverse one. */
+static void scan_case(bool hoist) {
+  scan_hoist = hoist;
   Node *W = P("sW", "3,3"), *h0 = P("sh0", "2,3"), *x = I("sx", DT_F32, "2,4,3");
   Node *h = g_scanvar(DT_F32, S("2,3")), *xt = g_scanvar(DT_F32, S("2,1,3"));
-  Node *next = g_unary(OP_TANH, g_binary(OP_ADD, g_matmul(h, W, 0, 0), g_reshape(xt, S("2,3"))));
+  Node *hW = g_matmul(h, W, 0, 0);
+  Node *next = g_unary(OP_TANH, g_binary(OP_ADD, hW, g_reshape(xt, S("2,3"))));
   ScanCarry c = {.init = h0, .var = h, .next = next};
   ScanSeq q = {.x = x, .var = xt, .axis = 1, .delta = 1, .slice = S("2,1,3")};
   ScanStep y = {.val = next, .n = 4, .base = 0, .delta = 1};
@@ -734,15 +735,39 @@ static void test_scan(void **st) {
   Node *loss = g_binary(OP_ADD, g_reduce(OP_SUM, s->c[0].out, 3), g_reduce(OP_SUM, s->y[0].out, 7));
   Node *wrt[3] = {W, h0, x}, *out[3] = {0};
   grad_build(loss, wrt, 3, out);
-  assert_int_equal(out[0]->op, OP_SCANOUT);
+  assert_int_equal(s->ny, 3); /* and the product h W, saved (not recomputed) */
+  assert_true(s->y[2].product);
+  assert_ptr_equal(s->y[2].val, hW);
   assert_int_equal(out[1]->op, OP_SCANOUT);
-  Scan *b = scan_of(out[0]);
-  assert_ptr_equal(scan_of(out[1]), b);
+  Scan *b = scan_of(out[1]);
   assert_true(b->reverse);
   assert_int_equal(b->T, 4);
   assert_ptr_equal(out[1], b->c[0].out); /* dh0: the adjoint carried back to the start */
+  if (hoist) { /* [4*2, 3]^T [4*2, 3]: the saved h's and the dz's of every step */
+    assert_int_equal(b->nc, 1);
+    assert_int_equal(out[0]->op, OP_MATMUL);
+    assert_int_equal(out[0]->ia[0], 1);
+    assert_int_equal(out[0]->in[0]->op, OP_RESHAPE);
+    assert_ptr_equal(out[0]->in[0]->in[0], s->y[1].out);
+    assert_int_equal(out[0]->in[0]->sh.d[0].k, 8);
+    assert_int_equal(out[0]->in[1]->op, OP_RESHAPE);
+    assert_ptr_equal(scan_of(out[0]->in[1]->in[0]), b);
+  } else {
+    assert_int_equal(b->nc, 2); /* dh, and the running sum dW */
+    assert_int_equal(out[0]->op, OP_SCANOUT);
+    assert_ptr_equal(scan_of(out[0]), b);
+  }
   assert_true(shape_eq(&out[2]->sh, &x->sh));
   assert_int_equal(out[2]->op, OP_TRANSPOSE); /* [4, 2, 3] -> [2, 4, 3] */
+  scan_hoist = true;
+}
+
+static void test_scan(void **st) {
+  (void)st;
+  covers(OP_SCAN);
+  covers(OP_SCANOUT);
+  scan_case(true);
+  scan_case(false);
 }
 
 static void test_every_rule_tested(void **st) {
