@@ -188,12 +188,38 @@ void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
 }
 
 /* Batched products (attention's [B, H, T, D] @ [B, H, D, T]): one GEMM per
- * matrix of the result, in order, so the bits are those of the 2-D call. */
-#define GEMM_BATCH(NAME, ONE, T)                                                          \
-  void NAME(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t count, const T *a,   \
-            int64_t lda, int64_t sa, const T *b, int64_t ldb, int64_t sb, T *c) {         \
-    for (int64_t i = 0; i < count; i++)                                                   \
-      ONE(ta, tb, m, n, k, 1, a + i * sa, lda, b + i * sb, ldb, 0, c + i * m * n, n);     \
+ * matrix of the result, each the 2-D call, so the bits are those of the
+ * 2-D call.  The matrices are split into parts (consecutive ranges, by a
+ * rule of the count and the sizes alone, never the thread count) that run
+ * on the team: attention's products are 128 small GEMMs each (64x64x32),
+ * every one below the size a single product is split at, and ran on one
+ * thread.  A product inside a part that would split again runs its parts
+ * on the part's thread, in order (team.c), so nothing changes. */
+#define BATCH_PART_MACS 1e6 /* at least this much work per part */
+#define BATCH_PARTS 16
+
+#define GEMM_BATCH(NAME, ONE, T)                                                            \
+  typedef struct {                                                                        \
+    int ta, tb, parts;                                                                    \
+    int64_t m, n, k, count, lda, sa, ldb, sb;                                             \
+    const T *a, *b;                                                                       \
+    T *c;                                                                                 \
+  } NAME##_job;                                                                           \
+  static void NAME##_part(void *ctx, int64_t p) {                                         \
+    const NAME##_job *j = ctx;                                                            \
+    int64_t lo = j->count * p / j->parts, hi = j->count * (p + 1) / j->parts;             \
+    for (int64_t i = lo; i < hi; i++)                                                     \
+      ONE(j->ta, j->tb, j->m, j->n, j->k, 1, j->a + i * j->sa, j->lda, j->b + i * j->sb,  \
+          j->ldb, 0, j->c + i * j->m * j->n, j->n);                                       \
+  }                                                                                       \
+  void NAME(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t count, const T *a,     \
+            int64_t lda, int64_t sa, const T *b, int64_t ldb, int64_t sb, T *c) {           \
+    double macs = (double)m * (double)n * (double)k * (double)count;                      \
+    int64_t parts = (int64_t)(macs / BATCH_PART_MACS);                                    \
+    parts = parts > BATCH_PARTS ? BATCH_PARTS : parts > count ? count : parts < 1 ? 1 : parts; \
+    NAME##_job j = {ta, tb, (int)parts, m, n, k, count, lda, sa, ldb, sb, a, b, c};       \
+    if (parts == 1) NAME##_part(&j, 0);                                                   \
+    else nnrt_team_run(NAME##_part, &j, parts);                                           \
   }
 
 GEMM_BATCH(nnrt_sgemm_batch, nnrt_sgemm, float)

@@ -521,6 +521,30 @@ static void fill(LLVMValueRef ptr, const Shape *sh, Dtype d, LLVMValueRef v) {
   strided(NULL, &flat, &out, &in, 1, LOOP_MAP);
 }
 
+/* Fused groups on the worker team.  A group over many elements is emitted
+ * as an item function that takes (chunk, chunks) after its table and runs
+ * only its share of the group's outermost loop, [n·chunk/chunks,
+ * n·(chunk+1)/chunks) rounded to 16 elements; the kernel calls it through
+ * nnrt_par_item, which picks the number of chunks from the group's size
+ * and runs them on the team.  Only groups whose elements are independent
+ * are split: element-wise groups, and reductions over the last axis alone
+ * (each output's sum runs whole inside one chunk, in the same order, from
+ * the reduction's initial value instead of a filled buffer).  So every
+ * element is computed by the same instructions in the same order whatever
+ * the split: any thread count gives the same bits.  NNC_NO_PAR=1 emits
+ * every group inline (to compare).  A row-wise op (softmax) alone splits
+ * its rows the same way. */
+static struct { bool on; LLVMValueRef chunk, chunks; } par;
+enum { PAR_MIN_ELEMS = 16384 };
+
+/* The start of chunk c of [0, n): n·c/chunks rounded down to 16, and n
+ * itself for c = chunks. */
+static LLVMValueRef par_bound(LLVMValueRef n, LLVMValueRef c) {
+  LLVMValueRef b = LLVMBuildSDiv(cg.b, LLVMBuildMul(cg.b, n, c, ""), par.chunks, "");
+  b = LLVMBuildAnd(cg.b, b, ci64(~(int64_t)15), "");
+  return fsel(LLVMBuildICmp(cg.b, LLVMIntSGE, c, par.chunks, ""), n, b);
+}
+
 static void emit_row(const Node *n, Buf *bufs) {
   Dtype d = n->dt;
   LLVMValueRef last = dimval(n->sh.d[n->sh.rank - 1]);
@@ -528,10 +552,11 @@ static void emit_row(const Node *n, Buf *bufs) {
   rows_sh.rank--;
   LLVMValueRef rows = numel(&rows_sh);
   LLVMValueRef in = bptr(bufs, n->in[0]->id), out = bptr(bufs, n->id);
-  Loop r = loop_begin(rows, "row");
+  Loop r = par.on ? loop_range(par_bound(rows, par.chunk), par_bound(rows, LLVMBuildAdd(cg.b, par.chunk, ci64(1), "")), "row")
+                  : loop_begin(rows, "row"); /* split over the team: this chunk's rows */
   LLVMValueRef base = LLVMBuildMul(cg.b, r.i, last, "");
   LLVMValueRef pi = gep(d, in, base), po = gep(d, out, base);
-  LLVMValueRef acc = LLVMBuildAlloca(cg.b, ty(d), "acc");
+  LLVMValueRef acc = k_entry_alloca(cg.b, cg.fn, ty(d), "acc");
   /* pass 1: max */
   LLVMBuildStore(cg.b, cfl(-INFINITY, d), acc);
   Loop l1 = loop_begin(last, "max");
@@ -539,13 +564,25 @@ static void emit_row(const Node *n, Buf *bufs) {
   LLVMBuildStore(cg.b, fsel(LLVMBuildFCmp(cg.b, LLVMRealOGT, x, m, ""), x, m), acc);
   loop_end(&l1);
   LLVMValueRef mx = LLVMBuildLoad2(cg.b, ty(d), acc, "max");
-  /* pass 2: sum of exp(x - max); softmax stores the exps on the way */
+  /* pass 2: sum of exp(x - max), in blocks of ROW_BLOCK: the block's exps
+   * into a stack row (a loop LLVM vectorises, libmvec's 8-lane exp;
+   * softmax also stores them), then added in order */
+  enum { ROW_BLOCK = 256 };
+  LLVMValueRef tmp = k_entry_alloca(cg.b, cg.fn, LLVMArrayType2(ty(d), ROW_BLOCK), "exps");
   LLVMBuildStore(cg.b, cfl(0, d), acc);
-  Loop l2 = loop_begin(last, "sum");
-  LLVMValueRef e = intrinsic("llvm.exp", d, (LLVMValueRef[]){LLVMBuildFSub(cg.b, load(d, pi, l2.i), mx, "")}, 1);
-  if (n->op == OP_SOFTMAX) store(d, e, po, l2.i);
-  LLVMBuildStore(cg.b, LLVMBuildFAdd(cg.b, LLVMBuildLoad2(cg.b, ty(d), acc, ""), e, ""), acc);
+  Loop lb = loop_begin(LLVMBuildSDiv(cg.b, LLVMBuildAdd(cg.b, last, ci64(ROW_BLOCK - 1), ""), ci64(ROW_BLOCK), ""), "block");
+  LLVMValueRef b0 = LLVMBuildMul(cg.b, lb.i, ci64(ROW_BLOCK), ""), left = LLVMBuildSub(cg.b, last, b0, "");
+  LLVMValueRef bn = fsel(LLVMBuildICmp(cg.b, LLVMIntSLT, left, ci64(ROW_BLOCK), ""), left, ci64(ROW_BLOCK));
+  Loop l2 = loop_begin(bn, "exp");
+  LLVMValueRef at = LLVMBuildAdd(cg.b, b0, l2.i, "");
+  LLVMValueRef e = cpu_math(M_EXP, d, (LLVMValueRef[]){LLVMBuildFSub(cg.b, load(d, pi, at), mx, "")}, 1);
+  store(d, e, tmp, l2.i);
+  if (n->op == OP_SOFTMAX) store(d, e, po, at);
   loop_end(&l2);
+  Loop l2s = loop_begin(bn, "sum");
+  LLVMBuildStore(cg.b, LLVMBuildFAdd(cg.b, LLVMBuildLoad2(cg.b, ty(d), acc, ""), load(d, tmp, l2s.i), ""), acc);
+  loop_end(&l2s);
+  loop_end(&lb);
   LLVMValueRef s = LLVMBuildLoad2(cg.b, ty(d), acc, "s");
   Loop l3 = loop_begin(last, "out");
   LLVMValueRef y;
@@ -670,20 +707,6 @@ static void emit_lib(const Node *n, Buf *bufs) {
 static LLVMValueRef *group_val;
 static char *group_seen;
 
-/* Fused groups on the worker team.  A group over many elements is emitted
- * as an item function that takes (chunk, chunks) after its table and runs
- * only its share of the group's outermost loop, [n·chunk/chunks,
- * n·(chunk+1)/chunks) rounded to 16 elements; the kernel calls it through
- * nnrt_par_item, which picks the number of chunks from the group's size
- * and runs them on the team.  Only groups whose elements are independent
- * are split: element-wise groups, and reductions over the last axis alone
- * (each output's sum runs whole inside one chunk, in the same order, from
- * the reduction's initial value instead of a filled buffer).  So every
- * element is computed by the same instructions in the same order whatever
- * the split: any thread count gives the same bits.  NNC_NO_PAR=1 emits
- * every group inline (to compare). */
-static struct { bool on; LLVMValueRef chunk, chunks; } par;
-enum { PAR_MIN_ELEMS = 16384 };
 
 /* A fused group: one loop nest over the group's space; members are
  * registers, stored only where the kernel reads them later. */
@@ -693,19 +716,14 @@ static void group_store(const Node *n, LLVMValueRef v, void *ctx) {
   store(n->dt, v, bptr(c->bufs, n->id), c->lin);
 }
 
-/* The start of chunk c of [0, n): n·c/chunks rounded down to 16, and n
- * itself for c = chunks. */
-static LLVMValueRef par_bound(LLVMValueRef n, LLVMValueRef c) {
-  LLVMValueRef b = LLVMBuildSDiv(cg.b, LLVMBuildMul(cg.b, n, c, ""), par.chunks, "");
-  b = LLVMBuildAnd(cg.b, b, ci64(~(int64_t)15), "");
-  return fsel(LLVMBuildICmp(cg.b, LLVMIntSGE, c, par.chunks, ""), n, b);
-}
 
 /* How much a split group's element costs, in units of a plain one (an add):
  * 1 + its members' FLOPs per element / 8, so that a group of sigmoids and
  * tanhs (an LSTM cell's) is split into more chunks than its element count
  * alone asks for (runtime/team.c: one chunk per PAR_CHUNK units). */
+enum { ROW_WEIGHT = 3 }; /* a softmax's element: a max, an exp and a divide */
 static int64_t group_weight(const Group *g) {
+  if (!g->fused) return ROW_WEIGHT;
   int64_t f = 0;
   for (int i = 0; i < g->n; i++)
     if (op_info[g->nodes[i]->op].kind == OK_EWISE) f += op_info[g->nodes[i]->op].flops;
@@ -716,7 +734,12 @@ static int64_t group_weight(const Group *g) {
 static bool group_par_ok(const Group *g) {
   static int off = -1;
   if (off < 0) off = getenv("NNC_NO_PAR") && *getenv("NNC_NO_PAR") == '1';
-  if (off || !g->fused || !(g->n > 1 || g->closed)) return false;
+  if (off) return false;
+  if (!g->fused && g->n == 1 && op_info[g->nodes[0]->op].kind == OK_ROW) { /* its rows */
+    Dim n = shape_numel(&g->space);
+    return g->space.rank >= 2 && (n.b || n.k * ROW_WEIGHT >= PAR_MIN_ELEMS);
+  }
+  if (!g->fused || !(g->n > 1 || g->closed)) return false;
   const Shape *sp = &g->space;
   Dim n = shape_numel(sp);
   if (sp->rank == 0 || (n.b == 0 && n.k * group_weight(g) < PAR_MIN_ELEMS)) return false;
