@@ -645,7 +645,59 @@ static void emit_matmul(const Node *n, Buf *bufs) {
   LLVMValueRef f = rt_fn(d == DT_F32 ? "nnrt_sgemm" : "nnrt_dgemm", cg.t.vd, ps, 13, &fty);
   LLVMValueRef args[] = {ci32(ta), ci32(tb), M, N, K, cfl(1, d), bptr(bufs, a->id), lda, bptr(bufs, bb->id), ldb,
                          cfl(0, d), bptr(bufs, n->id), N};
+  /* A tiny product (XOR's [4, 2] @ [2, 4]) is the runtime's plain loop
+   * (gemm.c, below SMALL_SGEMM / SMALL_DGEMM multiply-adds) emitted here,
+   * with the sizes it knows as constants: the same additions in the same
+   * order (so the same bits), without a call and a loop over strides. */
+  const Dim dn = n->sh.d[1], dk = a->sh.d[ta ? 0 : 1], dm = n->sh.d[0];
+  int64_t small = d == DT_F32 ? 1024 : 2048;
+  Dim mnk = {dm.k * dn.k * dk.k, dm.b + dn.b + dk.b};
+  if (mnk.b > 1 || mnk.k >= small) {
+    LLVMBuildCall2(cg.b, fty, f, args, 13, "");
+    return;
+  }
+  LLVMBasicBlockRef inl = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "small_gemm");
+  LLVMBasicBlockRef lib = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "gemm");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg.ctx, cg.fn, "gemm_done");
+  LLVMValueRef macs = LLVMBuildMul(cg.b, LLVMBuildMul(cg.b, M, N, ""), K, "");
+  LLVMBuildCondBr(cg.b, LLVMBuildICmp(cg.b, LLVMIntSLT, macs, ci64(small), ""), inl, lib);
+  LLVMPositionBuilderAtEnd(cg.b, lib);
   LLVMBuildCall2(cg.b, fty, f, args, 13, "");
+  LLVMBuildBr(cg.b, done);
+  LLVMPositionBuilderAtEnd(cg.b, inl);
+  LLVMValueRef A = bptr(bufs, a->id), Bm = bptr(bufs, bb->id), C = bptr(bufs, n->id);
+  /* op(A)(i,p) = A[i*ai + p*ap], op(B)(p,j) = B[p*bp + j*bj] */
+  LLVMValueRef ai = ta ? ci64(1) : lda, ap = ta ? lda : ci64(1), bp = tb ? ci64(1) : ldb, bj = tb ? ldb : ci64(1);
+  Loop li = loop_begin(M, "gi");
+  Loop lj = loop_begin(N, "gj");
+  LLVMValueRef sum = cfl(0, d);
+  if (!dk.b) { /* a known K (below the threshold): unrolled */
+    for (int64_t p = 0; p < dk.k; p++) {
+      LLVMValueRef x = load(d, A, LLVMBuildAdd(cg.b, LLVMBuildMul(cg.b, li.i, ai, ""), LLVMBuildMul(cg.b, ci64(p), ap, ""), ""));
+      LLVMValueRef y = load(d, Bm, LLVMBuildAdd(cg.b, LLVMBuildMul(cg.b, ci64(p), bp, ""), LLVMBuildMul(cg.b, lj.i, bj, ""), ""));
+      sum = LLVMBuildFAdd(cg.b, sum, LLVMBuildFMul(cg.b, x, y, ""), "");
+    }
+  } else { /* K is the batch (a weight's gradient): a loop */
+    Loop lp = loop_begin(K, "gp");
+    LLVMBasicBlockRef pre = lp.pre;
+    LLVMPositionBuilderBefore(cg.b, LLVMGetNextInstruction(lp.i));
+    LLVMValueRef acc = LLVMBuildPhi(cg.b, ty(d), "acc");
+    LLVMValueRef zero = cfl(0, d);
+    LLVMAddIncoming(acc, &zero, &pre, 1);
+    LLVMPositionBuilderAtEnd(cg.b, lp.body);
+    LLVMValueRef x = load(d, A, LLVMBuildAdd(cg.b, LLVMBuildMul(cg.b, li.i, ai, ""), LLVMBuildMul(cg.b, lp.i, ap, ""), ""));
+    LLVMValueRef y = load(d, Bm, LLVMBuildAdd(cg.b, LLVMBuildMul(cg.b, lp.i, bp, ""), LLVMBuildMul(cg.b, lj.i, bj, ""), ""));
+    LLVMValueRef r = LLVMBuildFAdd(cg.b, acc, LLVMBuildFMul(cg.b, x, y, ""), "");
+    LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg.b);
+    LLVMAddIncoming(acc, &r, &cur, 1);
+    loop_end(&lp);
+    sum = acc;
+  }
+  store(d, LLVMBuildFMul(cg.b, cfl(1, d), sum, ""), C, LLVMBuildAdd(cg.b, LLVMBuildMul(cg.b, li.i, N, ""), lj.i, ""));
+  loop_end(&lj);
+  loop_end(&li);
+  LLVMBuildBr(cg.b, done);
+  LLVMPositionBuilderAtEnd(cg.b, done);
 }
 
 /* An i64 array on the stack holding vals (a geometry struct for the runtime). */
