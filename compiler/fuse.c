@@ -111,10 +111,14 @@ static void reorder(Kernel *k, const char *viewable) {
   Node **order = arena_alloc(sizeof(Node *) * (n + 1));
   int norder = 0, last_rand = -1;
   char *insched = arena_alloc(cap); /* a scan body reads values from outside it */
-  for (int i = 0; i < n; i++) pos[k->sched[i]->id] = i, insched[k->sched[i]->id] = 1;
+  int maxin = 0;
+  for (int i = 0; i < n; i++) {
+    pos[k->sched[i]->id] = i, insched[k->sched[i]->id] = 1;
+    if (k->sched[i]->nin > maxin) maxin = k->sched[i]->nin;
+  }
+  Node **ins = arena_alloc(sizeof(Node *) * (size_t)(maxin + 1)); /* a scan has many inputs; +1: the last draw */
   for (int i = 0; i < n; i++) {
     Node *x = k->sched[i];
-    Node **ins = arena_alloc(sizeof(Node *) * (size_t)(x->nin + 1)); /* a scan has many inputs */
     int nin = 0;
     for (int j = 0; j < x->nin; j++) ins[nin++] = x->in[j];
     if (x->op == OP_RAND) {

@@ -29,7 +29,7 @@ static int64_t sat_add(int64_t a, int64_t b) {
 }
 
 static size_t elem(const Node *n) {
-  size_t e = n->dt == DT_F64 ? 8 : n->dt == DT_BOOL ? 1 : 4;
+  size_t e = (size_t)dtype_bytes(n->dt);
   if (n->op == OP_MAXPOOL || n->op == OP_POOLIDX) e = 16; /* values (up to 8 bytes) and indices, either first */
   return e;
 }

@@ -109,6 +109,8 @@ typedef enum {
   DT_FLOAT = 5,
 } Dtype;
 const char *dtype_name(Dtype d);
+/* Bytes of one element (DT_BOOL: one byte). */
+static inline int dtype_bytes(Dtype d) { return d == DT_F64 ? 8 : d == DT_BOOL ? 1 : 4; }
 
 typedef enum {
   /* top level */

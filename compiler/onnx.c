@@ -83,7 +83,6 @@ static int onnx_type(Dtype dt) {
   nnc_unreachable("dtype %d", (int)dt);
 }
 
-static size_t dtype_bytes(Dtype dt) { return dt == DT_F64 ? 8 : dt == DT_BOOL ? 1 : 4; }
 
 static const char *tmp_name(Export *e) { return arena_printf("t%d", e->ntmp++); }
 

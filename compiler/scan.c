@@ -122,6 +122,15 @@ static void body_schedule(Scan *s, Kernel *k) {
   k->nsched = norder;
 }
 
+/* The body's nodes of scan s (its carries' nexts and per-step values as
+ * outputs) in k, scheduled. */
+static void body_nodes(Scan *s, Kernel *k) {
+  memset(k, 0, sizeof *k);
+  for (int c = 0; c < s->nc; c++) kernel_add_out(k, s->c[c].next, -1, "next");
+  for (int m = 0; m < s->ny; m++) kernel_add_out(k, s->y[m].val, -1, "step");
+  body_schedule(s, k);
+}
+
 /* ---- building ------------------------------------------------------------ */
 
 static void add_input(Node ***in, int *n, int *cap, Node *x) {
@@ -171,10 +180,8 @@ Scan *scan_new(int64_t T, bool reverse, ScanCarry *c, int nc, ScanSeq *sq, int n
   int nin = 0, capin = 0;
   for (int k = 0; k < nc; k++) add_input(&in, &nin, &capin, s->c[k].init);
   for (int j = 0; j < ns; j++) add_input(&in, &nin, &capin, s->s[j].x);
-  Kernel tmp = {0};
-  for (int k = 0; k < nc; k++) kernel_add_out(&tmp, s->c[k].next, -1, "next");
-  for (int m = 0; m < s->ny; m++) kernel_add_out(&tmp, s->y[m].val, -1, "step");
-  body_schedule(s, &tmp);
+  Kernel tmp;
+  body_nodes(s, &tmp);
   int cap = graph_node_count() + 1;
   char *isfree = arena_alloc(cap);
   Node **fr = NULL;
@@ -223,7 +230,7 @@ void scan_prepare(Scan *s) {
   for (int j = 0; j < s->ns; j++) {
     Node *v = s->s[j].var;
     Dim n = shape_numel(&v->sh);
-    int64_t size = round64(n.k * (v->dt == DT_F64 ? 8 : v->dt == DT_BOOL ? 1 : 4));
+    int64_t size = round64(n.k * dtype_bytes(v->dt));
     if (n.b) { mp->arena[v->id] = 1; mp->off[v->id] = mp->totalB; mp->totalB += size; }
     else { mp->arena[v->id] = 2; mp->off[v->id] = mp->total0; mp->total0 += size; }
     mp->size[v->id] = size;
@@ -342,10 +349,8 @@ void scan_grad(Node *node, Node **gout, Node **d) {
   Node **wrt = arena_alloc(sizeof(Node *) * (size_t)(nwrt + 1)), **res = arena_alloc(sizeof(Node *) * (size_t)(nwrt + 1));
   ScanCarry *c2 = arena_alloc(sizeof *c2 * (size_t)(nc + nfree + 1));
   /* the forward body's nodes; its products bound those saved (each a sequence of the backward scan) */
-  Kernel fk = {0};
-  for (int k = 0; k < nc; k++) kernel_add_out(&fk, f->c[k].next, -1, "next");
-  for (int m = 0; m < ny; m++) kernel_add_out(&fk, f->y[m].val, -1, "step");
-  body_schedule(f, &fk);
+  Kernel fk;
+  body_nodes(f, &fk);
   int nmm = 0;
   for (int i = 0; i < fk.nsched; i++) nmm += fk.sched[i]->op == OP_MATMUL;
   ScanSeq *s2 = arena_alloc(sizeof *s2 * (size_t)(nc + ns + ny + nmm + 1));
@@ -430,11 +435,9 @@ void scan_grad(Node *node, Node **gout, Node **d) {
     acc[i] = nc2++;
   }
   { /* a sequence the body no longer reads (a saved carry only the products read) is not sliced */
-    Scan body = {.c = c2, .nc = nc2, .s = s2, .ns = ns2};
-    Kernel bk = {0};
-    for (int k = 0; k < nc2; k++) kernel_add_out(&bk, c2[k].next, -1, "next");
-    for (int m = 0; m < ny2; m++) kernel_add_out(&bk, y2[m].val, -1, "step");
-    body_schedule(&body, &bk);
+    Scan body = {.c = c2, .nc = nc2, .s = s2, .ns = ns2, .y = y2, .ny = ny2};
+    Kernel bk;
+    body_nodes(&body, &bk);
     char *used = arena_alloc(graph_node_count() + 1);
     for (int i = 0; i < bk.nsched; i++) used[bk.sched[i]->id] = 1;
     int n = 0;
@@ -494,12 +497,7 @@ Node *scan_stack(Node **items, int n, int axis) {
 
 void scan_print(const Scan *s, FILE *out, const char *ind) {
   Kernel k = s->body;
-  if (!s->prepared) {
-    memset(&k, 0, sizeof k);
-    for (int c = 0; c < s->nc; c++) kernel_add_out(&k, s->c[c].next, -1, "carry");
-    for (int m = 0; m < s->ny; m++) kernel_add_out(&k, s->y[m].val, -1, "step");
-    body_schedule((Scan *)s, &k);
-  }
+  if (!s->prepared) body_nodes((Scan *)s, &k);
   fprintf(out, "%sscan%d: for t in %s0..%lld {\n", ind, s->id, s->reverse ? "reversed " : "", (long long)s->T);
   for (int c = 0; c < s->nc; c++) {
     fprintf(out, "%s  carry %%%d = ", ind, s->c[c].var->id);
@@ -548,6 +546,15 @@ void scan_print_kernel(const Kernel *k, FILE *out) {
     if (k->sched[i]->op == OP_SCAN) scan_print(scan_of(k->sched[i]), out, "  ");
 }
 
+/* "saved for the backward loop: WHAT, every step, in %out [shape] (bytes at B = batch)" */
+static void print_saved(FILE *out, const char *what, const Node *o, int64_t batch) {
+  Dim d = shape_numel(&o->sh);
+  int64_t bytes = d.k * dtype_bytes(o->dt);
+  for (int b = 0; b < d.b; b++) bytes *= batch;
+  fprintf(out, "    saved for the backward loop: %s, every step, in %%%d %s (%lld bytes at B = %lld)\n", what, o->id,
+          shape_str(&o->sh), (long long)bytes, (long long)batch);
+}
+
 void scan_memplan_print(const Kernel *k, int64_t batch, FILE *out) {
   for (int i = 0; i < k->nsched; i++) {
     const Node *n = k->sched[i];
@@ -558,22 +565,8 @@ void scan_memplan_print(const Kernel *k, int64_t batch, FILE *out) {
             n->id, (long long)s->T, s->reverse ? ", reversed" : "", (long long)bp->totalB, (long long)bp->total0,
             (long long)k->plan->scan_atB[n->id], (long long)k->plan->totalB, (long long)k->plan->scan_at0[n->id]);
     for (int c = 0; c < s->nc; c++)
-      if (s->saved[c] >= 0) {
-        const Node *o = s->y[s->saved[c]].out;
-        Dim d = shape_numel(&o->sh);
-        int64_t bytes = d.k * (o->dt == DT_F64 ? 8 : 4);
-        for (int b = 0; b < d.b; b++) bytes *= batch;
-        fprintf(out, "    saved for the backward loop: carry %%%d, every step, in %%%d %s (%lld bytes at B = %lld)\n",
-                s->c[c].var->id, o->id, shape_str(&o->sh), (long long)bytes, (long long)batch);
-      }
+      if (s->saved[c] >= 0) print_saved(out, arena_printf("carry %%%d", s->c[c].var->id), s->y[s->saved[c]].out, batch);
     for (int m = 0; m < s->ny; m++)
-      if (s->y[m].product) {
-        const Node *o = s->y[m].out;
-        Dim d = shape_numel(&o->sh);
-        int64_t bytes = d.k * (o->dt == DT_F64 ? 8 : 4);
-        for (int b = 0; b < d.b; b++) bytes *= batch;
-        fprintf(out, "    saved for the backward loop: the product %%%d, every step, in %%%d %s (%lld bytes at B = %lld)\n",
-                s->y[m].val->id, o->id, shape_str(&o->sh), (long long)bytes, (long long)batch);
-      }
+      if (s->y[m].product) print_saved(out, arena_printf("the product %%%d", s->y[m].val->id), s->y[m].out, batch);
   }
 }

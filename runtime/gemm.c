@@ -59,8 +59,8 @@
 #include <stdlib.h>
 #include <omp.h>
 
-#define SMALL_SGEMM 1024
-#define SMALL_DGEMM 2048
+#define SMALL_SGEMM NNRT_SMALL_SGEMM
+#define SMALL_DGEMM NNRT_SMALL_DGEMM
 #define SPLIT_SGEMM 2e6
 
 /* op(A)(i,p) = a[i*ai + p*ap], op(B)(p,j) = b[p*bp + j*bj]: strides instead

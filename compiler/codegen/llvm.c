@@ -277,6 +277,34 @@ static void regacc_end(RegAcc *a, Loop *l, LLVMValueRef r) {
   store(a->dt, a->phi, a->ptr, a->off);
 }
 
+/* A value carried by loop l other than a register reduction's (a sum in
+ * order): a phi in l's header starting from init (from l's pre block);
+ * loop_carry_next gives it its value at the end of the body. */
+static LLVMValueRef loop_carry(const Loop *l, LLVMValueRef init, Dtype d) {
+  LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b), pre = l->pre;
+  LLVMPositionBuilderBefore(cg.b, LLVMGetNextInstruction(l->i));
+  LLVMValueRef phi = LLVMBuildPhi(cg.b, ty(d), "acc");
+  LLVMAddIncoming(phi, &init, &pre, 1);
+  LLVMPositionBuilderAtEnd(cg.b, at);
+  return phi;
+}
+static void loop_carry_next(LLVMValueRef phi, LLVMValueRef v) {
+  LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg.b);
+  LLVMAddIncoming(phi, &v, &cur, 1);
+}
+
+/* A loop over [0, n) in blocks of `block` (a vectorised pass into a stack
+ * row, then an ordered one over it): the number of blocks, and block i's
+ * first index and length. */
+static LLVMValueRef block_count(LLVMValueRef n, int64_t block) {
+  return LLVMBuildSDiv(cg.b, LLVMBuildAdd(cg.b, n, ci64(block - 1), ""), ci64(block), "");
+}
+static LLVMValueRef block_len(LLVMValueRef n, LLVMValueRef i, int64_t block, LLVMValueRef *first) {
+  *first = LLVMBuildMul(cg.b, i, ci64(block), "");
+  LLVMValueRef left = LLVMBuildSub(cg.b, n, *first, "");
+  return LLVMBuildSelect(cg.b, LLVMBuildICmp(cg.b, LLVMIntSLT, left, ci64(block), ""), left, ci64(block), "");
+}
+
 /* An operand of a strided loop: a buffer read with strides, or a constant. */
 typedef struct Operand {
   LLVMValueRef ptr, base, st[MAX_RANK], cval;
@@ -570,9 +598,8 @@ static void emit_row(const Node *n, Buf *bufs) {
   enum { ROW_BLOCK = 256 };
   LLVMValueRef tmp = k_entry_alloca(cg.b, cg.fn, LLVMArrayType2(ty(d), ROW_BLOCK), "exps");
   LLVMBuildStore(cg.b, cfl(0, d), acc);
-  Loop lb = loop_begin(LLVMBuildSDiv(cg.b, LLVMBuildAdd(cg.b, last, ci64(ROW_BLOCK - 1), ""), ci64(ROW_BLOCK), ""), "block");
-  LLVMValueRef b0 = LLVMBuildMul(cg.b, lb.i, ci64(ROW_BLOCK), ""), left = LLVMBuildSub(cg.b, last, b0, "");
-  LLVMValueRef bn = fsel(LLVMBuildICmp(cg.b, LLVMIntSLT, left, ci64(ROW_BLOCK), ""), left, ci64(ROW_BLOCK));
+  Loop lb = loop_begin(block_count(last, ROW_BLOCK), "block");
+  LLVMValueRef b0, bn = block_len(last, lb.i, ROW_BLOCK, &b0);
   Loop l2 = loop_begin(bn, "exp");
   LLVMValueRef at = LLVMBuildAdd(cg.b, b0, l2.i, "");
   LLVMValueRef e = cpu_math(M_EXP, d, (LLVMValueRef[]){LLVMBuildFSub(cg.b, load(d, pi, at), mx, "")}, 1);
@@ -650,7 +677,7 @@ static void emit_matmul(const Node *n, Buf *bufs) {
    * with the sizes it knows as constants: the same additions in the same
    * order (so the same bits), without a call and a loop over strides. */
   const Dim dn = n->sh.d[1], dk = a->sh.d[ta ? 0 : 1], dm = n->sh.d[0];
-  int64_t small = d == DT_F32 ? 1024 : 2048;
+  int64_t small = d == DT_F32 ? NNRT_SMALL_SGEMM : NNRT_SMALL_DGEMM;
   Dim mnk = {dm.k * dn.k * dk.k, dm.b + dn.b + dk.b};
   if (mnk.b > 1 || mnk.k >= small) {
     LLVMBuildCall2(cg.b, fty, f, args, 13, "");
@@ -679,17 +706,10 @@ static void emit_matmul(const Node *n, Buf *bufs) {
     }
   } else { /* K is the batch (a weight's gradient): a loop */
     Loop lp = loop_begin(K, "gp");
-    LLVMBasicBlockRef pre = lp.pre;
-    LLVMPositionBuilderBefore(cg.b, LLVMGetNextInstruction(lp.i));
-    LLVMValueRef acc = LLVMBuildPhi(cg.b, ty(d), "acc");
-    LLVMValueRef zero = cfl(0, d);
-    LLVMAddIncoming(acc, &zero, &pre, 1);
-    LLVMPositionBuilderAtEnd(cg.b, lp.body);
+    LLVMValueRef acc = loop_carry(&lp, cfl(0, d), d);
     LLVMValueRef x = load(d, A, LLVMBuildAdd(cg.b, LLVMBuildMul(cg.b, li.i, ai, ""), LLVMBuildMul(cg.b, lp.i, ap, ""), ""));
     LLVMValueRef y = load(d, Bm, LLVMBuildAdd(cg.b, LLVMBuildMul(cg.b, lp.i, bp, ""), LLVMBuildMul(cg.b, lj.i, bj, ""), ""));
-    LLVMValueRef r = LLVMBuildFAdd(cg.b, acc, LLVMBuildFMul(cg.b, x, y, ""), "");
-    LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg.b);
-    LLVMAddIncoming(acc, &r, &cur, 1);
+    loop_carry_next(acc, LLVMBuildFAdd(cg.b, acc, LLVMBuildFMul(cg.b, x, y, ""), ""));
     loop_end(&lp);
     sum = acc;
   }
@@ -759,7 +779,6 @@ static void emit_lib(const Node *n, Buf *bufs) {
 static LLVMValueRef *group_val;
 static char *group_seen;
 
-
 /* A fused group: one loop nest over the group's space; members are
  * registers, stored only where the kernel reads them later. */
 typedef struct GroupCtx { Buf *bufs; LLVMValueRef lin; } GroupCtx;
@@ -767,7 +786,6 @@ static void group_store(const Node *n, LLVMValueRef v, void *ctx) {
   GroupCtx *c = ctx;
   store(n->dt, v, bptr(c->bufs, n->id), c->lin);
 }
-
 
 /* How much a split group's element costs, in units of a plain one (an add):
  * 1 + its members' FLOPs per element / 8, so that a group of sigmoids and
@@ -850,17 +868,15 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
       LLVMValueRef lo = par_bound(size[0], par.chunk), hi = par_bound(size[0], LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""));
       loops[d] = loop_range(lo, hi, "fused");
     } else if (blocked && d == rank - 1) {
-      LLVMValueRef nb = LLVMBuildSDiv(cg.b, LLVMBuildAdd(cg.b, size[d], ci64(BLOCK - 1), ""), ci64(BLOCK), "");
-      loops[d] = loop_begin(nb, "block");
+      loops[d] = loop_begin(block_count(size[d], BLOCK), "block");
     } else
       loops[d] = loop_begin(size[d], "fused");
     if (acc0) ra = regacc_begin(&loops[d], acc0, bptr(bufs, last->id), roff, last->dt);
     idx = loops[d].i;
     if (blocked && d == rank - 1) {
       if (!row) row = k_entry_alloca(cg.b, cg.fn, LLVMArrayType2(ty(last->dt), BLOCK), "row");
-      LLVMValueRef b0 = LLVMBuildMul(cg.b, loops[d].i, ci64(BLOCK), "");
-      LLVMValueRef left = LLVMBuildSub(cg.b, size[d], b0, "");
-      bn = fsel(LLVMBuildICmp(cg.b, LLVMIntSLT, left, ci64(BLOCK), ""), left, ci64(BLOCK));
+      LLVMValueRef b0;
+      bn = block_len(size[d], loops[d].i, BLOCK, &b0);
       lj = loop_begin(bn, "elems");
       idx = LLVMBuildAdd(cg.b, b0, lj.i, "");
     }
@@ -878,16 +894,10 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
     LLVMBuildStore(cg.b, val[last->in[0]->id], gep(last->dt, row, lj.i));
     loop_end(&lj);
     Loop ls = loop_begin(bn, "sum");
-    LLVMBasicBlockRef pre = ls.pre;
-    LLVMPositionBuilderBefore(cg.b, LLVMGetNextInstruction(ls.i));
-    LLVMValueRef acc = LLVMBuildPhi(cg.b, ty(last->dt), "acc");
-    LLVMAddIncoming(acc, &ra.phi, &pre, 1);
-    LLVMPositionBuilderAtEnd(cg.b, ls.body);
+    LLVMValueRef acc = loop_carry(&ls, ra.phi, last->dt);
     LLVMValueRef x = load(last->dt, row, ls.i);
-    LLVMValueRef r = last->op == OP_SUM ? LLVMBuildFAdd(cg.b, acc, x, "")
-                                        : fsel(LLVMBuildFCmp(cg.b, LLVMRealOGE, acc, x, ""), acc, x);
-    LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg.b);
-    LLVMAddIncoming(acc, &r, &cur, 1);
+    loop_carry_next(acc, last->op == OP_SUM ? LLVMBuildFAdd(cg.b, acc, x, "")
+                                            : fsel(LLVMBuildFCmp(cg.b, LLVMRealOGE, acc, x, ""), acc, x));
     loop_end(&ls);
     regacc_end(&ra, &loops[d--], acc);
   } else if (red) {
@@ -1014,8 +1024,6 @@ static void plan_body(const Scan *s, Buf *bufs) {
   }
 }
 
-static int64_t dt_bytes(Dtype d) { return d == DT_F64 ? 8 : d == DT_BOOL ? 1 : 4; }
-
 /* Whether dim run d (a stride, or a size) fits buffer kind: per batch row
  * (BUF_SCALED) for B^1, fixed for B^0. */
 static bool kind_fits(int kind, Dim d) {
@@ -1038,7 +1046,7 @@ static bool seq_in_place(const ScanSeq *q, Buf *bufs, LLVMValueRef tau) {
   for (int d = q->axis + 1; d < xs->rank; d++) st.k *= xs->d[d].k, st.b += xs->d[d].b;
   if (!kind_fits(xb->kind, st) || !kind_fits(xb->kind, shape_numel(xs))) return false;
   LLVMValueRef row = LLVMBuildAdd(cg.b, ci64(q->start[q->axis]), LLVMBuildMul(cg.b, tau, ci64(q->delta), ""), "");
-  LLVMValueRef at = LLVMBuildAdd(cg.b, buf_at(xb), LLVMBuildMul(cg.b, row, ci64(st.k * dt_bytes(q->x->dt)), ""), "slice");
+  LLVMValueRef at = LLVMBuildAdd(cg.b, buf_at(xb), LLVMBuildMul(cg.b, row, ci64(st.k * dtype_bytes(q->x->dt)), ""), "slice");
   Buf *vb = &bufs[q->var->id];
   *vb = (Buf){.kind = xb->kind, .root = q->var->id, .name = "slice", .dyn = at, .dyn_ptr = scratch_ptr(xb->kind, at), .dyn_gen = fnst.gen};
   return true;
@@ -1055,7 +1063,7 @@ static bool row_in_place(const Kernel *k, const ScanStep *y, Buf *bufs, LLVMValu
   if (r >= graph_node_count() || !in_body[r] || taken[r] || k->view[r] || !rb->kind) return false;
   if (ob->kind != BUF_SCALED && ob->kind != BUF_FIXED) return false;
   if (!kind_fits(ob->kind, nv) || !kind_fits(ob->kind, shape_numel(&y->out->sh))) return false;
-  LLVMValueRef at = LLVMBuildAdd(cg.b, buf_at(ob), LLVMBuildMul(cg.b, row, ci64(nv.k * dt_bytes(y->val->dt)), ""), "row");
+  LLVMValueRef at = LLVMBuildAdd(cg.b, buf_at(ob), LLVMBuildMul(cg.b, row, ci64(nv.k * dtype_bytes(y->val->dt)), ""), "row");
   rb->kind = ob->kind;
   rb->dyn = at;
   rb->dyn_ptr = scratch_ptr(ob->kind, at);
@@ -1088,12 +1096,13 @@ static void emit_scan(const Node *node, Buf *bufs) {
   if (copy_all < 0) copy_all = getenv("NNC_SCAN_COPY") && *getenv("NNC_SCAN_COPY") == '1';
   char *in_body = arena_alloc(graph_node_count() + 1), *taken = arena_alloc(graph_node_count() + 1);
   bool *row_done = arena_alloc(sizeof(bool) * (size_t)(s->ny + 1));
+  LLVMValueRef *rows = arena_alloc(sizeof(LLVMValueRef) * (size_t)(s->ny + 1)); /* row base + tau·delta of each */
   for (int i = 0; i < k->nsched; i++)
     if (k->sched[i]->op != OP_SCANVAR && k->sched[i]->op != OP_CONST && k->sched[i]->op != OP_RESHAPE) in_body[k->sched[i]->id] = 1;
-  for (int m = 0; m < s->ny && !copy_all; m++) {
+  for (int m = 0; m < s->ny; m++) {
     const ScanStep *y = &s->y[m];
-    LLVMValueRef row = LLVMBuildAdd(cg.b, ci64(y->base), LLVMBuildMul(cg.b, tau, ci64(y->delta), ""), "");
-    row_done[m] = row_in_place(k, y, bufs, row, in_body, taken);
+    rows[m] = LLVMBuildAdd(cg.b, ci64(y->base), LLVMBuildMul(cg.b, tau, ci64(y->delta), ""), "");
+    row_done[m] = !copy_all && row_in_place(k, y, bufs, rows[m], in_body, taken);
   }
   for (int j = 0; j < s->ns; j++) { /* this step's slice of each sequence */
     const ScanSeq *q = &s->s[j];
@@ -1122,11 +1131,10 @@ static void emit_scan(const Node *node, Buf *bufs) {
       for (int j = 0; j < gr->n; j++) emit_node(gr->nodes[j], bufs);
   }
   cur_view = k->view;
-  for (int m = 0; m < s->ny; m++) { /* row base + tau·delta of each stacked value */
+  for (int m = 0; m < s->ny; m++) { /* the stacked values not written in place */
     const ScanStep *y = &s->y[m];
     if (row_done[m]) continue;
-    LLVMValueRef row = LLVMBuildAdd(cg.b, ci64(y->base), LLVMBuildMul(cg.b, tau, ci64(y->delta), ""), "");
-    LLVMValueRef dst = gep(y->out->dt, bptr(bufs, y->out->id), LLVMBuildMul(cg.b, row, numel(&y->val->sh), ""));
+    LLVMValueRef dst = gep(y->out->dt, bptr(bufs, y->out->id), LLVMBuildMul(cg.b, rows[m], numel(&y->val->sh), ""));
     copy_into(dst, y->val, bufs);
   }
   for (int c = 0; c < s->nc; c++) /* the carries take their next values */
@@ -1444,8 +1452,6 @@ static LLVMValueRef outline_work(const Kernel *k, Work w, Buf *bufs, int spare, 
  * their shapes and the kinds of its buffers, so a program of many alike
  * layers (or an unrolled loop's steps) compiles a few such functions. */
 typedef struct Item { LLVMValueRef fn; LLVMValueRef *vals; int n, ops; const Shape *par; int64_t weight; } Item;
-
-
 
 /* (ctx, slots, scratch, batch, tab), and for a split group (chunk, chunks) */
 static LLVMTypeRef item_type(bool parallel) {

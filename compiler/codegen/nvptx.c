@@ -75,7 +75,6 @@ static LLVMTypeRef ty(Dtype d) {
   }
   return px.t.f32;
 }
-static int dsize(Dtype d) { return d == DT_F64 ? 8 : d == DT_BOOL ? 1 : 4; }
 static bool isf(Dtype d) { return d == DT_F32 || d == DT_F64; }
 static LLVMValueRef ci64(int64_t v) { return LLVMConstInt(px.t.i64, (unsigned long long)v, 1); }
 static LLVMValueRef ci32(int v) { return LLVMConstInt(px.t.i32, (unsigned long long)v, 1); }
@@ -438,7 +437,7 @@ static void plan_kernel(Kernel *k, Plan *pl) {
       pl->buf[n->id] = add_buf(pl, NNRT_CUDA_BUF_PLANNED, (Dim){mp->off[n->id], mp->arena[n->id]}, 0);
       continue;
     }
-    int es = n->op == OP_MAXPOOL || n->op == OP_POOLIDX ? 16 : dsize(n->dt); /* values and indices */
+    int es = n->op == OP_MAXPOOL || n->op == OP_POOLIDX ? 16 : dtype_bytes(n->dt); /* values and indices */
     pl->buf[n->id] = add_buf(pl, NNRT_CUDA_BUF_OWN, shape_numel(&n->sh), es);
   }
 }

@@ -334,6 +334,11 @@ void nnrt_avgpool2d_bwd_f64(const NnrtPool *g, double *dx, const double *dy);
  * nnrt_grad_ready(ctx, slot) once the GRAD slot `slot` holds its final
  * value (data-parallel training starts sending it then: shard.c). */
 #define NNRT_CTX_GRADS 16
+/* Products of fewer multiply-adds than these are a plain loop (gemm.c),
+ * which the compiler also emits inline with the same order of additions
+ * (codegen/llvm.c): the two must agree for the bits to. */
+#define NNRT_SMALL_SGEMM 1024
+#define NNRT_SMALL_DGEMM 2048
 void nnrt_grad_ready(void *ctx, int32_t slot);
 void nnrt_check_finite(void *ctx, const void *data, int64_t count, int32_t dtype,
                        int32_t site);
