@@ -131,8 +131,10 @@ static void *worker(void *arg) {
   (void)arg;
   omp_set_num_threads(1); /* oneDNN inside a chunk runs on this thread alone */
   uint32_t seen = (uint32_t)(atomic_load(&team.word) >> 32);
+  bool worked = false; /* no spin before the first job: a program that never splits
+                        * work (XOR) must not lose a core's share to a spinner */
   for (;;) {
-    const int64_t spin = atomic_load_explicit(&team.spin_ns, memory_order_relaxed);
+    const int64_t spin = worked ? atomic_load_explicit(&team.spin_ns, memory_order_relaxed) : 0;
     const int64_t until = now_ns() + spin;
     uint32_t gen = seen;
     for (unsigned n = 0;; n++) {
@@ -153,6 +155,7 @@ static void *worker(void *arg) {
       continue;
     }
     seen = gen;
+    worked = true;
     run_chunks(gen);
   }
   return NULL;

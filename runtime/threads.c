@@ -19,8 +19,16 @@
  * up there, so it works only on the envp it is handed and calls nothing but
  * strncmp and execve.
  *
- * Invariants: a user who sets OMP_WAIT_POLICY or GOMP_SPINCOUNT gets exactly
- * that, and no re-exec; when the re-exec fails (no /proc) the program runs
+ * The same re-exec adds OPENBLAS_NUM_THREADS=1: where the BLAS behind
+ * cblas_dgemm (f64 products) is OpenBLAS's pthread build, its constructor
+ * starts a server thread per extra core that spins in sched_yield for
+ * ~0.1 s after start-up and after every threaded call — half a core taken
+ * from a program that never asked for it (XOR on --threads 2 ran slower
+ * than on 1).  Every product is already split by the team, each part on
+ * one thread, so OpenBLAS's own threads have nothing to do.
+ *
+ * Invariants: a user who sets OMP_WAIT_POLICY or GOMP_SPINCOUNT, and
+ * OPENBLAS_NUM_THREADS, gets exactly that, and no re-exec; when the re-exec fails (no /proc) the program runs
  * on unchanged.  Thread counts never change results: GEMMs split rows and
  * columns among threads, never the k sums (tests/e2e/pipeline.sh threads).
  */
@@ -35,18 +43,24 @@ static void passive_omp(int argc, char **argv, char **envp) {
   (void)argc;
   if (!argv || !envp)
     return;
+  bool omp_set = false, blas_set = false;
   size_t n = 0;
-  for (; envp[n]; n++)
-    if (strncmp(envp[n], "OMP_WAIT_POLICY=", 16) == 0 ||
-        strncmp(envp[n], "GOMP_SPINCOUNT=", 15) == 0)
-      return;
-  if (n + 2 > MAX_ENV)
+  for (; envp[n]; n++) {
+    if (strncmp(envp[n], "OMP_WAIT_POLICY=", 16) == 0 || strncmp(envp[n], "GOMP_SPINCOUNT=", 15) == 0)
+      omp_set = true;
+    if (strncmp(envp[n], "OPENBLAS_NUM_THREADS=", 21) == 0)
+      blas_set = true;
+  }
+  if ((omp_set && blas_set) || n + 3 > MAX_ENV)
     return;
   static char *env[MAX_ENV];
-  static char passive[] = "OMP_WAIT_POLICY=passive";
+  static char passive[] = "OMP_WAIT_POLICY=passive", one_blas[] = "OPENBLAS_NUM_THREADS=1";
   memcpy(env, envp, n * sizeof *env);
-  env[n] = passive;
-  env[n + 1] = NULL;
+  if (!omp_set)
+    env[n++] = passive;
+  if (!blas_set)
+    env[n++] = one_blas;
+  env[n] = NULL;
   execve("/proc/self/exe", argv, env);
 }
 
