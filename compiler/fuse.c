@@ -10,12 +10,13 @@
  * rows, data movement, index ops — is a group of one, and is the reason a
  * fused group ends.
  *
- * A slice whose readers are all element-wise is a view (Kernel.view): like
- * a free reshape it is in no group and has no buffer; the loops that read
- * it read its input in place, with the input's strides from the slice's
- * first element (codegen's operand), and memplan keeps the input alive
- * until they have run.  Unless its input is a member of the open loop (then
- * it is a copy, as a reshape of one is).
+ * A slice or a broadcast whose readers are all element-wise is a view
+ * (Kernel.view): like a free reshape it is in no group and has no buffer;
+ * the loops that read it read its input in place, with the input's strides
+ * from the slice's first element, or the broadcast's zero strides
+ * (codegen's operand), and memplan keeps the input alive until they have
+ * run.  Unless a slice's input is a member of the open loop (then it is a
+ * copy, as a reshape of one is).
  *
  * The groups are contiguous runs of the topological schedule, so every
  * input of a group is computed before the group starts.  The reverse walk
@@ -37,7 +38,7 @@ static char *viewable_slices(const Kernel *k) {
   char *v = arena_alloc(cap);
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
-    if (n->op == OP_SLICE && n->in[0]->op != OP_CONST) v[n->id] = 1;
+    if ((n->op == OP_SLICE || n->op == OP_BROADCAST) && n->in[0]->op != OP_CONST) v[n->id] = 1;
   }
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
@@ -214,7 +215,7 @@ static void reorder(Kernel *k, const char *viewable) {
     }
     nnc_assert(pick);
     /* the light model of fuse_kernel's grouping */
-    bool free_reshape = in_place(pick, viewable) && !(open && member[pick->in[0]->id] == cur);
+    bool free_reshape = in_place(pick, viewable) && (pick->op == OP_BROADCAST || !(open && member[pick->in[0]->id] == cur));
     if (!free_reshape) {
       bool joins = open && ((fusible(pick) && shape_eq(&pick->sh, &space)) ||
                             (op_info[pick->op].kind == OK_REDUCE && member[pick->in[0]->id] == cur));
@@ -274,6 +275,7 @@ void fuse_kernel(Kernel *k, bool fuse) {
   if (fuse) reorder(k, viewable);
   place_scan_outputs(k);
   k->view = arena_alloc(cap);
+  k->nest = NULL;
   int *group_of = arena_alloc(sizeof(int) * cap);
   int *uses_outside = arena_alloc(sizeof(int) * cap);
   for (int i = 0; i < cap; i++) group_of[i] = -1;
@@ -285,8 +287,11 @@ void fuse_kernel(Kernel *k, bool fuse) {
     if (op_info[n->op].kind == OK_LEAF) continue;
     /* a reshape is free (it aliases its input), and so is a viewable slice
      * (fused loops read it in place), unless it reads the open loop */
-    if (in_place(n, viewable) && !(cur && group_of[n->in[0]->id] == k->ngroups - 1 && cur->fused && !cur->closed)) {
-      if (n->op == OP_SLICE) k->view[n->id] = 1;
+    /* (a broadcast's readers have its shape, never the open loop's: it is
+     * read after that loop, whatever it reads) */
+    if (in_place(n, viewable) &&
+        (n->op == OP_BROADCAST || !(cur && group_of[n->in[0]->id] == k->ngroups - 1 && cur->fused && !cur->closed))) {
+      if (n->op == OP_SLICE || n->op == OP_BROADCAST) k->view[n->id] = 1;
       continue;
     }
     bool join = false;
@@ -366,6 +371,109 @@ void fuse_kernel(Kernel *k, bool fuse) {
     }
 }
 
+/* ---- row nests ----------------------------------------------------------
+ *
+ * A layer norm is five loops over [B, T, d] and [B, T, 1] (a sum, the
+ * mean, a sum of squares, the inverse deviation, the normalised output);
+ * a masked softmax a scale-and-mask loop and the row op.  Each reads what
+ * the one before wrote, a whole tensor apart: from L2 or memory.  When
+ * every group of such a run works on whole rows of the same leading dims
+ * [R...] (element-wise over [R..., C], a reduction over the last axis only,
+ * a softmax row) and one passes the next only values of the same row, the
+ * loops can be interchanged: one loop over the rows, and inside it each
+ * group's work on that row, in the groups' order.  What one group writes
+ * the next reads from L1.  Every element is computed by the same code in
+ * the same order (a reduction over the last axis sums its row whole, in
+ * order), so the bits do not change.  Memory planning keeps every value
+ * the nest writes or reads alive through the whole nest (memplan.c). */
+
+/* group g is a row phase: element-wise over [R..., C], a reduction of such
+ * a loop over its last axis, or a softmax row; no random draws (their
+ * stream follows the schedule) */
+bool row_phase(const Kernel *k, const Group *g) {
+  (void)k;
+  int r = g->space.rank;
+  if (r < 2 || g->n < 1) return false;
+  if (!g->fused) return g->n == 1 && op_info[g->nodes[0]->op].kind == OK_ROW;
+  for (int i = 0; i < g->n; i++)
+    if (g->nodes[i]->op == OP_RAND) return false;
+  if (g->closed) {
+    const Node *last = g->nodes[g->n - 1];
+    if (last->ia[0] != (int64_t)1 << (r - 1)) return false;
+  }
+  return true;
+}
+
+static bool same_lead(const Shape *a, const Shape *b) {
+  if (a->rank != b->rank) return false;
+  for (int d = 0; d + 1 < a->rank; d++)
+    if (a->d[d].k != b->d[d].k || a->d[d].b != b->d[d].b) return false;
+  return true;
+}
+
+/* The node whose memory x reads: through free reshapes and views. */
+static const Node *mem_root(const Kernel *k, const Node *x) {
+  while ((x->op == OP_RESHAPE && x->in[0]->op != OP_CONST) || (k->view && k->view[x->id])) x = x->in[0];
+  return x;
+}
+
+/* Whether group j may join the nest of groups [lo, j): every value of the
+ * nest that j reads is read in place (no reshape or view of it) with the
+ * nest's leading dims, so row i of j reads row i alone. */
+static bool joins_nest(const Kernel *k, int lo, int j, const int *group_of) {
+  const Group *g = &k->groups[j];
+  if (!row_phase(k, g) || !same_lead(&g->space, &k->groups[lo].space)) return false;
+  for (int i = 0; i < g->n; i++) {
+    const Node *n = g->nodes[i];
+    if (g->closed && i == g->n - 1) continue; /* reads a member */
+    for (int a = 0; a < n->nin; a++) {
+      const Node *x = n->in[a], *r = mem_root(k, x);
+      int gx = group_of[r->id];
+      if (gx < lo || gx >= j) continue;
+      bool row_bcast = x->op == OP_BROADCAST && x->in[0] == r && same_lead(&r->sh, &g->space);
+      if ((x != r && !row_bcast) || !same_lead(&x->sh, &g->space)) return false;
+    }
+  }
+  return true;
+}
+
+enum { NEST_MIN_ROW = 32 };
+
+void fuse_nests(Kernel *k) {
+  int cap = graph_node_count() + 1;
+  int *group_of = arena_alloc(sizeof(int) * cap);
+  for (int i = 0; i < cap; i++) group_of[i] = -1;
+  for (int g = 0; g < k->ngroups; g++)
+    for (int j = 0; j < k->groups[g].n; j++) group_of[k->groups[g].nodes[j]->id] = g;
+  k->nest = arena_alloc(sizeof(int) * (k->ngroups + 1));
+  for (int g = 0; g < k->ngroups;) {
+    int e = g + 1;
+    if (row_phase(k, &k->groups[g]))
+      while (e < k->ngroups && joins_nest(k, g, e, group_of)) e++;
+    Shape lead = k->groups[g].space;
+    lead.rank--;
+    Dim rows = shape_numel(&lead);
+    /* rows of a few elements (ten classes) vectorise better as one flat
+     * loop per group: a nest needs a row of NEST_MIN_ROW somewhere */
+    int64_t longest = 0;
+    for (int i = g; i < e; i++) {
+      Dim c = k->groups[i].space.d[k->groups[i].space.rank - 1];
+      longest = c.b ? NEST_MIN_ROW : c.k > longest ? c.k : longest;
+    }
+    if (e - g < 2 || (rows.b == 0 && rows.k < 2) || longest < NEST_MIN_ROW) e = g + 1;
+    k->nest[g] = e - g;
+    for (int i = g + 1; i < e; i++) k->nest[i] = 0;
+    g = e;
+  }
+}
+
+void nest_range(const Kernel *k, int g, int *lo, int *hi) {
+  *lo = *hi = g;
+  if (!k->nest) return;
+  while (*lo > 0 && k->nest[*lo] == 0) (*lo)--;
+  *hi = *lo + k->nest[*lo] - 1;
+}
+
 int group_inputs(const Group *g, Node **xs, char *seen) {
   int nx = 0;
   for (int i = 0; i < g->n; i++) seen[g->nodes[i]->id] = 1; /* members are registers */
@@ -397,6 +505,12 @@ void fuse_print(const Kernel *k, FILE *out) {
   for (int g = 0; g < k->ngroups; g++) {
     const Group *gr = &k->groups[g];
     if (gr->fused) loops++;
+    if (k->nest && k->nest[g] > 1) {
+      Shape lead = gr->space;
+      lead.rank--;
+      fprintf(out, "  row nest k%d-k%d: one loop over the rows %s, each group's work on a row in turn\n", g,
+              g + k->nest[g] - 1, shape_str(&lead));
+    }
     fprintf(out, "  k%d %s %s%s:", g, gr->fused ? "fused" : "single", shape_str(&gr->space),
             gr->closed ? " +reduce" : "");
     for (int j = 0; j < gr->n; j++)

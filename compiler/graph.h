@@ -212,6 +212,9 @@ typedef struct Kernel {
   char *needs_mem;  /* by node id: a constant some consumer reads from memory */
   char *view;       /* by node id: a slice that fused loops read in place from
                      * its input's memory (no loop, no buffer of its own) */
+  int *nest;        /* by group, or NULL (fuse_nests): a row nest's first group
+                     * holds how many groups the nest has (>= 2), its other
+                     * groups 0, every other group 1 */
   MemPlan *plan;    /* computed by memplan_kernel */
 } Kernel;
 
@@ -238,6 +241,13 @@ void verify_kernel(const Kernel *k);   /* IR invariants; nnc_unreachable on a bu
 /* fuse = false: every op its own group (--no-fuse, the checked kernels). */
 void fuse_kernel(Kernel *k, bool fuse);
 void fuse_print(const Kernel *k, FILE *out);  /* `nnc emit fused` */
+/* Row nests (fuse.c): runs of groups over the same leading dims [R..., C]
+ * that only pass each other whole rows, run row by row in one loop. */
+void fuse_nests(Kernel *k);
+/* The groups [*lo, *hi] of the nest group g belongs to (g itself alone). */
+void nest_range(const Kernel *k, int g, int *lo, int *hi);
+/* The leading shape of row phase g (a group of a nest), or false. */
+bool row_phase(const Kernel *k, const Group *g);
 /* The values a fused group reads from memory (not members, not constants),
  * each once, in first-use order; xs needs room for 3·g->n entries.  seen is
  * a zeroed array by node id, left zeroed (one per kernel, not one per group:

@@ -63,8 +63,15 @@ void memplan_kernel(Kernel *k) {
   int *def = arena_alloc(sizeof(int) * cap), *last = arena_alloc(sizeof(int) * cap);
   char *in_slot = arena_alloc(cap);
   for (int i = 0; i < cap; i++) def[i] = last[i] = -1;
-  for (int g = 0; g < k->ngroups; g++)
-    for (int j = 0; j < k->groups[g].n; j++) def[k->groups[g].nodes[j]->id] = g;
+  /* a row nest's groups run interleaved, row by row: every value one of
+   * them writes or reads lives from the nest's first group to its last */
+  int *reach = arena_alloc(sizeof(int) * (k->ngroups + 1)); /* by group: its nest's last group */
+  for (int g = 0; g < k->ngroups; g++) {
+    int lo, hi;
+    nest_range(k, g, &lo, &hi);
+    reach[g] = hi;
+    for (int j = 0; j < k->groups[g].n; j++) def[k->groups[g].nodes[j]->id] = lo;
+  }
   /* outputs computed in place live in their slot (codegen's rule) */
   int *out_slot = kernel_out_slots(k);
   for (int i = 0; i < cap; i++) in_slot[i] = out_slot[i] >= 0;
@@ -76,7 +83,7 @@ void memplan_kernel(Kernel *k) {
     Node *n = k->sched[i];
     bool alias = (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) || (k->view && k->view[n->id]);
     root[n->id] = alias ? root[n->in[0]->id] : n;
-    if (def[n->id] >= 0) cur = def[n->id];
+    if (def[n->id] >= 0) cur = reach[def[n->id]];
     for (int j = 0; j < n->nin; j++) {
       Node *r = root[n->in[j]->id];
       if (r && last[r->id] < cur) last[r->id] = cur;

@@ -119,6 +119,12 @@ static bool run_fuse(Compilation *c) {
   fuse_kernel(&c->p->train_k, c->po.fuse);
   fuse_kernel(&c->p->eval_k, c->po.fuse);
   for (int i = 1; i < c->p->nobj; i++) fuse_kernel(&c->p->obj_k[i], c->po.fuse);
+  const char *no_nest = getenv("NNC_NO_NEST"); /* =1: no row nests (to compare) */
+  if (c->po.fuse && !(no_nest && *no_nest == '1')) {
+    fuse_nests(&c->p->train_k);
+    fuse_nests(&c->p->eval_k);
+    for (int i = 1; i < c->p->nobj; i++) fuse_nests(&c->p->obj_k[i]);
+  }
   return true;
 }
 

@@ -514,6 +514,8 @@ static Operand operand(Buf *bufs, const Node *x, const Shape *sh, Dtype want) {
     o.dt = want;
     return o;
   }
+  if (cur_view && cur_view[x->id] && x->op == OP_BROADCAST) /* its input, broadcast further */
+    return operand(bufs, x->in[0], sh, want);
   LLVMValueRef st[MAX_RANK];
   if (cur_view && cur_view[x->id]) {
     strides(&x->in[0]->sh, st);
@@ -567,22 +569,19 @@ enum { PAR_MIN_ELEMS = 16384 };
 
 /* The start of chunk c of [0, n): n·c/chunks rounded down to 16, and n
  * itself for c = chunks. */
-static LLVMValueRef par_bound(LLVMValueRef n, LLVMValueRef c) {
+static LLVMValueRef par_bound_to(LLVMValueRef n, LLVMValueRef c, int64_t unit) {
   LLVMValueRef b = LLVMBuildSDiv(cg.b, LLVMBuildMul(cg.b, n, c, ""), par.chunks, "");
-  b = LLVMBuildAnd(cg.b, b, ci64(~(int64_t)15), "");
+  b = LLVMBuildAnd(cg.b, b, ci64(~(unit - 1)), "");
   return fsel(LLVMBuildICmp(cg.b, LLVMIntSGE, c, par.chunks, ""), n, b);
 }
+static LLVMValueRef par_bound(LLVMValueRef n, LLVMValueRef c) { return par_bound_to(n, c, 16); }
 
-static void emit_row(const Node *n, Buf *bufs) {
+/* Row `row` of a softmax or log-softmax (of its rows flattened). */
+static void emit_row_at(const Node *n, Buf *bufs, LLVMValueRef row) {
   Dtype d = n->dt;
   LLVMValueRef last = dimval(n->sh.d[n->sh.rank - 1]);
-  Shape rows_sh = n->sh;
-  rows_sh.rank--;
-  LLVMValueRef rows = numel(&rows_sh);
   LLVMValueRef in = bptr(bufs, n->in[0]->id), out = bptr(bufs, n->id);
-  Loop r = par.on ? loop_range(par_bound(rows, par.chunk), par_bound(rows, LLVMBuildAdd(cg.b, par.chunk, ci64(1), "")), "row")
-                  : loop_begin(rows, "row"); /* split over the team: this chunk's rows */
-  LLVMValueRef base = LLVMBuildMul(cg.b, r.i, last, "");
+  LLVMValueRef base = LLVMBuildMul(cg.b, row, last, "");
   LLVMValueRef pi = gep(d, in, base), po = gep(d, out, base);
   LLVMValueRef acc = k_entry_alloca(cg.b, cg.fn, ty(d), "acc");
   /* pass 1: max */
@@ -617,6 +616,15 @@ static void emit_row(const Node *n, Buf *bufs) {
   else y = LLVMBuildFSub(cg.b, LLVMBuildFSub(cg.b, load(d, pi, l3.i), mx, ""), intrinsic("llvm.log", d, &s, 1), "");
   store(d, y, po, l3.i);
   loop_end(&l3);
+}
+
+static void emit_row(const Node *n, Buf *bufs) {
+  Shape rows_sh = n->sh;
+  rows_sh.rank--;
+  LLVMValueRef rows = numel(&rows_sh);
+  Loop r = par.on ? loop_range(par_bound(rows, par.chunk), par_bound(rows, LLVMBuildAdd(cg.b, par.chunk, ci64(1), "")), "row")
+                  : loop_begin(rows, "row"); /* split over the team: this chunk's rows */
+  emit_row_at(n, bufs, r.i);
   loop_end(&r);
 }
 
@@ -800,6 +808,18 @@ static int64_t group_weight(const Group *g) {
   return 1 + f / 8;
 }
 
+/* A closed group that reduces every axis but the last (a bias's gradient,
+ * [B, T, d] -> [1, 1, d]): split over the team by columns, not rows —
+ * each column's sum still runs over the rows in order (the same bits). */
+static bool column_sum(const Group *g) {
+  const Shape *sp = &g->space;
+  int64_t mask = g->nodes[g->n - 1]->ia[0];
+  if (!g->closed || sp->rank < 2 || (mask >> (sp->rank - 1) & 1)) return false;
+  for (int d = 0; d + 1 < sp->rank; d++)
+    if (!(mask >> d & 1) && !(sp->d[d].k == 1 && sp->d[d].b == 0)) return false;
+  return true;
+}
+
 /* Whether group g may be split over its outermost loop (see `par`). */
 static bool group_par_ok(const Group *g) {
   static int off = -1;
@@ -815,15 +835,18 @@ static bool group_par_ok(const Group *g) {
   if (sp->rank == 0 || (n.b == 0 && n.k * group_weight(g) < PAR_MIN_ELEMS)) return false;
   if (!g->closed) return true;
   const Node *last = g->nodes[g->n - 1];
-  return sp->rank >= 2 && last->ia[0] == (int64_t)1 << (sp->rank - 1);
+  return (sp->rank >= 2 && last->ia[0] == (int64_t)1 << (sp->rank - 1)) || column_sum(g);
 }
 
-static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
+/* Group g's loop nest; with nfix > 0 its first nfix dims are not looped
+ * but fixed at fix[] (a row of a row nest: only the last dim is a loop, and
+ * a reduction starts from its initial value, not a filled buffer). */
+static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVMValueRef *fix, int nfix) {
   const Shape *sp = &g->space;
   Node *last = g->nodes[g->n - 1];
   bool red = g->closed;
   int nm = red ? g->n - 1 : g->n; /* element-wise members */
-  if (red && !par.on) fill(bptr(bufs, last->id), &last->sh, last->dt, last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt));
+  if (red && !par.on && !nfix) fill(bptr(bufs, last->id), &last->sh, last->dt, last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt));
   /* the external inputs, each with its strides into the space */
   Node **xs = arena_alloc(sizeof(Node *) * (3 * g->n + 1));
   Operand *xo = arena_alloc(sizeof(Operand) * (3 * g->n + 1));
@@ -842,11 +865,18 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
   if (red) sts[nst++] = rst;
   for (int i = 0; i < nx; i++) sts[nst++] = xo[i].st;
   for (int d = 0; d < sp->rank; d++) size[d] = dimval(sp->d[d]);
-  int rank = collapse(sp->rank, size, sts, nst);
-  Loop loops[MAX_RANK];
   LLVMValueRef lin = ci64(0), roff = ci64(0);
   LLVMValueRef *off = arena_alloc(sizeof(LLVMValueRef) * (nx + 1));
   for (int i = 0; i < nx; i++) off[i] = ci64(0);
+  for (int d = 0; d < nfix; d++) { /* the fixed dims' part of every offset */
+    lin = LLVMBuildAdd(cg.b, lin, LLVMBuildMul(cg.b, fix[d], cst[d], ""), "");
+    if (red) roff = LLVMBuildAdd(cg.b, roff, LLVMBuildMul(cg.b, fix[d], rst[d], ""), "");
+    for (int i = 0; i < nx; i++) off[i] = LLVMBuildAdd(cg.b, off[i], LLVMBuildMul(cg.b, fix[d], xo[i].st[d], ""), "");
+  }
+  for (int i = 0; i < nst; i++) sts[i] += nfix;
+  int rank = nfix + collapse(sp->rank - nfix, size + nfix, sts, nst);
+  for (int i = 0; i < nst; i++) sts[i] -= nfix;
+  Loop loops[MAX_RANK];
   bool inreg = red && rank > 0 && const_zero(rst[rank - 1]);
   /* blocked: the innermost loop of an in-register reduction whose element
    * costs a transcendental (BCE's log1p(exp(..))) runs in blocks of BLOCK:
@@ -856,15 +886,30 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
    * sum cannot be vectorised without reordering it: each exp was a scalar
    * call. */
   bool blocked = inreg && group_weight(g) > 1 && !(par.on && rank == 1);
+  /* a column sum on the team: this chunk's columns, all rows (its share of
+   * the output set to the initial value first) */
+  bool cols = par.on && red && !inreg;
+  LLVMValueRef clo = NULL, chi = NULL;
+  if (cols) {
+    /* 64 columns at least: a chunk reads 256 bytes of every row */
+    clo = par_bound_to(size[rank - 1], par.chunk, 64);
+    chi = par_bound_to(size[rank - 1], LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""), 64);
+    Loop lf = loop_range(clo, chi, "init");
+    store(last->dt, last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt), bptr(bufs, last->id),
+          LLVMBuildMul(cg.b, lf.i, rst[rank - 1], ""));
+    loop_end(&lf);
+  }
   enum { BLOCK = 256 };
   Loop lj = {0};
   LLVMValueRef row = NULL, bn = NULL;
   RegAcc ra = {0};
   LLVMValueRef init = red ? (last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt)) : NULL;
-  for (int d = 0; d < rank; d++) {
-    LLVMValueRef acc0 = inreg && d == rank - 1 ? (par.on ? init : load(last->dt, bptr(bufs, last->id), roff)) : NULL;
+  for (int d = nfix; d < rank; d++) {
+    LLVMValueRef acc0 = inreg && d == rank - 1 ? (par.on || nfix ? init : load(last->dt, bptr(bufs, last->id), roff)) : NULL;
     LLVMValueRef idx;
-    if (par.on && d == 0) { /* this chunk's share of the outermost loop */
+    if (cols && d == rank - 1) {
+      loops[d] = loop_range(clo, chi, "cols");
+    } else if (par.on && !cols && d == 0) { /* this chunk's share of the outermost loop */
       LLVMValueRef lo = par_bound(size[0], par.chunk), hi = par_bound(size[0], LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""));
       loops[d] = loop_range(lo, hi, "fused");
     } else if (blocked && d == rank - 1) {
@@ -910,7 +955,36 @@ static void emit_group(const Kernel *k, const Group *g, Buf *bufs) {
     else
       store(last->dt, r, bptr(bufs, last->id), roff);
   }
-  for (; d >= 0; d--) loop_end(&loops[d]);
+  for (; d >= nfix; d--) loop_end(&loops[d]);
+}
+
+static void emit_group(const Kernel *k, const Group *g, Buf *bufs) { emit_group_at(k, g, bufs, NULL, 0); }
+
+/* A row nest (fuse.c): groups g0 .. g0 + ng - 1 over the same leading dims,
+ * in one loop over the rows (this chunk's rows when split over the team);
+ * inside it each group's work on the row, in order. */
+static void emit_nest(const Kernel *k, int g0, int ng, Buf *bufs) {
+  Shape lead = k->groups[g0].space;
+  lead.rank--;
+  LLVMValueRef rows = numel(&lead);
+  bool split = par.on;
+  Loop r = split ? loop_range(par_bound(rows, par.chunk), par_bound(rows, LLVMBuildAdd(cg.b, par.chunk, ci64(1), "")), "nest")
+                 : loop_begin(rows, "nest");
+  LLVMValueRef idx[MAX_RANK], rest = r.i;
+  for (int d = lead.rank - 1; d > 0; d--) {
+    LLVMValueRef n = dimval(lead.d[d]);
+    idx[d] = LLVMBuildURem(cg.b, rest, n, "");
+    rest = LLVMBuildUDiv(cg.b, rest, n, "");
+  }
+  idx[0] = rest;
+  par.on = false; /* the phases run whole rows */
+  for (int g = g0; g < g0 + ng; g++) {
+    const Group *gr = &k->groups[g];
+    if (!gr->fused) emit_row_at(gr->nodes[0], bufs, r.i);
+    else emit_group_at(k, gr, bufs, idx, lead.rank);
+  }
+  par.on = split;
+  loop_end(&r);
 }
 
 /* ---- the optimizer step (codegen/optim.c), a function of its own -------- */
@@ -978,7 +1052,8 @@ static void emit_gen(const Node *n, Buf *bufs) {
 /* ---- a scan: a loop over the steps around its body's groups ------------- */
 
 static void emit_node(const Node *n, Buf *bufs);
-typedef struct Work { enum { W_CONST, W_GROUP, W_COPY } kind; int i, ops; } Work;
+/* W_GROUP: groups i .. i + ng - 1 (ng > 1: a row nest) */
+typedef struct Work { enum { W_CONST, W_GROUP, W_COPY } kind; int i, ops, ng; } Work;
 static bool work_par(const Kernel *k, Work w);
 static void emit_inline(const Kernel *k, Work w, Buf *bufs, int spare);
 /* While a scan's body group is outlined: the plan of the kernel around it
@@ -1121,7 +1196,7 @@ static void emit_scan(const Node *node, Buf *bufs) {
   const MemPlan *outer_plan = fnst.mp;
   for (int g = 0; g < k->ngroups; g++) {
     const Group *gr = &k->groups[g];
-    Work w = {W_GROUP, g, gr->n};
+    Work w = {W_GROUP, g, gr->n, 1};
     if (work_par(k, w)) { /* split over the team, like the kernel's own groups */
       scan_plan = outer_plan;
       emit_inline(k, w, bufs, 0);
@@ -1408,6 +1483,10 @@ static void emit_work(const Kernel *k, Work w, Buf *bufs, int spare) {
   switch (w.kind) {
   case W_CONST: emit_node(k->sched[w.i], bufs); return;
   case W_GROUP: {
+    if (w.ng > 1) {
+      emit_nest(k, w.i, w.ng, bufs);
+      return;
+    }
     const Group *gr = &k->groups[w.i];
     if (gr->fused && (gr->n > 1 || gr->closed)) emit_group(k, gr, bufs);
     else
@@ -1459,9 +1538,33 @@ static LLVMTypeRef item_type(bool parallel) {
   return LLVMFunctionType(cg.t.vd, ps, parallel ? 7 : 5, 0);
 }
 
+/* A row nest's work, for the team's chunk count: the space of its phase
+ * with the longest rows, and a weight that counts the other phases' rows
+ * in units of it (each phase's element weighted as group_weight does). */
+static void nest_size(const Kernel *k, Work w, Shape *sp, int64_t *weight) {
+  int best = w.i;
+  int64_t most = 0, sum = 0;
+  for (int g = w.i; g < w.i + w.ng; g++) {
+    const Dim c = k->groups[g].space.d[k->groups[g].space.rank - 1];
+    int64_t len = c.b ? 1024 : c.k; /* a row as long as the batch: count it long */
+    sum += len * group_weight(&k->groups[g]);
+    if (len > most) most = len, best = g;
+  }
+  *sp = k->groups[best].space;
+  *weight = sum / (most ? most : 1);
+  if (*weight < 1) *weight = 1;
+}
+
 /* Whether work item w is a group split over the worker team. */
 static bool work_par(const Kernel *k, Work w) {
-  return w.kind == W_GROUP && !work_checks && group_par_ok(&k->groups[w.i]);
+  if (w.kind != W_GROUP || work_checks) return false;
+  if (w.ng == 1) return group_par_ok(&k->groups[w.i]);
+  const char *off = getenv("NNC_NO_PAR");
+  Shape sp;
+  int64_t weight;
+  nest_size(k, w, &sp, &weight);
+  Dim n = shape_numel(&sp);
+  return !(off && *off == '1') && (n.b || n.k * weight >= PAR_MIN_ELEMS);
 }
 
 static Item outline_item(const Kernel *k, Work w, Buf *bufs, int spare) {
@@ -1497,6 +1600,11 @@ static Item outline_item(const Kernel *k, Work w, Buf *bufs, int spare) {
   if (at) LLVMPositionBuilderAtEnd(cg.b, at);
   Item it = {o->fn, arena_alloc(sizeof(LLVMValueRef) * (n + 1)), n, w.ops, parallel ? &k->groups[w.i].space : NULL,
              parallel ? group_weight(&k->groups[w.i]) : 1};
+  if (parallel && w.ng > 1) {
+    Shape *sp = arena_alloc(sizeof *sp);
+    nest_size(k, w, sp, &it.weight);
+    it.par = sp;
+  }
   for (int i = 0, si = 0; i < n; i++) {
     if (roots[i]) {
       it.vals[i] = roots[i]->dyn && roots[i]->dyn_gen == fnst.gen ? roots[i]->dyn : ci64(roots[i]->at);
@@ -1602,10 +1710,13 @@ static char *on_demand_nodes(const Kernel *k, int cap) {
 static bool work_on_demand(const Kernel *k, Work w, const char *only) {
   if (w.kind == W_COPY) return k->outs[w.i].on_demand;
   if (w.kind != W_GROUP) return false;
-  const Group *g = &k->groups[w.i];
-  for (int i = 0; i < g->n; i++)
-    if (!only[g->nodes[i]->id]) return false;
-  return g->n > 0;
+  for (int gi = w.i; gi < w.i + w.ng; gi++) {
+    const Group *g = &k->groups[gi];
+    for (int i = 0; i < g->n; i++)
+      if (!only[g->nodes[i]->id]) return false;
+    if (g->n == 0) return false;
+  }
+  return true;
 }
 
 /* Open `if (ctx->on_demand) {` in the current function; gate_end closes it. */
@@ -1637,7 +1748,8 @@ static int *grad_hooks(const Kernel *k, const Work *ws, int nw) {
   for (int i = 0; i < cap; i++) group_work[i] = nw;
   for (int j = 0; j < nw; j++)
     if (ws[j].kind == W_GROUP)
-      for (int m = 0; m < k->groups[ws[j].i].n; m++) group_work[k->groups[ws[j].i].nodes[m]->id] = j;
+      for (int g = ws[j].i; g < ws[j].i + ws[j].ng; g++)
+        for (int m = 0; m < k->groups[g].n; m++) group_work[k->groups[g].nodes[m]->id] = j;
   for (int i = 0; i < k->nouts; i++)
     at[i] = k->outs[i].label && !strncmp(k->outs[i].label, "grad ", 5) ? group_work[k->outs[i].node->id] : -1;
   for (int j = 0; j < nw; j++)
@@ -1749,8 +1861,13 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   Work *ws = arena_alloc(sizeof *ws * (k->nsched + k->ngroups + k->nouts + 1));
   int nw = 0, ops = 0;
   for (int i = 0; i < k->nsched; i++)
-    if (k->sched[i]->op == OP_CONST) ws[nw++] = (Work){W_CONST, i, 1};
-  for (int g = 0; g < k->ngroups; g++) ws[nw++] = (Work){W_GROUP, g, k->groups[g].n};
+    if (k->sched[i]->op == OP_CONST) ws[nw++] = (Work){W_CONST, i, 1, 1};
+  for (int g = 0; g < k->ngroups;) {
+    int ng = k->nest && !checks ? k->nest[g] : 1, ops = 0;
+    for (int j = g; j < g + ng; j++) ops += k->groups[j].n;
+    ws[nw++] = (Work){W_GROUP, g, ops, ng};
+    g += ng;
+  }
   char *copied = arena_alloc(cap); /* by node id: an earlier output is the same value */
   for (int i = 0; i < k->nouts; i++) {
     Node *n = k->outs[i].node;
@@ -1759,7 +1876,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
     if (!k->outs[i].deferred && bufs[n->id].kind && bufs[n->id].in_slot && op_info[n->op].kind != OK_LEAF &&
         first && n->op != OP_RESHAPE)
       continue; /* computed in place */
-    ws[nw++] = (Work){W_COPY, i, 1};
+    ws[nw++] = (Work){W_COPY, i, 1, 1};
   }
   for (int i = 0; i < nw; i++) ops += ws[i].ops;
   bool parted = ops > PART_ABOVE;

@@ -512,6 +512,8 @@ static Operand operand(Plan *pl, const Node *x, const Shape *sh, Dtype want) {
     o.dt = want;
     return o;
   }
+  if (pl->view && pl->view[x->id] && x->op == OP_BROADCAST) /* its input, broadcast further */
+    return operand(pl, x->in[0], sh, want);
   LLVMValueRef st[MAX_RANK];
   if (pl->view && pl->view[x->id]) { /* a slice read in place: its input's strides, from its first element */
     strides(&x->in[0]->sh, st);
