@@ -464,6 +464,7 @@ typedef struct CodegenOptions {
   int opt_level; /* 0..3 */
   const char *cuda_arch; /* non-NULL: also embed PTX for it (nnc build --cuda) */
   bool split; /* a module per kernel, compiled in parallel (nnc build); else one */
+  bool profile; /* time every work item (nnc build --profile; runtime/profile.c) */
 } CodegenOptions;
 
 /* Build the program's LLVM modules ("units"); returns them as void* (NULL

@@ -49,6 +49,8 @@ static void usage(FILE *f) {
           "         --unroll        unroll every `for` loop (also NNC_SCAN=0)\n"
           "         --graph G       emit dot: backward (forward and derived gradient; default),\n"
           "                         forward (the inference kernel) or fused (loops boxed)\n"
+          "         --profile       the executable times each loop, GEMM and copy of its step and prints\n"
+          "                         the ones that took most after training (same results)\n"
           "         --cuda          also embed GPU kernels (PTX for $NNC_CUDA_ARCH, default sm_80);\n"
           "                         the executable then takes --device cuda\n"
           "gradcheck: builds FILE.nn with --f64 (--f32: as written) into a temporary folder and\n"
@@ -83,6 +85,7 @@ static bool build_option(Compilation *c, const char *a) {
   else if (!strcmp(a, "--verify-each")) c->po.verify_each = true;
   else if (!strcmp(a, "--scan")) c->po.scan = 1;
   else if (!strcmp(a, "--unroll")) c->po.scan = -1;
+  else if (!strcmp(a, "--profile")) c->co.profile = true;
   else return false;
   return true;
 }

@@ -427,6 +427,9 @@ void nnrt_oom(const char *what, size_t bytes); /* prints the out-of-memory error
 #define NNRT_OOM_FORMAT "error: out of memory allocating %s (%zu bytes)\n"
 void nnrt_threads_set(int n); /* threads.c: OpenMP threads for --threads N (0: default) */
 void nnrt_bench_mark(const char *what); /* bench.c: NNRT_BENCH timestamps */
+/* profile.c: the items of a --profile build that took most (stderr);
+ * nothing when the program was built without --profile */
+void nnrt_prof_report(double run_seconds);
 /* gemm.c: whether nnrt_sgemm hands an m x n x k product to oneDNN; and a
  * call that makes oneDNN build its sgemm kernels now (on any thread, once
  * is enough; it must return before the program exits). */

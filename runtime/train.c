@@ -381,6 +381,7 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
   bool has_acc = s->correct_slot >= 0;
   int64_t step0 = s->step; /* (step0 + 1 may not exist: a resumed step can be INT64_MAX) */
   nnrt_bench_mark("train_start");
+  double run_t0 = nnrt_now();
   for (int64_t epoch = s->epoch; epoch < s->epochs; epoch++) {
     double t0 = nnrt_now(), loss_sum = 0, correct = 0, obj_sum[NNRT_MAX_OBJECTIVES] = {0};
     int64_t n = stream_order(s, tr->n);
@@ -525,6 +526,7 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
     }
   }
   nnrt_bench_mark("train_end");
+  nnrt_prof_report(nnrt_now() - run_t0);
   if (es->best_epoch > 0 && es->best_epoch != s->epoch) {
     early_copy(es, s, false);
     if (be->to_device)

@@ -569,12 +569,11 @@ enum { PAR_MIN_ELEMS = 16384 };
 
 /* The start of chunk c of [0, n): n·c/chunks rounded down to 16, and n
  * itself for c = chunks. */
-static LLVMValueRef par_bound_to(LLVMValueRef n, LLVMValueRef c, int64_t unit) {
+static LLVMValueRef par_bound(LLVMValueRef n, LLVMValueRef c) {
   LLVMValueRef b = LLVMBuildSDiv(cg.b, LLVMBuildMul(cg.b, n, c, ""), par.chunks, "");
-  b = LLVMBuildAnd(cg.b, b, ci64(~(unit - 1)), "");
+  b = LLVMBuildAnd(cg.b, b, ci64(~(int64_t)15), "");
   return fsel(LLVMBuildICmp(cg.b, LLVMIntSGE, c, par.chunks, ""), n, b);
 }
-static LLVMValueRef par_bound(LLVMValueRef n, LLVMValueRef c) { return par_bound_to(n, c, 16); }
 
 /* Row `row` of a softmax or log-softmax (of its rows flattened). */
 static void emit_row_at(const Node *n, Buf *bufs, LLVMValueRef row) {
@@ -808,18 +807,6 @@ static int64_t group_weight(const Group *g) {
   return 1 + f / 8;
 }
 
-/* A closed group that reduces every axis but the last (a bias's gradient,
- * [B, T, d] -> [1, 1, d]): split over the team by columns, not rows —
- * each column's sum still runs over the rows in order (the same bits). */
-static bool column_sum(const Group *g) {
-  const Shape *sp = &g->space;
-  int64_t mask = g->nodes[g->n - 1]->ia[0];
-  if (!g->closed || sp->rank < 2 || (mask >> (sp->rank - 1) & 1)) return false;
-  for (int d = 0; d + 1 < sp->rank; d++)
-    if (!(mask >> d & 1) && !(sp->d[d].k == 1 && sp->d[d].b == 0)) return false;
-  return true;
-}
-
 /* Whether group g may be split over its outermost loop (see `par`). */
 static bool group_par_ok(const Group *g) {
   static int off = -1;
@@ -835,7 +822,7 @@ static bool group_par_ok(const Group *g) {
   if (sp->rank == 0 || (n.b == 0 && n.k * group_weight(g) < PAR_MIN_ELEMS)) return false;
   if (!g->closed) return true;
   const Node *last = g->nodes[g->n - 1];
-  return (sp->rank >= 2 && last->ia[0] == (int64_t)1 << (sp->rank - 1)) || column_sum(g);
+  return sp->rank >= 2 && last->ia[0] == (int64_t)1 << (sp->rank - 1);
 }
 
 /* Group g's loop nest; with nfix > 0 its first nfix dims are not looped
@@ -886,19 +873,6 @@ static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVM
    * sum cannot be vectorised without reordering it: each exp was a scalar
    * call. */
   bool blocked = inreg && group_weight(g) > 1 && !(par.on && rank == 1);
-  /* a column sum on the team: this chunk's columns, all rows (its share of
-   * the output set to the initial value first) */
-  bool cols = par.on && red && !inreg;
-  LLVMValueRef clo = NULL, chi = NULL;
-  if (cols) {
-    /* 64 columns at least: a chunk reads 256 bytes of every row */
-    clo = par_bound_to(size[rank - 1], par.chunk, 64);
-    chi = par_bound_to(size[rank - 1], LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""), 64);
-    Loop lf = loop_range(clo, chi, "init");
-    store(last->dt, last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt), bptr(bufs, last->id),
-          LLVMBuildMul(cg.b, lf.i, rst[rank - 1], ""));
-    loop_end(&lf);
-  }
   enum { BLOCK = 256 };
   Loop lj = {0};
   LLVMValueRef row = NULL, bn = NULL;
@@ -907,9 +881,7 @@ static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVM
   for (int d = nfix; d < rank; d++) {
     LLVMValueRef acc0 = inreg && d == rank - 1 ? (par.on || nfix ? init : load(last->dt, bptr(bufs, last->id), roff)) : NULL;
     LLVMValueRef idx;
-    if (cols && d == rank - 1) {
-      loops[d] = loop_range(clo, chi, "cols");
-    } else if (par.on && !cols && d == 0) { /* this chunk's share of the outermost loop */
+    if (par.on && d == 0) { /* this chunk's share of the outermost loop */
       LLVMValueRef lo = par_bound(size[0], par.chunk), hi = par_bound(size[0], LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""));
       loops[d] = loop_range(lo, hi, "fused");
     } else if (blocked && d == rank - 1) {
@@ -1817,6 +1789,31 @@ static void emit_inline(const Kernel *k, Work w, Buf *bufs, int spare) {
 /* Kernel k as nnc_<name>; with `checked`, it first tests the run's
  * --check-numerics flag and, when set, runs that unfused copy instead, whose
  * every op is checked for NaN/Inf after it runs. */
+/* nnc build --profile: before each work item, nnrt_prof("what it is"). */
+static bool profile;
+
+static const char *work_desc(const Kernel *k, Work w) {
+  if (w.kind == W_CONST) return arena_printf("%s: a constant", k->name);
+  if (w.kind == W_COPY) return arena_printf("%s: copy of %%%d into its slot", k->name, k->outs[w.i].node->id);
+  const Group *g = &k->groups[w.i];
+  char *s = w.ng > 1 ? arena_printf("%s k%d-k%d row nest %s:", k->name, w.i, w.i + w.ng - 1, shape_str(&g->space))
+                     : arena_printf("%s k%d %s %s:", k->name, w.i, g->fused ? "fused" : "single", shape_str(&g->space));
+  int shown = 0;
+  for (int j = w.i; j < w.i + w.ng; j++)
+    for (int m = 0; m < k->groups[j].n; m++) {
+      const Node *n = k->groups[j].nodes[m];
+      if (shown++ < 8) s = arena_printf("%s %%%d=%s", s, n->id, op_info[n->op].name);
+    }
+  return shown > 8 ? arena_printf("%s ... (%d ops)", s, shown) : s;
+}
+
+static void prof_call(const char *what) {
+  LLVMTypeRef ps[] = {cg.t.ptr}, fty;
+  LLVMValueRef f = rt_fn("nnrt_prof", cg.t.vd, ps, 1, &fty);
+  LLVMValueRef arg = what ? LLVMBuildGlobalStringPtr(cg.b, what, "prof") : LLVMConstNull(cg.t.ptr);
+  LLVMBuildCall2(cg.b, fty, f, &arg, 1, "");
+}
+
 static void emit_kernel(Kernel *k, Kernel *checked) {
   LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64};
   LLVMTypeRef ft = LLVMFunctionType(cg.t.vd, ps, 4, 0);
@@ -1884,8 +1881,10 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   char *gated = arena_alloc((size_t)nw + 1);
   for (int i = 0; i < nw; i++) gated[i] = !checks && work_on_demand(k, ws[i], only);
   int *hook_at = grad_hooks(k, ws, nw);
+  bool timed = profile && !checks;
   if (!parted) {
     for (int i = 0; i < nw;) {
+      if (timed) prof_call(work_desc(k, ws[i]));
       if (!gated[i]) {
         emit_inline(k, ws[i], bufs, cap);
         emit_grad_ready(k, hook_at, i);
@@ -1894,7 +1893,10 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
       }
       LLVMBasicBlockRef cont = gate_begin();
       int from = i;
-      while (i < nw && gated[i]) emit_inline(k, ws[i++], bufs, cap);
+      while (i < nw && gated[i]) {
+        if (timed && i > from) prof_call(work_desc(k, ws[i]));
+        emit_inline(k, ws[i++], bufs, cap);
+      }
       gate_end(cont);
       for (; from < i; from++) emit_grad_ready(k, hook_at, from);
     }
@@ -1905,7 +1907,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
     LLVMBasicBlockRef pstart = NULL, kat = NULL;
     int nparts = 0, in_part = 0;
     for (int i = 0; i < nw;) {
-      int p, reps = roll_run(its, nw, i, &p);
+      int p, reps = timed ? 0 : roll_run(its, nw, i, &p); /* profiled: each item a call of its own */
       if (pstart && (reps || in_part >= PART_OPS)) { /* back to the kernel */
         fn_end(pstart);
         fnst = kst;
@@ -1934,6 +1936,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
         kat = LLVMGetInsertBlock(cg.b);
         pstart = fn_begin(pfn, LLVMAppendBasicBlockInContext(cg.ctx, pfn, "entry"), k->plan);
       }
+      if (timed) prof_call(work_desc(k, ws[i]));
       LLVMBasicBlockRef cont = gated[i] ? gate_begin() : NULL;
       call_item(&its[i], const_table(its[i].vals, its[i].n));
       if (cont) gate_end(cont);
@@ -1950,6 +1953,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
     }
   }
   emit_grad_ready(k, hook_at, nw);
+  if (timed) prof_call(NULL);
   fn_end(kstart);
   if (outl.scratch) LLVMDisposeModule(outl.scratch);
   outl.scratch = NULL;
@@ -2268,6 +2272,7 @@ static void unit_begin(Units *us, const Program *p, const char *name, int rank, 
 
 void *codegen_module(Program *p, const CodegenOptions *o) {
   nchecks = 0;
+  profile = o->profile;
   host_init();
   Units *us = arena_alloc(sizeof *us);
   /* The checked copies first: their check sites are numbered as they are

@@ -268,6 +268,10 @@ int nnrt_main(int argc, char **argv, NnrtSetupFn setup);
 
 /* ---- Called by generated kernels ------------------------------------- */
 
+/* `nnc build --profile`: the kernel starts the work item named `what` (a
+ * constant string; NULL: the kernel ends) — runtime/profile.c. */
+void nnrt_prof(const char *what);
+
 /* Row-major C = alpha * op(A) * op(B) + beta * C, op = transpose if t*. */
 void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                 const float *a, int64_t lda, const float *b, int64_t ldb,
