@@ -348,6 +348,18 @@ static int collapse(int rank, LLVMValueRef *n, LLVMValueRef **st, int nst) {
   return r;
 }
 
+/* Work split over the worker team (see "Fused groups on the worker team" below). */
+static struct { bool on; LLVMValueRef chunk, chunks; } par;
+enum { PAR_MIN_ELEMS = 16384 };
+
+/* The start of chunk c of [0, n): n·c/chunks rounded down to 16, and n
+ * itself for c = chunks. */
+static LLVMValueRef par_bound(LLVMValueRef n, LLVMValueRef c) {
+  LLVMValueRef b = LLVMBuildSDiv(cg.b, LLVMBuildMul(cg.b, n, c, ""), par.chunks, "");
+  b = LLVMBuildAnd(cg.b, b, ci64(~(int64_t)15), "");
+  return fsel(LLVMBuildICmp(cg.b, LLVMIntSGE, c, par.chunks, ""), n, b);
+}
+
 /* for idx in shape: out[out.base + idx·out.st] (=, +=, max=) f(in_j[...]) */
 static void strided(const Node *n, const Shape *sh, Operand *out, Operand *in, int nin, LoopMode mode) {
   Loop loops[MAX_RANK];
@@ -368,7 +380,10 @@ static void strided(const Node *n, const Shape *sh, Operand *out, Operand *in, i
   RegAcc ra = {0};
   for (int d = 0; d < rank; d++) {
     LLVMValueRef acc0 = inreg && d == rank - 1 ? load(out->dt, out->ptr, off_o) : NULL;
-    loops[d] = loop_begin(size[d], "loop");
+    if (par.on && mode == LOOP_MAP && d == 0) /* a copy on the team (group_par_ok): this chunk's share */
+      loops[d] = loop_range(par_bound(size[0], par.chunk), par_bound(size[0], LLVMBuildAdd(cg.b, par.chunk, ci64(1), "")), "loop");
+    else
+      loops[d] = loop_begin(size[d], "loop");
     if (acc0) ra = regacc_begin(&loops[d], acc0, out->ptr, off_o, out->dt);
     off_o = LLVMBuildAdd(cg.b, off_o, LLVMBuildMul(cg.b, loops[d].i, st[0][d], ""), "");
     for (int j = 0, k = 1; j < nin; j++)
@@ -564,16 +579,7 @@ static void fill(LLVMValueRef ptr, const Shape *sh, Dtype d, LLVMValueRef v) {
  * the split: any thread count gives the same bits.  NNC_NO_PAR=1 emits
  * every group inline (to compare).  A row-wise op (softmax) alone splits
  * its rows the same way. */
-static struct { bool on; LLVMValueRef chunk, chunks; } par;
-enum { PAR_MIN_ELEMS = 16384 };
 
-/* The start of chunk c of [0, n): n·c/chunks rounded down to 16, and n
- * itself for c = chunks. */
-static LLVMValueRef par_bound(LLVMValueRef n, LLVMValueRef c) {
-  LLVMValueRef b = LLVMBuildSDiv(cg.b, LLVMBuildMul(cg.b, n, c, ""), par.chunks, "");
-  b = LLVMBuildAnd(cg.b, b, ci64(~(int64_t)15), "");
-  return fsel(LLVMBuildICmp(cg.b, LLVMIntSGE, c, par.chunks, ""), n, b);
-}
 
 /* Row `row` of a softmax or log-softmax (of its rows flattened). */
 static void emit_row_at(const Node *n, Buf *bufs, LLVMValueRef row) {
@@ -807,6 +813,18 @@ static int64_t group_weight(const Group *g) {
   return 1 + f / 8;
 }
 
+/* Data movement whose copy loops may be split over the team: each element
+ * is copied once, whichever chunk copies it (a pad fills first: not split). */
+static bool moves_par(const Node *n) {
+  return (n->op == OP_TRANSPOSE || n->op == OP_SLICE || n->op == OP_BROADCAST || n->op == OP_CONCAT) &&
+         n->in[0]->op != OP_CONST && (n->op != OP_CONCAT || n->in[1]->op != OP_CONST);
+}
+
+/* Ops of kind GEN whose kernel is one loop over independent work items
+ * (kernel.h's parallel loop, a GPU thread each) with nothing outside it:
+ * on the team, each chunk runs a share of the items (cpu_loop_begin). */
+static bool gen_par(const Node *n) { return n->op == OP_EMBEDDING || n->op == OP_EMBEDDING_GRAD; }
+
 /* Whether group g may be split over its outermost loop (see `par`). */
 static bool group_par_ok(const Group *g) {
   static int off = -1;
@@ -815,6 +833,14 @@ static bool group_par_ok(const Group *g) {
   if (!g->fused && g->n == 1 && op_info[g->nodes[0]->op].kind == OK_ROW) { /* its rows */
     Dim n = shape_numel(&g->space);
     return g->space.rank >= 2 && (n.b || n.k * ROW_WEIGHT >= PAR_MIN_ELEMS);
+  }
+  if (!g->fused && g->n == 1 && moves_par(g->nodes[0])) { /* a copy: its outermost loop */
+    Dim n = shape_numel(&g->space);
+    return n.b || n.k >= PAR_MIN_ELEMS;
+  }
+  if (!g->fused && g->n == 1 && gen_par(g->nodes[0])) { /* its work items (cpu_loop_begin) */
+    Dim a = shape_numel(&g->nodes[0]->in[0]->sh), b = shape_numel(&g->space);
+    return a.b || b.b || a.k + b.k >= PAR_MIN_ELEMS;
   }
   if (!g->fused || !(g->n > 1 || g->closed)) return false;
   const Shape *sp = &g->space;
@@ -961,7 +987,7 @@ static void emit_nest(const Kernel *k, int g0, int ng, Buf *bufs) {
 
 /* ---- the optimizer step (codegen/optim.c), a function of its own -------- */
 
-static void *cpu_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i);
+static void *cpu_loop_begin(LLVMValueRef n, bool items, LLVMValueRef *i);
 static void cpu_loop_end(void *l);
 static LLVMValueRef cpu_local(LLVMTypeRef t);
 static void emit_optim(Dtype d) {
@@ -998,10 +1024,14 @@ static LLVMValueRef gen_buffer(const Node *x) {
   if (!p) nnc_unreachable("%%%d (%s) has no buffer", x->id, op_info[x->op].name);
   return p;
 }
-/* the CPU runs the work items in order, in one loop */
-static void *cpu_loop_begin(LLVMValueRef n, bool par, LLVMValueRef *i) {
+/* the CPU runs the work items in order, in one loop (on the team: this
+ * chunk's share of them, see gen_par) */
+static void *cpu_loop_begin(LLVMValueRef n, bool items, LLVMValueRef *i) {
   Loop *l = arena_alloc(sizeof *l);
-  *l = loop_begin(n, par ? "item" : "seq");
+  if (items && par.on)
+    *l = loop_range(par_bound(n, par.chunk), par_bound(n, LLVMBuildAdd(cg.b, par.chunk, ci64(1), "")), "item");
+  else
+    *l = loop_begin(n, items ? "item" : "seq");
   *i = l->i;
   return l;
 }
