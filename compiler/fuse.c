@@ -456,7 +456,7 @@ void fuse_nests(Kernel *k) {
     /* rows of a few elements (ten classes) vectorise better as one flat
      * loop per group: a nest needs a row of NEST_MIN_ROW somewhere */
     int64_t longest = 0;
-    for (int i = g; i < e; i++) {
+    for (int i = g; i < e && e - g >= 2; i++) { /* (a nest's groups have rank >= 2) */
       Dim c = k->groups[i].space.d[k->groups[i].space.rank - 1];
       longest = c.b ? NEST_MIN_ROW : c.k > longest ? c.k : longest;
     }
