@@ -278,3 +278,19 @@ void nnrt_par_item(NnrtParItem item, void *ctx, void **slots, void *scratch, int
   struct ParJob j = {item, ctx, slots, scratch, batch, chunks, tab};
   nnrt_team_run(par_chunk, &j, chunks);
 }
+
+/* A column sum (codegen/llvm.c, column_sum) on the team: one chunk per
+ * thread, each a range of columns summed over every row in order.  Which
+ * thread sums which column never changes a bit, so here the count follows
+ * the team: the fewer the chunks, the longer the piece of each row a
+ * chunk reads. */
+void nnrt_par_team(NnrtParItem item, void *ctx, void **slots, void *scratch, int64_t batch, const int64_t *tab,
+                   int64_t elements) {
+  int64_t chunks = nnrt_team_size();
+  if (chunks < 2 || elements < 2 * PAR_CHUNK) {
+    item(ctx, slots, scratch, batch, tab, 0, 1);
+    return;
+  }
+  struct ParJob j = {item, ctx, slots, scratch, batch, chunks, tab};
+  nnrt_team_run(par_chunk, &j, chunks);
+}

@@ -578,7 +578,11 @@ static void fill(LLVMValueRef ptr, const Shape *sh, Dtype d, LLVMValueRef v) {
  * element is computed by the same instructions in the same order whatever
  * the split: any thread count gives the same bits.  NNC_NO_PAR=1 emits
  * every group inline (to compare).  A row-wise op (softmax) alone splits
- * its rows the same way. */
+ * its rows the same way, a row nest its rows, a copy (transpose, slice,
+ * broadcast, concat) its outermost loop, an embedding its work items; a
+ * column sum (a bias's gradient) splits its columns, one chunk per thread
+ * (nnrt_par_team: every column is summed whole, over the rows in order,
+ * whoever sums it). */
 
 
 /* Row `row` of a softmax or log-softmax (of its rows flattened). */
@@ -825,6 +829,19 @@ static bool moves_par(const Node *n) {
  * on the team, each chunk runs a share of the items (cpu_loop_begin). */
 static bool gen_par(const Node *n) { return n->op == OP_EMBEDDING || n->op == OP_EMBEDDING_GRAD; }
 
+/* A closed group that reduces every axis but the last (a bias's gradient,
+ * [B, T, d] -> [1, 1, d]): split over the team by columns, not rows —
+ * each column's sum still runs over the rows in order (the same bits);
+ * one chunk per thread (runtime/team.c, nnrt_par_team). */
+static bool column_sum(const Group *g) {
+  const Shape *sp = &g->space;
+  int64_t mask = g->nodes[g->n - 1]->ia[0];
+  if (!g->fused || !g->closed || sp->rank < 2 || (mask >> (sp->rank - 1) & 1)) return false;
+  for (int d = 0; d + 1 < sp->rank; d++)
+    if (!(mask >> d & 1) && !(sp->d[d].k == 1 && sp->d[d].b == 0)) return false;
+  return true;
+}
+
 /* Whether group g may be split over its outermost loop (see `par`). */
 static bool group_par_ok(const Group *g) {
   static int off = -1;
@@ -848,18 +865,21 @@ static bool group_par_ok(const Group *g) {
   if (sp->rank == 0 || (n.b == 0 && n.k * group_weight(g) < PAR_MIN_ELEMS)) return false;
   if (!g->closed) return true;
   const Node *last = g->nodes[g->n - 1];
-  return sp->rank >= 2 && last->ia[0] == (int64_t)1 << (sp->rank - 1);
+  return (sp->rank >= 2 && last->ia[0] == (int64_t)1 << (sp->rank - 1)) || column_sum(g);
 }
 
 /* Group g's loop nest; with nfix > 0 its first nfix dims are not looped
  * but fixed at fix[] (a row of a row nest: only the last dim is a loop, and
  * a reduction starts from its initial value, not a filled buffer). */
+/* A reduction's starting value: 0 for a sum, -inf for a max. */
+static LLVMValueRef init_value(const Node *r) { return r->op == OP_SUM ? cfl(0, r->dt) : cfl(-INFINITY, r->dt); }
+
 static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVMValueRef *fix, int nfix) {
   const Shape *sp = &g->space;
   Node *last = g->nodes[g->n - 1];
   bool red = g->closed;
   int nm = red ? g->n - 1 : g->n; /* element-wise members */
-  if (red && !par.on && !nfix) fill(bptr(bufs, last->id), &last->sh, last->dt, last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt));
+  if (red && !par.on && !nfix) fill(bptr(bufs, last->id), &last->sh, last->dt, init_value(last));
   /* the external inputs, each with its strides into the space */
   Node **xs = arena_alloc(sizeof(Node *) * (3 * g->n + 1));
   Operand *xo = arena_alloc(sizeof(Operand) * (3 * g->n + 1));
@@ -899,15 +919,28 @@ static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVM
    * sum cannot be vectorised without reordering it: each exp was a scalar
    * call. */
   bool blocked = inreg && group_weight(g) > 1 && !(par.on && rank == 1);
+  /* a column sum on the team: this chunk's columns, all rows (its share of
+   * the output set to the initial value first) */
+  bool cols = par.on && red && !inreg;
+  LLVMValueRef clo = NULL, chi = NULL;
+  if (cols) {
+    clo = par_bound(size[rank - 1], par.chunk);
+    chi = par_bound(size[rank - 1], LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""));
+    Loop lf = loop_range(clo, chi, "init");
+    store(last->dt, init_value(last), bptr(bufs, last->id), LLVMBuildMul(cg.b, lf.i, rst[rank - 1], ""));
+    loop_end(&lf);
+  }
   enum { BLOCK = 256 };
   Loop lj = {0};
   LLVMValueRef row = NULL, bn = NULL;
   RegAcc ra = {0};
-  LLVMValueRef init = red ? (last->op == OP_SUM ? cfl(0, last->dt) : cfl(-INFINITY, last->dt)) : NULL;
+  LLVMValueRef init = red ? init_value(last) : NULL;
   for (int d = nfix; d < rank; d++) {
     LLVMValueRef acc0 = inreg && d == rank - 1 ? (par.on || nfix ? init : load(last->dt, bptr(bufs, last->id), roff)) : NULL;
     LLVMValueRef idx;
-    if (par.on && d == 0) { /* this chunk's share of the outermost loop */
+    if (cols && d == rank - 1) {
+      loops[d] = loop_range(clo, chi, "cols");
+    } else if (par.on && !cols && d == 0) { /* this chunk's share of the outermost loop */
       LLVMValueRef lo = par_bound(size[0], par.chunk), hi = par_bound(size[0], LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""));
       loops[d] = loop_range(lo, hi, "fused");
     } else if (blocked && d == rank - 1) {
@@ -1532,7 +1565,7 @@ static LLVMValueRef outline_work(const Kernel *k, Work w, Buf *bufs, int spare, 
  * number of each check site).  An item's code depends only on its ops,
  * their shapes and the kinds of its buffers, so a program of many alike
  * layers (or an unrolled loop's steps) compiles a few such functions. */
-typedef struct Item { LLVMValueRef fn; LLVMValueRef *vals; int n, ops; const Shape *par; int64_t weight; } Item;
+typedef struct Item { LLVMValueRef fn; LLVMValueRef *vals; int n, ops; const Shape *par; int64_t weight; bool cols; } Item;
 
 /* (ctx, slots, scratch, batch, tab), and for a split group (chunk, chunks) */
 static LLVMTypeRef item_type(bool parallel) {
@@ -1601,7 +1634,7 @@ static Item outline_item(const Kernel *k, Work w, Buf *bufs, int spare) {
   if (cg.fn) cg.batch = LLVMGetParam(cg.fn, 3);
   if (at) LLVMPositionBuilderAtEnd(cg.b, at);
   Item it = {o->fn, arena_alloc(sizeof(LLVMValueRef) * (n + 1)), n, w.ops, parallel ? &k->groups[w.i].space : NULL,
-             parallel ? group_weight(&k->groups[w.i]) : 1};
+             parallel ? group_weight(&k->groups[w.i]) : 1, parallel && w.ng == 1 && column_sum(&k->groups[w.i])};
   if (parallel && w.ng > 1) {
     Shape *sp = arena_alloc(sizeof *sp);
     nest_size(k, w, sp, &it.weight);
@@ -1639,7 +1672,7 @@ static void call_item(const Item *it, LLVMValueRef tab) {
   }
   /* nnrt_par_item(item, ctx, slots, scratch, batch, tab, elements) */
   LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64, cg.t.ptr, cg.t.i64}, fty;
-  LLVMValueRef f = rt_fn("nnrt_par_item", cg.t.vd, ps, 7, &fty);
+  LLVMValueRef f = rt_fn(it->cols ? "nnrt_par_team" : "nnrt_par_item", cg.t.vd, ps, 7, &fty);
   LLVMValueRef pa[] = {it->fn, args[0], args[1], args[2], args[3], tab, LLVMBuildMul(cg.b, numel(it->par), ci64(it->weight), "")};
   LLVMBuildCall2(cg.b, fty, f, pa, 7, "");
 }

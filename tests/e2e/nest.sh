@@ -1,11 +1,13 @@
 #!/bin/sh
 # nest.sh — row nests (compiler/fuse.c) change the order of loops, never
-# the arithmetic: tests/e2e/nest/encoder.nn (layer norms over rows of 32,
+# the arithmetic: tests/e2e/nest/encoder.nn (layer norms over rows of 64,
 # softmaxes over rows of 32 under a causal and a padding mask) trains to
 # the same bits with nests (the default), without them (NNC_NO_NEST=1) and
 # without fusion (--no-fuse), on 1 and on 2 threads (a nest's rows split
-# over the team); `emit fused` shows the nests of the layer norm and of the
-# masked softmax, forward and backward.
+# over the team, and so are the columns of the feed-forward's bias
+# gradients, sums of [4, 32, 256] over the rows: nnrt_par_team); `emit
+# fused` shows the nests of the layer norm and of the masked softmax,
+# forward and backward.
 # usage: nest.sh NNC   (run from the repository root)
 set -u
 nnc=$1
@@ -21,6 +23,7 @@ n=$(grep -c "row nest .*rows \[B, 32\]" "$tmp/fused")
 [ "$n" -ge 4 ] || fail "emit fused shows $n nests over the rows [B, 32] (layer norms, forward and backward), expected 4 or more"
 NNC_NO_NEST=1 "$nnc" emit fused "$src" | grep -q "row nest" && fail "NNC_NO_NEST=1 still nests"
 "$nnc" build "$src" -o "$tmp/nest" || fail "build"
+"$nnc" emit llvm "$src" | grep -q "call void @nnrt_par_team" || fail "no column sum split over the team"
 NNC_NO_NEST=1 "$nnc" build "$src" -o "$tmp/flat" || fail "build NNC_NO_NEST=1"
 "$nnc" build --no-fuse "$src" -o "$tmp/unfused" || fail "build --no-fuse"
 for v in nest flat unfused; do
