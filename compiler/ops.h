@@ -12,7 +12,7 @@
  *     surface  FN: a builtin of that name in the language (it takes the
  *              attribute as a keyword or a trailing positional argument);
  *              INTERNAL: made by the compiler, an operator or another
- *              builtin (sign is FN, step is INTERNAL: relu's derivative)
+ *              builtin (sign is FN, relu_grad is INTERNAL: relu's derivative)
  *     attr     NOATTR, or ATTR("key", default): the op's one float
  *              attribute, read as `a` below and printed as key=value
  *     flops    floating-point operations per element (the info rows' cost)
@@ -56,7 +56,10 @@
     SCALAR(s_math(M_TANH, x)))                                                                                   \
   E(SIGMOID, "sigmoid", 1, FN, NOATTR, 10, FOLD(1 / (1 + exp(-x))), DERIV(d0 = mul(g, mul(n, sub(K(1), n)))),   \
     SCALAR(s_div(ONE, s_add(ONE, s_math(M_EXP, s_neg(x))))))                                                     \
-  E(RELU, "relu", 1, FN, NOATTR, 1, FOLD(x > 0 ? x : 0), DERIV(d0 = mul(g, un(OP_STEP, x))),                     \
+  /* the derivative reads the output (kept for the next layer anyway), not x:    \
+   * relu_grad(g, y) = g * (y > 0), one op of the backward pass, so no mask     \
+   * of 0s and 1s is computed in the forward and stored for it */              \
+  E(RELU, "relu", 1, FN, NOATTR, 1, FOLD(x > 0 ? x : 0), DERIV(d0 = bin(OP_RELU_GRAD, g, n)),                   \
     SCALAR(s_sel(s_gt(x, ZERO), x, ZERO)))                                                                       \
   E(LEAKY_RELU, "leaky_relu", 1, FN, ATTR("slope", 0.01), 2, FOLD(x > 0 ? x : a * x),                            \
     DERIV({                                                                                                      \
@@ -90,6 +93,10 @@
   E(ERF, "erf", 1, FN, NOATTR, 20, FOLD(erf(x)), DERIV(d0 = mul(g, mul(un(OP_EXP, neg(mul(x, x))), K(M_2_SQRTPI)))), \
     SCALAR(s_math(M_ERF, x)))                                                                                    \
   E(STEP, "step", 1, INTERNAL, NOATTR, 1, FOLD(x > 0 ? 1 : 0), NODERIV, SCALAR(s_sel(s_gt(x, ZERO), ONE, ZERO)))  \
+  /* relu's derivative: x * step(y), the same multiply (so the same bits as      \
+   * g * step(pre-activation): y > 0 exactly where x > 0); linear in x, flat in y */ \
+  E(RELU_GRAD, "relu_grad", 2, INTERNAL, NOATTR, 1, FOLD(x * (y > 0 ? 1 : 0)), DERIV(d0 = bin(OP_RELU_GRAD, g, y)), \
+    SCALAR(s_mul(x, s_sel(s_gt(y, ZERO), ONE, ZERO))))                                                            \
   E(SIGN, "sign", 1, FN, NOATTR, 2, FOLD((x > 0) - (x < 0)), NODERIV,                                            \
     SCALAR(s_sel(s_gt(x, ZERO), ONE, s_sel(s_lt(x, ZERO), K(-1), ZERO))))                                        \
   E(CAST, "cast", 1, INTERNAL, NOATTR, 0, NOFOLD, DERIV(d0 = g_cast(g, x->dt)), SCALAR(s_cast(x)))                \

@@ -93,9 +93,12 @@ static void test_sigmoid(void **st) {
 }
 
 static void test_relu(void **st) {
-  (void)st; covers(OP_RELU);
-  Node *x = P("x", "2,3");
-  assert_expr(d1(g_unary(OP_RELU, x), x), "(mul G (step x))");
+  (void)st; covers(OP_RELU); covers(OP_RELU_GRAD);
+  Node *x = P("x", "2,3"), *y = P("y", "2,3");
+  /* from the output, one op of the backward pass (no mask stored by the forward) */
+  assert_expr(d1(g_unary(OP_RELU, x), x), "(relu_grad G (relu x))");
+  /* linear in its first operand (a second derivative through relu), flat in y */
+  assert_expr(d1(g_binary(OP_RELU_GRAD, x, y), x), "(relu_grad G y)");
 }
 
 static void test_leaky_relu(void **st) {
