@@ -401,6 +401,8 @@ static int run_epochs(NnrtSession *s, const NnrtBackend *be, void *bst, const ch
       be->step(s, bst, bs, epoch);
       if (s->step - 1 == step0)
         nnrt_bench_mark("first_step");
+      else if (s->step - 3 == step0) /* the warm-up the benchmarks' PyTorch twins leave out */
+        nnrt_bench_mark("warm_end");
       if (!be->batch_loss)
         continue;
       double loss, c;
