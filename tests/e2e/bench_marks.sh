@@ -2,7 +2,8 @@
 # bench_marks.sh — what bench/bench.py reads from a compiled program and
 # from bench/fmapeak: with NNRT_BENCH=1, `train` prints every start-up mark
 # (main, setup, data_loaded, normalised, allocated, initialised,
-# session_open, train_start, first_step, train_end) once, in that order,
+# session_open, train_start, first_step, warm_end after the third step,
+# train_end) once, in that order,
 # with non-decreasing times; without it, none; `info` prints the training
 # step's FLOPs; fmapeak prints positive AVX2 peaks on 1 and 2 threads.
 # usage: bench_marks.sh NNC   (run from the repository root)
@@ -14,7 +15,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$nnc" build examples/lecture02/xor.nn -o "$tmp/xor" || fail "build xor"
 NNRT_BENCH=1 "$tmp/xor" train --quiet --epochs 20 >/dev/null 2>"$tmp/err" || fail "train"
 sed -n 's/^bench: \([a-z_]*\)_unix=\([0-9.]*\)$/\1 \2/p' "$tmp/err" >"$tmp/marks"
-want="main setup data_loaded normalised allocated initialised session_open train_start first_step train_end"
+want="main setup data_loaded normalised allocated initialised session_open train_start first_step warm_end train_end"
 got=$(cut -d' ' -f1 "$tmp/marks" | tr '\n' ' ' | sed 's/ $//')
 [ "$got" = "$want" ] || fail "marks: got '$got', want '$want'"
 cut -d' ' -f2 "$tmp/marks" | sort -c -n 2>/dev/null || fail "marks out of time order"
