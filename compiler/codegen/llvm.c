@@ -842,11 +842,16 @@ static bool column_sum(const Group *g) {
   return true;
 }
 
-/* Whether group g may be split over its outermost loop (see `par`). */
-static bool group_par_ok(const Group *g) {
+/* NNC_NO_PAR=1: nothing split over the team (to compare). */
+static bool par_off(void) {
   static int off = -1;
   if (off < 0) off = getenv("NNC_NO_PAR") && *getenv("NNC_NO_PAR") == '1';
-  if (off) return false;
+  return off;
+}
+
+/* Whether group g may be split over its outermost loop (see `par`). */
+static bool group_par_ok(const Group *g) {
+  if (par_off()) return false;
   if (!g->fused && g->n == 1 && op_info[g->nodes[0]->op].kind == OK_ROW) { /* its rows */
     Dim n = shape_numel(&g->space);
     return g->space.rank >= 2 && (n.b || n.k * ROW_WEIGHT >= PAR_MIN_ELEMS);
@@ -1594,12 +1599,12 @@ static void nest_size(const Kernel *k, Work w, Shape *sp, int64_t *weight) {
 static bool work_par(const Kernel *k, Work w) {
   if (w.kind != W_GROUP || work_checks) return false;
   if (w.ng == 1) return group_par_ok(&k->groups[w.i]);
-  const char *off = getenv("NNC_NO_PAR");
+  if (par_off()) return false;
   Shape sp;
   int64_t weight;
   nest_size(k, w, &sp, &weight);
   Dim n = shape_numel(&sp);
-  return !(off && *off == '1') && (n.b || n.k * weight >= PAR_MIN_ELEMS);
+  return n.b || n.k * weight >= PAR_MIN_ELEMS;
 }
 
 static Item outline_item(const Kernel *k, Work w, Buf *bufs, int spare) {
