@@ -390,8 +390,7 @@ void fuse_kernel(Kernel *k, bool fuse) {
 /* group g is a row phase: element-wise over [R..., C], a reduction of such
  * a loop over its last axis, or a softmax row; no random draws (their
  * stream follows the schedule) */
-bool row_phase(const Kernel *k, const Group *g) {
-  (void)k;
+static bool row_phase(const Group *g) {
   int r = g->space.rank;
   if (r < 2 || g->n < 1) return false;
   if (!g->fused) return g->n == 1 && op_info[g->nodes[0]->op].kind == OK_ROW;
@@ -422,7 +421,7 @@ static const Node *mem_root(const Kernel *k, const Node *x) {
  * nest's leading dims, so row i of j reads row i alone. */
 static bool joins_nest(const Kernel *k, int lo, int j, const int *group_of) {
   const Group *g = &k->groups[j];
-  if (!row_phase(k, g) || !same_lead(&g->space, &k->groups[lo].space)) return false;
+  if (!row_phase(g) || !same_lead(&g->space, &k->groups[lo].space)) return false;
   for (int i = 0; i < g->n; i++) {
     const Node *n = g->nodes[i];
     if (g->closed && i == g->n - 1) continue; /* reads a member */
@@ -448,7 +447,7 @@ void fuse_nests(Kernel *k) {
   k->nest = arena_alloc(sizeof(int) * (k->ngroups + 1));
   for (int g = 0; g < k->ngroups;) {
     int e = g + 1;
-    if (row_phase(k, &k->groups[g]))
+    if (row_phase(&k->groups[g]))
       while (e < k->ngroups && joins_nest(k, g, e, group_of)) e++;
     Shape lead = k->groups[g].space;
     lead.rank--;
@@ -456,7 +455,7 @@ void fuse_nests(Kernel *k) {
     /* rows of a few elements (ten classes) vectorise better as one flat
      * loop per group: a nest needs a row of NEST_MIN_ROW somewhere */
     int64_t longest = 0;
-    for (int i = g; i < e && e - g >= 2; i++) { /* (a nest's groups have rank >= 2) */
+    for (int i = g; e - g >= 2 && i < e; i++) { /* (only a nest's groups: they have rank >= 2) */
       Dim c = k->groups[i].space.d[k->groups[i].space.rank - 1];
       longest = c.b ? NEST_MIN_ROW : c.k > longest ? c.k : longest;
     }

@@ -246,8 +246,6 @@ void fuse_print(const Kernel *k, FILE *out);  /* `nnc emit fused` */
 void fuse_nests(Kernel *k);
 /* The groups [*lo, *hi] of the nest group g belongs to (g itself alone). */
 void nest_range(const Kernel *k, int g, int *lo, int *hi);
-/* The leading shape of row phase g (a group of a nest), or false. */
-bool row_phase(const Kernel *k, const Group *g);
 /* The values a fused group reads from memory (not members, not constants),
  * each once, in first-use order; xs needs room for 3·g->n entries.  seen is
  * a zeroed array by node id, left zeroed (one per kernel, not one per group:

@@ -267,16 +267,21 @@ static void par_chunk(void *ctx, int64_t i) {
   j->item(j->ctx, j->slots, j->scratch, j->batch, j->tab, i, j->chunks);
 }
 
-void nnrt_par_item(NnrtParItem item, void *ctx, void **slots, void *scratch, int64_t batch, const int64_t *tab,
-                   int64_t elements) {
-  int64_t chunks = elements / PAR_CHUNK;
-  chunks = chunks > PAR_MAX ? PAR_MAX : chunks;
+/* item in `chunks` chunks on the team (fewer than 2, or no team: whole, here) */
+static void par_run(NnrtParItem item, void *ctx, void **slots, void *scratch, int64_t batch, const int64_t *tab,
+                    int64_t chunks) {
   if (chunks < 2 || nnrt_team_size() < 2) {
     item(ctx, slots, scratch, batch, tab, 0, 1);
     return;
   }
   struct ParJob j = {item, ctx, slots, scratch, batch, chunks, tab};
   nnrt_team_run(par_chunk, &j, chunks);
+}
+
+void nnrt_par_item(NnrtParItem item, void *ctx, void **slots, void *scratch, int64_t batch, const int64_t *tab,
+                   int64_t elements) {
+  int64_t chunks = elements / PAR_CHUNK;
+  par_run(item, ctx, slots, scratch, batch, tab, chunks > PAR_MAX ? PAR_MAX : chunks);
 }
 
 /* A column sum (codegen/llvm.c, column_sum) on the team: one chunk per
@@ -286,11 +291,5 @@ void nnrt_par_item(NnrtParItem item, void *ctx, void **slots, void *scratch, int
  * chunk reads. */
 void nnrt_par_team(NnrtParItem item, void *ctx, void **slots, void *scratch, int64_t batch, const int64_t *tab,
                    int64_t elements) {
-  int64_t chunks = nnrt_team_size();
-  if (chunks < 2 || elements < 2 * PAR_CHUNK) {
-    item(ctx, slots, scratch, batch, tab, 0, 1);
-    return;
-  }
-  struct ParJob j = {item, ctx, slots, scratch, batch, chunks, tab};
-  nnrt_team_run(par_chunk, &j, chunks);
+  par_run(item, ctx, slots, scratch, batch, tab, elements < 2 * PAR_CHUNK ? 1 : nnrt_team_size());
 }

@@ -360,6 +360,19 @@ static LLVMValueRef par_bound(LLVMValueRef n, LLVMValueRef c) {
   return fsel(LLVMBuildICmp(cg.b, LLVMIntSGE, c, par.chunks, ""), n, b);
 }
 
+/* This chunk's share [*lo, *hi) of [0, n). */
+static void par_share(LLVMValueRef n, LLVMValueRef *lo, LLVMValueRef *hi) {
+  *lo = par_bound(n, par.chunk);
+  *hi = par_bound(n, LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""));
+}
+
+/* A loop over this chunk's share of [0, n). */
+static Loop par_loop(LLVMValueRef n, const char *name) {
+  LLVMValueRef lo, hi;
+  par_share(n, &lo, &hi);
+  return loop_range(lo, hi, name);
+}
+
 /* for idx in shape: out[out.base + idx·out.st] (=, +=, max=) f(in_j[...]) */
 static void strided(const Node *n, const Shape *sh, Operand *out, Operand *in, int nin, LoopMode mode) {
   Loop loops[MAX_RANK];
@@ -381,7 +394,7 @@ static void strided(const Node *n, const Shape *sh, Operand *out, Operand *in, i
   for (int d = 0; d < rank; d++) {
     LLVMValueRef acc0 = inreg && d == rank - 1 ? load(out->dt, out->ptr, off_o) : NULL;
     if (par.on && mode == LOOP_MAP && d == 0) /* a copy on the team (group_par_ok): this chunk's share */
-      loops[d] = loop_range(par_bound(size[0], par.chunk), par_bound(size[0], LLVMBuildAdd(cg.b, par.chunk, ci64(1), "")), "loop");
+      loops[d] = par_loop(size[0], "loop");
     else
       loops[d] = loop_begin(size[d], "loop");
     if (acc0) ra = regacc_begin(&loops[d], acc0, out->ptr, off_o, out->dt);
@@ -584,7 +597,6 @@ static void fill(LLVMValueRef ptr, const Shape *sh, Dtype d, LLVMValueRef v) {
  * (nnrt_par_team: every column is summed whole, over the rows in order,
  * whoever sums it). */
 
-
 /* Row `row` of a softmax or log-softmax (of its rows flattened). */
 static void emit_row_at(const Node *n, Buf *bufs, LLVMValueRef row) {
   Dtype d = n->dt;
@@ -631,8 +643,7 @@ static void emit_row(const Node *n, Buf *bufs) {
   Shape rows_sh = n->sh;
   rows_sh.rank--;
   LLVMValueRef rows = numel(&rows_sh);
-  Loop r = par.on ? loop_range(par_bound(rows, par.chunk), par_bound(rows, LLVMBuildAdd(cg.b, par.chunk, ci64(1), "")), "row")
-                  : loop_begin(rows, "row"); /* split over the team: this chunk's rows */
+  Loop r = par.on ? par_loop(rows, "row") : loop_begin(rows, "row"); /* split over the team: this chunk's rows */
   emit_row_at(n, bufs, r.i);
   loop_end(&r);
 }
@@ -873,11 +884,12 @@ static bool group_par_ok(const Group *g) {
   return (sp->rank >= 2 && last->ia[0] == (int64_t)1 << (sp->rank - 1)) || column_sum(g);
 }
 
+/* A reduction's starting value: 0 for a sum, -inf for a max. */
+static LLVMValueRef init_value(const Node *r) { return r->op == OP_SUM ? cfl(0, r->dt) : cfl(-INFINITY, r->dt); }
+
 /* Group g's loop nest; with nfix > 0 its first nfix dims are not looped
  * but fixed at fix[] (a row of a row nest: only the last dim is a loop, and
  * a reduction starts from its initial value, not a filled buffer). */
-/* A reduction's starting value: 0 for a sum, -inf for a max. */
-static LLVMValueRef init_value(const Node *r) { return r->op == OP_SUM ? cfl(0, r->dt) : cfl(-INFINITY, r->dt); }
 
 static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVMValueRef *fix, int nfix) {
   const Shape *sp = &g->space;
@@ -929,8 +941,7 @@ static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVM
   bool cols = par.on && red && !inreg;
   LLVMValueRef clo = NULL, chi = NULL;
   if (cols) {
-    clo = par_bound(size[rank - 1], par.chunk);
-    chi = par_bound(size[rank - 1], LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""));
+    par_share(size[rank - 1], &clo, &chi);
     Loop lf = loop_range(clo, chi, "init");
     store(last->dt, init_value(last), bptr(bufs, last->id), LLVMBuildMul(cg.b, lf.i, rst[rank - 1], ""));
     loop_end(&lf);
@@ -946,8 +957,7 @@ static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVM
     if (cols && d == rank - 1) {
       loops[d] = loop_range(clo, chi, "cols");
     } else if (par.on && !cols && d == 0) { /* this chunk's share of the outermost loop */
-      LLVMValueRef lo = par_bound(size[0], par.chunk), hi = par_bound(size[0], LLVMBuildAdd(cg.b, par.chunk, ci64(1), ""));
-      loops[d] = loop_range(lo, hi, "fused");
+      loops[d] = par_loop(size[0], "fused");
     } else if (blocked && d == rank - 1) {
       loops[d] = loop_begin(block_count(size[d], BLOCK), "block");
     } else
@@ -1004,8 +1014,7 @@ static void emit_nest(const Kernel *k, int g0, int ng, Buf *bufs) {
   lead.rank--;
   LLVMValueRef rows = numel(&lead);
   bool split = par.on;
-  Loop r = split ? loop_range(par_bound(rows, par.chunk), par_bound(rows, LLVMBuildAdd(cg.b, par.chunk, ci64(1), "")), "nest")
-                 : loop_begin(rows, "nest");
+  Loop r = split ? par_loop(rows, "nest") : loop_begin(rows, "nest");
   LLVMValueRef idx[MAX_RANK], rest = r.i;
   for (int d = lead.rank - 1; d > 0; d--) {
     LLVMValueRef n = dimval(lead.d[d]);
@@ -1066,10 +1075,7 @@ static LLVMValueRef gen_buffer(const Node *x) {
  * chunk's share of them, see gen_par) */
 static void *cpu_loop_begin(LLVMValueRef n, bool items, LLVMValueRef *i) {
   Loop *l = arena_alloc(sizeof *l);
-  if (items && par.on)
-    *l = loop_range(par_bound(n, par.chunk), par_bound(n, LLVMBuildAdd(cg.b, par.chunk, ci64(1), "")), "item");
-  else
-    *l = loop_begin(n, items ? "item" : "seq");
+  *l = items && par.on ? par_loop(n, "item") : loop_begin(n, items ? "item" : "seq");
   *i = l->i;
   return l;
 }
@@ -1854,9 +1860,6 @@ static void emit_inline(const Kernel *k, Work w, Buf *bufs, int spare) {
   call_item(&it, tab);
 }
 
-/* Kernel k as nnc_<name>; with `checked`, it first tests the run's
- * --check-numerics flag and, when set, runs that unfused copy instead, whose
- * every op is checked for NaN/Inf after it runs. */
 /* nnc build --profile: before each work item, nnrt_prof("what it is"). */
 static bool profile;
 
@@ -1882,6 +1885,9 @@ static void prof_call(const char *what) {
   LLVMBuildCall2(cg.b, fty, f, &arg, 1, "");
 }
 
+/* Kernel k as nnc_<name>; with `checked`, it first tests the run's
+ * --check-numerics flag and, when set, runs that unfused copy instead, whose
+ * every op is checked for NaN/Inf after it runs. */
 static void emit_kernel(Kernel *k, Kernel *checked) {
   LLVMTypeRef ps[] = {cg.t.ptr, cg.t.ptr, cg.t.ptr, cg.t.i64};
   LLVMTypeRef ft = LLVMFunctionType(cg.t.vd, ps, 4, 0);
@@ -1928,9 +1934,9 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   for (int i = 0; i < k->nsched; i++)
     if (k->sched[i]->op == OP_CONST) ws[nw++] = (Work){W_CONST, i, 1, 1};
   for (int g = 0; g < k->ngroups;) {
-    int ng = k->nest && !checks ? k->nest[g] : 1, ops = 0;
-    for (int j = g; j < g + ng; j++) ops += k->groups[j].n;
-    ws[nw++] = (Work){W_GROUP, g, ops, ng};
+    int ng = k->nest && !checks ? k->nest[g] : 1, members = 0;
+    for (int j = g; j < g + ng; j++) members += k->groups[j].n;
+    ws[nw++] = (Work){W_GROUP, g, members, ng};
     g += ng;
   }
   char *copied = arena_alloc(cap); /* by node id: an earlier output is the same value */
