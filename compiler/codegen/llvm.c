@@ -107,24 +107,44 @@ static LLVMValueRef fsel(LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) { retur
 
 /* Math through glibc's libmvec (part of libc6; executables link -lmvec).
  * On a host with AVX2, every element of every exp, tanh, log, ... comes
- * from libmvec's 8-float (4-double) AVX2 function: the loop vectoriser
- * calls it on whole vectors (the call-site attribute
- * "vector-function-abi-variant" maps our scalar nnc_<f> to it), and
- * nnc_<f>, which the loop's scalar remainder calls, is that same function
- * on a vector holding x, lane 0 taken.  So an element's value never
- * depends on where a loop starts, how it was fused or vectorised, or the
- * thread count (fused and unfused training give the same bits), and loops
- * of exp or tanh run 8 lanes at a time: tanhf and the expm1f inside it
- * were 22% of an LSTM's training time as scalar libm calls.  Without AVX2
- * the scalar libm function is called. */
+ * from one libmvec vector function: the AVX2 one (8 floats, 4 doubles),
+ * or on a host with AVX-512 the AVX-512 one (16 floats, 8 doubles; see
+ * wide_vectors).  The loop vectoriser calls it on whole vectors (the
+ * call-site attribute "vector-function-abi-variant" maps our scalar
+ * nnc_<f> to it), and nnc_<f>, which the loop's scalar remainder calls, is
+ * that same function on a vector holding x, lane 0 taken.  So an
+ * element's value never depends on where a loop starts, how it was fused
+ * or vectorised, or the thread count (fused and unfused training give the
+ * same bits), and loops of exp or tanh run 8 or 16 lanes at a time: tanhf
+ * and the expm1f inside it were 22% of an LSTM's training time as scalar
+ * libm calls.  Without AVX2 the scalar libm function is called. */
+static bool host_has(const char *feature) {
+  char *f = LLVMGetHostCPUFeatures();
+  bool has = strstr(f, feature) != NULL;
+  LLVMDisposeMessage(f);
+  return has;
+}
+
 static bool host_avx2(void) {
   static int avx2 = -1;
-  if (avx2 < 0) {
-    char *f = LLVMGetHostCPUFeatures();
-    avx2 = strstr(f, "+avx2") != NULL;
-    LLVMDisposeMessage(f);
-  }
+  if (avx2 < 0) avx2 = host_has("+avx2");
   return avx2;
+}
+
+/* On a host with AVX-512 the loops are vectorised 512 bits wide (16
+ * floats): LLVM's tuning for recent Intel cores prefers 256 bits (older
+ * ones lowered their clock for 512-bit work); on the 2-vCPU Xeon VMs here
+ * the 512-bit loops and libmvec's AVX-512 exp trained the transformer
+ * benchmark ~5% faster (87k -> 92k tokens/s, 2 threads).  The bits of
+ * transcendental functions are those of libmvec's AVX-512 variants there.
+ * NNC_VEC256=1 keeps the 256-bit preference (to compare). */
+static bool wide_vectors(void) {
+  static int wide = -1;
+  if (wide < 0) {
+    const char *e = getenv("NNC_VEC256");
+    wide = host_has("+avx512f") && !(e && *e && strcmp(e, "0"));
+  }
+  return wide;
 }
 
 static void pure_fn(LLVMValueRef fn) {
@@ -140,8 +160,8 @@ static LLVMValueRef vec_libm(const char *base, Dtype d, LLVMValueRef x) {
   if (!host_avx2()) return libm(base, d, x);
   char scalar[32], vname[48], wname[48];
   snprintf(scalar, sizeof scalar, "%s%s", base, d == DT_F32 ? "f" : "");
-  unsigned w = d == DT_F32 ? 8 : 4;
-  snprintf(vname, sizeof vname, "_ZGVdN%uv_%s", w, scalar);
+  unsigned w = (d == DT_F32 ? 8 : 4) * (wide_vectors() ? 2 : 1);
+  snprintf(vname, sizeof vname, wide_vectors() ? "_ZGVeN%uv_%s" : "_ZGVdN%uv_%s", w, scalar);
   snprintf(wname, sizeof wname, "nnc_%s", scalar);
   LLVMTypeRef t = ty(d), vt = LLVMVectorType(t, w), ft = LLVMFunctionType(t, &t, 1, 0);
   LLVMValueRef wrap = LLVMGetNamedFunction(cg.mod, wname);
@@ -315,13 +335,131 @@ static LLVMValueRef gep(Dtype d, LLVMValueRef p, LLVMValueRef off) { return LLVM
 static LLVMValueRef load(Dtype d, LLVMValueRef p, LLVMValueRef off) { return LLVMBuildLoad2(cg.b, ty(d), gep(d, p, off), ""); }
 static void store(Dtype d, LLVMValueRef v, LLVMValueRef p, LLVMValueRef off) { LLVMBuildStore(cg.b, v, gep(d, p, off)); }
 
-typedef enum { LOOP_MAP, LOOP_SUM, LOOP_MAX } LoopMode;
+/* Reductions over a reduced suffix add in lanes.  The reduced suffix of a
+ * sum or max is its input's trailing axes that are all reduced (a layer
+ * norm's or softmax's last axis; a convolution bias gradient's [.., H, W]),
+ * walked in row-major order as one run.  The elements of a block of
+ * BLOCK_ELEMS of that run (its first 256 elements, its next 256, ...) go
+ * to LANES running sums, element j of the block to lane j % LANES (each
+ * lane in order) up to the block's last multiple of LANES; the lanes are
+ * then combined by a fixed tree (lane l with lane l + 8, those with + 4,
+ * + 2, + 1), that is added to the running value, and the block's last
+ * n % LANES elements follow in order.  A fixed order, the same on every run
+ * and thread count, fused or not (the same bits), with a LANES times
+ * shorter chain of dependent additions than one ordered sum, in vector
+ * registers (the softmax and layer-norm rows of a transformer: 64 to 512
+ * elements, each sum and max ~4 cycles an element in order).  A run known
+ * to be shorter than LANES is the ordered sum.  The GPU's reductions
+ * (nvptx.c) add in order: on long runs their last bits can differ from the
+ * CPU's.  A max is the same whatever the order (the finite values' max). */
+enum { LANES = 16, BLOCK_ELEMS = 256 };
 
 static bool const_is(LLVMValueRef v, long long *k) {
   if (!LLVMIsAConstantInt(v)) return false;
   *k = LLVMConstIntGetSExtValue(v);
   return true;
 }
+
+/* A reduced suffix as one loop (see above): axes [s, rank) of the loop
+ * nest, m = rank - s of them, n their extents.  An operand whose strides
+ * over them are not one run (a transposed view) finds an element's offset
+ * by division (flat_offset); the others step by their last stride. */
+typedef struct Suffix { int m; LLVMValueRef n[MAX_RANK], total; } Suffix;
+
+/* Where the reduced suffix of a reduction over axes `mask` of a space
+ * starts (from axis lo on), and whether it adds in lanes: a float
+ * element and a run not known to be shorter than LANES. */
+static bool lanes_suffix(const Shape *sp, int64_t mask, int lo, Dtype d, int *start) {
+  int s = sp->rank;
+  while (s > lo && (mask >> (s - 1) & 1)) s--;
+  *start = s;
+  Dim n = {1, 0};
+  for (int i = s; i < sp->rank; i++) n.k *= sp->d[i].k, n.b += sp->d[i].b;
+  return isf(d) && s < sp->rank && (n.b || n.k >= LANES);
+}
+
+/* Folds axes [s, rank) of the nst stride arrays of a loop nest (sizes in
+ * size[]) into one axis at index `at` (at <= s): its size the run's, each
+ * array's stride its last one when its strides form one run, else NULL
+ * (flat_offset then uses the strides kept in keep[k]). */
+static void fold_suffix(Suffix *sf, int s, int rank, int at, LLVMValueRef *size, LLVMValueRef **sts, int nst,
+                        LLVMValueRef (*keep)[MAX_RANK]) {
+  sf->m = rank - s;
+  sf->total = ci64(1);
+  for (int i = 0; i < sf->m; i++) {
+    sf->n[i] = size[s + i];
+    sf->total = LLVMBuildMul(cg.b, sf->total, sf->n[i], "");
+  }
+  for (int k = 0; k < nst; k++) {
+    bool run = true;
+    for (int i = 0; i < sf->m; i++) keep[k][i] = sts[k][s + i];
+    for (int i = 0; i + 1 < sf->m && run; i++) {
+      long long a, b, nn;
+      run = const_is(keep[k][i], &a) && const_is(keep[k][i + 1], &b) &&
+            ((a == 0 && b == 0) || (const_is(sf->n[i + 1], &nn) && a == b * nn));
+    }
+    sts[k][at] = run ? keep[k][sf->m - 1] : NULL;
+  }
+  size[at] = sf->total;
+}
+
+/* The offset of element j of the suffix's run in an array with strides st. */
+static LLVMValueRef flat_offset(const Suffix *sf, LLVMValueRef j, const LLVMValueRef *st) {
+  LLVMValueRef off = ci64(0);
+  for (int i = sf->m - 1; i >= 0; i--) {
+    LLVMValueRef at = i ? LLVMBuildURem(cg.b, j, sf->n[i], "") : j;
+    off = LLVMBuildAdd(cg.b, off, LLVMBuildMul(cg.b, at, st[i], ""), "");
+    if (i) j = LLVMBuildUDiv(cg.b, j, sf->n[i], "");
+  }
+  return off;
+}
+
+/* idx times stride st, or (st NULL: the suffix axis of an array whose
+ * strides are not one run) flat_offset. */
+static LLVMValueRef step(LLVMValueRef idx, LLVMValueRef st, const Suffix *sf, const LLVMValueRef *keep) {
+  return st ? LLVMBuildMul(cg.b, idx, st, "") : flat_offset(sf, idx, keep);
+}
+
+static LLVMValueRef reduce2(bool sum, LLVMValueRef a, LLVMValueRef x) {
+  return sum ? LLVMBuildFAdd(cg.b, a, x, "") : fsel(LLVMBuildFCmp(cg.b, LLVMRealOGE, a, x, ""), a, x);
+}
+
+/* acc ⊕ p[0 .. n) (n ≤ BLOCK_ELEMS) in the lane order above. */
+static LLVMValueRef lanes_reduce(LLVMValueRef p, LLVMValueRef n, Dtype d, bool sum, LLVMValueRef acc) {
+  LLVMTypeRef vt = LLVMVectorType(ty(d), LANES);
+  LLVMValueRef nv = LLVMBuildLShr(cg.b, n, ci64(4), "");
+  LLVMValueRef e[LANES];
+  for (int i = 0; i < LANES; i++) e[i] = sum ? cfl(0, d) : cfl(-INFINITY, d);
+  LLVMValueRef init = LLVMConstVector(e, LANES);
+  Loop lv = loop_begin(nv, "lanes");
+  LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b);
+  LLVMPositionBuilderBefore(cg.b, LLVMGetNextInstruction(lv.i));
+  LLVMValueRef va = LLVMBuildPhi(cg.b, vt, "lanes");
+  LLVMAddIncoming(va, &init, &lv.pre, 1);
+  LLVMPositionBuilderAtEnd(cg.b, at);
+  LLVMValueRef ld = LLVMBuildLoad2(cg.b, vt, gep(d, p, LLVMBuildShl(cg.b, lv.i, ci64(4), "")), "");
+  LLVMSetAlignment(ld, d == DT_F64 ? 8 : 4);
+  loop_carry_next(va, reduce2(sum, va, ld));
+  loop_end(&lv);
+  LLVMValueRef v = va;
+  for (int w = LANES / 2; w >= 1; w /= 2) {
+    LLVMValueRef lo[LANES / 2], hi[LANES / 2];
+    for (int i = 0; i < w; i++) lo[i] = ci32(i), hi[i] = ci32(i + w);
+    LLVMValueRef undef = LLVMGetUndef(LLVMTypeOf(v));
+    v = reduce2(sum, LLVMBuildShuffleVector(cg.b, v, undef, LLVMConstVector(lo, w), ""),
+                LLVMBuildShuffleVector(cg.b, v, undef, LLVMConstVector(hi, w), ""));
+  }
+  LLVMValueRef s = LLVMBuildExtractElement(cg.b, v, ci32(0), "");
+  acc = fsel(LLVMBuildICmp(cg.b, LLVMIntSGT, nv, ci64(0), ""), reduce2(sum, acc, s), acc);
+  Loop lt = loop_range(LLVMBuildShl(cg.b, nv, ci64(4), ""), n, "tail");
+  LLVMValueRef a = loop_carry(&lt, acc, d);
+  loop_carry_next(a, reduce2(sum, a, load(d, p, lt.i)));
+  loop_end(&lt);
+  return a;
+}
+
+typedef enum { LOOP_MAP, LOOP_SUM, LOOP_MAX } LoopMode;
+
 
 /* Loop sizes n[0..rank) with nst stride arrays over them: merges dimension
  * d into the one before wherever every array walks the pair as one
@@ -388,25 +526,56 @@ static void strided(const Node *n, const Shape *sh, Operand *out, Operand *in, i
       nst++;
     }
   for (int d = 0; d < sh->rank; d++) size[d] = dimval(sh->d[d]);
-  int rank = collapse(sh->rank, size, sts, nst);
+  /* a reduction adds in lanes along its reduced suffix (lanes_reduce, the
+   * order emit_group_at's gives it): the suffix is one loop, in blocks
+   * whose elements go to a stack row first */
+  int64_t mask = 0;
+  for (int d = 0; d < sh->rank; d++)
+    if (mode != LOOP_MAP && const_zero(out->st[d])) mask |= (int64_t)1 << d;
+  int s0;
+  bool lanes = mode != LOOP_MAP && lanes_suffix(sh, mask, 0, out->dt, &s0);
+  Suffix sf = {0};
+  LLVMValueRef keep[4][MAX_RANK];
+  int rank = collapse(lanes ? s0 : sh->rank, size, sts, nst);
+  if (lanes) fold_suffix(&sf, s0, sh->rank, rank++, size, sts, nst, keep);
   bool inreg = mode != LOOP_MAP && rank > 0 && const_zero(st[0][rank - 1]);
   RegAcc ra = {0};
+  Loop lj = {0};
+  LLVMValueRef row = NULL, bn = NULL;
   for (int d = 0; d < rank; d++) {
     LLVMValueRef acc0 = inreg && d == rank - 1 ? load(out->dt, out->ptr, off_o) : NULL;
+    bool lane_loop = lanes && d == rank - 1;
     if (par.on && mode == LOOP_MAP && d == 0) /* a copy on the team (group_par_ok): this chunk's share */
       loops[d] = par_loop(size[0], "loop");
+    else if (lane_loop)
+      loops[d] = loop_begin(block_count(size[d], BLOCK_ELEMS), "block");
     else
       loops[d] = loop_begin(size[d], "loop");
     if (acc0) ra = regacc_begin(&loops[d], acc0, out->ptr, off_o, out->dt);
-    off_o = LLVMBuildAdd(cg.b, off_o, LLVMBuildMul(cg.b, loops[d].i, st[0][d], ""), "");
+    LLVMValueRef idx = loops[d].i;
+    if (lane_loop) {
+      LLVMValueRef b0;
+      row = k_entry_alloca(cg.b, cg.fn, LLVMArrayType2(ty(out->dt), BLOCK_ELEMS), "row");
+      bn = block_len(size[d], loops[d].i, BLOCK_ELEMS, &b0);
+      lj = loop_begin(bn, "elems");
+      idx = LLVMBuildAdd(cg.b, b0, lj.i, "");
+    }
+    off_o = LLVMBuildAdd(cg.b, off_o, step(idx, st[0][d], &sf, keep[0]), "");
     for (int j = 0, k = 1; j < nin; j++)
-      if (!in[j].cval) off[j] = LLVMBuildAdd(cg.b, off[j], LLVMBuildMul(cg.b, loops[d].i, st[k++][d], ""), "");
+      if (!in[j].cval) {
+        off[j] = LLVMBuildAdd(cg.b, off[j], step(idx, st[k][d], &sf, keep[k]), "");
+        k++;
+      }
   }
   LLVMValueRef v[3];
   for (int j = 0; j < nin; j++) v[j] = in[j].cval ? in[j].cval : load(in[j].dt, in[j].ptr, off[j]);
   LLVMValueRef r;
   if (mode == LOOP_MAP) r = n ? scalar(n, v) : v[0];
-  else {
+  else if (lanes) {
+    store(out->dt, v[0], row, lj.i);
+    loop_end(&lj);
+    r = lanes_reduce(row, bn, out->dt, mode == LOOP_SUM, ra.phi);
+  } else {
     LLVMValueRef acc = inreg ? ra.phi : load(out->dt, out->ptr, off_o);
     if (mode == LOOP_SUM) r = LLVMBuildFAdd(cg.b, acc, v[0], "");
     else r = fsel(LLVMBuildFCmp(cg.b, LLVMRealOGE, acc, v[0], ""), acc, v[0]);
@@ -604,33 +773,24 @@ static void emit_row_at(const Node *n, Buf *bufs, LLVMValueRef row) {
   LLVMValueRef in = bptr(bufs, n->in[0]->id), out = bptr(bufs, n->id);
   LLVMValueRef base = LLVMBuildMul(cg.b, row, last, "");
   LLVMValueRef pi = gep(d, in, base), po = gep(d, out, base);
-  LLVMValueRef acc = k_entry_alloca(cg.b, cg.fn, ty(d), "acc");
-  /* pass 1: max */
-  LLVMBuildStore(cg.b, cfl(-INFINITY, d), acc);
-  Loop l1 = loop_begin(last, "max");
-  LLVMValueRef x = load(d, pi, l1.i), m = LLVMBuildLoad2(cg.b, ty(d), acc, "");
-  LLVMBuildStore(cg.b, fsel(LLVMBuildFCmp(cg.b, LLVMRealOGT, x, m, ""), x, m), acc);
-  loop_end(&l1);
-  LLVMValueRef mx = LLVMBuildLoad2(cg.b, ty(d), acc, "max");
-  /* pass 2: sum of exp(x - max), in blocks of ROW_BLOCK: the block's exps
-   * into a stack row (a loop LLVM vectorises, libmvec's 8-lane exp;
-   * softmax also stores them), then added in order */
-  enum { ROW_BLOCK = 256 };
-  LLVMValueRef tmp = k_entry_alloca(cg.b, cg.fn, LLVMArrayType2(ty(d), ROW_BLOCK), "exps");
-  LLVMBuildStore(cg.b, cfl(0, d), acc);
-  Loop lb = loop_begin(block_count(last, ROW_BLOCK), "block");
-  LLVMValueRef b0, bn = block_len(last, lb.i, ROW_BLOCK, &b0);
+  /* pass 1: max (in lanes, see lanes_reduce) */
+  LLVMValueRef mx = lanes_reduce(pi, last, d, false, cfl(-INFINITY, d));
+  /* pass 2: sum of exp(x - max), in blocks of BLOCK_ELEMS: the block's
+   * exps into a stack row (a loop LLVM vectorises, libmvec's 8-lane exp;
+   * softmax also stores them), then added in lanes */
+  LLVMValueRef tmp = k_entry_alloca(cg.b, cg.fn, LLVMArrayType2(ty(d), BLOCK_ELEMS), "exps");
+  Loop lb = loop_begin(block_count(last, BLOCK_ELEMS), "block");
+  LLVMValueRef acc = loop_carry(&lb, cfl(0, d), d);
+  LLVMValueRef b0, bn = block_len(last, lb.i, BLOCK_ELEMS, &b0);
   Loop l2 = loop_begin(bn, "exp");
   LLVMValueRef at = LLVMBuildAdd(cg.b, b0, l2.i, "");
   LLVMValueRef e = cpu_math(M_EXP, d, (LLVMValueRef[]){LLVMBuildFSub(cg.b, load(d, pi, at), mx, "")}, 1);
   store(d, e, tmp, l2.i);
   if (n->op == OP_SOFTMAX) store(d, e, po, at);
   loop_end(&l2);
-  Loop l2s = loop_begin(bn, "sum");
-  LLVMBuildStore(cg.b, LLVMBuildFAdd(cg.b, LLVMBuildLoad2(cg.b, ty(d), acc, ""), load(d, tmp, l2s.i), ""), acc);
-  loop_end(&l2s);
+  loop_carry_next(acc, lanes_reduce(tmp, bn, d, true, acc));
   loop_end(&lb);
-  LLVMValueRef s = LLVMBuildLoad2(cg.b, ty(d), acc, "s");
+  LLVMValueRef s = acc;
   Loop l3 = loop_begin(last, "out");
   LLVMValueRef y;
   if (n->op == OP_SOFTMAX) y = LLVMBuildFDiv(cg.b, load(d, po, l3.i), s, "");
@@ -923,19 +1083,26 @@ static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVM
     if (red) roff = LLVMBuildAdd(cg.b, roff, LLVMBuildMul(cg.b, fix[d], rst[d], ""), "");
     for (int i = 0; i < nx; i++) off[i] = LLVMBuildAdd(cg.b, off[i], LLVMBuildMul(cg.b, fix[d], xo[i].st[d], ""), "");
   }
+  /* a reduction adds in lanes along its reduced suffix (lanes_reduce): the
+   * suffix is one loop, never merged with the axes before it */
+  int s0;
+  bool lanes = red && lanes_suffix(sp, last->ia[0], nfix, last->dt, &s0);
+  Suffix sf = {0};
+  LLVMValueRef (*keep)[MAX_RANK] = arena_alloc(sizeof *keep * (size_t)nst);
   for (int i = 0; i < nst; i++) sts[i] += nfix;
-  int rank = nfix + collapse(sp->rank - nfix, size + nfix, sts, nst);
+  int rank = nfix + collapse((lanes ? s0 : sp->rank) - nfix, size + nfix, sts, nst);
   for (int i = 0; i < nst; i++) sts[i] -= nfix;
+  if (lanes) fold_suffix(&sf, s0, sp->rank, rank++, size, sts, nst, keep);
   Loop loops[MAX_RANK];
   bool inreg = red && rank > 0 && const_zero(rst[rank - 1]);
-  /* blocked: the innermost loop of an in-register reduction whose element
-   * costs a transcendental (BCE's log1p(exp(..))) runs in blocks of BLOCK:
-   * the elements of a block into a stack row (a loop LLVM vectorises, with
-   * libmvec's 8-lane math), then their sum in order (the same additions in
-   * the same order as one loop, so the same bits).  One loop carrying the
-   * sum cannot be vectorised without reordering it: each exp was a scalar
-   * call. */
-  bool blocked = inreg && group_weight(g) > 1 && !(par.on && rank == 1);
+  /* blocked: the innermost loop of an in-register reduction runs in blocks
+   * of BLOCK: the elements of a block into a stack row (a loop LLVM
+   * vectorises, with libmvec's vector math), then their sum in lanes
+   * (lanes_reduce), or in order when the run is known to be short (the
+   * same additions in the same order as one loop; the block only keeps a
+   * transcendental such as BCE's log1p(exp(..)) out of the loop carrying
+   * the sum, which cannot be vectorised without reordering it). */
+  bool blocked = inreg && (lanes || (group_weight(g) > 1 && !(par.on && rank == 1)));
   /* a column sum on the team: this chunk's columns, all rows (its share of
    * the output set to the initial value first) */
   bool cols = par.on && red && !inreg;
@@ -946,7 +1113,7 @@ static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVM
     store(last->dt, init_value(last), bptr(bufs, last->id), LLVMBuildMul(cg.b, lf.i, rst[rank - 1], ""));
     loop_end(&lf);
   }
-  enum { BLOCK = 256 };
+  enum { BLOCK = BLOCK_ELEMS };
   Loop lj = {0};
   LLVMValueRef row = NULL, bn = NULL;
   RegAcc ra = {0};
@@ -971,9 +1138,9 @@ static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVM
       lj = loop_begin(bn, "elems");
       idx = LLVMBuildAdd(cg.b, b0, lj.i, "");
     }
-    lin = LLVMBuildAdd(cg.b, lin, LLVMBuildMul(cg.b, idx, cst[d], ""), "");
-    if (red) roff = LLVMBuildAdd(cg.b, roff, LLVMBuildMul(cg.b, idx, rst[d], ""), "");
-    for (int i = 0; i < nx; i++) off[i] = LLVMBuildAdd(cg.b, off[i], LLVMBuildMul(cg.b, idx, xo[i].st[d], ""), "");
+    lin = LLVMBuildAdd(cg.b, lin, step(idx, cst[d], &sf, keep[0]), "");
+    if (red) roff = LLVMBuildAdd(cg.b, roff, step(idx, rst[d], &sf, keep[1]), "");
+    for (int i = 0; i < nx; i++) off[i] = LLVMBuildAdd(cg.b, off[i], step(idx, xo[i].st[d], &sf, keep[i + 1 + red]), "");
   }
   LLVMValueRef *val = group_val;
   for (int i = 0; i < nx; i++) val[xs[i]->id] = load(xs[i]->dt, xo[i].ptr, off[i]);
@@ -981,15 +1148,18 @@ static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVM
   ScalarTarget st = {cg.b, ty, intrinsic, cpu_math};
   scalar_group(&st, g, nm, val, k->stored, &(GroupEmit){const_value, group_store, &gc});
   int d = rank - 1;
-  if (blocked) { /* the block's elements stored; then summed in order */
+  if (blocked) { /* the block's elements stored; then summed in lanes, or in order */
     LLVMBuildStore(cg.b, val[last->in[0]->id], gep(last->dt, row, lj.i));
     loop_end(&lj);
-    Loop ls = loop_begin(bn, "sum");
-    LLVMValueRef acc = loop_carry(&ls, ra.phi, last->dt);
-    LLVMValueRef x = load(last->dt, row, ls.i);
-    loop_carry_next(acc, last->op == OP_SUM ? LLVMBuildFAdd(cg.b, acc, x, "")
-                                            : fsel(LLVMBuildFCmp(cg.b, LLVMRealOGE, acc, x, ""), acc, x));
-    loop_end(&ls);
+    LLVMValueRef acc;
+    if (lanes)
+      acc = lanes_reduce(row, bn, last->dt, last->op == OP_SUM, ra.phi);
+    else {
+      Loop ls = loop_begin(bn, "sum");
+      acc = loop_carry(&ls, ra.phi, last->dt);
+      loop_carry_next(acc, reduce2(last->op == OP_SUM, acc, load(last->dt, row, ls.i)));
+      loop_end(&ls);
+    }
     regacc_end(&ra, &loops[d--], acc);
   } else if (red) {
     LLVMValueRef x = val[last->in[0]->id];
@@ -2321,6 +2491,13 @@ static void host_init(void) {
   if (LLVMGetTargetFromTriple(host.triple, &host.t, &err)) nnc_unreachable("no LLVM target for %s: %s", host.triple, err);
   host.cpu = LLVMGetHostCPUName();
   host.feat = LLVMGetHostCPUFeatures();
+  if (wide_vectors()) { /* 512-bit vectors preferred (wide_vectors) */
+    char *f = malloc(strlen(host.feat) + 32);
+    if (!f) nnc_unreachable("out of memory");
+    sprintf(f, "%s,-prefer-256-bit", host.feat);
+    LLVMDisposeMessage(host.feat);
+    host.feat = f;
+  }
   LLVMTargetMachineRef tm = target_machine(2);
   LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
   host.layout = LLVMCopyStringRepOfTargetData(td);

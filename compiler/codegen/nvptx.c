@@ -8,7 +8,7 @@
  *       more than one member or a closing reduction (emit_group: the
  *       element-wise chain in registers, members stored where
  *       Kernel.stored says; closed: one thread per output element of the
- *       reduction looping over the reduced elements in the CPU's order), and
+ *       reduction looping over the reduced elements in row-major order), and
  *       one per other scheduled node that computes something (element-wise,
  *       broadcast and move ops: one thread per output element in a
  *       grid-stride loop, input offsets from the flat index; reductions:
@@ -970,8 +970,9 @@ static void emit_copy(Kernel *k, Plan *pl, const Node *n, int dst) {
 /* A fused group (fuse.c) as one kernel.  Open: one thread per element of
  * the space, every member a register, stored only where Kernel.stored
  * says.  Closed by a reduction: one thread per output element of the
- * reduction, looping over the reduced elements in row-major order (the
- * CPU's order, so the sums are the same and deterministic) and computing
+ * reduction, looping over the reduced elements in row-major order (a
+ * fixed order, deterministic; the CPU's for runs shorter than 16, while
+ * the CPU adds longer ones in lanes, llvm.c's lanes_reduce) and computing
  * the element-wise chain at each; every element of the space is visited by
  * exactly one thread, so stored members are written once. */
 typedef struct GroupCtx { LLVMValueRef *optr, lin; } GroupCtx;
