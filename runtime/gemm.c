@@ -55,6 +55,7 @@
 #endif
 #include <dnnl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <omp.h>
@@ -102,14 +103,16 @@ void nnrt_gemm_warm(void) {
   omp_set_num_threads(threads);
 }
 
-/* One part of a split product: rows [lo, hi) of C when by_rows, else its
- * columns [lo, hi). */
+/* One part of a split product: rows [lo, hi) of C when by == SPLIT_ROWS,
+ * its columns [lo, hi) for SPLIT_COLS; for SPLIT_K the product over k in
+ * [lo, hi), part 0 into C and part j > 0 into partial + (j - 1)·m·n. */
+enum { SPLIT_ROWS, SPLIT_COLS, SPLIT_K };
 typedef struct {
-  int ta, tb, by_rows, parts;
+  int ta, tb, by, parts;
   int64_t m, n, k, lda, ldb, ldc;
   float alpha, beta;
   const float *a, *b;
-  float *c;
+  float *c, *partial;
 } SgemmSplit;
 
 static void split_range(int64_t size, int parts, int64_t i, int64_t align, int64_t *lo,
@@ -121,7 +124,12 @@ static void split_range(int64_t size, int parts, int64_t i, int64_t align, int64
 static void sgemm_part(void *ctx, int64_t i) {
   const SgemmSplit *s = ctx;
   int64_t lo, hi;
-  if (s->by_rows) {
+  if (s->by == SPLIT_K) {
+    split_range(s->k, s->parts, i, 16, &lo, &hi);
+    dnnl_sgemm(s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m, s->n, hi - lo, s->alpha,
+               s->ta ? s->a + lo * s->lda : s->a + lo, s->lda, s->tb ? s->b + lo : s->b + lo * s->ldb,
+               s->ldb, 0.0f, i ? s->partial + (i - 1) * s->m * s->n : s->c, i ? s->n : s->ldc);
+  } else if (s->by == SPLIT_ROWS) {
     split_range(s->m, s->parts, i, 1, &lo, &hi);
     dnnl_sgemm(s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', hi - lo, s->n, s->k, s->alpha,
                s->ta ? s->a + lo : s->a + lo * s->lda, s->lda, s->b, s->ldb, s->beta,
@@ -135,25 +143,63 @@ static void sgemm_part(void *ctx, int64_t i) {
 }
 
 /* How many parts, and along which dimension: a function of the shape only.
- * Rows for an untransposed B (whole rows of A), columns for a transposed one
- * (oneDNN's kernels for Bᵀ lose more on short row blocks) unless its row
- * blocks are long (256 rows or more: a transformer's data gradients,
- * 2048x128x512 with Bᵀ, ran at 276 GFLOP/s median on 2 threads in two row
- * blocks against 205-239 in two column blocks of 64; 2048x128x128 286-313
- * against 154-266), else whichever leaves parts of at least 32 rows or
- * columns (fewer parts if neither). */
-static int sgemm_parts(int tb, int64_t m, int64_t n, int64_t k, int *by_rows) {
+ * Along k when k is the long side (at least 4 times m and n, and 256 per
+ * part: a weight's gradient, Xᵀ·dY over a batch of 2048 rows): each part
+ * reads its own rows of both operands, and the partial products are added
+ * in part order afterwards (on 2 threads, from cold caches, 512x128x2048
+ * with Aᵀ ran in 856 µs against 930 in two row blocks, which both read all
+ * of B; 128x512x2048 738 against 874; 128x128x2048 242 against 289).
+ * Else rows for an untransposed B (whole rows of A), columns for a
+ * transposed one (oneDNN's kernels for Bᵀ lose more on short row blocks)
+ * unless its row blocks are long (256 rows or more: a transformer's data
+ * gradients, 2048x128x512 with Bᵀ, ran at 276 GFLOP/s median on 2 threads
+ * in two row blocks against 205-239 in two column blocks of 64;
+ * 2048x128x128 286-313 against 154-266), else whichever leaves parts of at
+ * least 32 rows or columns (fewer parts if neither). */
+static int sgemm_parts(int tb, int64_t m, int64_t n, int64_t k, int *by) {
   double macs = (double)m * (double)n * (double)k;
   int parts = macs < SPLIT_SGEMM ? 1 : macs < 512e6 ? 2 : macs < 16e9 ? 4 : 8;
+  if (parts > 1 && k >= 4 * (m > n ? m : n) && k / parts >= 256) {
+    *by = SPLIT_K;
+    return parts;
+  }
   for (; parts > 1; parts /= 2) {
     bool rows = m / parts >= 32, cols = n / parts >= 32;
     if (rows || cols) {
-      *by_rows = rows && (!tb || !cols || m / parts >= 256);
+      *by = rows && (!tb || !cols || m / parts >= 256) ? SPLIT_ROWS : SPLIT_COLS;
       return parts;
     }
   }
-  *by_rows = 1;
+  *by = SPLIT_ROWS;
   return 1;
+}
+
+/* Adds the partial products of a split along k into C, in part order:
+ * rows [lo, hi) of C for part i of the add (split like a row product). */
+static void sgemm_add_partials(void *ctx, int64_t i) {
+  const SgemmSplit *s = ctx;
+  int64_t lo, hi;
+  split_range(s->m, s->parts, i, 1, &lo, &hi);
+  for (int64_t j = 1; j < s->parts; j++) {
+    const float *p = s->partial + (j - 1) * s->m * s->n;
+    for (int64_t r = lo; r < hi; r++)
+      for (int64_t q = 0; q < s->n; q++)
+        s->c[r * s->ldc + q] += p[r * s->n + q];
+  }
+}
+
+/* The calling thread's buffer for partial products (grown, never shrunk):
+ * a split along k writes parts 1.. there; calls on different threads (the
+ * parts of a batched product) each use their own. */
+static float *partial_buffer(size_t floats) {
+  static _Thread_local float *buf;
+  static _Thread_local size_t have;
+  if (floats > have) {
+    nnrt_free(buf);
+    buf = nnrt_alloc(floats * sizeof(float), "matrix product partial sums");
+    have = buf ? floats : 0;
+  }
+  return buf;
 }
 
 void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
@@ -165,9 +211,21 @@ void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
     naive_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  SgemmSplit s = {ta, tb, 1, 1, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
-  s.parts = sgemm_parts(tb, m, n, k, &s.by_rows);
+  SgemmSplit s = {ta, tb, SPLIT_ROWS, 1, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c, NULL};
+  s.parts = sgemm_parts(tb, m, n, k, &s.by);
+  if (s.by == SPLIT_K && (beta != 0 || !(s.partial = partial_buffer((size_t)((s.parts - 1) * m * n))))) {
+    /* beta != 0 (no generated kernel passes it), or no memory for the
+     * partial sums: whole, on this thread (other bits; said once if it is
+     * the memory, as conv.c's fallback) */
+    static _Atomic int warned;
+    if (beta == 0 && !atomic_exchange(&warned, 1))
+      fprintf(stderr, "warning: no memory for a matrix product's partial sums; computing it whole\n");
+    s.by = SPLIT_ROWS;
+    s.parts = 1;
+  }
   nnrt_team_run(sgemm_part, &s, s.parts);
+  if (s.by == SPLIT_K)
+    nnrt_team_run(sgemm_add_partials, &s, s.parts);
 }
 
 void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,

@@ -116,12 +116,14 @@ static double now(void) {
 }
 
 /* Products of the models' shapes (and ones that split by rows, by columns,
- * and into 4 parts), transposed both ways: first on one thread, then on
+ * along k — a weight's gradient over 2048 rows — and into 4 parts),
+ * transposed both ways: first on one thread, then on
  * three; the bits must not change. */
 static void test_split(void **st) {
   (void)st;
   static const int64_t shapes[][3] = {{128, 256, 784}, {784, 256, 128}, {128, 784, 256},
-                                      {32, 1024, 256}, {40, 64, 1024},  {512, 512, 300}};
+                                      {32, 1024, 256}, {40, 64, 1024},  {512, 512, 300},
+                                      {512, 128, 2048}, {128, 128, 2048}, {96, 64, 4096}};
   enum { NS = sizeof shapes / sizeof shapes[0] };
   float *first[NS][4] = {{0}};
   for (int pass = 0; pass < 2; pass++) {
