@@ -1,6 +1,6 @@
 """bench/results_io.py — what the side benchmarks (lstm/, gen/, transformer/)
 share: writing int32 .npy data for an nnc program to read, running a
-command or stopping with its error, the PyTorch version, and replacing
+command or stopping with its error, PyTorch's settings and version, and replacing
 their own section of bench/RESULTS.md (bench.py keeps those sections when
 it rewrites the file)."""
 import os, re, struct, subprocess, sys
@@ -23,6 +23,29 @@ def run(who, cmd, env, cwd=None):
     if p.returncode:
         sys.exit(f"{who}: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
     return p
+
+
+def torch_blas():
+    """The BLAS PyTorch loads here and the kernels it picked (torch_cpu.blas_info)."""
+    code = ("import sys; sys.path.insert(0, %r); import torch; torch.ones(8, 8) @ torch.ones(8, 8); "
+            "from torch_cpu import blas_info; print(blas_info())" % os.path.join(ROOT, "bench"))
+    return subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+def torch_settings():
+    """PyTorch's settings for a side benchmark, as bench.py compares them:
+    (label, threads, env) for 1 thread and for 2 threads with passive OpenMP
+    waiting; where this CPU has AVX-512 and OpenBLAS fell back to an older
+    core (0.3.21 does not know Sapphire or Emerald Rapids and picks
+    Prescott's kernels: a slow twin), each again with
+    OPENBLAS_CORETYPE=SkylakeX.  The caller reports the fastest."""
+    settings = [("1 thread", 1, {}), ("2 threads, OMP_WAIT_POLICY=PASSIVE", 2, {"OMP_WAIT_POLICY": "PASSIVE"})]
+    blas = torch_blas()
+    if "OpenBLAS" in blas and "avx512f" in open("/proc/cpuinfo").read() \
+            and "SkylakeX" not in blas and "Cooperlake" not in blas:
+        settings += [(label + ", OPENBLAS_CORETYPE=SkylakeX", t, dict(env, OPENBLAS_CORETYPE="SkylakeX"))
+                     for label, t, env in list(settings)]
+    return settings
 
 
 def torch_version():
