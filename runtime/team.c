@@ -24,10 +24,11 @@
  * work by a rule of its shape alone, so any thread count gives the bits of
  * one thread (tests/unit/test_team.c, tests/e2e/pipeline.sh threads).
  *
- * The job is one 64-bit word, generation << 32 | next chunk: a claim is a
- * compare-and-swap of it, so a worker that read an older job's fields
- * cannot take a chunk of a newer one: before the fields change, the word's
- * chunk index is set to CLOSED, which no claim can pass.
+ * The job is one 64-bit word, generation << 32 | the unclaimed chunks
+ * [front, back): a claim is a compare-and-swap of it (the caller takes
+ * the front chunk, a worker the back one), so a worker that read an older
+ * job's fields cannot take a chunk of a newer one: before the fields
+ * change, front and back are set equal, which no claim can pass.
  * A job started while another runs (a chunk that splits again, a second
  * thread) runs its chunks on its own thread, in order.
  *
@@ -68,10 +69,13 @@
 #define STALL_NS 1000000
 #define SOLO_MIN_NS 10000000
 #define SOLO_MAX_NS 500000000
-#define CLOSED 0xffffffffu /* the chunk index of a job being replaced */
+/* The low half of the job word: the chunks not yet claimed, [front, back),
+ * 16 bits each (a job of more chunks runs them in groups: wide_job). */
+#define CHUNK_MASK 0xffffu
+#define MAX_CHUNKS 0xffff
 
 typedef struct {
-  _Atomic uint64_t word;  /* generation << 32 | next chunk to claim */
+  _Atomic uint64_t word;  /* generation << 32 | back << 16 | front */
   _Atomic(NnrtTaskFn) fn; /* the job of the current generation */
   _Atomic(void *) ctx;
   _Atomic int64_t chunks;
@@ -103,21 +107,27 @@ static void futex_wake_all(_Atomic uint32_t *w) {
   syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, MAX_TEAM, NULL, NULL, 0);
 }
 
-/* Claim and run chunks of generation gen until none is left; false when the
- * job changed under us (then there is nothing of gen left to take). */
-static void run_chunks(uint32_t gen) {
+/* Claim and run chunks of generation gen until none is left (or the job
+ * changed under us: then there is nothing of gen left to take).  The
+ * caller claims from the front, the workers from the back: consecutive
+ * jobs split by the same rule of their shape (a GEMM's rows, then the bias
+ * added to them) then give each thread the same region, still in its
+ * cache; interleaved claims sent half of every region through the other
+ * core's cache. */
+static void run_chunks(uint32_t gen, bool from_back) {
   for (;;) {
     uint64_t w = atomic_load_explicit(&team.word, memory_order_acquire);
     if ((uint32_t)(w >> 32) != gen)
       return;
     NnrtTaskFn fn = atomic_load_explicit(&team.fn, memory_order_relaxed);
     void *ctx = atomic_load_explicit(&team.ctx, memory_order_relaxed);
-    int64_t chunks = atomic_load_explicit(&team.chunks, memory_order_relaxed);
-    int64_t i = (int64_t)(uint32_t)w;
-    if (i >= chunks)
+    int64_t front = (int64_t)(w & CHUNK_MASK), back = (int64_t)((w >> 16) & CHUNK_MASK);
+    if (front >= back)
       return;
-    /* the fields above belong to gen if the word is still (gen, i) now */
-    if (!atomic_compare_exchange_weak_explicit(&team.word, &w, w + 1, memory_order_acq_rel,
+    int64_t i = from_back ? back - 1 : front;
+    uint64_t next = from_back ? w - ((uint64_t)1 << 16) : w + 1;
+    /* the fields above belong to gen if the word is still the same now */
+    if (!atomic_compare_exchange_weak_explicit(&team.word, &w, next, memory_order_acq_rel,
                                                memory_order_acquire))
       continue;
     in_chunk = true;
@@ -156,7 +166,7 @@ static void *worker(void *arg) {
     }
     seen = gen;
     worked = true;
-    run_chunks(gen);
+    run_chunks(gen, true);
   }
   return NULL;
 }
@@ -191,9 +201,29 @@ void nnrt_team_set(int threads) {
 
 int nnrt_team_size(void) { return team.size; }
 
+/* A job of more than MAX_CHUNKS chunks: groups of `per` consecutive
+ * chunks, each group one chunk of the team's job, run in order. */
+struct WideJob {
+  NnrtTaskFn fn;
+  void *ctx;
+  int64_t chunks, per;
+};
+
+static void wide_piece(void *ctx, int64_t p) {
+  const struct WideJob *j = ctx;
+  int64_t end = (p + 1) * j->per < j->chunks ? (p + 1) * j->per : j->chunks;
+  for (int64_t i = p * j->per; i < end; i++)
+    j->fn(j->ctx, i);
+}
+
 void nnrt_team_run(NnrtTaskFn fn, void *ctx, int64_t chunks) {
   if (chunks <= 0)
     return;
+  if (chunks > MAX_CHUNKS && team.size > 1 && !in_chunk) {
+    struct WideJob j = {fn, ctx, chunks, (chunks + MAX_CHUNKS - 1) / MAX_CHUNKS};
+    nnrt_team_run(wide_piece, &j, (chunks + j.per - 1) / j.per);
+    return;
+  }
   int idle = 0;
   if (chunks == 1 || team.size == 1 || in_chunk ||
       !atomic_compare_exchange_strong(&team.busy, &idle, 1)) {
@@ -210,19 +240,19 @@ void nnrt_team_run(NnrtTaskFn fn, void *ctx, int64_t chunks) {
   }
   /* Close the previous job first: a worker that read its word (all chunks
    * claimed) and then this job's fields must not win a claim with them. */
-  uint64_t prev = atomic_load(&team.word) | CLOSED;
+  uint64_t prev = atomic_load(&team.word) & ~(uint64_t)0xffffffffu; /* front = back: nothing to claim */
   atomic_store(&team.word, prev);
   uint32_t gen = (uint32_t)(prev >> 32) + 1;
   atomic_store_explicit(&team.fn, fn, memory_order_relaxed);
   atomic_store_explicit(&team.ctx, ctx, memory_order_relaxed);
   atomic_store_explicit(&team.chunks, chunks, memory_order_relaxed);
   atomic_store_explicit(&team.done, 0, memory_order_relaxed);
-  atomic_store(&team.word, (uint64_t)gen << 32); /* publishes the fields */
+  atomic_store(&team.word, (uint64_t)gen << 32 | (uint64_t)chunks << 16); /* publishes the fields */
   if (atomic_load(&team.sleepers) > 0) {
     atomic_fetch_add(&team.wake, 1);
     futex_wake_all(&team.wake);
   }
-  run_chunks(gen);
+  run_chunks(gen, false);
   /* Chunks other threads claimed: wait for them (yielding after a while, in
    * case the one running it shares this core). */
   int64_t t1 = now_ns();

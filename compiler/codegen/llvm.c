@@ -1020,6 +1020,12 @@ static bool par_off(void) {
   return off;
 }
 
+/* A fused group of one element-wise op (a bias added alone): a loop of its
+ * own; big enough, split over the team like a longer group (emit_work). */
+static bool lone_ewise(const Group *g) {
+  return g->fused && g->n == 1 && !g->closed && op_info[g->nodes[0]->op].kind == OK_EWISE;
+}
+
 /* Whether group g may be split over its outermost loop (see `par`). */
 static bool group_par_ok(const Group *g) {
   if (par_off()) return false;
@@ -1035,7 +1041,7 @@ static bool group_par_ok(const Group *g) {
     Dim a = shape_numel(&g->nodes[0]->in[0]->sh), b = shape_numel(&g->space);
     return a.b || b.b || a.k + b.k >= PAR_MIN_ELEMS;
   }
-  if (!g->fused || !(g->n > 1 || g->closed)) return false;
+  if (!g->fused || !(g->n > 1 || g->closed || lone_ewise(g))) return false;
   const Shape *sp = &g->space;
   Dim n = shape_numel(sp);
   if (sp->rank == 0 || (n.b == 0 && n.k * group_weight(g) < PAR_MIN_ELEMS)) return false;
@@ -1704,7 +1710,7 @@ static void emit_work(const Kernel *k, Work w, Buf *bufs, int spare) {
       return;
     }
     const Group *gr = &k->groups[w.i];
-    if (gr->fused && (gr->n > 1 || gr->closed)) emit_group(k, gr, bufs);
+    if (gr->fused && (gr->n > 1 || gr->closed || (par.on && lone_ewise(gr)))) emit_group(k, gr, bufs);
     else
       for (int j = 0; j < gr->n; j++) emit_node(gr->nodes[j], bufs);
     if (work_checks)

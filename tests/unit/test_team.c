@@ -5,7 +5,9 @@
  * the workers fell asleep) lose or repeat none; a job started inside a
  * chunk runs on that thread in order; a job from a second thread while one
  * runs still completes; after a worker stalls the caller runs jobs alone
- * for a spell, and then shares them again.
+ * for a spell, and then shares them again; the caller's chunks are a
+ * prefix of the job, the workers' the rest; a job of more chunks than the
+ * word holds (65535) runs each once too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,9 +167,62 @@ static void test_solo(void **st) {
   assert_int_equal(atomic_load(&again.off_caller), 1);
 }
 
+/* Which thread ran each chunk: the caller's are chunks 0 .. c - 1. */
+typedef struct {
+  pthread_t caller;
+  _Atomic int by_caller[16];
+} Sides;
+
+static void side_chunk(void *ctx, int64_t i) {
+  Sides *s = ctx;
+  atomic_store(&s->by_caller[i], pthread_equal(pthread_self(), s->caller) ? 1 : 2);
+  struct timespec d = {0, 20 * 1000};
+  nanosleep(&d, NULL);
+}
+
+static void test_front_back(void **st) {
+  (void)st;
+  nnrt_team_set(2);
+  int shared = 0;
+  /* (test_solo may have left a solo spell of up to 0.5 s running) */
+  for (double end = seconds() + 5; seconds() < end && shared < 50;) {
+    Sides s = {.caller = pthread_self()};
+    nnrt_team_run(side_chunk, &s, 16);
+    int i = 0;
+    while (i < 16 && atomic_load(&s.by_caller[i]) == 1) i++;
+    shared += i < 16;
+    for (; i < 16; i++) assert_int_equal(atomic_load(&s.by_caller[i]), 2);
+  }
+  assert_true(shared > 0); /* the worker took part at least once */
+}
+
+typedef struct {
+  _Atomic unsigned char *hits;
+  _Atomic int64_t sum;
+} Wide;
+
+static void wide_chunk(void *ctx, int64_t i) {
+  Wide *w = ctx;
+  atomic_fetch_add(&w->hits[i], 1);
+  atomic_fetch_add(&w->sum, i);
+}
+
+static void test_wide(void **st) {
+  (void)st;
+  nnrt_team_set(2);
+  const int64_t n = 200000;
+  Wide w = {calloc((size_t)n, 1), 0};
+  assert_non_null(w.hits);
+  nnrt_team_run(wide_chunk, &w, n);
+  for (int64_t i = 0; i < n; i++) assert_int_equal(atomic_load(&w.hits[i]), 1);
+  assert_true(atomic_load(&w.sum) == n * (n - 1) / 2);
+  free((void *)w.hits);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_one_thread), cmocka_unit_test(test_many_jobs),
                                      cmocka_unit_test(test_nested), cmocka_unit_test(test_two_callers),
-                                     cmocka_unit_test(test_solo)};
+                                     cmocka_unit_test(test_solo), cmocka_unit_test(test_front_back),
+                                     cmocka_unit_test(test_wide)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
