@@ -35,11 +35,14 @@ def torch_blas():
 def torch_settings():
     """PyTorch's settings for a side benchmark, as bench.py compares them:
     (label, threads, env) for 1 thread and for 2 threads with passive OpenMP
-    waiting; where this CPU has AVX-512 and OpenBLAS fell back to an older
+    waiting (with OpenBLAS's own threads and without: they compete with
+    torch's); where this CPU has AVX-512 and OpenBLAS fell back to an older
     core (0.3.21 does not know Sapphire or Emerald Rapids and picks
     Prescott's kernels: a slow twin), each again with
     OPENBLAS_CORETYPE=SkylakeX.  The caller reports the fastest."""
-    settings = [("1 thread", 1, {}), ("2 threads, OMP_WAIT_POLICY=PASSIVE", 2, {"OMP_WAIT_POLICY": "PASSIVE"})]
+    settings = [("1 thread", 1, {}), ("2 threads, OMP_WAIT_POLICY=PASSIVE", 2, {"OMP_WAIT_POLICY": "PASSIVE"}),
+                ("2 threads, OMP_WAIT_POLICY=PASSIVE, OPENBLAS_NUM_THREADS=1", 2,
+                 {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"})]
     blas = torch_blas()
     if "OpenBLAS" in blas and "avx512f" in open("/proc/cpuinfo").read() \
             and "SkylakeX" not in blas and "Cooperlake" not in blas:
