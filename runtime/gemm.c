@@ -113,7 +113,28 @@ typedef struct {
   float alpha, beta;
   const float *a, *b;
   float *c, *partial;
+  const float *bias; /* nnrt_sgemm_bias: added to each row of C, then relu if `relu` */
+  int relu;
 } SgemmSplit;
+
+/* nnrt_sgemm_bias's epilogue on rows [r0, r1) and columns [q0, q1) of C,
+ * the same operations as the generated loop it replaces: x + bias, then
+ * x > 0 ? x : 0. */
+static void epilogue(const SgemmSplit *s, int64_t r0, int64_t r1, int64_t q0, int64_t q1) {
+  if (!s->bias)
+    return;
+  for (int64_t r = r0; r < r1; r++) {
+    float *row = s->c + r * s->ldc;
+    if (s->relu)
+      for (int64_t q = q0; q < q1; q++) {
+        float x = row[q] + s->bias[q];
+        row[q] = x > 0.0f ? x : 0.0f;
+      }
+    else
+      for (int64_t q = q0; q < q1; q++)
+        row[q] = row[q] + s->bias[q];
+  }
+}
 
 static void split_range(int64_t size, int parts, int64_t i, int64_t align, int64_t *lo,
                         int64_t *hi) {
@@ -134,11 +155,13 @@ static void sgemm_part(void *ctx, int64_t i) {
     dnnl_sgemm(s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', hi - lo, s->n, s->k, s->alpha,
                s->ta ? s->a + lo : s->a + lo * s->lda, s->lda, s->b, s->ldb, s->beta,
                s->c + lo * s->ldc, s->ldc);
+    epilogue(s, lo, hi, 0, s->n); /* while this part's rows are in this core's cache */
   } else {
     split_range(s->n, s->parts, i, 16, &lo, &hi);
     dnnl_sgemm(s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m, hi - lo, s->k, s->alpha, s->a,
                s->lda, s->tb ? s->b + lo * s->ldb : s->b + lo, s->ldb, s->beta, s->c + lo,
                s->ldc);
+    epilogue(s, 0, s->m, lo, hi);
   }
 }
 
@@ -186,6 +209,7 @@ static void sgemm_add_partials(void *ctx, int64_t i) {
       for (int64_t q = 0; q < s->n; q++)
         s->c[r * s->ldc + q] += p[r * s->n + q];
   }
+  epilogue(s, lo, hi, 0, s->n);
 }
 
 /* The calling thread's buffer for partial products (grown, never shrunk):
@@ -202,16 +226,19 @@ static float *partial_buffer(size_t floats) {
   return buf;
 }
 
-void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
-                const float *a, int64_t lda, const float *b, int64_t ldb,
-                float beta, float *c, int64_t ldc) {
+/* C = alpha·op(A)·op(B) + beta·C, then bias and relu (sgemm_bias) on each
+ * part as it is done. */
+static void sgemm_run(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                      int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                      const float *bias, int relu) {
   if (m <= 0 || n <= 0)
     return;
+  SgemmSplit s = {ta, tb, SPLIT_ROWS, 1, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c, NULL, bias, relu};
   if (small(m, n, k, SMALL_SGEMM)) {
     naive_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    epilogue(&s, 0, m, 0, n);
     return;
   }
-  SgemmSplit s = {ta, tb, SPLIT_ROWS, 1, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c, NULL};
   s.parts = sgemm_parts(tb, m, n, k, &s.by);
   if (s.by == SPLIT_K && (beta != 0 || !(s.partial = partial_buffer((size_t)((s.parts - 1) * m * n))))) {
     /* beta != 0 (no generated kernel passes it), or no memory for the
@@ -226,6 +253,17 @@ void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
   nnrt_team_run(sgemm_part, &s, s.parts);
   if (s.by == SPLIT_K)
     nnrt_team_run(sgemm_add_partials, &s, s.parts);
+}
+
+void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                const float *a, int64_t lda, const float *b, int64_t ldb,
+                float beta, float *c, int64_t ldc) {
+  sgemm_run(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, 0);
+}
+
+void nnrt_sgemm_bias(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                     const float *b, int64_t ldb, float *c, const float *bias, int relu) {
+  sgemm_run(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n, bias, relu);
 }
 
 void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,

@@ -815,6 +815,84 @@ static LLVMValueRef rt_fn(const char *name, LLVMTypeRef ret, LLVMTypeRef *params
   return f;
 }
 
+/* GEMM epilogues.  A rank-2 f32 product whose only reader is the next work
+ * item, a bias added to it alone (and then relu, the add's value read by
+ * nothing else), is one call of nnrt_sgemm_bias: the product is written
+ * straight into the add's (or relu's) buffer and each part of it gets its
+ * bias and relu on the thread that computed it, while it is in that core's
+ * cache; the add's loop is not emitted.  The same operations on the same
+ * values: the same bits as the product and then the loop.  By node id,
+ * set per kernel by plan_epilogues: */
+static struct {
+  const Node **out, **bias; /* the product's: where its result goes, the bias added */
+  char *relu;               /* the product's: relu after the bias */
+  char *absorbed;           /* the add's: done by the product before it */
+} epi;
+
+/* Whether buffers of x and y may share bytes (same arena, overlapping). */
+static bool bufs_overlap(const Kernel *k, const Buf *bufs, const Node *x, const Node *y) {
+  const Buf *a = &bufs[x->id], *b = &bufs[y->id];
+  if (a->kind != b->kind || a->dyn || b->dyn) return a->dyn || b->dyn;
+  if (a->kind == BUF_SLOT) return a->at == b->at;
+  int64_t sa = k->plan->size[a->root], sb = k->plan->size[b->root];
+  return a->at < b->at + sb && b->at < a->at + sa;
+}
+
+static bool same_dim(Dim a, Dim b) { return a.k == b.k && a.b == b.b; }
+
+/* n is x, or a reshape of x. */
+static bool is_or_reshapes(const Node *n, const Node *x) { return n == x || (n->op == OP_RESHAPE && n->in[0] == x); }
+
+/* Whether node m's value is read by anything but `user` (through a
+ * reshape that only user reads), or leaves the kernel. */
+static bool read_elsewhere(const Kernel *k, const Node *m, const Node *user) {
+  for (int i = 0; i < k->nouts; i++)
+    if (is_or_reshapes(k->outs[i].node, m)) return true;
+  for (int i = 0; i < k->nsched; i++) {
+    const Node *n = k->sched[i];
+    if (n == user || (n->op == OP_RESHAPE && n->in[0] == m)) continue;
+    for (int j = 0; j < n->nin; j++)
+      if (n->in[j] && is_or_reshapes(n->in[j], m)) return true;
+  }
+  return false;
+}
+
+/* Work items i (a product) and i + 1 (its bias, maybe relu): fused as above? */
+static void plan_epilogue(const Kernel *k, const Group *gm, const Group *ga, const Buf *bufs) {
+  if (gm->n != 1 || gm->nodes[0]->op != OP_MATMUL || !ga->fused || ga->closed || ga->n < 1 || ga->n > 2) return;
+  const Node *m = gm->nodes[0], *add = ga->nodes[0], *out = add, *bias = NULL, *x = NULL;
+  if (m->sh.rank != 2 || m->dt != DT_F32 || add->op != OP_ADD || add->dt != DT_F32) return;
+  if (ga->n == 2) {
+    out = ga->nodes[1];
+    if (out->op != OP_RELU || out->in[0] != add || k->stored[add->id]) return;
+  }
+  for (int j = 0; j < 2; j++)
+    if (is_or_reshapes(add->in[j], m)) x = add->in[j], bias = add->in[1 - j];
+  if (!x || is_or_reshapes(bias, m)) return;
+  /* the bias: one value per column, the add's last axis that of the product */
+  const Dim nd = m->sh.d[1];
+  const Shape *as = &add->sh, *bs = &bias->sh;
+  if (!shape_eq(&x->sh, as) || as->rank < 1 || !same_dim(as->d[as->rank - 1], nd) || bs->rank < 1 || bs->rank > as->rank ||
+      !same_dim(bs->d[bs->rank - 1], nd) || bias->dt != DT_F32)
+    return;
+  for (int d = 0; d + 1 < bs->rank; d++)
+    if (!(bs->d[d].k == 1 && bs->d[d].b == 0)) return;
+  /* a product the runtime computes (not emitted inline: emit_matmul) */
+  const Node *a = m->in[0], *b = m->in[1];
+  Dim dk = a->sh.d[m->ia[0] ? 0 : 1], dm = m->sh.d[0];
+  if (dm.b + nd.b + dk.b == 0 && dm.k * nd.k * dk.k < NNRT_SMALL_SGEMM) return;
+  if (read_elsewhere(k, m, add)) return;
+  /* buffers: the result's must not share bytes with what the product reads */
+  const Node *reads[] = {a, b, bias};
+  if (!bufs[out->id].kind || !bufs[bias->id].kind) return;
+  for (int i = 0; i < 3; i++)
+    if (bufs_overlap(k, bufs, out, reads[i])) return;
+  epi.out[m->id] = out;
+  epi.bias[m->id] = bias;
+  epi.relu[m->id] = ga->n == 2;
+  epi.absorbed[add->id] = 1;
+}
+
 /* Elements between two matrices of x in a batched product: 0 where every
  * product reads the same matrix (g_matmul made its batch dims all 1). */
 static LLVMValueRef batch_stride(const Node *x) {
@@ -854,6 +932,15 @@ static void emit_matmul(const Node *n, Buf *bufs) {
   LLVMValueRef M = dimval(n->sh.d[0]), N = dimval(n->sh.d[1]);
   LLVMValueRef K = dimval(a->sh.d[ta ? 0 : 1]);
   LLVMValueRef lda = dimval(a->sh.d[1]), ldb = dimval(bb->sh.d[1]);
+  if (epi.out && epi.out[n->id]) { /* with its bias (and relu): see plan_epilogue */
+    LLVMTypeRef ps[] = {cg.t.i32, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.ptr, cg.t.i64,
+                        cg.t.ptr, cg.t.i64, cg.t.ptr, cg.t.ptr, cg.t.i32}, fty;
+    LLVMValueRef f = rt_fn("nnrt_sgemm_bias", cg.t.vd, ps, 12, &fty);
+    LLVMValueRef args[] = {ci32(ta), ci32(tb), M, N, K, bptr(bufs, a->id), lda, bptr(bufs, bb->id), ldb,
+                           bptr(bufs, epi.out[n->id]->id), bptr(bufs, epi.bias[n->id]->id), ci32(epi.relu[n->id])};
+    LLVMBuildCall2(cg.b, fty, f, args, 12, "");
+    return;
+  }
   LLVMTypeRef fp = ty(d);
   LLVMTypeRef ps[] = {cg.t.i32, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.i64, fp, cg.t.ptr, cg.t.i64, cg.t.ptr, cg.t.i64, fp, cg.t.ptr, cg.t.i64};
   LLVMTypeRef fty;
@@ -1710,6 +1797,7 @@ static void emit_work(const Kernel *k, Work w, Buf *bufs, int spare) {
       return;
     }
     const Group *gr = &k->groups[w.i];
+    if (epi.absorbed && epi.absorbed[gr->nodes[0]->id]) return; /* computed with the product before it */
     if (gr->fused && (gr->n > 1 || gr->closed || (par.on && lone_ewise(gr)))) emit_group(k, gr, bufs);
     else
       for (int j = 0; j < gr->n; j++) emit_node(gr->nodes[j], bufs);
@@ -1780,6 +1868,7 @@ static void nest_size(const Kernel *k, Work w, Shape *sp, int64_t *weight) {
 /* Whether work item w is a group split over the worker team. */
 static bool work_par(const Kernel *k, Work w) {
   if (w.kind != W_GROUP || work_checks) return false;
+  if (w.ng == 1 && epi.absorbed && epi.absorbed[k->groups[w.i].nodes[0]->id]) return false;
   if (w.ng == 1) return group_par_ok(&k->groups[w.i]);
   if (par_off()) return false;
   Shape sp;
@@ -2130,6 +2219,14 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
   char *only = on_demand_nodes(k, cap);
   char *gated = arena_alloc((size_t)nw + 1);
   for (int i = 0; i < nw; i++) gated[i] = !checks && work_on_demand(k, ws[i], only);
+  epi.out = arena_alloc(sizeof *epi.out * cap);
+  epi.bias = arena_alloc(sizeof *epi.bias * cap);
+  epi.relu = arena_alloc(cap);
+  epi.absorbed = arena_alloc(cap);
+  for (int i = 0; !checks && i + 1 < nw; i++)
+    if (ws[i].kind == W_GROUP && ws[i + 1].kind == W_GROUP && ws[i].ng == 1 && ws[i + 1].ng == 1 &&
+        ws[i + 1].i == ws[i].i + 1 && gated[i] == gated[i + 1])
+      plan_epilogue(k, &k->groups[ws[i].i], &k->groups[ws[i + 1].i], bufs);
   int *hook_at = grad_hooks(k, ws, nw);
   bool timed = profile && !checks;
   if (!parted) {

@@ -276,6 +276,13 @@ void nnrt_prof(const char *what);
 void nnrt_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                 const float *a, int64_t lda, const float *b, int64_t ldb,
                 float beta, float *c, int64_t ldc);
+/* C = op(A)·op(B) (ldc = n), then C[i][j] += bias[j] and, with relu,
+ * C[i][j] = C[i][j] > 0 ? C[i][j] : 0 — each part of the product as soon
+ * as it is done, on the thread that computed it (a GEMM's epilogue: the
+ * generated code's bias add and relu after a product, codegen/llvm.c;
+ * the same bits as the product and then those loops). */
+void nnrt_sgemm_bias(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                     const float *b, int64_t ldb, float *c, const float *bias, int relu);
 void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
                 const double *a, int64_t lda, const double *b, int64_t ldb,
                 double beta, double *c, int64_t ldc);

@@ -6,7 +6,8 @@
  * matrix, with an operand repeated (stride 0).  Products large enough to be
  * split into parts (runtime/gemm.c) are checked against the loop and give
  * the same bits on one thread and on three (the split depends on the shape
- * alone).
+ * alone).  nnrt_sgemm_bias gives the bits of the product followed by the
+ * bias-and-relu loop it stands for, on every kind of split.
  * With NNRT_GEMM_BENCH=1 it also prints the timings behind the cutoff.
  */
 #include <setjmp.h>
@@ -159,6 +160,38 @@ static void test_split(void **st) {
   }
 }
 
+/* nnrt_sgemm_bias gives the bits of the product and then the bias (and
+ * relu) loop, on every split (tiny: the plain loop; rows, columns, along
+ * k) and on 1 and 3 threads. */
+static void test_bias(void **st) {
+  (void)st;
+  static const int64_t shapes[][3] = {{4, 3, 2}, {2048, 384, 128}, {128, 784, 256}, {512, 128, 2048}, {40, 64, 1024}};
+  for (int threads = 1; threads <= 3; threads += 2) {
+    nnrt_threads_set(threads);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+      for (int t = 0; t < 8; t++) {
+        int ta = t & 1, tb = t >> 1 & 1, relu = t >> 2;
+        int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        int64_t lda = ta ? m : k, ldb = tb ? k : n;
+        float *a = malloc(sizeof(float) * (size_t)(m * k)), *b = malloc(sizeof(float) * (size_t)(k * n));
+        float *want = malloc(sizeof(float) * (size_t)(m * n)), *got = malloc(sizeof(float) * (size_t)(m * n));
+        float *bias = malloc(sizeof(float) * (size_t)n);
+        for (int64_t i = 0; i < m * k; i++) a[i] = (float)((i * 7919) % 101 - 50) / 64.0f;
+        for (int64_t i = 0; i < k * n; i++) b[i] = (float)((i * 104729) % 97 - 48) / 32.0f;
+        for (int64_t j = 0; j < n; j++) bias[j] = (float)((j * 31) % 13 - 6) / 3.0f;
+        nnrt_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, want, n);
+        for (int64_t i = 0; i < m * n; i++) {
+          float x = want[i] + bias[i % n];
+          want[i] = relu ? (x > 0.0f ? x : 0.0f) : x;
+        }
+        nnrt_sgemm_bias(ta, tb, m, n, k, a, lda, b, ldb, got, bias, relu);
+        assert_memory_equal(want, got, sizeof(float) * (size_t)(m * n));
+        free(a), free(b), free(want), free(got), free(bias);
+      }
+  }
+  nnrt_threads_set(1);
+}
+
 static void bench(void) {
   static float a[64 * 64], b[64 * 64], c[64 * 64];
   static double ad[64 * 64], bd[64 * 64], cd[64 * 64];
@@ -178,6 +211,6 @@ int main(void) {
   if (getenv("NNRT_GEMM_BENCH"))
     bench();
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_all), cmocka_unit_test(test_batch),
-                                     cmocka_unit_test(test_split)};
+                                     cmocka_unit_test(test_split), cmocka_unit_test(test_bias)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
