@@ -154,8 +154,7 @@ def main():
 
     threads = a.threads.split()
 
-    def workload(name, side_cmd, env):
-        runs = [run(side_cmd, env, a.work) for _ in range(a.reps)]
+    def summary(name, runs):
         if name == "xor":
             return summarise(runs, lambda r: 2000 / r["rate_s"], per=4)
         if name == "mlp":
@@ -194,11 +193,18 @@ def main():
         configs += [(c + ", OPENBLAS_CORETYPE=SkylakeX", t, dict(e, OPENBLAS_CORETYPE="SkylakeX"))
                     for c, t, e in list(configs)]
 
+    # Interleaved: each round runs every setting of both sides once, so the
+    # VM's drift (its speed moves by up to 2x over minutes) falls on both.
     results = {}
     for name in EXAMPLES:
-        r = {"nnc": {t: workload(name, nnc_cmd(name, t), {}) for t in threads}}
-        r["torch"] = {c: dict(workload(name, torch_cmd(name, t), env), threads=t, env=env)
-                      for c, t, env in configs}
+        cmds = {("nnc", t): (nnc_cmd(name, t), {}) for t in threads}
+        cmds.update({("torch", c): (torch_cmd(name, t), env) for c, t, env in configs})
+        runs = {key: [] for key in cmds}
+        for _ in range(a.reps):
+            for key, (cmd, env) in cmds.items():
+                runs[key].append(run(cmd, env, a.work))
+        r = {"nnc": {t: summary(name, runs[("nnc", t)]) for t in threads}}
+        r["torch"] = {c: dict(summary(name, runs[("torch", c)]), threads=t, env=env) for c, t, env in configs}
         results[name] = r
 
     gemm = {}
@@ -227,7 +233,7 @@ def main():
         say("**--quick: 2 runs of each, LeNet-5 on 2,000 samples — a check of the harness, "
             "not a result.**  ")
     say(f"Load average (1/5/15 min) before: {load_before}; after: {load_after}.  ")
-    say(f"Command: `{a.command}` ({a.reps} runs of each; best and median).  ")
+    say(f"Command: `{a.command}` ({a.reps} interleaved rounds, each running every setting of both sides once; best and median).  ")
     say("FLOPs per sample of a training step (`OUT info`, forward and backward, optimizer not "
         "counted): " + ", ".join(f"{n} {flops[n]:,}" for n in EXAMPLES) + ".  ")
     tv = subprocess.run(TORCH[:1] + ['-c', 'import torch; print(torch.__version__)'],

@@ -82,24 +82,23 @@ def main():
             return
         exe = os.path.join(work, "charlstm64-scan")
         tokens = (a.n // 32) * 32 * T
-        nnc, torch_rates, blas = {}, {}, ""
-        for th in (1, 2):
-            rates = []
-            for _ in range(a.reps):
+        # interleaved rounds: every setting of both sides once per round, so
+        # the VM's drift falls on both alike
+        nnc, torch_rates, blas, setting, blas_rate = {}, {}, "", {}, 0
+        settings = torch_settings()
+        for _ in range(a.reps):
+            for th in (1, 2):
                 p = run([exe, "train", "--quiet", "--threads", str(th)], work, {"NNRT_BENCH": "1"})
-                rates.append(tokens / marks(p.stderr))
-            nnc[th] = max(rates)
-            print(f"nnc   {th} thread(s): {nnc[th]:,.0f} tokens/s", flush=True)
-        setting, blas_rate = {}, 0
-        for label, th, env in torch_settings():
-            for _ in range(a.reps):
+                nnc[th] = max(nnc.get(th, 0), tokens / marks(p.stderr))
+            for label, th, env in settings:
                 p = run(["/usr/bin/python3", os.path.join(HERE, "torch_lstm.py"), work, "--threads", str(th)], work, env)
                 rate = tokens / marks(p.stderr)
                 if rate > torch_rates.get(th, 0):
                     torch_rates[th], setting[th] = rate, label
                     if rate >= blas_rate:
                         blas_rate, blas = rate, re.findall(r"^blas: (.*)$", p.stderr, re.M)[0]
-            print(f"torch {label}: {torch_rates[th]:,.0f} tokens/s (best so far on {th})", flush=True)
+        for th in (1, 2):
+            print(f"{th} thread(s): nnc {nnc[th]:,.0f}, PyTorch {torch_rates[th]:,.0f} tokens/s ({setting[th]})", flush=True)
         openblas = "OpenBLAS" in blas
         best_torch = max(torch_rates.values())
         lines = [
@@ -108,7 +107,7 @@ def main():
             f"{time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, `/usr/bin/python3 bench/lstm/lstm.py --reps {a.reps} --n {a.n}`; "
             f"load average before: {open('/proc/loadavg').read().split()[0]}.  "
             "Character-level LSTM, hidden 256, embedding 64, vocabulary 96, T = 64, batch 32, Adam; "
-            f"one epoch of {a.n} random sequences; best of {a.reps}.  PyTorch "
+            f"one epoch of {a.n} random sequences; best of {a.reps} interleaved rounds.  PyTorch "
             + torch_version()
             + f" (nn.Embedding, nn.LSTM over the sequence, one Linear over all steps) on {blas}.",
             "",
