@@ -31,6 +31,14 @@ typedef struct KernelTarget {
    * for ops whose kernel is the runtime's; NULL where the target has none
    * (NVPTX) */
   void (*call)(const char *fn, LLVMValueRef *args, int n);
+  /* The CPU's other form of the work items: this run's share [*lo, *hi) of
+   * n items (its chunk on the team, or all n), for an emitter that runs a
+   * sequential loop outside its items so that they become the inner loop,
+   * which LLVM vectorises (an embedding's columns).  Each item still gets
+   * the same operations in the same order, so the bits are those of the
+   * one-item-per-thread form.  NULL on NVPTX, where every item is a thread
+   * and the items' loop (loop_begin with par) is the outermost. */
+  void (*item_range)(LLVMValueRef n, LLVMValueRef *lo, LLVMValueRef *hi);
 } KernelTarget;
 
 /* The LLVM types both backends build with, made in one context. */

@@ -1306,7 +1306,7 @@ static void emit_optim(Dtype d) {
   LLVMValueRef f = LLVMAddFunction(cg.mod, d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", LLVMFunctionType(cg.t.vd, ps, OPTIM_NPARAMS, 0));
   cg.fn = f;
   LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, f, "entry"));
-  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, NULL, cpu_loop_begin, cpu_loop_end, cpu_local, NULL};
+  KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, NULL, cpu_loop_begin, cpu_loop_end, cpu_local, NULL, NULL};
   optim_emit(&t, d, f);
 }
 
@@ -1319,7 +1319,7 @@ static void emit_clip(void) {
     LLVMValueRef f = LLVMAddFunction(cg.mod, names[k], LLVMFunctionType(cg.t.vd, ps, 3, 0));
     cg.fn = f;
     LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(cg.ctx, f, "entry"));
-    KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, NULL, cpu_loop_begin, cpu_loop_end, cpu_local, NULL};
+    KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, NULL, cpu_loop_begin, cpu_loop_end, cpu_local, NULL, NULL};
     if (k < 2) clip_emit_sqsum(&t, k ? DT_F64 : DT_F32, f);
     else if (k == 2) clip_emit_norm(&t, f);
     else clip_emit_scale(&t, k == 3 ? DT_F32 : DT_F64, f);
@@ -1343,6 +1343,10 @@ static void *cpu_loop_begin(LLVMValueRef n, bool items, LLVMValueRef *i) {
   return l;
 }
 static void cpu_loop_end(void *l) { loop_end(l); }
+static void cpu_item_range(LLVMValueRef n, LLVMValueRef *lo, LLVMValueRef *hi) {
+  if (par.on) par_share(n, lo, hi);
+  else *lo = ci64(0), *hi = n;
+}
 static LLVMValueRef cpu_local(LLVMTypeRef t) { return k_entry_alloca(cg.b, cg.fn, t, "local"); }
 static void cpu_call(const char *name, LLVMValueRef *args, int n) {
   LLVMTypeRef ps[8], fty;
@@ -1354,7 +1358,7 @@ static void cpu_call(const char *name, LLVMValueRef *args, int n) {
 static void emit_gen(const Node *n, Buf *bufs) {
   gen_bufs = bufs;
   KernelTarget t = {{cg.b, ty, intrinsic, cpu_math}, cg.t.i64, dimval, gen_buffer, cpu_loop_begin, cpu_loop_end, cpu_local,
-                    cpu_call};
+                    cpu_call, cpu_item_range};
   op_info[n->op].spec->emit(&t, n);
 }
 
@@ -1911,6 +1915,13 @@ static Item outline_item(const Kernel *k, Work w, Buf *bufs, int spare) {
   if (at) LLVMPositionBuilderAtEnd(cg.b, at);
   Item it = {o->fn, arena_alloc(sizeof(LLVMValueRef) * (n + 1)), n, w.ops, parallel ? &k->groups[w.i].space : NULL,
              parallel ? group_weight(&k->groups[w.i]) : 1, parallel && w.ng == 1 && column_sum(&k->groups[w.i])};
+  if (parallel && w.ng == 1 && k->groups[w.i].nodes[0]->op == OP_EMBEDDING_GRAD) {
+    /* the scatter's work is its rows (the adjoint), not the table: split
+     * over the team by columns, one share per thread (each column adds
+     * the ids in order whoever runs it) */
+    it.par = &k->groups[w.i].nodes[0]->in[0]->sh;
+    it.cols = true;
+  }
   if (parallel && w.ng > 1) {
     Shape *sp = arena_alloc(sizeof *sp);
     nest_size(k, w, sp, &it.weight);

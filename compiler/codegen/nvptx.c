@@ -803,7 +803,7 @@ static void emit_gen(Kernel *k, Plan *pl, const Node *n) {
   set_threads(w, sp->extent(n));
   begin_kernel(step_name(k, w));
   gen_plan = pl;
-  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, gen_buffer, gen_loop_begin, gen_loop_end, gen_local, NULL};
+  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, gen_buffer, gen_loop_begin, gen_loop_end, gen_local, NULL, NULL};
   sp->emit(&t, n);
   LLVMBuildRetVoid(B);
 }
@@ -1069,7 +1069,7 @@ static void emit_optimizer(Dtype d) {
   LLVMTypeRef ps[OPTIM_NPARAMS];
   optim_params(&px.t, ps);
   LLVMValueRef f = begin_fn(d == DT_F32 ? "nnc_opt_f32" : "nnc_opt_f64", ps, OPTIM_NPARAMS);
-  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, NULL, gen_loop_begin, gen_loop_end, gen_local, NULL};
+  KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, NULL, gen_loop_begin, gen_loop_end, gen_local, NULL, NULL};
   optim_emit(&t, d, f);
 }
 
@@ -1081,7 +1081,7 @@ static void emit_clip(void) {
     LLVMTypeRef ps[3];
     clip_params(&px.t, ps, k == 2);
     LLVMValueRef f = begin_fn(names[k], ps, 3);
-    KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, NULL, gen_loop_begin, gen_loop_end, gen_local, NULL};
+    KernelTarget t = {{B, ty, gpu_intrinsic, gpu_math}, px.t.i64, dimval, NULL, gen_loop_begin, gen_loop_end, gen_local, NULL, NULL};
     if (k < 2) clip_emit_sqsum(&t, k ? DT_F64 : DT_F32, f);
     else if (k == 2) clip_emit_norm(&t, f);
     else clip_emit_scale(&t, k == 3 ? DT_F32 : DT_F64, f);

