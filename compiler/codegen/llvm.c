@@ -542,10 +542,23 @@ static void strided(const Node *n, const Shape *sh, Operand *out, Operand *in, i
   RegAcc ra = {0};
   Loop lj = {0};
   LLVMValueRef row = NULL, bn = NULL;
+  /* a reduction on the team keeps only its last axis (column_sum): this
+   * chunk's columns, set to the starting value, then all rows in order */
+  bool cols = par.on && mode != LOOP_MAP && rank > 0 && !inreg && !lanes;
+  LLVMValueRef clo = NULL, chi = NULL;
+  if (cols) {
+    par_share(size[rank - 1], &clo, &chi);
+    Loop lf = loop_range(clo, chi, "init");
+    store(out->dt, mode == LOOP_SUM ? cfl(0, out->dt) : cfl(-INFINITY, out->dt), out->ptr,
+          LLVMBuildAdd(cg.b, off_o, LLVMBuildMul(cg.b, lf.i, st[0][rank - 1], ""), ""));
+    loop_end(&lf);
+  }
   for (int d = 0; d < rank; d++) {
     LLVMValueRef acc0 = inreg && d == rank - 1 ? load(out->dt, out->ptr, off_o) : NULL;
     bool lane_loop = lanes && d == rank - 1;
-    if (par.on && mode == LOOP_MAP && d == 0) /* a copy on the team (group_par_ok): this chunk's share */
+    if (cols && d == rank - 1)
+      loops[d] = loop_range(clo, chi, "cols");
+    else if (par.on && mode == LOOP_MAP && d == 0) /* a copy on the team (group_par_ok): this chunk's share */
       loops[d] = par_loop(size[0], "loop");
     else if (lane_loop)
       loops[d] = loop_begin(block_count(size[d], BLOCK_ELEMS), "block");
@@ -1087,14 +1100,16 @@ static bool moves_par(const Node *n) {
  * on the team, each chunk runs a share of the items (cpu_loop_begin). */
 static bool gen_par(const Node *n) { return n->op == OP_EMBEDDING || n->op == OP_EMBEDDING_GRAD; }
 
-/* A closed group that reduces every axis but the last (a bias's gradient,
- * [B, T, d] -> [1, 1, d]): split over the team by columns, not rows —
+/* A closed group, or a lone reduction of a stored value, that reduces
+ * every axis but the last (a bias's gradient, [B, T, d] -> [1, 1, d]): split over the team by columns, not rows —
  * each column's sum still runs over the rows in order (the same bits);
  * one chunk per thread (runtime/team.c, nnrt_par_team). */
+static bool lone_reduce(const Group *g) { return !g->fused && g->n == 1 && op_info[g->nodes[0]->op].kind == OK_REDUCE; }
+static const Shape *reduce_space(const Group *g) { return lone_reduce(g) ? &g->nodes[0]->in[0]->sh : &g->space; }
 static bool column_sum(const Group *g) {
-  const Shape *sp = &g->space;
+  const Shape *sp = reduce_space(g);
   int64_t mask = g->nodes[g->n - 1]->ia[0];
-  if (!g->fused || !g->closed || sp->rank < 2 || (mask >> (sp->rank - 1) & 1)) return false;
+  if (!(lone_reduce(g) || (g->fused && g->closed)) || sp->rank < 2 || (mask >> (sp->rank - 1) & 1)) return false;
   for (int d = 0; d + 1 < sp->rank; d++)
     if (!(mask >> d & 1) && !(sp->d[d].k == 1 && sp->d[d].b == 0)) return false;
   return true;
@@ -1123,6 +1138,11 @@ static bool group_par_ok(const Group *g) {
   if (!g->fused && g->n == 1 && moves_par(g->nodes[0])) { /* a copy: its outermost loop */
     Dim n = shape_numel(&g->space);
     return n.b || n.k >= PAR_MIN_ELEMS;
+  }
+  if (lone_reduce(g)) { /* its columns (strided), when it keeps only the last axis */
+    const Shape *sp = reduce_space(g);
+    Dim n = shape_numel(sp), c = sp->rank ? sp->d[sp->rank - 1] : (Dim){1, 0};
+    return column_sum(g) && (c.b || c.k > 1) && (n.b || n.k >= PAR_MIN_ELEMS);
   }
   if (!g->fused && g->n == 1 && gen_par(g->nodes[0])) { /* its work items (cpu_loop_begin) */
     Dim a = shape_numel(&g->nodes[0]->in[0]->sh), b = shape_numel(&g->space);
@@ -1547,7 +1567,8 @@ static void emit_node(const Node *n, Buf *bufs) {
   }
   case OK_REDUCE: {
     const Node *x = n->in[0];
-    fill(out, &n->sh, d, n->op == OP_SUM ? cfl(0, d) : cfl(-INFINITY, d));
+    if (!par.on) /* on the team, each chunk sets its own columns (strided) */
+      fill(out, &n->sh, d, n->op == OP_SUM ? cfl(0, d) : cfl(-INFINITY, d));
     Operand o = dense(out, &n->sh, d);
     for (int k = 0; k < x->sh.rank; k++)
       if (n->ia[0] >> k & 1) o.st[k] = ci64(0);
@@ -1913,7 +1934,7 @@ static Item outline_item(const Kernel *k, Work w, Buf *bufs, int spare) {
   cg.fn = fnst.fn;
   if (cg.fn) cg.batch = LLVMGetParam(cg.fn, 3);
   if (at) LLVMPositionBuilderAtEnd(cg.b, at);
-  Item it = {o->fn, arena_alloc(sizeof(LLVMValueRef) * (n + 1)), n, w.ops, parallel ? &k->groups[w.i].space : NULL,
+  Item it = {o->fn, arena_alloc(sizeof(LLVMValueRef) * (n + 1)), n, w.ops, parallel ? reduce_space(&k->groups[w.i]) : NULL,
              parallel ? group_weight(&k->groups[w.i]) : 1, parallel && w.ng == 1 && column_sum(&k->groups[w.i])};
   if (parallel && w.ng == 1 && k->groups[w.i].nodes[0]->op == OP_EMBEDDING_GRAD) {
     /* the scatter's work is its rows (the adjoint), not the table: split

@@ -5,7 +5,8 @@
 # the same bits with nests (the default), without them (NNC_NO_NEST=1) and
 # without fusion (--no-fuse), on 1 and on 2 threads (a nest's rows split
 # over the team, and so are the columns of the feed-forward's bias
-# gradients, sums of [4, 32, 256] over the rows: nnrt_par_team); `emit
+# gradients, sums of [4, 32, 256] over the rows: nnrt_par_team, fused
+# or, with --no-fuse, a lone sum of a stored value); `emit
 # fused` shows the nests of the layer norm and of the masked softmax,
 # forward and backward.
 # usage: nest.sh NNC   (run from the repository root)
@@ -24,6 +25,7 @@ n=$(grep -c "row nest .*rows \[B, 32\]" "$tmp/fused")
 NNC_NO_NEST=1 "$nnc" emit fused "$src" | grep -q "row nest" && fail "NNC_NO_NEST=1 still nests"
 "$nnc" build "$src" -o "$tmp/nest" || fail "build"
 "$nnc" emit llvm "$src" | grep -q "call void @nnrt_par_team" || fail "no column sum split over the team"
+"$nnc" emit llvm --no-fuse "$src" | grep -q "call void @nnrt_par_team" || fail "no lone column sum split over the team (--no-fuse)"
 NNC_NO_NEST=1 "$nnc" build "$src" -o "$tmp/flat" || fail "build NNC_NO_NEST=1"
 "$nnc" build --no-fuse "$src" -o "$tmp/unfused" || fail "build --no-fuse"
 for v in nest flat unfused; do
