@@ -74,8 +74,12 @@ def run(cmd, env_extra, work):
 
 def kept_sections(path):
     """The sections of an existing report written by the other benchmarks
-    (a heading naming the GPU, or the LSTM of bench/lstm/lstm.py): each
-    from its heading to the next heading of the same or a higher level."""
+    (a heading that starts with GPU, LSTM, GAN or Transformer: the GPU run's,
+    bench/lstm, bench/gen, bench/transformer): each from its heading to the
+    next heading of the same or a higher level.  Only a heading's first word
+    counts: analysis.md's headings, which this report already includes,
+    also name those benchmarks (one that said "LSTM" was kept and appended
+    again on every run)."""
     if not path or not os.path.exists(path):
         return []
     with open(path) as f:
@@ -88,7 +92,7 @@ def kept_sections(path):
         h = None if fence else re.match(r"^(#{1,6})\s+(.*)$", line)
         if h and level and len(h.group(1)) <= level:
             level = 0
-        if h and not level and re.search(r"\b(GPU|LSTM|GAN|Transformer)\b", h.group(2)):
+        if h and not level and re.match(r"(GPU|LSTM|GAN|Transformer)\b", h.group(2)):
             level = len(h.group(1))
             kept.append([])
         if level:
