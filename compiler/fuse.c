@@ -49,6 +49,136 @@ static char *viewable_slices(const Kernel *k) {
   return v;
 }
 
+/* ---- products that read attention's heads in place ---------------------
+ *
+ * A batched product's operand made by transposes, reshapes and slices of a
+ * stored value (a head: transpose(reshape(qkv[:, :, 0:d], [B, T, H, D]),
+ * [0, 2, 1, 3])) is read by the GEMM where it lies: its layout (view_layout)
+ * is an offset and strides into that value, and a layout with two batch
+ * strides and a leading dimension (gemm_view) is what nnrt_sgemm_batch
+ * takes.  The chain's transposes and slices then become views (marked 2:
+ * no loop, no buffer; memplan keeps the root alive as for any view), so
+ * the heads are not copied out before each product.  Not with --cuda: the
+ * GPU's products read dense operands. */
+
+static bool gemm_views_on = true;
+void fuse_gemm_views(bool on) { gemm_views_on = on; }
+
+static Dim dmul(Dim a, Dim b) { return (Dim){a.k * b.k, a.b + b.b}; }
+static bool deq(Dim a, Dim b) { return a.k == b.k && (a.b == b.b || a.k == 0); }
+static bool dadd(Dim *a, Dim b) { /* a += b: both k·B^b with one b (or zero) */
+  if (b.k == 0) return true;
+  if (a->k == 0) { *a = b; return true; }
+  if (a->b != b.b) return false;
+  a->k += b.k;
+  return true;
+}
+
+/* x's layout through views (as `view` marks them) and free reshapes. */
+bool view_layout(const char *view, const Node *x, ViewLayout *vl) {
+  const Shape *sh = &x->sh;
+  bool through = (x->op == OP_RESHAPE && x->in[0]->op != OP_CONST) || (view && view[x->id]);
+  if (!through) {
+    vl->root = x;
+    vl->off = (Dim){0, 0};
+    Dim acc = {1, 0};
+    for (int d = sh->rank - 1; d >= 0; d--) {
+      vl->st[d] = acc;
+      acc = dmul(acc, sh->d[d]);
+    }
+    return true;
+  }
+  ViewLayout in;
+  if (!view_layout(view, x->in[0], &in)) return false;
+  const Shape *is = &x->in[0]->sh;
+  *vl = in;
+  switch (x->op) {
+  case OP_TRANSPOSE:
+    for (int d = 0; d < sh->rank; d++) vl->st[d] = in.st[x->ia[d]];
+    return true;
+  case OP_SLICE:
+    for (int d = 0; d < sh->rank; d++)
+      if (!dadd(&vl->off, dmul((Dim){x->ia[d], 0}, in.st[d]))) return false;
+    return true;
+  case OP_RESHAPE: { /* new dims over runs of old dims laid out as one */
+    int vd = sh->rank - 1;
+    Dim base = is->rank ? in.st[is->rank - 1] : (Dim){1, 0}, tn = {1, 0}, vn = {1, 0};
+    for (int td = is->rank - 1; td >= 0; td--) {
+      tn = dmul(tn, is->d[td]);
+      bool one = is->d[td - (td > 0)].k == 1 && is->d[td - (td > 0)].b == 0;
+      if (td == 0 || (!one && !deq(in.st[td - 1], dmul(tn, base)))) {
+        while (vd >= 0 && (!deq(vn, tn) || (sh->d[vd].k == 1 && sh->d[vd].b == 0))) {
+          vl->st[vd] = dmul(vn, base);
+          vn = dmul(vn, sh->d[vd]);
+          vd--;
+        }
+        if (!deq(vn, tn)) return false;
+        if (td > 0) base = in.st[td - 1], tn = (Dim){1, 0}, vn = (Dim){1, 0};
+      }
+    }
+    return vd < 0;
+  }
+  default: return false;
+  }
+}
+
+/* Operand x of batched product m (x its in[j]) read in place: its matrix
+ * row-major (trans as the product asks) or column-major (trans flipped),
+ * leading dimension ld, strides over the product's batch dims (one or
+ * two). */
+bool gemm_view(const char *view, const Node *m, int j, GemmView *g) {
+  const Node *x = m->in[j];
+  int r = x->sh.rank, nb = m->sh.rank - 2;
+  if (r != m->sh.rank || nb < 1 || nb > 2 || !view_layout(view, x, &g->l)) return false;
+  for (int d = 0; d < nb; d++)
+    if (!deq(x->sh.d[d], m->sh.d[d]) || x->sh.d[d].b != m->sh.d[d].b) return false;
+  Dim rows = x->sh.d[r - 2], cols = x->sh.d[r - 1], sr = g->l.st[r - 2], sc = g->l.st[r - 1];
+  if (rows.b || cols.b) return false;
+  g->trans = (int)m->ia[j];
+  if (deq(sc, (Dim){1, 0}) && sr.b == 0 && sr.k >= cols.k) g->ld = sr;
+  else if (deq(sr, (Dim){1, 0}) && sc.b == 0 && sc.k >= rows.k) g->ld = sc, g->trans = !g->trans;
+  else return false;
+  g->nb = nb;
+  for (int d = 0; d < nb; d++) g->bs[d] = g->l.st[d];
+  return true;
+}
+
+/* Marks (2) the transposes, slices and reshapes that batched products read
+ * through, where every reader is such a product or another of them and
+ * each product's operand has a gemm_view. */
+static void gemm_views(const Kernel *k, char *viewable) {
+  int cap = graph_node_count() + 1;
+  char *c = arena_alloc(cap), *out = arena_alloc(cap);
+  for (int i = 0; i < k->nouts; i++) out[k->outs[i].node->id] = 1;
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    if ((n->op == OP_TRANSPOSE || n->op == OP_SLICE || n->op == OP_RESHAPE) && n->in[0]->op != OP_CONST &&
+        !out[n->id] && !viewable[n->id] && (n->dt == DT_F32 || n->dt == DT_F64))
+      c[n->id] = 1;
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int i = 0; i < k->nsched; i++) { /* a reader that is neither drops what it reads */
+      Node *n = k->sched[i];
+      bool mm = n->op == OP_MATMUL && n->sh.rank > 2 && n->sh.rank <= 4;
+      for (int j = 0; j < n->nin; j++) {
+        Node *x = n->in[j];
+        if (!x || !c[x->id]) continue;
+        bool ok = c[n->id] || (mm && j < 2);
+        if (ok && mm) {
+          GemmView g;
+          ok = gemm_view(c, n, j, &g);
+        }
+        if (!ok) c[x->id] = 0, changed = true;
+      }
+    }
+  }
+  for (int i = 0; i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    if (c[n->id] && n->op != OP_RESHAPE) viewable[n->id] = 2;
+  }
+}
+
 /* n aliases or views its input's memory instead of computing a loop */
 static bool in_place(const Node *n, const char *viewable) {
   return (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) || (viewable && viewable[n->id]);
@@ -215,7 +345,8 @@ static void reorder(Kernel *k, const char *viewable) {
     }
     nnc_assert(pick);
     /* the light model of fuse_kernel's grouping */
-    bool free_reshape = in_place(pick, viewable) && (pick->op == OP_BROADCAST || !(open && member[pick->in[0]->id] == cur));
+    bool free_reshape = in_place(pick, viewable) &&
+                        (pick->op == OP_BROADCAST || viewable[pick->id] == 2 || !(open && member[pick->in[0]->id] == cur));
     if (!free_reshape) {
       bool joins = open && ((fusible(pick) && shape_eq(&pick->sh, &space)) ||
                             (op_info[pick->op].kind == OK_REDUCE && member[pick->in[0]->id] == cur));
@@ -272,6 +403,7 @@ static void place_scan_outputs(Kernel *k) {
 void fuse_kernel(Kernel *k, bool fuse) {
   int cap = graph_node_count() + 1;
   char *viewable = fuse ? viewable_slices(k) : NULL;
+  if (fuse && gemm_views_on) gemm_views(k, viewable);
   if (fuse) reorder(k, viewable);
   place_scan_outputs(k);
   k->view = arena_alloc(cap);
@@ -289,9 +421,11 @@ void fuse_kernel(Kernel *k, bool fuse) {
      * (fused loops read it in place), unless it reads the open loop */
     /* (a broadcast's readers have its shape, never the open loop's: it is
      * read after that loop, whatever it reads) */
-    if (in_place(n, viewable) &&
-        (n->op == OP_BROADCAST || !(cur && group_of[n->in[0]->id] == k->ngroups - 1 && cur->fused && !cur->closed))) {
+    /* (a product's view is read by products only, after that loop) */
+    if (in_place(n, viewable) && (n->op == OP_BROADCAST || (viewable && viewable[n->id] == 2) ||
+                                  !(cur && group_of[n->in[0]->id] == k->ngroups - 1 && cur->fused && !cur->closed))) {
       if (n->op == OP_SLICE || n->op == OP_BROADCAST) k->view[n->id] = 1;
+      if (viewable && viewable[n->id] == 2) k->view[n->id] = 2;
       continue;
     }
     bool join = false;
@@ -495,11 +629,13 @@ void fuse_print(const Kernel *k, FILE *out) {
   for (int i = 0; i < k->nsched; i++)
     if (op_info[k->sched[i]->op].kind != OK_LEAF) free_ops++;
   free_ops -= ops;
-  int views = 0;
-  for (int i = 0; i < k->nsched; i++) views += k->view && k->view[k->sched[i]->id];
+  int views = 0, pviews = 0;
+  for (int i = 0; i < k->nsched; i++)
+    if (k->view && k->view[k->sched[i]->id]) *(k->view[k->sched[i]->id] == 2 ? &pviews : &views) += 1;
   fprintf(out, "kernel %s: %d ops in %d loops or calls (+%d reshapes, which alias memory", k->name, ops, k->ngroups,
-          free_ops - views);
+          free_ops - views - pviews);
   if (views) fprintf(out, "; +%d slices, read in place by the loops that use them", views);
+  if (pviews) fprintf(out, "; +%d transposes and slices, read in place by the batched products", pviews);
   fprintf(out, ")\n");
   for (int g = 0; g < k->ngroups; g++) {
     const Group *gr = &k->groups[g];

@@ -240,6 +240,14 @@ void verify_kernel(const Kernel *k);   /* IR invariants; nnc_unreachable on a bu
 
 /* fuse = false: every op its own group (--no-fuse, the checked kernels). */
 void fuse_kernel(Kernel *k, bool fuse);
+void fuse_gemm_views(bool on); /* batched products read heads in place (fuse.c); off for --cuda */
+/* A view's memory: its root (a value with a buffer) and, over the view's
+ * shape, the offset and strides into it, each k·B^b elements. */
+typedef struct ViewLayout { const Node *root; Dim off; Dim st[MAX_RANK]; } ViewLayout;
+bool view_layout(const char *view, const Node *x, ViewLayout *vl);
+/* Operand j of a batched product read in place (nnrt_sgemm_batch). */
+typedef struct GemmView { ViewLayout l; int trans, nb; Dim ld, bs[2]; } GemmView;
+bool gemm_view(const char *view, const Node *m, int j, GemmView *g);
 void fuse_print(const Kernel *k, FILE *out);  /* `nnc emit fused` */
 /* Row nests (fuse.c): runs of groups over the same leading dims [R..., C]
  * that only pass each other whole rows, run row by row in one loop. */

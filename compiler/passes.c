@@ -116,6 +116,10 @@ static bool run_schedule(Compilation *c) {
 }
 
 static bool run_fuse(Compilation *c) {
+  /* the GPU's batched products read dense operands; NNC_NO_GEMM_VIEWS=1:
+   * heads copied out (to compare) */
+  const char *no_views = getenv("NNC_NO_GEMM_VIEWS");
+  fuse_gemm_views(!c->co.cuda_arch && !(no_views && *no_views == '1'));
   fuse_kernel(&c->p->train_k, c->po.fuse);
   fuse_kernel(&c->p->eval_k, c->po.fuse);
   for (int i = 1; i < c->p->nobj; i++) fuse_kernel(&c->p->obj_k[i], c->po.fuse);

@@ -289,7 +289,10 @@ void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
 
 /* Batched products (attention's [B, H, T, D] @ [B, H, D, T]): one GEMM per
  * matrix of the result, each the 2-D call, so the bits are those of the
- * 2-D call.  The matrices are split into parts (consecutive ranges, by a
+ * 2-D call.  An operand's matrices lie at two strides, over the batch's
+ * outer count n1 and inner count n2: a head read in place in the
+ * [B, T, 3·d] projection (compiler/fuse.c gemm_view) is at b·T·3d + h·D
+ * with leading dimension 3d.  The matrices are split into parts (consecutive ranges, by a
  * rule of the count and the sizes alone, never the thread count) that run
  * on the team: attention's products are 128 small GEMMs each (64x64x32),
  * every one below the size a single product is split at, and ran on one
@@ -301,23 +304,29 @@ void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
 #define GEMM_BATCH(NAME, ONE, T)                                                            \
   typedef struct {                                                                        \
     int ta, tb, parts;                                                                    \
-    int64_t m, n, k, count, lda, sa, ldb, sb;                                             \
+    int64_t m, n, k, count, n2, lda, sa, sa2, ldb, sb, sb2;                               \
     const T *a, *b;                                                                       \
     T *c;                                                                                 \
   } NAME##_job;                                                                           \
   static void NAME##_part(void *ctx, int64_t p) {                                         \
     const NAME##_job *j = ctx;                                                            \
     int64_t lo = j->count * p / j->parts, hi = j->count * (p + 1) / j->parts;             \
-    for (int64_t i = lo; i < hi; i++)                                                     \
-      ONE(j->ta, j->tb, j->m, j->n, j->k, 1, j->a + i * j->sa, j->lda, j->b + i * j->sb,  \
-          j->ldb, 0, j->c + i * j->m * j->n, j->n);                                       \
+    for (int64_t i = lo; i < hi; i++) {                                                   \
+      int64_t i1 = i / j->n2, i2 = i % j->n2;                                             \
+      ONE(j->ta, j->tb, j->m, j->n, j->k, 1, j->a + i1 * j->sa + i2 * j->sa2, j->lda,      \
+          j->b + i1 * j->sb + i2 * j->sb2, j->ldb, 0, j->c + i * j->m * j->n, j->n);      \
+    }                                                                                     \
   }                                                                                       \
-  void NAME(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t count, const T *a,     \
-            int64_t lda, int64_t sa, const T *b, int64_t ldb, int64_t sb, T *c) {           \
+  void NAME(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t n1, int64_t n2,        \
+            const T *a, int64_t lda, int64_t sa, int64_t sa2, const T *b, int64_t ldb,      \
+            int64_t sb, int64_t sb2, T *c) {                                              \
+    int64_t count = n1 * n2;                                                              \
     double macs = (double)m * (double)n * (double)k * (double)count;                      \
     int64_t parts = (int64_t)(macs / BATCH_PART_MACS);                                    \
     parts = parts > BATCH_PARTS ? BATCH_PARTS : parts > count ? count : parts < 1 ? 1 : parts; \
-    NAME##_job j = {ta, tb, (int)parts, m, n, k, count, lda, sa, ldb, sb, a, b, c};       \
+    if (count <= 0)                                                                       \
+      return;                                                                             \
+    NAME##_job j = {ta, tb, (int)parts, m, n, k, count, n2, lda, sa, sa2, ldb, sb, sb2, a, b, c}; \
     if (parts == 1) NAME##_part(&j, 0);                                                   \
     else nnrt_team_run(NAME##_part, &j, parts);                                           \
   }

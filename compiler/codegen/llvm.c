@@ -917,21 +917,52 @@ static LLVMValueRef batch_stride(const Node *x) {
 }
 
 /* [..., m, k] @ [..., k, n]: the runtime's strided batch of GEMMs. */
+/* Operand j of batched product n: its pointer, transposition, leading
+ * dimension and strides over the batch split as n1 x n2 (n2: the last
+ * batch dim when there are two, else 1) — read in place through views
+ * (fuse.c gemm_view) or dense (one matrix after another, or one matrix
+ * for all). */
+static void batch_operand(const Node *n, int j, Buf *bufs, LLVMValueRef n2, LLVMValueRef out[5]) {
+  const Node *x = n->in[j];
+  int rx = x->sh.rank;
+  GemmView g;
+  if (cur_view && cur_view[x->id] == 2 && gemm_view(cur_view, n, j, &g)) {
+    out[0] = gep(x->dt, bptr(bufs, g.l.root->id), dimval(g.l.off));
+    out[1] = ci32(g.trans);
+    out[2] = dimval(g.ld);
+    out[3] = g.nb == 2 ? dimval(g.bs[0]) : ci64(0);
+    out[4] = dimval(g.bs[g.nb - 1]);
+    if (g.nb == 1) out[3] = LLVMBuildMul(cg.b, out[4], n2, ""); /* n2 is 1 */
+    return;
+  }
+  if (cur_view && cur_view[x->id] == 2) nnc_unreachable("%%%d: a product's view without a layout", x->id);
+  LLVMValueRef s = batch_stride(x);
+  out[0] = bptr(bufs, x->id);
+  out[1] = ci32((int)n->ia[j]);
+  out[2] = dimval(x->sh.d[rx - 1]);
+  out[3] = LLVMBuildMul(cg.b, s, n2, "");
+  out[4] = s;
+}
+
 static void emit_matmul_batch(const Node *n, Buf *bufs) {
-  Node *a = n->in[0], *bb = n->in[1];
-  int ta = (int)n->ia[0], tb = (int)n->ia[1], r = n->sh.rank, ra = a->sh.rank, rb = bb->sh.rank;
+  Node *a = n->in[0];
+  int ta = (int)n->ia[0], r = n->sh.rank, ra = a->sh.rank;
   Dtype d = n->dt;
   Shape batch = n->sh;
   batch.rank -= 2;
-  LLVMTypeRef ps[] = {cg.t.i32, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.ptr,
-                      cg.t.i64, cg.t.i64, cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.ptr};
+  LLVMValueRef n2 = batch.rank == 2 ? dimval(batch.d[1]) : ci64(1), oa[5], ob[5];
+  batch_operand(n, 0, bufs, n2, oa);
+  batch_operand(n, 1, bufs, n2, ob);
+  /* nnrt_sgemm_batch(ta, tb, m, n, k, n1, n2, a, lda, sa1, sa2, b, ldb, sb1, sb2, c) */
+  LLVMTypeRef ps[] = {cg.t.i32, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.ptr,
+                      cg.t.i64, cg.t.i64, cg.t.i64, cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.ptr};
   LLVMTypeRef fty;
-  LLVMValueRef f = rt_fn(d == DT_F32 ? "nnrt_sgemm_batch" : "nnrt_dgemm_batch", cg.t.vd, ps, 13, &fty);
-  LLVMValueRef args[] = {ci32(ta), ci32(tb), dimval(n->sh.d[r - 2]), dimval(n->sh.d[r - 1]),
-                         dimval(a->sh.d[ta ? ra - 2 : ra - 1]), numel(&batch), bptr(bufs, a->id),
-                         dimval(a->sh.d[ra - 1]), batch_stride(a), bptr(bufs, bb->id), dimval(bb->sh.d[rb - 1]),
-                         batch_stride(bb), bptr(bufs, n->id)};
-  LLVMBuildCall2(cg.b, fty, f, args, 13, "");
+  LLVMValueRef f = rt_fn(d == DT_F32 ? "nnrt_sgemm_batch" : "nnrt_dgemm_batch", cg.t.vd, ps, 16, &fty);
+  LLVMValueRef n1 = LLVMBuildUDiv(cg.b, numel(&batch), n2, "");
+  LLVMValueRef args[] = {oa[1], ob[1], dimval(n->sh.d[r - 2]), dimval(n->sh.d[r - 1]),
+                         dimval(a->sh.d[ta ? ra - 2 : ra - 1]), n1, n2, oa[0], oa[2], oa[3], oa[4],
+                         ob[0], ob[2], ob[3], ob[4], bptr(bufs, n->id)};
+  LLVMBuildCall2(cg.b, fty, f, args, 16, "");
 }
 
 static void emit_matmul(const Node *n, Buf *bufs) {

@@ -286,15 +286,16 @@ void nnrt_sgemm_bias(int ta, int tb, int64_t m, int64_t n, int64_t k, const floa
 void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
                 const double *a, int64_t lda, const double *b, int64_t ldb,
                 double beta, double *c, int64_t ldc);
-/* A strided batch of `count` such products (beta = 0): product i reads
- * A at a + i*sa, B at b + i*sb (a stride 0 repeats one matrix) and writes
- * C at c + i*m*n with ldc = n.  The products run in order, each as above. */
-void nnrt_sgemm_batch(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t count,
-                      const float *a, int64_t lda, int64_t sa, const float *b, int64_t ldb,
-                      int64_t sb, float *c);
-void nnrt_dgemm_batch(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t count,
-                      const double *a, int64_t lda, int64_t sa, const double *b, int64_t ldb,
-                      int64_t sb, double *c);
+/* A strided batch of n1 x n2 such products (beta = 0): product i = i1·n2 + i2
+ * reads A at a + i1*sa + i2*sa2, B at b + i1*sb + i2*sb2 (strides 0 repeat
+ * one matrix) and writes C at c + i*m*n with ldc = n.  Each product is as
+ * above. */
+void nnrt_sgemm_batch(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t n1, int64_t n2,
+                      const float *a, int64_t lda, int64_t sa, int64_t sa2, const float *b,
+                      int64_t ldb, int64_t sb, int64_t sb2, float *c);
+void nnrt_dgemm_batch(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t n1, int64_t n2,
+                      const double *a, int64_t lda, int64_t sa, int64_t sa2, const double *b,
+                      int64_t ldb, int64_t sb, int64_t sb2, double *c);
 /* 2-D convolution geometry, NCHW activations and OIHW weights
  * [o, c/groups, kh, kw]: oh = (h + 2ph - dh(kh-1) - 1)/sh + 1, likewise ow.
  * The three functions are the forward pass and its two adjoints; together

@@ -87,8 +87,8 @@ static void check_batch(int64_t m, int64_t n, int64_t k, int64_t count, int ta, 
   for (int64_t i = 0; i < na; i++) af[i] = (float)(a[i] = ((i * 7) % 13 - 6) / 8.0);
   for (int64_t i = 0; i < nb; i++) bf[i] = (float)(b[i] = ((i * 5) % 11 - 5) / 4.0);
   for (int64_t i = 0; i < nc; i++) c[i] = cf[i] = NAN;
-  nnrt_dgemm_batch(ta, tb, m, n, k, count, a, lda, sa, b, ldb, sb, c);
-  nnrt_sgemm_batch(ta, tb, m, n, k, count, af, lda, sa, bf, ldb, sb, cf);
+  nnrt_dgemm_batch(ta, tb, m, n, k, count, 1, a, lda, sa, 0, b, ldb, sb, 0, c);
+  nnrt_sgemm_batch(ta, tb, m, n, k, count, 1, af, lda, sa, 0, bf, ldb, sb, 0, cf);
   for (int64_t q = 0; q < count; q++)
     for (int64_t i = 0; i < m; i++)
       for (int64_t j = 0; j < n; j++) {
@@ -108,6 +108,35 @@ static void test_batch(void **st) {
   for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
     for (int t = 0; t < 16; t++)
       check_batch(sizes[s][0], sizes[s][1], sizes[s][2], sizes[s][3], t & 1, t >> 1 & 1, t >> 2 & 1, t >> 3 & 1);
+}
+
+/* Two-level batch strides, as attention's heads read in place: A's
+ * matrices are the heads of rows [n1, m, n2·k] (head i2 of sample i1 at
+ * i1·m·n2·k + i2·k, leading dimension n2·k); B's the same of [n1, k, n2·n]
+ * (or transposed, [n1, n, n2·k]).  Bits equal to the 2-D call on each
+ * head copied out. */
+static void test_batch_strided(void **st) {
+  (void)st;
+  const int64_t n1 = 3, n2 = 4, m = 5, n = 7, k = 6;
+  for (int tb = 0; tb < 2; tb++) {
+    int64_t ldb = tb ? n2 * k : n2 * n, brows = tb ? n : k, bcols = tb ? k : n;
+    float *a = malloc(sizeof(float) * (size_t)(n1 * m * n2 * k)), *b = malloc(sizeof(float) * (size_t)(n1 * brows * ldb));
+    float *c = malloc(sizeof(float) * (size_t)(n1 * n2 * m * n)), *want = malloc(sizeof(float) * (size_t)(m * n));
+    float *ha = malloc(sizeof(float) * (size_t)(m * k)), *hb = malloc(sizeof(float) * (size_t)(brows * bcols));
+    for (int64_t i = 0; i < n1 * m * n2 * k; i++) a[i] = (float)((i * 7) % 13 - 6) / 8.0f;
+    for (int64_t i = 0; i < n1 * brows * ldb; i++) b[i] = (float)((i * 5) % 11 - 5) / 4.0f;
+    nnrt_sgemm_batch(0, tb, m, n, k, n1, n2, a, n2 * k, m * n2 * k, k, b, ldb, brows * ldb, bcols, c);
+    for (int64_t i1 = 0; i1 < n1; i1++)
+      for (int64_t i2 = 0; i2 < n2; i2++) {
+        for (int64_t r = 0; r < m; r++)
+          for (int64_t q = 0; q < k; q++) ha[r * k + q] = a[i1 * m * n2 * k + r * n2 * k + i2 * k + q];
+        for (int64_t r = 0; r < brows; r++)
+          for (int64_t q = 0; q < bcols; q++) hb[r * bcols + q] = b[i1 * brows * ldb + r * ldb + i2 * bcols + q];
+        nnrt_sgemm(0, tb, m, n, k, 1.0f, ha, k, hb, bcols, 0.0f, want, n);
+        assert_memory_equal(want, c + (i1 * n2 + i2) * m * n, sizeof(float) * (size_t)(m * n));
+      }
+    free(a), free(b), free(c), free(want), free(ha), free(hb);
+  }
 }
 
 static double now(void) {
@@ -211,6 +240,7 @@ int main(void) {
   if (getenv("NNRT_GEMM_BENCH"))
     bench();
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_all), cmocka_unit_test(test_batch),
+                                     cmocka_unit_test(test_batch_strided),
                                      cmocka_unit_test(test_split), cmocka_unit_test(test_bias)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

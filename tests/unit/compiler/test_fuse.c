@@ -222,8 +222,49 @@ static void test_reorder(void **st) {
   assert_string_equal(groups(off), "{single [4, 8]: exp} {single [4, 8]: matmul} {single [4, 8]: tanh}");
 }
 
+/* Attention's heads: a batched product reads q and k where the QKV
+ * projection [B, T, 3d] lies (d = 4 in 2 heads of 2 here): the slices and
+ * transposes are views (2), no loop; each operand's layout is an offset,
+ * a leading dimension of 3d and batch strides T·3d and the head's width.
+ * A head that something else also reads is copied out as before. */
+static Node *head(Node *qkv, int64_t at, int64_t b, int64_t t, int64_t d) {
+  int64_t start[3] = {0, 0, at}, perm[4] = {0, 2, 1, 3};
+  Shape sl = {3, {{b, 0}, {t, 0}, {d, 0}}}, sp = {4, {{b, 0}, {t, 0}, {2, 0}, {d / 2, 0}}};
+  return g_transpose(g_reshape(g_slice(qkv, start, sl), sp), perm);
+}
+
+static void test_heads_read_in_place(void **st) {
+  (void)st;
+  Node *qkv = P("qkv", "2,8,12");
+  Node *q = head(qkv, 0, 2, 8, 4), *k = head(qkv, 4, 2, 8, 4);
+  Node *s = g_matmul(q, k, 0, 1);
+  Kernel *kr = FUSED(s);
+  assert_string_equal(groups(kr), "{single [2, 2, 8, 8]: matmul}");
+  assert_int_equal(kr->view[q->id], 2);
+  assert_int_equal(kr->view[q->in[0]->in[0]->id], 2); /* the slice under the reshape */
+  GemmView g;
+  assert_true(gemm_view(kr->view, s, 1, &g));
+  assert_ptr_equal(g.l.root, qkv);
+  assert_int_equal(g.l.off.k, 4);
+  assert_int_equal(g.ld.k, 12);
+  assert_int_equal(g.trans, 1);
+  assert_int_equal(g.nb, 2);
+  assert_int_equal(g.bs[0].k, 96);
+  assert_int_equal(g.bs[1].k, 2);
+  /* q also read by an element-wise op: copied (its transpose runs) */
+  Kernel *k2 = FUSED(s, g_unary(OP_EXP, q));
+  assert_int_equal(k2->view[q->id], 0);
+  assert_non_null(strstr(groups(k2), "transpose"));
+  /* off (nnc build --cuda): copied */
+  fuse_gemm_views(false);
+  Kernel *k3 = FUSED(s);
+  fuse_gemm_views(true);
+  assert_int_equal(k3->view[q->id], 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_heads_read_in_place),
       cmocka_unit_test(test_elementwise_chain), cmocka_unit_test(test_reduction_closes_loop),
       cmocka_unit_test(test_matmul_runs_alone), cmocka_unit_test(test_why_groups_end),
       cmocka_unit_test(test_stored_members),    cmocka_unit_test(test_fusion_off),
