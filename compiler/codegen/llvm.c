@@ -870,8 +870,35 @@ static bool read_elsewhere(const Kernel *k, const Node *m, const Node *user) {
   return false;
 }
 
+/* The buffer a batched product's operand is read from (a view's root). */
+static const Node *operand_root(const Kernel *k, const Node *m, int j) {
+  GemmView g;
+  const Node *x = m->in[j];
+  return k->view && k->view[x->id] == 2 && gemm_view(k->view, m, j, &g) ? g.l.root : x;
+}
+
+/* Work items i (a batched product) and i + 1 (a transpose of it that keeps
+ * the last axis, the product read by nothing else: attention's heads
+ * merged, [B, H, T, D] -> [B, T, H, D]): the product writes each matrix
+ * straight into the transpose's buffer, with its strides, and the
+ * transpose's loop is not emitted.  The same values in the same places. */
+static void plan_batch_out(const Kernel *k, const Group *gm, const Group *gt, const Buf *bufs) {
+  const Node *m = gm->nodes[0], *t = gt->nodes[0];
+  int r = m->sh.rank;
+  if (r < 3 || r > 4 || gt->fused || gt->n != 1 || t->op != OP_TRANSPOSE || t->in[0] != m || t->ia[r - 1] != r - 1) return;
+  if (read_elsewhere(k, m, t) || !bufs[t->id].kind || (k->view && k->view[t->id])) return;
+  for (int j = 0; j < 2; j++)
+    if (bufs_overlap(k, bufs, t, operand_root(k, m, j))) return;
+  epi.out[m->id] = t;
+  epi.absorbed[t->id] = 1;
+}
+
 /* Work items i (a product) and i + 1 (its bias, maybe relu): fused as above? */
 static void plan_epilogue(const Kernel *k, const Group *gm, const Group *ga, const Buf *bufs) {
+  if (gm->n == 1 && gm->nodes[0]->op == OP_MATMUL && gm->nodes[0]->sh.rank > 2) {
+    plan_batch_out(k, gm, ga, bufs);
+    return;
+  }
   if (gm->n != 1 || gm->nodes[0]->op != OP_MATMUL || !ga->fused || ga->closed || ga->n < 1 || ga->n > 2) return;
   const Node *m = gm->nodes[0], *add = ga->nodes[0], *out = add, *bias = NULL, *x = NULL;
   if (m->sh.rank != 2 || m->dt != DT_F32 || add->op != OP_ADD || add->dt != DT_F32) return;
@@ -953,16 +980,28 @@ static void emit_matmul_batch(const Node *n, Buf *bufs) {
   LLVMValueRef n2 = batch.rank == 2 ? dimval(batch.d[1]) : ci64(1), oa[5], ob[5];
   batch_operand(n, 0, bufs, n2, oa);
   batch_operand(n, 1, bufs, n2, ob);
-  /* nnrt_sgemm_batch(ta, tb, m, n, k, n1, n2, a, lda, sa1, sa2, b, ldb, sb1, sb2, c) */
-  LLVMTypeRef ps[] = {cg.t.i32, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.ptr,
-                      cg.t.i64, cg.t.i64, cg.t.i64, cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.ptr};
+  /* the result: dense, or in the buffer of the transpose after it
+   * (plan_batch_out), each dim of n at the stride of its place there */
+  LLVMValueRef c = bptr(bufs, n->id), cst[MAX_RANK];
+  strides(&n->sh, cst);
+  const Node *t = epi.out ? epi.out[n->id] : NULL;
+  if (t) {
+    LLVMValueRef tst[MAX_RANK];
+    strides(&t->sh, tst);
+    c = bptr(bufs, t->id);
+    for (int q = 0; q < r; q++) cst[t->ia[q]] = tst[q];
+  }
+  LLVMValueRef sc1 = batch.rank == 2 ? cst[0] : LLVMBuildMul(cg.b, cst[0], n2, ""), sc2 = cst[batch.rank - 1];
+  /* nnrt_sgemm_batch(ta, tb, m, n, k, n1, n2, a, lda, sa1, sa2, b, ldb, sb1, sb2, c, ldc, sc1, sc2) */
+  LLVMTypeRef ps[] = {cg.t.i32, cg.t.i32, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.ptr, cg.t.i64, cg.t.i64,
+                      cg.t.i64, cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.i64, cg.t.ptr, cg.t.i64, cg.t.i64, cg.t.i64};
   LLVMTypeRef fty;
-  LLVMValueRef f = rt_fn(d == DT_F32 ? "nnrt_sgemm_batch" : "nnrt_dgemm_batch", cg.t.vd, ps, 16, &fty);
+  LLVMValueRef f = rt_fn(d == DT_F32 ? "nnrt_sgemm_batch" : "nnrt_dgemm_batch", cg.t.vd, ps, 19, &fty);
   LLVMValueRef n1 = LLVMBuildUDiv(cg.b, numel(&batch), n2, "");
   LLVMValueRef args[] = {oa[1], ob[1], dimval(n->sh.d[r - 2]), dimval(n->sh.d[r - 1]),
                          dimval(a->sh.d[ta ? ra - 2 : ra - 1]), n1, n2, oa[0], oa[2], oa[3], oa[4],
-                         ob[0], ob[2], ob[3], ob[4], bptr(bufs, n->id)};
-  LLVMBuildCall2(cg.b, fty, f, args, 16, "");
+                         ob[0], ob[2], ob[3], ob[4], c, cst[r - 2], sc1, sc2};
+  LLVMBuildCall2(cg.b, fty, f, args, 19, "");
 }
 
 static void emit_matmul(const Node *n, Buf *bufs) {

@@ -288,14 +288,16 @@ void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
                 double beta, double *c, int64_t ldc);
 /* A strided batch of n1 x n2 such products (beta = 0): product i = i1·n2 + i2
  * reads A at a + i1*sa + i2*sa2, B at b + i1*sb + i2*sb2 (strides 0 repeat
- * one matrix) and writes C at c + i*m*n with ldc = n.  Each product is as
- * above. */
+ * one matrix) and writes C at c + i1*sc + i2*sc2 with leading dimension
+ * ldc (dense: ldc = n, sc2 = m*n, sc = n2*m*n).  Each product is as above. */
 void nnrt_sgemm_batch(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t n1, int64_t n2,
                       const float *a, int64_t lda, int64_t sa, int64_t sa2, const float *b,
-                      int64_t ldb, int64_t sb, int64_t sb2, float *c);
+                      int64_t ldb, int64_t sb, int64_t sb2, float *c, int64_t ldc, int64_t sc,
+                      int64_t sc2);
 void nnrt_dgemm_batch(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t n1, int64_t n2,
                       const double *a, int64_t lda, int64_t sa, int64_t sa2, const double *b,
-                      int64_t ldb, int64_t sb, int64_t sb2, double *c);
+                      int64_t ldb, int64_t sb, int64_t sb2, double *c, int64_t ldc, int64_t sc,
+                      int64_t sc2);
 /* 2-D convolution geometry, NCHW activations and OIHW weights
  * [o, c/groups, kh, kw]: oh = (h + 2ph - dh(kh-1) - 1)/sh + 1, likewise ow.
  * The three functions are the forward pass and its two adjoints; together

@@ -87,8 +87,8 @@ static void check_batch(int64_t m, int64_t n, int64_t k, int64_t count, int ta, 
   for (int64_t i = 0; i < na; i++) af[i] = (float)(a[i] = ((i * 7) % 13 - 6) / 8.0);
   for (int64_t i = 0; i < nb; i++) bf[i] = (float)(b[i] = ((i * 5) % 11 - 5) / 4.0);
   for (int64_t i = 0; i < nc; i++) c[i] = cf[i] = NAN;
-  nnrt_dgemm_batch(ta, tb, m, n, k, count, 1, a, lda, sa, 0, b, ldb, sb, 0, c);
-  nnrt_sgemm_batch(ta, tb, m, n, k, count, 1, af, lda, sa, 0, bf, ldb, sb, 0, cf);
+  nnrt_dgemm_batch(ta, tb, m, n, k, count, 1, a, lda, sa, 0, b, ldb, sb, 0, c, n, m * n, 0);
+  nnrt_sgemm_batch(ta, tb, m, n, k, count, 1, af, lda, sa, 0, bf, ldb, sb, 0, cf, n, m * n, 0);
   for (int64_t q = 0; q < count; q++)
     for (int64_t i = 0; i < m; i++)
       for (int64_t j = 0; j < n; j++) {
@@ -113,8 +113,8 @@ static void test_batch(void **st) {
 /* Two-level batch strides, as attention's heads read in place: A's
  * matrices are the heads of rows [n1, m, n2·k] (head i2 of sample i1 at
  * i1·m·n2·k + i2·k, leading dimension n2·k); B's the same of [n1, k, n2·n]
- * (or transposed, [n1, n, n2·k]).  Bits equal to the 2-D call on each
- * head copied out. */
+ * (or transposed, [n1, n, n2·k]); C's written merged the same way, into
+ * [n1, m, n2·n].  Bits equal to the 2-D call on each head copied out. */
 static void test_batch_strided(void **st) {
   (void)st;
   const int64_t n1 = 3, n2 = 4, m = 5, n = 7, k = 6;
@@ -125,7 +125,9 @@ static void test_batch_strided(void **st) {
     float *ha = malloc(sizeof(float) * (size_t)(m * k)), *hb = malloc(sizeof(float) * (size_t)(brows * bcols));
     for (int64_t i = 0; i < n1 * m * n2 * k; i++) a[i] = (float)((i * 7) % 13 - 6) / 8.0f;
     for (int64_t i = 0; i < n1 * brows * ldb; i++) b[i] = (float)((i * 5) % 11 - 5) / 4.0f;
-    nnrt_sgemm_batch(0, tb, m, n, k, n1, n2, a, n2 * k, m * n2 * k, k, b, ldb, brows * ldb, bcols, c);
+    /* C merged as it is written: head i2 of sample i1 at i1·m·n2·n + i2·n, ldc n2·n */
+    nnrt_sgemm_batch(0, tb, m, n, k, n1, n2, a, n2 * k, m * n2 * k, k, b, ldb, brows * ldb, bcols, c, n2 * n,
+                     m * n2 * n, n);
     for (int64_t i1 = 0; i1 < n1; i1++)
       for (int64_t i2 = 0; i2 < n2; i2++) {
         for (int64_t r = 0; r < m; r++)
@@ -133,7 +135,8 @@ static void test_batch_strided(void **st) {
         for (int64_t r = 0; r < brows; r++)
           for (int64_t q = 0; q < bcols; q++) hb[r * bcols + q] = b[i1 * brows * ldb + r * ldb + i2 * bcols + q];
         nnrt_sgemm(0, tb, m, n, k, 1.0f, ha, k, hb, bcols, 0.0f, want, n);
-        assert_memory_equal(want, c + (i1 * n2 + i2) * m * n, sizeof(float) * (size_t)(m * n));
+        for (int64_t r = 0; r < m; r++)
+          assert_memory_equal(want + r * n, c + i1 * m * n2 * n + r * n2 * n + i2 * n, sizeof(float) * (size_t)n);
       }
     free(a), free(b), free(c), free(want), free(ha), free(hb);
   }
