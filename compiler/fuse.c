@@ -38,7 +38,7 @@ static char *viewable_slices(const Kernel *k) {
   char *v = arena_alloc(cap);
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
-    if ((n->op == OP_SLICE || n->op == OP_BROADCAST) && n->in[0]->op != OP_CONST) v[n->id] = 1;
+    if ((n->op == OP_SLICE || n->op == OP_BROADCAST) && n->in[0]->op != OP_CONST) v[n->id] = VIEW_LOOP;
   }
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
@@ -56,7 +56,7 @@ static char *viewable_slices(const Kernel *k) {
  * [0, 2, 1, 3])) is read by the GEMM where it lies: its layout (view_layout)
  * is an offset and strides into that value, and a layout with two batch
  * strides and a leading dimension (gemm_view) is what nnrt_sgemm_batch
- * takes.  The chain's transposes and slices then become views (marked 2:
+ * takes.  The chain's transposes and slices then become views (VIEW_GEMM:
  * no loop, no buffer; memplan keeps the root alive as for any view), so
  * the heads are not copied out before each product.  Not with --cuda: the
  * GPU's products read dense operands. */
@@ -65,6 +65,7 @@ static bool gemm_views_on = true;
 void fuse_gemm_views(bool on) { gemm_views_on = on; }
 
 static Dim dmul(Dim a, Dim b) { return (Dim){a.k * b.k, a.b + b.b}; }
+static bool unit(Dim a) { return a.k == 1 && a.b == 0; }
 static bool deq(Dim a, Dim b) { return a.k == b.k && (a.b == b.b || a.k == 0); }
 static bool dadd(Dim *a, Dim b) { /* a += b: both k·B^b with one b (or zero) */
   if (b.k == 0) return true;
@@ -105,9 +106,8 @@ bool view_layout(const char *view, const Node *x, ViewLayout *vl) {
     Dim base = is->rank ? in.st[is->rank - 1] : (Dim){1, 0}, tn = {1, 0}, vn = {1, 0};
     for (int td = is->rank - 1; td >= 0; td--) {
       tn = dmul(tn, is->d[td]);
-      bool one = is->d[td - (td > 0)].k == 1 && is->d[td - (td > 0)].b == 0;
-      if (td == 0 || (!one && !deq(in.st[td - 1], dmul(tn, base)))) {
-        while (vd >= 0 && (!deq(vn, tn) || (sh->d[vd].k == 1 && sh->d[vd].b == 0))) {
+      if (td == 0 || (!unit(is->d[td - 1]) && !deq(in.st[td - 1], dmul(tn, base)))) {
+        while (vd >= 0 && (!deq(vn, tn) || unit(sh->d[vd]))) {
           vl->st[vd] = dmul(vn, base);
           vn = dmul(vn, sh->d[vd]);
           vd--;
@@ -131,7 +131,7 @@ bool gemm_view(const char *view, const Node *m, int j, GemmView *g) {
   int r = x->sh.rank, nb = m->sh.rank - 2;
   if (r != m->sh.rank || nb < 1 || nb > 2 || !view_layout(view, x, &g->l)) return false;
   for (int d = 0; d < nb; d++)
-    if (!deq(x->sh.d[d], m->sh.d[d]) || x->sh.d[d].b != m->sh.d[d].b) return false;
+    if (x->sh.d[d].k != m->sh.d[d].k || x->sh.d[d].b != m->sh.d[d].b) return false;
   Dim rows = x->sh.d[r - 2], cols = x->sh.d[r - 1], sr = g->l.st[r - 2], sc = g->l.st[r - 1];
   if (rows.b || cols.b) return false;
   g->trans = (int)m->ia[j];
@@ -143,9 +143,9 @@ bool gemm_view(const char *view, const Node *m, int j, GemmView *g) {
   return true;
 }
 
-/* Marks (2) the transposes, slices and reshapes that batched products read
- * through, where every reader is such a product or another of them and
- * each product's operand has a gemm_view. */
+/* Marks (VIEW_GEMM) the transposes, slices and reshapes that batched
+ * products read through, where every reader is such a product or another
+ * of them and each product's operand has a gemm_view. */
 static void gemm_views(const Kernel *k, char *viewable) {
   int cap = graph_node_count() + 1;
   char *c = arena_alloc(cap), *out = arena_alloc(cap);
@@ -175,7 +175,7 @@ static void gemm_views(const Kernel *k, char *viewable) {
   }
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
-    if (c[n->id] && n->op != OP_RESHAPE) viewable[n->id] = 2;
+    if (c[n->id] && n->op != OP_RESHAPE) viewable[n->id] = VIEW_GEMM;
   }
 }
 
@@ -346,7 +346,7 @@ static void reorder(Kernel *k, const char *viewable) {
     nnc_assert(pick);
     /* the light model of fuse_kernel's grouping */
     bool free_reshape = in_place(pick, viewable) &&
-                        (pick->op == OP_BROADCAST || viewable[pick->id] == 2 || !(open && member[pick->in[0]->id] == cur));
+                        (pick->op == OP_BROADCAST || viewable[pick->id] == VIEW_GEMM || !(open && member[pick->in[0]->id] == cur));
     if (!free_reshape) {
       bool joins = open && ((fusible(pick) && shape_eq(&pick->sh, &space)) ||
                             (op_info[pick->op].kind == OK_REDUCE && member[pick->in[0]->id] == cur));
@@ -422,10 +422,11 @@ void fuse_kernel(Kernel *k, bool fuse) {
     /* (a broadcast's readers have its shape, never the open loop's: it is
      * read after that loop, whatever it reads) */
     /* (a product's view is read by products only, after that loop) */
-    if (in_place(n, viewable) && (n->op == OP_BROADCAST || (viewable && viewable[n->id] == 2) ||
+    bool for_gemm = viewable && viewable[n->id] == VIEW_GEMM;
+    if (in_place(n, viewable) && (n->op == OP_BROADCAST || for_gemm ||
                                   !(cur && group_of[n->in[0]->id] == k->ngroups - 1 && cur->fused && !cur->closed))) {
-      if (n->op == OP_SLICE || n->op == OP_BROADCAST) k->view[n->id] = 1;
-      if (viewable && viewable[n->id] == 2) k->view[n->id] = 2;
+      if (for_gemm) k->view[n->id] = VIEW_GEMM;
+      else if (n->op == OP_SLICE || n->op == OP_BROADCAST) k->view[n->id] = VIEW_LOOP;
       continue;
     }
     bool join = false;
@@ -630,8 +631,10 @@ void fuse_print(const Kernel *k, FILE *out) {
     if (op_info[k->sched[i]->op].kind != OK_LEAF) free_ops++;
   free_ops -= ops;
   int views = 0, pviews = 0;
-  for (int i = 0; i < k->nsched; i++)
-    if (k->view && k->view[k->sched[i]->id]) *(k->view[k->sched[i]->id] == 2 ? &pviews : &views) += 1;
+  for (int i = 0; i < k->nsched && k->view; i++) {
+    views += k->view[k->sched[i]->id] == VIEW_LOOP;
+    pviews += k->view[k->sched[i]->id] == VIEW_GEMM;
+  }
   fprintf(out, "kernel %s: %d ops in %d loops or calls (+%d reshapes, which alias memory", k->name, ops, k->ngroups,
           free_ops - views - pviews);
   if (views) fprintf(out, "; +%d slices, read in place by the loops that use them", views);

@@ -210,8 +210,10 @@ typedef struct Kernel {
   Group *groups; int ngroups; /* computed by fuse_kernel */
   char *stored;     /* by node id: the value needs memory */
   char *needs_mem;  /* by node id: a constant some consumer reads from memory */
-  char *view;       /* by node id: a slice that fused loops read in place from
-                     * its input's memory (no loop, no buffer of its own) */
+  char *view;       /* by node id: no loop, no buffer of its own — VIEW_LOOP: a
+                     * slice or broadcast that fused loops read in place from its
+                     * input's memory; VIEW_GEMM: a transpose or slice that only
+                     * batched products read, through its layout (gemm_view) */
   int *nest;        /* by group, or NULL (fuse_nests): a row nest's first group
                      * holds how many groups the nest has (>= 2), its other
                      * groups 0, every other group 1 */
@@ -240,6 +242,7 @@ void verify_kernel(const Kernel *k);   /* IR invariants; nnc_unreachable on a bu
 
 /* fuse = false: every op its own group (--no-fuse, the checked kernels). */
 void fuse_kernel(Kernel *k, bool fuse);
+enum { VIEW_LOOP = 1, VIEW_GEMM = 2 }; /* Kernel.view's kinds */
 void fuse_gemm_views(bool on); /* batched products read heads in place (fuse.c); off for --cuda */
 /* A view's memory: its root (a value with a buffer) and, over the view's
  * shape, the offset and strides into it, each k·B^b elements. */

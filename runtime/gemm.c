@@ -293,8 +293,9 @@ void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
  * outer count n1 and inner count n2: a head read in place in the
  * [B, T, 3·d] projection (compiler/fuse.c gemm_view) is at b·T·3d + h·D
  * with leading dimension 3d; C's likewise (ldc, sc, sc2: heads merged as
- * they are written, codegen/llvm.c plan_batch_out).  The matrices are split into parts (consecutive ranges, by a
- * rule of the count and the sizes alone, never the thread count) that run
+ * they are written, codegen/llvm.c plan_batch_out).  The matrices are
+ * split into parts (consecutive ranges, by a rule of the count and the
+ * sizes alone, never the thread count) that run
  * on the team: attention's products are 128 small GEMMs each (64x64x32),
  * every one below the size a single product is split at, and ran on one
  * thread.  A product inside a part that would split again runs its parts
@@ -322,11 +323,11 @@ void nnrt_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
             const T *a, int64_t lda, int64_t sa, int64_t sa2, const T *b, int64_t ldb,      \
             int64_t sb, int64_t sb2, T *c, int64_t ldc, int64_t sc, int64_t sc2) {        \
     int64_t count = n1 * n2;                                                              \
+    if (count <= 0)                                                                       \
+      return;                                                                             \
     double macs = (double)m * (double)n * (double)k * (double)count;                      \
     int64_t parts = (int64_t)(macs / BATCH_PART_MACS);                                    \
     parts = parts > BATCH_PARTS ? BATCH_PARTS : parts > count ? count : parts < 1 ? 1 : parts; \
-    if (count <= 0)                                                                       \
-      return;                                                                             \
     NAME##_job j = {ta, tb, (int)parts, m, n, k, count, n2, lda, sa, sa2, ldb, sb, sb2, ldc, sc, sc2, a, b, c}; \
     if (parts == 1) NAME##_part(&j, 0);                                                   \
     else nnrt_team_run(NAME##_part, &j, parts);                                           \

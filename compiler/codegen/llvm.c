@@ -874,7 +874,7 @@ static bool read_elsewhere(const Kernel *k, const Node *m, const Node *user) {
 static const Node *operand_root(const Kernel *k, const Node *m, int j) {
   GemmView g;
   const Node *x = m->in[j];
-  return k->view && k->view[x->id] == 2 && gemm_view(k->view, m, j, &g) ? g.l.root : x;
+  return k->view && k->view[x->id] == VIEW_GEMM && gemm_view(k->view, m, j, &g) ? g.l.root : x;
 }
 
 /* Work items i (a batched product) and i + 1 (a transpose of it that keeps
@@ -943,7 +943,6 @@ static LLVMValueRef batch_stride(const Node *x) {
   return numel(&mat);
 }
 
-/* [..., m, k] @ [..., k, n]: the runtime's strided batch of GEMMs. */
 /* Operand j of batched product n: its pointer, transposition, leading
  * dimension and strides over the batch split as n1 x n2 (n2: the last
  * batch dim when there are two, else 1) — read in place through views
@@ -953,16 +952,15 @@ static void batch_operand(const Node *n, int j, Buf *bufs, LLVMValueRef n2, LLVM
   const Node *x = n->in[j];
   int rx = x->sh.rank;
   GemmView g;
-  if (cur_view && cur_view[x->id] == 2 && gemm_view(cur_view, n, j, &g)) {
+  if (cur_view && cur_view[x->id] == VIEW_GEMM && gemm_view(cur_view, n, j, &g)) {
     out[0] = gep(x->dt, bptr(bufs, g.l.root->id), dimval(g.l.off));
     out[1] = ci32(g.trans);
     out[2] = dimval(g.ld);
-    out[3] = g.nb == 2 ? dimval(g.bs[0]) : ci64(0);
     out[4] = dimval(g.bs[g.nb - 1]);
-    if (g.nb == 1) out[3] = LLVMBuildMul(cg.b, out[4], n2, ""); /* n2 is 1 */
+    out[3] = g.nb == 2 ? dimval(g.bs[0]) : out[4]; /* one batch dim: n2 is 1 */
     return;
   }
-  if (cur_view && cur_view[x->id] == 2) nnc_unreachable("%%%d: a product's view without a layout", x->id);
+  if (cur_view && cur_view[x->id] == VIEW_GEMM) nnc_unreachable("%%%d: a product's view without a layout", x->id);
   LLVMValueRef s = batch_stride(x);
   out[0] = bptr(bufs, x->id);
   out[1] = ci32((int)n->ia[j]);
@@ -971,6 +969,7 @@ static void batch_operand(const Node *n, int j, Buf *bufs, LLVMValueRef n2, LLVM
   out[4] = s;
 }
 
+/* [..., m, k] @ [..., k, n]: the runtime's strided batch of GEMMs. */
 static void emit_matmul_batch(const Node *n, Buf *bufs) {
   Node *a = n->in[0];
   int ta = (int)n->ia[0], r = n->sh.rank, ra = a->sh.rank;
@@ -1171,8 +1170,8 @@ static bool moves_par(const Node *n) {
 static bool gen_par(const Node *n) { return n->op == OP_EMBEDDING || n->op == OP_EMBEDDING_GRAD; }
 
 /* A closed group, or a lone reduction of a stored value, that reduces
- * every axis but the last (a bias's gradient, [B, T, d] -> [1, 1, d]): split over the team by columns, not rows —
- * each column's sum still runs over the rows in order (the same bits);
+ * every axis but the last (a bias's gradient, [B, T, d] -> [1, 1, d]):
+ * split over the team by columns, not rows — each column's sum still runs over the rows in order (the same bits);
  * one chunk per thread (runtime/team.c, nnrt_par_team). */
 static bool lone_reduce(const Group *g) { return !g->fused && g->n == 1 && op_info[g->nodes[0]->op].kind == OK_REDUCE; }
 static const Shape *reduce_space(const Group *g) { return lone_reduce(g) ? &g->nodes[0]->in[0]->sh : &g->space; }
