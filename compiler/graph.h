@@ -198,6 +198,7 @@ typedef struct MemPlan {
   int nbufs;
   int *first, *last;     /* by node id: the groups that write and last read it */
   int64_t *size;         /* by node id: bytes (per unit of B in arena 1) */
+  int *took;             /* by node id: the input whose bytes it took in place, or -1 */
   /* by scan node id: where that scan's body workspace starts (the body's
    * own plan, scan.c, shifted: per unit of B in arena 1, bytes in arena 2) */
   int64_t *scan_atB, *scan_at0;

@@ -10,8 +10,17 @@
  * can reuse the bytes of one whose last reader ran before g.  All offsets
  * stay multiples of 64 bytes for any B.
  *
- * Not done: sizes with B² (they never arise from the current ops) and
- * in-place reuse of a dying input by its element-wise consumer.
+ * In place: a value computed by an element-wise member of a fused loop
+ * (not a row nest) takes the bytes of an input of that loop whose last
+ * reader the loop is, when every read of that input in the loop is at the
+ * loop's own element (same shape, directly or through a free reshape, no
+ * view): each element is read before it is written, by the same thread, on
+ * the CPU (one pass, rows or columns split over the team) and on the GPU
+ * (one thread per element or per reduced output).  A gradient's relu mask,
+ * sum of two gradients or scale then writes over the bytes it reads
+ * instead of dragging a fresh buffer through the caches.
+ *
+ * Not done: sizes with B² (they never arise from the current ops).
  */
 #include "nnc.h"
 #include <string.h>
@@ -52,6 +61,45 @@ static int64_t place(Block *live, int *nlive, int64_t size, int def, int end) {
   return at;
 }
 
+/* Group g's input r, read only at the loop's own element (see above)? */
+static bool read_pointwise(const Kernel *k, const Group *g, const Node *r, Node *const *root) {
+  bool any = false;
+  for (int i = 0; i < g->n; i++) {
+    const Node *m = g->nodes[i];
+    if (m == r) return false;
+    for (int j = 0; j < m->nin; j++) {
+      const Node *x = m->in[j];
+      if (root[x->id] != r) continue;
+      for (const Node *y = x; y != r; y = y->in[0])
+        if (y->op != OP_RESHAPE || (k->view && k->view[y->id])) return false;
+      if (!shape_eq(&x->sh, &g->space)) return false;
+      any = true;
+    }
+  }
+  return any;
+}
+
+/* An input of group g whose bytes n, an element-wise member, may take: its
+ * last reader g, the same arena, size and element type, not taken yet. */
+static Node *in_place_input(const Kernel *k, const MemPlan *mp, int g_at, const Node *n, Node *const *root,
+                            const char *taken) {
+  const Group *g = &k->groups[g_at];
+  if (!g->fused || (k->nest && k->nest[g_at] != 1) || op_info[n->op].kind != OK_EWISE || !shape_eq(&n->sh, &g->space))
+    return NULL;
+  for (int i = 0; i < g->n; i++) {
+    OpKind kd = op_info[g->nodes[i]->op].kind;
+    if (!(kd == OK_EWISE || (kd == OK_REDUCE && i == g->n - 1 && g->closed))) return NULL;
+  }
+  for (int i = 0; i < g->n; i++)
+    for (int j = 0; j < g->nodes[i]->nin; j++) {
+      Node *r = root[g->nodes[i]->in[j]->id];
+      if (!r || taken[r->id] || !mp->arena[r->id] || mp->last[r->id] != g_at || r->dt != n->dt) continue;
+      if (mp->arena[r->id] != (shape_numel(&n->sh).b == 0 ? 2 : 1)) continue;
+      if (read_pointwise(k, g, r, root)) return r;
+    }
+  return NULL;
+}
+
 void memplan_kernel(Kernel *k) {
   int cap = graph_node_count() + 1;
   MemPlan *mp = arena_alloc(sizeof *mp);
@@ -60,6 +108,8 @@ void memplan_kernel(Kernel *k) {
   mp->first = arena_alloc(sizeof(int) * cap);
   mp->last = arena_alloc(sizeof(int) * cap);
   mp->size = arena_alloc(sizeof(int64_t) * cap);
+  mp->took = arena_alloc(sizeof(int) * cap);
+  for (int i = 0; i < cap; i++) mp->took[i] = -1;
   int *def = arena_alloc(sizeof(int) * cap), *last = arena_alloc(sizeof(int) * cap);
   char *in_slot = arena_alloc(cap);
   for (int i = 0; i < cap; i++) def[i] = last[i] = -1;
@@ -117,12 +167,28 @@ void memplan_kernel(Kernel *k) {
     }
   Block *liveB = arena_alloc(sizeof(Block) * (nreq + 1)), *live0 = arena_alloc(sizeof(Block) * (nreq + 1));
   int nB = 0, n0 = 0;
+  char *taken = arena_alloc(cap);
   for (int i = 0; i < nreq; i++) {
     Node *n = req[i].n;
     int64_t size = req[i].size;
     mp->first[n->id] = req[i].start;
     mp->last[n->id] = req[i].end;
     mp->size[n->id] = size;
+    const Node *r = in_place_input(k, mp, req[i].start, n, root, taken);
+    if (r && mp->size[r->id] == size) { /* in place: r's block is n's from here */
+      Block *live = mp->arena[r->id] == 1 ? liveB : live0;
+      int nlive = mp->arena[r->id] == 1 ? nB : n0;
+      for (int b = 0; b < nlive; b++)
+        if (live[b].off == mp->off[r->id] && live[b].end < req[i].end) live[b].end = req[i].end;
+      taken[r->id] = 1;
+      mp->took[n->id] = r->id;
+      mp->arena[n->id] = mp->arena[r->id];
+      mp->off[n->id] = mp->off[r->id];
+      if (mp->arena[n->id] == 1) mp->naiveB = sat_add(mp->naiveB, size);
+      else mp->naive0 = sat_add(mp->naive0, size);
+      mp->nbufs++;
+      continue;
+    }
     if (shape_numel(&n->sh).b == 0) {
       mp->arena[n->id] = 2;
       mp->off[n->id] = place(live0, &n0, size, req[i].start, req[i].end);
@@ -160,11 +226,13 @@ void memplan_print(const Kernel *k, int64_t batch, FILE *out) {
   for (int i = 0; i < k->nsched; i++) {
     const Node *n = k->sched[i];
     if (!mp->arena[n->id]) continue;
+    const char *how = mp->took[n->id] >= 0 ? arena_printf("  (in place of %%%d)", mp->took[n->id]) : "";
     if (mp->arena[n->id] == 1)
-      fprintf(out, "  %%%-4d %-12s %-18s at %lld*B\n", n->id, op_info[n->op].name, shape_str(&n->sh), (long long)mp->off[n->id]);
+      fprintf(out, "  %%%-4d %-12s %-18s at %lld*B%s\n", n->id, op_info[n->op].name, shape_str(&n->sh),
+              (long long)mp->off[n->id], how);
     else
-      fprintf(out, "  %%%-4d %-12s %-18s at %lld*B + %lld\n", n->id, op_info[n->op].name, shape_str(&n->sh),
-              (long long)mp->totalB, (long long)mp->off[n->id]);
+      fprintf(out, "  %%%-4d %-12s %-18s at %lld*B + %lld%s\n", n->id, op_info[n->op].name, shape_str(&n->sh),
+              (long long)mp->totalB, (long long)mp->off[n->id], how);
   }
   scan_memplan_print(k, batch, out);
   fprintf(out, "  planned: %lld*B + %lld bytes; naive (one buffer each): %lld*B + %lld bytes\n", (long long)mp->totalB,

@@ -126,6 +126,30 @@ static int by_offset(const void *a, const void *b) {
   return x->off < y->off ? -1 : x->off > y->off ? 1 : x->id - y->id;
 }
 
+/* Value n computed in place of value r (memplan.c): the same bytes, r's
+ * last reader the group that defines n, a fused loop outside any row nest
+ * of which n is an element-wise member over the loop's space and which
+ * reads r. */
+static bool in_place(const Kernel *k, int n, int r) {
+  const MemPlan *mp = k->plan;
+  if (mp->took[n] != r || mp->off[n] != mp->off[r] || mp->size[n] != mp->size[r] || mp->last[r] != mp->first[n])
+    return false;
+  int g = mp->first[n];
+  if (g < 0 || g >= k->ngroups || (k->nest && k->nest[g] != 1)) return false;
+  const Group *gr = &k->groups[g];
+  bool member = false, reads = false;
+  for (int j = 0; j < gr->n; j++) {
+    const Node *m = gr->nodes[j];
+    if (m->id == n) member = op_info[m->op].kind == OK_EWISE && shape_eq(&m->sh, &gr->space);
+    for (int i = 0; i < m->nin; i++) {
+      const Node *x = m->in[i];
+      while (x->op == OP_RESHAPE && x->id != r) x = x->in[0];
+      if (x->id == r) reads = true;
+    }
+  }
+  return gr->fused && member && reads;
+}
+
 static void verify_plan(const Kernel *k) {
   const MemPlan *mp = k->plan;
   if (!mp) nnc_unreachable("kernel %s has no memory plan", k->name);
@@ -144,7 +168,8 @@ static void verify_plan(const Kernel *k) {
         nnc_unreachable("kernel %s: buffer of %%%d at %lld (+%lld bytes) is outside its arena of %lld", k->name,
                         b[i].id, (long long)b[i].off, (long long)b[i].size, (long long)total);
       for (int j = i + 1; j < nb && b[j].off < b[i].off + b[i].size; j++)
-        if (b[i].first <= b[j].last && b[j].first <= b[i].last)
+        if (b[i].first <= b[j].last && b[j].first <= b[i].last && !in_place(k, b[i].id, b[j].id) &&
+            !in_place(k, b[j].id, b[i].id))
           nnc_unreachable("kernel %s: %%%d and %%%d are live together (groups %d-%d, %d-%d) and share bytes at %lld",
                           k->name, b[i].id, b[j].id, b[i].first, b[i].last, b[j].first, b[j].last,
                           (long long)b[j].off);

@@ -658,10 +658,17 @@ static LLVMValueRef scratch_ptr(int kind, LLVMValueRef v) {
  * (outlined) the next entry of the table, loaded in the prelude. */
 static LLVMValueRef buf_at(Buf *b) {
   if (!fnst.outlined) return ci64(b->at);
+  /* a buffer at another's place (memplan's in place) reads that entry: one
+   * pointer, so LLVM sees an element read and then written where it is,
+   * not two arrays that may overlap (a runtime check, then scalar code) */
+  int e = 0;
+  while (e < fnst.nroots && !(fnst.roots[e] && fnst.roots[e]->kind == b->kind && b->kind && !b->dyn && !fnst.roots[e]->dyn &&
+                               fnst.roots[e]->at == b->at))
+    e++;
   LLVMBasicBlockRef at = LLVMGetInsertBlock(cg.b);
   LLVMPositionBuilderAtEnd(cg.b, fnst.prelude);
-  LLVMValueRef v = LLVMBuildLoad2(cg.b, cg.t.i64, LLVMBuildGEP2(cg.b, cg.t.i64, LLVMGetParam(fnst.fn, 4), (LLVMValueRef[]){ci64(fnst.nroots)}, 1, ""), "at");
-  PUSH(fnst.roots, fnst.nroots, fnst.caproots, b);
+  LLVMValueRef v = LLVMBuildLoad2(cg.b, cg.t.i64, LLVMBuildGEP2(cg.b, cg.t.i64, LLVMGetParam(fnst.fn, 4), (LLVMValueRef[]){ci64(e)}, 1, ""), "at");
+  if (e == fnst.nroots) PUSH(fnst.roots, fnst.nroots, fnst.caproots, b);
   LLVMPositionBuilderAtEnd(cg.b, at);
   return v;
 }
