@@ -267,6 +267,7 @@ int group_inputs(const Group *g, Node **xs, char *seen);
 /* ---- memplan.c ---------------------------------------------------------- */
 
 void memplan_kernel(Kernel *k);
+void memplan_in_place(bool on); /* values computed in place of dying inputs (default on) */
 void memplan_print(const Kernel *k, int64_t batch, FILE *out); /* `nnc emit memplan` */
 
 /* ---- simplify.c -------------------------------------------------------- */

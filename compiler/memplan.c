@@ -10,15 +10,18 @@
  * can reuse the bytes of one whose last reader ran before g.  All offsets
  * stay multiples of 64 bytes for any B.
  *
- * In place: a value computed by an element-wise member of a fused loop
- * (not a row nest) takes the bytes of an input of that loop whose last
- * reader the loop is, when every read of that input in the loop is at the
- * loop's own element (same shape, directly or through a free reshape, no
- * view): each element is read before it is written, by the same thread, on
- * the CPU (one pass, rows or columns split over the team) and on the GPU
- * (one thread per element or per reduced output).  A gradient's relu mask,
- * sum of two gradients or scale then writes over the bytes it reads
- * instead of dragging a fresh buffer through the caches.
+ * In place: a value takes the bytes of an input that dies where it is made
+ * (in_place_input): an element-wise member of a fused loop whose every read
+ * of that input is at the loop's own element (same shape, directly or
+ * through a free reshape, no view), or a softmax alone (each row read whole
+ * before it is written).  Each element is read before it is written, by
+ * the same thread, on the CPU (one pass, rows or columns split over the
+ * team) and on the GPU (one thread per element, reduced output or row).
+ * Inside a row nest the input must die at this group, not merely in the
+ * nest: the nest works row by row, so no later group of it may read the row
+ * this one writes over.  A relu's gradient, a sum of two gradients, a layer
+ * norm's deviation then write over the bytes they read instead of dragging
+ * a fresh buffer through the caches.
  *
  * Not done: sizes with B² (they never arise from the current ops).
  */
@@ -79,26 +82,33 @@ static bool read_pointwise(const Kernel *k, const Group *g, const Node *r, Node 
   return any;
 }
 
-/* An input of group g whose bytes n, an element-wise member, may take: its
- * last reader g, the same arena, size and element type, not taken yet. */
+/* An input of group g whose bytes n may take: n an element-wise member of
+ * the fused loop g, or g a softmax alone (each row read whole before its
+ * first element is written); g the input's last reader (inside a row nest,
+ * the last of the nest's groups to read it: the nest works row by row, and
+ * nothing after g reads the row g writes over); the same arena, size and
+ * element type; not taken yet. */
 static Node *in_place_input(const Kernel *k, const MemPlan *mp, int g_at, const Node *n, Node *const *root,
-                            const char *taken) {
+                            const int *lastg, const char *taken) {
   const Group *g = &k->groups[g_at];
-  if (!g->fused || (k->nest && k->nest[g_at] != 1) || op_info[n->op].kind != OK_EWISE || !shape_eq(&n->sh, &g->space))
-    return NULL;
-  for (int i = 0; i < g->n; i++) {
+  bool row = !g->fused && g->n == 1 && (n->op == OP_SOFTMAX || n->op == OP_LOG_SOFTMAX);
+  if (!(row || (g->fused && op_info[n->op].kind == OK_EWISE)) || !shape_eq(&n->sh, &g->space)) return NULL;
+  for (int i = 0; i < g->n && !row; i++) {
     OpKind kd = op_info[g->nodes[i]->op].kind;
     if (!(kd == OK_EWISE || (kd == OK_REDUCE && i == g->n - 1 && g->closed))) return NULL;
   }
   for (int i = 0; i < g->n; i++)
     for (int j = 0; j < g->nodes[i]->nin; j++) {
       Node *r = root[g->nodes[i]->in[j]->id];
-      if (!r || taken[r->id] || !mp->arena[r->id] || mp->last[r->id] != g_at || r->dt != n->dt) continue;
+      if (!r || taken[r->id] || !mp->arena[r->id] || lastg[r->id] != g_at || r->dt != n->dt) continue;
       if (mp->arena[r->id] != (shape_numel(&n->sh).b == 0 ? 2 : 1)) continue;
       if (read_pointwise(k, g, r, root)) return r;
     }
   return NULL;
 }
+
+static bool in_place_on = true;
+void memplan_in_place(bool on) { in_place_on = on; }
 
 void memplan_kernel(Kernel *k) {
   int cap = graph_node_count() + 1;
@@ -111,8 +121,9 @@ void memplan_kernel(Kernel *k) {
   mp->took = arena_alloc(sizeof(int) * cap);
   for (int i = 0; i < cap; i++) mp->took[i] = -1;
   int *def = arena_alloc(sizeof(int) * cap), *last = arena_alloc(sizeof(int) * cap);
+  int *gof = arena_alloc(sizeof(int) * cap), *lastg = arena_alloc(sizeof(int) * cap); /* without the nests' reach */
   char *in_slot = arena_alloc(cap);
-  for (int i = 0; i < cap; i++) def[i] = last[i] = -1;
+  for (int i = 0; i < cap; i++) def[i] = last[i] = gof[i] = lastg[i] = -1;
   /* a row nest's groups run interleaved, row by row: every value one of
    * them writes or reads lives from the nest's first group to its last */
   int *reach = arena_alloc(sizeof(int) * (k->ngroups + 1)); /* by group: its nest's last group */
@@ -120,7 +131,7 @@ void memplan_kernel(Kernel *k) {
     int lo, hi;
     nest_range(k, g, &lo, &hi);
     reach[g] = hi;
-    for (int j = 0; j < k->groups[g].n; j++) def[k->groups[g].nodes[j]->id] = lo;
+    for (int j = 0; j < k->groups[g].n; j++) def[k->groups[g].nodes[j]->id] = lo, gof[k->groups[g].nodes[j]->id] = g;
   }
   /* outputs computed in place live in their slot (codegen's rule) */
   int *out_slot = kernel_out_slots(k);
@@ -137,10 +148,12 @@ void memplan_kernel(Kernel *k) {
     for (int j = 0; j < n->nin; j++) {
       Node *r = root[n->in[j]->id];
       if (r && last[r->id] < cur) last[r->id] = cur;
+      int gn = gof[n->id] >= 0 ? gof[n->id] : alias ? -1 : k->ngroups; /* (an alias: its readers count) */
+      if (r && gn > lastg[r->id]) lastg[r->id] = gn;
     }
   }
   for (int i = 0; i < k->nouts; i++) /* copied at the end (a scan body's output may be from outside it) */
-    if (root[k->outs[i].node->id]) last[root[k->outs[i].node->id]->id] = k->ngroups;
+    if (root[k->outs[i].node->id]) last[root[k->outs[i].node->id]->id] = lastg[root[k->outs[i].node->id]->id] = k->ngroups;
   /* the buffers, placed in order of definition (materialised constants are
    * written when the kernel starts, so they come first) */
   typedef struct Req { Node *n; int start, end; int64_t size; } Req;
@@ -174,7 +187,7 @@ void memplan_kernel(Kernel *k) {
     mp->first[n->id] = req[i].start;
     mp->last[n->id] = req[i].end;
     mp->size[n->id] = size;
-    const Node *r = in_place_input(k, mp, req[i].start, n, root, taken);
+    const Node *r = gof[n->id] < 0 || !in_place_on ? NULL : in_place_input(k, mp, gof[n->id], n, root, lastg, taken);
     if (r && mp->size[r->id] == size) { /* in place: r's block is n's from here */
       Block *live = mp->arena[r->id] == 1 ? liveB : live0;
       int nlive = mp->arena[r->id] == 1 ? nB : n0;

@@ -133,6 +133,8 @@ static bool run_fuse(Compilation *c) {
 }
 
 static bool run_memplan(Compilation *c) {
+  const char *no_in_place = getenv("NNC_NO_IN_PLACE"); /* =1: every value a buffer of its own (to compare) */
+  memplan_in_place(!(no_in_place && *no_in_place == '1'));
   memplan_kernel(&c->p->train_k);
   memplan_kernel(&c->p->eval_k);
   for (int i = 1; i < c->p->nobj; i++) memplan_kernel(&c->p->obj_k[i]);

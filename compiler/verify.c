@@ -126,28 +126,46 @@ static int by_offset(const void *a, const void *b) {
   return x->off < y->off ? -1 : x->off > y->off ? 1 : x->id - y->id;
 }
 
-/* Value n computed in place of value r (memplan.c): the same bytes, r's
- * last reader the group that defines n, a fused loop outside any row nest
- * of which n is an element-wise member over the loop's space and which
- * reads r. */
+/* Whether group g reads value r (directly, or through reshapes and views). */
+static bool group_reads(const Kernel *k, int g, int r) {
+  const Group *gr = &k->groups[g];
+  for (int j = 0; j < gr->n; j++)
+    for (int i = 0; i < gr->nodes[j]->nin; i++) {
+      const Node *x = gr->nodes[j]->in[i];
+      while (x->id != r && x->nin > 0 && (x->op == OP_RESHAPE || (k->view && k->view[x->id]))) x = x->in[0];
+      if (x->id == r) return true;
+    }
+  return false;
+}
+
+/* Value n computed in place of value r (memplan.c): the same bytes; n an
+ * element-wise member of a fused loop over n's shape, or a softmax alone;
+ * that group reads r, and no later group does, nor is r an output. */
 static bool in_place(const Kernel *k, int n, int r) {
   const MemPlan *mp = k->plan;
-  if (mp->took[n] != r || mp->off[n] != mp->off[r] || mp->size[n] != mp->size[r] || mp->last[r] != mp->first[n])
-    return false;
-  int g = mp->first[n];
-  if (g < 0 || g >= k->ngroups || (k->nest && k->nest[g] != 1)) return false;
+  if (mp->took[n] != r || mp->off[n] != mp->off[r] || mp->size[n] != mp->size[r]) return false;
+  for (int i = 0; i < k->nouts; i++)
+    if (k->outs[i].node->id == r) return false;
+  int g = -1;
+  const Node *nn = NULL;
+  for (int q = 0; q < k->ngroups && g < 0; q++)
+    for (int j = 0; j < k->groups[q].n; j++)
+      if (k->groups[q].nodes[j]->id == n) g = q, nn = k->groups[q].nodes[j];
+  if (g < 0 || !group_reads(k, g, r)) return false;
+  for (int q = g + 1; q < k->ngroups; q++)
+    if (group_reads(k, q, r)) return false;
   const Group *gr = &k->groups[g];
-  bool member = false, reads = false;
-  for (int j = 0; j < gr->n; j++) {
-    const Node *m = gr->nodes[j];
-    if (m->id == n) member = op_info[m->op].kind == OK_EWISE && shape_eq(&m->sh, &gr->space);
-    for (int i = 0; i < m->nin; i++) {
-      const Node *x = m->in[i];
-      while (x->op == OP_RESHAPE && x->id != r) x = x->in[0];
-      if (x->id == r) reads = true;
-    }
+  bool row = !gr->fused && gr->n == 1 && (nn->op == OP_SOFTMAX || nn->op == OP_LOG_SOFTMAX);
+  return (row || (gr->fused && op_info[nn->op].kind == OK_EWISE)) && shape_eq(&nn->sh, &gr->space);
+}
+
+/* n computed in place of r, or of a value computed in place of r, .... */
+static bool in_place_of(const Kernel *k, int n, int r) {
+  for (int x = n; k->plan->took[x] >= 0 && in_place(k, x, k->plan->took[x]);) {
+    x = k->plan->took[x];
+    if (x == r) return true;
   }
-  return gr->fused && member && reads;
+  return false;
 }
 
 static void verify_plan(const Kernel *k) {
@@ -168,8 +186,8 @@ static void verify_plan(const Kernel *k) {
         nnc_unreachable("kernel %s: buffer of %%%d at %lld (+%lld bytes) is outside its arena of %lld", k->name,
                         b[i].id, (long long)b[i].off, (long long)b[i].size, (long long)total);
       for (int j = i + 1; j < nb && b[j].off < b[i].off + b[i].size; j++)
-        if (b[i].first <= b[j].last && b[j].first <= b[i].last && !in_place(k, b[i].id, b[j].id) &&
-            !in_place(k, b[j].id, b[i].id))
+        if (b[i].first <= b[j].last && b[j].first <= b[i].last && !in_place_of(k, b[i].id, b[j].id) &&
+            !in_place_of(k, b[j].id, b[i].id))
           nnc_unreachable("kernel %s: %%%d and %%%d are live together (groups %d-%d, %d-%d) and share bytes at %lld",
                           k->name, b[i].id, b[j].id, b[i].first, b[i].last, b[j].first, b[j].last,
                           (long long)b[j].off);

@@ -1307,7 +1307,15 @@ static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVM
   LLVMValueRef row = NULL, bn = NULL;
   RegAcc ra = {0};
   LLVMValueRef init = red ? init_value(last) : NULL;
+  /* an input constant along the innermost loop (a row's mean, a column's
+   * bias seen from its row) is loaded before it: LLVM could not hoist it
+   * past the loop's stores without knowing they miss it, and a load it
+   * must redo every element keeps the loop scalar */
+  LLVMValueRef *pre = arena_alloc(sizeof(LLVMValueRef) * (nx + 1));
   for (int d = nfix; d < rank; d++) {
+    if (d == rank - 1) /* (with a reduction's suffix folded into one loop: its stride 0 over the whole run) */
+      for (int i = 0; i < nx; i++)
+        if (xo[i].st[d] && const_zero(xo[i].st[d])) pre[i] = load(xs[i]->dt, xo[i].ptr, off[i]);
     LLVMValueRef acc0 = inreg && d == rank - 1 ? (par.on || nfix ? init : load(last->dt, bptr(bufs, last->id), roff)) : NULL;
     LLVMValueRef idx;
     if (cols && d == rank - 1) {
@@ -1332,7 +1340,7 @@ static void emit_group_at(const Kernel *k, const Group *g, Buf *bufs, const LLVM
     for (int i = 0; i < nx; i++) off[i] = LLVMBuildAdd(cg.b, off[i], step(idx, xo[i].st[d], &sf, keep[i + 1 + red]), "");
   }
   LLVMValueRef *val = group_val;
-  for (int i = 0; i < nx; i++) val[xs[i]->id] = load(xs[i]->dt, xo[i].ptr, off[i]);
+  for (int i = 0; i < nx; i++) val[xs[i]->id] = pre[i] ? pre[i] : load(xs[i]->dt, xo[i].ptr, off[i]);
   GroupCtx gc = {bufs, lin};
   ScalarTarget st = {cg.b, ty, intrinsic, cpu_math};
   scalar_group(&st, g, nm, val, k->stored, &(GroupEmit){const_value, group_store, &gc});

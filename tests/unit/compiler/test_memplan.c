@@ -91,9 +91,11 @@ static void check_plan(const Kernel *k) {
       int b0 = b->op == OP_CONST ? 0 : group_of(k, b), b1 = b->op == OP_CONST ? k->ngroups : last_read(k, b);
       bool live_together = a0 <= (b1 > b0 ? b1 : b0) && b0 <= (a1 > a0 ? a1 : a0);
       bool share = mp->off[a->id] < mp->off[b->id] + size_of(b) && mp->off[b->id] < mp->off[a->id] + size_of(a);
-      /* in place: b computed over a's bytes in the group that reads a last */
-      bool in_place = (mp->took[b->id] == a->id && mp->off[a->id] == mp->off[b->id] && a1 == b0 && reads(k, b0, a)) ||
-                      (mp->took[a->id] == b->id && mp->off[a->id] == mp->off[b->id] && b1 == a0 && reads(k, a0, b));
+      /* in place: b computed over a's bytes in the last group that reads a */
+      bool in_place = (mp->took[b->id] == a->id && mp->off[a->id] == mp->off[b->id] && a1 == group_of(k, b) &&
+                       reads(k, a1, a)) ||
+                      (mp->took[a->id] == b->id && mp->off[a->id] == mp->off[b->id] && b1 == group_of(k, a) &&
+                       reads(k, b1, b));
       if (live_together && share && !in_place)
         fail_msg("%%%d (groups %d..%d) and %%%d (groups %d..%d) overlap in time and in bytes", a->id, a0, a1, b->id,
                  b0, b1);
@@ -105,8 +107,9 @@ static void check_plan(const Kernel *k) {
 }
 
 /* matmul, softmax, matmul, softmax, matmul: each value is read only by the
- * next group, so the first and third share bytes, as do the second and
- * fourth; the last is the output and lives in its slot. */
+ * next group, so each softmax is computed in place of the product it reads,
+ * and the two pairs take two buffers between them; the last is the output
+ * and lives in its slot. */
 static void test_chain_reuses(void **st) {
   (void)st;
   Node *x = I("x", DT_F32, "B,8"), *w = P("w", "8,8");
@@ -118,15 +121,18 @@ static void test_chain_reuses(void **st) {
   assert_int_equal(mp->nbufs, 4);
   assert_int_equal(mp->arena[e->id], 0); /* in its output slot */
   assert_int_equal(mp->arena[a->id], 1);
-  assert_int_equal(mp->off[a->id], mp->off[c->id]);
-  assert_int_equal(mp->off[b->id], mp->off[d->id]);
-  assert_int_not_equal(mp->off[a->id], mp->off[b->id]);
+  assert_int_equal(mp->took[b->id], a->id);
+  assert_int_equal(mp->off[a->id], mp->off[b->id]);
+  assert_int_equal(mp->took[d->id], c->id);
+  assert_int_equal(mp->off[c->id], mp->off[d->id]);
+  assert_int_not_equal(mp->off[a->id], mp->off[c->id]);
   assert_int_equal(mp->totalB, 2 * 64); /* 8 floats = 32 bytes per sample, rounded to 64 */
   assert_int_equal(mp->naiveB, 4 * 64);
   assert_int_equal(mp->total0, 0);
 }
 
-/* A value read at the end overlaps everything after it. */
+/* A value read at the end overlaps everything after it (and the softmax
+ * that reads it first is not computed in its place). */
 static void test_long_lived_value_is_not_shared(void **st) {
   (void)st;
   Node *x = I("x", DT_F32, "B,8"), *w = P("w", "8,8");
@@ -136,7 +142,10 @@ static void test_long_lived_value_is_not_shared(void **st) {
   check_plan(k);
   const MemPlan *mp = k->plan;
   assert_int_not_equal(mp->off[a->id], mp->off[c->id]);
-  assert_int_equal(mp->off[b->id], mp->off[d->id]);
+  assert_int_not_equal(mp->off[a->id], mp->off[b->id]);
+  assert_int_not_equal(mp->off[a->id], mp->off[d->id]);
+  assert_int_equal(mp->took[b->id], -1);
+  assert_int_equal(mp->took[d->id], c->id);
 }
 
 /* Batch-sized and fixed-size buffers go to their own arenas; sizes follow
@@ -155,7 +164,9 @@ static void test_arenas_and_sizes(void **st) {
   assert_int_equal(mp->arena[g_matmul(w, w, 0, 0)->id], 2);
   assert_int_equal(mp->arena[batch->id], 1);
   assert_int_equal(mp->arena[f64->id], 2);
-  assert_true(mp->total0 >= 256 + 128);
+  assert_int_equal(mp->size[fixed->id], 256);
+  assert_int_equal(mp->size[f64->id], 128);
+  assert_true(mp->total0 >= 256);
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
@@ -243,8 +254,9 @@ static void test_pooling_element_size(void **st) {
   assert_true(k->plan->naiveB >= 4 * 16); /* 4 elements of 16 bytes */
 }
 
-/* tanh(m) is computed over m's bytes: the loop is m's last reader; the
- * softmax that reads tanh(m) then writes elsewhere (not element-wise). */
+/* tanh(m) is computed over m's bytes, the loop being m's last reader, and
+ * the softmax over tanh(m)'s; so is s·s, which reads s twice, each time at
+ * its own element. */
 static void test_in_place(void **st) {
   (void)st;
   Node *x = I("x", DT_F32, "B,8"), *w = P("w", "8,8");
@@ -255,7 +267,7 @@ static void test_in_place(void **st) {
   const MemPlan *mp = k->plan;
   assert_int_equal(mp->took[t->id], m->id);
   assert_int_equal(mp->off[t->id], mp->off[m->id]);
-  assert_int_equal(mp->took[s->id], -1);
+  assert_int_equal(mp->took[s->id], t->id);
   assert_int_equal(mp->took[u->id], s->id); /* read twice, both at its own element */
   assert_int_equal(mp->off[u->id], mp->off[s->id]);
 }
