@@ -400,6 +400,69 @@ static void place_scan_outputs(Kernel *k) {
   k->nsched = n;
 }
 
+/* ---- values written into the concat that reads them ---------------------
+ *
+ * A concat along the last axis of values only it reads copies each into
+ * its buffer: attention's backward joins the heads' gradients of Q, K and V
+ * ([B, T, H, D] transposes, each viewed as [B, T, d]) into the [B, T, 3d]
+ * gradient of the one projection.  Such a value (a transpose or a concat,
+ * maybe through a reshape only the concat reads) is placed instead: it has
+ * no buffer of its own, whatever writes it writes into its columns of the
+ * concat's (a transpose's loop, or the batched product the transpose
+ * follows, codegen's plan_batch_out), and the concat copies only the rest.
+ * Memory planning keeps the concat's buffer from its first writer on.  CPU
+ * only, like the products' views. */
+static void place_in_concats(Kernel *k) {
+  int cap = graph_node_count() + 1;
+  int *users = arena_alloc(sizeof(int) * cap);
+  for (int i = 0; i < k->nsched; i++)
+    for (int j = 0; j < k->sched[i]->nin; j++) users[k->sched[i]->in[j]->id]++;
+  for (int i = 0; i < k->nouts; i++) users[k->outs[i].node->id] += 2; /* an output: in its slot, kept whole */
+  k->place = arena_alloc(sizeof(Node *) * cap);
+  k->place_col = arena_alloc(sizeof(int64_t) * cap);
+  for (int i = k->nsched - 1; i >= 0; i--) { /* outer concats first */
+    Node *c = k->sched[i];
+    int r = c->sh.rank;
+    bool out = false;
+    for (int o = 0; o < k->nouts; o++) out = out || k->outs[o].node == c;
+    if (c->op != OP_CONCAT || r < 2 || c->ia[0] != r - 1 || k->view[c->id] || out) continue;
+    int64_t col = 0;
+    for (int j = 0; j < c->nin; j++) {
+      const Node *x = c->in[j], *y = x->op == OP_RESHAPE ? x->in[0] : x;
+      Dim w = x->sh.d[r - 1];
+      bool ok = users[x->id] == 1 && (x == y || users[y->id] == 1) && !k->view[y->id] && y->dt == c->dt &&
+                (y->op == OP_TRANSPOSE || (y->op == OP_CONCAT && y->ia[0] == r - 1)) && y->sh.rank >= r &&
+                x->sh.rank == r && w.b == 0;
+      for (int q = 0; ok && q < r - 1; q++) ok = deq(y->sh.d[q], c->sh.d[q]) && deq(x->sh.d[q], c->sh.d[q]);
+      if (ok) {
+        Dim tail = {1, 0};
+        for (int q = r - 1; q < y->sh.rank; q++) {
+          Dim e = y->sh.d[q];
+          ok = ok && e.b == 0;
+          tail.k *= e.k;
+        }
+        ok = ok && tail.k == w.k && (y->op != OP_CONCAT || y->sh.rank == r);
+      }
+      if (ok) {
+        k->place[y->id] = c;
+        k->place_col[y->id] = col;
+      }
+      col += w.k;
+      if (w.b) break; /* (a batch-sized last axis: nothing after it is placed) */
+    }
+  }
+}
+
+const Node *place_root(const Kernel *k, const Node *v, int64_t *col) {
+  if (!k->place || !k->place[v->id]) return NULL;
+  *col = 0;
+  while (k->place[v->id]) {
+    *col += k->place_col[v->id];
+    v = k->place[v->id];
+  }
+  return v;
+}
+
 void fuse_kernel(Kernel *k, bool fuse) {
   int cap = graph_node_count() + 1;
   char *viewable = fuse ? viewable_slices(k) : NULL;
@@ -480,6 +543,9 @@ void fuse_kernel(Kernel *k, bool fuse) {
     group_of[n->id] = k->ngroups - 1;
   }
   if (cur && !cur->why) cur->why = "end of the kernel";
+  k->place = NULL;
+  k->place_col = NULL;
+  if (fuse && gemm_views_on) place_in_concats(k);
   /* constants are folded into loops, except where a consumer reads memory */
   k->needs_mem = arena_alloc(cap);
   for (int i = 0; i < k->nsched; i++) {

@@ -218,6 +218,10 @@ typedef struct Kernel {
   int *nest;        /* by group, or NULL (fuse_nests): a row nest's first group
                      * holds how many groups the nest has (>= 2), its other
                      * groups 0, every other group 1 */
+  Node **place;     /* by node id, or NULL (fuse.c, CPU): the concat whose buffer
+                     * this value is written into (a transpose or a concat only
+                     * that concat reads, maybe through a reshape), or NULL */
+  int64_t *place_col; /* by node id: where along that concat's last axis it starts */
   MemPlan *plan;    /* computed by memplan_kernel */
 } Kernel;
 
@@ -245,6 +249,10 @@ void verify_kernel(const Kernel *k);   /* IR invariants; nnc_unreachable on a bu
 void fuse_kernel(Kernel *k, bool fuse);
 enum { VIEW_LOOP = 1, VIEW_GEMM = 2 }; /* Kernel.view's kinds */
 void fuse_gemm_views(bool on); /* batched products read heads in place (fuse.c); off for --cuda */
+/* The concat whose buffer placed value v lives in at last (following
+ * Kernel.place up), and where along its last axis v starts; NULL when v is
+ * not placed. */
+const Node *place_root(const Kernel *k, const Node *v, int64_t *col);
 /* A view's memory: its root (a value with a buffer) and, over the view's
  * shape, the offset and strides into it, each k·B^b elements. */
 typedef struct ViewLayout { const Node *root; Dim off; Dim st[MAX_RANK]; } ViewLayout;

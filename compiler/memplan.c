@@ -133,6 +133,18 @@ void memplan_kernel(Kernel *k) {
     reach[g] = hi;
     for (int j = 0; j < k->groups[g].n; j++) def[k->groups[g].nodes[j]->id] = lo, gof[k->groups[g].nodes[j]->id] = g;
   }
+  /* a value placed in a concat (fuse.c) is written from its writer's group
+   * on: a batched product's, for the transpose it writes (codegen's
+   * plan_batch_out), else its own */
+  if (k->place)
+    for (int i = 0; i < k->nsched; i++) {
+      Node *v = k->sched[i];
+      int64_t col;
+      const Node *r = place_root(k, v, &col);
+      if (!r) continue;
+      const Node *w = v->op == OP_TRANSPOSE && v->in[0]->op == OP_MATMUL && v->in[0]->sh.rank > 2 ? v->in[0] : v;
+      if (def[w->id] >= 0 && def[w->id] < def[r->id]) def[r->id] = def[w->id];
+    }
   /* outputs computed in place live in their slot (codegen's rule) */
   int *out_slot = kernel_out_slots(k);
   for (int i = 0; i < cap; i++) in_slot[i] = out_slot[i] >= 0;
@@ -143,8 +155,10 @@ void memplan_kernel(Kernel *k) {
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
     bool alias = (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) || (k->view && k->view[n->id]);
-    root[n->id] = alias ? root[n->in[0]->id] : n;
-    if (def[n->id] >= 0) cur = reach[def[n->id]];
+    int64_t col;
+    const Node *host = place_root(k, n, &col);
+    root[n->id] = host ? (Node *)host : alias ? root[n->in[0]->id] : n;
+    if (gof[n->id] >= 0) cur = reach[gof[n->id]]; /* (not def: a concat's starts at its first placed writer) */
     for (int j = 0; j < n->nin; j++) {
       Node *r = root[n->in[j]->id];
       if (r && last[r->id] < cur) last[r->id] = cur;
@@ -165,6 +179,7 @@ void memplan_kernel(Kernel *k) {
     if ((op_info[n->op].kind == OK_LEAF && !materialised_const) || n->op == OP_SCAN) continue;
     if (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) continue;
     if (k->view && k->view[n->id]) continue;
+    if (k->place && k->place[n->id]) continue; /* in its concat's buffer */
     if (in_slot[n->id] || (k->stored && !materialised_const && !k->stored[n->id])) continue;
     int start = materialised_const ? 0 : def[n->id], end = materialised_const ? k->ngroups : last[n->id];
     if (end < start) end = start; /* computed and never read: still written */
@@ -238,6 +253,13 @@ void memplan_print(const Kernel *k, int64_t batch, FILE *out) {
   fprintf(out, "kernel %s: %d buffers\n", k->name, mp->nbufs);
   for (int i = 0; i < k->nsched; i++) {
     const Node *n = k->sched[i];
+    int64_t col;
+    const Node *host = place_root(k, n, &col);
+    if (host) {
+      fprintf(out, "  %%%-4d %-12s %-18s in %%%d from column %lld\n", n->id, op_info[n->op].name, shape_str(&n->sh),
+              host->id, (long long)col);
+      continue;
+    }
     if (!mp->arena[n->id]) continue;
     const char *how = mp->took[n->id] >= 0 ? arena_printf("  (in place of %%%d)", mp->took[n->id]) : "";
     if (mp->arena[n->id] == 1)

@@ -224,6 +224,8 @@ void scan_prepare(Scan *s) {
   for (int m = 0; m < s->ny; m++) kernel_add_out(k, s->y[m].val, -1, arena_printf("step %d", m));
   body_schedule(s, k);
   fuse_kernel(k, true);
+  k->place = NULL; /* a step's values stay in buffers of their own (codegen's body_buf) */
+  k->place_col = NULL;
   memplan_kernel(k);
   /* the sequences' slices of the step: buffers of the body's own, after its plan */
   MemPlan *mp = k->plan;

@@ -761,6 +761,15 @@ static Operand dense(LLVMValueRef ptr, const Shape *sh, Dtype d) {
   return o;
 }
 
+/* The kernel being emitted, for values placed in concats (Kernel.place). */
+static const Kernel *place_k;
+
+/* Where value n is written: its own buffer, dense; or, placed in a concat
+ * (fuse.c's place_in_concats), the root concat's buffer from n's first
+ * column, n's leading dims at the concat's strides and the rest dense
+ * within its columns. */
+static Operand out_operand(Buf *bufs, const Node *n, Dtype d);
+
 static void fill(LLVMValueRef ptr, const Shape *sh, Dtype d, LLVMValueRef v) {
   Shape flat = {1, {shape_numel(sh)}};
   Operand out = dense(ptr, &flat, d);
@@ -991,11 +1000,10 @@ static void emit_matmul_batch(const Node *n, Buf *bufs) {
   LLVMValueRef c = bptr(bufs, n->id), cst[MAX_RANK];
   strides(&n->sh, cst);
   const Node *t = epi.out ? epi.out[n->id] : NULL;
-  if (t) {
-    LLVMValueRef tst[MAX_RANK];
-    strides(&t->sh, tst);
-    c = bptr(bufs, t->id);
-    for (int q = 0; q < r; q++) cst[t->ia[q]] = tst[q];
+  if (t) { /* (the transpose's layout: maybe in a concat's buffer, out_operand) */
+    Operand to = out_operand(bufs, t, d);
+    c = to.base ? gep(d, to.ptr, to.base) : to.ptr;
+    for (int q = 0; q < r; q++) cst[t->ia[q]] = to.st[q];
   }
   LLVMValueRef sc1 = batch.rank == 2 ? cst[0] : LLVMBuildMul(cg.b, cst[0], n2, ""), sc2 = cst[batch.rank - 1];
   /* nnrt_sgemm_batch(ta, tb, m, n, k, n1, n2, a, lda, sa1, sa2, b, ldb, sb1, sb2, c, ldc, sc1, sc2) */
@@ -1635,6 +1643,19 @@ static void emit_scan(const Node *node, Buf *bufs) {
   cur_view = outer_view;
 }
 
+static Operand out_operand(Buf *bufs, const Node *n, Dtype d) {
+  int64_t col;
+  const Node *r = place_k ? place_root(place_k, n, &col) : NULL;
+  if (!r) return dense(bptr(bufs, n->id), &n->sh, d);
+  Operand o = dense(bptr(bufs, r->id), &n->sh, d);
+  LLVMValueRef rst[MAX_RANK];
+  strides(&r->sh, rst);
+  int rr = r->sh.rank;
+  for (int q = 0; q < rr - 1; q++) o.st[q] = rst[q];
+  o.base = ci64(col);
+  return o;
+}
+
 static void emit_node(const Node *n, Buf *bufs) {
   Dtype d = n->dt;
   LLVMValueRef out = bptr(bufs, n->id);
@@ -1669,7 +1690,7 @@ static void emit_node(const Node *n, Buf *bufs) {
   case OK_MATMUL: emit_matmul(n, bufs); return;
   case OK_MOVE: {
     const Node *x = n->in[0];
-    Operand o = dense(out, &n->sh, d);
+    Operand o = out_operand(bufs, n, d);
     switch (n->op) {
     case OP_RESHAPE: /* aliased, except a reshaped constant (built with --no-simplify) */
       if (x->op == OP_CONST) fill(out, &n->sh, d, const_value(x, d));
@@ -1710,10 +1731,14 @@ static void emit_node(const Node *n, Buf *bufs) {
     case OP_CONCAT: {
       int ax = (int)n->ia[0];
       for (int j = 0; j < 2; j++) {
-        const Node *p = n->in[j];
+        const Node *p = n->in[j], *y = p->op == OP_RESHAPE ? p->in[0] : p;
+        if (place_k && place_k->place && place_k->place[y->id] == n) continue; /* written there already */
         Operand src = p->op == OP_CONST ? (Operand){.cval = const_value(p, d), .dt = d} : dense(bptr(bufs, p->id), &p->sh, d);
-        Operand dst = dense(out, &n->sh, d);
-        if (j == 1) dst.base = LLVMBuildMul(cg.b, ci64(n->in[0]->sh.d[ax].k), dst.st[ax], "");
+        Operand dst = o;
+        if (j == 1) {
+          LLVMValueRef at = LLVMBuildMul(cg.b, ci64(n->in[0]->sh.d[ax].k), dst.st[ax], "");
+          dst.base = dst.base ? LLVMBuildAdd(cg.b, dst.base, at, "") : at;
+        }
         strided(NULL, &p->sh, &dst, &src, 1, LOOP_MAP);
       }
       return;
@@ -1790,6 +1815,15 @@ static void plan(Kernel *k, Buf *bufs) {
     if (!mp->arena[n->id]) continue; /* lives in registers */
     b->kind = mp->arena[n->id] == 1 ? BUF_SCALED : BUF_FIXED;
     b->at = mp->off[n->id];
+  }
+  /* a value placed in a concat: that concat's buffer (out_operand says
+   * where in it); and so a reshape of one */
+  int64_t col;
+  for (int i = 0; k->place && i < k->nsched; i++) {
+    Node *n = k->sched[i];
+    const Node *r = place_root(k, n, &col);
+    if (r) bufs[n->id] = bufs[r->id];
+    else if (n->op == OP_RESHAPE && place_root(k, n->in[0], &col)) bufs[n->id] = bufs[n->in[0]->id];
   }
 }
 
@@ -2306,6 +2340,7 @@ static void emit_kernel(Kernel *k, Kernel *checked) {
     LLVMBuildRetVoid(cg.b);
   }
   plan(k, bufs);
+  place_k = k;
   bool checks = !checked && strstr(k->name, "checked");
   work_checks = checks;
   if (checks) add_attrs(kfn, true); /* a debugging path: not worth optimisation time at build */

@@ -65,6 +65,21 @@ static bool reads(const Kernel *k, int g, const Node *n) {
   return false;
 }
 
+/* The first group that writes n's buffer: n's, or for a concat the
+ * earliest writer of a value placed in it (a transpose's, or the batched
+ * product's before it). */
+static int first_write(const Kernel *k, const Node *n) {
+  int g = group_of(k, n);
+  for (int i = 0; k->place && i < k->nsched; i++) {
+    const Node *v = k->sched[i];
+    int64_t col;
+    if (place_root(k, v, &col) != n) continue;
+    const Node *w = v->op == OP_TRANSPOSE && v->in[0]->op == OP_MATMUL && v->in[0]->sh.rank > 2 ? v->in[0] : v;
+    if (group_of(k, w) < g) g = group_of(k, w);
+  }
+  return g;
+}
+
 static int64_t size_of(const Node *n) {
   int64_t e = n->dt == DT_F64 ? 8 : 4;
   if (n->op == OP_MAXPOOL || n->op == OP_POOLIDX) e = 16;
@@ -84,11 +99,11 @@ static void check_plan(const Kernel *k) {
     assert_int_equal(mp->off[a->id] % 64, 0);
     assert_true(mp->off[a->id] + size_of(a) <= (ar == 1 ? mp->totalB : mp->total0));
     naive[ar] += size_of(a);
-    int a0 = a->op == OP_CONST ? 0 : group_of(k, a), a1 = a->op == OP_CONST ? k->ngroups : last_read(k, a);
+    int a0 = a->op == OP_CONST ? 0 : first_write(k, a), a1 = a->op == OP_CONST ? k->ngroups : last_read(k, a);
     for (int j = i + 1; j < k->nsched; j++) {
       const Node *b = k->sched[j];
       if (mp->arena[b->id] != ar) continue;
-      int b0 = b->op == OP_CONST ? 0 : group_of(k, b), b1 = b->op == OP_CONST ? k->ngroups : last_read(k, b);
+      int b0 = b->op == OP_CONST ? 0 : first_write(k, b), b1 = b->op == OP_CONST ? k->ngroups : last_read(k, b);
       bool live_together = a0 <= (b1 > b0 ? b1 : b0) && b0 <= (a1 > a0 ? a1 : a0);
       bool share = mp->off[a->id] < mp->off[b->id] + size_of(b) && mp->off[b->id] < mp->off[a->id] + size_of(a);
       /* in place: b computed over a's bytes in the last group that reads a */
@@ -285,6 +300,58 @@ static void test_no_in_place(void **st) {
   assert_int_not_equal(mp->off[t->id], mp->off[m->id]);
 }
 
+/* The heads of three batched products, merged ([B, H, T, D] -> [B, T, d])
+ * and joined along the last axis by two concats: each transpose, and the
+ * inner concat, is written into the outer concat's buffer at its columns
+ * (no buffer of its own), which lives from the first product on. */
+static Node *merged(Node *m) {
+  int64_t perm[4] = {0, 2, 1, 3};
+  return g_reshape(g_transpose(m, perm), S("B,8,4"));
+}
+
+static void test_placed_in_concat(void **st) {
+  (void)st;
+  Node *q = I("q", DT_F32, "B,2,8,2"), *kk = I("k", DT_F32, "B,2,8,2"), *v = I("v", DT_F32, "B,2,8,2");
+  Node *s = g_row(OP_SOFTMAX, g_matmul(q, kk, 0, 1));
+  Node *m0 = g_matmul(s, q, 0, 0), *m1 = g_matmul(s, kk, 0, 0), *m2 = g_matmul(s, v, 0, 0);
+  Node *r0 = merged(m0), *r1 = merged(m1), *r2 = merged(m2);
+  Node *c2 = g_concat(r1, r2, 2), *c = g_concat(r0, c2, 2);
+  Kernel *k = PLANNED(g_reduce(OP_SUM, g_row(OP_SOFTMAX, c), 7));
+  check_plan(k);
+  const MemPlan *mp = k->plan;
+  assert_non_null(k->place);
+  assert_ptr_equal(k->place[r0->in[0]->id], c);
+  assert_ptr_equal(k->place[c2->id], c);
+  assert_ptr_equal(k->place[r1->in[0]->id], c2);
+  assert_ptr_equal(k->place[r2->in[0]->id], c2);
+  int64_t col;
+  assert_ptr_equal(place_root(k, r2->in[0], &col), c);
+  assert_int_equal(col, 8); /* 4 columns of c2 after c's first 4 */
+  assert_ptr_equal(place_root(k, r1->in[0], &col), c);
+  assert_int_equal(col, 4);
+  assert_null(place_root(k, c, &col));
+  assert_int_equal(mp->arena[c2->id], 0);
+  assert_int_equal(mp->arena[r1->in[0]->id], 0);
+  assert_int_equal(mp->arena[c->id], 1);
+  int first = group_of(k, m0);
+  if (group_of(k, m1) < first) first = group_of(k, m1);
+  if (group_of(k, m2) < first) first = group_of(k, m2);
+  assert_int_equal(mp->first[c->id], first);
+  /* a transpose read by something else too keeps its buffer */
+  Node *r3 = merged(g_matmul(s, v, 0, 0));
+  Kernel *k2 = PLANNED(g_reduce(OP_SUM, g_row(OP_SOFTMAX, g_concat(r3, r0, 2)), 7), g_reduce(OP_SUM, r3, 7));
+  check_plan(k2);
+  assert_null(k2->place[r3->in[0]->id]);
+  assert_ptr_not_equal(k2->place[r0->in[0]->id], NULL);
+  /* off (nnc build --cuda): nothing placed */
+  fuse_gemm_views(false);
+  Kernel *k3 = PLANNED(g_reduce(OP_SUM, g_row(OP_SOFTMAX, c), 7));
+  fuse_gemm_views(true);
+  check_plan(k3);
+  assert_null(k3->place);
+  assert_int_equal(k3->plan->arena[c2->id], 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chain_reuses),         cmocka_unit_test(test_long_lived_value_is_not_shared),
@@ -292,6 +359,7 @@ int main(void) {
       cmocka_unit_test(test_reshape_extends_life), cmocka_unit_test(test_materialised_constant),
       cmocka_unit_test(test_pooling_element_size), cmocka_unit_test(test_view_extends_life),
       cmocka_unit_test(test_in_place),             cmocka_unit_test(test_no_in_place),
+      cmocka_unit_test(test_placed_in_concat),
   };
   return cmocka_run_group_tests(tests, setup_compiler, NULL);
 }
