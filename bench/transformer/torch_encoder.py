@@ -5,8 +5,10 @@ dropout = 0, batch_first = True), nn.Linear(128, 96), the mean
 cross-entropy of every position, Adam lr 1e-3, batch 32 — as fast as eager
 PyTorch goes: no per-step .item(), set_to_none, 3 warm-up steps excluded.
 Prints "bench: timed_start_unix=..", "train_end_unix=..", "blas: .." on
-stderr and `timed_tokens=..` on stdout.
-usage: /usr/bin/python3 torch_encoder.py DIR --threads N
+stderr and `timed_tokens=..` on stdout.  With --device cuda (scripts/gpu-check,
+issue 16's GPU row) the model and the data live on the GPU, TF32 is off (FP32
+products, as nnc's cuBLAS calls), and each mark waits for the GPU first.
+usage: /usr/bin/python3 torch_encoder.py DIR --threads N [--device cpu|cuda]
 """
 import os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -22,10 +24,14 @@ import torch.nn as nn
 from torch_cpu import blas_info  # noqa: E402  (bench/torch_cpu.py)
 
 d, threads = sys.argv[1], int(sys.argv[sys.argv.index("--threads") + 1])
+dev = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
 torch.set_num_threads(threads)
 torch.manual_seed(1)
-x = torch.from_numpy(np.load(os.path.join(d, "x.npy"))).long()
-y = torch.from_numpy(np.load(os.path.join(d, "y.npy"))).long()
+if dev == "cuda":
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+x = torch.from_numpy(np.load(os.path.join(d, "x.npy"))).long().to(dev)
+y = torch.from_numpy(np.load(os.path.join(d, "y.npy"))).long().to(dev)
 V, D, H, FF, T, B = 96, 128, 4, 512, 64, 32
 
 
@@ -42,7 +48,7 @@ class Encoder(nn.Module):
         return self.head(self.enc(self.emb(xb) + self.pos)).reshape(-1, V)
 
 
-model = Encoder()
+model = Encoder().to(dev)
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 lossf = nn.CrossEntropyLoss()
 
@@ -54,13 +60,20 @@ def step(xb, yb):
     opt.step()
 
 
-perm = torch.randperm(x.shape[0])
+perm = torch.randperm(x.shape[0]).to(dev)
 batches = [(x[perm[s:s + B]], y[perm[s:s + B]]) for s in range(0, x.shape[0], B)]
+def sync():
+    if dev == "cuda":
+        torch.cuda.synchronize()
+
+
 for xb, yb in batches[:3]:
     step(xb, yb)
+sync()
 mark("timed_start")
 for xb, yb in batches[3:]:
     step(xb, yb)
+sync()
 mark("train_end")
-print(f"blas: {blas_info()}", file=sys.stderr)
+print(f"blas: {blas_info() if dev == 'cpu' else 'cuda ' + torch.cuda.get_device_name()}", file=sys.stderr)
 print(f"timed_tokens={sum(xb.numel() for xb, _ in batches[3:])}")
