@@ -455,11 +455,9 @@ static void place_in_concats(Kernel *k) {
 
 const Node *place_root(const Kernel *k, const Node *v, int64_t *col) {
   if (!k->place || !k->place[v->id]) return NULL;
-  *col = 0;
-  while (k->place[v->id]) {
-    *col += k->place_col[v->id];
-    v = k->place[v->id];
-  }
+  int64_t at = 0;
+  for (; k->place[v->id]; v = k->place[v->id]) at += k->place_col[v->id];
+  if (col) *col = at;
   return v;
 }
 

@@ -250,8 +250,8 @@ void fuse_kernel(Kernel *k, bool fuse);
 enum { VIEW_LOOP = 1, VIEW_GEMM = 2 }; /* Kernel.view's kinds */
 void fuse_gemm_views(bool on); /* batched products read heads in place (fuse.c); off for --cuda */
 /* The concat whose buffer placed value v lives in at last (following
- * Kernel.place up), and where along its last axis v starts; NULL when v is
- * not placed. */
+ * Kernel.place up), and where along its last axis v starts (in *col, when
+ * col is not NULL); NULL when v is not placed. */
 const Node *place_root(const Kernel *k, const Node *v, int64_t *col);
 /* A view's memory: its root (a value with a buffer) and, over the view's
  * shape, the offset and strides into it, each k·B^b elements. */

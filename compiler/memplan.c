@@ -139,8 +139,7 @@ void memplan_kernel(Kernel *k) {
   if (k->place)
     for (int i = 0; i < k->nsched; i++) {
       Node *v = k->sched[i];
-      int64_t col;
-      const Node *r = place_root(k, v, &col);
+      const Node *r = place_root(k, v, NULL);
       if (!r) continue;
       const Node *w = v->op == OP_TRANSPOSE && v->in[0]->op == OP_MATMUL && v->in[0]->sh.rank > 2 ? v->in[0] : v;
       if (def[w->id] >= 0 && def[w->id] < def[r->id]) def[r->id] = def[w->id];
@@ -155,14 +154,13 @@ void memplan_kernel(Kernel *k) {
   for (int i = 0; i < k->nsched; i++) {
     Node *n = k->sched[i];
     bool alias = (n->op == OP_RESHAPE && n->in[0]->op != OP_CONST) || (k->view && k->view[n->id]);
-    int64_t col;
-    const Node *host = place_root(k, n, &col);
+    const Node *host = place_root(k, n, NULL);
     root[n->id] = host ? (Node *)host : alias ? root[n->in[0]->id] : n;
     if (gof[n->id] >= 0) cur = reach[gof[n->id]]; /* (not def: a concat's starts at its first placed writer) */
+    int gn = gof[n->id] >= 0 ? gof[n->id] : alias ? -1 : k->ngroups; /* (an alias: its readers count) */
     for (int j = 0; j < n->nin; j++) {
       Node *r = root[n->in[j]->id];
       if (r && last[r->id] < cur) last[r->id] = cur;
-      int gn = gof[n->id] >= 0 ? gof[n->id] : alias ? -1 : k->ngroups; /* (an alias: its readers count) */
       if (r && gn > lastg[r->id]) lastg[r->id] = gn;
     }
   }

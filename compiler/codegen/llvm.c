@@ -1818,12 +1818,11 @@ static void plan(Kernel *k, Buf *bufs) {
   }
   /* a value placed in a concat: that concat's buffer (out_operand says
    * where in it); and so a reshape of one */
-  int64_t col;
   for (int i = 0; k->place && i < k->nsched; i++) {
     Node *n = k->sched[i];
-    const Node *r = place_root(k, n, &col);
+    const Node *r = place_root(k, n, NULL);
     if (r) bufs[n->id] = bufs[r->id];
-    else if (n->op == OP_RESHAPE && place_root(k, n->in[0], &col)) bufs[n->id] = bufs[n->in[0]->id];
+    else if (n->op == OP_RESHAPE && place_root(k, n->in[0], NULL)) bufs[n->id] = bufs[n->in[0]->id];
   }
 }
 

@@ -72,8 +72,7 @@ static int first_write(const Kernel *k, const Node *n) {
   int g = group_of(k, n);
   for (int i = 0; k->place && i < k->nsched; i++) {
     const Node *v = k->sched[i];
-    int64_t col;
-    if (place_root(k, v, &col) != n) continue;
+    if (place_root(k, v, NULL) != n) continue;
     const Node *w = v->op == OP_TRANSPOSE && v->in[0]->op == OP_MATMUL && v->in[0]->sh.rank > 2 ? v->in[0] : v;
     if (group_of(k, w) < g) g = group_of(k, w);
   }
